@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int upm_placeholder_t;

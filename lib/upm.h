@@ -1,0 +1,307 @@
+/* upm.h: Uni-Perceiver-MoE inference in plain C (GLib, OpenBLAS).
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A UpmModel is loaded once (mmap), is read-only and thread-safe, and is
+ * shared by reference counting. A UpmContext is the small per-stream state
+ * (scratch buffers, KV cache); one thread uses a context at a time.
+ *
+ * Functions that can fail on user data return FALSE / NULL / -1 and set a
+ * GError in the UPM_ERROR domain; they never abort on bad input.
+ */
+#ifndef UPM_H
+#define UPM_H
+
+#include <glib.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+#define UPM_ERROR (upm_error_quark ())
+GQuark upm_error_quark (void);
+
+typedef enum
+{
+  UPM_ERROR_IO,                 /* file missing, unreadable, mmap failed */
+  UPM_ERROR_FORMAT,             /* not a GGUF file, truncated, corrupt, hostile */
+  UPM_ERROR_VERSION,            /* newer format version or other architecture */
+  UPM_ERROR_MODEL,              /* missing tensor, wrong dtype or shape, bad hparams */
+  UPM_ERROR_INVALID_ARGUMENT,   /* bad input from the caller (sizes, UTF-8, ...) */
+  UPM_ERROR_NOMEM,              /* an allocation of absurd size was refused */
+} UpmError;
+
+/* Attribute rows of the conditional MoE (model-spec §3.3). */
+typedef enum
+{
+  UPM_ATTR_CLS_INPUT,
+  UPM_ATTR_RETRIEVAL_INPUT,
+  UPM_ATTR_RETRIEVAL_TARGET,
+  UPM_ATTR_CAPTION_PREFIX,
+  UPM_ATTR_CAPTION_TEXT,
+  UPM_ATTR_TEXT_INPUT,
+  UPM_ATTR_CLS_TARGET,
+  UPM_ATTR_VOCAB_TARGET,
+  UPM_N_ATTRS
+} UpmAttr;
+
+const char *upm_attr_name (UpmAttr attr);
+
+/* Per-task logit scales (`loss_prepare.logit_scale_*`). */
+typedef enum
+{
+  UPM_SCALE_IMG_CLS,
+  UPM_SCALE_VIDEO_CLS,
+  UPM_SCALE_TEXT_MLM,
+  UPM_SCALE_TEXT_CAPTION,
+  UPM_SCALE_CAPTION,
+  UPM_SCALE_MLM,
+  UPM_SCALE_RETRIEVE,
+  UPM_SCALE_TQA_MLM,
+  UPM_SCALE_TQA_CAPTION,
+  UPM_SCALE_TQA_RETRIEVE,
+  UPM_SCALE_DOWNSTREAM,
+  UPM_N_SCALES
+} UpmScale;
+
+const char *upm_scale_name (UpmScale scale);
+
+typedef struct
+{
+  uint32_t n_embd;              /* D */
+  uint32_t n_layer;
+  uint32_t n_head;
+  uint32_t n_ff;
+  uint32_t n_vocab;
+  uint32_t n_text_ctx;          /* text position slots */
+  uint32_t text_max_length;     /* default truncation of target text */
+  uint32_t patch_size;
+  uint32_t image_size;
+  uint32_t grid;                /* image_size / patch_size */
+  uint32_t n_temporal;          /* temporal position slots = max frames per clip */
+  uint32_t clip_frames;         /* default frames per clip */
+  uint32_t n_expert;            /* 0 for a dense model */
+  uint32_t n_expert_used;
+  float norm_eps;
+  float image_mean[3], image_std[3];
+  float video_mean[3], video_std[3];
+  uint32_t caption_max_length;
+  uint32_t caption_beam_size;
+  float caption_length_penalty;
+  uint32_t sot_id, eot_id, mask_id, gen_id, spe_id;
+} UpmHParams;
+
+/* Number of patch rows of one frame and the width of one patch row. */
+#define UPM_HP_TOKENS_PER_FRAME(hp) ((hp)->grid * (hp)->grid)
+#define UPM_HP_PATCH_DIM(hp) (3u * (hp)->patch_size * (hp)->patch_size)
+
+typedef struct _UpmModel UpmModel;
+typedef struct _UpmContext UpmContext;
+typedef struct _UpmBpe UpmBpe;
+
+/* ------------------------------------------------------------------ model */
+
+UpmModel *upm_model_load (const char *path, GError ** error);
+UpmModel *upm_model_ref (UpmModel * model);
+void upm_model_unref (UpmModel * model);
+
+const UpmHParams *upm_model_hparams (const UpmModel * model);
+const char *upm_model_path (const UpmModel * model);
+const char *upm_model_name (const UpmModel * model);
+gboolean upm_model_is_moe (const UpmModel * model);
+gboolean upm_model_layer_is_moe (const UpmModel * model, uint32_t layer);
+const uint8_t *upm_model_attr_bits (const UpmModel * model, UpmAttr attr);
+/* min(exp(raw), 100) of the stored scale. */
+float upm_model_logit_scale (const UpmModel * model, UpmScale scale);
+const UpmBpe *upm_model_bpe (const UpmModel * model);
+
+/* Label sets bundled in the model file (may be none). */
+guint upm_model_n_labelsets (const UpmModel * model);
+const char *upm_model_labelset_name (const UpmModel * model, guint i);
+/* NULL-terminated, owned by the model. */
+const char *const *upm_model_labelset_labels (const UpmModel * model,
+    const char *name, guint * n_labels);
+
+/* --------------------------------------------------------------- tokenizer */
+
+/* Build a CLIP-style byte-level BPE from its symbol table and merges. */
+UpmBpe *upm_bpe_new (const char *const *tokens, guint n_tokens,
+    const char *const *merges, guint n_merges, GError ** error);
+/* CLIP's bpe_simple_vocab_16e6.txt(.gz): 49,411 ids with the five specials. */
+UpmBpe *upm_bpe_new_from_clip_file (const char *path, GError ** error);
+void upm_bpe_free (UpmBpe * bpe);
+guint upm_bpe_n_tokens (const UpmBpe * bpe);
+/* Id of a symbol ("a</w>", "<|endoftext|>", ...), or -1. */
+int32_t upm_bpe_token_id (const UpmBpe * bpe, const char *symbol);
+
+/* Lower-case, HTML-unescape, collapse whitespace, split with CLIP's regex
+ * (with <|startoftext|>, <|endoftext|>, <|gen|>, <|spe|> atomic) and BPE-encode.
+ * Appends int32 ids to @ids. Fails on invalid UTF-8. */
+gboolean upm_bpe_encode (const UpmBpe * bpe, const char *text, gssize len,
+    GArray * ids, GError ** error);
+/* Inverse of encode for ordinary tokens (specials are printed as their
+ * symbol); "</w>" becomes a space, the result is stripped. Never fails. */
+char *upm_bpe_decode (const UpmBpe * bpe, const int32_t * ids, gsize n_ids);
+/* Keep the first (max_len - 1) ids and the last one when too long. */
+void upm_tokens_truncate (GArray * ids, guint max_len);
+/* Tokenise "<text> <|endoftext|>" and truncate to @max_len (0 = no limit). */
+GArray *upm_tokenize_target (const UpmModel * model, const char *text,
+    guint max_len, GError ** error);
+
+/* ------------------------------------------------------------------ vision */
+
+typedef enum
+{
+  UPM_NORM_IMAGE,               /* ImageNet mean/std, bicubic resize */
+  UPM_NORM_VIDEO,               /* mean/std 0.5, bilinear resize */
+} UpmNormKind;
+
+/* One packed RGB24 frame -> grid*grid patch rows of 3*P*P floats each:
+ * resize the shorter side to image_size, centre crop, scale to [0,1],
+ * normalise, patchify (channel, row, column inside a patch). */
+gboolean upm_vision_frame_to_patches (const UpmHParams * hp, UpmNormKind kind,
+    const uint8_t * rgb, int width, int height, int stride, float *patches,
+    GError ** error);
+
+/* Official clip sampling: index of clip frame i is
+ * start + (int)(i * stride * fps / 30) modulo n_total. */
+void upm_vision_sample_indices (uint32_t n_total, double fps,
+    uint32_t n_frames, uint32_t stride, uint32_t start, uint32_t * indices);
+
+/* ----------------------------------------------------------------- routing */
+
+typedef enum
+{
+  UPM_GATE_ATTN,                /* decides qkv + attention output */
+  UPM_GATE_FFN,                 /* decides linear1 + linear2 */
+  UPM_N_GATES
+} UpmGateKind;
+
+typedef struct
+{
+  uint32_t layer;
+  UpmGateKind gate;
+  UpmAttr attr;
+  uint32_t token_begin, token_end;      /* tokens of the sequence it served */
+  uint32_t expert[2];           /* descending gate logit */
+  float weight[2];              /* renormalised softmax, sum 1 */
+} UpmRoute;
+
+/* A list of UpmRoute, appended to by the encoder. */
+typedef struct
+{
+  GArray *routes;
+} UpmRouting;
+
+void upm_routing_init (UpmRouting * routing);
+void upm_routing_clear (UpmRouting * routing);
+/* The decision of one MoE layer's gate for an attribute row (no sequence). */
+gboolean upm_model_route (UpmModel * model, uint32_t layer, UpmGateKind gate,
+    UpmAttr attr, uint32_t expert[2], float weight[2]);
+
+/* ----------------------------------------------------------------- context */
+
+typedef enum
+{
+  UPM_PATH_FAST,                /* merged experts, KV-cached decoding */
+  UPM_PATH_PLAIN,               /* unmerged experts mixed per gate, full recompute */
+} UpmPath;
+
+UpmContext *upm_context_new (UpmModel * model);
+void upm_context_free (UpmContext * ctx);
+UpmModel *upm_context_model (UpmContext * ctx);
+void upm_context_set_path (UpmContext * ctx, UpmPath path);
+
+/* A run of consecutive tokens that share one attribute row. */
+typedef struct
+{
+  UpmAttr attr;
+  uint32_t n_tokens;
+} UpmSegment;
+
+/* Embeddings. Row 0 of the output is the <SPE> token in both cases.
+ * patches: n_frames * grid^2 rows of patch_dim floats.
+ * out: (1 + n_frames * grid^2) x D, and (1 + n_ids) x D. */
+gboolean upm_embed_patches (UpmContext * ctx, const float *patches,
+    uint32_t n_frames, float *out, GError ** error);
+gboolean upm_embed_text (UpmContext * ctx, const int32_t * ids,
+    uint32_t n_ids, float *out, GError ** error);
+
+/* The shared encoder over one sequence, bidirectional, in place (n x D).
+ * Segments must cover the n tokens. Routing of MoE layers is appended to
+ * @routing when non-NULL. */
+gboolean upm_transformer_forward (UpmContext * ctx, float *x, uint32_t n,
+    const UpmSegment * segs, uint32_t n_segs, UpmRouting * routing,
+    GError ** error);
+
+/* feature = normalize(proj(ln_post(h))): D floats. */
+void upm_feature_from_hidden (UpmContext * ctx, const float *h, float *feature);
+
+/* Convenience: [SPE, patches] -> feature. */
+gboolean upm_encode_visual (UpmContext * ctx, const float *patches,
+    uint32_t n_frames, UpmAttr attr, float *feature, UpmRouting * routing,
+    GError ** error);
+/* [SPE, ids_i] for each text -> features (n_texts x D), batched with key
+ * padding. */
+gboolean upm_encode_texts (UpmContext * ctx, const int32_t * const *ids,
+    const uint32_t * n_ids, uint32_t n_texts, UpmAttr attr, float *features,
+    GError ** error);
+
+/* ------------------------------------------------------------------- heads */
+
+typedef void (*UpmProgressFunc) (double fraction, const char *what,
+    gpointer user_data);
+
+/* Features of target texts ("<label> <|endoftext|>"), cached per model by
+ * (attribute, text): n_labels x D. */
+gboolean upm_model_text_features (UpmModel * model, const char *const *labels,
+    guint n_labels, UpmAttr attr, float *features, GError ** error);
+
+/* Cosine similarities scaled by @scale, softmax probabilities, top-k. */
+typedef struct
+{
+  uint32_t index;
+  float logit;
+  float prob;
+} UpmScore;
+
+void upm_classify (const UpmHParams * hp, const float *feature,
+    const float *label_features, uint32_t n_labels, float scale,
+    float *logits, float *probs);
+/* Indices of the @k best entries of @probs (k <= n), best first. */
+void upm_top_k (const float *logits, const float *probs, uint32_t n,
+    uint32_t k, UpmScore * out);
+
+/* The vocabulary's target features (V x D, float), computed once per model
+ * and cached (in the model file or on disk by weights hash). */
+const float *upm_model_vocab_features (UpmModel * model,
+    UpmProgressFunc progress, gpointer user_data, GError ** error);
+
+typedef struct
+{
+  uint32_t beam_size;           /* 0 = model default */
+  uint32_t max_length;          /* 0 = model default */
+  float length_penalty;         /* < 0 = model default */
+} UpmCaptionParams;
+
+typedef struct
+{
+  int32_t *ids;                 /* up to the first EOS, excluded */
+  uint32_t n_ids;
+  float score;                  /* length-penalised log-probability */
+  char *text;
+} UpmCaption;
+
+void upm_caption_clear (UpmCaption * caption);
+
+gboolean upm_caption (UpmContext * ctx, const float *patches,
+    uint32_t n_frames, const UpmCaptionParams * params, UpmCaption * out,
+    UpmRouting * routing, GError ** error);
+
+/* ------------------------------------------------------------------- misc */
+
+/* Threads used by BLAS and our own loops (0 = all cores). */
+void upm_set_num_threads (int n_threads);
+
+G_END_DECLS
+#endif /* UPM_H */

@@ -1,0 +1,1 @@
+int upm_video_placeholder;
