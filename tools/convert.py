@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Convert a Uni-Perceiver(-MoE) checkpoint to our GGUF-based model file (.upm).
+
+Accepted inputs (auto-detected):
+  * official torch format: torch.save({'model': state_dict}) with the key names of
+    model-spec §4.2 (a leading 'module.' is stripped);
+  * DeepSpeed format: {'module': state_dict} with DeepSpeed key names (model-spec §4.3),
+    usually fp16;
+  * a bare state dict (treated like the torch format).
+
+The layout of the output is described in docs/model-format.md.  Other tools can use
+convert_state_dict() directly (the trainer exports through it).
+"""
+
+import argparse
+import gzip
+import hashlib
+import math
+import os
+import re
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import upmgguf  # noqa: E402
+
+FORMAT_VERSION = 1
+DEFAULT_BPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                           "data", "clip-bpe", "bpe_simple_vocab_16e6.txt.gz")
+CLIP_N_MERGES = 48894
+SPECIAL_TOKENS = ["<|startoftext|>", "<|endoftext|>", "<|mask|>", "<|gen|>", "<|spe|>"]
+
+# model-spec §3.3, in the order of docs/model-format.md
+ATTRIBUTE_NAMES = ["cls_input", "retrieval_input", "retrieval_target", "caption_prefix",
+                   "caption_text", "text_input", "cls_target", "vocab_target"]
+OFFICIAL_ATTRIBUTES = {
+    "cls_input":        [1, 0, 0, 1, 1, 0, 0, 0],
+    "retrieval_input":  [1, 0, 0, 1, 1, 0, 0, 0],
+    "retrieval_target": [1, 0, 0, 1, 0, 1, 1, 0],
+    "caption_prefix":   [1, 1, 0, 1, 1, 0, 0, 0],
+    "caption_text":     [1, 1, 0, 1, 0, 1, 0, 1],
+    "text_input":       [0, 1, 0, 1, 0, 1, 0, 0],
+    "cls_target":       [1, 0, 0, 1, 0, 1, 1, 0],
+    "vocab_target":     [1, 1, 0, 1, 0, 1, 1, 0],
+}
+LOGIT_SCALE_NAMES = ["img_cls", "video_cls", "text_mlm", "text_caption", "caption", "mlm",
+                     "retrieve", "tqa_mlm", "tqa_caption", "tqa_retrieve", "downstream"]
+REQUIRED_LOGIT_SCALES = ["img_cls", "video_cls", "caption", "retrieve"]
+
+IMAGE_MEAN = [0.485, 0.456, 0.406]
+IMAGE_STD = [0.229, 0.224, 0.225]
+VIDEO_MEAN = [0.5, 0.5, 0.5]
+VIDEO_STD = [0.5, 0.5, 0.5]
+
+MOE_LINEARS = [  # (official prefix inside a layer, our tensor stem)
+    ("self_attn.qkv_proj", "attn_qkv"),
+    ("self_attn.dense", "attn_out"),
+    ("linear1", "ffn_up"),
+    ("linear2", "ffn_down"),
+]
+
+
+class ConvertError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ tokenizer
+def bytes_to_unicode():
+    """CLIP's reversible byte -> printable unicode mapping, in CLIP's order."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
+        + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for c in cs]
+
+
+def clip_vocab(bpe_path, n_merges=None):
+    """Tokens and merge lines of CLIP's BPE file, keeping the first n_merges merges."""
+    if n_merges is None:
+        n_merges = CLIP_N_MERGES
+    if not 0 <= n_merges <= CLIP_N_MERGES:
+        raise ConvertError("--bpe-merges must be in 0..%d" % CLIP_N_MERGES)
+    try:
+        with gzip.open(bpe_path, "rt", encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except OSError as e:
+        raise ConvertError("cannot read BPE merges file %s: %s" % (bpe_path, e))
+    merges = lines[1:n_merges + 1]
+    if len(merges) != n_merges:
+        raise ConvertError("%s has only %d merge lines" % (bpe_path, len(merges)))
+    symbols = bytes_to_unicode()
+    tokens = symbols + [s + "</w>" for s in symbols]
+    for m in merges:
+        parts = m.split()
+        if len(parts) != 2:
+            raise ConvertError("%s: malformed merge line %r" % (bpe_path, m))
+        tokens.append(parts[0] + parts[1])
+    tokens += SPECIAL_TOKENS
+    return tokens, merges
+
+
+# ------------------------------------------------------------ state dicts
+def to_numpy(t):
+    """torch tensor / numpy array / python number -> float32 or int numpy array."""
+    if hasattr(t, "detach"):
+        t = t.detach().cpu()
+        if t.is_floating_point():
+            t = t.float()
+        t = t.numpy()
+    a = np.asarray(t)
+    if a.dtype.kind == "f":
+        a = a.astype(np.float32)
+    return a
+
+
+_DS_RULES = [
+    (re.compile(r"(?<![A-Za-z0-9_])encoder\."), "fused_encoder."),
+    (re.compile(r"attention\.self\.qkv_proj"), "self_attn.qkv_proj"),
+    (re.compile(r"attention\.output\.dense"), "self_attn.dense"),
+    (re.compile(r"deepspeed_moe\.gate"), "gate"),
+    (re.compile(r"deepspeed_moe\.experts"), "experts"),
+    (re.compile(r"ffn\.dense\."), "linear1."),
+    (re.compile(r"ffn\.dense2\."), "linear2."),
+    (re.compile(r"LayerNormModules\.0\."), "norm1."),
+    (re.compile(r"LayerNormModules\.1\."), "norm2."),
+    (re.compile(r"attention_output\.residual_scale"), "gamma_1"),
+    (re.compile(r"ffn_output\.residual_scale"), "gamma_2"),
+    (re.compile(r"(?<![A-Za-z0-9_])predictor\."), "loss_prepare."),
+]
+
+
+def ds_to_official(sd):
+    """Rename a DeepSpeed state dict to official (MoE-codebase) key names (model-spec §4.3)."""
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("module."):
+            k = k[len("module."):]
+        if k.startswith("visual_embed.") or ".visual_embed." in k:
+            continue
+        for rx, rep in _DS_RULES:
+            k = rx.sub(rep, k)
+        a = to_numpy(v)
+        if k.endswith(".gamma_1") or k.endswith(".gamma_2"):
+            a = a.reshape(-1)
+        out[k] = a
+    return out
+
+
+def official_to_ds(sd):
+    """Inverse of ds_to_official (used by tests to fabricate DeepSpeed checkpoints).
+    Returns a dict with the same values (shapes untouched)."""
+    rules = [
+        (r"self_attn\.in_proj_weight", "attention.self.qkv_proj.weight"),
+        (r"self_attn\.in_proj_bias", "attention.self.qkv_proj.bias"),
+        (r"self_attn\.out_proj\.", "attention.output.dense."),
+        (r"self_attn\.qkv_proj", "attention.self.qkv_proj"),
+        (r"self_attn\.dense", "attention.output.dense"),
+        (r"\.gate\.", ".deepspeed_moe.gate."),
+        (r"\.experts\.", ".deepspeed_moe.experts."),
+        (r"linear1\.", "ffn.dense."),
+        (r"linear2\.", "ffn.dense2."),
+        (r"norm1\.", "LayerNormModules.0."),
+        (r"norm2\.", "LayerNormModules.1."),
+        (r"gamma_1$", "attention_output.residual_scale"),
+        (r"gamma_2$", "ffn_output.residual_scale"),
+        (r"^fused_encoder\.", "encoder."),
+        (r"^loss_prepare\.", "predictor."),
+    ]
+    out = {}
+    for k, v in sd.items():
+        nk = k
+        if not (nk.startswith("video_embed.embeddings_norm") or nk.startswith("token_embed")):
+            for rx, rep in rules:
+                nk = re.sub(rx, rep, nk)
+        out[nk] = v
+    return out
+
+
+def normalize_official(sd):
+    """Strip 'module.' and convert values to numpy."""
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("module."):
+            k = k[len("module."):]
+        out[k] = to_numpy(v)
+    return out
+
+
+def load_checkpoint(path):
+    """Load a checkpoint file; returns (official-name numpy state dict, format)."""
+    try:
+        import torch
+    except ImportError:
+        raise ConvertError("PyTorch is needed to read checkpoints (use /usr/bin/python3)")
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # noqa: BLE001
+        raise ConvertError("cannot load checkpoint %s: %s" % (path, e))
+    if not isinstance(obj, dict):
+        raise ConvertError("%s: checkpoint is not a dict" % path)
+    if "model" in obj and isinstance(obj["model"], dict):
+        return normalize_official(obj["model"]), "torch"
+    if "module" in obj and isinstance(obj["module"], dict):
+        return ds_to_official(obj["module"]), "ds"
+    if any(k.endswith(".weight") for k in obj):
+        if any(k.startswith("encoder.") or k.startswith("module.encoder.") for k in obj):
+            return ds_to_official(obj), "ds"
+        return normalize_official(obj), "torch"
+    raise ConvertError("%s: no 'model' or 'module' state dict found (keys: %s)"
+                       % (path, ", ".join(list(obj)[:8])))
+
+
+# ------------------------------------------------------------ conversion
+def _get(sd, key, shape=None):
+    if key not in sd:
+        raise ConvertError("checkpoint lacks tensor %r" % key)
+    a = np.asarray(sd[key], dtype=np.float32)
+    if shape is not None and tuple(a.shape) != tuple(shape):
+        raise ConvertError("tensor %r has shape %s, expected %s" % (key, list(a.shape), list(shape)))
+    return a
+
+
+def _first(sd, keys):
+    for k in keys:
+        if k in sd:
+            return k
+    return None
+
+
+def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=None,
+                       merge_video_type=False, clip_frames=8, labelsets=None, name="",
+                       text_max_length=30, attributes=None, log=print):
+    """Write an official-key state dict (values numpy or torch) to a .upm file.
+
+    Returns a summary dict.  Raises ConvertError on any inconsistency."""
+    sd = normalize_official(sd)
+    attributes = attributes or OFFICIAL_ATTRIBUTES
+    labelsets = labelsets or []
+
+    # ---- shapes
+    E_tok = _get(sd, "token_embed.embeddings.weight")
+    if E_tok.ndim != 2:
+        raise ConvertError("token_embed.embeddings.weight must be 2-D")
+    V, D = E_tok.shape
+    if heads is None:
+        if D % 64:
+            raise ConvertError("D=%d is not a multiple of 64: give --heads" % D)
+        heads = D // 64
+    if heads <= 0 or D % heads:
+        raise ConvertError("D=%d is not divisible by %d heads" % (D, heads))
+    pos = _get(sd, "token_embed.embeddings_pos.position_embeddings.weight")
+    ctx = pos.shape[0]
+    ttype = _get(sd, "token_embed.embeddings_token_type.weight")
+    norm_w_key = _first(sd, ["token_embed.embeddings_norm.weight", "video_embed.embeddings_norm.weight"])
+    if norm_w_key is None:
+        raise ConvertError("checkpoint lacks token_embed.embeddings_norm.weight")
+    norm_pref = norm_w_key[:-len(".weight")]
+    embd_norm_w = _get(sd, norm_pref + ".weight", (D,))
+    embd_norm_b = _get(sd, norm_pref + ".bias", (D,))
+    if "video_embed.embeddings_norm.weight" in sd and norm_pref.startswith("token_embed"):
+        vw = np.asarray(sd["video_embed.embeddings_norm.weight"], np.float32)
+        if vw.shape == embd_norm_w.shape and not np.array_equal(vw, embd_norm_w):
+            log("warning: video_embed.embeddings_norm differs from token_embed.embeddings_norm; "
+                "using the token LN for both (shared LayerNorm)")
+
+    pw = _get(sd, "video_embed.embeddings.weight")
+    if pw.ndim == 4:
+        if pw.shape[0] != D or pw.shape[1] != 3 or pw.shape[2] != pw.shape[3]:
+            raise ConvertError("video_embed.embeddings.weight has shape %s" % list(pw.shape))
+        P = pw.shape[2]
+    elif pw.ndim == 2:
+        P = int(round(math.sqrt(pw.shape[1] / 3)))
+        if pw.shape[0] != D or 3 * P * P != pw.shape[1]:
+            raise ConvertError("2-D video_embed.embeddings.weight has shape %s" % list(pw.shape))
+    else:
+        raise ConvertError("video_embed.embeddings.weight has shape %s" % list(pw.shape))
+    pw = pw.reshape(D, 3 * P * P)
+    pb = _get(sd, "video_embed.embeddings.bias", (D,)).copy()
+    if merge_video_type:
+        if "video_embed.embeddings_type.weight" not in sd:
+            raise ConvertError("merging the video type embedding was requested but the checkpoint "
+                               "lacks video_embed.embeddings_type.weight")
+        pb = pb + _get(sd, "video_embed.embeddings_type.weight")[0]
+    spatial = _get(sd, "video_embed.embeddings_st_pos.spatial_pos_embed.weight")
+    grid = int(round(math.sqrt(spatial.shape[0])))
+    if grid * grid != spatial.shape[0] or spatial.shape[1] != D:
+        raise ConvertError("spatial_pos_embed has shape %s (not a square grid x D)" % list(spatial.shape))
+    temporal = _get(sd, "video_embed.embeddings_st_pos.temporal_pos_embed.weight")
+    if temporal.ndim != 2 or temporal.shape[1] != D:
+        raise ConvertError("temporal_pos_embed has shape %s" % list(temporal.shape))
+    T = temporal.shape[0]
+    if not 1 <= clip_frames <= T:
+        raise ConvertError("--clip-frames %d outside 1..%d (temporal slots)" % (clip_frames, T))
+
+    # ---- layers
+    layer_ids = sorted({int(m.group(1)) for k in sd
+                        for m in [re.match(r"fused_encoder\.layers\.(\d+)\.", k)] if m})
+    if not layer_ids:
+        raise ConvertError("checkpoint has no fused_encoder.layers.* tensors")
+    n_layers = layer_ids[-1] + 1
+    if layer_ids != list(range(n_layers)):
+        raise ConvertError("layer indices are not contiguous: %s" % layer_ids)
+
+    layers = []
+    moe_layers = []
+    n_experts = 0
+    ffn = None
+    for l in range(n_layers):
+        p = "fused_encoder.layers.%d." % l
+        t = {}
+        t["attn_norm.weight"] = _get(sd, p + "norm1.weight", (D,))
+        t["attn_norm.bias"] = _get(sd, p + "norm1.bias", (D,))
+        t["ffn_norm.weight"] = _get(sd, p + "norm2.weight", (D,))
+        t["ffn_norm.bias"] = _get(sd, p + "norm2.bias", (D,))
+        t["attn_scale"] = _get(sd, p + "gamma_1").reshape(-1)
+        t["ffn_scale"] = _get(sd, p + "gamma_2").reshape(-1)
+        if t["attn_scale"].shape != (D,) or t["ffn_scale"].shape != (D,):
+            raise ConvertError("layer %d: gamma_1/gamma_2 must have D=%d elements" % (l, D))
+        is_moe = any(k.startswith(p) and ".experts.deepspeed_experts." in k for k in sd)
+        if is_moe:
+            for off, stem in MOE_LINEARS:
+                ek = sorted({int(m.group(1)) for k in sd
+                             for m in [re.match(re.escape(p + off) + r"\.experts\.deepspeed_experts\.(\d+)\.weight$", k)] if m})
+                if not ek:
+                    raise ConvertError("layer %d is a MoE layer but %s has no experts" % (l, p + off))
+                if ek != list(range(len(ek))):
+                    raise ConvertError("layer %d %s: expert indices not contiguous" % (l, off))
+                if n_experts and len(ek) != n_experts:
+                    raise ConvertError("layer %d %s: %d experts, elsewhere %d" % (l, off, len(ek), n_experts))
+                n_experts = len(ek)
+                ws = [_get(sd, p + off + ".experts.deepspeed_experts.%d.weight" % e) for e in ek]
+                bs = [_get(sd, p + off + ".experts.deepspeed_experts.%d.bias" % e) for e in ek]
+                t[stem + "_exps.weight"] = np.stack(ws)
+                t[stem + "_exps.bias"] = np.stack(bs)
+            for off, gname in (("self_attn.qkv_proj", "attn_gate"), ("linear1", "ffn_gate")):
+                g = p + off + ".gate."
+                tw = _get(sd, g + "tag_transform.0.weight")
+                if tw.ndim != 2 or tw.shape[0] != D or tw.shape[1] != 8:
+                    raise ConvertError("%stag_transform.0.weight has shape %s, expected [%d, 8]"
+                                       % (g, list(tw.shape), D))
+                t[gname + ".tag.weight"] = tw
+                t[gname + ".tag.bias"] = _get(sd, g + "tag_transform.0.bias", (D,))
+                t[gname + ".norm.weight"] = _get(sd, g + "tag_transform.1.weight", (D,))
+                t[gname + ".norm.bias"] = _get(sd, g + "tag_transform.1.bias", (D,))
+                t[gname + ".wg.weight"] = _get(sd, g + "wg.weight", (n_experts, D))
+            qkv_w, qkv_b = t["attn_qkv_exps.weight"][0], t["attn_qkv_exps.bias"][0]
+            out_w = t["attn_out_exps.weight"][0]
+            up_w, down_w = t["ffn_up_exps.weight"][0], t["ffn_down_exps.weight"][0]
+            moe_layers.append(l)
+        else:
+            qk = _first(sd, [p + "self_attn.in_proj_weight", p + "self_attn.qkv_proj.weight"])
+            if qk is None:
+                raise ConvertError("layer %d lacks self_attn.in_proj_weight / self_attn.qkv_proj.weight" % l)
+            qb = p + "self_attn.in_proj_bias" if qk.endswith("in_proj_weight") else p + "self_attn.qkv_proj.bias"
+            ok = _first(sd, [p + "self_attn.out_proj.weight", p + "self_attn.dense.weight"])
+            if ok is None:
+                raise ConvertError("layer %d lacks self_attn.out_proj.weight / self_attn.dense.weight" % l)
+            ob = ok[:-len("weight")] + "bias"
+            t["attn_qkv.weight"] = qkv_w = _get(sd, qk)
+            t["attn_qkv.bias"] = qkv_b = _get(sd, qb)
+            t["attn_out.weight"] = out_w = _get(sd, ok)
+            t["attn_out.bias"] = _get(sd, ob)
+            t["ffn_up.weight"] = up_w = _get(sd, p + "linear1.weight")
+            t["ffn_up.bias"] = _get(sd, p + "linear1.bias")
+            t["ffn_down.weight"] = down_w = _get(sd, p + "linear2.weight")
+            t["ffn_down.bias"] = _get(sd, p + "linear2.bias")
+        # shape checks common to both
+        if qkv_w.shape != (3 * D, D) or qkv_b.shape[-1] != 3 * D:
+            raise ConvertError("layer %d: qkv weight %s, expected [%d, %d]" % (l, list(qkv_w.shape), 3 * D, D))
+        if out_w.shape != (D, D):
+            raise ConvertError("layer %d: attention output weight %s" % (l, list(out_w.shape)))
+        if ffn is None:
+            ffn = up_w.shape[0]
+        if up_w.shape != (ffn, D) or down_w.shape != (D, ffn):
+            raise ConvertError("layer %d: FFN weights %s / %s, expected [%d, %d] / [%d, %d]"
+                               % (l, list(up_w.shape), list(down_w.shape), ffn, D, D, ffn))
+        layers.append(t)
+
+    ln_post_w = _get(sd, "loss_prepare.ln_post.weight", (D,))
+    ln_post_b = _get(sd, "loss_prepare.ln_post.bias", (D,))
+    proj_w = _get(sd, "loss_prepare.proj.weight", (D, D))
+    proj_b = _get(sd, "loss_prepare.proj.bias", (D,))
+    scales = {}
+    for n in LOGIT_SCALE_NAMES:
+        k = "loss_prepare.logit_scale_" + n
+        if k in sd:
+            scales[n] = float(np.asarray(sd[k], np.float64).reshape(-1)[0])
+    missing = [n for n in REQUIRED_LOGIT_SCALES if n not in scales]
+    if missing:
+        raise ConvertError("checkpoint lacks %s" % ", ".join("loss_prepare.logit_scale_" + n for n in missing))
+
+    # ---- tokenizer
+    if bpe_merges is None:
+        bpe_merges = V - 512 - len(SPECIAL_TOKENS)
+        if bpe_merges != CLIP_N_MERGES:
+            raise ConvertError("token_embed has %d rows but the CLIP vocabulary has %d; "
+                               "for a reduced vocabulary pass --bpe-merges %d"
+                               % (V, 512 + CLIP_N_MERGES + 5, bpe_merges))
+    tokens, merges = clip_vocab(bpe, bpe_merges)
+    if len(tokens) != V:
+        raise ConvertError("vocabulary has %d tokens (512 + %d merges + 5) but token_embed has %d rows"
+                           % (len(tokens), bpe_merges, V))
+
+    # ---- write
+    w = upmgguf.GGUFWriter(alignment=64)
+    w.add_string("general.architecture", "uniperceiver")
+    w.add_string("general.name", name)
+    w.add_u32("uniperceiver.format_version", FORMAT_VERSION)
+    # weights_sha256 is added after the tensors are known (kv order does not matter)
+    w.add_u32("uniperceiver.embedding_length", D)
+    w.add_u32("uniperceiver.block_count", n_layers)
+    w.add_u32("uniperceiver.attention.head_count", heads)
+    w.add_u32("uniperceiver.feed_forward_length", ffn)
+    w.add_f32("uniperceiver.layer_norm_epsilon", 1e-5)
+    w.add_u32("uniperceiver.vocab_size", V)
+    w.add_u32("uniperceiver.text.context_length", ctx)
+    w.add_u32("uniperceiver.text.max_length", text_max_length)
+    w.add_u32("uniperceiver.vision.patch_size", P)
+    w.add_u32("uniperceiver.vision.image_size", grid * P)
+    w.add_u32("uniperceiver.vision.temporal_positions", T)
+    w.add_u32("uniperceiver.vision.clip_frames", clip_frames)
+    w.add_array("uniperceiver.vision.image_mean", IMAGE_MEAN, upmgguf.GGUF_F32)
+    w.add_array("uniperceiver.vision.image_std", IMAGE_STD, upmgguf.GGUF_F32)
+    w.add_array("uniperceiver.vision.video_mean", VIDEO_MEAN, upmgguf.GGUF_F32)
+    w.add_array("uniperceiver.vision.video_std", VIDEO_STD, upmgguf.GGUF_F32)
+    w.add_u32("uniperceiver.moe.expert_count", n_experts)
+    w.add_u32("uniperceiver.moe.expert_used_count", 2)
+    w.add_string("uniperceiver.moe.routing", "attribute")
+    w.add_array("uniperceiver.moe.layers", moe_layers, upmgguf.GGUF_U32)
+    w.add_array("uniperceiver.attribute.names", ATTRIBUTE_NAMES, upmgguf.GGUF_STRING)
+    w.add_array("uniperceiver.attribute.values",
+                [b for n in ATTRIBUTE_NAMES for b in attributes[n]], upmgguf.GGUF_U8)
+    for n in LOGIT_SCALE_NAMES:
+        if n in scales:
+            w.add_f32("uniperceiver.logit_scale." + n, scales[n])
+    w.add_u32("uniperceiver.caption.max_length", 21)
+    w.add_u32("uniperceiver.caption.beam_size", 2)
+    w.add_f32("uniperceiver.caption.length_penalty", 2.0)
+    w.add_string("tokenizer.ggml.model", "clip-bpe")
+    w.add_array("tokenizer.ggml.tokens", tokens, upmgguf.GGUF_STRING)
+    w.add_array("tokenizer.ggml.merges", merges, upmgguf.GGUF_STRING)
+    base = V - len(SPECIAL_TOKENS)
+    for i, n in enumerate(["sot", "eot", "mask", "gen", "spe"]):
+        w.add_u32("tokenizer.upm.%s_id" % n, base + i)
+    if labelsets:
+        w.add_array("uniperceiver.labelsets", [n for n, _ in labelsets], upmgguf.GGUF_STRING)
+        for n, labels in labelsets:
+            w.add_array("uniperceiver.labelset.%s.labels" % n, labels, upmgguf.GGUF_STRING)
+
+    w.add_tensor("token_embd.weight", E_tok)
+    w.add_tensor("token_pos_embd.weight", pos)
+    w.add_tensor("token_type_embd.weight", ttype)
+    w.add_tensor("embd_norm.weight", embd_norm_w)
+    w.add_tensor("embd_norm.bias", embd_norm_b)
+    w.add_tensor("patch_embd.weight", pw)
+    w.add_tensor("patch_embd.bias", pb)
+    w.add_tensor("spatial_pos_embd.weight", spatial)
+    w.add_tensor("temporal_pos_embd.weight", temporal)
+    w.add_tensor("post_norm.weight", ln_post_w)
+    w.add_tensor("post_norm.bias", ln_post_b)
+    w.add_tensor("proj.weight", proj_w)
+    w.add_tensor("proj.bias", proj_b)
+    for l, t in enumerate(layers):
+        for k, a in t.items():
+            w.add_tensor("blk.%d.%s" % (l, k), a.astype(np.float32))
+    sha = w.tensor_data_sha256()
+    w.add_string("uniperceiver.weights_sha256", sha)
+    size = w.write(out_path)
+
+    n_params = sum(a.size for _, a, _ in w.tensors)
+    summary = dict(path=out_path, bytes=size, D=D, layers=n_layers, heads=heads, ffn=ffn, vocab=V,
+                   ctx=ctx, patch=P, grid=grid, image_size=grid * P, temporal=T,
+                   moe_layers=moe_layers, experts=n_experts, params=n_params, sha256=sha,
+                   merged_video_type=bool(merge_video_type), labelsets=[n for n, _ in labelsets])
+    log("wrote %s (%.1f MB): D=%d layers=%d heads=%d FFN=%d vocab=%d ctx=%d patch=%d image=%d "
+        "(grid %d) temporal=%d" % (out_path, size / 1e6, D, n_layers, heads, ffn, V, ctx, P,
+                                   grid * P, grid, T))
+    log("  MoE layers: %s (%d experts)%s; %d parameters stored; video type embedding %s"
+        % (moe_layers or "none", n_experts, "", n_params,
+           "merged into patch bias" if merge_video_type else "not added"))
+    log("  logit scales: " + ", ".join("%s=%.4f" % (n, v) for n, v in scales.items()))
+    log("  weights sha256: " + sha)
+    return summary
+
+
+def _parse_labelset(spec):
+    if "=" not in spec:
+        raise ConvertError("--labelset expects NAME=FILE, got %r" % spec)
+    name, path = spec.split("=", 1)
+    if not re.match(r"^[A-Za-z0-9_\-]+$", name):
+        raise ConvertError("label set name %r: use letters, digits, '_' and '-' only" % name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            labels = [ln.strip() for ln in f.read().split("\n") if ln.strip()]
+    except OSError as e:
+        raise ConvertError("cannot read label set %s: %s" % (path, e))
+    if not labels:
+        raise ConvertError("label set %s is empty" % path)
+    return name, labels
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description="Convert an official (torch) or DeepSpeed Uni-Perceiver(-MoE) checkpoint "
+                    "into a .upm model file (GGUF v3, see docs/model-format.md).")
+    ap.add_argument("checkpoint", help="input .pth / mp_rank_00_model_states.pt")
+    ap.add_argument("output", help="output .upm file")
+    ap.add_argument("--format", choices=["auto", "torch", "ds"], default="auto",
+                    help="input layout (default: auto-detect from 'model'/'module')")
+    ap.add_argument("--heads", type=int, default=None, help="attention heads (default D/64)")
+    ap.add_argument("--bpe", default=DEFAULT_BPE, help="CLIP merges file bpe_simple_vocab_16e6.txt.gz "
+                    "(default: the vendored data/clip-bpe copy)")
+    ap.add_argument("--bpe-merges", type=int, default=None,
+                    help="keep only the first N merges (vocabulary = 512 + N + 5); default all 48894")
+    ap.add_argument("--merge-video-type", choices=["auto", "yes", "no"], default="auto",
+                    help="add video_embed.embeddings_type.weight[0] into the patch bias "
+                         "(auto: yes for DeepSpeed input, no for torch input)")
+    ap.add_argument("--clip-frames", type=int, default=8, help="default frames per video clip (8)")
+    ap.add_argument("--text-max-length", type=int, default=30, help="default target text truncation (30)")
+    ap.add_argument("--labelset", action="append", default=[], metavar="NAME=FILE",
+                    help="bundle a label set (one label per line); may be repeated")
+    ap.add_argument("--name", default=None, help="general.name (default: input file name)")
+    args = ap.parse_args(argv)
+    try:
+        if args.format == "auto":
+            sd, fmt = load_checkpoint(args.checkpoint)
+        else:
+            import torch
+            obj = torch.load(args.checkpoint, map_location="cpu")
+            inner = obj.get("model" if args.format == "torch" else "module", obj)
+            sd = normalize_official(inner) if args.format == "torch" else ds_to_official(inner)
+            fmt = args.format
+        merge = {"yes": True, "no": False, "auto": fmt == "ds"}[args.merge_video_type]
+        if merge and "video_embed.embeddings_type.weight" not in sd:
+            if args.merge_video_type == "yes":
+                raise ConvertError("--merge-video-type yes: checkpoint lacks video_embed.embeddings_type.weight")
+            print("note: no video_embed.embeddings_type.weight; nothing to merge")
+            merge = False
+        labelsets = [_parse_labelset(s) for s in args.labelset]
+        print("input: %s (%s format, %d tensors)" % (args.checkpoint, fmt, len(sd)))
+        convert_state_dict(sd, args.output, heads=args.heads, bpe=args.bpe,
+                           bpe_merges=args.bpe_merges, merge_video_type=merge,
+                           clip_frames=args.clip_frames, labelsets=labelsets,
+                           name=args.name if args.name is not None else os.path.basename(args.checkpoint),
+                           text_max_length=args.text_max_length)
+    except ConvertError as e:
+        print("convert.py: error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

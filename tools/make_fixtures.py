@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Generate the small random test models tests/fixtures/tiny-{dense,moe}.upm and their
+expectation files <model>-{image,video}.expect.gguf from the PyTorch reference
+(tools/reference.py).  The models go through tools/convert.py (torch-format checkpoint
+written to a temporary directory), so the converter is exercised too.
+
+Expectation file (general.architecture = "upm-fixture"):
+  input.patches [n_frames*grid^2, 3P^2] F32, input.n_frames u32, input.n_labels u32,
+  input.label.<i>.ids i32[], expect.cls.spe_hidden [D], expect.cls.feature [D],
+  expect.label.features [n, D], expect.cls.logits [n], expect.retrieval.feature [D],
+  expect.retrieval.text_features [n, D], expect.routing.<attr>.experts u32[] /
+  .weights f32[] (MoE models), expect.caption.ids i32[], expect.caption.score f32,
+  expect.caption.step0_logprobs [V].
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import convert  # noqa: E402
+import reference  # noqa: E402
+import upmgguf  # noqa: E402
+
+TINY = dict(D=64, layers=4, heads=2, ffn=128, patch=8, grid=4, temporal=4, ctx=64)
+TINY_MERGES = 40
+TINY_VOCAB = 512 + TINY_MERGES + 5
+MARGIN = 1e-3
+
+
+def make_inputs(ref, n_frames, seed, n_labels=5):
+    """Random normalised patch rows and label id lists (ids < 512, lengths 1..6, + EOT)."""
+    rng = np.random.RandomState(seed)
+    patches = rng.randn(n_frames * ref.grid * ref.grid, 3 * ref.P * ref.P).astype(np.float32)
+    labels = []
+    for i in range(n_labels):
+        n = 1 + (i + rng.randint(0, 6)) % 6
+        labels.append([int(x) for x in rng.randint(0, 512, size=n)] + [ref.eot_id])
+    return patches, labels
+
+
+def compute_expectations(ref, patches, n_frames, labels, with_caption=True):
+    """Everything an expectation file holds, as numpy (float64 where computed)."""
+    out = {}
+    f_cls, h_spe = ref.visual_feature(patches, n_frames, "cls_input")
+    out["spe_hidden"] = h_spe
+    out["cls_feature"] = f_cls
+    lf = ref.text_features(labels, "cls_target")
+    out["label_features"] = lf
+    scale = ref.logit_scale("img_cls" if n_frames == 1 else "video_cls")
+    out["cls_logits"] = scale * (lf @ f_cls)
+    out["ret_feature"], _ = ref.visual_feature(patches, n_frames, "retrieval_input")
+    out["ret_text_features"] = ref.text_features(labels, "retrieval_target")
+    routing = {}
+    for name in reference.ATTRIBUTE_NAMES:
+        ex, wt = [], []
+        for l in ref.moe_layers:
+            for gate in ("attn", "ffn"):
+                e, w, _ = ref.route(l, gate, name)
+                ex += e
+                wt += w
+        routing[name] = (ex, wt)
+    out["routing"] = routing
+    if with_caption:
+        ids, score, info = ref.caption(patches, n_frames)
+        out["caption_ids"] = ids
+        out["caption_score"] = score
+        out["caption_step0"] = info["step0_logprobs"]
+        out["caption_margin"] = min(info["margins"])
+        out["caption_beams"] = info["beams"]
+    out = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
+    return out
+
+
+def write_expectations(path, ref, patches, n_frames, labels, exp=None):
+    """Write one expectation file; returns the expectations dict."""
+    if exp is None:
+        exp = compute_expectations(ref, patches, n_frames, labels)
+    w = upmgguf.GGUFWriter()
+    w.add_string("general.architecture", "upm-fixture")
+    w.add_u32("input.n_frames", n_frames)
+    w.add_u32("input.n_labels", len(labels))
+    for i, ids in enumerate(labels):
+        w.add_array("input.label.%d.ids" % i, ids, upmgguf.GGUF_I32)
+    if ref.moe_layers:
+        for name, (ex, wt) in exp["routing"].items():
+            w.add_array("expect.routing.%s.experts" % name, ex, upmgguf.GGUF_U32)
+            w.add_array("expect.routing.%s.weights" % name, wt, upmgguf.GGUF_F32)
+    w.add_array("expect.caption.ids", exp["caption_ids"], upmgguf.GGUF_I32)
+    w.add_f32("expect.caption.score", exp["caption_score"])
+    f32 = np.float32
+    w.add_tensor("input.patches", np.asarray(patches, f32))
+    w.add_tensor("expect.cls.spe_hidden", exp["spe_hidden"].astype(f32))
+    w.add_tensor("expect.cls.feature", exp["cls_feature"].astype(f32))
+    w.add_tensor("expect.label.features", exp["label_features"].astype(f32))
+    w.add_tensor("expect.cls.logits", exp["cls_logits"].astype(f32))
+    w.add_tensor("expect.retrieval.feature", exp["ret_feature"].astype(f32))
+    w.add_tensor("expect.retrieval.text_features", exp["ret_text_features"].astype(f32))
+    w.add_tensor("expect.caption.step0_logprobs", exp["caption_step0"].astype(f32))
+    w.write(path)
+    return exp
+
+
+def max_diff_f32(sd, patches, n_frames, labels, exp64):
+    """Max abs difference of the float32 reference against the float64 one."""
+    ref32 = reference.Reference(sd, heads=TINY["heads"], dtype=torch.float32)
+    e32 = compute_expectations(ref32, patches, n_frames, labels, with_caption=False)
+    keys = ["spe_hidden", "cls_feature", "label_features", "cls_logits", "ret_feature", "ret_text_features"]
+    d = max(float(np.abs(e32[k].astype(np.float64) - exp64[k]).max()) for k in keys)
+    f32 = ref32.feature(ref32.caption_step_hidden(ref32.embed_patches(patches, n_frames), [], 0))
+    lp = torch.log_softmax(ref32.logit_scale("caption") * (ref32.vocab_features() @ f32), 0).numpy()
+    d_lp = float(np.abs(lp.astype(np.float64) - exp64["caption_step0"]).max())
+    return d, d_lp
+
+
+def build_model(out_dir, name, moe, seed, bpe, log=print):
+    sd = reference.random_state_dict(vocab=TINY_VOCAB, moe_layers=(0, 2) if moe else (), seed=seed, **{
+        k: v for k, v in TINY.items()})
+    path = os.path.join(out_dir, name + ".upm")
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = os.path.join(tmp, name + ".pth")
+        torch.save({"model": sd}, ckpt)
+        sd_loaded, fmt = convert.load_checkpoint(ckpt)
+        assert fmt == "torch"
+        convert.convert_state_dict(sd_loaded, path, heads=TINY["heads"], bpe=bpe,
+                                   bpe_merges=TINY_MERGES, merge_video_type=False,
+                                   clip_frames=4, name=name, log=log)
+    return sd, path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Generate tests/fixtures/tiny-*.upm and their "
+                                 "*.expect.gguf files with the PyTorch reference.")
+    ap.add_argument("--out", default=os.path.join(HERE, os.pardir, "tests", "fixtures"))
+    ap.add_argument("--bpe", default=convert.DEFAULT_BPE)
+    ap.add_argument("--max-seed-tries", type=int, default=50)
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(4)
+    for name, moe, seed0 in (("tiny-dense", False, 1000), ("tiny-moe", True, 2000)):
+        for seed in range(seed0, seed0 + args.max_seed_tries):
+            sd = reference.random_state_dict(vocab=TINY_VOCAB, moe_layers=(0, 2) if moe else (),
+                                             seed=seed, **TINY)
+            ref = reference.Reference(sd, heads=TINY["heads"])
+            exps = {}
+            ok = True
+            for kind, n_frames in (("image", 1), ("video", 4)):
+                patches, labels = make_inputs(ref, n_frames, seed * 10 + n_frames)
+                exp = compute_expectations(ref, patches, n_frames, labels)
+                print("%s seed %d %s: caption %s score %.5f, min beam margin %.3g"
+                      % (name, seed, kind, exp["caption_ids"], exp["caption_score"], exp["caption_margin"]))
+                if exp["caption_margin"] <= MARGIN:
+                    ok = False
+                    break
+                exps[kind] = (patches, labels, n_frames, exp)
+            if ok:
+                break
+        else:
+            sys.exit("no seed with beam margins > %g for %s" % (MARGIN, name))
+        _, path = build_model(args.out, name, moe, seed, args.bpe)
+        # the reference must agree with what the converted file holds: reload it
+        for kind, (patches, labels, n_frames, exp) in exps.items():
+            ep = os.path.join(args.out, "%s-%s.expect.gguf" % (name, kind))
+            write_expectations(ep, ref, patches, n_frames, labels, exp)
+            d, d_lp = max_diff_f32(sd, patches, n_frames, labels, exp)
+            print("  %s: wrote %s (%d bytes); float32 vs float64 reference: max |diff| %.3g "
+                  "(features/logits), %.3g (step-0 log-probs)" % (kind, ep, os.path.getsize(ep), d, d_lp))
+        print("  %s: %d bytes" % (path, os.path.getsize(path)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

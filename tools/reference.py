@@ -1,0 +1,381 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Independent PyTorch reference forward pass of Uni-Perceiver(-MoE), written from
+model-spec.md (not from the C code).
+
+Works on a state dict with the OFFICIAL key names (model-spec §4.2), either the dense
+naming (self_attn.in_proj_weight / out_proj) or the MoE-codebase naming (qkv_proj / dense).
+Everything is computed in the dtype given (float64 by default), without KV caching.
+
+    ref = Reference(state_dict)
+    f = ref.visual_feature(patches, n_frames, "cls_input")
+    ids, score, info = ref.caption(patches, n_frames)
+"""
+
+import math
+
+import numpy as np
+import torch
+
+ATTRIBUTES = {
+    "cls_input":        [1, 0, 0, 1, 1, 0, 0, 0],
+    "retrieval_input":  [1, 0, 0, 1, 1, 0, 0, 0],
+    "retrieval_target": [1, 0, 0, 1, 0, 1, 1, 0],
+    "caption_prefix":   [1, 1, 0, 1, 1, 0, 0, 0],
+    "caption_text":     [1, 1, 0, 1, 0, 1, 0, 1],
+    "text_input":       [0, 1, 0, 1, 0, 1, 0, 0],
+    "cls_target":       [1, 0, 0, 1, 0, 1, 1, 0],
+    "vocab_target":     [1, 1, 0, 1, 0, 1, 1, 0],
+}
+ATTRIBUTE_NAMES = list(ATTRIBUTES)
+LOGIT_SCALE_NAMES = ["img_cls", "video_cls", "text_mlm", "text_caption", "caption", "mlm",
+                     "retrieve", "tqa_mlm", "tqa_caption", "tqa_retrieve", "downstream"]
+EPS = 1e-5
+MOE_PARTS = ["self_attn.qkv_proj", "self_attn.dense", "linear1", "linear2"]
+
+
+def _t(x, dtype):
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(torch.float64 if dtype is None else dtype)
+    return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype)
+
+
+def layer_norm(x, w, b):
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + EPS) * w + b
+
+
+def gelu(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+class Reference:
+    def __init__(self, sd, heads=None, dtype=torch.float64, attributes=None):
+        self.dtype = dtype
+        sd = {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
+        self.sd = {k: _t(v, dtype) for k, v in sd.items()}
+        self.attributes = attributes or ATTRIBUTES
+        g = self.sd
+        self.E = g["token_embed.embeddings.weight"]
+        self.V, self.D = self.E.shape
+        self.heads = heads or self.D // 64
+        assert self.D % self.heads == 0
+        self.spe_id = self.V - 1
+        self.eot_id = self.V - 4
+        self.P = g["video_embed.embeddings.weight"].reshape(self.D, 3, -1).shape[-1]
+        self.P = int(round(math.sqrt(self.P)))
+        self.grid = int(round(math.sqrt(g["video_embed.embeddings_st_pos.spatial_pos_embed.weight"].shape[0])))
+        self.n_layers = 1 + max(int(k.split(".")[2]) for k in g if k.startswith("fused_encoder.layers."))
+        self.moe_layers = [l for l in range(self.n_layers)
+                           if any(k.startswith("fused_encoder.layers.%d." % l) and ".experts.deepspeed_experts." in k
+                                  for k in g)]
+        self.n_experts = 0
+        if self.moe_layers:
+            p = "fused_encoder.layers.%d.linear1.experts.deepspeed_experts." % self.moe_layers[0]
+            self.n_experts = len({k[len(p):].split(".")[0] for k in g if k.startswith(p)})
+        nk = "token_embed.embeddings_norm" if "token_embed.embeddings_norm.weight" in g else "video_embed.embeddings_norm"
+        self.ln_emb = (g[nk + ".weight"], g[nk + ".bias"])
+        self._vocab_cache = None
+
+    # ------------------------------------------------------------ scales
+    def logit_scale(self, name):
+        raw = self.sd["loss_prepare.logit_scale_" + name].reshape(-1)[0]
+        return torch.clamp(torch.exp(raw), max=100.0)
+
+    # -------------------------------------------------------- embeddings
+    def spe(self):
+        return layer_norm(self.E[self.spe_id], *self.ln_emb)
+
+    def embed_words(self, ids, positions):
+        g = self.sd
+        x = self.E[torch.as_tensor(ids, dtype=torch.long)] \
+            + g["token_embed.embeddings_pos.position_embeddings.weight"][torch.as_tensor(positions, dtype=torch.long)] \
+            + g["token_embed.embeddings_token_type.weight"][0]
+        return layer_norm(x, *self.ln_emb)
+
+    def embed_text(self, ids):
+        """[SPE, ids at positions 0..n-1] -> (1+n) x D."""
+        return torch.cat([self.spe()[None], self.embed_words(ids, list(range(len(ids))))], 0)
+
+    def embed_patches(self, patches, n_frames, add_type=False):
+        """patches: (n_frames*grid^2) x 3P^2 rows (channel,row,col) -> [SPE, tokens]."""
+        g = self.sd
+        x = _t(patches, self.dtype)
+        W = g["video_embed.embeddings.weight"].reshape(self.D, -1)
+        b = g["video_embed.embeddings.bias"]
+        if add_type:
+            b = b + g["video_embed.embeddings_type.weight"][0]
+        y = x @ W.T + b
+        G2 = self.grid * self.grid
+        assert y.shape[0] == n_frames * G2
+        sp = g["video_embed.embeddings_st_pos.spatial_pos_embed.weight"]
+        tp = g["video_embed.embeddings_st_pos.temporal_pos_embed.weight"]
+        y = y.reshape(n_frames, G2, self.D) + sp[None] + tp[:n_frames, None]
+        y = layer_norm(y.reshape(n_frames * G2, self.D), *self.ln_emb)
+        return torch.cat([self.spe()[None], y], 0)
+
+    # -------------------------------------------------------------- MoE
+    def route(self, layer, gate, attr):
+        """gate 'attn' (qkv_proj gate) or 'ffn' (linear1 gate); attr: name or bits.
+        Returns ([i1, i2], [w1, w2]) with i1 the larger logit."""
+        bits = self.attributes[attr] if isinstance(attr, str) else attr
+        a = torch.as_tensor(bits, dtype=self.dtype)
+        part = "self_attn.qkv_proj" if gate == "attn" else "linear1"
+        p = "fused_encoder.layers.%d.%s.gate." % (layer, part)
+        g = self.sd
+        h = g[p + "tag_transform.0.weight"] @ a + g[p + "tag_transform.0.bias"]
+        h = layer_norm(h, g[p + "tag_transform.1.weight"], g[p + "tag_transform.1.bias"])
+        logits = g[p + "wg.weight"] @ h
+        order = torch.argsort(logits, descending=True)
+        i1, i2 = int(order[0]), int(order[1])
+        prob = torch.softmax(logits, 0)
+        den = torch.clamp(prob[i1] + prob[i2], min=torch.finfo(torch.float32).eps)
+        return [i1, i2], [float(prob[i1] / den), float(prob[i2] / den)], logits
+
+    def _linear(self, layer, part, attr):
+        """Weight and bias of a linear of a layer for an attribute row (merged if MoE)."""
+        g = self.sd
+        p = "fused_encoder.layers.%d." % layer
+        if layer in self.moe_layers:
+            gate = "attn" if part in ("self_attn.qkv_proj", "self_attn.dense") else "ffn"
+            ex, wt, _ = self.route(layer, gate, attr)
+            q = p + part + ".experts.deepspeed_experts.%d."
+            W = wt[0] * g[q % ex[0] + "weight"] + wt[1] * g[q % ex[1] + "weight"]
+            b = wt[0] * g[q % ex[0] + "bias"] + wt[1] * g[q % ex[1] + "bias"]
+            return W, b
+        alt = {"self_attn.qkv_proj": ("self_attn.in_proj_weight", "self_attn.in_proj_bias"),
+               "self_attn.dense": ("self_attn.out_proj.weight", "self_attn.out_proj.bias")}
+        if p + part + ".weight" in g:
+            return g[p + part + ".weight"], g[p + part + ".bias"]
+        wk, bk = alt[part]
+        return g[p + wk], g[p + bk]
+
+    # ----------------------------------------------------------- encoder
+    def encode(self, x, segments, mask=None):
+        """x: [B, n, D] or [n, D]; segments: list of (attr, n_tokens) covering n;
+        mask: [n, n] bool, True = blocked.  Returns the last layer's hidden states."""
+        squeeze = x.dim() == 2
+        if squeeze:
+            x = x[None]
+        B, n, D = x.shape
+        assert sum(c for _, c in segments) == n
+        H = self.heads
+        hd = D // H
+        g = self.sd
+        bounds = []
+        s = 0
+        for attr, c in segments:
+            bounds.append((attr, s, s + c))
+            s += c
+        for l in range(self.n_layers):
+            p = "fused_encoder.layers.%d." % l
+            h = layer_norm(x, g[p + "norm1.weight"], g[p + "norm1.bias"])
+            qkv = torch.empty(B, n, 3 * D, dtype=x.dtype)
+            for attr, a, b in bounds:
+                W, bias = self._linear(l, "self_attn.qkv_proj", attr)
+                qkv[:, a:b] = h[:, a:b] @ W.T + bias
+            q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
+            q = q.reshape(B, n, H, hd).transpose(1, 2)
+            k = k.reshape(B, n, H, hd).transpose(1, 2)
+            v = v.reshape(B, n, H, hd).transpose(1, 2)
+            sc = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+            if mask is not None:
+                sc = sc.masked_fill(mask[None, None], float("-inf"))
+            att = torch.softmax(sc, -1) @ v
+            att = att.transpose(1, 2).reshape(B, n, D)
+            o = torch.empty_like(att)
+            for attr, a, b in bounds:
+                W, bias = self._linear(l, "self_attn.dense", attr)
+                o[:, a:b] = att[:, a:b] @ W.T + bias
+            x = x + g[p + "gamma_1"].reshape(-1) * o
+            h = layer_norm(x, g[p + "norm2.weight"], g[p + "norm2.bias"])
+            f = torch.empty_like(h)
+            for attr, a, b in bounds:
+                W1, b1 = self._linear(l, "linear1", attr)
+                W2, b2 = self._linear(l, "linear2", attr)
+                f[:, a:b] = gelu(h[:, a:b] @ W1.T + b1) @ W2.T + b2
+            x = x + g[p + "gamma_2"].reshape(-1) * f
+        return x[0] if squeeze else x
+
+    def feature(self, h):
+        g = self.sd
+        y = layer_norm(h, g["loss_prepare.ln_post.weight"], g["loss_prepare.ln_post.bias"])
+        y = y @ g["loss_prepare.proj.weight"].T + g["loss_prepare.proj.bias"]
+        return y / torch.linalg.norm(y, dim=-1, keepdim=True)
+
+    # ------------------------------------------------------------ tasks
+    def visual_hidden(self, patches, n_frames, attr, add_type=False):
+        x = self.embed_patches(patches, n_frames, add_type)
+        return self.encode(x, [(attr, x.shape[0])])
+
+    def visual_feature(self, patches, n_frames, attr, add_type=False):
+        h = self.visual_hidden(patches, n_frames, attr, add_type)
+        return self.feature(h[0]), h[0]
+
+    def text_features(self, id_lists, attr):
+        out = []
+        for ids in id_lists:
+            x = self.embed_text(ids)
+            out.append(self.feature(self.encode(x, [(attr, x.shape[0])])[0]))
+        return torch.stack(out)
+
+    def vocab_features(self):
+        if self._vocab_cache is None:
+            V = self.V
+            ids = torch.arange(V)
+            words = self.embed_words(ids, [0] * V)
+            eot = self.embed_words([self.eot_id], [1])[0]
+            x = torch.stack([self.spe().expand(V, self.D), words, eot.expand(V, self.D)], 1)
+            h = self.encode(x, [("vocab_target", 3)])
+            self._vocab_cache = self.feature(h[:, 0])
+        return self._vocab_cache
+
+    def caption_step_hidden(self, prefix, words, t):
+        """Full recompute of the caption layout [SPE, visual, w_0..w_{t-1}, s_t];
+        returns the final hidden state at s_t."""
+        Lp = prefix.shape[0]
+        parts = [prefix]
+        if t:
+            parts.append(self.embed_words(words, list(range(t))))
+        parts.append(self.embed_words([self.spe_id], [t]))
+        x = torch.cat(parts, 0)
+        n = x.shape[0]
+        mask = torch.ones(n, n, dtype=torch.bool)
+        mask[:, :Lp] = False                       # everyone sees SPE + visual
+        for i in range(t):                         # word i sees words j <= i
+            mask[Lp + i, Lp:Lp + i + 1] = False
+        mask[n - 1, Lp:n] = False                  # s_t sees all previous words and itself
+        h = self.encode(x, [("caption_prefix", Lp), ("caption_text", n - Lp)], mask)
+        return h[-1]
+
+    def caption(self, patches, n_frames, beam=2, max_len=21, length_penalty=2.0, add_type=False):
+        """Beam search of model-spec §1.6b without KV cache.
+
+        Returns (ids, score, info); info holds 'step0_logprobs' and 'margins' (the gaps
+        between consecutive sorted candidates around every beam decision)."""
+        prefix = self.embed_patches(patches, n_frames, add_type)
+        vf = self.vocab_features()
+        scale = self.logit_scale("caption")
+        eos = self.eot_id
+        beams = [[]]
+        scores = torch.zeros(1, dtype=self.dtype)
+        margins = []
+        info = {}
+        for t in range(max_len):
+            cand = []
+            for bi, words in enumerate(beams):
+                if words and words[-1] == eos:
+                    row = torch.full((self.V,), -999.0, dtype=self.dtype)
+                    row[eos] = scores[bi]
+                else:
+                    h = self.caption_step_hidden(prefix, words, t)
+                    lp = torch.log_softmax(scale * (vf @ self.feature(h)), 0)
+                    if t == 0:
+                        info["step0_logprobs"] = lp.clone()
+                    row = scores[bi] + lp
+                cand.append(row)
+            cand = torch.cat(cand)
+            vals, idx = torch.sort(cand, descending=True)
+            k = min(beam, cand.numel())
+            if k < cand.numel() and vals[k - 1] > -900:
+                # the decision: the last kept candidate against the first dropped one
+                margins.append(float(vals[k - 1] - vals[k]))
+            new_beams, new_scores = [], []
+            for j in range(k):
+                bi, w = divmod(int(idx[j]), self.V)
+                new_beams.append(beams[bi] + [w])
+                new_scores.append(vals[j])
+            beams = new_beams
+            scores = torch.stack(new_scores)
+        finals = []
+        for words, s in zip(beams, scores):
+            n_real = sum(1 for w in words if w != eos)
+            finals.append(float(s) / (n_real + 1) ** length_penalty)
+        order = sorted(range(len(finals)), key=lambda i: -finals[i])
+        if len(order) > 1:
+            margins.append(finals[order[0]] - finals[order[1]])
+        best = beams[order[0]]
+        ids = best[:best.index(eos)] if eos in best else best
+        info["margins"] = margins  # per step: kept vs dropped; last: best vs second final beam
+        info["beams"] = beams
+        info["final_scores"] = finals
+        return ids, finals[order[0]], info
+
+
+# ----------------------------------------------------------------- random model
+def random_state_dict(D=64, layers=4, heads=2, ffn=128, vocab=557, patch=8, grid=4, temporal=4,
+                      moe_layers=(), seed=0, ctx=64, n_experts=8, dense_naming=None,
+                      caption_scale_raw=4.7):
+    """A small random model in official key names (torch float32 tensors).
+
+    moe_layers: 0-based indices of MoE layers (8 experts, 4 gates each).  Non-MoE layers use
+    the dense naming (in_proj_weight/out_proj) when the model has no MoE layer (or
+    dense_naming=True), else the MoE-codebase naming (qkv_proj/dense)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def rn(*shape, std=1.0):
+        return torch.randn(*shape, generator=gen) * std
+
+    def ru(*shape, lo=0.0, hi=1.0):
+        return lo + (hi - lo) * torch.rand(*shape, generator=gen)
+
+    if dense_naming is None:
+        dense_naming = not moe_layers
+    sd = {}
+    sd["token_embed.embeddings.weight"] = rn(vocab, D)
+    sd["token_embed.embeddings_norm.weight"] = 1 + rn(D, std=0.1)
+    sd["token_embed.embeddings_norm.bias"] = rn(D, std=0.1)
+    sd["token_embed.embeddings_pos.position_embeddings.weight"] = rn(ctx, D, std=0.5)
+    sd["token_embed.embeddings_token_type.weight"] = rn(2, D, std=0.5)
+    sd["video_embed.embeddings.weight"] = rn(D, 3, patch, patch, std=1.0 / math.sqrt(3 * patch * patch))
+    sd["video_embed.embeddings.bias"] = rn(D, std=0.1)
+    sd["video_embed.embeddings_type.weight"] = rn(1, D, std=0.5)
+    sd["video_embed.embeddings_st_pos.spatial_pos_embed.weight"] = rn(grid * grid, D, std=0.5)
+    sd["video_embed.embeddings_st_pos.temporal_pos_embed.weight"] = rn(temporal, D, std=0.5)
+    sd["video_embed.embeddings_norm.weight"] = sd["token_embed.embeddings_norm.weight"].clone()
+    sd["video_embed.embeddings_norm.bias"] = sd["token_embed.embeddings_norm.bias"].clone()
+
+    def lin(out_f, in_f):
+        return rn(out_f, in_f, std=1.0 / math.sqrt(in_f)), rn(out_f, std=0.1)
+
+    for l in range(layers):
+        p = "fused_encoder.layers.%d." % l
+        sd[p + "gamma_1"] = ru(D, lo=0.1, hi=1.0)
+        sd[p + "gamma_2"] = ru(D, lo=0.1, hi=1.0)
+        for n in ("norm1", "norm2"):
+            sd[p + n + ".weight"] = 1 + rn(D, std=0.1)
+            sd[p + n + ".bias"] = rn(D, std=0.1)
+        shapes = {"self_attn.qkv_proj": (3 * D, D), "self_attn.dense": (D, D),
+                  "linear1": (ffn, D), "linear2": (D, ffn)}
+        if l in moe_layers:
+            for part in MOE_PARTS:
+                for e in range(n_experts):
+                    w, b = lin(*shapes[part])
+                    sd[p + part + ".experts.deepspeed_experts.%d.weight" % e] = w
+                    sd[p + part + ".experts.deepspeed_experts.%d.bias" % e] = b
+                gp = p + part + ".gate."
+                sd[gp + "wg.weight"] = rn(n_experts, D, std=1.0 / math.sqrt(D))
+                sd[gp + "tag_transform.0.weight"] = rn(D, 8, std=1.0 / math.sqrt(8))
+                sd[gp + "tag_transform.0.bias"] = rn(D, std=0.1)
+                sd[gp + "tag_transform.1.weight"] = 1 + rn(D, std=0.3)
+                sd[gp + "tag_transform.1.bias"] = rn(D, std=0.1)
+        else:
+            wq, bq = lin(3 * D, D)
+            wo, bo = lin(D, D)
+            if dense_naming:
+                sd[p + "self_attn.in_proj_weight"], sd[p + "self_attn.in_proj_bias"] = wq, bq
+                sd[p + "self_attn.out_proj.weight"], sd[p + "self_attn.out_proj.bias"] = wo, bo
+            else:
+                sd[p + "self_attn.qkv_proj.weight"], sd[p + "self_attn.qkv_proj.bias"] = wq, bq
+                sd[p + "self_attn.dense.weight"], sd[p + "self_attn.dense.bias"] = wo, bo
+            sd[p + "linear1.weight"], sd[p + "linear1.bias"] = lin(ffn, D)
+            sd[p + "linear2.weight"], sd[p + "linear2.bias"] = lin(D, ffn)
+    sd["loss_prepare.ln_post.weight"] = 1 + rn(D, std=0.1)
+    sd["loss_prepare.ln_post.bias"] = rn(D, std=0.1)
+    sd["loss_prepare.proj.weight"], sd["loss_prepare.proj.bias"] = lin(D, D)
+    for n in LOGIT_SCALE_NAMES:
+        sd["loss_prepare.logit_scale_" + n] = torch.tensor(math.log(1 / 0.07)) + rn(1, std=0.2).reshape(())
+    # random vocabulary features are close to each other (cos ~0.94): a large caption scale
+    # keeps beam decisions well separated; exp(4.7) > 100 also exercises the cap at 100
+    sd["loss_prepare.logit_scale_caption"] = torch.tensor(caption_scale_raw)
+    return sd
