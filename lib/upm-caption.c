@@ -1,2 +1,456 @@
-/* placeholder: being written */
-typedef int upm_placeholder_t;
+/* upm-caption.c: caption generation by beam search (model-spec §1.6b).
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Fast path: the visual prefix is encoded once and its per-layer keys and
+ * values are kept; each step runs, per beam, the word chosen at the previous
+ * step (appending its keys/values to the beam's word history) together with
+ * the new <SPE> query, in one pass over the weights. Plain path: every step
+ * re-encodes the whole causal sequence [SPE, visual, words, query].
+ */
+#include "upm-engine.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+gboolean upm_transformer_forward_causal (UpmContext * ctx, float *x,
+    uint32_t n, const UpmSegment * segs, uint32_t n_segs,
+    uint32_t causal_from, GError ** error);
+
+struct _UpmCaptionState
+{
+  size_t prefix_cap;            /* floats in each of prefix_k / prefix_v */
+  float *prefix_k, *prefix_v;   /* [layer][Lp][D] */
+  size_t words_cap;
+  float *word_k, *word_v;       /* [beam][layer][max_len][D] */
+  float *tmp_k, *tmp_v;         /* re-gather buffers */
+};
+
+void
+upm_caption_state_free (UpmCaptionState * st)
+{
+  if (!st)
+    return;
+  g_free (st->prefix_k);
+  g_free (st->prefix_v);
+  g_free (st->word_k);
+  g_free (st->word_v);
+  g_free (st->tmp_k);
+  g_free (st->tmp_v);
+  g_free (st);
+}
+
+void
+upm_caption_clear (UpmCaption * caption)
+{
+  g_clear_pointer (&caption->ids, g_free);
+  g_clear_pointer (&caption->text, g_free);
+  caption->n_ids = 0;
+  caption->score = 0.0f;
+}
+
+typedef struct
+{
+  uint32_t beam, max_len, vocab, eos, lp_tokens;
+  float scale;
+  float length_penalty;
+  const float *vocab_feat;
+  /* Per beam: chosen ids, running score, finished flag. */
+  int32_t *ids;                 /* [beam][max_len] */
+  float *score;
+  gboolean *finished;
+  uint32_t n_beams;             /* active beams (1 at t = 0) */
+  const float *patches;
+  uint32_t n_frames;
+} BeamSearch;
+
+static gboolean
+state_reserve (UpmCaptionState * st, size_t prefix, size_t words,
+    GError ** error)
+{
+  if (prefix > st->prefix_cap) {
+    g_free (st->prefix_k);
+    g_free (st->prefix_v);
+    st->prefix_k = g_try_new (float, prefix);
+    st->prefix_v = g_try_new (float, prefix);
+    st->prefix_cap = st->prefix_k && st->prefix_v ? prefix : 0;
+  }
+  if (words > st->words_cap) {
+    g_free (st->word_k);
+    g_free (st->word_v);
+    g_free (st->tmp_k);
+    g_free (st->tmp_v);
+    st->word_k = g_try_new (float, words);
+    st->word_v = g_try_new (float, words);
+    st->tmp_k = g_try_new (float, words);
+    st->tmp_v = g_try_new (float, words);
+    st->words_cap = st->word_k && st->word_v && st->tmp_k && st->tmp_v ?
+        words : 0;
+  }
+  if (st->prefix_cap < prefix || st->words_cap < words) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the caption key/value cache");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Encode [SPE, visual] with the caption_prefix row, keeping each layer's
+ * keys and values. The prefix outputs of the last layer are never used. */
+static gboolean
+prefix_encode (UpmContext * ctx, BeamSearch * bs, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const uint32_t d = hp->n_embd, hd = d / hp->n_head, n = bs->lp_tokens;
+  UpmCaptionState *st = ctx->caption;
+  UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n };
+  float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t) n * d, error);
+  float *qkv = x ? upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t) n * 3 * d,
+      error) : NULL;
+  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) n * d,
+      error) : NULL;
+  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_CAP_SCORES,
+      upm_attention_scratch (n, n), error) : NULL;
+
+  if (!scores || !upm_embed_patches (ctx, bs->patches, bs->n_frames, x, error))
+    return FALSE;
+  for (uint32_t l = 0; l < hp->n_layer; l++) {
+    float *pk = st->prefix_k + (size_t) l * n * d;
+    float *pv = st->prefix_v + (size_t) l * n * d;
+    if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
+      return FALSE;
+    for (uint32_t i = 0; i < n; i++) {
+      memcpy (pk + (size_t) i * d, qkv + (size_t) i * 3 * d + d,
+          d * sizeof (float));
+      memcpy (pv + (size_t) i * d, qkv + (size_t) i * 3 * d + 2 * d,
+          d * sizeof (float));
+    }
+    if (l + 1 == hp->n_layer)
+      break;
+    UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
+    upm_attention (qkv, 3 * d, n, &span, 1, hp->n_head, hd, UINT32_MAX, 0,
+        att, d, scores);
+    if (!upm_layer_finish (ctx, l, x, att, n, &seg, 1, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static float *
+word_cache (const BeamSearch * bs, float *base, uint32_t beam, uint32_t layer,
+    uint32_t n_layer, uint32_t d)
+{
+  return base + ((size_t) beam * n_layer + layer) * bs->max_len * d;
+}
+
+/* Query features -> log-probabilities over the vocabulary. */
+static void
+vocab_log_probs (UpmContext * ctx, const BeamSearch * bs, const float *h,
+    float *lp)
+{
+  const uint32_t d = ctx->model->hp.n_embd;
+  float *f = g_newa (float, d);
+
+  upm_feature_from_hidden (ctx, h, f);
+  cblas_sgemv (CblasRowMajor, CblasNoTrans, bs->vocab, d, bs->scale,
+      bs->vocab_feat, d, f, 1, 0.0f, lp, 1);
+  upm_log_softmax (lp, bs->vocab);
+}
+
+/* Step t of the fast path: rows per beam are [word t-1, query t] (only the
+ * query at t = 0). Fills lp [n_beams][V]. */
+static gboolean
+fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
+    GError ** error)
+{
+  const UpmModel *m = ctx->model;
+  const UpmHParams *hp = &m->hp;
+  const uint32_t d = hp->n_embd, hd = d / hp->n_head, nl = hp->n_layer;
+  const uint32_t per = t > 0 ? 2 : 1, rows = bs->n_beams * per;
+  const uint32_t lp_n = bs->lp_tokens;
+  UpmCaptionState *st = ctx->caption;
+  UpmSegment seg = { UPM_ATTR_CAPTION_TEXT, rows };
+  float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t) rows * d, error);
+  float *qkv = x ? upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t) rows * 3 * d,
+      error) : NULL;
+  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) rows * d,
+      error) : NULL;
+  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_CAP_SCORES,
+      upm_attention_scratch (per, lp_n + t + 1), error) : NULL;
+
+  if (!scores)
+    return FALSE;
+  for (uint32_t b = 0; b < bs->n_beams; b++) {
+    float *xb = x + (size_t) b * per * d;
+    if (t > 0)
+      upm_embed_text_token (m, bs->ids[b * bs->max_len + t - 1], t - 1, xb);
+    upm_embed_text_token (m, (int32_t) hp->spe_id, t, xb + (per - 1) * d);
+  }
+  for (uint32_t l = 0; l < nl; l++) {
+    if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error))
+      return FALSE;
+    for (uint32_t b = 0; b < bs->n_beams; b++) {
+      const float *qb = qkv + (size_t) b * per * 3 * d;
+      const float *self = qb + (size_t) (per - 1) * 3 * d;
+      float *wk = word_cache (bs, st->word_k, b, l, nl, d);
+      float *wv = word_cache (bs, st->word_v, b, l, nl, d);
+      if (t > 0) {
+        memcpy (wk + (size_t) (t - 1) * d, qb + d, d * sizeof (float));
+        memcpy (wv + (size_t) (t - 1) * d, qb + 2 * d, d * sizeof (float));
+      }
+      UpmKvSpan spans[3] = {
+        {st->prefix_k + (size_t) l * lp_n * d,
+            st->prefix_v + (size_t) l * lp_n * d, d, lp_n},
+        {wk, wv, d, t},
+        {self + d, self + 2 * d, 3 * d, 1},
+      };
+      /* The word row sees prefix + words <= t-1; the query also itself. */
+      upm_attention (qb, 3 * d, per, spans, 3, hp->n_head, hd, lp_n + t,
+          lp_n + t + 1 - per, att + (size_t) b * per * d, d, scores);
+    }
+    if (!upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error))
+      return FALSE;
+  }
+  for (uint32_t b = 0; b < bs->n_beams; b++)
+    vocab_log_probs (ctx, bs, x + ((size_t) b * per + per - 1) * d,
+        lp + (size_t) b * bs->vocab);
+  return TRUE;
+}
+
+/* Step t of the plain path: the whole causal sequence of each beam. */
+static gboolean
+plain_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
+    GError ** error)
+{
+  const UpmModel *m = ctx->model;
+  const uint32_t d = m->hp.n_embd, lp_n = bs->lp_tokens, n = lp_n + t + 1;
+  float *x = g_try_new (float, (size_t) n * d);
+  gboolean ok = x != NULL;
+
+  if (!ok)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
+  for (uint32_t b = 0; ok && b < bs->n_beams; b++) {
+    UpmSegment segs[2] = {
+      {UPM_ATTR_CAPTION_PREFIX, lp_n},
+      {UPM_ATTR_CAPTION_TEXT, t + 1},
+    };
+    ok = upm_embed_patches (ctx, bs->patches, bs->n_frames, x, error);
+    for (uint32_t i = 0; ok && i < t; i++)
+      upm_embed_text_token (m, bs->ids[b * bs->max_len + i], i,
+          x + (size_t) (lp_n + i) * d);
+    if (ok) {
+      upm_embed_text_token (m, (int32_t) m->hp.spe_id, t,
+          x + (size_t) (n - 1) * d);
+      ok = upm_transformer_forward_causal (ctx, x, n, segs, 2, lp_n, error);
+    }
+    if (ok)
+      vocab_log_probs (ctx, bs, x + (size_t) (n - 1) * d,
+          lp + (size_t) b * bs->vocab);
+  }
+  g_free (x);
+  return ok;
+}
+
+typedef struct
+{
+  uint32_t src;
+  int32_t word;
+  float value;
+} Candidate;
+
+/* The best @k candidates over (beam x vocab), descending; a finished beam
+ * may only extend with EOS at an unchanged score (others get -999). */
+static uint32_t
+select_candidates (const BeamSearch * bs, const float *lp, Candidate * best)
+{
+  const uint32_t k = MIN (bs->beam, bs->n_beams * bs->vocab);
+  uint32_t n = 0;
+
+  for (uint32_t b = 0; b < bs->n_beams; b++) {
+    const float *row = lp + (size_t) b * bs->vocab;
+    for (uint32_t v = 0; v < bs->vocab; v++) {
+      float word_lp = row[v];
+      if (bs->finished[b])
+        word_lp = v == bs->eos ? 0.0f : -999.0f;
+      const float value = bs->score[b] + word_lp;
+      if (n == k && value <= best[k - 1].value)
+        continue;
+      uint32_t pos = n < k ? n++ : k - 1;
+      while (pos > 0 && best[pos - 1].value < value) {
+        best[pos] = best[pos - 1];
+        pos--;
+      }
+      best[pos].src = b;
+      best[pos].word = (int32_t) v;
+      best[pos].value = value;
+    }
+  }
+  return n;
+}
+
+/* New beams from the candidates: histories are re-gathered by source. */
+static void
+apply_candidates (UpmContext * ctx, BeamSearch * bs, const Candidate * c,
+    uint32_t n, uint32_t t)
+{
+  const uint32_t d = ctx->model->hp.n_embd, nl = ctx->model->hp.n_layer;
+  int32_t *ids = g_newa (int32_t, (size_t) n * bs->max_len);
+  UpmCaptionState *st = ctx->caption;
+  const size_t beam_floats = (size_t) nl * bs->max_len * d;
+
+  for (uint32_t k = 0; k < n; k++) {
+    memcpy (ids + (size_t) k * bs->max_len,
+        bs->ids + (size_t) c[k].src * bs->max_len,
+        bs->max_len * sizeof (int32_t));
+    ids[(size_t) k * bs->max_len + t] = c[k].word;
+    bs->score[k] = c[k].value;
+    bs->finished[k] = (uint32_t) c[k].word == bs->eos;
+  }
+  memcpy (bs->ids, ids, (size_t) n * bs->max_len * sizeof (int32_t));
+  if (st && st->words_cap && t > 0) {
+    for (uint32_t k = 0; k < n; k++) {
+      memcpy (st->tmp_k + k * beam_floats, st->word_k + c[k].src * beam_floats,
+          beam_floats * sizeof (float));
+      memcpy (st->tmp_v + k * beam_floats, st->word_v + c[k].src * beam_floats,
+          beam_floats * sizeof (float));
+    }
+    float *swap = st->word_k;
+    st->word_k = st->tmp_k;
+    st->tmp_k = swap;
+    swap = st->word_v;
+    st->word_v = st->tmp_v;
+    st->tmp_v = swap;
+  }
+  bs->n_beams = n;
+}
+
+static void
+finish_caption (const UpmModel * m, const BeamSearch * bs, UpmCaption * out)
+{
+  uint32_t best = 0;
+  float best_score = -INFINITY;
+
+  for (uint32_t b = 0; b < bs->n_beams; b++) {
+    uint32_t non_eos = 0;
+    for (uint32_t i = 0; i < bs->max_len; i++)
+      non_eos += (uint32_t) bs->ids[b * bs->max_len + i] != bs->eos;
+    const float s = bs->score[b] / powf ((float) non_eos + 1.0f,
+        bs->length_penalty);
+    if (s > best_score) {
+      best_score = s;
+      best = b;
+    }
+  }
+  const int32_t *ids = bs->ids + (size_t) best * bs->max_len;
+  uint32_t n = 0;
+  while (n < bs->max_len && (uint32_t) ids[n] != bs->eos)
+    n++;
+  out->ids = g_memdup2 (ids, MAX (n, 1) * sizeof (int32_t));
+  out->n_ids = n;
+  out->score = best_score;
+  out->text = upm_bpe_decode (m->bpe, ids, n);
+}
+
+static gboolean
+beam_init (UpmContext * ctx, BeamSearch * bs, const float *patches,
+    uint32_t n_frames, const UpmCaptionParams * params, GError ** error)
+{
+  UpmModel *m = ctx->model;
+  const UpmHParams *hp = &m->hp;
+
+  memset (bs, 0, sizeof *bs);
+  bs->beam = params && params->beam_size ? params->beam_size :
+      hp->caption_beam_size;
+  bs->max_len = params && params->max_length ? params->max_length :
+      hp->caption_max_length;
+  bs->length_penalty = params && params->length_penalty >= 0.0f ?
+      params->length_penalty : hp->caption_length_penalty;
+  if (bs->beam < 1 || bs->beam > 64 || bs->max_len < 1
+      || bs->max_len > hp->n_text_ctx) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "caption beam size %u (1..64) or max length %u (1..%u) out of range",
+        bs->beam, bs->max_len, hp->n_text_ctx);
+    return FALSE;
+  }
+  if (!patches || n_frames < 1 || n_frames > hp->n_temporal) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "a clip has %u frames; this model takes 1 to %u", n_frames,
+        hp->n_temporal);
+    return FALSE;
+  }
+  bs->vocab = hp->n_vocab;
+  bs->eos = hp->eot_id;
+  bs->scale = upm_model_logit_scale (m, UPM_SCALE_CAPTION);
+  bs->lp_tokens = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  bs->patches = patches;
+  bs->n_frames = n_frames;
+  bs->n_beams = 1;
+  bs->vocab_feat = upm_model_vocab_features (m, NULL, NULL, error);
+  if (!bs->vocab_feat)
+    return FALSE;
+  bs->ids = g_new0 (int32_t, (size_t) bs->beam * bs->max_len);
+  bs->score = g_new0 (float, bs->beam);
+  bs->finished = g_new0 (gboolean, bs->beam);
+  return TRUE;
+}
+
+static void
+beam_clear (BeamSearch * bs)
+{
+  g_free (bs->ids);
+  g_free (bs->score);
+  g_free (bs->finished);
+}
+
+gboolean
+upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
+    const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
+    GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const gboolean fast = ctx->path == UPM_PATH_FAST;
+  BeamSearch bs;
+  float *lp = NULL;
+  Candidate *cand = NULL;
+  gboolean ok;
+
+  memset (out, 0, sizeof *out);
+  if (!beam_init (ctx, &bs, patches, n_frames, params, error))
+    return FALSE;
+  if (fast) {
+    if (!ctx->caption)
+      ctx->caption = g_new0 (UpmCaptionState, 1);
+    ok = state_reserve (ctx->caption,
+        (size_t) hp->n_layer * bs.lp_tokens * hp->n_embd,
+        (size_t) bs.beam * hp->n_layer * bs.max_len * hp->n_embd, error)
+        && prefix_encode (ctx, &bs, error);
+  } else {
+    ok = TRUE;
+  }
+  lp = ok ? g_try_new (float, (size_t) bs.beam * bs.vocab) : NULL;
+  cand = g_new (Candidate, bs.beam);
+  if (ok && !lp) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
+    ok = FALSE;
+  }
+  for (uint32_t t = 0; ok && t < bs.max_len; t++) {
+    ok = fast ? fast_step (ctx, &bs, t, lp, error) :
+        plain_step (ctx, &bs, t, lp, error);
+    if (ok)
+      apply_candidates (ctx, &bs, cand, select_candidates (&bs, lp, cand), t);
+  }
+  if (ok) {
+    UpmSegment segs[2] = {
+      {UPM_ATTR_CAPTION_PREFIX, bs.lp_tokens},
+      {UPM_ATTR_CAPTION_TEXT, bs.max_len},
+    };
+    finish_caption (ctx->model, &bs, out);
+    upm_routing_add_segments (ctx->model, routing, segs, 2, 0);
+  }
+  g_free (lp);
+  g_free (cand);
+  beam_clear (&bs);
+  return ok;
+}

@@ -1,2 +1,1073 @@
-/* placeholder: being written */
-typedef int upm_placeholder_t;
+/* upm-engine.c: embeddings, the shared encoder with conditional MoE, and the
+ * similarity heads of Uni-Perceiver-MoE (model-spec §1, §3).
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "upm-engine.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+/* Routing is decided by the attribute vector only, so every (layer, gate,
+ * attribute row) has one constant decision, and the two chosen experts of
+ * each linear can be merged into one matrix once (model-spec §3.5). Rows
+ * that route identically share one merged copy. */
+typedef struct
+{
+  uint32_t expert[2];
+  float weight[2];
+  float *w[2];                  /* merged weights of the gate's two linears */
+  float *b[2];
+} UpmMerged;
+
+typedef struct
+{
+  gboolean decided;
+  uint32_t expert[2];
+  float weight[2];
+  UpmMerged *merged;            /* built on first use by the fast path */
+} UpmDecision;
+
+struct _UpmEngineCache
+{
+  uint32_t n_layer;
+  UpmDecision *decisions;       /* [layer][gate][attr] */
+  GPtrArray *merged;            /* every UpmMerged, for freeing */
+  GHashTable *text_features;    /* "attr\x1ftext" -> float[D] */
+  GMutex vocab_lock;            /* serialises the one-time vocab encoding */
+  const float *vocab;           /* V x D, NULL until computed or loaded */
+  float *vocab_owned;
+  GMappedFile *vocab_mapped;
+};
+
+static const int gate_linears[UPM_N_GATES][2] = {
+  [UPM_GATE_ATTN] = {UPM_LIN_QKV, UPM_LIN_OUT},
+  [UPM_GATE_FFN] = {UPM_LIN_UP, UPM_LIN_DOWN},
+};
+
+static void
+merged_free (gpointer data)
+{
+  UpmMerged *m = data;
+  for (int i = 0; i < 2; i++) {
+    g_free (m->w[i]);
+    g_free (m->b[i]);
+  }
+  g_free (m);
+}
+
+void
+upm_engine_cache_free (UpmEngineCache * cache)
+{
+  if (!cache)
+    return;
+  g_free (cache->decisions);
+  g_ptr_array_free (cache->merged, TRUE);
+  g_hash_table_destroy (cache->text_features);
+  g_mutex_clear (&cache->vocab_lock);
+  g_free (cache->vocab_owned);
+  if (cache->vocab_mapped)
+    g_mapped_file_unref (cache->vocab_mapped);
+  g_free (cache);
+}
+
+/* Call with model->lock held. */
+static UpmEngineCache *
+engine_cache_locked (UpmModel * model)
+{
+  if (!model->engine) {
+    UpmEngineCache *c = g_new0 (UpmEngineCache, 1);
+    c->n_layer = model->hp.n_layer;
+    c->decisions = g_new0 (UpmDecision,
+        (gsize) c->n_layer * UPM_N_GATES * UPM_N_ATTRS);
+    c->merged = g_ptr_array_new_with_free_func (merged_free);
+    c->text_features = g_hash_table_new_full (g_str_hash, g_str_equal,
+        g_free, g_free);
+    g_mutex_init (&c->vocab_lock);
+    model->engine = c;
+  }
+  return model->engine;
+}
+
+static UpmEngineCache *
+engine_cache (UpmModel * model)
+{
+  UpmEngineCache *c;
+  g_mutex_lock (&model->lock);
+  c = engine_cache_locked (model);
+  g_mutex_unlock (&model->lock);
+  return c;
+}
+
+/* ------------------------------------------------------------------ gate */
+
+/* g = LN(Wt a + bt); logits = Wg g; top-2; renormalised softmax (§3.2). */
+static void
+gate_decide (const UpmModel * model, const UpmGate * gate,
+    const uint8_t bits[8], uint32_t expert[2], float weight[2])
+{
+  const uint32_t d = model->hp.n_embd, n_exp = model->hp.n_expert;
+  float *g = g_new (float, d);
+  float *logits = g_new (float, n_exp);
+  uint32_t i1 = 0, i2 = 0;
+
+  for (uint32_t j = 0; j < d; j++) {
+    float acc = gate->tag_b[j];
+    for (int k = 0; k < 8; k++)
+      acc += gate->tag_w[j * 8 + k] * (float) bits[k];
+    g[j] = acc;
+  }
+  upm_layer_norm (g, 1, d, gate->norm_w, gate->norm_b, model->hp.norm_eps, g);
+  for (uint32_t e = 0; e < n_exp; e++) {
+    double acc = 0.0;
+    for (uint32_t j = 0; j < d; j++)
+      acc += (double) gate->wg[(size_t) e * d + j] * g[j];
+    logits[e] = (float) acc;
+  }
+  for (uint32_t e = 1; e < n_exp; e++)
+    if (logits[e] > logits[i1])
+      i1 = e;
+  i2 = i1 == 0 ? 1 : 0;
+  for (uint32_t e = 0; e < n_exp; e++)
+    if (e != i1 && logits[e] > logits[i2])
+      i2 = e;
+  upm_softmax (logits, n_exp);
+  float denom = logits[i1] + logits[i2];
+  if (denom < FLT_EPSILON)
+    denom = FLT_EPSILON;
+  expert[0] = i1;
+  expert[1] = i2;
+  weight[0] = logits[i1] / denom;
+  weight[1] = logits[i2] / denom;
+  g_free (g);
+  g_free (logits);
+}
+
+static UpmDecision *
+decision_locked (UpmModel * model, uint32_t layer, UpmGateKind gate,
+    UpmAttr attr)
+{
+  UpmEngineCache *c = engine_cache_locked (model);
+  UpmDecision *d =
+      &c->decisions[((gsize) layer * UPM_N_GATES + gate) * UPM_N_ATTRS + attr];
+
+  if (!d->decided) {
+    gate_decide (model, &model->layers[layer].gate[gate],
+        model->attr_bits[attr], d->expert, d->weight);
+    d->decided = TRUE;
+  }
+  return d;
+}
+
+gboolean
+upm_model_route (UpmModel * model, uint32_t layer, UpmGateKind gate,
+    UpmAttr attr, uint32_t expert[2], float weight[2])
+{
+  UpmDecision *d;
+
+  if (layer >= model->hp.n_layer || !model->layers[layer].is_moe
+      || (guint) gate >= UPM_N_GATES || (guint) attr >= UPM_N_ATTRS)
+    return FALSE;
+  g_mutex_lock (&model->lock);
+  d = decision_locked (model, layer, gate, attr);
+  memcpy (expert, d->expert, sizeof d->expert);
+  memcpy (weight, d->weight, sizeof d->weight);
+  g_mutex_unlock (&model->lock);
+  return TRUE;
+}
+
+static void
+merge_linear (const UpmLinear * lin, const uint32_t expert[2],
+    const float weight[2], float **w_out, float **b_out)
+{
+  const size_t nw = (size_t) lin->n_out * lin->n_in;
+  const float *w0 = lin->w + expert[0] * nw, *w1 = lin->w + expert[1] * nw;
+  const float *b0 = lin->b + (size_t) expert[0] * lin->n_out;
+  const float *b1 = lin->b + (size_t) expert[1] * lin->n_out;
+  float *w = g_new (float, nw), *b = g_new (float, lin->n_out);
+
+  for (size_t i = 0; i < nw; i++)
+    w[i] = weight[0] * w0[i] + weight[1] * w1[i];
+  for (uint32_t i = 0; i < lin->n_out; i++)
+    b[i] = weight[0] * b0[i] + weight[1] * b1[i];
+  *w_out = w;
+  *b_out = b;
+}
+
+/* The merged weights serving (layer, gate, attr), built once. */
+static const UpmMerged *
+merged_for (UpmModel * model, uint32_t layer, UpmGateKind gate, UpmAttr attr)
+{
+  UpmEngineCache *c;
+  UpmDecision *d;
+  const UpmLayer *ly = &model->layers[layer];
+
+  g_mutex_lock (&model->lock);
+  c = engine_cache_locked (model);
+  d = decision_locked (model, layer, gate, attr);
+  if (!d->merged) {
+    /* Another attribute row of this gate may route identically. */
+    for (int a = 0; a < UPM_N_ATTRS && !d->merged; a++) {
+      UpmDecision *o = &c->decisions[((gsize) layer * UPM_N_GATES + gate)
+          * UPM_N_ATTRS + a];
+      if (o->merged && o->expert[0] == d->expert[0]
+          && o->expert[1] == d->expert[1] && o->weight[0] == d->weight[0]
+          && o->weight[1] == d->weight[1])
+        d->merged = o->merged;
+    }
+  }
+  if (!d->merged) {
+    UpmMerged *m = g_new0 (UpmMerged, 1);
+    memcpy (m->expert, d->expert, sizeof m->expert);
+    memcpy (m->weight, d->weight, sizeof m->weight);
+    for (int i = 0; i < 2; i++)
+      merge_linear (&ly->lin[gate_linears[gate][i]], d->expert, d->weight,
+          &m->w[i], &m->b[i]);
+    g_ptr_array_add (c->merged, m);
+    d->merged = m;
+  }
+  g_mutex_unlock (&model->lock);
+  return d->merged;
+}
+
+void
+upm_routing_init (UpmRouting * routing)
+{
+  routing->routes = g_array_new (FALSE, TRUE, sizeof (UpmRoute));
+}
+
+void
+upm_routing_clear (UpmRouting * routing)
+{
+  if (routing->routes)
+    g_array_free (routing->routes, TRUE);
+  routing->routes = NULL;
+}
+
+void
+upm_routing_add_segments (UpmModel * model, UpmRouting * routing,
+    const UpmSegment * segs, uint32_t n_segs, uint32_t token_base)
+{
+  if (!routing || !routing->routes)
+    return;
+  for (uint32_t l = 0; l < model->hp.n_layer; l++) {
+    if (!model->layers[l].is_moe)
+      continue;
+    for (int g = 0; g < UPM_N_GATES; g++) {
+      uint32_t begin = token_base;
+      for (uint32_t s = 0; s < n_segs; s++) {
+        UpmRoute r = { 0 };
+        r.layer = l;
+        r.gate = g;
+        r.attr = segs[s].attr;
+        r.token_begin = begin;
+        r.token_end = begin + segs[s].n_tokens;
+        upm_model_route (model, l, g, segs[s].attr, r.expert, r.weight);
+        g_array_append_val (routing->routes, r);
+        begin = r.token_end;
+      }
+    }
+  }
+}
+
+/* --------------------------------------------------------------- context */
+
+UpmContext *
+upm_context_new (UpmModel * model)
+{
+  UpmContext *ctx = g_new0 (UpmContext, 1);
+  ctx->model = upm_model_ref (model);
+  ctx->path = UPM_PATH_FAST;
+  return ctx;
+}
+
+void
+upm_context_free (UpmContext * ctx)
+{
+  if (!ctx)
+    return;
+  for (int i = 0; i < UPM_N_BUFS; i++)
+    g_free (ctx->bufs[i]);
+  upm_caption_state_free (ctx->caption);
+  upm_model_unref (ctx->model);
+  g_free (ctx);
+}
+
+UpmModel *
+upm_context_model (UpmContext * ctx)
+{
+  return ctx->model;
+}
+
+void
+upm_context_set_path (UpmContext * ctx, UpmPath path)
+{
+  ctx->path = path;
+}
+
+float *
+upm_ctx_buf (UpmContext * ctx, UpmBufSlot slot, size_t n_floats,
+    GError ** error)
+{
+  if (n_floats <= ctx->caps[slot])
+    return ctx->bufs[slot];
+  if (n_floats > G_MAXSIZE / sizeof (float) / 2) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "refusing to allocate %" G_GSIZE_FORMAT " floats", n_floats);
+    return NULL;
+  }
+  /* Grow geometrically: sequences of varying length reuse one buffer. */
+  size_t cap = MAX (n_floats, ctx->caps[slot] + ctx->caps[slot] / 2);
+  g_free (ctx->bufs[slot]);
+  ctx->caps[slot] = 0;
+  ctx->bufs[slot] = g_try_malloc (cap * sizeof (float));
+  if (!ctx->bufs[slot]) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory allocating %" G_GSIZE_FORMAT " bytes",
+        cap * sizeof (float));
+    return NULL;
+  }
+  ctx->caps[slot] = cap;
+  return ctx->bufs[slot];
+}
+
+/* ------------------------------------------------------------ embeddings */
+
+void
+upm_embed_spe (const UpmModel * model, float *out)
+{
+  const uint32_t d = model->hp.n_embd;
+  upm_layer_norm (model->token_embd + (size_t) model->hp.spe_id * d, 1, d,
+      model->embd_norm_w, model->embd_norm_b, model->hp.norm_eps, out);
+}
+
+void
+upm_embed_text_token (const UpmModel * model, int32_t id, uint32_t pos,
+    float *out)
+{
+  const uint32_t d = model->hp.n_embd;
+  const float *e = model->token_embd + (size_t) id * d;
+  const float *p = model->token_pos_embd + (size_t) pos * d;
+  const float *t = model->token_type_embd;
+
+  for (uint32_t j = 0; j < d; j++)
+    out[j] = e[j] + p[j] + t[j];
+  upm_layer_norm (out, 1, d, model->embd_norm_w, model->embd_norm_b,
+      model->hp.norm_eps, out);
+}
+
+gboolean
+upm_embed_patches (UpmContext * ctx, const float *patches,
+    uint32_t n_frames, float *out, GError ** error)
+{
+  const UpmModel *m = ctx->model;
+  const UpmHParams *hp = &m->hp;
+  const uint32_t d = hp->n_embd, s = UPM_HP_TOKENS_PER_FRAME (hp);
+
+  if (n_frames < 1 || n_frames > hp->n_temporal) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "a clip has %u frames; this model takes 1 to %u", n_frames,
+        hp->n_temporal);
+    return FALSE;
+  }
+  upm_embed_spe (m, out);
+  float *rows = out + d;
+  upm_linear (patches, n_frames * s, UPM_HP_PATCH_DIM (hp), m->patch_w,
+      m->patch_b, d, rows);
+  for (uint32_t t = 0; t < n_frames; t++) {
+    const float *tp = m->temporal_pos + (size_t) t * d;
+    for (uint32_t i = 0; i < s; i++) {
+      float *r = rows + ((size_t) t * s + i) * d;
+      const float *sp = m->spatial_pos + (size_t) i * d;
+      for (uint32_t j = 0; j < d; j++)
+        r[j] += sp[j] + tp[j];
+    }
+  }
+  upm_layer_norm (rows, n_frames * s, d, m->embd_norm_w, m->embd_norm_b,
+      hp->norm_eps, rows);
+  return TRUE;
+}
+
+static gboolean
+check_ids (const UpmModel * m, const int32_t * ids, uint32_t n,
+    GError ** error)
+{
+  if (n > m->hp.n_text_ctx) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "text of %u tokens exceeds the model's %u positions", n,
+        m->hp.n_text_ctx);
+    return FALSE;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (ids[i] < 0 || (uint32_t) ids[i] >= m->hp.n_vocab) {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "token id %d at %u is outside the vocabulary (%u)", ids[i], i,
+          m->hp.n_vocab);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+upm_embed_text (UpmContext * ctx, const int32_t * ids, uint32_t n_ids,
+    float *out, GError ** error)
+{
+  const UpmModel *m = ctx->model;
+  const uint32_t d = m->hp.n_embd;
+
+  if (!check_ids (m, ids, n_ids, error))
+    return FALSE;
+  upm_embed_spe (m, out);
+  for (uint32_t i = 0; i < n_ids; i++)
+    upm_embed_text_token (m, ids[i], i, out + (size_t) (i + 1) * d);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- layers */
+
+/* y = x W^T + b for the rows of each segment, with the segment's expert
+ * choice in MoE layers: merged weights (fast) or per-expert outputs mixed by
+ * the gate weights (plain). */
+static void
+segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
+    uint32_t n, const UpmSegment * segs, uint32_t n_segs, float *y)
+{
+  UpmModel *m = ctx->model;
+  const UpmLayer *ly = &m->layers[layer];
+  const UpmLinear *lin = &ly->lin[lin_id];
+  const UpmGateKind gate = lin_id <= UPM_LIN_OUT ? UPM_GATE_ATTN :
+      UPM_GATE_FFN;
+  const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
+  uint32_t row = 0;
+
+  if (!ly->is_moe) {
+    upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
+    return;
+  }
+  for (uint32_t s = 0; s < n_segs && row < n; s++) {
+    const uint32_t cnt = MIN (segs[s].n_tokens, n - row);
+    const float *xs = x + (size_t) row * lin->n_in;
+    float *ys = y + (size_t) row * lin->n_out;
+
+    if (ctx->path == UPM_PATH_FAST) {
+      const UpmMerged *mg = merged_for (m, layer, gate, segs[s].attr);
+      upm_linear (xs, cnt, lin->n_in, mg->w[which], mg->b[which], lin->n_out,
+          ys);
+    } else {
+      uint32_t expert[2];
+      float weight[2];
+      const size_t nw = (size_t) lin->n_out * lin->n_in;
+      upm_model_route (m, layer, gate, segs[s].attr, expert, weight);
+      memset (ys, 0, (size_t) cnt * lin->n_out * sizeof (float));
+      for (int k = 0; k < 2; k++)
+        upm_linear_acc (xs, cnt, lin->n_in, lin->w + expert[k] * nw,
+            lin->b + (size_t) expert[k] * lin->n_out, lin->n_out, weight[k],
+            ys);
+    }
+    row += cnt;
+  }
+}
+
+gboolean
+upm_layer_qkv (UpmContext * ctx, uint32_t layer, const float *x, uint32_t n,
+    const UpmSegment * segs, uint32_t n_segs, float *qkv, GError ** error)
+{
+  const UpmModel *m = ctx->model;
+  const UpmLayer *ly = &m->layers[layer];
+  const uint32_t d = m->hp.n_embd;
+  float *h = upm_ctx_buf (ctx, UPM_BUF_LAYER_H, (size_t) n * d, error);
+
+  if (!h)
+    return FALSE;
+  upm_layer_norm (x, n, d, ly->attn_norm_w, ly->attn_norm_b, m->hp.norm_eps,
+      h);
+  segment_linear (ctx, layer, UPM_LIN_QKV, h, n, segs, n_segs, qkv);
+  return TRUE;
+}
+
+gboolean
+upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
+    const float *att, uint32_t n, const UpmSegment * segs, uint32_t n_segs,
+    GError ** error)
+{
+  const UpmModel *m = ctx->model;
+  const UpmLayer *ly = &m->layers[layer];
+  const uint32_t d = m->hp.n_embd, f = m->hp.n_ff;
+  float *h = upm_ctx_buf (ctx, UPM_BUF_LAYER_H, (size_t) n * d, error);
+  float *ff = h ? upm_ctx_buf (ctx, UPM_BUF_LAYER_FF, (size_t) n * f,
+      error) : NULL;
+  float *tmp = ff ? upm_ctx_buf (ctx, UPM_BUF_LAYER_TMP, (size_t) n * d,
+      error) : NULL;
+
+  if (!tmp)
+    return FALSE;
+  segment_linear (ctx, layer, UPM_LIN_OUT, att, n, segs, n_segs, tmp);
+  upm_scaled_residual (x, tmp, ly->attn_scale, n, d);
+  upm_layer_norm (x, n, d, ly->ffn_norm_w, ly->ffn_norm_b, m->hp.norm_eps, h);
+  segment_linear (ctx, layer, UPM_LIN_UP, h, n, segs, n_segs, ff);
+  upm_gelu (ff, (size_t) n * f);
+  segment_linear (ctx, layer, UPM_LIN_DOWN, ff, n, segs, n_segs, tmp);
+  upm_scaled_residual (x, tmp, ly->ffn_scale, n, d);
+  return TRUE;
+}
+
+static gboolean
+check_segments (uint32_t n, const UpmSegment * segs, uint32_t n_segs,
+    GError ** error)
+{
+  uint64_t total = 0;
+
+  for (uint32_t s = 0; s < n_segs; s++) {
+    if ((guint) segs[s].attr >= UPM_N_ATTRS) {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "segment %u has an invalid attribute row %d", s, segs[s].attr);
+      return FALSE;
+    }
+    total += segs[s].n_tokens;
+  }
+  if (n_segs == 0 || total != n) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "segments cover %" G_GUINT64_FORMAT " tokens of a %u-token sequence",
+        total, n);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Segments restricted to the first row: the last layer only needs the
+ * <SPE> output when @first_only is set. */
+static uint32_t
+first_row_segments (const UpmSegment * segs, UpmSegment * out)
+{
+  out[0].attr = segs[0].attr;
+  out[0].n_tokens = 1;
+  return 1;
+}
+
+/* The encoder over one sequence. Row r attends to keys < max(causal_from,
+ * r + 1) (UINT32_MAX: bidirectional). With @first_only the last layer
+ * updates only row 0. */
+static gboolean
+transformer_run (UpmContext * ctx, float *x, uint32_t n,
+    const UpmSegment * segs, uint32_t n_segs, uint32_t causal_from,
+    gboolean first_only, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const uint32_t d = hp->n_embd, hd = d / hp->n_head;
+  float *qkv = upm_ctx_buf (ctx, UPM_BUF_ENC_QKV, (size_t) n * 3 * d, error);
+  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t) n * d,
+      error) : NULL;
+  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_SCORES,
+      upm_attention_scratch (n, n), error) : NULL;
+
+  if (!scores)
+    return FALSE;
+  for (uint32_t l = 0; l < hp->n_layer; l++) {
+    const gboolean last_only = first_only && l + 1 == hp->n_layer;
+    const uint32_t n_q = last_only ? 1 : n;
+    UpmSegment first_seg[1];
+    const UpmSegment *fs = segs;
+    uint32_t n_fs = n_segs;
+    UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
+
+    if (!upm_layer_qkv (ctx, l, x, n, segs, n_segs, qkv, error))
+      return FALSE;
+    upm_attention (qkv, 3 * d, n_q, &span, 1, hp->n_head, hd, causal_from,
+        0, att, d, scores);
+    if (last_only)
+      n_fs = first_row_segments (segs, first_seg), fs = first_seg;
+    if (!upm_layer_finish (ctx, l, x, att, n_q, fs, n_fs, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+upm_transformer_forward (UpmContext * ctx, float *x, uint32_t n,
+    const UpmSegment * segs, uint32_t n_segs, UpmRouting * routing,
+    GError ** error)
+{
+  if (!check_segments (n, segs, n_segs, error))
+    return FALSE;
+  if (!transformer_run (ctx, x, n, segs, n_segs, UINT32_MAX, FALSE, error))
+    return FALSE;
+  upm_routing_add_segments (ctx->model, routing, segs, n_segs, 0);
+  return TRUE;
+}
+
+/* Internal entry for the plain caption path: causal text after a prefix. */
+gboolean upm_transformer_forward_causal (UpmContext * ctx, float *x,
+    uint32_t n, const UpmSegment * segs, uint32_t n_segs,
+    uint32_t causal_from, GError ** error);
+
+gboolean
+upm_transformer_forward_causal (UpmContext * ctx, float *x, uint32_t n,
+    const UpmSegment * segs, uint32_t n_segs, uint32_t causal_from,
+    GError ** error)
+{
+  if (!check_segments (n, segs, n_segs, error))
+    return FALSE;
+  return transformer_run (ctx, x, n, segs, n_segs, causal_from, FALSE, error);
+}
+
+void
+upm_feature_from_hidden (UpmContext * ctx, const float *h, float *feature)
+{
+  const UpmModel *m = ctx->model;
+  const uint32_t d = m->hp.n_embd;
+  float *t = g_newa (float, d);
+
+  upm_layer_norm (h, 1, d, m->post_norm_w, m->post_norm_b, m->hp.norm_eps, t);
+  upm_linear (t, 1, d, m->proj_w, m->proj_b, d, feature);
+  upm_l2_normalize (feature, d);
+}
+
+gboolean
+upm_encode_visual (UpmContext * ctx, const float *patches, uint32_t n_frames,
+    UpmAttr attr, float *feature, UpmRouting * routing, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const uint32_t d = hp->n_embd;
+  uint32_t n;
+  float *x;
+  UpmSegment seg;
+
+  if (!patches || n_frames < 1 || n_frames > hp->n_temporal
+      || (guint) attr >= UPM_N_ATTRS) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "invalid visual input: %u frames (model takes 1 to %u)", n_frames,
+        hp->n_temporal);
+    return FALSE;
+  }
+  n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  x = upm_ctx_buf (ctx, UPM_BUF_ENC_X, (size_t) n * d, error);
+  if (!x || !upm_embed_patches (ctx, patches, n_frames, x, error))
+    return FALSE;
+  seg.attr = attr;
+  seg.n_tokens = n;
+  if (!transformer_run (ctx, x, n, &seg, 1, UINT32_MAX, TRUE, error))
+    return FALSE;
+  upm_routing_add_segments (ctx->model, routing, &seg, 1, 0);
+  upm_feature_from_hidden (ctx, x, feature);
+  return TRUE;
+}
+
+/* Several texts of one attribute row, padded on the right to one length:
+ * padded keys are masked by restricting each sequence's key range. */
+static gboolean
+encode_text_batch (UpmContext * ctx, const int32_t * const *ids,
+    const uint32_t * n_ids, uint32_t n_texts, UpmAttr attr, float *features,
+    GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const uint32_t d = hp->n_embd, hd = d / hp->n_head;
+  uint32_t len = 0;
+
+  for (uint32_t i = 0; i < n_texts; i++) {
+    if (!check_ids (ctx->model, ids[i], n_ids[i], error))
+      return FALSE;
+    len = MAX (len, n_ids[i] + 1);
+  }
+  const uint32_t rows = n_texts * len;
+  float *x = upm_ctx_buf (ctx, UPM_BUF_ENC_X, (size_t) rows * d, error);
+  float *qkv = x ? upm_ctx_buf (ctx, UPM_BUF_ENC_QKV, (size_t) rows * 3 * d,
+      error) : NULL;
+  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t) rows * d,
+      error) : NULL;
+  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_SCORES,
+      upm_attention_scratch (len, len), error) : NULL;
+  UpmSegment seg = { attr, rows };
+
+  if (!scores)
+    return FALSE;
+  memset (x, 0, (size_t) rows * d * sizeof (float));
+  memset (att, 0, (size_t) rows * d * sizeof (float));
+  for (uint32_t i = 0; i < n_texts; i++)
+    upm_embed_text (ctx, ids[i], n_ids[i], x + (size_t) i * len * d, NULL);
+
+  for (uint32_t l = 0; l < hp->n_layer; l++) {
+    if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error))
+      return FALSE;
+    for (uint32_t i = 0; i < n_texts; i++) {
+      const uint32_t n = n_ids[i] + 1;
+      const float *q = qkv + (size_t) i * len * 3 * d;
+      UpmKvSpan span = { q + d, q + 2 * d, 3 * d, n };
+      upm_attention (q, 3 * d, n, &span, 1, hp->n_head, hd, UINT32_MAX, 0,
+          att + (size_t) i * len * d, d, scores);
+    }
+    if (!upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error))
+      return FALSE;
+  }
+  for (uint32_t i = 0; i < n_texts; i++)
+    upm_feature_from_hidden (ctx, x + (size_t) i * len * d,
+        features + (size_t) i * d);
+  return TRUE;
+}
+
+/* Texts are sorted by length and encoded in chunks of similar length. */
+#define UPM_TEXT_CHUNK 256
+
+typedef struct
+{
+  uint32_t index;
+  uint32_t len;
+} LenIndex;
+
+static gint
+cmp_len (gconstpointer a, gconstpointer b)
+{
+  const LenIndex *x = a, *y = b;
+  return x->len < y->len ? -1 : x->len > y->len ? 1 :
+      x->index < y->index ? -1 : x->index > y->index;
+}
+
+static gboolean
+encode_texts_progress (UpmContext * ctx, const int32_t * const *ids,
+    const uint32_t * n_ids, uint32_t n_texts, UpmAttr attr, float *features,
+    UpmProgressFunc progress, gpointer user_data, const char *what,
+    GError ** error)
+{
+  const uint32_t d = ctx->model->hp.n_embd;
+  LenIndex *order = g_new (LenIndex, MAX (n_texts, 1));
+  const int32_t **cids = g_new (const int32_t *, UPM_TEXT_CHUNK);
+  uint32_t *clen = g_new (uint32_t, UPM_TEXT_CHUNK);
+  float *cfeat = g_new (float, (size_t) UPM_TEXT_CHUNK * d);
+  gboolean ok = TRUE;
+
+  for (uint32_t i = 0; i < n_texts; i++) {
+    order[i].index = i;
+    order[i].len = n_ids[i];
+  }
+  qsort (order, n_texts, sizeof *order, (int (*)(const void *,
+              const void *)) cmp_len);
+  for (uint32_t s = 0; s < n_texts && ok; s += UPM_TEXT_CHUNK) {
+    const uint32_t cnt = MIN (UPM_TEXT_CHUNK, n_texts - s);
+    for (uint32_t k = 0; k < cnt; k++) {
+      cids[k] = ids[order[s + k].index];
+      clen[k] = n_ids[order[s + k].index];
+    }
+    ok = encode_text_batch (ctx, cids, clen, cnt, attr, cfeat, error);
+    for (uint32_t k = 0; ok && k < cnt; k++)
+      memcpy (features + (size_t) order[s + k].index * d,
+          cfeat + (size_t) k * d, d * sizeof (float));
+    if (progress)
+      progress ((double) (s + cnt) / n_texts, what, user_data);
+  }
+  g_free (order);
+  g_free (cids);
+  g_free (clen);
+  g_free (cfeat);
+  return ok;
+}
+
+gboolean
+upm_encode_texts (UpmContext * ctx, const int32_t * const *ids,
+    const uint32_t * n_ids, uint32_t n_texts, UpmAttr attr, float *features,
+    GError ** error)
+{
+  if ((guint) attr >= UPM_N_ATTRS) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "invalid attribute row %d", attr);
+    return FALSE;
+  }
+  return encode_texts_progress (ctx, ids, n_ids, n_texts, attr, features,
+      NULL, NULL, NULL, error);
+}
+
+/* ------------------------------------------------------------ text heads */
+
+GArray *
+upm_tokenize_target (const UpmModel * model, const char *text, guint max_len,
+    GError ** error)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  int32_t eot = (int32_t) model->hp.eot_id;
+
+  if (!upm_bpe_encode (model->bpe, text, -1, ids, error)) {
+    g_array_free (ids, TRUE);
+    return NULL;
+  }
+  /* "<text> <|endoftext|>": the special token is atomic, so appending its
+   * id equals tokenising the concatenated string. */
+  g_array_append_val (ids, eot);
+  if (max_len)
+    upm_tokens_truncate (ids, max_len);
+  return ids;
+}
+
+static char *
+text_key (UpmAttr attr, const char *text)
+{
+  return g_strdup_printf ("%d\x1f%s", (int) attr, text);
+}
+
+gboolean
+upm_model_text_features (UpmModel * model, const char *const *labels,
+    guint n_labels, UpmAttr attr, float *features, GError ** error)
+{
+  const uint32_t d = model->hp.n_embd;
+  UpmEngineCache *c = engine_cache (model);
+  GPtrArray *todo_ids = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      g_array_unref);
+  GArray *todo_index = g_array_new (FALSE, FALSE, sizeof (guint));
+  gboolean ok = TRUE;
+
+  if ((guint) attr >= UPM_N_ATTRS) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "invalid attribute row %d", attr);
+    ok = FALSE;
+  }
+  for (guint i = 0; ok && i < n_labels; i++) {
+    char *key = text_key (attr, labels[i]);
+    const float *hit;
+    g_mutex_lock (&model->lock);
+    hit = g_hash_table_lookup (c->text_features, key);
+    if (hit)
+      memcpy (features + (size_t) i * d, hit, d * sizeof (float));
+    g_mutex_unlock (&model->lock);
+    g_free (key);
+    if (hit)
+      continue;
+    GArray *ids = upm_tokenize_target (model, labels[i],
+        model->hp.text_max_length, error);
+    if (!ids) {
+      g_prefix_error (error, "label %u: ", i + 1);
+      ok = FALSE;
+      break;
+    }
+    g_ptr_array_add (todo_ids, ids);
+    g_array_append_val (todo_index, i);
+  }
+  if (ok && todo_ids->len > 0) {
+    const guint n = todo_ids->len;
+    const int32_t **ids = g_new (const int32_t *, n);
+    uint32_t *lens = g_new (uint32_t, n);
+    float *feat = g_new (float, (size_t) n * d);
+    UpmContext *ctx = upm_context_new (model);
+
+    for (guint k = 0; k < n; k++) {
+      GArray *a = g_ptr_array_index (todo_ids, k);
+      ids[k] = (const int32_t *) a->data;
+      lens[k] = a->len;
+    }
+    ok = upm_encode_texts (ctx, ids, lens, n, attr, feat, error);
+    for (guint k = 0; ok && k < n; k++) {
+      const guint i = g_array_index (todo_index, guint, k);
+      memcpy (features + (size_t) i * d, feat + (size_t) k * d,
+          d * sizeof (float));
+      g_mutex_lock (&model->lock);
+      g_hash_table_replace (c->text_features, text_key (attr, labels[i]),
+          g_memdup2 (feat + (size_t) k * d, d * sizeof (float)));
+      g_mutex_unlock (&model->lock);
+    }
+    upm_context_free (ctx);
+    g_free (ids);
+    g_free (lens);
+    g_free (feat);
+  }
+  g_ptr_array_free (todo_ids, TRUE);
+  g_array_free (todo_index, TRUE);
+  return ok;
+}
+
+void
+upm_classify (const UpmHParams * hp, const float *feature,
+    const float *label_features, uint32_t n_labels, float scale,
+    float *logits, float *probs)
+{
+  const uint32_t d = hp->n_embd;
+
+  if (n_labels == 0)
+    return;
+  cblas_sgemv (CblasRowMajor, CblasNoTrans, n_labels, d, scale,
+      label_features, d, feature, 1, 0.0f, logits, 1);
+  if (probs) {
+    memcpy (probs, logits, n_labels * sizeof (float));
+    upm_softmax (probs, n_labels);
+  }
+}
+
+void
+upm_top_k (const float *logits, const float *probs, uint32_t n, uint32_t k,
+    UpmScore * out)
+{
+  k = MIN (k, n);
+  for (uint32_t r = 0; r < k; r++) {
+    int64_t best = -1;
+    for (uint32_t i = 0; i < n; i++) {
+      gboolean taken = FALSE;
+      for (uint32_t j = 0; j < r && !taken; j++)
+        taken = out[j].index == i;
+      if (!taken && (best < 0 || logits[i] > logits[best]))
+        best = i;
+    }
+    out[r].index = (uint32_t) best;
+    out[r].logit = logits[best];
+    out[r].prob = probs ? probs[best] : 0.0f;
+  }
+}
+
+/* ----------------------------------------------------- vocabulary features */
+
+#define UPM_VOCAB_MAGIC "UPMVOC01"
+
+typedef struct
+{
+  char magic[8];
+  uint32_t n_vocab;
+  uint32_t n_embd;
+  char sha256[64];
+} UpmVocabHeader;
+
+static char *
+vocab_cache_path (const UpmModel * model)
+{
+  char *name;
+  char *path;
+
+  if (!model->weights_sha256 || strlen (model->weights_sha256) != 64)
+    return NULL;
+  name = g_strdup_printf ("%s-vocab-f32.bin", model->weights_sha256);
+  path = g_build_filename (g_get_user_cache_dir (), "uniperceiver", name,
+      NULL);
+  g_free (name);
+  return path;
+}
+
+static gboolean
+vocab_load_cache (UpmModel * model, UpmEngineCache * c, const char *path)
+{
+  const size_t d = model->hp.n_embd, v = model->hp.n_vocab;
+  GMappedFile *mf = g_mapped_file_new (path, FALSE, NULL);
+  const UpmVocabHeader *h;
+
+  if (!mf)
+    return FALSE;
+  h = (const UpmVocabHeader *) g_mapped_file_get_contents (mf);
+  if (g_mapped_file_get_length (mf) != sizeof *h + v * d * sizeof (float)
+      || memcmp (h->magic, UPM_VOCAB_MAGIC, 8) != 0 || h->n_vocab != v
+      || h->n_embd != d || memcmp (h->sha256, model->weights_sha256, 64)) {
+    g_mapped_file_unref (mf);
+    return FALSE;
+  }
+  c->vocab_mapped = mf;
+  c->vocab = (const float *) (h + 1);
+  return TRUE;
+}
+
+/* Best effort: a cache that cannot be written only costs time later. */
+static void
+vocab_save_cache (const UpmModel * model, const float *feat,
+    const char *path)
+{
+  const size_t bytes = (size_t) model->hp.n_vocab * model->hp.n_embd * 4;
+  UpmVocabHeader h = { 0 };
+  char *dir = g_path_get_dirname (path);
+  char *tmp = g_strdup_printf ("%s.%u.tmp", path, (guint) g_random_int ());
+  FILE *f;
+
+  memcpy (h.magic, UPM_VOCAB_MAGIC, 8);
+  h.n_vocab = model->hp.n_vocab;
+  h.n_embd = model->hp.n_embd;
+  memcpy (h.sha256, model->weights_sha256, 64);
+  g_mkdir_with_parents (dir, 0755);
+  f = fopen (tmp, "wb");
+  if (f && fwrite (&h, sizeof h, 1, f) == 1
+      && fwrite (feat, 1, bytes, f) == bytes && fclose (f) == 0) {
+    if (g_rename (tmp, path) != 0)
+      g_unlink (tmp);
+  } else {
+    if (f)
+      fclose (f);
+    g_unlink (tmp);
+  }
+  g_free (tmp);
+  g_free (dir);
+}
+
+static float *
+vocab_compute (UpmModel * model, UpmProgressFunc progress, gpointer ud,
+    GError ** error)
+{
+  const uint32_t v = model->hp.n_vocab, d = model->hp.n_embd;
+  int32_t *pairs = g_new (int32_t, (size_t) v * 2);
+  const int32_t **ids = g_new (const int32_t *, v);
+  uint32_t *lens = g_new (uint32_t, v);
+  float *feat = g_try_new (float, (size_t) v * d);
+  UpmContext *ctx = upm_context_new (model);
+  gboolean ok = feat != NULL;
+
+  /* Entry v is the text [v, <|endoftext|>] with the vocab_target row. */
+  for (uint32_t i = 0; i < v; i++) {
+    pairs[2 * i] = (int32_t) i;
+    pairs[2 * i + 1] = (int32_t) model->hp.eot_id;
+    ids[i] = pairs + 2 * i;
+    lens[i] = 2;
+  }
+  if (!ok)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the vocabulary features");
+  else
+    ok = encode_texts_progress (ctx, ids, lens, v, UPM_ATTR_VOCAB_TARGET,
+        feat, progress, ud, "vocabulary features", error);
+  upm_context_free (ctx);
+  g_free (pairs);
+  g_free (ids);
+  g_free (lens);
+  if (!ok) {
+    g_free (feat);
+    return NULL;
+  }
+  return feat;
+}
+
+const float *
+upm_model_vocab_features (UpmModel * model, UpmProgressFunc progress,
+    gpointer user_data, GError ** error)
+{
+  UpmEngineCache *c = engine_cache (model);
+  const float *result = NULL;
+
+  g_mutex_lock (&c->vocab_lock);
+  if (!c->vocab && model->vocab_features) {
+    const UpmTensor *t = model->vocab_features;
+    if (t->type == UPM_DTYPE_F32) {
+      c->vocab = t->data;
+    } else {
+      const size_t n = (size_t) model->hp.n_vocab * model->hp.n_embd;
+      const uint16_t *src = t->data;
+      c->vocab_owned = g_new (float, n);
+      for (size_t i = 0; i < n; i++)
+        c->vocab_owned[i] = upm_f16_to_f32 (src[i]);
+      c->vocab = c->vocab_owned;
+    }
+  }
+  if (!c->vocab) {
+    char *path = vocab_cache_path (model);
+    if (!path || !vocab_load_cache (model, c, path)) {
+      c->vocab_owned = vocab_compute (model, progress, user_data, error);
+      c->vocab = c->vocab_owned;
+      if (c->vocab && path)
+        vocab_save_cache (model, c->vocab, path);
+    }
+    g_free (path);
+  }
+  result = c->vocab;
+  g_mutex_unlock (&c->vocab_lock);
+  return result;
+}
+
+/* ------------------------------------------------------------------ misc */
+
+void
+upm_set_num_threads (int n_threads)
+{
+  if (n_threads <= 0)
+    n_threads = (int) g_get_num_processors ();
+  openblas_set_num_threads (n_threads);
+}

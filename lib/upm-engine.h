@@ -1,0 +1,75 @@
+/* upm-engine.h: internals shared by the encoder and the caption decoder.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef UPM_ENGINE_H
+#define UPM_ENGINE_H
+
+#include "upm-private.h"
+#include "upm-ops.h"
+
+G_BEGIN_DECLS
+
+/* Scratch buffers of a context, grown on demand. The encoder uses the
+ * UPM_BUF_ENC_* slots, the caption decoder its own, so that a decoder can
+ * call layer functions while holding its buffers. */
+typedef enum
+{
+  UPM_BUF_ENC_X,
+  UPM_BUF_ENC_H,
+  UPM_BUF_ENC_QKV,
+  UPM_BUF_ENC_ATT,
+  UPM_BUF_ENC_FF,
+  UPM_BUF_ENC_SCORES,
+  UPM_BUF_LAYER_H,              /* used inside upm_layer_finish */
+  UPM_BUF_LAYER_FF,
+  UPM_BUF_LAYER_TMP,
+  UPM_BUF_CAP_X,
+  UPM_BUF_CAP_QKV,
+  UPM_BUF_CAP_ATT,
+  UPM_BUF_CAP_SCORES,
+  UPM_BUF_CAP_LOGITS,
+  UPM_BUF_CAP_FEAT,
+  UPM_N_BUFS
+} UpmBufSlot;
+
+typedef struct _UpmCaptionState UpmCaptionState;
+
+struct _UpmContext
+{
+  UpmModel *model;
+  UpmPath path;
+  float *bufs[UPM_N_BUFS];
+  size_t caps[UPM_N_BUFS];
+  UpmCaptionState *caption;
+};
+
+/* NULL (and an error) when the allocation is refused. */
+float *upm_ctx_buf (UpmContext * ctx, UpmBufSlot slot, size_t n_floats,
+    GError ** error);
+
+/* Text token at a text position: LN(E[id] + P[pos] + T[0]). */
+void upm_embed_text_token (const UpmModel * model, int32_t id, uint32_t pos,
+    float *out);
+/* The leading <SPE>: LN(E[spe]), no position, no type. */
+void upm_embed_spe (const UpmModel * model, float *out);
+
+/* First half of a layer: qkv [n, 3D] = Wqkv LN1(x) per segment. */
+gboolean upm_layer_qkv (UpmContext * ctx, uint32_t layer, const float *x,
+    uint32_t n, const UpmSegment * segs, uint32_t n_segs, float *qkv,
+    GError ** error);
+/* Second half: x += g1 Wout att; x += g2 FFN(LN2 x), per segment. */
+gboolean upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
+    const float *att, uint32_t n, const UpmSegment * segs, uint32_t n_segs,
+    GError ** error);
+
+/* Append the routing of every MoE layer for these segments. */
+void upm_routing_add_segments (UpmModel * model, UpmRouting * routing,
+    const UpmSegment * segs, uint32_t n_segs, uint32_t token_base);
+
+/* The caption decoder's per-context state (upm-caption.c). */
+void upm_caption_state_free (UpmCaptionState * state);
+
+G_END_DECLS
+#endif /* UPM_ENGINE_H */
