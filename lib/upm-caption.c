@@ -454,3 +454,28 @@ upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
   beam_clear (&bs);
   return ok;
 }
+
+gboolean
+upm_caption_first_step (UpmContext * ctx, const float *patches,
+    uint32_t n_frames, float *logprobs, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  BeamSearch bs;
+  gboolean ok;
+
+  if (!beam_init (ctx, &bs, patches, n_frames, NULL, error))
+    return FALSE;
+  if (ctx->path == UPM_PATH_FAST) {
+    if (!ctx->caption)
+      ctx->caption = g_new0 (UpmCaptionState, 1);
+    ok = state_reserve (ctx->caption,
+        (size_t) hp->n_layer * bs.lp_tokens * hp->n_embd,
+        (size_t) bs.beam * hp->n_layer * bs.max_len * hp->n_embd, error)
+        && prefix_encode (ctx, &bs, error)
+        && fast_step (ctx, &bs, 0, logprobs, error);
+  } else {
+    ok = plain_step (ctx, &bs, 0, logprobs, error);
+  }
+  beam_clear (&bs);
+  return ok;
+}

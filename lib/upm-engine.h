@@ -68,6 +68,11 @@ gboolean upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
 void upm_routing_add_segments (UpmModel * model, UpmRouting * routing,
     const UpmSegment * segs, uint32_t n_segs, uint32_t token_base);
 
+/* Log-probabilities over the vocabulary of the first caption step (one
+ * beam): the numeric check of the decoder in the tests. */
+gboolean upm_caption_first_step (UpmContext * ctx, const float *patches,
+    uint32_t n_frames, float *logprobs, GError ** error);
+
 /* The caption decoder's per-context state (upm-caption.c). */
 void upm_caption_state_free (UpmCaptionState * state);
 

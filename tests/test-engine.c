@@ -1,2 +1,356 @@
-int main (void);
-int main (void) { return 77; }
+/* test-engine.c: the engine against the PyTorch reference's golden fixtures,
+ * and its fast paths against its plain paths.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture-check.h"
+#include "upm-engine.h"
+
+#include <math.h>
+#include <string.h>
+
+static char *
+fixture (const char *name)
+{
+  const char *dir = g_getenv ("UPM_FIXTURES");
+  return g_build_filename (dir ? dir : "tests/fixtures", name, NULL);
+}
+
+static void
+run_fixture (gconstpointer data)
+{
+  const char *const *pair = data;
+  char *model = fixture (pair[0]);
+  char *expect = fixture (pair[1]);
+
+  for (int p = 0; p < 2; p++) {
+    GString *report = g_string_new (NULL);
+    GError *error = NULL;
+    int failed = upm_fixture_check (model, expect, p ? UPM_PATH_PLAIN :
+        UPM_PATH_FAST, report, &error);
+    g_assert_no_error (error);
+    g_test_message ("%s", report->str);
+    if (failed)
+      g_printerr ("%s", report->str);
+    g_assert_cmpint (failed, ==, 0);
+    g_string_free (report, TRUE);
+  }
+  g_free (model);
+  g_free (expect);
+}
+
+static UpmModel *
+load_fixture_model (const char *name)
+{
+  char *path = fixture (name);
+  GError *error = NULL;
+  UpmModel *m = upm_model_load (path, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  return m;
+}
+
+/* Deterministic pseudo-random patches for one clip. */
+static float *
+make_patches (const UpmHParams * hp, uint32_t n_frames, guint32 seed)
+{
+  const size_t n = (size_t) n_frames * UPM_HP_TOKENS_PER_FRAME (hp) *
+      UPM_HP_PATCH_DIM (hp);
+  float *p = g_new (float, n);
+  GRand *r = g_rand_new_with_seed (seed);
+  for (size_t i = 0; i < n; i++)
+    p[i] = (float) g_rand_double_range (r, -1.0, 1.0);
+  g_rand_free (r);
+  return p;
+}
+
+static double
+max_diff (const float *a, const float *b, size_t n)
+{
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++)
+    m = MAX (m, fabs ((double) a[i] - b[i]));
+  return m;
+}
+
+/* Merged experts and KV-cached decoding against unmerged experts mixed per
+ * the gate and full recompute, on inputs the fixtures do not contain. */
+static void
+test_fast_vs_plain (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-moe.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  const uint32_t d = hp->n_embd;
+  UpmContext *fast = upm_context_new (m), *plain = upm_context_new (m);
+  GError *error = NULL;
+
+  upm_context_set_path (plain, UPM_PATH_PLAIN);
+  for (uint32_t frames = 1; frames <= hp->n_temporal; frames++) {
+    float *patches = make_patches (hp, frames, 100 + frames);
+    float f1[1024], f2[1024];
+    UpmCaption c1, c2;
+    UpmCaptionParams params = { 3, 8, 1.0f };
+
+    g_assert_cmpuint (d, <=, 1024);
+    g_assert_true (upm_encode_visual (fast, patches, frames,
+            UPM_ATTR_CAPTION_PREFIX, f1, NULL, &error));
+    g_assert_true (upm_encode_visual (plain, patches, frames,
+            UPM_ATTR_CAPTION_PREFIX, f2, NULL, &error));
+    g_assert_cmpfloat (max_diff (f1, f2, d), <, 1e-5);
+
+    g_assert_true (upm_caption (fast, patches, frames, &params, &c1, NULL,
+            &error));
+    g_assert_true (upm_caption (plain, patches, frames, &params, &c2, NULL,
+            &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (c1.n_ids, ==, c2.n_ids);
+    g_assert_cmpmem (c1.ids, c1.n_ids * 4, c2.ids, c2.n_ids * 4);
+    g_assert_cmpfloat (fabs (c1.score - c2.score), <, 1e-4);
+    upm_caption_clear (&c1);
+    upm_caption_clear (&c2);
+    g_free (patches);
+  }
+  upm_context_free (fast);
+  upm_context_free (plain);
+  upm_model_unref (m);
+}
+
+/* A context is reusable: the same clip twice gives the same caption, also
+ * after a longer and a shorter clip in between. */
+static void
+test_context_reuse (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-moe.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  UpmContext *ctx = upm_context_new (m);
+  float *p1 = make_patches (hp, 1, 7), *p4 = make_patches (hp, 4, 8);
+  UpmCaption a, b, c;
+  GError *error = NULL;
+
+  g_assert_true (upm_caption (ctx, p1, 1, NULL, &a, NULL, &error));
+  g_assert_true (upm_caption (ctx, p4, 4, NULL, &b, NULL, &error));
+  g_assert_true (upm_caption (ctx, p1, 1, NULL, &c, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (a.n_ids, ==, c.n_ids);
+  g_assert_cmpmem (a.ids, a.n_ids * 4, c.ids, c.n_ids * 4);
+  g_assert_cmpfloat (a.score, ==, c.score);
+  g_assert_cmpstr (a.text, ==, c.text);
+  upm_caption_clear (&a);
+  upm_caption_clear (&b);
+  upm_caption_clear (&c);
+  g_free (p1);
+  g_free (p4);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
+static void
+test_routing_meta (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-moe.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  UpmContext *ctx = upm_context_new (m);
+  float *p = make_patches (hp, 2, 9);
+  float f[1024];
+  UpmRouting r;
+  UpmCaption cap;
+  GError *error = NULL;
+  guint n_moe = 0;
+
+  for (uint32_t l = 0; l < hp->n_layer; l++)
+    n_moe += upm_model_layer_is_moe (m, l);
+  upm_routing_init (&r);
+  g_assert_true (upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r,
+          &error));
+  g_assert_cmpuint (r.routes->len, ==, n_moe * UPM_N_GATES);
+  for (guint i = 0; i < r.routes->len; i++) {
+    const UpmRoute *e = &g_array_index (r.routes, UpmRoute, i);
+    uint32_t ex[2];
+    float w[2];
+    g_assert_true (upm_model_route (m, e->layer, e->gate, e->attr, ex, w));
+    g_assert_cmpuint (e->expert[0], ==, ex[0]);
+    g_assert_cmpuint (e->expert[1], ==, ex[1]);
+    g_assert_cmpfloat (fabsf (e->weight[0] + e->weight[1] - 1.0f), <, 1e-5);
+    g_assert_cmpuint (e->token_begin, ==, 0);
+    g_assert_cmpuint (e->token_end, ==, 1 + 2 * UPM_HP_TOKENS_PER_FRAME (hp));
+  }
+  upm_routing_clear (&r);
+
+  /* Captioning: two segments per gate, split at 1 + visual tokens. */
+  upm_routing_init (&r);
+  g_assert_true (upm_caption (ctx, p, 2, NULL, &cap, &r, &error));
+  g_assert_cmpuint (r.routes->len, ==, n_moe * UPM_N_GATES * 2);
+  const UpmRoute *r0 = &g_array_index (r.routes, UpmRoute, 0);
+  const UpmRoute *r1 = &g_array_index (r.routes, UpmRoute, 1);
+  g_assert_cmpint (r0->attr, ==, UPM_ATTR_CAPTION_PREFIX);
+  g_assert_cmpint (r1->attr, ==, UPM_ATTR_CAPTION_TEXT);
+  g_assert_cmpuint (r1->token_begin, ==, r0->token_end);
+  upm_caption_clear (&cap);
+  upm_routing_clear (&r);
+  g_free (p);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
+/* Batched, padded text encoding equals one-by-one encoding. */
+static void
+test_text_batch_padding (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-dense.upm");
+  const uint32_t d = upm_model_hparams (m)->n_embd;
+  UpmContext *ctx = upm_context_new (m);
+  const int32_t eot = (int32_t) upm_model_hparams (m)->eot_id;
+  const int32_t a[] = { 320, eot }, b[] = { 100, 200, 300, 400, eot };
+  const int32_t *ids[] = { a, b };
+  const uint32_t lens[] = { 2, 5 };
+  float batch[2 * 1024], one[1024];
+  GError *error = NULL;
+
+  g_assert_true (upm_encode_texts (ctx, ids, lens, 2, UPM_ATTR_CLS_TARGET,
+          batch, &error));
+  for (int i = 0; i < 2; i++) {
+    g_assert_true (upm_encode_texts (ctx, &ids[i], &lens[i], 1,
+            UPM_ATTR_CLS_TARGET, one, &error));
+    g_assert_cmpfloat (max_diff (one, batch + i * d, d), <, 1e-5);
+  }
+  g_assert_no_error (error);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
+static void
+test_bad_arguments (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-dense.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  UpmContext *ctx = upm_context_new (m);
+  float *p = make_patches (hp, 1, 1);
+  float f[1024];
+  const int32_t bad[] = { 5, -1 }, big[] = { (int32_t) hp->n_vocab };
+  const int32_t *ids[] = { bad }, *ids2[] = { big };
+  const uint32_t lens[] = { 2 }, lens2[] = { 1 };
+  UpmCaption cap;
+  UpmCaptionParams params = { 0, 0, -1.0f };
+  GError *error = NULL;
+
+  g_assert_false (upm_encode_visual (ctx, p, 0, UPM_ATTR_CLS_INPUT, f, NULL,
+          &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (upm_encode_visual (ctx, p, hp->n_temporal + 1,
+          UPM_ATTR_CLS_INPUT, f, NULL, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (upm_encode_texts (ctx, ids, lens, 1, UPM_ATTR_CLS_TARGET,
+          f, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (upm_encode_texts (ctx, ids2, lens2, 1, UPM_ATTR_CLS_TARGET,
+          f, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  params.beam_size = 1000;
+  g_assert_false (upm_caption (ctx, p, 1, &params, &cap, NULL, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_free (p);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
+/* Label features come from a per-model cache keyed by attribute and text;
+ * classification probabilities sum to one and top-k is ordered. */
+static void
+test_labels_and_classify (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-dense.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  const uint32_t d = hp->n_embd;
+  const char *labels[] = { "red circle", "blue square", "a", "red circle" };
+  float *lf = g_new (float, 4 * d), *lf2 = g_new (float, 4 * d);
+  float logits[4], probs[4], f[1024];
+  UpmScore top[3];
+  UpmContext *ctx = upm_context_new (m);
+  float *p = make_patches (hp, 1, 3);
+  GError *error = NULL;
+
+  g_assert_true (upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET,
+          lf, &error));
+  g_assert_cmpmem (lf, d * 4, lf + 3 * d, d * 4);
+  g_assert_true (upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET,
+          lf2, &error));
+  g_assert_cmpmem (lf, 4 * d * 4, lf2, 4 * d * 4);
+  g_assert_true (upm_model_text_features (m, labels, 1,
+          UPM_ATTR_RETRIEVAL_TARGET, lf2, &error));
+  g_assert_cmpfloat (max_diff (lf, lf2, d), >, 0.0);   /* other row */
+  g_assert_true (upm_encode_visual (ctx, p, 1, UPM_ATTR_CLS_INPUT, f, NULL,
+          &error));
+  g_assert_no_error (error);
+  upm_classify (hp, f, lf, 4, upm_model_logit_scale (m, UPM_SCALE_IMG_CLS),
+      logits, probs);
+  g_assert_cmpfloat (fabs (probs[0] + probs[1] + probs[2] + probs[3] - 1.0),
+      <, 1e-5);
+  upm_top_k (logits, probs, 4, 3, top);
+  g_assert_cmpfloat (top[0].logit, >=, top[1].logit);
+  g_assert_cmpfloat (top[1].logit, >=, top[2].logit);
+  g_assert_cmpuint (top[0].index, !=, top[1].index);
+  g_free (p);
+  g_free (lf);
+  g_free (lf2);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
+/* The vocabulary features are computed once and cached on disk by the
+ * weights' hash: a second load reads the cache and gets the same values. */
+static void
+test_vocab_cache (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-moe.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  const size_t n = (size_t) hp->n_vocab * hp->n_embd;
+  GError *error = NULL;
+  const float *v1 = upm_model_vocab_features (m, NULL, NULL, &error);
+  float *copy;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (v1);
+  copy = g_memdup2 (v1, n * sizeof (float));
+  upm_model_unref (m);
+  m = load_fixture_model ("tiny-moe.upm");
+  const float *v2 = upm_model_vocab_features (m, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (copy, n * 4, v2, n * 4);
+  for (size_t i = 0; i < hp->n_embd; i++)
+    g_assert_true (isfinite (v2[i]));
+  g_free (copy);
+  upm_model_unref (m);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const char *pairs[][2] = {
+    {"tiny-dense.upm", "tiny-dense-image.expect.gguf"},
+    {"tiny-dense.upm", "tiny-dense-video.expect.gguf"},
+    {"tiny-moe.upm", "tiny-moe-image.expect.gguf"},
+    {"tiny-moe.upm", "tiny-moe-video.expect.gguf"},
+  };
+
+  g_test_init (&argc, &argv, NULL);
+  upm_set_num_threads (2);
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++) {
+    char *name = g_strdup_printf ("/engine/reference/%s", pairs[i][1]);
+    g_test_add_data_func (name, pairs[i], run_fixture);
+    g_free (name);
+  }
+  g_test_add_func ("/engine/fast-vs-plain", test_fast_vs_plain);
+  g_test_add_func ("/engine/context-reuse", test_context_reuse);
+  g_test_add_func ("/engine/routing", test_routing_meta);
+  g_test_add_func ("/engine/text-batch-padding", test_text_batch_padding);
+  g_test_add_func ("/engine/bad-arguments", test_bad_arguments);
+  g_test_add_func ("/engine/labels-classify", test_labels_and_classify);
+  g_test_add_func ("/engine/vocab-cache", test_vocab_cache);
+  return g_test_run ();
+}
