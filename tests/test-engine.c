@@ -309,7 +309,7 @@ test_vocab_cache (void)
 {
   UpmModel *m = load_fixture_model ("tiny-moe.upm");
   const UpmHParams *hp = upm_model_hparams (m);
-  const size_t n = (size_t) hp->n_vocab * hp->n_embd;
+  const size_t n = (size_t) hp->n_vocab * hp->n_embd, d = hp->n_embd;
   GError *error = NULL;
   const float *v1 = upm_model_vocab_features (m, NULL, NULL, &error);
   float *copy;
@@ -322,7 +322,7 @@ test_vocab_cache (void)
   const float *v2 = upm_model_vocab_features (m, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpmem (copy, n * 4, v2, n * 4);
-  for (size_t i = 0; i < hp->n_embd; i++)
+  for (size_t i = 0; i < d; i++)
     g_assert_true (isfinite (v2[i]));
   g_free (copy);
   upm_model_unref (m);
