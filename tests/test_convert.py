@@ -1,2 +1,256 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Converter test: random dense and MoE models saved in the official torch layout and in a
+DeepSpeed layout (fp16, [1,1,D] residual scales, 2-D patch weight, separate video type
+embedding), converted with tools/convert.py, checked with the upmgguf reader, and (when
+$UPM_BUILD_ROOT/tests/upm-fixture-check exists) compared with the C engine through
+expectation files written by the PyTorch reference.
+
+Exit status: 0 pass, 1 fail, 77 skip (no torch)."""
+
+import os
+import subprocess
 import sys
-sys.exit(77)
+import tempfile
+
+try:
+    import numpy as np
+    import torch
+except ImportError as e:
+    print("1..0 # SKIP torch/numpy not available (%s)" % e)
+    sys.exit(77)
+
+SRC = os.environ.get("UPM_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+BUILD = os.environ.get("UPM_BUILD_ROOT", "")
+BPE = os.environ.get("UPM_CLIP_VOCAB", os.path.join(SRC, "data", "clip-bpe", "bpe_simple_vocab_16e6.txt.gz"))
+TOOLS = os.path.join(SRC, "tools")
+sys.path.insert(0, TOOLS)
+import convert  # noqa: E402
+import make_fixtures  # noqa: E402
+import reference  # noqa: E402
+import upmgguf  # noqa: E402
+
+N_MERGES = 40
+VOCAB = 512 + N_MERGES + 5
+CFG = dict(D=64, layers=4, heads=2, ffn=96, patch=8, grid=4, temporal=4, ctx=32)
+
+results = []
+
+
+def check(cond, desc, detail=""):
+    results.append(bool(cond))
+    print("%s %d - %s%s" % ("ok" if cond else "not ok", len(results), desc,
+                            "" if cond or not detail else "  # " + detail))
+    return bool(cond)
+
+
+def run_convert(args):
+    p = subprocess.run([sys.executable, os.path.join(TOOLS, "convert.py")] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expected_tensors(sd, merge_type):
+    """Our tensor names -> expected float32 arrays, from an official state dict."""
+    g = {k: np.asarray(v.float().numpy() if hasattr(v, "numpy") else v, np.float32) for k, v in sd.items()}
+    D = g["token_embed.embeddings.weight"].shape[1]
+    t = {
+        "token_embd.weight": g["token_embed.embeddings.weight"],
+        "token_pos_embd.weight": g["token_embed.embeddings_pos.position_embeddings.weight"],
+        "token_type_embd.weight": g["token_embed.embeddings_token_type.weight"],
+        "embd_norm.weight": g["token_embed.embeddings_norm.weight"],
+        "embd_norm.bias": g["token_embed.embeddings_norm.bias"],
+        "patch_embd.weight": g["video_embed.embeddings.weight"].reshape(D, -1),
+        "patch_embd.bias": g["video_embed.embeddings.bias"]
+        + (g["video_embed.embeddings_type.weight"][0] if merge_type else 0),
+        "spatial_pos_embd.weight": g["video_embed.embeddings_st_pos.spatial_pos_embed.weight"],
+        "temporal_pos_embd.weight": g["video_embed.embeddings_st_pos.temporal_pos_embed.weight"],
+        "post_norm.weight": g["loss_prepare.ln_post.weight"],
+        "post_norm.bias": g["loss_prepare.ln_post.bias"],
+        "proj.weight": g["loss_prepare.proj.weight"],
+        "proj.bias": g["loss_prepare.proj.bias"],
+    }
+    L = CFG["layers"]
+    for l in range(L):
+        p = "fused_encoder.layers.%d." % l
+        b = "blk.%d." % l
+        t[b + "attn_norm.weight"] = g[p + "norm1.weight"]
+        t[b + "attn_norm.bias"] = g[p + "norm1.bias"]
+        t[b + "ffn_norm.weight"] = g[p + "norm2.weight"]
+        t[b + "ffn_norm.bias"] = g[p + "norm2.bias"]
+        t[b + "attn_scale"] = g[p + "gamma_1"].reshape(-1)
+        t[b + "ffn_scale"] = g[p + "gamma_2"].reshape(-1)
+        if p + "linear1.experts.deepspeed_experts.0.weight" in g:
+            for off, stem in convert.MOE_LINEARS:
+                for wb in ("weight", "bias"):
+                    t[b + stem + "_exps." + wb] = np.stack(
+                        [g[p + off + ".experts.deepspeed_experts.%d.%s" % (e, wb)] for e in range(8)])
+            for off, gn in (("self_attn.qkv_proj", "attn_gate"), ("linear1", "ffn_gate")):
+                q = p + off + ".gate."
+                t[b + gn + ".tag.weight"] = g[q + "tag_transform.0.weight"]
+                t[b + gn + ".tag.bias"] = g[q + "tag_transform.0.bias"]
+                t[b + gn + ".norm.weight"] = g[q + "tag_transform.1.weight"]
+                t[b + gn + ".norm.bias"] = g[q + "tag_transform.1.bias"]
+                t[b + gn + ".wg.weight"] = g[q + "wg.weight"]
+        else:
+            qk = p + "self_attn.in_proj_weight"
+            if qk in g:
+                t[b + "attn_qkv.weight"], t[b + "attn_qkv.bias"] = g[qk], g[p + "self_attn.in_proj_bias"]
+                t[b + "attn_out.weight"], t[b + "attn_out.bias"] = g[p + "self_attn.out_proj.weight"], g[p + "self_attn.out_proj.bias"]
+            else:
+                t[b + "attn_qkv.weight"], t[b + "attn_qkv.bias"] = g[p + "self_attn.qkv_proj.weight"], g[p + "self_attn.qkv_proj.bias"]
+                t[b + "attn_out.weight"], t[b + "attn_out.bias"] = g[p + "self_attn.dense.weight"], g[p + "self_attn.dense.bias"]
+            t[b + "ffn_up.weight"], t[b + "ffn_up.bias"] = g[p + "linear1.weight"], g[p + "linear1.bias"]
+            t[b + "ffn_down.weight"], t[b + "ffn_down.bias"] = g[p + "linear2.weight"], g[p + "linear2.bias"]
+    return t
+
+
+def check_file(path, label, exp_sd, merge_type, moe_layers):
+    kv, tensors, types = upmgguf.read_gguf(path, with_types=True)
+    exp = expected_tensors(exp_sd, merge_type)
+    check(set(tensors) == set(exp), "%s: tensor set" % label,
+          "missing %s extra %s" % (sorted(set(exp) - set(tensors))[:5], sorted(set(tensors) - set(exp))[:5]))
+    bad = [n for n in exp if n in tensors and (tensors[n].shape != exp[n].shape
+                                                 or not np.array_equal(tensors[n], exp[n]))]
+    check(not bad, "%s: every tensor bit-exact with the expected values" % label, "differ: %s" % bad[:5])
+    check(all(types[n][2] % 64 == 0 for n in tensors), "%s: tensor offsets aligned to 64" % label)
+    check(kv.get("uniperceiver.weights_sha256") == upmgguf.tensor_data_sha256(path),
+          "%s: weights_sha256 matches the tensor data" % label)
+    D = CFG["D"]
+    want = {"general.architecture": "uniperceiver", "general.alignment": 64,
+            "uniperceiver.format_version": 1, "uniperceiver.embedding_length": D,
+            "uniperceiver.block_count": CFG["layers"], "uniperceiver.attention.head_count": CFG["heads"],
+            "uniperceiver.feed_forward_length": CFG["ffn"], "uniperceiver.vocab_size": VOCAB,
+            "uniperceiver.text.context_length": CFG["ctx"], "uniperceiver.vision.patch_size": CFG["patch"],
+            "uniperceiver.vision.image_size": CFG["patch"] * CFG["grid"],
+            "uniperceiver.vision.temporal_positions": CFG["temporal"],
+            "uniperceiver.moe.expert_count": 8 if moe_layers else 0,
+            "uniperceiver.moe.expert_used_count": 2, "uniperceiver.moe.routing": "attribute",
+            "uniperceiver.caption.max_length": 21, "uniperceiver.caption.beam_size": 2,
+            "uniperceiver.caption.length_penalty": 2.0, "tokenizer.ggml.model": "clip-bpe",
+            "tokenizer.upm.sot_id": VOCAB - 5, "tokenizer.upm.eot_id": VOCAB - 4,
+            "tokenizer.upm.mask_id": VOCAB - 3, "tokenizer.upm.gen_id": VOCAB - 2,
+            "tokenizer.upm.spe_id": VOCAB - 1}
+    bad = [k for k, v in want.items() if kv.get(k) != v]
+    check(not bad, "%s: hyper-parameter keys" % label, ", ".join("%s=%r" % (k, kv.get(k)) for k in bad))
+    check(list(kv["uniperceiver.moe.layers"]) == list(moe_layers), "%s: moe.layers = %s" % (label, list(moe_layers)))
+    names = kv["uniperceiver.attribute.names"]
+    vals = np.asarray(kv["uniperceiver.attribute.values"]).reshape(-1, 8)
+    check(names == reference.ATTRIBUTE_NAMES and all(list(vals[i]) == reference.ATTRIBUTES[n] for i, n in enumerate(names)),
+          "%s: attribute table" % label)
+    g = {k: float(np.asarray(v, np.float32).reshape(-1)[0]) for k, v in exp_sd.items() if "logit_scale_" in k}
+    bad = [n for n in reference.LOGIT_SCALE_NAMES
+           if np.float32(kv.get("uniperceiver.logit_scale." + n, np.nan)) != np.float32(g["loss_prepare.logit_scale_" + n])]
+    check(not bad, "%s: logit scales (raw)" % label, str(bad))
+    toks, merges = kv["tokenizer.ggml.tokens"], kv["tokenizer.ggml.merges"]
+    check(len(toks) == VOCAB and len(merges) == N_MERGES and toks[256] == "!</w>" and toks[0] == "!"
+          and toks[512] == "".join(merges[0].split()) and toks[-1] == "<|spe|>" and toks[-4] == "<|endoftext|>",
+          "%s: tokenizer tokens/merges" % label)
+    return kv
+
+
+def to_fp16_ds(sd, two_d_patch):
+    """Official sd -> DeepSpeed-style sd (fp16, [1,1,D] residual scales, extra visual_embed)."""
+    out = {}
+    for k, v in convert.official_to_ds(sd).items():
+        v = v.clone().half()
+        if k.endswith("residual_scale"):
+            v = v.reshape(1, 1, -1)
+        if two_d_patch and k == "video_embed.embeddings.weight":
+            v = v.reshape(v.shape[0], -1)
+        out[k] = v
+    out["visual_embed.embeddings.weight"] = torch.zeros(4, 4).half()
+    return out
+
+
+def main():
+    upm_check = os.path.join(BUILD, "tests", "upm-fixture-check") if BUILD else ""
+    have_c = bool(upm_check) and os.access(upm_check, os.X_OK)
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, moe_layers, seed in (("dense", (), 11), ("moe", (0, 2), 12)):
+            sd = reference.random_state_dict(vocab=VOCAB, moe_layers=moe_layers, seed=seed, **CFG)
+            # (a) official torch layout, with a 'module.' prefix on the keys
+            pa = os.path.join(tmp, kind + "-torch.pth")
+            torch.save({"model": {"module." + k: v for k, v in sd.items()}}, pa)
+            # (b) DeepSpeed layout, fp16
+            pb = os.path.join(tmp, kind + "-ds.pt")
+            torch.save({"module": to_fp16_ds(sd, two_d_patch=(kind == "moe"))}, pb)
+            sd_ds = {k: v.half().float() for k, v in sd.items()}  # what the DS file holds, in fp32
+
+            for fmt, src, exp_sd, merge in (("torch", pa, sd, False), ("ds", pb, sd_ds, True)):
+                label = "%s/%s" % (kind, fmt)
+                out = os.path.join(tmp, "%s-%s.upm" % (kind, fmt))
+                rc, so, se = run_convert([src, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES),
+                                          "--heads", str(CFG["heads"]), "--clip-frames", "4"])
+                if not check(rc == 0 and ("%s format" % fmt) in so, "%s: convert.py runs, detects format" % label,
+                             (so + se).strip().replace("\n", " | ")[-400:]):
+                    continue
+                kv = check_file(out, label, exp_sd, merge, moe_layers)
+                check(kv["uniperceiver.vision.clip_frames"] == 4, "%s: clip_frames" % label)
+
+                # expectations from the reference on what the file must hold
+                ref_sd = dict(exp_sd)
+                if merge:
+                    ref_sd["video_embed.embeddings.bias"] = exp_sd["video_embed.embeddings.bias"] \
+                        + exp_sd["video_embed.embeddings_type.weight"][0]
+                ref = reference.Reference(ref_sd, heads=CFG["heads"])
+                for inp, n_frames in (("image", 1), ("video", 3)):
+                    patches, labels, e, _ = make_fixtures.pick_inputs(ref, n_frames, seed * 100 + 10 * n_frames)
+                    ep = os.path.join(tmp, "%s-%s-%s.expect.gguf" % (kind, fmt, inp))
+                    make_fixtures.write_expectations(ep, ref, patches, n_frames, labels, e)
+                    ekv, et = upmgguf.read_gguf(ep)
+                    check(et["input.patches"].shape == (n_frames * 16, 192)
+                          and et["expect.label.features"].shape == (5, CFG["D"])
+                          and et["expect.caption.step0_logprobs"].shape == (VOCAB,)
+                          and ("expect.routing.cls_input.experts" in ekv) == bool(moe_layers),
+                          "%s/%s: expectation file written (caption %s, margin %.2g)"
+                          % (label, inp, list(ekv["expect.caption.ids"])[:6], e["caption_margin"]))
+                    if have_c:
+                        p = subprocess.run([upm_check, out, ep], stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, universal_newlines=True)
+                        check(p.returncode == 0, "%s/%s: C engine matches the reference (upm-fixture-check)"
+                              % (label, inp), p.stdout.strip().replace("\n", " | ")[-600:])
+                    else:
+                        print("# %s/%s: upm-fixture-check not built, C comparison skipped" % (label, inp))
+
+            # options and error paths
+            out = os.path.join(tmp, kind + "-nomerge.upm")
+            rc, so, se = run_convert([pb, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES),
+                                      "--heads", "2", "--merge-video-type", "no"])
+            if check(rc == 0, "%s/ds: --merge-video-type no" % kind, se.strip()[-300:]):
+                _, t = upmgguf.read_gguf(out)
+                check(np.array_equal(t["patch_embd.bias"], sd_ds["video_embed.embeddings.bias"].numpy()),
+                      "%s/ds: patch bias left alone with --merge-video-type no" % kind)
+            rc, so, se = run_convert([pa, out, "--bpe", BPE, "--heads", "2"])
+            check(rc == 1 and "--bpe-merges %d" % N_MERGES in se, "%s: vocabulary mismatch is a clear error" % kind,
+                  se.strip()[-300:])
+            broken = {k: v for k, v in sd.items() if k != "loss_prepare.proj.weight"}
+            pc = os.path.join(tmp, kind + "-broken.pth")
+            torch.save({"model": broken}, pc)
+            rc, so, se = run_convert([pc, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES), "--heads", "2"])
+            check(rc == 1 and "loss_prepare.proj.weight" in se, "%s: missing tensor is named in the error" % kind,
+                  se.strip()[-300:])
+
+        # labelset option and default heads (D/64 = 1)
+        lf = os.path.join(tmp, "labels.txt")
+        with open(lf, "w") as f:
+            f.write("cat\ndog\n\nbig bird\n")
+        out = os.path.join(tmp, "labels.upm")
+        rc, so, se = run_convert([os.path.join(tmp, "dense-torch.pth"), out, "--bpe", BPE,
+                                  "--bpe-merges", str(N_MERGES), "--labelset", "pets=" + lf])
+        if check(rc == 0, "--labelset and default --heads", se.strip()[-300:]):
+            kv, _ = upmgguf.read_gguf(out)
+            check(kv["uniperceiver.labelsets"] == ["pets"]
+                  and kv["uniperceiver.labelset.pets.labels"] == ["cat", "dog", "big bird"]
+                  and kv["uniperceiver.attention.head_count"] == 1, "label set stored, heads default D/64")
+
+    if not have_c:
+        print("# note: %s missing; C engine comparisons skipped" % (upm_check or "$UPM_BUILD_ROOT/tests/upm-fixture-check"))
+    print("1..%d" % len(results))
+    failed = results.count(False)
+    print("# %d checks, %d failed" % (len(results), failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

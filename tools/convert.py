@@ -235,7 +235,7 @@ def _first(sd, keys):
 
 
 def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=None,
-                       merge_video_type=False, clip_frames=8, labelsets=None, name="",
+                       merge_video_type=False, clip_frames=None, labelsets=None, name="",
                        text_max_length=30, attributes=None, log=print):
     """Write an official-key state dict (values numpy or torch) to a .upm file.
 
@@ -296,6 +296,8 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     if temporal.ndim != 2 or temporal.shape[1] != D:
         raise ConvertError("temporal_pos_embed has shape %s" % list(temporal.shape))
     T = temporal.shape[0]
+    if clip_frames is None:
+        clip_frames = min(8, T)
     if not 1 <= clip_frames <= T:
         raise ConvertError("--clip-frames %d outside 1..%d (temporal slots)" % (clip_frames, T))
 
@@ -522,7 +524,8 @@ def main(argv=None):
     ap.add_argument("--merge-video-type", choices=["auto", "yes", "no"], default="auto",
                     help="add video_embed.embeddings_type.weight[0] into the patch bias "
                          "(auto: yes for DeepSpeed input, no for torch input)")
-    ap.add_argument("--clip-frames", type=int, default=8, help="default frames per video clip (8)")
+    ap.add_argument("--clip-frames", type=int, default=None,
+                    help="default frames per video clip (8, or the temporal slots if fewer)")
     ap.add_argument("--text-max-length", type=int, default=30, help="default target text truncation (30)")
     ap.add_argument("--labelset", action="append", default=[], metavar="NAME=FILE",
                     help="bundle a label set (one label per line); may be repeated")

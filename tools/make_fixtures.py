@@ -45,6 +45,20 @@ def make_inputs(ref, n_frames, seed, n_labels=5):
     return patches, labels
 
 
+def pick_inputs(ref, n_frames, seed, tries=40, margin=MARGIN, log=None):
+    """make_inputs() with the first seed >= seed whose caption beam decisions all have a
+    margin > margin.  Returns (patches, labels, expectations, seed)."""
+    for s in range(seed, seed + tries):
+        patches, labels = make_inputs(ref, n_frames, s)
+        exp = compute_expectations(ref, patches, n_frames, labels)
+        if log:
+            log("  input seed %d (%d frames): caption %s score %.5f, min beam margin %.3g"
+                % (s, n_frames, exp["caption_ids"], exp["caption_score"], exp["caption_margin"]))
+        if exp["caption_margin"] > margin:
+            return patches, labels, exp, s
+    raise RuntimeError("no input seed in %d..%d gives beam margins > %g" % (seed, seed + tries - 1, margin))
+
+
 def compute_expectations(ref, patches, n_frames, labels, with_caption=True):
     """Everything an expectation file holds, as numpy (float64 where computed)."""
     out = {}
