@@ -1,2 +1,1013 @@
-int main (void);
-int main (void) { return 77; }
+/* upm-run: classify, retrieve or caption the clips of a video (or an
+ * image) with a Uni-Perceiver(-MoE) model.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "upm.h"
+#include "upm-video.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <libavutil/log.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define DEFAULT_FRAME_STRIDE 8
+#define DEFAULT_TOP_K 5
+
+typedef enum
+{
+  TASK_CLASSIFY,
+  TASK_RETRIEVE,
+  TASK_CAPTION,
+} Task;
+
+typedef enum
+{
+  FMT_TEXT,
+  FMT_JSON,
+  FMT_WEBVTT,
+  FMT_SRT,
+} Format;
+
+typedef struct
+{
+  char *model, *task, *labels, *labels_file, *labelset, *captions_file;
+  char *format, *output, *progress, *raw, *dump_frames;
+  int top_k, clip_frames, frame_stride, clip_hop, beam_size, max_length;
+  int threads;
+  double fps;
+  gboolean image, routing;
+  char **inputs;
+} Options;
+
+/* A kept frame waiting for its clip(s). */
+typedef struct
+{
+  int64_t k; /* index among kept frames */
+  double pts;
+  float *patches;
+} Pending;
+
+typedef struct
+{
+  Options opt;
+  Task task;
+  Format fmt;
+  UpmModel *model;
+  UpmContext *ctx;
+  const UpmHParams *hp;
+  char **texts; /* labels or captions */
+  guint n_texts;
+  float *text_feats;
+  FILE *out;
+  guint n_cues;
+  /* progress */
+  gboolean show_progress;
+  gint64 t_start;
+  guint clips_done;
+  int64_t clips_total;
+  /* clip assembly */
+  UpmNormKind norm;
+  guint span, stride, hop;
+  gboolean still;
+  double fps;
+  GQueue queue;
+  int64_t next_start, n_kept, n_decoded;
+  gsize frame_floats;
+  float *clip_patches;
+} Run;
+
+/* ------------------------------------------------------------ options */
+
+static gboolean
+parse_options (Options *o, int *argc, char ***argv, GError **error)
+{
+  GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
+                                 &o->model, "Model file (.upm)", "FILE" },
+    { "task", 't', 0, G_OPTION_ARG_STRING, &o->task,
+        "classify (default), retrieve or caption", "TASK" },
+    { "labels", 'l', 0, G_OPTION_ARG_STRING, &o->labels,
+        "Comma-separated class names (classify)", "A,B,C" },
+    { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &o->labels_file,
+        "Class names, one per line (classify)", "FILE" },
+    { "labelset", 0, 0, G_OPTION_ARG_STRING, &o->labelset,
+        "Label set bundled in the model (default: the first one)", "NAME" },
+    { "captions-file", 0, 0, G_OPTION_ARG_FILENAME, &o->captions_file,
+        "Captions to rank, one per line (retrieve)", "FILE" },
+    { "top-k", 'k', 0, G_OPTION_ARG_INT, &o->top_k,
+        "Results per clip (default 5)", "N" },
+    { "clip-frames", 0, 0, G_OPTION_ARG_INT, &o->clip_frames,
+        "Frames per clip (default: the model's)", "N" },
+    { "frame-stride", 0, 0, G_OPTION_ARG_INT, &o->frame_stride,
+        "Keep every Nth decoded frame (default 8)", "N" },
+    { "clip-hop", 0, 0, G_OPTION_ARG_INT, &o->clip_hop,
+        "Kept frames between clip starts (default: clip-frames)", "N" },
+    { "beam-size", 0, 0, G_OPTION_ARG_INT, &o->beam_size,
+        "Caption beam size (default: the model's)", "N" },
+    { "max-length", 0, 0, G_OPTION_ARG_INT, &o->max_length,
+        "Caption length in tokens (default: the model's)", "N" },
+    { "image", 0, 0, G_OPTION_ARG_NONE, &o->image,
+        "Treat the input as a still image (first frame)", NULL },
+    { "raw", 0, 0, G_OPTION_ARG_STRING, &o->raw,
+        "Input is concatenated RGB24 frames of this size", "WxH" },
+    { "fps", 0, 0, G_OPTION_ARG_DOUBLE, &o->fps,
+        "Frame rate of --raw input (default 30)", "FPS" },
+    { "output-format", 'f', 0, G_OPTION_ARG_STRING, &o->format,
+        "text (default), json, webvtt or srt", "FORMAT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output,
+        "Write results here (default: stdout)", "FILE" },
+    { "routing", 0, 0, G_OPTION_ARG_NONE, &o->routing,
+        "Print the MoE routing of every clip", NULL },
+    { "progress", 0, 0, G_OPTION_ARG_STRING, &o->progress,
+        "auto (default: when stderr is a terminal), always or never", "WHEN" },
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads,
+        "Threads (default 0: all cores)", "N" },
+    { "dump-frames", 0, 0, G_OPTION_ARG_FILENAME, &o->dump_frames,
+        "Write the preprocessed frames of the first clip as PPM files here",
+        "DIR" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->inputs, NULL,
+        "INPUT" },
+    { NULL } };
+  GOptionContext *oc = g_option_context_new ("INPUT");
+  gboolean ok;
+
+  g_option_context_set_summary (
+      oc, "Run a Uni-Perceiver(-MoE) model on the clips of a video or image.");
+  g_option_context_set_description (oc,
+      "Decoded frames are subsampled by --frame-stride and grouped into "
+      "clips of\n--clip-frames frames starting every --clip-hop kept frames. "
+      "A partial clip at\nthe end of the stream is padded by repeating its "
+      "last frame when at least\nhalf of it is present, and dropped "
+      "otherwise. A still image is one\n1-frame clip (bicubic resize, "
+      "ImageNet normalisation); video clips use\nbilinear resize and "
+      "mean/std 0.5.\n\nExit status: 0 success, 1 runtime error, 2 usage "
+      "error.\n");
+  g_option_context_add_main_entries (oc, entries, NULL);
+  ok = g_option_context_parse (oc, argc, argv, error);
+  g_option_context_free (oc);
+  return ok;
+}
+
+static gboolean
+check_options (Run *r, GError **error)
+{
+  Options *o = &r->opt;
+  const char *task = o->task ? o->task : "classify";
+  const char *fmt = o->format ? o->format : "text";
+  const char *prog = o->progress ? o->progress : "auto";
+
+#define USAGE(...)                                                             \
+  do                                                                           \
+    {                                                                          \
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, __VA_ARGS__); \
+      return FALSE;                                                            \
+    }                                                                          \
+  while (0)
+  if (o->model == NULL)
+    USAGE ("--model is required");
+  if (o->inputs == NULL || o->inputs[0] == NULL)
+    USAGE ("no INPUT given");
+  if (o->inputs[1] != NULL)
+    USAGE ("only one INPUT is supported");
+  if (g_str_equal (task, "classify"))
+    r->task = TASK_CLASSIFY;
+  else if (g_str_equal (task, "retrieve"))
+    r->task = TASK_RETRIEVE;
+  else if (g_str_equal (task, "caption"))
+    r->task = TASK_CAPTION;
+  else
+    USAGE ("unknown task '%s' (classify, retrieve, caption)", task);
+  if (g_str_equal (fmt, "text"))
+    r->fmt = FMT_TEXT;
+  else if (g_str_equal (fmt, "json"))
+    r->fmt = FMT_JSON;
+  else if (g_str_equal (fmt, "webvtt") || g_str_equal (fmt, "vtt"))
+    r->fmt = FMT_WEBVTT;
+  else if (g_str_equal (fmt, "srt"))
+    r->fmt = FMT_SRT;
+  else
+    USAGE ("unknown output format '%s' (text, json, webvtt, srt)", fmt);
+  if (g_str_equal (prog, "always"))
+    r->show_progress = TRUE;
+  else if (g_str_equal (prog, "auto"))
+    r->show_progress = isatty (2);
+  else if (!g_str_equal (prog, "never"))
+    USAGE ("--progress must be auto, always or never");
+  if (r->task == TASK_RETRIEVE && o->captions_file == NULL)
+    USAGE ("--task retrieve needs --captions-file");
+  if (o->labels && o->labels_file)
+    USAGE ("--labels and --labels-file are exclusive");
+  if (o->top_k < 0 || o->clip_frames < 0 || o->frame_stride < 0
+      || o->clip_hop < 0 || o->beam_size < 0 || o->max_length < 0
+      || o->threads < 0 || o->fps < 0.0)
+    USAGE ("numeric options must not be negative");
+#undef USAGE
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- texts */
+
+static char **
+split_texts (const char *text, const char *sep, guint *n)
+{
+  char **parts = g_strsplit (text, sep, -1);
+  GPtrArray *out = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; parts[i] != NULL; i++)
+    {
+      char *s = g_strstrip (parts[i]);
+
+      if (*s != '\0')
+        g_ptr_array_add (out, g_strdup (s));
+    }
+  g_strfreev (parts);
+  *n = out->len;
+  g_ptr_array_add (out, NULL);
+  return (char **)g_ptr_array_free (out, FALSE);
+}
+
+static char **
+read_lines (const char *path, guint *n, GError **error)
+{
+  char *contents = NULL;
+  char **lines;
+
+  if (!g_file_get_contents (path, &contents, NULL, error))
+    return NULL;
+  lines = split_texts (contents, "\n", n);
+  g_free (contents);
+  if (*n == 0)
+    {
+      g_strfreev (lines);
+      g_set_error (
+          error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, "%s: no lines", path);
+      return NULL;
+    }
+  return lines;
+}
+
+static char **
+bundled_labels (Run *r, guint *n, GError **error)
+{
+  const char *name = r->opt.labelset;
+  const char *const *labels;
+
+  if (name == NULL && upm_model_n_labelsets (r->model) > 0)
+    name = upm_model_labelset_name (r->model, 0);
+  if (name == NULL)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "classify needs --labels or --labels-file (the model bundles no "
+          "label set)");
+      return NULL;
+    }
+  labels = upm_model_labelset_labels (r->model, name, n);
+  if (labels == NULL)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "the model has no label set '%s'", name);
+      return NULL;
+    }
+  return g_strdupv ((char **)labels);
+}
+
+/* Labels (classify) or captions (retrieve) and their target features. */
+static gboolean
+setup_texts (Run *r, GError **error)
+{
+  UpmAttr attr = r->task == TASK_CLASSIFY ? UPM_ATTR_CLS_TARGET
+                                          : UPM_ATTR_RETRIEVAL_TARGET;
+
+  if (r->task == TASK_RETRIEVE)
+    r->texts = read_lines (r->opt.captions_file, &r->n_texts, error);
+  else if (r->opt.labels_file)
+    r->texts = read_lines (r->opt.labels_file, &r->n_texts, error);
+  else if (r->opt.labels)
+    r->texts = split_texts (r->opt.labels, ",", &r->n_texts);
+  else
+    r->texts = bundled_labels (r, &r->n_texts, error);
+  if (r->texts == NULL)
+    return FALSE;
+  if (r->n_texts == 0)
+    {
+      g_set_error (
+          error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, "no labels given");
+      return FALSE;
+    }
+  r->text_feats = g_new (float, (gsize)r->n_texts * r->hp->n_embd);
+  return upm_model_text_features (r->model, (const char *const *)r->texts,
+      r->n_texts, attr, r->text_feats, error);
+}
+
+/* ------------------------------------------------------------- progress */
+
+static void
+vocab_progress (double fraction, const char *what, gpointer user_data)
+{
+  Run *r = user_data;
+
+  if (!r->show_progress)
+    return;
+  g_printerr ("\r%s: %3.0f%%   ", what ? what : "vocabulary features",
+      100.0 * CLAMP (fraction, 0.0, 1.0));
+  if (fraction >= 1.0)
+    g_printerr ("\n");
+}
+
+static void
+show_progress (Run *r, gboolean final)
+{
+  double dt = (g_get_monotonic_time () - r->t_start) / 1e6;
+  double rate = dt > 0.0 ? r->clips_done / dt : 0.0;
+
+  if (!r->show_progress)
+    return;
+  if (r->clips_total > 0 && !final)
+    {
+      int64_t left = MAX (r->clips_total - (int64_t)r->clips_done, 0);
+      int eta = rate > 0.0 ? (int)(left / rate) : 0;
+
+      g_printerr ("\rclip %u/%" G_GINT64_FORMAT
+                  "  %.2f clips/s  ETA %d:%02d   ",
+          r->clips_done, r->clips_total, rate, eta / 60, eta % 60);
+    }
+  else
+    {
+      g_printerr ("\rclip %u  %.2f clips/s   ", r->clips_done, rate);
+    }
+  if (final)
+    g_printerr ("\n");
+}
+
+/* Clips a stream of @n decoded frames should give. */
+static int64_t
+estimate_clips (const Run *r, int64_t n)
+{
+  int64_t kept, full, rest;
+
+  if (r->still)
+    return 1;
+  if (n < 0)
+    return -1;
+  kept = (n + r->stride - 1) / r->stride;
+  full = kept >= r->span ? (kept - r->span) / r->hop + 1 : 0;
+  rest = MIN (kept - full * (int64_t)r->hop, (int64_t)r->span);
+  return full + (rest > 0 && rest * 2 >= r->span ? 1 : 0);
+}
+
+/* -------------------------------------------------------------- output */
+
+static void
+format_time (double t, gboolean comma, char *buf, gsize len)
+{
+  int64_t ms = (int64_t)llround (MAX (t, 0.0) * 1000.0);
+
+  g_snprintf (buf, len, "%02d:%02d:%02d%c%03d", (int)(ms / 3600000),
+      (int)(ms / 60000 % 60), (int)(ms / 1000 % 60), comma ? ',' : '.',
+      (int)(ms % 1000));
+}
+
+static void
+json_string (GString *s, const char *text)
+{
+  const char *p;
+
+  g_string_append_c (s, '"');
+  for (p = text; *p; p++)
+    {
+      guchar c = (guchar)*p;
+
+      if (c == '"' || c == '\\')
+        g_string_append_printf (s, "\\%c", c);
+      else if (c == '\n')
+        g_string_append (s, "\\n");
+      else if (c < 0x20)
+        g_string_append_printf (s, "\\u%04x", c);
+      else
+        g_string_append_c (s, (char)c);
+    }
+  g_string_append_c (s, '"');
+}
+
+/* Subtitle text must not contain blank lines or "-->". */
+static char *
+cue_safe (const char *text)
+{
+  GString *s = g_string_new (NULL);
+  const char *p;
+
+  for (p = text; *p; p++)
+    {
+      if (*p == '\n' || *p == '\r')
+        g_string_append_c (s, ' ');
+      else if (g_str_has_prefix (p, "-->"))
+        {
+          g_string_append (s, "->");
+          p += 2;
+        }
+      else
+        g_string_append_c (s, *p);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static const char *
+gate_name (UpmGateKind gate)
+{
+  return gate == UPM_GATE_ATTN ? "attn" : "ffn";
+}
+
+static void
+routing_text (GString *s, const UpmRouting *routing, const char *indent)
+{
+  guint i;
+
+  for (i = 0; routing->routes && i < routing->routes->len; i++)
+    {
+      const UpmRoute *rt = &g_array_index (routing->routes, UpmRoute, i);
+
+      g_string_append_printf (s,
+          "%slayer %2u %-4s %-16s tokens [%u, %u): expert %u (%.3f) + "
+          "expert %u (%.3f)\n",
+          indent, rt->layer, gate_name (rt->gate), upm_attr_name (rt->attr),
+          rt->token_begin, rt->token_end, rt->expert[0], rt->weight[0],
+          rt->expert[1], rt->weight[1]);
+    }
+}
+
+static void
+routing_json (GString *s, const UpmRouting *routing)
+{
+  guint i;
+
+  g_string_append (s, ",\"routing\":[");
+  for (i = 0; routing->routes && i < routing->routes->len; i++)
+    {
+      const UpmRoute *rt = &g_array_index (routing->routes, UpmRoute, i);
+
+      g_string_append_printf (s,
+          "%s{\"layer\":%u,\"gate\":\"%s\",\"attr\":", i ? "," : "", rt->layer,
+          gate_name (rt->gate));
+      json_string (s, upm_attr_name (rt->attr));
+      g_string_append_printf (s,
+          ",\"tokens\":[%u,%u],\"experts\":[%u,%u],"
+          "\"weights\":[%.6g,%.6g]}",
+          rt->token_begin, rt->token_end, rt->expert[0], rt->expert[1],
+          rt->weight[0], rt->weight[1]);
+    }
+  g_string_append_c (s, ']');
+}
+
+static const char *
+task_name (Task task)
+{
+  return task == TASK_CLASSIFY   ? "classify"
+         : task == TASK_RETRIEVE ? "retrieve"
+                                 : "caption";
+}
+
+/* Result of one clip. */
+typedef struct
+{
+  double start, end;
+  uint32_t n_frames;
+  UpmScore *scores; /* classify, retrieve */
+  uint32_t n_scores;
+  UpmCaption caption; /* caption */
+  UpmRouting routing;
+} ClipResult;
+
+static void
+result_json (Run *r, const ClipResult *c, GString *s)
+{
+  uint32_t i;
+
+  g_string_append_printf (s,
+      "{\"start\":%.3f,\"end\":%.3f,\"frames\":%u,"
+      "\"task\":\"%s\"",
+      c->start, c->end, c->n_frames, task_name (r->task));
+  if (r->task == TASK_CAPTION)
+    {
+      g_string_append (s, ",\"caption\":");
+      json_string (s, c->caption.text ? c->caption.text : "");
+      g_string_append (s, ",\"ids\":[");
+      for (i = 0; i < c->caption.n_ids; i++)
+        g_string_append_printf (s, "%s%d", i ? "," : "", c->caption.ids[i]);
+      g_string_append_printf (s, "],\"score\":%.6g", c->caption.score);
+    }
+  else
+    {
+      g_string_append_printf (
+          s, ",\"%s\":[", r->task == TASK_CLASSIFY ? "labels" : "results");
+      for (i = 0; i < c->n_scores; i++)
+        {
+          g_string_append_printf (s, "%s{\"index\":%u,\"%s\":", i ? "," : "",
+              c->scores[i].index,
+              r->task == TASK_CLASSIFY ? "label" : "caption");
+          json_string (s, r->texts[c->scores[i].index]);
+          g_string_append_printf (s, ",\"score\":%.6g", c->scores[i].logit);
+          if (r->task == TASK_CLASSIFY)
+            g_string_append_printf (s, ",\"prob\":%.6g", c->scores[i].prob);
+          g_string_append_c (s, '}');
+        }
+      g_string_append_c (s, ']');
+    }
+  if (r->opt.routing)
+    routing_json (s, &c->routing);
+  g_string_append (s, "}\n");
+}
+
+/* The result as one line (text) or cue lines (subtitles). */
+static void
+result_body (Run *r, const ClipResult *c, GString *s, gboolean cue)
+{
+  uint32_t i;
+
+  if (r->task == TASK_CAPTION)
+    {
+      g_string_append (s, c->caption.text ? c->caption.text : "");
+      if (!cue)
+        g_string_append_printf (s, " (score %.2f)", c->caption.score);
+      return;
+    }
+  for (i = 0; i < c->n_scores; i++)
+    {
+      const char *t = r->texts[c->scores[i].index];
+
+      if (i > 0)
+        g_string_append (s, cue ? "\n" : "; ");
+      if (r->task == TASK_CLASSIFY)
+        g_string_append_printf (s, cue ? "%s (%.1f%%)" : "%s (p %.3f)", t,
+            cue ? 100.0 * c->scores[i].prob : c->scores[i].prob);
+      else
+        g_string_append_printf (s, "%s (score %.3f)", t, c->scores[i].logit);
+    }
+}
+
+static void
+result_cue (Run *r, const ClipResult *c, GString *s)
+{
+  gboolean srt = r->fmt == FMT_SRT;
+  char a[32], b[32], *body;
+  GString *text = g_string_new (NULL);
+
+  if (!srt && r->opt.routing)
+    {
+      g_string_append (s, "NOTE routing\n");
+      routing_text (s, &c->routing, "");
+      g_string_append_c (s, '\n');
+    }
+  format_time (c->start, srt, a, sizeof (a));
+  format_time (MAX (c->end, c->start + 0.001), srt, b, sizeof (b));
+  r->n_cues++;
+  if (srt)
+    g_string_append_printf (s, "%u\n", r->n_cues);
+  result_body (r, c, text, TRUE);
+  body = cue_safe (text->str);
+  g_string_append_printf (s, "%s --> %s\n%s\n\n", a, b, body);
+  g_free (body);
+  g_string_free (text, TRUE);
+}
+
+static gboolean
+write_result (Run *r, const ClipResult *c, GError **error)
+{
+  GString *s = g_string_new (NULL);
+  char a[32], b[32];
+  gboolean ok;
+
+  if (r->fmt == FMT_JSON)
+    {
+      result_json (r, c, s);
+    }
+  else if (r->fmt == FMT_TEXT)
+    {
+      format_time (c->start, FALSE, a, sizeof (a));
+      format_time (c->end, FALSE, b, sizeof (b));
+      g_string_append_printf (s, "[%s --> %s] ", a, b);
+      result_body (r, c, s, FALSE);
+      g_string_append_c (s, '\n');
+      if (r->opt.routing)
+        routing_text (s, &c->routing, "    ");
+    }
+  else
+    {
+      result_cue (r, c, s);
+    }
+  if (r->show_progress && r->out == stdout && isatty (1))
+    g_printerr ("\r\033[K");
+  ok = fwrite (s->str, 1, s->len, r->out) == s->len && fflush (r->out) == 0;
+  if (!ok)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "cannot write output: %s",
+        g_strerror (errno));
+  g_string_free (s, TRUE);
+  return ok;
+}
+
+/* --------------------------------------------------------- clip tasks */
+
+static gboolean
+run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
+{
+  uint32_t n = r->n_texts, k, i;
+  float *feature = g_new (float, r->hp->n_embd);
+  float *logits = g_new (float, n), *probs = g_new (float, n);
+  UpmAttr attr = r->task == TASK_CLASSIFY ? UPM_ATTR_CLS_INPUT
+                                          : UPM_ATTR_RETRIEVAL_INPUT;
+  gboolean ok;
+
+  ok = upm_encode_visual (
+      r->ctx, r->clip_patches, c->n_frames, attr, feature, routing, error);
+  if (ok && r->task == TASK_CLASSIFY)
+    {
+      float scale = upm_model_logit_scale (
+          r->model, c->n_frames == 1 ? UPM_SCALE_IMG_CLS : UPM_SCALE_VIDEO_CLS);
+
+      upm_classify (r->hp, feature, r->text_feats, n, scale, logits, probs);
+    }
+  else if (ok)
+    {
+      for (i = 0; i < n; i++)
+        {
+          const float *t = r->text_feats + (gsize)i * r->hp->n_embd;
+          double dot = 0.0;
+          uint32_t d;
+
+          for (d = 0; d < r->hp->n_embd; d++)
+            dot += (double)feature[d] * t[d];
+          logits[i] = probs[i] = (float)dot;
+        }
+    }
+  if (ok)
+    {
+      k = r->opt.top_k > 0 ? MIN ((uint32_t)r->opt.top_k, n)
+                           : MIN (DEFAULT_TOP_K, n);
+      c->scores = g_new (UpmScore, k);
+      c->n_scores = k;
+      upm_top_k (logits, probs, n, k, c->scores);
+    }
+  g_free (probs);
+  g_free (logits);
+  g_free (feature);
+  return ok;
+}
+
+static gboolean
+run_clip_task (Run *r, ClipResult *c, GError **error)
+{
+  UpmRouting *routing = r->opt.routing ? &c->routing : NULL;
+
+  if (r->task == TASK_CAPTION)
+    {
+      UpmCaptionParams p
+          = { (uint32_t)r->opt.beam_size, (uint32_t)r->opt.max_length, -1.0f };
+
+      return upm_caption (r->ctx, r->clip_patches, c->n_frames, &p, &c->caption,
+          routing, error);
+    }
+  return run_scores (r, c, routing, error);
+}
+
+/* ---------------------------------------------------------- dumping */
+
+static gboolean
+dump_frames (Run *r, uint32_t n_frames, GError **error)
+{
+  const UpmHParams *hp = r->hp;
+  const float *mean
+      = r->norm == UPM_NORM_IMAGE ? hp->image_mean : hp->video_mean;
+  const float *std = r->norm == UPM_NORM_IMAGE ? hp->image_std : hp->video_std;
+  guint s = hp->image_size, p = hp->patch_size, pp = p * p;
+  gsize n = (gsize)s * s * 3;
+  uint8_t *img = g_malloc (n);
+  gboolean ok = TRUE;
+  uint32_t f;
+
+  if (g_mkdir_with_parents (r->opt.dump_frames, 0755) != 0)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: %s", r->opt.dump_frames,
+          g_strerror (errno));
+      g_free (img);
+      return FALSE;
+    }
+  for (f = 0; ok && f < n_frames; f++)
+    {
+      const float *fp = r->clip_patches + f * r->frame_floats;
+      char *name, *path, *header;
+      GString *data;
+      guint y, x, c;
+
+      for (y = 0; y < s; y++)
+        for (x = 0; x < s; x++)
+          for (c = 0; c < 3; c++)
+            {
+              gsize row = (gsize)(y / p) * hp->grid + x / p;
+              float v = fp[row * 3 * pp + c * pp + (y % p) * p + x % p];
+              float u = (v * std[c] + mean[c]) * 255.0f;
+
+              img[((gsize)y * s + x) * 3 + c]
+                  = (uint8_t)CLAMP (lrintf (u), 0, 255);
+            }
+      header = g_strdup_printf ("P6\n%u %u\n255\n", s, s);
+      data = g_string_new (header);
+      g_string_append_len (data, (const char *)img, (gssize)n);
+      name = g_strdup_printf ("clip0000-frame%02u.ppm", f);
+      path = g_build_filename (r->opt.dump_frames, name, NULL);
+      ok = g_file_set_contents (path, data->str, (gssize)data->len, error);
+      g_free (path);
+      g_free (name);
+      g_string_free (data, TRUE);
+      g_free (header);
+    }
+  g_free (img);
+  return ok;
+}
+
+/* ------------------------------------------------------------ clips */
+
+static void
+pending_free (gpointer data)
+{
+  Pending *p = data;
+
+  g_free (p->patches);
+  g_free (p);
+}
+
+/* Run the clip made of the first @n_present queued frames, padded to the
+ * clip length with the last one. */
+static gboolean
+emit_clip (Run *r, guint n_present, GError **error)
+{
+  ClipResult c = { 0 };
+  Pending *first = g_queue_peek_head (&r->queue), *last = NULL;
+  gboolean ok;
+  guint i;
+
+  for (i = 0; i < r->span; i++)
+    {
+      if (i < n_present)
+        last = g_queue_peek_nth (&r->queue, i);
+      memcpy (r->clip_patches + i * r->frame_floats, last->patches,
+          r->frame_floats * sizeof (float));
+    }
+  c.n_frames = r->span;
+  c.start = first->pts;
+  c.end = r->still ? first->pts : last->pts + r->stride / r->fps;
+  upm_routing_init (&c.routing);
+  ok = run_clip_task (r, &c, error);
+  if (ok && r->opt.dump_frames && r->clips_done == 0)
+    ok = dump_frames (r, c.n_frames, error);
+  if (ok)
+    ok = write_result (r, &c, error);
+  upm_routing_clear (&c.routing);
+  upm_caption_clear (&c.caption);
+  g_free (c.scores);
+  r->clips_done++;
+  show_progress (r, FALSE);
+  return ok;
+}
+
+static void
+advance_clip (Run *r)
+{
+  Pending *p;
+
+  r->next_start += r->hop;
+  while ((p = g_queue_peek_head (&r->queue)) && p->k < r->next_start)
+    pending_free (g_queue_pop_head (&r->queue));
+}
+
+static gboolean
+push_frame (Run *r, const UpmFrame *f, GError **error)
+{
+  int64_t k;
+  Pending *p;
+
+  if (r->n_decoded++ % r->stride != 0)
+    return TRUE;
+  k = r->n_kept++;
+  if (k < r->next_start)
+    return TRUE;
+  p = g_new0 (Pending, 1);
+  p->k = k;
+  p->pts = f->pts;
+  p->patches = g_new (float, r->frame_floats);
+  g_queue_push_tail (&r->queue, p);
+  if (!upm_vision_frame_to_patches (r->hp, r->norm, f->rgb, f->width, f->height,
+          f->stride, p->patches, error))
+    return FALSE;
+  if (r->queue.length < r->span)
+    return TRUE;
+  if (!emit_clip (r, r->span, error))
+    return FALSE;
+  advance_clip (r);
+  return TRUE;
+}
+
+static gboolean
+finish_clips (Run *r, GError **error)
+{
+  guint n = MIN (r->queue.length, r->span);
+
+  if (n > 0 && n * 2 >= r->span && !emit_clip (r, n, error))
+    return FALSE;
+  g_queue_clear_full (&r->queue, pending_free);
+  return TRUE;
+}
+
+static gboolean
+setup_clips (Run *r, UpmVideo *video, GError **error)
+{
+  const UpmHParams *hp = r->hp;
+  guint def = hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
+
+  r->still = r->opt.image || upm_video_is_image (video);
+  r->norm = r->still ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
+  r->span
+      = r->still ? 1 : (r->opt.clip_frames ? (guint)r->opt.clip_frames : def);
+  if (r->span == 0 || r->span > hp->n_temporal)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "--clip-frames must be 1..%u for this model", hp->n_temporal);
+      return FALSE;
+    }
+  r->stride
+      = r->opt.frame_stride ? (guint)r->opt.frame_stride : DEFAULT_FRAME_STRIDE;
+  r->hop = r->opt.clip_hop ? (guint)r->opt.clip_hop : r->span;
+  r->fps = upm_video_fps (video);
+  r->frame_floats = (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
+  r->clip_patches = g_new (float, r->frame_floats * r->span);
+  r->clips_total = estimate_clips (r, upm_video_n_frames (video));
+  g_queue_init (&r->queue);
+  return TRUE;
+}
+
+static gboolean
+process (Run *r, UpmVideo *video, GError **error)
+{
+  UpmFrame f;
+  int got;
+
+  r->t_start = g_get_monotonic_time ();
+  while ((got = upm_video_read (video, &f, error)) > 0)
+    {
+      if (!push_frame (r, &f, error))
+        return FALSE;
+      if (r->still)
+        break;
+    }
+  if (got < 0 || !finish_clips (r, error))
+    return FALSE;
+  if (r->clips_done == 0)
+    g_printerr ("upm-run: warning: %s: no complete clip (%" G_GINT64_FORMAT
+                " frames decoded)\n",
+        r->opt.inputs[0], r->n_decoded);
+  show_progress (r, TRUE);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------- main */
+
+static gboolean
+setup_task (Run *r, GError **error)
+{
+  if (r->task != TASK_CAPTION)
+    return setup_texts (r, error);
+  return upm_model_vocab_features (r->model, vocab_progress, r, error) != NULL;
+}
+
+static UpmVideo *
+open_input (Run *r, GError **error)
+{
+  int w, h;
+
+  if (r->opt.raw == NULL)
+    return upm_video_open (r->opt.inputs[0], error);
+  if (!upm_video_parse_size (r->opt.raw, &w, &h, error))
+    return NULL;
+  return upm_video_open_raw (r->opt.inputs[0], w, h, r->opt.fps, error);
+}
+
+static gboolean
+open_output (Run *r, GError **error)
+{
+  if (r->opt.output == NULL || g_str_equal (r->opt.output, "-"))
+    {
+      r->out = stdout;
+    }
+  else if ((r->out = g_fopen (r->opt.output, "w")) == NULL)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: %s", r->opt.output,
+          g_strerror (errno));
+      return FALSE;
+    }
+  if (r->fmt == FMT_WEBVTT)
+    fputs ("WEBVTT\n\n", r->out);
+  return TRUE;
+}
+
+static gboolean
+load_model (Run *r, GError **error)
+{
+  GError *err = NULL;
+
+  r->model = upm_model_load (r->opt.model, &err);
+  if (r->model == NULL)
+    {
+      if (strstr (err->message, r->opt.model) == NULL)
+        g_prefix_error (&err, "%s: ", r->opt.model);
+      g_propagate_error (error, err);
+      return FALSE;
+    }
+  r->hp = upm_model_hparams (r->model);
+  r->ctx = upm_context_new (r->model);
+  return TRUE;
+}
+
+static int
+run_all (Run *r, GError **error)
+{
+  UpmVideo *video = NULL;
+  int status = EXIT_RUNTIME;
+
+  if (!load_model (r, error))
+    return EXIT_RUNTIME;
+  if ((video = open_input (r, error)) == NULL)
+    return EXIT_RUNTIME;
+  if (!setup_clips (r, video, error))
+    status = EXIT_USAGE;
+  else if (setup_task (r, error) && open_output (r, error)
+           && process (r, video, error))
+    status = EXIT_SUCCESS;
+  upm_video_close (video);
+  return status;
+}
+
+static void
+run_clear (Run *r)
+{
+  Options *o = &r->opt;
+
+  if (r->out && r->out != stdout)
+    fclose (r->out);
+  g_free (r->clip_patches);
+  g_free (r->text_feats);
+  g_strfreev (r->texts);
+  if (r->ctx)
+    upm_context_free (r->ctx);
+  if (r->model)
+    upm_model_unref (r->model);
+  g_free (o->model);
+  g_free (o->task);
+  g_free (o->labels);
+  g_free (o->labels_file);
+  g_free (o->labelset);
+  g_free (o->captions_file);
+  g_free (o->format);
+  g_free (o->output);
+  g_free (o->progress);
+  g_free (o->raw);
+  g_free (o->dump_frames);
+  g_strfreev (o->inputs);
+}
+
+int
+main (int argc, char **argv)
+{
+  Run r = { 0 };
+  GError *error = NULL;
+  int status;
+
+  av_log_set_level (AV_LOG_ERROR);
+  if (!parse_options (&r.opt, &argc, &argv, &error)
+      || !check_options (&r, &error))
+    {
+      g_printerr ("upm-run: %s\nTry 'upm-run --help' for more information.\n",
+          error->message);
+      g_clear_error (&error);
+      run_clear (&r);
+      return EXIT_USAGE;
+    }
+  if (r.opt.threads > 0)
+    upm_set_num_threads (r.opt.threads);
+  status = run_all (&r, &error);
+  if (error != NULL)
+    {
+      if (r.show_progress)
+        g_printerr ("\n");
+      g_printerr ("upm-run: %s\n", error->message);
+      g_clear_error (&error);
+    }
+  run_clear (&r);
+  return status;
+}
