@@ -83,6 +83,7 @@ typedef struct
   int64_t next_start, n_kept, n_decoded;
   gsize frame_floats;
   float *clip_patches;
+  int raw_w, raw_h;
 } Run;
 
 /* ------------------------------------------------------------ options */
@@ -203,6 +204,8 @@ check_options (Run *r, GError **error)
     USAGE ("--progress must be auto, always or never");
   if (r->task == TASK_RETRIEVE && o->captions_file == NULL)
     USAGE ("--task retrieve needs --captions-file");
+  if (o->raw && !upm_video_parse_size (o->raw, &r->raw_w, &r->raw_h, error))
+    return FALSE;
   if (o->labels && o->labels_file)
     USAGE ("--labels and --labels-file are exclusive");
   if (o->top_k < 0 || o->clip_frames < 0 || o->frame_stride < 0
@@ -765,6 +768,13 @@ emit_clip (Run *r, guint n_present, GError **error)
   c.end = r->still ? first->pts : last->pts + r->stride / r->fps;
   upm_routing_init (&c.routing);
   ok = run_clip_task (r, &c, error);
+  if (ok && c.caption.text && !g_utf8_validate (c.caption.text, -1, NULL))
+    {
+      char *valid = g_utf8_make_valid (c.caption.text, -1);
+
+      g_free (c.caption.text);
+      c.caption.text = valid;
+    }
   if (ok && r->opt.dump_frames && r->clips_done == 0)
     ok = dump_frames (r, c.n_frames, error);
   if (ok)
@@ -889,13 +899,10 @@ setup_task (Run *r, GError **error)
 static UpmVideo *
 open_input (Run *r, GError **error)
 {
-  int w, h;
-
   if (r->opt.raw == NULL)
     return upm_video_open (r->opt.inputs[0], error);
-  if (!upm_video_parse_size (r->opt.raw, &w, &h, error))
-    return NULL;
-  return upm_video_open_raw (r->opt.inputs[0], w, h, r->opt.fps, error);
+  return upm_video_open_raw (
+      r->opt.inputs[0], r->raw_w, r->raw_h, r->opt.fps, error);
 }
 
 static gboolean
