@@ -689,6 +689,12 @@ clean_and_lower (const char *s)
         }
       }
       append_unichar (out, final ? 0x3c2 : 0x3c3);
+    } else if (c >= 0x2160 && c <= 0x216f) {
+      /* Roman numerals (Nl) and circled letters (So) have lower-case
+       * mappings that g_unichar_tolower ignores (not Lu/Lt) */
+      append_unichar (out, c + 0x10);
+    } else if (c >= 0x24b6 && c <= 0x24cf) {
+      append_unichar (out, c + 0x1a);
     } else {
       append_unichar (out, g_unichar_tolower (c));
     }
@@ -1129,26 +1135,41 @@ encode_piece (const UpmBpe * bpe, const char *piece, gsize n, GArray * ids)
   g_mutex_unlock (&mut->cache_lock);
 }
 
+/* CLIP compiles its pattern with re.IGNORECASE; on lower-cased text the
+ * only extra match for the literals is U+017F LATIN SMALL LETTER LONG S,
+ * which simple-case-folds to 's'.  Returns the bytes matched, or 0. */
+static gsize
+match_literal_ci (const char *p, const char *lit)
+{
+  const char *start = p;
+
+  for (; *lit; lit++) {
+    if (*p == *lit)
+      p++;
+    else if (*lit == 's' && (guint8) p[0] == 0xc5 && (guint8) p[1] == 0xbf)
+      p += 2;
+    else
+      return 0;
+  }
+  return p - start;
+}
+
 /* Length of the contraction ('s 't 're 've 'm 'll 'd) at p, or 0. */
 static gsize
 match_contraction (const char *p)
 {
+  static const char *const contractions[] = {
+    "'s", "'t", "'re", "'ve", "'m", "'ll", "'d",
+  };
+  guint i;
+  gsize n;
+
   if (p[0] != '\'')
     return 0;
-  switch (p[1]) {
-    case 's':
-    case 't':
-    case 'm':
-    case 'd':
-      return 2;
-    case 'r':
-    case 'v':
-      return p[2] == 'e' ? 3 : 0;
-    case 'l':
-      return p[2] == 'l' ? 3 : 0;
-    default:
-      return 0;
-  }
+  for (i = 0; i < G_N_ELEMENTS (contractions); i++)
+    if ((n = match_literal_ci (p, contractions[i])) > 0)
+      return n;
+  return 0;
 }
 
 gboolean
@@ -1200,9 +1221,10 @@ upm_bpe_encode (const UpmBpe * bpe, const char *text, gssize len,
 
     if (c == '<') {
       for (i = 0; i < G_N_ELEMENTS (atomic_specials); i++) {
-        gsize sl = strlen (atomic_specials[i]);
-        if (strncmp (p, atomic_specials[i], sl) == 0) {
-          if (bpe->special_id[i] >= 0)
+        gsize sl = match_literal_ci (p, atomic_specials[i]);
+        if (sl > 0) {
+          /* the id only for the exact text (CLIP's bpe cache) */
+          if (bpe->special_id[i] >= 0 && sl == strlen (atomic_specials[i]))
             g_array_append_val (ids, bpe->special_id[i]);
           else
             encode_piece (bpe, p, sl, ids);
