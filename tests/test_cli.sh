@@ -1,0 +1,93 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test_cli.sh MODEL: end-to-end checks of upm-run (needs ffmpeg and
+# $UPM_BUILD_ROOT). Prints TAP.
+set -u
+
+model=${1:?usage: test_cli.sh MODEL}
+run="${UPM_BUILD_ROOT:?UPM_BUILD_ROOT is not set}/tools/upm-run"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+n=0
+failed=0
+
+ok () {
+  n=$((n + 1))
+  if [ "$1" = 0 ]; then
+    echo "ok $n - $2"
+  else
+    echo "not ok $n - $2"
+    failed=1
+  fi
+}
+
+echo "1..10"
+if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
+  echo "# no ffmpeg or no upm-run: skipping"
+  for i in 1 2 3 4 5 6 7 8 9 10; do echo "ok $i # SKIP"; done
+  exit 0
+fi
+ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
+  -t 2 -pix_fmt yuv420p "$tmp/clip.mp4"
+ok $? "ffmpeg made a 2 s clip"
+
+# classify, JSON lines: 2 s at 30 fps, stride 8 -> 8 kept frames -> clips
+"$run" --model "$model" --task classify --labels "red,green,blue" \
+  --output-format json --progress never --clip-frames 4 --frame-stride 8 \
+  "$tmp/clip.mp4" >"$tmp/cls.json" 2>"$tmp/err"
+rc=$?
+ok $rc "classify json exits 0"
+lines=$(wc -l <"$tmp/cls.json")
+bad=$(grep -c -v '^{"start":[0-9.]*,"end":[0-9.]*,.*"task":"classify","labels":\[{' \
+  "$tmp/cls.json")
+[ "$lines" -ge 2 ] && [ "$bad" = 0 ]
+ok $? "classify json has one object per clip ($lines lines)"
+if command -v python3 >/dev/null 2>&1; then
+  python3 -c 'import json,sys
+for l in open(sys.argv[1]): json.loads(l)' "$tmp/cls.json"
+  ok $? "classify json parses"
+else
+  ok 0 "classify json parses # SKIP no python3"
+fi
+
+# caption, WebVTT: header and one cue per clip
+"$run" --model "$model" --task caption --output-format webvtt \
+  --progress never --clip-frames 4 --frame-stride 8 -o "$tmp/cap.vtt" \
+  "$tmp/clip.mp4" 2>"$tmp/err"
+rc=$?
+cues=$(grep -c -E '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} --> [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}$' "$tmp/cap.vtt")
+[ $rc = 0 ] && [ "$(head -n 1 "$tmp/cap.vtt")" = "WEBVTT" ] && [ "$cues" = 2 ]
+ok $? "caption webvtt: header and 2 cues (rc $rc, $cues cues)"
+
+# routing: one line per MoE layer and gate (none for a dense model)
+"$run" --model "$model" --task classify --labels "a,b" --routing \
+  --progress never --clip-frames 4 "$tmp/clip.mp4" >"$tmp/route.txt" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && grep -q '^\[00:00:00.000 --> ' "$tmp/route.txt"
+ok $? "routing run exits 0 with timed lines"
+if "${UPM_BUILD_ROOT}/tools/upm-inspect" "$model" 2>/dev/null |
+    grep -q 'expert_count: u32 = [1-9]'; then
+  grep -q -E '^ +layer +[0-9]+ (attn|ffn) +cls_input .*expert [0-9]+ \(0\.[0-9]+\)' \
+    "$tmp/route.txt"
+  ok $? "MoE model: routing lines name layers, gates and experts"
+else
+  ! grep -q 'expert' "$tmp/route.txt"
+  ok $? "dense model: no routing lines"
+fi
+
+# exit codes
+"$run" --model "$model" --labels a,b "$tmp/missing.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] && grep -q '^upm-run: ' "$tmp/err"
+ok $? "missing input exits 1 (got $rc)"
+"$run" --model "$model" --no-such-option "$tmp/clip.mp4" >/dev/null 2>&1
+rc=$?
+[ $rc = 2 ]
+ok $? "bad option exits 2 (got $rc)"
+"$run" --model "$tmp/missing.upm" --labels a,b "$tmp/clip.mp4" >/dev/null \
+  2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] && grep -q "missing.upm" "$tmp/err"
+ok $? "missing model exits 1 naming the file (got $rc)"
+
+exit $failed
