@@ -109,6 +109,7 @@ upm_axis_bilinear (
       axis->count[i] = 2;
       if (in_size == out_size)
         {
+          axis->count[i] = 1;
           axis->first[i] = o;
           axis->wf[2 * i] = 1.0f;
           axis->wf[2 * i + 1] = 0.0f;
