@@ -318,13 +318,18 @@ cur_check_count (Cursor * c, uint64_t count, uint64_t min_size,
 {
   uint64_t total;
 
-  if (!__builtin_mul_overflow (count, min_size, &total)
-      && total <= c->size - c->pos)
+  if (__builtin_mul_overflow (count, min_size, &total)) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
+        "%s: corrupt: %s: %s %" G_GUINT64_FORMAT " is absurd", c->path,
+        c->item, what, count);
+    return FALSE;
+  }
+  if (total <= c->size - c->pos)
     return TRUE;
   g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
-      "%s: corrupt: %s: %s %" G_GUINT64_FORMAT " cannot fit in the %"
-      G_GUINT64_FORMAT " bytes left of the file", c->path, c->item, what,
-      count, c->size - c->pos);
+      "%s: truncated: %s: %s %" G_GUINT64_FORMAT " needs at least %"
+      G_GUINT64_FORMAT " bytes but only %" G_GUINT64_FORMAT " are left",
+      c->path, c->item, what, count, total, c->size - c->pos);
   return FALSE;
 }
 
@@ -479,11 +484,15 @@ parse_shape (Cursor * c, UpmTensor * t, GError ** error)
   for (d = 0; d < t->n_dims; d++) {
     if (!cur_u64 (c, &t->ne[d], error))
       return FALSE;
-    if (t->ne[d] == 0 || __builtin_mul_overflow (n_el, t->ne[d], &n_el)) {
+    if (t->ne[d] == 0) {
       g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
-          "%s: corrupt: %s: dimension %u (%" G_GUINT64_FORMAT
-          ") is zero or makes the element count overflow", c->path, c->item,
-          d, t->ne[d]);
+          "%s: corrupt: %s: dimension %u is 0", c->path, c->item, d);
+      return FALSE;
+    }
+    if (__builtin_mul_overflow (n_el, t->ne[d], &n_el)) {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
+          "%s: corrupt: %s: the element count overflows at dimension %u (%"
+          G_GUINT64_FORMAT ")", c->path, c->item, d, t->ne[d]);
       return FALSE;
     }
   }
