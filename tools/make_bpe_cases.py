@@ -6,8 +6,7 @@
 #
 # One case per line: JSON-encoded text, TAB, space-separated ids.
 # Texts avoid what ftfy.fix_text would change (mojibake, curly quotes,
-# ligatures, full-width forms, control characters, triple-nested entities)
-# and named HTML entities outside the set lib/upm-bpe.c implements.
+# ligatures, full-width forms, control characters, triple-nested entities).
 #
 # Usage: make_bpe_cases.py [OUTPUT]   (default: tests/data/bpe_cases.tsv)
 
@@ -65,6 +64,8 @@ CASES = [
     "&#0;", "&#150;", "&#x80;", "&#1114112;", "&#xD800;", "&#1;x",
     "&mdash; &hellip;", "&;", "& amp;", "&#;", "&#x;", "&amp;#39;",
     "&amp;quot;hi&amp;quot;", "AT&amp;T", "&Eacute;COLE",
+    "&hearts; &notin; &notinva;", "&NotEqualTilde;", "&fjlig;", "&nvlt;",
+    "&copyright", "&AEligx;", "&frac12; &sup2;", "&rarr; &larr;",
     # upper case and accented Latin
     "CAFÉ", "café", "naïve résumé", "Ångström", "Straße", "ÆØÅ æøå",
     "Łódź", "Dvořák", "São Paulo", "Zürich", "crème brûlée", "İstanbul",
