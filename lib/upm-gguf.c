@@ -15,7 +15,11 @@
 #include "upm-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (upm-error-quark, upm_error);
 
@@ -32,7 +36,7 @@ G_DEFINE_QUARK (upm-error-quark, upm_error);
 struct _UpmGguf
 {
   char *path;
-  GMappedFile *mapped;
+  void *map;                    /* NULL for an empty file */
   const uint8_t *base;
   uint64_t size;
   uint32_t version;
@@ -657,10 +661,53 @@ parse_all (UpmGguf * g, GError ** error)
       && place_tensors (g, c.pos, error);
 }
 
+static gboolean
+io_fail (UpmGguf * g, const char *what, int err, GError ** error)
+{
+  g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: %s: %s", g->path, what,
+      g_strerror (err));
+  return FALSE;
+}
+
+/* Map the whole file read-only. */
+static gboolean
+map_file (UpmGguf * g, GError ** error)
+{
+  struct stat st;
+  int fd, err;
+
+  fd = open (g->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return io_fail (g, "cannot open", errno, error);
+  if (fstat (fd, &st) != 0) {
+    err = errno;
+    close (fd);
+    return io_fail (g, "cannot stat", err, error);
+  }
+  if (!S_ISREG (st.st_mode)) {
+    close (fd);
+    g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: not a regular file",
+        g->path);
+    return FALSE;
+  }
+  g->size = (uint64_t) st.st_size;
+  if (g->size > 0) {
+    g->map = mmap (NULL, (size_t) g->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    err = errno;
+    if (g->map == MAP_FAILED) {
+      g->map = NULL;
+      close (fd);
+      return io_fail (g, "cannot map", err, error);
+    }
+    g->base = g->map;
+  }
+  close (fd);
+  return TRUE;
+}
+
 UpmGguf *
 upm_gguf_open (const char *path, GError ** error)
 {
-  g_autoptr (GError) err = NULL;
   UpmGguf *g;
 
   g_return_val_if_fail (path != NULL, NULL);
@@ -668,16 +715,7 @@ upm_gguf_open (const char *path, GError ** error)
   g->path = g_strdup (path);
   g->kv_index = g_hash_table_new (g_str_hash, g_str_equal);
   g->tensor_index = g_hash_table_new (g_str_hash, g_str_equal);
-  g->mapped = g_mapped_file_new (path, FALSE, &err);
-  if (!g->mapped) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: %s", path,
-        err->message);
-    upm_gguf_close (g);
-    return NULL;
-  }
-  g->base = (const uint8_t *) g_mapped_file_get_contents (g->mapped);
-  g->size = g_mapped_file_get_length (g->mapped);
-  if (!parse_all (g, error)) {
+  if (!map_file (g, error) || !parse_all (g, error)) {
     upm_gguf_close (g);
     return NULL;
   }
@@ -699,8 +737,8 @@ upm_gguf_close (UpmGguf * g)
   g_free (g->tensors);
   g_hash_table_unref (g->kv_index);
   g_hash_table_unref (g->tensor_index);
-  if (g->mapped)
-    g_mapped_file_unref (g->mapped);
+  if (g->map)
+    munmap (g->map, (size_t) g->size);
   g_free (g->path);
   g_free (g);
 }
