@@ -3069,6 +3069,121 @@ bpe_piece (const UpmBpe * bpe, const guint8 * bytes, gsize n, GArray * out)
     g_free (word);
 }
 
+/* The same for long pieces in O(n log n): a heap of (rank, position) over a
+ * linked list of symbols.  All occurrences of the lowest-ranked pair are
+ * merged in position order before the pairs they create enter the heap,
+ * which reproduces the loop above exactly. */
+static void
+heap_push (GArray * heap, guint64 v)
+{
+  guint64 *h;
+  guint i;
+
+  g_array_append_val (heap, v);
+  h = (guint64 *) heap->data;
+  for (i = heap->len - 1; i > 0 && h[(i - 1) / 2] > h[i]; i = (i - 1) / 2) {
+    guint64 t = h[i];
+    h[i] = h[(i - 1) / 2];
+    h[(i - 1) / 2] = t;
+  }
+}
+
+static guint64
+heap_pop (GArray * heap)
+{
+  guint64 *h = (guint64 *) heap->data, top = h[0];
+  guint i = 0, n = heap->len - 1;
+
+  h[0] = h[n];
+  g_array_set_size (heap, n);
+  for (;;) {
+    guint l = 2 * i + 1, m = i;
+    guint64 t;
+    if (l < n && h[l] < h[m])
+      m = l;
+    if (l + 1 < n && h[l + 1] < h[m])
+      m = l + 1;
+    if (m == i)
+      break;
+    t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+  return top;
+}
+
+static void
+bpe_piece_long (const UpmBpe * bpe, const guint8 * bytes, gsize n,
+    GArray * out)
+{
+  gint32 *sym = g_new (gint32, n);
+  gint64 *next = g_new (gint64, n), *prev = g_new (gint64, n);
+  GArray *heap = g_array_new (FALSE, FALSE, sizeof (guint64));
+  GArray *pending = g_array_new (FALSE, FALSE, sizeof (guint64));
+  gint64 i;
+
+  for (i = 0; i < (gint64) n; i++) {
+    sym[i] = i + 1 < (gint64) n ? bpe->byte_id[bytes[i]] :
+        bpe->byte_eow_id[bytes[i]];
+    next[i] = i + 1 < (gint64) n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  for (i = 0; i + 1 < (gint64) n; i++) {
+    const UpmMergeSlot *m = merge_lookup (bpe, sym[i], sym[i + 1]);
+    if (m != NULL)
+      heap_push (heap, ((guint64) m->rank << 32) | (guint64) i);
+  }
+
+  while (heap->len > 0) {
+    guint32 rank = (guint32) (g_array_index (heap, guint64, 0) >> 32);
+    guint k;
+
+    g_array_set_size (pending, 0);
+    while (heap->len > 0
+        && (guint32) (g_array_index (heap, guint64, 0) >> 32) == rank) {
+      gint64 pos = (gint64) (heap_pop (heap) & G_MAXUINT32), nx;
+      const UpmMergeSlot *m;
+
+      if (sym[pos] < 0 || (nx = next[pos]) < 0)
+        continue;
+      m = merge_lookup (bpe, sym[pos], sym[nx]);
+      if (m == NULL || m->rank != rank)
+        continue;
+      sym[pos] = m->result;
+      sym[nx] = -1;
+      next[pos] = next[nx];
+      if (next[nx] >= 0)
+        prev[next[nx]] = pos;
+      if (prev[pos] >= 0) {
+        const UpmMergeSlot *a = merge_lookup (bpe, sym[prev[pos]], sym[pos]);
+        if (a != NULL) {
+          guint64 v = ((guint64) a->rank << 32) | (guint64) prev[pos];
+          g_array_append_val (pending, v);
+        }
+      }
+      if (next[pos] >= 0) {
+        const UpmMergeSlot *b = merge_lookup (bpe, sym[pos], sym[next[pos]]);
+        if (b != NULL) {
+          guint64 v = ((guint64) b->rank << 32) | (guint64) pos;
+          g_array_append_val (pending, v);
+        }
+      }
+    }
+    for (k = 0; k < pending->len; k++)
+      heap_push (heap, g_array_index (pending, guint64, k));
+  }
+
+  for (i = 0; i >= 0; i = next[i])
+    g_array_append_val (out, sym[i]);
+
+  g_array_unref (heap);
+  g_array_unref (pending);
+  g_free (sym);
+  g_free (next);
+  g_free (prev);
+}
+
 static void
 encode_piece (const UpmBpe * bpe, const char *piece, gsize n, GArray * ids)
 {
@@ -3077,7 +3192,7 @@ encode_piece (const UpmBpe * bpe, const char *piece, gsize n, GArray * ids)
   char *key;
 
   if (n > 256) {
-    bpe_piece (bpe, (const guint8 *) piece, n, ids);
+    bpe_piece_long (bpe, (const guint8 *) piece, n, ids);
     return;
   }
   key = g_strndup (piece, n);
