@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages gst-uniperceiver needs, only those missing.
+# usage: scripts/deps.sh [run|test]     (test = run + what the test suite needs)
+# SPDX-License-Identifier: LGPL-2.1-or-later
+set -euo pipefail
+
+run_pkgs=(
+  gcc libc6-dev meson ninja-build pkg-config
+  libglib2.0-dev libopenblas-dev libjson-glib-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x fonts-dejavu-core
+  python3 python3-numpy
+)
+test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0)
+
+pkgs=("${run_pkgs[@]}")
+[ "${1:-run}" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "== installing ${#missing[@]} Debian packages: ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then
+  echo "error: these packages are missing and installing them needs root:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
