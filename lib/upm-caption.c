@@ -19,10 +19,17 @@ gboolean upm_transformer_forward_causal (UpmContext * ctx, float *x,
     uint32_t n, const UpmSegment * segs, uint32_t n_segs,
     uint32_t causal_from, GError ** error);
 
+struct _UpmPrefix
+{
+  gint ref_count;
+  UpmModel *model;
+  uint32_t n_tokens;            /* Lp = 1 + visual tokens */
+  float *k, *v;                 /* [layer][Lp][D] */
+  float *embeddings;            /* [Lp][D], for the plain path */
+};
+
 struct _UpmCaptionState
 {
-  size_t prefix_cap;            /* floats in each of prefix_k / prefix_v */
-  float *prefix_k, *prefix_v;   /* [layer][Lp][D] */
   size_t words_cap;
   float *word_k, *word_v;       /* [beam][layer][max_len][D] */
   float *tmp_k, *tmp_v;         /* re-gather buffers */
@@ -33,8 +40,6 @@ upm_caption_state_free (UpmCaptionState * st)
 {
   if (!st)
     return;
-  g_free (st->prefix_k);
-  g_free (st->prefix_v);
   g_free (st->word_k);
   g_free (st->word_v);
   g_free (st->tmp_k);
@@ -57,26 +62,17 @@ typedef struct
   float scale;
   float length_penalty;
   const float *vocab_feat;
+  UpmPrefix *prefix;
   /* Per beam: chosen ids, running score, finished flag. */
   int32_t *ids;                 /* [beam][max_len] */
   float *score;
   gboolean *finished;
   uint32_t n_beams;             /* active beams (1 at t = 0) */
-  const float *patches;
-  uint32_t n_frames;
 } BeamSearch;
 
 static gboolean
-state_reserve (UpmCaptionState * st, size_t prefix, size_t words,
-    GError ** error)
+state_reserve (UpmCaptionState * st, size_t words, GError ** error)
 {
-  if (prefix > st->prefix_cap) {
-    g_free (st->prefix_k);
-    g_free (st->prefix_v);
-    st->prefix_k = g_try_new (float, prefix);
-    st->prefix_v = g_try_new (float, prefix);
-    st->prefix_cap = st->prefix_k && st->prefix_v ? prefix : 0;
-  }
   if (words > st->words_cap) {
     g_free (st->word_k);
     g_free (st->word_v);
@@ -89,7 +85,7 @@ state_reserve (UpmCaptionState * st, size_t prefix, size_t words,
     st->words_cap = st->word_k && st->word_v && st->tmp_k && st->tmp_v ?
         words : 0;
   }
-  if (st->prefix_cap < prefix || st->words_cap < words) {
+  if (st->words_cap < words) {
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
         "out of memory for the caption key/value cache");
     return FALSE;
@@ -100,11 +96,10 @@ state_reserve (UpmCaptionState * st, size_t prefix, size_t words,
 /* Encode [SPE, visual] with the caption_prefix row, keeping each layer's
  * keys and values. The prefix outputs of the last layer are never used. */
 static gboolean
-prefix_encode (UpmContext * ctx, BeamSearch * bs, GError ** error)
+prefix_encode (UpmContext * ctx, UpmPrefix * pf, GError ** error)
 {
   const UpmHParams *hp = &ctx->model->hp;
-  const uint32_t d = hp->n_embd, hd = d / hp->n_head, n = bs->lp_tokens;
-  UpmCaptionState *st = ctx->caption;
+  const uint32_t d = hp->n_embd, hd = d / hp->n_head, n = pf->n_tokens;
   UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n };
   float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t) n * d, error);
   float *qkv = x ? upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t) n * 3 * d,
@@ -114,11 +109,12 @@ prefix_encode (UpmContext * ctx, BeamSearch * bs, GError ** error)
   float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_CAP_SCORES,
       upm_attention_scratch (n, n), error) : NULL;
 
-  if (!scores || !upm_embed_patches (ctx, bs->patches, bs->n_frames, x, error))
+  if (!scores)
     return FALSE;
+  memcpy (x, pf->embeddings, (size_t) n * d * sizeof (float));
   for (uint32_t l = 0; l < hp->n_layer; l++) {
-    float *pk = st->prefix_k + (size_t) l * n * d;
-    float *pv = st->prefix_v + (size_t) l * n * d;
+    float *pk = pf->k + (size_t) l * n * d;
+    float *pv = pf->v + (size_t) l * n * d;
     if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
       return FALSE;
     for (uint32_t i = 0; i < n; i++) {
@@ -201,8 +197,8 @@ fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
         memcpy (wv + (size_t) (t - 1) * d, qb + 2 * d, d * sizeof (float));
       }
       UpmKvSpan spans[3] = {
-        {st->prefix_k + (size_t) l * lp_n * d,
-            st->prefix_v + (size_t) l * lp_n * d, d, lp_n},
+        {bs->prefix->k + (size_t) l * lp_n * d,
+            bs->prefix->v + (size_t) l * lp_n * d, d, lp_n},
         {wk, wv, d, t},
         {self + d, self + 2 * d, 3 * d, 1},
       };
@@ -236,7 +232,7 @@ plain_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
       {UPM_ATTR_CAPTION_PREFIX, lp_n},
       {UPM_ATTR_CAPTION_TEXT, t + 1},
     };
-    ok = upm_embed_patches (ctx, bs->patches, bs->n_frames, x, error);
+    memcpy (x, bs->prefix->embeddings, (size_t) lp_n * d * sizeof (float));
     for (uint32_t i = 0; ok && i < t; i++)
       upm_embed_text_token (m, bs->ids[b * bs->max_len + i], i,
           x + (size_t) (lp_n + i) * d);
@@ -354,8 +350,8 @@ finish_caption (const UpmModel * m, const BeamSearch * bs, UpmCaption * out)
 }
 
 static gboolean
-beam_init (UpmContext * ctx, BeamSearch * bs, const float *patches,
-    uint32_t n_frames, const UpmCaptionParams * params, GError ** error)
+beam_init (UpmContext * ctx, BeamSearch * bs, UpmPrefix * prefix,
+    const UpmCaptionParams * params, GError ** error)
 {
   UpmModel *m = ctx->model;
   const UpmHParams *hp = &m->hp;
@@ -374,18 +370,16 @@ beam_init (UpmContext * ctx, BeamSearch * bs, const float *patches,
         bs->beam, bs->max_len, hp->n_text_ctx);
     return FALSE;
   }
-  if (!patches || n_frames < 1 || n_frames > hp->n_temporal) {
+  if (!prefix || prefix->model != m) {
     g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-        "a clip has %u frames; this model takes 1 to %u", n_frames,
-        hp->n_temporal);
+        "the caption prefix was made with another model");
     return FALSE;
   }
   bs->vocab = hp->n_vocab;
   bs->eos = hp->eot_id;
   bs->scale = upm_model_logit_scale (m, UPM_SCALE_CAPTION);
-  bs->lp_tokens = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
-  bs->patches = patches;
-  bs->n_frames = n_frames;
+  bs->lp_tokens = prefix->n_tokens;
+  bs->prefix = prefix;
   bs->n_beams = 1;
   bs->vocab_feat = upm_model_vocab_features (m, NULL, NULL, error);
   if (!bs->vocab_feat)
@@ -404,12 +398,89 @@ beam_clear (BeamSearch * bs)
   g_free (bs->finished);
 }
 
+UpmPrefix *
+upm_prefix_ref (UpmPrefix * prefix)
+{
+  g_atomic_int_inc (&prefix->ref_count);
+  return prefix;
+}
+
+void
+upm_prefix_unref (UpmPrefix * prefix)
+{
+  if (!prefix || !g_atomic_int_dec_and_test (&prefix->ref_count))
+    return;
+  g_free (prefix->k);
+  g_free (prefix->v);
+  g_free (prefix->embeddings);
+  upm_model_unref (prefix->model);
+  g_free (prefix);
+}
+
+uint32_t
+upm_prefix_n_tokens (const UpmPrefix * prefix)
+{
+  return prefix->n_tokens;
+}
+
+UpmPrefix *
+upm_prefix_new (UpmContext * ctx, const float *embeddings, uint32_t n_tokens,
+    UpmRouting * routing, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const uint32_t s = UPM_HP_TOKENS_PER_FRAME (hp);
+  UpmPrefix *pf;
+  size_t kv;
+
+  if (!embeddings || n_tokens < 1 + s || (n_tokens - 1) % s != 0
+      || (n_tokens - 1) / s > hp->n_temporal) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "a caption prefix has 1 + frames x %u tokens (1 to %u frames), "
+        "not %u", s, hp->n_temporal, n_tokens);
+    return NULL;
+  }
+  kv = (size_t) hp->n_layer * n_tokens * hp->n_embd;
+  pf = g_new0 (UpmPrefix, 1);
+  pf->ref_count = 1;
+  pf->model = upm_model_ref (ctx->model);
+  pf->n_tokens = n_tokens;
+  pf->k = g_try_new (float, kv);
+  pf->v = g_try_new (float, kv);
+  pf->embeddings = g_memdup2 (embeddings,
+      (size_t) n_tokens * hp->n_embd * sizeof (float));
+  if (!pf->k || !pf->v) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the caption key/value cache");
+    upm_prefix_unref (pf);
+    return NULL;
+  }
+  if (!prefix_encode (ctx, pf, error)) {
+    upm_prefix_unref (pf);
+    return NULL;
+  }
+  UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n_tokens };
+  upm_routing_add_segments (ctx->model, routing, &seg, 1, 0);
+  return pf;
+}
+
+static gboolean
+decode_prepare (UpmContext * ctx, BeamSearch * bs, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+
+  if (ctx->path != UPM_PATH_FAST)
+    return TRUE;
+  if (!ctx->caption)
+    ctx->caption = g_new0 (UpmCaptionState, 1);
+  return state_reserve (ctx->caption,
+      (size_t) bs->beam * hp->n_layer * bs->max_len * hp->n_embd, error);
+}
+
 gboolean
-upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
+upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
     const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
     GError ** error)
 {
-  const UpmHParams *hp = &ctx->model->hp;
   const gboolean fast = ctx->path == UPM_PATH_FAST;
   BeamSearch bs;
   float *lp = NULL;
@@ -417,18 +488,9 @@ upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
   gboolean ok;
 
   memset (out, 0, sizeof *out);
-  if (!beam_init (ctx, &bs, patches, n_frames, params, error))
+  if (!beam_init (ctx, &bs, prefix, params, error))
     return FALSE;
-  if (fast) {
-    if (!ctx->caption)
-      ctx->caption = g_new0 (UpmCaptionState, 1);
-    ok = state_reserve (ctx->caption,
-        (size_t) hp->n_layer * bs.lp_tokens * hp->n_embd,
-        (size_t) bs.beam * hp->n_layer * bs.max_len * hp->n_embd, error)
-        && prefix_encode (ctx, &bs, error);
-  } else {
-    ok = TRUE;
-  }
+  ok = decode_prepare (ctx, &bs, error);
   lp = ok ? g_try_new (float, (size_t) bs.beam * bs.vocab) : NULL;
   cand = g_new (Candidate, bs.beam);
   if (ok && !lp) {
@@ -442,12 +504,9 @@ upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
       apply_candidates (ctx, &bs, cand, select_candidates (&bs, lp, cand), t);
   }
   if (ok) {
-    UpmSegment segs[2] = {
-      {UPM_ATTR_CAPTION_PREFIX, bs.lp_tokens},
-      {UPM_ATTR_CAPTION_TEXT, bs.max_len},
-    };
+    UpmSegment seg = { UPM_ATTR_CAPTION_TEXT, bs.max_len };
     finish_caption (ctx->model, &bs, out);
-    upm_routing_add_segments (ctx->model, routing, segs, 2, 0);
+    upm_routing_add_segments (ctx->model, routing, &seg, 1, bs.lp_tokens);
   }
   g_free (lp);
   g_free (cand);
@@ -455,27 +514,68 @@ upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
   return ok;
 }
 
+/* [SPE, visual] embeddings of a clip into a fresh prefix. */
+static UpmPrefix *
+prefix_from_patches (UpmContext * ctx, const float *patches,
+    uint32_t n_frames, UpmRouting * routing, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  uint32_t n;
+  float *x;
+  UpmPrefix *pf;
+
+  if (!patches || n_frames < 1 || n_frames > hp->n_temporal) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+        "a clip has %u frames; this model takes 1 to %u", n_frames,
+        hp->n_temporal);
+    return NULL;
+  }
+  n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  x = g_try_new (float, (size_t) n * hp->n_embd);
+  if (!x) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
+    return NULL;
+  }
+  pf = upm_embed_patches (ctx, patches, n_frames, x, error) ?
+      upm_prefix_new (ctx, x, n, routing, error) : NULL;
+  g_free (x);
+  return pf;
+}
+
+gboolean
+upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
+    const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
+    GError ** error)
+{
+  UpmPrefix *pf;
+  gboolean ok;
+
+  memset (out, 0, sizeof *out);
+  pf = prefix_from_patches (ctx, patches, n_frames, routing, error);
+  if (!pf)
+    return FALSE;
+  ok = upm_caption_decode (ctx, pf, params, out, routing, error);
+  upm_prefix_unref (pf);
+  return ok;
+}
+
 gboolean
 upm_caption_first_step (UpmContext * ctx, const float *patches,
     uint32_t n_frames, float *logprobs, GError ** error)
 {
-  const UpmHParams *hp = &ctx->model->hp;
+  UpmPrefix *pf = prefix_from_patches (ctx, patches, n_frames, NULL, error);
   BeamSearch bs;
   gboolean ok;
 
-  if (!beam_init (ctx, &bs, patches, n_frames, NULL, error))
+  if (!pf)
     return FALSE;
-  if (ctx->path == UPM_PATH_FAST) {
-    if (!ctx->caption)
-      ctx->caption = g_new0 (UpmCaptionState, 1);
-    ok = state_reserve (ctx->caption,
-        (size_t) hp->n_layer * bs.lp_tokens * hp->n_embd,
-        (size_t) bs.beam * hp->n_layer * bs.max_len * hp->n_embd, error)
-        && prefix_encode (ctx, &bs, error)
-        && fast_step (ctx, &bs, 0, logprobs, error);
-  } else {
-    ok = plain_step (ctx, &bs, 0, logprobs, error);
+  ok = beam_init (ctx, &bs, pf, NULL, error);
+  if (ok) {
+    ok = decode_prepare (ctx, &bs, error) && (ctx->path == UPM_PATH_FAST ?
+        fast_step (ctx, &bs, 0, logprobs, error) :
+        plain_step (ctx, &bs, 0, logprobs, error));
+    beam_clear (&bs);
   }
-  beam_clear (&bs);
+  upm_prefix_unref (pf);
   return ok;
 }

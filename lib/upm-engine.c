@@ -589,12 +589,13 @@ transformer_run (UpmContext * ctx, float *x, uint32_t n,
 
 gboolean
 upm_transformer_forward (UpmContext * ctx, float *x, uint32_t n,
-    const UpmSegment * segs, uint32_t n_segs, UpmRouting * routing,
-    GError ** error)
+    const UpmSegment * segs, uint32_t n_segs, UpmForwardFlags flags,
+    UpmRouting * routing, GError ** error)
 {
   if (!check_segments (n, segs, n_segs, error))
     return FALSE;
-  if (!transformer_run (ctx, x, n, segs, n_segs, UINT32_MAX, FALSE, error))
+  if (!transformer_run (ctx, x, n, segs, n_segs, UINT32_MAX,
+          (flags & UPM_FORWARD_SPE_ONLY) != 0, error))
     return FALSE;
   upm_routing_add_segments (ctx->model, routing, segs, n_segs, 0);
   return TRUE;

@@ -227,12 +227,20 @@ gboolean upm_embed_patches (UpmContext * ctx, const float *patches,
 gboolean upm_embed_text (UpmContext * ctx, const int32_t * ids,
     uint32_t n_ids, float *out, GError ** error);
 
+typedef enum
+{
+  UPM_FORWARD_NONE = 0,
+  /* Only row 0 (the <SPE>) of the output is needed: the last layer skips
+   * the other rows' attention and FFN, whose output rows are left stale. */
+  UPM_FORWARD_SPE_ONLY = 1 << 0,
+} UpmForwardFlags;
+
 /* The shared encoder over one sequence, bidirectional, in place (n x D).
  * Segments must cover the n tokens. Routing of MoE layers is appended to
  * @routing when non-NULL. */
 gboolean upm_transformer_forward (UpmContext * ctx, float *x, uint32_t n,
-    const UpmSegment * segs, uint32_t n_segs, UpmRouting * routing,
-    GError ** error);
+    const UpmSegment * segs, uint32_t n_segs, UpmForwardFlags flags,
+    UpmRouting * routing, GError ** error);
 
 /* feature = normalize(proj(ln_post(h))): D floats. */
 void upm_feature_from_hidden (UpmContext * ctx, const float *h, float *feature);
@@ -294,9 +302,28 @@ typedef struct
 
 void upm_caption_clear (UpmCaption * caption);
 
+/* Patches -> caption: embed, encode the prefix, decode. */
 gboolean upm_caption (UpmContext * ctx, const float *patches,
     uint32_t n_frames, const UpmCaptionParams * params, UpmCaption * out,
     UpmRouting * routing, GError ** error);
+
+/* The encoded visual prefix of captioning: every layer's keys and values of
+ * [SPE, visual] under the caption_prefix row. Reference counted and
+ * read-only once made, so it can be handed between elements and threads. */
+typedef struct _UpmPrefix UpmPrefix;
+
+/* @embeddings: the output of upm_embed_patches (1 + frames * grid^2 rows). */
+UpmPrefix *upm_prefix_new (UpmContext * ctx, const float *embeddings,
+    uint32_t n_tokens, UpmRouting * routing, GError ** error);
+UpmPrefix *upm_prefix_ref (UpmPrefix * prefix);
+void upm_prefix_unref (UpmPrefix * prefix);
+uint32_t upm_prefix_n_tokens (const UpmPrefix * prefix);
+
+/* Beam search over a prefix made with the same model. Routing of the text
+ * segment is appended to @routing. */
+gboolean upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
+    const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
+    GError ** error);
 
 /* ------------------------------------------------------------------- misc */
 

@@ -103,7 +103,8 @@ check_visual (Check * c, const float *patches, uint32_t n_frames)
   GError *error = NULL;
 
   if (upm_embed_patches (c->ctx, patches, n_frames, x, &error)
-      && upm_transformer_forward (c->ctx, x, n, &seg, 1, NULL, &error))
+      && upm_transformer_forward (c->ctx, x, n, &seg, 1, UPM_FORWARD_NONE,
+          NULL, &error))
     compare (c, "cls SPE hidden (full forward)", x,
         expect_tensor (c, "expect.cls.spe_hidden", d), d, TOL);
   else

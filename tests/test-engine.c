@@ -145,6 +145,71 @@ test_context_reuse (void)
   upm_model_unref (m);
 }
 
+/* A prefix is shared read-only: decoding it from two contexts in two
+ * threads gives the caption of the one-call path. */
+typedef struct
+{
+  UpmModel *model;
+  UpmPrefix *prefix;
+  UpmCaption caption;
+} DecodeJob;
+
+static gpointer
+decode_thread (gpointer data)
+{
+  DecodeJob *job = data;
+  UpmContext *ctx = upm_context_new (job->model);
+  GError *error = NULL;
+  g_assert_true (upm_caption_decode (ctx, job->prefix, NULL, &job->caption,
+          NULL, &error));
+  g_assert_no_error (error);
+  upm_context_free (ctx);
+  return NULL;
+}
+
+static void
+test_prefix_shared (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-moe.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  const uint32_t n = 1 + 3 * UPM_HP_TOKENS_PER_FRAME (hp);
+  UpmContext *ctx = upm_context_new (m);
+  float *p = make_patches (hp, 3, 11);
+  float *x = g_new (float, (size_t) n * hp->n_embd);
+  DecodeJob jobs[2] = { {m, NULL, {0}}, {m, NULL, {0}} };
+  GThread *threads[2];
+  UpmCaption ref;
+  GError *error = NULL;
+
+  g_assert_true (upm_caption (ctx, p, 3, NULL, &ref, NULL, &error));
+  g_assert_true (upm_embed_patches (ctx, p, 3, x, &error));
+  UpmPrefix *pf = upm_prefix_new (ctx, x, n, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (upm_prefix_n_tokens (pf), ==, n);
+  g_assert_null (upm_prefix_new (ctx, x, n - 1, NULL, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  for (int i = 0; i < 2; i++) {
+    jobs[i].prefix = upm_prefix_ref (pf);
+    threads[i] = g_thread_new ("decode", decode_thread, &jobs[i]);
+  }
+  upm_prefix_unref (pf);
+  for (int i = 0; i < 2; i++) {
+    g_thread_join (threads[i]);
+    g_assert_cmpuint (jobs[i].caption.n_ids, ==, ref.n_ids);
+    g_assert_cmpmem (jobs[i].caption.ids, ref.n_ids * 4, ref.ids,
+        ref.n_ids * 4);
+    g_assert_cmpfloat (jobs[i].caption.score, ==, ref.score);
+    upm_caption_clear (&jobs[i].caption);
+    upm_prefix_unref (jobs[i].prefix);
+  }
+  upm_caption_clear (&ref);
+  g_free (x);
+  g_free (p);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
 static void
 test_routing_meta (void)
 {
@@ -181,8 +246,10 @@ test_routing_meta (void)
   upm_routing_init (&r);
   g_assert_true (upm_caption (ctx, p, 2, NULL, &cap, &r, &error));
   g_assert_cmpuint (r.routes->len, ==, n_moe * UPM_N_GATES * 2);
+  /* The prefix's routes come first, then the text's. */
   const UpmRoute *r0 = &g_array_index (r.routes, UpmRoute, 0);
-  const UpmRoute *r1 = &g_array_index (r.routes, UpmRoute, 1);
+  const UpmRoute *r1 = &g_array_index (r.routes, UpmRoute,
+      n_moe * UPM_N_GATES);
   g_assert_cmpint (r0->attr, ==, UPM_ATTR_CAPTION_PREFIX);
   g_assert_cmpint (r1->attr, ==, UPM_ATTR_CAPTION_TEXT);
   g_assert_cmpuint (r1->token_begin, ==, r0->token_end);
@@ -348,6 +415,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/fast-vs-plain", test_fast_vs_plain);
   g_test_add_func ("/engine/context-reuse", test_context_reuse);
   g_test_add_func ("/engine/routing", test_routing_meta);
+  g_test_add_func ("/engine/prefix-shared", test_prefix_shared);
   g_test_add_func ("/engine/text-batch-padding", test_text_batch_padding);
   g_test_add_func ("/engine/bad-arguments", test_bad_arguments);
   g_test_add_func ("/engine/labels-classify", test_labels_and_classify);
