@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int upmmeta_placeholder_t;

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int gstupmbin_placeholder_t;

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int gstupmencoder_placeholder_t;

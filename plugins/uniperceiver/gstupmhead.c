@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int gstupmhead_placeholder_t;

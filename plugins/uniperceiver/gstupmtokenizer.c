@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int gstupmtokenizer_placeholder_t;

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int gstupmtransformer_placeholder_t;
