@@ -45,7 +45,7 @@ PY
 run=build/tools/upm-run
 common=(--model "$model" --frame-stride 1 --clip-frames "$frames" --progress never)
 echo "== captions (timed), with the experts chosen per clip"
-"$run" "${common[@]}" --task caption --routing "$video"
+"$run" "${common[@]}" --task caption --routing-summary "$video"
 "$run" "${common[@]}" --task caption --output-format srt -o "$out/captions.srt" "$video"
 "$run" "${common[@]}" --task caption --output-format webvtt -o "$out/captions.vtt" "$video"
 motions=$(cd tools && /usr/bin/python3 -c 'import synthworld; print(",".join(synthworld.class_names()))')

@@ -44,7 +44,7 @@ typedef struct
   int top_k, clip_frames, frame_stride, clip_hop, beam_size, max_length;
   int threads;
   double fps;
-  gboolean image, routing;
+  gboolean image, routing, routing_summary;
   char **inputs;
 } Options;
 
@@ -127,6 +127,9 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Write results here (default: stdout)", "FILE" },
     { "routing", 0, 0, G_OPTION_ARG_NONE, &o->routing,
         "Print the MoE routing of every clip", NULL },
+    { "routing-summary", 0, 0, G_OPTION_ARG_NONE, &o->routing_summary,
+        "Print one line of routing per clip: per segment, per MoE layer, "
+        "the experts of the attention and FFN gates", NULL },
     { "progress", 0, 0, G_OPTION_ARG_STRING, &o->progress,
         "auto (default: when stderr is a terminal), always or never", "WHEN" },
     { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads,
@@ -137,7 +140,7 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->inputs, NULL,
         "INPUT" },
     { NULL } };
-  GOptionContext *oc = g_option_context_new ("INPUT");
+  GOptionContext *oc = g_option_context_new (NULL);
   gboolean ok;
 
   g_option_context_set_summary (
@@ -447,6 +450,43 @@ routing_text (GString *s, const UpmRouting *routing, const char *indent)
     }
 }
 
+/* "experts caption_prefix L0 3+4/0+4 L2 7+6/3+5 | caption_text ...":
+ * per segment (attribute row) and MoE layer, attention/FFN expert pairs. */
+static void
+routing_summary (GString *s, const UpmRouting *routing, const char *indent)
+{
+  int last_attr = -1;
+  guint i;
+
+  if (!routing->routes || routing->routes->len == 0)
+    return;
+  g_string_append_printf (s, "%sexperts", indent);
+  for (int a = 0; a < UPM_N_ATTRS; a++)
+    {
+      for (i = 0; i < routing->routes->len; i++)
+        {
+          const UpmRoute *rt = &g_array_index (routing->routes, UpmRoute, i);
+          if ((int) rt->attr != a || rt->gate != UPM_GATE_ATTN)
+            continue;
+          if (last_attr != a)
+            g_string_append_printf (s, "%s %s", last_attr < 0 ? "" : " |",
+                upm_attr_name (rt->attr));
+          last_attr = a;
+          g_string_append_printf (s, " L%u %u+%u", rt->layer, rt->expert[0],
+              rt->expert[1]);
+          for (guint j = 0; j < routing->routes->len; j++)
+            {
+              const UpmRoute *f = &g_array_index (routing->routes, UpmRoute, j);
+              if (f->attr == rt->attr && f->layer == rt->layer
+                  && f->gate == UPM_GATE_FFN)
+                g_string_append_printf (s, "/%u+%u", f->expert[0],
+                    f->expert[1]);
+            }
+        }
+    }
+  g_string_append_c (s, '\n');
+}
+
 static void
 routing_json (GString *s, const UpmRouting *routing)
 {
@@ -601,6 +641,8 @@ write_result (Run *r, const ClipResult *c, GError **error)
       g_string_append_c (s, '\n');
       if (r->opt.routing)
         routing_text (s, &c->routing, "    ");
+      else if (r->opt.routing_summary)
+        routing_summary (s, &c->routing, "    ");
     }
   else
     {
@@ -667,7 +709,8 @@ run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
 static gboolean
 run_clip_task (Run *r, ClipResult *c, GError **error)
 {
-  UpmRouting *routing = r->opt.routing ? &c->routing : NULL;
+  UpmRouting *routing = r->opt.routing || r->opt.routing_summary ?
+      &c->routing : NULL;
 
   if (r->task == TASK_CAPTION)
     {
