@@ -8,6 +8,9 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 /* Queries per attention block: keeps the score buffer linear in the
  * sequence length (block x n_keys floats) while the per-head GEMMs stay
@@ -86,12 +89,132 @@ upm_layer_norm (const float *x, uint32_t n, uint32_t d, const float *g,
 }
 
 void
-upm_gelu (float *x, size_t n)
+upm_gelu_ref (float *x, size_t n)
 {
   const float inv_sqrt2 = 0.70710678118654752440f;
 
   for (size_t i = 0; i < n; i++)
     x[i] = 0.5f * x[i] * (1.0f + erff (x[i] * inv_sqrt2));
+}
+
+void
+upm_exp_ref (float *x, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    x[i] = expf (x[i]);
+}
+
+#ifdef __AVX2__
+/* exp(x) for 8 lanes: x = k ln2 + r, |r| <= ln2/2, exp(r) by a degree-6
+ * polynomial, 2^k through the exponent bits (relative error ~2e-7).
+ * Inputs below -87.3 give 0, as expf underflows there in practice. */
+static inline __m256
+exp8 (__m256 x)
+{
+  const __m256 hi = _mm256_set1_ps (88.3762626647949f);
+  const __m256 lo = _mm256_set1_ps (-87.3365447505531f);
+  const __m256 log2e = _mm256_set1_ps (1.44269504088896341f);
+  const __m256 ln2_hi = _mm256_set1_ps (0.693359375f);
+  const __m256 ln2_lo = _mm256_set1_ps (-2.12194440e-4f);
+  __m256 under = _mm256_cmp_ps (x, lo, _CMP_LT_OQ);
+
+  x = _mm256_min_ps (_mm256_max_ps (x, lo), hi);
+  __m256 k = _mm256_round_ps (_mm256_mul_ps (x, log2e),
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps (k, ln2_hi, x);
+  r = _mm256_fnmadd_ps (k, ln2_lo, r);
+  __m256 p = _mm256_set1_ps (1.3981999507e-3f);
+  p = _mm256_fmadd_ps (p, r, _mm256_set1_ps (8.3334519073e-3f));
+  p = _mm256_fmadd_ps (p, r, _mm256_set1_ps (4.1665795894e-2f));
+  p = _mm256_fmadd_ps (p, r, _mm256_set1_ps (1.6666665459e-1f));
+  p = _mm256_fmadd_ps (p, r, _mm256_set1_ps (5.0000001201e-1f));
+  p = _mm256_fmadd_ps (p, _mm256_mul_ps (r, r), r);
+  p = _mm256_add_ps (p, _mm256_set1_ps (1.0f));
+  __m256i e = _mm256_slli_epi32 (_mm256_add_epi32 (_mm256_cvtps_epi32 (k),
+          _mm256_set1_epi32 (127)), 23);
+  __m256 y = _mm256_mul_ps (p, _mm256_castsi256_ps (e));
+  return _mm256_andnot_ps (under, y);
+}
+
+/* erf(z) = 1 - t exp(-z^2 + P(t)), t = 1 / (1 + |z|/2) (Numerical Recipes'
+ * erfc, fractional error < 1.2e-7), sign restored. */
+static inline __m256
+erf8 (__m256 z)
+{
+  const __m256 sign = _mm256_set1_ps (-0.0f);
+  const __m256 one = _mm256_set1_ps (1.0f);
+  __m256 a = _mm256_andnot_ps (sign, z);
+  __m256 t = _mm256_div_ps (one, _mm256_fmadd_ps (_mm256_set1_ps (0.5f), a,
+          one));
+  __m256 p = _mm256_set1_ps (0.17087277f);
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (-0.82215223f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (1.48851587f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (-1.13520398f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (0.27886807f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (-0.18628806f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (0.09678418f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (0.37409196f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (1.00002368f));
+  p = _mm256_fmadd_ps (p, t, _mm256_set1_ps (-1.26551223f));
+  p = _mm256_fnmadd_ps (a, a, p);
+  __m256 erfc = _mm256_mul_ps (t, exp8 (p));
+  __m256 r = _mm256_sub_ps (one, erfc);
+  return _mm256_or_ps (r, _mm256_and_ps (z, sign));
+}
+#endif
+
+void
+upm_gelu (float *x, size_t n)
+{
+  size_t i = 0;
+#ifdef __AVX2__
+  const __m256 half = _mm256_set1_ps (0.5f), one = _mm256_set1_ps (1.0f);
+  const __m256 inv_sqrt2 = _mm256_set1_ps (0.70710678118654752440f);
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps (x + i);
+    __m256 e = erf8 (_mm256_mul_ps (v, inv_sqrt2));
+    _mm256_storeu_ps (x + i, _mm256_mul_ps (_mm256_mul_ps (half, v),
+            _mm256_add_ps (one, e)));
+  }
+#endif
+  upm_gelu_ref (x + i, n - i);
+}
+
+void
+upm_exp (float *x, size_t n)
+{
+  size_t i = 0;
+#ifdef __AVX2__
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps (x + i, exp8 (_mm256_loadu_ps (x + i)));
+#endif
+  upm_exp_ref (x + i, n - i);
+}
+
+/* exp(x - max) in place, returning the sum. */
+static double
+exp_shifted_sum (float *x, uint32_t n, float max)
+{
+  uint32_t i = 0;
+  double sum = 0.0;
+#ifdef __AVX2__
+  const __m256 m = _mm256_set1_ps (max);
+  __m256 acc = _mm256_setzero_ps ();
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = exp8 (_mm256_sub_ps (_mm256_loadu_ps (x + i), m));
+    _mm256_storeu_ps (x + i, e);
+    acc = _mm256_add_ps (acc, e);
+  }
+  float lanes[8];
+  _mm256_storeu_ps (lanes, acc);
+  for (int k = 0; k < 8; k++)
+    sum += lanes[k];
+#endif
+  for (; i < n; i++) {
+    x[i] = expf (x[i] - max);
+    sum += x[i];
+  }
+  return sum;
 }
 
 void
@@ -110,16 +233,12 @@ void
 upm_softmax (float *x, uint32_t n)
 {
   float max = -INFINITY;
-  double sum = 0.0;
 
   if (n == 0)
     return;
   for (uint32_t i = 0; i < n; i++)
     max = x[i] > max ? x[i] : max;
-  for (uint32_t i = 0; i < n; i++) {
-    x[i] = expf (x[i] - max);
-    sum += x[i];
-  }
+  const double sum = exp_shifted_sum (x, n, max);
   const float inv = (float) (1.0 / sum);
   for (uint32_t i = 0; i < n; i++)
     x[i] *= inv;

@@ -22,8 +22,13 @@ void upm_linear_acc (const float *x, uint32_t n, uint32_t n_in,
 void upm_layer_norm (const float *x, uint32_t n, uint32_t d, const float *g,
     const float *b, float eps, float *y);
 
-/* Exact-erf GELU in place. */
+/* Exact-erf GELU in place: vectorised erf (fractional error < 2e-7) where
+ * AVX2 is available; upm_gelu_ref is the libm reference the tests use. */
 void upm_gelu (float *x, size_t n);
+void upm_gelu_ref (float *x, size_t n);
+/* exp in place (vectorised) and its libm reference. */
+void upm_exp (float *x, size_t n);
+void upm_exp_ref (float *x, size_t n);
 
 /* x[n, d] += scale[d] * y[n, d] (layer scale + residual). */
 void upm_scaled_residual (float *x, const float *y, const float *scale,
