@@ -148,6 +148,21 @@ void upm_tokens_truncate (GArray * ids, guint max_len);
 GArray *upm_tokenize_target (const UpmModel * model, const char *text,
     guint max_len, GError ** error);
 
+/* ------------------------------------------------------------------ labels */
+
+/* "a cat, a dog,a car" -> {"a cat", "a dog", "a car", NULL}: items trimmed;
+ * an empty item, invalid UTF-8, an over-long label or an empty list is an
+ * error (UPM_ERROR_INVALID_ARGUMENT). Free with g_strfreev. */
+char **upm_labels_parse (const char *text, gssize len, guint * n_labels,
+    GError ** error);
+/* One label per line; blank lines and lines starting with '#' are skipped,
+ * CRLF is accepted. Errors name the line. */
+char **upm_labels_parse_lines (const char *data, gsize len, guint * n_labels,
+    GError ** error);
+/* upm_labels_parse_lines on a file's contents; errors name the file. */
+char **upm_labels_load_file (const char *path, guint * n_labels,
+    GError ** error);
+
 /* ------------------------------------------------------------------ vision */
 
 typedef enum
