@@ -222,46 +222,6 @@ check_options (Run *r, GError **error)
 /* ---------------------------------------------------------------- texts */
 
 static char **
-split_texts (const char *text, const char *sep, guint *n)
-{
-  char **parts = g_strsplit (text, sep, -1);
-  GPtrArray *out = g_ptr_array_new ();
-  guint i;
-
-  for (i = 0; parts[i] != NULL; i++)
-    {
-      char *s = g_strstrip (parts[i]);
-
-      if (*s != '\0')
-        g_ptr_array_add (out, g_strdup (s));
-    }
-  g_strfreev (parts);
-  *n = out->len;
-  g_ptr_array_add (out, NULL);
-  return (char **)g_ptr_array_free (out, FALSE);
-}
-
-static char **
-read_lines (const char *path, guint *n, GError **error)
-{
-  char *contents = NULL;
-  char **lines;
-
-  if (!g_file_get_contents (path, &contents, NULL, error))
-    return NULL;
-  lines = split_texts (contents, "\n", n);
-  g_free (contents);
-  if (*n == 0)
-    {
-      g_strfreev (lines);
-      g_set_error (
-          error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, "%s: no lines", path);
-      return NULL;
-    }
-  return lines;
-}
-
-static char **
 bundled_labels (Run *r, guint *n, GError **error)
 {
   const char *name = r->opt.labelset;
@@ -294,11 +254,11 @@ setup_texts (Run *r, GError **error)
                                           : UPM_ATTR_RETRIEVAL_TARGET;
 
   if (r->task == TASK_RETRIEVE)
-    r->texts = read_lines (r->opt.captions_file, &r->n_texts, error);
+    r->texts = upm_labels_load_file (r->opt.captions_file, &r->n_texts, error);
   else if (r->opt.labels_file)
-    r->texts = read_lines (r->opt.labels_file, &r->n_texts, error);
+    r->texts = upm_labels_load_file (r->opt.labels_file, &r->n_texts, error);
   else if (r->opt.labels)
-    r->texts = split_texts (r->opt.labels, ",", &r->n_texts);
+    r->texts = upm_labels_parse (r->opt.labels, -1, &r->n_texts, error);
   else
     r->texts = bundled_labels (r, &r->n_texts, error);
   if (r->texts == NULL)
