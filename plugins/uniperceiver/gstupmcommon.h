@@ -88,12 +88,25 @@ GType gst_upm_model_get_type (void);   /* boxed: upm_model_ref/unref */
  * the element, a CONTEXT query downstream then upstream, a NEED_CONTEXT
  * message, or else loaded through a process-wide cache keyed by canonical
  * path and announced with HAVE_CONTEXT. Returns a new reference or NULL with
- * @error (the caller posts GST_ELEMENT_ERROR naming the file). */
+ * @error (the caller posts GST_ELEMENT_ERROR naming the file).
+ * A context found by query or made from the cache is also set on @element
+ * (gst_element_set_context, as GStreamer's GL/VA helpers do), so a
+ * set_context vfunc may run from inside this call; chain up there so that
+ * gst_element_get_context keeps the context. The cache entry lives as long
+ * as some element holds that context (non-persistent: dropped at
+ * READY->NULL); the model itself as long as any reference. */
 UpmModel *gst_upm_element_get_model (GstElement * element, const gchar * path,
     GError ** error);
 
 /* For set_context vfuncs: the model of @context if it is for @path. */
 UpmModel *gst_upm_context_get_model (GstContext * context, const gchar * path);
+
+/* For pad query functions: answers a GST_QUERY_CONTEXT of type
+ * GST_UPM_MODEL_CONTEXT_TYPE with @model (the element's own context when it
+ * holds @model). Returns FALSE, leaving @query alone, for other queries or
+ * when @model is NULL; forward those as usual. */
+gboolean gst_upm_handle_context_query (GstElement * element, GstQuery * query,
+    UpmModel * model);
 
 /* -------------------------------------------------- caption prefix (internal) */
 
@@ -112,7 +125,8 @@ const GstMetaInfo *gst_upm_prefix_meta_get_info (void);
 GstUpmPrefixMeta *gst_buffer_add_upm_prefix_meta (GstBuffer * buffer,
     UpmModel * model, UpmPrefix * prefix);
 
-/* Converts a library routing list to meta routes (segment names interned). */
+/* Converts a library routing list to meta routes (segment names interned).
+ * Free the array with g_free; NULL when there are none. */
 GstUpmRoute *gst_upm_routes_from_library (const UpmRouting * routing,
     guint * n_routes);
 

@@ -1,7 +1,1287 @@
-/* placeholder: being written */
+/* gstupmtokenizer.c: video frames -> clips of patch rows, text -> BPE ids.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-upmtokenizer
+ * @title: upmtokenizer
+ *
+ * The first step of the uniperceiver elements. Video: every frame-stride-th
+ * frame is converted to RGB at its own size, resized (shorter side to the
+ * model's image size), centre-cropped, normalised and cut into patch rows;
+ * clip-frames such frames make one clip buffer
+ * (application/x-upm-patches), a new clip starting every clip-hop kept
+ * frames. A still image (framerate 0/1) is a clip of one frame. Text: each
+ * buffer is tokenised with the model's BPE as "<text> <|endoftext|>"
+ * (application/x-upm-tokens).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! upmtokenizer \
+ *     clip-frames=4 frame-stride=8 ! fakesink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstupmtokenizer.h"
 #include "gstupmelements.h"
-gboolean
-gst_element_register_upmtokenizer (GstPlugin * plugin)
+
+#include <string.h>
+#include <libavutil/mem.h>
+#include <libavutil/pixfmt.h>
+#include <libswscale/swscale.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_upm_tokenizer_debug);
+#define GST_CAT_DEFAULT gst_upm_tokenizer_debug
+
+#define DEFAULT_MODEL NULL
+#define DEFAULT_CLIP_FRAMES 0
+#define DEFAULT_FRAME_STRIDE 1
+#define DEFAULT_CLIP_HOP 0
+#define DEFAULT_NORM GST_UPM_TOKENIZER_NORM_AUTO
+#define DEFAULT_PARTIAL_CLIP GST_UPM_PARTIAL_CLIP_PAD
+#define MAX_CLIP_FRAMES 64
+
+enum
 {
+  PROP_0,
+  PROP_MODEL,
+  PROP_CLIP_FRAMES,
+  PROP_FRAME_STRIDE,
+  PROP_CLIP_HOP,
+  PROP_NORM,
+  PROP_PARTIAL_CLIP,
+};
+
+typedef enum
+{
+  MODE_NONE,
+  MODE_VIDEO,
+  MODE_TEXT,
+} Mode;
+
+/* A kept frame waiting for its clip(s); its patches are in the ring. */
+typedef struct
+{
+  guint64 k;                    /* index among kept frames */
+  GstClockTime pts, duration;
+} KeptFrame;
+
+struct _GstUpmTokenizer
+{
+  GstElement parent;
+
+  GstPad *sinkpad, *srcpad;
+
+  /* properties, under the object lock */
+  gchar *model_path;
+  guint clip_frames, frame_stride, clip_hop;
+  GstUpmTokenizerNorm norm;
+  GstUpmPartialClip partial_clip;
+
+  /* the model (pointer under the object lock), from NULL->READY */
+  UpmModel *model;
+  gchar *model_loaded_for;      /* the property value it was loaded for */
+  GstClockTime latency;         /* object lock */
+
+  /* streaming state, under the stream lock */
+  Mode mode;
+  GstVideoInfo vinfo;
+  guint span, stride, hop;
+  UpmNormKind norm_kind;
+  gsize frame_floats;
+  KeptFrame *ring;              /* span entries */
+  gfloat *ring_patches;         /* span x frame_floats */
+  guint ring_head, ring_len;
+  guint64 n_in, n_kept, next_start;
+  gboolean discont;
+
+  /* conversion to packed RGB */
+  struct SwsContext *sws;
+  gint sws_width, sws_height;
+  enum AVPixelFormat sws_format;
+  GstVideoColorMatrix sws_matrix;
+  GstVideoColorRange sws_range;
+  guint8 *rgb;
+  gint rgb_stride;
+  gsize rgb_size;
+};
+
+#define VIDEO_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, ARGB, " \
+  "I420, YV12, NV12, NV21, Y42B, Y444, GRAY8, YUY2, UYVY }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS) "; "
+        "text/x-raw, format = (string) utf8"));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_UPM_PATCHES_CAPS "; " GST_UPM_TOKENS_CAPS));
+
+static GstStaticCaps patches_caps = GST_STATIC_CAPS (GST_UPM_PATCHES_CAPS);
+static GstStaticCaps tokens_caps = GST_STATIC_CAPS (GST_UPM_TOKENS_CAPS);
+
+#define gst_upm_tokenizer_parent_class parent_class
+G_DEFINE_TYPE (GstUpmTokenizer, gst_upm_tokenizer, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (upmtokenizer, "upmtokenizer", GST_RANK_NONE,
+    GST_TYPE_UPM_TOKENIZER);
+
+static void gst_upm_tokenizer_finalize (GObject * object);
+static void gst_upm_tokenizer_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_upm_tokenizer_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static GstStateChangeReturn gst_upm_tokenizer_change_state (GstElement *
+    element, GstStateChange transition);
+static GstFlowReturn gst_upm_tokenizer_chain (GstPad * pad,
+    GstObject * parent, GstBuffer * buffer);
+static gboolean gst_upm_tokenizer_sink_event (GstPad * pad,
+    GstObject * parent, GstEvent * event);
+static gboolean gst_upm_tokenizer_sink_query (GstPad * pad,
+    GstObject * parent, GstQuery * query);
+static gboolean gst_upm_tokenizer_src_query (GstPad * pad,
+    GstObject * parent, GstQuery * query);
+
+/* ----------------------------------------------------------------- enums */
+
+GType
+gst_upm_tokenizer_norm_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {GST_UPM_TOKENIZER_NORM_AUTO,
+        "Image normalisation for 1-frame clips, video for longer clips",
+        "auto"},
+    {GST_UPM_TOKENIZER_NORM_VIDEO,
+        "Video: bilinear resize, mean/std 0.5", "video"},
+    {GST_UPM_TOKENIZER_NORM_IMAGE,
+        "Image: bicubic resize, the model's (ImageNet) mean/std", "image"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstUpmTokenizerNorm", values);
+    g_once_init_leave (&type, t);
+  }
+  return (GType) type;
+}
+
+GType
+gst_upm_partial_clip_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {GST_UPM_PARTIAL_CLIP_PAD,
+          "Pad a partial clip by repeating its last frame when at least half "
+          "of it is present, else drop it", "pad"},
+    {GST_UPM_PARTIAL_CLIP_DROP, "Drop a partial clip", "drop"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstUpmPartialClip", values);
+    g_once_init_leave (&type, t);
+  }
+  return (GType) type;
+}
+
+/* ----------------------------------------------------------------- class */
+
+static void
+gst_upm_tokenizer_class_init (GstUpmTokenizerClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->finalize = gst_upm_tokenizer_finalize;
+  gobject_class->set_property = gst_upm_tokenizer_set_property;
+  gobject_class->get_property = gst_upm_tokenizer_get_property;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Model file (.upm) giving the image size, patch size, mean/std, "
+          "clip length and tokenizer; NULL: the bundled model "
+          "($UPM_DEFAULT_MODEL if set)", DEFAULT_MODEL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  g_object_class_install_property (gobject_class, PROP_CLIP_FRAMES,
+      g_param_spec_uint ("clip-frames", "Clip frames",
+          "Kept frames per clip (0: the model's default; at most the model's "
+          "number of temporal positions). Still images are 1-frame clips",
+          0, MAX_CLIP_FRAMES, DEFAULT_CLIP_FRAMES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  g_object_class_install_property (gobject_class, PROP_FRAME_STRIDE,
+      g_param_spec_uint ("frame-stride", "Frame stride",
+          "Keep every Nth input frame (1: all)", 1, G_MAXINT,
+          DEFAULT_FRAME_STRIDE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  g_object_class_install_property (gobject_class, PROP_CLIP_HOP,
+      g_param_spec_uint ("clip-hop", "Clip hop",
+          "Kept frames between the starts of two clips (0: clip-frames, "
+          "non-overlapping clips; less than clip-frames: sliding windows, "
+          "each frame converted once; more: kept frames between clips are "
+          "skipped)", 0, G_MAXINT, DEFAULT_CLIP_HOP,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  g_object_class_install_property (gobject_class, PROP_NORM,
+      g_param_spec_enum ("norm", "Normalisation",
+          "Resize filter and mean/std of the frames (auto: image for 1-frame "
+          "clips, video otherwise)", GST_TYPE_UPM_TOKENIZER_NORM,
+          DEFAULT_NORM,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  g_object_class_install_property (gobject_class, PROP_PARTIAL_CLIP,
+      g_param_spec_enum ("partial-clip", "Partial clip",
+          "What to do at EOS (or a new segment or clip layout) with a clip "
+          "that is not complete: pad it by repeating its last frame when at "
+          "least half of its frames are present and drop it otherwise, or "
+          "always drop it", GST_TYPE_UPM_PARTIAL_CLIP, DEFAULT_PARTIAL_CLIP,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Uni-Perceiver tokenizer", "Filter/Converter/Video/Text",
+      "Groups video frames into clips of normalised patch rows and tokenises "
+      "text with the model's BPE", "gst-uniperceiver authors");
+
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_change_state);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_UPM_TOKENIZER_NORM, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_UPM_PARTIAL_CLIP, 0);
+
+  GST_DEBUG_CATEGORY_INIT (gst_upm_tokenizer_debug, "upmtokenizer", 0,
+      "uniperceiver tokenizer");
+}
+
+static void
+gst_upm_tokenizer_init (GstUpmTokenizer * self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_chain));
+  gst_pad_set_event_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_sink_event));
+  gst_pad_set_query_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_sink_query));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_src_query));
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->model_path = g_strdup (DEFAULT_MODEL);
+  self->clip_frames = DEFAULT_CLIP_FRAMES;
+  self->frame_stride = DEFAULT_FRAME_STRIDE;
+  self->clip_hop = DEFAULT_CLIP_HOP;
+  self->norm = DEFAULT_NORM;
+  self->partial_clip = DEFAULT_PARTIAL_CLIP;
+  self->latency = 0;
+  self->mode = MODE_NONE;
+  self->sws_format = AV_PIX_FMT_NONE;
+  gst_video_info_init (&self->vinfo);
+}
+
+/* ---------------------------------------------------------- clip state */
+
+static void
+gst_upm_tokenizer_reset_clips (GstUpmTokenizer * self)
+{
+  self->ring_head = 0;
+  self->ring_len = 0;
+  self->n_in = 0;
+  self->n_kept = 0;
+  self->next_start = 0;
+  self->discont = TRUE;
+}
+
+static void
+gst_upm_tokenizer_free_stream (GstUpmTokenizer * self)
+{
+  gst_upm_tokenizer_reset_clips (self);
+  g_clear_pointer (&self->ring, g_free);
+  g_clear_pointer (&self->ring_patches, g_free);
+  self->span = 0;
+  self->frame_floats = 0;
+  self->mode = MODE_NONE;
+  gst_video_info_init (&self->vinfo);
+  if (self->sws)
+    sws_freeContext (self->sws);
+  self->sws = NULL;
+  self->sws_format = AV_PIX_FMT_NONE;
+  av_freep (&self->rgb);
+  self->rgb_size = 0;
+  GST_OBJECT_LOCK (self);
+  self->latency = 0;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_upm_tokenizer_finalize (GObject * object)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
+
+  gst_upm_tokenizer_free_stream (self);
+  if (self->model)
+    upm_model_unref (self->model);
+  g_free (self->model_loaded_for);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* The model's hyper-parameters; only called while the model is loaded
+ * (READY and up), where the pointer does not change. */
+static const UpmHParams *
+gst_upm_tokenizer_hparams (GstUpmTokenizer * self)
+{
+  return upm_model_hparams (self->model);
+}
+
+/* -------------------------------------------------------------- model */
+
+static void
+gst_upm_tokenizer_post_model_error (GstUpmTokenizer * self,
+    const gchar * path, const GError * err)
+{
+  const gchar *file = path ? path : gst_upm_default_model_path ();
+
+  if (err->domain == UPM_ERROR && err->code == UPM_ERROR_IO
+      && !g_file_test (file, G_FILE_TEST_EXISTS)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("Model file \"%s\" not found: %s", file, err->message),
+        ("Set the 'model' property (or the UPM_DEFAULT_MODEL environment "
+            "variable) to a .upm model file."));
+  } else {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load the model file \"%s\": %s", file, err->message),
+        ("Check the file with upm-inspect; make .upm files with "
+            "tools/convert.py."));
+  }
+}
+
+/* Loads the model of the 'model' property unless it is already loaded. */
+static gboolean
+gst_upm_tokenizer_ensure_model (GstUpmTokenizer * self)
+{
+  GError *err = NULL;
+  UpmModel *model, *old;
+  gchar *path;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path);
+  if (self->model && g_strcmp0 (path, self->model_loaded_for) == 0) {
+    GST_OBJECT_UNLOCK (self);
+    g_free (path);
+    return TRUE;
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  model = gst_upm_element_get_model (GST_ELEMENT (self), path, &err);
+  if (!model) {
+    gst_upm_tokenizer_post_model_error (self, path, err);
+    g_clear_error (&err);
+    g_free (path);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "model %s (%s)", upm_model_path (model),
+      upm_model_name (model));
+
+  GST_OBJECT_LOCK (self);
+  old = self->model;
+  self->model = model;
+  g_free (self->model_loaded_for);
+  self->model_loaded_for = path;
+  GST_OBJECT_UNLOCK (self);
+  if (old)
+    upm_model_unref (old);
   return TRUE;
+}
+
+static void
+gst_upm_tokenizer_drop_model (GstUpmTokenizer * self)
+{
+  UpmModel *old;
+
+  GST_OBJECT_LOCK (self);
+  old = self->model;
+  self->model = NULL;
+  g_clear_pointer (&self->model_loaded_for, g_free);
+  GST_OBJECT_UNLOCK (self);
+  if (old)
+    upm_model_unref (old);
+}
+
+/* A new reference to the model, or NULL before NULL->READY. */
+static UpmModel *
+gst_upm_tokenizer_ref_model (GstUpmTokenizer * self)
+{
+  UpmModel *model;
+
+  GST_OBJECT_LOCK (self);
+  model = self->model ? upm_model_ref (self->model) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  return model;
+}
+
+static guint
+gst_upm_tokenizer_default_clip_frames (const UpmHParams * hp)
+{
+  return hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
+}
+
+static gboolean
+gst_upm_tokenizer_check_clip_frames (GstUpmTokenizer * self)
+{
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  guint clip_frames;
+
+  GST_OBJECT_LOCK (self);
+  clip_frames = self->clip_frames;
+  GST_OBJECT_UNLOCK (self);
+  if (clip_frames <= hp->n_temporal)
+    return TRUE;
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+      ("clip-frames is %u but the model \"%s\" has %u temporal positions.",
+          clip_frames, upm_model_name (self->model), hp->n_temporal),
+      ("Set clip-frames to 1..%u, or to 0 for the model's default (%u).",
+          hp->n_temporal, gst_upm_tokenizer_default_clip_frames (hp)));
+  return FALSE;
+}
+
+/* ----------------------------------------------------------- properties */
+
+static gboolean
+gst_upm_tokenizer_check_mutable (GstUpmTokenizer * self, GParamSpec * pspec)
+{
+  GstState state;
+
+  if (pspec->flags & GST_PARAM_MUTABLE_PLAYING)
+    return TRUE;
+  GST_OBJECT_LOCK (self);
+  state = GST_STATE (self);
+  GST_OBJECT_UNLOCK (self);
+  if (state <= GST_STATE_READY)
+    return TRUE;
+  GST_WARNING_OBJECT (self, "property '%s' can only be changed in the NULL "
+      "or READY state; ignored", pspec->name);
+  return FALSE;
+}
+
+static void
+gst_upm_tokenizer_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
+
+  if (!gst_upm_tokenizer_check_mutable (self, pspec))
+    return;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_CLIP_FRAMES:
+      self->clip_frames = g_value_get_uint (value);
+      break;
+    case PROP_FRAME_STRIDE:
+      self->frame_stride = g_value_get_uint (value);
+      break;
+    case PROP_CLIP_HOP:
+      self->clip_hop = g_value_get_uint (value);
+      break;
+    case PROP_NORM:
+      self->norm = g_value_get_enum (value);
+      break;
+    case PROP_PARTIAL_CLIP:
+      self->partial_clip = g_value_get_enum (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_upm_tokenizer_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_CLIP_FRAMES:
+      g_value_set_uint (value, self->clip_frames);
+      break;
+    case PROP_FRAME_STRIDE:
+      g_value_set_uint (value, self->frame_stride);
+      break;
+    case PROP_CLIP_HOP:
+      g_value_set_uint (value, self->clip_hop);
+      break;
+    case PROP_NORM:
+      g_value_set_enum (value, self->norm);
+      break;
+    case PROP_PARTIAL_CLIP:
+      g_value_set_enum (value, self->partial_clip);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ------------------------------------------------------------ clips */
+
+static GstClockTime
+gst_upm_tokenizer_frame_duration (GstUpmTokenizer * self)
+{
+  if (GST_VIDEO_INFO_FPS_N (&self->vinfo) <= 0
+      || GST_VIDEO_INFO_FPS_D (&self->vinfo) <= 0)
+    return GST_CLOCK_TIME_NONE;
+  return gst_util_uint64_scale_int (GST_SECOND,
+      GST_VIDEO_INFO_FPS_D (&self->vinfo), GST_VIDEO_INFO_FPS_N (&self->vinfo));
+}
+
+static KeptFrame *
+ring_nth (GstUpmTokenizer * self, guint i)
+{
+  return &self->ring[(self->ring_head + i) % self->span];
+}
+
+static gfloat *
+ring_nth_patches (GstUpmTokenizer * self, guint i)
+{
+  return self->ring_patches
+      + ((self->ring_head + i) % self->span) * self->frame_floats;
+}
+
+/* Pushes the clip made of the first @n_present pending frames, padded to the
+ * clip length by repeating the last one. */
+static GstFlowReturn
+gst_upm_tokenizer_emit_clip (GstUpmTokenizer * self, guint n_present)
+{
+  const gsize frame_bytes = self->frame_floats * sizeof (gfloat);
+  KeptFrame *first = ring_nth (self, 0);
+  KeptFrame *last = ring_nth (self, n_present - 1);
+  GstClockTime end = GST_CLOCK_TIME_NONE, last_duration;
+  GstBuffer *buf;
+  GstMapInfo map;
+  guint i;
+
+  buf = gst_buffer_new_allocate (NULL, frame_bytes * self->span, NULL);
+  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Could not allocate a clip buffer of %" G_GSIZE_FORMAT " bytes.",
+            frame_bytes * self->span), (NULL));
+    if (buf)
+      gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+  for (i = 0; i < self->span; i++)
+    memcpy (map.data + i * frame_bytes,
+        ring_nth_patches (self, MIN (i, n_present - 1)), frame_bytes);
+  gst_buffer_unmap (buf, &map);
+
+  last_duration = GST_CLOCK_TIME_IS_VALID (last->duration) ? last->duration
+      : gst_upm_tokenizer_frame_duration (self);
+  if (GST_CLOCK_TIME_IS_VALID (last->pts)
+      && GST_CLOCK_TIME_IS_VALID (last_duration))
+    end = last->pts + last_duration;
+  GST_BUFFER_PTS (buf) = first->pts;
+  if (GST_CLOCK_TIME_IS_VALID (first->pts) && GST_CLOCK_TIME_IS_VALID (end)
+      && end >= first->pts)
+    GST_BUFFER_DURATION (buf) = end - first->pts;
+  if (self->discont) {
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    self->discont = FALSE;
+  }
+
+  GST_LOG_OBJECT (self, "clip of kept frames %" G_GUINT64_FORMAT "..%"
+      G_GUINT64_FORMAT " (%u of %u present), pts %" GST_TIME_FORMAT
+      " duration %" GST_TIME_FORMAT, first->k, last->k, n_present, self->span,
+      GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
+      GST_TIME_ARGS (GST_BUFFER_DURATION (buf)));
+  return gst_pad_push (self->srcpad, buf);
+}
+
+/* After a clip: the next one starts clip-hop kept frames later. */
+static void
+gst_upm_tokenizer_advance (GstUpmTokenizer * self)
+{
+  self->next_start += self->hop;
+  while (self->ring_len > 0 && ring_nth (self, 0)->k < self->next_start) {
+    self->ring_head = (self->ring_head + 1) % self->span;
+    self->ring_len--;
+  }
+}
+
+/* The end of a run of clips (EOS, new segment or clip layout): the partial
+ * clip follows the partial-clip property; the state restarts. */
+static GstFlowReturn
+gst_upm_tokenizer_drain (GstUpmTokenizer * self)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstUpmPartialClip policy;
+  guint n;
+
+  if (self->mode != MODE_VIDEO)
+    return GST_FLOW_OK;
+  GST_OBJECT_LOCK (self);
+  policy = self->partial_clip;
+  GST_OBJECT_UNLOCK (self);
+
+  n = MIN (self->ring_len, self->span);
+  if (n > 0) {
+    if (policy == GST_UPM_PARTIAL_CLIP_PAD && n * 2 >= self->span) {
+      GST_DEBUG_OBJECT (self, "padding a partial clip of %u/%u frames", n,
+          self->span);
+      ret = gst_upm_tokenizer_emit_clip (self, n);
+    } else {
+      GST_DEBUG_OBJECT (self, "dropping a partial clip of %u/%u frames", n,
+          self->span);
+    }
+  }
+  gst_upm_tokenizer_reset_clips (self);
+  return ret;
+}
+
+/* -------------------------------------------------------- conversion */
+
+static enum AVPixelFormat
+gst_upm_tokenizer_av_format (GstVideoFormat format)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_RGB:
+      return AV_PIX_FMT_RGB24;
+    case GST_VIDEO_FORMAT_BGR:
+      return AV_PIX_FMT_BGR24;
+    case GST_VIDEO_FORMAT_RGBA:
+      return AV_PIX_FMT_RGBA;
+    case GST_VIDEO_FORMAT_BGRA:
+      return AV_PIX_FMT_BGRA;
+    case GST_VIDEO_FORMAT_RGBx:
+      return AV_PIX_FMT_RGB0;
+    case GST_VIDEO_FORMAT_BGRx:
+      return AV_PIX_FMT_BGR0;
+    case GST_VIDEO_FORMAT_xRGB:
+      return AV_PIX_FMT_0RGB;
+    case GST_VIDEO_FORMAT_ARGB:
+      return AV_PIX_FMT_ARGB;
+    case GST_VIDEO_FORMAT_I420:
+    case GST_VIDEO_FORMAT_YV12:        /* planes passed as U, V */
+      return AV_PIX_FMT_YUV420P;
+    case GST_VIDEO_FORMAT_NV12:
+      return AV_PIX_FMT_NV12;
+    case GST_VIDEO_FORMAT_NV21:
+      return AV_PIX_FMT_NV21;
+    case GST_VIDEO_FORMAT_Y42B:
+      return AV_PIX_FMT_YUV422P;
+    case GST_VIDEO_FORMAT_Y444:
+      return AV_PIX_FMT_YUV444P;
+    case GST_VIDEO_FORMAT_GRAY8:
+      return AV_PIX_FMT_GRAY8;
+    case GST_VIDEO_FORMAT_YUY2:
+      return AV_PIX_FMT_YUYV422;
+    case GST_VIDEO_FORMAT_UYVY:
+      return AV_PIX_FMT_UYVY422;
+    default:
+      return AV_PIX_FMT_NONE;
+  }
+}
+
+static int
+gst_upm_tokenizer_sws_colorspace (GstVideoColorMatrix matrix)
+{
+  switch (matrix) {
+    case GST_VIDEO_COLOR_MATRIX_BT709:
+      return SWS_CS_ITU709;
+    case GST_VIDEO_COLOR_MATRIX_FCC:
+      return SWS_CS_FCC;
+    case GST_VIDEO_COLOR_MATRIX_SMPTE240M:
+      return SWS_CS_SMPTE240M;
+    case GST_VIDEO_COLOR_MATRIX_BT2020:
+      return SWS_CS_BT2020;
+    default:
+      return SWS_CS_ITU601;
+  }
+}
+
+/* A converter from the frame's format to packed RGB at the same size, with
+ * the YUV matrix and range of the caps. */
+static gboolean
+gst_upm_tokenizer_ensure_sws (GstUpmTokenizer * self, gint width, gint height,
+    GError ** error)
+{
+  const GstVideoInfo *info = &self->vinfo;
+  enum AVPixelFormat format =
+      gst_upm_tokenizer_av_format (GST_VIDEO_INFO_FORMAT (info));
+  GstVideoColorMatrix matrix = info->colorimetry.matrix;
+  GstVideoColorRange range = info->colorimetry.range;
+  gsize size;
+
+  if (self->sws && self->sws_width == width && self->sws_height == height
+      && self->sws_format == format && self->sws_matrix == matrix
+      && self->sws_range == range)
+    return TRUE;
+
+  if (self->sws)
+    sws_freeContext (self->sws);
+  self->sws = sws_getContext (width, height, format, width, height,
+      AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
+  if (!self->sws) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "libswscale cannot convert %dx%d %s to RGB", width, height,
+        GST_VIDEO_INFO_NAME (info));
+    return FALSE;
+  }
+  if (GST_VIDEO_INFO_IS_YUV (info)) {
+    int *inv_table, *table, src_range, dst_range, brightness, contrast,
+        saturation;
+
+    if (sws_getColorspaceDetails (self->sws, &inv_table, &src_range, &table,
+            &dst_range, &brightness, &contrast, &saturation) >= 0)
+      sws_setColorspaceDetails (self->sws,
+          sws_getCoefficients (gst_upm_tokenizer_sws_colorspace (matrix)),
+          range == GST_VIDEO_COLOR_RANGE_0_255, table, dst_range, brightness,
+          contrast, saturation);
+  }
+  self->sws_width = width;
+  self->sws_height = height;
+  self->sws_format = format;
+  self->sws_matrix = matrix;
+  self->sws_range = range;
+
+  self->rgb_stride = GST_ROUND_UP_32 (width * 3);
+  size = (gsize) self->rgb_stride * height;
+  if (size > self->rgb_size) {
+    av_freep (&self->rgb);
+    self->rgb = av_malloc (size + 64);
+    self->rgb_size = self->rgb ? size : 0;
+    if (!self->rgb) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+          "could not allocate a %dx%d RGB frame", width, height);
+      return FALSE;
+    }
+  }
+  GST_DEBUG_OBJECT (self, "converting %dx%d %s to RGB (matrix %d, range %d)",
+      width, height, GST_VIDEO_INFO_NAME (info), matrix, range);
+  return TRUE;
+}
+
+/* One video frame -> its patch rows. */
+static gboolean
+gst_upm_tokenizer_frame_to_patches (GstUpmTokenizer * self, GstBuffer * buf,
+    gfloat * patches, GError ** error)
+{
+  GstVideoFrame frame;
+  const guint8 *rgb;
+  gint width, height, stride;
+  gboolean ok;
+
+  if (!gst_video_frame_map (&frame, &self->vinfo, buf, GST_MAP_READ)) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "a buffer of %" G_GSIZE_FORMAT " bytes is not a %dx%d %s frame",
+        gst_buffer_get_size (buf), GST_VIDEO_INFO_WIDTH (&self->vinfo),
+        GST_VIDEO_INFO_HEIGHT (&self->vinfo),
+        GST_VIDEO_INFO_NAME (&self->vinfo));
+    return FALSE;
+  }
+  width = GST_VIDEO_FRAME_WIDTH (&frame);
+  height = GST_VIDEO_FRAME_HEIGHT (&frame);
+
+  if (GST_VIDEO_FRAME_FORMAT (&frame) == GST_VIDEO_FORMAT_RGB) {
+    rgb = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
+    stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+  } else {
+    const guint8 *src[4] = { NULL, };
+    int src_stride[4] = { 0, };
+    guint8 *dst[4] = { NULL, };
+    int dst_stride[4] = { 0, };
+    guint i;
+
+    if (!gst_upm_tokenizer_ensure_sws (self, width, height, error)) {
+      gst_video_frame_unmap (&frame);
+      return FALSE;
+    }
+    if (GST_VIDEO_FRAME_N_PLANES (&frame) == 3) {
+      /* planar YUV by component, so that YV12 reads as I420 */
+      for (i = 0; i < 3; i++) {
+        src[i] = GST_VIDEO_FRAME_COMP_DATA (&frame, i);
+        src_stride[i] = GST_VIDEO_FRAME_COMP_STRIDE (&frame, i);
+      }
+    } else {
+      for (i = 0; i < GST_VIDEO_FRAME_N_PLANES (&frame); i++) {
+        src[i] = GST_VIDEO_FRAME_PLANE_DATA (&frame, i);
+        src_stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, i);
+      }
+    }
+    dst[0] = self->rgb;
+    dst_stride[0] = self->rgb_stride;
+    sws_scale (self->sws, src, src_stride, 0, height, dst, dst_stride);
+    rgb = self->rgb;
+    stride = self->rgb_stride;
+  }
+
+  ok = upm_vision_frame_to_patches (gst_upm_tokenizer_hparams (self),
+      self->norm_kind, rgb, width, height, stride, patches, error);
+  gst_video_frame_unmap (&frame);
+  return ok;
+}
+
+/* ------------------------------------------------------------ chain */
+
+static GstFlowReturn
+gst_upm_tokenizer_chain_video (GstUpmTokenizer * self, GstBuffer * buf)
+{
+  GError *err = NULL;
+  GstFlowReturn ret;
+  KeptFrame *slot;
+  guint64 n, k;
+
+  n = self->n_in++;
+  if (n % self->stride != 0) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+  k = self->n_kept++;
+  if (k < self->next_start) {
+    /* between clips when clip-hop > clip-frames */
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+
+  g_assert (self->ring_len < self->span);
+  if (!gst_upm_tokenizer_frame_to_patches (self, buf,
+          ring_nth_patches (self, self->ring_len), &err)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Could not convert a video frame to patches: %s", err->message),
+        ("frame %" G_GUINT64_FORMAT ", pts %" GST_TIME_FORMAT, n,
+            GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
+    g_clear_error (&err);
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+  slot = ring_nth (self, self->ring_len);
+  slot->k = k;
+  slot->pts = GST_BUFFER_PTS (buf);
+  slot->duration = GST_BUFFER_DURATION (buf);
+  self->ring_len++;
+  gst_buffer_unref (buf);
+
+  if (self->ring_len < self->span)
+    return GST_FLOW_OK;
+  ret = gst_upm_tokenizer_emit_clip (self, self->span);
+  gst_upm_tokenizer_advance (self);
+  return ret;
+}
+
+static GstFlowReturn
+gst_upm_tokenizer_chain_text (GstUpmTokenizer * self, GstBuffer * buf)
+{
+  GError *err = NULL;
+  GstMapInfo map;
+  const gchar *text, *end = NULL;
+  gchar *copy;
+  GArray *ids;
+  GstBuffer *out;
+  gsize len;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not map a text buffer."),
+        (NULL));
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+  text = (const gchar *) map.data;
+  len = map.size;
+  while (len > 0 && text[len - 1] == '\0')
+    len--;
+  if (!g_utf8_validate (text, len, &end)) {
+    GST_ELEMENT_WARNING (self, STREAM, DECODE,
+        ("Dropped a text buffer that is not valid UTF-8."),
+        ("invalid UTF-8 at byte %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+            " (pts %" GST_TIME_FORMAT "); the buffer was not tokenised",
+            (gsize) (end - text), len, GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+  copy = g_strndup (text, len);
+  gst_buffer_unmap (buf, &map);
+
+  ids = upm_tokenize_target (self->model, copy,
+      gst_upm_tokenizer_hparams (self)->text_max_length, &err);
+  g_free (copy);
+  if (!ids) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Could not tokenise a text buffer: %s", err->message), (NULL));
+    g_clear_error (&err);
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+
+  out = gst_buffer_new_allocate (NULL, ids->len * sizeof (gint32), NULL);
+  gst_buffer_fill (out, 0, ids->data, ids->len * sizeof (gint32));
+  gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_FLAGS |
+      GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META, 0, -1);
+  GST_LOG_OBJECT (self, "%u tokens, pts %" GST_TIME_FORMAT, ids->len,
+      GST_TIME_ARGS (GST_BUFFER_PTS (out)));
+  g_array_unref (ids);
+  gst_buffer_unref (buf);
+  return gst_pad_push (self->srcpad, out);
+}
+
+static GstFlowReturn
+gst_upm_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
+
+  switch (self->mode) {
+    case MODE_VIDEO:
+      return gst_upm_tokenizer_chain_video (self, buf);
+    case MODE_TEXT:
+      return gst_upm_tokenizer_chain_text (self, buf);
+    case MODE_NONE:
+      break;
+  }
+  GST_WARNING_OBJECT (self, "a buffer arrived before the caps");
+  gst_buffer_unref (buf);
+  return GST_FLOW_NOT_NEGOTIATED;
+}
+
+/* ------------------------------------------------------------- caps */
+
+static void
+gst_upm_tokenizer_update_latency (GstUpmTokenizer * self)
+{
+  GstClockTime latency = 0;
+  gboolean changed;
+
+  if (self->mode == MODE_VIDEO && self->span > 1
+      && GST_VIDEO_INFO_FPS_N (&self->vinfo) > 0)
+    latency = gst_util_uint64_scale ((guint64) (self->span - 1) * self->stride,
+        GST_SECOND * (guint64) GST_VIDEO_INFO_FPS_D (&self->vinfo),
+        GST_VIDEO_INFO_FPS_N (&self->vinfo));
+
+  GST_OBJECT_LOCK (self);
+  changed = self->latency != latency;
+  self->latency = latency;
+  GST_OBJECT_UNLOCK (self);
+  if (changed) {
+    GST_DEBUG_OBJECT (self, "latency %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (latency));
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+  }
+}
+
+static gboolean
+gst_upm_tokenizer_set_video_caps (GstUpmTokenizer * self, GstCaps * caps)
+{
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  GstVideoInfo info;
+  guint clip_frames, stride, hop, span;
+  GstUpmTokenizerNorm norm;
+  UpmNormKind norm_kind;
+  gboolean still, ret;
+  GstCaps *out;
+
+  if (!gst_video_info_from_caps (&info, caps)) {
+    GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
+    return FALSE;
+  }
+
+  GST_OBJECT_LOCK (self);
+  clip_frames = self->clip_frames;
+  stride = self->frame_stride;
+  hop = self->clip_hop;
+  norm = self->norm;
+  GST_OBJECT_UNLOCK (self);
+
+  if (clip_frames > hp->n_temporal) {
+    gst_upm_tokenizer_check_clip_frames (self);
+    return FALSE;
+  }
+  still = GST_VIDEO_INFO_FPS_N (&info) == 0;
+  span = still ? 1 : (clip_frames ? clip_frames
+      : gst_upm_tokenizer_default_clip_frames (hp));
+  hop = still ? 1 : (hop ? hop : span);
+  if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
+    norm_kind = span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
+  else
+    norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE :
+        UPM_NORM_VIDEO;
+
+  if (self->mode == MODE_VIDEO && self->span == span && self->stride == stride
+      && self->hop == hop && self->norm_kind == norm_kind) {
+    /* Only the frame size, format or rate changed: patches do not depend on
+     * them, so the clips go on. */
+    GST_DEBUG_OBJECT (self, "new input caps, same clips: %" GST_PTR_FORMAT,
+        caps);
+    self->vinfo = info;
+    gst_upm_tokenizer_update_latency (self);
+    return TRUE;
+  }
+
+  /* A new clip layout: finish the clip in progress with the old one. */
+  gst_upm_tokenizer_drain (self);
+  g_free (self->ring);
+  g_free (self->ring_patches);
+  self->span = span;
+  self->stride = stride;
+  self->hop = hop;
+  self->norm_kind = norm_kind;
+  self->frame_floats = (gsize) UPM_HP_TOKENS_PER_FRAME (hp)
+      * UPM_HP_PATCH_DIM (hp);
+  self->ring = g_new0 (KeptFrame, span);
+  self->ring_patches = g_new (gfloat, self->frame_floats * span);
+  gst_upm_tokenizer_reset_clips (self);
+  self->vinfo = info;
+  self->mode = MODE_VIDEO;
+
+  out = gst_caps_new_simple ("application/x-upm-patches",
+      "modality", G_TYPE_STRING, span == 1 ? "image" : "video",
+      "frames", G_TYPE_INT, (gint) span,
+      "tokens-per-frame", G_TYPE_INT, (gint) UPM_HP_TOKENS_PER_FRAME (hp),
+      "patch-dim", G_TYPE_INT, (gint) UPM_HP_PATCH_DIM (hp), NULL);
+  GST_DEBUG_OBJECT (self, "%u-frame clips, stride %u, hop %u, %s norm: %"
+      GST_PTR_FORMAT, span, stride, hop,
+      norm_kind == UPM_NORM_IMAGE ? "image" : "video", out);
+  ret = gst_pad_set_caps (self->srcpad, out);
+  gst_caps_unref (out);
+  gst_upm_tokenizer_update_latency (self);
+  return ret;
+}
+
+static gboolean
+gst_upm_tokenizer_set_text_caps (GstUpmTokenizer * self)
+{
+  GstCaps *out;
+  gboolean ret;
+
+  if (self->mode == MODE_TEXT)
+    return TRUE;
+  gst_upm_tokenizer_drain (self);
+  self->mode = MODE_TEXT;
+  gst_upm_tokenizer_update_latency (self);
+  out = gst_static_caps_get (&tokens_caps);
+  ret = gst_pad_set_caps (self->srcpad, out);
+  gst_caps_unref (out);
+  return ret;
+}
+
+/* Sink caps: the template, limited to the kinds downstream can take. */
+static GstCaps *
+gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer * self, GstCaps * filter)
+{
+  GstCaps *tmpl = gst_pad_get_pad_template_caps (self->sinkpad);
+  GstCaps *peer = gst_pad_peer_query_caps (self->srcpad, NULL);
+  GstCaps *patches = gst_static_caps_get (&patches_caps);
+  GstCaps *tokens = gst_static_caps_get (&tokens_caps);
+  gboolean video_ok = gst_caps_can_intersect (peer, patches);
+  gboolean text_ok = gst_caps_can_intersect (peer, tokens);
+  GstCaps *result = gst_caps_new_empty ();
+  guint i;
+
+  for (i = 0; i < gst_caps_get_size (tmpl); i++) {
+    const GstStructure *s = gst_caps_get_structure (tmpl, i);
+    gboolean text = gst_structure_has_name (s, "text/x-raw");
+
+    if (text ? text_ok : video_ok)
+      gst_caps_append_structure (result, gst_structure_copy (s));
+  }
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, result,
+        GST_CAPS_INTERSECT_FIRST);
+
+    gst_caps_unref (result);
+    result = tmp;
+  }
+  gst_caps_unref (tmpl);
+  gst_caps_unref (peer);
+  gst_caps_unref (patches);
+  gst_caps_unref (tokens);
+  return result;
+}
+
+/* ----------------------------------------------------------- events */
+
+static gboolean
+gst_upm_tokenizer_sink_event (GstPad * pad, GstObject * parent,
+    GstEvent * event)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
+
+  GST_LOG_OBJECT (self, "event %" GST_PTR_FORMAT, event);
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gboolean ret;
+
+      gst_event_parse_caps (event, &caps);
+      if (gst_structure_has_name (gst_caps_get_structure (caps, 0),
+              "text/x-raw"))
+        ret = gst_upm_tokenizer_set_text_caps (self);
+      else
+        ret = gst_upm_tokenizer_set_video_caps (self, caps);
+      gst_event_unref (event);
+      return ret;
+    }
+    case GST_EVENT_SEGMENT:
+      /* clips do not span segments */
+      gst_upm_tokenizer_drain (self);
+      break;
+    case GST_EVENT_EOS:
+      gst_upm_tokenizer_drain (self);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      gst_upm_tokenizer_reset_clips (self);
+      break;
+    default:
+      break;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+/* ---------------------------------------------------------- queries */
+
+static gboolean
+gst_upm_tokenizer_context_query (GstUpmTokenizer * self, GstQuery * query)
+{
+  UpmModel *model = gst_upm_tokenizer_ref_model (self);
+  gboolean ret = gst_upm_handle_context_query (GST_ELEMENT (self), query,
+      model);
+
+  if (model)
+    upm_model_unref (model);
+  return ret;
+}
+
+static gboolean
+gst_upm_tokenizer_sink_query (GstPad * pad, GstObject * parent,
+    GstQuery * query)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:{
+      GstCaps *filter, *caps;
+
+      gst_query_parse_caps (query, &filter);
+      caps = gst_upm_tokenizer_sink_getcaps (self, filter);
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_CONTEXT:
+      if (gst_upm_tokenizer_context_query (self, query))
+        return TRUE;
+      break;
+    default:
+      break;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_upm_tokenizer_src_query (GstPad * pad, GstObject * parent,
+    GstQuery * query)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:{
+      GstClockTime min, max, ours;
+      gboolean live;
+
+      if (!gst_pad_peer_query (self->sinkpad, query))
+        return FALSE;
+      gst_query_parse_latency (query, &live, &min, &max);
+      GST_OBJECT_LOCK (self);
+      ours = self->latency;
+      GST_OBJECT_UNLOCK (self);
+      /* a clip leaves when its last frame has arrived */
+      min += ours;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += ours;
+      GST_DEBUG_OBJECT (self, "latency: ours %" GST_TIME_FORMAT ", total min %"
+          GST_TIME_FORMAT " max %" GST_TIME_FORMAT, GST_TIME_ARGS (ours),
+          GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+      gst_query_set_latency (query, live, min, max);
+      return TRUE;
+    }
+    case GST_QUERY_CONTEXT:
+      if (gst_upm_tokenizer_context_query (self, query))
+        return TRUE;
+      break;
+    default:
+      break;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* ------------------------------------------------------------ states */
+
+static GstStateChangeReturn
+gst_upm_tokenizer_change_state (GstElement * element,
+    GstStateChange transition)
+{
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_upm_tokenizer_ensure_model (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      /* the model property may have changed in READY */
+      if (!gst_upm_tokenizer_ensure_model (self)
+          || !gst_upm_tokenizer_check_clip_frames (self))
+        return GST_STATE_CHANGE_FAILURE;
+      gst_upm_tokenizer_free_stream (self);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_upm_tokenizer_free_stream (self);
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_upm_tokenizer_drop_model (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
 }

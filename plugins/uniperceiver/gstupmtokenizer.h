@@ -1,0 +1,40 @@
+/* gstupmtokenizer.h: video frames -> clips of patch rows, text -> BPE ids.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __GST_UPM_TOKENIZER_H__
+#define __GST_UPM_TOKENIZER_H__
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include "gstupmcommon.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GST_UPM_TOKENIZER_NORM_AUTO,
+  GST_UPM_TOKENIZER_NORM_VIDEO,
+  GST_UPM_TOKENIZER_NORM_IMAGE,
+} GstUpmTokenizerNorm;
+
+#define GST_TYPE_UPM_TOKENIZER_NORM (gst_upm_tokenizer_norm_get_type ())
+GType gst_upm_tokenizer_norm_get_type (void);
+
+typedef enum
+{
+  GST_UPM_PARTIAL_CLIP_PAD,
+  GST_UPM_PARTIAL_CLIP_DROP,
+} GstUpmPartialClip;
+
+#define GST_TYPE_UPM_PARTIAL_CLIP (gst_upm_partial_clip_get_type ())
+GType gst_upm_partial_clip_get_type (void);
+
+#define GST_TYPE_UPM_TOKENIZER (gst_upm_tokenizer_get_type ())
+G_DECLARE_FINAL_TYPE (GstUpmTokenizer, gst_upm_tokenizer, GST, UPM_TOKENIZER,
+    GstElement);
+
+G_END_DECLS
+#endif /* __GST_UPM_TOKENIZER_H__ */
