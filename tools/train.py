@@ -741,7 +741,7 @@ def export(model, cfg, bpe_path, n_merges, out_path, log=print):
         sd, out_path, heads=cfg["heads"], bpe=bpe_path, bpe_merges=n_merges,
         merge_video_type=False, clip_frames=cfg["frames"], labelsets=labelsets,
         name="uniperceiver-synth-%s" % ("dense" if cfg["dense"] else "moe"),
-        text_max_length=30, log=log)
+        text_max_length=min(30, cfg["ctx"]), log=log)
     return summary
 
 
