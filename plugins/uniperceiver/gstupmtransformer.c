@@ -1,7 +1,726 @@
-/* placeholder: being written */
+/* gstupmtransformer.c: embeddings -> final hidden state of <SPE>.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-upmtransformer
+ * @title: upmtransformer
+ *
+ * Runs the shared Uni-Perceiver transformer over an embedded sequence
+ * (application/x-upm-embeddings) under the attribute rows of the task and
+ * outputs the final hidden state of the <SPE> token
+ * (application/x-upm-hidden, one row of D floats).
+ *
+ * For captioning, the per-layer keys and values of the clip (the caption
+ * prefix) are made here and travel by reference in a prefix meta; the
+ * output row is then the <SPE> row of the embeddings. Every buffer carries
+ * a #GstUpmRoutingMeta with the experts the MoE layers chose (unless
+ * #GstUpmTransformer:routing is %FALSE).
+ *
+ * With task=auto (the default) the task is the one downstream asks for in
+ * its caps (upmhead's task), classify when downstream accepts any.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include "gstupmtransformer.h"
+#include "gstupmcommon.h"
 #include "gstupmelements.h"
-gboolean
-gst_element_register_upmtransformer (GstPlugin * plugin)
+
+GST_DEBUG_CATEGORY_STATIC (gst_upm_transformer_debug);
+#define GST_CAT_DEFAULT gst_upm_transformer_debug
+
+#define EMBEDDINGS_NAME "application/x-upm-embeddings"
+#define HIDDEN_NAME "application/x-upm-hidden"
+
+#define DEFAULT_TASK GST_UPM_TRANSFORMER_TASK_AUTO
+#define DEFAULT_ROUTING TRUE
+
+static const gchar *const modalities[] = { "video", "image", "text" };
+
+struct _GstUpmTransformer
 {
+  GstBaseTransform parent;
+
+  /* properties, GST_OBJECT_LOCK */
+  gchar *model_path;
+  GstUpmTransformerTask task_prop;
+  gboolean routing;
+
+  /* model width for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
+  guint dim;
+
+  /* READY and above */
+  UpmModel *model;
+  UpmContext *ctx;
+
+  /* negotiated, streaming thread */
+  GstUpmTask task;
+  gboolean is_text;
+  UpmAttr attr;
+  gfloat *scratch;
+  gsize scratch_len;
+};
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_TASK,
+  PROP_ROUTING,
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_UPM_EMBEDDINGS_CAPS));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_UPM_HIDDEN_CAPS));
+
+#define gst_upm_transformer_parent_class parent_class
+G_DEFINE_TYPE (GstUpmTransformer, gst_upm_transformer, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (
+    upmtransformer, "upmtransformer", GST_RANK_NONE, GST_TYPE_UPM_TRANSFORMER);
+
+GType
+gst_upm_transformer_task_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { GST_UPM_TRANSFORMER_TASK_AUTO,
+        "Follow the task downstream asks for (classify if it accepts any)",
+        "auto" },
+    { GST_UPM_TRANSFORMER_TASK_CLASSIFY, "Classification", "classify" },
+    { GST_UPM_TRANSFORMER_TASK_RETRIEVE, "Retrieval", "retrieve" },
+    { GST_UPM_TRANSFORMER_TASK_CAPTION, "Captioning", "caption" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type))
+    {
+      GType t = g_enum_register_static ("GstUpmTransformerTask", values);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
+}
+
+/* ----------------------------------------------------------------- model */
+
+static gboolean
+gst_upm_transformer_open (GstUpmTransformer *self)
+{
+  GError *err = NULL;
+  gchar *path;
+  UpmModel *model;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path);
+  GST_OBJECT_UNLOCK (self);
+
+  model = gst_upm_element_get_model (GST_ELEMENT (self), path, &err);
+  if (model == NULL)
+    {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not load the Uni-Perceiver model \"%s\".",
+              path ? path : gst_upm_default_model_path ()),
+          ("%s", err ? err->message : "unknown error"));
+      g_clear_error (&err);
+      g_free (path);
+      return FALSE;
+    }
+  g_free (path);
+
+  self->ctx = upm_context_new (model);
+  GST_OBJECT_LOCK (self);
+  self->model = model;
+  self->dim = upm_model_hparams (model)->n_embd;
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
+}
+
+static void
+gst_upm_transformer_close (GstUpmTransformer *self)
+{
+  UpmModel *model;
+
+  GST_OBJECT_LOCK (self);
+  self->dim = 0;
+  model = g_steal_pointer (&self->model);
+  GST_OBJECT_UNLOCK (self);
+
+  g_clear_pointer (&self->ctx, upm_context_free);
+  if (model != NULL)
+    upm_model_unref (model);
+  g_clear_pointer (&self->scratch, g_free);
+  self->scratch_len = 0;
+}
+
+/* ------------------------------------------------------------------ caps */
+
+/* Whether the field @name of @s (absent: anything) allows @value. */
+static gboolean
+field_allows (const GstStructure *s, const gchar *name, const gchar *value)
+{
+  const GValue *field = gst_structure_get_value (s, name);
+  GValue v = G_VALUE_INIT;
+  gboolean ok;
+
+  if (field == NULL)
+    return TRUE;
+  g_value_init (&v, G_TYPE_STRING);
+  g_value_set_static_string (&v, value);
+  ok = gst_value_can_intersect (field, &v);
+  g_value_unset (&v);
+  return ok;
+}
+
+/* The tasks this element may run on @modality, in fixation order. */
+static guint
+allowed_tasks (
+    GstUpmTransformerTask prop, const gchar *modality, GstUpmTask tasks[3])
+{
+  gboolean text = g_str_equal (modality, "text");
+  guint n = 0;
+
+  if (prop != GST_UPM_TRANSFORMER_TASK_AUTO)
+    {
+      GstUpmTask t = (GstUpmTask)(prop - 1);
+
+      if (!(text && t == GST_UPM_TASK_CAPTION))
+        tasks[n++] = t;
+      return n;
+    }
+  tasks[n++] = GST_UPM_TASK_CLASSIFY;
+  tasks[n++] = GST_UPM_TASK_RETRIEVE;
+  if (!text)
+    tasks[n++] = GST_UPM_TASK_CAPTION;
+  return n;
+}
+
+static void
+set_dim (GstStructure *o, const GstStructure *from, guint dim)
+{
+  const GValue *v;
+
+  if (dim > 0)
+    gst_structure_set (o, "dim", G_TYPE_INT, (gint)dim, NULL);
+  else if ((v = gst_structure_get_value (from, "dim")) != NULL)
+    gst_structure_set_value (o, "dim", v);
+}
+
+static GstCaps *
+gst_upm_transformer_transform_caps (GstBaseTransform *trans,
+    GstPadDirection direction, GstCaps *caps, GstCaps *filter)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
+  GstCaps *out = gst_caps_new_empty (), *templ, *res;
+  GstUpmTransformerTask prop;
+  guint dim, i, m, t;
+
+  GST_OBJECT_LOCK (self);
+  prop = self->task_prop;
+  dim = self->dim;
+  GST_OBJECT_UNLOCK (self);
+
+  for (i = 0; i < gst_caps_get_size (caps); i++)
+    {
+      const GstStructure *s = gst_caps_get_structure (caps, i);
+      gboolean sink = direction == GST_PAD_SINK;
+
+      if (!gst_structure_has_name (s, sink ? EMBEDDINGS_NAME : HIDDEN_NAME))
+        continue;
+
+      for (m = 0; m < G_N_ELEMENTS (modalities); m++)
+        {
+          GstUpmTask tasks[3];
+          guint n_tasks, n_ok = 0;
+          GValue list = G_VALUE_INIT;
+          GstStructure *o;
+
+          if (!field_allows (s, "modality", modalities[m]))
+            continue;
+          n_tasks = allowed_tasks (prop, modalities[m], tasks);
+          gst_value_list_init (&list, n_tasks);
+          for (t = 0; t < n_tasks; t++)
+            {
+              const gchar *nick = gst_upm_task_nick (tasks[t]);
+              GValue v = G_VALUE_INIT;
+
+              if (!sink && !field_allows (s, "task", nick))
+                continue;
+              g_value_init (&v, G_TYPE_STRING);
+              g_value_set_static_string (&v, nick);
+              gst_value_list_append_and_take_value (&list, &v);
+              n_ok++;
+            }
+          if (n_ok == 0)
+            {
+              g_value_unset (&list);
+              continue;
+            }
+
+          o = gst_structure_new (sink ? HIDDEN_NAME : EMBEDDINGS_NAME,
+              "modality", G_TYPE_STRING, modalities[m], NULL);
+          if (sink)
+            {
+              if (n_ok == 1)
+                gst_structure_set_value (
+                    o, "task", gst_value_list_get_value (&list, 0));
+              else
+                gst_structure_set_value (o, "task", &list);
+            }
+          g_value_unset (&list);
+          set_dim (o, s, dim);
+          out = gst_caps_merge_structure (out, o);
+        }
+    }
+
+  templ = gst_pad_get_pad_template_caps (
+      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
+                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
+  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (templ);
+  gst_caps_unref (out);
+
+  if (filter)
+    {
+      GstCaps *tmp
+          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (res);
+      res = tmp;
+    }
+  GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
+      direction == GST_PAD_SINK ? "sink" : "src", caps, res);
+  return res;
+}
+
+static gboolean
+gst_upm_transformer_set_caps (
+    GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
+  const GstStructure *in = gst_caps_get_structure (incaps, 0);
+  const GstStructure *out = gst_caps_get_structure (outcaps, 0);
+  const gchar *modality = gst_structure_get_string (in, "modality");
+  const gchar *task = gst_structure_get_string (out, "task");
+  const UpmHParams *hp;
+  gint dim = 0;
+
+  if (self->model == NULL)
+    return FALSE;
+  hp = upm_model_hparams (self->model);
+
+  if (modality == NULL || task == NULL
+      || !gst_upm_task_from_nick (task, &self->task))
+    {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+          ("Incomplete caps: the modality and the task must be fixed."),
+          ("in %" GST_PTR_FORMAT ", out %" GST_PTR_FORMAT, incaps, outcaps));
+      return FALSE;
+    }
+  if (!gst_structure_get_int (in, "dim", &dim) || (guint)dim != hp->n_embd)
+    {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+          ("Embeddings of width %d do not fit the model \"%s\" (D = %u).", dim,
+              upm_model_path (self->model), hp->n_embd),
+          ("give upmencoder the same model as upmtransformer"));
+      return FALSE;
+    }
+  self->is_text = g_str_equal (modality, "text");
+  if (self->is_text && self->task == GST_UPM_TASK_CAPTION)
+    {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+          ("A text cannot be captioned."),
+          ("task caption needs video or image input"));
+      return FALSE;
+    }
+  self->attr = gst_upm_task_input_attr (self->task, modality);
+  GST_INFO_OBJECT (self, "task %s on %s input, attribute row %s", task,
+      modality, upm_attr_name (self->attr));
+  return TRUE;
+}
+
+/* ------------------------------------------------------------ processing */
+
+static GstFlowReturn
+gst_upm_transformer_prepare_output_buffer (
+    GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer **outbuf)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
+
+  if (self->model == NULL)
+    return GST_FLOW_NOT_NEGOTIATED;
+  *outbuf = gst_buffer_new_allocate (NULL,
+      (gsize)upm_model_hparams (self->model)->n_embd * sizeof (gfloat), NULL);
+  if (*outbuf == NULL)
+    return GST_FLOW_ERROR;
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)
+           ->copy_metadata (trans, inbuf, *outbuf))
+    GST_WARNING_OBJECT (self, "could not copy metadata");
+  return GST_FLOW_OK;
+}
+
+/* Checks the sequence length; returns the frames of a clip (0 for a text)
+ * or -1 with an error posted. */
+static gint
+gst_upm_transformer_check_rows (
+    GstUpmTransformer *self, gsize size, guint *n_rows)
+{
+  const UpmHParams *hp = upm_model_hparams (self->model);
+  gsize row = (gsize)hp->n_embd * sizeof (gfloat);
+  guint tpf = UPM_HP_TOKENS_PER_FRAME (hp);
+  guint n;
+
+  if (size == 0 || size % row != 0 || size / row > G_MAXUINT32)
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Invalid embeddings buffer of %" G_GSIZE_FORMAT " bytes.", size),
+          ("rows of %u floats expected", hp->n_embd));
+      return -1;
+    }
+  n = size / row;
+  *n_rows = n;
+  if (self->is_text)
+    return 0;
+  if ((n - 1) % tpf != 0 || n < 1 + tpf || (n - 1) / tpf > hp->n_temporal)
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Invalid clip of %u embedded tokens.", n),
+          ("a clip has 1 + frames x %u tokens, 1 to %u frames", tpf,
+              hp->n_temporal));
+      return -1;
+    }
+  return (gint)((n - 1) / tpf);
+}
+
+static gfloat *
+gst_upm_transformer_scratch (GstUpmTransformer *self, gsize n_floats)
+{
+  if (self->scratch_len < n_floats)
+    {
+      g_free (self->scratch);
+      self->scratch = g_try_new (gfloat, n_floats);
+      self->scratch_len = self->scratch ? n_floats : 0;
+    }
+  return self->scratch;
+}
+
+static void
+gst_upm_transformer_add_routing (
+    GstUpmTransformer *self, GstBuffer *outbuf, const UpmRouting *routing)
+{
+  const UpmHParams *hp = upm_model_hparams (self->model);
+  GstUpmRoute *routes;
+  guint n_routes = 0;
+
+  routes = gst_upm_routes_from_library (routing, &n_routes);
+  gst_buffer_add_upm_routing_meta (outbuf, upm_model_name (self->model),
+      hp->n_layer, hp->n_expert, GST_BUFFER_PTS (outbuf),
+      GST_BUFFER_DURATION (outbuf), routes, n_routes);
+  g_free (routes);
+}
+
+static GstFlowReturn
+gst_upm_transformer_transform (
+    GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
+  const UpmHParams *hp = upm_model_hparams (self->model);
+  gsize d = hp->n_embd;
+  GstMapInfo in, out;
+  UpmRouting routing;
+  GstCustomMeta *clip;
+  GError *err = NULL;
+  gboolean with_routing, ok;
+  guint n_rows = 0;
+  gint frames;
+
+  frames = gst_upm_transformer_check_rows (
+      self, gst_buffer_get_size (inbuf), &n_rows);
+  if (frames < 0)
+    return GST_FLOW_ERROR;
+
+  GST_OBJECT_LOCK (self);
+  with_routing = self->routing;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
+    goto map_failed;
+  if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE))
+    {
+      gst_buffer_unmap (inbuf, &in);
+      goto map_failed;
+    }
+
+  upm_routing_init (&routing);
+  if (self->task == GST_UPM_TASK_CAPTION)
+    {
+      UpmPrefix *prefix = upm_prefix_new (self->ctx, (const gfloat *)in.data,
+          n_rows, with_routing ? &routing : NULL, &err);
+
+      ok = prefix != NULL;
+      if (ok)
+        {
+          memcpy (out.data, in.data, d * sizeof (gfloat));
+          gst_buffer_add_upm_prefix_meta (outbuf, self->model, prefix);
+          upm_prefix_unref (prefix);
+        }
+    }
+  else
+    {
+      gfloat *x = gst_upm_transformer_scratch (self, (gsize)n_rows * d);
+      UpmSegment seg = { self->attr, n_rows };
+
+      if (x == NULL)
+        {
+          g_set_error (&err, UPM_ERROR, UPM_ERROR_NOMEM,
+              "out of memory for %u rows", n_rows);
+          ok = FALSE;
+        }
+      else
+        {
+          memcpy (x, in.data, (gsize)n_rows * d * sizeof (gfloat));
+          ok = upm_transformer_forward (self->ctx, x, n_rows, &seg, 1,
+              UPM_FORWARD_SPE_ONLY, with_routing ? &routing : NULL, &err);
+          if (ok)
+            memcpy (out.data, x, d * sizeof (gfloat));
+        }
+    }
+  gst_buffer_unmap (outbuf, &out);
+  gst_buffer_unmap (inbuf, &in);
+
+  if (!ok)
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("The transformer failed on a sequence of %u tokens.", n_rows),
+          ("%s", err ? err->message : "unknown error"));
+      g_clear_error (&err);
+      upm_routing_clear (&routing);
+      return GST_FLOW_ERROR;
+    }
+
+  clip = gst_buffer_add_custom_meta (outbuf, GST_UPM_CLIP_META_NAME);
+  if (clip != NULL)
+    gst_structure_set (gst_custom_meta_get_structure (clip), "frames",
+        G_TYPE_UINT, (guint)frames, "tokens", G_TYPE_UINT, n_rows, NULL);
+  if (with_routing)
+    gst_upm_transformer_add_routing (self, outbuf, &routing);
+  upm_routing_clear (&routing);
+  return GST_FLOW_OK;
+
+map_failed:
+  GST_ELEMENT_ERROR (
+      self, RESOURCE, FAILED, ("Could not map a buffer."), (NULL));
+  return GST_FLOW_ERROR;
+}
+
+/* Answers CONTEXT queries for the shared model, so that neighbours find it. */
+static gboolean
+gst_upm_transformer_query (
+    GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT)
+    {
+      UpmModel *model = NULL;
+      gboolean handled;
+
+      GST_OBJECT_LOCK (self);
+      if (self->model != NULL)
+        model = upm_model_ref (self->model);
+      GST_OBJECT_UNLOCK (self);
+      handled = gst_upm_handle_context_query (GST_ELEMENT (self), query, model);
+      if (model != NULL)
+        upm_model_unref (model);
+      if (handled)
+        return TRUE;
+    }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)
+      ->query (trans, direction, query);
+}
+
+/* ----------------------------------------------------------------- state */
+
+static GstStateChangeReturn
+gst_upm_transformer_change_state (
+    GstElement *element, GstStateChange transition)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY
+      && !gst_upm_transformer_open (self))
+    return GST_STATE_CHANGE_FAILURE;
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL
+      || (transition == GST_STATE_CHANGE_NULL_TO_READY
+          && ret == GST_STATE_CHANGE_FAILURE))
+    gst_upm_transformer_close (self);
+  return ret;
+}
+
+/* ------------------------------------------------------------ properties */
+
+static void
+gst_upm_transformer_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
+  gboolean reconfigure = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id)
+    {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_TASK:
+      reconfigure
+          = self->task_prop != (GstUpmTransformerTask)g_value_get_enum (value);
+      self->task_prop = g_value_get_enum (value);
+      break;
+    case PROP_ROUTING:
+      self->routing = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+    }
+  GST_OBJECT_UNLOCK (self);
+
+  if (reconfigure)
+    gst_base_transform_reconfigure_src (GST_BASE_TRANSFORM (self));
+}
+
+static void
+gst_upm_transformer_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id)
+    {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_TASK:
+      g_value_set_enum (value, self->task_prop);
+      break;
+    case PROP_ROUTING:
+      g_value_set_boolean (value, self->routing);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+    }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_upm_transformer_finalize (GObject *object)
+{
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
+
+  gst_upm_transformer_close (self);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  static const gchar *clip_meta_tags[] = { NULL };
+
+  GST_DEBUG_CATEGORY_INIT (gst_upm_transformer_debug, "upmtransformer", 0,
+      "Uni-Perceiver transformer");
+
+  if (gst_meta_get_info (GST_UPM_CLIP_META_NAME) == NULL)
+    gst_meta_register_custom (
+        GST_UPM_CLIP_META_NAME, clip_meta_tags, NULL, NULL, NULL);
+
+  gobject_class->set_property = gst_upm_transformer_set_property;
+  gobject_class->get_property = gst_upm_transformer_get_property;
+  gobject_class->finalize = gst_upm_transformer_finalize;
+
+  /**
+   * GstUpmTransformer:model:
+   *
+   * The Uni-Perceiver model file; NULL for the bundled default. Elements
+   * of a pipeline that name the same file share one loaded model.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Path of the Uni-Perceiver model file (.upm); NULL for the "
+          "bundled default model",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
+              | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  /**
+   * GstUpmTransformer:task:
+   *
+   * The task whose attribute rows route the experts. auto takes the task
+   * of the downstream caps (upmhead's task), classify if downstream
+   * accepts any.
+   */
+  g_object_class_install_property (gobject_class, PROP_TASK,
+      g_param_spec_enum ("task", "Task",
+          "Task of the sequence (auto: the task downstream asks for)",
+          GST_TYPE_UPM_TRANSFORMER_TASK, DEFAULT_TASK,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
+              | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  /**
+   * GstUpmTransformer:routing:
+   *
+   * Whether to record the experts each MoE layer chose and attach them to
+   * the output as a #GstUpmRoutingMeta.
+   */
+  g_object_class_install_property (gobject_class, PROP_ROUTING,
+      g_param_spec_boolean ("routing", "Routing",
+          "Attach the expert routing of the MoE layers as a meta",
+          DEFAULT_ROUTING,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING
+              | GST_PARAM_DOC_SHOW_DEFAULT));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Uni-Perceiver transformer", "Filter/Analyzer/Video",
+      "Runs the shared mixture-of-experts Uni-Perceiver transformer over an "
+      "embedded clip or text",
+      "gst-uniperceiver authors");
+
+  element_class->change_state
+      = GST_DEBUG_FUNCPTR (gst_upm_transformer_change_state);
+
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_caps
+      = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform_caps);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_upm_transformer_set_caps);
+  trans_class->prepare_output_buffer
+      = GST_DEBUG_FUNCPTR (gst_upm_transformer_prepare_output_buffer);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_upm_transformer_query);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_UPM_TRANSFORMER_TASK, 0);
+}
+
+static void
+gst_upm_transformer_init (GstUpmTransformer *self)
+{
+  self->task_prop = DEFAULT_TASK;
+  self->routing = DEFAULT_ROUTING;
 }
