@@ -98,6 +98,7 @@ struct _GstUpmTokenizer
   guint ring_head, ring_len;
   guint64 n_in, n_kept, next_start;
   gboolean discont;
+  GstSegment segment;           /* the last one received */
 
   /* conversion to packed RGB */
   struct SwsContext *sws;
@@ -108,6 +109,8 @@ struct _GstUpmTokenizer
   guint8 *rgb;
   gint rgb_stride;
   gsize rgb_size;
+  guint8 *stage;                /* padded copy of the input planes */
+  gsize stage_size;
 };
 
 #define VIDEO_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, ARGB, " \
@@ -262,6 +265,9 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass * klass)
   element_class->change_state =
       GST_DEBUG_FUNCPTR (gst_upm_tokenizer_change_state);
 
+  /* the boxed type of the "upm.model" context, for applications that make
+   * one themselves */
+  g_type_ensure (GST_TYPE_UPM_MODEL);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_TOKENIZER_NORM, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_PARTIAL_CLIP, 0);
 
@@ -297,6 +303,7 @@ gst_upm_tokenizer_init (GstUpmTokenizer * self)
   self->mode = MODE_NONE;
   self->sws_format = AV_PIX_FMT_NONE;
   gst_video_info_init (&self->vinfo);
+  gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
 }
 
 /* ---------------------------------------------------------- clip state */
@@ -322,12 +329,15 @@ gst_upm_tokenizer_free_stream (GstUpmTokenizer * self)
   self->frame_floats = 0;
   self->mode = MODE_NONE;
   gst_video_info_init (&self->vinfo);
+  gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
   if (self->sws)
     sws_freeContext (self->sws);
   self->sws = NULL;
   self->sws_format = AV_PIX_FMT_NONE;
   av_freep (&self->rgb);
   self->rgb_size = 0;
+  av_freep (&self->stage);
+  self->stage_size = 0;
   GST_OBJECT_LOCK (self);
   self->latency = 0;
   GST_OBJECT_UNLOCK (self);
@@ -792,6 +802,64 @@ gst_upm_tokenizer_ensure_sws (GstUpmTokenizer * self, gint width, gint height,
   return TRUE;
 }
 
+/* libswscale's SIMD reads a little past the end of rows and planes, which
+ * GStreamer buffers need not allow: convert from a copy of the planes, each
+ * followed by zeroed padding. Planar YUV is passed by component, so that
+ * YV12 reads as I420. */
+#define STAGE_PADDING 64
+
+static gboolean
+gst_upm_tokenizer_stage_planes (GstUpmTokenizer * self, GstVideoFrame * frame,
+    const guint8 * src[4], int src_stride[4], GError ** error)
+{
+  const GstVideoFormatInfo *finfo = frame->info.finfo;
+  const guint n_planes = GST_VIDEO_FRAME_N_PLANES (frame);
+  gsize used[GST_VIDEO_MAX_PLANES], size[GST_VIDEO_MAX_PLANES], total = 0;
+  guint8 *plane[GST_VIDEO_MAX_PLANES];
+  guint p, i;
+
+  for (p = 0; p < n_planes; p++) {
+    gint comp[GST_VIDEO_MAX_COMPONENTS];
+
+    gst_video_format_info_component (finfo, p, comp);
+    used[p] = (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (frame, p)
+        * GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp[0]);
+    size[p] = GST_ROUND_UP_64 (used[p]) + STAGE_PADDING;
+    total += size[p];
+  }
+  if (total > self->stage_size) {
+    av_freep (&self->stage);
+    self->stage = av_malloc (total);
+    self->stage_size = self->stage ? total : 0;
+    if (!self->stage) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+          "could not allocate %" G_GSIZE_FORMAT " bytes", total);
+      return FALSE;
+    }
+  }
+  plane[0] = self->stage;
+  for (p = 0; p < n_planes; p++) {
+    if (p > 0)
+      plane[p] = plane[p - 1] + size[p - 1];
+    memcpy (plane[p], GST_VIDEO_FRAME_PLANE_DATA (frame, p), used[p]);
+    memset (plane[p] + used[p], 0, size[p] - used[p]);
+  }
+
+  if (n_planes == 3) {
+    for (i = 0; i < 3; i++) {
+      p = GST_VIDEO_FORMAT_INFO_PLANE (finfo, i);
+      src[i] = plane[p] + GST_VIDEO_FORMAT_INFO_POFFSET (finfo, i);
+      src_stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+    }
+  } else {
+    for (p = 0; p < n_planes; p++) {
+      src[p] = plane[p];
+      src_stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+    }
+  }
+  return TRUE;
+}
+
 /* One video frame -> its patch rows. */
 static gboolean
 gst_upm_tokenizer_frame_to_patches (GstUpmTokenizer * self, GstBuffer * buf,
@@ -821,23 +889,12 @@ gst_upm_tokenizer_frame_to_patches (GstUpmTokenizer * self, GstBuffer * buf,
     int src_stride[4] = { 0, };
     guint8 *dst[4] = { NULL, };
     int dst_stride[4] = { 0, };
-    guint i;
 
-    if (!gst_upm_tokenizer_ensure_sws (self, width, height, error)) {
+    if (!gst_upm_tokenizer_ensure_sws (self, width, height, error)
+        || !gst_upm_tokenizer_stage_planes (self, &frame, src, src_stride,
+            error)) {
       gst_video_frame_unmap (&frame);
       return FALSE;
-    }
-    if (GST_VIDEO_FRAME_N_PLANES (&frame) == 3) {
-      /* planar YUV by component, so that YV12 reads as I420 */
-      for (i = 0; i < 3; i++) {
-        src[i] = GST_VIDEO_FRAME_COMP_DATA (&frame, i);
-        src_stride[i] = GST_VIDEO_FRAME_COMP_STRIDE (&frame, i);
-      }
-    } else {
-      for (i = 0; i < GST_VIDEO_FRAME_N_PLANES (&frame); i++) {
-        src[i] = GST_VIDEO_FRAME_PLANE_DATA (&frame, i);
-        src_stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, i);
-      }
     }
     dst[0] = self->rgb;
     dst_stride[0] = self->rgb_stride;
@@ -1151,10 +1208,17 @@ gst_upm_tokenizer_sink_event (GstPad * pad, GstObject * parent,
       gst_event_unref (event);
       return ret;
     }
-    case GST_EVENT_SEGMENT:
-      /* clips do not span segments */
-      gst_upm_tokenizer_drain (self);
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *segment;
+
+      /* clips do not span segments; the same segment again (as some
+       * elements send with new caps) is no new timeline */
+      gst_event_parse_segment (event, &segment);
+      if (!gst_segment_is_equal (&self->segment, segment))
+        gst_upm_tokenizer_drain (self);
+      gst_segment_copy_into (segment, &self->segment);
       break;
+    }
     case GST_EVENT_EOS:
       gst_upm_tokenizer_drain (self);
       break;
