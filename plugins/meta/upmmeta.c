@@ -16,7 +16,7 @@
 /* Empty tags: the metas describe the clip, not its pixels, so video
  * transforms (convert, scale, crop) keep them. */
 static GType
-register_api (const gchar * name)
+register_api (const gchar *name)
 {
   static const gchar *tags[] = { NULL };
 
@@ -30,17 +30,18 @@ gst_upm_result_meta_api_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type)) {
-    GType t = register_api ("GstUpmResultMetaAPI");
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = register_api ("GstUpmResultMetaAPI");
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 static gboolean
-gst_upm_result_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+gst_upm_result_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
-  GstUpmResultMeta *m = (GstUpmResultMeta *) meta;
+  GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
   m->task = NULL;
   m->pts = GST_CLOCK_TIME_NONE;
@@ -51,7 +52,7 @@ gst_upm_result_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
 }
 
 static void
-upm_scores_free (GstUpmScore * scores, guint n_scores)
+upm_scores_free (GstUpmScore *scores, guint n_scores)
 {
   guint i;
 
@@ -61,9 +62,9 @@ upm_scores_free (GstUpmScore * scores, guint n_scores)
 }
 
 static void
-gst_upm_result_meta_free (GstMeta * meta, GstBuffer * buffer)
+gst_upm_result_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
-  GstUpmResultMeta *m = (GstUpmResultMeta *) meta;
+  GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
   g_free (m->task);
   upm_scores_free (m->scores, m->n_scores);
@@ -73,15 +74,16 @@ gst_upm_result_meta_free (GstMeta * meta, GstBuffer * buffer)
 }
 
 static gboolean
-gst_upm_result_meta_transform (GstBuffer * dest, GstMeta * meta,
-    GstBuffer * buffer, GQuark type, gpointer data)
+gst_upm_result_meta_transform (GstBuffer *dest, GstMeta *meta,
+    GstBuffer *buffer, GQuark type, gpointer data)
 {
-  GstUpmResultMeta *m = (GstUpmResultMeta *) meta;
+  GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
   if (!GST_META_TRANSFORM_IS_COPY (type))
     return FALSE;
-  return gst_buffer_add_upm_result_meta (dest, m->task, m->pts, m->duration,
-      m->scores, m->n_scores) != NULL;
+  return gst_buffer_add_upm_result_meta (
+             dest, m->task, m->pts, m->duration, m->scores, m->n_scores)
+         != NULL;
 }
 
 const GstMetaInfo *
@@ -89,19 +91,20 @@ gst_upm_result_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
 
-  if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (GST_UPM_RESULT_META_API_TYPE,
-        "GstUpmResultMeta", sizeof (GstUpmResultMeta),
-        gst_upm_result_meta_init, gst_upm_result_meta_free,
-        gst_upm_result_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
-  }
+  if (g_once_init_enter ((GstMetaInfo **)&info))
+    {
+      const GstMetaInfo *mi
+          = gst_meta_register (GST_UPM_RESULT_META_API_TYPE, "GstUpmResultMeta",
+              sizeof (GstUpmResultMeta), gst_upm_result_meta_init,
+              gst_upm_result_meta_free, gst_upm_result_meta_transform);
+      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
+    }
   return info;
 }
 
 GstUpmResultMeta *
-gst_buffer_add_upm_result_meta (GstBuffer * buffer, const gchar * task,
-    GstClockTime pts, GstClockTime duration, const GstUpmScore * scores,
+gst_buffer_add_upm_result_meta (GstBuffer *buffer, const gchar *task,
+    GstClockTime pts, GstClockTime duration, const GstUpmScore *scores,
     guint n_scores)
 {
   GstUpmResultMeta *m;
@@ -110,8 +113,8 @@ gst_buffer_add_upm_result_meta (GstBuffer * buffer, const gchar * task,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (scores != NULL || n_scores == 0, NULL);
 
-  m = (GstUpmResultMeta *) gst_buffer_add_meta (buffer,
-      GST_UPM_RESULT_META_INFO, NULL);
+  m = (GstUpmResultMeta *)gst_buffer_add_meta (
+      buffer, GST_UPM_RESULT_META_INFO, NULL);
   if (!m)
     return NULL;
   m->task = g_strdup (task);
@@ -119,10 +122,11 @@ gst_buffer_add_upm_result_meta (GstBuffer * buffer, const gchar * task,
   m->duration = duration;
   m->n_scores = n_scores;
   m->scores = n_scores ? g_new0 (GstUpmScore, n_scores) : NULL;
-  for (i = 0; i < n_scores; i++) {
-    m->scores[i] = scores[i];
-    m->scores[i].label = g_strdup (scores[i].label);
-  }
+  for (i = 0; i < n_scores; i++)
+    {
+      m->scores[i] = scores[i];
+      m->scores[i].label = g_strdup (scores[i].label);
+    }
   return m;
 }
 
@@ -133,18 +137,18 @@ gst_upm_caption_meta_api_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type)) {
-    GType t = register_api ("GstUpmCaptionMetaAPI");
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = register_api ("GstUpmCaptionMetaAPI");
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 static gboolean
-gst_upm_caption_meta_init (GstMeta * meta, gpointer params,
-    GstBuffer * buffer)
+gst_upm_caption_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
-  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *) meta;
+  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
 
   m->text = NULL;
   m->ids = NULL;
@@ -156,9 +160,9 @@ gst_upm_caption_meta_init (GstMeta * meta, gpointer params,
 }
 
 static void
-gst_upm_caption_meta_free (GstMeta * meta, GstBuffer * buffer)
+gst_upm_caption_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
-  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *) meta;
+  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
 
   g_free (m->text);
   g_free (m->ids);
@@ -168,15 +172,16 @@ gst_upm_caption_meta_free (GstMeta * meta, GstBuffer * buffer)
 }
 
 static gboolean
-gst_upm_caption_meta_transform (GstBuffer * dest, GstMeta * meta,
-    GstBuffer * buffer, GQuark type, gpointer data)
+gst_upm_caption_meta_transform (GstBuffer *dest, GstMeta *meta,
+    GstBuffer *buffer, GQuark type, gpointer data)
 {
-  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *) meta;
+  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
 
   if (!GST_META_TRANSFORM_IS_COPY (type))
     return FALSE;
-  return gst_buffer_add_upm_caption_meta (dest, m->text, m->ids, m->n_ids,
-      m->score, m->pts, m->duration) != NULL;
+  return gst_buffer_add_upm_caption_meta (
+             dest, m->text, m->ids, m->n_ids, m->score, m->pts, m->duration)
+         != NULL;
 }
 
 const GstMetaInfo *
@@ -184,19 +189,20 @@ gst_upm_caption_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
 
-  if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (GST_UPM_CAPTION_META_API_TYPE,
-        "GstUpmCaptionMeta", sizeof (GstUpmCaptionMeta),
-        gst_upm_caption_meta_init, gst_upm_caption_meta_free,
-        gst_upm_caption_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
-  }
+  if (g_once_init_enter ((GstMetaInfo **)&info))
+    {
+      const GstMetaInfo *mi = gst_meta_register (GST_UPM_CAPTION_META_API_TYPE,
+          "GstUpmCaptionMeta", sizeof (GstUpmCaptionMeta),
+          gst_upm_caption_meta_init, gst_upm_caption_meta_free,
+          gst_upm_caption_meta_transform);
+      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
+    }
   return info;
 }
 
 GstUpmCaptionMeta *
-gst_buffer_add_upm_caption_meta (GstBuffer * buffer, const gchar * text,
-    const gint32 * ids, guint n_ids, gfloat score, GstClockTime pts,
+gst_buffer_add_upm_caption_meta (GstBuffer *buffer, const gchar *text,
+    const gint32 *ids, guint n_ids, gfloat score, GstClockTime pts,
     GstClockTime duration)
 {
   GstUpmCaptionMeta *m;
@@ -204,8 +210,8 @@ gst_buffer_add_upm_caption_meta (GstBuffer * buffer, const gchar * text,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (ids != NULL || n_ids == 0, NULL);
 
-  m = (GstUpmCaptionMeta *) gst_buffer_add_meta (buffer,
-      GST_UPM_CAPTION_META_INFO, NULL);
+  m = (GstUpmCaptionMeta *)gst_buffer_add_meta (
+      buffer, GST_UPM_CAPTION_META_INFO, NULL);
   if (!m)
     return NULL;
   m->text = g_strdup (text);
@@ -224,18 +230,18 @@ gst_upm_routing_meta_api_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type)) {
-    GType t = register_api ("GstUpmRoutingMetaAPI");
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = register_api ("GstUpmRoutingMetaAPI");
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 static gboolean
-gst_upm_routing_meta_init (GstMeta * meta, gpointer params,
-    GstBuffer * buffer)
+gst_upm_routing_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
-  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *) meta;
+  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
 
   m->model = NULL;
   m->n_layers = 0;
@@ -248,9 +254,9 @@ gst_upm_routing_meta_init (GstMeta * meta, gpointer params,
 }
 
 static void
-gst_upm_routing_meta_free (GstMeta * meta, GstBuffer * buffer)
+gst_upm_routing_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
-  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *) meta;
+  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
 
   g_free (m->model);
   g_free (m->routes);
@@ -260,15 +266,16 @@ gst_upm_routing_meta_free (GstMeta * meta, GstBuffer * buffer)
 }
 
 static gboolean
-gst_upm_routing_meta_transform (GstBuffer * dest, GstMeta * meta,
-    GstBuffer * buffer, GQuark type, gpointer data)
+gst_upm_routing_meta_transform (GstBuffer *dest, GstMeta *meta,
+    GstBuffer *buffer, GQuark type, gpointer data)
 {
-  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *) meta;
+  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
 
   if (!GST_META_TRANSFORM_IS_COPY (type))
     return FALSE;
   return gst_buffer_add_upm_routing_meta (dest, m->model, m->n_layers,
-      m->n_experts, m->pts, m->duration, m->routes, m->n_routes) != NULL;
+             m->n_experts, m->pts, m->duration, m->routes, m->n_routes)
+         != NULL;
 }
 
 const GstMetaInfo *
@@ -276,28 +283,29 @@ gst_upm_routing_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
 
-  if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (GST_UPM_ROUTING_META_API_TYPE,
-        "GstUpmRoutingMeta", sizeof (GstUpmRoutingMeta),
-        gst_upm_routing_meta_init, gst_upm_routing_meta_free,
-        gst_upm_routing_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
-  }
+  if (g_once_init_enter ((GstMetaInfo **)&info))
+    {
+      const GstMetaInfo *mi = gst_meta_register (GST_UPM_ROUTING_META_API_TYPE,
+          "GstUpmRoutingMeta", sizeof (GstUpmRoutingMeta),
+          gst_upm_routing_meta_init, gst_upm_routing_meta_free,
+          gst_upm_routing_meta_transform);
+      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
+    }
   return info;
 }
 
 GstUpmRoutingMeta *
-gst_buffer_add_upm_routing_meta (GstBuffer * buffer, const gchar * model,
+gst_buffer_add_upm_routing_meta (GstBuffer *buffer, const gchar *model,
     guint n_layers, guint n_experts, GstClockTime pts, GstClockTime duration,
-    const GstUpmRoute * routes, guint n_routes)
+    const GstUpmRoute *routes, guint n_routes)
 {
   GstUpmRoutingMeta *m;
 
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (routes != NULL || n_routes == 0, NULL);
 
-  m = (GstUpmRoutingMeta *) gst_buffer_add_meta (buffer,
-      GST_UPM_ROUTING_META_INFO, NULL);
+  m = (GstUpmRoutingMeta *)gst_buffer_add_meta (
+      buffer, GST_UPM_ROUTING_META_INFO, NULL);
   if (!m)
     return NULL;
   m->model = g_strdup (model);
@@ -310,8 +318,8 @@ gst_buffer_add_upm_routing_meta (GstBuffer * buffer, const gchar * model,
 }
 
 void
-gst_upm_routing_meta_append (GstUpmRoutingMeta * meta,
-    const GstUpmRoute * routes, guint n_routes)
+gst_upm_routing_meta_append (
+    GstUpmRoutingMeta *meta, const GstUpmRoute *routes, guint n_routes)
 {
   guint i;
 
@@ -320,26 +328,28 @@ gst_upm_routing_meta_append (GstUpmRoutingMeta * meta,
 
   if (n_routes == 0)
     return;
-  meta->routes = g_renew (GstUpmRoute, meta->routes,
-      (gsize) meta->n_routes + n_routes);
-  for (i = 0; i < n_routes; i++) {
-    GstUpmRoute *r = &meta->routes[meta->n_routes + i];
+  meta->routes
+      = g_renew (GstUpmRoute, meta->routes, (gsize)meta->n_routes + n_routes);
+  for (i = 0; i < n_routes; i++)
+    {
+      GstUpmRoute *r = &meta->routes[meta->n_routes + i];
 
-    *r = routes[i];
-    r->segment = g_intern_string (routes[i].segment);
-  }
+      *r = routes[i];
+      r->segment = g_intern_string (routes[i].segment);
+    }
   meta->n_routes += n_routes;
 }
 
 const gchar *
 gst_upm_gate_name (GstUpmGate gate)
 {
-  switch (gate) {
+  switch (gate)
+    {
     case GST_UPM_GATE_ATTN:
       return "attn";
     case GST_UPM_GATE_FFN:
       return "ffn";
-  }
+    }
   return "unknown";
 }
 
@@ -347,18 +357,18 @@ gst_upm_gate_name (GstUpmGate gate)
 
 /* "<name>": nanoseconds and "<name>_seconds": seconds, null when unset. */
 static void
-json_add_time (JsonBuilder * b, const gchar * name, GstClockTime t)
+json_add_time (JsonBuilder *b, const gchar *name, GstClockTime t)
 {
   gchar *seconds = g_strconcat (name, "_seconds", NULL);
 
   json_builder_set_member_name (b, name);
   if (GST_CLOCK_TIME_IS_VALID (t))
-    json_builder_add_int_value (b, (gint64) t);
+    json_builder_add_int_value (b, (gint64)t);
   else
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, seconds);
   if (GST_CLOCK_TIME_IS_VALID (t))
-    json_builder_add_double_value (b, (gdouble) t / GST_SECOND);
+    json_builder_add_double_value (b, (gdouble)t / GST_SECOND);
   else
     json_builder_add_null_value (b);
   g_free (seconds);
@@ -366,7 +376,7 @@ json_add_time (JsonBuilder * b, const gchar * name, GstClockTime t)
 
 /* JSON has no NaN or infinity: those become null. */
 static void
-json_add_float (JsonBuilder * b, const gchar * name, gfloat v)
+json_add_float (JsonBuilder *b, const gchar *name, gfloat v)
 {
   if (name)
     json_builder_set_member_name (b, name);
@@ -377,7 +387,7 @@ json_add_float (JsonBuilder * b, const gchar * name, gfloat v)
 }
 
 static void
-json_add_string (JsonBuilder * b, const gchar * name, const gchar * v)
+json_add_string (JsonBuilder *b, const gchar *name, const gchar *v)
 {
   json_builder_set_member_name (b, name);
   if (v)
@@ -387,7 +397,7 @@ json_add_string (JsonBuilder * b, const gchar * name, const gchar * v)
 }
 
 static void
-json_add_result (JsonBuilder * b, const GstUpmResultMeta * m)
+json_add_result (JsonBuilder *b, const GstUpmResultMeta *m)
 {
   guint i;
 
@@ -398,23 +408,24 @@ json_add_result (JsonBuilder * b, const GstUpmResultMeta * m)
   json_add_time (b, "duration", m->duration);
   json_builder_set_member_name (b, "scores");
   json_builder_begin_array (b);
-  for (i = 0; i < m->n_scores; i++) {
-    const GstUpmScore *s = &m->scores[i];
+  for (i = 0; i < m->n_scores; i++)
+    {
+      const GstUpmScore *s = &m->scores[i];
 
-    json_builder_begin_object (b);
-    json_add_string (b, "label", s->label);
-    json_builder_set_member_name (b, "index");
-    json_builder_add_int_value (b, s->index);
-    json_add_float (b, "logit", s->logit);
-    json_add_float (b, "prob", s->prob);
-    json_builder_end_object (b);
-  }
+      json_builder_begin_object (b);
+      json_add_string (b, "label", s->label);
+      json_builder_set_member_name (b, "index");
+      json_builder_add_int_value (b, s->index);
+      json_add_float (b, "logit", s->logit);
+      json_add_float (b, "prob", s->prob);
+      json_builder_end_object (b);
+    }
   json_builder_end_array (b);
   json_builder_end_object (b);
 }
 
 static void
-json_add_caption (JsonBuilder * b, const GstUpmCaptionMeta * m)
+json_add_caption (JsonBuilder *b, const GstUpmCaptionMeta *m)
 {
   guint i;
 
@@ -433,7 +444,7 @@ json_add_caption (JsonBuilder * b, const GstUpmCaptionMeta * m)
 }
 
 static void
-json_add_routing (JsonBuilder * b, const GstUpmRoutingMeta * m)
+json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
 {
   guint i, j;
 
@@ -448,36 +459,37 @@ json_add_routing (JsonBuilder * b, const GstUpmRoutingMeta * m)
   json_add_time (b, "duration", m->duration);
   json_builder_set_member_name (b, "routes");
   json_builder_begin_array (b);
-  for (i = 0; i < m->n_routes; i++) {
-    const GstUpmRoute *r = &m->routes[i];
+  for (i = 0; i < m->n_routes; i++)
+    {
+      const GstUpmRoute *r = &m->routes[i];
 
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "layer");
-    json_builder_add_int_value (b, r->layer);
-    json_add_string (b, "gate", gst_upm_gate_name (r->gate));
-    json_add_string (b, "segment", r->segment);
-    json_builder_set_member_name (b, "token_begin");
-    json_builder_add_int_value (b, r->token_begin);
-    json_builder_set_member_name (b, "token_end");
-    json_builder_add_int_value (b, r->token_end);
-    json_builder_set_member_name (b, "experts");
-    json_builder_begin_array (b);
-    for (j = 0; j < 2; j++)
-      json_builder_add_int_value (b, r->expert[j]);
-    json_builder_end_array (b);
-    json_builder_set_member_name (b, "weights");
-    json_builder_begin_array (b);
-    for (j = 0; j < 2; j++)
-      json_add_float (b, NULL, r->weight[j]);
-    json_builder_end_array (b);
-    json_builder_end_object (b);
-  }
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "layer");
+      json_builder_add_int_value (b, r->layer);
+      json_add_string (b, "gate", gst_upm_gate_name (r->gate));
+      json_add_string (b, "segment", r->segment);
+      json_builder_set_member_name (b, "token_begin");
+      json_builder_add_int_value (b, r->token_begin);
+      json_builder_set_member_name (b, "token_end");
+      json_builder_add_int_value (b, r->token_end);
+      json_builder_set_member_name (b, "experts");
+      json_builder_begin_array (b);
+      for (j = 0; j < 2; j++)
+        json_builder_add_int_value (b, r->expert[j]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "weights");
+      json_builder_begin_array (b);
+      for (j = 0; j < 2; j++)
+        json_add_float (b, NULL, r->weight[j]);
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
   json_builder_end_array (b);
   json_builder_end_object (b);
 }
 
 gchar *
-gst_upm_buffer_metas_to_json (GstBuffer * buffer)
+gst_upm_buffer_metas_to_json (GstBuffer *buffer)
 {
   JsonBuilder *b;
   JsonGenerator *gen;

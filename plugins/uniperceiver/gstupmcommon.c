@@ -21,11 +21,12 @@ gst_upm_common_init_debug (void)
 {
   static gsize done = 0;
 
-  if (g_once_init_enter (&done)) {
-    GST_DEBUG_CATEGORY_INIT (gst_upm_model_debug, "upmmodel", 0,
-        "uniperceiver model sharing");
-    g_once_init_leave (&done, 1);
-  }
+  if (g_once_init_enter (&done))
+    {
+      GST_DEBUG_CATEGORY_INIT (
+          gst_upm_model_debug, "upmmodel", 0, "uniperceiver model sharing");
+      g_once_init_leave (&done, 1);
+    }
 }
 
 /* ------------------------------------------------------------------ task */
@@ -35,17 +36,18 @@ gst_upm_task_get_type (void)
 {
   static gsize type = 0;
   static const GEnumValue values[] = {
-    {GST_UPM_TASK_CLASSIFY, "Classify against a label set", "classify"},
-    {GST_UPM_TASK_RETRIEVE, "Rank a set of captions (retrieval)", "retrieve"},
-    {GST_UPM_TASK_CAPTION, "Generate a caption", "caption"},
-    {0, NULL, NULL},
+    { GST_UPM_TASK_CLASSIFY, "Classify against a label set", "classify" },
+    { GST_UPM_TASK_RETRIEVE, "Rank a set of captions (retrieval)", "retrieve" },
+    { GST_UPM_TASK_CAPTION, "Generate a caption", "caption" },
+    { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstUpmTask", values);
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = g_enum_register_static ("GstUpmTask", values);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 const gchar *
@@ -60,7 +62,7 @@ gst_upm_task_nick (GstUpmTask task)
 }
 
 gboolean
-gst_upm_task_from_nick (const gchar * nick, GstUpmTask * task)
+gst_upm_task_from_nick (const gchar *nick, GstUpmTask *task)
 {
   GEnumClass *klass;
   GEnumValue *v;
@@ -70,24 +72,25 @@ gst_upm_task_from_nick (const gchar * nick, GstUpmTask * task)
   klass = g_type_class_ref (GST_TYPE_UPM_TASK);
   v = g_enum_get_value_by_nick (klass, nick);
   if (v && task)
-    *task = (GstUpmTask) v->value;
+    *task = (GstUpmTask)v->value;
   g_type_class_unref (klass);
   return v != NULL;
 }
 
 UpmAttr
-gst_upm_task_input_attr (GstUpmTask task, const gchar * modality)
+gst_upm_task_input_attr (GstUpmTask task, const gchar *modality)
 {
   gboolean text = g_strcmp0 (modality, "text") == 0;
 
-  switch (task) {
+  switch (task)
+    {
     case GST_UPM_TASK_CLASSIFY:
       return text ? UPM_ATTR_TEXT_INPUT : UPM_ATTR_CLS_INPUT;
     case GST_UPM_TASK_RETRIEVE:
       return text ? UPM_ATTR_RETRIEVAL_TARGET : UPM_ATTR_RETRIEVAL_INPUT;
     case GST_UPM_TASK_CAPTION:
       return UPM_ATTR_CAPTION_PREFIX;
-  }
+    }
   return UPM_ATTR_CLS_INPUT;
 }
 
@@ -110,12 +113,13 @@ gst_upm_model_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type)) {
-    GType t = g_boxed_type_register_static ("GstUpmModel",
-        (GBoxedCopyFunc) upm_model_ref, (GBoxedFreeFunc) upm_model_unref);
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = g_boxed_type_register_static ("GstUpmModel",
+          (GBoxedCopyFunc)upm_model_ref, (GBoxedFreeFunc)upm_model_unref);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 /* The process-wide cache holds weak entries: an entry is a use count of the
@@ -125,16 +129,16 @@ gst_upm_model_get_type (void)
  * drop non-persistent contexts at READY->NULL). */
 typedef struct
 {
-  gint users;                   /* under cache_lock */
-  gchar *path;                  /* canonical, the key */
-  UpmModel *model;              /* owned */
+  gint users;      /* under cache_lock */
+  gchar *path;     /* canonical, the key */
+  UpmModel *model; /* owned */
 } GstUpmModelCacheEntry;
 
 static GMutex cache_lock;
-static GHashTable *cache;       /* path -> GstUpmModelCacheEntry */
+static GHashTable *cache; /* path -> GstUpmModelCacheEntry */
 
 static GstUpmModelCacheEntry *
-cache_entry_use (GstUpmModelCacheEntry * entry)
+cache_entry_use (GstUpmModelCacheEntry *entry)
 {
   g_mutex_lock (&cache_lock);
   entry->users++;
@@ -143,7 +147,7 @@ cache_entry_use (GstUpmModelCacheEntry * entry)
 }
 
 static void
-cache_entry_release (GstUpmModelCacheEntry * entry)
+cache_entry_release (GstUpmModelCacheEntry *entry)
 {
   gboolean last;
 
@@ -165,19 +169,19 @@ gst_upm_model_cache_entry_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type)) {
-    GType t = g_boxed_type_register_static ("GstUpmModelCacheEntry",
-        (GBoxedCopyFunc) cache_entry_use,
-        (GBoxedFreeFunc) cache_entry_release);
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = g_boxed_type_register_static ("GstUpmModelCacheEntry",
+          (GBoxedCopyFunc)cache_entry_use, (GBoxedFreeFunc)cache_entry_release);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 /* Absolute path with symbolic links resolved, or just absolute when the file
  * does not exist. */
 static gchar *
-canonical_path (const gchar * path)
+canonical_path (const gchar *path)
 {
   char *real = realpath (path, NULL);
   gchar *ret;
@@ -190,24 +194,24 @@ canonical_path (const gchar * path)
 }
 
 static GstContext *
-model_context_new (const gchar * canonical, UpmModel * model,
-    GstUpmModelCacheEntry * entry)
+model_context_new (
+    const gchar *canonical, UpmModel *model, GstUpmModelCacheEntry *entry)
 {
   GstContext *context = gst_context_new (GST_UPM_MODEL_CONTEXT_TYPE, FALSE);
   GstStructure *s = gst_context_writable_structure (context);
 
   gst_structure_set_name (s, "upm-model");
-  gst_structure_set (s, "path", G_TYPE_STRING, canonical,
-      "model", GST_TYPE_UPM_MODEL, model, NULL);
+  gst_structure_set (s, "path", G_TYPE_STRING, canonical, "model",
+      GST_TYPE_UPM_MODEL, model, NULL);
   if (entry)
-    gst_structure_set (s, "cache-entry", gst_upm_model_cache_entry_get_type (),
-        entry, NULL);
+    gst_structure_set (
+        s, "cache-entry", gst_upm_model_cache_entry_get_type (), entry, NULL);
   return context;
 }
 
 /* The model of @context when it is for the file @canonical. */
 static UpmModel *
-context_model_for (GstContext * context, const gchar * canonical)
+context_model_for (GstContext *context, const gchar *canonical)
 {
   const GstStructure *s;
   const GValue *v;
@@ -216,8 +220,10 @@ context_model_for (GstContext * context, const gchar * canonical)
   gchar *have;
   gboolean match;
 
-  if (!context || g_strcmp0 (gst_context_get_context_type (context),
-          GST_UPM_MODEL_CONTEXT_TYPE) != 0)
+  if (!context
+      || g_strcmp0 (
+             gst_context_get_context_type (context), GST_UPM_MODEL_CONTEXT_TYPE)
+             != 0)
     return NULL;
   s = gst_context_get_structure (context);
   v = gst_structure_get_value (s, "model");
@@ -234,7 +240,7 @@ context_model_for (GstContext * context, const gchar * canonical)
 }
 
 UpmModel *
-gst_upm_context_get_model (GstContext * context, const gchar * path)
+gst_upm_context_get_model (GstContext *context, const gchar *path)
 {
   gchar *canonical;
   UpmModel *model;
@@ -250,55 +256,62 @@ gst_upm_context_get_model (GstContext * context, const gchar * path)
 /* Asks the peers of @element's pads in @direction for the context; on a
  * match sets the context on @element. */
 static UpmModel *
-query_peers (GstElement * element, GstPadDirection direction,
-    const gchar * canonical)
+query_peers (
+    GstElement *element, GstPadDirection direction, const gchar *canonical)
 {
   GstIterator *it = direction == GST_PAD_SRC
-      ? gst_element_iterate_src_pads (element)
-      : gst_element_iterate_sink_pads (element);
+                        ? gst_element_iterate_src_pads (element)
+                        : gst_element_iterate_sink_pads (element);
   GValue item = G_VALUE_INIT;
   UpmModel *model = NULL;
   gboolean done = FALSE;
 
-  while (!done && !model) {
-    switch (gst_iterator_next (it, &item)) {
-      case GST_ITERATOR_OK:{
-        GstPad *pad = g_value_get_object (&item);
-        GstQuery *query = gst_query_new_context (GST_UPM_MODEL_CONTEXT_TYPE);
-        GstContext *context = NULL;
+  while (!done && !model)
+    {
+      switch (gst_iterator_next (it, &item))
+        {
+        case GST_ITERATOR_OK:
+          {
+            GstPad *pad = g_value_get_object (&item);
+            GstQuery *query
+                = gst_query_new_context (GST_UPM_MODEL_CONTEXT_TYPE);
+            GstContext *context = NULL;
 
-        if (gst_pad_peer_query (pad, query)) {
-          gst_query_parse_context (query, &context);
-          model = context_model_for (context, canonical);
-          if (model) {
-            GST_DEBUG_OBJECT (element, "model %s from the peer of %s:%s",
-                canonical, GST_DEBUG_PAD_NAME (pad));
-            gst_element_set_context (element, context);
+            if (gst_pad_peer_query (pad, query))
+              {
+                gst_query_parse_context (query, &context);
+                model = context_model_for (context, canonical);
+                if (model)
+                  {
+                    GST_DEBUG_OBJECT (element,
+                        "model %s from the peer of %s:%s", canonical,
+                        GST_DEBUG_PAD_NAME (pad));
+                    gst_element_set_context (element, context);
+                  }
+              }
+            gst_query_unref (query);
+            g_value_reset (&item);
+            break;
           }
+        case GST_ITERATOR_RESYNC:
+          gst_iterator_resync (it);
+          break;
+        case GST_ITERATOR_ERROR:
+        case GST_ITERATOR_DONE:
+          done = TRUE;
+          break;
         }
-        gst_query_unref (query);
-        g_value_reset (&item);
-        break;
-      }
-      case GST_ITERATOR_RESYNC:
-        gst_iterator_resync (it);
-        break;
-      case GST_ITERATOR_ERROR:
-      case GST_ITERATOR_DONE:
-        done = TRUE;
-        break;
     }
-  }
   g_value_unset (&item);
   gst_iterator_free (it);
   return model;
 }
 
 static UpmModel *
-own_context_model (GstElement * element, const gchar * canonical)
+own_context_model (GstElement *element, const gchar *canonical)
 {
-  GstContext *context = gst_element_get_context (element,
-      GST_UPM_MODEL_CONTEXT_TYPE);
+  GstContext *context
+      = gst_element_get_context (element, GST_UPM_MODEL_CONTEXT_TYPE);
   UpmModel *model = context_model_for (context, canonical);
 
   if (context)
@@ -309,8 +322,8 @@ own_context_model (GstElement * element, const gchar * canonical)
 /* Loads @path (named as the user gave it) through the cache. Returns a new
  * reference and a new context announcing it. */
 static UpmModel *
-cache_get (const gchar * path, const gchar * canonical,
-    GstContext ** context, GError ** error)
+cache_get (const gchar *path, const gchar *canonical, GstContext **context,
+    GError **error)
 {
   GstUpmModelCacheEntry *entry;
   UpmModel *model;
@@ -319,24 +332,28 @@ cache_get (const gchar * path, const gchar * canonical,
   if (!cache)
     cache = g_hash_table_new (g_str_hash, g_str_equal);
   entry = g_hash_table_lookup (cache, canonical);
-  if (entry) {
-    entry->users++;
-    GST_DEBUG ("model %s from the cache (%d users)", canonical, entry->users);
-  } else {
-    /* Loading under the lock: two elements asking for the same file at the
-     * same time load it once. */
-    model = upm_model_load (path, error);
-    if (!model) {
-      g_mutex_unlock (&cache_lock);
-      return NULL;
+  if (entry)
+    {
+      entry->users++;
+      GST_DEBUG ("model %s from the cache (%d users)", canonical, entry->users);
     }
-    GST_INFO ("loaded model %s (%s)", canonical, upm_model_name (model));
-    entry = g_new0 (GstUpmModelCacheEntry, 1);
-    entry->users = 1;
-    entry->path = g_strdup (canonical);
-    entry->model = model;
-    g_hash_table_insert (cache, entry->path, entry);
-  }
+  else
+    {
+      /* Loading under the lock: two elements asking for the same file at the
+       * same time load it once. */
+      model = upm_model_load (path, error);
+      if (!model)
+        {
+          g_mutex_unlock (&cache_lock);
+          return NULL;
+        }
+      GST_INFO ("loaded model %s (%s)", canonical, upm_model_name (model));
+      entry = g_new0 (GstUpmModelCacheEntry, 1);
+      entry->users = 1;
+      entry->path = g_strdup (canonical);
+      entry->model = model;
+      g_hash_table_insert (cache, entry->path, entry);
+    }
   g_mutex_unlock (&cache_lock);
 
   /* The context takes its own use of the entry; then drop ours. */
@@ -347,8 +364,8 @@ cache_get (const gchar * path, const gchar * canonical,
 }
 
 UpmModel *
-gst_upm_element_get_model (GstElement * element, const gchar * path,
-    GError ** error)
+gst_upm_element_get_model (
+    GstElement *element, const gchar *path, GError **error)
 {
   GstContext *context = NULL;
   UpmModel *model;
@@ -364,11 +381,12 @@ gst_upm_element_get_model (GstElement * element, const gchar * path,
 
   /* 1. a context already set on the element */
   model = own_context_model (element, canonical);
-  if (model) {
-    GST_DEBUG_OBJECT (element, "model %s from the element's context",
-        canonical);
-    goto done;
-  }
+  if (model)
+    {
+      GST_DEBUG_OBJECT (
+          element, "model %s from the element's context", canonical);
+      goto done;
+    }
 
   /* 2. downstream, then upstream */
   model = query_peers (element, GST_PAD_SRC, canonical);
@@ -379,22 +397,23 @@ gst_upm_element_get_model (GstElement * element, const gchar * path,
 
   /* 3. ask the bins and the application; they answer synchronously by
    * setting the context on the element */
-  gst_element_post_message (element,
-      gst_message_new_need_context (GST_OBJECT_CAST (element),
-          GST_UPM_MODEL_CONTEXT_TYPE));
+  gst_element_post_message (
+      element, gst_message_new_need_context (
+                   GST_OBJECT_CAST (element), GST_UPM_MODEL_CONTEXT_TYPE));
   model = own_context_model (element, canonical);
-  if (model) {
-    GST_DEBUG_OBJECT (element, "model %s from a NEED_CONTEXT answer",
-        canonical);
-    goto done;
-  }
+  if (model)
+    {
+      GST_DEBUG_OBJECT (
+          element, "model %s from a NEED_CONTEXT answer", canonical);
+      goto done;
+    }
 
   /* 4. the process-wide cache, then announce it */
   model = cache_get (path, canonical, &context, error);
   if (!model)
     goto done;
-  GST_DEBUG_OBJECT (element, "model %s from the cache, posting HAVE_CONTEXT",
-      canonical);
+  GST_DEBUG_OBJECT (
+      element, "model %s from the cache, posting HAVE_CONTEXT", canonical);
   gst_element_set_context (element, context);
   gst_element_post_message (element,
       gst_message_new_have_context (GST_OBJECT_CAST (element), context));
@@ -405,8 +424,8 @@ done:
 }
 
 gboolean
-gst_upm_handle_context_query (GstElement * element, GstQuery * query,
-    UpmModel * model)
+gst_upm_handle_context_query (
+    GstElement *element, GstQuery *query, UpmModel *model)
 {
   const gchar *type;
   GstContext *context;
@@ -426,11 +445,12 @@ gst_upm_handle_context_query (GstElement * element, GstQuery * query,
   canonical = canonical_path (upm_model_path (model));
   context = gst_element_get_context (element, GST_UPM_MODEL_CONTEXT_TYPE);
   have = context_model_for (context, canonical);
-  if (have != model) {
-    if (context)
-      gst_context_unref (context);
-    context = model_context_new (canonical, model, NULL);
-  }
+  if (have != model)
+    {
+      if (context)
+        gst_context_unref (context);
+      context = model_context_new (canonical, model, NULL);
+    }
   if (have)
     upm_model_unref (have);
   g_free (canonical);
@@ -441,25 +461,27 @@ gst_upm_handle_context_query (GstElement * element, GstQuery * query,
   return TRUE;
 }
 
-/* -------------------------------------------------- caption prefix (internal) */
+/* -------------------------------------------------- caption prefix (internal)
+ */
 
 GType
 gst_upm_prefix_meta_api_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type)) {
-    static const gchar *tags[] = { NULL };
-    GType t = gst_meta_api_type_register ("GstUpmPrefixMetaAPI", tags);
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      static const gchar *tags[] = { NULL };
+      GType t = gst_meta_api_type_register ("GstUpmPrefixMetaAPI", tags);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 static gboolean
-gst_upm_prefix_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+gst_upm_prefix_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *) meta;
+  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
 
   m->prefix = NULL;
   m->model = NULL;
@@ -467,9 +489,9 @@ gst_upm_prefix_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
 }
 
 static void
-gst_upm_prefix_meta_free (GstMeta * meta, GstBuffer * buffer)
+gst_upm_prefix_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *) meta;
+  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
 
   if (m->prefix)
     upm_prefix_unref (m->prefix);
@@ -480,10 +502,10 @@ gst_upm_prefix_meta_free (GstMeta * meta, GstBuffer * buffer)
 }
 
 static gboolean
-gst_upm_prefix_meta_transform (GstBuffer * dest, GstMeta * meta,
-    GstBuffer * buffer, GQuark type, gpointer data)
+gst_upm_prefix_meta_transform (GstBuffer *dest, GstMeta *meta,
+    GstBuffer *buffer, GQuark type, gpointer data)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *) meta;
+  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
 
   if (!GST_META_TRANSFORM_IS_COPY (type))
     return FALSE;
@@ -496,19 +518,20 @@ gst_upm_prefix_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
 
-  if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (GST_UPM_PREFIX_META_API_TYPE,
-        "GstUpmPrefixMeta", sizeof (GstUpmPrefixMeta),
-        gst_upm_prefix_meta_init, gst_upm_prefix_meta_free,
-        gst_upm_prefix_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
-  }
+  if (g_once_init_enter ((GstMetaInfo **)&info))
+    {
+      const GstMetaInfo *mi
+          = gst_meta_register (GST_UPM_PREFIX_META_API_TYPE, "GstUpmPrefixMeta",
+              sizeof (GstUpmPrefixMeta), gst_upm_prefix_meta_init,
+              gst_upm_prefix_meta_free, gst_upm_prefix_meta_transform);
+      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
+    }
   return info;
 }
 
 GstUpmPrefixMeta *
-gst_buffer_add_upm_prefix_meta (GstBuffer * buffer, UpmModel * model,
-    UpmPrefix * prefix)
+gst_buffer_add_upm_prefix_meta (
+    GstBuffer *buffer, UpmModel *model, UpmPrefix *prefix)
 {
   GstUpmPrefixMeta *m;
 
@@ -516,8 +539,8 @@ gst_buffer_add_upm_prefix_meta (GstBuffer * buffer, UpmModel * model,
   g_return_val_if_fail (model != NULL, NULL);
   g_return_val_if_fail (prefix != NULL, NULL);
 
-  m = (GstUpmPrefixMeta *) gst_buffer_add_meta (buffer,
-      gst_upm_prefix_meta_get_info (), NULL);
+  m = (GstUpmPrefixMeta *)gst_buffer_add_meta (
+      buffer, gst_upm_prefix_meta_get_info (), NULL);
   if (!m)
     return NULL;
   m->model = upm_model_ref (model);
@@ -528,7 +551,7 @@ gst_buffer_add_upm_prefix_meta (GstBuffer * buffer, UpmModel * model,
 /* ---------------------------------------------------------------- routing */
 
 GstUpmRoute *
-gst_upm_routes_from_library (const UpmRouting * routing, guint * n_routes)
+gst_upm_routes_from_library (const UpmRouting *routing, guint *n_routes)
 {
   GstUpmRoute *routes;
   guint i, n;
@@ -540,20 +563,21 @@ gst_upm_routes_from_library (const UpmRouting * routing, guint * n_routes)
   if (n == 0)
     return NULL;
   routes = g_new0 (GstUpmRoute, n);
-  for (i = 0; i < n; i++) {
-    const UpmRoute *r = &g_array_index (routing->routes, UpmRoute, i);
-    const char *name = upm_attr_name (r->attr);
+  for (i = 0; i < n; i++)
+    {
+      const UpmRoute *r = &g_array_index (routing->routes, UpmRoute, i);
+      const char *name = upm_attr_name (r->attr);
 
-    routes[i].layer = r->layer;
-    routes[i].gate = r->gate == UPM_GATE_FFN ? GST_UPM_GATE_FFN :
-        GST_UPM_GATE_ATTN;
-    routes[i].segment = g_intern_string (name ? name : "unknown");
-    routes[i].token_begin = r->token_begin;
-    routes[i].token_end = r->token_end;
-    routes[i].expert[0] = r->expert[0];
-    routes[i].expert[1] = r->expert[1];
-    routes[i].weight[0] = r->weight[0];
-    routes[i].weight[1] = r->weight[1];
-  }
+      routes[i].layer = r->layer;
+      routes[i].gate
+          = r->gate == UPM_GATE_FFN ? GST_UPM_GATE_FFN : GST_UPM_GATE_ATTN;
+      routes[i].segment = g_intern_string (name ? name : "unknown");
+      routes[i].token_begin = r->token_begin;
+      routes[i].token_end = r->token_end;
+      routes[i].expert[0] = r->expert[0];
+      routes[i].expert[1] = r->expert[1];
+      routes[i].weight[0] = r->weight[0];
+      routes[i].weight[1] = r->weight[1];
+    }
   return routes;
 }

@@ -66,7 +66,7 @@ typedef enum
 /* A kept frame waiting for its clip(s); its patches are in the ring. */
 typedef struct
 {
-  guint64 k;                    /* index among kept frames */
+  guint64 k; /* index among kept frames */
   GstClockTime pts, duration;
 } KeptFrame;
 
@@ -84,8 +84,8 @@ struct _GstUpmTokenizer
 
   /* the model (pointer under the object lock), from NULL->READY */
   UpmModel *model;
-  gchar *model_loaded_for;      /* the property value it was loaded for */
-  GstClockTime latency;         /* object lock */
+  gchar *model_loaded_for; /* the property value it was loaded for */
+  GstClockTime latency;    /* object lock */
 
   /* streaming state, under the stream lock */
   Mode mode;
@@ -93,12 +93,12 @@ struct _GstUpmTokenizer
   guint span, stride, hop;
   UpmNormKind norm_kind;
   gsize frame_floats;
-  KeptFrame *ring;              /* span entries */
-  gfloat *ring_patches;         /* span x frame_floats */
+  KeptFrame *ring;      /* span entries */
+  gfloat *ring_patches; /* span x frame_floats */
   guint ring_head, ring_len;
   guint64 n_in, n_kept, next_start;
   gboolean discont;
-  GstSegment segment;           /* the last one received */
+  GstSegment segment; /* the last one received */
 
   /* conversion to packed RGB */
   struct SwsContext *sws;
@@ -109,47 +109,47 @@ struct _GstUpmTokenizer
   guint8 *rgb;
   gint rgb_stride;
   gsize rgb_size;
-  guint8 *stage;                /* padded copy of the input planes */
+  guint8 *stage; /* padded copy of the input planes */
   gsize stage_size;
 };
 
-#define VIDEO_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, ARGB, " \
+#define VIDEO_FORMATS                                                          \
+  "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, ARGB, "                           \
   "I420, YV12, NV12, NV21, Y42B, Y444, GRAY8, YUY2, UYVY }"
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS) "; "
-        "text/x-raw, format = (string) utf8"));
+#define SINK_CAPS                                                              \
+  GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS) "; text/x-raw, format = (string) utf8"
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_UPM_PATCHES_CAPS "; " GST_UPM_TOKENS_CAPS));
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (SINK_CAPS));
+
+static GstStaticPadTemplate src_template
+    = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_UPM_PATCHES_CAPS "; " GST_UPM_TOKENS_CAPS));
 
 static GstStaticCaps patches_caps = GST_STATIC_CAPS (GST_UPM_PATCHES_CAPS);
 static GstStaticCaps tokens_caps = GST_STATIC_CAPS (GST_UPM_TOKENS_CAPS);
 
 #define gst_upm_tokenizer_parent_class parent_class
 G_DEFINE_TYPE (GstUpmTokenizer, gst_upm_tokenizer, GST_TYPE_ELEMENT);
-GST_ELEMENT_REGISTER_DEFINE (upmtokenizer, "upmtokenizer", GST_RANK_NONE,
-    GST_TYPE_UPM_TOKENIZER);
+GST_ELEMENT_REGISTER_DEFINE (
+    upmtokenizer, "upmtokenizer", GST_RANK_NONE, GST_TYPE_UPM_TOKENIZER);
 
-static void gst_upm_tokenizer_finalize (GObject * object);
-static void gst_upm_tokenizer_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void gst_upm_tokenizer_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static GstStateChangeReturn gst_upm_tokenizer_change_state (GstElement *
-    element, GstStateChange transition);
-static GstFlowReturn gst_upm_tokenizer_chain (GstPad * pad,
-    GstObject * parent, GstBuffer * buffer);
-static gboolean gst_upm_tokenizer_sink_event (GstPad * pad,
-    GstObject * parent, GstEvent * event);
-static gboolean gst_upm_tokenizer_sink_query (GstPad * pad,
-    GstObject * parent, GstQuery * query);
-static gboolean gst_upm_tokenizer_src_query (GstPad * pad,
-    GstObject * parent, GstQuery * query);
+static void gst_upm_tokenizer_finalize (GObject *object);
+static void gst_upm_tokenizer_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+static void gst_upm_tokenizer_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
+static GstStateChangeReturn gst_upm_tokenizer_change_state (
+    GstElement *element, GstStateChange transition);
+static GstFlowReturn gst_upm_tokenizer_chain (
+    GstPad *pad, GstObject *parent, GstBuffer *buffer);
+static gboolean gst_upm_tokenizer_sink_event (
+    GstPad *pad, GstObject *parent, GstEvent *event);
+static gboolean gst_upm_tokenizer_sink_query (
+    GstPad *pad, GstObject *parent, GstQuery *query);
+static gboolean gst_upm_tokenizer_src_query (
+    GstPad *pad, GstObject *parent, GstQuery *query);
 
 /* ----------------------------------------------------------------- enums */
 
@@ -158,21 +158,22 @@ gst_upm_tokenizer_norm_get_type (void)
 {
   static gsize type = 0;
   static const GEnumValue values[] = {
-    {GST_UPM_TOKENIZER_NORM_AUTO,
+    { GST_UPM_TOKENIZER_NORM_AUTO,
         "Image normalisation for 1-frame clips, video for longer clips",
-        "auto"},
-    {GST_UPM_TOKENIZER_NORM_VIDEO,
-        "Video: bilinear resize, mean/std 0.5", "video"},
-    {GST_UPM_TOKENIZER_NORM_IMAGE,
-        "Image: bicubic resize, the model's (ImageNet) mean/std", "image"},
-    {0, NULL, NULL},
+        "auto" },
+    { GST_UPM_TOKENIZER_NORM_VIDEO, "Video: bilinear resize, mean/std 0.5",
+        "video" },
+    { GST_UPM_TOKENIZER_NORM_IMAGE,
+        "Image: bicubic resize, the model's (ImageNet) mean/std", "image" },
+    { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstUpmTokenizerNorm", values);
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = g_enum_register_static ("GstUpmTokenizerNorm", values);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 GType
@@ -180,24 +181,26 @@ gst_upm_partial_clip_get_type (void)
 {
   static gsize type = 0;
   static const GEnumValue values[] = {
-    {GST_UPM_PARTIAL_CLIP_PAD,
-          "Pad a partial clip by repeating its last frame when at least half "
-          "of it is present, else drop it", "pad"},
-    {GST_UPM_PARTIAL_CLIP_DROP, "Drop a partial clip", "drop"},
-    {0, NULL, NULL},
+    { GST_UPM_PARTIAL_CLIP_PAD,
+        "Pad a partial clip by repeating its last frame when at least half "
+        "of it is present, else drop it",
+        "pad" },
+    { GST_UPM_PARTIAL_CLIP_DROP, "Drop a partial clip", "drop" },
+    { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstUpmPartialClip", values);
-    g_once_init_leave (&type, t);
-  }
-  return (GType) type;
+  if (g_once_init_enter (&type))
+    {
+      GType t = g_enum_register_static ("GstUpmPartialClip", values);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
 }
 
 /* ----------------------------------------------------------------- class */
 
 static void
-gst_upm_tokenizer_class_init (GstUpmTokenizerClass * klass)
+gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -210,60 +213,64 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass * klass)
       g_param_spec_string ("model", "Model",
           "Model file (.upm) giving the image size, patch size, mean/std, "
           "clip length and tokenizer; NULL: the bundled model "
-          "($UPM_DEFAULT_MODEL if set)", DEFAULT_MODEL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+          "($UPM_DEFAULT_MODEL if set)",
+          DEFAULT_MODEL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
+              | GST_PARAM_DOC_SHOW_DEFAULT));
 
   g_object_class_install_property (gobject_class, PROP_CLIP_FRAMES,
       g_param_spec_uint ("clip-frames", "Clip frames",
           "Kept frames per clip (0: the model's default; at most the model's "
           "number of temporal positions). Still images are 1-frame clips",
           0, MAX_CLIP_FRAMES, DEFAULT_CLIP_FRAMES,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
+              | GST_PARAM_DOC_SHOW_DEFAULT));
 
   g_object_class_install_property (gobject_class, PROP_FRAME_STRIDE,
       g_param_spec_uint ("frame-stride", "Frame stride",
           "Keep every Nth input frame (1: all)", 1, G_MAXINT,
           DEFAULT_FRAME_STRIDE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
+              | GST_PARAM_DOC_SHOW_DEFAULT));
 
   g_object_class_install_property (gobject_class, PROP_CLIP_HOP,
       g_param_spec_uint ("clip-hop", "Clip hop",
           "Kept frames between the starts of two clips (0: clip-frames, "
           "non-overlapping clips; less than clip-frames: sliding windows, "
           "each frame converted once; more: kept frames between clips are "
-          "skipped)", 0, G_MAXINT, DEFAULT_CLIP_HOP,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+          "skipped)",
+          0, G_MAXINT, DEFAULT_CLIP_HOP,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
+              | GST_PARAM_DOC_SHOW_DEFAULT));
 
   g_object_class_install_property (gobject_class, PROP_NORM,
       g_param_spec_enum ("norm", "Normalisation",
           "Resize filter and mean/std of the frames (auto: image for 1-frame "
-          "clips, video otherwise)", GST_TYPE_UPM_TOKENIZER_NORM,
-          DEFAULT_NORM,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY | GST_PARAM_DOC_SHOW_DEFAULT));
+          "clips, video otherwise)",
+          GST_TYPE_UPM_TOKENIZER_NORM, DEFAULT_NORM,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
+              | GST_PARAM_DOC_SHOW_DEFAULT));
 
   g_object_class_install_property (gobject_class, PROP_PARTIAL_CLIP,
       g_param_spec_enum ("partial-clip", "Partial clip",
           "What to do at EOS (or a new segment or clip layout) with a clip "
           "that is not complete: pad it by repeating its last frame when at "
           "least half of its frames are present and drop it otherwise, or "
-          "always drop it", GST_TYPE_UPM_PARTIAL_CLIP, DEFAULT_PARTIAL_CLIP,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING | GST_PARAM_DOC_SHOW_DEFAULT));
+          "always drop it",
+          GST_TYPE_UPM_PARTIAL_CLIP, DEFAULT_PARTIAL_CLIP,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING
+              | GST_PARAM_DOC_SHOW_DEFAULT));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
       "Uni-Perceiver tokenizer", "Filter/Converter/Video/Text",
       "Groups video frames into clips of normalised patch rows and tokenises "
-      "text with the model's BPE", "gst-uniperceiver authors");
+      "text with the model's BPE",
+      "gst-uniperceiver authors");
 
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_change_state);
+  element_class->change_state
+      = GST_DEBUG_FUNCPTR (gst_upm_tokenizer_change_state);
 
   /* the boxed type of the "upm.model" context, for applications that make
    * one themselves */
@@ -271,25 +278,25 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_TOKENIZER_NORM, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_PARTIAL_CLIP, 0);
 
-  GST_DEBUG_CATEGORY_INIT (gst_upm_tokenizer_debug, "upmtokenizer", 0,
-      "uniperceiver tokenizer");
+  GST_DEBUG_CATEGORY_INIT (
+      gst_upm_tokenizer_debug, "upmtokenizer", 0, "uniperceiver tokenizer");
 }
 
 static void
-gst_upm_tokenizer_init (GstUpmTokenizer * self)
+gst_upm_tokenizer_init (GstUpmTokenizer *self)
 {
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
-  gst_pad_set_chain_function (self->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_chain));
-  gst_pad_set_event_function (self->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_sink_event));
-  gst_pad_set_query_function (self->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_sink_query));
+  gst_pad_set_chain_function (
+      self->sinkpad, GST_DEBUG_FUNCPTR (gst_upm_tokenizer_chain));
+  gst_pad_set_event_function (
+      self->sinkpad, GST_DEBUG_FUNCPTR (gst_upm_tokenizer_sink_event));
+  gst_pad_set_query_function (
+      self->sinkpad, GST_DEBUG_FUNCPTR (gst_upm_tokenizer_sink_query));
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
-  gst_pad_set_query_function (self->srcpad,
-      GST_DEBUG_FUNCPTR (gst_upm_tokenizer_src_query));
+  gst_pad_set_query_function (
+      self->srcpad, GST_DEBUG_FUNCPTR (gst_upm_tokenizer_src_query));
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
@@ -309,7 +316,7 @@ gst_upm_tokenizer_init (GstUpmTokenizer * self)
 /* ---------------------------------------------------------- clip state */
 
 static void
-gst_upm_tokenizer_reset_clips (GstUpmTokenizer * self)
+gst_upm_tokenizer_reset_clips (GstUpmTokenizer *self)
 {
   self->ring_head = 0;
   self->ring_len = 0;
@@ -320,7 +327,7 @@ gst_upm_tokenizer_reset_clips (GstUpmTokenizer * self)
 }
 
 static void
-gst_upm_tokenizer_free_stream (GstUpmTokenizer * self)
+gst_upm_tokenizer_free_stream (GstUpmTokenizer *self)
 {
   gst_upm_tokenizer_reset_clips (self);
   g_clear_pointer (&self->ring, g_free);
@@ -344,7 +351,7 @@ gst_upm_tokenizer_free_stream (GstUpmTokenizer * self)
 }
 
 static void
-gst_upm_tokenizer_finalize (GObject * object)
+gst_upm_tokenizer_finalize (GObject *object)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
 
@@ -359,7 +366,7 @@ gst_upm_tokenizer_finalize (GObject * object)
 /* The model's hyper-parameters; only called while the model is loaded
  * (READY and up), where the pointer does not change. */
 static const UpmHParams *
-gst_upm_tokenizer_hparams (GstUpmTokenizer * self)
+gst_upm_tokenizer_hparams (GstUpmTokenizer *self)
 {
   return upm_model_hparams (self->model);
 }
@@ -367,28 +374,31 @@ gst_upm_tokenizer_hparams (GstUpmTokenizer * self)
 /* -------------------------------------------------------------- model */
 
 static void
-gst_upm_tokenizer_post_model_error (GstUpmTokenizer * self,
-    const gchar * path, const GError * err)
+gst_upm_tokenizer_post_model_error (
+    GstUpmTokenizer *self, const gchar *path, const GError *err)
 {
   const gchar *file = path ? path : gst_upm_default_model_path ();
 
   if (err->domain == UPM_ERROR && err->code == UPM_ERROR_IO
-      && !g_file_test (file, G_FILE_TEST_EXISTS)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("Model file \"%s\" not found: %s", file, err->message),
-        ("Set the 'model' property (or the UPM_DEFAULT_MODEL environment "
-            "variable) to a .upm model file."));
-  } else {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not load the model file \"%s\": %s", file, err->message),
-        ("Check the file with upm-inspect; make .upm files with "
-            "tools/convert.py."));
-  }
+      && !g_file_test (file, G_FILE_TEST_EXISTS))
+    {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("Model file \"%s\" not found: %s", file, err->message),
+          ("Set the 'model' property (or the UPM_DEFAULT_MODEL environment "
+           "variable) to a .upm model file."));
+    }
+  else
+    {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not load the model file \"%s\": %s", file, err->message),
+          ("Check the file with upm-inspect; make .upm files with "
+           "tools/convert.py."));
+    }
 }
 
 /* Loads the model of the 'model' property unless it is already loaded. */
 static gboolean
-gst_upm_tokenizer_ensure_model (GstUpmTokenizer * self)
+gst_upm_tokenizer_ensure_model (GstUpmTokenizer *self)
 {
   GError *err = NULL;
   UpmModel *model, *old;
@@ -396,22 +406,24 @@ gst_upm_tokenizer_ensure_model (GstUpmTokenizer * self)
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
-  if (self->model && g_strcmp0 (path, self->model_loaded_for) == 0) {
-    GST_OBJECT_UNLOCK (self);
-    g_free (path);
-    return TRUE;
-  }
+  if (self->model && g_strcmp0 (path, self->model_loaded_for) == 0)
+    {
+      GST_OBJECT_UNLOCK (self);
+      g_free (path);
+      return TRUE;
+    }
   GST_OBJECT_UNLOCK (self);
 
   model = gst_upm_element_get_model (GST_ELEMENT (self), path, &err);
-  if (!model) {
-    gst_upm_tokenizer_post_model_error (self, path, err);
-    g_clear_error (&err);
-    g_free (path);
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "model %s (%s)", upm_model_path (model),
-      upm_model_name (model));
+  if (!model)
+    {
+      gst_upm_tokenizer_post_model_error (self, path, err);
+      g_clear_error (&err);
+      g_free (path);
+      return FALSE;
+    }
+  GST_INFO_OBJECT (
+      self, "model %s (%s)", upm_model_path (model), upm_model_name (model));
 
   GST_OBJECT_LOCK (self);
   old = self->model;
@@ -425,7 +437,7 @@ gst_upm_tokenizer_ensure_model (GstUpmTokenizer * self)
 }
 
 static void
-gst_upm_tokenizer_drop_model (GstUpmTokenizer * self)
+gst_upm_tokenizer_drop_model (GstUpmTokenizer *self)
 {
   UpmModel *old;
 
@@ -440,7 +452,7 @@ gst_upm_tokenizer_drop_model (GstUpmTokenizer * self)
 
 /* A new reference to the model, or NULL before NULL->READY. */
 static UpmModel *
-gst_upm_tokenizer_ref_model (GstUpmTokenizer * self)
+gst_upm_tokenizer_ref_model (GstUpmTokenizer *self)
 {
   UpmModel *model;
 
@@ -451,13 +463,13 @@ gst_upm_tokenizer_ref_model (GstUpmTokenizer * self)
 }
 
 static guint
-gst_upm_tokenizer_default_clip_frames (const UpmHParams * hp)
+gst_upm_tokenizer_default_clip_frames (const UpmHParams *hp)
 {
   return hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
 }
 
 static gboolean
-gst_upm_tokenizer_check_clip_frames (GstUpmTokenizer * self)
+gst_upm_tokenizer_check_clip_frames (GstUpmTokenizer *self)
 {
   const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
   guint clip_frames;
@@ -478,7 +490,7 @@ gst_upm_tokenizer_check_clip_frames (GstUpmTokenizer * self)
 /* ----------------------------------------------------------- properties */
 
 static gboolean
-gst_upm_tokenizer_check_mutable (GstUpmTokenizer * self, GParamSpec * pspec)
+gst_upm_tokenizer_check_mutable (GstUpmTokenizer *self, GParamSpec *pspec)
 {
   GstState state;
 
@@ -489,14 +501,16 @@ gst_upm_tokenizer_check_mutable (GstUpmTokenizer * self, GParamSpec * pspec)
   GST_OBJECT_UNLOCK (self);
   if (state <= GST_STATE_READY)
     return TRUE;
-  GST_WARNING_OBJECT (self, "property '%s' can only be changed in the NULL "
-      "or READY state; ignored", pspec->name);
+  GST_WARNING_OBJECT (self,
+      "property '%s' can only be changed in the NULL "
+      "or READY state; ignored",
+      pspec->name);
   return FALSE;
 }
 
 static void
-gst_upm_tokenizer_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+gst_upm_tokenizer_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
 
@@ -504,7 +518,8 @@ gst_upm_tokenizer_set_property (GObject * object, guint prop_id,
     return;
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
+  switch (prop_id)
+    {
     case PROP_MODEL:
       g_free (self->model_path);
       self->model_path = g_value_dup_string (value);
@@ -527,18 +542,19 @@ gst_upm_tokenizer_set_property (GObject * object, guint prop_id,
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
-  }
+    }
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
-gst_upm_tokenizer_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec)
+gst_upm_tokenizer_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
+  switch (prop_id)
+    {
     case PROP_MODEL:
       g_value_set_string (value, self->model_path);
       break;
@@ -560,14 +576,14 @@ gst_upm_tokenizer_get_property (GObject * object, guint prop_id,
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
-  }
+    }
   GST_OBJECT_UNLOCK (self);
 }
 
 /* ------------------------------------------------------------ clips */
 
 static GstClockTime
-gst_upm_tokenizer_frame_duration (GstUpmTokenizer * self)
+gst_upm_tokenizer_frame_duration (GstUpmTokenizer *self)
 {
   if (GST_VIDEO_INFO_FPS_N (&self->vinfo) <= 0
       || GST_VIDEO_INFO_FPS_D (&self->vinfo) <= 0)
@@ -577,22 +593,22 @@ gst_upm_tokenizer_frame_duration (GstUpmTokenizer * self)
 }
 
 static KeptFrame *
-ring_nth (GstUpmTokenizer * self, guint i)
+ring_nth (GstUpmTokenizer *self, guint i)
 {
   return &self->ring[(self->ring_head + i) % self->span];
 }
 
 static gfloat *
-ring_nth_patches (GstUpmTokenizer * self, guint i)
+ring_nth_patches (GstUpmTokenizer *self, guint i)
 {
   return self->ring_patches
-      + ((self->ring_head + i) % self->span) * self->frame_floats;
+         + ((self->ring_head + i) % self->span) * self->frame_floats;
 }
 
 /* Pushes the clip made of the first @n_present pending frames, padded to the
  * clip length by repeating the last one. */
 static GstFlowReturn
-gst_upm_tokenizer_emit_clip (GstUpmTokenizer * self, guint n_present)
+gst_upm_tokenizer_emit_clip (GstUpmTokenizer *self, guint n_present)
 {
   const gsize frame_bytes = self->frame_floats * sizeof (gfloat);
   KeptFrame *first = ring_nth (self, 0);
@@ -603,21 +619,24 @@ gst_upm_tokenizer_emit_clip (GstUpmTokenizer * self, guint n_present)
   guint i;
 
   buf = gst_buffer_new_allocate (NULL, frame_bytes * self->span, NULL);
-  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Could not allocate a clip buffer of %" G_GSIZE_FORMAT " bytes.",
-            frame_bytes * self->span), (NULL));
-    if (buf)
-      gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
+  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE))
+    {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+          ("Could not allocate a clip buffer of %" G_GSIZE_FORMAT " bytes.",
+              frame_bytes * self->span),
+          (NULL));
+      if (buf)
+        gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
   for (i = 0; i < self->span; i++)
     memcpy (map.data + i * frame_bytes,
         ring_nth_patches (self, MIN (i, n_present - 1)), frame_bytes);
   gst_buffer_unmap (buf, &map);
 
-  last_duration = GST_CLOCK_TIME_IS_VALID (last->duration) ? last->duration
-      : gst_upm_tokenizer_frame_duration (self);
+  last_duration = GST_CLOCK_TIME_IS_VALID (last->duration)
+                      ? last->duration
+                      : gst_upm_tokenizer_frame_duration (self);
   if (GST_CLOCK_TIME_IS_VALID (last->pts)
       && GST_CLOCK_TIME_IS_VALID (last_duration))
     end = last->pts + last_duration;
@@ -625,14 +644,17 @@ gst_upm_tokenizer_emit_clip (GstUpmTokenizer * self, guint n_present)
   if (GST_CLOCK_TIME_IS_VALID (first->pts) && GST_CLOCK_TIME_IS_VALID (end)
       && end >= first->pts)
     GST_BUFFER_DURATION (buf) = end - first->pts;
-  if (self->discont) {
-    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-    self->discont = FALSE;
-  }
+  if (self->discont)
+    {
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+      self->discont = FALSE;
+    }
 
-  GST_LOG_OBJECT (self, "clip of kept frames %" G_GUINT64_FORMAT "..%"
-      G_GUINT64_FORMAT " (%u of %u present), pts %" GST_TIME_FORMAT
-      " duration %" GST_TIME_FORMAT, first->k, last->k, n_present, self->span,
+  GST_LOG_OBJECT (self,
+      "clip of kept frames %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+      " (%u of %u present), pts %" GST_TIME_FORMAT
+      " duration %" GST_TIME_FORMAT,
+      first->k, last->k, n_present, self->span,
       GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
       GST_TIME_ARGS (GST_BUFFER_DURATION (buf)));
   return gst_pad_push (self->srcpad, buf);
@@ -640,19 +662,20 @@ gst_upm_tokenizer_emit_clip (GstUpmTokenizer * self, guint n_present)
 
 /* After a clip: the next one starts clip-hop kept frames later. */
 static void
-gst_upm_tokenizer_advance (GstUpmTokenizer * self)
+gst_upm_tokenizer_advance (GstUpmTokenizer *self)
 {
   self->next_start += self->hop;
-  while (self->ring_len > 0 && ring_nth (self, 0)->k < self->next_start) {
-    self->ring_head = (self->ring_head + 1) % self->span;
-    self->ring_len--;
-  }
+  while (self->ring_len > 0 && ring_nth (self, 0)->k < self->next_start)
+    {
+      self->ring_head = (self->ring_head + 1) % self->span;
+      self->ring_len--;
+    }
 }
 
 /* The end of a run of clips (EOS, new segment or clip layout): the partial
  * clip follows the partial-clip property; the state restarts. */
 static GstFlowReturn
-gst_upm_tokenizer_drain (GstUpmTokenizer * self)
+gst_upm_tokenizer_drain (GstUpmTokenizer *self)
 {
   GstFlowReturn ret = GST_FLOW_OK;
   GstUpmPartialClip policy;
@@ -665,16 +688,20 @@ gst_upm_tokenizer_drain (GstUpmTokenizer * self)
   GST_OBJECT_UNLOCK (self);
 
   n = MIN (self->ring_len, self->span);
-  if (n > 0) {
-    if (policy == GST_UPM_PARTIAL_CLIP_PAD && n * 2 >= self->span) {
-      GST_DEBUG_OBJECT (self, "padding a partial clip of %u/%u frames", n,
-          self->span);
-      ret = gst_upm_tokenizer_emit_clip (self, n);
-    } else {
-      GST_DEBUG_OBJECT (self, "dropping a partial clip of %u/%u frames", n,
-          self->span);
+  if (n > 0)
+    {
+      if (policy == GST_UPM_PARTIAL_CLIP_PAD && n * 2 >= self->span)
+        {
+          GST_DEBUG_OBJECT (
+              self, "padding a partial clip of %u/%u frames", n, self->span);
+          ret = gst_upm_tokenizer_emit_clip (self, n);
+        }
+      else
+        {
+          GST_DEBUG_OBJECT (
+              self, "dropping a partial clip of %u/%u frames", n, self->span);
+        }
     }
-  }
   gst_upm_tokenizer_reset_clips (self);
   return ret;
 }
@@ -684,7 +711,8 @@ gst_upm_tokenizer_drain (GstUpmTokenizer * self)
 static enum AVPixelFormat
 gst_upm_tokenizer_av_format (GstVideoFormat format)
 {
-  switch (format) {
+  switch (format)
+    {
     case GST_VIDEO_FORMAT_RGB:
       return AV_PIX_FMT_RGB24;
     case GST_VIDEO_FORMAT_BGR:
@@ -702,7 +730,7 @@ gst_upm_tokenizer_av_format (GstVideoFormat format)
     case GST_VIDEO_FORMAT_ARGB:
       return AV_PIX_FMT_ARGB;
     case GST_VIDEO_FORMAT_I420:
-    case GST_VIDEO_FORMAT_YV12:        /* planes passed as U, V */
+    case GST_VIDEO_FORMAT_YV12: /* planes passed as U, V */
       return AV_PIX_FMT_YUV420P;
     case GST_VIDEO_FORMAT_NV12:
       return AV_PIX_FMT_NV12;
@@ -720,13 +748,14 @@ gst_upm_tokenizer_av_format (GstVideoFormat format)
       return AV_PIX_FMT_UYVY422;
     default:
       return AV_PIX_FMT_NONE;
-  }
+    }
 }
 
 static int
 gst_upm_tokenizer_sws_colorspace (GstVideoColorMatrix matrix)
 {
-  switch (matrix) {
+  switch (matrix)
+    {
     case GST_VIDEO_COLOR_MATRIX_BT709:
       return SWS_CS_ITU709;
     case GST_VIDEO_COLOR_MATRIX_FCC:
@@ -737,18 +766,18 @@ gst_upm_tokenizer_sws_colorspace (GstVideoColorMatrix matrix)
       return SWS_CS_BT2020;
     default:
       return SWS_CS_ITU601;
-  }
+    }
 }
 
 /* A converter from the frame's format to packed RGB at the same size, with
  * the YUV matrix and range of the caps. */
 static gboolean
-gst_upm_tokenizer_ensure_sws (GstUpmTokenizer * self, gint width, gint height,
-    GError ** error)
+gst_upm_tokenizer_ensure_sws (
+    GstUpmTokenizer *self, gint width, gint height, GError **error)
 {
   const GstVideoInfo *info = &self->vinfo;
-  enum AVPixelFormat format =
-      gst_upm_tokenizer_av_format (GST_VIDEO_INFO_FORMAT (info));
+  enum AVPixelFormat format
+      = gst_upm_tokenizer_av_format (GST_VIDEO_INFO_FORMAT (info));
   GstVideoColorMatrix matrix = info->colorimetry.matrix;
   GstVideoColorRange range = info->colorimetry.range;
   gsize size;
@@ -762,23 +791,26 @@ gst_upm_tokenizer_ensure_sws (GstUpmTokenizer * self, gint width, gint height,
     sws_freeContext (self->sws);
   self->sws = sws_getContext (width, height, format, width, height,
       AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
-  if (!self->sws) {
-    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-        "libswscale cannot convert %dx%d %s to RGB", width, height,
-        GST_VIDEO_INFO_NAME (info));
-    return FALSE;
-  }
-  if (GST_VIDEO_INFO_IS_YUV (info)) {
-    int *inv_table, *table, src_range, dst_range, brightness, contrast,
-        saturation;
+  if (!self->sws)
+    {
+      g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+          "libswscale cannot convert %dx%d %s to RGB", width, height,
+          GST_VIDEO_INFO_NAME (info));
+      return FALSE;
+    }
+  if (GST_VIDEO_INFO_IS_YUV (info))
+    {
+      int *inv_table, *table, src_range, dst_range, brightness, contrast,
+          saturation;
 
-    if (sws_getColorspaceDetails (self->sws, &inv_table, &src_range, &table,
-            &dst_range, &brightness, &contrast, &saturation) >= 0)
-      sws_setColorspaceDetails (self->sws,
-          sws_getCoefficients (gst_upm_tokenizer_sws_colorspace (matrix)),
-          range == GST_VIDEO_COLOR_RANGE_0_255, table, dst_range, brightness,
-          contrast, saturation);
-  }
+      if (sws_getColorspaceDetails (self->sws, &inv_table, &src_range, &table,
+              &dst_range, &brightness, &contrast, &saturation)
+          >= 0)
+        sws_setColorspaceDetails (self->sws,
+            sws_getCoefficients (gst_upm_tokenizer_sws_colorspace (matrix)),
+            range == GST_VIDEO_COLOR_RANGE_0_255, table, dst_range, brightness,
+            contrast, saturation);
+    }
   self->sws_width = width;
   self->sws_height = height;
   self->sws_format = format;
@@ -786,17 +818,19 @@ gst_upm_tokenizer_ensure_sws (GstUpmTokenizer * self, gint width, gint height,
   self->sws_range = range;
 
   self->rgb_stride = GST_ROUND_UP_32 (width * 3);
-  size = (gsize) self->rgb_stride * height;
-  if (size > self->rgb_size) {
-    av_freep (&self->rgb);
-    self->rgb = av_malloc (size + 64);
-    self->rgb_size = self->rgb ? size : 0;
-    if (!self->rgb) {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-          "could not allocate a %dx%d RGB frame", width, height);
-      return FALSE;
+  size = (gsize)self->rgb_stride * height;
+  if (size > self->rgb_size)
+    {
+      av_freep (&self->rgb);
+      self->rgb = av_malloc (size + 64);
+      self->rgb_size = self->rgb ? size : 0;
+      if (!self->rgb)
+        {
+          g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+              "could not allocate a %dx%d RGB frame", width, height);
+          return FALSE;
+        }
     }
-  }
   GST_DEBUG_OBJECT (self, "converting %dx%d %s to RGB (matrix %d, range %d)",
       width, height, GST_VIDEO_INFO_NAME (info), matrix, range);
   return TRUE;
@@ -809,8 +843,8 @@ gst_upm_tokenizer_ensure_sws (GstUpmTokenizer * self, gint width, gint height,
 #define STAGE_PADDING 64
 
 static gboolean
-gst_upm_tokenizer_stage_planes (GstUpmTokenizer * self, GstVideoFrame * frame,
-    const guint8 * src[4], int src_stride[4], GError ** error)
+gst_upm_tokenizer_stage_planes (GstUpmTokenizer *self, GstVideoFrame *frame,
+    const guint8 *src[4], int src_stride[4], GError **error)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   const guint n_planes = GST_VIDEO_FRAME_N_PLANES (frame);
@@ -818,90 +852,112 @@ gst_upm_tokenizer_stage_planes (GstUpmTokenizer * self, GstVideoFrame * frame,
   guint8 *plane[GST_VIDEO_MAX_PLANES];
   guint p, i;
 
-  for (p = 0; p < n_planes; p++) {
-    gint comp[GST_VIDEO_MAX_COMPONENTS];
+  for (p = 0; p < n_planes; p++)
+    {
+      gint comp[GST_VIDEO_MAX_COMPONENTS];
 
-    gst_video_format_info_component (finfo, p, comp);
-    used[p] = (gsize) GST_VIDEO_FRAME_PLANE_STRIDE (frame, p)
-        * GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp[0]);
-    size[p] = GST_ROUND_UP_64 (used[p]) + STAGE_PADDING;
-    total += size[p];
-  }
-  if (total > self->stage_size) {
-    av_freep (&self->stage);
-    self->stage = av_malloc (total);
-    self->stage_size = self->stage ? total : 0;
-    if (!self->stage) {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-          "could not allocate %" G_GSIZE_FORMAT " bytes", total);
-      return FALSE;
+      gst_video_format_info_component (finfo, p, comp);
+      used[p] = (gsize)GST_VIDEO_FRAME_PLANE_STRIDE (frame, p)
+                * GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp[0]);
+      size[p] = GST_ROUND_UP_64 (used[p]) + STAGE_PADDING;
+      total += size[p];
     }
-  }
+  if (total > self->stage_size)
+    {
+      av_freep (&self->stage);
+      self->stage = av_malloc (total);
+      self->stage_size = self->stage ? total : 0;
+      if (!self->stage)
+        {
+          g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+              "could not allocate %" G_GSIZE_FORMAT " bytes", total);
+          return FALSE;
+        }
+    }
   plane[0] = self->stage;
-  for (p = 0; p < n_planes; p++) {
-    if (p > 0)
-      plane[p] = plane[p - 1] + size[p - 1];
-    memcpy (plane[p], GST_VIDEO_FRAME_PLANE_DATA (frame, p), used[p]);
-    memset (plane[p] + used[p], 0, size[p] - used[p]);
-  }
+  for (p = 0; p < n_planes; p++)
+    {
+      if (p > 0)
+        plane[p] = plane[p - 1] + size[p - 1];
+      memcpy (plane[p], GST_VIDEO_FRAME_PLANE_DATA (frame, p), used[p]);
+      memset (plane[p] + used[p], 0, size[p] - used[p]);
+    }
 
-  if (n_planes == 3) {
-    for (i = 0; i < 3; i++) {
-      p = GST_VIDEO_FORMAT_INFO_PLANE (finfo, i);
-      src[i] = plane[p] + GST_VIDEO_FORMAT_INFO_POFFSET (finfo, i);
-      src_stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+  if (n_planes == 3)
+    {
+      for (i = 0; i < 3; i++)
+        {
+          p = GST_VIDEO_FORMAT_INFO_PLANE (finfo, i);
+          src[i] = plane[p] + GST_VIDEO_FORMAT_INFO_POFFSET (finfo, i);
+          src_stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+        }
     }
-  } else {
-    for (p = 0; p < n_planes; p++) {
-      src[p] = plane[p];
-      src_stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+  else
+    {
+      for (p = 0; p < n_planes; p++)
+        {
+          src[p] = plane[p];
+          src_stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+        }
     }
-  }
   return TRUE;
 }
 
 /* One video frame -> its patch rows. */
 static gboolean
-gst_upm_tokenizer_frame_to_patches (GstUpmTokenizer * self, GstBuffer * buf,
-    gfloat * patches, GError ** error)
+gst_upm_tokenizer_frame_to_patches (
+    GstUpmTokenizer *self, GstBuffer *buf, gfloat *patches, GError **error)
 {
   GstVideoFrame frame;
   const guint8 *rgb;
   gint width, height, stride;
   gboolean ok;
 
-  if (!gst_video_frame_map (&frame, &self->vinfo, buf, GST_MAP_READ)) {
-    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-        "a buffer of %" G_GSIZE_FORMAT " bytes is not a %dx%d %s frame",
-        gst_buffer_get_size (buf), GST_VIDEO_INFO_WIDTH (&self->vinfo),
-        GST_VIDEO_INFO_HEIGHT (&self->vinfo),
-        GST_VIDEO_INFO_NAME (&self->vinfo));
-    return FALSE;
-  }
+  if (!gst_video_frame_map (&frame, &self->vinfo, buf, GST_MAP_READ))
+    {
+      g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+          "a buffer of %" G_GSIZE_FORMAT " bytes is not a %dx%d %s frame",
+          gst_buffer_get_size (buf), GST_VIDEO_INFO_WIDTH (&self->vinfo),
+          GST_VIDEO_INFO_HEIGHT (&self->vinfo),
+          GST_VIDEO_INFO_NAME (&self->vinfo));
+      return FALSE;
+    }
   width = GST_VIDEO_FRAME_WIDTH (&frame);
   height = GST_VIDEO_FRAME_HEIGHT (&frame);
 
-  if (GST_VIDEO_FRAME_FORMAT (&frame) == GST_VIDEO_FORMAT_RGB) {
-    rgb = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
-    stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-  } else {
-    const guint8 *src[4] = { NULL, };
-    int src_stride[4] = { 0, };
-    guint8 *dst[4] = { NULL, };
-    int dst_stride[4] = { 0, };
-
-    if (!gst_upm_tokenizer_ensure_sws (self, width, height, error)
-        || !gst_upm_tokenizer_stage_planes (self, &frame, src, src_stride,
-            error)) {
-      gst_video_frame_unmap (&frame);
-      return FALSE;
+  if (GST_VIDEO_FRAME_FORMAT (&frame) == GST_VIDEO_FORMAT_RGB)
+    {
+      rgb = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
+      stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
     }
-    dst[0] = self->rgb;
-    dst_stride[0] = self->rgb_stride;
-    sws_scale (self->sws, src, src_stride, 0, height, dst, dst_stride);
-    rgb = self->rgb;
-    stride = self->rgb_stride;
-  }
+  else
+    {
+      const guint8 *src[4] = {
+        NULL,
+      };
+      int src_stride[4] = {
+        0,
+      };
+      guint8 *dst[4] = {
+        NULL,
+      };
+      int dst_stride[4] = {
+        0,
+      };
+
+      if (!gst_upm_tokenizer_ensure_sws (self, width, height, error)
+          || !gst_upm_tokenizer_stage_planes (
+              self, &frame, src, src_stride, error))
+        {
+          gst_video_frame_unmap (&frame);
+          return FALSE;
+        }
+      dst[0] = self->rgb;
+      dst_stride[0] = self->rgb_stride;
+      sws_scale (self->sws, src, src_stride, 0, height, dst, dst_stride);
+      rgb = self->rgb;
+      stride = self->rgb_stride;
+    }
 
   ok = upm_vision_frame_to_patches (gst_upm_tokenizer_hparams (self),
       self->norm_kind, rgb, width, height, stride, patches, error);
@@ -912,7 +968,7 @@ gst_upm_tokenizer_frame_to_patches (GstUpmTokenizer * self, GstBuffer * buf,
 /* ------------------------------------------------------------ chain */
 
 static GstFlowReturn
-gst_upm_tokenizer_chain_video (GstUpmTokenizer * self, GstBuffer * buf)
+gst_upm_tokenizer_chain_video (GstUpmTokenizer *self, GstBuffer *buf)
 {
   GError *err = NULL;
   GstFlowReturn ret;
@@ -920,28 +976,31 @@ gst_upm_tokenizer_chain_video (GstUpmTokenizer * self, GstBuffer * buf)
   guint64 n, k;
 
   n = self->n_in++;
-  if (n % self->stride != 0) {
-    gst_buffer_unref (buf);
-    return GST_FLOW_OK;
-  }
+  if (n % self->stride != 0)
+    {
+      gst_buffer_unref (buf);
+      return GST_FLOW_OK;
+    }
   k = self->n_kept++;
-  if (k < self->next_start) {
-    /* between clips when clip-hop > clip-frames */
-    gst_buffer_unref (buf);
-    return GST_FLOW_OK;
-  }
+  if (k < self->next_start)
+    {
+      /* between clips when clip-hop > clip-frames */
+      gst_buffer_unref (buf);
+      return GST_FLOW_OK;
+    }
 
   g_assert (self->ring_len < self->span);
-  if (!gst_upm_tokenizer_frame_to_patches (self, buf,
-          ring_nth_patches (self, self->ring_len), &err)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Could not convert a video frame to patches: %s", err->message),
-        ("frame %" G_GUINT64_FORMAT ", pts %" GST_TIME_FORMAT, n,
-            GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
-    g_clear_error (&err);
-    gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
+  if (!gst_upm_tokenizer_frame_to_patches (
+          self, buf, ring_nth_patches (self, self->ring_len), &err))
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Could not convert a video frame to patches: %s", err->message),
+          ("frame %" G_GUINT64_FORMAT ", pts %" GST_TIME_FORMAT, n,
+              GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
+      g_clear_error (&err);
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
   slot = ring_nth (self, self->ring_len);
   slot->k = k;
   slot->pts = GST_BUFFER_PTS (buf);
@@ -957,7 +1016,7 @@ gst_upm_tokenizer_chain_video (GstUpmTokenizer * self, GstBuffer * buf)
 }
 
 static GstFlowReturn
-gst_upm_tokenizer_chain_text (GstUpmTokenizer * self, GstBuffer * buf)
+gst_upm_tokenizer_chain_text (GstUpmTokenizer *self, GstBuffer *buf)
 {
   GError *err = NULL;
   GstMapInfo map;
@@ -967,44 +1026,48 @@ gst_upm_tokenizer_chain_text (GstUpmTokenizer * self, GstBuffer * buf)
   GstBuffer *out;
   gsize len;
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Could not map a text buffer."),
-        (NULL));
-    gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
-  text = (const gchar *) map.data;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    {
+      GST_ELEMENT_ERROR (
+          self, RESOURCE, READ, ("Could not map a text buffer."), (NULL));
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
+  text = (const gchar *)map.data;
   len = map.size;
   while (len > 0 && text[len - 1] == '\0')
     len--;
-  if (!g_utf8_validate (text, len, &end)) {
-    GST_ELEMENT_WARNING (self, STREAM, DECODE,
-        ("Dropped a text buffer that is not valid UTF-8."),
-        ("invalid UTF-8 at byte %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
-            " (pts %" GST_TIME_FORMAT "); the buffer was not tokenised",
-            (gsize) (end - text), len, GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
-    gst_buffer_unmap (buf, &map);
-    gst_buffer_unref (buf);
-    return GST_FLOW_OK;
-  }
+  if (!g_utf8_validate (text, len, &end))
+    {
+      GST_ELEMENT_WARNING (self, STREAM, DECODE,
+          ("Dropped a text buffer that is not valid UTF-8."),
+          ("invalid UTF-8 at byte %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+           " (pts %" GST_TIME_FORMAT "); the buffer was not tokenised",
+              (gsize)(end - text), len, GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
+      gst_buffer_unmap (buf, &map);
+      gst_buffer_unref (buf);
+      return GST_FLOW_OK;
+    }
   copy = g_strndup (text, len);
   gst_buffer_unmap (buf, &map);
 
   ids = upm_tokenize_target (self->model, copy,
       gst_upm_tokenizer_hparams (self)->text_max_length, &err);
   g_free (copy);
-  if (!ids) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Could not tokenise a text buffer: %s", err->message), (NULL));
-    g_clear_error (&err);
-    gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
+  if (!ids)
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("Could not tokenise a text buffer: %s", err->message), (NULL));
+      g_clear_error (&err);
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
 
   out = gst_buffer_new_allocate (NULL, ids->len * sizeof (gint32), NULL);
   gst_buffer_fill (out, 0, ids->data, ids->len * sizeof (gint32));
-  gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_FLAGS |
-      GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META, 0, -1);
+  gst_buffer_copy_into (out, buf,
+      GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META,
+      0, -1);
   GST_LOG_OBJECT (self, "%u tokens, pts %" GST_TIME_FORMAT, ids->len,
       GST_TIME_ARGS (GST_BUFFER_PTS (out)));
   g_array_unref (ids);
@@ -1013,18 +1076,19 @@ gst_upm_tokenizer_chain_text (GstUpmTokenizer * self, GstBuffer * buf)
 }
 
 static GstFlowReturn
-gst_upm_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+gst_upm_tokenizer_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
 
-  switch (self->mode) {
+  switch (self->mode)
+    {
     case MODE_VIDEO:
       return gst_upm_tokenizer_chain_video (self, buf);
     case MODE_TEXT:
       return gst_upm_tokenizer_chain_text (self, buf);
     case MODE_NONE:
       break;
-  }
+    }
   GST_WARNING_OBJECT (self, "a buffer arrived before the caps");
   gst_buffer_unref (buf);
   return GST_FLOW_NOT_NEGOTIATED;
@@ -1033,31 +1097,32 @@ gst_upm_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 /* ------------------------------------------------------------- caps */
 
 static void
-gst_upm_tokenizer_update_latency (GstUpmTokenizer * self)
+gst_upm_tokenizer_update_latency (GstUpmTokenizer *self)
 {
   GstClockTime latency = 0;
   gboolean changed;
 
   if (self->mode == MODE_VIDEO && self->span > 1
       && GST_VIDEO_INFO_FPS_N (&self->vinfo) > 0)
-    latency = gst_util_uint64_scale ((guint64) (self->span - 1) * self->stride,
-        GST_SECOND * (guint64) GST_VIDEO_INFO_FPS_D (&self->vinfo),
+    latency = gst_util_uint64_scale ((guint64)(self->span - 1) * self->stride,
+        GST_SECOND * (guint64)GST_VIDEO_INFO_FPS_D (&self->vinfo),
         GST_VIDEO_INFO_FPS_N (&self->vinfo));
 
   GST_OBJECT_LOCK (self);
   changed = self->latency != latency;
   self->latency = latency;
   GST_OBJECT_UNLOCK (self);
-  if (changed) {
-    GST_DEBUG_OBJECT (self, "latency %" GST_TIME_FORMAT,
-        GST_TIME_ARGS (latency));
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_latency (GST_OBJECT (self)));
-  }
+  if (changed)
+    {
+      GST_DEBUG_OBJECT (
+          self, "latency %" GST_TIME_FORMAT, GST_TIME_ARGS (latency));
+      gst_element_post_message (
+          GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+    }
 }
 
 static gboolean
-gst_upm_tokenizer_set_video_caps (GstUpmTokenizer * self, GstCaps * caps)
+gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
 {
   const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
   GstVideoInfo info;
@@ -1067,10 +1132,11 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer * self, GstCaps * caps)
   gboolean still, ret;
   GstCaps *out;
 
-  if (!gst_video_info_from_caps (&info, caps)) {
-    GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
-    return FALSE;
-  }
+  if (!gst_video_info_from_caps (&info, caps))
+    {
+      GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
+      return FALSE;
+    }
 
   GST_OBJECT_LOCK (self);
   clip_frames = self->clip_frames;
@@ -1079,30 +1145,33 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer * self, GstCaps * caps)
   norm = self->norm;
   GST_OBJECT_UNLOCK (self);
 
-  if (clip_frames > hp->n_temporal) {
-    gst_upm_tokenizer_check_clip_frames (self);
-    return FALSE;
-  }
+  if (clip_frames > hp->n_temporal)
+    {
+      gst_upm_tokenizer_check_clip_frames (self);
+      return FALSE;
+    }
   still = GST_VIDEO_INFO_FPS_N (&info) == 0;
-  span = still ? 1 : (clip_frames ? clip_frames
-      : gst_upm_tokenizer_default_clip_frames (hp));
+  span = still ? 1
+               : (clip_frames ? clip_frames
+                              : gst_upm_tokenizer_default_clip_frames (hp));
   hop = still ? 1 : (hop ? hop : span);
   if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
     norm_kind = span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
   else
-    norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE :
-        UPM_NORM_VIDEO;
+    norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE
+                                                     : UPM_NORM_VIDEO;
 
   if (self->mode == MODE_VIDEO && self->span == span && self->stride == stride
-      && self->hop == hop && self->norm_kind == norm_kind) {
-    /* Only the frame size, format or rate changed: patches do not depend on
-     * them, so the clips go on. */
-    GST_DEBUG_OBJECT (self, "new input caps, same clips: %" GST_PTR_FORMAT,
-        caps);
-    self->vinfo = info;
-    gst_upm_tokenizer_update_latency (self);
-    return TRUE;
-  }
+      && self->hop == hop && self->norm_kind == norm_kind)
+    {
+      /* Only the frame size, format or rate changed: patches do not depend on
+       * them, so the clips go on. */
+      GST_DEBUG_OBJECT (
+          self, "new input caps, same clips: %" GST_PTR_FORMAT, caps);
+      self->vinfo = info;
+      gst_upm_tokenizer_update_latency (self);
+      return TRUE;
+    }
 
   /* A new clip layout: finish the clip in progress with the old one. */
   gst_upm_tokenizer_drain (self);
@@ -1112,22 +1181,22 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer * self, GstCaps * caps)
   self->stride = stride;
   self->hop = hop;
   self->norm_kind = norm_kind;
-  self->frame_floats = (gsize) UPM_HP_TOKENS_PER_FRAME (hp)
-      * UPM_HP_PATCH_DIM (hp);
+  self->frame_floats
+      = (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
   self->ring = g_new0 (KeptFrame, span);
   self->ring_patches = g_new (gfloat, self->frame_floats * span);
   gst_upm_tokenizer_reset_clips (self);
   self->vinfo = info;
   self->mode = MODE_VIDEO;
 
-  out = gst_caps_new_simple ("application/x-upm-patches",
-      "modality", G_TYPE_STRING, span == 1 ? "image" : "video",
-      "frames", G_TYPE_INT, (gint) span,
-      "tokens-per-frame", G_TYPE_INT, (gint) UPM_HP_TOKENS_PER_FRAME (hp),
-      "patch-dim", G_TYPE_INT, (gint) UPM_HP_PATCH_DIM (hp), NULL);
-  GST_DEBUG_OBJECT (self, "%u-frame clips, stride %u, hop %u, %s norm: %"
-      GST_PTR_FORMAT, span, stride, hop,
-      norm_kind == UPM_NORM_IMAGE ? "image" : "video", out);
+  out = gst_caps_new_simple ("application/x-upm-patches", "modality",
+      G_TYPE_STRING, span == 1 ? "image" : "video", "frames", G_TYPE_INT,
+      (gint)span, "tokens-per-frame", G_TYPE_INT,
+      (gint)UPM_HP_TOKENS_PER_FRAME (hp), "patch-dim", G_TYPE_INT,
+      (gint)UPM_HP_PATCH_DIM (hp), NULL);
+  GST_DEBUG_OBJECT (self,
+      "%u-frame clips, stride %u, hop %u, %s norm: %" GST_PTR_FORMAT, span,
+      stride, hop, norm_kind == UPM_NORM_IMAGE ? "image" : "video", out);
   ret = gst_pad_set_caps (self->srcpad, out);
   gst_caps_unref (out);
   gst_upm_tokenizer_update_latency (self);
@@ -1135,7 +1204,7 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer * self, GstCaps * caps)
 }
 
 static gboolean
-gst_upm_tokenizer_set_text_caps (GstUpmTokenizer * self)
+gst_upm_tokenizer_set_text_caps (GstUpmTokenizer *self)
 {
   GstCaps *out;
   gboolean ret;
@@ -1153,7 +1222,7 @@ gst_upm_tokenizer_set_text_caps (GstUpmTokenizer * self)
 
 /* Sink caps: the template, limited to the kinds downstream can take. */
 static GstCaps *
-gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer * self, GstCaps * filter)
+gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer *self, GstCaps *filter)
 {
   GstCaps *tmpl = gst_pad_get_pad_template_caps (self->sinkpad);
   GstCaps *peer = gst_pad_peer_query_caps (self->srcpad, NULL);
@@ -1164,20 +1233,22 @@ gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer * self, GstCaps * filter)
   GstCaps *result = gst_caps_new_empty ();
   guint i;
 
-  for (i = 0; i < gst_caps_get_size (tmpl); i++) {
-    const GstStructure *s = gst_caps_get_structure (tmpl, i);
-    gboolean text = gst_structure_has_name (s, "text/x-raw");
+  for (i = 0; i < gst_caps_get_size (tmpl); i++)
+    {
+      const GstStructure *s = gst_caps_get_structure (tmpl, i);
+      gboolean text = gst_structure_has_name (s, "text/x-raw");
 
-    if (text ? text_ok : video_ok)
-      gst_caps_append_structure (result, gst_structure_copy (s));
-  }
-  if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, result,
-        GST_CAPS_INTERSECT_FIRST);
+      if (text ? text_ok : video_ok)
+        gst_caps_append_structure (result, gst_structure_copy (s));
+    }
+  if (filter)
+    {
+      GstCaps *tmp
+          = gst_caps_intersect_full (filter, result, GST_CAPS_INTERSECT_FIRST);
 
-    gst_caps_unref (result);
-    result = tmp;
-  }
+      gst_caps_unref (result);
+      result = tmp;
+    }
   gst_caps_unref (tmpl);
   gst_caps_unref (peer);
   gst_caps_unref (patches);
@@ -1188,37 +1259,39 @@ gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer * self, GstCaps * filter)
 /* ----------------------------------------------------------- events */
 
 static gboolean
-gst_upm_tokenizer_sink_event (GstPad * pad, GstObject * parent,
-    GstEvent * event)
+gst_upm_tokenizer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
 
   GST_LOG_OBJECT (self, "event %" GST_PTR_FORMAT, event);
-  switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_CAPS:{
-      GstCaps *caps;
-      gboolean ret;
+  switch (GST_EVENT_TYPE (event))
+    {
+    case GST_EVENT_CAPS:
+      {
+        GstCaps *caps;
+        gboolean ret;
 
-      gst_event_parse_caps (event, &caps);
-      if (gst_structure_has_name (gst_caps_get_structure (caps, 0),
-              "text/x-raw"))
-        ret = gst_upm_tokenizer_set_text_caps (self);
-      else
-        ret = gst_upm_tokenizer_set_video_caps (self, caps);
-      gst_event_unref (event);
-      return ret;
-    }
-    case GST_EVENT_SEGMENT:{
-      const GstSegment *segment;
+        gst_event_parse_caps (event, &caps);
+        if (gst_structure_has_name (
+                gst_caps_get_structure (caps, 0), "text/x-raw"))
+          ret = gst_upm_tokenizer_set_text_caps (self);
+        else
+          ret = gst_upm_tokenizer_set_video_caps (self, caps);
+        gst_event_unref (event);
+        return ret;
+      }
+    case GST_EVENT_SEGMENT:
+      {
+        const GstSegment *segment;
 
-      /* clips do not span segments; the same segment again (as some
-       * elements send with new caps) is no new timeline */
-      gst_event_parse_segment (event, &segment);
-      if (!gst_segment_is_equal (&self->segment, segment))
-        gst_upm_tokenizer_drain (self);
-      gst_segment_copy_into (segment, &self->segment);
-      break;
-    }
+        /* clips do not span segments; the same segment again (as some
+         * elements send with new caps) is no new timeline */
+        gst_event_parse_segment (event, &segment);
+        if (!gst_segment_is_equal (&self->segment, segment))
+          gst_upm_tokenizer_drain (self);
+        gst_segment_copy_into (segment, &self->segment);
+        break;
+      }
     case GST_EVENT_EOS:
       gst_upm_tokenizer_drain (self);
       break;
@@ -1227,18 +1300,18 @@ gst_upm_tokenizer_sink_event (GstPad * pad, GstObject * parent,
       break;
     default:
       break;
-  }
+    }
   return gst_pad_event_default (pad, parent, event);
 }
 
 /* ---------------------------------------------------------- queries */
 
 static gboolean
-gst_upm_tokenizer_context_query (GstUpmTokenizer * self, GstQuery * query)
+gst_upm_tokenizer_context_query (GstUpmTokenizer *self, GstQuery *query)
 {
   UpmModel *model = gst_upm_tokenizer_ref_model (self);
-  gboolean ret = gst_upm_handle_context_query (GST_ELEMENT (self), query,
-      model);
+  gboolean ret
+      = gst_upm_handle_context_query (GST_ELEMENT (self), query, model);
 
   if (model)
     upm_model_unref (model);
@@ -1246,78 +1319,81 @@ gst_upm_tokenizer_context_query (GstUpmTokenizer * self, GstQuery * query)
 }
 
 static gboolean
-gst_upm_tokenizer_sink_query (GstPad * pad, GstObject * parent,
-    GstQuery * query)
+gst_upm_tokenizer_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
 
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_CAPS:{
-      GstCaps *filter, *caps;
+  switch (GST_QUERY_TYPE (query))
+    {
+    case GST_QUERY_CAPS:
+      {
+        GstCaps *filter, *caps;
 
-      gst_query_parse_caps (query, &filter);
-      caps = gst_upm_tokenizer_sink_getcaps (self, filter);
-      gst_query_set_caps_result (query, caps);
-      gst_caps_unref (caps);
-      return TRUE;
-    }
+        gst_query_parse_caps (query, &filter);
+        caps = gst_upm_tokenizer_sink_getcaps (self, filter);
+        gst_query_set_caps_result (query, caps);
+        gst_caps_unref (caps);
+        return TRUE;
+      }
     case GST_QUERY_CONTEXT:
       if (gst_upm_tokenizer_context_query (self, query))
         return TRUE;
       break;
     default:
       break;
-  }
+    }
   return gst_pad_query_default (pad, parent, query);
 }
 
 static gboolean
-gst_upm_tokenizer_src_query (GstPad * pad, GstObject * parent,
-    GstQuery * query)
+gst_upm_tokenizer_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
 
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_LATENCY:{
-      GstClockTime min, max, ours;
-      gboolean live;
+  switch (GST_QUERY_TYPE (query))
+    {
+    case GST_QUERY_LATENCY:
+      {
+        GstClockTime min, max, ours;
+        gboolean live;
 
-      if (!gst_pad_peer_query (self->sinkpad, query))
-        return FALSE;
-      gst_query_parse_latency (query, &live, &min, &max);
-      GST_OBJECT_LOCK (self);
-      ours = self->latency;
-      GST_OBJECT_UNLOCK (self);
-      /* a clip leaves when its last frame has arrived */
-      min += ours;
-      if (GST_CLOCK_TIME_IS_VALID (max))
-        max += ours;
-      GST_DEBUG_OBJECT (self, "latency: ours %" GST_TIME_FORMAT ", total min %"
-          GST_TIME_FORMAT " max %" GST_TIME_FORMAT, GST_TIME_ARGS (ours),
-          GST_TIME_ARGS (min), GST_TIME_ARGS (max));
-      gst_query_set_latency (query, live, min, max);
-      return TRUE;
-    }
+        if (!gst_pad_peer_query (self->sinkpad, query))
+          return FALSE;
+        gst_query_parse_latency (query, &live, &min, &max);
+        GST_OBJECT_LOCK (self);
+        ours = self->latency;
+        GST_OBJECT_UNLOCK (self);
+        /* a clip leaves when its last frame has arrived */
+        min += ours;
+        if (GST_CLOCK_TIME_IS_VALID (max))
+          max += ours;
+        GST_DEBUG_OBJECT (self,
+            "latency: ours %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT
+            " max %" GST_TIME_FORMAT,
+            GST_TIME_ARGS (ours), GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+        gst_query_set_latency (query, live, min, max);
+        return TRUE;
+      }
     case GST_QUERY_CONTEXT:
       if (gst_upm_tokenizer_context_query (self, query))
         return TRUE;
       break;
     default:
       break;
-  }
+    }
   return gst_pad_query_default (pad, parent, query);
 }
 
 /* ------------------------------------------------------------ states */
 
 static GstStateChangeReturn
-gst_upm_tokenizer_change_state (GstElement * element,
-    GstStateChange transition)
+gst_upm_tokenizer_change_state (GstElement *element, GstStateChange transition)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (element);
   GstStateChangeReturn ret;
 
-  switch (transition) {
+  switch (transition)
+    {
     case GST_STATE_CHANGE_NULL_TO_READY:
       if (!gst_upm_tokenizer_ensure_model (self))
         return GST_STATE_CHANGE_FAILURE;
@@ -1331,13 +1407,14 @@ gst_upm_tokenizer_change_state (GstElement * element,
       break;
     default:
       break;
-  }
+    }
 
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE)
     return ret;
 
-  switch (transition) {
+  switch (transition)
+    {
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       gst_upm_tokenizer_free_stream (self);
       break;
@@ -1346,6 +1423,6 @@ gst_upm_tokenizer_change_state (GstElement * element,
       break;
     default:
       break;
-  }
+    }
   return ret;
 }

@@ -33,8 +33,8 @@ typedef enum
 GType gst_upm_partial_clip_get_type (void);
 
 #define GST_TYPE_UPM_TOKENIZER (gst_upm_tokenizer_get_type ())
-G_DECLARE_FINAL_TYPE (GstUpmTokenizer, gst_upm_tokenizer, GST, UPM_TOKENIZER,
-    GstElement);
+G_DECLARE_FINAL_TYPE (
+    GstUpmTokenizer, gst_upm_tokenizer, GST, UPM_TOKENIZER, GstElement);
 
 G_END_DECLS
 #endif /* __GST_UPM_TOKENIZER_H__ */

@@ -10,21 +10,22 @@
 #include "upmmeta.h"
 
 static const GstUpmScore test_scores[] = {
-  {(gchar *) "a red circle", 3, 12.5f, 0.75f},
-  {(gchar *) "a blue square", 0, 10.25f, 0.2f},
-  {(gchar *) "ünïcødé \"quoted\"", 7, -1.5f, 0.05f},
+  { (gchar *)"a red circle", 3, 12.5f, 0.75f },
+  { (gchar *)"a blue square", 0, 10.25f, 0.2f },
+  { (gchar *)"ünïcødé \"quoted\"", 7, -1.5f, 0.05f },
 };
 
 static const gint32 test_ids[] = { 320, 1125, 539, 49406 };
 
 static GstUpmRoute test_routes[] = {
-  {0, GST_UPM_GATE_ATTN, "cls_input", 0, 17, {3, 5}, {0.625f, 0.375f}},
-  {0, GST_UPM_GATE_FFN, "cls_input", 0, 17, {1, 0}, {0.5f, 0.5f}},
-  {2, GST_UPM_GATE_ATTN, "caption_prefix", 1, 65, {7, 2}, {0.875f, 0.125f}},
+  { 0, GST_UPM_GATE_ATTN, "cls_input", 0, 17, { 3, 5 }, { 0.625f, 0.375f } },
+  { 0, GST_UPM_GATE_FFN, "cls_input", 0, 17, { 1, 0 }, { 0.5f, 0.5f } },
+  { 2, GST_UPM_GATE_ATTN, "caption_prefix", 1, 65, { 7, 2 },
+      { 0.875f, 0.125f } },
 };
 
 static GstUpmRoute extra_routes[] = {
-  {2, GST_UPM_GATE_FFN, "caption_text", 65, 80, {4, 6}, {0.75f, 0.25f}},
+  { 2, GST_UPM_GATE_FFN, "caption_text", 65, 80, { 4, 6 }, { 0.75f, 0.25f } },
 };
 
 static GstBuffer *
@@ -34,20 +35,22 @@ buffer_with_all_metas (void)
 
   GST_BUFFER_PTS (buf) = 2 * GST_SECOND;
   GST_BUFFER_DURATION (buf) = 500 * GST_MSECOND;
-  fail_unless (gst_buffer_add_upm_result_meta (buf, "classify",
-          2 * GST_SECOND, 500 * GST_MSECOND, test_scores,
-          G_N_ELEMENTS (test_scores)) != NULL);
-  fail_unless (gst_buffer_add_upm_caption_meta (buf, "a red circle moves",
-          test_ids, G_N_ELEMENTS (test_ids), -0.5f, 2 * GST_SECOND,
-          GST_CLOCK_TIME_NONE) != NULL);
-  fail_unless (gst_buffer_add_upm_routing_meta (buf, "tiny-moe", 4, 8,
-          2 * GST_SECOND, 500 * GST_MSECOND, test_routes,
-          G_N_ELEMENTS (test_routes)) != NULL);
+  fail_unless (gst_buffer_add_upm_result_meta (buf, "classify", 2 * GST_SECOND,
+                   500 * GST_MSECOND, test_scores, G_N_ELEMENTS (test_scores))
+               != NULL);
+  fail_unless (
+      gst_buffer_add_upm_caption_meta (buf, "a red circle moves", test_ids,
+          G_N_ELEMENTS (test_ids), -0.5f, 2 * GST_SECOND, GST_CLOCK_TIME_NONE)
+      != NULL);
+  fail_unless (
+      gst_buffer_add_upm_routing_meta (buf, "tiny-moe", 4, 8, 2 * GST_SECOND,
+          500 * GST_MSECOND, test_routes, G_N_ELEMENTS (test_routes))
+      != NULL);
   return buf;
 }
 
 static void
-check_result (GstUpmResultMeta * m)
+check_result (GstUpmResultMeta *m)
 {
   guint i;
 
@@ -56,18 +59,19 @@ check_result (GstUpmResultMeta * m)
   fail_unless_equals_uint64 (m->pts, 2 * GST_SECOND);
   fail_unless_equals_uint64 (m->duration, 500 * GST_MSECOND);
   fail_unless_equals_int (m->n_scores, G_N_ELEMENTS (test_scores));
-  for (i = 0; i < m->n_scores; i++) {
-    fail_unless_equals_string (m->scores[i].label, test_scores[i].label);
-    /* a copy, not the caller's string */
-    fail_unless (m->scores[i].label != test_scores[i].label);
-    fail_unless_equals_int (m->scores[i].index, test_scores[i].index);
-    fail_unless_equals_float (m->scores[i].logit, test_scores[i].logit);
-    fail_unless_equals_float (m->scores[i].prob, test_scores[i].prob);
-  }
+  for (i = 0; i < m->n_scores; i++)
+    {
+      fail_unless_equals_string (m->scores[i].label, test_scores[i].label);
+      /* a copy, not the caller's string */
+      fail_unless (m->scores[i].label != test_scores[i].label);
+      fail_unless_equals_int (m->scores[i].index, test_scores[i].index);
+      fail_unless_equals_float (m->scores[i].logit, test_scores[i].logit);
+      fail_unless_equals_float (m->scores[i].prob, test_scores[i].prob);
+    }
 }
 
 static void
-check_caption (GstUpmCaptionMeta * m)
+check_caption (GstUpmCaptionMeta *m)
 {
   guint i;
 
@@ -83,7 +87,7 @@ check_caption (GstUpmCaptionMeta * m)
 }
 
 static void
-check_route (const GstUpmRoute * a, const GstUpmRoute * b)
+check_route (const GstUpmRoute *a, const GstUpmRoute *b)
 {
   fail_unless_equals_int (a->layer, b->layer);
   fail_unless_equals_int (a->gate, b->gate);
@@ -99,7 +103,7 @@ check_route (const GstUpmRoute * a, const GstUpmRoute * b)
 }
 
 static void
-check_routing (GstUpmRoutingMeta * m, gboolean with_extra)
+check_routing (GstUpmRoutingMeta *m, gboolean with_extra)
 {
   guint i;
 
@@ -109,8 +113,8 @@ check_routing (GstUpmRoutingMeta * m, gboolean with_extra)
   fail_unless_equals_int (m->n_experts, 8);
   fail_unless_equals_uint64 (m->pts, 2 * GST_SECOND);
   fail_unless_equals_uint64 (m->duration, 500 * GST_MSECOND);
-  fail_unless_equals_int (m->n_routes,
-      G_N_ELEMENTS (test_routes) + (with_extra ? 1 : 0));
+  fail_unless_equals_int (
+      m->n_routes, G_N_ELEMENTS (test_routes) + (with_extra ? 1 : 0));
   for (i = 0; i < G_N_ELEMENTS (test_routes); i++)
     check_route (&m->routes[i], &test_routes[i]);
   if (with_extra)
@@ -124,14 +128,14 @@ GST_START_TEST (test_api_types)
   fail_unless (GST_UPM_RESULT_META_API_TYPE != 0);
   fail_unless (GST_UPM_CAPTION_META_API_TYPE != 0);
   fail_unless (GST_UPM_ROUTING_META_API_TYPE != 0);
-  fail_unless_equals_string (g_type_name (GST_UPM_RESULT_META_API_TYPE),
-      "GstUpmResultMetaAPI");
-  fail_unless_equals_string (g_type_name (GST_UPM_RESULT_META_INFO->type),
-      "GstUpmResultMeta");
-  fail_unless_equals_string (g_type_name (GST_UPM_CAPTION_META_INFO->type),
-      "GstUpmCaptionMeta");
-  fail_unless_equals_string (g_type_name (GST_UPM_ROUTING_META_INFO->type),
-      "GstUpmRoutingMeta");
+  fail_unless_equals_string (
+      g_type_name (GST_UPM_RESULT_META_API_TYPE), "GstUpmResultMetaAPI");
+  fail_unless_equals_string (
+      g_type_name (GST_UPM_RESULT_META_INFO->type), "GstUpmResultMeta");
+  fail_unless_equals_string (
+      g_type_name (GST_UPM_CAPTION_META_INFO->type), "GstUpmCaptionMeta");
+  fail_unless_equals_string (
+      g_type_name (GST_UPM_ROUTING_META_INFO->type), "GstUpmRoutingMeta");
   /* same info on every call */
   fail_unless (GST_UPM_ROUTING_META_INFO == gst_upm_routing_meta_get_info ());
 
@@ -174,8 +178,8 @@ GST_START_TEST (test_empty_metas)
   GstUpmCaptionMeta *c;
   GstUpmRoutingMeta *m;
 
-  r = gst_buffer_add_upm_result_meta (buf, NULL, GST_CLOCK_TIME_NONE,
-      GST_CLOCK_TIME_NONE, NULL, 0);
+  r = gst_buffer_add_upm_result_meta (
+      buf, NULL, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, NULL, 0);
   fail_unless (r != NULL);
   fail_unless (r->task == NULL && r->scores == NULL && r->n_scores == 0);
   c = gst_buffer_add_upm_caption_meta (buf, "", NULL, 0, 0.0f, 0, 0);
@@ -246,17 +250,17 @@ GST_START_TEST (test_other_transform_refused)
 {
   GstBuffer *buf = buffer_with_all_metas ();
   GstBuffer *dest = gst_buffer_new ();
-  GstMeta *meta = (GstMeta *) gst_buffer_get_upm_routing_meta (buf);
+  GstMeta *meta = (GstMeta *)gst_buffer_get_upm_routing_meta (buf);
   GQuark scale = g_quark_from_static_string ("gst-video-scale");
 
   fail_if (meta->info->transform_func (dest, meta, buf, scale, NULL));
   fail_unless (gst_buffer_get_upm_routing_meta (dest) == NULL);
-  meta = (GstMeta *) gst_buffer_get_upm_result_meta (buf);
+  meta = (GstMeta *)gst_buffer_get_upm_result_meta (buf);
   fail_if (meta->info->transform_func (dest, meta, buf, scale, NULL));
-  meta = (GstMeta *) gst_buffer_get_upm_caption_meta (buf);
+  meta = (GstMeta *)gst_buffer_get_upm_caption_meta (buf);
   fail_if (meta->info->transform_func (dest, meta, buf, scale, NULL));
-  fail_unless_equals_int (gst_buffer_get_n_meta (dest,
-          GST_UPM_RESULT_META_API_TYPE), 0);
+  fail_unless_equals_int (
+      gst_buffer_get_n_meta (dest, GST_UPM_RESULT_META_API_TYPE), 0);
   gst_buffer_unref (dest);
   gst_buffer_unref (buf);
 }
@@ -288,7 +292,7 @@ GST_END_TEST;
 /* ------------------------------------------------------------------ JSON */
 
 static JsonObject *
-parse_json (const gchar * json, JsonParser ** parser)
+parse_json (const gchar *json, JsonParser **parser)
 {
   GError *err = NULL;
   JsonNode *root;
@@ -302,30 +306,33 @@ parse_json (const gchar * json, JsonParser ** parser)
 }
 
 static void
-check_json_time (JsonObject * o, const gchar * name, GstClockTime t)
+check_json_time (JsonObject *o, const gchar *name, GstClockTime t)
 {
   gchar *seconds = g_strconcat (name, "_seconds", NULL);
 
   fail_unless (json_object_has_member (o, name), "no %s", name);
   fail_unless (json_object_has_member (o, seconds), "no %s", seconds);
-  if (GST_CLOCK_TIME_IS_VALID (t)) {
-    fail_unless_equals_int64 (json_object_get_int_member (o, name), t);
-    fail_unless (G_APPROX_VALUE (json_object_get_double_member (o, seconds),
-            (gdouble) t / GST_SECOND, 1e-12));
-  } else {
-    fail_unless (json_object_get_null_member (o, name));
-    fail_unless (json_object_get_null_member (o, seconds));
-  }
+  if (GST_CLOCK_TIME_IS_VALID (t))
+    {
+      fail_unless_equals_int64 (json_object_get_int_member (o, name), t);
+      fail_unless (G_APPROX_VALUE (json_object_get_double_member (o, seconds),
+          (gdouble)t / GST_SECOND, 1e-12));
+    }
+  else
+    {
+      fail_unless (json_object_get_null_member (o, name));
+      fail_unless (json_object_get_null_member (o, seconds));
+    }
   g_free (seconds);
 }
 
 /* floats go through %.17g doubles: exact after a cast back */
 static void
-check_json_float (JsonNode * node, gfloat v)
+check_json_float (JsonNode *node, gfloat v)
 {
   fail_unless (JSON_NODE_HOLDS_VALUE (node));
-  fail_unless ((gfloat) json_node_get_double (node) == v,
-      "%.9g != %.9g", json_node_get_double (node), v);
+  fail_unless ((gfloat)json_node_get_double (node) == v, "%.9g != %.9g",
+      json_node_get_double (node), v);
 }
 
 GST_START_TEST (test_json)
@@ -337,8 +344,8 @@ GST_START_TEST (test_json)
   gchar *json;
   guint i;
 
-  gst_upm_routing_meta_append (gst_buffer_get_upm_routing_meta (buf),
-      extra_routes, 1);
+  gst_upm_routing_meta_append (
+      gst_buffer_get_upm_routing_meta (buf), extra_routes, 1);
   json = gst_upm_buffer_metas_to_json (buf);
   fail_unless (json != NULL);
   GST_INFO ("%s", json);
@@ -350,29 +357,31 @@ GST_START_TEST (test_json)
   /* result */
   o = json_object_get_object_member (root, "result");
   fail_unless (o != NULL);
-  fail_unless_equals_string (json_object_get_string_member (o, "task"),
-      "classify");
+  fail_unless_equals_string (
+      json_object_get_string_member (o, "task"), "classify");
   check_json_time (o, "pts", 2 * GST_SECOND);
   check_json_time (o, "duration", 500 * GST_MSECOND);
   a = json_object_get_array_member (o, "scores");
-  fail_unless_equals_int (json_array_get_length (a),
-      G_N_ELEMENTS (test_scores));
-  for (i = 0; i < G_N_ELEMENTS (test_scores); i++) {
-    e = json_array_get_object_element (a, i);
-    fail_unless_equals_string (json_object_get_string_member (e, "label"),
-        test_scores[i].label);
-    fail_unless_equals_int (json_object_get_int_member (e, "index"),
-        test_scores[i].index);
-    check_json_float (json_object_get_member (e, "logit"),
-        test_scores[i].logit);
-    check_json_float (json_object_get_member (e, "prob"), test_scores[i].prob);
-  }
+  fail_unless_equals_int (
+      json_array_get_length (a), G_N_ELEMENTS (test_scores));
+  for (i = 0; i < G_N_ELEMENTS (test_scores); i++)
+    {
+      e = json_array_get_object_element (a, i);
+      fail_unless_equals_string (
+          json_object_get_string_member (e, "label"), test_scores[i].label);
+      fail_unless_equals_int (
+          json_object_get_int_member (e, "index"), test_scores[i].index);
+      check_json_float (
+          json_object_get_member (e, "logit"), test_scores[i].logit);
+      check_json_float (
+          json_object_get_member (e, "prob"), test_scores[i].prob);
+    }
 
   /* caption */
   o = json_object_get_object_member (root, "caption");
   fail_unless (o != NULL);
-  fail_unless_equals_string (json_object_get_string_member (o, "text"),
-      "a red circle moves");
+  fail_unless_equals_string (
+      json_object_get_string_member (o, "text"), "a red circle moves");
   a = json_object_get_array_member (o, "ids");
   fail_unless_equals_int (json_array_get_length (a), G_N_ELEMENTS (test_ids));
   for (i = 0; i < G_N_ELEMENTS (test_ids); i++)
@@ -384,40 +393,42 @@ GST_START_TEST (test_json)
   /* routing */
   o = json_object_get_object_member (root, "routing");
   fail_unless (o != NULL);
-  fail_unless_equals_string (json_object_get_string_member (o, "model"),
-      "tiny-moe");
+  fail_unless_equals_string (
+      json_object_get_string_member (o, "model"), "tiny-moe");
   fail_unless_equals_int (json_object_get_int_member (o, "layers"), 4);
   fail_unless_equals_int (json_object_get_int_member (o, "experts"), 8);
   check_json_time (o, "pts", 2 * GST_SECOND);
   check_json_time (o, "duration", 500 * GST_MSECOND);
   a = json_object_get_array_member (o, "routes");
-  fail_unless_equals_int (json_array_get_length (a),
-      G_N_ELEMENTS (test_routes) + 1);
-  for (i = 0; i < json_array_get_length (a); i++) {
-    const GstUpmRoute *r = i < G_N_ELEMENTS (test_routes) ? &test_routes[i]
-        : &extra_routes[0];
+  fail_unless_equals_int (
+      json_array_get_length (a), G_N_ELEMENTS (test_routes) + 1);
+  for (i = 0; i < json_array_get_length (a); i++)
+    {
+      const GstUpmRoute *r
+          = i < G_N_ELEMENTS (test_routes) ? &test_routes[i] : &extra_routes[0];
 
-    e = json_array_get_object_element (a, i);
-    fail_unless_equals_int (json_object_get_int_member (e, "layer"), r->layer);
-    fail_unless_equals_string (json_object_get_string_member (e, "gate"),
-        gst_upm_gate_name (r->gate));
-    fail_unless_equals_string (json_object_get_string_member (e, "segment"),
-        r->segment);
-    fail_unless_equals_int (json_object_get_int_member (e, "token_begin"),
-        r->token_begin);
-    fail_unless_equals_int (json_object_get_int_member (e, "token_end"),
-        r->token_end);
-    pair = json_object_get_array_member (e, "experts");
-    fail_unless_equals_int (json_array_get_length (pair), 2);
-    fail_unless_equals_int (json_array_get_int_element (pair, 0),
-        r->expert[0]);
-    fail_unless_equals_int (json_array_get_int_element (pair, 1),
-        r->expert[1]);
-    pair = json_object_get_array_member (e, "weights");
-    fail_unless_equals_int (json_array_get_length (pair), 2);
-    check_json_float (json_array_get_element (pair, 0), r->weight[0]);
-    check_json_float (json_array_get_element (pair, 1), r->weight[1]);
-  }
+      e = json_array_get_object_element (a, i);
+      fail_unless_equals_int (
+          json_object_get_int_member (e, "layer"), r->layer);
+      fail_unless_equals_string (json_object_get_string_member (e, "gate"),
+          gst_upm_gate_name (r->gate));
+      fail_unless_equals_string (
+          json_object_get_string_member (e, "segment"), r->segment);
+      fail_unless_equals_int (
+          json_object_get_int_member (e, "token_begin"), r->token_begin);
+      fail_unless_equals_int (
+          json_object_get_int_member (e, "token_end"), r->token_end);
+      pair = json_object_get_array_member (e, "experts");
+      fail_unless_equals_int (json_array_get_length (pair), 2);
+      fail_unless_equals_int (
+          json_array_get_int_element (pair, 0), r->expert[0]);
+      fail_unless_equals_int (
+          json_array_get_int_element (pair, 1), r->expert[1]);
+      pair = json_object_get_array_member (e, "weights");
+      fail_unless_equals_int (json_array_get_length (pair), 2);
+      check_json_float (json_array_get_element (pair, 0), r->weight[0]);
+      check_json_float (json_array_get_element (pair, 1), r->weight[1]);
+    }
 
   g_object_unref (parser);
   g_free (json);
@@ -429,7 +440,7 @@ GST_END_TEST;
 GST_START_TEST (test_json_partial)
 {
   GstBuffer *buf = gst_buffer_new ();
-  GstUpmScore s = { (gchar *) "x", 0, NAN, INFINITY };
+  GstUpmScore s = { (gchar *)"x", 0, NAN, INFINITY };
   JsonParser *parser;
   JsonObject *root, *e;
   gchar *json;
@@ -447,16 +458,18 @@ GST_START_TEST (test_json_partial)
 
   /* only a result, with values JSON cannot hold */
   GST_BUFFER_PTS (buf) = 0;
-  gst_buffer_add_upm_result_meta (buf, "retrieve", 0, GST_CLOCK_TIME_NONE,
-      &s, 1);
+  gst_buffer_add_upm_result_meta (
+      buf, "retrieve", 0, GST_CLOCK_TIME_NONE, &s, 1);
   json = gst_upm_buffer_metas_to_json (buf);
   root = parse_json (json, &parser);
   check_json_time (root, "pts", 0);
   fail_unless (json_object_has_member (root, "result"));
   fail_if (json_object_has_member (root, "caption"));
   fail_if (json_object_has_member (root, "routing"));
-  e = json_array_get_object_element (json_object_get_array_member
-      (json_object_get_object_member (root, "result"), "scores"), 0);
+  e = json_array_get_object_element (
+      json_object_get_array_member (
+          json_object_get_object_member (root, "result"), "scores"),
+      0);
   fail_unless (json_object_get_null_member (e, "logit"));
   fail_unless (json_object_get_null_member (e, "prob"));
   g_object_unref (parser);

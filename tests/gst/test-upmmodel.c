@@ -25,7 +25,7 @@ fixture_path (void)
 /* A private copy of the fixture, so that its mapping in this process can
  * be watched. */
 static gchar *
-fixture_copy (const gchar * name)
+fixture_copy (const gchar *name)
 {
   gchar *src = fixture_path (), *data = NULL, *path;
   gsize len;
@@ -40,7 +40,7 @@ fixture_copy (const gchar * name)
 
 /* Whether @path is mapped into this process (the library mmaps models). */
 static gboolean
-file_is_mapped (const gchar * path)
+file_is_mapped (const gchar *path)
 {
   gchar *maps = NULL, *real = realpath (path, NULL);
   gboolean mapped;
@@ -54,14 +54,14 @@ file_is_mapped (const gchar * path)
 }
 
 static GstContext *
-element_context (GstElement * e)
+element_context (GstElement *e)
 {
   return gst_element_get_context (e, CONTEXT_TYPE);
 }
 
 /* The model of @e's context (borrowed: valid while @e holds it). */
 static UpmModel *
-element_model (GstElement * e)
+element_model (GstElement *e)
 {
   GstContext *context = element_context (e);
   const GValue *v;
@@ -79,7 +79,7 @@ element_model (GstElement * e)
 }
 
 static GstElement *
-tokenizer (const gchar * name, const gchar * model)
+tokenizer (const gchar *name, const gchar *model)
 {
   GstElement *e = gst_element_factory_make ("upmtokenizer", name);
 
@@ -90,37 +90,38 @@ tokenizer (const gchar * name, const gchar * model)
 }
 
 static void
-set_state (GstElement * e, GstState state)
+set_state (GstElement *e, GstState state)
 {
   fail_unless (gst_element_set_state (e, state) == GST_STATE_CHANGE_SUCCESS);
 }
 
 /* "videotestsrc ! upmtokenizer ! fakesink" branches in one pipeline */
 static GstElement *
-pipeline_with_tokenizers (guint n, const gchar * model, GstElement ** toks)
+pipeline_with_tokenizers (guint n, const gchar *model, GstElement **toks)
 {
   GstElement *pipeline = gst_pipeline_new (NULL);
   guint i;
 
-  for (i = 0; i < n; i++) {
-    GstElement *src = gst_element_factory_make ("videotestsrc", NULL);
-    GstElement *sink = gst_element_factory_make ("fakesink", NULL);
-    gchar *name = g_strdup_printf ("tok%u", i);
+  for (i = 0; i < n; i++)
+    {
+      GstElement *src = gst_element_factory_make ("videotestsrc", NULL);
+      GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+      gchar *name = g_strdup_printf ("tok%u", i);
 
-    toks[i] = tokenizer (name, model);
-    g_free (name);
-    gst_bin_add_many (GST_BIN (pipeline), src, toks[i], sink, NULL);
-    fail_unless (gst_element_link_many (src, toks[i], sink, NULL));
-  }
+      toks[i] = tokenizer (name, model);
+      g_free (name);
+      gst_bin_add_many (GST_BIN (pipeline), src, toks[i], sink, NULL);
+      fail_unless (gst_element_link_many (src, toks[i], sink, NULL));
+    }
   return pipeline;
 }
 
 GST_START_TEST (test_property_default)
 {
   GstElement *e = tokenizer (NULL, NULL);
-  GParamSpec *pspec =
-      g_object_class_find_property (G_OBJECT_GET_CLASS (e), "model");
-  gchar *model = (gchar *) "unset";
+  GParamSpec *pspec
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "model");
+  gchar *model = (gchar *)"unset";
   GstContext *context;
   gchar *want, *have;
 
@@ -139,11 +140,12 @@ GST_START_TEST (test_property_default)
   fail_unless (element_model (e) != NULL);
   context = element_context (e);
   want = realpath (g_getenv ("UPM_DEFAULT_MODEL"), NULL);
-  have = realpath (gst_structure_get_string (gst_context_get_structure
-          (context), "path"), NULL);
+  have = realpath (
+      gst_structure_get_string (gst_context_get_structure (context), "path"),
+      NULL);
   fail_unless_equals_string (have, want);
-  fail_unless (gst_structure_has_name (gst_context_get_structure (context),
-          "upm-model"));
+  fail_unless (gst_structure_has_name (
+      gst_context_get_structure (context), "upm-model"));
   fail_if (gst_context_is_persistent (context));
   free (want);
   free (have);
@@ -262,8 +264,8 @@ GST_START_TEST (test_share_by_query)
   set_state (p1, GST_STATE_READY);
   /* b, with no bin, finds the model upstream with a CONTEXT query */
   gst_pad_unlink (srcpad, fakesink_pad);
-  fail_unless (gst_pad_link_full (srcpad, sinkpad,
-          GST_PAD_LINK_CHECK_NOTHING) == GST_PAD_LINK_OK);
+  fail_unless (gst_pad_link_full (srcpad, sinkpad, GST_PAD_LINK_CHECK_NOTHING)
+               == GST_PAD_LINK_OK);
   set_state (b, GST_STATE_READY);
   fail_unless (element_model (b) == element_model (t1[0]));
   ca = element_context (t1[0]);
@@ -313,8 +315,8 @@ GST_START_TEST (test_application_context)
   fail_unless (type != 0);
   context = gst_context_new (CONTEXT_TYPE, TRUE);
   s = gst_context_writable_structure (context);
-  gst_structure_set (s, "path", G_TYPE_STRING, path, "model", type, model,
-      NULL);
+  gst_structure_set (
+      s, "path", G_TYPE_STRING, path, "model", type, model, NULL);
   /* the elements ask for the default model, which is the same file here */
   gst_element_set_context (pipeline, context);
   set_state (pipeline, GST_STATE_READY);
@@ -326,8 +328,8 @@ GST_START_TEST (test_application_context)
   gst_context_unref (context);
   context = gst_context_new (CONTEXT_TYPE, FALSE);
   s = gst_context_writable_structure (context);
-  gst_structure_set (s, "path", G_TYPE_STRING, "/other/model.upm", "model",
-      type, model, NULL);
+  gst_structure_set (
+      s, "path", G_TYPE_STRING, "/other/model.upm", "model", type, model, NULL);
   gst_element_set_context (pipeline, context);
   set_state (pipeline, GST_STATE_READY);
   fail_unless (element_model (toks[0]) != NULL);
@@ -344,7 +346,7 @@ GST_END_TEST;
 
 /* Sets @pipeline to READY, expects a failure and an ERROR naming @path. */
 static void
-expect_load_error (GstElement * pipeline, const gchar * path, gint code)
+expect_load_error (GstElement *pipeline, const gchar *path, gint code)
 {
   GstBus *bus = gst_element_get_bus (pipeline);
   GstMessage *msg;
@@ -352,17 +354,17 @@ expect_load_error (GstElement * pipeline, const gchar * path, gint code)
   gchar *debug = NULL;
 
   fail_unless (gst_element_set_state (pipeline, GST_STATE_READY)
-      == GST_STATE_CHANGE_FAILURE);
+               == GST_STATE_CHANGE_FAILURE);
   msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
   fail_unless (msg != NULL, "no error message");
   gst_message_parse_error (msg, &err, &debug);
   GST_INFO ("error: %s (%s)", err->message, debug);
   fail_unless (err->domain == GST_RESOURCE_ERROR);
   fail_unless_equals_int (err->code, code);
-  fail_unless (strstr (err->message, path) != NULL,
-      "'%s' does not name %s", err->message, path);
-  fail_unless (g_str_has_prefix (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
-          "tok"));
+  fail_unless (strstr (err->message, path) != NULL, "'%s' does not name %s",
+      err->message, path);
+  fail_unless (
+      g_str_has_prefix (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "tok"));
   g_clear_error (&err);
   g_free (debug);
   gst_message_unref (msg);
@@ -392,10 +394,10 @@ GST_END_TEST;
 
 GST_START_TEST (test_corrupt_model)
 {
-  gchar *garbage = g_build_filename (g_get_tmp_dir (),
-      "test-upmmodel-garbage.upm", NULL);
-  gchar *truncated = g_build_filename (g_get_tmp_dir (),
-      "test-upmmodel-truncated.upm", NULL);
+  gchar *garbage
+      = g_build_filename (g_get_tmp_dir (), "test-upmmodel-garbage.upm", NULL);
+  gchar *truncated = g_build_filename (
+      g_get_tmp_dir (), "test-upmmodel-truncated.upm", NULL);
   gchar *good = fixture_path (), *data = NULL;
   GstElement *toks[1], *pipeline;
   gsize len;
@@ -403,9 +405,9 @@ GST_START_TEST (test_corrupt_model)
   guint i;
 
   for (i = 0; i < sizeof (noise); i++)
-    noise[i] = (guint8) (i * 131 + 7);
-  fail_unless (g_file_set_contents (garbage, (gchar *) noise, sizeof (noise),
-          NULL));
+    noise[i] = (guint8)(i * 131 + 7);
+  fail_unless (
+      g_file_set_contents (garbage, (gchar *)noise, sizeof (noise), NULL));
   fail_unless (g_file_get_contents (good, &data, &len, NULL));
   fail_unless (g_file_set_contents (truncated, data, len / 3, NULL));
   g_free (data);
@@ -420,8 +422,7 @@ GST_START_TEST (test_corrupt_model)
   expect_load_error (pipeline, garbage, GST_RESOURCE_ERROR_OPEN_READ);
   /* a directory */
   g_object_set (toks[0], "model", g_get_tmp_dir (), NULL);
-  expect_load_error (pipeline, g_get_tmp_dir (),
-      GST_RESOURCE_ERROR_OPEN_READ);
+  expect_load_error (pipeline, g_get_tmp_dir (), GST_RESOURCE_ERROR_OPEN_READ);
   gst_object_unref (pipeline);
 
   g_unlink (garbage);
@@ -438,10 +439,10 @@ GST_START_TEST (test_error_without_bus)
   /* no bin, no bus: the failure must still be clean */
   GstElement *e = tokenizer (NULL, "/nonexistent/model.upm");
 
-  fail_unless (gst_element_set_state (e, GST_STATE_READY)
-      == GST_STATE_CHANGE_FAILURE);
-  fail_unless (gst_element_set_state (e, GST_STATE_NULL)
-      == GST_STATE_CHANGE_SUCCESS);
+  fail_unless (
+      gst_element_set_state (e, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE);
+  fail_unless (
+      gst_element_set_state (e, GST_STATE_NULL) == GST_STATE_CHANGE_SUCCESS);
   gst_object_unref (e);
 }
 
@@ -478,8 +479,8 @@ upmmodel_suite (void)
 {
   Suite *s = suite_create ("upmmodel");
   TCase *tc = tcase_create ("general");
-  gchar *path = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm",
-      NULL);
+  gchar *path
+      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
 
   /* the bundled model is not built here: the fixture is the default */
   g_setenv ("UPM_DEFAULT_MODEL", path, TRUE);
