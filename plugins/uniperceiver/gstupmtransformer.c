@@ -173,7 +173,8 @@ field_allows (const GstStructure *s, const gchar *name, const gchar *value)
     return TRUE;
   g_value_init (&v, G_TYPE_STRING);
   g_value_set_static_string (&v, value);
-  ok = gst_value_can_intersect (field, &v);
+  /* (gst_value_can_intersect only compares the types) */
+  ok = gst_value_intersect (NULL, field, &v);
   g_value_unset (&v);
   return ok;
 }

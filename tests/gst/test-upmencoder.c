@@ -1,3 +1,465 @@
-/* placeholder: being written */
-int main (void);
-int main (void) { return 77; }
+/* test-upmencoder.c: upmencoder, patches and tokens -> embeddings.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+
+#include "upm.h"
+
+/* tiny-moe: image 32, patch 8 -> 16 patches of 192 floats, 4 frames, D 64 */
+#define TPF 16
+#define PDIM 192
+#define DIM 64
+#define MAX_FRAMES 4
+
+#define PATCH_CAPS(frames, tpf, pdim)                                          \
+  "application/x-upm-patches, modality=(string)video, frames=(int)" #frames    \
+  ", tokens-per-frame=(int)" #tpf ", patch-dim=(int)" #pdim
+
+static gchar *model_path;
+
+static UpmModel *
+load_model (void)
+{
+  GError *err = NULL;
+  UpmModel *m = upm_model_load (model_path, &err);
+
+  fail_unless (
+      m != NULL, "cannot load %s: %s", model_path, err ? err->message : "?");
+  return m;
+}
+
+static void
+fill_random (gfloat *x, gsize n, guint32 seed)
+{
+  guint32 s = seed * 2654435761u + 12345u;
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    {
+      s = s * 1664525u + 1013904223u;
+      x[i] = (gfloat)((s >> 8) / 16777216.0 * 2.0 - 1.0);
+    }
+}
+
+static GstBuffer *
+patches_buffer (guint frames, guint32 seed, GstClockTime pts,
+    GstClockTime duration, gfloat **copy)
+{
+  gsize n = (gsize)frames * TPF * PDIM;
+  gfloat *x = g_new (gfloat, n);
+  GstBuffer *buf;
+
+  fill_random (x, n, seed);
+  buf = gst_buffer_new_memdup (x, n * sizeof (gfloat));
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = duration;
+  if (copy)
+    *copy = x;
+  else
+    g_free (x);
+  return buf;
+}
+
+static GstElement *
+new_encoder (GstBus **bus)
+{
+  GstElement *e = gst_element_factory_make ("upmencoder", NULL);
+
+  fail_unless (e != NULL);
+  g_object_set (e, "model", model_path, NULL);
+  if (bus)
+    {
+      *bus = gst_bus_new ();
+      gst_element_set_bus (e, *bus);
+    }
+  return e;
+}
+
+/* Pushes caps (and a segment) without asserting that they are accepted
+ * (a refused sticky event still counts as stored). */
+static void
+push_caps (GstHarness *h, const gchar *caps_str)
+{
+  GstCaps *caps = gst_caps_from_string (caps_str);
+  GstSegment segment;
+
+  gst_harness_push_event (h, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_harness_push_event (h, gst_event_new_segment (&segment));
+}
+
+static gchar *
+pop_error (GstBus *bus)
+{
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  GError *err = NULL;
+  gchar *dbg = NULL, *text;
+
+  if (msg == NULL)
+    return NULL;
+  gst_message_parse_error (msg, &err, &dbg);
+  text = g_strdup_printf ("%s | %s", err->message, dbg ? dbg : "");
+  g_clear_error (&err);
+  g_free (dbg);
+  gst_message_unref (msg);
+  return text;
+}
+
+static void
+assert_floats_equal (const gfloat *a, const gfloat *b, gsize n)
+{
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    fail_unless (
+        a[i] == b[i], "element %" G_GSIZE_FORMAT ": %g != %g", i, a[i], b[i]);
+}
+
+/* --------------------------------------------------------------- tests */
+
+GST_START_TEST (test_properties)
+{
+  GstElement *e = gst_element_factory_make ("upmencoder", NULL);
+  GParamSpec *pspec
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "model");
+  gchar *path = NULL;
+
+  fail_unless (pspec != NULL);
+  fail_unless (pspec->flags & GST_PARAM_MUTABLE_READY);
+  fail_unless (G_PARAM_SPEC_STRING (pspec)->default_value == NULL);
+  g_object_get (e, "model", &path, NULL);
+  fail_unless (path == NULL);
+  g_object_set (e, "model", model_path, NULL);
+  g_object_get (e, "model", &path, NULL);
+  fail_unless_equals_string (path, model_path);
+  g_free (path);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_missing_model)
+{
+  GstBus *bus;
+  GstElement *e = new_encoder (&bus);
+  gchar *text;
+
+  g_object_set (e, "model", "/nonexistent/model.upm", NULL);
+  fail_unless_equals_int (
+      gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  text = pop_error (bus);
+  fail_unless (text != NULL);
+  fail_unless (strstr (text, "/nonexistent/model.upm") != NULL, "%s", text);
+  g_free (text);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_patches_match_library)
+{
+  GstElement *e = new_encoder (NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  UpmModel *m = load_model ();
+  UpmContext *ctx = upm_context_new (m);
+  gsize rows = 1 + MAX_FRAMES * TPF;
+  gfloat *patches, *expect = g_new (gfloat, rows * DIM);
+  GstBuffer *out;
+  GstMapInfo map;
+  GstCaps *caps;
+  GstStructure *s;
+  gint dim = 0;
+
+  gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
+  out = gst_harness_push_and_pull (h,
+      patches_buffer (MAX_FRAMES, 1, 2 * GST_SECOND, GST_SECOND / 2, &patches));
+  fail_unless (out != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 2 * GST_SECOND);
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), GST_SECOND / 2);
+
+  fail_unless (upm_embed_patches (ctx, patches, MAX_FRAMES, expect, NULL));
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  fail_unless_equals_uint64 (map.size, rows * DIM * sizeof (gfloat));
+  assert_floats_equal ((const gfloat *)map.data, expect, rows * DIM);
+  gst_buffer_unmap (out, &map);
+  gst_buffer_unref (out);
+
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  s = gst_caps_get_structure (caps, 0);
+  fail_unless (gst_structure_has_name (s, "application/x-upm-embeddings"));
+  fail_unless_equals_string (gst_structure_get_string (s, "modality"), "video");
+  fail_unless (gst_structure_get_int (s, "dim", &dim));
+  fail_unless_equals_int (dim, DIM);
+  gst_caps_unref (caps);
+
+  /* A shorter clip under the same caps: the rows follow the buffer. */
+  out = gst_harness_push_and_pull (
+      h, patches_buffer (2, 7, 3 * GST_SECOND, GST_SECOND / 4, &patches));
+  fail_unless (out != NULL);
+  fail_unless_equals_uint64 (
+      gst_buffer_get_size (out), (1 + 2 * TPF) * DIM * sizeof (gfloat));
+  gst_buffer_unref (out);
+
+  g_free (patches);
+  g_free (expect);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_image_modality)
+{
+  GstElement *e = new_encoder (NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstBuffer *out;
+  GstCaps *caps;
+
+  gst_harness_set_src_caps_str (h,
+      "application/x-upm-patches, modality=(string)image, frames=(int)1, "
+      "tokens-per-frame=(int)16, patch-dim=(int)192");
+  out = gst_harness_push_and_pull (
+      h, patches_buffer (1, 3, 0, GST_SECOND, NULL));
+  fail_unless (out != NULL);
+  fail_unless_equals_uint64 (
+      gst_buffer_get_size (out), (1 + TPF) * DIM * sizeof (gfloat));
+  gst_buffer_unref (out);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless_equals_string (
+      gst_structure_get_string (gst_caps_get_structure (caps, 0), "modality"),
+      "image");
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_tokens_match_library)
+{
+  GstElement *e = new_encoder (NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  UpmModel *m = load_model ();
+  UpmContext *ctx = upm_context_new (m);
+  const gint32 ids[] = { 10, 20, 30, 553 };
+  gsize rows = 1 + G_N_ELEMENTS (ids);
+  gfloat *expect = g_new (gfloat, rows * DIM);
+  GstBuffer *in, *out;
+  GstMapInfo map;
+  GstCaps *caps;
+
+  gst_harness_set_src_caps_str (h, "application/x-upm-tokens, "
+                                   "modality=(string)text");
+  in = gst_buffer_new_memdup (ids, sizeof ids);
+  GST_BUFFER_PTS (in) = 5 * GST_SECOND;
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (out != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 5 * GST_SECOND);
+
+  fail_unless (upm_embed_text (ctx, ids, G_N_ELEMENTS (ids), expect, NULL));
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  fail_unless_equals_uint64 (map.size, rows * DIM * sizeof (gfloat));
+  assert_floats_equal ((const gfloat *)map.data, expect, rows * DIM);
+  gst_buffer_unmap (out, &map);
+  gst_buffer_unref (out);
+
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless_equals_string (
+      gst_structure_get_string (gst_caps_get_structure (caps, 0), "modality"),
+      "text");
+  gst_caps_unref (caps);
+
+  g_free (expect);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+static void
+check_rejected (const gchar *caps_str, const gchar *expect_in_error)
+{
+  GstBus *bus;
+  GstElement *e = new_encoder (&bus);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gchar *text;
+
+  push_caps (h, caps_str);
+  fail_unless_equals_int (
+      gst_harness_push (h, patches_buffer (1, 1, 0, 1, NULL)),
+      GST_FLOW_NOT_NEGOTIATED);
+  text = pop_error (bus);
+  fail_unless (text != NULL, "no error for %s", caps_str);
+  fail_unless (strstr (text, expect_in_error) != NULL, "%s", text);
+  g_free (text);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
+GST_START_TEST (test_caps_reject)
+{
+  /* wrong patch grid, wrong patch size, clip longer than the model takes */
+  check_rejected (PATCH_CAPS (4, 9, 192), "16 patches of 192 floats");
+  check_rejected (PATCH_CAPS (4, 16, 100), "16 patches of 192 floats");
+  check_rejected (PATCH_CAPS (8, 16, 192), "at most 4 frames");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_caps_query)
+{
+  GstElement *e = new_encoder (NULL);
+  GstPad *sink;
+  GstCaps *caps, *want;
+
+  /* Before the model is loaded: the template ranges. */
+  sink = gst_element_get_static_pad (e, "sink");
+  caps = gst_pad_query_caps (sink, NULL);
+  want = gst_caps_from_string (PATCH_CAPS (4, 9, 100));
+  fail_unless (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  gst_caps_unref (caps);
+
+  /* Loaded: the model's patch layout and width. */
+  fail_unless_equals_int (
+      gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  caps = gst_pad_query_caps (sink, NULL);
+  want = gst_caps_from_string (PATCH_CAPS (4, 16, 192));
+  fail_unless (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  want = gst_caps_from_string (PATCH_CAPS (4, 9, 100));
+  fail_if (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  want = gst_caps_from_string ("application/x-upm-tokens, modality=text");
+  fail_unless (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  gst_caps_unref (caps);
+  gst_object_unref (sink);
+
+  sink = gst_element_get_static_pad (e, "src");
+  caps = gst_pad_query_caps (sink, NULL);
+  want = gst_caps_from_string (
+      "application/x-upm-embeddings, modality=video, dim=(int)64");
+  fail_unless (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  want = gst_caps_from_string (
+      "application/x-upm-embeddings, modality=video, dim=(int)32");
+  fail_if (gst_caps_can_intersect (caps, want));
+  gst_caps_unref (want);
+  gst_caps_unref (caps);
+  gst_object_unref (sink);
+
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_invalid_buffer)
+{
+  GstBus *bus;
+  GstElement *e = new_encoder (&bus);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 1000, NULL);
+  gchar *text;
+
+  gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
+  gst_buffer_memset (buf, 0, 0, 1000);
+  fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_ERROR);
+  text = pop_error (bus);
+  fail_unless (text != NULL && strstr (text, "1000 bytes") != NULL);
+  g_free (text);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_eos)
+{
+  GstElement *e = new_encoder (NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstEvent *ev;
+  gboolean eos = FALSE;
+
+  gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
+  gst_buffer_unref (gst_harness_push_and_pull (
+      h, patches_buffer (4, 1, 0, GST_SECOND, NULL)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  while ((ev = gst_harness_try_pull_event (h)) != NULL)
+    {
+      eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+      gst_event_unref (ev);
+    }
+  fail_unless (eos);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_state_cycles)
+{
+  GstElement *e = new_encoder (NULL);
+  GstHarness *h;
+  GstBuffer *out;
+  gint i;
+
+  for (i = 0; i < 10; i++)
+    {
+      fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PLAYING),
+          GST_STATE_CHANGE_SUCCESS);
+      fail_unless_equals_int (
+          gst_element_set_state (e, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    }
+  /* Still works after the cycles. */
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
+  out = gst_harness_push_and_pull (h, patches_buffer (4, 1, 0, 1, NULL));
+  fail_unless (out != NULL);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+static Suite *
+upmencoder_suite (void)
+{
+  Suite *s = suite_create ("upmencoder");
+  TCase *tc = tcase_create ("general");
+
+  model_path
+      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
+  g_setenv ("UPM_DEFAULT_MODEL", model_path, TRUE);
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_properties);
+  tcase_add_test (tc, test_missing_model);
+  tcase_add_test (tc, test_patches_match_library);
+  tcase_add_test (tc, test_image_modality);
+  tcase_add_test (tc, test_tokens_match_library);
+  tcase_add_test (tc, test_caps_reject);
+  tcase_add_test (tc, test_caps_query);
+  tcase_add_test (tc, test_invalid_buffer);
+  tcase_add_test (tc, test_eos);
+  tcase_add_test (tc, test_state_cycles);
+  return s;
+}
+
+GST_CHECK_MAIN (upmencoder);

@@ -1,3 +1,596 @@
-/* placeholder: being written */
-int main (void);
-int main (void) { return 77; }
+/* test-upmtransformer.c: upmtransformer, embeddings -> hidden state of <SPE>.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+
+#include "upm.h"
+#include "upmmeta.h"
+#include "gstupmcommon.h" /* GstUpmPrefixMeta layout (no calls) */
+
+/* tiny-moe: 16 patches of 192 floats per frame, 4 frames, D 64 */
+#define TPF 16
+#define PDIM 192
+#define DIM 64
+
+#define EMB_CAPS(modality)                                                     \
+  "application/x-upm-embeddings, modality=(string)" modality ", dim=(int)64"
+
+static gchar *model_path;
+
+static UpmModel *
+load_model (void)
+{
+  GError *err = NULL;
+  UpmModel *m = upm_model_load (model_path, &err);
+
+  fail_unless (
+      m != NULL, "cannot load %s: %s", model_path, err ? err->message : "?");
+  return m;
+}
+
+static void
+fill_random (gfloat *x, gsize n, guint32 seed)
+{
+  guint32 s = seed * 2654435761u + 12345u;
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    {
+      s = s * 1664525u + 1013904223u;
+      x[i] = (gfloat)((s >> 8) / 16777216.0 * 2.0 - 1.0);
+    }
+}
+
+/* Library embeddings of a random clip (or of fixed token ids). */
+static gfloat *
+clip_embeddings (UpmModel *m, guint frames, guint32 seed, guint *rows)
+{
+  UpmContext *ctx = upm_context_new (m);
+  gsize n = (gsize)frames * TPF * PDIM;
+  gfloat *patches = g_new (gfloat, n);
+  gfloat *emb;
+
+  *rows = 1 + frames * TPF;
+  emb = g_new (gfloat, (gsize)*rows * DIM);
+  fill_random (patches, n, seed);
+  fail_unless (upm_embed_patches (ctx, patches, frames, emb, NULL));
+  g_free (patches);
+  upm_context_free (ctx);
+  return emb;
+}
+
+static const gint32 text_ids[] = { 15, 99, 301, 553 };
+
+static gfloat *
+text_embeddings (UpmModel *m, guint *rows)
+{
+  UpmContext *ctx = upm_context_new (m);
+  gfloat *emb;
+
+  *rows = 1 + G_N_ELEMENTS (text_ids);
+  emb = g_new (gfloat, (gsize)*rows * DIM);
+  fail_unless (
+      upm_embed_text (ctx, text_ids, G_N_ELEMENTS (text_ids), emb, NULL));
+  upm_context_free (ctx);
+  return emb;
+}
+
+static GstBuffer *
+emb_buffer (
+    const gfloat *emb, guint rows, GstClockTime pts, GstClockTime duration)
+{
+  GstBuffer *buf
+      = gst_buffer_new_memdup (emb, (gsize)rows * DIM * sizeof (gfloat));
+
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = duration;
+  return buf;
+}
+
+/* What upmtransformer computes, with the library: hidden row of <SPE>. */
+static void
+expected_hidden (UpmModel *m, const gfloat *emb, guint rows, UpmAttr attr,
+    gfloat *hidden, UpmRouting *routing)
+{
+  UpmContext *ctx = upm_context_new (m);
+  gfloat *x = g_memdup2 (emb, (gsize)rows * DIM * sizeof (gfloat));
+  UpmSegment seg = { attr, rows };
+
+  fail_unless (upm_transformer_forward (
+      ctx, x, rows, &seg, 1, UPM_FORWARD_SPE_ONLY, routing, NULL));
+  memcpy (hidden, x, DIM * sizeof (gfloat));
+  g_free (x);
+  upm_context_free (ctx);
+}
+
+static GstHarness *
+new_harness (const gchar *props, GstBus **bus)
+{
+  gchar *desc = g_strdup_printf (
+      "upmtransformer name=t model=%s %s", model_path, props ? props : "");
+  GstHarness *h = gst_harness_new_empty ();
+  GstElement *bin;
+
+  bin = gst_parse_launch (desc, NULL);
+  fail_unless (bin != NULL);
+  if (bus)
+    {
+      *bus = gst_bus_new ();
+      gst_element_set_bus (bin, *bus);
+    }
+  gst_harness_add_element_full (h, bin,
+      &(GstStaticPadTemplate)GST_STATIC_PAD_TEMPLATE (
+          "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY),
+      "sink",
+      &(GstStaticPadTemplate)GST_STATIC_PAD_TEMPLATE (
+          "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY),
+      "src");
+  gst_object_unref (bin);
+  g_free (desc);
+  return h;
+}
+
+static void
+push_caps (GstHarness *h, const gchar *caps_str)
+{
+  GstCaps *caps = gst_caps_from_string (caps_str);
+  GstSegment segment;
+
+  gst_harness_push_event (h, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_harness_push_event (h, gst_event_new_segment (&segment));
+}
+
+static gchar *
+pop_error (GstBus *bus)
+{
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  GError *err = NULL;
+  gchar *dbg = NULL, *text;
+
+  if (msg == NULL)
+    return NULL;
+  gst_message_parse_error (msg, &err, &dbg);
+  text = g_strdup_printf ("%s | %s", err->message, dbg ? dbg : "");
+  g_clear_error (&err);
+  g_free (dbg);
+  gst_message_unref (msg);
+  return text;
+}
+
+static const gchar *
+output_task (GstHarness *h)
+{
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  const gchar *task;
+
+  fail_unless (caps != NULL);
+  task = g_intern_string (
+      gst_structure_get_string (gst_caps_get_structure (caps, 0), "task"));
+  gst_caps_unref (caps);
+  return task;
+}
+
+static const gchar *
+output_modality (GstHarness *h)
+{
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  const gchar *modality;
+
+  fail_unless (caps != NULL);
+  modality = g_intern_string (
+      gst_structure_get_string (gst_caps_get_structure (caps, 0), "modality"));
+  gst_caps_unref (caps);
+  return modality;
+}
+
+static void
+assert_hidden (GstBuffer *buf, const gfloat *expect)
+{
+  GstMapInfo map;
+  guint i;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  fail_unless_equals_uint64 (map.size, DIM * sizeof (gfloat));
+  for (i = 0; i < DIM; i++)
+    fail_unless (((const gfloat *)map.data)[i] == expect[i],
+        "row element %u: %g != %g", i, ((const gfloat *)map.data)[i],
+        expect[i]);
+  gst_buffer_unmap (buf, &map);
+}
+
+static void
+assert_routing (GstBuffer *buf, const UpmRouting *routing, GstClockTime pts,
+    GstClockTime duration)
+{
+  GstUpmRoutingMeta *meta = gst_buffer_get_upm_routing_meta (buf);
+  guint i;
+
+  fail_unless (meta != NULL);
+  fail_unless_equals_string (meta->model, "tiny-moe");
+  fail_unless_equals_int (meta->n_layers, 4);
+  fail_unless_equals_int (meta->n_experts, 8);
+  fail_unless_equals_uint64 (meta->pts, pts);
+  fail_unless_equals_uint64 (meta->duration, duration);
+  fail_unless (routing->routes->len > 0);
+  fail_unless_equals_int (meta->n_routes, routing->routes->len);
+  for (i = 0; i < meta->n_routes; i++)
+    {
+      const UpmRoute *a = &g_array_index (routing->routes, UpmRoute, i);
+      const GstUpmRoute *b = &meta->routes[i];
+
+      fail_unless_equals_int (b->layer, a->layer);
+      fail_unless_equals_int ((gint)b->gate, (gint)a->gate);
+      fail_unless_equals_string (b->segment, upm_attr_name (a->attr));
+      fail_unless_equals_int (b->token_begin, a->token_begin);
+      fail_unless_equals_int (b->token_end, a->token_end);
+      fail_unless_equals_int (b->expert[0], a->expert[0]);
+      fail_unless_equals_int (b->expert[1], a->expert[1]);
+      fail_unless (b->weight[0] == a->weight[0]);
+      fail_unless (b->weight[1] == a->weight[1]);
+    }
+}
+
+static guint
+clip_meta_uint (GstBuffer *buf, const gchar *field)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buf, "GstUpmClipMeta");
+  guint v = G_MAXUINT;
+
+  fail_unless (meta != NULL);
+  fail_unless (
+      gst_structure_get_uint (gst_custom_meta_get_structure (meta), field, &v));
+  return v;
+}
+
+/* --------------------------------------------------------------- tests */
+
+GST_START_TEST (test_properties)
+{
+  GstElement *e = gst_element_factory_make ("upmtransformer", NULL);
+  GObjectClass *klass = G_OBJECT_GET_CLASS (e);
+  GParamSpec *task = g_object_class_find_property (klass, "task");
+  GParamSpec *routing = g_object_class_find_property (klass, "routing");
+  GEnumClass *eclass;
+  gchar *model = (gchar *)"x";
+  gint t;
+  gboolean r;
+
+  fail_unless (task != NULL && routing != NULL);
+  eclass = G_PARAM_SPEC_ENUM (task)->enum_class;
+  fail_unless (g_enum_get_value_by_nick (eclass, "auto") != NULL);
+  fail_unless (g_enum_get_value_by_nick (eclass, "classify") != NULL);
+  fail_unless (g_enum_get_value_by_nick (eclass, "retrieve") != NULL);
+  fail_unless (g_enum_get_value_by_nick (eclass, "caption") != NULL);
+  fail_unless_equals_string (
+      g_enum_get_value (eclass, G_PARAM_SPEC_ENUM (task)->default_value)
+          ->value_nick,
+      "auto");
+
+  g_object_get (e, "task", &t, "routing", &r, "model", &model, NULL);
+  fail_unless_equals_string (g_enum_get_value (eclass, t)->value_nick, "auto");
+  fail_unless (r);
+  fail_unless (model == NULL);
+
+  gst_util_set_object_arg (G_OBJECT (e), "task", "caption");
+  g_object_get (e, "task", &t, NULL);
+  fail_unless_equals_string (
+      g_enum_get_value (eclass, t)->value_nick, "caption");
+  /* An unknown task is refused; the value stays. */
+  gst_util_set_object_arg (G_OBJECT (e), "task", "summarise");
+  g_object_get (e, "task", &t, NULL);
+  fail_unless_equals_string (
+      g_enum_get_value (eclass, t)->value_nick, "caption");
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_classify_matches_library)
+{
+  GstHarness *h = new_harness (NULL, NULL);
+  UpmModel *m = load_model ();
+  guint rows;
+  gfloat *emb = clip_embeddings (m, 4, 11, &rows);
+  gfloat hidden[DIM];
+  UpmRouting routing;
+  GstBuffer *out;
+
+  /* downstream accepts any task: auto falls back to classify */
+  push_caps (h, EMB_CAPS ("video"));
+  out = gst_harness_push_and_pull (
+      h, emb_buffer (emb, rows, GST_SECOND, GST_SECOND / 2));
+  fail_unless (out != NULL);
+  fail_unless_equals_string (output_task (h), "classify");
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (out), GST_SECOND);
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), GST_SECOND / 2);
+
+  upm_routing_init (&routing);
+  expected_hidden (m, emb, rows, UPM_ATTR_CLS_INPUT, hidden, &routing);
+  assert_hidden (out, hidden);
+  assert_routing (out, &routing, GST_SECOND, GST_SECOND / 2);
+  fail_unless_equals_int (clip_meta_uint (out, "frames"), 4);
+  fail_unless_equals_int (clip_meta_uint (out, "tokens"), rows);
+  /* no caption prefix (its meta API may not even be registered yet) */
+  fail_unless (
+      g_type_from_name ("GstUpmPrefixMetaAPI") == 0
+      || gst_buffer_get_meta (out, g_type_from_name ("GstUpmPrefixMetaAPI"))
+             == NULL);
+
+  upm_routing_clear (&routing);
+  gst_buffer_unref (out);
+  g_free (emb);
+  upm_model_unref (m);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_auto_follows_caption)
+{
+  GstHarness *h = new_harness (NULL, NULL);
+  UpmModel *m = load_model ();
+  UpmContext *ctx = upm_context_new (m);
+  guint rows;
+  gfloat *emb = clip_embeddings (m, 2, 5, &rows);
+  GstUpmPrefixMeta *pm;
+  UpmRouting routing;
+  UpmPrefix *prefix;
+  GstBuffer *out;
+  GType api;
+
+  gst_harness_set_sink_caps_str (
+      h, "application/x-upm-hidden, task=(string)caption");
+  push_caps (h, EMB_CAPS ("video"));
+  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, GST_SECOND));
+  fail_unless (out != NULL);
+  fail_unless_equals_string (output_task (h), "caption");
+
+  /* The row is the <SPE> embedding; the prefix travels in the meta. */
+  assert_hidden (out, emb);
+  api = g_type_from_name ("GstUpmPrefixMetaAPI");
+  fail_unless (api != 0);
+  pm = (GstUpmPrefixMeta *)gst_buffer_get_meta (out, api);
+  fail_unless (pm != NULL && pm->prefix != NULL && pm->model != NULL);
+  fail_unless_equals_int (upm_prefix_n_tokens (pm->prefix), rows);
+  fail_unless_equals_int (clip_meta_uint (out, "frames"), 2);
+
+  upm_routing_init (&routing);
+  prefix = upm_prefix_new (ctx, emb, rows, &routing, NULL);
+  fail_unless (prefix != NULL);
+  assert_routing (out, &routing, 0, GST_SECOND);
+  upm_prefix_unref (prefix);
+
+  upm_routing_clear (&routing);
+  gst_buffer_unref (out);
+  g_free (emb);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_task_retrieve)
+{
+  GstHarness *h = new_harness ("task=retrieve", NULL);
+  UpmModel *m = load_model ();
+  guint rows;
+  gfloat *emb = clip_embeddings (m, 1, 3, &rows);
+  gfloat hidden[DIM];
+  GstBuffer *out;
+
+  push_caps (h, EMB_CAPS ("image"));
+  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
+  fail_unless (out != NULL);
+  fail_unless_equals_string (output_task (h), "retrieve");
+  fail_unless_equals_string (output_modality (h), "image");
+  expected_hidden (m, emb, rows, UPM_ATTR_RETRIEVAL_INPUT, hidden, NULL);
+  assert_hidden (out, hidden);
+  fail_unless_equals_int (clip_meta_uint (out, "frames"), 1);
+  gst_buffer_unref (out);
+  g_free (emb);
+  upm_model_unref (m);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_text_input)
+{
+  GstHarness *h = new_harness (NULL, NULL);
+  UpmModel *m = load_model ();
+  guint rows;
+  gfloat *emb = text_embeddings (m, &rows);
+  gfloat hidden[DIM];
+  UpmRouting routing;
+  GstBuffer *out;
+
+  push_caps (h, EMB_CAPS ("text"));
+  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
+  fail_unless (out != NULL);
+  fail_unless_equals_string (output_task (h), "classify");
+  fail_unless_equals_string (output_modality (h), "text");
+  upm_routing_init (&routing);
+  expected_hidden (m, emb, rows, UPM_ATTR_TEXT_INPUT, hidden, &routing);
+  assert_hidden (out, hidden);
+  assert_routing (out, &routing, 0, 1);
+  fail_unless_equals_int (clip_meta_uint (out, "frames"), 0);
+  fail_unless_equals_int (clip_meta_uint (out, "tokens"), rows);
+  upm_routing_clear (&routing);
+  gst_buffer_unref (out);
+  g_free (emb);
+  upm_model_unref (m);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_not_negotiated)
+{
+  UpmModel *m = load_model ();
+  guint rows;
+  gfloat *emb = text_embeddings (m, &rows);
+  GstHarness *h;
+
+  /* A text cannot be captioned. */
+  h = new_harness (NULL, NULL);
+  gst_harness_set_sink_caps_str (
+      h, "application/x-upm-hidden, task=(string)caption");
+  push_caps (h, EMB_CAPS ("text"));
+  fail_unless_equals_int (gst_harness_push (h, emb_buffer (emb, rows, 0, 1)),
+      GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown (h);
+
+  /* A fixed task that downstream does not take. */
+  h = new_harness ("task=classify", NULL);
+  gst_harness_set_sink_caps_str (
+      h, "application/x-upm-hidden, task=(string)caption");
+  push_caps (h, EMB_CAPS ("video"));
+  fail_unless_equals_int (gst_harness_push (h, emb_buffer (emb, rows, 0, 1)),
+      GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown (h);
+
+  g_free (emb);
+  upm_model_unref (m);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_wrong_dim)
+{
+  GstBus *bus;
+  GstHarness *h = new_harness (NULL, &bus);
+  gfloat row[32] = { 0 };
+  gchar *text;
+
+  push_caps (h, "application/x-upm-embeddings, modality=(string)video, "
+                "dim=(int)32");
+  fail_unless_equals_int (
+      gst_harness_push (h, gst_buffer_new_memdup (row, sizeof row)),
+      GST_FLOW_NOT_NEGOTIATED);
+  text = pop_error (bus);
+  fail_unless (text != NULL && strstr (text, "D = 64") != NULL, "%s",
+      GST_STR_NULL (text));
+  g_free (text);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_invalid_rows)
+{
+  GstBus *bus;
+  GstHarness *h = new_harness (NULL, &bus);
+  gfloat *rows = g_new0 (gfloat, 10 * DIM);
+  gchar *text;
+
+  push_caps (h, EMB_CAPS ("video"));
+  /* 10 rows is not 1 + frames x 16 */
+  fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_wrapped (rows,
+                                                   10 * DIM * sizeof (gfloat))),
+      GST_FLOW_ERROR);
+  text = pop_error (bus);
+  fail_unless (text != NULL && strstr (text, "10 embedded tokens") != NULL,
+      "%s", GST_STR_NULL (text));
+  g_free (text);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_routing_off)
+{
+  GstHarness *h = new_harness ("routing=false", NULL);
+  UpmModel *m = load_model ();
+  guint rows;
+  gfloat *emb = clip_embeddings (m, 4, 11, &rows);
+  gfloat hidden[DIM];
+  GstBuffer *out;
+
+  push_caps (h, EMB_CAPS ("video"));
+  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
+  fail_unless (out != NULL);
+  fail_unless (gst_buffer_get_upm_routing_meta (out) == NULL);
+  expected_hidden (m, emb, rows, UPM_ATTR_CLS_INPUT, hidden, NULL);
+  assert_hidden (out, hidden);
+  gst_buffer_unref (out);
+  g_free (emb);
+  upm_model_unref (m);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_eos_and_state_cycles)
+{
+  GstElement *e = gst_element_factory_make ("upmtransformer", NULL);
+  UpmModel *m = load_model ();
+  guint rows, i;
+  gfloat *emb = clip_embeddings (m, 4, 2, &rows);
+  gboolean eos = FALSE;
+  GstHarness *h;
+  GstBuffer *out;
+  GstEvent *ev;
+
+  g_object_set (e, "model", model_path, NULL);
+  for (i = 0; i < 10; i++)
+    {
+      fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PLAYING),
+          GST_STATE_CHANGE_SUCCESS);
+      fail_unless_equals_int (
+          gst_element_set_state (e, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    }
+  h = gst_harness_new_with_element (e, "sink", "src");
+  push_caps (h, EMB_CAPS ("video"));
+  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
+  fail_unless (out != NULL);
+  gst_buffer_unref (out);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  while ((ev = gst_harness_try_pull_event (h)) != NULL)
+    {
+      eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+      gst_event_unref (ev);
+    }
+  fail_unless (eos);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  g_free (emb);
+  upm_model_unref (m);
+}
+
+GST_END_TEST;
+
+static Suite *
+upmtransformer_suite (void)
+{
+  Suite *s = suite_create ("upmtransformer");
+  TCase *tc = tcase_create ("general");
+
+  model_path
+      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
+  g_setenv ("UPM_DEFAULT_MODEL", model_path, TRUE);
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_properties);
+  tcase_add_test (tc, test_classify_matches_library);
+  tcase_add_test (tc, test_auto_follows_caption);
+  tcase_add_test (tc, test_task_retrieve);
+  tcase_add_test (tc, test_text_input);
+  tcase_add_test (tc, test_not_negotiated);
+  tcase_add_test (tc, test_wrong_dim);
+  tcase_add_test (tc, test_invalid_rows);
+  tcase_add_test (tc, test_routing_off);
+  tcase_add_test (tc, test_eos_and_state_cycles);
+  return s;
+}
+
+GST_CHECK_MAIN (upmtransformer);
