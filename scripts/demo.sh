@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# Demo on an already built tree (run-demo.sh installs and builds first).
+# Demo on an already built tree (run-demo.sh installs and builds first): a
+# fresh synthetic video from an unseen seed, captioned and classified through
+# the GStreamer plugin (build tree, nothing installed), captions burned into
+# an MP4 and written to WebVTT; then the upm-run CLI on the same video.
 # usage: scripts/demo.sh [--seed N] [--clips N] [--model FILE]
+#                        [--labels "a,b,..."] [--ask] [--out DIR]
+# --labels: the open-vocabulary labels (default: a colour per object);
+# --ask: type them when the demo runs. Output goes to ./out/demo/.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
+usage() { sed -n 6,7p "$0" | sed 's/^# //' >&2; exit 2; }
 
 seed=""
 clips=6
 model=${UPM_MODEL:-models/uniperceiver-synth-moe.upm}
+open_labels="a red object,a green object,a blue object,a yellow object,a white object,a purple object,a orange object,a cyan object"
+ask=0
+out=out/demo
 while [ $# -gt 0 ]; do
   case "$1" in
-    --seed) seed=$2; shift 2 ;;
-    --clips) clips=$2; shift 2 ;;
-    --model) model=$2; shift 2 ;;
-    *) echo "usage: $0 [--seed N] [--clips N] [--model FILE]" >&2; exit 2 ;;
+    --seed) [ $# -ge 2 ] || usage; seed=$2; shift 2 ;;
+    --clips) [ $# -ge 2 ] || usage; clips=$2; shift 2 ;;
+    --model) [ $# -ge 2 ] || usage; model=$2; shift 2 ;;
+    --labels) [ $# -ge 2 ] || usage; open_labels=$2; shift 2 ;;
+    --ask) ask=1; shift ;;
+    --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+    *) usage ;;
   esac
 done
 if [ ! -f "$model" ]; then
@@ -23,42 +36,63 @@ fi
 # An unseen seed: held-out seeds start at 10,000,000; take a fresh one.
 [ -n "$seed" ] || seed=$((10000000 + 500000 + ($(date +%s) % 400000) * 16 + RANDOM % 16))
 
-out=out/demo
+build=${UPM_BUILD_DIR:-build}
+export UPM_BUILD_DIR=$build
+[ -x "$build/tools/upm-inspect" ] || { echo "error: $build is not built (run scripts/build.sh)" >&2; exit 1; }
+[ -f "$build/plugins/uniperceiver/libgstuniperceiver.so" ] ||
+  { echo "error: the GStreamer plugin is not built in $build (GStreamer dev packages missing?)" >&2; exit 1; }
+py=/usr/bin/python3
+[ -x $py ] || py=python3
+
 mkdir -p "$out"
-read -r size frames name < <(build/tools/upm-inspect --json "$model" | /usr/bin/python3 -c '
+read -r size frames name < <("$build/tools/upm-inspect" --json "$model" | $py -c '
 import json, sys
 kv = {k["key"]: k.get("value") for k in json.load(sys.stdin)["keys"]}
 print(kv["uniperceiver.vision.image_size"], kv["uniperceiver.vision.clip_frames"], kv.get("general.name", "?"))')
 
 echo "== model: $model ($name; ${size}px frames, $frames frames per clip)"
 echo "== generating $clips synthetic clips from seed $seed"
-/usr/bin/python3 tools/synthworld.py --seed "$seed" --count "$clips" --concat \
+$py tools/synthworld.py --seed "$seed" --count "$clips" --concat \
   --size "$size" --frames "$frames" --fps 8 --upscale 4 --two-object-prob 0 \
   --out "$out" --name clip >/dev/null
 video=$out/clip.mp4
-/usr/bin/python3 - "$out/clip.json" <<'PY'
+$py - "$out/clip.json" <<'PY'
 import json, sys
 for s in json.load(open(sys.argv[1]))["segments"]:
     print(f"   truth {s['start_s']:6.2f}s-{s['end_s']:6.2f}s  {s['caption']}")
 PY
 
-run=build/tools/upm-run
-common=(--model "$model" --frame-stride 1 --clip-frames "$frames" --progress never)
-echo "== captions (timed), with the experts chosen per clip"
-"$run" "${common[@]}" --task caption --routing-summary "$video"
-"$run" "${common[@]}" --task caption --output-format srt -o "$out/captions.srt" "$video"
-"$run" "${common[@]}" --task caption --output-format webvtt -o "$out/captions.vtt" "$video"
-motions=$(cd tools && /usr/bin/python3 -c 'import synthworld; print(",".join(synthworld.class_names()))')
-echo "== motion classification against: $motions"
-"$run" "${common[@]}" --task classify --top-k 2 --labels "$motions" "$video"
-echo "== open-vocabulary labels typed now"
-"$run" "${common[@]}" --task classify --top-k 1 \
-  --labels "a red object,a green object,a blue object,a yellow object,a white object,a purple object,a orange object,a cyan object" "$video"
+# The pipelines/ scripts: gst-launch-1.0 ... ! upmbin ! ..., with the plugin
+# of the build tree (pipelines/env.sh).
+opts=(-m "$model" --clip-frames "$frames" --frame-stride 1)
+echo
+echo "== GStreamer: filesrc ! decodebin ! upmbin task=caption (timed captions, experts per clip)"
+pipelines/caption.sh "${opts[@]}" --routing-summary "$video"
 
-echo "== burning the captions into $out/captioned.mp4"
-gst-launch-1.0 -q filesrc location="$video" ! qtdemux ! decodebin ! videoconvert ! \
-  textoverlay name=overlay valignment=bottom font-desc="Sans 10" wrap-mode=word ! \
-  videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! \
-  mp4mux ! filesink location="$out/captioned.mp4" \
-  filesrc location="$out/captions.srt" ! subparse ! overlay.text_sink
-ls -l "$out/captioned.mp4" "$out/captions.vtt" "$out/captions.srt" | awk '{print "   " $5 " bytes  " $9}'
+motions=$(cd tools && $py -c 'import synthworld; print(",".join(synthworld.class_names()))')
+echo
+echo "== GStreamer: upmbin task=classify, motion labels: $motions"
+pipelines/classify.sh "${opts[@]}" --top-k 2 "$video" "$motions"
+
+if [ $ask = 1 ] && [ -t 0 ]; then
+  echo
+  read -r -p "Labels to classify with, comma-separated [$open_labels]: " typed || true
+  [ -z "${typed// /}" ] || open_labels=$typed
+fi
+echo
+echo "== GStreamer: open-vocabulary classification, labels given now: $open_labels"
+pipelines/classify.sh "${opts[@]}" --top-k 1 "$video" "$open_labels"
+
+echo
+echo "== GStreamer: decodebin ! tee ! (upmbin ! textoverlay.text_sink) ... x264enc ! mp4mux"
+pipelines/caption-to-mp4.sh "${opts[@]}" "$video" "$out/captioned.mp4"
+echo "== GStreamer: upmbin ! webvttenc"
+pipelines/caption-to-webvtt.sh "${opts[@]}" "$video" "$out/captions.vtt"
+
+echo
+echo "== the upm-run CLI on the same video (no GStreamer): captions and experts"
+"$build/tools/upm-run" --model "$model" --frame-stride 1 --clip-frames "$frames" --progress never \
+  --task caption --routing-summary "$video"
+
+echo
+ls -l "$out/captioned.mp4" "$out/captions.vtt" "$video" | awk '{print "   " $5 " bytes  " $9}'

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Caption a video file and print the timed captions (one line per clip).
+# usage: pipelines/caption.sh [--routing-summary] [-m MODEL] [--frame-stride N]
+#                             [--clip-frames N] [-p PROP=VALUE]... IN
+# SPDX-License-Identifier: LGPL-2.1-or-later
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+usage() { sed -n 3,4p "$0" | sed 's/^# //' >&2; exit 2; }
+
+fmt_args=()
+in=""
+while [ $# -gt 0 ]; do
+  upm_common_opt "$@"
+  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+  case "$1" in
+    --routing-summary) fmt_args+=(--routing-summary); shift ;;
+    -h | --help) usage ;;
+    -*) echo "unknown option $1" >&2; usage ;;
+    *) [ -z "$in" ] || usage; in=$1; shift ;;
+  esac
+done
+[ -n "$in" ] || usage
+upm_need_file "$in"
+upm_finish_opts
+offset=$(upm_stream_offset "$in")
+
+gst-launch-1.0 -q filesrc location="$in" ! decodebin ! video/x-raw ! videoconvert ! \
+  upmbin task=caption text-format=json "${UPM_PROPS[@]}" ! fdsink fd=1 sync=false |
+  upm_format caption --offset "$offset" "${fmt_args[@]}"
