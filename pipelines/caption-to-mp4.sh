@@ -11,7 +11,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-usage() { sed -n 3,6p "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n 3,6p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 font="Sans 10"
 preset=veryfast
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --font) [ $# -ge 2 ] || usage; font=$2; shift 2 ;;
     --preset) [ $# -ge 2 ] || usage; preset=$2; shift 2 ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) pos+=("$1"); shift ;;
   esac
@@ -34,12 +34,14 @@ upm_need_file "$in"
 upm_finish_opts
 upm_need_elements textoverlay x264enc mp4mux
 
-# Up to 10 s of decoded video may wait for its caption (no byte/buffer cap:
-# large frames must not stall the tee).
+# The video branch's queue is not capped: it holds the frames decoded while
+# their clip is captioned (a few clips' worth: the clip being filled and the
+# ones waiting in upmbin, whose own queue is bounded). A cap would stall the
+# tee, and so the captioning branch, with long clips (large --frame-stride).
 gst-launch-1.0 -q filesrc location="$in" ! decodebin ! video/x-raw ! tee name=t \
   t. ! queue ! videoconvert ! upmbin task=caption text-format=label "${UPM_PROPS[@]}" ! \
     queue ! ov.text_sink \
-  t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 ! videoconvert ! \
+  t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! videoconvert ! \
     ov.video_sink \
   textoverlay name=ov valignment=bottom halignment=center \
     shaded-background=true font-desc="$font" ! \

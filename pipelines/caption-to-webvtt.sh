@@ -9,7 +9,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-usage() { sed -n 3,5p "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n 3,5p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 own=0
 pos=()
@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
   if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
   case "$1" in
     --own-format) own=1; shift ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) pos+=("$1"); shift ;;
   esac

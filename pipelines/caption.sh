@@ -5,7 +5,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-usage() { sed -n 3,4p "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n 3,4p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 fmt_args=()
 in=""
@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
   if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
   case "$1" in
     --routing-summary) fmt_args+=(--routing-summary); shift ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) [ -z "$in" ] || usage; in=$1; shift ;;
   esac

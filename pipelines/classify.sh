@@ -7,7 +7,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-usage() { sed -n 4,6p "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n 4,6p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 fmt_args=()
 top_k=3
@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --top-k) [ $# -ge 2 ] || usage; top_k=$2; shift 2 ;;
     --routing-summary) fmt_args+=(--routing-summary); shift ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) pos+=("$1"); shift ;;
   esac

@@ -17,7 +17,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-usage() { sed -n 3,7p "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n 3,7p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 device=/dev/video0
 test_src=0
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --fps) [ $# -ge 2 ] || usage; fps=$2; shift 2 ;;
     --labels) [ $# -ge 2 ] || usage; labels=$2; shift 2 ;;
     --drift) fmt_args+=(--drift); shift ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     *) echo "unknown argument $1" >&2; usage ;;
   esac
 done

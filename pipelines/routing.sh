@@ -9,7 +9,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-usage() { sed -n 6,8p "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n 6,8p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 mode=routing
 labels=""
@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --labels) [ $# -ge 2 ] || usage; labels=$2; shift 2 ;;
     --json) mode=jsonl; shift ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) [ -z "$in" ] || usage; in=$1; shift ;;
   esac

@@ -25,6 +25,7 @@ import argparse
 import codecs
 import json
 import os
+import signal
 import sys
 import time
 
@@ -165,6 +166,9 @@ def main():
     p.add_argument("-o", "--output", help="write here instead of stdout")
     args = p.parse_args()
 
+    # Ctrl-C goes to gst-launch-1.0 too, which ends the stream (-e): keep
+    # reading until it closes the pipe, so the last results are printed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     fmt = Formatter(args, out)
     dec = codecs.getincrementaldecoder("utf-8")("replace")

@@ -10,7 +10,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n 6,7p "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n 6,7p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 seed=""
 clips=6
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
     --labels) [ $# -ge 2 ] || usage; open_labels=$2; shift 2 ;;
     --ask) ask=1; shift ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+    -h | --help) usage 0 ;;
     *) usage ;;
   esac
 done
