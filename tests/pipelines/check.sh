@@ -314,6 +314,18 @@ c-app-live)
   echo "# wall time $wall s"
   check "real time" awk -v w="$wall" 'BEGIN { exit !(w >= 2.8) }'
   check "results + dropped clips = 6" awk '/results, .* clips dropped/ { s = $1 + $3 } END { exit s != 6 }' "$tmp/out.txt"
+  # 200 one-frame clips in 1 s: results and dropped clips add up, and the run
+  # ends soon after the stream (clips are dropped, not queued).
+  start=$(date +%s.%N)
+  check "upm-caption-app --live at 200 clips/s" "$app" --test-src --live --fps 200 --num-buffers 200 \
+    --clip-frames 1 --no-json --no-routing >"$tmp/stress.txt" 2>"$tmp/err.txt"
+  end=$(date +%s.%N)
+  wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+  tail -n 1 "$tmp/stress.txt" | show
+  echo "# wall time $wall s"
+  check "results + dropped clips = 200" awk '/results, .* clips dropped/ { s = $1 + $3 } END { exit s != 200 }' \
+    "$tmp/stress.txt"
+  check "no backlog: done within 2.5 s of the 1 s stream" awk -v w="$wall" 'BEGIN { exit !(w < 3.5) }'
   ;;
 *)
   echo "Bail out! unknown case $case_name"
