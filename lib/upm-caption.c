@@ -24,7 +24,9 @@ struct _UpmPrefix
   gint ref_count;
   UpmModel *model;
   uint32_t n_tokens;            /* Lp = 1 + visual tokens */
-  float *k, *v;                 /* [layer][Lp][D] */
+  size_t kv_layer;              /* floats of one layer's packed keys/values */
+  float *kv;                    /* [layer][kv_layer] */
+  UpmKvPacked *packed;          /* [layer], views into kv */
   float *embeddings;            /* [Lp][D], for the plain path */
 };
 
@@ -62,6 +64,7 @@ typedef struct
   float scale;
   float length_penalty;
   const float *vocab_feat;
+  const uint16_t *vocab16;      /* opt-in half copy (fast path) */
   UpmPrefix *prefix;
   /* Per beam: chosen ids, running score, finished flag. */
   int32_t *ids;                 /* [beam][max_len] */
@@ -94,7 +97,8 @@ state_reserve (UpmCaptionState * st, size_t words, GError ** error)
 }
 
 /* Encode [SPE, visual] with the caption_prefix row, keeping each layer's
- * keys and values. The prefix outputs of the last layer are never used. */
+ * keys and values packed for the attention kernels. The prefix outputs of
+ * the last layer are never used. */
 static gboolean
 prefix_encode (UpmContext * ctx, UpmPrefix * pf, GError ** error)
 {
@@ -106,28 +110,20 @@ prefix_encode (UpmContext * ctx, UpmPrefix * pf, GError ** error)
       error) : NULL;
   float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) n * d,
       error) : NULL;
-  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_CAP_SCORES,
-      upm_attention_scratch (n, n), error) : NULL;
 
-  if (!scores)
+  if (!att)
     return FALSE;
   memcpy (x, pf->embeddings, (size_t) n * d * sizeof (float));
   for (uint32_t l = 0; l < hp->n_layer; l++) {
-    float *pk = pf->k + (size_t) l * n * d;
-    float *pv = pf->v + (size_t) l * n * d;
+    UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
     if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
       return FALSE;
-    for (uint32_t i = 0; i < n; i++) {
-      memcpy (pk + (size_t) i * d, qkv + (size_t) i * 3 * d + d,
-          d * sizeof (float));
-      memcpy (pv + (size_t) i * d, qkv + (size_t) i * 3 * d + 2 * d,
-          d * sizeof (float));
-    }
+    upm_kv_pack (&span, 1, hp->n_head, hd, pf->kv + l * pf->kv_layer,
+        &pf->packed[l]);
     if (l + 1 == hp->n_layer)
       break;
-    UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
-    upm_attention (qkv, 3 * d, n, &span, 1, hp->n_head, hd, UINT32_MAX, 0,
-        att, d, scores);
+    upm_attention_packed (qkv, 3 * d, n, &pf->packed[l], hp->n_head, hd,
+        UINT32_MAX, 0, att, d);
     if (!upm_layer_finish (ctx, l, x, att, n, &seg, 1, error))
       return FALSE;
   }
@@ -141,22 +137,32 @@ word_cache (const BeamSearch * bs, float *base, uint32_t beam, uint32_t layer,
   return base + ((size_t) beam * n_layer + layer) * bs->max_len * d;
 }
 
-/* Query features -> log-probabilities over the vocabulary. */
+/* Query features of @n rows of h (row stride ld) -> log-probabilities
+ * over the vocabulary, the vocabulary features read once for all rows. */
 static void
 vocab_log_probs (UpmContext * ctx, const BeamSearch * bs, const float *h,
-    float *lp)
+    size_t ld, uint32_t n, float *lp)
 {
-  const uint32_t d = ctx->model->hp.n_embd;
-  float *f = g_newa (float, d);
+  const UpmModel *m = ctx->model;
+  const uint32_t d = m->hp.n_embd;
+  float *t = g_new0 (float, (size_t) 2 * n * d), *f = t + (size_t) n * d;
 
-  upm_feature_from_hidden (ctx, h, f);
-  cblas_sgemv (CblasRowMajor, CblasNoTrans, bs->vocab, d, bs->scale,
-      bs->vocab_feat, d, f, 1, 0.0f, lp, 1);
-  upm_log_softmax (lp, bs->vocab);
+  for (uint32_t r = 0; r < n; r++)
+    upm_layer_norm (h + r * ld, 1, d, m->post_norm_w, m->post_norm_b,
+        m->hp.norm_eps, t + (size_t) r * d);
+  upm_linear (t, n, d, m->proj_w, m->proj_b, d, f);
+  for (uint32_t r = 0; r < n; r++)
+    upm_l2_normalize (f + (size_t) r * d, d);
+  upm_matmul_rows (f, n, d, bs->vocab16 ? NULL : bs->vocab_feat,
+      bs->vocab16, bs->vocab, bs->scale, lp);
+  for (uint32_t r = 0; r < n; r++)
+    upm_log_softmax (lp + (size_t) r * bs->vocab, bs->vocab);
+  g_free (t);
 }
 
 /* Step t of the fast path: rows per beam are [word t-1, query t] (only the
- * query at t = 0). Fills lp [n_beams][V]. */
+ * query at t = 0). The prefix keys/values are read once for all beams.
+ * Fills lp [n_beams][V]. */
 static gboolean
 fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
     GError ** error)
@@ -173,10 +179,10 @@ fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
       error) : NULL;
   float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) rows * d,
       error) : NULL;
-  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_CAP_SCORES,
-      upm_attention_scratch (per, lp_n + t + 1), error) : NULL;
+  UpmKvSpan *spans = g_newa (UpmKvSpan, 2 * (size_t) bs->n_beams);
+  UpmAttnGroup *groups = g_newa (UpmAttnGroup, bs->n_beams);
 
-  if (!scores)
+  if (!att)
     return FALSE;
   for (uint32_t b = 0; b < bs->n_beams; b++) {
     float *xb = x + (size_t) b * per * d;
@@ -196,22 +202,18 @@ fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
         memcpy (wk + (size_t) (t - 1) * d, qb + d, d * sizeof (float));
         memcpy (wv + (size_t) (t - 1) * d, qb + 2 * d, d * sizeof (float));
       }
-      UpmKvSpan spans[3] = {
-        {bs->prefix->k + (size_t) l * lp_n * d,
-            bs->prefix->v + (size_t) l * lp_n * d, d, lp_n},
-        {wk, wv, d, t},
-        {self + d, self + 2 * d, 3 * d, 1},
-      };
-      /* The word row sees prefix + words <= t-1; the query also itself. */
-      upm_attention (qb, 3 * d, per, spans, 3, hp->n_head, hd, lp_n + t,
-          lp_n + t + 1 - per, att + (size_t) b * per * d, d, scores);
+      spans[2 * b] = (UpmKvSpan) { wk, wv, d, t };
+      spans[2 * b + 1] = (UpmKvSpan) { self + d, self + 2 * d, 3 * d, 1 };
+      groups[b] = (UpmAttnGroup) { per, spans + 2 * b, 2 };
     }
+    /* The word row sees prefix + words <= t-1; the query also itself. */
+    upm_attention_groups (qkv, 3 * d, &bs->prefix->packed[l], groups,
+        bs->n_beams, hp->n_head, hd, lp_n + t, lp_n + t + 1 - per, att, d);
     if (!upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error))
       return FALSE;
   }
-  for (uint32_t b = 0; b < bs->n_beams; b++)
-    vocab_log_probs (ctx, bs, x + ((size_t) b * per + per - 1) * d,
-        lp + (size_t) b * bs->vocab);
+  vocab_log_probs (ctx, bs, x + (size_t) (per - 1) * d, (size_t) per * d,
+      bs->n_beams, lp);
   return TRUE;
 }
 
@@ -242,7 +244,7 @@ plain_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
       ok = upm_transformer_forward_causal (ctx, x, n, segs, 2, lp_n, error);
     }
     if (ok)
-      vocab_log_probs (ctx, bs, x + (size_t) (n - 1) * d,
+      vocab_log_probs (ctx, bs, x + (size_t) (n - 1) * d, d, 1,
           lp + (size_t) b * bs->vocab);
   }
   g_free (x);
@@ -384,6 +386,11 @@ beam_init (UpmContext * ctx, BeamSearch * bs, UpmPrefix * prefix,
   bs->vocab_feat = upm_model_vocab_features (m, NULL, NULL, error);
   if (!bs->vocab_feat)
     return FALSE;
+  if (ctx->path == UPM_PATH_FAST && upm_engine_vocab_f16_enabled ()) {
+    bs->vocab16 = upm_engine_vocab_f16 (m, error);
+    if (!bs->vocab16)
+      return FALSE;
+  }
   bs->ids = g_new0 (int32_t, (size_t) bs->beam * bs->max_len);
   bs->score = g_new0 (float, bs->beam);
   bs->finished = g_new0 (gboolean, bs->beam);
@@ -410,8 +417,8 @@ upm_prefix_unref (UpmPrefix * prefix)
 {
   if (!prefix || !g_atomic_int_dec_and_test (&prefix->ref_count))
     return;
-  g_free (prefix->k);
-  g_free (prefix->v);
+  g_free (prefix->kv);
+  g_free (prefix->packed);
   g_free (prefix->embeddings);
   upm_model_unref (prefix->model);
   g_free (prefix);
@@ -430,7 +437,6 @@ upm_prefix_new (UpmContext * ctx, const float *embeddings, uint32_t n_tokens,
   const UpmHParams *hp = &ctx->model->hp;
   const uint32_t s = UPM_HP_TOKENS_PER_FRAME (hp);
   UpmPrefix *pf;
-  size_t kv;
 
   if (!embeddings || n_tokens < 1 + s || (n_tokens - 1) % s != 0
       || (n_tokens - 1) / s > hp->n_temporal) {
@@ -439,16 +445,17 @@ upm_prefix_new (UpmContext * ctx, const float *embeddings, uint32_t n_tokens,
         "not %u", s, hp->n_temporal, n_tokens);
     return NULL;
   }
-  kv = (size_t) hp->n_layer * n_tokens * hp->n_embd;
   pf = g_new0 (UpmPrefix, 1);
   pf->ref_count = 1;
   pf->model = upm_model_ref (ctx->model);
   pf->n_tokens = n_tokens;
-  pf->k = g_try_new (float, kv);
-  pf->v = g_try_new (float, kv);
+  pf->kv_layer = upm_kv_packed_size (n_tokens, hp->n_head,
+      hp->n_embd / hp->n_head);
+  pf->kv = g_try_new (float, pf->kv_layer * hp->n_layer);
+  pf->packed = g_new0 (UpmKvPacked, hp->n_layer);
   pf->embeddings = g_memdup2 (embeddings,
       (size_t) n_tokens * hp->n_embd * sizeof (float));
-  if (!pf->k || !pf->v) {
+  if (!pf->kv) {
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
         "out of memory for the caption key/value cache");
     upm_prefix_unref (pf);

@@ -10,6 +10,8 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 /* Routing is decided by the attribute vector only, so every (layer, gate,
@@ -22,6 +24,7 @@ typedef struct
   float weight[2];
   float *w[2];                  /* merged weights of the gate's two linears */
   float *b[2];
+  size_t bytes;
 } UpmMerged;
 
 typedef struct
@@ -41,6 +44,7 @@ struct _UpmEngineCache
   GMutex vocab_lock;            /* serialises the one-time vocab encoding */
   const float *vocab;           /* V x D, NULL until computed or loaded */
   float *vocab_owned;
+  uint16_t *vocab16;            /* IEEE half copy (opt-in compact decoding) */
   GMappedFile *vocab_mapped;
 };
 
@@ -70,6 +74,7 @@ upm_engine_cache_free (UpmEngineCache * cache)
   g_hash_table_destroy (cache->text_features);
   g_mutex_clear (&cache->vocab_lock);
   g_free (cache->vocab_owned);
+  g_free (cache->vocab16);
   if (cache->vocab_mapped)
     g_mapped_file_unref (cache->vocab_mapped);
   g_free (cache);
@@ -180,6 +185,20 @@ upm_model_route (UpmModel * model, uint32_t layer, UpmGateKind gate,
   return TRUE;
 }
 
+/* Drop the pages of a read-only mapped range from the resident set (the
+ * page cache keeps them): once merged, an expert's weights are only read
+ * again by the plain path, which faults them back in. */
+static void
+release_mapped (const void *p, size_t bytes)
+{
+  const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t) p + page - 1) & ~(page - 1);
+  uintptr_t b = ((uintptr_t) p + bytes) & ~(page - 1);
+
+  if (b > a)
+    madvise ((void *) a, b - a, MADV_DONTNEED);
+}
+
 static void
 merge_linear (const UpmLinear * lin, const uint32_t expert[2],
     const float weight[2], float **w_out, float **b_out)
@@ -194,6 +213,8 @@ merge_linear (const UpmLinear * lin, const uint32_t expert[2],
     w[i] = weight[0] * w0[i] + weight[1] * w1[i];
   for (uint32_t i = 0; i < lin->n_out; i++)
     b[i] = weight[0] * b0[i] + weight[1] * b1[i];
+  release_mapped (w0, nw * sizeof (float));
+  release_mapped (w1, nw * sizeof (float));
   *w_out = w;
   *b_out = b;
 }
@@ -224,9 +245,11 @@ merged_for (UpmModel * model, uint32_t layer, UpmGateKind gate, UpmAttr attr)
     UpmMerged *m = g_new0 (UpmMerged, 1);
     memcpy (m->expert, d->expert, sizeof m->expert);
     memcpy (m->weight, d->weight, sizeof m->weight);
-    for (int i = 0; i < 2; i++)
-      merge_linear (&ly->lin[gate_linears[gate][i]], d->expert, d->weight,
-          &m->w[i], &m->b[i]);
+    for (int i = 0; i < 2; i++) {
+      const UpmLinear *lin = &ly->lin[gate_linears[gate][i]];
+      merge_linear (lin, d->expert, d->weight, &m->w[i], &m->b[i]);
+      m->bytes += ((size_t) lin->n_out * lin->n_in + lin->n_out) * 4;
+    }
     g_ptr_array_add (c->merged, m);
     d->merged = m;
   }
@@ -430,12 +453,48 @@ upm_embed_text (UpmContext * ctx, const int32_t * ids, uint32_t n_ids,
 
 /* ---------------------------------------------------------------- layers */
 
+/* The epilogue of a linear restricted to the rows from @row on. */
+static UpmEpilogue
+epilogue_rows (const UpmEpilogue * e, uint32_t row, uint32_t n_out)
+{
+  UpmEpilogue r = *e;
+  if (r.res)
+    r.res += (size_t) row * n_out;
+  if (r.ln_out)
+    r.ln_out += (size_t) row * n_out;
+  return r;
+}
+
+/* What the fused epilogue does, in separate passes (plain path). */
+static void
+epilogue_apply (const UpmEpilogue * e, float *y, uint32_t n, uint32_t n_out)
+{
+  if (!e)
+    return;
+  switch (e->kind) {
+    case UPM_EPI_NONE:
+      break;
+    case UPM_EPI_GELU:
+      upm_gelu (y, (size_t) n * n_out);
+      break;
+    case UPM_EPI_RESIDUAL:
+      upm_scaled_residual (e->res, y, e->scale, n, n_out);
+      if (e->ln_w)
+        upm_layer_norm (e->res, n, n_out, e->ln_w, e->ln_b, e->eps,
+            e->ln_out);
+      break;
+  }
+}
+
 /* y = x W^T + b for the rows of each segment, with the segment's expert
- * choice in MoE layers: merged weights (fast) or per-expert outputs mixed by
- * the gate weights (plain). */
+ * choice in MoE layers, followed by the epilogue @epi (may be NULL):
+ * merged weights with the epilogue fused into the GEMM tasks (fast), or
+ * per-expert outputs mixed by the gate weights and the epilogue in
+ * separate passes (plain). */
 static void
 segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
-    uint32_t n, const UpmSegment * segs, uint32_t n_segs, float *y)
+    uint32_t n, const UpmSegment * segs, uint32_t n_segs, float *y,
+    const UpmEpilogue * epi)
 {
   UpmModel *m = ctx->model;
   const UpmLayer *ly = &m->layers[layer];
@@ -443,21 +502,30 @@ segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
   const UpmGateKind gate = lin_id <= UPM_LIN_OUT ? UPM_GATE_ATTN :
       UPM_GATE_FFN;
   const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
+  const gboolean fast = ctx->path == UPM_PATH_FAST;
   uint32_t row = 0;
 
   if (!ly->is_moe) {
-    upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
+    if (fast) {
+      upm_linear_ex (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y, epi);
+    } else {
+      upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
+      epilogue_apply (epi, y, n, lin->n_out);
+    }
     return;
   }
   for (uint32_t s = 0; s < n_segs && row < n; s++) {
     const uint32_t cnt = MIN (segs[s].n_tokens, n - row);
     const float *xs = x + (size_t) row * lin->n_in;
     float *ys = y + (size_t) row * lin->n_out;
+    UpmEpilogue e;
 
-    if (ctx->path == UPM_PATH_FAST) {
+    if (epi)
+      e = epilogue_rows (epi, row, lin->n_out);
+    if (fast) {
       const UpmMerged *mg = merged_for (m, layer, gate, segs[s].attr);
-      upm_linear (xs, cnt, lin->n_in, mg->w[which], mg->b[which], lin->n_out,
-          ys);
+      upm_linear_ex (xs, cnt, lin->n_in, mg->w[which], mg->b[which],
+          lin->n_out, ys, epi ? &e : NULL);
     } else {
       uint32_t expert[2];
       float weight[2];
@@ -468,6 +536,7 @@ segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
         upm_linear_acc (xs, cnt, lin->n_in, lin->w + expert[k] * nw,
             lin->b + (size_t) expert[k] * lin->n_out, lin->n_out, weight[k],
             ys);
+      epilogue_apply (epi ? &e : NULL, ys, cnt, lin->n_out);
     }
     row += cnt;
   }
@@ -486,7 +555,7 @@ upm_layer_qkv (UpmContext * ctx, uint32_t layer, const float *x, uint32_t n,
     return FALSE;
   upm_layer_norm (x, n, d, ly->attn_norm_w, ly->attn_norm_b, m->hp.norm_eps,
       h);
-  segment_linear (ctx, layer, UPM_LIN_QKV, h, n, segs, n_segs, qkv);
+  segment_linear (ctx, layer, UPM_LIN_QKV, h, n, segs, n_segs, qkv, NULL);
   return TRUE;
 }
 
@@ -503,16 +572,25 @@ upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
       error) : NULL;
   float *tmp = ff ? upm_ctx_buf (ctx, UPM_BUF_LAYER_TMP, (size_t) n * d,
       error) : NULL;
+  /* x += g1 (att Wo + bo), h = LN2(x); ff = GELU(h W1 + b1);
+   * x += g2 (ff W2 + b2). */
+  const UpmEpilogue attn_epi = {
+    .kind = UPM_EPI_RESIDUAL,.res = x,.scale = ly->attn_scale,
+    .ln_w = ly->ffn_norm_w,.ln_b = ly->ffn_norm_b,.eps = m->hp.norm_eps,
+    .ln_out = h
+  };
+  const UpmEpilogue gelu_epi = {.kind = UPM_EPI_GELU };
+  const UpmEpilogue ffn_epi = {
+    .kind = UPM_EPI_RESIDUAL,.res = x,.scale = ly->ffn_scale
+  };
 
   if (!tmp)
     return FALSE;
-  segment_linear (ctx, layer, UPM_LIN_OUT, att, n, segs, n_segs, tmp);
-  upm_scaled_residual (x, tmp, ly->attn_scale, n, d);
-  upm_layer_norm (x, n, d, ly->ffn_norm_w, ly->ffn_norm_b, m->hp.norm_eps, h);
-  segment_linear (ctx, layer, UPM_LIN_UP, h, n, segs, n_segs, ff);
-  upm_gelu (ff, (size_t) n * f);
-  segment_linear (ctx, layer, UPM_LIN_DOWN, ff, n, segs, n_segs, tmp);
-  upm_scaled_residual (x, tmp, ly->ffn_scale, n, d);
+  segment_linear (ctx, layer, UPM_LIN_OUT, att, n, segs, n_segs, tmp,
+      &attn_epi);
+  segment_linear (ctx, layer, UPM_LIN_UP, h, n, segs, n_segs, ff, &gelu_epi);
+  segment_linear (ctx, layer, UPM_LIN_DOWN, ff, n, segs, n_segs, tmp,
+      &ffn_epi);
   return TRUE;
 }
 
@@ -562,10 +640,10 @@ transformer_run (UpmContext * ctx, float *x, uint32_t n,
   float *qkv = upm_ctx_buf (ctx, UPM_BUF_ENC_QKV, (size_t) n * 3 * d, error);
   float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t) n * d,
       error) : NULL;
-  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_SCORES,
-      upm_attention_scratch (n, n), error) : NULL;
+  float *kvbuf = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_SCORES,
+      upm_kv_packed_size (n, hp->n_head, hd), error) : NULL;
 
-  if (!scores)
+  if (!kvbuf)
     return FALSE;
   for (uint32_t l = 0; l < hp->n_layer; l++) {
     const gboolean last_only = first_only && l + 1 == hp->n_layer;
@@ -574,11 +652,13 @@ transformer_run (UpmContext * ctx, float *x, uint32_t n,
     const UpmSegment *fs = segs;
     uint32_t n_fs = n_segs;
     UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
+    UpmKvPacked kv;
 
     if (!upm_layer_qkv (ctx, l, x, n, segs, n_segs, qkv, error))
       return FALSE;
-    upm_attention (qkv, 3 * d, n_q, &span, 1, hp->n_head, hd, causal_from,
-        0, att, d, scores);
+    upm_kv_pack (&span, 1, hp->n_head, hd, kvbuf, &kv);
+    upm_attention_packed (qkv, 3 * d, n_q, &kv, hp->n_head, hd, causal_from,
+        0, att, d);
     if (last_only)
       n_fs = first_row_segments (segs, first_seg), fs = first_seg;
     if (!upm_layer_finish (ctx, l, x, att, n_q, fs, n_fs, error))
@@ -658,6 +738,27 @@ upm_encode_visual (UpmContext * ctx, const float *patches, uint32_t n_frames,
   return TRUE;
 }
 
+typedef struct
+{
+  const float *qkv;
+  float *att;
+  const uint32_t *n_ids;
+  uint32_t len, d, n_head, hd;
+} TextAttJob;
+
+/* Attention of one text of a batch (its own keys only). */
+static void
+text_att_task (void *arg, uint32_t i)
+{
+  const TextAttJob *j = arg;
+  const uint32_t n = j->n_ids[i] + 1, d = j->d;
+  const float *q = j->qkv + (size_t) i * j->len * 3 * d;
+  UpmKvSpan span = { q + d, q + 2 * d, 3 * d, n };
+
+  upm_attention (q, 3 * d, n, &span, 1, j->n_head, j->hd, UINT32_MAX, 0,
+      j->att + (size_t) i * j->len * d, d, NULL);
+}
+
 /* Several texts of one attribute row, padded on the right to one length:
  * padded keys are masked by restricting each sequence's key range. */
 static gboolean
@@ -680,11 +781,9 @@ encode_text_batch (UpmContext * ctx, const int32_t * const *ids,
       error) : NULL;
   float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t) rows * d,
       error) : NULL;
-  float *scores = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_SCORES,
-      upm_attention_scratch (len, len), error) : NULL;
   UpmSegment seg = { attr, rows };
 
-  if (!scores)
+  if (!att)
     return FALSE;
   memset (x, 0, (size_t) rows * d * sizeof (float));
   memset (att, 0, (size_t) rows * d * sizeof (float));
@@ -692,15 +791,10 @@ encode_text_batch (UpmContext * ctx, const int32_t * const *ids,
     upm_embed_text (ctx, ids[i], n_ids[i], x + (size_t) i * len * d, NULL);
 
   for (uint32_t l = 0; l < hp->n_layer; l++) {
+    TextAttJob job = { qkv, att, n_ids, len, d, hp->n_head, hd };
     if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error))
       return FALSE;
-    for (uint32_t i = 0; i < n_texts; i++) {
-      const uint32_t n = n_ids[i] + 1;
-      const float *q = qkv + (size_t) i * len * 3 * d;
-      UpmKvSpan span = { q + d, q + 2 * d, 3 * d, n };
-      upm_attention (q, 3 * d, n, &span, 1, hp->n_head, hd, UINT32_MAX, 0,
-          att + (size_t) i * len * d, d, scores);
-    }
+    upm_parallel_for (n_texts, text_att_task, &job);
     if (!upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error))
       return FALSE;
   }
@@ -885,8 +979,8 @@ upm_classify (const UpmHParams * hp, const float *feature,
 
   if (n_labels == 0)
     return;
-  cblas_sgemv (CblasRowMajor, CblasNoTrans, n_labels, d, scale,
-      label_features, d, feature, 1, 0.0f, logits, 1);
+  upm_matmul_rows (feature, 1, d, label_features, NULL, n_labels, scale,
+      logits);
   if (probs) {
     memcpy (probs, logits, n_labels * sizeof (float));
     upm_softmax (probs, n_labels);
@@ -1063,12 +1157,76 @@ upm_model_vocab_features (UpmModel * model, UpmProgressFunc progress,
   return result;
 }
 
+gboolean
+upm_engine_vocab_f16_enabled (void)
+{
+  static gsize once = 0;
+  static gboolean on = FALSE;
+
+  if (g_once_init_enter (&once)) {
+    const char *e = g_getenv ("UPM_VOCAB_F16");
+    on = e && *e && strcmp (e, "0") != 0;
+    g_once_init_leave (&once, 1);
+  }
+  return on;
+}
+
+const uint16_t *
+upm_engine_vocab_f16 (UpmModel * model, GError ** error)
+{
+  const float *v = upm_model_vocab_features (model, NULL, NULL, error);
+  UpmEngineCache *c = engine_cache (model);
+  const uint16_t *result;
+
+  if (!v)
+    return NULL;
+  g_mutex_lock (&c->vocab_lock);
+  if (!c->vocab16) {
+    const size_t n = (size_t) model->hp.n_vocab * model->hp.n_embd;
+    c->vocab16 = g_try_new (uint16_t, n);
+    if (c->vocab16) {
+      upm_f32_to_f16_row (v, c->vocab16, n);
+      /* Only the plain path reads the float copy again (from the page
+       * cache when it was mapped from disk). */
+      if (c->vocab_mapped)
+        release_mapped (v, n * sizeof (float));
+    }
+  }
+  result = c->vocab16;
+  g_mutex_unlock (&c->vocab_lock);
+  if (!result)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the half-precision vocabulary features");
+  return result;
+}
+
 /* ------------------------------------------------------------------ misc */
+
+size_t
+upm_engine_merged_bytes (UpmModel * model)
+{
+  size_t bytes = 0;
+
+  g_mutex_lock (&model->lock);
+  if (model->engine) {
+    UpmEngineCache *c = model->engine;
+    for (guint i = 0; i < c->merged->len; i++) {
+      const UpmMerged *mg = g_ptr_array_index (c->merged, i);
+      bytes += mg->bytes;
+    }
+  }
+  g_mutex_unlock (&model->lock);
+  return bytes;
+}
+
+char *
+upm_engine_vocab_cache_path (const UpmModel * model)
+{
+  return vocab_cache_path (model);
+}
 
 void
 upm_set_num_threads (int n_threads)
 {
-  if (n_threads <= 0)
-    n_threads = (int) g_get_num_processors ();
-  openblas_set_num_threads (n_threads);
+  upm_threads_set (n_threads);
 }

@@ -73,6 +73,20 @@ void upm_routing_add_segments (UpmModel * model, UpmRouting * routing,
 gboolean upm_caption_first_step (UpmContext * ctx, const float *patches,
     uint32_t n_frames, float *logprobs, GError ** error);
 
+/* Bytes of the merged expert weights built so far (benchmarks). */
+size_t upm_engine_merged_bytes (UpmModel * model);
+/* Where the vocabulary features of this model are cached on disk (NULL
+ * when the model has no weights hash). Free with g_free. */
+char *upm_engine_vocab_cache_path (const UpmModel * model);
+
+/* Opt-in compact decoding (UPM_VOCAB_F16=1 in the environment): the fast
+ * caption path scores the vocabulary against an IEEE-half copy of its
+ * features (half the memory traffic; log-probabilities then differ from the
+ * float32 reference by up to ~1e-2, beyond the 1e-4 fidelity tolerance, so
+ * it is off by default; the plain path always uses float32). */
+gboolean upm_engine_vocab_f16_enabled (void);
+const uint16_t *upm_engine_vocab_f16 (UpmModel * model, GError ** error);
+
 /* The caption decoder's per-context state (upm-caption.c). */
 void upm_caption_state_free (UpmCaptionState * state);
 

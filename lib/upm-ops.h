@@ -2,6 +2,14 @@
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Threading policy: the engine has one pool of worker threads (the calling
+ * thread plus n-1 workers, n = upm_threads_set()). OpenBLAS is switched to
+ * one thread when the pool starts, and every kernel here splits its work
+ * into tasks that call single-threaded OpenBLAS or our own loops, so the
+ * process never runs more busy threads than cores. A parallel region that
+ * starts while the pool is busy (another stream, or a nested call from a
+ * task) runs serially in its calling thread.
  */
 #ifndef UPM_OPS_H
 #define UPM_OPS_H
@@ -9,14 +17,57 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/* ---------------------------------------------------------------- threads */
+
+/* Threads of the pool, caller included (n <= 0: all online cores; the
+ * environment variable UPM_NUM_THREADS sets the initial value). */
+void upm_threads_set (int n_threads);
+uint32_t upm_threads_get (void);
+
+typedef void (*UpmTaskFunc) (void *arg, uint32_t task);
+/* Runs fn(arg, 0..n_tasks-1) on the pool and returns when all are done. */
+void upm_parallel_for (uint32_t n_tasks, UpmTaskFunc fn, void *arg);
+
+/* ----------------------------------------------------------------- linear */
+
+/* What happens to y = x W^T + b before it is stored. */
+typedef enum
+{
+  UPM_EPI_NONE,                 /* y = x W^T + b */
+  UPM_EPI_GELU,                 /* y = GELU(x W^T + b) */
+  UPM_EPI_RESIDUAL,             /* res += scale * (x W^T + b); y is scratch;
+                                 * then ln_out = LN(res) when ln_w is set */
+} UpmEpiKind;
+
+typedef struct
+{
+  UpmEpiKind kind;
+  float *res;                   /* [n, n_out] */
+  const float *scale;           /* [n_out] */
+  const float *ln_w, *ln_b;     /* optional LayerNorm of the updated rows */
+  float eps;
+  float *ln_out;                /* [n, n_out] */
+} UpmEpilogue;
+
 /* y[n, n_out] = x[n, n_in] W^T + b, W row-major [n_out, n_in] (PyTorch).
- * Uses sgemv for a single row: OpenBLAS does not route M=1 gemm to gemv. */
+ * Few rows stream W once through our own kernel; more rows use OpenBLAS
+ * sgemm, split over the pool. */
 void upm_linear (const float *x, uint32_t n, uint32_t n_in, const float *w,
     const float *b, uint32_t n_out, float *y);
+/* The same with an epilogue fused into each task (epi may be NULL). */
+void upm_linear_ex (const float *x, uint32_t n, uint32_t n_in,
+    const float *w, const float *b, uint32_t n_out, float *y,
+    const UpmEpilogue * epi);
 
 /* y += alpha * (x W^T + b): the plain path's per-expert accumulation. */
 void upm_linear_acc (const float *x, uint32_t n, uint32_t n_in,
     const float *w, const float *b, uint32_t n_out, float alpha, float *y);
+
+/* y[n, n_out] = alpha * x W^T for few rows (n <= 8 per pass), W in float
+ * (w) or IEEE half (w16, exactly one of them set): the similarity heads. */
+void upm_matmul_rows (const float *x, uint32_t n, uint32_t n_in,
+    const float *w, const uint16_t * w16, uint32_t n_out, float alpha,
+    float *y);
 
 /* Row-wise LayerNorm of x [n, d] into y (may alias x). */
 void upm_layer_norm (const float *x, uint32_t n, uint32_t d, const float *g,
@@ -42,6 +93,11 @@ void upm_log_softmax (float *x, uint32_t n);
 /* L2-normalise x[d] in place (eps 1e-12 as F.normalize). */
 void upm_l2_normalize (float *x, uint32_t d);
 
+/* IEEE half <-> float (F16C where available). */
+void upm_f32_to_f16_row (const float *x, uint16_t * y, size_t n);
+
+/* -------------------------------------------------------------- attention */
+
 /* A run of keys/values: rows of k and v with row stride ld (floats). */
 typedef struct
 {
@@ -51,16 +107,58 @@ typedef struct
   uint32_t n;
 } UpmKvSpan;
 
+/* Keys and values packed per head for the attention kernels: head h's keys
+ * in 16-key tiles of head_dim x 16 floats, its values in 16-wide column
+ * blocks of ld x 16 floats. ld is the key count rounded up to 16. */
+typedef struct
+{
+  const float *kt;
+  const float *v;
+  uint32_t n;                   /* keys */
+  uint32_t ld;                  /* keys rounded up to 16 */
+} UpmKvPacked;
+
+/* Floats of a packed buffer for n keys. */
+size_t upm_kv_packed_size (uint32_t n_keys, uint32_t n_head,
+    uint32_t head_dim);
+/* Packs the concatenation of the spans into buf (upm_kv_packed_size
+ * floats), in parallel over heads. */
+void upm_kv_pack (const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
+    uint32_t head_dim, float *buf, UpmKvPacked * out);
+
 /* Multi-head attention of n_q queries against the concatenation of the
  * key/value spans. Query row i sees the first visible(i) keys of the
  * concatenation, where visible(i) = n_keys when causal_from is UINT32_MAX,
  * else max(causal_from, key_offset + i + 1) clipped to n_keys.
  * q has row stride ldq, out has row stride ldo; heads are contiguous
- * head_dim-wide column blocks. scratch needs upm_attention_scratch() floats. */
+ * head_dim-wide column blocks. The scratch argument is no longer used (the
+ * kernels keep per-thread buffers); upm_attention_scratch() stays for
+ * callers that still allocate it. */
 void upm_attention (const float *q, uint32_t ldq, uint32_t n_q,
     const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
     uint32_t head_dim, uint32_t causal_from, uint32_t key_offset,
     float *out, uint32_t ldo, float *scratch);
 size_t upm_attention_scratch (uint32_t n_q, uint32_t n_keys);
+
+/* The same against packed keys/values (head_dim a multiple of 8). */
+void upm_attention_packed (const float *q, uint32_t ldq, uint32_t n_q,
+    const UpmKvPacked * kv, uint32_t n_head, uint32_t head_dim,
+    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo);
+
+/* Decoding: groups of consecutive query rows that all see the shared packed
+ * keys first, then their own group's spans. Row i of a group sees the first
+ * visible(i) keys of [shared, group spans] (rule above). The shared keys
+ * are read once for all rows. */
+typedef struct
+{
+  uint32_t n_rows;
+  const UpmKvSpan *spans;
+  uint32_t n_spans;
+} UpmAttnGroup;
+
+void upm_attention_groups (const float *q, uint32_t ldq,
+    const UpmKvPacked * shared, const UpmAttnGroup * groups,
+    uint32_t n_groups, uint32_t n_head, uint32_t head_dim,
+    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo);
 
 #endif /* UPM_OPS_H */
