@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Print the benchmark table from one bench/run.sh result directory.
+
+    bench/report.py bench/results/<run>    (reads *.json, writes table.md too)
+
+Every number comes from that one run: the machine's peaks, the C engine and
+PyTorch, measured one after the other by bench/run.sh.
+"""
+
+import json
+import os
+import sys
+
+
+def load(d, name):
+    p = os.path.join(d, name)
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        return json.loads(f.read().strip().splitlines()[-1])
+
+
+def ms(s):
+    return "%.1f ms" % (s * 1e3) if s < 1 else "%.2f s" % s
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    d = argv[1]
+    mach = load(d, "machine.json")
+    C = {k: load(d, "c-%s.json" % k) for k in ("dense", "moe")}
+    C16 = {k: load(d, "c-%s-f16.json" % k) for k in ("dense", "moe")}
+    T = {k: load(d, "torch-%s.json" % k) for k in ("dense", "moe")}
+    V = {k: load(d, "vocab-%s.json" % k) for k in ("dense", "moe")}
+    gst = load(d, "gst.json")
+    lines = []
+    out = lines.append
+    peak = mach["fma_gflops_nt"]
+    bw = mach["read_gbs_nt"]
+    size = (C["dense"] or C["moe"])
+    out("# Uni-Perceiver-MoE benchmark (%s)" % os.path.basename(os.path.normpath(d)))
+    out("")
+    out("Model shapes: D %d, %d layers, %d heads, FFN %d, vocabulary %d; clip %d frames (%d tokens), "
+        "image %d tokens. Threads: C %d (one pool, OpenBLAS single-threaded inside it); PyTorch %s with "
+        "OPENBLAS_NUM_THREADS=%s. Timings are medians of %d runs after one warm-up run."
+        % (size["d"], size["layers"], size["heads"], size["ffn"], size["vocab"], size["frames"],
+           size["clip_tokens"], size["image_tokens"], size["threads"],
+           "set_num_threads(%s)" % (T["dense"] or {}).get("torch_threads", "?"),
+           (T["dense"] or {}).get("openblas_threads", "?"), size["runs"]))
+    out("")
+    out("## Machine (measured in this run)")
+    out("")
+    out("| quantity | value |")
+    out("|---|---|")
+    out("| AVX2 FMA peak, 1 thread (best of %d) | %.1f GFLOP/s |" % (mach["runs"], mach["fma_gflops_1t"]))
+    out("| AVX2 FMA peak, %d threads | %.1f GFLOP/s |" % (mach["threads"], peak))
+    out("| sgemm 2048³ (engine GEMM path) | %.1f GFLOP/s (%.0f%% of peak) |"
+        % (mach["sgemm_2048_gflops"], 100 * mach["sgemm_2048_gflops"] / peak))
+    out("| sgemm 1569×3072×768 (engine GEMM path) | %.1f GFLOP/s (%.0f%% of peak) |"
+        % (mach["sgemm_1569x3072x768_gflops"], 100 * mach["sgemm_1569x3072x768_gflops"] / peak))
+    out("| DRAM read bandwidth, 1 / %d threads (%d MiB, best run) | %.1f / %.1f GB/s |"
+        % (mach["threads"], mach["bw_buffer_mib"], mach["read_gbs_1t"], bw))
+    out("")
+    out("## C engine vs PyTorch (float32, same weights and inputs)")
+    out("")
+    out("| row | C | PyTorch | speed-up | C GFLOP/s | % of FMA peak |")
+    out("|---|---|---|---|---|---|")
+    targets = []
+    for kind in ("dense", "moe"):
+        c, t = C[kind], T[kind]
+        if not c:
+            continue
+        tag = "%s-%s" % ("MoE" if kind == "moe" else "Dense", "B" if c["d"] == 768 else "d%d" % c["d"])
+        for what, key, gk in (("clip 8 frames", "encode_clip_s", "encode_clip_gflop"),
+                              ("image", "encode_image_s", "encode_image_gflop")):
+            g = c[gk] / c[key]
+            tt = t.get(key) if t else None
+            su = tt / c[key] if tt else None
+            out("| %s encode %s (%d tok) | %s | %s | %s | %.1f | %.0f%% |"
+                % (tag, what, c["clip_tokens"] if "clip" in what else c["image_tokens"], ms(c[key]),
+                   ms(tt) if tt else "-", "%.2f×" % su if su else "-", g, 100 * g / peak))
+            if what.startswith("clip"):
+                targets.append(("%s clip ≥ 1.7× faster than PyTorch" % tag, su, su is not None and su >= 1.7,
+                                "%.2f×" % su if su else "n/a"))
+                targets.append(("%s clip ≥ 70%% of FMA peak (whole forward)" % tag, g / peak, g / peak >= 0.70,
+                                "%.0f%%" % (100 * g / peak)))
+        cap_c = c["prefix_image_s"] + c["decode_image_s"]
+        step_c = c["decode_image_s"] / c["steps"]
+        tt = t.get("caption_image_s") if t else None
+        out("| %s caption image: per caption (prefix + %d steps, beam %d) | %s | %s | %s | | |"
+            % (tag, c["steps"], c["beam"], ms(cap_c), ms(tt) if tt else "-",
+               "%.1f×" % (tt / cap_c) if tt else "-"))
+        out("| %s caption image: per step | %s | %s | %s | | |"
+            % (tag, ms(step_c), ms(tt / c["steps"]) if tt else "-",
+               "%.1f×" % (tt / c["steps"] / step_c) if tt else "-"))
+        if tt:
+            targets.append(("%s caption ≥ 3× faster than PyTorch without KV cache (image)" % tag,
+                            tt / cap_c, tt / cap_c >= 3, "%.1f×" % (tt / cap_c)))
+        if c["decode_clip_s"] > 0:
+            cap_cc = c["prefix_clip_s"] + c["decode_clip_s"]
+            te = t.get("caption_clip_est_s") if t else None
+            out("| %s caption clip: per caption | %s | %s | %s | | |"
+                % (tag, ms(cap_cc), ("%s (est.: step 0 + %d × a measured middle step)" %
+                                     (ms(te), c["steps"] - 1)) if te else "-",
+                   "%.1f×" % (te / cap_cc) if te else "-"))
+            out("| %s caption clip: per step | %s | %s | %s | | |"
+                % (tag, ms(c["decode_clip_s"] / c["steps"]),
+                   ms(t["clip_step_mid_s"]) + " (middle step)" if t and "clip_step_mid_s" in t else "-",
+                   "%.0f×" % (t["clip_step_mid_s"] / (c["decode_clip_s"] / c["steps"]))
+                   if t and "clip_step_mid_s" in t else "-"))
+        stream = (c["step_weight_bytes"] + c["vocab_bytes"]) / (bw * 1e9)
+        out("| %s decode step vs DRAM: weights %.0f MB + vocabulary features %.0f MB at %.1f GB/s = %s | "
+            "image %.2f×, clip %s | | | | |"
+            % (tag, c["step_weight_bytes"] / 1e6, c["vocab_bytes"] / 1e6, bw, ms(stream), step_c / stream,
+               "%.2f× (+%.0f MB prefix K/V)" % (c["decode_clip_s"] / c["steps"] / stream, c["kv_clip_bytes"] / 1e6)
+               if c["decode_clip_s"] > 0 else "-"))
+        targets.append(("%s decode step ≤ 1.5× DRAM streaming time (image)" % tag, step_c / stream,
+                        step_c / stream <= 1.5, "%.2f×" % (step_c / stream)))
+        h = C16[kind]
+        if h:
+            stream16 = (h["step_weight_bytes"] + h["vocab_bytes"] / 2) / (bw * 1e9)
+            s16 = h["decode_image_s"] / h["steps"]
+            out("| %s decode step, half-precision vocabulary features (opt-in, UPM_VOCAB_F16=1; "
+                "not within the 1e-4 fidelity tolerance): image / clip | %s / %s | | | | |"
+                % (tag, ms(s16), ms(h["decode_clip_s"] / h["steps"]) if h["decode_clip_s"] > 0 else "-"))
+            out("| %s decode step (half vocabulary) vs DRAM: %.0f MB at %.1f GB/s = %s | image %.2f× | | | | |"
+                % (tag, (h["step_weight_bytes"] + h["vocab_bytes"] / 2) / 1e6, bw, ms(stream16), s16 / stream16))
+        tc = t.get("classify_s") if t else None
+        out("| %s classify against %d cached label features (similarity, softmax, top 5) | %s | %s | %s | | |"
+            % (tag, c["labels"], "%.1f µs" % (c["classify_s"] * 1e6), "%.1f µs" % (tc * 1e6) if tc else "-",
+               "%.1f×" % (tc / c["classify_s"]) if tc else "-"))
+        out("| %s label features: first computation / later lookups in the library cache | %s / %.0f µs "
+            "| | | | |" % (tag, ms(c["label_features_first_s"]), c["label_lookup_s"] * 1e6))
+        out("| %s peak RSS | %.0f MB | %s | | | |"
+            % (tag, c["peak_rss_kib"] / 1024, "%.0f MB" % (t["peak_rss_kib"] / 1024) if t else "-"))
+        if kind == "moe":
+            denom = c["weights_needed_bytes"] + c["vocab_bytes"] + c["label_bytes"]
+            r = c["peak_rss_kib"] * 1024 / denom
+            out("| %s peak RSS / (weights needed %.0f MB [file %.0f − experts %.0f + merged %.0f] + "
+                "target features %.0f MB) | %.2f | | | | |"
+                % (tag, c["weights_needed_bytes"] / 1e6, c["file_bytes"] / 1e6, c["expert_bytes"] / 1e6,
+                   c["merged_bytes"] / 1e6, (c["vocab_bytes"] + c["label_bytes"]) / 1e6, r))
+            targets.append(("%s peak RSS ≤ 1.25 × (merged weights + target features)" % tag, r, r <= 1.25,
+                            "%.2f" % r))
+        if t and "feature_image" in t:
+            diff = max(abs(a - b) for a, b in zip(c["feature_image"] + c["feature_clip"],
+                                                  t["feature_image"] + t["feature_clip"]))
+            same = c.get("caption_image") == t.get("caption_image")
+            out("| %s check: C vs PyTorch feature max abs diff (16 dims) / image caption ids equal | %.2g / %s"
+                " | | | | |" % (tag, diff, "yes" if same else "no"))
+    if C["dense"] and C["moe"]:
+        r = C["moe"]["encode_clip_s"] / C["dense"]["encode_clip_s"]
+        out("| MoE / dense encode time, clip (C) | %.3f | | | | |" % r)
+        targets.append(("MoE-B time / dense-B time ≤ 1.05 (clip)", r, r <= 1.05, "%.3f" % r))
+    for kind in ("dense", "moe"):
+        if V[kind]:
+            out("| vocabulary features (%s): %s | %s | | | | |"
+                % (kind, "loaded from the on-disk cache" if V[kind]["cached"] else "computed and cached",
+                   ms(V[kind]["seconds"])))
+    if gst:
+        for row in gst.get("rows", []):
+            out("| %s | %s | %s | | | |" % (row.get("name"), row.get("c", "-"), row.get("note", "")))
+    else:
+        out("| GStreamer pipeline on the bundled model | (pending: bench/gst_bench.sh hook) | | | | |")
+    out("")
+    out("## Targets")
+    out("")
+    out("| target | measured | met |")
+    out("|---|---|---|")
+    for name, _, ok, shown in targets:
+        out("| %s | %s | %s |" % (name, shown, "yes" if ok else "**no**"))
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(d, "table.md"), "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,79 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The benchmark: C engine vs PyTorch on Base-shape models, one table.
+#
+#   bench/run.sh [--size base|small] [--runs N] [--build DIR] [--threads N]
+#
+# Steps (all in this one run, so every row and ratio is side by side):
+#   1. build bench/upm-bench, generate the models once (bench/make_models.py,
+#      cached in bench/models/, git-ignored);
+#   2. the machine: FMA peak (1 and N threads), sgemm, DRAM read bandwidth;
+#   3. per model (dense, MoE): warm the vocabulary-feature cache in a process
+#      of its own, then the C engine (upm-bench model), then PyTorch
+#      (bench/torch_bench.py, OPENBLAS_NUM_THREADS=2 + set_num_threads(1));
+#   4. hook: bench/gst_bench.sh, when present, adds GStreamer pipeline rows
+#      (JSON {"rows": [{"name", "c", "note"}]} on stdout);
+#   5. bench/report.py prints the table (also written to the result dir).
+# Results: bench/results/<date>/ (git-ignored).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+size=base
+runs=5
+build="$root/build"
+threads=0
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) size=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+if pgrep -f tools/train.py > /dev/null 2>&1; then
+  echo "run.sh: warning: a training job (tools/train.py) is running; timings will be disturbed" >&2
+fi
+
+ninja -C "$build" bench/upm-bench > /dev/null
+bench="$build/bench/upm-bench"
+"$python" "$here/make_models.py" --size "$size"
+
+# The library caches vocabulary features under $XDG_CACHE_HOME/uniperceiver.
+export XDG_CACHE_HOME="$here/models/cache"
+out="$here/results/$(date +%Y%m%d-%H%M%S)-$size"
+mkdir -p "$out"
+echo "results: $out" >&2
+
+echo "machine ..." >&2
+"$bench" machine --runs "$runs" --threads "$threads" > "$out/machine.json"
+
+for kind in dense moe; do
+  model="$here/models/$size-$kind.upm"
+  echo "$kind: vocabulary features ..." >&2
+  "$bench" vocab "$model" --threads "$threads" > "$out/vocab-$kind.json"
+  echo "$kind: C engine ..." >&2
+  "$bench" model "$model" --runs "$runs" --threads "$threads" > "$out/c-$kind.json"
+  echo "$kind: C engine, half-precision vocabulary features (opt-in) ..." >&2
+  UPM_VOCAB_F16=1 "$bench" model "$model" --only-caption --runs "$runs" --threads "$threads" \
+    > "$out/c-$kind-f16.json"
+  cache=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_cache"])' "$out/c-$kind.json")
+  echo "$kind: PyTorch ..." >&2
+  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=1 "$python" "$here/torch_bench.py" "$model" \
+    --runs "$runs" --vocab-cache "$cache" > "$out/torch-$kind.json"
+done
+
+# Hook for the GStreamer-pipeline rows on the bundled model (the plugin's
+# benchmark script, when it lands, prints {"rows": [...]}).
+if [ -x "$here/gst_bench.sh" ]; then
+  echo "GStreamer pipelines ..." >&2
+  "$here/gst_bench.sh" --runs "$runs" > "$out/gst.json" || echo "run.sh: gst_bench.sh failed" >&2
+fi
+
+"$python" "$here/report.py" "$out"

@@ -1,0 +1,754 @@
+/* upm-bench.c: the benchmark core (bench/run.sh drives it).
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   upm-bench machine [--runs N]
+ *       FMA peak on 1 and 2 threads (12 independent AVX2 FMA chains), a
+ *       large sgemm through the engine's GEMM path, and DRAM read bandwidth
+ *       (a streaming sum over 1 GiB) on 1 and 2 threads.
+ *   upm-bench vocab MODEL.upm
+ *       Computes the vocabulary features once (or loads them from the
+ *       library's on-disk cache) and reports the time.
+ *   upm-bench model MODEL.upm [--runs N] [--frames 8] [--labels 400]
+ *       Encoder (clip and image), caption decoding (beam 2, 21 steps, full
+ *       vocabulary) on the image and on the clip, classification against
+ *       cached label features, peak RSS.
+ *
+ * Every result is one JSON object on stdout; timings are medians of
+ * --runs runs after one warm-up run. Inputs are deterministic (an integer
+ * hash mapped to [-1, 1)), so bench/torch_bench.py can rebuild them.
+ */
+#include "upm-engine.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+static int opt_runs = 5;
+static int opt_frames = 8;
+static int opt_labels = 400;
+static int opt_beam = 2;
+static int opt_steps = 21;
+static int opt_threads = 0;
+static size_t opt_bw_mib = 1024;
+static gboolean opt_skip_clip_caption = FALSE;
+static gboolean opt_only_caption = FALSE;
+
+static double
+now_s (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  const double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, int n)
+{
+  qsort (v, n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Runs fn once to warm up, then opt_runs times; median seconds. */
+typedef gboolean (*BenchFunc) (gpointer data);
+
+static double
+bench_median (BenchFunc fn, gpointer data, double *min_out)
+{
+  double *t = g_new (double, opt_runs);
+  double med;
+
+  if (!fn (data))
+    exit (1);
+  for (int i = 0; i < opt_runs; i++) {
+    const double t0 = now_s ();
+    if (!fn (data))
+      exit (1);
+    t[i] = now_s () - t0;
+  }
+  med = median (t, opt_runs);
+  if (min_out)
+    *min_out = t[0];
+  g_free (t);
+  return med;
+}
+
+static long
+peak_rss_kib (void)
+{
+  FILE *f = fopen ("/proc/self/status", "r");
+  char line[256];
+  long kib = -1;
+
+  while (f && fgets (line, sizeof line, f))
+    if (strncmp (line, "VmHWM:", 6) == 0)
+      kib = atol (line + 6);
+  if (f)
+    fclose (f);
+  if (kib < 0) {
+    struct rusage ru;
+    getrusage (RUSAGE_SELF, &ru);
+    kib = ru.ru_maxrss;
+  }
+  return kib;
+}
+
+static long
+current_rss_kib (void)
+{
+  FILE *f = fopen ("/proc/self/status", "r");
+  char line[256];
+  long kib = -1;
+
+  while (f && fgets (line, sizeof line, f))
+    if (strncmp (line, "VmRSS:", 6) == 0)
+      kib = atol (line + 6);
+  if (f)
+    fclose (f);
+  return kib;
+}
+
+/* The deterministic input value i of stream seed: [-1, 1). */
+static float
+input_value (uint32_t seed, uint64_t i)
+{
+  uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t) seed << 32);
+  h ^= h >> 31;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 29;
+  return (float) ((double) (h >> 40) / (double) (1ull << 24) * 2.0 - 1.0);
+}
+
+/* ---------------------------------------------------------------- machine */
+
+typedef struct
+{
+  double seconds;
+  double flops;
+} FmaResult;
+
+#ifdef __AVX2__
+static void *
+fma_thread (void *data)
+{
+  FmaResult *r = data;
+  __m256 a[12];
+  const __m256 m = _mm256_set1_ps (0.999999f), c = _mm256_set1_ps (1e-7f);
+  const long iters = 20000000;
+  for (int i = 0; i < 12; i++)
+    a[i] = _mm256_set1_ps ((float) i);
+  const double t0 = now_s ();
+  for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+      a[i] = _mm256_fmadd_ps (a[i], m, c);
+    __asm__ volatile ("":"+x" (a[0]), "+x" (a[1]), "+x" (a[2]), "+x" (a[3]),
+        "+x" (a[4]), "+x" (a[5]), "+x" (a[6]), "+x" (a[7]), "+x" (a[8]),
+        "+x" (a[9]), "+x" (a[10]), "+x" (a[11]));
+  }
+  r->seconds = now_s () - t0;
+  r->flops = (double) iters * 12 * 8 * 2;
+  float sink[8];
+  __m256 s = a[0];
+  for (int i = 1; i < 12; i++)
+    s = _mm256_add_ps (s, a[i]);
+  _mm256_storeu_ps (sink, s);
+  if (sink[0] == 12345.0f)
+    fprintf (stderr, "%g\n", sink[0]);
+  return NULL;
+}
+#else
+static void *
+fma_thread (void *data)
+{
+  FmaResult *r = data;
+  r->seconds = 1.0;
+  r->flops = 0.0;
+  return NULL;
+}
+#endif
+
+/* GFLOP/s of n concurrent FMA loops (total), median over runs. */
+static double
+fma_peak (int n)
+{
+  double *g = g_new (double, opt_runs);
+  for (int run = 0; run < opt_runs; run++) {
+    pthread_t t[64];
+    FmaResult r[64];
+    double total = 0.0;
+    for (int i = 0; i < n; i++)
+      pthread_create (&t[i], NULL, fma_thread, &r[i]);
+    for (int i = 0; i < n; i++) {
+      pthread_join (t[i], NULL);
+      total += r[i].flops / r[i].seconds;
+    }
+    g[run] = total * 1e-9;
+  }
+  /* A peak: the best run (the machine is shared; a busy neighbour only
+   * ever lowers it). */
+  double best = 0.0;
+  for (int run = 0; run < opt_runs; run++)
+    best = MAX (best, g[run]);
+  g_free (g);
+  return best;
+}
+
+typedef struct
+{
+  const float *a;
+  size_t n;
+  double sum;
+} BwPart;
+
+static void *
+bw_thread (void *data)
+{
+  BwPart *p = data;
+  size_t i = 0;
+#ifdef __AVX2__
+  __m256 s0 = _mm256_setzero_ps (), s1 = s0, s2 = s0, s3 = s0;
+  for (; i + 32 <= p->n; i += 32) {
+    s0 = _mm256_add_ps (s0, _mm256_load_ps (p->a + i));
+    s1 = _mm256_add_ps (s1, _mm256_load_ps (p->a + i + 8));
+    s2 = _mm256_add_ps (s2, _mm256_load_ps (p->a + i + 16));
+    s3 = _mm256_add_ps (s3, _mm256_load_ps (p->a + i + 24));
+  }
+  float l[8];
+  _mm256_storeu_ps (l, _mm256_add_ps (_mm256_add_ps (s0, s1),
+          _mm256_add_ps (s2, s3)));
+  for (int k = 0; k < 8; k++)
+    p->sum += l[k];
+#endif
+  for (; i < p->n; i++)
+    p->sum += p->a[i];
+  return NULL;
+}
+
+/* Read bandwidth (GB/s) of n threads summing disjoint halves of a. */
+static double
+read_bandwidth (const float *a, size_t n_floats, int n)
+{
+  double *g = g_new (double, opt_runs);
+  double sink = 0.0;
+  for (int run = -1; run < opt_runs; run++) {
+    pthread_t t[64];
+    BwPart p[64];
+    const size_t per = n_floats / n / 32 * 32;
+    const double t0 = now_s ();
+    for (int i = 0; i < n; i++) {
+      p[i] = (BwPart) { a + per * i, per, 0.0 };
+      pthread_create (&t[i], NULL, bw_thread, &p[i]);
+    }
+    for (int i = 0; i < n; i++) {
+      pthread_join (t[i], NULL);
+      sink += p[i].sum;
+    }
+    if (run >= 0)
+      g[run] = (double) per * n * 4 / (now_s () - t0) * 1e-9;
+  }
+  if (sink == 1.2345)
+    fprintf (stderr, "%g\n", sink);
+  double best = 0.0;
+  for (int run = 0; run < opt_runs; run++)
+    best = MAX (best, g[run]);
+  g_free (g);
+  return best;
+}
+
+typedef struct
+{
+  float *x, *w, *y;
+  uint32_t m, n, k;
+} GemmData;
+
+static gboolean
+gemm_run (gpointer data)
+{
+  GemmData *g = data;
+  upm_linear (g->x, g->m, g->k, g->w, NULL, g->n, g->y);
+  return TRUE;
+}
+
+static double
+gemm_gflops (uint32_t m, uint32_t n, uint32_t k)
+{
+  GemmData g = { g_new (float, (size_t) m * k), g_new (float, (size_t) n * k),
+    g_new (float, (size_t) m * n), m, n, k
+  };
+  for (size_t i = 0; i < (size_t) m * k; i++)
+    g.x[i] = input_value (1, i);
+  for (size_t i = 0; i < (size_t) n * k; i++)
+    g.w[i] = input_value (2, i);
+  const double t = bench_median (gemm_run, &g, NULL);
+  g_free (g.x);
+  g_free (g.w);
+  g_free (g.y);
+  return 2.0 * m * n * k / t * 1e-9;
+}
+
+static int
+cmd_machine (void)
+{
+  const size_t n_floats = opt_bw_mib * 1024 * 1024 / 4;
+  float *a = NULL;
+  const int threads = (int) upm_threads_get ();
+
+  if (posix_memalign ((void **) &a, 64, n_floats * 4) != 0) {
+    fprintf (stderr, "upm-bench: out of memory\n");
+    return 1;
+  }
+  for (size_t i = 0; i < n_floats; i++)
+    a[i] = (float) (i & 7);
+  const double f1 = fma_peak (1), f2 = fma_peak (threads);
+  const double bw1 = read_bandwidth (a, n_floats, 1);
+  const double bw2 = read_bandwidth (a, n_floats, threads);
+  free (a);
+  const double g2048 = gemm_gflops (2048, 2048, 2048);
+  const double gffn = gemm_gflops (1569, 3072, 768);
+  printf ("{\"kind\": \"machine\", \"threads\": %d, \"runs\": %d, "
+      "\"fma_gflops_1t\": %.2f, \"fma_gflops_nt\": %.2f, "
+      "\"read_gbs_1t\": %.2f, \"read_gbs_nt\": %.2f, \"bw_buffer_mib\": %zu, "
+      "\"sgemm_2048_gflops\": %.2f, \"sgemm_1569x3072x768_gflops\": %.2f}\n",
+      threads, opt_runs, f1, f2, bw1, bw2, opt_bw_mib, g2048, gffn);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct
+{
+  UpmContext *ctx;
+  const float *patches;
+  uint32_t frames;
+  float *feature;
+} EncodeData;
+
+static gboolean
+encode_run (gpointer data)
+{
+  EncodeData *e = data;
+  GError *error = NULL;
+  if (!upm_encode_visual (e->ctx, e->patches, e->frames, UPM_ATTR_CLS_INPUT,
+          e->feature, NULL, &error)) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+typedef struct
+{
+  UpmContext *ctx;
+  const float *patches;
+  uint32_t frames;
+  UpmPrefix *prefix;
+  UpmCaption caption;
+} CaptionData;
+
+static gboolean
+prefix_run (gpointer data)
+{
+  CaptionData *c = data;
+  const UpmHParams *hp = upm_model_hparams (upm_context_model (c->ctx));
+  const uint32_t n = 1 + c->frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  float *x = g_new (float, (size_t) n * hp->n_embd);
+  GError *error = NULL;
+
+  upm_prefix_unref (c->prefix);
+  c->prefix = NULL;
+  if (upm_embed_patches (c->ctx, c->patches, c->frames, x, &error))
+    c->prefix = upm_prefix_new (c->ctx, x, n, NULL, &error);
+  g_free (x);
+  if (!c->prefix) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+decode_run (gpointer data)
+{
+  CaptionData *c = data;
+  UpmCaptionParams params = { (uint32_t) opt_beam, (uint32_t) opt_steps,
+    -1.0f
+  };
+  GError *error = NULL;
+
+  upm_caption_clear (&c->caption);
+  if (!upm_caption_decode (c->ctx, c->prefix, &params, &c->caption, NULL,
+          &error)) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+typedef struct
+{
+  UpmModel *model;
+  const char *const *labels;
+  const float *feature;
+  float *label_feat, *logits, *probs;
+  UpmScore top[5];
+} ClassifyData;
+
+/* Label features from the model's cache (a lookup per label). */
+static gboolean
+labels_run (gpointer data)
+{
+  ClassifyData *c = data;
+  GError *error = NULL;
+
+  if (!upm_model_text_features (c->model, c->labels, opt_labels,
+          UPM_ATTR_CLS_TARGET, c->label_feat, &error)) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The head with the label features in hand: similarities, softmax, top 5. */
+static gboolean
+classify_run (gpointer data)
+{
+  ClassifyData *c = data;
+  const UpmHParams *hp = upm_model_hparams (c->model);
+
+  upm_classify (hp, c->feature, c->label_feat, opt_labels,
+      upm_model_logit_scale (c->model, UPM_SCALE_VIDEO_CLS), c->logits,
+      c->probs);
+  upm_top_k (c->logits, c->probs, opt_labels, 5, c->top);
+  return TRUE;
+}
+
+/* FLOPs the encoder executes for n tokens (the last layer only finishes
+ * the <SPE> row; its keys and values are computed for every row). */
+static double
+encoder_flops (const UpmHParams * hp, uint32_t n, uint32_t frames)
+{
+  const double d = hp->n_embd, f = hp->n_ff, L = hp->n_layer;
+  const double full = 2.0 * n * d * 3 * d + 4.0 * n * n * d + 2.0 * n * d * d
+      + 4.0 * n * d * f;
+  const double last = 2.0 * n * d * 3 * d + 4.0 * n * d + 2.0 * d * d
+      + 4.0 * d * f;
+  const double patch = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) *
+      UPM_HP_PATCH_DIM (hp) * d;
+  return (L - 1) * full + last + patch + 2.0 * d * d;
+}
+
+/* The same forward pass without the SPE-only shortcut (what a plain
+ * implementation executes). */
+static double
+encoder_flops_full (const UpmHParams * hp, uint32_t n, uint32_t frames)
+{
+  const double d = hp->n_embd, f = hp->n_ff, L = hp->n_layer;
+  const double full = 2.0 * n * d * 3 * d + 4.0 * n * n * d + 2.0 * n * d * d
+      + 4.0 * n * d * f;
+  const double patch = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) *
+      UPM_HP_PATCH_DIM (hp) * d;
+  return L * full + patch + 2.0 * d * d;
+}
+
+static float *
+make_patches (const UpmHParams * hp, uint32_t frames, uint32_t seed)
+{
+  const size_t n = (size_t) frames * UPM_HP_TOKENS_PER_FRAME (hp) *
+      UPM_HP_PATCH_DIM (hp);
+  float *p = g_new (float, n);
+  for (size_t i = 0; i < n; i++)
+    p[i] = input_value (seed, i);
+  return p;
+}
+
+static void
+print_floats (const char *key, const float *v, uint32_t n)
+{
+  printf (", \"%s\": [", key);
+  for (uint32_t i = 0; i < n; i++)
+    printf ("%s%.7g", i ? ", " : "", v[i]);
+  printf ("]");
+}
+
+static void
+print_ids (const char *key, const UpmCaption * c)
+{
+  printf (", \"%s\": [", key);
+  for (uint32_t i = 0; i < c->n_ids; i++)
+    printf ("%s%d", i ? ", " : "", c->ids[i]);
+  printf ("], \"%s_score\": %.6g", key, c->score);
+}
+
+/* Decode-step traffic: the caption_text weights of every layer (merged
+ * for MoE layers) and the vocabulary features. */
+static double
+step_weight_bytes (const UpmHParams * hp)
+{
+  const double d = hp->n_embd, f = hp->n_ff;
+  return hp->n_layer * (4.0 * d * d + 2.0 * d * f + 6.0 * d + f) * 4.0
+      + (d * d + d) * 4.0;
+}
+
+static int
+cmd_model (const char *path)
+{
+  GError *error = NULL;
+  const double t_load0 = now_s ();
+  UpmModel *model = upm_model_load (path, &error);
+  struct stat stt;
+
+  if (!model) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return 1;
+  }
+  const double t_load = now_s () - t_load0;
+  const UpmHParams *hp = upm_model_hparams (model);
+  const uint32_t d = hp->n_embd, tpf = UPM_HP_TOKENS_PER_FRAME (hp);
+  const uint32_t frames = MIN ((uint32_t) opt_frames, hp->n_temporal);
+  UpmContext *ctx = upm_context_new (model);
+  float *clip = make_patches (hp, frames, 11);
+  float *image = make_patches (hp, 1, 12);
+  float *f_clip = g_new (float, d), *f_image = g_new (float, d);
+  double expert_bytes = 0.0;
+
+  stat (path, &stt);
+  for (uint32_t l = 0; l < hp->n_layer; l++)
+    if (upm_model_layer_is_moe (model, l))
+      expert_bytes += (double) hp->n_expert * (4.0 * d * d + 2.0 * d *
+          hp->n_ff + 4.0 * d + hp->n_ff) * 4.0;
+
+  /* Encoder. */
+  EncodeData ec = { ctx, clip, frames, f_clip };
+  EncodeData ei = { ctx, image, 1, f_image };
+  double t_clip = 0.0, t_image = 0.0;
+  if (!opt_only_caption) {
+    t_clip = bench_median (encode_run, &ec, NULL);
+    t_image = bench_median (encode_run, &ei, NULL);
+  }
+  const uint32_t n_clip = 1 + frames * tpf, n_image = 1 + tpf;
+
+  /* Vocabulary features (computed once, then from the on-disk cache). */
+  char *cache = upm_engine_vocab_cache_path (model);
+  const gboolean cached = cache && g_file_test (cache, G_FILE_TEST_EXISTS);
+  const double t_v0 = now_s ();
+  const float *vocab = upm_model_vocab_features (model, NULL, NULL, &error);
+  const double t_vocab = now_s () - t_v0;
+  if (!vocab) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return 1;
+  }
+
+  /* Caption decoding on the image and on the clip. */
+  CaptionData ci = { ctx, image, 1, NULL, {0} };
+  CaptionData cc = { ctx, clip, frames, NULL, {0} };
+  const double t_prefix_image = bench_median (prefix_run, &ci, NULL);
+  const double t_dec_image = bench_median (decode_run, &ci, NULL);
+  double t_prefix_clip = 0.0, t_dec_clip = 0.0;
+  if (!opt_skip_clip_caption) {
+    t_prefix_clip = bench_median (prefix_run, &cc, NULL);
+    t_dec_clip = bench_median (decode_run, &cc, NULL);
+  }
+
+  /* Classification against cached label features. */
+  GPtrArray *labels = g_ptr_array_new_with_free_func (g_free);
+  for (int i = 0; i < opt_labels; i++)
+    g_ptr_array_add (labels, g_strdup_printf ("a video of activity number "
+            "%d %s", i, (i % 3) ? "outdoors" : "with people"));
+  g_ptr_array_add (labels, NULL);
+  ClassifyData cl = { model, (const char *const *) labels->pdata, f_clip,
+    g_new (float, (size_t) opt_labels * d), g_new (float, opt_labels),
+    g_new (float, opt_labels), {{0}}
+  };
+  double t_labels_first = 0.0, t_lookup = 0.0, t_classify = 0.0;
+  if (!opt_only_caption) {
+    const double t_l0 = now_s ();
+    labels_run (&cl);
+    t_labels_first = now_s () - t_l0;
+    t_lookup = bench_median (labels_run, &cl, NULL);
+    t_classify = bench_median (classify_run, &cl, NULL);
+  }
+
+  const size_t merged = upm_engine_merged_bytes (model);
+  const double weights_needed = (double) stt.st_size - expert_bytes + merged;
+  const double vocab_bytes = (double) hp->n_vocab * d * 4.0;
+  const double label_bytes = (double) opt_labels * d * 4.0;
+  const double kv_image = 2.0 * hp->n_layer * n_image * d * 4.0;
+  const double kv_clip = 2.0 * hp->n_layer * n_clip * d * 4.0;
+
+  printf ("{\"kind\": \"model\", \"model\": \"%s\", \"threads\": %u, "
+      "\"runs\": %d, \"moe\": %s, \"load_s\": %.4f, "
+      "\"d\": %u, \"layers\": %u, \"heads\": %u, \"ffn\": %u, \"vocab\": %u, "
+      "\"frames\": %u, \"clip_tokens\": %u, \"image_tokens\": %u, "
+      "\"encode_clip_s\": %.5f, \"encode_image_s\": %.5f, "
+      "\"encode_clip_gflop\": %.3f, \"encode_image_gflop\": %.3f, "
+      "\"encode_clip_gflop_full\": %.3f, \"encode_image_gflop_full\": %.3f, "
+      "\"vocab_cached\": %s, \"vocab_s\": %.3f, \"vocab_cache\": \"%s\", "
+      "\"beam\": %d, \"steps\": %d, "
+      "\"prefix_image_s\": %.5f, \"decode_image_s\": %.5f, "
+      "\"prefix_clip_s\": %.5f, \"decode_clip_s\": %.5f, "
+      "\"step_weight_bytes\": %.0f, \"vocab_bytes\": %.0f, "
+      "\"kv_image_bytes\": %.0f, \"kv_clip_bytes\": %.0f, "
+      "\"labels\": %d, \"label_features_first_s\": %.4f, "
+      "\"classify_s\": %.6f, \"label_lookup_s\": %.6f, "
+      "\"file_bytes\": %.0f, \"expert_bytes\": %.0f, \"merged_bytes\": %zu, "
+      "\"weights_needed_bytes\": %.0f, \"label_bytes\": %.0f, "
+      "\"peak_rss_kib\": %ld, \"rss_kib\": %ld, "
+      "\"caption_image_ids\": %u, \"caption_clip_ids\": %u, "
+      "\"vocab_f16\": %s",
+      upm_model_name (model), upm_threads_get (), opt_runs,
+      upm_model_is_moe (model) ? "true" : "false", t_load,
+      d, hp->n_layer, hp->n_head, hp->n_ff, hp->n_vocab, frames, n_clip,
+      n_image, t_clip, t_image, encoder_flops (hp, n_clip, frames) * 1e-9,
+      encoder_flops (hp, n_image, 1) * 1e-9,
+      encoder_flops_full (hp, n_clip, frames) * 1e-9,
+      encoder_flops_full (hp, n_image, 1) * 1e-9,
+      cached ? "true" : "false", t_vocab, cache ? cache : "",
+      opt_beam, opt_steps, t_prefix_image, t_dec_image, t_prefix_clip,
+      t_dec_clip, step_weight_bytes (hp), vocab_bytes, kv_image, kv_clip,
+      opt_labels, t_labels_first, t_classify, t_lookup, (double) stt.st_size,
+      expert_bytes, merged, weights_needed, label_bytes, peak_rss_kib (),
+      current_rss_kib (), ci.caption.n_ids, cc.caption.n_ids,
+      upm_engine_vocab_f16_enabled ()? "true" : "false");
+  print_ids ("caption_image", &ci.caption);
+  print_ids ("caption_clip", &cc.caption);
+  print_floats ("feature_image", f_image, MIN (d, 16u));
+  print_floats ("feature_clip", f_clip, MIN (d, 16u));
+  printf ("}\n");
+
+  upm_caption_clear (&ci.caption);
+  upm_caption_clear (&cc.caption);
+  upm_prefix_unref (ci.prefix);
+  upm_prefix_unref (cc.prefix);
+  g_free (cl.label_feat);
+  g_free (cl.logits);
+  g_free (cl.probs);
+  g_ptr_array_free (labels, TRUE);
+  g_free (cache);
+  g_free (clip);
+  g_free (image);
+  g_free (f_clip);
+  g_free (f_image);
+  upm_context_free (ctx);
+  upm_model_unref (model);
+  return 0;
+}
+
+/* Computes (or loads) the vocabulary features: warms the on-disk cache in
+ * a process of its own, so that the measured run's peak RSS is the
+ * steady state's. */
+static int
+cmd_vocab (const char *path)
+{
+  GError *error = NULL;
+  UpmModel *model = upm_model_load (path, &error);
+  if (!model) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return 1;
+  }
+  char *cache = upm_engine_vocab_cache_path (model);
+  const gboolean cached = cache && g_file_test (cache, G_FILE_TEST_EXISTS);
+  const double t0 = now_s ();
+  const float *v = upm_model_vocab_features (model, NULL, NULL, &error);
+  const double t = now_s () - t0;
+  if (!v)
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+  else
+    printf ("{\"kind\": \"vocab\", \"model\": \"%s\", \"cached\": %s, "
+        "\"seconds\": %.3f, \"cache\": \"%s\", \"threads\": %u}\n",
+        upm_model_name (model), cached ? "true" : "false", t,
+        cache ? cache : "", upm_threads_get ());
+  g_free (cache);
+  upm_model_unref (model);
+  return v ? 0 : 1;
+}
+
+/* Writes the deterministic patches of a clip as raw float32 (for checks). */
+static int
+cmd_patches (const char *path, const char *out)
+{
+  GError *error = NULL;
+  UpmModel *model = upm_model_load (path, &error);
+  if (!model) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return 1;
+  }
+  const UpmHParams *hp = upm_model_hparams (model);
+  const uint32_t frames = MIN ((uint32_t) opt_frames, hp->n_temporal);
+  float *p = make_patches (hp, frames, frames == 1 ? 12 : 11);
+  const size_t n = (size_t) frames * UPM_HP_TOKENS_PER_FRAME (hp) *
+      UPM_HP_PATCH_DIM (hp);
+  gboolean ok = g_file_set_contents (out, (const char *) p, n * 4, &error);
+  if (!ok)
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+  g_free (p);
+  upm_model_unref (model);
+  return ok ? 0 : 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  GOptionEntry entries[] = {
+    {"runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "timed runs (median)", "N"},
+    {"frames", 'f', 0, G_OPTION_ARG_INT, &opt_frames, "clip frames", "N"},
+    {"labels", 'l', 0, G_OPTION_ARG_INT, &opt_labels, "labels", "N"},
+    {"beam", 'b', 0, G_OPTION_ARG_INT, &opt_beam, "caption beam", "N"},
+    {"steps", 's', 0, G_OPTION_ARG_INT, &opt_steps, "caption steps", "N"},
+    {"threads", 't', 0, G_OPTION_ARG_INT, &opt_threads,
+        "threads (0: all cores)", "N"},
+    {"bw-mib", 0, 0, G_OPTION_ARG_INT64, &opt_bw_mib,
+        "bandwidth buffer (MiB)", "N"},
+    {"skip-clip-caption", 0, 0, G_OPTION_ARG_NONE, &opt_skip_clip_caption,
+        "only caption the image", NULL},
+    {"only-caption", 0, 0, G_OPTION_ARG_NONE, &opt_only_caption,
+        "only the caption rows (model)", NULL},
+    {NULL}
+  };
+  GOptionContext *oc = g_option_context_new ("machine | model MODEL.upm | "
+      "vocab MODEL.upm | patches MODEL.upm OUT.f32");
+  GError *error = NULL;
+  int rc = 2;
+
+  g_option_context_add_main_entries (oc, entries, NULL);
+  if (!g_option_context_parse (oc, &argc, &argv, &error)) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    return 2;
+  }
+  g_option_context_free (oc);
+  if (opt_runs < 1 || opt_labels < 1 || opt_frames < 1 || opt_beam < 1
+      || opt_steps < 1 || opt_bw_mib < 1) {
+    fprintf (stderr, "upm-bench: counts must be positive\n");
+    return 2;
+  }
+  upm_set_num_threads (opt_threads);
+  if (argc >= 2 && strcmp (argv[1], "machine") == 0)
+    rc = cmd_machine ();
+  else if (argc >= 3 && strcmp (argv[1], "model") == 0)
+    rc = cmd_model (argv[2]);
+  else if (argc >= 3 && strcmp (argv[1], "vocab") == 0)
+    rc = cmd_vocab (argv[2]);
+  else if (argc >= 4 && strcmp (argv[1], "patches") == 0)
+    rc = cmd_patches (argv[2], argv[3]);
+  else
+    fprintf (stderr, "usage: upm-bench [OPTION...] machine | model MODEL.upm"
+        " | vocab MODEL.upm | patches MODEL.upm OUT.f32\n");
+  return rc;
+}
