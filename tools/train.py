@@ -361,7 +361,11 @@ class UniPerceiver(nn.Module):
     def reset_parameters(self):
         for name, m in self.named_modules():
             if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
+                # std 1/sqrt(fan_in): BERT's 0.02 suits D=768, but at D~100
+                # it shrinks the value and output projections ~5x each and
+                # the <SPE> output barely depends on the clip at init (all
+                # video features have cosine 1.000), which stalls learning.
+                nn.init.trunc_normal_(m.weight, std=m.weight.shape[1] ** -0.5)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Embedding):
@@ -852,7 +856,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=300)
-    ap.add_argument("--ls-init", type=float, default=0.1)
+    ap.add_argument("--ls-init", type=float, default=1.0)
     ap.add_argument("--gate-noise", type=float, default=1.0 / 8)
     ap.add_argument("--two-object-prob", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
