@@ -43,6 +43,7 @@ struct _GstUpmEncoder
 
   /* properties, GST_OBJECT_LOCK */
   gchar *model_path;
+  gboolean model_changed; /* since loaded */
 
   /* model shape for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
   guint dim, tokens_per_frame, patch_dim, max_frames;
@@ -85,6 +86,7 @@ gst_upm_encoder_open (GstUpmEncoder *self)
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
+  self->model_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
 
   model = gst_upm_element_get_model (GST_ELEMENT (self), path, &err);
@@ -425,10 +427,29 @@ gst_upm_encoder_change_state (GstElement *element, GstStateChange transition)
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (element);
   GstStateChangeReturn ret;
+  gboolean reload;
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY
-      && !gst_upm_encoder_open (self))
-    return GST_STATE_CHANGE_FAILURE;
+  switch (transition)
+    {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_upm_encoder_open (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      /* the model property was changed in READY */
+      GST_OBJECT_LOCK (self);
+      reload = self->model_changed;
+      GST_OBJECT_UNLOCK (self);
+      if (reload)
+        {
+          gst_upm_encoder_close (self);
+          if (!gst_upm_encoder_open (self))
+            return GST_STATE_CHANGE_FAILURE;
+        }
+      break;
+    default:
+      break;
+    }
 
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
@@ -453,6 +474,7 @@ gst_upm_encoder_set_property (
       GST_OBJECT_LOCK (self);
       g_free (self->model_path);
       self->model_path = g_value_dup_string (value);
+      self->model_changed = TRUE;
       GST_OBJECT_UNLOCK (self);
       break;
     default:

@@ -49,6 +49,7 @@ struct _GstUpmTransformer
 
   /* properties, GST_OBJECT_LOCK */
   gchar *model_path;
+  gboolean model_changed; /* since loaded */
   GstUpmTransformerTask task_prop;
   gboolean routing;
 
@@ -119,6 +120,7 @@ gst_upm_transformer_open (GstUpmTransformer *self)
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
+  self->model_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
 
   model = gst_upm_element_get_model (GST_ELEMENT (self), path, &err);
@@ -553,10 +555,29 @@ gst_upm_transformer_change_state (
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (element);
   GstStateChangeReturn ret;
+  gboolean reload;
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY
-      && !gst_upm_transformer_open (self))
-    return GST_STATE_CHANGE_FAILURE;
+  switch (transition)
+    {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_upm_transformer_open (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      /* the model property was changed in READY */
+      GST_OBJECT_LOCK (self);
+      reload = self->model_changed;
+      GST_OBJECT_UNLOCK (self);
+      if (reload)
+        {
+          gst_upm_transformer_close (self);
+          if (!gst_upm_transformer_open (self))
+            return GST_STATE_CHANGE_FAILURE;
+        }
+      break;
+    default:
+      break;
+    }
 
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
@@ -582,6 +603,7 @@ gst_upm_transformer_set_property (
     case PROP_MODEL:
       g_free (self->model_path);
       self->model_path = g_value_dup_string (value);
+      self->model_changed = TRUE;
       break;
     case PROP_TASK:
       reconfigure

@@ -112,6 +112,8 @@ stop_pipeline (GstElement *pipeline, GstBus *bus)
   fail_unless (err == NULL, "%s", GST_STR_NULL (err));
   fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   gst_object_unref (pipeline);
 }
@@ -410,6 +412,8 @@ GST_START_TEST (test_empty_labels_error)
   g_free (err);
   gst_element_set_state (bin, GST_STATE_NULL);
   gst_object_unref (bin);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 

@@ -158,6 +158,8 @@ GST_START_TEST (test_missing_model)
   fail_unless (strstr (text, "/nonexistent/model.upm") != NULL, "%s", text);
   g_free (text);
   gst_element_set_state (e, GST_STATE_NULL);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   gst_object_unref (e);
 }
@@ -305,6 +307,8 @@ check_rejected (const gchar *caps_str, const gchar *expect_in_error)
   fail_unless (strstr (text, expect_in_error) != NULL, "%s", text);
   g_free (text);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   gst_object_unref (e);
 }
@@ -383,6 +387,8 @@ GST_START_TEST (test_invalid_buffer)
   fail_unless (text != NULL && strstr (text, "1000 bytes") != NULL);
   g_free (text);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   gst_object_unref (e);
 }

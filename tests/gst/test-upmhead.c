@@ -323,6 +323,18 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+static void
+gate_free (gpointer data)
+{
+  Gate *g = data;
+
+  g_string_free (g->trace, TRUE);
+  g_mutex_clear (&g->lock);
+  g_cond_clear (&g->cond);
+  g_free (g);
+}
+
+/* The gate lives as long as the probe (until the pad goes). */
 static Gate *
 gate_new (GstHarness *h, gboolean closed)
 {
@@ -336,7 +348,7 @@ gate_new (GstHarness *h, gboolean closed)
   g->trace = g_string_new (NULL);
   gst_pad_add_probe (src,
       GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-      gate_probe, g, NULL);
+      gate_probe, g, gate_free);
   gst_object_unref (src);
   gst_object_unref (head);
   return g;
@@ -374,8 +386,6 @@ gate_trace (Gate *g)
   return t;
 }
 
-/* Gates live until the end of the (forked) test. */
-
 static gchar *
 write_temp (const gchar *contents, gssize len)
 {
@@ -404,6 +414,8 @@ head_to_ready (const gchar *props, gchar **error)
   *error = pop_error (bus);
   gst_element_set_state (head, GST_STATE_NULL);
   gst_object_unref (head);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   g_free (desc);
   return ret;
@@ -614,6 +626,8 @@ GST_START_TEST (test_classify_matches_library)
   g_free (patches);
   upm_model_unref (m);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -643,6 +657,8 @@ GST_START_TEST (test_classify_one_frame)
   g_free (patches);
   upm_model_unref (m);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -673,6 +689,8 @@ GST_START_TEST (test_labels_file)
   gst_message_unref (msg);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
   g_unlink (path);
   g_free (path);
@@ -710,6 +728,8 @@ GST_START_TEST (test_retrieve_matches_library)
   g_free (patches);
   upm_model_unref (m);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -757,6 +777,8 @@ GST_START_TEST (test_text_classify)
   upm_context_free (ctx);
   upm_model_unref (m);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -851,6 +873,8 @@ check_caption (const gchar *props, guint beam, guint max_length)
   g_free (patches);
   upm_model_unref (m);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -993,6 +1017,8 @@ GST_START_TEST (test_order_preserved)
   }
   upm_model_unref (m);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -1055,6 +1081,8 @@ GST_START_TEST (test_live_drops_oldest)
 
   gst_object_unref (head);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -1241,6 +1269,8 @@ GST_START_TEST (test_latency)
   gst_message_unref (msg);
   gst_object_unref (head);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -1280,6 +1310,8 @@ GST_START_TEST (test_caps_task_mismatch)
   g_free (err);
   gst_harness_teardown (h);
   gst_object_unref (head);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 

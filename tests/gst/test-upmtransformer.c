@@ -480,6 +480,8 @@ GST_START_TEST (test_wrong_dim)
       GST_STR_NULL (text));
   g_free (text);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -502,6 +504,8 @@ GST_START_TEST (test_invalid_rows)
       "%s", GST_STR_NULL (text));
   g_free (text);
   gst_harness_teardown (h);
+  /* drop messages: they hold the elements, which hold the bus */
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
