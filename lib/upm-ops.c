@@ -736,54 +736,59 @@ store_out (float *y, float s, float alpha, const float *b, uint32_t j,
 }
 
 /* y[r][j] = beta y[r][j] + alpha (x_r . w_j + b_j) for r < R, j in
- * [j0, j1): JB weight rows at a time, each loaded once for the R rows. */
+ * [j0, j1). One weight row at a time, read as one sequential stream (U
+ * vectors per step) for the R rows of x: interleaving several weight rows
+ * defeats the hardware prefetcher and halves the bandwidth. */
 UPM_INLINE void
-rows_kernel (const int R, const int JB, const int f16, const float *x,
+rows_kernel (const int R, const int U, const int f16, const float *x,
     size_t ldx, uint32_t k, const void *w, uint32_t j0, uint32_t j1,
     float alpha, const float *b, float beta, float *y, size_t ldy)
 {
-  uint32_t j = j0;
-#ifdef __AVX2__
-  for (; j + JB <= j1; j += JB) {
-    __m256 acc[4][4];
+  for (uint32_t j = j0; j < j1; j++) {
+    const size_t wo = (size_t) j * k;
     uint32_t c = 0;
+#ifdef __AVX2__
+    __m256 acc[4][4];
 #pragma GCC unroll 4
-    for (int jb = 0; jb < JB; jb++)
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-      for (int r = 0; r < R; r++)
-        acc[jb][r] = _mm256_setzero_ps ();
-    for (; c + 8 <= k; c += 8) {
+      for (int u = 0; u < U; u++)
+        acc[r][u] = _mm256_setzero_ps ();
+    for (; c + 8 * U <= k; c += 8 * U) {
       __m256 wv[4];
 #pragma GCC unroll 4
-      for (int jb = 0; jb < JB; jb++)
-        wv[jb] = load_w8 (f16, w, (size_t) (j + jb) * k + c);
+      for (int u = 0; u < U; u++)
+        wv[u] = load_w8 (f16, w, wo + c + 8 * u);
 #pragma GCC unroll 4
-      for (int r = 0; r < R; r++) {
-        const __m256 xv = _mm256_loadu_ps (x + (size_t) r * ldx + c);
+      for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int jb = 0; jb < JB; jb++)
-          acc[jb][r] = _mm256_fmadd_ps (wv[jb], xv, acc[jb][r]);
-      }
+        for (int u = 0; u < U; u++)
+          acc[r][u] = _mm256_fmadd_ps (wv[u],
+              _mm256_loadu_ps (x + (size_t) r * ldx + c + 8 * u), acc[r][u]);
     }
+    for (; c + 8 <= k; c += 8) {
+      const __m256 wv = load_w8 (f16, w, wo + c);
 #pragma GCC unroll 4
-    for (int jb = 0; jb < JB; jb++)
-#pragma GCC unroll 4
-      for (int r = 0; r < R; r++) {
-        float s = hsum8 (acc[jb][r]);
-        for (uint32_t cc = c; cc < k; cc++)
-          s += load_w1 (f16, w, (size_t) (j + jb) * k + cc) *
-              x[(size_t) r * ldx + cc];
-        store_out (y + (size_t) r * ldy + j + jb, s, alpha, b, j + jb, beta);
-      }
-  }
+      for (int r = 0; r < R; r++)
+        acc[r][0] = _mm256_fmadd_ps (wv,
+            _mm256_loadu_ps (x + (size_t) r * ldx + c), acc[r][0]);
+    }
 #endif
-  for (; j < j1; j++)
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
       float s = 0.0f;
-      for (uint32_t cc = 0; cc < k; cc++)
-        s += load_w1 (f16, w, (size_t) j * k + cc) * x[(size_t) r * ldx + cc];
+#ifdef __AVX2__
+      __m256 v = acc[r][0];
+#pragma GCC unroll 4
+      for (int u = 1; u < U; u++)
+        v = _mm256_add_ps (v, acc[r][u]);
+      s = hsum8 (v);
+#endif
+      for (uint32_t cc = c; cc < k; cc++)
+        s += load_w1 (f16, w, wo + cc) * x[(size_t) r * ldx + cc];
       store_out (y + (size_t) r * ldy + j, s, alpha, b, j, beta);
     }
+  }
 }
 
 #define ROWS_CASE(F16, W) \
