@@ -27,7 +27,7 @@
  * the upstream streaming thread: the chain function queues the clip and
  * returns. At most #GstUpmHead:max-pending clips wait; when the queue is
  * full, a non-live stream waits for room while a live stream drops the
- * oldest waiting clip (a GAP event takes its place), counts it in
+ * oldest waiting clip, counts it in
  * #GstUpmHead:dropped and posts a QoS message. The element adds
  * #GstUpmHead:processing-latency to the latency it reports.
  *
@@ -139,6 +139,7 @@ GST_ELEMENT_REGISTER_DEFINE (
     upmhead, "upmhead", GST_RANK_NONE, GST_TYPE_UPM_HEAD);
 
 static void gst_upm_head_loop (gpointer data);
+static void push_gap (GstUpmHead *self, GstEvent *gap);
 
 GType
 gst_upm_head_text_format_get_type (void)
@@ -470,7 +471,10 @@ gst_upm_head_enqueue_event (GstUpmHead *self, GstEvent *event)
       gst_event_unref (event);
       return FALSE;
     }
-  g_queue_push_tail (&self->queue, event);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_GAP)
+    push_gap (self, event);
+  else
+    g_queue_push_tail (&self->queue, event);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   return TRUE;
@@ -500,8 +504,53 @@ gst_upm_head_query_live (GstUpmHead *self)
   return live;
 }
 
-/* With the lock, queue full on a live stream: replaces the oldest waiting
- * clip by a GAP event; returns the clip. */
+static gboolean
+is_gap (gconstpointer item)
+{
+  return GST_IS_EVENT (item) && GST_EVENT_TYPE (item) == GST_EVENT_GAP;
+}
+
+/* A gap from the start of @gap to @end (the later of both ends). */
+static GstEvent *
+extend_gap (GstEvent *gap, GstClockTime start, GstClockTime end)
+{
+  GstClockTime ts, dur, old_end;
+  GstEvent *merged;
+
+  gst_event_parse_gap (gap, &ts, &dur);
+  old_end = GST_CLOCK_TIME_IS_VALID (dur) ? ts + dur : ts;
+  if (GST_CLOCK_TIME_IS_VALID (end) && end > old_end)
+    old_end = end;
+  ts = MIN (ts, start);
+  merged = gst_event_new_gap (ts, old_end - ts);
+  gst_event_set_seqnum (merged, gst_event_get_seqnum (gap));
+  gst_event_unref (gap);
+  return merged;
+}
+
+/* With the lock: queues a gap after the others, merged with a gap at the
+ * tail, so that a slow worker never collects a growing run of gaps. */
+static void
+push_gap (GstUpmHead *self, GstEvent *gap)
+{
+  GList *tail = self->queue.tail;
+  GstClockTime ts, dur;
+
+  gst_event_parse_gap (gap, &ts, &dur);
+  if (tail != NULL && is_gap (tail->data))
+    {
+      tail->data = extend_gap (
+          tail->data, ts, GST_CLOCK_TIME_IS_VALID (dur) ? ts + dur : ts);
+      gst_event_unref (gap);
+    }
+  else
+    g_queue_push_tail (&self->queue, gap);
+}
+
+/* With the lock, queue full on a live stream: removes the oldest waiting
+ * clip and returns it. Nothing takes its place: a gap event there would make
+ * a synchronised sink hold the worker until the gap's time, when the worker
+ * is already late. */
 static GstBuffer *
 gst_upm_head_drop_oldest (GstUpmHead *self)
 {
@@ -509,18 +558,14 @@ gst_upm_head_drop_oldest (GstUpmHead *self)
 
   for (l = self->queue.head; l != NULL; l = l->next)
     {
-      GstBuffer *buf;
+      if (GST_IS_BUFFER (l->data))
+        {
+          GstBuffer *buf = l->data;
 
-      if (!GST_IS_BUFFER (l->data))
-        continue;
-      buf = l->data;
-      if (GST_BUFFER_PTS_IS_VALID (buf))
-        l->data = gst_event_new_gap (
-            GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf));
-      else
-        g_queue_delete_link (&self->queue, l);
-      self->n_pending--;
-      return buf;
+          g_queue_delete_link (&self->queue, l);
+          self->n_pending--;
+          return buf;
+        }
     }
   return NULL;
 }
