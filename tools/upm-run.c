@@ -623,7 +623,7 @@ write_result (Run *r, const ClipResult *c, GError **error)
 static gboolean
 run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
 {
-  uint32_t n = r->n_texts, k, i;
+  uint32_t n = r->n_texts, k;
   float *feature = g_new (float, r->hp->n_embd);
   float *logits = g_new (float, n), *probs = g_new (float, n);
   UpmAttr attr = r->task == TASK_CLASSIFY ? UPM_ATTR_CLS_INPUT
@@ -632,25 +632,16 @@ run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
 
   ok = upm_encode_visual (
       r->ctx, r->clip_patches, c->n_frames, attr, feature, routing, error);
-  if (ok && r->task == TASK_CLASSIFY)
+  if (ok)
     {
-      float scale = upm_model_logit_scale (
-          r->model, c->n_frames == 1 ? UPM_SCALE_IMG_CLS : UPM_SCALE_VIDEO_CLS);
+      /* Retrieval ranks captions by cosine; scaled by the retrieval logit
+       * scale and softmaxed like classification, as upmhead does. */
+      UpmScale which = r->task == TASK_RETRIEVE ? UPM_SCALE_RETRIEVE
+                       : c->n_frames == 1       ? UPM_SCALE_IMG_CLS
+                                                : UPM_SCALE_VIDEO_CLS;
 
-      upm_classify (r->hp, feature, r->text_feats, n, scale, logits, probs);
-    }
-  else if (ok)
-    {
-      for (i = 0; i < n; i++)
-        {
-          const float *t = r->text_feats + (gsize)i * r->hp->n_embd;
-          double dot = 0.0;
-          uint32_t d;
-
-          for (d = 0; d < r->hp->n_embd; d++)
-            dot += (double)feature[d] * t[d];
-          logits[i] = probs[i] = (float)dot;
-        }
+      upm_classify (r->hp, feature, r->text_feats, n,
+          upm_model_logit_scale (r->model, which), logits, probs);
     }
   if (ok)
     {
