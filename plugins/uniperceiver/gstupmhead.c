@@ -1024,6 +1024,7 @@ result_structure (GstUpmHead *self, const gchar *task, GstBuffer *in)
   return gst_structure_new ("upm-result", "task", G_TYPE_STRING, task, "pts",
       G_TYPE_UINT64, pts, "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (in),
       "running-time", G_TYPE_UINT64, running_time (&self->out_segment, pts),
+      "stream-time", G_TYPE_UINT64, stream_time (&self->out_segment, pts),
       NULL);
 }
 
