@@ -832,6 +832,39 @@ typedef struct
   uint32_t chunk, n_tasks;
 } LinJob;
 
+/* y += alpha b; res += s (y + b) (b may be NULL): vectorised rows. */
+static void
+add_bias (float *y, const float *b, float alpha, uint32_t w)
+{
+  uint32_t c = 0;
+#ifdef __AVX2__
+  const __m256 a = _mm256_set1_ps (alpha);
+  for (; c + 8 <= w; c += 8)
+    _mm256_storeu_ps (y + c, _mm256_fmadd_ps (a, _mm256_loadu_ps (b + c),
+            _mm256_loadu_ps (y + c)));
+#endif
+  for (; c < w; c++)
+    y[c] += alpha * b[c];
+}
+
+static void
+add_residual (float *res, const float *scale, const float *y, const float *b,
+    uint32_t w)
+{
+  uint32_t c = 0;
+#ifdef __AVX2__
+  for (; c + 8 <= w; c += 8) {
+    __m256 v = _mm256_loadu_ps (y + c);
+    if (b)
+      v = _mm256_add_ps (v, _mm256_loadu_ps (b + c));
+    _mm256_storeu_ps (res + c, _mm256_fmadd_ps (_mm256_loadu_ps (scale + c),
+            v, _mm256_loadu_ps (res + c)));
+  }
+#endif
+  for (; c < w; c++)
+    res[c] += scale[c] * (b ? y[c] + b[c] : y[c]);
+}
+
 static void
 epilogue_block (const LinJob * j, uint32_t r0, uint32_t r1, uint32_t c0,
     uint32_t c1, const float *pending_bias)
@@ -846,26 +879,17 @@ epilogue_block (const LinJob * j, uint32_t r0, uint32_t r1, uint32_t c0,
     switch (kind) {
       case UPM_EPI_NONE:
         if (b)
-          for (uint32_t c = 0; c < w; c++)
-            yr[c] += j->alpha * b[c];
+          add_bias (yr, b, j->alpha, w);
         break;
       case UPM_EPI_GELU:
         if (b)
-          for (uint32_t c = 0; c < w; c++)
-            yr[c] += b[c];
+          add_bias (yr, b, 1.0f, w);
         upm_gelu (yr, w);
         break;
-      case UPM_EPI_RESIDUAL:{
-        float *res = e->res + (size_t) r * j->n_out + c0;
-        const float *s = e->scale + c0;
-        if (b)
-          for (uint32_t c = 0; c < w; c++)
-            res[c] += s[c] * (yr[c] + b[c]);
-        else
-          for (uint32_t c = 0; c < w; c++)
-            res[c] += s[c] * yr[c];
+      case UPM_EPI_RESIDUAL:
+        add_residual (e->res + (size_t) r * j->n_out + c0, e->scale + c0, yr,
+            b, w);
         break;
-      }
     }
   }
   if (kind == UPM_EPI_RESIDUAL && e->ln_w && c0 == 0 && c1 == j->n_out)
