@@ -403,6 +403,10 @@ main (int argc, char **argv)
     {"tiny-dense.upm", "tiny-dense-video.expect.gguf"},
     {"tiny-moe.upm", "tiny-moe-image.expect.gguf"},
     {"tiny-moe.upm", "tiny-moe-video.expect.gguf"},
+    /* A briefly trained model (tools/train.py --smoke): its captions end,
+     * so beam search's finished-beam and length-penalty rules are checked
+     * (tools/make_model_fixture.py). */
+    {"smoke-moe.upm", "smoke-moe-clip.expect.gguf"},
   };
 
   g_test_init (&argc, &argv, NULL);
