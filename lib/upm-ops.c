@@ -951,7 +951,7 @@ linear_run (LinJob * j)
     uint32_t c = MAX_U (8u, (262144u / MAX_U (j->n_in, 1u)) & ~7u);
     const uint32_t per = round_up ((j->n_out + 4 * t - 1) / (4 * t), 8);
     j->chunk = MAX_U (8u, MIN_U (c, per));
-  } else if (t > 1 && work >= 4e6) {
+  } else if (t > 1 && work >= 1e5) {
     /* Each task packs its share of one operand and all of the other:
      * split the dimension whose duplication is cheaper. */
     if (j->n_out < j->n) {
