@@ -756,6 +756,12 @@ rows_kernel (const int R, const int U, const int f16, const float *x,
         acc[r][u] = _mm256_setzero_ps ();
     for (; c + 8 * U <= k; c += 8 * U) {
       __m256 wv[4];
+      /* ~1 KiB ahead: more misses in flight than the prefetcher keeps */
+      const char *pf = f16 ? (const char *) ((const uint16_t *) w + wo + c)
+          : (const char *) ((const float *) w + wo + c);
+      _mm_prefetch (pf + 1024, _MM_HINT_T0);
+      if (U * 8 * (f16 ? 2 : 4) > 64)
+        _mm_prefetch (pf + 1088, _MM_HINT_T0);
 #pragma GCC unroll 4
       for (int u = 0; u < U; u++)
         wv[u] = load_w8 (f16, w, wo + c + 8 * u);
@@ -793,27 +799,37 @@ rows_kernel (const int R, const int U, const int f16, const float *x,
 
 #define ROWS_CASE(F16, W) \
   switch (rr) { \
-    case 1: rows_kernel (1, 4, F16, xr, ldx, k, W, j0, j1, alpha, b, beta, yr, ldy); break; \
-    case 2: rows_kernel (2, 4, F16, xr, ldx, k, W, j0, j1, alpha, b, beta, yr, ldy); break; \
-    case 3: rows_kernel (3, 2, F16, xr, ldx, k, W, j0, j1, alpha, b, beta, yr, ldy); break; \
-    default: rows_kernel (4, 2, F16, xr, ldx, k, W, j0, j1, alpha, b, beta, yr, ldy); break; \
+    case 1: rows_kernel (1, 4, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
+    case 2: rows_kernel (2, 4, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
+    case 3: rows_kernel (3, 2, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
+    default: rows_kernel (4, 2, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
   }
 
-/* Any number of rows, four at a time (the weight block is re-read from
- * cache for rows beyond the first four). */
+/* Any number of rows: groups of g rows whose x block stays in L1 (16 KiB),
+ * over sub-blocks of weight rows that stay in L2 (~192 KiB), so that the
+ * weights come from DRAM once and the later groups re-read them from L2. */
 static void
 rows_block (const float *x, size_t ldx, uint32_t n, uint32_t k,
     const float *w, const uint16_t * w16, uint32_t j0, uint32_t j1,
     float alpha, const float *b, float beta, float *y, size_t ldy)
 {
-  for (uint32_t r0 = 0; r0 < n; r0 += 4) {
-    const uint32_t rr = MIN_U (4u, n - r0);
-    const float *xr = x + (size_t) r0 * ldx;
-    float *yr = y + (size_t) r0 * ldy;
-    if (w16)
-      ROWS_CASE (1, w16)
-    else
-      ROWS_CASE (0, w)
+  const size_t row_bytes = (size_t) MAX_U (k, 1u) * (w16 ? 2 : 4);
+  const uint32_t g = MAX_U (1u, MIN_U (4u, 16384u / (MAX_U (k, 1u) * 4u)));
+  const uint32_t jc = n <= g ? j1 - j0 :
+      (uint32_t) MAX_U ((size_t) 4, (size_t) 196608 / row_bytes);
+
+  for (uint32_t jj = j0; jj < j1; jj += jc) {
+    const uint32_t je = MIN_U (j1, jj + jc);
+    for (uint32_t r0 = 0; r0 < n; r0 += g) {
+      const uint32_t rr = MIN_U (g, n - r0);
+      const float *xr = x + (size_t) r0 * ldx;
+      float *yr = y + (size_t) r0 * ldy;
+      const uint32_t ja = jj, jb = je;
+      if (w16)
+        ROWS_CASE (1, w16)
+      else
+        ROWS_CASE (0, w)
+    }
   }
 }
 
