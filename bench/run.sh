@@ -8,8 +8,10 @@
 #   1. build bench/upm-bench, generate the models once (bench/make_models.py,
 #      cached in bench/models/, git-ignored);
 #   2. the machine: FMA peak (1 and N threads), sgemm, DRAM read bandwidth;
-#   3. per model (dense, MoE): warm the vocabulary-feature cache in a process
-#      of its own, then the C engine (upm-bench model), then PyTorch
+#   3. warm the vocabulary-feature caches (a process of their own, so the
+#      measured runs' peak RSS is the steady state's); the C engine on the
+#      dense and the MoE model back to back (upm-bench model); the opt-in
+#      half-precision vocabulary decoding; PyTorch on both
 #      (bench/torch_bench.py, OPENBLAS_NUM_THREADS=2 + set_num_threads(1));
 #   4. hook: bench/gst_bench.sh, when present, adds GStreamer pipeline rows
 #      (JSON {"rows": [{"name", "c", "note"}]} on stdout);
@@ -55,17 +57,24 @@ echo "machine ..." >&2
 "$bench" machine --runs "$runs" --threads "$threads" > "$out/machine.json"
 
 for kind in dense moe; do
-  model="$here/models/$size-$kind.upm"
   echo "$kind: vocabulary features ..." >&2
-  "$bench" vocab "$model" --threads "$threads" > "$out/vocab-$kind.json"
+  "$bench" vocab "$here/models/$size-$kind.upm" --threads "$threads" > "$out/vocab-$kind.json"
+done
+# The two C runs back to back (their ratio is a target), then the opt-in
+# half-precision decoding, then PyTorch.
+for kind in dense moe; do
   echo "$kind: C engine ..." >&2
-  "$bench" model "$model" --runs "$runs" --threads "$threads" > "$out/c-$kind.json"
+  "$bench" model "$here/models/$size-$kind.upm" --runs "$runs" --threads "$threads" > "$out/c-$kind.json"
+done
+for kind in dense moe; do
   echo "$kind: C engine, half-precision vocabulary features (opt-in) ..." >&2
-  UPM_VOCAB_F16=1 "$bench" model "$model" --only-caption --runs "$runs" --threads "$threads" \
-    > "$out/c-$kind-f16.json"
+  UPM_VOCAB_F16=1 "$bench" model "$here/models/$size-$kind.upm" --only-caption --runs "$runs" \
+    --threads "$threads" > "$out/c-$kind-f16.json"
+done
+for kind in dense moe; do
   cache=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_cache"])' "$out/c-$kind.json")
   echo "$kind: PyTorch ..." >&2
-  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=1 "$python" "$here/torch_bench.py" "$model" \
+  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=1 "$python" "$here/torch_bench.py" "$here/models/$size-$kind.upm" \
     --runs "$runs" --vocab-cache "$cache" > "$out/torch-$kind.json"
 done
 
