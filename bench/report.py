@@ -67,6 +67,9 @@ def main(argv):
         % (mach["sgemm_2048_gflops"], 100 * mach["sgemm_2048_gflops"] / peak))
     out("| sgemm 1569×3072×768 (engine GEMM path) | %.1f GFLOP/s (%.0f%% of peak) |"
         % (mach["sgemm_1569x3072x768_gflops"], 100 * mach["sgemm_1569x3072x768_gflops"] / peak))
+    if "sgemm_2048_openblas_threads_gflops" in mach:
+        out("| sgemm 2048³, OpenBLAS's own %d threads (reference) | %.1f GFLOP/s |"
+            % (mach["threads"], mach["sgemm_2048_openblas_threads_gflops"]))
     out("| DRAM read bandwidth, 1 / %d threads (%d MiB, best run) | %.1f / %.1f GB/s |"
         % (mach["threads"], mach["bw_buffer_mib"], mach["read_gbs_1t"], bw))
     out("")
