@@ -806,6 +806,9 @@ encode_text_batch (UpmContext * ctx, const int32_t * const *ids,
 
 /* Texts are sorted by length and encoded in chunks of similar length. */
 #define UPM_TEXT_CHUNK 256
+/* ... and at most this many padded rows, which bounds the scratch buffers
+ * (about 11 D floats per row) while the GEMMs stay large. */
+#define UPM_TEXT_ROWS 1024
 
 typedef struct
 {
@@ -840,8 +843,12 @@ encode_texts_progress (UpmContext * ctx, const int32_t * const *ids,
   }
   qsort (order, n_texts, sizeof *order, (int (*)(const void *,
               const void *)) cmp_len);
-  for (uint32_t s = 0; s < n_texts && ok; s += UPM_TEXT_CHUNK) {
-    const uint32_t cnt = MIN (UPM_TEXT_CHUNK, n_texts - s);
+  for (uint32_t s = 0, cnt = 0; s < n_texts && ok; s += cnt) {
+    /* Ascending lengths: the last text of a chunk is its longest. */
+    cnt = 1;
+    while (s + cnt < n_texts && cnt < UPM_TEXT_CHUNK
+        && (cnt + 1) * (order[s + cnt].len + 1) <= UPM_TEXT_ROWS)
+      cnt++;
     for (uint32_t k = 0; k < cnt; k++) {
       cids[k] = ids[order[s + k].index];
       clen[k] = n_ids[order[s + k].index];
