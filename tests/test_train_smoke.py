@@ -41,7 +41,7 @@ def main():
         upm = os.path.join(d, "smoke.upm")
         r = subprocess.run([sys.executable, os.path.join(TOOLS, "train.py"), "--smoke",
                             "--out", out, "--export", upm, "--threads", "2"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=85)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
         sys.stdout.write(r.stdout[-3000:])
         check(r.returncode == 0, "train.py --smoke exits 0 (got %d)" % r.returncode)
         rows = list(csv.DictReader(open(os.path.join(out, "loss.csv")))) \
