@@ -210,8 +210,8 @@ GST_START_TEST (test_model_hostile_counts)
   gchar *kvs = model_variant ("kvs.upm", 16, &huge, 8, 0);
   gchar *e1 = model_error (tensors), *e2 = model_error (kvs);
 
-  assert_contains (e1, "tensor_count");
-  assert_contains (e2, "kv_count");
+  assert_contains (e1, "tensor_count 4611686018427387904 is absurd");
+  assert_contains (e2, "kv_count 4611686018427387904 is absurd");
   g_free (e1);
   g_free (e2);
   g_free (tensors);
@@ -228,7 +228,7 @@ GST_START_TEST (test_model_wrong_architecture_or_version)
   gchar *ver = model_variant ("version.upm", 4, &version, 4, 0);
   gchar *e1 = model_error (arch), *e2 = model_error (ver);
 
-  assert_contains (e1, "architecture");
+  assert_contains (e1, "architecture 'llamarceiver' is not supported");
   assert_contains (e2, "version 99");
   g_free (e1);
   g_free (e2);
