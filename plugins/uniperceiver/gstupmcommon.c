@@ -423,6 +423,35 @@ done:
   return model;
 }
 
+UpmModel *
+gst_upm_element_open_model (GstElement *element, const gchar *path)
+{
+  const gchar *file = path ? path : gst_upm_default_model_path ();
+  GError *err = NULL;
+  UpmModel *model = gst_upm_element_get_model (element, path, &err);
+
+  if (model != NULL)
+    return model;
+  if (err != NULL && err->domain == UPM_ERROR && err->code == UPM_ERROR_IO
+      && !g_file_test (file, G_FILE_TEST_EXISTS))
+    {
+      GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
+          ("Model file \"%s\" not found: %s", file, err->message),
+          ("Set the 'model' property (or the UPM_DEFAULT_MODEL environment "
+           "variable) to a .upm model file."));
+    }
+  else
+    {
+      GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ,
+          ("Could not load the Uni-Perceiver model \"%s\": %s", file,
+              err ? err->message : "unknown error"),
+          ("Check the file with upm-inspect; make .upm files with "
+           "tools/convert.py."));
+    }
+  g_clear_error (&err);
+  return NULL;
+}
+
 gboolean
 gst_upm_handle_context_query (
     GstElement *element, GstQuery *query, UpmModel *model)

@@ -98,6 +98,12 @@ GType gst_upm_model_get_type (void);   /* boxed: upm_model_ref/unref */
 UpmModel *gst_upm_element_get_model (GstElement * element, const gchar * path,
     GError ** error);
 
+/* gst_upm_element_get_model for an element's NULL->READY: on failure posts
+ * the error users see (file not found, or why it could not be loaded, with
+ * what to do about it) and returns NULL. */
+UpmModel *gst_upm_element_open_model (GstElement * element,
+    const gchar * path);
+
 /* For set_context vfuncs: the model of @context if it is for @path. */
 UpmModel *gst_upm_context_get_model (GstContext * context, const gchar * path);
 

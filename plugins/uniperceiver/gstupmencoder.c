@@ -79,7 +79,6 @@ GST_ELEMENT_REGISTER_DEFINE (
 static gboolean
 gst_upm_encoder_open (GstUpmEncoder *self)
 {
-  GError *err = NULL;
   gchar *path;
   UpmModel *model;
   const UpmHParams *hp;
@@ -89,18 +88,10 @@ gst_upm_encoder_open (GstUpmEncoder *self)
   self->model_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
 
-  model = gst_upm_element_get_model (GST_ELEMENT (self), path, &err);
-  if (model == NULL)
-    {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not load the Uni-Perceiver model \"%s\".",
-              path ? path : gst_upm_default_model_path ()),
-          ("%s", err ? err->message : "unknown error"));
-      g_clear_error (&err);
-      g_free (path);
-      return FALSE;
-    }
+  model = gst_upm_element_open_model (GST_ELEMENT (self), path);
   g_free (path);
+  if (model == NULL)
+    return FALSE;
 
   hp = upm_model_hparams (model);
   self->ctx = upm_context_new (model);

@@ -373,34 +373,10 @@ gst_upm_tokenizer_hparams (GstUpmTokenizer *self)
 
 /* -------------------------------------------------------------- model */
 
-static void
-gst_upm_tokenizer_post_model_error (
-    GstUpmTokenizer *self, const gchar *path, const GError *err)
-{
-  const gchar *file = path ? path : gst_upm_default_model_path ();
-
-  if (err->domain == UPM_ERROR && err->code == UPM_ERROR_IO
-      && !g_file_test (file, G_FILE_TEST_EXISTS))
-    {
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("Model file \"%s\" not found: %s", file, err->message),
-          ("Set the 'model' property (or the UPM_DEFAULT_MODEL environment "
-           "variable) to a .upm model file."));
-    }
-  else
-    {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not load the model file \"%s\": %s", file, err->message),
-          ("Check the file with upm-inspect; make .upm files with "
-           "tools/convert.py."));
-    }
-}
-
 /* Loads the model of the 'model' property unless it is already loaded. */
 static gboolean
 gst_upm_tokenizer_ensure_model (GstUpmTokenizer *self)
 {
-  GError *err = NULL;
   UpmModel *model, *old;
   gchar *path;
 
@@ -414,11 +390,9 @@ gst_upm_tokenizer_ensure_model (GstUpmTokenizer *self)
     }
   GST_OBJECT_UNLOCK (self);
 
-  model = gst_upm_element_get_model (GST_ELEMENT (self), path, &err);
+  model = gst_upm_element_open_model (GST_ELEMENT (self), path);
   if (!model)
     {
-      gst_upm_tokenizer_post_model_error (self, path, err);
-      g_clear_error (&err);
       g_free (path);
       return FALSE;
     }

@@ -107,7 +107,7 @@ caption)
     pipelines/caption.sh "$video" >/dev/null
   expect_fail "missing input file" "no such file" pipelines/caption.sh "$tmp/nope.mp4"
   expect_fail "missing --model file" "no such file" pipelines/caption.sh -m "$tmp/nope.upm" "$video"
-  expect_fail "missing default model: the element's error" "Could not load the Uni-Perceiver model" \
+  expect_fail "missing default model: the element's error" "nope.upm\" not found" \
     env UPM_DEFAULT_MODEL="$tmp/nope.upm" pipelines/caption.sh "$video"
   expect_fail "usage without input" "usage:" pipelines/caption.sh
   ;;
@@ -298,7 +298,7 @@ PY
   check "classification" "$app" -t classify -l "left,right,up" -k 2 --no-json --no-routing "$video" >"$tmp/cls.txt"
   check "6 results with 2 labels each" test "$(grep -cE '^\[.*\] classify (left|right|up) [01]\.[0-9]{2} \| (left|right|up) [01]\.[0-9]{2}$' "$tmp/cls.txt")" = 6
   expect_fail "missing file" "no such file" "$app" "$tmp/nope.mp4"
-  expect_fail "missing model: the element's error" 'Could not load the Uni-Perceiver model' \
+  expect_fail "missing model: the element's error" 'nope.upm" not found' \
     env UPM_DEFAULT_MODEL="$tmp/nope.upm" "$app" "$video"
   expect_fail "missing --model file" "no such model file" "$app" -m "$tmp/nope.upm" "$video"
   expect_fail "classify without labels: the element's error" "No labels" "$app" -t classify "$video"

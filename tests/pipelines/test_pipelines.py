@@ -143,7 +143,7 @@ class WholePipeline(unittest.TestCase):
     def test_missing_model(self):
         out, results, error = run_appsink(self.plain, f'model="{TMP}/nope.upm"')
         self.assertIsNotNone(error)
-        self.assertIn("Could not load the Uni-Perceiver model", error)
+        self.assertIn('nope.upm" not found', error)
 
 
 class PythonApp(unittest.TestCase):
@@ -190,7 +190,7 @@ class PythonApp(unittest.TestCase):
         env = dict(os.environ, UPM_DEFAULT_MODEL=os.path.join(TMP, "nope.upm"))
         r = self.run_app(self.video, env=env)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("Could not load the Uni-Perceiver model", r.stderr)
+        self.assertIn('nope.upm" not found', r.stderr)
         r = self.run_app("--task", "classify", self.video)
         self.assertEqual(r.returncode, 1)
         self.assertIn("No labels", r.stderr)
