@@ -172,8 +172,10 @@ def main(argv):
     if gst:
         for row in gst.get("rows", []):
             out("| %s | %s | %s | | | |" % (row.get("name"), row.get("c", "-"), row.get("note", "")))
+        for t in gst.get("targets", []):
+            targets.append((t["target"], None, bool(t["ok"]), t["shown"]))
     else:
-        out("| GStreamer pipeline on the bundled model | (pending: bench/gst_bench.sh hook) | | | | |")
+        out("| GStreamer pipelines on the bundled model | (bench/gst_bench.py failed or was not run) | | | | |")
     out("")
     out("## Targets")
     out("")

@@ -13,8 +13,9 @@
 #      dense and the MoE model back to back (upm-bench model); the opt-in
 #      half-precision vocabulary decoding; PyTorch on both
 #      (bench/torch_bench.py, OPENBLAS_NUM_THREADS=2 + set_num_threads(1));
-#   4. hook: bench/gst_bench.sh, when present, adds GStreamer pipeline rows
-#      (JSON {"rows": [{"name", "c", "note"}]} on stdout);
+#   4. bench/gst_bench.py: GStreamer rows on the bundled model (file
+#      pipeline clips/s, live 30 fps real-time factor and latency, RSS of one
+#      process with 1 and 4 pipelines on one model);
 #   5. bench/report.py prints the table (also written to the result dir).
 # Results: bench/results/<date>/ (git-ignored).
 set -eu
@@ -78,11 +79,10 @@ for kind in dense moe; do
     --runs "$runs" --vocab-cache "$cache" > "$out/torch-$kind.json"
 done
 
-# Hook for the GStreamer-pipeline rows on the bundled model (the plugin's
-# benchmark script, when it lands, prints {"rows": [...]}).
-if [ -x "$here/gst_bench.sh" ]; then
-  echo "GStreamer pipelines ..." >&2
-  "$here/gst_bench.sh" --runs "$runs" > "$out/gst.json" || echo "run.sh: gst_bench.sh failed" >&2
-fi
+# GStreamer rows on the bundled model: file throughput, live real-time
+# factor and latency, RSS of 1 vs 4 pipelines on one model.
+echo "GStreamer pipelines ..." >&2
+"$python" "$here/gst_bench.py" --runs "$runs" --build "$build" \
+  --base-model "$here/models/$size-moe.upm" > "$out/gst.json" || echo "run.sh: gst_bench.py failed" >&2
 
 "$python" "$here/report.py" "$out"

@@ -22,6 +22,7 @@
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -138,6 +139,9 @@ class Soak:
                 if s is not None and s.get_name() == "upm-result":
                     self.on_result(s)
         self.rss.append((time.monotonic() - t0, rss_kib()))
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu_s = ru.ru_utime + ru.ru_stime
+        self.wall_s = time.monotonic() - t0
         dropped = self.upm.get_property("dropped")
         self.pipeline.set_state(Gst.State.NULL)
         return dropped
@@ -183,6 +187,10 @@ class Soak:
             "after_last_frame_ms_median": statistics.median(last) if last else None,
             "after_last_frame_ms_max": last[-1] if last else None,
             "clip_span_ms": self.span / 1e6,
+            # CPU seconds the whole process (source, conversion, model) used
+            # per second of video: the real-time factor (< 1: keeps up)
+            "cpu_s": self.cpu_s, "wall_s": self.wall_s,
+            "realtime_factor": self.cpu_s / a.duration,
             "errors": self.errors,
         }
 
