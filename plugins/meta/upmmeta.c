@@ -250,6 +250,12 @@ gst_upm_routing_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   m->duration = GST_CLOCK_TIME_NONE;
   m->n_routes = 0;
   m->routes = NULL;
+  m->n_token_routes = 0;
+  m->token_routes = NULL;
+  m->visual_begin = 0;
+  m->grid_width = 0;
+  m->grid_height = 0;
+  m->n_frames = 0;
   return TRUE;
 }
 
@@ -257,12 +263,18 @@ static void
 gst_upm_routing_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
   GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
+  guint i;
 
   g_free (m->model);
   g_free (m->routes);
+  for (i = 0; i < m->n_token_routes; i++)
+    g_free (m->token_routes[i].experts);
+  g_free (m->token_routes);
   m->model = NULL;
   m->routes = NULL;
   m->n_routes = 0;
+  m->token_routes = NULL;
+  m->n_token_routes = 0;
 }
 
 static gboolean
@@ -273,9 +285,7 @@ gst_upm_routing_meta_transform (GstBuffer *dest, GstMeta *meta,
 
   if (!GST_META_TRANSFORM_IS_COPY (type))
     return FALSE;
-  return gst_buffer_add_upm_routing_meta (dest, m->model, m->n_layers,
-             m->n_experts, m->pts, m->duration, m->routes, m->n_routes)
-         != NULL;
+  return gst_buffer_copy_upm_routing_meta (dest, m) != NULL;
 }
 
 const GstMetaInfo *
@@ -338,6 +348,85 @@ gst_upm_routing_meta_append (
       r->segment = g_intern_string (routes[i].segment);
     }
   meta->n_routes += n_routes;
+}
+
+const GstUpmTokenRoute *
+gst_upm_routing_meta_add_token_routes (GstUpmRoutingMeta *meta, guint layer,
+    GstUpmGate gate, const gchar *segment, guint token_begin, guint n_tokens,
+    const guint8 *experts)
+{
+  GstUpmTokenRoute *r;
+
+  g_return_val_if_fail (meta != NULL, NULL);
+  g_return_val_if_fail (experts != NULL || n_tokens == 0, NULL);
+  g_return_val_if_fail (n_tokens <= G_MAXUINT - token_begin, NULL);
+
+  meta->token_routes = g_renew (
+      GstUpmTokenRoute, meta->token_routes, (gsize)meta->n_token_routes + 1);
+  r = &meta->token_routes[meta->n_token_routes++];
+  r->layer = layer;
+  r->gate = gate;
+  r->segment = g_intern_string (segment);
+  r->token_begin = token_begin;
+  r->n_tokens = n_tokens;
+  r->experts = n_tokens ? g_memdup2 (experts, (gsize)n_tokens * 2) : NULL;
+  return r;
+}
+
+const GstUpmTokenRoute *
+gst_upm_routing_meta_find_token_route (
+    const GstUpmRoutingMeta *meta, guint layer, GstUpmGate gate, guint token)
+{
+  guint i;
+
+  g_return_val_if_fail (meta != NULL, NULL);
+
+  for (i = 0; i < meta->n_token_routes; i++)
+    {
+      const GstUpmTokenRoute *r = &meta->token_routes[i];
+
+      if (r->layer == layer && r->gate == gate && token >= r->token_begin
+          && token - r->token_begin < r->n_tokens)
+        return r;
+    }
+  return NULL;
+}
+
+void
+gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta *meta,
+    guint visual_begin, guint grid_width, guint grid_height, guint n_frames)
+{
+  g_return_if_fail (meta != NULL);
+
+  meta->visual_begin = visual_begin;
+  meta->grid_width = grid_width;
+  meta->grid_height = grid_height;
+  meta->n_frames = n_frames;
+}
+
+GstUpmRoutingMeta *
+gst_buffer_copy_upm_routing_meta (GstBuffer *dest, const GstUpmRoutingMeta *src)
+{
+  GstUpmRoutingMeta *m;
+  guint i;
+
+  g_return_val_if_fail (GST_IS_BUFFER (dest), NULL);
+  g_return_val_if_fail (src != NULL, NULL);
+
+  m = gst_buffer_add_upm_routing_meta (dest, src->model, src->n_layers,
+      src->n_experts, src->pts, src->duration, src->routes, src->n_routes);
+  if (m == NULL)
+    return NULL;
+  for (i = 0; i < src->n_token_routes; i++)
+    {
+      const GstUpmTokenRoute *r = &src->token_routes[i];
+
+      gst_upm_routing_meta_add_token_routes (m, r->layer, r->gate, r->segment,
+          r->token_begin, r->n_tokens, r->experts);
+    }
+  gst_upm_routing_meta_set_visual_grid (
+      m, src->visual_begin, src->grid_width, src->grid_height, src->n_frames);
+  return m;
 }
 
 const gchar *
@@ -485,6 +574,47 @@ json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
+  if (m->grid_width > 0)
+    {
+      json_builder_set_member_name (b, "grid");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "visual_begin");
+      json_builder_add_int_value (b, m->visual_begin);
+      json_builder_set_member_name (b, "width");
+      json_builder_add_int_value (b, m->grid_width);
+      json_builder_set_member_name (b, "height");
+      json_builder_add_int_value (b, m->grid_height);
+      json_builder_set_member_name (b, "frames");
+      json_builder_add_int_value (b, m->n_frames);
+      json_builder_end_object (b);
+    }
+  if (m->n_token_routes > 0)
+    {
+      /* compact: the expert ids of a route as one flat array, 2 per token */
+      json_builder_set_member_name (b, "token_routes");
+      json_builder_begin_array (b);
+      for (i = 0; i < m->n_token_routes; i++)
+        {
+          const GstUpmTokenRoute *r = &m->token_routes[i];
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "layer");
+          json_builder_add_int_value (b, r->layer);
+          json_add_string (b, "gate", gst_upm_gate_name (r->gate));
+          json_add_string (b, "segment", r->segment);
+          json_builder_set_member_name (b, "token_begin");
+          json_builder_add_int_value (b, r->token_begin);
+          json_builder_set_member_name (b, "n_tokens");
+          json_builder_add_int_value (b, r->n_tokens);
+          json_builder_set_member_name (b, "experts");
+          json_builder_begin_array (b);
+          for (j = 0; j < 2 * r->n_tokens; j++)
+            json_builder_add_int_value (b, r->experts[j]);
+          json_builder_end_array (b);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+    }
   json_builder_end_object (b);
 }
 

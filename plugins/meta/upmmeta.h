@@ -95,6 +95,19 @@ typedef struct
   gfloat weight[2];             /* gate weights, sum 1 */
 } GstUpmRoute;
 
+/* Per-token routing of one MoE layer's gate (the dynamic token and context
+ * routing levels): token i of the route is token token_begin + i of the
+ * sequence; its two experts, best first, are experts[2 * i] and
+ * experts[2 * i + 1]. */
+typedef struct
+{
+  guint layer;
+  GstUpmGate gate;
+  const gchar *segment;         /* interned, as in GstUpmRoute */
+  guint token_begin, n_tokens;
+  guint8 *experts;              /* 2 x n_tokens, owned by the meta */
+} GstUpmTokenRoute;
+
 typedef struct
 {
   GstMeta meta;
@@ -103,6 +116,14 @@ typedef struct
   GstClockTime pts, duration;
   guint n_routes;
   GstUpmRoute *routes;
+  /* Added after 0.1.0, zero / NULL when unset. */
+  guint n_token_routes;
+  GstUpmTokenRoute *token_routes;
+  /* The layout of the visual tokens, for drawing per-token routing on the
+   * frames: patch (x, y) of clip frame f is token
+   * visual_begin + (f * grid_height + y) * grid_width + x of the sequence.
+   * grid_width == 0: unknown. */
+  guint visual_begin, grid_width, grid_height, n_frames;
 } GstUpmRoutingMeta;
 
 GType gst_upm_routing_meta_api_get_type (void);
@@ -122,6 +143,27 @@ void gst_upm_routing_meta_append (GstUpmRoutingMeta * meta,
     const GstUpmRoute * routes, guint n_routes);
 
 const gchar *gst_upm_gate_name (GstUpmGate gate);
+
+/* Adds the per-token routing of (@layer, @gate) for @n_tokens tokens from
+ * @token_begin: @experts holds 2 expert ids per token, best first (copied).
+ * @segment is interned (may be NULL). Returns the stored route. */
+const GstUpmTokenRoute *gst_upm_routing_meta_add_token_routes (
+    GstUpmRoutingMeta * meta, guint layer, GstUpmGate gate,
+    const gchar * segment, guint token_begin, guint n_tokens,
+    const guint8 * experts);
+
+/* The per-token route of (@layer, @gate) that contains @token, or NULL. */
+const GstUpmTokenRoute *gst_upm_routing_meta_find_token_route (
+    const GstUpmRoutingMeta * meta, guint layer, GstUpmGate gate,
+    guint token);
+
+/* Sets the visual token layout (see GstUpmRoutingMeta). */
+void gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta * meta,
+    guint visual_begin, guint grid_width, guint grid_height, guint n_frames);
+
+/* A deep copy of @src on @dest: routes, token routes and the grid. */
+GstUpmRoutingMeta *gst_buffer_copy_upm_routing_meta (GstBuffer * dest,
+    const GstUpmRoutingMeta * src);
 
 /* ------------------------------------------------------------------ JSON */
 

@@ -8,6 +8,7 @@
 #endif
 
 #include "gstupmelements.h"
+#include "gstupmroutingoverlay.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -19,6 +20,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (upmtransformer, plugin);
   ret |= GST_ELEMENT_REGISTER (upmhead, plugin);
   ret |= GST_ELEMENT_REGISTER (upmbin, plugin);
+  ret |= GST_ELEMENT_REGISTER (upmroutingoverlay, plugin);
   return ret;
 }
 
