@@ -614,9 +614,17 @@ gst_upm_routing_overlay_aggregate (GstAggregator *agg, gboolean timeout)
   if (rbuf != NULL)
     gst_buffer_unref (rbuf);
 
-  GST_AGGREGATOR_PAD (agg->srcpad)->segment.position
-      = GST_BUFFER_PTS_IS_VALID (vbuf) ? GST_BUFFER_PTS (vbuf)
-                                       : GST_CLOCK_TIME_NONE;
+  /* the next output time, for the live timeout */
+  if (GST_BUFFER_PTS_IS_VALID (vbuf))
+    {
+      GstClockTime next = GST_BUFFER_PTS (vbuf);
+
+      if (GST_BUFFER_DURATION_IS_VALID (vbuf))
+        next += GST_BUFFER_DURATION (vbuf);
+      GST_OBJECT_LOCK (agg);
+      GST_AGGREGATOR_PAD (agg->srcpad)->segment.position = next;
+      GST_OBJECT_UNLOCK (agg);
+    }
   return gst_aggregator_finish_buffer (agg, vbuf);
 }
 
@@ -959,6 +967,10 @@ gst_upm_routing_overlay_class_init (GstUpmRoutingOverlayClass *klass)
   agg_class->src_query = gst_upm_routing_overlay_src_query;
   agg_class->update_src_caps = gst_upm_routing_overlay_update_src_caps;
   agg_class->stop = gst_upm_routing_overlay_stop;
+  /* live: a frame waits for its routing until its running time plus the
+   * latency (upstream's, which includes upmbin's clip span, plus the
+   * latency property), then passes undrawn */
+  agg_class->get_next_time = gst_aggregator_simple_get_next_time;
 
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_OVERLAY_POSITION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_OVERLAY_MODE, 0);
