@@ -110,29 +110,13 @@ engine_cache (UpmModel * model)
 
 /* ------------------------------------------------------------------ gate */
 
-/* g = LN(Wt a + bt); logits = Wg g; top-2; renormalised softmax (§3.2). */
+/* Top-2 of @logits (n_exp of them, overwritten by the softmax) with the
+ * renormalised softmax weights (§3.2). */
 static void
-gate_decide (const UpmModel * model, const UpmGate * gate,
-    const uint8_t bits[8], uint32_t expert[2], float weight[2])
+gate_top2 (float *logits, uint32_t n_exp, uint32_t expert[2], float weight[2])
 {
-  const uint32_t d = model->hp.n_embd, n_exp = model->hp.n_expert;
-  float *g = g_new (float, d);
-  float *logits = g_new (float, n_exp);
-  uint32_t i1 = 0, i2 = 0;
+  uint32_t i1 = 0, i2;
 
-  for (uint32_t j = 0; j < d; j++) {
-    float acc = gate->tag_b[j];
-    for (int k = 0; k < 8; k++)
-      acc += gate->tag_w[j * 8 + k] * (float) bits[k];
-    g[j] = acc;
-  }
-  upm_layer_norm (g, 1, d, gate->norm_w, gate->norm_b, model->hp.norm_eps, g);
-  for (uint32_t e = 0; e < n_exp; e++) {
-    double acc = 0.0;
-    for (uint32_t j = 0; j < d; j++)
-      acc += (double) gate->wg[(size_t) e * d + j] * g[j];
-    logits[e] = (float) acc;
-  }
   for (uint32_t e = 1; e < n_exp; e++)
     if (logits[e] > logits[i1])
       i1 = e;
@@ -148,6 +132,51 @@ gate_decide (const UpmModel * model, const UpmGate * gate,
   expert[1] = i2;
   weight[0] = logits[i1] / denom;
   weight[1] = logits[i2] / denom;
+}
+
+/* logits = Wg g (double accumulation). */
+static void
+gate_logits (const UpmGate * gate, const float *g, uint32_t d,
+    uint32_t n_exp, float *logits)
+{
+  for (uint32_t e = 0; e < n_exp; e++) {
+    double acc = 0.0;
+    for (uint32_t j = 0; j < d; j++)
+      acc += (double) gate->wg[(size_t) e * d + j] * g[j];
+    logits[e] = (float) acc;
+  }
+}
+
+/* The static decision of a gate for an attribute row: attribute routing
+ * g = LN(Wt a + bt) (§3.2); modality and task routing g = the learned
+ * embedding row of the segment's modality or task. */
+static void
+gate_decide (const UpmModel * model, const UpmGate * gate, UpmAttr attr,
+    uint32_t expert[2], float weight[2])
+{
+  const uint32_t d = model->hp.n_embd, n_exp = model->hp.n_expert;
+  float *g = g_new (float, d);
+  float *logits = g_new (float, n_exp);
+
+  if (model->routing == UPM_ROUTING_MODALITY) {
+    memcpy (g, gate->embd + (size_t) upm_attr_modality (attr) * d,
+        d * sizeof (float));
+  } else if (model->routing == UPM_ROUTING_TASK) {
+    memcpy (g, gate->embd + (size_t) upm_attr_task (attr) * d,
+        d * sizeof (float));
+  } else {
+    const uint8_t *bits = model->attr_bits[attr];
+    for (uint32_t j = 0; j < d; j++) {
+      float acc = gate->tag_b[j];
+      for (int k = 0; k < 8; k++)
+        acc += gate->tag_w[j * 8 + k] * (float) bits[k];
+      g[j] = acc;
+    }
+    upm_layer_norm (g, 1, d, gate->norm_w, gate->norm_b, model->hp.norm_eps,
+        g);
+  }
+  gate_logits (gate, g, d, n_exp, logits);
+  gate_top2 (logits, n_exp, expert, weight);
   g_free (g);
   g_free (logits);
 }
@@ -161,8 +190,8 @@ decision_locked (UpmModel * model, uint32_t layer, UpmGateKind gate,
       &c->decisions[((gsize) layer * UPM_N_GATES + gate) * UPM_N_ATTRS + attr];
 
   if (!d->decided) {
-    gate_decide (model, &model->layers[layer].gate[gate],
-        model->attr_bits[attr], d->expert, d->weight);
+    gate_decide (model, &model->layers[layer].gate[gate], attr, d->expert,
+        d->weight);
     d->decided = TRUE;
   }
   return d;
@@ -175,7 +204,8 @@ upm_model_route (UpmModel * model, uint32_t layer, UpmGateKind gate,
   UpmDecision *d;
 
   if (layer >= model->hp.n_layer || !model->layers[layer].is_moe
-      || (guint) gate >= UPM_N_GATES || (guint) attr >= UPM_N_ATTRS)
+      || (guint) gate >= UPM_N_GATES || (guint) attr >= UPM_N_ATTRS
+      || upm_routing_level_is_dynamic (model->routing))
     return FALSE;
   g_mutex_lock (&model->lock);
   d = decision_locked (model, layer, gate, attr);

@@ -42,10 +42,56 @@ static const char *const scale_names[UPM_N_SCALES] = {
   "retrieve", "tqa_mlm", "tqa_caption", "tqa_retrieve", "downstream",
 };
 
+static const char *const routing_names[UPM_N_ROUTING_LEVELS] = {
+  "attribute", "token", "context", "modality", "task",
+};
+
 const char *
 upm_attr_name (UpmAttr attr)
 {
   return (guint) attr < UPM_N_ATTRS ? attr_names[attr] : NULL;
+}
+
+const char *
+upm_routing_level_name (UpmRoutingLevel level)
+{
+  return (guint) level < UPM_N_ROUTING_LEVELS ? routing_names[level] : NULL;
+}
+
+gboolean
+upm_routing_level_is_dynamic (UpmRoutingLevel level)
+{
+  return level == UPM_ROUTING_TOKEN || level == UPM_ROUTING_CONTEXT;
+}
+
+UpmModality
+upm_attr_modality (UpmAttr attr)
+{
+  switch (attr) {
+    case UPM_ATTR_CLS_INPUT:
+    case UPM_ATTR_RETRIEVAL_INPUT:
+    case UPM_ATTR_CAPTION_PREFIX:
+      return UPM_MODALITY_VISUAL;
+    default:
+      return UPM_MODALITY_TEXT;
+  }
+}
+
+UpmTask
+upm_attr_task (UpmAttr attr)
+{
+  switch (attr) {
+    case UPM_ATTR_CLS_INPUT:
+    case UPM_ATTR_CLS_TARGET:
+      return UPM_TASK_CLASSIFICATION;
+    case UPM_ATTR_RETRIEVAL_INPUT:
+    case UPM_ATTR_RETRIEVAL_TARGET:
+      return UPM_TASK_RETRIEVAL;
+    case UPM_ATTR_TEXT_INPUT:
+      return UPM_TASK_TEXT;
+    default:
+      return UPM_TASK_CAPTION;
+  }
 }
 
 const char *
@@ -330,13 +376,21 @@ load_moe_routing (UpmModel * m, GError ** error)
     return model_fail (m, error, UPM_ERROR_MODEL,
         "moe.expert_used_count %u is not supported (only 2)",
         m->hp.n_expert_used);
+  /* Absent: attribute routing (files written before the key existed). */
+  m->routing = UPM_ROUTING_ATTRIBUTE;
+  if (!upm_gguf_find_kv (m->gguf, "uniperceiver.moe.routing"))
+    return TRUE;
   routing = upm_gguf_get_string (m->gguf, "uniperceiver.moe.routing", error);
   if (!routing)
     return FALSE;
-  if (strcmp (routing, "attribute") != 0)
-    return model_fail (m, error, UPM_ERROR_VERSION,
-        "routing '%s' is not supported by this build", routing);
-  return TRUE;
+  for (guint i = 0; i < UPM_N_ROUTING_LEVELS; i++)
+    if (strcmp (routing, routing_names[i]) == 0) {
+      m->routing = (UpmRoutingLevel) i;
+      return TRUE;
+    }
+  return model_fail (m, error, UPM_ERROR_VERSION,
+      "moe.routing '%s' is not supported by this build (attribute, token, "
+      "context, modality or task)", routing);
 }
 
 static gboolean
@@ -518,6 +572,17 @@ load_gate (UpmModel * m, guint l, const char *base, UpmGate * g,
   uint64_t D = m->hp.n_embd;
   char n[5][64];
 
+  if (m->routing != UPM_ROUTING_ATTRIBUTE) {
+    g_snprintf (n[4], sizeof n[4], "%s.wg.weight", base);
+    g_snprintf (n[0], sizeof n[0], "%s.embd", base);
+    g->n_embd_rows = m->routing == UPM_ROUTING_MODALITY ? UPM_N_MODALITIES :
+        m->routing == UPM_ROUTING_TASK ? UPM_N_TASKS : 0;
+    if (g->n_embd_rows
+        && !(g->embd = req_blk (m, l, n[0], g->n_embd_rows, D, 0, error)))
+      return FALSE;
+    return (g->wg = req_blk (m, l, n[4], m->hp.n_expert, D, 0, error)) !=
+        NULL;
+  }
   g_snprintf (n[0], sizeof n[0], "%s.tag.weight", base);
   g_snprintf (n[1], sizeof n[1], "%s.tag.bias", base);
   g_snprintf (n[2], sizeof n[2], "%s.norm.weight", base);
@@ -753,6 +818,12 @@ gboolean
 upm_model_is_moe (const UpmModel * model)
 {
   return model->hp.n_expert > 0;
+}
+
+UpmRoutingLevel
+upm_model_routing_level (const UpmModel * model)
+{
+  return model->routing;
 }
 
 gboolean

@@ -122,12 +122,16 @@ enum
   UPM_N_LIN
 };
 
-/* Attribute gate: g = LN(tag_w a + tag_b); logits = wg g. */
+/* A gate. attribute: g = LN(tag_w a + tag_b); modality / task:
+ * g = embd[row]; token / context: g = the (mean) input rows. Then
+ * logits = wg g, top-2, renormalised softmax. */
 typedef struct
 {
-  const float *tag_w;           /* [D, 8] */
+  const float *tag_w;           /* [D, 8] (attribute) */
   const float *tag_b;           /* [D] */
   const float *norm_w, *norm_b; /* [D] */
+  const float *embd;            /* [n_embd_rows, D] (modality, task) */
+  uint32_t n_embd_rows;
   const float *wg;              /* [E, D] */
 } UpmGate;
 
@@ -159,6 +163,7 @@ struct _UpmModel
   char *weights_sha256;         /* may be NULL */
   UpmGguf *gguf;
   UpmHParams hp;
+  UpmRoutingLevel routing;
   uint8_t attr_bits[UPM_N_ATTRS][8];
   float logit_scale_raw[UPM_N_SCALES];
   gboolean has_logit_scale[UPM_N_SCALES];

@@ -29,6 +29,7 @@ typedef enum
   UPM_ERROR_MODEL,              /* missing tensor, wrong dtype or shape, bad hparams */
   UPM_ERROR_INVALID_ARGUMENT,   /* bad input from the caller (sizes, UTF-8, ...) */
   UPM_ERROR_NOMEM,              /* an allocation of absurd size was refused */
+  UPM_ERROR_CANCELLED,          /* the caller's cancel flag was raised */
 } UpmError;
 
 /* Attribute rows of the conditional MoE (model-spec §3.3). */
@@ -46,6 +47,47 @@ typedef enum
 } UpmAttr;
 
 const char *upm_attr_name (UpmAttr attr);
+
+/* Routing levels of the conditional MoE (Uni-Perceiver-MoE paper): what a
+ * gate sees (key uniperceiver.moe.routing, docs/model-format.md).
+ * attribute, modality and task decide once per segment (static: the two
+ * chosen experts are merged); token and context decide per token
+ * (dynamic: real top-2 dispatch). */
+typedef enum
+{
+  UPM_ROUTING_ATTRIBUTE,        /* the segment's 8-bit attribute vector */
+  UPM_ROUTING_TOKEN,            /* the token's own input to the MoE linear */
+  UPM_ROUTING_CONTEXT,          /* the mean input over the visible tokens */
+  UPM_ROUTING_MODALITY,         /* a learned embedding of the modality */
+  UPM_ROUTING_TASK,             /* a learned embedding of the task */
+  UPM_N_ROUTING_LEVELS
+} UpmRoutingLevel;
+
+/* "attribute", "token", ... or NULL. */
+const char *upm_routing_level_name (UpmRoutingLevel level);
+/* TRUE for token and context. */
+gboolean upm_routing_level_is_dynamic (UpmRoutingLevel level);
+
+/* Rows of the modality and task embeddings, derived from the attribute row
+ * of a segment (images and videos share "visual", as in the table). */
+typedef enum
+{
+  UPM_MODALITY_VISUAL,
+  UPM_MODALITY_TEXT,
+  UPM_N_MODALITIES
+} UpmModality;
+
+typedef enum
+{
+  UPM_TASK_CLASSIFICATION,      /* cls_input, cls_target */
+  UPM_TASK_RETRIEVAL,           /* retrieval_input, retrieval_target */
+  UPM_TASK_CAPTION,             /* caption_prefix, caption_text, vocab_target */
+  UPM_TASK_TEXT,                /* text_input (MLM, GLUE) */
+  UPM_N_TASKS
+} UpmTask;
+
+UpmModality upm_attr_modality (UpmAttr attr);
+UpmTask upm_attr_task (UpmAttr attr);
 
 /* Per-task logit scales (`loss_prepare.logit_scale_*`). */
 typedef enum
@@ -110,6 +152,8 @@ const char *upm_model_path (const UpmModel * model);
 const char *upm_model_name (const UpmModel * model);
 gboolean upm_model_is_moe (const UpmModel * model);
 gboolean upm_model_layer_is_moe (const UpmModel * model, uint32_t layer);
+/* The routing level of a MoE model (attribute for dense models). */
+UpmRoutingLevel upm_model_routing_level (const UpmModel * model);
 const uint8_t *upm_model_attr_bits (const UpmModel * model, UpmAttr attr);
 /* min(exp(raw), 100) of the stored scale. */
 float upm_model_logit_scale (const UpmModel * model, UpmScale scale);
@@ -210,7 +254,8 @@ typedef struct
 
 void upm_routing_init (UpmRouting * routing);
 void upm_routing_clear (UpmRouting * routing);
-/* The decision of one MoE layer's gate for an attribute row (no sequence). */
+/* The decision of one MoE layer's gate for an attribute row (no sequence).
+ * Static levels only: FALSE for token and context routing. */
 gboolean upm_model_route (UpmModel * model, uint32_t layer, UpmGateKind gate,
     UpmAttr attr, uint32_t expert[2], float weight[2]);
 

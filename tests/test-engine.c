@@ -407,6 +407,12 @@ main (int argc, char **argv)
      * so beam search's finished-beam and length-penalty rules are checked
      * (tools/make_model_fixture.py). */
     {"smoke-moe.upm", "smoke-moe-clip.expect.gguf"},
+    /* One small model per routing level besides attribute (tiny-moe):
+     * tools/make_fixtures.py. */
+    {"route-modality.upm", "route-modality-image.expect.gguf"},
+    {"route-modality.upm", "route-modality-video.expect.gguf"},
+    {"route-task.upm", "route-task-image.expect.gguf"},
+    {"route-task.upm", "route-task-video.expect.gguf"},
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -1278,7 +1278,15 @@ static void
 mut_routing (ModelOpts * o)
 {
   o->moe = TRUE;
-  o->routing = "token";
+  o->routing = "bogus";
+}
+
+/* Task routing needs the gates' task embeddings. */
+static void
+mut_routing_embd (ModelOpts * o)
+{
+  o->moe = TRUE;
+  o->routing = "task";
 }
 
 static void
@@ -1380,7 +1388,9 @@ test_model_errors (Fixture * f, gconstpointer data)
     {"temporal", mut_temporal, UPM_ERROR_MODEL, "temporal_positions 0"},
     {"special id", mut_special, UPM_ERROR_MODEL, "special token id 519"},
     {"routing", mut_routing, UPM_ERROR_VERSION,
-        "routing 'token' is not supported by this build"},
+        "moe.routing 'bogus' is not supported by this build"},
+    {"routing tensors", mut_routing_embd, UPM_ERROR_MODEL,
+        "missing tensor 'blk.1.attn_gate.embd'"},
     {"experts used", mut_used, UPM_ERROR_MODEL, "expert_used_count 1"},
     {"experts", mut_experts, UPM_ERROR_MODEL, "expert_count 1"},
     {"moe layer range", mut_moe_layer_range, UPM_ERROR_MODEL,

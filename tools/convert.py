@@ -54,6 +54,12 @@ IMAGE_STD = [0.229, 0.224, 0.225]
 VIDEO_MEAN = [0.5, 0.5, 0.5]
 VIDEO_STD = [0.5, 0.5, 0.5]
 
+# MoE routing levels (docs/model-format.md); modality and task gates have a learned embedding
+# with one row per modality (visual, text) or task (classification, retrieval, captioning,
+# text), stored as <gate>.embd; token and context gates have only wg.
+ROUTING_LEVELS = ["attribute", "token", "context", "modality", "task"]
+GATE_EMBED_ROWS = {"modality": 2, "task": 4}
+
 MOE_LINEARS = [  # (official prefix inside a layer, our tensor stem)
     ("self_attn.qkv_proj", "attn_qkv"),
     ("self_attn.dense", "attn_out"),
@@ -236,11 +242,16 @@ def _first(sd, keys):
 
 def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=None,
                        merge_video_type=False, clip_frames=None, labelsets=None, name="",
-                       text_max_length=30, attributes=None, log=print):
+                       text_max_length=30, attributes=None, log=print, routing="attribute"):
     """Write an official-key state dict (values numpy or torch) to a .upm file.
+
+    routing: the MoE routing level (attribute, token, context, modality, task; see
+    docs/model-format.md); the official checkpoints are attribute-routed.
 
     Returns a summary dict.  Raises ConvertError on any inconsistency."""
     sd = normalize_official(sd)
+    if routing not in ROUTING_LEVELS:
+        raise ConvertError("unknown routing level %r (%s)" % (routing, ", ".join(ROUTING_LEVELS)))
     attributes = attributes or OFFICIAL_ATTRIBUTES
     labelsets = labelsets or []
 
@@ -343,6 +354,12 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
                 t[stem + "_exps.bias"] = np.stack(bs)
             for off, gname in (("self_attn.qkv_proj", "attn_gate"), ("linear1", "ffn_gate")):
                 g = p + off + ".gate."
+                if routing != "attribute":
+                    if routing in GATE_EMBED_ROWS:
+                        t[gname + ".embd"] = _get(sd, g + "embed.weight",
+                                                  (GATE_EMBED_ROWS[routing], D))
+                    t[gname + ".wg.weight"] = _get(sd, g + "wg.weight", (n_experts, D))
+                    continue
                 tw = _get(sd, g + "tag_transform.0.weight")
                 if tw.ndim != 2 or tw.shape[0] != D or tw.shape[1] != 8:
                     raise ConvertError("%stag_transform.0.weight has shape %s, expected [%d, 8]"
@@ -434,7 +451,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     w.add_array("uniperceiver.vision.video_std", VIDEO_STD, upmgguf.GGUF_F32)
     w.add_u32("uniperceiver.moe.expert_count", n_experts)
     w.add_u32("uniperceiver.moe.expert_used_count", 2)
-    w.add_string("uniperceiver.moe.routing", "attribute")
+    w.add_string("uniperceiver.moe.routing", routing)
     w.add_array("uniperceiver.moe.layers", moe_layers, upmgguf.GGUF_U32)
     w.add_array("uniperceiver.attribute.names", ATTRIBUTE_NAMES, upmgguf.GGUF_STRING)
     w.add_array("uniperceiver.attribute.values",
@@ -530,6 +547,8 @@ def main(argv=None):
     ap.add_argument("--labelset", action="append", default=[], metavar="NAME=FILE",
                     help="bundle a label set (one label per line); may be repeated")
     ap.add_argument("--name", default=None, help="general.name (default: input file name)")
+    ap.add_argument("--routing", choices=ROUTING_LEVELS, default="attribute",
+                    help="MoE routing level of the checkpoint (default attribute, the official one)")
     args = ap.parse_args(argv)
     try:
         if args.format == "auto":
@@ -552,7 +571,7 @@ def main(argv=None):
                            bpe_merges=args.bpe_merges, merge_video_type=merge,
                            clip_frames=args.clip_frames, labelsets=labelsets,
                            name=args.name if args.name is not None else os.path.basename(args.checkpoint),
-                           text_max_length=args.text_max_length)
+                           text_max_length=args.text_max_length, routing=args.routing)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Generate the small random test models tests/fixtures/tiny-{dense,moe}.upm and their
-expectation files <model>-{image,video}.expect.gguf from the PyTorch reference
+"""Generate the small random test models tests/fixtures/tiny-{dense,moe}.upm and
+route-{modality,task,token,context}.upm (one per MoE routing level; tiny-moe is the
+attribute level) and their expectation files <model>-{image,video}.expect.gguf from the
+PyTorch reference
 (tools/reference.py).  The models go through tools/convert.py (torch-format checkpoint
 written to a temporary directory), so the converter is exercised too.
 
@@ -11,7 +13,10 @@ Expectation file (general.architecture = "upm-fixture"):
   expect.label.features [n, D], expect.cls.logits [n], expect.retrieval.feature [D],
   expect.retrieval.text_features [n, D], expect.routing.<attr>.experts u32[] /
   .weights f32[] (MoE models), expect.caption.ids i32[], expect.caption.score f32,
-  expect.caption.step0_logprobs [V].
+  expect.caption.step0_logprobs [V]; for the token and context levels instead of
+  expect.routing.*: expect.token_routing.{cls,label0}.experts u32[] (per MoE layer, gate
+  attn then ffn, token: the two expert ids, larger logit first) of the cls_input forward and
+  of label 0 encoded as a cls_target.
 """
 
 import argparse
@@ -33,6 +38,29 @@ TINY_MERGES = 40
 TINY_VOCAB = 512 + TINY_MERGES + 5
 MARGIN = 1e-3
 FIXTURE_MARGIN = 2e-3
+# the per-level routing fixtures: smaller still (3 layers, 2 of them MoE with 4 experts)
+ROUTE_TINY = dict(D=32, layers=3, heads=2, ffn=64, patch=8, grid=4, temporal=4, ctx=64)
+ROUTE_MOE = dict(moe_layers=(0, 2), n_experts=4)
+ROUTE_LEVELS = ("modality", "task", "token", "context")
+# dynamic routing: every top-2 decision of the reference (first vs second and second vs
+# third logit) must be this far from a tie, so that float32 picks the same experts
+GATE_MARGIN = 1e-4
+# their beam decisions: ten times the float32-vs-float64 step log-prob difference (~2e-5)
+ROUTE_MARGIN = 3e-4
+
+
+def gate_gap(trace):
+    """Smallest gap between the 1st/2nd and 2nd/3rd gate logits over a routing trace."""
+    m = float("inf")
+    for _, _, _, lg in trace:
+        s = torch.sort(lg.reshape(-1, lg.shape[-1]), -1, descending=True).values
+        m = min(m, float((s[:, 0] - s[:, 1]).min()), float((s[:, 1] - s[:, 2]).min()))
+    return m
+
+
+def trace_experts(trace):
+    """The expert id pairs of a traced single-sequence encode, flattened."""
+    return [int(e) for _, _, ex, _ in trace for e in ex[0].reshape(-1)]
 
 
 def make_inputs(ref, n_frames, seed, n_labels=5):
@@ -56,7 +84,10 @@ def pick_inputs(ref, n_frames, seed, tries=40, margin=MARGIN, log=None, min_dist
         if log:
             log("  input seed %d (%d frames): caption %s score %.5f, min beam margin %.3g"
                 % (s, n_frames, exp["caption_ids"], exp["caption_score"], exp["caption_margin"]))
-        if exp["caption_margin"] > margin and len(set(exp["caption_ids"])) >= min_distinct:
+        if ref.routing not in reference.STATIC_LEVELS and log:
+            log("    smallest gate logit gap %.3g" % exp["gate_gap"])
+        if exp["caption_margin"] > margin and len(set(exp["caption_ids"])) >= min_distinct \
+                and exp.get("gate_gap", 1.0) > GATE_MARGIN:
             return patches, labels, exp, s
     raise RuntimeError("no input seed in %d..%d gives beam margins > %g" % (seed, seed + tries - 1, margin))
 
@@ -64,6 +95,17 @@ def pick_inputs(ref, n_frames, seed, tries=40, margin=MARGIN, log=None, min_dist
 def compute_expectations(ref, patches, n_frames, labels, with_caption=True):
     """Everything an expectation file holds, as numpy (float64 where computed)."""
     out = {}
+    dynamic = ref.routing not in reference.STATIC_LEVELS
+    if dynamic:
+        ref.trace = []
+        ref.visual_feature(patches, n_frames, "cls_input")
+        out["token_routing_cls"] = trace_experts(ref.trace)
+        all_trace = ref.trace
+        ref.trace = []
+        ref.text_features(labels[:1], "cls_target")
+        out["token_routing_label0"] = trace_experts(ref.trace)
+        all_trace += ref.trace
+        ref.trace = all_trace
     f_cls, h_spe = ref.visual_feature(patches, n_frames, "cls_input")
     out["spe_hidden"] = h_spe
     out["cls_feature"] = f_cls
@@ -74,7 +116,7 @@ def compute_expectations(ref, patches, n_frames, labels, with_caption=True):
     out["ret_feature"], _ = ref.visual_feature(patches, n_frames, "retrieval_input")
     out["ret_text_features"] = ref.text_features(labels, "retrieval_target")
     routing = {}
-    for name in reference.ATTRIBUTE_NAMES:
+    for name in (reference.ATTRIBUTE_NAMES if ref.moe_layers and not dynamic else []):
         ex, wt = [], []
         for l in ref.moe_layers:
             for gate in ("attn", "ffn"):
@@ -90,6 +132,9 @@ def compute_expectations(ref, patches, n_frames, labels, with_caption=True):
         out["caption_step0"] = info["step0_logprobs"]
         out["caption_margin"] = min(info["margins"])
         out["caption_beams"] = info["beams"]
+    if dynamic:
+        out["gate_gap"] = gate_gap(ref.trace)
+        ref.trace = None
     out = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
     return out
 
@@ -108,6 +153,10 @@ def write_expectations(path, ref, patches, n_frames, labels, exp=None):
         for name, (ex, wt) in exp["routing"].items():
             w.add_array("expect.routing.%s.experts" % name, ex, upmgguf.GGUF_U32)
             w.add_array("expect.routing.%s.weights" % name, wt, upmgguf.GGUF_F32)
+        for what in ("cls", "label0"):
+            if "token_routing_" + what in exp:
+                w.add_array("expect.token_routing.%s.experts" % what, exp["token_routing_" + what],
+                            upmgguf.GGUF_U32)
     w.add_array("expect.caption.ids", exp["caption_ids"], upmgguf.GGUF_I32)
     w.add_f32("expect.caption.score", exp["caption_score"])
     f32 = np.float32
@@ -123,9 +172,9 @@ def write_expectations(path, ref, patches, n_frames, labels, exp=None):
     return exp
 
 
-def max_diff_f32(sd, patches, n_frames, labels, exp64):
+def max_diff_f32(sd, patches, n_frames, labels, exp64, routing="attribute"):
     """Max abs difference of the float32 reference against the float64 one."""
-    ref32 = reference.Reference(sd, heads=TINY["heads"], dtype=torch.float32)
+    ref32 = reference.Reference(sd, heads=TINY["heads"], dtype=torch.float32, routing=routing)
     e32 = compute_expectations(ref32, patches, n_frames, labels, with_caption=False)
     keys = ["spe_hidden", "cls_feature", "label_features", "cls_logits", "ret_feature", "ret_text_features"]
     d = max(float(np.abs(e32[k].astype(np.float64) - exp64[k]).max()) for k in keys)
@@ -135,9 +184,17 @@ def max_diff_f32(sd, patches, n_frames, labels, exp64):
     return d, d_lp
 
 
-def build_model(out_dir, name, moe, seed, bpe, log=print):
-    sd = reference.random_state_dict(vocab=TINY_VOCAB, moe_layers=(0, 2) if moe else (), seed=seed, **{
-        k: v for k, v in TINY.items()})
+def model_state_dict(moe, seed, routing=None):
+    """The random model of a fixture: tiny-dense / tiny-moe (routing None) or route-LEVEL."""
+    if routing is None:
+        return reference.random_state_dict(vocab=TINY_VOCAB, moe_layers=(0, 2) if moe else (),
+                                           seed=seed, **TINY)
+    return reference.random_state_dict(vocab=TINY_VOCAB, seed=seed, routing=routing,
+                                       **ROUTE_TINY, **ROUTE_MOE)
+
+
+def build_model(out_dir, name, moe, seed, bpe, log=print, routing=None):
+    sd = model_state_dict(moe, seed, routing)
     path = os.path.join(out_dir, name + ".upm")
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = os.path.join(tmp, name + ".pth")
@@ -146,7 +203,8 @@ def build_model(out_dir, name, moe, seed, bpe, log=print):
         assert fmt == "torch"
         convert.convert_state_dict(sd_loaded, path, heads=TINY["heads"], bpe=bpe,
                                    bpe_merges=TINY_MERGES, merge_video_type=False,
-                                   clip_frames=4, name=name, log=log)
+                                   clip_frames=4, name=name, log=log,
+                                   routing=routing or "attribute")
     return sd, path
 
 
@@ -156,16 +214,22 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(HERE, os.pardir, "tests", "fixtures"))
     ap.add_argument("--bpe", default=convert.DEFAULT_BPE)
     ap.add_argument("--max-seed-tries", type=int, default=50)
+    ap.add_argument("--only", action="append", default=None, metavar="NAME",
+                    help="generate only this model's fixtures (tiny-dense, tiny-moe, route-token, "
+                    "...); may be repeated")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(4)
-    # (name, MoE, first model seed, required beam margin); the seeds were found by this search
-    for name, moe, seed0, margin in (("tiny-dense", False, 1037, FIXTURE_MARGIN),
-                                     ("tiny-moe", True, 2000, MARGIN)):
+    # (name, MoE, first model seed, required beam margin, routing); the seeds were found by
+    # this search
+    todo = [("tiny-dense", False, 1037, FIXTURE_MARGIN, None), ("tiny-moe", True, 2000, MARGIN, None)]
+    todo += [("route-" + lv, True, 3000 + 100 * i, ROUTE_MARGIN, lv) for i, lv in enumerate(ROUTE_LEVELS)]
+    for name, moe, seed0, margin, routing in todo:
+        if args.only and name not in args.only:
+            continue
         for seed in range(seed0, seed0 + args.max_seed_tries):
-            sd = reference.random_state_dict(vocab=TINY_VOCAB, moe_layers=(0, 2) if moe else (),
-                                             seed=seed, **TINY)
-            ref = reference.Reference(sd, heads=TINY["heads"])
+            sd = model_state_dict(moe, seed, routing)
+            ref = reference.Reference(sd, heads=TINY["heads"], routing=routing or "attribute")
             exps = {}
             print("%s: model seed %d" % (name, seed))
             try:
@@ -180,12 +244,12 @@ def main(argv=None):
             break
         else:
             sys.exit("no seed with beam margins > %g for %s" % (margin, name))
-        _, path = build_model(args.out, name, moe, seed, args.bpe)
+        _, path = build_model(args.out, name, moe, seed, args.bpe, routing=routing)
         # the reference must agree with what the converted file holds: reload it
         for kind, (patches, labels, n_frames, exp) in exps.items():
             ep = os.path.join(args.out, "%s-%s.expect.gguf" % (name, kind))
             write_expectations(ep, ref, patches, n_frames, labels, exp)
-            d, d_lp = max_diff_f32(sd, patches, n_frames, labels, exp)
+            d, d_lp = max_diff_f32(sd, patches, n_frames, labels, exp, routing or "attribute")
             print("  %s: wrote %s (%d bytes); float32 vs float64 reference: max |diff| %.3g "
                   "(features/logits), %.3g (step-0 log-probs)" % (kind, ep, os.path.getsize(ep), d, d_lp))
         print("  %s: %d bytes" % (path, os.path.getsize(path)))

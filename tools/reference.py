@@ -9,6 +9,12 @@ Everything is computed in the dtype given (float64 by default), without KV cachi
     ref = Reference(state_dict)
     f = ref.visual_feature(patches, n_frames, "cls_input")
     ids, score, info = ref.caption(patches, n_frames)
+
+Routing levels (docs/model-format.md, Reference(..., routing=LEVEL)): 'attribute' (the
+official gates, the default), 'modality' / 'task' (gate input = a learned embedding row,
+`<gate>.embed.weight` [2 or 4, D], chosen from the segment's attribute row), 'token' (gate
+input = the token's LN1 / LN2 output) and 'context' (the mean LN1 / LN2 output over the
+tokens the token can attend to). Every level: logits = wg g, top-2, renormalised softmax.
 """
 
 import math
@@ -31,6 +37,17 @@ LOGIT_SCALE_NAMES = ["img_cls", "video_cls", "text_mlm", "text_caption", "captio
                      "retrieve", "tqa_mlm", "tqa_caption", "tqa_retrieve", "downstream"]
 EPS = 1e-5
 MOE_PARTS = ["self_attn.qkv_proj", "self_attn.dense", "linear1", "linear2"]
+ROUTING_LEVELS = ["attribute", "token", "context", "modality", "task"]
+STATIC_LEVELS = ("attribute", "modality", "task")
+# rows of the modality and task gate embeddings, by attribute row (upm.h UpmModality/UpmTask)
+MODALITY_OF = {"cls_input": 0, "retrieval_input": 0, "caption_prefix": 0,
+               "retrieval_target": 1, "caption_text": 1, "text_input": 1, "cls_target": 1,
+               "vocab_target": 1}
+N_MODALITIES = 2
+TASK_OF = {"cls_input": 0, "cls_target": 0, "retrieval_input": 1, "retrieval_target": 1,
+           "caption_prefix": 2, "caption_text": 2, "vocab_target": 2, "text_input": 3}
+N_TASKS = 4
+EMBED_ROWS = {"modality": N_MODALITIES, "task": N_TASKS}
 
 
 def _t(x, dtype):
@@ -50,7 +67,11 @@ def gelu(x):
 
 
 class Reference:
-    def __init__(self, sd, heads=None, dtype=torch.float64, attributes=None):
+    def __init__(self, sd, heads=None, dtype=torch.float64, attributes=None, routing="attribute"):
+        if routing not in ROUTING_LEVELS:
+            raise ValueError("unknown routing level %r" % routing)
+        self.routing = routing
+        self.trace = None  # a list: dynamic routing appends (layer, gate, experts, logits)
         self.dtype = dtype
         sd = {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
         self.sd = {k: _t(v, dtype) for k, v in sd.items()}
@@ -116,21 +137,58 @@ class Reference:
 
     # -------------------------------------------------------------- MoE
     def route(self, layer, gate, attr):
-        """gate 'attn' (qkv_proj gate) or 'ffn' (linear1 gate); attr: name or bits.
-        Returns ([i1, i2], [w1, w2]) with i1 the larger logit."""
-        bits = self.attributes[attr] if isinstance(attr, str) else attr
-        a = torch.as_tensor(bits, dtype=self.dtype)
+        """gate 'attn' (qkv_proj gate) or 'ffn' (linear1 gate); attr: name or bits (bits:
+        attribute routing only).  Static levels only.
+        Returns ([i1, i2], [w1, w2], logits) with i1 the larger logit."""
         part = "self_attn.qkv_proj" if gate == "attn" else "linear1"
         p = "fused_encoder.layers.%d.%s.gate." % (layer, part)
         g = self.sd
-        h = g[p + "tag_transform.0.weight"] @ a + g[p + "tag_transform.0.bias"]
-        h = layer_norm(h, g[p + "tag_transform.1.weight"], g[p + "tag_transform.1.bias"])
+        if self.routing == "attribute":
+            bits = self.attributes[attr] if isinstance(attr, str) else attr
+            a = torch.as_tensor(bits, dtype=self.dtype)
+            h = g[p + "tag_transform.0.weight"] @ a + g[p + "tag_transform.0.bias"]
+            h = layer_norm(h, g[p + "tag_transform.1.weight"], g[p + "tag_transform.1.bias"])
+        elif self.routing in ("modality", "task"):
+            row = (MODALITY_OF if self.routing == "modality" else TASK_OF)[attr]
+            h = g[p + "embed.weight"][row]
+        else:
+            raise ValueError("route(): %s routing decides per token" % self.routing)
         logits = g[p + "wg.weight"] @ h
         order = torch.argsort(logits, descending=True)
         i1, i2 = int(order[0]), int(order[1])
         prob = torch.softmax(logits, 0)
         den = torch.clamp(prob[i1] + prob[i2], min=torch.finfo(torch.float32).eps)
         return [i1, i2], [float(prob[i1] / den), float(prob[i2] / den)], logits
+
+    def route_rows(self, layer, gate, h, mask=None):
+        """Dynamic levels: per-row top-2 of h [B, n, D] (the LN1 / LN2 output).
+        context: the gate input of row r is the mean of the rows r may attend to
+        (mask [n, n], True = blocked).  Returns (experts [B, n, 2] long, weights [B, n, 2],
+        logits [B, n, E])."""
+        part = "self_attn.qkv_proj" if gate == "attn" else "linear1"
+        wg = self.sd["fused_encoder.layers.%d.%s.gate.wg.weight" % (layer, part)]
+        z = h
+        if self.routing == "context":
+            n = h.shape[1]
+            vis = torch.ones(n, n, dtype=h.dtype) if mask is None else (~mask).to(h.dtype)
+            z = (vis @ h) / vis.sum(-1, keepdim=True)
+        logits = z @ wg.T
+        order = torch.argsort(logits, dim=-1, descending=True)[..., :2]
+        prob = torch.softmax(logits, -1)
+        p2 = torch.gather(prob, -1, order)
+        den = torch.clamp(p2.sum(-1, keepdim=True), min=torch.finfo(torch.float32).eps)
+        return order, p2 / den, logits
+
+    def _moe_rows(self, layer, part, x, experts, weights):
+        """Per-row mixture of two experts: sum_k w_k (x W_k^T + b_k)."""
+        g = self.sd
+        q = "fused_encoder.layers.%d.%s.experts.deepspeed_experts.%%d." % (layer, part)
+        y = 0
+        for e in range(self.n_experts):
+            w = (weights * (experts == e).to(weights.dtype)).sum(-1, keepdim=True)
+            if bool((w != 0).any()):
+                y = y + w * (x @ g[q % e + "weight"].T + g[q % e + "bias"])
+        return y
 
     def _linear(self, layer, part, attr):
         """Weight and bias of a linear of a layer for an attribute row (merged if MoE)."""
@@ -169,9 +227,15 @@ class Reference:
             s += c
         for l in range(self.n_layers):
             p = "fused_encoder.layers.%d." % l
+            dyn = l in self.moe_layers and self.routing not in STATIC_LEVELS
             h = layer_norm(x, g[p + "norm1.weight"], g[p + "norm1.bias"])
             qkv = torch.empty(B, n, 3 * D, dtype=x.dtype)
-            for attr, a, b in bounds:
+            if dyn:
+                ex_a, wt_a, lg = self.route_rows(l, "attn", h, mask)
+                if self.trace is not None:
+                    self.trace.append((l, "attn", ex_a, lg))
+                qkv = self._moe_rows(l, "self_attn.qkv_proj", h, ex_a, wt_a)
+            for attr, a, b in ([] if dyn else bounds):
                 W, bias = self._linear(l, "self_attn.qkv_proj", attr)
                 qkv[:, a:b] = h[:, a:b] @ W.T + bias
             q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
@@ -184,13 +248,21 @@ class Reference:
             att = torch.softmax(sc, -1) @ v
             att = att.transpose(1, 2).reshape(B, n, D)
             o = torch.empty_like(att)
-            for attr, a, b in bounds:
+            if dyn:
+                o = self._moe_rows(l, "self_attn.dense", att, ex_a, wt_a)
+            for attr, a, b in ([] if dyn else bounds):
                 W, bias = self._linear(l, "self_attn.dense", attr)
                 o[:, a:b] = att[:, a:b] @ W.T + bias
             x = x + g[p + "gamma_1"].reshape(-1) * o
             h = layer_norm(x, g[p + "norm2.weight"], g[p + "norm2.bias"])
             f = torch.empty_like(h)
-            for attr, a, b in bounds:
+            if dyn:
+                ex_f, wt_f, lg = self.route_rows(l, "ffn", h, mask)
+                if self.trace is not None:
+                    self.trace.append((l, "ffn", ex_f, lg))
+                f = self._moe_rows(l, "linear2", gelu(self._moe_rows(l, "linear1", h, ex_f, wt_f)),
+                                   ex_f, wt_f)
+            for attr, a, b in ([] if dyn else bounds):
                 W1, b1 = self._linear(l, "linear1", attr)
                 W2, b2 = self._linear(l, "linear2", attr)
                 f[:, a:b] = gelu(h[:, a:b] @ W1.T + b1) @ W2.T + b2
@@ -305,7 +377,7 @@ class Reference:
 # ----------------------------------------------------------------- random model
 def random_state_dict(D=64, layers=4, heads=2, ffn=128, vocab=557, patch=8, grid=4, temporal=4,
                       moe_layers=(), seed=0, ctx=64, n_experts=8, dense_naming=None,
-                      caption_scale_raw=4.7):
+                      caption_scale_raw=4.7, routing="attribute"):
     """A small random model in official key names (torch float32 tensors).
 
     moe_layers: 0-based indices of MoE layers (8 experts, 4 gates each).  Non-MoE layers use
@@ -355,10 +427,13 @@ def random_state_dict(D=64, layers=4, heads=2, ffn=128, vocab=557, patch=8, grid
                     sd[p + part + ".experts.deepspeed_experts.%d.bias" % e] = b
                 gp = p + part + ".gate."
                 sd[gp + "wg.weight"] = rn(n_experts, D, std=1.0 / math.sqrt(D))
-                sd[gp + "tag_transform.0.weight"] = rn(D, 8, std=1.0 / math.sqrt(8))
-                sd[gp + "tag_transform.0.bias"] = rn(D, std=0.1)
-                sd[gp + "tag_transform.1.weight"] = 1 + rn(D, std=0.3)
-                sd[gp + "tag_transform.1.bias"] = rn(D, std=0.1)
+                if routing == "attribute":
+                    sd[gp + "tag_transform.0.weight"] = rn(D, 8, std=1.0 / math.sqrt(8))
+                    sd[gp + "tag_transform.0.bias"] = rn(D, std=0.1)
+                    sd[gp + "tag_transform.1.weight"] = 1 + rn(D, std=0.3)
+                    sd[gp + "tag_transform.1.bias"] = rn(D, std=0.1)
+                elif routing in EMBED_ROWS:
+                    sd[gp + "embed.weight"] = rn(EMBED_ROWS[routing], D)
         else:
             wq, bq = lin(3 * D, D)
             wo, bo = lin(D, D)
