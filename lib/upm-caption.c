@@ -28,6 +28,8 @@ struct _UpmPrefix
   float *kv;                    /* [layer][kv_layer] */
   UpmKvPacked *packed;          /* [layer], views into kv */
   float *embeddings;            /* [Lp][D], for the plain path */
+  float *ctx_sum;               /* context routing: [layer][gate][D] sums of
+                                 * the prefix's gate inputs, else NULL */
 };
 
 struct _UpmCaptionState
@@ -35,6 +37,11 @@ struct _UpmCaptionState
   size_t words_cap;
   float *word_k, *word_v;       /* [beam][layer][max_len][D] */
   float *tmp_k, *tmp_v;         /* re-gather buffers */
+  /* Context routing: per beam, [layer][gate][D] sums of the gate inputs of
+   * the cached words, their re-gather buffer, and a step's bases (prefix +
+   * cached words). */
+  size_t sums_cap;
+  float *word_sum, *tmp_sum, *base_sum;
 };
 
 void
@@ -46,6 +53,9 @@ upm_caption_state_free (UpmCaptionState * st)
   g_free (st->word_v);
   g_free (st->tmp_k);
   g_free (st->tmp_v);
+  g_free (st->word_sum);
+  g_free (st->tmp_sum);
+  g_free (st->base_sum);
   g_free (st);
 }
 
@@ -96,6 +106,26 @@ state_reserve (UpmCaptionState * st, size_t words, GError ** error)
   return TRUE;
 }
 
+/* out[D] = the sum of n rows of x (double accumulation). */
+static void
+sum_rows (const float *x, uint32_t n, uint32_t d, float *out)
+{
+  for (uint32_t j = 0; j < d; j++) {
+    double acc = 0.0;
+    for (uint32_t i = 0; i < n; i++)
+      acc += x[(size_t) i * d + j];
+    out[j] = (float) acc;
+  }
+}
+
+/* out[D] += row. */
+static void
+add_row (const float *row, uint32_t d, float *out)
+{
+  for (uint32_t j = 0; j < d; j++)
+    out[j] += row[j];
+}
+
 /* Encode [SPE, visual] with the caption_prefix row, keeping each layer's
  * keys and values packed for the attention kernels. The prefix outputs of
  * the last layer are never used. */
@@ -118,14 +148,22 @@ prefix_encode (UpmContext * ctx, UpmPrefix * pf, GError ** error)
     UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
     if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
       return FALSE;
+    if (pf->ctx_sum)
+      sum_rows (upm_layer_gate_input (ctx), n, d,
+          pf->ctx_sum + ((size_t) l * UPM_N_GATES + UPM_GATE_ATTN) * d);
     upm_kv_pack (&span, 1, hp->n_head, hd, pf->kv + l * pf->kv_layer,
         &pf->packed[l]);
-    if (l + 1 == hp->n_layer)
+    /* The last layer's outputs of the prefix are used only by the context
+     * of context routing (the sum of its LN2 rows). */
+    if (l + 1 == hp->n_layer && !pf->ctx_sum)
       break;
     upm_attention_packed (qkv, 3 * d, n, &pf->packed[l], hp->n_head, hd,
         UINT32_MAX, 0, att, d);
     if (!upm_layer_finish (ctx, l, x, att, n, &seg, 1, error))
       return FALSE;
+    if (pf->ctx_sum)
+      sum_rows (upm_layer_gate_input (ctx), n, d,
+          pf->ctx_sum + ((size_t) l * UPM_N_GATES + UPM_GATE_FFN) * d);
   }
   return TRUE;
 }
@@ -181,18 +219,46 @@ fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
       error) : NULL;
   UpmKvSpan *spans = g_newa (UpmKvSpan, 2 * (size_t) bs->n_beams);
   UpmAttnGroup *groups = g_newa (UpmAttnGroup, bs->n_beams);
+  /* Context routing: row i of a beam's rows sees the prefix, the cached
+   * words and the beam's rows <= i (the training layout's mask). */
+  const gboolean ctx_routing = m->routing == UPM_ROUTING_CONTEXT;
+  const size_t sum_beam = (size_t) nl * UPM_N_GATES * d;
+  const float **bases = g_newa (const float *, bs->n_beams);
+  uint32_t *counts = g_newa (uint32_t, bs->n_beams);
+  const UpmRouteScope scope = { per, NULL, 0, bases, counts };
+  gboolean ok = TRUE;
 
   if (!att)
     return FALSE;
+  if (ctx_routing) {
+    if (t == 1)
+      memset (st->word_sum, 0, bs->n_beams * sum_beam * sizeof (float));
+    for (uint32_t b = 0; b < bs->n_beams; b++) {
+      float *base = st->base_sum + b * sum_beam;
+      const float *ws = st->word_sum + b * sum_beam;
+      for (size_t i = 0; i < sum_beam; i++)
+        base[i] = bs->prefix->ctx_sum[i] + (t > 1 ? ws[i] : 0.0f);
+      bases[b] = base;
+      counts[b] = lp_n + (t > 0 ? t - 1 : 0);
+    }
+    ctx->scope = &scope;
+  }
   for (uint32_t b = 0; b < bs->n_beams; b++) {
     float *xb = x + (size_t) b * per * d;
     if (t > 0)
       upm_embed_text_token (m, bs->ids[b * bs->max_len + t - 1], t - 1, xb);
     upm_embed_text_token (m, (int32_t) hp->spe_id, t, xb + (per - 1) * d);
   }
-  for (uint32_t l = 0; l < nl; l++) {
-    if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error))
-      return FALSE;
+  for (uint32_t l = 0; ok && l < nl; l++) {
+    if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error)) {
+      ok = FALSE;
+      break;
+    }
+    if (ctx_routing && t > 0)
+      for (uint32_t b = 0; b < bs->n_beams; b++)
+        add_row (upm_layer_gate_input (ctx) + (size_t) b * per * d, d,
+            st->word_sum + b * sum_beam + ((size_t) l * UPM_N_GATES +
+                UPM_GATE_ATTN) * d);
     for (uint32_t b = 0; b < bs->n_beams; b++) {
       const float *qb = qkv + (size_t) b * per * 3 * d;
       const float *self = qb + (size_t) (per - 1) * 3 * d;
@@ -209,9 +275,16 @@ fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
     /* The word row sees prefix + words <= t-1; the query also itself. */
     upm_attention_groups (qkv, 3 * d, &bs->prefix->packed[l], groups,
         bs->n_beams, hp->n_head, hd, lp_n + t, lp_n + t + 1 - per, att, d);
-    if (!upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error))
-      return FALSE;
+    ok = upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error);
+    if (ok && ctx_routing && t > 0)
+      for (uint32_t b = 0; b < bs->n_beams; b++)
+        add_row (upm_layer_gate_input (ctx) + (size_t) b * per * d, d,
+            st->word_sum + b * sum_beam + ((size_t) l * UPM_N_GATES +
+                UPM_GATE_FFN) * d);
   }
+  ctx->scope = NULL;
+  if (!ok)
+    return FALSE;
   vocab_log_probs (ctx, bs, x + (size_t) (per - 1) * d, (size_t) per * d,
       bs->n_beams, lp);
   return TRUE;
@@ -321,6 +394,15 @@ apply_candidates (UpmContext * ctx, BeamSearch * bs, const Candidate * c,
     st->word_v = st->tmp_v;
     st->tmp_v = swap;
   }
+  if (st && st->sums_cap && t > 0) {
+    const size_t sum_beam = (size_t) nl * UPM_N_GATES * d;
+    for (uint32_t k = 0; k < n; k++)
+      memcpy (st->tmp_sum + k * sum_beam, st->word_sum + c[k].src * sum_beam,
+          sum_beam * sizeof (float));
+    float *swap = st->word_sum;
+    st->word_sum = st->tmp_sum;
+    st->tmp_sum = swap;
+  }
   bs->n_beams = n;
 }
 
@@ -420,6 +502,7 @@ upm_prefix_unref (UpmPrefix * prefix)
   g_free (prefix->kv);
   g_free (prefix->packed);
   g_free (prefix->embeddings);
+  g_free (prefix->ctx_sum);
   upm_model_unref (prefix->model);
   g_free (prefix);
 }
@@ -455,6 +538,9 @@ upm_prefix_new (UpmContext * ctx, const float *embeddings, uint32_t n_tokens,
   pf->packed = g_new0 (UpmKvPacked, hp->n_layer);
   pf->embeddings = g_memdup2 (embeddings,
       (size_t) n_tokens * hp->n_embd * sizeof (float));
+  if (ctx->model->routing == UPM_ROUTING_CONTEXT)
+    pf->ctx_sum = g_new0 (float, (size_t) hp->n_layer * UPM_N_GATES *
+        hp->n_embd);
   if (!pf->kv) {
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
         "out of memory for the caption key/value cache");
@@ -479,6 +565,25 @@ decode_prepare (UpmContext * ctx, BeamSearch * bs, GError ** error)
     return TRUE;
   if (!ctx->caption)
     ctx->caption = g_new0 (UpmCaptionState, 1);
+  if (ctx->model->routing == UPM_ROUTING_CONTEXT) {
+    UpmCaptionState *st = ctx->caption;
+    const size_t sums = (size_t) bs->beam * hp->n_layer * UPM_N_GATES *
+        hp->n_embd;
+    if (sums > st->sums_cap) {
+      g_free (st->word_sum);
+      g_free (st->tmp_sum);
+      g_free (st->base_sum);
+      st->word_sum = g_try_new0 (float, sums);
+      st->tmp_sum = g_try_new0 (float, sums);
+      st->base_sum = g_try_new0 (float, sums);
+      st->sums_cap = st->word_sum && st->tmp_sum && st->base_sum ? sums : 0;
+      if (!st->sums_cap) {
+        g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+            "out of memory for the caption context sums");
+        return FALSE;
+      }
+    }
+  }
   return state_reserve (ctx->caption,
       (size_t) bs->beam * hp->n_layer * bs->max_len * hp->n_embd, error);
 }

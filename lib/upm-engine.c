@@ -305,7 +305,8 @@ void
 upm_routing_add_segments (UpmModel * model, UpmRouting * routing,
     const UpmSegment * segs, uint32_t n_segs, uint32_t token_base)
 {
-  if (!routing || !routing->routes)
+  if (!routing || !routing->routes
+      || upm_routing_level_is_dynamic (model->routing))
     return;
   for (uint32_t l = 0; l < model->hp.n_layer; l++) {
     if (!model->layers[l].is_moe)
@@ -345,6 +346,8 @@ upm_context_free (UpmContext * ctx)
     return;
   for (int i = 0; i < UPM_N_BUFS; i++)
     g_free (ctx->bufs[i]);
+  for (int g = 0; g < UPM_N_GATES; g++)
+    g_free (ctx->troute[g]);
   upm_caption_state_free (ctx->caption);
   upm_model_unref (ctx->model);
   g_free (ctx);
@@ -516,15 +519,195 @@ epilogue_apply (const UpmEpilogue * e, float *y, uint32_t n, uint32_t n_out)
   }
 }
 
+/* ----------------------------------------------------- dynamic routing */
+
+static UpmTokenRoute *
+troute_buf (UpmContext * ctx, UpmGateKind gate, size_t n, GError ** error)
+{
+  if (n > ctx->troute_cap[gate]) {
+    g_free (ctx->troute[gate]);
+    ctx->troute_cap[gate] = 0;
+    ctx->troute[gate] = g_try_new (UpmTokenRoute, n);
+    if (!ctx->troute[gate]) {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+          "out of memory for %" G_GSIZE_FORMAT " routing decisions", n);
+      return NULL;
+    }
+    ctx->troute_cap[gate] = n;
+  }
+  return ctx->troute[gate];
+}
+
+/* The top-2 of wg z into r. */
+static void
+route_vector (const UpmModel * m, const UpmGate * g, const float *z,
+    UpmTokenRoute * r)
+{
+  float logits[UPM_MAX_EXPERTS];
+  uint32_t ex[2];
+
+  gate_logits (g, z, m->hp.n_embd, m->hp.n_expert, logits);
+  gate_top2 (logits, m->hp.n_expert, ex, r->weight);
+  r->expert[0] = (uint8_t) ex[0];
+  r->expert[1] = (uint8_t) ex[1];
+}
+
+/* z = (base + acc) / count, then its decision. */
+static void
+route_mean (const UpmModel * m, const UpmGate * g, const double *acc,
+    double count, float *z, UpmTokenRoute * r)
+{
+  const uint32_t d = m->hp.n_embd;
+
+  for (uint32_t j = 0; j < d; j++)
+    z[j] = (float) (acc[j] / count);
+  route_vector (m, g, z, r);
+}
+
+/* Per-row decisions of a gate of a dynamic level from its input rows x
+ * (LN1 or LN2 output): the row itself (token) or the mean over the rows it
+ * sees (context, by ctx->scope). */
+static gboolean
+route_rows (UpmContext * ctx, uint32_t layer, UpmGateKind gate,
+    const float *x, uint32_t n, GError ** error)
+{
+  const UpmModel *m = ctx->model;
+  const UpmGate *g = &m->layers[layer].gate[gate];
+  const uint32_t d = m->hp.n_embd;
+  const UpmRouteScope def = { 0, NULL, UINT32_MAX, NULL, NULL };
+  const UpmRouteScope *sc = ctx->scope ? ctx->scope : &def;
+  const uint32_t group_rows = sc->group_rows ? sc->group_rows : MAX (n, 1);
+  UpmTokenRoute *r = troute_buf (ctx, gate, MAX (n, 1), error);
+  double *acc;
+  float *z;
+
+  if (!r)
+    return FALSE;
+  if (m->routing == UPM_ROUTING_TOKEN) {
+    for (uint32_t i = 0; i < n; i++)
+      route_vector (m, g, x + (size_t) i * d, &r[i]);
+    return TRUE;
+  }
+  acc = g_new (double, d);
+  z = g_new (float, d);
+  for (uint32_t g0 = 0, gi = 0; g0 < n; g0 += group_rows, gi++) {
+    const uint32_t rows = MIN (group_rows, n - g0);
+    const uint32_t valid = sc->n_valid ? MIN (sc->n_valid[gi], rows) : rows;
+    const uint32_t cf = MIN (sc->causal_from, valid);
+    const float *base = sc->base && sc->base[gi] ? sc->base[gi] +
+        ((size_t) layer * UPM_N_GATES + gate) * d : NULL;
+    double count = sc->base_count ? sc->base_count[gi] : 0;
+    const float *xg = x + (size_t) g0 * d;
+    UpmTokenRoute *rg = r + g0;
+
+    for (uint32_t j = 0; j < d; j++)
+      acc[j] = base ? base[j] : 0.0;
+    /* Rows below causal_from (all rows when bidirectional) share one
+     * context; padding rows take the last decision. */
+    for (uint32_t i = 0; i < cf; i++)
+      for (uint32_t j = 0; j < d; j++)
+        acc[j] += xg[(size_t) i * d + j];
+    count += cf;
+    if (cf > 0) {
+      route_mean (m, g, acc, count, z, &rg[0]);
+      for (uint32_t i = 1; i < cf; i++)
+        rg[i] = rg[0];
+    }
+    for (uint32_t i = cf; i < rows; i++) {
+      if (i < valid) {
+        for (uint32_t j = 0; j < d; j++)
+          acc[j] += xg[(size_t) i * d + j];
+        count += 1;
+      }
+      if (i < valid || i == 0)
+        route_mean (m, g, acc, MAX (count, 1), z, &rg[i]);
+      else
+        rg[i] = rg[i - 1];
+    }
+  }
+  g_free (acc);
+  g_free (z);
+  return TRUE;
+}
+
+/* y = sum_k w_k (x W_{e_k}^T + b_{e_k}) per row. Fast: the rows of each
+ * active expert are gathered, one GEMM per expert, weighted scatter-add.
+ * Plain: per row, both experts, mixed. */
+static gboolean
+dispatch_linear (UpmContext * ctx, const UpmLinear * lin,
+    const UpmTokenRoute * r, const float *x, uint32_t n, float *y,
+    GError ** error)
+{
+  const uint32_t E = lin->n_expert, n_in = lin->n_in, n_out = lin->n_out;
+  const size_t nw = (size_t) n_out * n_in;
+  uint32_t cnt[UPM_MAX_EXPERTS] = { 0 }, off[UPM_MAX_EXPERTS + 1];
+  uint32_t max_cnt = 0, *rows;
+  float *wts, *xg, *yg;
+
+  memset (y, 0, (size_t) n * n_out * sizeof (float));
+  if (ctx->path != UPM_PATH_FAST) {
+    for (uint32_t i = 0; i < n; i++)
+      for (int k = 0; k < 2; k++)
+        upm_linear_acc (x + (size_t) i * n_in, 1, n_in,
+            lin->w + r[i].expert[k] * nw,
+            lin->b + (size_t) r[i].expert[k] * n_out, n_out, r[i].weight[k],
+            y + (size_t) i * n_out);
+    return TRUE;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    for (int k = 0; k < 2; k++)
+      cnt[r[i].expert[k]]++;
+  off[0] = 0;
+  for (uint32_t e = 0; e < E; e++) {
+    off[e + 1] = off[e] + cnt[e];
+    max_cnt = MAX (max_cnt, cnt[e]);
+  }
+  xg = upm_ctx_buf (ctx, UPM_BUF_MOE_X, (size_t) MAX (max_cnt, 1) * n_in,
+      error);
+  yg = xg ? upm_ctx_buf (ctx, UPM_BUF_MOE_Y, (size_t) MAX (max_cnt, 1) *
+      n_out, error) : NULL;
+  if (!yg)
+    return FALSE;
+  rows = g_new (uint32_t, 2 * (size_t) MAX (n, 1));
+  wts = g_new (float, 2 * (size_t) MAX (n, 1));
+  memset (cnt, 0, sizeof cnt);
+  for (uint32_t i = 0; i < n; i++)
+    for (int k = 0; k < 2; k++) {
+      const uint32_t e = r[i].expert[k], at = off[e] + cnt[e]++;
+      rows[at] = i;
+      wts[at] = r[i].weight[k];
+    }
+  for (uint32_t e = 0; e < E; e++) {
+    const uint32_t c = cnt[e];
+    if (c == 0)
+      continue;
+    for (uint32_t k = 0; k < c; k++)
+      memcpy (xg + (size_t) k * n_in, x + (size_t) rows[off[e] + k] * n_in,
+          n_in * sizeof (float));
+    upm_linear (xg, c, n_in, lin->w + e * nw, lin->b + (size_t) e * n_out,
+        n_out, yg);
+    for (uint32_t k = 0; k < c; k++) {
+      float *dst = y + (size_t) rows[off[e] + k] * n_out;
+      const float *src = yg + (size_t) k * n_out, w = wts[off[e] + k];
+      for (uint32_t j = 0; j < n_out; j++)
+        dst[j] += w * src[j];
+    }
+  }
+  g_free (rows);
+  g_free (wts);
+  return TRUE;
+}
+
 /* y = x W^T + b for the rows of each segment, with the segment's expert
  * choice in MoE layers, followed by the epilogue @epi (may be NULL):
  * merged weights with the epilogue fused into the GEMM tasks (fast), or
  * per-expert outputs mixed by the gate weights and the epilogue in
- * separate passes (plain). */
-static void
+ * separate passes (plain). Dynamic levels route per row instead: the
+ * first linear of a gate decides from its input rows. */
+static gboolean
 segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
     uint32_t n, const UpmSegment * segs, uint32_t n_segs, float *y,
-    const UpmEpilogue * epi)
+    const UpmEpilogue * epi, GError ** error)
 {
   UpmModel *m = ctx->model;
   const UpmLayer *ly = &m->layers[layer];
@@ -542,7 +725,15 @@ segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
       upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
       epilogue_apply (epi, y, n, lin->n_out);
     }
-    return;
+    return TRUE;
+  }
+  if (upm_routing_level_is_dynamic (m->routing)) {
+    if (!which && !route_rows (ctx, layer, gate, x, n, error))
+      return FALSE;
+    if (!dispatch_linear (ctx, lin, ctx->troute[gate], x, n, y, error))
+      return FALSE;
+    epilogue_apply (epi, y, n, lin->n_out);
+    return TRUE;
   }
   for (uint32_t s = 0; s < n_segs && row < n; s++) {
     const uint32_t cnt = MIN (segs[s].n_tokens, n - row);
@@ -570,6 +761,13 @@ segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
     }
     row += cnt;
   }
+  return TRUE;
+}
+
+const float *
+upm_layer_gate_input (UpmContext * ctx)
+{
+  return ctx->bufs[UPM_BUF_LAYER_H];
 }
 
 gboolean
@@ -585,8 +783,8 @@ upm_layer_qkv (UpmContext * ctx, uint32_t layer, const float *x, uint32_t n,
     return FALSE;
   upm_layer_norm (x, n, d, ly->attn_norm_w, ly->attn_norm_b, m->hp.norm_eps,
       h);
-  segment_linear (ctx, layer, UPM_LIN_QKV, h, n, segs, n_segs, qkv, NULL);
-  return TRUE;
+  return segment_linear (ctx, layer, UPM_LIN_QKV, h, n, segs, n_segs, qkv,
+      NULL, error);
 }
 
 gboolean
@@ -616,12 +814,12 @@ upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
 
   if (!tmp)
     return FALSE;
-  segment_linear (ctx, layer, UPM_LIN_OUT, att, n, segs, n_segs, tmp,
-      &attn_epi);
-  segment_linear (ctx, layer, UPM_LIN_UP, h, n, segs, n_segs, ff, &gelu_epi);
-  segment_linear (ctx, layer, UPM_LIN_DOWN, ff, n, segs, n_segs, tmp,
-      &ffn_epi);
-  return TRUE;
+  return segment_linear (ctx, layer, UPM_LIN_OUT, att, n, segs, n_segs, tmp,
+      &attn_epi, error)
+      && segment_linear (ctx, layer, UPM_LIN_UP, h, n, segs, n_segs, ff,
+      &gelu_epi, error)
+      && segment_linear (ctx, layer, UPM_LIN_DOWN, ff, n, segs, n_segs, tmp,
+      &ffn_epi, error);
 }
 
 static gboolean
@@ -672,10 +870,17 @@ transformer_run (UpmContext * ctx, float *x, uint32_t n,
       error) : NULL;
   float *kvbuf = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_SCORES,
       upm_kv_packed_size (n, hp->n_head, hd), error) : NULL;
+  /* Causal rows' contexts follow the attention mask; a context gate of
+   * the last layer needs every row's attention output. */
+  const UpmRouteScope causal = { 0, NULL, causal_from, NULL, NULL };
+  gboolean ok = TRUE;
 
   if (!kvbuf)
     return FALSE;
-  for (uint32_t l = 0; l < hp->n_layer; l++) {
+  if (ctx->model->routing == UPM_ROUTING_CONTEXT)
+    first_only = FALSE;
+  ctx->scope = causal_from != UINT32_MAX ? &causal : NULL;
+  for (uint32_t l = 0; ok && l < hp->n_layer; l++) {
     const gboolean last_only = first_only && l + 1 == hp->n_layer;
     const uint32_t n_q = last_only ? 1 : n;
     UpmSegment first_seg[1];
@@ -684,17 +889,19 @@ transformer_run (UpmContext * ctx, float *x, uint32_t n,
     UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
     UpmKvPacked kv;
 
-    if (!upm_layer_qkv (ctx, l, x, n, segs, n_segs, qkv, error))
-      return FALSE;
+    if (!upm_layer_qkv (ctx, l, x, n, segs, n_segs, qkv, error)) {
+      ok = FALSE;
+      break;
+    }
     upm_kv_pack (&span, 1, hp->n_head, hd, kvbuf, &kv);
     upm_attention_packed (qkv, 3 * d, n_q, &kv, hp->n_head, hd, causal_from,
         0, att, d);
     if (last_only)
       n_fs = first_row_segments (segs, first_seg), fs = first_seg;
-    if (!upm_layer_finish (ctx, l, x, att, n_q, fs, n_fs, error))
-      return FALSE;
+    ok = upm_layer_finish (ctx, l, x, att, n_q, fs, n_fs, error);
   }
-  return TRUE;
+  ctx->scope = NULL;
+  return ok;
 }
 
 gboolean
@@ -812,22 +1019,30 @@ encode_text_batch (UpmContext * ctx, const int32_t * const *ids,
   float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t) rows * d,
       error) : NULL;
   UpmSegment seg = { attr, rows };
+  uint32_t *valid = g_newa (uint32_t, n_texts);
+  const UpmRouteScope scope = { len, valid, UINT32_MAX, NULL, NULL };
+  gboolean ok = TRUE;
 
   if (!att)
     return FALSE;
+  for (uint32_t i = 0; i < n_texts; i++)
+    valid[i] = n_ids[i] + 1;
   memset (x, 0, (size_t) rows * d * sizeof (float));
   memset (att, 0, (size_t) rows * d * sizeof (float));
   for (uint32_t i = 0; i < n_texts; i++)
     upm_embed_text (ctx, ids[i], n_ids[i], x + (size_t) i * len * d, NULL);
 
-  for (uint32_t l = 0; l < hp->n_layer; l++) {
+  ctx->scope = &scope;
+  for (uint32_t l = 0; ok && l < hp->n_layer; l++) {
     TextAttJob job = { qkv, att, n_ids, len, d, hp->n_head, hd };
-    if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error))
-      return FALSE;
-    upm_parallel_for (n_texts, text_att_task, &job);
-    if (!upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error))
-      return FALSE;
+    ok = upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error);
+    if (ok)
+      upm_parallel_for (n_texts, text_att_task, &job);
+    ok = ok && upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error);
   }
+  ctx->scope = NULL;
+  if (!ok)
+    return FALSE;
   for (uint32_t i = 0; i < n_texts; i++)
     upm_feature_from_hidden (ctx, x + (size_t) i * len * d,
         features + (size_t) i * d);

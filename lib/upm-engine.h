@@ -31,10 +31,35 @@ typedef enum
   UPM_BUF_CAP_SCORES,
   UPM_BUF_CAP_LOGITS,
   UPM_BUF_CAP_FEAT,
+  UPM_BUF_MOE_X,                /* rows of one expert, gathered (dynamic) */
+  UPM_BUF_MOE_Y,
   UPM_N_BUFS
 } UpmBufSlot;
 
 typedef struct _UpmCaptionState UpmCaptionState;
+
+/* Dynamic routing (token, context): the decision of one gate for one row. */
+typedef struct
+{
+  uint8_t expert[2];            /* descending gate logit */
+  float weight[2];
+} UpmTokenRoute;
+
+/* Which rows a row's context (context routing) is the mean over. The rows
+ * are tiled by groups of group_rows (0: one group of all rows); in a group,
+ * only the first n_valid[g] rows count (the rest is padding); row i sees the
+ * group's rows < max(causal_from, i + 1) (UINT32_MAX: all), plus, when
+ * base is set, base_count earlier tokens whose sums are base[g]
+ * ([n_layer][UPM_N_GATES][D] floats: the KV-cached caption prefix and
+ * words). NULL scope: one bidirectional sequence. */
+typedef struct
+{
+  uint32_t group_rows;
+  const uint32_t *n_valid;
+  uint32_t causal_from;
+  const float *const *base;
+  const uint32_t *base_count;
+} UpmRouteScope;
 
 struct _UpmContext
 {
@@ -43,6 +68,12 @@ struct _UpmContext
   float *bufs[UPM_N_BUFS];
   size_t caps[UPM_N_BUFS];
   UpmCaptionState *caption;
+  /* Dynamic routing: the scope of the current forward (set by callers of
+   * the layer functions), the current layer's per-row decisions of each
+   * gate (made by the first linear of the gate, used by the second). */
+  const UpmRouteScope *scope;
+  UpmTokenRoute *troute[UPM_N_GATES];
+  size_t troute_cap[UPM_N_GATES];
 };
 
 /* NULL (and an error) when the allocation is refused. */
@@ -63,6 +94,11 @@ gboolean upm_layer_qkv (UpmContext * ctx, uint32_t layer, const float *x,
 gboolean upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
     const float *att, uint32_t n, const UpmSegment * segs, uint32_t n_segs,
     GError ** error);
+
+/* The rows of the last gate input (D floats each): LN1(x) after
+ * upm_layer_qkv, LN2(x) after upm_layer_finish (the caption decoder sums
+ * them for context routing). */
+const float *upm_layer_gate_input (UpmContext * ctx);
 
 /* Append the routing of every MoE layer for these segments. */
 void upm_routing_add_segments (UpmModel * model, UpmRouting * routing,

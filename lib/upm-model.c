@@ -27,7 +27,7 @@
 #define MAX_PATCH 1024u
 #define MAX_IMAGE 8192u
 #define MAX_TEMPORAL 1024u
-#define MAX_EXPERTS 64u
+#define MAX_EXPERTS UPM_MAX_EXPERTS
 #define MAX_BEAM 64u
 #define DEFAULT_LOGIT_SCALE (1.0f / 0.07f)
 #define MAX_LOGIT_SCALE 100.0f

@@ -113,6 +113,9 @@ typedef struct
   uint32_t n_expert;
 } UpmLinear;
 
+/* The most experts a MoE layer may have (expert ids fit a uint8). */
+#define UPM_MAX_EXPERTS 64u
+
 enum
 {
   UPM_LIN_QKV,

@@ -182,7 +182,8 @@ check_routing (Check * c)
 {
   const UpmHParams *hp = upm_model_hparams (c->model);
 
-  if (!upm_model_is_moe (c->model))
+  if (!upm_model_is_moe (c->model)
+      || upm_routing_level_is_dynamic (upm_model_routing_level (c->model)))
     return;
   for (int a = 0; a < UPM_N_ATTRS; a++) {
     char *ke = g_strdup_printf ("expect.routing.%s.experts",

@@ -76,10 +76,21 @@ max_diff (const float *a, const float *b, size_t n)
 
 /* Merged experts and KV-cached decoding against unmerged experts mixed per
  * the gate and full recompute, on inputs the fixtures do not contain. */
-static void
-test_fast_vs_plain (void)
+static double
+max_rel_diff (const float *a, const float *b, size_t n)
 {
-  UpmModel *m = load_fixture_model ("tiny-moe.upm");
+  double m = 0.0, scale = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    m = MAX (m, fabs ((double) a[i] - b[i]));
+    scale = MAX (scale, fabs ((double) b[i]));
+  }
+  return scale > 0.0 ? m / scale : m;
+}
+
+static void
+test_fast_vs_plain (gconstpointer data)
+{
+  UpmModel *m = load_fixture_model (data);
   const UpmHParams *hp = upm_model_hparams (m);
   const uint32_t d = hp->n_embd;
   UpmContext *fast = upm_context_new (m), *plain = upm_context_new (m);
@@ -98,6 +109,24 @@ test_fast_vs_plain (void)
     g_assert_true (upm_encode_visual (plain, patches, frames,
             UPM_ATTR_CAPTION_PREFIX, f2, NULL, &error));
     g_assert_cmpfloat (max_diff (f1, f2, d), <, 1e-5);
+
+    /* Every hidden state of a full forward (grouped per-expert GEMMs
+     * against per-token mixing for the dynamic levels). */
+    {
+      const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
+      float *x1 = g_new (float, (size_t) n * d);
+      float *x2 = g_new (float, (size_t) n * d);
+      UpmSegment seg = { UPM_ATTR_RETRIEVAL_INPUT, n };
+      g_assert_true (upm_embed_patches (fast, patches, frames, x1, &error));
+      memcpy (x2, x1, (size_t) n * d * sizeof (float));
+      g_assert_true (upm_transformer_forward (fast, x1, n, &seg, 1,
+              UPM_FORWARD_NONE, NULL, &error));
+      g_assert_true (upm_transformer_forward (plain, x2, n, &seg, 1,
+              UPM_FORWARD_NONE, NULL, &error));
+      g_assert_cmpfloat (max_rel_diff (x1, x2, (size_t) n * d), <=, 1e-5);
+      g_free (x1);
+      g_free (x2);
+    }
 
     g_assert_true (upm_caption (fast, patches, frames, &params, &c1, NULL,
             &error));
@@ -260,11 +289,12 @@ test_routing_meta (void)
   upm_model_unref (m);
 }
 
-/* Batched, padded text encoding equals one-by-one encoding. */
+/* Batched, padded text encoding equals one-by-one encoding (padding is
+ * no part of a context either). */
 static void
-test_text_batch_padding (void)
+test_text_batch_padding (gconstpointer data)
 {
-  UpmModel *m = load_fixture_model ("tiny-dense.upm");
+  UpmModel *m = load_fixture_model (data);
   const uint32_t d = upm_model_hparams (m)->n_embd;
   UpmContext *ctx = upm_context_new (m);
   const int32_t eot = (int32_t) upm_model_hparams (m)->eot_id;
@@ -413,6 +443,10 @@ main (int argc, char **argv)
     {"route-modality.upm", "route-modality-video.expect.gguf"},
     {"route-task.upm", "route-task-image.expect.gguf"},
     {"route-task.upm", "route-task-video.expect.gguf"},
+    {"route-token.upm", "route-token-image.expect.gguf"},
+    {"route-token.upm", "route-token-video.expect.gguf"},
+    {"route-context.upm", "route-context-image.expect.gguf"},
+    {"route-context.upm", "route-context-video.expect.gguf"},
   };
 
   g_test_init (&argc, &argv, NULL);
@@ -422,11 +456,21 @@ main (int argc, char **argv)
     g_test_add_data_func (name, pairs[i], run_fixture);
     g_free (name);
   }
-  g_test_add_func ("/engine/fast-vs-plain", test_fast_vs_plain);
+  g_test_add_data_func ("/engine/fast-vs-plain/tiny-moe", "tiny-moe.upm",
+      test_fast_vs_plain);
+  g_test_add_data_func ("/engine/fast-vs-plain/token", "route-token.upm",
+      test_fast_vs_plain);
+  g_test_add_data_func ("/engine/fast-vs-plain/context", "route-context.upm",
+      test_fast_vs_plain);
   g_test_add_func ("/engine/context-reuse", test_context_reuse);
   g_test_add_func ("/engine/routing", test_routing_meta);
   g_test_add_func ("/engine/prefix-shared", test_prefix_shared);
-  g_test_add_func ("/engine/text-batch-padding", test_text_batch_padding);
+  g_test_add_data_func ("/engine/text-batch-padding/dense", "tiny-dense.upm",
+      test_text_batch_padding);
+  g_test_add_data_func ("/engine/text-batch-padding/token", "route-token.upm",
+      test_text_batch_padding);
+  g_test_add_data_func ("/engine/text-batch-padding/context",
+      "route-context.upm", test_text_batch_padding);
   g_test_add_func ("/engine/bad-arguments", test_bad_arguments);
   g_test_add_func ("/engine/labels-classify", test_labels_and_classify);
   g_test_add_func ("/engine/vocab-cache", test_vocab_cache);
