@@ -3,7 +3,7 @@
 # (TAP). One case per run:
 # usage: tests/pipelines/check.sh CASE [APP]
 # CASE: caption classify routing caption-to-webvtt caption-to-mp4
-#       live-camera live-camera-stress demo c-app c-app-live
+#       routing-overlay live-camera live-camera-stress demo c-app c-app-live
 # Env (tests/pipelines/meson.build): UPM_SOURCE_ROOT, UPM_TEST_TMP,
 # UPM_DEFAULT_MODEL (the random-weight fixture), GST_PLUGIN_PATH_1_0, ...
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -223,6 +223,56 @@ PY
     ok "# SKIP gst-discoverer-1.0 is missing"
   fi
   expect_fail "missing input file" "no such file" pipelines/caption-to-mp4.sh "$tmp/nope.mp4" "$tmp/x.mp4"
+  ;;
+routing-overlay)
+  need upmroutingoverlay textoverlay
+  check "routing-overlay.sh runs" pipelines/routing-overlay.sh --preset ultrafast --cell-size 4 \
+    -o "$tmp/out.mp4" "$video" >"$tmp/out.txt" 2>"$tmp/err.txt"
+  show "$tmp/out.txt" "$tmp/err.txt"
+  check "an MP4 was written" test -s "$tmp/out.mp4"
+  decode_rgb() {
+    mkdir -p "$2" &&
+      gst-launch-1.0 -q filesrc location="$1" ! decodebin ! videoconvert ! \
+        video/x-raw,format=RGB,width=64,height=64 ! multifilesink location="$2/%03d.rgb"
+  }
+  check "the output decodes" decode_rgb "$tmp/out.mp4" "$tmp/out-frames"
+  check "all 24 frames are there" test "$(ls "$tmp/out-frames" | wc -l)" = 24
+  decode_rgb "$video" "$tmp/in-frames"
+  # The panel (cells of 4 px, 8 experts, 4 rows: MoE layers 0 and 2 x attn,
+  # ffn, top-right with a 4 px margin: x 28..60, y 4..20) has its 2 chosen
+  # cells of 8 per row (3x3 px drawn of 4x4: 14% of the panel) changed by
+  # more than 40 in every frame; the re-encoding changes no pixel that much
+  # elsewhere.
+  check "the routing panel is drawn on every frame, nothing else changed" $PY - "$tmp/in-frames" "$tmp/out-frames" <<'PY'
+import os, sys
+a_dir, b_dir = sys.argv[1:]
+for i in range(24):
+    name = "%03d.rgb" % i
+    a = open(os.path.join(a_dir, name), "rb").read()
+    b = open(os.path.join(b_dir, name), "rb").read()
+    assert len(a) == len(b) == 64 * 64 * 3
+    ci = co = ni = no = 0
+    for y in range(64):
+        for x in range(64):
+            o = (y * 64 + x) * 3
+            changed = max(abs(a[o + c] - b[o + c]) for c in range(3)) > 40
+            if 28 <= x < 60 and 4 <= y < 20:
+                ci += changed; ni += 1
+            else:
+                co += changed; no += 1
+    print("# frame %d: %.1f%% of the panel changed, %.1f%% elsewhere"
+          % (i, 100.0 * ci / ni, 100.0 * co / no))
+    assert ci / ni > 0.10 and co / no < 0.005, name
+PY
+  check "--caption burns the caption in too" pipelines/routing-overlay.sh --preset ultrafast --caption \
+    -o "$tmp/cap.mp4" "$video" >"$tmp/cap.txt" 2>&1
+  show "$tmp/cap.txt"
+  check "the captioned MP4 was written" test -s "$tmp/cap.mp4"
+  check "--test with --labels" pipelines/routing-overlay.sh --test --num-buffers 16 --labels "a,b" \
+    --position bottom-left --preset ultrafast -o "$tmp/test.mp4"
+  check "the --test MP4 was written" test -s "$tmp/test.mp4"
+  expect_fail "missing input file" "no such file" pipelines/routing-overlay.sh "$tmp/nope.mp4"
+  expect_fail "a bad position" "position" pipelines/routing-overlay.sh --position middle -o "$tmp/x.mp4" "$video"
   ;;
 live-camera)
   start=$(date +%s.%N)
