@@ -24,7 +24,8 @@
  * (before the first clip, in gaps, after the routing pad's EOS, and, in live
  * pipelines, when the routing is later than the latency) pass undrawn: the
  * element never draws the routing of another clip. A flush drops the
- * pending routing. The routing pad must be linked (or get EOS).
+ * pending routing; gaps in the video are dropped. The routing pad must be
+ * linked (or get EOS).
  *
  * Drawing (`mode`):
  *
@@ -554,6 +555,14 @@ gst_upm_routing_overlay_aggregate (GstAggregator *agg, gboolean timeout)
               self->n_drawn, self->n_undrawn);
           return GST_FLOW_EOS;
         }
+      return GST_FLOW_OK;
+    }
+  if (GST_BUFFER_FLAG_IS_SET (vbuf, GST_BUFFER_FLAG_GAP)
+      && gst_buffer_get_size (vbuf) == 0)
+    {
+      /* a gap event on the video pad: no frame to draw or pass */
+      gst_buffer_unref (vbuf);
+      gst_aggregator_pad_drop_buffer (self->video_pad);
       return GST_FLOW_OK;
     }
   if (!self->have_info)

@@ -637,6 +637,58 @@ GST_START_TEST (test_timing)
 
 GST_END_TEST;
 
+/* Frames and routing are matched in running time: the video's segment
+ * starts at 10 s, the routing's at 0; the video segment goes out. A gap on
+ * the video pad makes no frame. */
+GST_START_TEST (test_segments)
+{
+  Pair pr = new_overlay ("RGBA", "position=top-left cell-size=6 opacity=1.0");
+  GstSegment seg;
+  GstBuffer *out;
+  GstEvent *ev;
+  Image panel;
+  gboolean seen = FALSE;
+
+  expected_panel (&panel, 1.0f);
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = 10 * GST_SECOND;
+  seg.time = 10 * GST_SECOND;
+  fail_unless (gst_harness_push_event (pr.v, gst_event_new_segment (&seg)));
+  fail_unless (gst_harness_push_event (
+      pr.v, gst_event_new_gap (10 * GST_SECOND, FRAME)));
+  gst_harness_push (pr.r,
+      routing_buffer (0, CLIP, static_routes, G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr.v,
+      frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 10 * GST_SECOND + FRAME));
+  out = gst_harness_pull (pr.v);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 10 * GST_SECOND + FRAME);
+  assert_frame (out, GST_VIDEO_FORMAT_RGBA, &panel);
+  gst_buffer_unref (out);
+  /* 10.5 s is running time 0.5: after the routing */
+  gst_harness_push (
+      pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 10 * GST_SECOND + CLIP));
+  fail_unless (gst_harness_push_event (pr.r, gst_event_new_eos ()));
+  out = gst_harness_pull (pr.v);
+  assert_grey (out, GST_VIDEO_FORMAT_RGBA);
+  gst_buffer_unref (out);
+  fail_unless (gst_harness_try_pull (pr.v) == NULL);
+  while ((ev = gst_harness_try_pull_event (pr.v)) != NULL)
+    {
+      if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+        {
+          const GstSegment *s;
+
+          gst_event_parse_segment (ev, &s);
+          seen = s->start == 10 * GST_SECOND;
+        }
+      gst_event_unref (ev);
+    }
+  fail_unless (seen, "the video segment did not go out");
+  pair_teardown (&pr);
+}
+
+GST_END_TEST;
+
 /* Live: a frame whose routing is later than the latency passes undrawn. */
 GST_START_TEST (test_live_timeout)
 {
@@ -951,6 +1003,7 @@ upmroutingoverlay_suite (void)
   tcase_add_test (tc, test_tokens);
   tcase_add_test (tc, test_tokens_centre_crop);
   tcase_add_test (tc, test_timing);
+  tcase_add_test (tc, test_segments);
   tcase_add_test (tc, test_live_timeout);
   tcase_add_test (tc, test_flush);
   tcase_add_test (tc, test_eos_caps);
