@@ -271,6 +271,14 @@ PY
   check "--test with --labels" pipelines/routing-overlay.sh --test --num-buffers 16 --labels "a,b" \
     --position bottom-left --preset ultrafast -o "$tmp/test.mp4"
   check "the --test MP4 was written" test -s "$tmp/test.mp4"
+  if $PY -c 'import numpy, PIL' 2>/dev/null; then
+    check "upmbin text-format=json to heatmaps" sh -c "gst-launch-1.0 -q filesrc location='$video' ! \
+      decodebin ! videoconvert ! upmbin task=caption text-format=json ! filesink location='$tmp/r.json' &&
+      $PY tools/upm-routing-heatmap.py -o '$tmp/hm' '$tmp/r.json' >'$tmp/hm.txt'"
+    check "one heatmap PNG per clip" test "$(ls "$tmp/hm"/routing-*.png | wc -l)" = 6
+  else
+    ok "# SKIP numpy or Pillow missing: no heatmaps"
+  fi
   expect_fail "missing input file" "no such file" pipelines/routing-overlay.sh "$tmp/nope.mp4"
   expect_fail "a bad position" "position" pipelines/routing-overlay.sh --position middle -o "$tmp/x.mp4" "$video"
   ;;
