@@ -154,8 +154,9 @@ prefix_encode (UpmContext * ctx, UpmPrefix * pf, GError ** error)
     upm_kv_pack (&span, 1, hp->n_head, hd, pf->kv + l * pf->kv_layer,
         &pf->packed[l]);
     /* The last layer's outputs of the prefix are used only by the context
-     * of context routing (the sum of its LN2 rows). */
-    if (l + 1 == hp->n_layer && !pf->ctx_sum)
+     * of context routing (the sum of its LN2 rows) and by recorded
+     * per-token routing (its FFN decisions). */
+    if (l + 1 == hp->n_layer && !pf->ctx_sum && !ctx->rec)
       break;
     upm_attention_packed (qkv, 3 * d, n, &pf->packed[l], hp->n_head, hd,
         UINT32_MAX, 0, att, d);
@@ -314,6 +315,8 @@ plain_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
     if (ok) {
       upm_embed_text_token (m, (int32_t) m->hp.spe_id, t,
           x + (size_t) (n - 1) * d);
+      /* Count the rows the fast path runs: the last word and the query. */
+      ctx->rec_from = n - (t > 0 ? 2 : 1);
       ok = upm_transformer_forward_causal (ctx, x, n, segs, 2, lp_n, error);
     }
     if (ok)
@@ -547,10 +550,13 @@ upm_prefix_new (UpmContext * ctx, const float *embeddings, uint32_t n_tokens,
     upm_prefix_unref (pf);
     return NULL;
   }
+  upm_ctx_record (ctx, routing, 0, TRUE);
   if (!prefix_encode (ctx, pf, error)) {
+    upm_ctx_record (ctx, NULL, 0, FALSE);
     upm_prefix_unref (pf);
     return NULL;
   }
+  upm_ctx_record (ctx, NULL, 0, FALSE);
   UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n_tokens };
   upm_routing_add_segments (ctx->model, routing, &seg, 1, 0);
   return pf;
@@ -609,12 +615,14 @@ upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
     ok = FALSE;
   }
+  upm_ctx_record (ctx, routing, 0, FALSE);
   for (uint32_t t = 0; ok && t < bs.max_len; t++) {
     ok = fast ? fast_step (ctx, &bs, t, lp, error) :
         plain_step (ctx, &bs, t, lp, error);
     if (ok)
       apply_candidates (ctx, &bs, cand, select_candidates (&bs, lp, cand), t);
   }
+  upm_ctx_record (ctx, NULL, 0, FALSE);
   if (ok) {
     UpmSegment seg = { UPM_ATTR_CAPTION_TEXT, bs.max_len };
     finish_caption (ctx->model, &bs, out);

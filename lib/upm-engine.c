@@ -287,9 +287,19 @@ merged_for (UpmModel * model, uint32_t layer, UpmGateKind gate, UpmAttr attr)
   return d->merged;
 }
 
+/* A recorded run of per-token expert ids (bytes at offset in token_ids). */
+typedef struct
+{
+  uint32_t layer;
+  UpmGateKind gate;
+  uint32_t token_begin, n_tokens;
+  guint offset;
+} TokenRun;
+
 void
 upm_routing_init (UpmRouting * routing)
 {
+  memset (routing, 0, sizeof *routing);
   routing->routes = g_array_new (FALSE, TRUE, sizeof (UpmRoute));
 }
 
@@ -299,6 +309,128 @@ upm_routing_clear (UpmRouting * routing)
   if (routing->routes)
     g_array_free (routing->routes, TRUE);
   routing->routes = NULL;
+  g_clear_pointer (&routing->counts, g_free);
+  routing->n_layer = routing->n_expert = 0;
+  if (routing->token_runs)
+    g_array_free (routing->token_runs, TRUE);
+  routing->token_runs = NULL;
+  if (routing->token_ids)
+    g_byte_array_unref (routing->token_ids);
+  routing->token_ids = NULL;
+}
+
+void
+upm_routing_set_token_experts (UpmRouting * routing, gboolean enable)
+{
+  routing->token_experts = enable;
+}
+
+static uint32_t *
+routing_counts (UpmModel * model, UpmRouting * routing, uint32_t layer,
+    UpmGateKind gate)
+{
+  if (!routing->counts) {
+    routing->n_layer = model->hp.n_layer;
+    routing->n_expert = model->hp.n_expert;
+    routing->counts = g_new0 (uint32_t, (gsize) routing->n_layer *
+        UPM_N_GATES * MAX (routing->n_expert, 1));
+  }
+  if (layer >= routing->n_layer || routing->n_expert != model->hp.n_expert)
+    return NULL;
+  return routing->counts + ((gsize) layer * UPM_N_GATES + gate) *
+      routing->n_expert;
+}
+
+void
+upm_routing_count (UpmModel * model, UpmRouting * routing, uint32_t layer,
+    UpmGateKind gate, const uint32_t expert[2], uint32_t n)
+{
+  uint32_t *c = routing ? routing_counts (model, routing, layer, gate) : NULL;
+
+  if (!c)
+    return;
+  for (int k = 0; k < 2; k++)
+    if (expert[k] < routing->n_expert)
+      c[expert[k]] += n;
+}
+
+gboolean
+upm_routing_expert_counts (const UpmRouting * routing, uint32_t layer,
+    UpmGateKind gate, uint32_t * counts, uint32_t n_counts)
+{
+  const uint32_t *c;
+  uint32_t total = 0;
+
+  if (!routing || !routing->counts || layer >= routing->n_layer
+      || (guint) gate >= UPM_N_GATES)
+    return FALSE;
+  c = routing->counts + ((gsize) layer * UPM_N_GATES + gate) *
+      routing->n_expert;
+  for (uint32_t e = 0; e < routing->n_expert; e++)
+    total += c[e];
+  if (total == 0)
+    return FALSE;
+  memcpy (counts, c, MIN (n_counts, routing->n_expert) * sizeof (uint32_t));
+  return TRUE;
+}
+
+guint
+upm_routing_n_token_runs (const UpmRouting * routing)
+{
+  return routing && routing->token_runs ? routing->token_runs->len : 0;
+}
+
+gboolean
+upm_routing_token_run (const UpmRouting * routing, guint i,
+    UpmTokenExperts * out)
+{
+  const TokenRun *r;
+
+  if (i >= upm_routing_n_token_runs (routing))
+    return FALSE;
+  r = &g_array_index (routing->token_runs, TokenRun, i);
+  out->layer = r->layer;
+  out->gate = r->gate;
+  out->token_begin = r->token_begin;
+  out->n_tokens = r->n_tokens;
+  out->experts = routing->token_ids->data + r->offset;
+  return TRUE;
+}
+
+/* Record the dynamic decisions of @n rows (valid ones only). */
+static void
+routing_record (UpmContext * ctx, uint32_t layer, UpmGateKind gate,
+    const UpmTokenRoute * r, uint32_t n)
+{
+  UpmRouting *rt = ctx->rec;
+  const UpmRouteScope *sc = ctx->scope;
+  const uint32_t group_rows = sc && sc->group_rows ? sc->group_rows : n;
+  uint32_t *c = routing_counts (ctx->model, rt, layer, gate);
+  TokenRun run = { layer, gate, 0, 0, 0 };
+
+  if (!c)
+    return;
+  if (ctx->rec_runs && rt->token_experts) {
+    if (!rt->token_runs) {
+      rt->token_runs = g_array_new (FALSE, FALSE, sizeof (TokenRun));
+      rt->token_ids = g_byte_array_new ();
+    }
+    run.token_begin = ctx->rec_from;
+    run.offset = rt->token_ids->len;
+  }
+  for (uint32_t i = ctx->rec_from; i < n; i++) {
+    const uint32_t gi = i / group_rows, off = i % group_rows;
+    if (sc && sc->n_valid && off >= sc->n_valid[gi])
+      continue;
+    c[r[i].expert[0]]++;
+    c[r[i].expert[1]]++;
+    if (ctx->rec_runs && rt->token_experts) {
+      g_byte_array_append (rt->token_ids, r[i].expert, 2);
+      run.n_tokens++;
+    }
+  }
+  if (ctx->rec_runs && rt->token_experts)
+    g_array_append_val (rt->token_runs, run);
 }
 
 void
@@ -322,6 +454,7 @@ upm_routing_add_segments (UpmModel * model, UpmRouting * routing,
         r.token_end = begin + segs[s].n_tokens;
         upm_model_route (model, l, g, segs[s].attr, r.expert, r.weight);
         g_array_append_val (routing->routes, r);
+        upm_routing_count (model, routing, l, g, r.expert, segs[s].n_tokens);
         begin = r.token_end;
       }
     }
@@ -586,6 +719,8 @@ route_rows (UpmContext * ctx, uint32_t layer, UpmGateKind gate,
   if (m->routing == UPM_ROUTING_TOKEN) {
     for (uint32_t i = 0; i < n; i++)
       route_vector (m, g, x + (size_t) i * d, &r[i]);
+    if (ctx->rec)
+      routing_record (ctx, layer, gate, r, n);
     return TRUE;
   }
   acc = g_new (double, d);
@@ -627,6 +762,8 @@ route_rows (UpmContext * ctx, uint32_t layer, UpmGateKind gate,
   }
   g_free (acc);
   g_free (z);
+  if (ctx->rec)
+    routing_record (ctx, layer, gate, r, n);
   return TRUE;
 }
 
@@ -877,7 +1014,9 @@ transformer_run (UpmContext * ctx, float *x, uint32_t n,
 
   if (!kvbuf)
     return FALSE;
-  if (ctx->model->routing == UPM_ROUTING_CONTEXT)
+  /* Context gates of the last layer need every row's attention output;
+   * recorded per-token routing covers every row. */
+  if (ctx->model->routing == UPM_ROUTING_CONTEXT || ctx->rec)
     first_only = FALSE;
   ctx->scope = causal_from != UINT32_MAX ? &causal : NULL;
   for (uint32_t l = 0; ok && l < hp->n_layer; l++) {
@@ -911,8 +1050,11 @@ upm_transformer_forward (UpmContext * ctx, float *x, uint32_t n,
 {
   if (!check_segments (n, segs, n_segs, error))
     return FALSE;
-  if (!transformer_run (ctx, x, n, segs, n_segs, UINT32_MAX,
-          (flags & UPM_FORWARD_SPE_ONLY) != 0, error))
+  upm_ctx_record (ctx, routing, 0, TRUE);
+  gboolean ok = transformer_run (ctx, x, n, segs, n_segs, UINT32_MAX,
+      (flags & UPM_FORWARD_SPE_ONLY) != 0, error);
+  upm_ctx_record (ctx, NULL, 0, FALSE);
+  if (!ok)
     return FALSE;
   upm_routing_add_segments (ctx->model, routing, segs, n_segs, 0);
   return TRUE;
@@ -968,7 +1110,10 @@ upm_encode_visual (UpmContext * ctx, const float *patches, uint32_t n_frames,
     return FALSE;
   seg.attr = attr;
   seg.n_tokens = n;
-  if (!transformer_run (ctx, x, n, &seg, 1, UINT32_MAX, TRUE, error))
+  upm_ctx_record (ctx, routing, 0, TRUE);
+  gboolean ok = transformer_run (ctx, x, n, &seg, 1, UINT32_MAX, TRUE, error);
+  upm_ctx_record (ctx, NULL, 0, FALSE);
+  if (!ok)
     return FALSE;
   upm_routing_add_segments (ctx->model, routing, &seg, 1, 0);
   upm_feature_from_hidden (ctx, x, feature);

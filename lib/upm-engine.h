@@ -74,6 +74,11 @@ struct _UpmContext
   const UpmRouteScope *scope;
   UpmTokenRoute *troute[UPM_N_GATES];
   size_t troute_cap[UPM_N_GATES];
+  /* Where dynamic decisions are recorded (NULL: nowhere): counts of the
+   * valid rows >= rec_from, per-token runs when rec_runs. */
+  UpmRouting *rec;
+  uint32_t rec_from;
+  gboolean rec_runs;
 };
 
 /* NULL (and an error) when the allocation is refused. */
@@ -99,6 +104,22 @@ gboolean upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
  * upm_layer_qkv, LN2(x) after upm_layer_finish (the caption decoder sums
  * them for context routing). */
 const float *upm_layer_gate_input (UpmContext * ctx);
+
+/* Record the dynamic routing decisions of the next layer calls into
+ * @routing (NULL, or a static level: nothing is recorded). */
+static inline void
+upm_ctx_record (UpmContext * ctx, UpmRouting * routing, uint32_t from,
+    gboolean runs)
+{
+  ctx->rec = routing && routing->routes
+      && upm_routing_level_is_dynamic (ctx->model->routing) ? routing : NULL;
+  ctx->rec_from = from;
+  ctx->rec_runs = runs;
+}
+
+/* Add n tokens to the counts of these experts of a layer's gate. */
+void upm_routing_count (UpmModel * model, UpmRouting * routing,
+    uint32_t layer, UpmGateKind gate, const uint32_t expert[2], uint32_t n);
 
 /* Append the routing of every MoE layer for these segments. */
 void upm_routing_add_segments (UpmModel * model, UpmRouting * routing,

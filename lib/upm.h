@@ -246,14 +246,52 @@ typedef struct
   float weight[2];              /* renormalised softmax, sum 1 */
 } UpmRoute;
 
-/* A list of UpmRoute, appended to by the encoder. */
+/* A list of UpmRoute, appended to by the encoder (static levels: one per
+ * MoE layer, gate and segment; none for token and context routing), plus
+ * per-expert token counts (every level) and, on request, per-token expert
+ * ids (token and context routing). Initialise with upm_routing_init; the
+ * fields after `routes` are private: use the functions below. */
 typedef struct
 {
   GArray *routes;
+  uint32_t n_layer, n_expert;   /* sizes of counts, 0 until recorded */
+  uint32_t *counts;             /* [layer][gate][expert] */
+  gboolean token_experts;
+  GArray *token_runs;
+  GByteArray *token_ids;
 } UpmRouting;
+
+/* Per-token expert ids of one MoE layer's gate over one encoded sequence. */
+typedef struct
+{
+  uint32_t layer;
+  UpmGateKind gate;
+  uint32_t token_begin;         /* first token of the sequence it covers */
+  uint32_t n_tokens;
+  const uint8_t *experts;       /* n_tokens x 2 ids, larger gate logit first;
+                                 * owned by the UpmRouting */
+} UpmTokenExperts;
 
 void upm_routing_init (UpmRouting * routing);
 void upm_routing_clear (UpmRouting * routing);
+/* Tokens served by each expert of one MoE layer's gate, summed over all
+ * that was encoded with @routing: a token counts for both of its experts;
+ * padding is not counted; caption decoding counts each step's rows of every
+ * beam (the previous word and the query). Copies min(n_counts, n_expert)
+ * counts; FALSE (counts untouched) when nothing was recorded for that
+ * layer and gate. */
+gboolean upm_routing_expert_counts (const UpmRouting * routing,
+    uint32_t layer, UpmGateKind gate, uint32_t * counts, uint32_t n_counts);
+/* Ask for per-token expert ids (off by default; token and context routing
+ * only: static levels decide per segment, see routes). Recorded by
+ * upm_transformer_forward, upm_encode_visual and upm_prefix_new, one run
+ * per MoE layer and gate and sequence; not by caption decoding. */
+void upm_routing_set_token_experts (UpmRouting * routing, gboolean enable);
+guint upm_routing_n_token_runs (const UpmRouting * routing);
+/* FALSE when i is out of range. out->experts stays valid until the
+ * routing is appended to or cleared. */
+gboolean upm_routing_token_run (const UpmRouting * routing, guint i,
+    UpmTokenExperts * out);
 /* The decision of one MoE layer's gate for an attribute row (no sequence).
  * Static levels only: FALSE for token and context routing. */
 gboolean upm_model_route (UpmModel * model, uint32_t layer, UpmGateKind gate,

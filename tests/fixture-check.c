@@ -222,6 +222,77 @@ check_routing (Check * c)
   }
 }
 
+/* Per-token expert ids of one full forward (dynamic levels) against
+ * "expect.token_routing.<what>.experts". */
+static void
+check_token_routing_of (Check * c, const char *what, float *x, uint32_t n,
+    UpmAttr attr)
+{
+  char *key = g_strdup_printf ("expect.token_routing.%s.experts", what);
+  guint n_ref = 0, k = 0, n_diff = 0;
+  uint32_t *ref = upm_gguf_get_u32_array (c->expect, key, &n_ref, NULL);
+  UpmSegment seg = { attr, n };
+  UpmRouting r;
+  GError *error = NULL;
+
+  upm_routing_init (&r);
+  upm_routing_set_token_experts (&r, TRUE);
+  if (!ref) {
+    fail (c, key, NULL);
+  } else if (!upm_transformer_forward (c->ctx, x, n, &seg, 1,
+          UPM_FORWARD_NONE, &r, &error)) {
+    fail (c, "token routing forward", error);
+  } else {
+    for (guint i = 0; i < upm_routing_n_token_runs (&r); i++) {
+      UpmTokenExperts run;
+      upm_routing_token_run (&r, i, &run);
+      for (uint32_t t = 0; t < 2 * run.n_tokens; t++, k++)
+        n_diff += k >= n_ref || run.experts[t] != ref[k];
+    }
+    const gboolean same = k == n_ref && n_diff == 0;
+    g_string_append_printf (c->report, "%s %s: per-token routing of %s "
+        "(%u expert ids, %u differ)\n", same ? "ok" : "FAIL", c->tag, what,
+        k, n_diff);
+    c->failed += !same;
+  }
+  g_clear_error (&error);
+  upm_routing_clear (&r);
+  g_free (ref);
+  g_free (key);
+}
+
+static void
+check_token_routing (Check * c, const float *patches, uint32_t n_frames)
+{
+  const UpmHParams *hp = upm_model_hparams (c->model);
+  const uint32_t d = hp->n_embd;
+  const uint32_t n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  float *x = g_new (float, (size_t) n * d);
+  char *key = g_strdup ("input.label.0.ids");
+  guint n_ids = 0;
+  int32_t *ids;
+  GError *error = NULL;
+
+  if (!upm_routing_level_is_dynamic (upm_model_routing_level (c->model)))
+    goto out;
+  if (upm_embed_patches (c->ctx, patches, n_frames, x, &error))
+    check_token_routing_of (c, "cls", x, n, UPM_ATTR_CLS_INPUT);
+  else
+    fail (c, "embed patches", error);
+  g_clear_error (&error);
+  ids = upm_gguf_get_i32_array (c->expect, key, &n_ids, NULL);
+  if (ids && n_ids + 1 <= n
+      && upm_embed_text (c->ctx, ids, n_ids, x, &error))
+    check_token_routing_of (c, "label0", x, n_ids + 1, UPM_ATTR_CLS_TARGET);
+  else
+    fail (c, "label 0", error);
+  g_clear_error (&error);
+  g_free (ids);
+out:
+  g_free (key);
+  g_free (x);
+}
+
 static void
 check_caption (Check * c, const float *patches, uint32_t n_frames)
 {
@@ -300,6 +371,7 @@ upm_fixture_check (const char *model_path, const char *expect_path,
     check_visual (&c, patches, n_frames);
     check_texts (&c, patches, n_frames);
     check_routing (&c);
+    check_token_routing (&c, patches, n_frames);
     check_caption (&c, patches, n_frames);
   }
   upm_context_free (c.ctx);

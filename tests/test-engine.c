@@ -289,6 +289,89 @@ test_routing_meta (void)
   upm_model_unref (m);
 }
 
+/* Per-expert token counts: static levels count each segment's tokens for
+ * its two experts; dynamic levels count every token for its own two, equal
+ * the per-token ids, and caption decoding counts the same rows on both
+ * paths. */
+static void
+test_routing_counts (gconstpointer data)
+{
+  UpmModel *m = load_fixture_model (data);
+  const UpmHParams *hp = upm_model_hparams (m);
+  const gboolean dynamic =
+      upm_routing_level_is_dynamic (upm_model_routing_level (m));
+  const uint32_t n = 1 + 2 * UPM_HP_TOKENS_PER_FRAME (hp);
+  UpmContext *ctx = upm_context_new (m), *plain = upm_context_new (m);
+  float *p = make_patches (hp, 2, 21), f[1024];
+  UpmRouting r, r2;
+  UpmCaption c1, c2;
+  UpmCaptionParams params = { 2, 5, 1.0f };
+  GError *error = NULL;
+  guint n_moe = 0;
+
+  upm_context_set_path (plain, UPM_PATH_PLAIN);
+  upm_routing_init (&r);
+  upm_routing_set_token_experts (&r, TRUE);
+  g_assert_true (upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r,
+          &error));
+  g_assert_no_error (error);
+  for (uint32_t l = 0; l < hp->n_layer; l++) {
+    for (int g = 0; g < UPM_N_GATES; g++) {
+      uint32_t counts[64] = { 0 }, sum = 0, from_runs[64] = { 0 };
+      const gboolean has = upm_routing_expert_counts (&r, l, g, counts, 64);
+      g_assert_cmpint (has, ==, upm_model_layer_is_moe (m, l));
+      if (!has)
+        continue;
+      n_moe += g == 0;
+      for (uint32_t e = 0; e < hp->n_expert; e++) {
+        sum += counts[e];
+        g_assert_cmpuint (counts[e], <=, n);
+      }
+      g_assert_cmpuint (sum, ==, 2 * n);
+      for (guint i = 0; i < upm_routing_n_token_runs (&r); i++) {
+        UpmTokenExperts run;
+        g_assert_true (upm_routing_token_run (&r, i, &run));
+        if (run.layer != l || run.gate != (UpmGateKind) g)
+          continue;
+        g_assert_cmpuint (run.n_tokens, ==, n);
+        for (uint32_t t = 0; t < run.n_tokens; t++) {
+          g_assert_cmpuint (run.experts[2 * t], !=, run.experts[2 * t + 1]);
+          from_runs[run.experts[2 * t]]++;
+          from_runs[run.experts[2 * t + 1]]++;
+        }
+      }
+      if (dynamic)
+        g_assert_cmpmem (counts, 4 * hp->n_expert, from_runs,
+            4 * hp->n_expert);
+    }
+  }
+  g_assert_cmpuint (upm_routing_n_token_runs (&r), ==,
+      dynamic ? n_moe * UPM_N_GATES : 0);
+  g_assert_false (upm_routing_token_run (&r, 1000, NULL));
+  upm_routing_clear (&r);
+
+  upm_routing_init (&r);
+  upm_routing_init (&r2);
+  g_assert_true (upm_caption (ctx, p, 2, &params, &c1, &r, &error));
+  g_assert_true (upm_caption (plain, p, 2, &params, &c2, &r2, &error));
+  g_assert_no_error (error);
+  for (uint32_t l = 0; l < hp->n_layer; l++)
+    for (int g = 0; g < UPM_N_GATES; g++) {
+      uint32_t a[64] = { 0 }, b[64] = { 0 };
+      g_assert_cmpint (upm_routing_expert_counts (&r, l, g, a, 64), ==,
+          upm_routing_expert_counts (&r2, l, g, b, 64));
+      g_assert_cmpmem (a, sizeof a, b, sizeof b);
+    }
+  upm_caption_clear (&c1);
+  upm_caption_clear (&c2);
+  upm_routing_clear (&r);
+  upm_routing_clear (&r2);
+  g_free (p);
+  upm_context_free (ctx);
+  upm_context_free (plain);
+  upm_model_unref (m);
+}
+
 /* Batched, padded text encoding equals one-by-one encoding (padding is
  * no part of a context either). */
 static void
@@ -465,6 +548,14 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/context-reuse", test_context_reuse);
   g_test_add_func ("/engine/routing", test_routing_meta);
   g_test_add_func ("/engine/prefix-shared", test_prefix_shared);
+  g_test_add_data_func ("/engine/routing-counts/attribute", "tiny-moe.upm",
+      test_routing_counts);
+  g_test_add_data_func ("/engine/routing-counts/task", "route-task.upm",
+      test_routing_counts);
+  g_test_add_data_func ("/engine/routing-counts/token", "route-token.upm",
+      test_routing_counts);
+  g_test_add_data_func ("/engine/routing-counts/context",
+      "route-context.upm", test_routing_counts);
   g_test_add_data_func ("/engine/text-batch-padding/dense", "tiny-dense.upm",
       test_text_batch_padding);
   g_test_add_data_func ("/engine/text-batch-padding/token", "route-token.upm",
