@@ -22,8 +22,10 @@
  * a clip's frames, `queue max-size-time=0 max-size-buffers=0
  * max-size-bytes=0` for long clips). Frames that no routing buffer covers
  * (before the first clip, in gaps, after the routing pad's EOS, and, in live
- * pipelines, when the routing is later than the latency) pass undrawn: the
- * element never draws the routing of another clip. A flush drops the
+ * pipelines, when the routing is later than the latency: upstream's, which
+ * includes upmbin's clip span, plus the `latency` property) pass undrawn:
+ * the element never draws the routing of another clip. With overlapping
+ * clips (clip-hop), the earliest covering clip is drawn. A flush drops the
  * pending routing; gaps in the video are dropped. The routing pad must be
  * linked (or get EOS).
  *
