@@ -460,7 +460,7 @@ decode_run (gpointer data)
 {
   CaptionData *c = data;
   UpmCaptionParams params = { (uint32_t) opt_beam, (uint32_t) opt_steps,
-    -1.0f
+    -1.0f, NULL
   };
   GError *error = NULL;
 

@@ -617,6 +617,12 @@ upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
   }
   upm_ctx_record (ctx, routing, 0, FALSE);
   for (uint32_t t = 0; ok && t < bs.max_len; t++) {
+    if (params && params->cancel && g_atomic_int_get (params->cancel)) {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_CANCELLED,
+          "caption decoding cancelled at step %u of %u", t, bs.max_len);
+      ok = FALSE;
+      break;
+    }
     ok = fast ? fast_step (ctx, &bs, t, lp, error) :
         plain_step (ctx, &bs, t, lp, error);
     if (ok)

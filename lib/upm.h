@@ -388,6 +388,9 @@ typedef struct
   uint32_t beam_size;           /* 0 = model default */
   uint32_t max_length;          /* 0 = model default */
   float length_penalty;         /* < 0 = model default */
+  /* NULL = never. Read with g_atomic_int_get before every beam step: once
+   * non-zero, decoding stops and fails with UPM_ERROR_CANCELLED. */
+  const volatile int *cancel;
 } UpmCaptionParams;
 
 typedef struct
@@ -418,7 +421,8 @@ void upm_prefix_unref (UpmPrefix * prefix);
 uint32_t upm_prefix_n_tokens (const UpmPrefix * prefix);
 
 /* Beam search over a prefix made with the same model. Routing of the text
- * segment is appended to @routing. */
+ * segment is appended to @routing. Fails with UPM_ERROR_CANCELLED (and no
+ * caption) when params->cancel is raised before or during decoding. */
 gboolean upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
     const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
     GError ** error);

@@ -101,7 +101,7 @@ test_fast_vs_plain (gconstpointer data)
     float *patches = make_patches (hp, frames, 100 + frames);
     float f1[1024], f2[1024];
     UpmCaption c1, c2;
-    UpmCaptionParams params = { 3, 8, 1.0f };
+    UpmCaptionParams params = { 3, 8, 1.0f, NULL };
 
     g_assert_cmpuint (d, <=, 1024);
     g_assert_true (upm_encode_visual (fast, patches, frames,
@@ -305,7 +305,7 @@ test_routing_counts (gconstpointer data)
   float *p = make_patches (hp, 2, 21), f[1024];
   UpmRouting r, r2;
   UpmCaption c1, c2;
-  UpmCaptionParams params = { 2, 5, 1.0f };
+  UpmCaptionParams params = { 2, 5, 1.0f, NULL };
   GError *error = NULL;
   guint n_moe = 0;
 
@@ -372,6 +372,69 @@ test_routing_counts (gconstpointer data)
   upm_model_unref (m);
 }
 
+/* The caption cancel flag: raised before decoding, and from another thread
+ * while captions are decoded back to back, decoding stops promptly with
+ * UPM_ERROR_CANCELLED. */
+static gpointer
+raise_flag (gpointer data)
+{
+  g_usleep (20 * 1000);
+  g_atomic_int_set ((volatile gint *) data, 1);
+  return NULL;
+}
+
+static void
+test_caption_cancel (void)
+{
+  UpmModel *m = load_fixture_model ("tiny-moe.upm");
+  const UpmHParams *hp = upm_model_hparams (m);
+  const uint32_t n = 1 + UPM_HP_TOKENS_PER_FRAME (hp);
+  UpmContext *ctx = upm_context_new (m);
+  float *p = make_patches (hp, 1, 5);
+  float *x = g_new (float, (size_t) n * hp->n_embd);
+  volatile int flag = 0;
+  UpmCaptionParams params = { 0, 0, -1.0f, &flag };
+  UpmCaption cap;
+  GError *error = NULL;
+  UpmPrefix *pf;
+  GThread *thread;
+  gint64 raised, stopped = 0;
+  guint runs = 0;
+
+  g_assert_true (upm_embed_patches (ctx, p, 1, x, &error));
+  pf = upm_prefix_new (ctx, x, n, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error));
+  g_assert_no_error (error);
+  upm_caption_clear (&cap);
+
+  flag = 1;
+  g_assert_false (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_CANCELLED);
+  g_assert_null (cap.ids);
+  g_clear_error (&error);
+
+  flag = 0;
+  raised = g_get_monotonic_time ();
+  thread = g_thread_new ("cancel", raise_flag, (gpointer) & flag);
+  while (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error)) {
+    upm_caption_clear (&cap);
+    runs++;
+    g_assert_cmpuint (runs, <, 100000);
+  }
+  stopped = g_get_monotonic_time ();
+  g_thread_join (thread);
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_CANCELLED);
+  g_clear_error (&error);
+  /* One beam step of this model takes well under a second. */
+  g_assert_cmpint (stopped - raised, <, 2 * G_USEC_PER_SEC);
+  upm_prefix_unref (pf);
+  g_free (x);
+  g_free (p);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
 /* Batched, padded text encoding equals one-by-one encoding (padding is
  * no part of a context either). */
 static void
@@ -411,7 +474,7 @@ test_bad_arguments (void)
   const int32_t *ids[] = { bad }, *ids2[] = { big };
   const uint32_t lens[] = { 2 }, lens2[] = { 1 };
   UpmCaption cap;
-  UpmCaptionParams params = { 0, 0, -1.0f };
+  UpmCaptionParams params = { 0, 0, -1.0f, NULL };
   GError *error = NULL;
 
   g_assert_false (upm_encode_visual (ctx, p, 0, UPM_ATTR_CLS_INPUT, f, NULL,
@@ -548,6 +611,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/context-reuse", test_context_reuse);
   g_test_add_func ("/engine/routing", test_routing_meta);
   g_test_add_func ("/engine/prefix-shared", test_prefix_shared);
+  g_test_add_func ("/engine/caption-cancel", test_caption_cancel);
   g_test_add_data_func ("/engine/routing-counts/attribute", "tiny-moe.upm",
       test_routing_counts);
   g_test_add_data_func ("/engine/routing-counts/task", "route-task.upm",

@@ -666,7 +666,8 @@ run_clip_task (Run *r, ClipResult *c, GError **error)
   if (r->task == TASK_CAPTION)
     {
       UpmCaptionParams p
-          = { (uint32_t)r->opt.beam_size, (uint32_t)r->opt.max_length, -1.0f };
+          = { (uint32_t)r->opt.beam_size, (uint32_t)r->opt.max_length, -1.0f,
+              NULL };
 
       return upm_caption (r->ctx, r->clip_patches, c->n_frames, &p, &c->caption,
           routing, error);
