@@ -67,6 +67,16 @@ ATTR = {
 }
 N_EXPERTS = 8
 EPS = 1e-5
+# MoE routing levels (docs/model-format.md): attribute (official), modality / task (a learned
+# embedding row per segment), token / context (per token: its LN output, or the mean over the
+# tokens it may attend to)
+ROUTING_LEVELS = ["attribute", "token", "context", "modality", "task"]
+MODALITY_OF = {"cls_input": 0, "retrieval_input": 0, "caption_prefix": 0,
+               "retrieval_target": 1, "caption_text": 1, "text_input": 1, "cls_target": 1,
+               "vocab_target": 1}
+TASK_OF = {"cls_input": 0, "cls_target": 0, "retrieval_input": 1, "retrieval_target": 1,
+           "caption_prefix": 2, "caption_text": 2, "vocab_target": 2, "text_input": 3}
+EMBED_ROWS = {"modality": 2, "task": 4}
 
 
 # =====================================================================  tokenizer
@@ -184,22 +194,58 @@ def sincos_2d(grid, D, temperature=10000.0):
     return torch.cat([torch.sin(ow), torch.cos(ow), torch.sin(oh), torch.cos(oh)], 1).float()
 
 
-class Gate(nn.Module):
-    def __init__(self, D):
-        super().__init__()
-        self.wg = nn.Linear(D, N_EXPERTS, bias=False)
-        self.tag_transform = nn.Sequential(nn.Linear(8, D), nn.LayerNorm(D, eps=EPS))
+def top2(logits, noise_std=0.0):
+    """Top-2 over the last dim with softmax weights renormalised over the two (§3.2);
+    noise_std > 0 adds Gaussian noise to the logits first (training).  Returns
+    (indices [..., 2], weights [..., 2], softmax probabilities [..., E])."""
+    if noise_std > 0:
+        logits = logits + torch.randn_like(logits) * noise_std
+    top = torch.topk(logits, 2, dim=-1).indices
+    p = torch.softmax(logits, -1)
+    sel = torch.gather(p, -1, top)
+    w = sel / torch.clamp(sel.sum(-1, keepdim=True), min=torch.finfo(torch.float32).eps)
+    return top, w, p
 
-    def forward(self, bits, noise_std=0.0):
-        a = torch.tensor(bits, dtype=self.wg.weight.dtype, device=self.wg.weight.device)
-        logits = self.wg(self.tag_transform(a))
-        if noise_std > 0:
-            logits = logits + torch.randn_like(logits) * noise_std
-        top = torch.topk(logits, 2).indices
-        p = torch.softmax(logits, 0)
-        sel = p[top]
-        w = sel / torch.clamp(sel.sum(), min=torch.finfo(torch.float32).eps)
+
+class Gate(nn.Module):
+    def __init__(self, D, routing="attribute"):
+        super().__init__()
+        self.routing = routing
+        self.wg = nn.Linear(D, N_EXPERTS, bias=False)
+        if routing == "attribute":
+            self.tag_transform = nn.Sequential(nn.Linear(8, D), nn.LayerNorm(D, eps=EPS))
+        elif routing in EMBED_ROWS:
+            self.embed = nn.Embedding(EMBED_ROWS[routing], D)
+
+    def forward(self, attr, noise_std=0.0):
+        """Static levels: the decision of a segment's attribute row (name)."""
+        if self.routing == "attribute":
+            a = torch.tensor(ATTR[attr], dtype=self.wg.weight.dtype, device=self.wg.weight.device)
+            g = self.tag_transform(a)
+        else:
+            g = self.embed.weight[(MODALITY_OF if self.routing == "modality" else TASK_OF)[attr]]
+        top, w, _ = top2(self.wg(g), noise_std)
         return (int(top[0]), int(top[1])), w
+
+    def route_tokens(self, h, mask, noise_std=0.0):
+        """Dynamic levels: per-token decisions of h [B, n, D] (context: the mean over the
+        keys each row may attend to; mask None or bool broadcastable to [B, 1, n, n], True =
+        blocked).  Returns (top [B, n, 2], weights [B, n, 2], balance loss)."""
+        z = h
+        if self.routing == "context":
+            B, n, _ = h.shape
+            if mask is None:
+                z = h.mean(1, keepdim=True).expand_as(h)
+            else:
+                vis = (~mask.expand(B, 1, n, n)[:, 0]).to(h.dtype)
+                z = torch.bmm(vis, h) / vis.sum(-1, keepdim=True).clamp(min=1.0)
+        top, w, p = top2(self.wg(z), noise_std)
+        # load balancing (GShard / Switch): E * sum_e (mean prob of e) * (share of the
+        # top-2 slots routed to e), 1 when balanced
+        E = p.shape[-1]
+        share = F.one_hot(top, E).to(p.dtype).sum(-2).reshape(-1, E).mean(0) / 2
+        balance = E * (p.reshape(-1, E).mean(0) * share).sum()
+        return top, w, balance
 
 
 class Experts(nn.Module):
@@ -209,10 +255,10 @@ class Experts(nn.Module):
 
 
 class MoELinear(nn.Module):
-    def __init__(self, fin, fout, D):
+    def __init__(self, fin, fout, D, routing="attribute"):
         super().__init__()
         self.experts = Experts(fin, fout)
-        self.gate = Gate(D)  # only the qkv_proj and linear1 gates are used (§3.1)
+        self.gate = Gate(D, routing)  # only the qkv_proj and linear1 gates are used (§3.1)
 
     def merged(self, route):
         (i1, i2), w = route
@@ -221,8 +267,23 @@ class MoELinear(nn.Module):
         b = w[0] * e[i1].bias + w[1] * e[i2].bias
         return W, b
 
+    def dispatch(self, x, top, w):
+        """Dynamic routing: y = sum_k w_k (x W_{top_k}^T + b_{top_k}) per token, one linear
+        per active expert over its gathered tokens."""
+        xs = x.reshape(-1, x.shape[-1])
+        top, w = top.reshape(-1, 2), w.reshape(-1, 2)
+        e = self.experts.deepspeed_experts
+        y = xs.new_zeros(xs.shape[0], e[0].weight.shape[0])
+        for i in range(len(e)):
+            rows, slot = torch.nonzero(top == i, as_tuple=True)
+            if rows.numel():
+                y = y.index_add(0, rows, w[rows, slot, None] * e[i](xs[rows]))
+        return y.reshape(*x.shape[:-1], -1)
+
     def forward(self, x, segs):
-        """segs: list of (start, end, route)."""
+        """segs: list of (start, end, route), or ("tokens", top, w) for dynamic routing."""
+        if segs and segs[0] == "tokens":
+            return self.dispatch(x, segs[1], segs[2])
         if len(segs) == 1:
             return F.linear(x, *self.merged(segs[0][2]))
         return torch.cat([F.linear(x[:, a:b], *self.merged(r)) for a, b, r in segs], 1)
@@ -234,36 +295,38 @@ class DenseLinear(nn.Linear):
 
 
 class SelfAttn(nn.Module):
-    def __init__(self, D, moe):
+    def __init__(self, D, moe, routing="attribute"):
         super().__init__()
         if moe:
-            self.qkv_proj = MoELinear(D, 3 * D, D)
-            self.dense = MoELinear(D, D, D)
+            self.qkv_proj = MoELinear(D, 3 * D, D, routing)
+            self.dense = MoELinear(D, D, D, routing)
         else:
             self.qkv_proj = DenseLinear(D, 3 * D)
             self.dense = DenseLinear(D, D)
 
 
 class Layer(nn.Module):
-    def __init__(self, D, H, ffn, moe, ls_init):
+    def __init__(self, D, H, ffn, moe, ls_init, routing="attribute"):
         super().__init__()
         self.moe = moe
         self.H = H
+        self.dynamic = routing in ("token", "context")
+        self.balance = []  # balance losses of the last forward (dynamic routing)
         self.norm1 = nn.LayerNorm(D, eps=EPS)
         self.norm2 = nn.LayerNorm(D, eps=EPS)
         self.gamma_1 = nn.Parameter(torch.full((D,), ls_init))
         self.gamma_2 = nn.Parameter(torch.full((D,), ls_init))
-        self.self_attn = SelfAttn(D, moe)
+        self.self_attn = SelfAttn(D, moe, routing)
         if moe:
-            self.linear1 = MoELinear(D, ffn, D)
-            self.linear2 = MoELinear(ffn, D, D)
+            self.linear1 = MoELinear(D, ffn, D, routing)
+            self.linear2 = MoELinear(ffn, D, D, routing)
         else:
             self.linear1 = DenseLinear(D, ffn)
             self.linear2 = DenseLinear(ffn, D)
 
     def routes(self, segments, noise_std):
-        """segments: list of (bits, length) -> (attn segs, ffn segs)."""
-        if not self.moe:
+        """segments: list of (attribute name, length) -> (attn segs, ffn segs)."""
+        if not self.moe or self.dynamic:
             return None, None
         cache = {}
         sa, sf = [], []
@@ -285,6 +348,11 @@ class Layer(nn.Module):
         hd = D // H
         sa, sf = self.routes(segments, noise_std)
         h = self.norm1(x)
+        self.balance = []
+        if self.moe and self.dynamic:
+            top, w, bal = self.self_attn.qkv_proj.gate.route_tokens(h, mask, noise_std)
+            sa = ("tokens", top, w)
+            self.balance.append(bal)
         qkv = self.self_attn.qkv_proj(h, sa)
         q, k, v = qkv.view(B, n, 3, H, hd).permute(2, 0, 3, 1, 4)
         sc = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd)
@@ -293,20 +361,31 @@ class Layer(nn.Module):
         att = torch.matmul(torch.softmax(sc, -1), v).transpose(1, 2).reshape(B, n, D)
         x = x + self.gamma_1 * self.self_attn.dense(att, sa)
         h = self.norm2(x)
+        if self.moe and self.dynamic:
+            top, w, bal = self.linear1.gate.route_tokens(h, mask, noise_std)
+            sf = ("tokens", top, w)
+            self.balance.append(bal)
         f = self.linear2(F.gelu(self.linear1(h, sf)), sf)
         return x + self.gamma_2 * f
 
 
 class Encoder(nn.Module):
-    def __init__(self, D, H, ffn, n_layers, moe_layers, ls_init):
+    def __init__(self, D, H, ffn, n_layers, moe_layers, ls_init, routing="attribute"):
         super().__init__()
-        self.layers = nn.ModuleList([Layer(D, H, ffn, l in moe_layers, ls_init)
+        self.layers = nn.ModuleList([Layer(D, H, ffn, l in moe_layers, ls_init, routing)
                                      for l in range(n_layers)])
+        self.balance = []  # every dynamic gate's balance loss since the last take_balance()
 
     def forward(self, x, segments, mask=None, noise_std=0.0):
         for layer in self.layers:
             x = layer(x, segments, mask, noise_std)
+            if self.training:
+                self.balance += layer.balance
         return x
+
+    def take_balance(self):
+        b, self.balance = self.balance, []
+        return sum(b) / len(b) if b else None
 
 
 class Holder(nn.Module):
@@ -342,7 +421,7 @@ class UniPerceiver(nn.Module):
         moe_layers = [] if cfg["dense"] else [l for l in range(cfg["layers"]) if l % 2 == 0]
         self.moe_layers = moe_layers
         self.fused_encoder = Encoder(D, cfg["heads"], cfg["ffn"], cfg["layers"], moe_layers,
-                                     cfg["ls_init"])
+                                     cfg["ls_init"], cfg.get("routing", "attribute"))
         lp = Holder()
         lp.ln_post = nn.LayerNorm(D, eps=EPS)
         lp.proj = nn.Linear(D, D)
@@ -386,7 +465,10 @@ class UniPerceiver(nn.Module):
         # gate tag transform: Linear(8 -> D) on a 0/1 vector
         for m in self.modules():
             if isinstance(m, Gate):
-                nn.init.normal_(m.tag_transform[0].weight, std=1.0 / math.sqrt(8))
+                if m.routing == "attribute":
+                    nn.init.normal_(m.tag_transform[0].weight, std=1.0 / math.sqrt(8))
+                elif m.routing in EMBED_ROWS:
+                    nn.init.normal_(m.embed.weight, std=1.0)
                 nn.init.normal_(m.wg.weight, std=1.0 / math.sqrt(self.D))
 
     # ---------------------------------------------------------------- embeddings
@@ -435,7 +517,7 @@ class UniPerceiver(nn.Module):
 
     def video_features(self, patches, T, attr="cls_input"):
         x = self.embed_patches(patches, T)
-        h = self.fused_encoder(x, [(ATTR[attr], x.shape[1])], None, self.noise())
+        h = self.fused_encoder(x, [(attr, x.shape[1])], None, self.noise())
         return self.feature(h[:, 0])
 
     def text_features(self, id_lists, attr):
@@ -452,7 +534,7 @@ class UniPerceiver(nn.Module):
         pos = torch.arange(L, device=dev).expand(N, L)
         x = torch.cat([self.spe().expand(N, 1, self.D), self.embed_words(ids, pos)], 1)
         mask = pad[:, None, None, :] if bool(pad.any()) else None
-        h = self.fused_encoder(x, [(ATTR[attr], x.shape[1])], mask, self.noise())
+        h = self.fused_encoder(x, [(attr, x.shape[1])], mask, self.noise())
         return self.feature(h[:, 0])
 
     def vocab_features(self):
@@ -461,7 +543,7 @@ class UniPerceiver(nn.Module):
         words = self.embed_words(torch.arange(V, device=dev), torch.zeros(V, dtype=torch.long, device=dev))
         eot = self.embed_words(torch.tensor([self.eot_id], device=dev), torch.ones(1, dtype=torch.long, device=dev))
         x = torch.stack([self.spe().expand(V, self.D), words, eot.expand(V, self.D)], 1)
-        h = self.fused_encoder(x, [(ATTR["vocab_target"], 3)], None, self.noise())
+        h = self.fused_encoder(x, [("vocab_target", 3)], None, self.noise())
         return self.feature(h[:, 0])
 
     def caption_hidden(self, patches, T, targets):
@@ -493,7 +575,7 @@ class UniPerceiver(nn.Module):
         m[Lp + N:, Lp + N:] = ~torch.eye(N, dtype=torch.bool, device=dev)  # and itself
         keypad = torch.cat([torch.zeros(B, Lp, dtype=torch.bool, device=dev), ~valid, ~valid], 1)
         mask = (m[None] | keypad[:, None, :])[:, None]
-        segs = [(ATTR["caption_prefix"], Lp), (ATTR["caption_text"], 2 * N)]
+        segs = [("caption_prefix", Lp), ("caption_text", 2 * N)]
         h = self.fused_encoder(x, segs, mask, self.noise())
         return self.feature(h[:, Lp + N:]), valid
 
@@ -518,6 +600,21 @@ def text_variants(obj, rng):
     if drop != "motion":
         words.append(sw.MOTION_PHRASES[obj["motion"]]); spec["motion"] = obj["motion"]
     return " ".join(words), spec
+
+
+def hard_negatives(obj, rng):
+    """The clip's caption with its shape, and with its size, replaced: texts a
+    video must tell from its own caption.  In-batch contrast alone hardly ever
+    needs the shape (the other clips almost always differ in colour, size or
+    motion already), and shape stayed at chance for 50k samples without them.
+    Returns [(text, attributes it specifies)]; the attributes are matched
+    against every clip of the batch like any other text."""
+    out = []
+    for key, values in (("shape", sw.SHAPES), ("size", sw.SIZES)):
+        o = dict(obj)
+        o[key] = rng.choice([v for v in values if v != obj[key]])
+        out.append((sw.make_caption([o]), o))
+    return out
 
 
 def matches(spec, objs):
@@ -547,10 +644,12 @@ def default_config(args):
                    size=args.size, patch=args.patch, frames=args.frames, batch=args.batch,
                    lr=args.lr, warmup=args.warmup, steps=args.steps, ctx=32)
     cfg.update(temporal=cfg["frames"], dense=bool(args.dense), ls_init=args.ls_init,
+               routing=args.routing, balance_weight=args.balance_weight,
                temporal_init_std=args.temporal_init_std,
                gate_noise=0.0 if args.dense else args.gate_noise, weight_decay=0.05,
                clip_grad=1.0, two_object_prob=args.two_object_prob, seed=args.seed,
-               budget_minutes=args.budget_minutes, partial_texts=True)
+               budget_minutes=args.budget_minutes, partial_texts=True,
+               hard_negatives=not args.no_hard_negatives)
     return cfg
 
 
@@ -582,10 +681,19 @@ def train_step(model, tok, cfg, clips, frames, class_ids, rng, dev):
                 t, s = text_variants(o[0], rng)
                 texts.append(t)
                 specs.append([s])
+    if cfg.get("hard_negatives"):
+        for o in objs:
+            if len(o) == 1:
+                for t, s in hard_negatives(o[0], rng):
+                    texts.append(t)
+                    specs.append([s])
     ft = model.text_features([tok.target(t) for t in texts], "retrieval_target")
     match = torch.tensor([[matches(s, o) for o in objs] for s in specs], dtype=torch.float32, device=dev)
     sim = model.scale("retrieve") * ft @ fv.T                      # [Ntext, B]
-    t2v = -(F.log_softmax(sim, 1) * match / match.sum(1, keepdim=True)).sum(1).mean()
+    # text -> video over the texts that describe some clip of the batch (a hard
+    # negative usually describes none); video -> text over all of them
+    has = match.sum(1) > 0
+    t2v = -(F.log_softmax(sim[has], 1) * match[has] / match[has].sum(1, keepdim=True)).sum(1).mean()
     mT = match.T
     v2t = -(F.log_softmax(sim.T, 1) * mT / mT.sum(1, keepdim=True)).sum(1).mean()
     loss_ret = 0.5 * (t2v + v2t)
@@ -598,6 +706,9 @@ def train_step(model, tok, cfg, clips, frames, class_ids, rng, dev):
     loss_cap = F.cross_entropy(logits, tgt)
     acc_cap = logits.argmax(1).eq(tgt).float().mean()
     loss = loss_cls + loss_ret + loss_cap
+    balance = model.fused_encoder.take_balance()
+    if balance is not None:  # token / context routing: keep the experts from collapsing
+        loss = loss + cfg.get("balance_weight", 0.01) * balance
     return loss, dict(loss=float(loss), cls=float(loss_cls), ret=float(loss_ret),
                       cap=float(loss_cap), acc_cls=float(acc_cls), acc_tok=float(acc_cap))
 
@@ -710,7 +821,7 @@ BLK_TO_OFFICIAL = {
 EXPS = {"attn_qkv_exps": "self_attn.qkv_proj", "attn_out_exps": "self_attn.dense",
         "ffn_up_exps": "linear1", "ffn_down_exps": "linear2"}
 GATES = {"attn_gate": "self_attn.qkv_proj.gate.", "ffn_gate": "linear1.gate."}
-GATE_PARTS = {"tag.weight": "tag_transform.0.weight", "tag.bias": "tag_transform.0.bias",
+GATE_PARTS = {"embd": "embed.weight", "tag.weight": "tag_transform.0.weight", "tag.bias": "tag_transform.0.bias",
               "norm.weight": "tag_transform.1.weight", "norm.bias": "tag_transform.1.bias",
               "wg.weight": "wg.weight"}
 
@@ -753,7 +864,7 @@ def export(model, cfg, bpe_path, n_merges, out_path, log=print):
         sd, out_path, heads=cfg["heads"], bpe=bpe_path, bpe_merges=n_merges,
         merge_video_type=False, clip_frames=cfg["frames"], labelsets=labelsets,
         name="uniperceiver-synth-%s" % ("dense" if cfg["dense"] else "moe"),
-        text_max_length=min(30, cfg["ctx"]), log=log)
+        text_max_length=min(30, cfg["ctx"]), log=log, routing=cfg.get("routing", "attribute"))
     return summary
 
 
@@ -768,7 +879,8 @@ def verify_export(model, tok, cfg, path, log=print, seed=sw.HELDOUT_SEED_BASE + 
     sd, kv = upm_to_official(path)
     assert int(kv["uniperceiver.vision.clip_frames"]) == cfg["frames"]
     assert list(kv["tokenizer.ggml.tokens"]) == tok.bpe.vocab
-    ref = Reference(sd, heads=int(kv["uniperceiver.attention.head_count"]))
+    ref = Reference(sd, heads=int(kv["uniperceiver.attention.head_count"]),
+                    routing=kv.get("uniperceiver.moe.routing", "attribute"))
     clip = sw.generate_clip(seed, cfg["size"], cfg["frames"])
     patches = model.patchify(clip.frames[None])
     T = cfg["frames"]
@@ -865,9 +977,16 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--ls-init", type=float, default=1.0)
+    ap.add_argument("--no-hard-negatives", action="store_true",
+                    help="no shape/size-swapped captions as retrieval negatives")
     ap.add_argument("--temporal-init-std", type=float, default=0.5,
                     help="init std of the temporal position table")
-    ap.add_argument("--gate-noise", type=float, default=1.0 / 8)
+    ap.add_argument("--gate-noise", type=float, default=1.0 / 8,
+                    help="std of the Gaussian noise on the gate logits in training (noisy top-2)")
+    ap.add_argument("--routing", choices=ROUTING_LEVELS, default="attribute",
+                    help="MoE routing level (default attribute, the official one)")
+    ap.add_argument("--balance-weight", type=float, default=0.01,
+                    help="weight of the load-balancing loss (token and context routing)")
     ap.add_argument("--two-object-prob", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
