@@ -89,6 +89,9 @@ struct _GstUpmHead
   guint n_labels;
   gfloat *label_features; /* n_labels x D */
   UpmCaptionParams caption_params;
+  /* raised (atomically) by flushes and stops: the caption being decoded is
+   * abandoned at its next beam step instead of finished */
+  gint cancel;
 
   /* queue between the chain function and the worker, under lock */
   GMutex lock;
@@ -729,6 +732,7 @@ gst_upm_head_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   switch (GST_EVENT_TYPE (event))
     {
     case GST_EVENT_FLUSH_START:
+      g_atomic_int_set (&self->cancel, 1);
       /* Downstream first, so that a worker blocked in a push returns. */
       ret = gst_pad_push_event (self->srcpad, event);
       g_mutex_lock (&self->lock);
@@ -736,11 +740,13 @@ gst_upm_head_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_upm_head_flush_queue (self);
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
-      /* A clip being decoded is finished, then the worker pauses. */
+      /* A caption being decoded stops at its next beam step (cancel), then
+       * the worker pauses. */
       gst_pad_pause_task (self->srcpad);
       return ret;
 
     case GST_EVENT_FLUSH_STOP:
+      g_atomic_int_set (&self->cancel, 0);
       g_mutex_lock (&self->lock);
       gst_upm_head_flush_queue (self);
       self->srcresult = GST_FLOW_OK;
@@ -947,6 +953,7 @@ gst_upm_head_src_activate_mode (
 
   if (active)
     {
+      g_atomic_int_set (&self->cancel, 0);
       g_mutex_lock (&self->lock);
       self->srcresult = GST_FLOW_OK;
       self->busy = FALSE;
@@ -955,11 +962,13 @@ gst_upm_head_src_activate_mode (
       return gst_pad_start_task (pad, gst_upm_head_loop, self, NULL);
     }
 
+  g_atomic_int_set (&self->cancel, 1);
   g_mutex_lock (&self->lock);
   self->srcresult = GST_FLOW_FLUSHING;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  /* Joins the worker: a clip being decoded is finished first. */
+  /* Joins the worker; a caption being decoded is abandoned at its next beam
+   * step. */
   ret = gst_pad_stop_task (pad);
   g_mutex_lock (&self->lock);
   gst_upm_head_flush_queue (self);
@@ -1027,8 +1036,8 @@ copy_routing (GstBuffer *out, GstBuffer *in, const UpmRouting *extra)
 
   if (rin == NULL)
     return;
-  rout = gst_buffer_add_upm_routing_meta (out, rin->model, rin->n_layers,
-      rin->n_experts, rin->pts, rin->duration, rin->routes, rin->n_routes);
+  /* all of it: per-segment routes, per-token routes and the patch grid */
+  rout = gst_buffer_copy_upm_routing_meta (out, rin);
   if (rout != NULL && extra != NULL)
     {
       guint n = 0;
@@ -1190,11 +1199,21 @@ gst_upm_head_caption (GstUpmHead *self, GstBuffer *in, GstStructure **result)
   format = self->text_format;
   params = self->caption_params;
   GST_OBJECT_UNLOCK (self);
+  params.cancel = &self->cancel;
 
   upm_routing_init (&routing);
   if (!upm_caption_decode (self->ctx, pm->prefix, &params, &caption,
           with_routing ? &routing : NULL, &err))
     {
+      if (g_error_matches (err, UPM_ERROR, UPM_ERROR_CANCELLED))
+        {
+          /* flushing or stopping: no result for this clip, no error */
+          GST_DEBUG_OBJECT (self, "caption of the clip at %" GST_TIME_FORMAT
+              " cancelled", GST_TIME_ARGS (GST_BUFFER_PTS (in)));
+          g_clear_error (&err);
+          upm_routing_clear (&routing);
+          return NULL;
+        }
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("Could not decode the caption of the clip at %" GST_TIME_FORMAT ".",
               GST_TIME_ARGS (GST_BUFFER_PTS (in))),
@@ -1247,7 +1266,8 @@ gst_upm_head_process (GstUpmHead *self, GstBuffer *in)
     out = gst_upm_head_score (self, in, &result);
   gst_buffer_unref (in);
   if (out == NULL)
-    return GST_FLOW_ERROR;
+    return g_atomic_int_get (&self->cancel) ? GST_FLOW_FLUSHING
+                                            : GST_FLOW_ERROR;
 
   GST_OBJECT_LOCK (self);
   self->processed++;

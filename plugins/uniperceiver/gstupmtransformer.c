@@ -403,19 +403,39 @@ gst_upm_transformer_scratch (GstUpmTransformer *self, gsize n_floats)
   return self->scratch;
 }
 
+/* The routing meta of one sequence: per-segment decisions (static levels)
+ * and, for token and context routing, every token's experts; @frames > 0
+ * places the patch tokens on the frame grid for upmroutingoverlay. */
 static void
-gst_upm_transformer_add_routing (
-    GstUpmTransformer *self, GstBuffer *outbuf, const UpmRouting *routing)
+gst_upm_transformer_add_routing (GstUpmTransformer *self, GstBuffer *outbuf,
+    const UpmRouting *routing, gint frames)
 {
   const UpmHParams *hp = upm_model_hparams (self->model);
+  const gchar *segment = upm_attr_name (self->attr);
+  GstUpmRoutingMeta *meta;
   GstUpmRoute *routes;
   guint n_routes = 0;
 
   routes = gst_upm_routes_from_library (routing, &n_routes);
-  gst_buffer_add_upm_routing_meta (outbuf, upm_model_name (self->model),
+  meta = gst_buffer_add_upm_routing_meta (outbuf, upm_model_name (self->model),
       hp->n_layer, hp->n_expert, GST_BUFFER_PTS (outbuf),
       GST_BUFFER_DURATION (outbuf), routes, n_routes);
   g_free (routes);
+  if (meta == NULL)
+    return;
+  for (guint i = 0; i < upm_routing_n_token_runs (routing); i++)
+    {
+      UpmTokenExperts te;
+
+      if (upm_routing_token_run (routing, i, &te))
+        gst_upm_routing_meta_add_token_routes (meta, te.layer,
+            te.gate == UPM_GATE_ATTN ? GST_UPM_GATE_ATTN : GST_UPM_GATE_FFN,
+            segment, te.token_begin, te.n_tokens, te.experts);
+    }
+  /* patch tokens follow <SPE>, frame-major, row-major within a frame */
+  if (frames > 0)
+    gst_upm_routing_meta_set_visual_grid (meta, 1, hp->grid, hp->grid,
+        (guint)frames);
 }
 
 static GstFlowReturn
@@ -451,6 +471,10 @@ gst_upm_transformer_transform (
     }
 
   upm_routing_init (&routing);
+  /* per-token ids exist for token and context routing only; recording them
+   * costs two bytes per token and MoE gate */
+  if (with_routing)
+    upm_routing_set_token_experts (&routing, TRUE);
   if (self->task == GST_UPM_TASK_CAPTION)
     {
       UpmPrefix *prefix = upm_prefix_new (self->ctx, (const gfloat *)in.data,
@@ -502,7 +526,7 @@ gst_upm_transformer_transform (
     gst_structure_set (gst_custom_meta_get_structure (clip), "frames",
         G_TYPE_UINT, (guint)frames, "tokens", G_TYPE_UINT, n_rows, NULL);
   if (with_routing)
-    gst_upm_transformer_add_routing (self, outbuf, &routing);
+    gst_upm_transformer_add_routing (self, outbuf, &routing, frames);
   upm_routing_clear (&routing);
   return GST_FLOW_OK;
 

@@ -335,7 +335,7 @@ check_against_library (const gchar *task_props, gboolean caption)
 
       if (caption)
         {
-          UpmCaptionParams params = { 0, 0, -1.0f };
+          UpmCaptionParams params = { 0, 0, -1.0f, NULL };
           UpmCaption cap;
           gchar *text = buffer_text (out);
 
@@ -445,6 +445,74 @@ GST_START_TEST (test_state_cycles)
 
 GST_END_TEST;
 
+/* Token-level routing: every token's two experts reach the result buffers
+ * (transformer -> head), with the patch grid that places them on the frame;
+ * static (attribute) routing has per-segment routes only. */
+GST_START_TEST (test_token_routes_reach_results)
+{
+  const gchar *models[] = { "route-token.upm", "tiny-moe.upm" };
+
+  for (guint m = 0; m < G_N_ELEMENTS (models); m++)
+    {
+      gchar *path = g_build_filename (g_getenv ("UPM_FIXTURES"), models[m],
+          NULL);
+      gchar *desc = g_strdup_printf ("videotestsrc num-buffers=8 ! "
+          "video/x-raw,width=64,height=48,framerate=8/1 ! upmbin model=%s "
+          "task=classify labels=\"a,b,c\" clip-frames=4 ! "
+          "appsink name=sink sync=false", path);
+      GstBus *bus;
+      GstElement *pipeline = run_pipeline (desc, &bus);
+      GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+      GList *buffers = pull_all (sink), *l;
+
+      fail_unless_equals_int (g_list_length (buffers), 2);
+      for (l = buffers; l != NULL; l = l->next)
+        {
+          GstUpmRoutingMeta *rm = gst_buffer_get_upm_routing_meta (l->data);
+
+          fail_unless (rm != NULL);
+          if (m == 1)
+            {
+              fail_unless_equals_int (rm->n_token_routes, 0);
+              fail_unless (rm->n_routes > 0);
+              continue;
+            }
+          /* 2 MoE layers x 2 gates, over <SPE> + 4 frames x 4x4 patches */
+          fail_unless_equals_int (rm->n_routes, 0);
+          fail_unless_equals_int (rm->n_token_routes, 4);
+          fail_unless_equals_int (rm->visual_begin, 1);
+          fail_unless_equals_int (rm->grid_width, 4);
+          fail_unless_equals_int (rm->grid_height, 4);
+          fail_unless_equals_int (rm->n_frames, 4);
+          for (guint r = 0; r < rm->n_token_routes; r++)
+            {
+              const GstUpmTokenRoute *tr = &rm->token_routes[r];
+              guint used = 0;
+
+              fail_unless_equals_int (tr->n_tokens, 65);
+              fail_unless_equals_int (tr->token_begin, 0);
+              for (guint t = 0; t < tr->n_tokens; t++)
+                {
+                  fail_unless (tr->experts[2 * t] < rm->n_experts);
+                  fail_unless (tr->experts[2 * t + 1] < rm->n_experts);
+                  fail_unless (tr->experts[2 * t] != tr->experts[2 * t + 1]);
+                  used |= 1u << tr->experts[2 * t];
+                }
+              /* a token-level gate on varied content uses several experts */
+              fail_unless (used != 0 && (used & (used - 1)) != 0,
+                  "layer %u: one expert for every token", tr->layer);
+            }
+        }
+      g_list_free_full (buffers, (GDestroyNotify) gst_buffer_unref);
+      gst_object_unref (sink);
+      stop_pipeline (pipeline, bus);
+      g_free (desc);
+      g_free (path);
+    }
+}
+
+GST_END_TEST;
+
 static Suite *
 upmbin_suite (void)
 {
@@ -463,6 +531,7 @@ upmbin_suite (void)
   tcase_add_test (tc, test_classify_matches_library);
   tcase_add_test (tc, test_empty_labels_error);
   tcase_add_test (tc, test_state_cycles);
+  tcase_add_test (tc, test_token_routes_reach_results);
   return s;
 }
 

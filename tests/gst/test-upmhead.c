@@ -237,7 +237,7 @@ expected_caption (UpmModel *m, const gfloat *patches, guint frames, guint beam,
     guint max_length, UpmCaption *cap, UpmRouting *routing)
 {
   UpmContext *ctx = upm_context_new (m);
-  UpmCaptionParams params = { beam, max_length, -1.0f };
+  UpmCaptionParams params = { beam, max_length, -1.0f, NULL };
 
   fail_unless (upm_caption (ctx, patches, frames, &params, cap, routing, NULL));
   upm_context_free (ctx);
@@ -1210,6 +1210,62 @@ GST_START_TEST (test_flush_resets)
 
 GST_END_TEST;
 
+/* Stopping while a long caption is decoded abandons it at the next beam
+ * step: the stop takes a fraction of one decode, posts no error, and the
+ * element decodes normally afterwards. */
+GST_START_TEST (test_stop_cancels_decoding)
+{
+  GstBus *bus;
+  GstHarness *h = new_chain ("task=caption beam-size=64", &bus);
+  GstSegment segment;
+  GstBuffer *out;
+  gint64 t0, full, stop;
+  GstMessage *msg;
+
+  gst_harness_set_live (h, FALSE);
+  gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
+  t0 = g_get_monotonic_time ();
+  out = gst_harness_push_and_pull (h, clip_buffer (4, 1, 0));
+  full = g_get_monotonic_time () - t0;
+  fail_unless (out != NULL);
+  gst_buffer_unref (out);
+
+  fail_unless_equals_int (gst_harness_push (h, clip_buffer (4, 2, CLIP)),
+      GST_FLOW_OK);
+  g_usleep (full / 5);
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  stop = g_get_monotonic_time () - t0;
+  GST_INFO ("one caption %" G_GINT64_FORMAT " us, stop %" G_GINT64_FORMAT
+      " us", full, stop);
+  fail_unless (stop < full / 2, "stop took %" G_GINT64_FORMAT " us, a whole "
+      "caption %" G_GINT64_FORMAT " us", stop, full);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg == NULL, "a cancelled caption posted an error");
+
+  /* and it works again */
+  fail_unless_equals_int (gst_element_set_state (h->element,
+          GST_STATE_PLAYING), GST_STATE_CHANGE_SUCCESS);
+  {
+    GstCaps *caps = gst_caps_from_string (PATCH_CAPS ("video", 4));
+
+    gst_harness_push_event (h, gst_event_new_stream_start ("again"));
+    gst_harness_push_event (h, gst_event_new_caps (caps));
+    gst_caps_unref (caps);
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_harness_push_event (h, gst_event_new_segment (&segment));
+  }
+  out = gst_harness_push_and_pull (h, clip_buffer (4, 1, 0));
+  fail_unless (out != NULL);
+  gst_buffer_unref (out);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_stop_while_decoding)
 {
   GstHarness *h = new_chain (
@@ -1399,6 +1455,7 @@ upmhead_suite (void)
   tcase_add_test (tc, test_eos_drains);
   tcase_add_test (tc, test_flush_resets);
   tcase_add_test (tc, test_stop_while_decoding);
+  tcase_add_test (tc, test_stop_cancels_decoding);
   tcase_add_test (tc, test_state_cycles);
   tcase_add_test (tc, test_latency);
   tcase_add_test (tc, test_caps_task_mismatch);
