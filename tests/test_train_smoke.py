@@ -89,6 +89,26 @@ def main():
             worst = train.verify_export(model, tok, ck["cfg"], upm, log=print,
                                         seed=sw.HELDOUT_SEED_BASE + 123)
             check(worst < 1e-4, "independent re-check on another clip (%.2e)" % worst)
+        # token routing (dynamic): noisy top-2 + balance loss, export and reference check
+        out_t = os.path.join(d, "run-token")
+        upm_t = os.path.join(d, "smoke-token.upm")
+        r = subprocess.run([sys.executable, os.path.join(TOOLS, "train.py"), "--smoke",
+                            "--routing", "token", "--steps", "10", "--out", out_t,
+                            "--export", upm_t, "--threads", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
+        sys.stdout.write(r.stdout[-1500:])
+        check(r.returncode == 0, "train.py --smoke --routing token exits 0 (got %d)" % r.returncode)
+        if os.path.exists(upm_t):
+            kv, tensors = upmgguf.read_gguf(upm_t)
+            check(kv.get("uniperceiver.moe.routing") == "token", "routing key 'token'")
+            check("blk.0.attn_gate.wg.weight" in tensors and "blk.0.attn_gate.tag.weight" not in tensors,
+                  "token gates store wg only")
+            summ = json.load(open(os.path.join(out_t, "summary.json")))
+            check(summ["verify_max_diff"] < 1e-4,
+                  "token routing: reference features from the export match (%.2e)"
+                  % summ["verify_max_diff"])
+        else:
+            check(False, "token routing export written")
     if failures:
         print("FAILED: %d check(s)" % len(failures))
         return 1
