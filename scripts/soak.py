@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 
@@ -42,6 +41,27 @@ except (ImportError, ValueError) as e:
     print(f"error: PyGObject with GStreamer is missing ({e}); "
           "install python3-gi gir1.2-gstreamer-1.0", file=sys.stderr)
     sys.exit(1)
+
+
+HIST_MS = 10000      # latencies above 10 s land in the last bin
+
+
+def add_ms(hist, ms):
+    hist[min(max(int(round(ms)), 0), HIST_MS)] += 1
+
+
+def quantile_ms(hist, q):
+    """The q-quantile of a 1 ms histogram (q = 1: the largest value)."""
+    n = sum(hist)
+    if n == 0:
+        return None
+    rank = max(1, min(n, int(q * n + 0.999999)))
+    seen = 0
+    for ms, count in enumerate(hist):
+        seen += count
+        if seen >= rank:
+            return float(ms)
+    return float(HIST_MS)
 
 
 def rss_kib():
@@ -83,11 +103,17 @@ class Soak:
         self.pipeline = pipeline
         self.upm = upm
         self.span = Gst.util_uint64_scale(a.clip_frames, Gst.SECOND, a.fps)
-        self.pts = []
         self.frame = Gst.util_uint64_scale(1, Gst.SECOND, a.fps)
-        self.latency_ms = []
-        self.after_last_ms = []
-        self.rss = []           # (seconds since start, KiB)
+        # Constant memory, whatever the duration: the script's own growth
+        # would count as the pipeline's. Cadence is checked as results come,
+        # latencies go to 1 ms histograms.
+        self.n_results = 0
+        self.last_pts = None
+        self.bad_cadence = 0
+        self.first_bad = None
+        self.latency_hist = [0] * (HIST_MS + 1)
+        self.after_last_hist = [0] * (HIST_MS + 1)
+        self.rss = []           # (seconds since start, KiB), one per --sample
         self.errors = []
 
     def running_time_now(self):
@@ -103,11 +129,17 @@ class Soak:
         if not ok or pts == Gst.CLOCK_TIME_NONE:
             self.errors.append("a result without a timestamp")
             return
-        self.pts.append(pts)
+        # 1 ms slack: buffer timestamps are rounded to nanoseconds per frame
+        if self.last_pts is not None and abs(pts - self.last_pts - self.span) > Gst.MSECOND:
+            self.bad_cadence += 1
+            if self.first_bad is None:
+                self.first_bad = (self.n_results, self.last_pts, pts)
+        self.last_pts = pts
+        self.n_results += 1
         now = self.running_time_now()
         if now is not None:
-            self.latency_ms.append((now - pts) / 1e6)
-            self.after_last_ms.append((now - (pts + self.span - self.frame)) / 1e6)
+            add_ms(self.latency_hist, (now - pts) / 1e6)
+            add_ms(self.after_last_hist, (now - (pts + self.span - self.frame)) / 1e6)
 
     def run(self):
         bus = self.pipeline.get_bus()
@@ -122,7 +154,7 @@ class Soak:
                 next_sample += self.a.sample
                 if not self.a.quiet:
                     print(f"[{now - t0:7.1f} s] rss {self.rss[-1][1] / 1024:.1f} MiB, "
-                          f"{len(self.pts)} results", flush=True)
+                          f"{self.n_results} results", flush=True)
             msg = bus.timed_pop_filtered(
                 100 * Gst.MSECOND,
                 Gst.MessageType.ELEMENT | Gst.MessageType.ERROR | Gst.MessageType.EOS)
@@ -151,15 +183,12 @@ class Soak:
         a = self.a
         if dropped:
             self.errors.append(f"upmbin dropped {dropped} clips")
-        if len(self.pts) != expected:
-            self.errors.append(f"{len(self.pts)} results for {expected} clips")
-        # 1 ms slack: buffer timestamps are rounded to nanoseconds per frame
-        bad = [i for i in range(1, len(self.pts))
-               if abs(int(self.pts[i]) - int(self.pts[i - 1]) - self.span) > Gst.MSECOND]
-        if bad:
-            i = bad[0]
-            self.errors.append(f"{len(bad)} results out of cadence (first: result {i} at "
-                               f"{self.pts[i] / 1e9:.3f} s after {self.pts[i - 1] / 1e9:.3f} s)")
+        if self.n_results != expected:
+            self.errors.append(f"{self.n_results} results for {expected} clips")
+        if self.bad_cadence:
+            i, before, at = self.first_bad
+            self.errors.append(f"{self.bad_cadence} results out of cadence (first: result {i} at "
+                               f"{at / 1e9:.3f} s after {before / 1e9:.3f} s)")
         after = [kib for t, kib in self.rss if t >= a.warmup]
         growth = None
         if len(after) >= 2:
@@ -171,21 +200,21 @@ class Soak:
                                    f"limit {a.rss_tolerance * 100:.0f} %)")
         elif a.duration > a.warmup:
             self.errors.append("too few RSS samples after warm-up")
-        lat = sorted(self.latency_ms)
-        last = sorted(self.after_last_ms)
+        lat = self.latency_hist
+        last = self.after_last_hist
         return {
             "duration_s": a.duration, "fps": a.fps, "size": "%dx%d" % a.size,
             "task": a.task, "clip_frames": a.clip_frames,
-            "clips_expected": expected, "results": len(self.pts), "dropped": dropped,
+            "clips_expected": expected, "results": self.n_results, "dropped": dropped,
             "rss_mib_first": self.rss[0][1] / 1024 if self.rss else None,
             "rss_mib_after_warmup": after[0] / 1024 if after else None,
             "rss_mib_last": self.rss[-1][1] / 1024 if self.rss else None,
             "rss_max_change_after_warmup": growth,
-            "latency_ms_median": statistics.median(lat) if lat else None,
-            "latency_ms_p95": lat[int(0.95 * (len(lat) - 1))] if lat else None,
-            "latency_ms_max": lat[-1] if lat else None,
-            "after_last_frame_ms_median": statistics.median(last) if last else None,
-            "after_last_frame_ms_max": last[-1] if last else None,
+            "latency_ms_median": quantile_ms(lat, 0.5),
+            "latency_ms_p95": quantile_ms(lat, 0.95),
+            "latency_ms_max": quantile_ms(lat, 1.0),
+            "after_last_frame_ms_median": quantile_ms(last, 0.5),
+            "after_last_frame_ms_max": quantile_ms(last, 1.0),
             "clip_span_ms": self.span / 1e6,
             # CPU seconds the whole process (source, conversion, model) used
             # per second of video: the real-time factor (< 1: keeps up)
