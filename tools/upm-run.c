@@ -410,6 +410,36 @@ routing_text (GString *s, const UpmRouting *routing, const char *indent)
     }
 }
 
+/* Token and context routing decide per token: "expert tokens L0 5,0,3,.../
+ * 1,7,0,... L2 ...": per MoE layer, the tokens each expert served through
+ * the attention / FFN gate. */
+static void
+routing_counts_summary (GString *s, const UpmRouting *routing,
+    const char *indent)
+{
+  uint32_t a[64], f[64];
+  const uint32_t n_exp = MIN (routing->n_expert, 64u);
+  gboolean any = FALSE;
+
+  for (uint32_t l = 0; l < routing->n_layer; l++)
+    {
+      if (!upm_routing_expert_counts (routing, l, UPM_GATE_ATTN, a, 64)
+          || !upm_routing_expert_counts (routing, l, UPM_GATE_FFN, f, 64))
+        continue;
+      if (!any)
+        g_string_append_printf (s, "%sexpert tokens", indent);
+      any = TRUE;
+      g_string_append_printf (s, " L%u ", l);
+      for (uint32_t e = 0; e < n_exp; e++)
+        g_string_append_printf (s, "%s%u", e ? "," : "", a[e]);
+      g_string_append_c (s, '/');
+      for (uint32_t e = 0; e < n_exp; e++)
+        g_string_append_printf (s, "%s%u", e ? "," : "", f[e]);
+    }
+  if (any)
+    g_string_append_c (s, '\n');
+}
+
 /* "experts caption_prefix L0 3+4/0+4 L2 7+6/3+5 | caption_text ...":
  * per segment (attribute row) and MoE layer, attention/FFN expert pairs. */
 static void
@@ -419,7 +449,10 @@ routing_summary (GString *s, const UpmRouting *routing, const char *indent)
   guint i;
 
   if (!routing->routes || routing->routes->len == 0)
-    return;
+    {
+      routing_counts_summary (s, routing, indent);
+      return;
+    }
   g_string_append_printf (s, "%sexperts", indent);
   for (int a = 0; a < UPM_N_ATTRS; a++)
     {
