@@ -5,8 +5,9 @@
 
     bench/make_models.py [--size base|small] [--out bench/models] [--force]
 
-Writes <out>/<size>-dense.upm and <out>/<size>-moe.upm (MoE: 8 experts, top-2,
-in the odd layers) and a .json sidecar per model holding the generator
+Writes <out>/<size>-dense.upm, <out>/<size>-moe.upm (MoE: 8 experts, top-2,
+in the odd layers, attribute routing) and <out>/<size>-token.upm (the same
+MoE layers with token-level routing, for the dispatch row) and a .json sidecar per model holding the generator
 arguments, so bench/torch_bench.py rebuilds the identical float32 weights
 without a second multi-GB file.  Existing models are kept unless --force.
 """
@@ -27,15 +28,19 @@ SIZES = {
 }
 VOCAB = 49411          # CLIP BPE: 512 byte symbols + 48,894 merges + 5 specials
 PATCH, GRID, TEMPORAL, CTX = 16, 14, 8, 77
-SEEDS = {"dense": 1001, "moe": 1002}
+SEEDS = {"dense": 1001, "moe": 1002, "token": 1003}
+KINDS = ("dense", "moe", "token")   # token: token-level routing (dynamic dispatch)
 
 
 def generator_args(size, kind):
     s = SIZES[size]
-    moe_layers = list(range(1, s["layers"], 2)) if kind == "moe" else []
-    return dict(D=s["D"], layers=s["layers"], heads=s["heads"], ffn=s["ffn"], vocab=VOCAB,
-                patch=PATCH, grid=GRID, temporal=TEMPORAL, moe_layers=moe_layers,
-                seed=SEEDS[kind], ctx=CTX, n_experts=8)
+    moe_layers = list(range(1, s["layers"], 2)) if kind != "dense" else []
+    gen = dict(D=s["D"], layers=s["layers"], heads=s["heads"], ffn=s["ffn"], vocab=VOCAB,
+               patch=PATCH, grid=GRID, temporal=TEMPORAL, moe_layers=moe_layers,
+               seed=SEEDS[kind], ctx=CTX, n_experts=8)
+    if kind == "token":
+        gen["routing"] = "token"
+    return gen
 
 
 def state_dict(args):
@@ -54,7 +59,7 @@ def main(argv=None):
 
     from convert import convert_state_dict
     os.makedirs(args.out, exist_ok=True)
-    for kind in ("dense", "moe"):
+    for kind in KINDS:
         path = os.path.join(args.out, "%s-%s.upm" % (args.size, kind))
         side = path + ".json"
         gen = generator_args(args.size, kind)
@@ -66,7 +71,8 @@ def main(argv=None):
         t0 = time.time()
         sd = state_dict(gen)
         convert_state_dict(sd, path + ".tmp", heads=gen["heads"], name="bench-%s-%s" % (args.size, kind),
-                           clip_frames=TEMPORAL, log=lambda *a: None)
+                           clip_frames=TEMPORAL, log=lambda *a: None,
+                           routing=gen.get("routing", "attribute"))
         os.replace(path + ".tmp", path)
         with open(side, "w") as f:
             json.dump({"generator": gen, "kind": kind, "size": args.size}, f, indent=1)

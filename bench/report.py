@@ -36,6 +36,7 @@ def main(argv):
     T = {k: load(d, "torch-%s.json" % k) for k in ("dense", "moe")}
     V = {k: load(d, "vocab-%s.json" % k) for k in ("dense", "moe")}
     gst = load(d, "gst.json")
+    disp = load(d, "dispatch.json")
     lines = []
     out = lines.append
     # the peak: the best FMA loop measured (AVX2, or AVX-512 where the CPU
@@ -164,6 +165,14 @@ def main(argv):
         r = C["moe"]["encode_clip_s"] / C["dense"]["encode_clip_s"]
         out("| MoE / dense encode time, clip (C) | %.3f | | | | |" % r)
         targets.append(("MoE-B time / dense-B time ≤ 1.05 (clip)", r, r <= 1.05, "%.3f" % r))
+    if disp:
+        out("| token-routed MoE-B encode clip (dynamic top-2 dispatch, 2 experts per token in %s MoE layers) "
+            "| %s | dense-B same run %s | | %.1f GFLOP executed | |"
+            % ("the", ms(disp["routed_s"]), ms(disp["dense_s"]), disp["routed_gflop"]))
+        out("| dispatch overhead: (token time / dense time) / (token FLOPs / dense FLOPs) | %.3f | | | | |"
+            % disp["overhead"])
+        targets.append(("token routing ≤ 1.15× the FLOP-proportional cost of the experts used",
+                        disp["overhead"], disp["overhead"] <= 1.15, "%.3f" % disp["overhead"]))
     for kind in ("dense", "moe"):
         if V[kind]:
             out("| vocabulary features (%s): %s | %s | | | | |"

@@ -67,6 +67,9 @@ for kind in dense moe; do
   echo "$kind: C engine ..." >&2
   "$bench" model "$here/models/$size-$kind.upm" --runs "$runs" --threads "$threads" > "$out/c-$kind.json"
 done
+echo "token routing: dispatch overhead ..." >&2
+"$bench" dispatch "$here/models/$size-dense.upm" "$here/models/$size-token.upm" --runs "$runs" \
+  --threads "$threads" > "$out/dispatch.json"
 for kind in dense moe; do
   echo "$kind: C engine, half-precision vocabulary features (opt-in) ..." >&2
   UPM_VOCAB_F16=1 "$bench" model "$here/models/$size-$kind.upm" --only-caption --runs "$runs" \

@@ -751,6 +751,88 @@ cmd_vocab (const char *path)
   return v ? 0 : 1;
 }
 
+/* FLOPs that a token- or context-routed model executes on top of the dense
+ * model of the same shape for n tokens: in every MoE layer each token runs
+ * through two experts (the second expert's linears again) plus the gate's
+ * logits; the last layer finishes only the <SPE> row after its QKV. */
+static double
+dispatch_extra_flops (UpmModel * model, uint32_t n)
+{
+  const UpmHParams *hp = upm_model_hparams (model);
+  const double d = hp->n_embd, f = hp->n_ff, e = hp->n_expert;
+  double extra = 0.0;
+
+  for (uint32_t l = 0; l < hp->n_layer; l++) {
+    if (!upm_model_layer_is_moe (model, l))
+      continue;
+    if (l + 1 < hp->n_layer)
+      extra += 2.0 * n * (4.0 * d * d + 2.0 * d * f) + 2.0 * 2.0 * n * d * e;
+    else
+      extra += 2.0 * n * 3.0 * d * d + 2.0 * (d * d + 2.0 * d * f)
+          + 2.0 * (n + 1.0) * d * e;
+  }
+  return extra;
+}
+
+/* Dynamic dispatch overhead: a clip through the dense model and through the
+ * token-routed model of the same shape, back to back; the time ratio over
+ * the FLOP ratio is what the gather / per-expert GEMM / scatter-add costs
+ * beyond the experts' arithmetic (1.0 = none). */
+static int
+cmd_dispatch (const char *dense_path, const char *routed_path)
+{
+  GError *error = NULL;
+  UpmModel *dense = upm_model_load (dense_path, &error);
+  UpmModel *routed = dense ? upm_model_load (routed_path, &error) : NULL;
+
+  if (!routed) {
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+    if (dense)
+      upm_model_unref (dense);
+    return 1;
+  }
+  const UpmHParams *hp = upm_model_hparams (dense);
+  const UpmHParams *hr = upm_model_hparams (routed);
+  if (hp->n_embd != hr->n_embd || hp->n_layer != hr->n_layer
+      || hp->n_ff != hr->n_ff || hp->grid != hr->grid
+      || !upm_routing_level_is_dynamic (upm_model_routing_level (routed))) {
+    fprintf (stderr, "upm-bench: dispatch wants a dense model and a token- "
+        "or context-routed model of the same shape\n");
+    upm_model_unref (dense);
+    upm_model_unref (routed);
+    return 2;
+  }
+  const uint32_t frames = MIN ((uint32_t) opt_frames, hp->n_temporal);
+  const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  float *clip = make_patches (hp, frames, 11);
+  float *f_dense = g_new (float, hp->n_embd), *f_routed =
+      g_new (float, hp->n_embd);
+  UpmContext *cd = upm_context_new (dense), *cr = upm_context_new (routed);
+  EncodeData ed = { cd, clip, frames, f_dense };
+  EncodeData er = { cr, clip, frames, f_routed };
+  const double t_dense = bench_median (encode_run, &ed, NULL);
+  const double t_routed = bench_median (encode_run, &er, NULL);
+  const double fl_dense = encoder_flops (hp, n, frames);
+  const double fl_routed = fl_dense + dispatch_extra_flops (routed, n);
+
+  printf ("{\"kind\": \"dispatch\", \"dense\": \"%s\", \"routed\": \"%s\", "
+      "\"routing\": \"%s\", \"threads\": %u, \"runs\": %d, \"tokens\": %u, "
+      "\"dense_s\": %.5f, \"routed_s\": %.5f, \"dense_gflop\": %.3f, "
+      "\"routed_gflop\": %.3f, \"overhead\": %.4f}\n",
+      upm_model_name (dense), upm_model_name (routed),
+      upm_routing_level_name (upm_model_routing_level (routed)),
+      upm_threads_get (), opt_runs, n, t_dense, t_routed, fl_dense * 1e-9,
+      fl_routed * 1e-9, (t_routed / t_dense) / (fl_routed / fl_dense));
+  upm_context_free (cd);
+  upm_context_free (cr);
+  g_free (clip);
+  g_free (f_dense);
+  g_free (f_routed);
+  upm_model_unref (dense);
+  upm_model_unref (routed);
+  return 0;
+}
+
 /* Writes the deterministic patches of a clip as raw float32 (for checks). */
 static int
 cmd_patches (const char *path, const char *out)
@@ -794,7 +876,7 @@ main (int argc, char **argv)
     {NULL}
   };
   GOptionContext *oc = g_option_context_new ("machine | model MODEL.upm | "
-      "vocab MODEL.upm | patches MODEL.upm OUT.f32");
+      "vocab MODEL.upm | patches MODEL.upm OUT.f32 | dispatch DENSE.upm ROUTED.upm");
   GError *error = NULL;
   int rc = 2;
 
@@ -818,8 +900,11 @@ main (int argc, char **argv)
     rc = cmd_vocab (argv[2]);
   else if (argc >= 4 && strcmp (argv[1], "patches") == 0)
     rc = cmd_patches (argv[2], argv[3]);
+  else if (argc >= 4 && strcmp (argv[1], "dispatch") == 0)
+    rc = cmd_dispatch (argv[2], argv[3]);
   else
     fprintf (stderr, "usage: upm-bench [OPTION...] machine | model MODEL.upm"
-        " | vocab MODEL.upm | patches MODEL.upm OUT.f32\n");
+        " | vocab MODEL.upm | patches MODEL.upm OUT.f32"
+        " | dispatch DENSE.upm ROUTED.upm\n");
   return rc;
 }
