@@ -476,6 +476,13 @@ json_add_float (JsonBuilder *b, const gchar *name, gfloat v)
 }
 
 static void
+json_add_uint (JsonBuilder *b, const gchar *name, guint v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, v);
+}
+
+static void
 json_add_string (JsonBuilder *b, const gchar *name, const gchar *v)
 {
   json_builder_set_member_name (b, name);
@@ -503,8 +510,7 @@ json_add_result (JsonBuilder *b, const GstUpmResultMeta *m)
 
       json_builder_begin_object (b);
       json_add_string (b, "label", s->label);
-      json_builder_set_member_name (b, "index");
-      json_builder_add_int_value (b, s->index);
+      json_add_uint (b, "index", s->index);
       json_add_float (b, "logit", s->logit);
       json_add_float (b, "prob", s->prob);
       json_builder_end_object (b);
@@ -540,10 +546,8 @@ json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
   json_builder_set_member_name (b, "routing");
   json_builder_begin_object (b);
   json_add_string (b, "model", m->model);
-  json_builder_set_member_name (b, "layers");
-  json_builder_add_int_value (b, m->n_layers);
-  json_builder_set_member_name (b, "experts");
-  json_builder_add_int_value (b, m->n_experts);
+  json_add_uint (b, "layers", m->n_layers);
+  json_add_uint (b, "experts", m->n_experts);
   json_add_time (b, "pts", m->pts);
   json_add_time (b, "duration", m->duration);
   json_builder_set_member_name (b, "routes");
@@ -553,14 +557,11 @@ json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
       const GstUpmRoute *r = &m->routes[i];
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "layer");
-      json_builder_add_int_value (b, r->layer);
+      json_add_uint (b, "layer", r->layer);
       json_add_string (b, "gate", gst_upm_gate_name (r->gate));
       json_add_string (b, "segment", r->segment);
-      json_builder_set_member_name (b, "token_begin");
-      json_builder_add_int_value (b, r->token_begin);
-      json_builder_set_member_name (b, "token_end");
-      json_builder_add_int_value (b, r->token_end);
+      json_add_uint (b, "token_begin", r->token_begin);
+      json_add_uint (b, "token_end", r->token_end);
       json_builder_set_member_name (b, "experts");
       json_builder_begin_array (b);
       for (j = 0; j < 2; j++)
@@ -578,14 +579,10 @@ json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
     {
       json_builder_set_member_name (b, "grid");
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "visual_begin");
-      json_builder_add_int_value (b, m->visual_begin);
-      json_builder_set_member_name (b, "width");
-      json_builder_add_int_value (b, m->grid_width);
-      json_builder_set_member_name (b, "height");
-      json_builder_add_int_value (b, m->grid_height);
-      json_builder_set_member_name (b, "frames");
-      json_builder_add_int_value (b, m->n_frames);
+      json_add_uint (b, "visual_begin", m->visual_begin);
+      json_add_uint (b, "width", m->grid_width);
+      json_add_uint (b, "height", m->grid_height);
+      json_add_uint (b, "frames", m->n_frames);
       json_builder_end_object (b);
     }
   if (m->n_token_routes > 0)
@@ -598,14 +595,11 @@ json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
           const GstUpmTokenRoute *r = &m->token_routes[i];
 
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "layer");
-          json_builder_add_int_value (b, r->layer);
+          json_add_uint (b, "layer", r->layer);
           json_add_string (b, "gate", gst_upm_gate_name (r->gate));
           json_add_string (b, "segment", r->segment);
-          json_builder_set_member_name (b, "token_begin");
-          json_builder_add_int_value (b, r->token_begin);
-          json_builder_set_member_name (b, "n_tokens");
-          json_builder_add_int_value (b, r->n_tokens);
+          json_add_uint (b, "token_begin", r->token_begin);
+          json_add_uint (b, "n_tokens", r->n_tokens);
           json_builder_set_member_name (b, "experts");
           json_builder_begin_array (b);
           for (j = 0; j < 2 * r->n_tokens; j++)
