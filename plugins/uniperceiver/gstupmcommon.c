@@ -423,6 +423,46 @@ done:
   return model;
 }
 
+GstStateChangeReturn
+gst_upm_element_change_state_with_model (GstElement *element,
+    GstStateChange transition, GstElementClass *parent_class,
+    const gboolean *model_changed, gboolean (*open) (GstElement *element),
+    void (*close) (GstElement *element))
+{
+  GstStateChangeReturn ret;
+  gboolean reload;
+
+  switch (transition)
+    {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!open (element))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      /* the model property was changed in READY */
+      GST_OBJECT_LOCK (element);
+      reload = *model_changed;
+      GST_OBJECT_UNLOCK (element);
+      if (reload)
+        {
+          close (element);
+          if (!open (element))
+            return GST_STATE_CHANGE_FAILURE;
+        }
+      break;
+    default:
+      break;
+    }
+
+  ret = parent_class->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL
+      || (transition == GST_STATE_CHANGE_NULL_TO_READY
+          && ret == GST_STATE_CHANGE_FAILURE))
+    close (element);
+  return ret;
+}
+
 UpmModel *
 gst_upm_element_open_model (GstElement *element, const gchar *path)
 {

@@ -104,6 +104,16 @@ UpmModel *gst_upm_element_get_model (GstElement * element, const gchar * path,
 UpmModel *gst_upm_element_open_model (GstElement * element,
     const gchar * path);
 
+/* The model's part of an element's change_state: @open (NULL->READY, and
+ * again at READY->PAUSED when *@model_changed, read under the object lock,
+ * says the model property changed in READY) and @close (READY->NULL, or a
+ * failed NULL->READY), around @parent_class's change_state. */
+GstStateChangeReturn gst_upm_element_change_state_with_model (
+    GstElement * element, GstStateChange transition,
+    GstElementClass * parent_class, const gboolean * model_changed,
+    gboolean (*open) (GstElement * element),
+    void (*close) (GstElement * element));
+
 /* For set_context vfuncs: the model of @context if it is for @path. */
 UpmModel *gst_upm_context_get_model (GstContext * context, const gchar * path);
 

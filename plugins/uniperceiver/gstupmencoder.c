@@ -125,6 +125,18 @@ gst_upm_encoder_close (GstUpmEncoder *self)
     upm_model_unref (model);
 }
 
+static gboolean
+gst_upm_encoder_open_element (GstElement *element)
+{
+  return gst_upm_encoder_open (GST_UPM_ENCODER (element));
+}
+
+static void
+gst_upm_encoder_close_element (GstElement *element)
+{
+  gst_upm_encoder_close (GST_UPM_ENCODER (element));
+}
+
 /* ------------------------------------------------------------------ caps */
 
 static void
@@ -416,39 +428,9 @@ gst_upm_encoder_query (
 static GstStateChangeReturn
 gst_upm_encoder_change_state (GstElement *element, GstStateChange transition)
 {
-  GstUpmEncoder *self = GST_UPM_ENCODER (element);
-  GstStateChangeReturn ret;
-  gboolean reload;
-
-  switch (transition)
-    {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!gst_upm_encoder_open (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      /* the model property was changed in READY */
-      GST_OBJECT_LOCK (self);
-      reload = self->model_changed;
-      GST_OBJECT_UNLOCK (self);
-      if (reload)
-        {
-          gst_upm_encoder_close (self);
-          if (!gst_upm_encoder_open (self))
-            return GST_STATE_CHANGE_FAILURE;
-        }
-      break;
-    default:
-      break;
-    }
-
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL
-      || (transition == GST_STATE_CHANGE_NULL_TO_READY
-          && ret == GST_STATE_CHANGE_FAILURE))
-    gst_upm_encoder_close (self);
-  return ret;
+  return gst_upm_element_change_state_with_model (element, transition,
+      GST_ELEMENT_CLASS (parent_class), &GST_UPM_ENCODER (element)->model_changed,
+      gst_upm_encoder_open_element, gst_upm_encoder_close_element);
 }
 
 /* ------------------------------------------------------------ properties */

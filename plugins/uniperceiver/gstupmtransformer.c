@@ -152,6 +152,18 @@ gst_upm_transformer_close (GstUpmTransformer *self)
   self->scratch_len = 0;
 }
 
+static gboolean
+gst_upm_transformer_open_element (GstElement *element)
+{
+  return gst_upm_transformer_open (GST_UPM_TRANSFORMER (element));
+}
+
+static void
+gst_upm_transformer_close_element (GstElement *element)
+{
+  gst_upm_transformer_close (GST_UPM_TRANSFORMER (element));
+}
+
 /* ------------------------------------------------------------------ caps */
 
 /* Whether the field @name of @s (absent: anything) allows @value. */
@@ -568,39 +580,9 @@ static GstStateChangeReturn
 gst_upm_transformer_change_state (
     GstElement *element, GstStateChange transition)
 {
-  GstUpmTransformer *self = GST_UPM_TRANSFORMER (element);
-  GstStateChangeReturn ret;
-  gboolean reload;
-
-  switch (transition)
-    {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!gst_upm_transformer_open (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      /* the model property was changed in READY */
-      GST_OBJECT_LOCK (self);
-      reload = self->model_changed;
-      GST_OBJECT_UNLOCK (self);
-      if (reload)
-        {
-          gst_upm_transformer_close (self);
-          if (!gst_upm_transformer_open (self))
-            return GST_STATE_CHANGE_FAILURE;
-        }
-      break;
-    default:
-      break;
-    }
-
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL
-      || (transition == GST_STATE_CHANGE_NULL_TO_READY
-          && ret == GST_STATE_CHANGE_FAILURE))
-    gst_upm_transformer_close (self);
-  return ret;
+  return gst_upm_element_change_state_with_model (element, transition,
+      GST_ELEMENT_CLASS (parent_class), &GST_UPM_TRANSFORMER (element)->model_changed,
+      gst_upm_transformer_open_element, gst_upm_transformer_close_element);
 }
 
 /* ------------------------------------------------------------ properties */
