@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages gst-uniperceiver needs, only those missing.
-# usage: scripts/deps.sh [run|test]     (test = run + what the test suite needs)
+# usage: scripts/deps.sh [run|test|check]
+#   test  = run + what the test suite needs
+#   check = test + the fuzzers' and valgrind's (clang, libFuzzer, valgrind)
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 
@@ -14,9 +16,15 @@ run_pkgs=(
   python3 python3-numpy
 )
 test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0)
+check_pkgs=(clang libclang-rt-14-dev valgrind)
 
 pkgs=("${run_pkgs[@]}")
-[ "${1:-run}" = test ] && pkgs+=("${test_pkgs[@]}")
+case "${1:-run}" in
+  run) ;;
+  test) pkgs+=("${test_pkgs[@]}") ;;
+  check) pkgs+=("${test_pkgs[@]}" "${check_pkgs[@]}") ;;
+  *) echo "usage: scripts/deps.sh [run|test|check]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz the model-file loader, the BPE tokenizer and the label parsers with
-# libFuzzer + ASan/UBSan (clang). Each target runs SECONDS (default 60);
-# crashers are copied to tests/fuzz/regressions/<target>/, which the normal
-# test suite replays.
+# libFuzzer + ASan/UBSan (clang). Each target runs SECONDS (default 60), all
+# targets at once; crashers are copied to tests/fuzz/regressions/<target>/,
+# which the normal test suite replays.
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: gguf bpe labels)
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
@@ -12,10 +12,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(gguf bpe labels)
 
-if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q 'ok installed'; then
-  echo "fuzz.sh needs clang and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)" >&2
-  exit 1
-fi
+scripts/deps.sh check
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized -Dgstreamer=disabled >/dev/null
@@ -25,22 +22,34 @@ ninja -C build-fuzz tests/fuzz/fuzz-gguf tests/fuzz/fuzz-bpe tests/fuzz/fuzz-lab
 export UPM_CLIP_VOCAB=$PWD/data/clip-bpe/bpe_simple_vocab_16e6.txt.gz
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-status=0
-for t in "${targets[@]}"; do
-  work=build-fuzz/corpus-$t
+# One target: fuzz for $secs, print its stats, save crashers. Returns 1 on a
+# finding. The targets run in parallel (one libFuzzer process each).
+fuzz_one() {
+  local t=$1 work=build-fuzz/corpus-$1 st=0
   mkdir -p "$work" build-fuzz/artifacts-$t
-  echo "== fuzz-$t for ${secs}s"
-  if ! build-fuzz/tests/fuzz/fuzz-$t -max_total_time="$secs" -rss_limit_mb=2048 \
+  build-fuzz/tests/fuzz/fuzz-$t -max_total_time="$secs" -rss_limit_mb=2048 \
       -max_len=$([ "$t" = gguf ] && echo 65536 || echo 4096) \
       -artifact_prefix=build-fuzz/artifacts-$t/ -print_final_stats=1 \
-      "$work" tests/fuzz/corpus/$t 2>build-fuzz/fuzz-$t.log; then
-    status=1
-    echo "   FAILED: see build-fuzz/fuzz-$t.log"
-  fi
-  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov:' build-fuzz/fuzz-$t.log | tail -3 | sed 's/^/   /'
-  for a in build-fuzz/artifacts-$t/*; do
-    [ -f "$a" ] || continue
-    cp "$a" tests/fuzz/regressions/$t/ && echo "   crasher saved: tests/fuzz/regressions/$t/$(basename "$a")"
-  done
+      "$work" tests/fuzz/corpus/$t 2>build-fuzz/fuzz-$t.log || st=1
+  {
+    echo "== fuzz-$t, ${secs}s: $([ $st = 0 ] && echo clean || echo "FAILED: see build-fuzz/fuzz-$t.log")"
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov:' build-fuzz/fuzz-$t.log | tail -3 | sed 's/^/   /'
+    for a in build-fuzz/artifacts-$t/*; do
+      [ -f "$a" ] || continue
+      cp "$a" tests/fuzz/regressions/$t/ && echo "   crasher saved: tests/fuzz/regressions/$t/$(basename "$a")"
+    done
+  } >build-fuzz/summary-$t.txt
+  return $st
+}
+
+status=0
+pids=()
+for t in "${targets[@]}"; do
+  fuzz_one "$t" &
+  pids+=($!)
+done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || status=1
+  cat build-fuzz/summary-${targets[$i]}.txt
 done
 exit $status

@@ -194,7 +194,10 @@ class Soak:
         if len(after) >= 2:
             base = after[0]
             growth = max(abs(kib - base) for kib in after) / base
-            if growth > a.rss_tolerance:
+            # A sanitizer runtime (scripts/sanitize.sh) holds freed memory in
+            # quarantine, so RSS grows by design there: report it, judge it
+            # only in normal builds.
+            if growth > a.rss_tolerance and not os.environ.get("UPM_SANITIZER_PRELOAD"):
                 self.errors.append(f"RSS moved {growth * 100:.1f} % after warm-up "
                                    f"({base / 1024:.1f} -> {after[-1] / 1024:.1f} MiB, "
                                    f"limit {a.rss_tolerance * 100:.0f} %)")

@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-command -v valgrind >/dev/null || { echo "valgrind.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+scripts/deps.sh check || exit 1
 scripts/build.sh >/dev/null || exit 1
 out=build/valgrind
 mkdir -p "$out"

@@ -594,7 +594,7 @@ thread_encode (gpointer data)
       GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
       if (!upm_bpe_encode (clip_bpe, c->text, -1, ids, NULL)
           || ids->len != c->ids->len
-          || memcmp (ids->data, c->ids->data, ids->len * 4) != 0)
+          || (ids->len && memcmp (ids->data, c->ids->data, ids->len * 4)))
         return GINT_TO_POINTER (1);
       g_array_unref (ids);
     }
