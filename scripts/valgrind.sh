@@ -28,6 +28,9 @@ export XDG_CACHE_HOME=$root/$out/cache
 export OPENBLAS_NUM_THREADS=1
 # check runs every test in the process valgrind watches; plain mallocs
 export CK_FORK=no CK_DEFAULT_TIMEOUT=3000 G_SLICE=always-malloc G_DEBUG=gc-friendly
+# memcheck runs all threads on one core: the concurrency test with 4 pipelines
+# (its 16-pipeline run is the ThreadSanitizer and normal suite's job)
+export UPM_TEST_PIPELINES=4
 # The registry is scanned once outside valgrind: scanning loads every
 # installed plugin, whose own one-time allocations are not ours to judge.
 gst-inspect-1.0 >/dev/null 2>&1

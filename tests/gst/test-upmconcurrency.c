@@ -15,11 +15,14 @@
 
 #include <gst/check/gstcheck.h>
 
-#define N_PIPELINES 16
+/* UPM_TEST_PIPELINES (2..16) lowers the count where each thread costs a lot
+ * (scripts/valgrind.sh runs 4: memcheck serialises all threads on one core) */
+#define MAX_PIPELINES 16
 #define N_FRAMES 16
 #define CLIP_FRAMES 4
 
 static gchar *model_path;
+static guint n_pipelines = MAX_PIPELINES;
 
 static const gchar *patterns[] = { "smpte", "ball", "checkers-8", "colors",
   "circular", "zone-plate", "pinwheel", "spokes" };
@@ -142,29 +145,30 @@ run_streams (Stream *streams, guint first, guint n)
 
 GST_START_TEST (test_sixteen_pipelines_match_single_runs)
 {
-  Stream alone[N_PIPELINES], together[N_PIPELINES];
+  Stream alone[MAX_PIPELINES], together[MAX_PIPELINES];
 
-  for (guint i = 0; i < N_PIPELINES; i++) {
+  for (guint i = 0; i < n_pipelines; i++) {
     stream_init (&alone[i], i);
     run_streams (alone, i, 1);
     fail_unless (alone[i].error == NULL, "pipeline %u alone: %s", i,
         alone[i].error);
     fail_unless_equals_int (alone[i].n_results, N_FRAMES / CLIP_FRAMES);
   }
-  for (guint i = 0; i < N_PIPELINES; i++)
+  for (guint i = 0; i < n_pipelines; i++)
     stream_init (&together[i], i);
-  run_streams (together, 0, N_PIPELINES);
-  for (guint i = 0; i < N_PIPELINES; i++) {
+  run_streams (together, 0, n_pipelines);
+  for (guint i = 0; i < n_pipelines; i++) {
     fail_unless (together[i].error == NULL, "pipeline %u: %s", i,
         together[i].error);
     fail_unless_equals_int (together[i].n_results, N_FRAMES / CLIP_FRAMES);
     fail_unless_equals_string (together[i].results->str, alone[i].results->str);
   }
   /* Different sources give different results: the comparison above is not
-   * comparing sixteen copies of one answer. */
+   * comparing copies of one answer. */
   fail_if (g_str_equal (alone[0].results->str, alone[1].results->str));
-  fail_if (g_str_equal (alone[8].results->str, alone[9].results->str));
-  for (guint i = 0; i < N_PIPELINES; i++) {
+  if (n_pipelines > 9)
+    fail_if (g_str_equal (alone[8].results->str, alone[9].results->str));
+  for (guint i = 0; i < n_pipelines; i++) {
     stream_clear (&alone[i]);
     stream_clear (&together[i]);
   }
@@ -209,6 +213,10 @@ upmconcurrency_suite (void)
 {
   Suite *s = suite_create ("upmconcurrency");
   TCase *tc = tcase_create ("general");
+  const gchar *n = g_getenv ("UPM_TEST_PIPELINES");
+
+  if (n)
+    n_pipelines = CLAMP (g_ascii_strtoull (n, NULL, 10), 2, MAX_PIPELINES);
 
   model_path = g_build_filename (g_getenv ("UPM_SOURCE_ROOT") ?
       g_getenv ("UPM_SOURCE_ROOT") : ".", "models",
