@@ -201,6 +201,7 @@ GST_START_TEST (test_patches_match_library)
   fail_unless (gst_structure_get_int (s, "dim", &dim));
   fail_unless_equals_int (dim, DIM);
   gst_caps_unref (caps);
+  g_free (patches);
 
   /* A shorter clip under the same caps: the rows follow the buffer. */
   out = gst_harness_push_and_pull (
