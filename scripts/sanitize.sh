@@ -8,7 +8,9 @@
 # Python interpreter of the PyGObject tests) load our sanitized plugin, so the
 # runtime is preloaded for them. Reports make the test fail (halt_on_error);
 # leak reports of GLib/GStreamer's one-time allocations are suppressed by
-# scripts/sanitizer/lsan.supp, uninstrumented libraries by tsan.supp.
+# scripts/sanitizer/lsan.supp, uninstrumented libraries by tsan.supp; GLib's
+# GMutex/GCond, futex code inside uninstrumented libglib, are made visible to
+# TSan by scripts/sanitizer/glib-tsan.c (preloaded with the runtime).
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,7 @@ case "$kind" in
   thread)
     dir=build-tsan
     sanitize=thread
-    runtime=$(gcc -print-file-name=libtsan.so)
+    runtime=$(gcc -print-file-name=libtsan.so):$PWD/$dir/glib-tsan.so
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
     default_tests=(test-upmconcurrency test-engine)
     ;;
@@ -44,6 +46,10 @@ if [ ! -f $dir/build.ninja ]; then
   meson setup $dir --buildtype=debugoptimized -Db_sanitize=$sanitize -Db_lundef=false >/dev/null
 fi
 ninja -C $dir
+if [ "$kind" = thread ]; then
+  gcc -shared -fPIC -O2 -Wall $(pkg-config --cflags glib-2.0) \
+    -o $dir/glib-tsan.so $supp/glib-tsan.c -ldl
+fi
 # The sanitizer runtime must come first in programs built elsewhere.
 export UPM_SANITIZER_PRELOAD=$runtime
 # OpenBLAS's own threads are not instrumented: keep them out of the picture.
