@@ -136,14 +136,26 @@ prefix_encode (UpmContext * ctx, UpmPrefix * pf, GError ** error)
   const uint32_t d = hp->n_embd, hd = d / hp->n_head, n = pf->n_tokens;
   UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n };
   float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t) n * d, error);
-  float *qkv = x ? upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t) n * 3 * d,
-      error) : NULL;
-  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) n * d,
-      error) : NULL;
+  float *qkv, *att;
 
-  if (!att)
+  if (!x)
     return FALSE;
   memcpy (x, pf->embeddings, (size_t) n * d * sizeof (float));
+  if (upm_ctx_chunked (ctx)) {
+    /* Chunks of rows: no context sums or recorded routing on these
+     * levels, so the last layer only packs its keys and values. */
+    for (uint32_t l = 0; l < hp->n_layer; l++)
+      if (!upm_layer_chunked (ctx, l, x, n, &seg, 1, UINT32_MAX,
+              l + 1 < hp->n_layer ? n : 0, pf->kv + l * pf->kv_layer,
+              &pf->packed[l], error))
+        return FALSE;
+    return TRUE;
+  }
+  qkv = upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t) n * 3 * d, error);
+  att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) n * d, error) :
+      NULL;
+  if (!att)
+    return FALSE;
   for (uint32_t l = 0; l < hp->n_layer; l++) {
     UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
     if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))

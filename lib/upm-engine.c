@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -469,6 +470,8 @@ upm_context_new (UpmModel * model)
   UpmContext *ctx = g_new0 (UpmContext, 1);
   ctx->model = upm_model_ref (model);
   ctx->path = UPM_PATH_FAST;
+  ctx->row_chunk = UPM_ROW_CHUNK;
+  ctx->ff_block = UPM_FF_BLOCK;
   return ctx;
 }
 
@@ -835,6 +838,80 @@ dispatch_linear (UpmContext * ctx, const UpmLinear * lin,
   return TRUE;
 }
 
+/* The segments of rows [row, row + n) of segs into out (n_segs entries at
+ * most); returns their count. */
+static uint32_t
+segments_slice (const UpmSegment * segs, uint32_t n_segs, uint32_t row,
+    uint32_t n, UpmSegment * out)
+{
+  uint32_t k = 0, begin = 0;
+
+  for (uint32_t s = 0; s < n_segs && n > 0; s++) {
+    const uint32_t end = begin + segs[s].n_tokens;
+    if (end > row) {
+      const uint32_t take = MIN (end - row, n);
+      out[k].attr = segs[s].attr;
+      out[k++].n_tokens = take;
+      row += take;
+      n -= take;
+    }
+    begin = end;
+  }
+  return k;
+}
+
+/* The fast path of a dense layer or a static routing level, for the rows
+ * of each segment (merged weights in MoE layers): y = beta y + x W'^T,
+ * plus b' and the fused epilogue when @last, where W' is the block of W's
+ * outputs [c0, c0 + n_cols) and inputs [k0, k0 + n_k) and b' the bias of
+ * those outputs; x rows are n_k floats, y rows (and the epilogue's) n_cols
+ * floats. Summing the blocks of the inputs gives the whole product. */
+static void
+fast_linear_block (UpmContext * ctx, uint32_t layer, int lin_id,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *x,
+    uint32_t n, const UpmSegment * segs, uint32_t n_segs, float beta,
+    gboolean last, float *y, const UpmEpilogue * epi)
+{
+  UpmModel *m = ctx->model;
+  const UpmLayer *ly = &m->layers[layer];
+  const UpmLinear *lin = &ly->lin[lin_id];
+  const UpmGateKind gate = lin_id <= UPM_LIN_OUT ? UPM_GATE_ATTN :
+      UPM_GATE_FFN;
+  const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
+  const size_t w_off = (size_t) c0 * lin->n_in + k0;
+  uint32_t row = 0;
+
+  if (!ly->is_moe) {
+    upm_linear_part (x, n, n_k, lin->w + w_off, lin->n_in, last && lin->b ?
+        lin->b + c0 : NULL, n_cols, beta, y, last ? epi : NULL);
+    return;
+  }
+  for (uint32_t s = 0; s < n_segs && row < n; s++) {
+    const uint32_t cnt = MIN (segs[s].n_tokens, n - row);
+    const UpmMerged *mg = merged_for (m, layer, gate, segs[s].attr);
+    UpmEpilogue e;
+
+    if (epi)
+      e = epilogue_rows (epi, row, n_cols);
+    upm_linear_part (x + (size_t) row * n_k, cnt, n_k, mg->w[which] + w_off,
+        lin->n_in, last ? mg->b[which] + c0 : NULL, n_cols, beta,
+        y + (size_t) row * n_cols, last && epi ? &e : NULL);
+    row += cnt;
+  }
+}
+
+/* Output columns [c0, c0 + n_cols) of x W^T + b, the epilogue fused. */
+static void
+fast_linear (UpmContext * ctx, uint32_t layer, int lin_id, uint32_t c0,
+    uint32_t n_cols, const float *x, uint32_t n, const UpmSegment * segs,
+    uint32_t n_segs, float *y, const UpmEpilogue * epi)
+{
+  const UpmLinear *lin = &ctx->model->layers[layer].lin[lin_id];
+
+  fast_linear_block (ctx, layer, lin_id, c0, n_cols, 0, lin->n_in, x, n,
+      segs, n_segs, 0.0f, TRUE, y, epi);
+}
+
 /* y = x W^T + b for the rows of each segment, with the segment's expert
  * choice in MoE layers, followed by the epilogue @epi (may be NULL):
  * merged weights with the epilogue fused into the GEMM tasks (fast), or
@@ -853,18 +930,20 @@ segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
       UPM_GATE_FFN;
   const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
   const gboolean fast = ctx->path == UPM_PATH_FAST;
+  const gboolean dynamic = upm_routing_level_is_dynamic (m->routing);
   uint32_t row = 0;
 
-  if (!ly->is_moe) {
-    if (fast) {
-      upm_linear_ex (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y, epi);
-    } else {
-      upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
-      epilogue_apply (epi, y, n, lin->n_out);
-    }
+  if (fast && (!ly->is_moe || !dynamic)) {
+    fast_linear (ctx, layer, lin_id, 0, lin->n_out, x, n, segs, n_segs, y,
+        epi);
     return TRUE;
   }
-  if (upm_routing_level_is_dynamic (m->routing)) {
+  if (!ly->is_moe) {
+    upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
+    epilogue_apply (epi, y, n, lin->n_out);
+    return TRUE;
+  }
+  if (dynamic) {
     if (!which && !route_rows (ctx, layer, gate, x, n, error))
       return FALSE;
     if (!dispatch_linear (ctx, lin, ctx->troute[gate], x, n, y, error))
@@ -876,26 +955,20 @@ segment_linear (UpmContext * ctx, uint32_t layer, int lin_id, const float *x,
     const uint32_t cnt = MIN (segs[s].n_tokens, n - row);
     const float *xs = x + (size_t) row * lin->n_in;
     float *ys = y + (size_t) row * lin->n_out;
+    const size_t nw = (size_t) lin->n_out * lin->n_in;
+    uint32_t expert[2];
+    float weight[2];
     UpmEpilogue e;
 
     if (epi)
       e = epilogue_rows (epi, row, lin->n_out);
-    if (fast) {
-      const UpmMerged *mg = merged_for (m, layer, gate, segs[s].attr);
-      upm_linear_ex (xs, cnt, lin->n_in, mg->w[which], mg->b[which],
-          lin->n_out, ys, epi ? &e : NULL);
-    } else {
-      uint32_t expert[2];
-      float weight[2];
-      const size_t nw = (size_t) lin->n_out * lin->n_in;
-      upm_model_route (m, layer, gate, segs[s].attr, expert, weight);
-      memset (ys, 0, (size_t) cnt * lin->n_out * sizeof (float));
-      for (int k = 0; k < 2; k++)
-        upm_linear_acc (xs, cnt, lin->n_in, lin->w + expert[k] * nw,
-            lin->b + (size_t) expert[k] * lin->n_out, lin->n_out, weight[k],
-            ys);
-      epilogue_apply (epi ? &e : NULL, ys, cnt, lin->n_out);
-    }
+    upm_model_route (m, layer, gate, segs[s].attr, expert, weight);
+    memset (ys, 0, (size_t) cnt * lin->n_out * sizeof (float));
+    for (int k = 0; k < 2; k++)
+      upm_linear_acc (xs, cnt, lin->n_in, lin->w + expert[k] * nw,
+          lin->b + (size_t) expert[k] * lin->n_out, lin->n_out, weight[k],
+          ys);
+    epilogue_apply (epi ? &e : NULL, ys, cnt, lin->n_out);
     row += cnt;
   }
   return TRUE;
@@ -959,6 +1032,206 @@ upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
       &ffn_epi, error);
 }
 
+/* ------------------------------------------------------ chunked layers */
+
+/* A layer over chunks of rows, one chunk per task of the pool: a task
+ * runs its chunk's LayerNorms, projections, attention and FFN one after
+ * the other (the kernels it calls run in its thread), so that a layer is
+ * two parallel regions (keys/values, then the rest) whatever the number
+ * of chunks. A task's scratch is rows x (2 D + MAX (ff block, D)) floats:
+ * h (LN outputs), y (queries, projections' outputs, the FFN's sums) and f
+ * (the attention output, then a block of FFN activations; y and f hold a
+ * chunk's keys and values first). The calling thread uses the context's
+ * scratch, a pool worker its own (shared by the contexts it serves). */
+typedef struct
+{
+  UpmContext *ctx;
+  uint32_t layer, n, n_q, rows, ff_block, causal_from;
+  float *x;
+  const UpmSegment *segs;
+  uint32_t n_segs;
+  float *kvbuf;
+  UpmKvPacked kv;
+  pthread_t caller;
+  float *caller_scratch;
+  size_t scratch_floats;
+  gint failed;
+} ChunkJob;
+
+typedef struct
+{
+  float *buf;
+  size_t cap;
+} ChunkScratch;
+
+static void
+chunk_scratch_free (gpointer data)
+{
+  ChunkScratch *cs = data;
+  g_free (cs->buf);
+  g_free (cs);
+}
+
+static GPrivate worker_scratch = G_PRIVATE_INIT (chunk_scratch_free);
+
+/* NULL when the allocation is refused. */
+static float *
+chunk_scratch (ChunkJob * j)
+{
+  ChunkScratch *cs;
+
+  if (pthread_equal (pthread_self (), j->caller))
+    return j->caller_scratch;
+  cs = g_private_get (&worker_scratch);
+  if (!cs) {
+    cs = g_new0 (ChunkScratch, 1);
+    g_private_set (&worker_scratch, cs);
+  }
+  if (j->scratch_floats > cs->cap) {
+    g_free (cs->buf);
+    cs->cap = 0;
+    cs->buf = g_try_malloc (j->scratch_floats * sizeof (float));
+    if (cs->buf)
+      cs->cap = j->scratch_floats;
+  }
+  return cs->buf;
+}
+
+/* Task i: the keys and values of chunk i (outputs D..3D of Wqkv). */
+static void
+chunk_kv_task (void *arg, uint32_t task)
+{
+  ChunkJob *j = arg;
+  const UpmModel *m = j->ctx->model;
+  const UpmLayer *ly = &m->layers[j->layer];
+  const uint32_t d = m->hp.n_embd, hd = d / m->hp.n_head;
+  const uint32_t r0 = task * j->rows, rows = MIN (j->rows, j->n - r0);
+  float *h = chunk_scratch (j), *k, *v;
+  UpmSegment *cs;
+  UpmKvSpan span;
+  UpmKvPacked packed;
+
+  if (!h) {
+    g_atomic_int_set (&j->failed, 1);
+    return;
+  }
+  k = h + (size_t) j->rows * d;
+  v = k + (size_t) rows * d;
+  span = (UpmKvSpan) { k, v, d, rows };
+  cs = g_new (UpmSegment, MAX (j->n_segs, 1));
+  const uint32_t nc = segments_slice (j->segs, j->n_segs, r0, rows, cs);
+  upm_layer_norm (j->x + (size_t) r0 * d, rows, d, ly->attn_norm_w,
+      ly->attn_norm_b, m->hp.norm_eps, h);
+  /* Keys, then values: D outputs a call (a calling thread's OpenBLAS
+   * buffer grows with the outputs of its calls). */
+  fast_linear (j->ctx, j->layer, UPM_LIN_QKV, d, d, h, rows, cs, nc, k,
+      NULL);
+  fast_linear (j->ctx, j->layer, UPM_LIN_QKV, 2 * d, d, h, rows, cs, nc, v,
+      NULL);
+  upm_kv_pack_at (&span, 1, m->hp.n_head, hd, j->n, r0, j->kvbuf, &packed);
+  g_free (cs);
+}
+
+/* Task i: the rest of the layer for the query rows of chunk i. */
+static void
+chunk_rest_task (void *arg, uint32_t task)
+{
+  ChunkJob *j = arg;
+  UpmContext *ctx = j->ctx;
+  const UpmModel *m = ctx->model;
+  const UpmLayer *ly = &m->layers[j->layer];
+  const uint32_t d = m->hp.n_embd, f = m->hp.n_ff, hd = d / m->hp.n_head;
+  const uint32_t r0 = task * j->rows, rows = MIN (j->rows, j->n_q - r0);
+  float *xr = j->x + (size_t) r0 * d;
+  float *h = chunk_scratch (j);
+  float *y, *a;
+  const UpmEpilogue attn_epi = {
+    .kind = UPM_EPI_RESIDUAL,.res = xr,.scale = ly->attn_scale,
+    .ln_w = ly->ffn_norm_w,.ln_b = ly->ffn_norm_b,.eps = m->hp.norm_eps,
+    .ln_out = h
+  };
+  const UpmEpilogue gelu_epi = {.kind = UPM_EPI_GELU };
+  const UpmEpilogue ffn_epi = {
+    .kind = UPM_EPI_RESIDUAL,.res = xr,.scale = ly->ffn_scale
+  };
+  UpmSegment *cs;
+
+  if (!h) {
+    g_atomic_int_set (&j->failed, 1);
+    return;
+  }
+  y = h + (size_t) j->rows * d;
+  a = y + (size_t) j->rows * d;
+  cs = g_new (UpmSegment, MAX (j->n_segs, 1));
+  const uint32_t nc = segments_slice (j->segs, j->n_segs, r0, rows, cs);
+  /* q = Wq LN1(x); a = attention; x += g1 (a Wo + bo), h = LN2(x). */
+  upm_layer_norm (xr, rows, d, ly->attn_norm_w, ly->attn_norm_b,
+      m->hp.norm_eps, h);
+  fast_linear (ctx, j->layer, UPM_LIN_QKV, 0, d, h, rows, cs, nc, y, NULL);
+  upm_attention_packed (y, d, rows, &j->kv, m->hp.n_head, hd,
+      j->causal_from, r0, a, d);
+  fast_linear (ctx, j->layer, UPM_LIN_OUT, 0, d, a, rows, cs, nc, y,
+      &attn_epi);
+  /* x += g2 (W2 GELU(W1 h + b1) + b2), over blocks of the FFN's width:
+   * y sums the blocks' products. */
+  for (uint32_t k0 = 0; k0 < f; k0 += j->ff_block) {
+    const uint32_t nb = MIN (j->ff_block, f - k0);
+    fast_linear (ctx, j->layer, UPM_LIN_UP, k0, nb, h, rows, cs, nc, a,
+        &gelu_epi);
+    fast_linear_block (ctx, j->layer, UPM_LIN_DOWN, 0, d, k0, nb, a, rows,
+        cs, nc, k0 > 0 ? 1.0f : 0.0f, k0 + nb >= f, y, &ffn_epi);
+  }
+  g_free (cs);
+}
+
+gboolean
+upm_layer_chunked (UpmContext * ctx, uint32_t layer, float *x, uint32_t n,
+    const UpmSegment * segs, uint32_t n_segs, uint32_t causal_from,
+    uint32_t n_q, float *kvbuf, UpmKvPacked * kv, GError ** error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const uint32_t d = hp->n_embd, f = hp->n_ff, t = upm_threads_get ();
+  /* A multiple of the threads' count of chunks of at most row_chunk
+   * rows, of even sizes. */
+  const uint32_t per = MAX (ctx->row_chunk, 1) * t;
+  const uint32_t n_chunks = MAX (n, 1) <= MAX (ctx->row_chunk, 1) ? 1 :
+      t * ((n + per - 1) / per);
+  const uint32_t rows = (MAX (n, 1) + n_chunks - 1) / n_chunks;
+  const uint32_t n_tasks = (n + rows - 1) / rows;
+  /* One chunk (a short sequence) runs in this thread, its kernels on the
+   * pool, with the FFN in one block. */
+  ChunkJob j = {.ctx = ctx,.layer = layer,.n = n,.n_q = MIN (n_q, n),
+    .rows = rows,.ff_block = n_tasks <= 1 ? MAX (f, 1) :
+        MIN (MAX (ctx->ff_block, 1), MAX (f, 1)),
+    .causal_from = causal_from,.x = x,.segs = segs,.n_segs = n_segs,
+    .kvbuf = kvbuf,.caller = pthread_self ()
+  };
+
+  g_return_val_if_fail (upm_ctx_chunked (ctx), FALSE);
+  j.scratch_floats = (size_t) rows * (2 * d + MAX (j.ff_block, d));
+  j.caller_scratch = upm_ctx_buf (ctx, UPM_BUF_CHUNK, j.scratch_floats,
+      error);
+  if (!j.caller_scratch)
+    return FALSE;
+  upm_kv_packed_init (n, hp->n_head, d / hp->n_head, kvbuf, &j.kv);
+  if (n_tasks <= 1) {
+    if (n > 0)
+      chunk_kv_task (&j, 0);
+    if (j.n_q > 0)
+      chunk_rest_task (&j, 0);
+  } else {
+    upm_parallel_for (n_tasks, chunk_kv_task, &j);
+    upm_parallel_for ((j.n_q + rows - 1) / rows, chunk_rest_task, &j);
+  }
+  if (g_atomic_int_get (&j.failed)) {
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the scratch of %u rows", rows);
+    return FALSE;
+  }
+  *kv = j.kv;
+  return TRUE;
+}
+
 static gboolean
 check_segments (uint32_t n, const UpmSegment * segs, uint32_t n_segs,
     GError ** error)
@@ -1002,16 +1275,28 @@ transformer_run (UpmContext * ctx, float *x, uint32_t n,
 {
   const UpmHParams *hp = &ctx->model->hp;
   const uint32_t d = hp->n_embd, hd = d / hp->n_head;
-  float *qkv = upm_ctx_buf (ctx, UPM_BUF_ENC_QKV, (size_t) n * 3 * d, error);
-  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t) n * d,
-      error) : NULL;
-  float *kvbuf = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_SCORES,
-      upm_kv_packed_size (n, hp->n_head, hd), error) : NULL;
+  const size_t kv_floats = upm_kv_packed_size (n, hp->n_head, hd);
   /* Causal rows' contexts follow the attention mask; a context gate of
    * the last layer needs every row's attention output. */
   const UpmRouteScope causal = { 0, NULL, causal_from, NULL, NULL };
+  float *qkv, *att, *kvbuf;
   gboolean ok = TRUE;
 
+  if (upm_ctx_chunked (ctx)) {
+    /* Only x and the keys/values cover every row. */
+    kvbuf = upm_ctx_buf (ctx, UPM_BUF_ENC_KV, kv_floats, error);
+    for (uint32_t l = 0; kvbuf && ok && l < hp->n_layer; l++) {
+      const gboolean last_only = first_only && l + 1 == hp->n_layer;
+      UpmKvPacked kv;
+      ok = upm_layer_chunked (ctx, l, x, n, segs, n_segs, causal_from,
+          last_only ? 1 : n, kvbuf, &kv, error);
+    }
+    return kvbuf && ok;
+  }
+  qkv = upm_ctx_buf (ctx, UPM_BUF_ENC_QKV, (size_t) n * 3 * d, error);
+  att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t) n * d, error) :
+      NULL;
+  kvbuf = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_KV, kv_floats, error) : NULL;
   if (!kvbuf)
     return FALSE;
   /* Context gates of the last layer need every row's attention output;

@@ -13,18 +13,19 @@ G_BEGIN_DECLS
 
 /* Scratch buffers of a context, grown on demand. The encoder uses the
  * UPM_BUF_ENC_* slots, the caption decoder its own, so that a decoder can
- * call layer functions while holding its buffers. */
+ * call layer functions while holding its buffers. Chunked layers
+ * (upm_layer_chunked) need only UPM_BUF_CHUNK besides x and the packed
+ * keys/values. */
 typedef enum
 {
   UPM_BUF_ENC_X,
-  UPM_BUF_ENC_H,
   UPM_BUF_ENC_QKV,
   UPM_BUF_ENC_ATT,
-  UPM_BUF_ENC_FF,
-  UPM_BUF_ENC_SCORES,
+  UPM_BUF_ENC_KV,               /* packed keys/values of the sequence */
   UPM_BUF_LAYER_H,              /* used inside upm_layer_finish */
   UPM_BUF_LAYER_FF,
   UPM_BUF_LAYER_TMP,
+  UPM_BUF_CHUNK,                /* a chunk's scratch, calling thread */
   UPM_BUF_CAP_X,
   UPM_BUF_CAP_QKV,
   UPM_BUF_CAP_ATT,
@@ -65,6 +66,8 @@ struct _UpmContext
 {
   UpmModel *model;
   UpmPath path;
+  uint32_t row_chunk;           /* UPM_ROW_CHUNK (tests set fewer) */
+  uint32_t ff_block;            /* UPM_FF_BLOCK (tests set fewer) */
   float *bufs[UPM_N_BUFS];
   size_t caps[UPM_N_BUFS];
   UpmCaptionState *caption;
@@ -85,6 +88,24 @@ struct _UpmContext
 float *upm_ctx_buf (UpmContext * ctx, UpmBufSlot slot, size_t n_floats,
     GError ** error);
 
+/* Rows per chunk (at most) of a chunked layer: its scratch is a chunk's
+ * rows, not the sequence's, while the GEMMs stay large. */
+#define UPM_ROW_CHUNK 256
+/* The FFN of a chunked layer runs over blocks of this many of its hidden
+ * units (the second linear sums the blocks' products). */
+#define UPM_FF_BLOCK 768
+
+/* Whether the encoder and the caption prefix of this context run chunked
+ * layers: the fast path of the static routing levels (a dynamic level
+ * routes on the whole sequence's gate inputs; the plain path stays the
+ * reference). */
+static inline gboolean
+upm_ctx_chunked (const UpmContext * ctx)
+{
+  return ctx->path == UPM_PATH_FAST
+      && !upm_routing_level_is_dynamic (ctx->model->routing);
+}
+
 /* Text token at a text position: LN(E[id] + P[pos] + T[0]). */
 void upm_embed_text_token (const UpmModel * model, int32_t id, uint32_t pos,
     float *out);
@@ -98,6 +119,17 @@ gboolean upm_layer_qkv (UpmContext * ctx, uint32_t layer, const float *x,
 /* Second half: x += g1 Wout att; x += g2 FFN(LN2 x), per segment. */
 gboolean upm_layer_finish (UpmContext * ctx, uint32_t layer, float *x,
     const float *att, uint32_t n, const UpmSegment * segs, uint32_t n_segs,
+    GError ** error);
+
+/* One whole layer over chunks of rows (upm_ctx_chunked contexts only):
+ * packs the keys and values of all n rows of x into kvbuf
+ * (upm_kv_packed_size (n) floats, described by *kv), then updates the
+ * first n_q rows of x, a chunk per task of the pool: queries, attention
+ * (row r sees the keys < max(causal_from, r + 1)), the output projection
+ * and the FFN. n_q = 0 only packs. */
+gboolean upm_layer_chunked (UpmContext * ctx, uint32_t layer, float *x,
+    uint32_t n, const UpmSegment * segs, uint32_t n_segs,
+    uint32_t causal_from, uint32_t n_q, float *kvbuf, UpmKvPacked * kv,
     GError ** error);
 
 /* The rows of the last gate input (D floats each): LN1(x) after

@@ -736,16 +736,18 @@ store_out (float *y, float s, float alpha, const float *b, uint32_t j,
 }
 
 /* y[r][j] = beta y[r][j] + alpha (x_r . w_j + b_j) for r < R, j in
- * [j0, j1). One weight row at a time, read as one sequential stream (U
- * vectors per step) for the R rows of x: interleaving several weight rows
- * defeats the hardware prefetcher and halves the bandwidth. */
+ * [j0, j1), weight rows ldw apart. One weight row at a time, read as one
+ * sequential stream (U vectors per step) for the R rows of x: interleaving
+ * several weight rows defeats the hardware prefetcher and halves the
+ * bandwidth. */
 UPM_INLINE void
 rows_kernel (const int R, const int U, const int f16, const float *x,
-    size_t ldx, uint32_t k, const void *w, uint32_t j0, uint32_t j1,
-    float alpha, const float *b, float beta, float *y, size_t ldy)
+    size_t ldx, uint32_t k, const void *w, size_t ldw, uint32_t j0,
+    uint32_t j1, float alpha, const float *b, float beta, float *y,
+    size_t ldy)
 {
   for (uint32_t j = j0; j < j1; j++) {
-    const size_t wo = (size_t) j * k;
+    const size_t wo = (size_t) j * ldw;
     uint32_t c = 0;
 #ifdef __AVX2__
     __m256 acc[4][4];
@@ -799,10 +801,10 @@ rows_kernel (const int R, const int U, const int f16, const float *x,
 
 #define ROWS_CASE(F16, W) \
   switch (rr) { \
-    case 1: rows_kernel (1, 4, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
-    case 2: rows_kernel (2, 4, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
-    case 3: rows_kernel (3, 2, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
-    default: rows_kernel (4, 2, F16, xr, ldx, k, W, ja, jb, alpha, b, beta, yr, ldy); break; \
+    case 1: rows_kernel (1, 4, F16, xr, ldx, k, W, ldw, ja, jb, alpha, b, beta, yr, ldy); break; \
+    case 2: rows_kernel (2, 4, F16, xr, ldx, k, W, ldw, ja, jb, alpha, b, beta, yr, ldy); break; \
+    case 3: rows_kernel (3, 2, F16, xr, ldx, k, W, ldw, ja, jb, alpha, b, beta, yr, ldy); break; \
+    default: rows_kernel (4, 2, F16, xr, ldx, k, W, ldw, ja, jb, alpha, b, beta, yr, ldy); break; \
   }
 
 /* Any number of rows: groups of g rows whose x block stays in L1 (16 KiB),
@@ -810,8 +812,9 @@ rows_kernel (const int R, const int U, const int f16, const float *x,
  * weights come from DRAM once and the later groups re-read them from L2. */
 static void
 rows_block (const float *x, size_t ldx, uint32_t n, uint32_t k,
-    const float *w, const uint16_t * w16, uint32_t j0, uint32_t j1,
-    float alpha, const float *b, float beta, float *y, size_t ldy)
+    const float *w, const uint16_t * w16, size_t ldw, uint32_t j0,
+    uint32_t j1, float alpha, const float *b, float beta, float *y,
+    size_t ldy)
 {
   const size_t row_bytes = (size_t) MAX_U (k, 1u) * (w16 ? 2 : 4);
   const uint32_t g = MAX_U (1u, MIN_U (4u, 16384u / (MAX_U (k, 1u) * 4u)));
@@ -839,6 +842,7 @@ typedef struct
   uint32_t n, n_in;
   const float *w;
   const uint16_t *w16;
+  size_t ldw;                   /* floats between weight rows */
   const float *b;
   uint32_t n_out;
   float *y;
@@ -935,12 +939,12 @@ lin_task (void *arg, uint32_t task)
   const float *x = j->x + (size_t) r0 * j->n_in;
   float *y = j->y + (size_t) r0 * j->n_out;
   if (j->small) {
-    rows_block (x, j->n_in, r1 - r0, j->n_in, j->w, j->w16, c0, c1,
+    rows_block (x, j->n_in, r1 - r0, j->n_in, j->w, j->w16, j->ldw, c0, c1,
         j->alpha, j->b, j->beta, y, j->n_out);
   } else {
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, c1 - c0,
-        j->n_in, j->alpha, x, j->n_in, j->w + (size_t) c0 * j->n_in,
-        j->n_in, j->beta, y + c0, j->n_out);
+        j->n_in, j->alpha, x, j->n_in, j->w + (size_t) c0 * j->ldw,
+        j->ldw, j->beta, y + c0, j->n_out);
     pending = j->b;
   }
   if (j->epi || pending)
@@ -993,8 +997,16 @@ void
 upm_linear_ex (const float *x, uint32_t n, uint32_t n_in, const float *w,
     const float *b, uint32_t n_out, float *y, const UpmEpilogue * epi)
 {
-  LinJob j = {.x = x,.n = n,.n_in = n_in,.w = w,.b = b,.n_out = n_out,
-    .y = y,.alpha = 1.0f,.beta = 0.0f,.epi = epi
+  upm_linear_part (x, n, n_in, w, n_in, b, n_out, 0.0f, y, epi);
+}
+
+void
+upm_linear_part (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    size_t ldw, const float *b, uint32_t n_out, float beta, float *y,
+    const UpmEpilogue * epi)
+{
+  LinJob j = {.x = x,.n = n,.n_in = n_in,.w = w,.ldw = ldw,.b = b,
+    .n_out = n_out,.y = y,.alpha = 1.0f,.beta = beta,.epi = epi
   };
 
   if (n == 0)
@@ -1013,8 +1025,8 @@ void
 upm_linear_acc (const float *x, uint32_t n, uint32_t n_in, const float *w,
     const float *b, uint32_t n_out, float alpha, float *y)
 {
-  LinJob j = {.x = x,.n = n,.n_in = n_in,.w = w,.b = b,.n_out = n_out,
-    .y = y,.alpha = alpha,.beta = 1.0f
+  LinJob j = {.x = x,.n = n,.n_in = n_in,.w = w,.ldw = n_in,.b = b,
+    .n_out = n_out,.y = y,.alpha = alpha,.beta = 1.0f
   };
 
   if (n == 0)
@@ -1027,7 +1039,7 @@ upm_matmul_rows (const float *x, uint32_t n, uint32_t n_in, const float *w,
     const uint16_t * w16, uint32_t n_out, float alpha, float *y)
 {
   LinJob j = {.x = x,.n = n,.n_in = n_in,.w = w16 ? NULL : w,.w16 = w16,
-    .n_out = n_out,.y = y,.alpha = alpha,.beta = 0.0f
+    .ldw = n_in,.n_out = n_out,.y = y,.alpha = alpha,.beta = 0.0f
   };
   const uint32_t t = upm_threads_get ();
 
@@ -1085,7 +1097,7 @@ typedef struct
   const UpmKvSpan *spans;
   uint32_t n_spans, n_head, hd, hdp;
   float *kt, *v;
-  uint32_t n, ld;
+  uint32_t n, ld, key0;
 } PackJob;
 
 static void
@@ -1095,7 +1107,7 @@ pack_task (void *arg, uint32_t h)
   const uint32_t hd = p->hd, hdp = p->hdp, ld = p->ld;
   float *kt = p->kt + (size_t) h * ld * hd;
   float *v = p->v + (size_t) h * ld * hdp;
-  uint32_t key = 0;
+  uint32_t key = p->key0;
 
   for (uint32_t s = 0; s < p->n_spans; s++) {
     const UpmKvSpan *sp = &p->spans[s];
@@ -1115,7 +1127,10 @@ pack_task (void *arg, uint32_t h)
       }
     }
   }
-  /* Padding keys score 0 and are masked; zero them all the same. */
+  /* Padding keys score 0 and are masked; zero them all the same (once the
+   * last key is packed). */
+  if (key < p->n)
+    return;
   for (; key < ld; key++) {
     float *kd = kt + (size_t) (key / 16) * hd * 16 + key % 16;
     for (uint32_t c = 0; c < hd; c++)
@@ -1129,6 +1144,36 @@ pack_task (void *arg, uint32_t h)
 }
 
 void
+upm_kv_packed_init (uint32_t n_keys, uint32_t n_head, uint32_t hd,
+    float *buf, UpmKvPacked * out)
+{
+  out->ld = round_up (MAX_U (n_keys, 1u), 16);
+  out->n = n_keys;
+  out->kt = buf;
+  out->v = buf + (size_t) n_head * out->ld * hd;
+}
+
+void
+upm_kv_pack_at (const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
+    uint32_t hd, uint32_t n_keys, uint32_t key0, float *buf,
+    UpmKvPacked * out)
+{
+  PackJob p = { spans, n_spans, n_head, hd, head_dim_padded (hd), buf, NULL,
+    n_keys, 0, key0
+  };
+  uint32_t n = key0;
+
+  for (uint32_t s = 0; s < n_spans; s++)
+    n += spans[s].n;
+  if (n > n_keys)
+    abort ();
+  upm_kv_packed_init (n_keys, n_head, hd, buf, out);
+  p.v = (float *) out->v;
+  p.ld = out->ld;
+  upm_parallel_for (n_head, pack_task, &p);
+}
+
+void
 upm_kv_pack (const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
     uint32_t hd, float *buf, UpmKvPacked * out)
 {
@@ -1136,15 +1181,7 @@ upm_kv_pack (const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
 
   for (uint32_t s = 0; s < n_spans; s++)
     n += spans[s].n;
-  PackJob p = { spans, n_spans, n_head, hd, head_dim_padded (hd), buf, NULL,
-    n, round_up (MAX_U (n, 1u), 16)
-  };
-  p.v = buf + (size_t) n_head * p.ld * hd;
-  upm_parallel_for (n_head, pack_task, &p);
-  out->kt = p.kt;
-  out->v = p.v;
-  out->n = n;
-  out->ld = p.ld;
+  upm_kv_pack_at (spans, n_spans, n_head, hd, n, 0, buf, out);
 }
 
 /* s[i][16 t ..] = qp_i . k for the first n_tiles 16-key tiles. */

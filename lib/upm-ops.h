@@ -59,6 +59,13 @@ void upm_linear_ex (const float *x, uint32_t n, uint32_t n_in,
     const float *w, const float *b, uint32_t n_out, float *y,
     const UpmEpilogue * epi);
 
+/* y = beta y + x W^T (+ b), then the epilogue, where W's rows are ldw
+ * floats apart: a block of W's columns, so that a product can be summed
+ * over blocks of its inputs (b and the epilogue with the last block). */
+void upm_linear_part (const float *x, uint32_t n, uint32_t n_in,
+    const float *w, size_t ldw, const float *b, uint32_t n_out, float beta,
+    float *y, const UpmEpilogue * epi);
+
 /* y += alpha * (x W^T + b): the plain path's per-expert accumulation. */
 void upm_linear_acc (const float *x, uint32_t n, uint32_t n_in,
     const float *w, const float *b, uint32_t n_out, float alpha, float *y);
@@ -125,6 +132,17 @@ size_t upm_kv_packed_size (uint32_t n_keys, uint32_t n_head,
  * floats), in parallel over heads. */
 void upm_kv_pack (const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
     uint32_t head_dim, float *buf, UpmKvPacked * out);
+/* Packs the concatenation of the spans as keys key0.. of a buffer for
+ * n_keys keys (upm_kv_packed_size (n_keys) floats), so that a sequence can
+ * be packed a run of rows at a time; the padding keys are zeroed by the
+ * call that packs the last key. *out describes the whole buffer. */
+void upm_kv_pack_at (const UpmKvSpan * spans, uint32_t n_spans,
+    uint32_t n_head, uint32_t head_dim, uint32_t n_keys, uint32_t key0,
+    float *buf, UpmKvPacked * out);
+/* The description of a packed buffer for n_keys keys (what the packing
+ * calls fill in). */
+void upm_kv_packed_init (uint32_t n_keys, uint32_t n_head, uint32_t head_dim,
+    float *buf, UpmKvPacked * out);
 
 /* Multi-head attention of n_q queries against the concatenation of the
  * key/value spans. Query row i sees the first visible(i) keys of the

@@ -94,13 +94,18 @@ test_fast_vs_plain (gconstpointer data)
   const UpmHParams *hp = upm_model_hparams (m);
   const uint32_t d = hp->n_embd;
   UpmContext *fast = upm_context_new (m), *plain = upm_context_new (m);
+  UpmContext *chunked = upm_context_new (m);
   GError *error = NULL;
 
   upm_context_set_path (plain, UPM_PATH_PLAIN);
+  /* The fast path's row chunks (static levels) with odd boundaries, and
+   * FFN blocks with a shorter last one. */
+  chunked->row_chunk = 7;
+  chunked->ff_block = 48;
   for (uint32_t frames = 1; frames <= hp->n_temporal; frames++) {
     float *patches = make_patches (hp, frames, 100 + frames);
-    float f1[1024], f2[1024];
-    UpmCaption c1, c2;
+    float f1[1024], f2[1024], f3[1024];
+    UpmCaption c1, c2, c3;
     UpmCaptionParams params = { 3, 8, 1.0f, NULL };
 
     g_assert_cmpuint (d, <=, 1024);
@@ -108,7 +113,10 @@ test_fast_vs_plain (gconstpointer data)
             UPM_ATTR_CAPTION_PREFIX, f1, NULL, &error));
     g_assert_true (upm_encode_visual (plain, patches, frames,
             UPM_ATTR_CAPTION_PREFIX, f2, NULL, &error));
+    g_assert_true (upm_encode_visual (chunked, patches, frames,
+            UPM_ATTR_CAPTION_PREFIX, f3, NULL, &error));
     g_assert_cmpfloat (max_diff (f1, f2, d), <, 1e-5);
+    g_assert_cmpfloat (max_diff (f3, f2, d), <, 1e-5);
 
     /* Every hidden state of a full forward (grouped per-expert GEMMs
      * against per-token mixing for the dynamic levels). */
@@ -116,32 +124,49 @@ test_fast_vs_plain (gconstpointer data)
       const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
       float *x1 = g_new (float, (size_t) n * d);
       float *x2 = g_new (float, (size_t) n * d);
-      UpmSegment seg = { UPM_ATTR_RETRIEVAL_INPUT, n };
+      float *x3 = g_new (float, (size_t) n * d);
+      /* Two segments, the second starting inside a chunk. */
+      UpmSegment seg[2] = { {UPM_ATTR_RETRIEVAL_INPUT, n / 2 + 1},
+      {UPM_ATTR_CAPTION_PREFIX, n - n / 2 - 1}
+      };
+      const uint32_t n_seg = seg[1].n_tokens > 0 ? 2 : 1;
       g_assert_true (upm_embed_patches (fast, patches, frames, x1, &error));
       memcpy (x2, x1, (size_t) n * d * sizeof (float));
-      g_assert_true (upm_transformer_forward (fast, x1, n, &seg, 1,
+      memcpy (x3, x1, (size_t) n * d * sizeof (float));
+      g_assert_true (upm_transformer_forward (fast, x1, n, seg, n_seg,
               UPM_FORWARD_NONE, NULL, &error));
-      g_assert_true (upm_transformer_forward (plain, x2, n, &seg, 1,
+      g_assert_true (upm_transformer_forward (plain, x2, n, seg, n_seg,
+              UPM_FORWARD_NONE, NULL, &error));
+      g_assert_true (upm_transformer_forward (chunked, x3, n, seg, n_seg,
               UPM_FORWARD_NONE, NULL, &error));
       g_assert_cmpfloat (max_rel_diff (x1, x2, (size_t) n * d), <=, 1e-5);
+      g_assert_cmpfloat (max_rel_diff (x3, x2, (size_t) n * d), <=, 1e-5);
       g_free (x1);
       g_free (x2);
+      g_free (x3);
     }
 
     g_assert_true (upm_caption (fast, patches, frames, &params, &c1, NULL,
             &error));
     g_assert_true (upm_caption (plain, patches, frames, &params, &c2, NULL,
             &error));
+    g_assert_true (upm_caption (chunked, patches, frames, &params, &c3, NULL,
+            &error));
     g_assert_no_error (error);
     g_assert_cmpuint (c1.n_ids, ==, c2.n_ids);
     g_assert_cmpmem (c1.ids, c1.n_ids * 4, c2.ids, c2.n_ids * 4);
     g_assert_cmpfloat (fabs (c1.score - c2.score), <, 1e-4);
+    g_assert_cmpuint (c3.n_ids, ==, c2.n_ids);
+    g_assert_cmpmem (c3.ids, c3.n_ids * 4, c2.ids, c2.n_ids * 4);
+    g_assert_cmpfloat (fabs (c3.score - c2.score), <, 1e-4);
     upm_caption_clear (&c1);
     upm_caption_clear (&c2);
+    upm_caption_clear (&c3);
     g_free (patches);
   }
   upm_context_free (fast);
   upm_context_free (plain);
+  upm_context_free (chunked);
   upm_model_unref (m);
 }
 
@@ -603,6 +628,10 @@ main (int argc, char **argv)
     g_free (name);
   }
   g_test_add_data_func ("/engine/fast-vs-plain/tiny-moe", "tiny-moe.upm",
+      test_fast_vs_plain);
+  g_test_add_data_func ("/engine/fast-vs-plain/dense", "tiny-dense.upm",
+      test_fast_vs_plain);
+  g_test_add_data_func ("/engine/fast-vs-plain/task", "route-task.upm",
       test_fast_vs_plain);
   g_test_add_data_func ("/engine/fast-vs-plain/token", "route-token.upm",
       test_fast_vs_plain);

@@ -133,6 +133,90 @@ test_attention (void)
   g_free (scratch);
 }
 
+/* Keys and values packed a run of rows at a time equal the same keys and
+ * values packed at once, padding included. */
+static void
+test_kv_pack_at (void)
+{
+  const uint32_t heads = 3, hd = 8, d = heads * hd, n = 301;
+  const size_t size = upm_kv_packed_size (n, heads, hd);
+  float *kv = g_new (float, (size_t) n * 2 * d);
+  float *whole = g_new (float, size), *parts = g_new (float, size);
+  GRand *r = g_rand_new_with_seed (7);
+  UpmKvSpan span = { kv, kv + d, 2 * d, n };
+  UpmKvPacked a, b;
+
+  for (size_t i = 0; i < (size_t) n * 2 * d; i++)
+    kv[i] = (float) g_rand_double_range (r, -2, 2);
+  memset (whole, 0x7f, size * sizeof (float));
+  memset (parts, 0x7f, size * sizeof (float));
+  upm_kv_pack (&span, 1, heads, hd, whole, &a);
+  for (uint32_t r0 = 0; r0 < n; r0 += 37) {
+    UpmKvSpan s = { kv + (size_t) r0 * 2 * d, kv + (size_t) r0 * 2 * d + d,
+      2 * d, MIN (37, n - r0)
+    };
+    upm_kv_pack_at (&s, 1, heads, hd, n, r0, parts, &b);
+  }
+  g_assert_cmpmem (whole, size * sizeof (float), parts, size * sizeof (float));
+  g_assert_true (a.n == b.n && a.ld == b.ld);
+  g_assert_true (a.kt - whole == b.kt - parts && a.v - whole == b.v - parts);
+  g_rand_free (r);
+  g_free (kv);
+  g_free (whole);
+  g_free (parts);
+}
+
+/* x W^T + b summed over blocks of the inputs (W's rows ldw apart, beta 1
+ * after the first block, bias and residual epilogue with the last) equals
+ * the whole product, for few rows (our kernel) and many (sgemm). */
+static void
+test_linear_part (void)
+{
+  const uint32_t n_in = 70, n_out = 24, blk = 16;
+  float *w = g_new (float, n_in * n_out), *b = g_new (float, n_out);
+  float *scale = g_new (float, n_out);
+  float *x = g_new (float, 40 * n_in), *xb = g_new (float, 40 * blk);
+  float *y1 = g_new (float, 40 * n_out), *y2 = g_new (float, 40 * n_out);
+  float *r1 = g_new0 (float, 40 * n_out), *r2 = g_new0 (float, 40 * n_out);
+  GRand *r = g_rand_new_with_seed (9);
+
+  for (uint32_t i = 0; i < n_in * n_out; i++)
+    w[i] = (float) g_rand_double_range (r, -1, 1);
+  for (uint32_t i = 0; i < n_out; i++) {
+    b[i] = (float) g_rand_double_range (r, -1, 1);
+    scale[i] = (float) g_rand_double_range (r, 0.5, 1.5);
+  }
+  for (uint32_t i = 0; i < 40 * n_in; i++)
+    x[i] = (float) g_rand_double_range (r, -1, 1);
+  for (uint32_t rows = 3; rows <= 40; rows += 37) {
+    const UpmEpilogue e1 = {.kind = UPM_EPI_RESIDUAL,.res = r1,.scale = scale
+    };
+    const UpmEpilogue e2 = {.kind = UPM_EPI_RESIDUAL,.res = r2,.scale = scale
+    };
+    upm_linear_ex (x, rows, n_in, w, b, n_out, y1, &e1);
+    for (uint32_t k0 = 0; k0 < n_in; k0 += blk) {
+      const uint32_t nb = MIN (blk, n_in - k0);
+      const gboolean last = k0 + nb >= n_in;
+      for (uint32_t i = 0; i < rows; i++)
+        memcpy (xb + i * nb, x + i * n_in + k0, nb * sizeof (float));
+      upm_linear_part (xb, rows, nb, w + k0, n_in, last ? b : NULL, n_out,
+          k0 > 0 ? 1.0f : 0.0f, y2, last ? &e2 : NULL);
+    }
+    for (uint32_t i = 0; i < rows * n_out; i++)
+      g_assert_cmpfloat (fabs (r1[i] - r2[i]), <, 1e-5);
+  }
+  g_rand_free (r);
+  g_free (w);
+  g_free (b);
+  g_free (scale);
+  g_free (x);
+  g_free (xb);
+  g_free (y1);
+  g_free (y2);
+  g_free (r1);
+  g_free (r2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -141,5 +225,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/gelu", test_gelu);
   g_test_add_func ("/ops/softmax", test_softmax);
   g_test_add_func ("/ops/attention", test_attention);
+  g_test_add_func ("/ops/kv-pack-at", test_kv_pack_at);
+  g_test_add_func ("/ops/linear-part", test_linear_part);
   return g_test_run ();
 }

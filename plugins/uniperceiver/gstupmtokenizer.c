@@ -94,7 +94,7 @@ struct _GstUpmTokenizer
   UpmNormKind norm_kind;
   gsize frame_floats;
   KeptFrame *ring;      /* span entries */
-  gfloat *ring_patches; /* span x frame_floats */
+  gfloat *ring_patches; /* span x frame_floats; NULL after a clip took it */
   guint ring_head, ring_len;
   guint64 n_in, n_kept, next_start;
   gboolean discont;
@@ -592,21 +592,34 @@ gst_upm_tokenizer_emit_clip (GstUpmTokenizer *self, guint n_present)
   GstMapInfo map;
   guint i;
 
-  buf = gst_buffer_new_allocate (NULL, frame_bytes * self->span, NULL);
-  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE))
+  if (n_present == self->span && self->ring_head == 0
+      && self->hop >= self->span)
     {
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("Could not allocate a clip buffer of %" G_GSIZE_FORMAT " bytes.",
-              frame_bytes * self->span),
-          (NULL));
-      if (buf)
-        gst_buffer_unref (buf);
-      return GST_FLOW_ERROR;
+      /* The frames are in order and all leave the ring after this clip:
+       * the clip takes the ring's patches instead of a copy, and the ring
+       * gets new storage with its next frame. */
+      buf = gst_buffer_new_wrapped (
+          self->ring_patches, frame_bytes * self->span);
+      self->ring_patches = NULL;
     }
-  for (i = 0; i < self->span; i++)
-    memcpy (map.data + i * frame_bytes,
-        ring_nth_patches (self, MIN (i, n_present - 1)), frame_bytes);
-  gst_buffer_unmap (buf, &map);
+  else
+    {
+      buf = gst_buffer_new_allocate (NULL, frame_bytes * self->span, NULL);
+      if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE))
+        {
+          GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+              ("Could not allocate a clip buffer of %" G_GSIZE_FORMAT " bytes.",
+                  frame_bytes * self->span),
+              (NULL));
+          if (buf)
+            gst_buffer_unref (buf);
+          return GST_FLOW_ERROR;
+        }
+      for (i = 0; i < self->span; i++)
+        memcpy (map.data + i * frame_bytes,
+            ring_nth_patches (self, MIN (i, n_present - 1)), frame_bytes);
+      gst_buffer_unmap (buf, &map);
+    }
 
   last_duration = GST_CLOCK_TIME_IS_VALID (last->duration)
                       ? last->duration
@@ -964,6 +977,18 @@ gst_upm_tokenizer_chain_video (GstUpmTokenizer *self, GstBuffer *buf)
     }
 
   g_assert (self->ring_len < self->span);
+  if (self->ring_patches == NULL)
+    self->ring_patches = g_try_new (gfloat, self->frame_floats * self->span);
+  if (self->ring_patches == NULL)
+    {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+          ("Could not allocate the patches of a clip (%" G_GSIZE_FORMAT
+           " bytes).",
+              self->frame_floats * self->span * sizeof (gfloat)),
+          (NULL));
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
   if (!gst_upm_tokenizer_frame_to_patches (
           self, buf, ring_nth_patches (self, self->ring_len), &err))
     {

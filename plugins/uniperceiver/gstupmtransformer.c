@@ -461,7 +461,7 @@ gst_upm_transformer_transform (
   UpmRouting routing;
   GstCustomMeta *clip;
   GError *err = NULL;
-  gboolean with_routing, ok;
+  gboolean with_routing, in_place, ok;
   guint n_rows = 0;
   gint frames;
 
@@ -474,8 +474,14 @@ gst_upm_transformer_transform (
   with_routing = self->routing;
   GST_OBJECT_UNLOCK (self);
 
-  if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
+  /* The embeddings are consumed: a writable input holds the hidden states
+   * itself, so that a stream keeps no second copy of the clip's rows. */
+  in_place
+      = self->task != GST_UPM_TASK_CAPTION && gst_buffer_is_writable (inbuf);
+  if (!gst_buffer_map (inbuf, &in, in_place ? GST_MAP_READWRITE : GST_MAP_READ))
     goto map_failed;
+  GST_LOG_OBJECT (
+      self, "%u rows, %s", n_rows, in_place ? "in place" : "on a copy");
   if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE))
     {
       gst_buffer_unmap (inbuf, &in);
@@ -502,7 +508,9 @@ gst_upm_transformer_transform (
     }
   else
     {
-      gfloat *x = gst_upm_transformer_scratch (self, (gsize)n_rows * d);
+      gfloat *x = in_place
+                      ? (gfloat *)in.data
+                      : gst_upm_transformer_scratch (self, (gsize)n_rows * d);
       UpmSegment seg = { self->attr, n_rows };
 
       if (x == NULL)
@@ -513,7 +521,8 @@ gst_upm_transformer_transform (
         }
       else
         {
-          memcpy (x, in.data, (gsize)n_rows * d * sizeof (gfloat));
+          if (!in_place)
+            memcpy (x, in.data, (gsize)n_rows * d * sizeof (gfloat));
           ok = upm_transformer_forward (self->ctx, x, n_rows, &seg, 1,
               UPM_FORWARD_SPE_ONLY, with_routing ? &routing : NULL, &err);
           if (ok)

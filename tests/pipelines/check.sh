@@ -269,7 +269,8 @@ PY
   show "$tmp/cap.txt"
   check "the captioned MP4 was written" test -s "$tmp/cap.mp4"
   check "--test with --labels" pipelines/routing-overlay.sh --test --num-buffers 16 --labels "a,b" \
-    --position bottom-left --preset ultrafast -o "$tmp/test.mp4"
+    --position bottom-left --preset ultrafast -o "$tmp/test.mp4" >"$tmp/test.txt" 2>&1
+  show "$tmp/test.txt"
   check "the --test MP4 was written" test -s "$tmp/test.mp4"
   if $PY -c 'import numpy, PIL' 2>/dev/null; then
     check "upmbin text-format=json to heatmaps" sh -c "gst-launch-1.0 -q filesrc location='$video' ! \
