@@ -15,8 +15,16 @@
  * up), acquire at lock (after a successful trylock, after a condition wait
  * takes it back). They add no suppression and no ordering that the real
  * lock does not give. Calls from our code and other libraries reach them
- * through the PLT; calls inside libglib itself do not. (GRecMutex is a
- * pthread mutex inside libglib: not wrapped here, our code does not use it.)
+ * through the PLT; calls inside libglib itself do not. GRecMutex (a pad's
+ * stream lock: an element's state change takes it to wait for its
+ * streaming thread) is a pthread mutex inside libglib, whose pthread calls
+ * TSan ignores (called_from_lib in tsan.supp): wrapped the same way, the
+ * real call with TSan's view of synchronisation off (GLib's tail call to
+ * pthread_mutex_lock escapes called_from_lib, and TSan, which did not see
+ * the mutex made recursive, would call a recursive lock a double lock).
+ * GAsyncQueue (GstHarness hands a pushed buffer to the test's thread
+ * through one) locks its GMutex inside libglib: a push releases the queue,
+ * a pop that returns an item acquires it.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -46,11 +54,22 @@
     return f; \
   }
 
+/* Exported by the TSan runtime (its dynamic annotations). */
+void AnnotateIgnoreSyncBegin (const char *file, int line);
+void AnnotateIgnoreSyncEnd (const char *file, int line);
+
 REAL (g_mutex_lock)
 REAL (g_mutex_trylock)
 REAL (g_mutex_unlock)
 REAL (g_cond_wait)
 REAL (g_cond_wait_until)
+REAL (g_async_queue_push)
+REAL (g_async_queue_pop)
+REAL (g_async_queue_try_pop)
+REAL (g_async_queue_timeout_pop)
+REAL (g_rec_mutex_lock)
+REAL (g_rec_mutex_trylock)
+REAL (g_rec_mutex_unlock)
 
 void
 g_mutex_lock (GMutex * mutex)
@@ -92,4 +111,68 @@ g_cond_wait_until (GCond * cond, GMutex * mutex, gint64 end_time)
   signalled = get_g_cond_wait_until () (cond, mutex, end_time);
   __tsan_acquire (mutex);
   return signalled;
+}
+
+void
+g_rec_mutex_lock (GRecMutex * mutex)
+{
+  AnnotateIgnoreSyncBegin (__FILE__, __LINE__);
+  get_g_rec_mutex_lock () (mutex);
+  AnnotateIgnoreSyncEnd (__FILE__, __LINE__);
+  __tsan_acquire (mutex);
+}
+
+gboolean
+g_rec_mutex_trylock (GRecMutex * mutex)
+{
+  gboolean locked;
+
+  AnnotateIgnoreSyncBegin (__FILE__, __LINE__);
+  locked = get_g_rec_mutex_trylock () (mutex);
+  AnnotateIgnoreSyncEnd (__FILE__, __LINE__);
+  if (locked)
+    __tsan_acquire (mutex);
+  return locked;
+}
+
+void
+g_rec_mutex_unlock (GRecMutex * mutex)
+{
+  __tsan_release (mutex);
+  AnnotateIgnoreSyncBegin (__FILE__, __LINE__);
+  get_g_rec_mutex_unlock () (mutex);
+  AnnotateIgnoreSyncEnd (__FILE__, __LINE__);
+}
+
+void
+g_async_queue_push (GAsyncQueue * queue, gpointer data)
+{
+  __tsan_release (queue);
+  get_g_async_queue_push () (queue, data);
+}
+
+gpointer
+g_async_queue_pop (GAsyncQueue * queue)
+{
+  gpointer data = get_g_async_queue_pop () (queue);
+  __tsan_acquire (queue);
+  return data;
+}
+
+gpointer
+g_async_queue_try_pop (GAsyncQueue * queue)
+{
+  gpointer data = get_g_async_queue_try_pop () (queue);
+  if (data)
+    __tsan_acquire (queue);
+  return data;
+}
+
+gpointer
+g_async_queue_timeout_pop (GAsyncQueue * queue, guint64 timeout)
+{
+  gpointer data = get_g_async_queue_timeout_pop () (queue, timeout);
+  if (data)
+    __tsan_acquire (queue);
+  return data;
 }
