@@ -36,6 +36,17 @@ def main():
         if not cond:
             failures.append(what)
 
+    # One video encode serves classification and retrieval only where their
+    # input rows route alike: task level gives them different task rows.
+    import train
+    for routing, alike in (("attribute", True), ("modality", True), ("token", True),
+                           ("context", True), ("task", False)):
+        got = train.rows_route_alike({"routing": routing}, "cls_input", "retrieval_input")
+        check(got == alike, "%s routing: cls_input and retrieval_input route %s"
+              % (routing, "alike" if alike else "apart"))
+    check(not train.rows_route_alike({"routing": "attribute"}, "cls_target", "caption_text"),
+          "attribute routing: cls_target and caption_text route apart")
+
     with tempfile.TemporaryDirectory(prefix="upm-train-smoke-") as d:
         out = os.path.join(d, "run")
         upm = os.path.join(d, "smoke.upm")

@@ -79,6 +79,20 @@ TASK_OF = {"cls_input": 0, "cls_target": 0, "retrieval_input": 1, "retrieval_tar
 EMBED_ROWS = {"modality": 2, "task": 4}
 
 
+def rows_route_alike(cfg, a, b):
+    """Whether attribute rows a and b give the same gates (and so the same
+    features) under the model's routing: then one encode serves both."""
+    if cfg.get("dense"):
+        return True
+    routing = cfg.get("routing", "attribute")
+    if routing == "attribute":
+        return ATTR[a] == ATTR[b]
+    if routing in ("modality", "task"):
+        table = MODALITY_OF if routing == "modality" else TASK_OF
+        return table[a] == table[b]
+    return True          # token, context: the gate sees hidden states only
+
+
 # =====================================================================  tokenizer
 def bytes_to_unicode():
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) \
@@ -664,8 +678,11 @@ def train_step(model, tok, cfg, clips, frames, class_ids, rng, dev):
     B = len(clips)
     patches = model.patchify(frames).to(dev)
     motion = torch.tensor([c.motion_id for c in clips], device=dev)
-    # classification + retrieval share the video encode (cls_input == retrieval_input bits)
+    # classification + retrieval share the video encode where cls_input and
+    # retrieval_input route alike (not at task level)
     fv = model.video_features(patches, T, "cls_input")
+    fr = fv if rows_route_alike(cfg, "cls_input", "retrieval_input") else \
+        model.video_features(patches, T, "retrieval_input")
     fc = model.text_features(class_ids, "cls_target")
     loss_cls = F.cross_entropy(model.scale("video_cls") * fv @ fc.T, motion)
     acc_cls = (fv @ fc.T).argmax(1).eq(motion).float().mean()
@@ -689,7 +706,7 @@ def train_step(model, tok, cfg, clips, frames, class_ids, rng, dev):
                     specs.append([s])
     ft = model.text_features([tok.target(t) for t in texts], "retrieval_target")
     match = torch.tensor([[matches(s, o) for o in objs] for s in specs], dtype=torch.float32, device=dev)
-    sim = model.scale("retrieve") * ft @ fv.T                      # [Ntext, B]
+    sim = model.scale("retrieve") * ft @ fr.T                      # [Ntext, B]
     # text -> video over the texts that describe some clip of the batch (a hard
     # negative usually describes none); video -> text over all of them
     has = match.sum(1) > 0
@@ -771,7 +788,9 @@ def evaluate(model, tok, cfg, n=300, dev="cpu", log=print, captions=True):
         res["colour_word"] += int((fv @ fcol.T).argmax(1).eq(torch.tensor([cols.index(x["colour"]) for x in o], device=dev)).sum())
         res["shape_word"] += int((fv @ fshp.T).argmax(1).eq(torch.tensor([shapes.index(x["shape"]) for x in o], device=dev)).sum())
         ft = model.text_features([tok.target(c.caption) for c in clips], "retrieval_target")
-        ranks = (ft @ fv.T).argmax(1).cpu()
+        fr = fv if rows_route_alike(cfg, "cls_input", "retrieval_input") else \
+            model.video_features(patches, T, "retrieval_input")
+        ranks = (ft @ fr.T).argmax(1).cpu()
         res["r1"] += int(sum(int(ranks[j]) == j for j in range(len(clips))))
         res["r1_n"] += len(clips)
         if captions:
