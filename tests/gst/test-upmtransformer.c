@@ -108,6 +108,13 @@ expected_hidden (UpmModel *m, const gfloat *emb, guint rows, UpmAttr attr,
   upm_context_free (ctx);
 }
 
+/* The harness's own pads. Static storage: gst_static_caps_get caches the
+ * caps in the template, so a template on the stack would leak them. */
+static GstStaticPadTemplate harness_src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate harness_sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
 static GstHarness *
 new_harness (const gchar *props, GstBus **bus)
 {
@@ -123,13 +130,8 @@ new_harness (const gchar *props, GstBus **bus)
       *bus = gst_bus_new ();
       gst_element_set_bus (bin, *bus);
     }
-  gst_harness_add_element_full (h, bin,
-      &(GstStaticPadTemplate)GST_STATIC_PAD_TEMPLATE (
-          "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY),
-      "sink",
-      &(GstStaticPadTemplate)GST_STATIC_PAD_TEMPLATE (
-          "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY),
-      "src");
+  gst_harness_add_element_full (
+      h, bin, &harness_src_template, "sink", &harness_sink_template, "src");
   gst_object_unref (bin);
   g_free (desc);
   return h;
