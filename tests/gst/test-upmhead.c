@@ -424,6 +424,16 @@ head_to_ready (const gchar *props, gchar **error)
 
 /* --------------------------------------------------------- properties */
 
+/* Whether the tests' time ratios are judged: not where every thread runs
+ * serialised on one core (scripts/valgrind.sh sets UPM_TEST_NO_TIMING),
+ * which makes a push wait for a decode and a stop for a beam step; the
+ * behaviour around them is still checked there. */
+static gboolean
+timing_judged (void)
+{
+  return g_getenv ("UPM_TEST_NO_TIMING") == NULL;
+}
+
 GST_START_TEST (test_property_defaults)
 {
   GstElement *head = gst_element_factory_make ("upmhead", NULL);
@@ -958,9 +968,10 @@ GST_START_TEST (test_caption_push_faster_than_decode)
   GST_INFO ("decode %" G_GINT64_FORMAT " us, slowest push %" G_GINT64_FORMAT
             " us",
       decode_us, push_us);
-  fail_unless (push_us * 4 < decode_us,
-      "a push took %" G_GINT64_FORMAT " us, a decode %" G_GINT64_FORMAT " us",
-      push_us, decode_us);
+  if (timing_judged ())
+    fail_unless (push_us * 4 < decode_us,
+        "a push took %" G_GINT64_FORMAT " us, a decode %" G_GINT64_FORMAT
+        " us", push_us, decode_us);
   for (i = 0; i < 3; i++)
     {
       out = gst_harness_pull (h);
@@ -1240,8 +1251,9 @@ GST_START_TEST (test_stop_cancels_decoding)
   stop = g_get_monotonic_time () - t0;
   GST_INFO ("one caption %" G_GINT64_FORMAT " us, stop %" G_GINT64_FORMAT
       " us", full, stop);
-  fail_unless (stop < full / 2, "stop took %" G_GINT64_FORMAT " us, a whole "
-      "caption %" G_GINT64_FORMAT " us", stop, full);
+  if (timing_judged ())
+    fail_unless (stop < full / 2, "stop took %" G_GINT64_FORMAT " us, a whole "
+        "caption %" G_GINT64_FORMAT " us", stop, full);
   msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
   fail_unless (msg == NULL, "a cancelled caption posted an error");
 
