@@ -438,6 +438,15 @@ pull_patiently (GstHarness *h)
   return NULL;
 }
 
+/* gst_harness_push_and_pull with pull_patiently. */
+static GstBuffer *
+push_and_pull_patiently (GstHarness *h, GstBuffer *buf)
+{
+  if (gst_harness_push (h, buf) != GST_FLOW_OK)
+    return NULL;
+  return pull_patiently (h);
+}
+
 /* Whether the tests' time ratios are judged: not where every thread runs
  * serialised on one core (scripts/valgrind.sh sets UPM_TEST_NO_TIMING),
  * which makes a push wait for a decode and a stop for a beam step; the
@@ -631,7 +640,7 @@ GST_START_TEST (test_classify_matches_library)
   GstBuffer *out;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = gst_harness_push_and_pull (h, patches_buffer (patches, 4, 3 * CLIP));
+  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 3 * CLIP));
   fail_unless (out != NULL);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 3 * CLIP);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), CLIP);
@@ -671,7 +680,7 @@ GST_START_TEST (test_classify_one_frame)
   /* A 1-frame video clip is scored like an image (as upm-run does);
    * top-k is capped by the number of labels. */
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 1));
-  out = gst_harness_push_and_pull (h, patches_buffer (patches, 1, 0));
+  out = push_and_pull_patiently (h, patches_buffer (patches, 1, 0));
   fail_unless (out != NULL);
   expected_scores (m, patches, 1, labels4, UPM_ATTR_CLS_INPUT,
       UPM_ATTR_CLS_TARGET, UPM_SCALE_IMG_CLS, 4, expect);
@@ -705,7 +714,7 @@ GST_START_TEST (test_labels_file)
   props = g_strdup_printf ("labels-file=%s", path);
   h = new_chain (props, &bus);
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = gst_harness_push_and_pull (h, patches_buffer (patches, 4, 0));
+  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 0));
   fail_unless (out != NULL);
   expected_scores (m, patches, 4, labels4, UPM_ATTR_CLS_INPUT,
       UPM_ATTR_CLS_TARGET, UPM_SCALE_VIDEO_CLS, 3, expect);
@@ -742,7 +751,7 @@ GST_START_TEST (test_retrieve_matches_library)
   GstBuffer *out;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = gst_harness_push_and_pull (h, patches_buffer (patches, 4, 0));
+  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 0));
   fail_unless (out != NULL);
   expected_scores (m, patches, 4, texts, UPM_ATTR_RETRIEVAL_INPUT,
       UPM_ATTR_RETRIEVAL_TARGET, UPM_SCALE_RETRIEVE, 2, expect);
@@ -780,7 +789,7 @@ GST_START_TEST (test_text_classify)
       h, "application/x-upm-tokens, modality=(string)text");
   in = gst_buffer_new_memdup (ids, sizeof ids);
   GST_BUFFER_PTS (in) = 0;
-  out = gst_harness_push_and_pull (h, in);
+  out = push_and_pull_patiently (h, in);
   fail_unless (out != NULL);
 
   /* text input: text_input row, image classification scale */
@@ -820,7 +829,7 @@ GST_START_TEST (test_text_format)
   gchar *text;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = gst_harness_push_and_pull (h, clip_buffer (4, 1, 0));
+  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   meta = gst_buffer_get_upm_result_meta (out);
   text = buffer_text (out);
   fail_unless_equals_string (text, meta->scores[0].label);
@@ -829,7 +838,7 @@ GST_START_TEST (test_text_format)
 
   /* JSON: all metas of the buffer */
   gst_util_set_object_arg (G_OBJECT (head), "text-format", "json");
-  out = gst_harness_push_and_pull (h, clip_buffer (4, 2, CLIP));
+  out = push_and_pull_patiently (h, clip_buffer (4, 2, CLIP));
   text = buffer_text (out);
   fail_unless (json_parser_load_from_data (parser, text, -1, NULL), "%s", text);
   root = json_node_get_object (json_parser_get_root (parser));
@@ -861,7 +870,7 @@ check_caption (const gchar *props, guint beam, guint max_length)
   guint i;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = gst_harness_push_and_pull (h, patches_buffer (patches, 4, 7 * CLIP));
+  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 7 * CLIP));
   fail_unless (out != NULL);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 7 * CLIP);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), CLIP);
@@ -1251,7 +1260,7 @@ GST_START_TEST (test_stop_cancels_decoding)
   gst_harness_set_live (h, FALSE);
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
   t0 = g_get_monotonic_time ();
-  out = gst_harness_push_and_pull (h, clip_buffer (4, 1, 0));
+  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   full = g_get_monotonic_time () - t0;
   fail_unless (out != NULL);
   gst_buffer_unref (out);
@@ -1283,7 +1292,7 @@ GST_START_TEST (test_stop_cancels_decoding)
     gst_segment_init (&segment, GST_FORMAT_TIME);
     gst_harness_push_event (h, gst_event_new_segment (&segment));
   }
-  out = gst_harness_push_and_pull (h, clip_buffer (4, 1, 0));
+  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   fail_unless (out != NULL);
   gst_buffer_unref (out);
   gst_element_set_bus (h->element, NULL);
@@ -1340,7 +1349,7 @@ GST_START_TEST (test_stop_while_decoding)
     gst_segment_init (&segment, GST_FORMAT_TIME);
     gst_harness_push_event (h, gst_event_new_segment (&segment));
   }
-  out = gst_harness_push_and_pull (h, clip_buffer (4, 5, 0));
+  out = push_and_pull_patiently (h, clip_buffer (4, 5, 0));
   fail_unless (out != NULL);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
@@ -1373,7 +1382,7 @@ GST_START_TEST (test_state_cycles)
   gst_util_set_object_arg (G_OBJECT (head), "task", "caption");
   h = gst_harness_new_with_element (bin, "sink", "src");
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = gst_harness_push_and_pull (h, clip_buffer (4, 1, 0));
+  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   fail_unless (out != NULL);
   fail_unless (gst_buffer_get_upm_caption_meta (out) != NULL);
   gst_buffer_unref (out);
