@@ -648,6 +648,39 @@ def make_batch(seeds, cfg):
     return clips, frames
 
 
+class BatchSource:
+    """Batches of consecutive training seeds, made in `workers` processes
+    ahead of the training step (0: made in the step itself).  Each batch
+    depends only on its seeds, so the batches are the same either way; on a
+    GPU the step is faster than rendering the clips in the training process."""
+
+    def __init__(self, cfg, seed_next, workers):
+        self.cfg, self.seed_next, self.pending = cfg, seed_next, []
+        self.pool = None
+        if workers > 0:
+            import multiprocessing
+            self.pool = multiprocessing.get_context("fork").Pool(workers)
+
+    def _seeds(self):
+        B = self.cfg["batch"]
+        seeds = list(range(self.seed_next, self.seed_next + B))
+        assert seeds[-1] < sw.HELDOUT_SEED_BASE
+        self.seed_next += B
+        return seeds
+
+    def next(self):
+        if self.pool is None:
+            return make_batch(self._seeds(), self.cfg)
+        while len(self.pending) < 2 * self.pool._processes:
+            self.pending.append(self.pool.apply_async(make_batch, (self._seeds(), self.cfg)))
+        return self.pending.pop(0).get()
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+
+
 # =====================================================================  training
 def default_config(args):
     if args.smoke:
@@ -1009,6 +1042,8 @@ def main(argv=None):
     ap.add_argument("--two-object-prob", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes that render training clips ahead of the step (for a GPU)")
     ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--eval-n", type=int, default=300)
     ap.add_argument("--ckpt-every-min", type=float, default=5.0)
@@ -1030,7 +1065,7 @@ def main(argv=None):
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     state = None
     if args.resume or args.export_only:
-        state = torch.load(ckpt_path, map_location="cpu")
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         cfg = state["cfg"]
         if args.resume:
             cfg["budget_minutes"] = args.budget_minutes
@@ -1084,6 +1119,7 @@ def main(argv=None):
         t_log = time.time()
         samples_log = 0
         first_losses = []
+        batches = BatchSource(cfg, seed_next, args.workers)
         while True:
             elapsed = elapsed0 + (time.time() - t0)
             if cfg["steps"] is not None and step >= cfg["steps"]:
@@ -1095,10 +1131,8 @@ def main(argv=None):
             for g in opt.param_groups:
                 g["lr"] = lr
             B = cfg["batch"]
-            seeds = list(range(seed_next, seed_next + B))
-            assert seeds[-1] < sw.HELDOUT_SEED_BASE
+            clips, frames = batches.next()
             seed_next += B
-            clips, frames = make_batch(seeds, cfg)
             loss, stats = train_step(model, tok, cfg, clips, frames, class_ids, rng, dev)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -1134,6 +1168,7 @@ def main(argv=None):
                                 seed_next, rng.getstate())
                 last_ckpt = time.time()
                 plot_curves(csv_path, os.path.join(args.out, "loss.png"))
+        batches.close()
         elapsed = elapsed0 + (time.time() - t0)
         save_checkpoint(ckpt_path, model, opt, step, elapsed, cfg, seed_next, rng.getstate())
         csv_f.close()
