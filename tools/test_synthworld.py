@@ -185,8 +185,10 @@ def test_motion_visible():
             if motion in ("left", "right", "up", "down"):
                 along, across = (dx, dy) if motion in ("left", "right") else (dy, dx)
                 sign = -1 if motion in ("left", "up") else 1
-                assert (sign * along).min() >= 3.5, (c.seed, along)
-                assert sign * along.sum() >= 28, (c.seed, along)
+                # a large object at 64 px has room for ~3.5 px a frame over
+                # 8 frames (the speed is capped so it never leaves the frame)
+                assert (sign * along).min() >= 3.0, (c.seed, along)
+                assert sign * along.sum() >= 24, (c.seed, along)
                 assert np.abs(across).max() < 1.0, (c.seed, across)
                 worst.append((sign * along).min())
             elif motion == "rotate":
