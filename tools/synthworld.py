@@ -91,8 +91,8 @@ COLOUR_RGB = {
 }
 SIZES = ["small", "large"]
 #: Base object radius in pixels at a 64 px frame (scaled with frame size).
-#: Large enough that a 48 px frame cut into 6 px patches still resolves the
-#: shape: radii of 6.5/11 kept shape zero-shot near chance (0.23 after 2000
+#: Large enough for the shape to show at 48 px: radii of 6.5/11 kept the
+#: trained model's zero-shot "a colour shape" near chance (0.23 after 2000
 #: GPU steps) where 9/14 reached 0.31 with the same recipe.
 SIZE_RADIUS = {"small": 9.0, "large": 14.0}
 
