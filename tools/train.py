@@ -1150,7 +1150,6 @@ def main(argv=None):
                 g["lr"] = lr
             B = cfg["batch"]
             clips, frames = batches.next()
-            seed_next = batches.seed_next
             loss, stats = train_step(model, tok, cfg, clips, frames, class_ids, rng, dev)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -1168,7 +1167,7 @@ def main(argv=None):
                 sps = samples_log / (now - t_log)
                 avg = {k: v / n_acc for k, v in acc.items()}
                 el = elapsed0 + (now - t0)
-                cw.writerow([step, seed_next, "%.1f" % el, "%.3g" % lr] +
+                cw.writerow([step, batches.seed_next, "%.1f" % el, "%.3g" % lr] +
                             ["%.4f" % avg[k] for k in ("loss", "cls", "ret", "cap", "acc_cls", "acc_tok")]
                             + ["%.1f" % sps])
                 csv_f.flush()
@@ -1183,10 +1182,11 @@ def main(argv=None):
                 samples_log = 0
             if time.time() - last_ckpt > args.ckpt_every_min * 60:
                 save_checkpoint(ckpt_path, model, opt, step, elapsed0 + time.time() - t0, cfg,
-                                seed_next, rng.getstate())
+                                batches.seed_next, rng.getstate())
                 last_ckpt = time.time()
                 plot_curves(csv_path, os.path.join(args.out, "loss.png"))
         batches.close()
+        seed_next = batches.seed_next   # the samples trained, for the summary below
         elapsed = elapsed0 + (time.time() - t0)
         save_checkpoint(ckpt_path, model, opt, step, elapsed, cfg, seed_next, rng.getstate())
         csv_f.close()
