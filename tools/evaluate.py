@@ -25,13 +25,15 @@ library: one loaded model, one context), and computes the metrics here:
                is identical to the query (groups of 100 usually hold a few
                clips with identical captions)
   open vocab   labels typed at run time that were never class names in
-               training (the only class names are the 9 motion names):
+               training (the class names are the 9 motion names and the
+               5 bare shape words) nor training texts:
                colour_shape: the 40 labels "a <colour> <shape>" (all
                8 colours x 5 shapes of the world), top-1 accuracy against
                the clip's object; only single-object clips count.  This
                is the headline open-vocabulary number.  Secondary sets:
-               colour (the 8 colour words), shape (the 5 shape words) and
-               size ("small", "large").
+               colour (the 8 colour words), shape (the 5 shape words: a
+               trained label set for models trained with shape classes,
+               zero-shot for older ones) and size ("small", "large").
 
 Usage:
   evaluate.py --model models/uniperceiver-synth-moe.upm --clips 500 \\
@@ -99,7 +101,8 @@ def label_sets():
         ("size", list(sw.SIZES), lambda o: o["size"]),
     ]
     for name, labels, _ in sets[1:]:
-        # never a training class name
+        # never a motion class name (the shape words are trained class names
+        # of models trained with shape classes; the colour words never are)
         assert not set(labels) & set(motion), name
     return sets
 
@@ -467,7 +470,9 @@ def evaluate(model, clips=500, seed_base=sw.HELDOUT_SEED_BASE,
                                "<shape>' (8 colours x 5 shapes), "
                                "single-object clips",
             "open_vocab_colour_top1": "top-1 among the 8 colour words",
-            "open_vocab_shape_top1": "top-1 among the 5 shape words",
+            "open_vocab_shape_top1": "top-1 among the 5 shape words (class "
+                                     "names of models trained with shape "
+                                     "classes, so not zero-shot there)",
             "open_vocab_size_top1": "top-1 among 'small', 'large'",
         },
         "metrics": metrics,
@@ -500,7 +505,7 @@ ROWS = [
     ("retrieval_v2t_r1", "video->text R@1"),
     ("open_vocab_top1", "open vocab 'a <colour> <shape>' (40)"),
     ("open_vocab_colour_top1", "open vocab colour (8)"),
-    ("open_vocab_shape_top1", "open vocab shape (5)"),
+    ("open_vocab_shape_top1", "shape words (5)"),
     ("open_vocab_size_top1", "open vocab size (2)"),
 ]
 
