@@ -786,6 +786,7 @@ def train_step(model, tok, cfg, clips, frames, class_ids, shape_ids, rng, dev):
     balance = model.fused_encoder.take_balance()
     if balance is not None:  # token / context routing: keep the experts from collapsing
         loss = loss + cfg.get("balance_weight", 0.01) * balance
+    # cls: motion + shape classification; acc_cls: motion only
     return loss, dict(loss=float(loss), cls=float(loss_cls), ret=float(loss_ret),
                       cap=float(loss_cap), acc_cls=float(acc_cls), acc_tok=float(acc_cap))
 
