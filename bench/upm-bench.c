@@ -55,7 +55,7 @@ now_s (void)
 static int
 cmp_double (const void *a, const void *b)
 {
-  const double x = *(const double *) a, y = *(const double *) b;
+  const double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -77,12 +77,13 @@ bench_median (BenchFunc fn, gpointer data, double *min_out)
 
   if (!fn (data))
     exit (1);
-  for (int i = 0; i < opt_runs; i++) {
-    const double t0 = now_s ();
-    if (!fn (data))
-      exit (1);
-    t[i] = now_s () - t0;
-  }
+  for (int i = 0; i < opt_runs; i++)
+    {
+      const double t0 = now_s ();
+      if (!fn (data))
+        exit (1);
+      t[i] = now_s () - t0;
+    }
   med = median (t, opt_runs);
   if (min_out)
     *min_out = t[0];
@@ -102,11 +103,12 @@ peak_rss_kib (void)
       kib = atol (line + 6);
   if (f)
     fclose (f);
-  if (kib < 0) {
-    struct rusage ru;
-    getrusage (RUSAGE_SELF, &ru);
-    kib = ru.ru_maxrss;
-  }
+  if (kib < 0)
+    {
+      struct rusage ru;
+      getrusage (RUSAGE_SELF, &ru);
+      kib = ru.ru_maxrss;
+    }
   return kib;
 }
 
@@ -129,11 +131,11 @@ current_rss_kib (void)
 static float
 input_value (uint32_t seed, uint64_t i)
 {
-  uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t) seed << 32);
+  uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed << 32);
   h ^= h >> 31;
   h *= 0xBF58476D1CE4E5B9ull;
   h ^= h >> 29;
-  return (float) ((double) (h >> 40) / (double) (1ull << 24) * 2.0 - 1.0);
+  return (float)((double)(h >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
 }
 
 /* ---------------------------------------------------------------- machine */
@@ -153,15 +155,16 @@ fma_thread (void *data)
   const __m256 m = _mm256_set1_ps (0.999999f), c = _mm256_set1_ps (1e-7f);
   const long iters = 20000000;
   for (int i = 0; i < 12; i++)
-    a[i] = _mm256_set1_ps ((float) i);
+    a[i] = _mm256_set1_ps ((float)i);
   const double t0 = now_s ();
-  for (long it = 0; it < iters; it++) {
+  for (long it = 0; it < iters; it++)
+    {
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; i++)
-      a[i] = _mm256_fmadd_ps (a[i], m, c);
-  }
+      for (int i = 0; i < 12; i++)
+        a[i] = _mm256_fmadd_ps (a[i], m, c);
+    }
   r->seconds = now_s () - t0;
-  r->flops = (double) iters * 12 * 8 * 2;
+  r->flops = (double)iters * 12 * 8 * 2;
   float sink[8];
   __m256 s = a[0];
   for (int i = 1; i < 12; i++)
@@ -185,8 +188,7 @@ fma_thread (void *data)
 #if defined(__x86_64__) && defined(__GNUC__)
 /* The same with 512-bit FMAs, where the CPU has them (Zen 4 executes them
  * as two 256-bit halves: the same peak, measured rather than assumed). */
-__attribute__ ((target ("avx512f")))
-static void *
+__attribute__ ((target ("avx512f"))) static void *
 fma512_thread (void *data)
 {
   FmaResult *r = data;
@@ -194,15 +196,16 @@ fma512_thread (void *data)
   const __m512 m = _mm512_set1_ps (0.999999f), c = _mm512_set1_ps (1e-7f);
   const long iters = 10000000;
   for (int i = 0; i < 12; i++)
-    a[i] = _mm512_set1_ps ((float) i);
+    a[i] = _mm512_set1_ps ((float)i);
   const double t0 = now_s ();
-  for (long it = 0; it < iters; it++) {
+  for (long it = 0; it < iters; it++)
+    {
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; i++)
-      a[i] = _mm512_fmadd_ps (a[i], m, c);
-  }
+      for (int i = 0; i < 12; i++)
+        a[i] = _mm512_fmadd_ps (a[i], m, c);
+    }
   r->seconds = now_s () - t0;
-  r->flops = (double) iters * 12 * 16 * 2;
+  r->flops = (double)iters * 12 * 16 * 2;
   float sink[16];
   __m512 s = a[0];
   for (int i = 1; i < 12; i++)
@@ -229,18 +232,20 @@ static double
 fma_peak_with (int n, void *(*fn) (void *))
 {
   double *g = g_new (double, opt_runs);
-  for (int run = 0; run < opt_runs; run++) {
-    pthread_t t[64];
-    FmaResult r[64];
-    double total = 0.0;
-    for (int i = 0; i < n; i++)
-      pthread_create (&t[i], NULL, fn, &r[i]);
-    for (int i = 0; i < n; i++) {
-      pthread_join (t[i], NULL);
-      total += r[i].flops / r[i].seconds;
+  for (int run = 0; run < opt_runs; run++)
+    {
+      pthread_t t[64];
+      FmaResult r[64];
+      double total = 0.0;
+      for (int i = 0; i < n; i++)
+        pthread_create (&t[i], NULL, fn, &r[i]);
+      for (int i = 0; i < n; i++)
+        {
+          pthread_join (t[i], NULL);
+          total += r[i].flops / r[i].seconds;
+        }
+      g[run] = total * 1e-9;
     }
-    g[run] = total * 1e-9;
-  }
   /* A peak: the best run (the machine is shared; a busy neighbour only
    * ever lowers it). */
   double best = 0.0;
@@ -280,15 +285,16 @@ bw_thread (void *data)
   size_t i = 0;
 #ifdef __AVX2__
   __m256 s0 = _mm256_setzero_ps (), s1 = s0, s2 = s0, s3 = s0;
-  for (; i + 32 <= p->n; i += 32) {
-    s0 = _mm256_add_ps (s0, _mm256_load_ps (p->a + i));
-    s1 = _mm256_add_ps (s1, _mm256_load_ps (p->a + i + 8));
-    s2 = _mm256_add_ps (s2, _mm256_load_ps (p->a + i + 16));
-    s3 = _mm256_add_ps (s3, _mm256_load_ps (p->a + i + 24));
-  }
+  for (; i + 32 <= p->n; i += 32)
+    {
+      s0 = _mm256_add_ps (s0, _mm256_load_ps (p->a + i));
+      s1 = _mm256_add_ps (s1, _mm256_load_ps (p->a + i + 8));
+      s2 = _mm256_add_ps (s2, _mm256_load_ps (p->a + i + 16));
+      s3 = _mm256_add_ps (s3, _mm256_load_ps (p->a + i + 24));
+    }
   float l[8];
-  _mm256_storeu_ps (l, _mm256_add_ps (_mm256_add_ps (s0, s1),
-          _mm256_add_ps (s2, s3)));
+  _mm256_storeu_ps (
+      l, _mm256_add_ps (_mm256_add_ps (s0, s1), _mm256_add_ps (s2, s3)));
   for (int k = 0; k < 8; k++)
     p->sum += l[k];
 #endif
@@ -303,22 +309,25 @@ read_bandwidth (const float *a, size_t n_floats, int n)
 {
   double *g = g_new (double, opt_runs);
   double sink = 0.0;
-  for (int run = -1; run < opt_runs; run++) {
-    pthread_t t[64];
-    BwPart p[64];
-    const size_t per = n_floats / n / 32 * 32;
-    const double t0 = now_s ();
-    for (int i = 0; i < n; i++) {
-      p[i] = (BwPart) { a + per * i, per, 0.0 };
-      pthread_create (&t[i], NULL, bw_thread, &p[i]);
+  for (int run = -1; run < opt_runs; run++)
+    {
+      pthread_t t[64];
+      BwPart p[64];
+      const size_t per = n_floats / n / 32 * 32;
+      const double t0 = now_s ();
+      for (int i = 0; i < n; i++)
+        {
+          p[i] = (BwPart){ a + per * i, per, 0.0 };
+          pthread_create (&t[i], NULL, bw_thread, &p[i]);
+        }
+      for (int i = 0; i < n; i++)
+        {
+          pthread_join (t[i], NULL);
+          sink += p[i].sum;
+        }
+      if (run >= 0)
+        g[run] = (double)per * n * 4 / (now_s () - t0) * 1e-9;
     }
-    for (int i = 0; i < n; i++) {
-      pthread_join (t[i], NULL);
-      sink += p[i].sum;
-    }
-    if (run >= 0)
-      g[run] = (double) per * n * 4 / (now_s () - t0) * 1e-9;
-  }
   if (sink == 1.2345)
     fprintf (stderr, "%g\n", sink);
   double best = 0.0;
@@ -351,12 +360,11 @@ gemm_run (gpointer data)
 static double
 gemm_gflops (uint32_t m, uint32_t n, uint32_t k)
 {
-  GemmData g = { g_new (float, (size_t) m * k), g_new (float, (size_t) n * k),
-    g_new (float, (size_t) m * n), m, n, k
-  };
-  for (size_t i = 0; i < (size_t) m * k; i++)
+  GemmData g = { g_new (float, (size_t)m *k), g_new (float, (size_t)n *k),
+    g_new (float, (size_t)m *n), m, n, k };
+  for (size_t i = 0; i < (size_t)m * k; i++)
     g.x[i] = input_value (1, i);
-  for (size_t i = 0; i < (size_t) n * k; i++)
+  for (size_t i = 0; i < (size_t)n * k; i++)
     g.w[i] = input_value (2, i);
   const double t = bench_median (gemm_run, &g, NULL);
   g_free (g.x);
@@ -370,14 +378,15 @@ cmd_machine (void)
 {
   const size_t n_floats = opt_bw_mib * 1024 * 1024 / 4;
   float *a = NULL;
-  const int threads = (int) upm_threads_get ();
+  const int threads = (int)upm_threads_get ();
 
-  if (posix_memalign ((void **) &a, 64, n_floats * 4) != 0) {
-    fprintf (stderr, "upm-bench: out of memory\n");
-    return 1;
-  }
+  if (posix_memalign ((void **)&a, 64, n_floats * 4) != 0)
+    {
+      fprintf (stderr, "upm-bench: out of memory\n");
+      return 1;
+    }
   for (size_t i = 0; i < n_floats; i++)
-    a[i] = (float) (i & 7);
+    a[i] = (float)(i & 7);
   const double f1 = fma_peak (1), f2 = fma_peak (threads);
   const double z1 = fma512_peak (1), z2 = fma512_peak (threads);
   const double bw1 = read_bandwidth (a, n_floats, 1);
@@ -391,7 +400,8 @@ cmd_machine (void)
   const double n2048 = gemm_gflops (2048, 2048, 2048);
   openblas_set_num_threads (1);
   native_blas = FALSE;
-  printf ("{\"kind\": \"machine\", \"threads\": %d, \"runs\": %d, "
+  printf (
+      "{\"kind\": \"machine\", \"threads\": %d, \"runs\": %d, "
       "\"fma_gflops_1t\": %.2f, \"fma_gflops_nt\": %.2f, "
       "\"fma512_gflops_1t\": %.2f, \"fma512_gflops_nt\": %.2f, "
       "\"read_gbs_1t\": %.2f, \"read_gbs_nt\": %.2f, \"bw_buffer_mib\": %zu, "
@@ -418,10 +428,11 @@ encode_run (gpointer data)
   EncodeData *e = data;
   GError *error = NULL;
   if (!upm_encode_visual (e->ctx, e->patches, e->frames, UPM_ATTR_CLS_INPUT,
-          e->feature, NULL, &error)) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return FALSE;
-  }
+          e->feature, NULL, &error))
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -440,7 +451,7 @@ prefix_run (gpointer data)
   CaptionData *c = data;
   const UpmHParams *hp = upm_model_hparams (upm_context_model (c->ctx));
   const uint32_t n = 1 + c->frames * UPM_HP_TOKENS_PER_FRAME (hp);
-  float *x = g_new (float, (size_t) n * hp->n_embd);
+  float *x = g_new (float, (size_t)n * hp->n_embd);
   GError *error = NULL;
 
   upm_prefix_unref (c->prefix);
@@ -448,10 +459,11 @@ prefix_run (gpointer data)
   if (upm_embed_patches (c->ctx, c->patches, c->frames, x, &error))
     c->prefix = upm_prefix_new (c->ctx, x, n, NULL, &error);
   g_free (x);
-  if (!c->prefix) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return FALSE;
-  }
+  if (!c->prefix)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -459,17 +471,17 @@ static gboolean
 decode_run (gpointer data)
 {
   CaptionData *c = data;
-  UpmCaptionParams params = { (uint32_t) opt_beam, (uint32_t) opt_steps,
-    -1.0f, NULL
-  };
+  UpmCaptionParams params
+      = { (uint32_t)opt_beam, (uint32_t)opt_steps, -1.0f, NULL };
   GError *error = NULL;
 
   upm_caption_clear (&c->caption);
-  if (!upm_caption_decode (c->ctx, c->prefix, &params, &c->caption, NULL,
-          &error)) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return FALSE;
-  }
+  if (!upm_caption_decode (
+          c->ctx, c->prefix, &params, &c->caption, NULL, &error))
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -490,10 +502,11 @@ labels_run (gpointer data)
   GError *error = NULL;
 
   if (!upm_model_text_features (c->model, c->labels, opt_labels,
-          UPM_ATTR_CLS_TARGET, c->label_feat, &error)) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return FALSE;
-  }
+          UPM_ATTR_CLS_TARGET, c->label_feat, &error))
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -514,36 +527,36 @@ classify_run (gpointer data)
 /* FLOPs the encoder executes for n tokens (the last layer only finishes
  * the <SPE> row; its keys and values are computed for every row). */
 static double
-encoder_flops (const UpmHParams * hp, uint32_t n, uint32_t frames)
+encoder_flops (const UpmHParams *hp, uint32_t n, uint32_t frames)
 {
   const double d = hp->n_embd, f = hp->n_ff, L = hp->n_layer;
   const double full = 2.0 * n * d * 3 * d + 4.0 * n * n * d + 2.0 * n * d * d
-      + 4.0 * n * d * f;
-  const double last = 2.0 * n * d * 3 * d + 4.0 * n * d + 2.0 * d * d
-      + 4.0 * d * f;
-  const double patch = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) *
-      UPM_HP_PATCH_DIM (hp) * d;
+                      + 4.0 * n * d * f;
+  const double last
+      = 2.0 * n * d * 3 * d + 4.0 * n * d + 2.0 * d * d + 4.0 * d * f;
+  const double patch
+      = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp) * d;
   return (L - 1) * full + last + patch + 2.0 * d * d;
 }
 
 /* The same forward pass without the SPE-only shortcut (what a plain
  * implementation executes). */
 static double
-encoder_flops_full (const UpmHParams * hp, uint32_t n, uint32_t frames)
+encoder_flops_full (const UpmHParams *hp, uint32_t n, uint32_t frames)
 {
   const double d = hp->n_embd, f = hp->n_ff, L = hp->n_layer;
   const double full = 2.0 * n * d * 3 * d + 4.0 * n * n * d + 2.0 * n * d * d
-      + 4.0 * n * d * f;
-  const double patch = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) *
-      UPM_HP_PATCH_DIM (hp) * d;
+                      + 4.0 * n * d * f;
+  const double patch
+      = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp) * d;
   return L * full + patch + 2.0 * d * d;
 }
 
 static float *
-make_patches (const UpmHParams * hp, uint32_t frames, uint32_t seed)
+make_patches (const UpmHParams *hp, uint32_t frames, uint32_t seed)
 {
-  const size_t n = (size_t) frames * UPM_HP_TOKENS_PER_FRAME (hp) *
-      UPM_HP_PATCH_DIM (hp);
+  const size_t n
+      = (size_t)frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
   float *p = g_new (float, n);
   for (size_t i = 0; i < n; i++)
     p[i] = input_value (seed, i);
@@ -560,7 +573,7 @@ print_floats (const char *key, const float *v, uint32_t n)
 }
 
 static void
-print_ids (const char *key, const UpmCaption * c)
+print_ids (const char *key, const UpmCaption *c)
 {
   printf (", \"%s\": [", key);
   for (uint32_t i = 0; i < c->n_ids; i++)
@@ -571,11 +584,11 @@ print_ids (const char *key, const UpmCaption * c)
 /* Decode-step traffic: the caption_text weights of every layer (merged
  * for MoE layers) and the vocabulary features. */
 static double
-step_weight_bytes (const UpmHParams * hp)
+step_weight_bytes (const UpmHParams *hp)
 {
   const double d = hp->n_embd, f = hp->n_ff;
   return hp->n_layer * (4.0 * d * d + 2.0 * d * f + 6.0 * d + f) * 4.0
-      + (d * d + d) * 4.0;
+         + (d * d + d) * 4.0;
 }
 
 static int
@@ -586,14 +599,15 @@ cmd_model (const char *path)
   UpmModel *model = upm_model_load (path, &error);
   struct stat stt;
 
-  if (!model) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return 1;
-  }
+  if (!model)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
   const double t_load = now_s () - t_load0;
   const UpmHParams *hp = upm_model_hparams (model);
   const uint32_t d = hp->n_embd, tpf = UPM_HP_TOKENS_PER_FRAME (hp);
-  const uint32_t frames = MIN ((uint32_t) opt_frames, hp->n_temporal);
+  const uint32_t frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
   UpmContext *ctx = upm_context_new (model);
   float *clip = make_patches (hp, frames, 11);
   float *image = make_patches (hp, 1, 12);
@@ -603,17 +617,19 @@ cmd_model (const char *path)
   stat (path, &stt);
   for (uint32_t l = 0; l < hp->n_layer; l++)
     if (upm_model_layer_is_moe (model, l))
-      expert_bytes += (double) hp->n_expert * (4.0 * d * d + 2.0 * d *
-          hp->n_ff + 4.0 * d + hp->n_ff) * 4.0;
+      expert_bytes += (double)hp->n_expert
+                      * (4.0 * d * d + 2.0 * d * hp->n_ff + 4.0 * d + hp->n_ff)
+                      * 4.0;
 
   /* Encoder. */
   EncodeData ec = { ctx, clip, frames, f_clip };
   EncodeData ei = { ctx, image, 1, f_image };
   double t_clip = 0.0, t_image = 0.0;
-  if (!opt_only_caption) {
-    t_clip = bench_median (encode_run, &ec, NULL);
-    t_image = bench_median (encode_run, &ei, NULL);
-  }
+  if (!opt_only_caption)
+    {
+      t_clip = bench_median (encode_run, &ec, NULL);
+      t_image = bench_median (encode_run, &ei, NULL);
+    }
   const uint32_t n_clip = 1 + frames * tpf, n_image = 1 + tpf;
 
   /* Vocabulary features (computed once, then from the on-disk cache). */
@@ -622,49 +638,53 @@ cmd_model (const char *path)
   const double t_v0 = now_s ();
   const float *vocab = upm_model_vocab_features (model, NULL, NULL, &error);
   const double t_vocab = now_s () - t_v0;
-  if (!vocab) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return 1;
-  }
+  if (!vocab)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
 
   /* Caption decoding on the image and on the clip. */
-  CaptionData ci = { ctx, image, 1, NULL, {0} };
-  CaptionData cc = { ctx, clip, frames, NULL, {0} };
+  CaptionData ci = { ctx, image, 1, NULL, { 0 } };
+  CaptionData cc = { ctx, clip, frames, NULL, { 0 } };
   const double t_prefix_image = bench_median (prefix_run, &ci, NULL);
   const double t_dec_image = bench_median (decode_run, &ci, NULL);
   double t_prefix_clip = 0.0, t_dec_clip = 0.0;
-  if (!opt_skip_clip_caption) {
-    t_prefix_clip = bench_median (prefix_run, &cc, NULL);
-    t_dec_clip = bench_median (decode_run, &cc, NULL);
-  }
+  if (!opt_skip_clip_caption)
+    {
+      t_prefix_clip = bench_median (prefix_run, &cc, NULL);
+      t_dec_clip = bench_median (decode_run, &cc, NULL);
+    }
 
   /* Classification against cached label features. */
   GPtrArray *labels = g_ptr_array_new_with_free_func (g_free);
   for (int i = 0; i < opt_labels; i++)
     g_ptr_array_add (labels, g_strdup_printf ("a video of activity number "
-            "%d %s", i, (i % 3) ? "outdoors" : "with people"));
+                                              "%d %s",
+                                 i, (i % 3) ? "outdoors" : "with people"));
   g_ptr_array_add (labels, NULL);
-  ClassifyData cl = { model, (const char *const *) labels->pdata, f_clip,
-    g_new (float, (size_t) opt_labels * d), g_new (float, opt_labels),
-    g_new (float, opt_labels), {{0}}
-  };
+  ClassifyData cl = { model, (const char *const *)labels->pdata, f_clip,
+    g_new (float, (size_t)opt_labels *d), g_new (float, opt_labels),
+    g_new (float, opt_labels), { { 0 } } };
   double t_labels_first = 0.0, t_lookup = 0.0, t_classify = 0.0;
-  if (!opt_only_caption) {
-    const double t_l0 = now_s ();
-    labels_run (&cl);
-    t_labels_first = now_s () - t_l0;
-    t_lookup = bench_median (labels_run, &cl, NULL);
-    t_classify = bench_median (classify_run, &cl, NULL);
-  }
+  if (!opt_only_caption)
+    {
+      const double t_l0 = now_s ();
+      labels_run (&cl);
+      t_labels_first = now_s () - t_l0;
+      t_lookup = bench_median (labels_run, &cl, NULL);
+      t_classify = bench_median (classify_run, &cl, NULL);
+    }
 
   const size_t merged = upm_engine_merged_bytes (model);
-  const double weights_needed = (double) stt.st_size - expert_bytes + merged;
-  const double vocab_bytes = (double) hp->n_vocab * d * 4.0;
-  const double label_bytes = (double) opt_labels * d * 4.0;
+  const double weights_needed = (double)stt.st_size - expert_bytes + merged;
+  const double vocab_bytes = (double)hp->n_vocab * d * 4.0;
+  const double label_bytes = (double)opt_labels * d * 4.0;
   const double kv_image = 2.0 * hp->n_layer * n_image * d * 4.0;
   const double kv_clip = 2.0 * hp->n_layer * n_clip * d * 4.0;
 
-  printf ("{\"kind\": \"model\", \"model\": \"%s\", \"threads\": %u, "
+  printf (
+      "{\"kind\": \"model\", \"model\": \"%s\", \"threads\": %u, "
       "\"runs\": %d, \"moe\": %s, \"load_s\": %.4f, "
       "\"d\": %u, \"layers\": %u, \"heads\": %u, \"ffn\": %u, \"vocab\": %u, "
       "\"frames\": %u, \"clip_tokens\": %u, \"image_tokens\": %u, "
@@ -685,19 +705,18 @@ cmd_model (const char *path)
       "\"caption_image_ids\": %u, \"caption_clip_ids\": %u, "
       "\"vocab_f16\": %s",
       upm_model_name (model), upm_threads_get (), opt_runs,
-      upm_model_is_moe (model) ? "true" : "false", t_load,
-      d, hp->n_layer, hp->n_head, hp->n_ff, hp->n_vocab, frames, n_clip,
-      n_image, t_clip, t_image, encoder_flops (hp, n_clip, frames) * 1e-9,
+      upm_model_is_moe (model) ? "true" : "false", t_load, d, hp->n_layer,
+      hp->n_head, hp->n_ff, hp->n_vocab, frames, n_clip, n_image, t_clip,
+      t_image, encoder_flops (hp, n_clip, frames) * 1e-9,
       encoder_flops (hp, n_image, 1) * 1e-9,
       encoder_flops_full (hp, n_clip, frames) * 1e-9,
-      encoder_flops_full (hp, n_image, 1) * 1e-9,
-      cached ? "true" : "false", t_vocab, cache ? cache : "",
-      opt_beam, opt_steps, t_prefix_image, t_dec_image, t_prefix_clip,
-      t_dec_clip, step_weight_bytes (hp), vocab_bytes, kv_image, kv_clip,
-      opt_labels, t_labels_first, t_classify, t_lookup, (double) stt.st_size,
-      expert_bytes, merged, weights_needed, label_bytes, peak_rss_kib (),
-      current_rss_kib (), ci.caption.n_ids, cc.caption.n_ids,
-      upm_engine_vocab_f16_enabled ()? "true" : "false");
+      encoder_flops_full (hp, n_image, 1) * 1e-9, cached ? "true" : "false",
+      t_vocab, cache ? cache : "", opt_beam, opt_steps, t_prefix_image,
+      t_dec_image, t_prefix_clip, t_dec_clip, step_weight_bytes (hp),
+      vocab_bytes, kv_image, kv_clip, opt_labels, t_labels_first, t_classify,
+      t_lookup, (double)stt.st_size, expert_bytes, merged, weights_needed,
+      label_bytes, peak_rss_kib (), current_rss_kib (), ci.caption.n_ids,
+      cc.caption.n_ids, upm_engine_vocab_f16_enabled () ? "true" : "false");
   print_ids ("caption_image", &ci.caption);
   print_ids ("caption_clip", &cc.caption);
   print_floats ("feature_image", f_image, MIN (d, 16u));
@@ -730,10 +749,11 @@ cmd_vocab (const char *path)
 {
   GError *error = NULL;
   UpmModel *model = upm_model_load (path, &error);
-  if (!model) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return 1;
-  }
+  if (!model)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
   char *cache = upm_engine_vocab_cache_path (model);
   const gboolean cached = cache && g_file_test (cache, G_FILE_TEST_EXISTS);
   const double t0 = now_s ();
@@ -743,7 +763,7 @@ cmd_vocab (const char *path)
     fprintf (stderr, "upm-bench: %s\n", error->message);
   else
     printf ("{\"kind\": \"vocab\", \"model\": \"%s\", \"cached\": %s, "
-        "\"seconds\": %.3f, \"cache\": \"%s\", \"threads\": %u}\n",
+            "\"seconds\": %.3f, \"cache\": \"%s\", \"threads\": %u}\n",
         upm_model_name (model), cached ? "true" : "false", t,
         cache ? cache : "", upm_threads_get ());
   g_free (cache);
@@ -756,21 +776,22 @@ cmd_vocab (const char *path)
  * through two experts (the second expert's linears again) plus the gate's
  * logits; the last layer finishes only the <SPE> row after its QKV. */
 static double
-dispatch_extra_flops (UpmModel * model, uint32_t n)
+dispatch_extra_flops (UpmModel *model, uint32_t n)
 {
   const UpmHParams *hp = upm_model_hparams (model);
   const double d = hp->n_embd, f = hp->n_ff, e = hp->n_expert;
   double extra = 0.0;
 
-  for (uint32_t l = 0; l < hp->n_layer; l++) {
-    if (!upm_model_layer_is_moe (model, l))
-      continue;
-    if (l + 1 < hp->n_layer)
-      extra += 2.0 * n * (4.0 * d * d + 2.0 * d * f) + 2.0 * 2.0 * n * d * e;
-    else
-      extra += 2.0 * n * 3.0 * d * d + 2.0 * (d * d + 2.0 * d * f)
-          + 2.0 * (n + 1.0) * d * e;
-  }
+  for (uint32_t l = 0; l < hp->n_layer; l++)
+    {
+      if (!upm_model_layer_is_moe (model, l))
+        continue;
+      if (l + 1 < hp->n_layer)
+        extra += 2.0 * n * (4.0 * d * d + 2.0 * d * f) + 2.0 * 2.0 * n * d * e;
+      else
+        extra += 2.0 * n * 3.0 * d * d + 2.0 * (d * d + 2.0 * d * f)
+                 + 2.0 * (n + 1.0) * d * e;
+    }
   return extra;
 }
 
@@ -785,28 +806,30 @@ cmd_dispatch (const char *dense_path, const char *routed_path)
   UpmModel *dense = upm_model_load (dense_path, &error);
   UpmModel *routed = dense ? upm_model_load (routed_path, &error) : NULL;
 
-  if (!routed) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    if (dense)
-      upm_model_unref (dense);
-    return 1;
-  }
+  if (!routed)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      if (dense)
+        upm_model_unref (dense);
+      return 1;
+    }
   const UpmHParams *hp = upm_model_hparams (dense);
   const UpmHParams *hr = upm_model_hparams (routed);
   if (hp->n_embd != hr->n_embd || hp->n_layer != hr->n_layer
       || hp->n_ff != hr->n_ff || hp->grid != hr->grid
-      || !upm_routing_level_is_dynamic (upm_model_routing_level (routed))) {
-    fprintf (stderr, "upm-bench: dispatch wants a dense model and a token- "
-        "or context-routed model of the same shape\n");
-    upm_model_unref (dense);
-    upm_model_unref (routed);
-    return 2;
-  }
-  const uint32_t frames = MIN ((uint32_t) opt_frames, hp->n_temporal);
+      || !upm_routing_level_is_dynamic (upm_model_routing_level (routed)))
+    {
+      fprintf (stderr, "upm-bench: dispatch wants a dense model and a token- "
+                       "or context-routed model of the same shape\n");
+      upm_model_unref (dense);
+      upm_model_unref (routed);
+      return 2;
+    }
+  const uint32_t frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
   const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
   float *clip = make_patches (hp, frames, 11);
-  float *f_dense = g_new (float, hp->n_embd), *f_routed =
-      g_new (float, hp->n_embd);
+  float *f_dense = g_new (float, hp->n_embd),
+        *f_routed = g_new (float, hp->n_embd);
   UpmContext *cd = upm_context_new (dense), *cr = upm_context_new (routed);
   EncodeData ed = { cd, clip, frames, f_dense };
   EncodeData er = { cr, clip, frames, f_routed };
@@ -816,9 +839,9 @@ cmd_dispatch (const char *dense_path, const char *routed_path)
   const double fl_routed = fl_dense + dispatch_extra_flops (routed, n);
 
   printf ("{\"kind\": \"dispatch\", \"dense\": \"%s\", \"routed\": \"%s\", "
-      "\"routing\": \"%s\", \"threads\": %u, \"runs\": %d, \"tokens\": %u, "
-      "\"dense_s\": %.5f, \"routed_s\": %.5f, \"dense_gflop\": %.3f, "
-      "\"routed_gflop\": %.3f, \"overhead\": %.4f}\n",
+          "\"routing\": \"%s\", \"threads\": %u, \"runs\": %d, \"tokens\": %u, "
+          "\"dense_s\": %.5f, \"routed_s\": %.5f, \"dense_gflop\": %.3f, "
+          "\"routed_gflop\": %.3f, \"overhead\": %.4f}\n",
       upm_model_name (dense), upm_model_name (routed),
       upm_routing_level_name (upm_model_routing_level (routed)),
       upm_threads_get (), opt_runs, n, t_dense, t_routed, fl_dense * 1e-9,
@@ -839,16 +862,17 @@ cmd_patches (const char *path, const char *out)
 {
   GError *error = NULL;
   UpmModel *model = upm_model_load (path, &error);
-  if (!model) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return 1;
-  }
+  if (!model)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
   const UpmHParams *hp = upm_model_hparams (model);
-  const uint32_t frames = MIN ((uint32_t) opt_frames, hp->n_temporal);
+  const uint32_t frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
   float *p = make_patches (hp, frames, frames == 1 ? 12 : 11);
-  const size_t n = (size_t) frames * UPM_HP_TOKENS_PER_FRAME (hp) *
-      UPM_HP_PATCH_DIM (hp);
-  gboolean ok = g_file_set_contents (out, (const char *) p, n * 4, &error);
+  const size_t n
+      = (size_t)frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
+  gboolean ok = g_file_set_contents (out, (const char *)p, n * 4, &error);
   if (!ok)
     fprintf (stderr, "upm-bench: %s\n", error->message);
   g_free (p);
@@ -859,38 +883,41 @@ cmd_patches (const char *path, const char *out)
 int
 main (int argc, char **argv)
 {
-  GOptionEntry entries[] = {
-    {"runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "timed runs (median)", "N"},
-    {"frames", 'f', 0, G_OPTION_ARG_INT, &opt_frames, "clip frames", "N"},
-    {"labels", 'l', 0, G_OPTION_ARG_INT, &opt_labels, "labels", "N"},
-    {"beam", 'b', 0, G_OPTION_ARG_INT, &opt_beam, "caption beam", "N"},
-    {"steps", 's', 0, G_OPTION_ARG_INT, &opt_steps, "caption steps", "N"},
-    {"threads", 't', 0, G_OPTION_ARG_INT, &opt_threads,
-        "threads (0: all cores)", "N"},
-    {"bw-mib", 0, 0, G_OPTION_ARG_INT64, &opt_bw_mib,
-        "bandwidth buffer (MiB)", "N"},
-    {"skip-clip-caption", 0, 0, G_OPTION_ARG_NONE, &opt_skip_clip_caption,
-        "only caption the image", NULL},
-    {"only-caption", 0, 0, G_OPTION_ARG_NONE, &opt_only_caption,
-        "only the caption rows (model)", NULL},
-    {NULL}
-  };
-  GOptionContext *oc = g_option_context_new ("machine | model MODEL.upm | "
-      "vocab MODEL.upm | patches MODEL.upm OUT.f32 | dispatch DENSE.upm ROUTED.upm");
+  GOptionEntry entries[] = { { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs,
+                                 "timed runs (median)", "N" },
+    { "frames", 'f', 0, G_OPTION_ARG_INT, &opt_frames, "clip frames", "N" },
+    { "labels", 'l', 0, G_OPTION_ARG_INT, &opt_labels, "labels", "N" },
+    { "beam", 'b', 0, G_OPTION_ARG_INT, &opt_beam, "caption beam", "N" },
+    { "steps", 's', 0, G_OPTION_ARG_INT, &opt_steps, "caption steps", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads,
+        "threads (0: all cores)", "N" },
+    { "bw-mib", 0, 0, G_OPTION_ARG_INT64, &opt_bw_mib, "bandwidth buffer (MiB)",
+        "N" },
+    { "skip-clip-caption", 0, 0, G_OPTION_ARG_NONE, &opt_skip_clip_caption,
+        "only caption the image", NULL },
+    { "only-caption", 0, 0, G_OPTION_ARG_NONE, &opt_only_caption,
+        "only the caption rows (model)", NULL },
+    { NULL } };
+  GOptionContext *oc
+      = g_option_context_new ("machine | model MODEL.upm | "
+                              "vocab MODEL.upm | patches MODEL.upm OUT.f32 | "
+                              "dispatch DENSE.upm ROUTED.upm");
   GError *error = NULL;
   int rc = 2;
 
   g_option_context_add_main_entries (oc, entries, NULL);
-  if (!g_option_context_parse (oc, &argc, &argv, &error)) {
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-    return 2;
-  }
+  if (!g_option_context_parse (oc, &argc, &argv, &error))
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 2;
+    }
   g_option_context_free (oc);
   if (opt_runs < 1 || opt_labels < 1 || opt_frames < 1 || opt_beam < 1
-      || opt_steps < 1 || opt_bw_mib < 1) {
-    fprintf (stderr, "upm-bench: counts must be positive\n");
-    return 2;
-  }
+      || opt_steps < 1 || opt_bw_mib < 1)
+    {
+      fprintf (stderr, "upm-bench: counts must be positive\n");
+      return 2;
+    }
   upm_set_num_threads (opt_threads);
   if (argc >= 2 && strcmp (argv[1], "machine") == 0)
     rc = cmd_machine ();
@@ -904,7 +931,7 @@ main (int argc, char **argv)
     rc = cmd_dispatch (argv[2], argv[3]);
   else
     fprintf (stderr, "usage: upm-bench [OPTION...] machine | model MODEL.upm"
-        " | vocab MODEL.upm | patches MODEL.upm OUT.f32"
-        " | dispatch DENSE.upm ROUTED.upm\n");
+                     " | vocab MODEL.upm | patches MODEL.upm OUT.f32"
+                     " | dispatch DENSE.upm ROUTED.upm\n");
   return rc;
 }

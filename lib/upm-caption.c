@@ -15,28 +15,28 @@
 #include <math.h>
 #include <string.h>
 
-gboolean upm_transformer_forward_causal (UpmContext * ctx, float *x,
-    uint32_t n, const UpmSegment * segs, uint32_t n_segs,
-    uint32_t causal_from, GError ** error);
+gboolean upm_transformer_forward_causal (UpmContext *ctx, float *x, uint32_t n,
+    const UpmSegment *segs, uint32_t n_segs, uint32_t causal_from,
+    GError **error);
 
 struct _UpmPrefix
 {
   gint ref_count;
   UpmModel *model;
-  uint32_t n_tokens;            /* Lp = 1 + visual tokens */
-  size_t kv_layer;              /* floats of one layer's packed keys/values */
-  float *kv;                    /* [layer][kv_layer] */
-  UpmKvPacked *packed;          /* [layer], views into kv */
-  float *embeddings;            /* [Lp][D], for the plain path */
-  float *ctx_sum;               /* context routing: [layer][gate][D] sums of
-                                 * the prefix's gate inputs, else NULL */
+  uint32_t n_tokens;   /* Lp = 1 + visual tokens */
+  size_t kv_layer;     /* floats of one layer's packed keys/values */
+  float *kv;           /* [layer][kv_layer] */
+  UpmKvPacked *packed; /* [layer], views into kv */
+  float *embeddings;   /* [Lp][D], for the plain path */
+  float *ctx_sum;      /* context routing: [layer][gate][D] sums of
+                        * the prefix's gate inputs, else NULL */
 };
 
 struct _UpmCaptionState
 {
   size_t words_cap;
-  float *word_k, *word_v;       /* [beam][layer][max_len][D] */
-  float *tmp_k, *tmp_v;         /* re-gather buffers */
+  float *word_k, *word_v; /* [beam][layer][max_len][D] */
+  float *tmp_k, *tmp_v;   /* re-gather buffers */
   /* Context routing: per beam, [layer][gate][D] sums of the gate inputs of
    * the cached words, their re-gather buffer, and a step's bases (prefix +
    * cached words). */
@@ -45,7 +45,7 @@ struct _UpmCaptionState
 };
 
 void
-upm_caption_state_free (UpmCaptionState * st)
+upm_caption_state_free (UpmCaptionState *st)
 {
   if (!st)
     return;
@@ -60,7 +60,7 @@ upm_caption_state_free (UpmCaptionState * st)
 }
 
 void
-upm_caption_clear (UpmCaption * caption)
+upm_caption_clear (UpmCaption *caption)
 {
   g_clear_pointer (&caption->ids, g_free);
   g_clear_pointer (&caption->text, g_free);
@@ -74,35 +74,37 @@ typedef struct
   float scale;
   float length_penalty;
   const float *vocab_feat;
-  const uint16_t *vocab16;      /* opt-in half copy (fast path) */
+  const uint16_t *vocab16; /* opt-in half copy (fast path) */
   UpmPrefix *prefix;
   /* Per beam: chosen ids, running score, finished flag. */
-  int32_t *ids;                 /* [beam][max_len] */
+  int32_t *ids; /* [beam][max_len] */
   float *score;
   gboolean *finished;
-  uint32_t n_beams;             /* active beams (1 at t = 0) */
+  uint32_t n_beams; /* active beams (1 at t = 0) */
 } BeamSearch;
 
 static gboolean
-state_reserve (UpmCaptionState * st, size_t words, GError ** error)
+state_reserve (UpmCaptionState *st, size_t words, GError **error)
 {
-  if (words > st->words_cap) {
-    g_free (st->word_k);
-    g_free (st->word_v);
-    g_free (st->tmp_k);
-    g_free (st->tmp_v);
-    st->word_k = g_try_new (float, words);
-    st->word_v = g_try_new (float, words);
-    st->tmp_k = g_try_new (float, words);
-    st->tmp_v = g_try_new (float, words);
-    st->words_cap = st->word_k && st->word_v && st->tmp_k && st->tmp_v ?
-        words : 0;
-  }
-  if (st->words_cap < words) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
-        "out of memory for the caption key/value cache");
-    return FALSE;
-  }
+  if (words > st->words_cap)
+    {
+      g_free (st->word_k);
+      g_free (st->word_v);
+      g_free (st->tmp_k);
+      g_free (st->tmp_v);
+      st->word_k = g_try_new (float, words);
+      st->word_v = g_try_new (float, words);
+      st->tmp_k = g_try_new (float, words);
+      st->tmp_v = g_try_new (float, words);
+      st->words_cap
+          = st->word_k && st->word_v && st->tmp_k && st->tmp_v ? words : 0;
+    }
+  if (st->words_cap < words)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+          "out of memory for the caption key/value cache");
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -110,12 +112,13 @@ state_reserve (UpmCaptionState * st, size_t words, GError ** error)
 static void
 sum_rows (const float *x, uint32_t n, uint32_t d, float *out)
 {
-  for (uint32_t j = 0; j < d; j++) {
-    double acc = 0.0;
-    for (uint32_t i = 0; i < n; i++)
-      acc += x[(size_t) i * d + j];
-    out[j] = (float) acc;
-  }
+  for (uint32_t j = 0; j < d; j++)
+    {
+      double acc = 0.0;
+      for (uint32_t i = 0; i < n; i++)
+        acc += x[(size_t)i * d + j];
+      out[j] = (float)acc;
+    }
 }
 
 /* out[D] += row. */
@@ -130,84 +133,85 @@ add_row (const float *row, uint32_t d, float *out)
  * keys and values packed for the attention kernels. The prefix outputs of
  * the last layer are never used. */
 static gboolean
-prefix_encode (UpmContext * ctx, UpmPrefix * pf, GError ** error)
+prefix_encode (UpmContext *ctx, UpmPrefix *pf, GError **error)
 {
   const UpmHParams *hp = &ctx->model->hp;
   const uint32_t d = hp->n_embd, hd = d / hp->n_head, n = pf->n_tokens;
   UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n };
-  float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t) n * d, error);
+  float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t)n * d, error);
   float *qkv, *att;
 
   if (!x)
     return FALSE;
-  memcpy (x, pf->embeddings, (size_t) n * d * sizeof (float));
-  if (upm_ctx_chunked (ctx)) {
-    /* Chunks of rows: no context sums or recorded routing on these
-     * levels, so the last layer only packs its keys and values. */
-    for (uint32_t l = 0; l < hp->n_layer; l++)
-      if (!upm_layer_chunked (ctx, l, x, n, &seg, 1, UINT32_MAX,
-              l + 1 < hp->n_layer ? n : 0, pf->kv + l * pf->kv_layer,
-              &pf->packed[l], error))
-        return FALSE;
-    return TRUE;
-  }
-  qkv = upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t) n * 3 * d, error);
-  att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) n * d, error) :
-      NULL;
+  memcpy (x, pf->embeddings, (size_t)n * d * sizeof (float));
+  if (upm_ctx_chunked (ctx))
+    {
+      /* Chunks of rows: no context sums or recorded routing on these
+       * levels, so the last layer only packs its keys and values. */
+      for (uint32_t l = 0; l < hp->n_layer; l++)
+        if (!upm_layer_chunked (ctx, l, x, n, &seg, 1, UINT32_MAX,
+                l + 1 < hp->n_layer ? n : 0, pf->kv + l * pf->kv_layer,
+                &pf->packed[l], error))
+          return FALSE;
+      return TRUE;
+    }
+  qkv = upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t)n * 3 * d, error);
+  att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t)n * d, error) : NULL;
   if (!att)
     return FALSE;
-  for (uint32_t l = 0; l < hp->n_layer; l++) {
-    UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
-    if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
-      return FALSE;
-    if (pf->ctx_sum)
-      sum_rows (upm_layer_gate_input (ctx), n, d,
-          pf->ctx_sum + ((size_t) l * UPM_N_GATES + UPM_GATE_ATTN) * d);
-    upm_kv_pack (&span, 1, hp->n_head, hd, pf->kv + l * pf->kv_layer,
-        &pf->packed[l]);
-    /* The last layer's outputs of the prefix are used only by the context
-     * of context routing (the sum of its LN2 rows) and by recorded
-     * per-token routing (its FFN decisions). */
-    if (l + 1 == hp->n_layer && !pf->ctx_sum && !ctx->rec)
-      break;
-    upm_attention_packed (qkv, 3 * d, n, &pf->packed[l], hp->n_head, hd,
-        UINT32_MAX, 0, att, d);
-    if (!upm_layer_finish (ctx, l, x, att, n, &seg, 1, error))
-      return FALSE;
-    if (pf->ctx_sum)
-      sum_rows (upm_layer_gate_input (ctx), n, d,
-          pf->ctx_sum + ((size_t) l * UPM_N_GATES + UPM_GATE_FFN) * d);
-  }
+  for (uint32_t l = 0; l < hp->n_layer; l++)
+    {
+      UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
+      if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
+        return FALSE;
+      if (pf->ctx_sum)
+        sum_rows (upm_layer_gate_input (ctx), n, d,
+            pf->ctx_sum + ((size_t)l * UPM_N_GATES + UPM_GATE_ATTN) * d);
+      upm_kv_pack (
+          &span, 1, hp->n_head, hd, pf->kv + l * pf->kv_layer, &pf->packed[l]);
+      /* The last layer's outputs of the prefix are used only by the context
+       * of context routing (the sum of its LN2 rows) and by recorded
+       * per-token routing (its FFN decisions). */
+      if (l + 1 == hp->n_layer && !pf->ctx_sum && !ctx->rec)
+        break;
+      upm_attention_packed (
+          qkv, 3 * d, n, &pf->packed[l], hp->n_head, hd, UINT32_MAX, 0, att, d);
+      if (!upm_layer_finish (ctx, l, x, att, n, &seg, 1, error))
+        return FALSE;
+      if (pf->ctx_sum)
+        sum_rows (upm_layer_gate_input (ctx), n, d,
+            pf->ctx_sum + ((size_t)l * UPM_N_GATES + UPM_GATE_FFN) * d);
+    }
   return TRUE;
 }
 
 static float *
-word_cache (const BeamSearch * bs, float *base, uint32_t beam, uint32_t layer,
+word_cache (const BeamSearch *bs, float *base, uint32_t beam, uint32_t layer,
     uint32_t n_layer, uint32_t d)
 {
-  return base + ((size_t) beam * n_layer + layer) * bs->max_len * d;
+  return base + ((size_t)beam * n_layer + layer) * bs->max_len * d;
 }
 
 /* Query features of @n rows of h (row stride ld) -> log-probabilities
  * over the vocabulary, the vocabulary features read once for all rows. */
 static void
-vocab_log_probs (UpmContext * ctx, const BeamSearch * bs, const float *h,
+vocab_log_probs (UpmContext *ctx, const BeamSearch *bs, const float *h,
     size_t ld, uint32_t n, float *lp)
 {
   const UpmModel *m = ctx->model;
   const uint32_t d = m->hp.n_embd;
-  float *t = g_new0 (float, (size_t) 2 * n * d), *f = t + (size_t) n * d;
+  float *t = g_new0 (float, (size_t)2 * n * d), *f = t + (size_t)n * d;
 
   for (uint32_t r = 0; r < n; r++)
     upm_layer_norm (h + r * ld, 1, d, m->post_norm_w, m->post_norm_b,
-        m->hp.norm_eps, t + (size_t) r * d);
+        m->hp.norm_eps, t + (size_t)r * d);
   upm_linear (t, n, d, m->proj_w, m->proj_b, d, f);
   for (uint32_t r = 0; r < n; r++)
-    upm_l2_normalize (f + (size_t) r * d, d);
-  upm_matmul_rows (f, n, d, bs->vocab16 ? NULL : bs->vocab_feat,
-      bs->vocab16, bs->vocab, bs->scale, lp);
+    upm_l2_normalize (f + (size_t)r * d, d);
+  upm_matmul_rows (f, n, d, bs->vocab16 ? NULL : bs->vocab_feat, bs->vocab16,
+      bs->vocab, bs->scale, lp);
   for (uint32_t r = 0; r < n; r++)
-    upm_log_softmax (lp + (size_t) r * bs->vocab, bs->vocab);
+    upm_log_softmax (lp + (size_t)r * bs->vocab, bs->vocab);
   g_free (t);
 }
 
@@ -215,8 +219,8 @@ vocab_log_probs (UpmContext * ctx, const BeamSearch * bs, const float *h,
  * query at t = 0). The prefix keys/values are read once for all beams.
  * Fills lp [n_beams][V]. */
 static gboolean
-fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
-    GError ** error)
+fast_step (
+    UpmContext *ctx, BeamSearch *bs, uint32_t t, float *lp, GError **error)
 {
   const UpmModel *m = ctx->model;
   const UpmHParams *hp = &m->hp;
@@ -225,17 +229,18 @@ fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
   const uint32_t lp_n = bs->lp_tokens;
   UpmCaptionState *st = ctx->caption;
   UpmSegment seg = { UPM_ATTR_CAPTION_TEXT, rows };
-  float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t) rows * d, error);
-  float *qkv = x ? upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t) rows * 3 * d,
-      error) : NULL;
-  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t) rows * d,
-      error) : NULL;
-  UpmKvSpan *spans = g_newa (UpmKvSpan, 2 * (size_t) bs->n_beams);
+  float *x = upm_ctx_buf (ctx, UPM_BUF_CAP_X, (size_t)rows * d, error);
+  float *qkv
+      = x ? upm_ctx_buf (ctx, UPM_BUF_CAP_QKV, (size_t)rows * 3 * d, error)
+          : NULL;
+  float *att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t)rows * d, error)
+                   : NULL;
+  UpmKvSpan *spans = g_newa (UpmKvSpan, 2 * (size_t)bs->n_beams);
   UpmAttnGroup *groups = g_newa (UpmAttnGroup, bs->n_beams);
   /* Context routing: row i of a beam's rows sees the prefix, the cached
    * words and the beam's rows <= i (the training layout's mask). */
   const gboolean ctx_routing = m->routing == UPM_ROUTING_CONTEXT;
-  const size_t sum_beam = (size_t) nl * UPM_N_GATES * d;
+  const size_t sum_beam = (size_t)nl * UPM_N_GATES * d;
   const float **bases = g_newa (const float *, bs->n_beams);
   uint32_t *counts = g_newa (uint32_t, bs->n_beams);
   const UpmRouteScope scope = { per, NULL, 0, bases, counts };
@@ -243,98 +248,107 @@ fast_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
 
   if (!att)
     return FALSE;
-  if (ctx_routing) {
-    if (t == 1)
-      memset (st->word_sum, 0, bs->n_beams * sum_beam * sizeof (float));
-    for (uint32_t b = 0; b < bs->n_beams; b++) {
-      float *base = st->base_sum + b * sum_beam;
-      const float *ws = st->word_sum + b * sum_beam;
-      for (size_t i = 0; i < sum_beam; i++)
-        base[i] = bs->prefix->ctx_sum[i] + (t > 1 ? ws[i] : 0.0f);
-      bases[b] = base;
-      counts[b] = lp_n + (t > 0 ? t - 1 : 0);
-    }
-    ctx->scope = &scope;
-  }
-  for (uint32_t b = 0; b < bs->n_beams; b++) {
-    float *xb = x + (size_t) b * per * d;
-    if (t > 0)
-      upm_embed_text_token (m, bs->ids[b * bs->max_len + t - 1], t - 1, xb);
-    upm_embed_text_token (m, (int32_t) hp->spe_id, t, xb + (per - 1) * d);
-  }
-  for (uint32_t l = 0; ok && l < nl; l++) {
-    if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error)) {
-      ok = FALSE;
-      break;
-    }
-    if (ctx_routing && t > 0)
+  if (ctx_routing)
+    {
+      if (t == 1)
+        memset (st->word_sum, 0, bs->n_beams * sum_beam * sizeof (float));
       for (uint32_t b = 0; b < bs->n_beams; b++)
-        add_row (upm_layer_gate_input (ctx) + (size_t) b * per * d, d,
-            st->word_sum + b * sum_beam + ((size_t) l * UPM_N_GATES +
-                UPM_GATE_ATTN) * d);
-    for (uint32_t b = 0; b < bs->n_beams; b++) {
-      const float *qb = qkv + (size_t) b * per * 3 * d;
-      const float *self = qb + (size_t) (per - 1) * 3 * d;
-      float *wk = word_cache (bs, st->word_k, b, l, nl, d);
-      float *wv = word_cache (bs, st->word_v, b, l, nl, d);
-      if (t > 0) {
-        memcpy (wk + (size_t) (t - 1) * d, qb + d, d * sizeof (float));
-        memcpy (wv + (size_t) (t - 1) * d, qb + 2 * d, d * sizeof (float));
-      }
-      spans[2 * b] = (UpmKvSpan) { wk, wv, d, t };
-      spans[2 * b + 1] = (UpmKvSpan) { self + d, self + 2 * d, 3 * d, 1 };
-      groups[b] = (UpmAttnGroup) { per, spans + 2 * b, 2 };
+        {
+          float *base = st->base_sum + b * sum_beam;
+          const float *ws = st->word_sum + b * sum_beam;
+          for (size_t i = 0; i < sum_beam; i++)
+            base[i] = bs->prefix->ctx_sum[i] + (t > 1 ? ws[i] : 0.0f);
+          bases[b] = base;
+          counts[b] = lp_n + (t > 0 ? t - 1 : 0);
+        }
+      ctx->scope = &scope;
     }
-    /* The word row sees prefix + words <= t-1; the query also itself. */
-    upm_attention_groups (qkv, 3 * d, &bs->prefix->packed[l], groups,
-        bs->n_beams, hp->n_head, hd, lp_n + t, lp_n + t + 1 - per, att, d);
-    ok = upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error);
-    if (ok && ctx_routing && t > 0)
+  for (uint32_t b = 0; b < bs->n_beams; b++)
+    {
+      float *xb = x + (size_t)b * per * d;
+      if (t > 0)
+        upm_embed_text_token (m, bs->ids[b * bs->max_len + t - 1], t - 1, xb);
+      upm_embed_text_token (m, (int32_t)hp->spe_id, t, xb + (per - 1) * d);
+    }
+  for (uint32_t l = 0; ok && l < nl; l++)
+    {
+      if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      if (ctx_routing && t > 0)
+        for (uint32_t b = 0; b < bs->n_beams; b++)
+          add_row (upm_layer_gate_input (ctx) + (size_t)b * per * d, d,
+              st->word_sum + b * sum_beam
+                  + ((size_t)l * UPM_N_GATES + UPM_GATE_ATTN) * d);
       for (uint32_t b = 0; b < bs->n_beams; b++)
-        add_row (upm_layer_gate_input (ctx) + (size_t) b * per * d, d,
-            st->word_sum + b * sum_beam + ((size_t) l * UPM_N_GATES +
-                UPM_GATE_FFN) * d);
-  }
+        {
+          const float *qb = qkv + (size_t)b * per * 3 * d;
+          const float *self = qb + (size_t)(per - 1) * 3 * d;
+          float *wk = word_cache (bs, st->word_k, b, l, nl, d);
+          float *wv = word_cache (bs, st->word_v, b, l, nl, d);
+          if (t > 0)
+            {
+              memcpy (wk + (size_t)(t - 1) * d, qb + d, d * sizeof (float));
+              memcpy (wv + (size_t)(t - 1) * d, qb + 2 * d, d * sizeof (float));
+            }
+          spans[2 * b] = (UpmKvSpan){ wk, wv, d, t };
+          spans[2 * b + 1] = (UpmKvSpan){ self + d, self + 2 * d, 3 * d, 1 };
+          groups[b] = (UpmAttnGroup){ per, spans + 2 * b, 2 };
+        }
+      /* The word row sees prefix + words <= t-1; the query also itself. */
+      upm_attention_groups (qkv, 3 * d, &bs->prefix->packed[l], groups,
+          bs->n_beams, hp->n_head, hd, lp_n + t, lp_n + t + 1 - per, att, d);
+      ok = upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error);
+      if (ok && ctx_routing && t > 0)
+        for (uint32_t b = 0; b < bs->n_beams; b++)
+          add_row (upm_layer_gate_input (ctx) + (size_t)b * per * d, d,
+              st->word_sum + b * sum_beam
+                  + ((size_t)l * UPM_N_GATES + UPM_GATE_FFN) * d);
+    }
   ctx->scope = NULL;
   if (!ok)
     return FALSE;
-  vocab_log_probs (ctx, bs, x + (size_t) (per - 1) * d, (size_t) per * d,
-      bs->n_beams, lp);
+  vocab_log_probs (
+      ctx, bs, x + (size_t)(per - 1) * d, (size_t)per * d, bs->n_beams, lp);
   return TRUE;
 }
 
 /* Step t of the plain path: the whole causal sequence of each beam. */
 static gboolean
-plain_step (UpmContext * ctx, BeamSearch * bs, uint32_t t, float *lp,
-    GError ** error)
+plain_step (
+    UpmContext *ctx, BeamSearch *bs, uint32_t t, float *lp, GError **error)
 {
   const UpmModel *m = ctx->model;
   const uint32_t d = m->hp.n_embd, lp_n = bs->lp_tokens, n = lp_n + t + 1;
-  float *x = g_try_new (float, (size_t) n * d);
+  float *x = g_try_new (float, (size_t)n *d);
   gboolean ok = x != NULL;
 
   if (!ok)
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
-  for (uint32_t b = 0; ok && b < bs->n_beams; b++) {
-    UpmSegment segs[2] = {
-      {UPM_ATTR_CAPTION_PREFIX, lp_n},
-      {UPM_ATTR_CAPTION_TEXT, t + 1},
-    };
-    memcpy (x, bs->prefix->embeddings, (size_t) lp_n * d * sizeof (float));
-    for (uint32_t i = 0; ok && i < t; i++)
-      upm_embed_text_token (m, bs->ids[b * bs->max_len + i], i,
-          x + (size_t) (lp_n + i) * d);
-    if (ok) {
-      upm_embed_text_token (m, (int32_t) m->hp.spe_id, t,
-          x + (size_t) (n - 1) * d);
-      /* Count the rows the fast path runs: the last word and the query. */
-      ctx->rec_from = n - (t > 0 ? 2 : 1);
-      ok = upm_transformer_forward_causal (ctx, x, n, segs, 2, lp_n, error);
+  for (uint32_t b = 0; ok && b < bs->n_beams; b++)
+    {
+      UpmSegment segs[2] = {
+        { UPM_ATTR_CAPTION_PREFIX, lp_n },
+        { UPM_ATTR_CAPTION_TEXT, t + 1 },
+      };
+      memcpy (x, bs->prefix->embeddings, (size_t)lp_n * d * sizeof (float));
+      for (uint32_t i = 0; ok && i < t; i++)
+        upm_embed_text_token (
+            m, bs->ids[b * bs->max_len + i], i, x + (size_t)(lp_n + i) * d);
+      if (ok)
+        {
+          upm_embed_text_token (
+              m, (int32_t)m->hp.spe_id, t, x + (size_t)(n - 1) * d);
+          /* Count the rows the fast path runs: the last word and the query. */
+          ctx->rec_from = n - (t > 0 ? 2 : 1);
+          ok = upm_transformer_forward_causal (ctx, x, n, segs, 2, lp_n, error);
+        }
+      if (ok)
+        vocab_log_probs (
+            ctx, bs, x + (size_t)(n - 1) * d, d, 1, lp + (size_t)b * bs->vocab);
     }
-    if (ok)
-      vocab_log_probs (ctx, bs, x + (size_t) (n - 1) * d, d, 1,
-          lp + (size_t) b * bs->vocab);
-  }
   g_free (x);
   return ok;
 }
@@ -349,98 +363,109 @@ typedef struct
 /* The best @k candidates over (beam x vocab), descending; a finished beam
  * may only extend with EOS at an unchanged score (others get -999). */
 static uint32_t
-select_candidates (const BeamSearch * bs, const float *lp, Candidate * best)
+select_candidates (const BeamSearch *bs, const float *lp, Candidate *best)
 {
   const uint32_t k = MIN (bs->beam, bs->n_beams * bs->vocab);
   uint32_t n = 0;
 
-  for (uint32_t b = 0; b < bs->n_beams; b++) {
-    const float *row = lp + (size_t) b * bs->vocab;
-    for (uint32_t v = 0; v < bs->vocab; v++) {
-      float word_lp = row[v];
-      if (bs->finished[b])
-        word_lp = v == bs->eos ? 0.0f : -999.0f;
-      const float value = bs->score[b] + word_lp;
-      if (n == k && value <= best[k - 1].value)
-        continue;
-      uint32_t pos = n < k ? n++ : k - 1;
-      while (pos > 0 && best[pos - 1].value < value) {
-        best[pos] = best[pos - 1];
-        pos--;
-      }
-      best[pos].src = b;
-      best[pos].word = (int32_t) v;
-      best[pos].value = value;
+  for (uint32_t b = 0; b < bs->n_beams; b++)
+    {
+      const float *row = lp + (size_t)b * bs->vocab;
+      for (uint32_t v = 0; v < bs->vocab; v++)
+        {
+          float word_lp = row[v];
+          if (bs->finished[b])
+            word_lp = v == bs->eos ? 0.0f : -999.0f;
+          const float value = bs->score[b] + word_lp;
+          if (n == k && value <= best[k - 1].value)
+            continue;
+          uint32_t pos = n < k ? n++ : k - 1;
+          while (pos > 0 && best[pos - 1].value < value)
+            {
+              best[pos] = best[pos - 1];
+              pos--;
+            }
+          best[pos].src = b;
+          best[pos].word = (int32_t)v;
+          best[pos].value = value;
+        }
     }
-  }
   return n;
 }
 
 /* New beams from the candidates: histories are re-gathered by source. */
 static void
-apply_candidates (UpmContext * ctx, BeamSearch * bs, const Candidate * c,
-    uint32_t n, uint32_t t)
+apply_candidates (
+    UpmContext *ctx, BeamSearch *bs, const Candidate *c, uint32_t n, uint32_t t)
 {
   const uint32_t d = ctx->model->hp.n_embd, nl = ctx->model->hp.n_layer;
-  int32_t *ids = g_newa (int32_t, (size_t) n * bs->max_len);
+  int32_t *ids = g_newa (int32_t, (size_t)n * bs->max_len);
   UpmCaptionState *st = ctx->caption;
-  const size_t beam_floats = (size_t) nl * bs->max_len * d;
+  const size_t beam_floats = (size_t)nl * bs->max_len * d;
 
-  for (uint32_t k = 0; k < n; k++) {
-    memcpy (ids + (size_t) k * bs->max_len,
-        bs->ids + (size_t) c[k].src * bs->max_len,
-        bs->max_len * sizeof (int32_t));
-    ids[(size_t) k * bs->max_len + t] = c[k].word;
-    bs->score[k] = c[k].value;
-    bs->finished[k] = (uint32_t) c[k].word == bs->eos;
-  }
-  memcpy (bs->ids, ids, (size_t) n * bs->max_len * sizeof (int32_t));
-  if (st && st->words_cap && t > 0) {
-    for (uint32_t k = 0; k < n; k++) {
-      memcpy (st->tmp_k + k * beam_floats, st->word_k + c[k].src * beam_floats,
-          beam_floats * sizeof (float));
-      memcpy (st->tmp_v + k * beam_floats, st->word_v + c[k].src * beam_floats,
-          beam_floats * sizeof (float));
+  for (uint32_t k = 0; k < n; k++)
+    {
+      memcpy (ids + (size_t)k * bs->max_len,
+          bs->ids + (size_t)c[k].src * bs->max_len,
+          bs->max_len * sizeof (int32_t));
+      ids[(size_t)k * bs->max_len + t] = c[k].word;
+      bs->score[k] = c[k].value;
+      bs->finished[k] = (uint32_t)c[k].word == bs->eos;
     }
-    float *swap = st->word_k;
-    st->word_k = st->tmp_k;
-    st->tmp_k = swap;
-    swap = st->word_v;
-    st->word_v = st->tmp_v;
-    st->tmp_v = swap;
-  }
-  if (st && st->sums_cap && t > 0) {
-    const size_t sum_beam = (size_t) nl * UPM_N_GATES * d;
-    for (uint32_t k = 0; k < n; k++)
-      memcpy (st->tmp_sum + k * sum_beam, st->word_sum + c[k].src * sum_beam,
-          sum_beam * sizeof (float));
-    float *swap = st->word_sum;
-    st->word_sum = st->tmp_sum;
-    st->tmp_sum = swap;
-  }
+  memcpy (bs->ids, ids, (size_t)n * bs->max_len * sizeof (int32_t));
+  if (st && st->words_cap && t > 0)
+    {
+      for (uint32_t k = 0; k < n; k++)
+        {
+          memcpy (st->tmp_k + k * beam_floats,
+              st->word_k + c[k].src * beam_floats,
+              beam_floats * sizeof (float));
+          memcpy (st->tmp_v + k * beam_floats,
+              st->word_v + c[k].src * beam_floats,
+              beam_floats * sizeof (float));
+        }
+      float *swap = st->word_k;
+      st->word_k = st->tmp_k;
+      st->tmp_k = swap;
+      swap = st->word_v;
+      st->word_v = st->tmp_v;
+      st->tmp_v = swap;
+    }
+  if (st && st->sums_cap && t > 0)
+    {
+      const size_t sum_beam = (size_t)nl * UPM_N_GATES * d;
+      for (uint32_t k = 0; k < n; k++)
+        memcpy (st->tmp_sum + k * sum_beam, st->word_sum + c[k].src * sum_beam,
+            sum_beam * sizeof (float));
+      float *swap = st->word_sum;
+      st->word_sum = st->tmp_sum;
+      st->tmp_sum = swap;
+    }
   bs->n_beams = n;
 }
 
 static void
-finish_caption (const UpmModel * m, const BeamSearch * bs, UpmCaption * out)
+finish_caption (const UpmModel *m, const BeamSearch *bs, UpmCaption *out)
 {
   uint32_t best = 0;
   float best_score = -INFINITY;
 
-  for (uint32_t b = 0; b < bs->n_beams; b++) {
-    uint32_t non_eos = 0;
-    for (uint32_t i = 0; i < bs->max_len; i++)
-      non_eos += (uint32_t) bs->ids[b * bs->max_len + i] != bs->eos;
-    const float s = bs->score[b] / powf ((float) non_eos + 1.0f,
-        bs->length_penalty);
-    if (s > best_score) {
-      best_score = s;
-      best = b;
+  for (uint32_t b = 0; b < bs->n_beams; b++)
+    {
+      uint32_t non_eos = 0;
+      for (uint32_t i = 0; i < bs->max_len; i++)
+        non_eos += (uint32_t)bs->ids[b * bs->max_len + i] != bs->eos;
+      const float s
+          = bs->score[b] / powf ((float)non_eos + 1.0f, bs->length_penalty);
+      if (s > best_score)
+        {
+          best_score = s;
+          best = b;
+        }
     }
-  }
-  const int32_t *ids = bs->ids + (size_t) best * bs->max_len;
+  const int32_t *ids = bs->ids + (size_t)best * bs->max_len;
   uint32_t n = 0;
-  while (n < bs->max_len && (uint32_t) ids[n] != bs->eos)
+  while (n < bs->max_len && (uint32_t)ids[n] != bs->eos)
     n++;
   out->ids = g_memdup2 (ids, MAX (n, 1) * sizeof (int32_t));
   out->n_ids = n;
@@ -449,31 +474,34 @@ finish_caption (const UpmModel * m, const BeamSearch * bs, UpmCaption * out)
 }
 
 static gboolean
-beam_init (UpmContext * ctx, BeamSearch * bs, UpmPrefix * prefix,
-    const UpmCaptionParams * params, GError ** error)
+beam_init (UpmContext *ctx, BeamSearch *bs, UpmPrefix *prefix,
+    const UpmCaptionParams *params, GError **error)
 {
   UpmModel *m = ctx->model;
   const UpmHParams *hp = &m->hp;
 
   memset (bs, 0, sizeof *bs);
-  bs->beam = params && params->beam_size ? params->beam_size :
-      hp->caption_beam_size;
-  bs->max_len = params && params->max_length ? params->max_length :
-      hp->caption_max_length;
-  bs->length_penalty = params && params->length_penalty >= 0.0f ?
-      params->length_penalty : hp->caption_length_penalty;
+  bs->beam
+      = params && params->beam_size ? params->beam_size : hp->caption_beam_size;
+  bs->max_len = params && params->max_length ? params->max_length
+                                             : hp->caption_max_length;
+  bs->length_penalty = params && params->length_penalty >= 0.0f
+                           ? params->length_penalty
+                           : hp->caption_length_penalty;
   if (bs->beam < 1 || bs->beam > 64 || bs->max_len < 1
-      || bs->max_len > hp->n_text_ctx) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-        "caption beam size %u (1..64) or max length %u (1..%u) out of range",
-        bs->beam, bs->max_len, hp->n_text_ctx);
-    return FALSE;
-  }
-  if (!prefix || prefix->model != m) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-        "the caption prefix was made with another model");
-    return FALSE;
-  }
+      || bs->max_len > hp->n_text_ctx)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "caption beam size %u (1..64) or max length %u (1..%u) out of range",
+          bs->beam, bs->max_len, hp->n_text_ctx);
+      return FALSE;
+    }
+  if (!prefix || prefix->model != m)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "the caption prefix was made with another model");
+      return FALSE;
+    }
   bs->vocab = hp->n_vocab;
   bs->eos = hp->eot_id;
   bs->scale = upm_model_logit_scale (m, UPM_SCALE_CAPTION);
@@ -483,19 +511,20 @@ beam_init (UpmContext * ctx, BeamSearch * bs, UpmPrefix * prefix,
   bs->vocab_feat = upm_model_vocab_features (m, NULL, NULL, error);
   if (!bs->vocab_feat)
     return FALSE;
-  if (ctx->path == UPM_PATH_FAST && upm_engine_vocab_f16_enabled ()) {
-    bs->vocab16 = upm_engine_vocab_f16 (m, error);
-    if (!bs->vocab16)
-      return FALSE;
-  }
-  bs->ids = g_new0 (int32_t, (size_t) bs->beam * bs->max_len);
+  if (ctx->path == UPM_PATH_FAST && upm_engine_vocab_f16_enabled ())
+    {
+      bs->vocab16 = upm_engine_vocab_f16 (m, error);
+      if (!bs->vocab16)
+        return FALSE;
+    }
+  bs->ids = g_new0 (int32_t, (size_t)bs->beam * bs->max_len);
   bs->score = g_new0 (float, bs->beam);
   bs->finished = g_new0 (gboolean, bs->beam);
   return TRUE;
 }
 
 static void
-beam_clear (BeamSearch * bs)
+beam_clear (BeamSearch *bs)
 {
   g_free (bs->ids);
   g_free (bs->score);
@@ -503,14 +532,14 @@ beam_clear (BeamSearch * bs)
 }
 
 UpmPrefix *
-upm_prefix_ref (UpmPrefix * prefix)
+upm_prefix_ref (UpmPrefix *prefix)
 {
   g_atomic_int_inc (&prefix->ref_count);
   return prefix;
 }
 
 void
-upm_prefix_unref (UpmPrefix * prefix)
+upm_prefix_unref (UpmPrefix *prefix)
 {
   if (!prefix || !g_atomic_int_dec_and_test (&prefix->ref_count))
     return;
@@ -523,51 +552,54 @@ upm_prefix_unref (UpmPrefix * prefix)
 }
 
 uint32_t
-upm_prefix_n_tokens (const UpmPrefix * prefix)
+upm_prefix_n_tokens (const UpmPrefix *prefix)
 {
   return prefix->n_tokens;
 }
 
 UpmPrefix *
-upm_prefix_new (UpmContext * ctx, const float *embeddings, uint32_t n_tokens,
-    UpmRouting * routing, GError ** error)
+upm_prefix_new (UpmContext *ctx, const float *embeddings, uint32_t n_tokens,
+    UpmRouting *routing, GError **error)
 {
   const UpmHParams *hp = &ctx->model->hp;
   const uint32_t s = UPM_HP_TOKENS_PER_FRAME (hp);
   UpmPrefix *pf;
 
   if (!embeddings || n_tokens < 1 + s || (n_tokens - 1) % s != 0
-      || (n_tokens - 1) / s > hp->n_temporal) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-        "a caption prefix has 1 + frames x %u tokens (1 to %u frames), "
-        "not %u", s, hp->n_temporal, n_tokens);
-    return NULL;
-  }
+      || (n_tokens - 1) / s > hp->n_temporal)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "a caption prefix has 1 + frames x %u tokens (1 to %u frames), "
+          "not %u",
+          s, hp->n_temporal, n_tokens);
+      return NULL;
+    }
   pf = g_new0 (UpmPrefix, 1);
   pf->ref_count = 1;
   pf->model = upm_model_ref (ctx->model);
   pf->n_tokens = n_tokens;
-  pf->kv_layer = upm_kv_packed_size (n_tokens, hp->n_head,
-      hp->n_embd / hp->n_head);
+  pf->kv_layer
+      = upm_kv_packed_size (n_tokens, hp->n_head, hp->n_embd / hp->n_head);
   pf->kv = g_try_new (float, pf->kv_layer * hp->n_layer);
   pf->packed = g_new0 (UpmKvPacked, hp->n_layer);
-  pf->embeddings = g_memdup2 (embeddings,
-      (size_t) n_tokens * hp->n_embd * sizeof (float));
+  pf->embeddings
+      = g_memdup2 (embeddings, (size_t)n_tokens * hp->n_embd * sizeof (float));
   if (ctx->model->routing == UPM_ROUTING_CONTEXT)
-    pf->ctx_sum = g_new0 (float, (size_t) hp->n_layer * UPM_N_GATES *
-        hp->n_embd);
-  if (!pf->kv) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
-        "out of memory for the caption key/value cache");
-    upm_prefix_unref (pf);
-    return NULL;
-  }
+    pf->ctx_sum = g_new0 (float, (size_t)hp->n_layer *UPM_N_GATES * hp->n_embd);
+  if (!pf->kv)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+          "out of memory for the caption key/value cache");
+      upm_prefix_unref (pf);
+      return NULL;
+    }
   upm_ctx_record (ctx, routing, 0, TRUE);
-  if (!prefix_encode (ctx, pf, error)) {
-    upm_ctx_record (ctx, NULL, 0, FALSE);
-    upm_prefix_unref (pf);
-    return NULL;
-  }
+  if (!prefix_encode (ctx, pf, error))
+    {
+      upm_ctx_record (ctx, NULL, 0, FALSE);
+      upm_prefix_unref (pf);
+      return NULL;
+    }
   upm_ctx_record (ctx, NULL, 0, FALSE);
   UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n_tokens };
   upm_routing_add_segments (ctx->model, routing, &seg, 1, 0);
@@ -575,7 +607,7 @@ upm_prefix_new (UpmContext * ctx, const float *embeddings, uint32_t n_tokens,
 }
 
 static gboolean
-decode_prepare (UpmContext * ctx, BeamSearch * bs, GError ** error)
+decode_prepare (UpmContext *ctx, BeamSearch *bs, GError **error)
 {
   const UpmHParams *hp = &ctx->model->hp;
 
@@ -583,33 +615,36 @@ decode_prepare (UpmContext * ctx, BeamSearch * bs, GError ** error)
     return TRUE;
   if (!ctx->caption)
     ctx->caption = g_new0 (UpmCaptionState, 1);
-  if (ctx->model->routing == UPM_ROUTING_CONTEXT) {
-    UpmCaptionState *st = ctx->caption;
-    const size_t sums = (size_t) bs->beam * hp->n_layer * UPM_N_GATES *
-        hp->n_embd;
-    if (sums > st->sums_cap) {
-      g_free (st->word_sum);
-      g_free (st->tmp_sum);
-      g_free (st->base_sum);
-      st->word_sum = g_try_new0 (float, sums);
-      st->tmp_sum = g_try_new0 (float, sums);
-      st->base_sum = g_try_new0 (float, sums);
-      st->sums_cap = st->word_sum && st->tmp_sum && st->base_sum ? sums : 0;
-      if (!st->sums_cap) {
-        g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
-            "out of memory for the caption context sums");
-        return FALSE;
-      }
+  if (ctx->model->routing == UPM_ROUTING_CONTEXT)
+    {
+      UpmCaptionState *st = ctx->caption;
+      const size_t sums
+          = (size_t)bs->beam * hp->n_layer * UPM_N_GATES * hp->n_embd;
+      if (sums > st->sums_cap)
+        {
+          g_free (st->word_sum);
+          g_free (st->tmp_sum);
+          g_free (st->base_sum);
+          st->word_sum = g_try_new0 (float, sums);
+          st->tmp_sum = g_try_new0 (float, sums);
+          st->base_sum = g_try_new0 (float, sums);
+          st->sums_cap = st->word_sum && st->tmp_sum && st->base_sum ? sums : 0;
+          if (!st->sums_cap)
+            {
+              g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+                  "out of memory for the caption context sums");
+              return FALSE;
+            }
+        }
     }
-  }
   return state_reserve (ctx->caption,
-      (size_t) bs->beam * hp->n_layer * bs->max_len * hp->n_embd, error);
+      (size_t)bs->beam * hp->n_layer * bs->max_len * hp->n_embd, error);
 }
 
 gboolean
-upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
-    const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
-    GError ** error)
+upm_caption_decode (UpmContext *ctx, UpmPrefix *prefix,
+    const UpmCaptionParams *params, UpmCaption *out, UpmRouting *routing,
+    GError **error)
 {
   const gboolean fast = ctx->path == UPM_PATH_FAST;
   BeamSearch bs;
@@ -621,31 +656,35 @@ upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
   if (!beam_init (ctx, &bs, prefix, params, error))
     return FALSE;
   ok = decode_prepare (ctx, &bs, error);
-  lp = ok ? g_try_new (float, (size_t) bs.beam * bs.vocab) : NULL;
+  lp = ok ? g_try_new (float, (size_t)bs.beam *bs.vocab) : NULL;
   cand = g_new (Candidate, bs.beam);
-  if (ok && !lp) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
-    ok = FALSE;
-  }
-  upm_ctx_record (ctx, routing, 0, FALSE);
-  for (uint32_t t = 0; ok && t < bs.max_len; t++) {
-    if (params && params->cancel && g_atomic_int_get (params->cancel)) {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_CANCELLED,
-          "caption decoding cancelled at step %u of %u", t, bs.max_len);
+  if (ok && !lp)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
       ok = FALSE;
-      break;
     }
-    ok = fast ? fast_step (ctx, &bs, t, lp, error) :
-        plain_step (ctx, &bs, t, lp, error);
-    if (ok)
-      apply_candidates (ctx, &bs, cand, select_candidates (&bs, lp, cand), t);
-  }
+  upm_ctx_record (ctx, routing, 0, FALSE);
+  for (uint32_t t = 0; ok && t < bs.max_len; t++)
+    {
+      if (params && params->cancel && g_atomic_int_get (params->cancel))
+        {
+          g_set_error (error, UPM_ERROR, UPM_ERROR_CANCELLED,
+              "caption decoding cancelled at step %u of %u", t, bs.max_len);
+          ok = FALSE;
+          break;
+        }
+      ok = fast ? fast_step (ctx, &bs, t, lp, error)
+                : plain_step (ctx, &bs, t, lp, error);
+      if (ok)
+        apply_candidates (ctx, &bs, cand, select_candidates (&bs, lp, cand), t);
+    }
   upm_ctx_record (ctx, NULL, 0, FALSE);
-  if (ok) {
-    UpmSegment seg = { UPM_ATTR_CAPTION_TEXT, bs.max_len };
-    finish_caption (ctx->model, &bs, out);
-    upm_routing_add_segments (ctx->model, routing, &seg, 1, bs.lp_tokens);
-  }
+  if (ok)
+    {
+      UpmSegment seg = { UPM_ATTR_CAPTION_TEXT, bs.max_len };
+      finish_caption (ctx->model, &bs, out);
+      upm_routing_add_segments (ctx->model, routing, &seg, 1, bs.lp_tokens);
+    }
   g_free (lp);
   g_free (cand);
   beam_clear (&bs);
@@ -654,36 +693,39 @@ upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
 
 /* [SPE, visual] embeddings of a clip into a fresh prefix. */
 static UpmPrefix *
-prefix_from_patches (UpmContext * ctx, const float *patches,
-    uint32_t n_frames, UpmRouting * routing, GError ** error)
+prefix_from_patches (UpmContext *ctx, const float *patches, uint32_t n_frames,
+    UpmRouting *routing, GError **error)
 {
   const UpmHParams *hp = &ctx->model->hp;
   uint32_t n;
   float *x;
   UpmPrefix *pf;
 
-  if (!patches || n_frames < 1 || n_frames > hp->n_temporal) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-        "a clip has %u frames; this model takes 1 to %u", n_frames,
-        hp->n_temporal);
-    return NULL;
-  }
+  if (!patches || n_frames < 1 || n_frames > hp->n_temporal)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "a clip has %u frames; this model takes 1 to %u", n_frames,
+          hp->n_temporal);
+      return NULL;
+    }
   n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
-  x = g_try_new (float, (size_t) n * hp->n_embd);
-  if (!x) {
-    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
-    return NULL;
-  }
-  pf = upm_embed_patches (ctx, patches, n_frames, x, error) ?
-      upm_prefix_new (ctx, x, n, routing, error) : NULL;
+  x = g_try_new (float, (size_t)n * hp->n_embd);
+  if (!x)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory");
+      return NULL;
+    }
+  pf = upm_embed_patches (ctx, patches, n_frames, x, error)
+           ? upm_prefix_new (ctx, x, n, routing, error)
+           : NULL;
   g_free (x);
   return pf;
 }
 
 gboolean
-upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
-    const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
-    GError ** error)
+upm_caption (UpmContext *ctx, const float *patches, uint32_t n_frames,
+    const UpmCaptionParams *params, UpmCaption *out, UpmRouting *routing,
+    GError **error)
 {
   UpmPrefix *pf;
   gboolean ok;
@@ -698,8 +740,8 @@ upm_caption (UpmContext * ctx, const float *patches, uint32_t n_frames,
 }
 
 gboolean
-upm_caption_first_step (UpmContext * ctx, const float *patches,
-    uint32_t n_frames, float *logprobs, GError ** error)
+upm_caption_first_step (UpmContext *ctx, const float *patches,
+    uint32_t n_frames, float *logprobs, GError **error)
 {
   UpmPrefix *pf = prefix_from_patches (ctx, patches, n_frames, NULL, error);
   BeamSearch bs;
@@ -708,12 +750,14 @@ upm_caption_first_step (UpmContext * ctx, const float *patches,
   if (!pf)
     return FALSE;
   ok = beam_init (ctx, &bs, pf, NULL, error);
-  if (ok) {
-    ok = decode_prepare (ctx, &bs, error) && (ctx->path == UPM_PATH_FAST ?
-        fast_step (ctx, &bs, 0, logprobs, error) :
-        plain_step (ctx, &bs, 0, logprobs, error));
-    beam_clear (&bs);
-  }
+  if (ok)
+    {
+      ok = decode_prepare (ctx, &bs, error)
+           && (ctx->path == UPM_PATH_FAST
+                   ? fast_step (ctx, &bs, 0, logprobs, error)
+                   : plain_step (ctx, &bs, 0, logprobs, error));
+      beam_clear (&bs);
+    }
   upm_prefix_unref (pf);
   return ok;
 }

@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  const char *name; /* with the ';' when it is required */
+  const char *name;  /* with the ';' when it is required */
   const char *value; /* UTF-8 */
 } UpmHtmlEntity;
 

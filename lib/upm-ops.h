@@ -33,20 +33,20 @@ void upm_parallel_for (uint32_t n_tasks, UpmTaskFunc fn, void *arg);
 /* What happens to y = x W^T + b before it is stored. */
 typedef enum
 {
-  UPM_EPI_NONE,                 /* y = x W^T + b */
-  UPM_EPI_GELU,                 /* y = GELU(x W^T + b) */
-  UPM_EPI_RESIDUAL,             /* res += scale * (x W^T + b); y is scratch;
-                                 * then ln_out = LN(res) when ln_w is set */
+  UPM_EPI_NONE,     /* y = x W^T + b */
+  UPM_EPI_GELU,     /* y = GELU(x W^T + b) */
+  UPM_EPI_RESIDUAL, /* res += scale * (x W^T + b); y is scratch;
+                     * then ln_out = LN(res) when ln_w is set */
 } UpmEpiKind;
 
 typedef struct
 {
   UpmEpiKind kind;
-  float *res;                   /* [n, n_out] */
-  const float *scale;           /* [n_out] */
-  const float *ln_w, *ln_b;     /* optional LayerNorm of the updated rows */
+  float *res;               /* [n, n_out] */
+  const float *scale;       /* [n_out] */
+  const float *ln_w, *ln_b; /* optional LayerNorm of the updated rows */
   float eps;
-  float *ln_out;                /* [n, n_out] */
+  float *ln_out; /* [n, n_out] */
 } UpmEpilogue;
 
 /* y[n, n_out] = x[n, n_in] W^T + b, W row-major [n_out, n_in] (PyTorch).
@@ -55,26 +55,24 @@ typedef struct
 void upm_linear (const float *x, uint32_t n, uint32_t n_in, const float *w,
     const float *b, uint32_t n_out, float *y);
 /* The same with an epilogue fused into each task (epi may be NULL). */
-void upm_linear_ex (const float *x, uint32_t n, uint32_t n_in,
-    const float *w, const float *b, uint32_t n_out, float *y,
-    const UpmEpilogue * epi);
+void upm_linear_ex (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    const float *b, uint32_t n_out, float *y, const UpmEpilogue *epi);
 
 /* y = beta y + x W^T (+ b), then the epilogue, where W's rows are ldw
  * floats apart: a block of W's columns, so that a product can be summed
  * over blocks of its inputs (b and the epilogue with the last block). */
-void upm_linear_part (const float *x, uint32_t n, uint32_t n_in,
-    const float *w, size_t ldw, const float *b, uint32_t n_out, float beta,
-    float *y, const UpmEpilogue * epi);
+void upm_linear_part (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    size_t ldw, const float *b, uint32_t n_out, float beta, float *y,
+    const UpmEpilogue *epi);
 
 /* y += alpha * (x W^T + b): the plain path's per-expert accumulation. */
-void upm_linear_acc (const float *x, uint32_t n, uint32_t n_in,
-    const float *w, const float *b, uint32_t n_out, float alpha, float *y);
+void upm_linear_acc (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    const float *b, uint32_t n_out, float alpha, float *y);
 
 /* y[n, n_out] = alpha * x W^T for few rows (n <= 8 per pass), W in float
  * (w) or IEEE half (w16, exactly one of them set): the similarity heads. */
-void upm_matmul_rows (const float *x, uint32_t n, uint32_t n_in,
-    const float *w, const uint16_t * w16, uint32_t n_out, float alpha,
-    float *y);
+void upm_matmul_rows (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    const uint16_t *w16, uint32_t n_out, float alpha, float *y);
 
 /* Row-wise LayerNorm of x [n, d] into y (may alias x). */
 void upm_layer_norm (const float *x, uint32_t n, uint32_t d, const float *g,
@@ -89,8 +87,8 @@ void upm_exp (float *x, size_t n);
 void upm_exp_ref (float *x, size_t n);
 
 /* x[n, d] += scale[d] * y[n, d] (layer scale + residual). */
-void upm_scaled_residual (float *x, const float *y, const float *scale,
-    uint32_t n, uint32_t d);
+void upm_scaled_residual (
+    float *x, const float *y, const float *scale, uint32_t n, uint32_t d);
 
 /* In-place softmax of x[n]; returns nothing, handles -inf. */
 void upm_softmax (float *x, uint32_t n);
@@ -101,7 +99,7 @@ void upm_log_softmax (float *x, uint32_t n);
 void upm_l2_normalize (float *x, uint32_t d);
 
 /* IEEE half <-> float (F16C where available). */
-void upm_f32_to_f16_row (const float *x, uint16_t * y, size_t n);
+void upm_f32_to_f16_row (const float *x, uint16_t *y, size_t n);
 
 /* -------------------------------------------------------------- attention */
 
@@ -121,28 +119,27 @@ typedef struct
 {
   const float *kt;
   const float *v;
-  uint32_t n;                   /* keys */
-  uint32_t ld;                  /* keys rounded up to 16 */
+  uint32_t n;  /* keys */
+  uint32_t ld; /* keys rounded up to 16 */
 } UpmKvPacked;
 
 /* Floats of a packed buffer for n keys. */
-size_t upm_kv_packed_size (uint32_t n_keys, uint32_t n_head,
-    uint32_t head_dim);
+size_t upm_kv_packed_size (uint32_t n_keys, uint32_t n_head, uint32_t head_dim);
 /* Packs the concatenation of the spans into buf (upm_kv_packed_size
  * floats), in parallel over heads. */
-void upm_kv_pack (const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
-    uint32_t head_dim, float *buf, UpmKvPacked * out);
+void upm_kv_pack (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
+    uint32_t head_dim, float *buf, UpmKvPacked *out);
 /* Packs the concatenation of the spans as keys key0.. of a buffer for
  * n_keys keys (upm_kv_packed_size (n_keys) floats), so that a sequence can
  * be packed a run of rows at a time; the padding keys are zeroed by the
  * call that packs the last key. *out describes the whole buffer. */
-void upm_kv_pack_at (const UpmKvSpan * spans, uint32_t n_spans,
-    uint32_t n_head, uint32_t head_dim, uint32_t n_keys, uint32_t key0,
-    float *buf, UpmKvPacked * out);
+void upm_kv_pack_at (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
+    uint32_t head_dim, uint32_t n_keys, uint32_t key0, float *buf,
+    UpmKvPacked *out);
 /* The description of a packed buffer for n_keys keys (what the packing
  * calls fill in). */
 void upm_kv_packed_init (uint32_t n_keys, uint32_t n_head, uint32_t head_dim,
-    float *buf, UpmKvPacked * out);
+    float *buf, UpmKvPacked *out);
 
 /* Multi-head attention of n_q queries against the concatenation of the
  * key/value spans. Query row i sees the first visible(i) keys of the
@@ -153,14 +150,14 @@ void upm_kv_packed_init (uint32_t n_keys, uint32_t n_head, uint32_t head_dim,
  * kernels keep per-thread buffers); upm_attention_scratch() stays for
  * callers that still allocate it. */
 void upm_attention (const float *q, uint32_t ldq, uint32_t n_q,
-    const UpmKvSpan * spans, uint32_t n_spans, uint32_t n_head,
-    uint32_t head_dim, uint32_t causal_from, uint32_t key_offset,
-    float *out, uint32_t ldo, float *scratch);
+    const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
+    uint32_t head_dim, uint32_t causal_from, uint32_t key_offset, float *out,
+    uint32_t ldo, float *scratch);
 size_t upm_attention_scratch (uint32_t n_q, uint32_t n_keys);
 
 /* The same against packed keys/values (head_dim a multiple of 8). */
 void upm_attention_packed (const float *q, uint32_t ldq, uint32_t n_q,
-    const UpmKvPacked * kv, uint32_t n_head, uint32_t head_dim,
+    const UpmKvPacked *kv, uint32_t n_head, uint32_t head_dim,
     uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo);
 
 /* Decoding: groups of consecutive query rows that all see the shared packed
@@ -175,8 +172,8 @@ typedef struct
 } UpmAttnGroup;
 
 void upm_attention_groups (const float *q, uint32_t ldq,
-    const UpmKvPacked * shared, const UpmAttnGroup * groups,
-    uint32_t n_groups, uint32_t n_head, uint32_t head_dim,
-    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo);
+    const UpmKvPacked *shared, const UpmAttnGroup *groups, uint32_t n_groups,
+    uint32_t n_head, uint32_t head_dim, uint32_t causal_from,
+    uint32_t key_offset, float *out, uint32_t ldo);
 
 #endif /* UPM_OPS_H */

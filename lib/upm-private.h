@@ -14,10 +14,19 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  UPM_GGUF_U8 = 0, UPM_GGUF_I8 = 1, UPM_GGUF_U16 = 2, UPM_GGUF_I16 = 3,
-  UPM_GGUF_U32 = 4, UPM_GGUF_I32 = 5, UPM_GGUF_F32 = 6, UPM_GGUF_BOOL = 7,
-  UPM_GGUF_STRING = 8, UPM_GGUF_ARRAY = 9, UPM_GGUF_U64 = 10,
-  UPM_GGUF_I64 = 11, UPM_GGUF_F64 = 12,
+  UPM_GGUF_U8 = 0,
+  UPM_GGUF_I8 = 1,
+  UPM_GGUF_U16 = 2,
+  UPM_GGUF_I16 = 3,
+  UPM_GGUF_U32 = 4,
+  UPM_GGUF_I32 = 5,
+  UPM_GGUF_F32 = 6,
+  UPM_GGUF_BOOL = 7,
+  UPM_GGUF_STRING = 8,
+  UPM_GGUF_ARRAY = 9,
+  UPM_GGUF_U64 = 10,
+  UPM_GGUF_I64 = 11,
+  UPM_GGUF_F64 = 12,
 } UpmGgufType;
 
 typedef enum
@@ -31,70 +40,70 @@ typedef enum
 
 typedef struct
 {
-  const char *name;             /* NUL-terminated copy owned by the reader */
+  const char *name; /* NUL-terminated copy owned by the reader */
   uint32_t n_dims;
-  uint64_t ne[UPM_GGUF_MAX_DIMS];       /* ne[0] = fastest dimension */
+  uint64_t ne[UPM_GGUF_MAX_DIMS]; /* ne[0] = fastest dimension */
   UpmDType type;
-  uint64_t offset;              /* from the data section start */
+  uint64_t offset; /* from the data section start */
   uint64_t n_bytes;
-  const void *data;             /* inside the mapping, aligned */
+  const void *data; /* inside the mapping, aligned */
 } UpmTensor;
 
 typedef struct
 {
-  const char *key;              /* NUL-terminated copy */
+  const char *key; /* NUL-terminated copy */
   UpmGgufType type;
-  UpmGgufType array_type;       /* when type == ARRAY */
-  uint64_t n;                   /* array length (1 for scalars) */
-  const uint8_t *raw;           /* value bytes in the mapping */
+  UpmGgufType array_type; /* when type == ARRAY */
+  uint64_t n;             /* array length (1 for scalars) */
+  const uint8_t *raw;     /* value bytes in the mapping */
 } UpmGgufKv;
 
 typedef struct _UpmGguf UpmGguf;
 
 /* mmap and validate the whole container: sizes, offsets, types, UTF-8. */
-UpmGguf *upm_gguf_open (const char *path, GError ** error);
-void upm_gguf_close (UpmGguf * gguf);
-const char *upm_gguf_path (const UpmGguf * gguf);
-uint32_t upm_gguf_version (const UpmGguf * gguf);
-uint64_t upm_gguf_file_size (const UpmGguf * gguf);
-uint32_t upm_gguf_alignment (const UpmGguf * gguf);
+UpmGguf *upm_gguf_open (const char *path, GError **error);
+void upm_gguf_close (UpmGguf *gguf);
+const char *upm_gguf_path (const UpmGguf *gguf);
+uint32_t upm_gguf_version (const UpmGguf *gguf);
+uint64_t upm_gguf_file_size (const UpmGguf *gguf);
+uint32_t upm_gguf_alignment (const UpmGguf *gguf);
 
-guint upm_gguf_n_kv (const UpmGguf * gguf);
-const UpmGgufKv *upm_gguf_kv (const UpmGguf * gguf, guint i);
-const UpmGgufKv *upm_gguf_find_kv (const UpmGguf * gguf, const char *key);
-guint upm_gguf_n_tensors (const UpmGguf * gguf);
-const UpmTensor *upm_gguf_tensor (const UpmGguf * gguf, guint i);
-const UpmTensor *upm_gguf_find_tensor (const UpmGguf * gguf, const char *name);
+guint upm_gguf_n_kv (const UpmGguf *gguf);
+const UpmGgufKv *upm_gguf_kv (const UpmGguf *gguf, guint i);
+const UpmGgufKv *upm_gguf_find_kv (const UpmGguf *gguf, const char *key);
+guint upm_gguf_n_tensors (const UpmGguf *gguf);
+const UpmTensor *upm_gguf_tensor (const UpmGguf *gguf, guint i);
+const UpmTensor *upm_gguf_find_tensor (const UpmGguf *gguf, const char *name);
 
 /* Typed getters: FALSE with a GError naming file and key when the key is
  * missing or has another type. */
-gboolean upm_gguf_get_u32 (const UpmGguf * gguf, const char *key,
-    uint32_t * out, GError ** error);
-gboolean upm_gguf_get_f32 (const UpmGguf * gguf, const char *key,
-    float *out, GError ** error);
-gboolean upm_gguf_get_bool (const UpmGguf * gguf, const char *key,
-    gboolean * out, GError ** error);
+gboolean upm_gguf_get_u32 (
+    const UpmGguf *gguf, const char *key, uint32_t *out, GError **error);
+gboolean upm_gguf_get_f32 (
+    const UpmGguf *gguf, const char *key, float *out, GError **error);
+gboolean upm_gguf_get_bool (
+    const UpmGguf *gguf, const char *key, gboolean *out, GError **error);
 /* Newly allocated. */
-char *upm_gguf_get_string (const UpmGguf * gguf, const char *key,
-    GError ** error);
+char *upm_gguf_get_string (
+    const UpmGguf *gguf, const char *key, GError **error);
 /* Newly allocated NULL-terminated vector; *n may be NULL. */
-char **upm_gguf_get_strv (const UpmGguf * gguf, const char *key, guint * n,
-    GError ** error);
+char **upm_gguf_get_strv (
+    const UpmGguf *gguf, const char *key, guint *n, GError **error);
 /* Array getters copy into a newly allocated buffer of *n elements. */
-uint8_t *upm_gguf_get_u8_array (const UpmGguf * gguf, const char *key,
-    guint * n, GError ** error);
-uint32_t *upm_gguf_get_u32_array (const UpmGguf * gguf, const char *key,
-    guint * n, GError ** error);
-int32_t *upm_gguf_get_i32_array (const UpmGguf * gguf, const char *key,
-    guint * n, GError ** error);
-float *upm_gguf_get_f32_array (const UpmGguf * gguf, const char *key,
-    guint * n, GError ** error);
+uint8_t *upm_gguf_get_u8_array (
+    const UpmGguf *gguf, const char *key, guint *n, GError **error);
+uint32_t *upm_gguf_get_u32_array (
+    const UpmGguf *gguf, const char *key, guint *n, GError **error);
+int32_t *upm_gguf_get_i32_array (
+    const UpmGguf *gguf, const char *key, guint *n, GError **error);
+float *upm_gguf_get_f32_array (
+    const UpmGguf *gguf, const char *key, guint *n, GError **error);
 
 /* A tensor with this name, dtype and PyTorch-order shape (dims[0] slowest),
- * or NULL with an error "FILE: tensor 'NAME': expected [a, b] F32, found ...". */
-const UpmTensor *upm_gguf_require_tensor (const UpmGguf * gguf,
-    const char *name, UpmDType type, guint n_dims, const uint64_t * dims,
-    GError ** error);
+ * or NULL with an error "FILE: tensor 'NAME': expected [a, b] F32, found ...".
+ */
+const UpmTensor *upm_gguf_require_tensor (const UpmGguf *gguf, const char *name,
+    UpmDType type, guint n_dims, const uint64_t *dims, GError **error);
 
 const char *upm_dtype_name (UpmDType type);
 float upm_f16_to_f32 (uint16_t h);
@@ -135,14 +144,14 @@ typedef struct
   const float *norm_w, *norm_b; /* [D] */
   const float *embd;            /* [n_embd_rows, D] (modality, task) */
   uint32_t n_embd_rows;
-  const float *wg;              /* [E, D] */
+  const float *wg; /* [E, D] */
 } UpmGate;
 
 typedef struct
 {
   const float *attn_norm_w, *attn_norm_b;
   const float *ffn_norm_w, *ffn_norm_b;
-  const float *attn_scale, *ffn_scale;  /* gamma_1, gamma_2 */
+  const float *attn_scale, *ffn_scale; /* gamma_1, gamma_2 */
   gboolean is_moe;
   UpmLinear lin[UPM_N_LIN];
   UpmGate gate[UPM_N_GATES];
@@ -151,9 +160,9 @@ typedef struct
 typedef struct
 {
   char *name;
-  char **labels;                /* NULL-terminated */
+  char **labels; /* NULL-terminated */
   guint n_labels;
-  const UpmTensor *features;    /* optional cached features, F32 or F16 */
+  const UpmTensor *features; /* optional cached features, F32 or F16 */
 } UpmLabelSet;
 
 typedef struct _UpmEngineCache UpmEngineCache;
@@ -163,7 +172,7 @@ struct _UpmModel
   gint ref_count;
   char *path;
   char *name;
-  char *weights_sha256;         /* may be NULL */
+  char *weights_sha256; /* may be NULL */
   UpmGguf *gguf;
   UpmHParams hp;
   UpmRoutingLevel routing;
@@ -175,10 +184,10 @@ struct _UpmModel
   const float *token_pos_embd;  /* [ctx, D] */
   const float *token_type_embd; /* [2, D] */
   const float *embd_norm_w, *embd_norm_b;
-  const float *patch_w;         /* [D, 3PP] */
+  const float *patch_w; /* [D, 3PP] */
   const float *patch_b;
-  const float *spatial_pos;     /* [grid^2, D] */
-  const float *temporal_pos;    /* [T, D] */
+  const float *spatial_pos;  /* [grid^2, D] */
+  const float *temporal_pos; /* [T, D] */
   const float *post_norm_w, *post_norm_b;
   const float *proj_w, *proj_b; /* [D, D], [D] */
   UpmLayer *layers;             /* n_layer */
@@ -186,7 +195,7 @@ struct _UpmModel
   UpmBpe *bpe;
   UpmLabelSet *labelsets;
   guint n_labelsets;
-  const UpmTensor *vocab_features;      /* optional, F32 or F16 */
+  const UpmTensor *vocab_features; /* optional, F32 or F16 */
 
   /* Lazily built state of the engine (merged experts, feature caches). */
   GMutex lock;
@@ -194,7 +203,7 @@ struct _UpmModel
 };
 
 /* Provided by the engine (upm-engine.c); called from upm_model_unref. */
-void upm_engine_cache_free (UpmEngineCache * cache);
+void upm_engine_cache_free (UpmEngineCache *cache);
 
 G_END_DECLS
 #endif /* UPM_PRIVATE_H */

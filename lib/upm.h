@@ -23,13 +23,14 @@ GQuark upm_error_quark (void);
 
 typedef enum
 {
-  UPM_ERROR_IO,                 /* file missing, unreadable, mmap failed */
-  UPM_ERROR_FORMAT,             /* not a GGUF file, truncated, corrupt, hostile */
-  UPM_ERROR_VERSION,            /* newer format version or other architecture */
-  UPM_ERROR_MODEL,              /* missing tensor, wrong dtype or shape, bad hparams */
-  UPM_ERROR_INVALID_ARGUMENT,   /* bad input from the caller (sizes, UTF-8, ...) */
-  UPM_ERROR_NOMEM,              /* an allocation of absurd size was refused */
-  UPM_ERROR_CANCELLED,          /* the caller's cancel flag was raised */
+  UPM_ERROR_IO,      /* file missing, unreadable, mmap failed */
+  UPM_ERROR_FORMAT,  /* not a GGUF file, truncated, corrupt, hostile */
+  UPM_ERROR_VERSION, /* newer format version or other architecture */
+  UPM_ERROR_MODEL,   /* missing tensor, wrong dtype or shape, bad hparams */
+  UPM_ERROR_INVALID_ARGUMENT, /* bad input from the caller (sizes, UTF-8, ...)
+                               */
+  UPM_ERROR_NOMEM,            /* an allocation of absurd size was refused */
+  UPM_ERROR_CANCELLED,        /* the caller's cancel flag was raised */
 } UpmError;
 
 /* Attribute rows of the conditional MoE (model-spec §3.3). */
@@ -55,11 +56,11 @@ const char *upm_attr_name (UpmAttr attr);
  * (dynamic: real top-2 dispatch). */
 typedef enum
 {
-  UPM_ROUTING_ATTRIBUTE,        /* the segment's 8-bit attribute vector */
-  UPM_ROUTING_TOKEN,            /* the token's own input to the MoE linear */
-  UPM_ROUTING_CONTEXT,          /* the mean input over the visible tokens */
-  UPM_ROUTING_MODALITY,         /* a learned embedding of the modality */
-  UPM_ROUTING_TASK,             /* a learned embedding of the task */
+  UPM_ROUTING_ATTRIBUTE, /* the segment's 8-bit attribute vector */
+  UPM_ROUTING_TOKEN,     /* the token's own input to the MoE linear */
+  UPM_ROUTING_CONTEXT,   /* the mean input over the visible tokens */
+  UPM_ROUTING_MODALITY,  /* a learned embedding of the modality */
+  UPM_ROUTING_TASK,      /* a learned embedding of the task */
   UPM_N_ROUTING_LEVELS
 } UpmRoutingLevel;
 
@@ -79,10 +80,10 @@ typedef enum
 
 typedef enum
 {
-  UPM_TASK_CLASSIFICATION,      /* cls_input, cls_target */
-  UPM_TASK_RETRIEVAL,           /* retrieval_input, retrieval_target */
-  UPM_TASK_CAPTION,             /* caption_prefix, caption_text, vocab_target */
-  UPM_TASK_TEXT,                /* text_input (MLM, GLUE) */
+  UPM_TASK_CLASSIFICATION, /* cls_input, cls_target */
+  UPM_TASK_RETRIEVAL,      /* retrieval_input, retrieval_target */
+  UPM_TASK_CAPTION,        /* caption_prefix, caption_text, vocab_target */
+  UPM_TASK_TEXT,           /* text_input (MLM, GLUE) */
   UPM_N_TASKS
 } UpmTask;
 
@@ -110,19 +111,19 @@ const char *upm_scale_name (UpmScale scale);
 
 typedef struct
 {
-  uint32_t n_embd;              /* D */
+  uint32_t n_embd; /* D */
   uint32_t n_layer;
   uint32_t n_head;
   uint32_t n_ff;
   uint32_t n_vocab;
-  uint32_t n_text_ctx;          /* text position slots */
-  uint32_t text_max_length;     /* default truncation of target text */
+  uint32_t n_text_ctx;      /* text position slots */
+  uint32_t text_max_length; /* default truncation of target text */
   uint32_t patch_size;
   uint32_t image_size;
-  uint32_t grid;                /* image_size / patch_size */
-  uint32_t n_temporal;          /* temporal position slots = max frames per clip */
-  uint32_t clip_frames;         /* default frames per clip */
-  uint32_t n_expert;            /* 0 for a dense model */
+  uint32_t grid;        /* image_size / patch_size */
+  uint32_t n_temporal;  /* temporal position slots = max frames per clip */
+  uint32_t clip_frames; /* default frames per clip */
+  uint32_t n_expert;    /* 0 for a dense model */
   uint32_t n_expert_used;
   float norm_eps;
   float image_mean[3], image_std[3];
@@ -143,96 +144,95 @@ typedef struct _UpmBpe UpmBpe;
 
 /* ------------------------------------------------------------------ model */
 
-UpmModel *upm_model_load (const char *path, GError ** error);
-UpmModel *upm_model_ref (UpmModel * model);
-void upm_model_unref (UpmModel * model);
+UpmModel *upm_model_load (const char *path, GError **error);
+UpmModel *upm_model_ref (UpmModel *model);
+void upm_model_unref (UpmModel *model);
 
-const UpmHParams *upm_model_hparams (const UpmModel * model);
-const char *upm_model_path (const UpmModel * model);
-const char *upm_model_name (const UpmModel * model);
-gboolean upm_model_is_moe (const UpmModel * model);
-gboolean upm_model_layer_is_moe (const UpmModel * model, uint32_t layer);
+const UpmHParams *upm_model_hparams (const UpmModel *model);
+const char *upm_model_path (const UpmModel *model);
+const char *upm_model_name (const UpmModel *model);
+gboolean upm_model_is_moe (const UpmModel *model);
+gboolean upm_model_layer_is_moe (const UpmModel *model, uint32_t layer);
 /* The routing level of a MoE model (attribute for dense models). */
-UpmRoutingLevel upm_model_routing_level (const UpmModel * model);
-const uint8_t *upm_model_attr_bits (const UpmModel * model, UpmAttr attr);
+UpmRoutingLevel upm_model_routing_level (const UpmModel *model);
+const uint8_t *upm_model_attr_bits (const UpmModel *model, UpmAttr attr);
 /* min(exp(raw), 100) of the stored scale. */
-float upm_model_logit_scale (const UpmModel * model, UpmScale scale);
-const UpmBpe *upm_model_bpe (const UpmModel * model);
+float upm_model_logit_scale (const UpmModel *model, UpmScale scale);
+const UpmBpe *upm_model_bpe (const UpmModel *model);
 
 /* Label sets bundled in the model file (may be none). */
-guint upm_model_n_labelsets (const UpmModel * model);
-const char *upm_model_labelset_name (const UpmModel * model, guint i);
+guint upm_model_n_labelsets (const UpmModel *model);
+const char *upm_model_labelset_name (const UpmModel *model, guint i);
 /* NULL-terminated, owned by the model. */
-const char *const *upm_model_labelset_labels (const UpmModel * model,
-    const char *name, guint * n_labels);
+const char *const *upm_model_labelset_labels (
+    const UpmModel *model, const char *name, guint *n_labels);
 
 /* --------------------------------------------------------------- tokenizer */
 
 /* Build a CLIP-style byte-level BPE from its symbol table and merges. */
 UpmBpe *upm_bpe_new (const char *const *tokens, guint n_tokens,
-    const char *const *merges, guint n_merges, GError ** error);
+    const char *const *merges, guint n_merges, GError **error);
 /* CLIP's bpe_simple_vocab_16e6.txt(.gz): 49,411 ids with the five specials. */
-UpmBpe *upm_bpe_new_from_clip_file (const char *path, GError ** error);
-void upm_bpe_free (UpmBpe * bpe);
-guint upm_bpe_n_tokens (const UpmBpe * bpe);
+UpmBpe *upm_bpe_new_from_clip_file (const char *path, GError **error);
+void upm_bpe_free (UpmBpe *bpe);
+guint upm_bpe_n_tokens (const UpmBpe *bpe);
 /* Id of a symbol ("a</w>", "<|endoftext|>", ...), or -1. */
-int32_t upm_bpe_token_id (const UpmBpe * bpe, const char *symbol);
+int32_t upm_bpe_token_id (const UpmBpe *bpe, const char *symbol);
 
 /* Lower-case, HTML-unescape, collapse whitespace, split with CLIP's regex
- * (with <|startoftext|>, <|endoftext|>, <|gen|>, <|spe|> atomic) and BPE-encode.
- * Appends int32 ids to @ids. Fails on invalid UTF-8. */
-gboolean upm_bpe_encode (const UpmBpe * bpe, const char *text, gssize len,
-    GArray * ids, GError ** error);
+ * (with <|startoftext|>, <|endoftext|>, <|gen|>, <|spe|> atomic) and
+ * BPE-encode. Appends int32 ids to @ids. Fails on invalid UTF-8. */
+gboolean upm_bpe_encode (const UpmBpe *bpe, const char *text, gssize len,
+    GArray *ids, GError **error);
 /* Inverse of encode for ordinary tokens (specials are printed as their
  * symbol); "</w>" becomes a space, the result is stripped. Never fails. */
-char *upm_bpe_decode (const UpmBpe * bpe, const int32_t * ids, gsize n_ids);
+char *upm_bpe_decode (const UpmBpe *bpe, const int32_t *ids, gsize n_ids);
 /* Keep the first (max_len - 1) ids and the last one when too long. */
-void upm_tokens_truncate (GArray * ids, guint max_len);
+void upm_tokens_truncate (GArray *ids, guint max_len);
 /* Tokenise "<text> <|endoftext|>" and truncate to @max_len (0 = no limit). */
-GArray *upm_tokenize_target (const UpmModel * model, const char *text,
-    guint max_len, GError ** error);
+GArray *upm_tokenize_target (
+    const UpmModel *model, const char *text, guint max_len, GError **error);
 
 /* ------------------------------------------------------------------ labels */
 
 /* "a cat, a dog,a car" -> {"a cat", "a dog", "a car", NULL}: items trimmed;
  * an empty item, invalid UTF-8, an over-long label or an empty list is an
  * error (UPM_ERROR_INVALID_ARGUMENT). Free with g_strfreev. */
-char **upm_labels_parse (const char *text, gssize len, guint * n_labels,
-    GError ** error);
+char **upm_labels_parse (
+    const char *text, gssize len, guint *n_labels, GError **error);
 /* One label per line; blank lines and lines starting with '#' are skipped,
  * CRLF is accepted. Errors name the line. */
-char **upm_labels_parse_lines (const char *data, gsize len, guint * n_labels,
-    GError ** error);
+char **upm_labels_parse_lines (
+    const char *data, gsize len, guint *n_labels, GError **error);
 /* upm_labels_parse_lines on a file's contents; errors name the file. */
-char **upm_labels_load_file (const char *path, guint * n_labels,
-    GError ** error);
+char **upm_labels_load_file (const char *path, guint *n_labels, GError **error);
 
 /* ------------------------------------------------------------------ vision */
 
 typedef enum
 {
-  UPM_NORM_IMAGE,               /* ImageNet mean/std, bicubic resize */
-  UPM_NORM_VIDEO,               /* mean/std 0.5, bilinear resize */
+  UPM_NORM_IMAGE, /* ImageNet mean/std, bicubic resize */
+  UPM_NORM_VIDEO, /* mean/std 0.5, bilinear resize */
 } UpmNormKind;
 
 /* One packed RGB24 frame -> grid*grid patch rows of 3*P*P floats each:
  * resize the shorter side to image_size, centre crop, scale to [0,1],
  * normalise, patchify (channel, row, column inside a patch). */
-gboolean upm_vision_frame_to_patches (const UpmHParams * hp, UpmNormKind kind,
-    const uint8_t * rgb, int width, int height, int stride, float *patches,
-    GError ** error);
+gboolean upm_vision_frame_to_patches (const UpmHParams *hp, UpmNormKind kind,
+    const uint8_t *rgb, int width, int height, int stride, float *patches,
+    GError **error);
 
 /* Official clip sampling: index of clip frame i is
  * start + (int)(i * stride * fps / 30) modulo n_total. */
-void upm_vision_sample_indices (uint32_t n_total, double fps,
-    uint32_t n_frames, uint32_t stride, uint32_t start, uint32_t * indices);
+void upm_vision_sample_indices (uint32_t n_total, double fps, uint32_t n_frames,
+    uint32_t stride, uint32_t start, uint32_t *indices);
 
 /* ----------------------------------------------------------------- routing */
 
 typedef enum
 {
-  UPM_GATE_ATTN,                /* decides qkv + attention output */
-  UPM_GATE_FFN,                 /* decides linear1 + linear2 */
+  UPM_GATE_ATTN, /* decides qkv + attention output */
+  UPM_GATE_FFN,  /* decides linear1 + linear2 */
   UPM_N_GATES
 } UpmGateKind;
 
@@ -241,9 +241,9 @@ typedef struct
   uint32_t layer;
   UpmGateKind gate;
   UpmAttr attr;
-  uint32_t token_begin, token_end;      /* tokens of the sequence it served */
-  uint32_t expert[2];           /* descending gate logit */
-  float weight[2];              /* renormalised softmax, sum 1 */
+  uint32_t token_begin, token_end; /* tokens of the sequence it served */
+  uint32_t expert[2];              /* descending gate logit */
+  float weight[2];                 /* renormalised softmax, sum 1 */
 } UpmRoute;
 
 /* A list of UpmRoute, appended to by the encoder (static levels: one per
@@ -254,8 +254,8 @@ typedef struct
 typedef struct
 {
   GArray *routes;
-  uint32_t n_layer, n_expert;   /* sizes of counts, 0 until recorded */
-  uint32_t *counts;             /* [layer][gate][expert] */
+  uint32_t n_layer, n_expert; /* sizes of counts, 0 until recorded */
+  uint32_t *counts;           /* [layer][gate][expert] */
   gboolean token_experts;
   GArray *token_runs;
   GByteArray *token_ids;
@@ -266,49 +266,49 @@ typedef struct
 {
   uint32_t layer;
   UpmGateKind gate;
-  uint32_t token_begin;         /* first token of the sequence it covers */
+  uint32_t token_begin; /* first token of the sequence it covers */
   uint32_t n_tokens;
-  const uint8_t *experts;       /* n_tokens x 2 ids, larger gate logit first;
-                                 * owned by the UpmRouting */
+  const uint8_t *experts; /* n_tokens x 2 ids, larger gate logit first;
+                           * owned by the UpmRouting */
 } UpmTokenExperts;
 
-void upm_routing_init (UpmRouting * routing);
-void upm_routing_clear (UpmRouting * routing);
+void upm_routing_init (UpmRouting *routing);
+void upm_routing_clear (UpmRouting *routing);
 /* Tokens served by each expert of one MoE layer's gate, summed over all
  * that was encoded with @routing: a token counts for both of its experts;
  * padding is not counted; caption decoding counts each step's rows of every
  * beam (the previous word and the query). Copies min(n_counts, n_expert)
  * counts; FALSE (counts untouched) when nothing was recorded for that
  * layer and gate. */
-gboolean upm_routing_expert_counts (const UpmRouting * routing,
-    uint32_t layer, UpmGateKind gate, uint32_t * counts, uint32_t n_counts);
+gboolean upm_routing_expert_counts (const UpmRouting *routing, uint32_t layer,
+    UpmGateKind gate, uint32_t *counts, uint32_t n_counts);
 /* Ask for per-token expert ids (off by default; token and context routing
  * only: static levels decide per segment, see routes). Recorded by
  * upm_transformer_forward, upm_encode_visual and upm_prefix_new, one run
  * per MoE layer and gate and sequence; not by caption decoding. */
-void upm_routing_set_token_experts (UpmRouting * routing, gboolean enable);
-guint upm_routing_n_token_runs (const UpmRouting * routing);
+void upm_routing_set_token_experts (UpmRouting *routing, gboolean enable);
+guint upm_routing_n_token_runs (const UpmRouting *routing);
 /* FALSE when i is out of range. out->experts stays valid until the
  * routing is appended to or cleared. */
-gboolean upm_routing_token_run (const UpmRouting * routing, guint i,
-    UpmTokenExperts * out);
+gboolean upm_routing_token_run (
+    const UpmRouting *routing, guint i, UpmTokenExperts *out);
 /* The decision of one MoE layer's gate for an attribute row (no sequence).
  * Static levels only: FALSE for token and context routing. */
-gboolean upm_model_route (UpmModel * model, uint32_t layer, UpmGateKind gate,
+gboolean upm_model_route (UpmModel *model, uint32_t layer, UpmGateKind gate,
     UpmAttr attr, uint32_t expert[2], float weight[2]);
 
 /* ----------------------------------------------------------------- context */
 
 typedef enum
 {
-  UPM_PATH_FAST,                /* merged experts, KV-cached decoding */
-  UPM_PATH_PLAIN,               /* unmerged experts mixed per gate, full recompute */
+  UPM_PATH_FAST,  /* merged experts, KV-cached decoding */
+  UPM_PATH_PLAIN, /* unmerged experts mixed per gate, full recompute */
 } UpmPath;
 
-UpmContext *upm_context_new (UpmModel * model);
-void upm_context_free (UpmContext * ctx);
-UpmModel *upm_context_model (UpmContext * ctx);
-void upm_context_set_path (UpmContext * ctx, UpmPath path);
+UpmContext *upm_context_new (UpmModel *model);
+void upm_context_free (UpmContext *ctx);
+UpmModel *upm_context_model (UpmContext *ctx);
+void upm_context_set_path (UpmContext *ctx, UpmPath path);
 
 /* A run of consecutive tokens that share one attribute row. */
 typedef struct
@@ -320,10 +320,10 @@ typedef struct
 /* Embeddings. Row 0 of the output is the <SPE> token in both cases.
  * patches: n_frames * grid^2 rows of patch_dim floats.
  * out: (1 + n_frames * grid^2) x D, and (1 + n_ids) x D. */
-gboolean upm_embed_patches (UpmContext * ctx, const float *patches,
-    uint32_t n_frames, float *out, GError ** error);
-gboolean upm_embed_text (UpmContext * ctx, const int32_t * ids,
-    uint32_t n_ids, float *out, GError ** error);
+gboolean upm_embed_patches (UpmContext *ctx, const float *patches,
+    uint32_t n_frames, float *out, GError **error);
+gboolean upm_embed_text (UpmContext *ctx, const int32_t *ids, uint32_t n_ids,
+    float *out, GError **error);
 
 typedef enum
 {
@@ -336,32 +336,32 @@ typedef enum
 /* The shared encoder over one sequence, bidirectional, in place (n x D).
  * Segments must cover the n tokens. Routing of MoE layers is appended to
  * @routing when non-NULL. */
-gboolean upm_transformer_forward (UpmContext * ctx, float *x, uint32_t n,
-    const UpmSegment * segs, uint32_t n_segs, UpmForwardFlags flags,
-    UpmRouting * routing, GError ** error);
+gboolean upm_transformer_forward (UpmContext *ctx, float *x, uint32_t n,
+    const UpmSegment *segs, uint32_t n_segs, UpmForwardFlags flags,
+    UpmRouting *routing, GError **error);
 
 /* feature = normalize(proj(ln_post(h))): D floats. */
-void upm_feature_from_hidden (UpmContext * ctx, const float *h, float *feature);
+void upm_feature_from_hidden (UpmContext *ctx, const float *h, float *feature);
 
 /* Convenience: [SPE, patches] -> feature. */
-gboolean upm_encode_visual (UpmContext * ctx, const float *patches,
-    uint32_t n_frames, UpmAttr attr, float *feature, UpmRouting * routing,
-    GError ** error);
+gboolean upm_encode_visual (UpmContext *ctx, const float *patches,
+    uint32_t n_frames, UpmAttr attr, float *feature, UpmRouting *routing,
+    GError **error);
 /* [SPE, ids_i] for each text -> features (n_texts x D), batched with key
  * padding. */
-gboolean upm_encode_texts (UpmContext * ctx, const int32_t * const *ids,
-    const uint32_t * n_ids, uint32_t n_texts, UpmAttr attr, float *features,
-    GError ** error);
+gboolean upm_encode_texts (UpmContext *ctx, const int32_t *const *ids,
+    const uint32_t *n_ids, uint32_t n_texts, UpmAttr attr, float *features,
+    GError **error);
 
 /* ------------------------------------------------------------------- heads */
 
-typedef void (*UpmProgressFunc) (double fraction, const char *what,
-    gpointer user_data);
+typedef void (*UpmProgressFunc) (
+    double fraction, const char *what, gpointer user_data);
 
 /* Features of target texts ("<label> <|endoftext|>"), cached per model by
  * (attribute, text): n_labels x D. */
-gboolean upm_model_text_features (UpmModel * model, const char *const *labels,
-    guint n_labels, UpmAttr attr, float *features, GError ** error);
+gboolean upm_model_text_features (UpmModel *model, const char *const *labels,
+    guint n_labels, UpmAttr attr, float *features, GError **error);
 
 /* Cosine similarities scaled by @scale, softmax probabilities, top-k. */
 typedef struct
@@ -371,23 +371,23 @@ typedef struct
   float prob;
 } UpmScore;
 
-void upm_classify (const UpmHParams * hp, const float *feature,
-    const float *label_features, uint32_t n_labels, float scale,
-    float *logits, float *probs);
+void upm_classify (const UpmHParams *hp, const float *feature,
+    const float *label_features, uint32_t n_labels, float scale, float *logits,
+    float *probs);
 /* Indices of the @k best entries of @probs (k <= n), best first. */
-void upm_top_k (const float *logits, const float *probs, uint32_t n,
-    uint32_t k, UpmScore * out);
+void upm_top_k (const float *logits, const float *probs, uint32_t n, uint32_t k,
+    UpmScore *out);
 
 /* The vocabulary's target features (V x D, float), computed once per model
  * and cached (in the model file or on disk by weights hash). */
-const float *upm_model_vocab_features (UpmModel * model,
-    UpmProgressFunc progress, gpointer user_data, GError ** error);
+const float *upm_model_vocab_features (UpmModel *model,
+    UpmProgressFunc progress, gpointer user_data, GError **error);
 
 typedef struct
 {
-  uint32_t beam_size;           /* 0 = model default */
-  uint32_t max_length;          /* 0 = model default */
-  float length_penalty;         /* < 0 = model default */
+  uint32_t beam_size;   /* 0 = model default */
+  uint32_t max_length;  /* 0 = model default */
+  float length_penalty; /* < 0 = model default */
   /* NULL = never. Read with g_atomic_int_get before every beam step: once
    * non-zero, decoding stops and fails with UPM_ERROR_CANCELLED. */
   const volatile int *cancel;
@@ -395,18 +395,18 @@ typedef struct
 
 typedef struct
 {
-  int32_t *ids;                 /* up to the first EOS, excluded */
+  int32_t *ids; /* up to the first EOS, excluded */
   uint32_t n_ids;
-  float score;                  /* length-penalised log-probability */
+  float score; /* length-penalised log-probability */
   char *text;
 } UpmCaption;
 
-void upm_caption_clear (UpmCaption * caption);
+void upm_caption_clear (UpmCaption *caption);
 
 /* Patches -> caption: embed, encode the prefix, decode. */
-gboolean upm_caption (UpmContext * ctx, const float *patches,
-    uint32_t n_frames, const UpmCaptionParams * params, UpmCaption * out,
-    UpmRouting * routing, GError ** error);
+gboolean upm_caption (UpmContext *ctx, const float *patches, uint32_t n_frames,
+    const UpmCaptionParams *params, UpmCaption *out, UpmRouting *routing,
+    GError **error);
 
 /* The encoded visual prefix of captioning: every layer's keys and values of
  * [SPE, visual] under the caption_prefix row. Reference counted and
@@ -414,18 +414,18 @@ gboolean upm_caption (UpmContext * ctx, const float *patches,
 typedef struct _UpmPrefix UpmPrefix;
 
 /* @embeddings: the output of upm_embed_patches (1 + frames * grid^2 rows). */
-UpmPrefix *upm_prefix_new (UpmContext * ctx, const float *embeddings,
-    uint32_t n_tokens, UpmRouting * routing, GError ** error);
-UpmPrefix *upm_prefix_ref (UpmPrefix * prefix);
-void upm_prefix_unref (UpmPrefix * prefix);
-uint32_t upm_prefix_n_tokens (const UpmPrefix * prefix);
+UpmPrefix *upm_prefix_new (UpmContext *ctx, const float *embeddings,
+    uint32_t n_tokens, UpmRouting *routing, GError **error);
+UpmPrefix *upm_prefix_ref (UpmPrefix *prefix);
+void upm_prefix_unref (UpmPrefix *prefix);
+uint32_t upm_prefix_n_tokens (const UpmPrefix *prefix);
 
 /* Beam search over a prefix made with the same model. Routing of the text
  * segment is appended to @routing. Fails with UPM_ERROR_CANCELLED (and no
  * caption) when params->cancel is raised before or during decoding. */
-gboolean upm_caption_decode (UpmContext * ctx, UpmPrefix * prefix,
-    const UpmCaptionParams * params, UpmCaption * out, UpmRouting * routing,
-    GError ** error);
+gboolean upm_caption_decode (UpmContext *ctx, UpmPrefix *prefix,
+    const UpmCaptionParams *params, UpmCaption *out, UpmRouting *routing,
+    GError **error);
 
 /* ------------------------------------------------------------------- misc */
 

@@ -13,6 +13,6 @@
  * Appends one line per check to @report ("ok ..." / "FAIL ..."); returns
  * the number of failed checks, or -1 with @error when a file is unusable. */
 int upm_fixture_check (const char *model_path, const char *expect_path,
-    UpmPath path, GString * report, GError ** error);
+    UpmPath path, GString *report, GError **error);
 
 #endif

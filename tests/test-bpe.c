@@ -28,7 +28,7 @@ static UpmBpe *clip_bpe;
 static GPtrArray *cases;
 
 static GArray *
-encode_ok (const UpmBpe * bpe, const char *text)
+encode_ok (const UpmBpe *bpe, const char *text)
 {
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
   GError *error = NULL;
@@ -39,19 +39,19 @@ encode_ok (const UpmBpe * bpe, const char *text)
 }
 
 static char *
-ids_to_string (const GArray * ids)
+ids_to_string (const GArray *ids)
 {
   GString *s = g_string_new (NULL);
   guint i;
 
   for (i = 0; i < ids->len; i++)
-    g_string_append_printf (s, "%s%d", i ? " " : "",
-        g_array_index (ids, int32_t, i));
+    g_string_append_printf (
+        s, "%s%d", i ? " " : "", g_array_index (ids, int32_t, i));
   return g_string_free (s, FALSE);
 }
 
 static void
-assert_encodes (const UpmBpe * bpe, const char *text, const char *expect)
+assert_encodes (const UpmBpe *bpe, const char *text, const char *expect)
 {
   GArray *ids = encode_ok (bpe, text);
   char *got = ids_to_string (ids);
@@ -64,9 +64,9 @@ assert_encodes (const UpmBpe * bpe, const char *text, const char *expect)
 }
 
 static char *
-decode_array (const UpmBpe * bpe, const GArray * ids)
+decode_array (const UpmBpe *bpe, const GArray *ids)
 {
-  return upm_bpe_decode (bpe, (const int32_t *) ids->data, ids->len);
+  return upm_bpe_decode (bpe, (const int32_t *)ids->data, ids->len);
 }
 
 /* -------------------------------------------------------- case file */
@@ -79,67 +79,74 @@ json_unquote (const char *s, const char **end)
 
   if (*s++ != '"')
     goto bad;
-  while (*s && *s != '"') {
-    if (*s != '\\') {
-      g_string_append_c (out, *s++);
-      continue;
-    }
-    s++;
-    switch (*s) {
-      case '"':
-      case '\\':
-      case '/':
-        g_string_append_c (out, *s++);
-        break;
-      case 'b':
-        g_string_append_c (out, '\b');
-        s++;
-        break;
-      case 'f':
-        g_string_append_c (out, '\f');
-        s++;
-        break;
-      case 'n':
-        g_string_append_c (out, '\n');
-        s++;
-        break;
-      case 'r':
-        g_string_append_c (out, '\r');
-        s++;
-        break;
-      case 't':
-        g_string_append_c (out, '\t');
-        s++;
-        break;
-      case 'u':{
-        gunichar c = 0;
-        int k;
+  while (*s && *s != '"')
+    {
+      if (*s != '\\')
+        {
+          g_string_append_c (out, *s++);
+          continue;
+        }
+      s++;
+      switch (*s)
+        {
+        case '"':
+        case '\\':
+        case '/':
+          g_string_append_c (out, *s++);
+          break;
+        case 'b':
+          g_string_append_c (out, '\b');
+          s++;
+          break;
+        case 'f':
+          g_string_append_c (out, '\f');
+          s++;
+          break;
+        case 'n':
+          g_string_append_c (out, '\n');
+          s++;
+          break;
+        case 'r':
+          g_string_append_c (out, '\r');
+          s++;
+          break;
+        case 't':
+          g_string_append_c (out, '\t');
+          s++;
+          break;
+        case 'u':
+          {
+            gunichar c = 0;
+            int k;
 
-        for (k = 1; k <= 4; k++) {
-          if (!g_ascii_isxdigit (s[k]))
-            goto bad;
-          c = c * 16 + g_ascii_xdigit_value (s[k]);
-        }
-        s += 5;
-        if (c >= 0xd800 && c < 0xdc00 && s[0] == '\\' && s[1] == 'u') {
-          gunichar lo = 0;
-          for (k = 2; k <= 5; k++) {
-            if (!g_ascii_isxdigit (s[k]))
-              goto bad;
-            lo = lo * 16 + g_ascii_xdigit_value (s[k]);
+            for (k = 1; k <= 4; k++)
+              {
+                if (!g_ascii_isxdigit (s[k]))
+                  goto bad;
+                c = c * 16 + g_ascii_xdigit_value (s[k]);
+              }
+            s += 5;
+            if (c >= 0xd800 && c < 0xdc00 && s[0] == '\\' && s[1] == 'u')
+              {
+                gunichar lo = 0;
+                for (k = 2; k <= 5; k++)
+                  {
+                    if (!g_ascii_isxdigit (s[k]))
+                      goto bad;
+                    lo = lo * 16 + g_ascii_xdigit_value (s[k]);
+                  }
+                if (lo < 0xdc00 || lo > 0xdfff)
+                  goto bad;
+                c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+                s += 6;
+              }
+            g_string_append_unichar (out, c);
+            break;
           }
-          if (lo < 0xdc00 || lo > 0xdfff)
-            goto bad;
-          c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-          s += 6;
+        default:
+          goto bad;
         }
-        g_string_append_unichar (out, c);
-        break;
-      }
-      default:
-        goto bad;
     }
-  }
   if (*s != '"')
     goto bad;
   *end = s + 1;
@@ -170,35 +177,37 @@ load_cases (void)
   GError *error = NULL;
   guint i;
 
-  path = g_build_filename (root ? root : ".", "tests", "data",
-      "bpe_cases.tsv", NULL);
+  path = g_build_filename (
+      root ? root : ".", "tests", "data", "bpe_cases.tsv", NULL);
   g_file_get_contents (path, &contents, NULL, &error);
   g_assert_no_error (error);
   lines = g_strsplit (contents, "\n", -1);
-  for (i = 0; lines[i] != NULL; i++) {
-    const char *end;
-    char **fields;
-    BpeCase *c;
-    guint k;
+  for (i = 0; lines[i] != NULL; i++)
+    {
+      const char *end;
+      char **fields;
+      BpeCase *c;
+      guint k;
 
-    if (lines[i][0] == '\0' || lines[i][0] == '#')
-      continue;
-    c = g_new0 (BpeCase, 1);
-    c->text = json_unquote (lines[i], &end);
-    if (c->text == NULL || *end != '\t')
-      g_error ("%s:%u: bad line", path, i + 1);
-    c->ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-    fields = g_strsplit (end + 1, " ", -1);
-    for (k = 0; fields[k] != NULL; k++) {
-      gint64 v;
-      if (fields[k][0] == '\0')
+      if (lines[i][0] == '\0' || lines[i][0] == '#')
         continue;
-      v = g_ascii_strtoll (fields[k], NULL, 10);
-      g_array_append_vals (c->ids, &(int32_t) { (int32_t) v }, 1);
+      c = g_new0 (BpeCase, 1);
+      c->text = json_unquote (lines[i], &end);
+      if (c->text == NULL || *end != '\t')
+        g_error ("%s:%u: bad line", path, i + 1);
+      c->ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+      fields = g_strsplit (end + 1, " ", -1);
+      for (k = 0; fields[k] != NULL; k++)
+        {
+          gint64 v;
+          if (fields[k][0] == '\0')
+            continue;
+          v = g_ascii_strtoll (fields[k], NULL, 10);
+          g_array_append_vals (c->ids, &(int32_t){ (int32_t)v }, 1);
+        }
+      g_strfreev (fields);
+      g_ptr_array_add (all, c);
     }
-    g_strfreev (fields);
-    g_ptr_array_add (all, c);
-  }
   g_strfreev (lines);
   g_free (contents);
   g_free (path);
@@ -231,20 +240,22 @@ test_cases (void)
   guint i, failed = 0;
 
   g_assert_cmpuint (cases->len, >=, 150);
-  for (i = 0; i < cases->len; i++) {
-    BpeCase *c = g_ptr_array_index (cases, i);
-    GArray *ids = encode_ok (clip_bpe, c->text);
-    char *got = ids_to_string (ids), *want = ids_to_string (c->ids);
+  for (i = 0; i < cases->len; i++)
+    {
+      BpeCase *c = g_ptr_array_index (cases, i);
+      GArray *ids = encode_ok (clip_bpe, c->text);
+      char *got = ids_to_string (ids), *want = ids_to_string (c->ids);
 
-    if (strcmp (got, want) != 0) {
-      g_test_message ("case %u \"%s\": got [%s], expected [%s]", i, c->text,
-          got, want);
-      failed++;
+      if (strcmp (got, want) != 0)
+        {
+          g_test_message (
+              "case %u \"%s\": got [%s], expected [%s]", i, c->text, got, want);
+          failed++;
+        }
+      g_free (got);
+      g_free (want);
+      g_array_unref (ids);
     }
-    g_free (got);
-    g_free (want);
-    g_array_unref (ids);
-  }
   g_assert_cmpuint (failed, ==, 0);
 }
 
@@ -255,39 +266,41 @@ test_round_trip (void)
   {
     const char *text, *decoded;
   } exact[] = {
-    {"A photo of a Dog. <|endoftext|>", "a photo of a dog . <|endoftext|>"},
-    {"  Hello,\t\tWORLD!\n", "hello , world !"},
-    {"it's &amp;amp; don't", "it 's & don 't"},
-    {"<|startoftext|>hi<|endoftext|>", "<|startoftext|>hi <|endoftext|>"},
-    {"<|mask|>", "<| mask |>"},
-    {"Café 2021 😀", "café 2 0 2 1 😀"},
-    {"ΟΔΟΣ", "οδος"},
-    {"", ""},
+    { "A photo of a Dog. <|endoftext|>", "a photo of a dog . <|endoftext|>" },
+    { "  Hello,\t\tWORLD!\n", "hello , world !" },
+    { "it's &amp;amp; don't", "it 's & don 't" },
+    { "<|startoftext|>hi<|endoftext|>", "<|startoftext|>hi <|endoftext|>" },
+    { "<|mask|>", "<| mask |>" },
+    { "Café 2021 😀", "café 2 0 2 1 😀" },
+    { "ΟΔΟΣ", "οδος" },
+    { "", "" },
   };
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (exact); i++) {
-    GArray *ids = encode_ok (clip_bpe, exact[i].text);
-    char *dec = decode_array (clip_bpe, ids);
-    g_assert_cmpstr (dec, ==, exact[i].decoded);
-    g_free (dec);
-    g_array_unref (ids);
-  }
+  for (i = 0; i < G_N_ELEMENTS (exact); i++)
+    {
+      GArray *ids = encode_ok (clip_bpe, exact[i].text);
+      char *dec = decode_array (clip_bpe, ids);
+      g_assert_cmpstr (dec, ==, exact[i].decoded);
+      g_free (dec);
+      g_array_unref (ids);
+    }
 
-  for (i = 0; i < cases->len; i++) {
-    BpeCase *c = g_ptr_array_index (cases, i);
-    char *dec = decode_array (clip_bpe, c->ids);
-    GArray *again = encode_ok (clip_bpe, dec);
-    char *a = ids_to_string (c->ids), *b = ids_to_string (again);
+  for (i = 0; i < cases->len; i++)
+    {
+      BpeCase *c = g_ptr_array_index (cases, i);
+      char *dec = decode_array (clip_bpe, c->ids);
+      GArray *again = encode_ok (clip_bpe, dec);
+      char *a = ids_to_string (c->ids), *b = ids_to_string (again);
 
-    if (strcmp (a, b) != 0)
-      g_test_message ("case %u \"%s\" -> \"%s\"", i, c->text, dec);
-    g_assert_cmpstr (a, ==, b);
-    g_free (a);
-    g_free (b);
-    g_free (dec);
-    g_array_unref (again);
-  }
+      if (strcmp (a, b) != 0)
+        g_test_message ("case %u \"%s\" -> \"%s\"", i, c->text, dec);
+      g_assert_cmpstr (a, ==, b);
+      g_free (a);
+      g_free (b);
+      g_free (dec);
+      g_array_unref (again);
+    }
 }
 
 static void
@@ -297,7 +310,7 @@ test_decode_edge (void)
   int32_t ids[4];
   char *s;
 
-  ids[0] = upm_bpe_token_id (clip_bpe, "â</w>");        /* byte 0xe2 */
+  ids[0] = upm_bpe_token_id (clip_bpe, "â</w>"); /* byte 0xe2 */
   g_assert_cmpint (ids[0], >=, 0);
   ids[1] = -5;
   ids[2] = 49411;
@@ -314,12 +327,13 @@ test_decode_edge (void)
   /* every single id decodes to valid UTF-8 */
   {
     guint i;
-    for (i = 0; i < upm_bpe_n_tokens (clip_bpe); i += 7) {
-      int32_t id = i;
-      s = upm_bpe_decode (clip_bpe, &id, 1);
-      g_assert_true (g_utf8_validate (s, -1, NULL));
-      g_free (s);
-    }
+    for (i = 0; i < upm_bpe_n_tokens (clip_bpe); i += 7)
+      {
+        int32_t id = i;
+        s = upm_bpe_decode (clip_bpe, &id, 1);
+        g_assert_true (g_utf8_validate (s, -1, NULL));
+        g_free (s);
+      }
   }
 }
 
@@ -327,19 +341,24 @@ static void
 test_invalid_utf8 (void)
 {
   static const char *const bad[] = {
-    "\xff", "abc\xc3", "\xc0\xaf", "\xed\xa0\x80", "ok \xe2\x82 no",
+    "\xff",
+    "abc\xc3",
+    "\xc0\xaf",
+    "\xed\xa0\x80",
+    "ok \xe2\x82 no",
     "\xf4\x90\x80\x80",
   };
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
   GError *error = NULL;
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
-    g_assert_false (upm_bpe_encode (clip_bpe, bad[i], -1, ids, &error));
-    g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
-    g_clear_error (&error);
-    g_assert_cmpuint (ids->len, ==, 0);
-  }
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (upm_bpe_encode (clip_bpe, bad[i], -1, ids, &error));
+      g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+      g_assert_cmpuint (ids->len, ==, 0);
+    }
   /* embedded NUL with an explicit length */
   g_assert_false (upm_bpe_encode (clip_bpe, "a\0b", 3, ids, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
@@ -359,7 +378,7 @@ test_truncate (void)
 
   for (v = 0; v < 10; v++)
     g_array_append_val (ids, v);
-  upm_tokens_truncate (ids, 0);       /* no limit */
+  upm_tokens_truncate (ids, 0); /* no limit */
   g_assert_cmpuint (ids->len, ==, 10);
   upm_tokens_truncate (ids, 10);
   g_assert_cmpuint (ids->len, ==, 10);
@@ -394,37 +413,42 @@ tiny_tokens (const char *const *merges, guint n_merges, gboolean specials)
   gunichar cp[256];
   guint b, n = 0, k = 0, i;
 
-  for (b = 0; b < 256; b++) {
-    gboolean pr = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac)
-        || (b >= 0xae);
-    if (pr)
-      cp[k++] = b;
-  }
-  for (b = 0; b < 256; b++) {
-    gboolean pr = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac)
-        || (b >= 0xae);
-    if (!pr)
-      cp[k++] = 256 + n++;
-  }
-  for (i = 0; i < 256; i++) {
-    char u[8] = { 0 };
-    g_unichar_to_utf8 (cp[i], u);
-    g_ptr_array_add (t, g_strdup (u));
-  }
+  for (b = 0; b < 256; b++)
+    {
+      gboolean pr
+          = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae);
+      if (pr)
+        cp[k++] = b;
+    }
+  for (b = 0; b < 256; b++)
+    {
+      gboolean pr
+          = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae);
+      if (!pr)
+        cp[k++] = 256 + n++;
+    }
+  for (i = 0; i < 256; i++)
+    {
+      char u[8] = { 0 };
+      g_unichar_to_utf8 (cp[i], u);
+      g_ptr_array_add (t, g_strdup (u));
+    }
   for (i = 0; i < 256; i++)
     g_ptr_array_add (t, g_strconcat (g_ptr_array_index (t, i), "</w>", NULL));
-  for (i = 0; i < n_merges; i++) {
-    char **lr = g_strsplit (merges[i], " ", 2);
-    g_ptr_array_add (t, g_strconcat (lr[0], lr[1], NULL));
-    g_strfreev (lr);
-  }
-  if (specials) {
-    g_ptr_array_add (t, g_strdup ("<|startoftext|>"));
-    g_ptr_array_add (t, g_strdup ("<|endoftext|>"));
-    g_ptr_array_add (t, g_strdup ("<|mask|>"));
-    g_ptr_array_add (t, g_strdup ("<|gen|>"));
-    g_ptr_array_add (t, g_strdup ("<|spe|>"));
-  }
+  for (i = 0; i < n_merges; i++)
+    {
+      char **lr = g_strsplit (merges[i], " ", 2);
+      g_ptr_array_add (t, g_strconcat (lr[0], lr[1], NULL));
+      g_strfreev (lr);
+    }
+  if (specials)
+    {
+      g_ptr_array_add (t, g_strdup ("<|startoftext|>"));
+      g_ptr_array_add (t, g_strdup ("<|endoftext|>"));
+      g_ptr_array_add (t, g_strdup ("<|mask|>"));
+      g_ptr_array_add (t, g_strdup ("<|gen|>"));
+      g_ptr_array_add (t, g_strdup ("<|spe|>"));
+    }
   g_ptr_array_add (t, NULL);
   return t;
 }
@@ -433,7 +457,12 @@ static void
 test_tiny_vocab (void)
 {
   static const char *const merges[] = {
-    "h e", "l l", "ll o</w>", "he llo</w>", "a b", "ab a",
+    "h e",
+    "l l",
+    "ll o</w>",
+    "he llo</w>",
+    "a b",
+    "ab a",
   };
   GPtrArray *t = tiny_tokens (merges, G_N_ELEMENTS (merges), TRUE);
   guint n = t->len - 1;
@@ -443,8 +472,8 @@ test_tiny_vocab (void)
   char *s;
 
   g_assert_cmpuint (n, ==, 512 + 6 + 5);
-  bpe = upm_bpe_new ((const char *const *) t->pdata, n, merges,
-      G_N_ELEMENTS (merges), &error);
+  bpe = upm_bpe_new (
+      (const char *const *)t->pdata, n, merges, G_N_ELEMENTS (merges), &error);
   g_assert_no_error (error);
   g_assert_nonnull (bpe);
   g_assert_cmpuint (upm_bpe_n_tokens (bpe), ==, n);
@@ -467,7 +496,7 @@ test_tiny_vocab (void)
   /* no merges at all, no specials: specials are then plain text */
   g_ptr_array_unref (t);
   t = tiny_tokens (NULL, 0, FALSE);
-  bpe = upm_bpe_new ((const char *const *) t->pdata, 512, NULL, 0, &error);
+  bpe = upm_bpe_new ((const char *const *)t->pdata, 512, NULL, 0, &error);
   g_assert_no_error (error);
   ids = encode_ok (bpe, "ab <|spe|>");
   g_assert_cmpuint (ids->len, ==, 2 + 7);
@@ -484,54 +513,60 @@ test_bad_vocab (void)
 {
   static const char *const good[] = { "h e" };
   static const char *const bad_merges[][1] = {
-    {"he"}, {"h  e"}, {" he"}, {"h e "}, {"q z"}, {"h zz"},
+    { "he" },
+    { "h  e" },
+    { " he" },
+    { "h e " },
+    { "q z" },
+    { "h zz" },
   };
   GPtrArray *t = tiny_tokens (good, 1, TRUE);
   guint n = t->len - 1, i;
   GError *error = NULL;
   const char *saved;
 
-  for (i = 0; i < G_N_ELEMENTS (bad_merges); i++) {
-    g_assert_null (upm_bpe_new ((const char *const *) t->pdata, n,
-            bad_merges[i], 1, &error));
-    g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
-    g_test_message ("rejected: %s", error->message);
-    g_clear_error (&error);
-  }
+  for (i = 0; i < G_N_ELEMENTS (bad_merges); i++)
+    {
+      g_assert_null (upm_bpe_new (
+          (const char *const *)t->pdata, n, bad_merges[i], 1, &error));
+      g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+      g_test_message ("rejected: %s", error->message);
+      g_clear_error (&error);
+    }
   /* "q z": both symbols, but "qz" is not */
   {
     static const char *const qz[] = { "q z" };
-    g_assert_null (upm_bpe_new ((const char *const *) t->pdata, n, qz, 1,
-            &error));
+    g_assert_null (
+        upm_bpe_new ((const char *const *)t->pdata, n, qz, 1, &error));
     g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
     g_clear_error (&error);
   }
   /* missing byte symbols */
-  g_assert_null (upm_bpe_new ((const char *const *) t->pdata, 300, NULL, 0,
-          &error));
+  g_assert_null (
+      upm_bpe_new ((const char *const *)t->pdata, 300, NULL, 0, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   /* empty and invalid UTF-8 tokens, NULL lists */
   saved = g_ptr_array_index (t, 5);
   t->pdata[5] = (gpointer) "";
-  g_assert_null (upm_bpe_new ((const char *const *) t->pdata, n, good, 1,
-          &error));
+  g_assert_null (
+      upm_bpe_new ((const char *const *)t->pdata, n, good, 1, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   t->pdata[5] = (gpointer) "\xff";
-  g_assert_null (upm_bpe_new ((const char *const *) t->pdata, n, good, 1,
-          &error));
+  g_assert_null (
+      upm_bpe_new ((const char *const *)t->pdata, n, good, 1, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  t->pdata[5] = (gpointer) saved;
+  t->pdata[5] = (gpointer)saved;
   g_assert_null (upm_bpe_new (NULL, 10, NULL, 0, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   g_ptr_array_unref (t);
 
   /* files */
-  g_assert_null (upm_bpe_new_from_clip_file ("/nonexistent/vocab.txt.gz",
-          &error));
+  g_assert_null (
+      upm_bpe_new_from_clip_file ("/nonexistent/vocab.txt.gz", &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_IO);
   g_clear_error (&error);
   {
@@ -564,10 +599,11 @@ test_plain_text_vocab (void)
   int fd, status = 0;
   UpmBpe *bpe;
 
-  if (!g_find_program_in_path ("gzip")) {
-    g_test_skip ("no gzip");
-    return;
-  }
+  if (!g_find_program_in_path ("gzip"))
+    {
+      g_test_skip ("no gzip");
+      return;
+    }
   fd = g_file_open_tmp ("upm-bpe-XXXXXX.txt", &path, &error);
   g_assert_no_error (error);
   close (fd);
@@ -588,17 +624,19 @@ thread_encode (gpointer data)
 {
   guint i, k, off = GPOINTER_TO_UINT (data);
 
-  for (k = 0; k < 20; k++) {
-    for (i = 0; i < cases->len; i++) {
-      BpeCase *c = g_ptr_array_index (cases, (i + off) % cases->len);
-      GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-      if (!upm_bpe_encode (clip_bpe, c->text, -1, ids, NULL)
-          || ids->len != c->ids->len
-          || (ids->len && memcmp (ids->data, c->ids->data, ids->len * 4)))
-        return GINT_TO_POINTER (1);
-      g_array_unref (ids);
+  for (k = 0; k < 20; k++)
+    {
+      for (i = 0; i < cases->len; i++)
+        {
+          BpeCase *c = g_ptr_array_index (cases, (i + off) % cases->len);
+          GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+          if (!upm_bpe_encode (clip_bpe, c->text, -1, ids, NULL)
+              || ids->len != c->ids->len
+              || (ids->len && memcmp (ids->data, c->ids->data, ids->len * 4)))
+            return GINT_TO_POINTER (1);
+          g_array_unref (ids);
+        }
     }
-  }
   return NULL;
 }
 
@@ -633,16 +671,18 @@ test_speed (void)
   /* generous bound for slow CI machines; typically ~35 ms */
   g_assert_cmpint (t1 - t0, <, 2 * G_USEC_PER_SEC);
 
-  for (i = 0; i < cases->len; i++) {
-    BpeCase *c = g_ptr_array_index (cases, i);
-    g_string_append (text, c->text);
-    g_string_append_c (text, ' ');
-  }
+  for (i = 0; i < cases->len; i++)
+    {
+      BpeCase *c = g_ptr_array_index (cases, i);
+      g_string_append (text, c->text);
+      g_string_append_c (text, ' ');
+    }
   t0 = g_get_monotonic_time ();
-  for (i = 0; i < 10; i++) {
-    g_array_set_size (ids, 0);
-    g_assert_true (upm_bpe_encode (bpe, text->str, -1, ids, NULL));
-  }
+  for (i = 0; i < 10; i++)
+    {
+      g_array_set_size (ids, 0);
+      g_assert_true (upm_bpe_encode (bpe, text->str, -1, ids, NULL));
+    }
   t1 = g_get_monotonic_time ();
   g_test_message ("encode: %.2f MB/s (%u ids per pass)",
       10.0 * text->len / MAX (t1 - t0, 1), ids->len);
@@ -650,13 +690,13 @@ test_speed (void)
   /* one 200,000-letter word: O(n log n), not quadratic */
   g_string_truncate (text, 0);
   for (i = 0; i < 200000; i++)
-    g_string_append_c (text, 'a' + (char) ((i * 2654435761u >> 13) % 26));
+    g_string_append_c (text, 'a' + (char)((i * 2654435761u >> 13) % 26));
   t0 = g_get_monotonic_time ();
   g_array_set_size (ids, 0);
   g_assert_true (upm_bpe_encode (bpe, text->str, -1, ids, NULL));
   t1 = g_get_monotonic_time ();
-  g_test_message ("200k-letter word: %.1f ms, %u ids", (t1 - t0) / 1000.0,
-      ids->len);
+  g_test_message (
+      "200k-letter word: %.1f ms, %u ids", (t1 - t0) / 1000.0, ids->len);
   g_assert_cmpint (t1 - t0, <, 5 * G_USEC_PER_SEC);
 
   g_array_unref (ids);
@@ -673,10 +713,11 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
 
-  if (vocab == NULL) {
-    g_test_skip ("UPM_CLIP_VOCAB not set");
-    return g_test_run ();
-  }
+  if (vocab == NULL)
+    {
+      g_test_skip ("UPM_CLIP_VOCAB not set");
+      return g_test_run ();
+    }
   clip_bpe = upm_bpe_new_from_clip_file (vocab, &error);
   g_assert_no_error (error);
   cases = load_cases ();

@@ -24,18 +24,19 @@ run_fixture (gconstpointer data)
   char *model = fixture (pair[0]);
   char *expect = fixture (pair[1]);
 
-  for (int p = 0; p < 2; p++) {
-    GString *report = g_string_new (NULL);
-    GError *error = NULL;
-    int failed = upm_fixture_check (model, expect, p ? UPM_PATH_PLAIN :
-        UPM_PATH_FAST, report, &error);
-    g_assert_no_error (error);
-    g_test_message ("%s", report->str);
-    if (failed)
-      g_printerr ("%s", report->str);
-    g_assert_cmpint (failed, ==, 0);
-    g_string_free (report, TRUE);
-  }
+  for (int p = 0; p < 2; p++)
+    {
+      GString *report = g_string_new (NULL);
+      GError *error = NULL;
+      int failed = upm_fixture_check (
+          model, expect, p ? UPM_PATH_PLAIN : UPM_PATH_FAST, report, &error);
+      g_assert_no_error (error);
+      g_test_message ("%s", report->str);
+      if (failed)
+        g_printerr ("%s", report->str);
+      g_assert_cmpint (failed, ==, 0);
+      g_string_free (report, TRUE);
+    }
   g_free (model);
   g_free (expect);
 }
@@ -53,14 +54,14 @@ load_fixture_model (const char *name)
 
 /* Deterministic pseudo-random patches for one clip. */
 static float *
-make_patches (const UpmHParams * hp, uint32_t n_frames, guint32 seed)
+make_patches (const UpmHParams *hp, uint32_t n_frames, guint32 seed)
 {
-  const size_t n = (size_t) n_frames * UPM_HP_TOKENS_PER_FRAME (hp) *
-      UPM_HP_PATCH_DIM (hp);
+  const size_t n
+      = (size_t)n_frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
   float *p = g_new (float, n);
   GRand *r = g_rand_new_with_seed (seed);
   for (size_t i = 0; i < n; i++)
-    p[i] = (float) g_rand_double_range (r, -1.0, 1.0);
+    p[i] = (float)g_rand_double_range (r, -1.0, 1.0);
   g_rand_free (r);
   return p;
 }
@@ -70,7 +71,7 @@ max_diff (const float *a, const float *b, size_t n)
 {
   double m = 0.0;
   for (size_t i = 0; i < n; i++)
-    m = MAX (m, fabs ((double) a[i] - b[i]));
+    m = MAX (m, fabs ((double)a[i] - b[i]));
   return m;
 }
 
@@ -80,10 +81,11 @@ static double
 max_rel_diff (const float *a, const float *b, size_t n)
 {
   double m = 0.0, scale = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    m = MAX (m, fabs ((double) a[i] - b[i]));
-    scale = MAX (scale, fabs ((double) b[i]));
-  }
+  for (size_t i = 0; i < n; i++)
+    {
+      m = MAX (m, fabs ((double)a[i] - b[i]));
+      scale = MAX (scale, fabs ((double)b[i]));
+    }
   return scale > 0.0 ? m / scale : m;
 }
 
@@ -102,68 +104,68 @@ test_fast_vs_plain (gconstpointer data)
    * FFN blocks with a shorter last one. */
   chunked->row_chunk = 7;
   chunked->ff_block = 48;
-  for (uint32_t frames = 1; frames <= hp->n_temporal; frames++) {
-    float *patches = make_patches (hp, frames, 100 + frames);
-    float f1[1024], f2[1024], f3[1024];
-    UpmCaption c1, c2, c3;
-    UpmCaptionParams params = { 3, 8, 1.0f, NULL };
-
-    g_assert_cmpuint (d, <=, 1024);
-    g_assert_true (upm_encode_visual (fast, patches, frames,
-            UPM_ATTR_CAPTION_PREFIX, f1, NULL, &error));
-    g_assert_true (upm_encode_visual (plain, patches, frames,
-            UPM_ATTR_CAPTION_PREFIX, f2, NULL, &error));
-    g_assert_true (upm_encode_visual (chunked, patches, frames,
-            UPM_ATTR_CAPTION_PREFIX, f3, NULL, &error));
-    g_assert_cmpfloat (max_diff (f1, f2, d), <, 1e-5);
-    g_assert_cmpfloat (max_diff (f3, f2, d), <, 1e-5);
-
-    /* Every hidden state of a full forward (grouped per-expert GEMMs
-     * against per-token mixing for the dynamic levels). */
+  for (uint32_t frames = 1; frames <= hp->n_temporal; frames++)
     {
-      const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
-      float *x1 = g_new (float, (size_t) n * d);
-      float *x2 = g_new (float, (size_t) n * d);
-      float *x3 = g_new (float, (size_t) n * d);
-      /* Two segments, the second starting inside a chunk. */
-      UpmSegment seg[2] = { {UPM_ATTR_RETRIEVAL_INPUT, n / 2 + 1},
-      {UPM_ATTR_CAPTION_PREFIX, n - n / 2 - 1}
-      };
-      const uint32_t n_seg = seg[1].n_tokens > 0 ? 2 : 1;
-      g_assert_true (upm_embed_patches (fast, patches, frames, x1, &error));
-      memcpy (x2, x1, (size_t) n * d * sizeof (float));
-      memcpy (x3, x1, (size_t) n * d * sizeof (float));
-      g_assert_true (upm_transformer_forward (fast, x1, n, seg, n_seg,
-              UPM_FORWARD_NONE, NULL, &error));
-      g_assert_true (upm_transformer_forward (plain, x2, n, seg, n_seg,
-              UPM_FORWARD_NONE, NULL, &error));
-      g_assert_true (upm_transformer_forward (chunked, x3, n, seg, n_seg,
-              UPM_FORWARD_NONE, NULL, &error));
-      g_assert_cmpfloat (max_rel_diff (x1, x2, (size_t) n * d), <=, 1e-5);
-      g_assert_cmpfloat (max_rel_diff (x3, x2, (size_t) n * d), <=, 1e-5);
-      g_free (x1);
-      g_free (x2);
-      g_free (x3);
-    }
+      float *patches = make_patches (hp, frames, 100 + frames);
+      float f1[1024], f2[1024], f3[1024];
+      UpmCaption c1, c2, c3;
+      UpmCaptionParams params = { 3, 8, 1.0f, NULL };
 
-    g_assert_true (upm_caption (fast, patches, frames, &params, &c1, NULL,
-            &error));
-    g_assert_true (upm_caption (plain, patches, frames, &params, &c2, NULL,
-            &error));
-    g_assert_true (upm_caption (chunked, patches, frames, &params, &c3, NULL,
-            &error));
-    g_assert_no_error (error);
-    g_assert_cmpuint (c1.n_ids, ==, c2.n_ids);
-    g_assert_cmpmem (c1.ids, c1.n_ids * 4, c2.ids, c2.n_ids * 4);
-    g_assert_cmpfloat (fabs (c1.score - c2.score), <, 1e-4);
-    g_assert_cmpuint (c3.n_ids, ==, c2.n_ids);
-    g_assert_cmpmem (c3.ids, c3.n_ids * 4, c2.ids, c2.n_ids * 4);
-    g_assert_cmpfloat (fabs (c3.score - c2.score), <, 1e-4);
-    upm_caption_clear (&c1);
-    upm_caption_clear (&c2);
-    upm_caption_clear (&c3);
-    g_free (patches);
-  }
+      g_assert_cmpuint (d, <=, 1024);
+      g_assert_true (upm_encode_visual (
+          fast, patches, frames, UPM_ATTR_CAPTION_PREFIX, f1, NULL, &error));
+      g_assert_true (upm_encode_visual (
+          plain, patches, frames, UPM_ATTR_CAPTION_PREFIX, f2, NULL, &error));
+      g_assert_true (upm_encode_visual (
+          chunked, patches, frames, UPM_ATTR_CAPTION_PREFIX, f3, NULL, &error));
+      g_assert_cmpfloat (max_diff (f1, f2, d), <, 1e-5);
+      g_assert_cmpfloat (max_diff (f3, f2, d), <, 1e-5);
+
+      /* Every hidden state of a full forward (grouped per-expert GEMMs
+       * against per-token mixing for the dynamic levels). */
+      {
+        const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
+        float *x1 = g_new (float, (size_t)n *d);
+        float *x2 = g_new (float, (size_t)n *d);
+        float *x3 = g_new (float, (size_t)n *d);
+        /* Two segments, the second starting inside a chunk. */
+        UpmSegment seg[2] = { { UPM_ATTR_RETRIEVAL_INPUT, n / 2 + 1 },
+          { UPM_ATTR_CAPTION_PREFIX, n - n / 2 - 1 } };
+        const uint32_t n_seg = seg[1].n_tokens > 0 ? 2 : 1;
+        g_assert_true (upm_embed_patches (fast, patches, frames, x1, &error));
+        memcpy (x2, x1, (size_t)n * d * sizeof (float));
+        memcpy (x3, x1, (size_t)n * d * sizeof (float));
+        g_assert_true (upm_transformer_forward (
+            fast, x1, n, seg, n_seg, UPM_FORWARD_NONE, NULL, &error));
+        g_assert_true (upm_transformer_forward (
+            plain, x2, n, seg, n_seg, UPM_FORWARD_NONE, NULL, &error));
+        g_assert_true (upm_transformer_forward (
+            chunked, x3, n, seg, n_seg, UPM_FORWARD_NONE, NULL, &error));
+        g_assert_cmpfloat (max_rel_diff (x1, x2, (size_t)n * d), <=, 1e-5);
+        g_assert_cmpfloat (max_rel_diff (x3, x2, (size_t)n * d), <=, 1e-5);
+        g_free (x1);
+        g_free (x2);
+        g_free (x3);
+      }
+
+      g_assert_true (
+          upm_caption (fast, patches, frames, &params, &c1, NULL, &error));
+      g_assert_true (
+          upm_caption (plain, patches, frames, &params, &c2, NULL, &error));
+      g_assert_true (
+          upm_caption (chunked, patches, frames, &params, &c3, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (c1.n_ids, ==, c2.n_ids);
+      g_assert_cmpmem (c1.ids, c1.n_ids * 4, c2.ids, c2.n_ids * 4);
+      g_assert_cmpfloat (fabs (c1.score - c2.score), <, 1e-4);
+      g_assert_cmpuint (c3.n_ids, ==, c2.n_ids);
+      g_assert_cmpmem (c3.ids, c3.n_ids * 4, c2.ids, c2.n_ids * 4);
+      g_assert_cmpfloat (fabs (c3.score - c2.score), <, 1e-4);
+      upm_caption_clear (&c1);
+      upm_caption_clear (&c2);
+      upm_caption_clear (&c3);
+      g_free (patches);
+    }
   upm_context_free (fast);
   upm_context_free (plain);
   upm_context_free (chunked);
@@ -214,8 +216,8 @@ decode_thread (gpointer data)
   DecodeJob *job = data;
   UpmContext *ctx = upm_context_new (job->model);
   GError *error = NULL;
-  g_assert_true (upm_caption_decode (ctx, job->prefix, NULL, &job->caption,
-          NULL, &error));
+  g_assert_true (
+      upm_caption_decode (ctx, job->prefix, NULL, &job->caption, NULL, &error));
   g_assert_no_error (error);
   upm_context_free (ctx);
   return NULL;
@@ -229,8 +231,8 @@ test_prefix_shared (void)
   const uint32_t n = 1 + 3 * UPM_HP_TOKENS_PER_FRAME (hp);
   UpmContext *ctx = upm_context_new (m);
   float *p = make_patches (hp, 3, 11);
-  float *x = g_new (float, (size_t) n * hp->n_embd);
-  DecodeJob jobs[2] = { {m, NULL, {0}}, {m, NULL, {0}} };
+  float *x = g_new (float, (size_t)n * hp->n_embd);
+  DecodeJob jobs[2] = { { m, NULL, { 0 } }, { m, NULL, { 0 } } };
   GThread *threads[2];
   UpmCaption ref;
   GError *error = NULL;
@@ -243,20 +245,22 @@ test_prefix_shared (void)
   g_assert_null (upm_prefix_new (ctx, x, n - 1, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  for (int i = 0; i < 2; i++) {
-    jobs[i].prefix = upm_prefix_ref (pf);
-    threads[i] = g_thread_new ("decode", decode_thread, &jobs[i]);
-  }
+  for (int i = 0; i < 2; i++)
+    {
+      jobs[i].prefix = upm_prefix_ref (pf);
+      threads[i] = g_thread_new ("decode", decode_thread, &jobs[i]);
+    }
   upm_prefix_unref (pf);
-  for (int i = 0; i < 2; i++) {
-    g_thread_join (threads[i]);
-    g_assert_cmpuint (jobs[i].caption.n_ids, ==, ref.n_ids);
-    g_assert_cmpmem (jobs[i].caption.ids, ref.n_ids * 4, ref.ids,
-        ref.n_ids * 4);
-    g_assert_cmpfloat (jobs[i].caption.score, ==, ref.score);
-    upm_caption_clear (&jobs[i].caption);
-    upm_prefix_unref (jobs[i].prefix);
-  }
+  for (int i = 0; i < 2; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_cmpuint (jobs[i].caption.n_ids, ==, ref.n_ids);
+      g_assert_cmpmem (
+          jobs[i].caption.ids, ref.n_ids * 4, ref.ids, ref.n_ids * 4);
+      g_assert_cmpfloat (jobs[i].caption.score, ==, ref.score);
+      upm_caption_clear (&jobs[i].caption);
+      upm_prefix_unref (jobs[i].prefix);
+    }
   upm_caption_clear (&ref);
   g_free (x);
   g_free (p);
@@ -280,20 +284,21 @@ test_routing_meta (void)
   for (uint32_t l = 0; l < hp->n_layer; l++)
     n_moe += upm_model_layer_is_moe (m, l);
   upm_routing_init (&r);
-  g_assert_true (upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r,
-          &error));
+  g_assert_true (
+      upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r, &error));
   g_assert_cmpuint (r.routes->len, ==, n_moe * UPM_N_GATES);
-  for (guint i = 0; i < r.routes->len; i++) {
-    const UpmRoute *e = &g_array_index (r.routes, UpmRoute, i);
-    uint32_t ex[2];
-    float w[2];
-    g_assert_true (upm_model_route (m, e->layer, e->gate, e->attr, ex, w));
-    g_assert_cmpuint (e->expert[0], ==, ex[0]);
-    g_assert_cmpuint (e->expert[1], ==, ex[1]);
-    g_assert_cmpfloat (fabsf (e->weight[0] + e->weight[1] - 1.0f), <, 1e-5);
-    g_assert_cmpuint (e->token_begin, ==, 0);
-    g_assert_cmpuint (e->token_end, ==, 1 + 2 * UPM_HP_TOKENS_PER_FRAME (hp));
-  }
+  for (guint i = 0; i < r.routes->len; i++)
+    {
+      const UpmRoute *e = &g_array_index (r.routes, UpmRoute, i);
+      uint32_t ex[2];
+      float w[2];
+      g_assert_true (upm_model_route (m, e->layer, e->gate, e->attr, ex, w));
+      g_assert_cmpuint (e->expert[0], ==, ex[0]);
+      g_assert_cmpuint (e->expert[1], ==, ex[1]);
+      g_assert_cmpfloat (fabsf (e->weight[0] + e->weight[1] - 1.0f), <, 1e-5);
+      g_assert_cmpuint (e->token_begin, ==, 0);
+      g_assert_cmpuint (e->token_end, ==, 1 + 2 * UPM_HP_TOKENS_PER_FRAME (hp));
+    }
   upm_routing_clear (&r);
 
   /* Captioning: two segments per gate, split at 1 + visual tokens. */
@@ -302,8 +307,7 @@ test_routing_meta (void)
   g_assert_cmpuint (r.routes->len, ==, n_moe * UPM_N_GATES * 2);
   /* The prefix's routes come first, then the text's. */
   const UpmRoute *r0 = &g_array_index (r.routes, UpmRoute, 0);
-  const UpmRoute *r1 = &g_array_index (r.routes, UpmRoute,
-      n_moe * UPM_N_GATES);
+  const UpmRoute *r1 = &g_array_index (r.routes, UpmRoute, n_moe * UPM_N_GATES);
   g_assert_cmpint (r0->attr, ==, UPM_ATTR_CAPTION_PREFIX);
   g_assert_cmpint (r1->attr, ==, UPM_ATTR_CAPTION_TEXT);
   g_assert_cmpuint (r1->token_begin, ==, r0->token_end);
@@ -323,8 +327,8 @@ test_routing_counts (gconstpointer data)
 {
   UpmModel *m = load_fixture_model (data);
   const UpmHParams *hp = upm_model_hparams (m);
-  const gboolean dynamic =
-      upm_routing_level_is_dynamic (upm_model_routing_level (m));
+  const gboolean dynamic
+      = upm_routing_level_is_dynamic (upm_model_routing_level (m));
   const uint32_t n = 1 + 2 * UPM_HP_TOKENS_PER_FRAME (hp);
   UpmContext *ctx = upm_context_new (m), *plain = upm_context_new (m);
   float *p = make_patches (hp, 2, 21), f[1024];
@@ -337,41 +341,47 @@ test_routing_counts (gconstpointer data)
   upm_context_set_path (plain, UPM_PATH_PLAIN);
   upm_routing_init (&r);
   upm_routing_set_token_experts (&r, TRUE);
-  g_assert_true (upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r,
-          &error));
+  g_assert_true (
+      upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r, &error));
   g_assert_no_error (error);
-  for (uint32_t l = 0; l < hp->n_layer; l++) {
-    for (int g = 0; g < UPM_N_GATES; g++) {
-      uint32_t counts[64] = { 0 }, sum = 0, from_runs[64] = { 0 };
-      const gboolean has = upm_routing_expert_counts (&r, l, g, counts, 64);
-      g_assert_cmpint (has, ==, upm_model_layer_is_moe (m, l));
-      if (!has)
-        continue;
-      n_moe += g == 0;
-      for (uint32_t e = 0; e < hp->n_expert; e++) {
-        sum += counts[e];
-        g_assert_cmpuint (counts[e], <=, n);
-      }
-      g_assert_cmpuint (sum, ==, 2 * n);
-      for (guint i = 0; i < upm_routing_n_token_runs (&r); i++) {
-        UpmTokenExperts run;
-        g_assert_true (upm_routing_token_run (&r, i, &run));
-        if (run.layer != l || run.gate != (UpmGateKind) g)
-          continue;
-        g_assert_cmpuint (run.n_tokens, ==, n);
-        for (uint32_t t = 0; t < run.n_tokens; t++) {
-          g_assert_cmpuint (run.experts[2 * t], !=, run.experts[2 * t + 1]);
-          from_runs[run.experts[2 * t]]++;
-          from_runs[run.experts[2 * t + 1]]++;
+  for (uint32_t l = 0; l < hp->n_layer; l++)
+    {
+      for (int g = 0; g < UPM_N_GATES; g++)
+        {
+          uint32_t counts[64] = { 0 }, sum = 0, from_runs[64] = { 0 };
+          const gboolean has = upm_routing_expert_counts (&r, l, g, counts, 64);
+          g_assert_cmpint (has, ==, upm_model_layer_is_moe (m, l));
+          if (!has)
+            continue;
+          n_moe += g == 0;
+          for (uint32_t e = 0; e < hp->n_expert; e++)
+            {
+              sum += counts[e];
+              g_assert_cmpuint (counts[e], <=, n);
+            }
+          g_assert_cmpuint (sum, ==, 2 * n);
+          for (guint i = 0; i < upm_routing_n_token_runs (&r); i++)
+            {
+              UpmTokenExperts run;
+              g_assert_true (upm_routing_token_run (&r, i, &run));
+              if (run.layer != l || run.gate != (UpmGateKind)g)
+                continue;
+              g_assert_cmpuint (run.n_tokens, ==, n);
+              for (uint32_t t = 0; t < run.n_tokens; t++)
+                {
+                  g_assert_cmpuint (
+                      run.experts[2 * t], !=, run.experts[2 * t + 1]);
+                  from_runs[run.experts[2 * t]]++;
+                  from_runs[run.experts[2 * t + 1]]++;
+                }
+            }
+          if (dynamic)
+            g_assert_cmpmem (
+                counts, 4 * hp->n_expert, from_runs, 4 * hp->n_expert);
         }
-      }
-      if (dynamic)
-        g_assert_cmpmem (counts, 4 * hp->n_expert, from_runs,
-            4 * hp->n_expert);
     }
-  }
-  g_assert_cmpuint (upm_routing_n_token_runs (&r), ==,
-      dynamic ? n_moe * UPM_N_GATES : 0);
+  g_assert_cmpuint (
+      upm_routing_n_token_runs (&r), ==, dynamic ? n_moe * UPM_N_GATES : 0);
   g_assert_false (upm_routing_token_run (&r, 1000, NULL));
   upm_routing_clear (&r);
 
@@ -381,12 +391,13 @@ test_routing_counts (gconstpointer data)
   g_assert_true (upm_caption (plain, p, 2, &params, &c2, &r2, &error));
   g_assert_no_error (error);
   for (uint32_t l = 0; l < hp->n_layer; l++)
-    for (int g = 0; g < UPM_N_GATES; g++) {
-      uint32_t a[64] = { 0 }, b[64] = { 0 };
-      g_assert_cmpint (upm_routing_expert_counts (&r, l, g, a, 64), ==,
-          upm_routing_expert_counts (&r2, l, g, b, 64));
-      g_assert_cmpmem (a, sizeof a, b, sizeof b);
-    }
+    for (int g = 0; g < UPM_N_GATES; g++)
+      {
+        uint32_t a[64] = { 0 }, b[64] = { 0 };
+        g_assert_cmpint (upm_routing_expert_counts (&r, l, g, a, 64), ==,
+            upm_routing_expert_counts (&r2, l, g, b, 64));
+        g_assert_cmpmem (a, sizeof a, b, sizeof b);
+      }
   upm_caption_clear (&c1);
   upm_caption_clear (&c2);
   upm_routing_clear (&r);
@@ -404,7 +415,7 @@ static gpointer
 raise_flag (gpointer data)
 {
   g_usleep (20 * 1000);
-  g_atomic_int_set ((volatile gint *) data, 1);
+  g_atomic_int_set ((volatile gint *)data, 1);
   return NULL;
 }
 
@@ -416,7 +427,7 @@ test_caption_cancel (void)
   const uint32_t n = 1 + UPM_HP_TOKENS_PER_FRAME (hp);
   UpmContext *ctx = upm_context_new (m);
   float *p = make_patches (hp, 1, 5);
-  float *x = g_new (float, (size_t) n * hp->n_embd);
+  float *x = g_new (float, (size_t)n * hp->n_embd);
   volatile int flag = 0;
   UpmCaptionParams params = { 0, 0, -1.0f, &flag };
   UpmCaption cap;
@@ -441,12 +452,13 @@ test_caption_cancel (void)
 
   flag = 0;
   raised = g_get_monotonic_time ();
-  thread = g_thread_new ("cancel", raise_flag, (gpointer) & flag);
-  while (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error)) {
-    upm_caption_clear (&cap);
-    runs++;
-    g_assert_cmpuint (runs, <, 100000);
-  }
+  thread = g_thread_new ("cancel", raise_flag, (gpointer)&flag);
+  while (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error))
+    {
+      upm_caption_clear (&cap);
+      runs++;
+      g_assert_cmpuint (runs, <, 100000);
+    }
   stopped = g_get_monotonic_time ();
   g_thread_join (thread);
   g_assert_error (error, UPM_ERROR, UPM_ERROR_CANCELLED);
@@ -468,20 +480,21 @@ test_text_batch_padding (gconstpointer data)
   UpmModel *m = load_fixture_model (data);
   const uint32_t d = upm_model_hparams (m)->n_embd;
   UpmContext *ctx = upm_context_new (m);
-  const int32_t eot = (int32_t) upm_model_hparams (m)->eot_id;
+  const int32_t eot = (int32_t)upm_model_hparams (m)->eot_id;
   const int32_t a[] = { 320, eot }, b[] = { 100, 200, 300, 400, eot };
   const int32_t *ids[] = { a, b };
   const uint32_t lens[] = { 2, 5 };
   float batch[2 * 1024], one[1024];
   GError *error = NULL;
 
-  g_assert_true (upm_encode_texts (ctx, ids, lens, 2, UPM_ATTR_CLS_TARGET,
-          batch, &error));
-  for (int i = 0; i < 2; i++) {
-    g_assert_true (upm_encode_texts (ctx, &ids[i], &lens[i], 1,
-            UPM_ATTR_CLS_TARGET, one, &error));
-    g_assert_cmpfloat (max_diff (one, batch + i * d, d), <, 1e-5);
-  }
+  g_assert_true (
+      upm_encode_texts (ctx, ids, lens, 2, UPM_ATTR_CLS_TARGET, batch, &error));
+  for (int i = 0; i < 2; i++)
+    {
+      g_assert_true (upm_encode_texts (
+          ctx, &ids[i], &lens[i], 1, UPM_ATTR_CLS_TARGET, one, &error));
+      g_assert_cmpfloat (max_diff (one, batch + i * d, d), <, 1e-5);
+    }
   g_assert_no_error (error);
   upm_context_free (ctx);
   upm_model_unref (m);
@@ -495,27 +508,27 @@ test_bad_arguments (void)
   UpmContext *ctx = upm_context_new (m);
   float *p = make_patches (hp, 1, 1);
   float f[1024];
-  const int32_t bad[] = { 5, -1 }, big[] = { (int32_t) hp->n_vocab };
+  const int32_t bad[] = { 5, -1 }, big[] = { (int32_t)hp->n_vocab };
   const int32_t *ids[] = { bad }, *ids2[] = { big };
   const uint32_t lens[] = { 2 }, lens2[] = { 1 };
   UpmCaption cap;
   UpmCaptionParams params = { 0, 0, -1.0f, NULL };
   GError *error = NULL;
 
-  g_assert_false (upm_encode_visual (ctx, p, 0, UPM_ATTR_CLS_INPUT, f, NULL,
-          &error));
+  g_assert_false (
+      upm_encode_visual (ctx, p, 0, UPM_ATTR_CLS_INPUT, f, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (upm_encode_visual (ctx, p, hp->n_temporal + 1,
-          UPM_ATTR_CLS_INPUT, f, NULL, &error));
+  g_assert_false (upm_encode_visual (
+      ctx, p, hp->n_temporal + 1, UPM_ATTR_CLS_INPUT, f, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (upm_encode_texts (ctx, ids, lens, 1, UPM_ATTR_CLS_TARGET,
-          f, &error));
+  g_assert_false (
+      upm_encode_texts (ctx, ids, lens, 1, UPM_ATTR_CLS_TARGET, f, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (upm_encode_texts (ctx, ids2, lens2, 1, UPM_ATTR_CLS_TARGET,
-          f, &error));
+  g_assert_false (
+      upm_encode_texts (ctx, ids2, lens2, 1, UPM_ATTR_CLS_TARGET, f, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   params.beam_size = 1000;
@@ -543,22 +556,22 @@ test_labels_and_classify (void)
   float *p = make_patches (hp, 1, 3);
   GError *error = NULL;
 
-  g_assert_true (upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET,
-          lf, &error));
+  g_assert_true (
+      upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET, lf, &error));
   g_assert_cmpmem (lf, d * 4, lf + 3 * d, d * 4);
-  g_assert_true (upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET,
-          lf2, &error));
+  g_assert_true (
+      upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET, lf2, &error));
   g_assert_cmpmem (lf, 4 * d * 4, lf2, 4 * d * 4);
-  g_assert_true (upm_model_text_features (m, labels, 1,
-          UPM_ATTR_RETRIEVAL_TARGET, lf2, &error));
-  g_assert_cmpfloat (max_diff (lf, lf2, d), >, 0.0);   /* other row */
-  g_assert_true (upm_encode_visual (ctx, p, 1, UPM_ATTR_CLS_INPUT, f, NULL,
-          &error));
+  g_assert_true (upm_model_text_features (
+      m, labels, 1, UPM_ATTR_RETRIEVAL_TARGET, lf2, &error));
+  g_assert_cmpfloat (max_diff (lf, lf2, d), >, 0.0); /* other row */
+  g_assert_true (
+      upm_encode_visual (ctx, p, 1, UPM_ATTR_CLS_INPUT, f, NULL, &error));
   g_assert_no_error (error);
   upm_classify (hp, f, lf, 4, upm_model_logit_scale (m, UPM_SCALE_IMG_CLS),
       logits, probs);
-  g_assert_cmpfloat (fabs (probs[0] + probs[1] + probs[2] + probs[3] - 1.0),
-      <, 1e-5);
+  g_assert_cmpfloat (
+      fabs (probs[0] + probs[1] + probs[2] + probs[3] - 1.0), <, 1e-5);
   upm_top_k (logits, probs, 4, 3, top);
   g_assert_cmpfloat (top[0].logit, >=, top[1].logit);
   g_assert_cmpfloat (top[1].logit, >=, top[2].logit);
@@ -577,7 +590,7 @@ test_vocab_cache (void)
 {
   UpmModel *m = load_fixture_model ("tiny-moe.upm");
   const UpmHParams *hp = upm_model_hparams (m);
-  const size_t n = (size_t) hp->n_vocab * hp->n_embd, d = hp->n_embd;
+  const size_t n = (size_t)hp->n_vocab * hp->n_embd, d = hp->n_embd;
   GError *error = NULL;
   const float *v1 = upm_model_vocab_features (m, NULL, NULL, &error);
   float *copy;
@@ -600,55 +613,56 @@ int
 main (int argc, char **argv)
 {
   static const char *pairs[][2] = {
-    {"tiny-dense.upm", "tiny-dense-image.expect.gguf"},
-    {"tiny-dense.upm", "tiny-dense-video.expect.gguf"},
-    {"tiny-moe.upm", "tiny-moe-image.expect.gguf"},
-    {"tiny-moe.upm", "tiny-moe-video.expect.gguf"},
+    { "tiny-dense.upm", "tiny-dense-image.expect.gguf" },
+    { "tiny-dense.upm", "tiny-dense-video.expect.gguf" },
+    { "tiny-moe.upm", "tiny-moe-image.expect.gguf" },
+    { "tiny-moe.upm", "tiny-moe-video.expect.gguf" },
     /* A briefly trained model (tools/train.py --smoke): its captions end,
      * so beam search's finished-beam and length-penalty rules are checked
      * (tools/make_model_fixture.py). */
-    {"smoke-moe.upm", "smoke-moe-clip.expect.gguf"},
+    { "smoke-moe.upm", "smoke-moe-clip.expect.gguf" },
     /* One small model per routing level besides attribute (tiny-moe):
      * tools/make_fixtures.py. */
-    {"route-modality.upm", "route-modality-image.expect.gguf"},
-    {"route-modality.upm", "route-modality-video.expect.gguf"},
-    {"route-task.upm", "route-task-image.expect.gguf"},
-    {"route-task.upm", "route-task-video.expect.gguf"},
-    {"route-token.upm", "route-token-image.expect.gguf"},
-    {"route-token.upm", "route-token-video.expect.gguf"},
-    {"route-context.upm", "route-context-image.expect.gguf"},
-    {"route-context.upm", "route-context-video.expect.gguf"},
+    { "route-modality.upm", "route-modality-image.expect.gguf" },
+    { "route-modality.upm", "route-modality-video.expect.gguf" },
+    { "route-task.upm", "route-task-image.expect.gguf" },
+    { "route-task.upm", "route-task-video.expect.gguf" },
+    { "route-token.upm", "route-token-image.expect.gguf" },
+    { "route-token.upm", "route-token-video.expect.gguf" },
+    { "route-context.upm", "route-context-image.expect.gguf" },
+    { "route-context.upm", "route-context-video.expect.gguf" },
   };
 
   g_test_init (&argc, &argv, NULL);
   upm_set_num_threads (2);
-  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++) {
-    char *name = g_strdup_printf ("/engine/reference/%s", pairs[i][1]);
-    g_test_add_data_func (name, pairs[i], run_fixture);
-    g_free (name);
-  }
-  g_test_add_data_func ("/engine/fast-vs-plain/tiny-moe", "tiny-moe.upm",
-      test_fast_vs_plain);
-  g_test_add_data_func ("/engine/fast-vs-plain/dense", "tiny-dense.upm",
-      test_fast_vs_plain);
-  g_test_add_data_func ("/engine/fast-vs-plain/task", "route-task.upm",
-      test_fast_vs_plain);
-  g_test_add_data_func ("/engine/fast-vs-plain/token", "route-token.upm",
-      test_fast_vs_plain);
-  g_test_add_data_func ("/engine/fast-vs-plain/context", "route-context.upm",
-      test_fast_vs_plain);
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    {
+      char *name = g_strdup_printf ("/engine/reference/%s", pairs[i][1]);
+      g_test_add_data_func (name, pairs[i], run_fixture);
+      g_free (name);
+    }
+  g_test_add_data_func (
+      "/engine/fast-vs-plain/tiny-moe", "tiny-moe.upm", test_fast_vs_plain);
+  g_test_add_data_func (
+      "/engine/fast-vs-plain/dense", "tiny-dense.upm", test_fast_vs_plain);
+  g_test_add_data_func (
+      "/engine/fast-vs-plain/task", "route-task.upm", test_fast_vs_plain);
+  g_test_add_data_func (
+      "/engine/fast-vs-plain/token", "route-token.upm", test_fast_vs_plain);
+  g_test_add_data_func (
+      "/engine/fast-vs-plain/context", "route-context.upm", test_fast_vs_plain);
   g_test_add_func ("/engine/context-reuse", test_context_reuse);
   g_test_add_func ("/engine/routing", test_routing_meta);
   g_test_add_func ("/engine/prefix-shared", test_prefix_shared);
   g_test_add_func ("/engine/caption-cancel", test_caption_cancel);
-  g_test_add_data_func ("/engine/routing-counts/attribute", "tiny-moe.upm",
+  g_test_add_data_func (
+      "/engine/routing-counts/attribute", "tiny-moe.upm", test_routing_counts);
+  g_test_add_data_func (
+      "/engine/routing-counts/task", "route-task.upm", test_routing_counts);
+  g_test_add_data_func (
+      "/engine/routing-counts/token", "route-token.upm", test_routing_counts);
+  g_test_add_data_func ("/engine/routing-counts/context", "route-context.upm",
       test_routing_counts);
-  g_test_add_data_func ("/engine/routing-counts/task", "route-task.upm",
-      test_routing_counts);
-  g_test_add_data_func ("/engine/routing-counts/token", "route-token.upm",
-      test_routing_counts);
-  g_test_add_data_func ("/engine/routing-counts/context",
-      "route-context.upm", test_routing_counts);
   g_test_add_data_func ("/engine/text-batch-padding/dense", "tiny-dense.upm",
       test_text_batch_padding);
   g_test_add_data_func ("/engine/text-batch-padding/token", "route-token.upm",

@@ -45,7 +45,7 @@ b_new (uint32_t alignment)
 }
 
 static void
-b_free (Builder * b)
+b_free (Builder *b)
 {
   g_byte_array_unref (b->kv);
   g_byte_array_unref (b->ti);
@@ -56,34 +56,34 @@ b_free (Builder * b)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Builder, b_free);
 
 static void
-put (GByteArray * a, const void *p, gsize n)
+put (GByteArray *a, const void *p, gsize n)
 {
-  g_byte_array_append (a, p, (guint) n);
+  g_byte_array_append (a, p, (guint)n);
 }
 
 static void
-put_u32 (GByteArray * a, uint32_t v)
+put_u32 (GByteArray *a, uint32_t v)
 {
   v = GUINT32_TO_LE (v);
   put (a, &v, 4);
 }
 
 static void
-put_u64 (GByteArray * a, uint64_t v)
+put_u64 (GByteArray *a, uint64_t v)
 {
   v = GUINT64_TO_LE (v);
   put (a, &v, 8);
 }
 
 static void
-put_str (GByteArray * a, const char *s)
+put_str (GByteArray *a, const char *s)
 {
   put_u64 (a, strlen (s));
   put (a, s, strlen (s));
 }
 
 static void
-b_key (Builder * b, const char *key, UpmGgufType type)
+b_key (Builder *b, const char *key, UpmGgufType type)
 {
   put_str (b->kv, key);
   put_u32 (b->kv, type);
@@ -91,14 +91,14 @@ b_key (Builder * b, const char *key, UpmGgufType type)
 }
 
 static void
-b_u32 (Builder * b, const char *key, uint32_t v)
+b_u32 (Builder *b, const char *key, uint32_t v)
 {
   b_key (b, key, UPM_GGUF_U32);
   put_u32 (b->kv, v);
 }
 
 static void
-b_f32 (Builder * b, const char *key, float v)
+b_f32 (Builder *b, const char *key, float v)
 {
   uint32_t bits;
 
@@ -110,7 +110,7 @@ b_f32 (Builder * b, const char *key, float v)
 }
 
 static void
-b_str (Builder * b, const char *key, const char *v)
+b_str (Builder *b, const char *key, const char *v)
 {
   b_key (b, key, UPM_GGUF_STRING);
   put_str (b->kv, v);
@@ -118,8 +118,8 @@ b_str (Builder * b, const char *key, const char *v)
 
 /* Array of fixed-size little-endian elements (host order is LE here). */
 static void
-b_arr (Builder * b, const char *key, UpmGgufType type, const void *v,
-    guint n, gsize size)
+b_arr (Builder *b, const char *key, UpmGgufType type, const void *v, guint n,
+    gsize size)
 {
   b_key (b, key, UPM_GGUF_ARRAY);
   put_u32 (b->kv, type);
@@ -128,7 +128,7 @@ b_arr (Builder * b, const char *key, UpmGgufType type, const void *v,
 }
 
 static void
-b_strv (Builder * b, const char *key, const char *const *v, guint n)
+b_strv (Builder *b, const char *key, const char *const *v, guint n)
 {
   guint i;
 
@@ -141,7 +141,7 @@ b_strv (Builder * b, const char *key, const char *const *v, guint n)
 
 /* A raw tensor info (ne in GGUF order). */
 static void
-b_tinfo (Builder * b, const char *name, uint32_t n_dims, const uint64_t * ne,
+b_tinfo (Builder *b, const char *name, uint32_t n_dims, const uint64_t *ne,
     uint32_t type, uint64_t offset)
 {
   uint32_t i;
@@ -156,44 +156,49 @@ b_tinfo (Builder * b, const char *name, uint32_t n_dims, const uint64_t * ne,
 }
 
 static void
-b_pad_data (Builder * b)
+b_pad_data (Builder *b)
 {
   static const uint8_t zero[256];
 
   while (b->data->len % b->alignment)
-    put (b->data, zero, MIN (sizeof zero,
-            b->alignment - b->data->len % b->alignment));
+    put (b->data, zero,
+        MIN (sizeof zero, b->alignment - b->data->len % b->alignment));
 }
 
 /* A tensor of PyTorch shape dims[0..n_dims) filled with a known pattern:
  * element i = (i % 97) * 0.01 - 0.5. */
 static void
-b_tensor (Builder * b, const char *name, UpmDType type, guint n_dims,
-    const uint64_t * dims)
+b_tensor (Builder *b, const char *name, UpmDType type, guint n_dims,
+    const uint64_t *dims)
 {
   uint64_t ne[UPM_GGUF_MAX_DIMS], n = 1, i;
   guint d;
 
-  for (d = 0; d < n_dims; d++) {
-    ne[d] = dims[n_dims - 1 - d];
-    n *= dims[d];
-  }
+  for (d = 0; d < n_dims; d++)
+    {
+      ne[d] = dims[n_dims - 1 - d];
+      n *= dims[d];
+    }
   b_pad_data (b);
   b_tinfo (b, name, n_dims, ne, type, b->data->len);
-  for (i = 0; i < n; i++) {
-    float v = (float) (i % 97) * 0.01f - 0.5f;
+  for (i = 0; i < n; i++)
+    {
+      float v = (float)(i % 97) * 0.01f - 0.5f;
 
-    if (type == UPM_DTYPE_F16) {
-      uint16_t h = upm_f32_to_f16 (v);
-      put (b->data, &h, 2);
-    } else {
-      put (b->data, &v, 4);
+      if (type == UPM_DTYPE_F16)
+        {
+          uint16_t h = upm_f32_to_f16 (v);
+          put (b->data, &h, 2);
+        }
+      else
+        {
+          put (b->data, &v, 4);
+        }
     }
-  }
 }
 
 static GByteArray *
-b_bytes (Builder * b)
+b_bytes (Builder *b)
 {
   GByteArray *out = g_byte_array_new ();
   static const uint8_t zero[256];
@@ -216,13 +221,13 @@ write_bytes (const char *dir, const char *name, const void *data, gsize n)
   char *path = g_build_filename (dir, name, NULL);
   g_autoptr (GError) err = NULL;
 
-  g_file_set_contents (path, data, (gssize) n, &err);
+  g_file_set_contents (path, data, (gssize)n, &err);
   g_assert_no_error (err);
   return path;
 }
 
 static char *
-b_write (Builder * b, const char *dir, const char *name)
+b_write (Builder *b, const char *dir, const char *name)
 {
   g_autoptr (GByteArray) bytes = b_bytes (b);
 
@@ -237,7 +242,7 @@ typedef struct
 } Fixture;
 
 static void
-fixture_setup (Fixture * f, gconstpointer data)
+fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) err = NULL;
 
@@ -246,15 +251,16 @@ fixture_setup (Fixture * f, gconstpointer data)
 }
 
 static void
-fixture_teardown (Fixture * f, gconstpointer data)
+fixture_teardown (Fixture *f, gconstpointer data)
 {
   GDir *d = g_dir_open (f->dir, 0, NULL);
   const char *name;
 
-  while (d && (name = g_dir_read_name (d))) {
-    g_autofree char *p = g_build_filename (f->dir, name, NULL);
-    g_unlink (p);
-  }
+  while (d && (name = g_dir_read_name (d)))
+    {
+      g_autofree char *p = g_build_filename (f->dir, name, NULL);
+      g_unlink (p);
+    }
   if (d)
     g_dir_close (d);
   g_rmdir (f->dir);
@@ -262,14 +268,14 @@ fixture_teardown (Fixture * f, gconstpointer data)
 }
 
 static void
-assert_error (const GError * err, gint code, const char *needle)
+assert_error (const GError *err, gint code, const char *needle)
 {
   g_assert_nonnull (err);
-  if (err->domain != UPM_ERROR || err->code != code || (needle
-          && !strstr (err->message, needle)))
+  if (err->domain != UPM_ERROR || err->code != code
+      || (needle && !strstr (err->message, needle)))
     g_error ("unexpected error (domain %s, code %d, wanted %d with '%s'): %s",
-        g_quark_to_string (err->domain), err->code, code,
-        needle ? needle : "", err->message);
+        g_quark_to_string (err->domain), err->code, code, needle ? needle : "",
+        err->message);
 }
 
 /* Open as a container: must fail with @code and a message with @needle. */
@@ -314,14 +320,16 @@ typedef struct
   const char *f16_tensor;
   const uint32_t *moe_layers;
   guint n_moe_layers;
-  int attr_bad_bit;             /* index into attribute.values set to 2 */
+  int attr_bad_bit; /* index into attribute.values set to 2 */
   const char *spe_symbol;
   gboolean extra_token;
 } ModelOpts;
 
-#define MODEL_OPTS_INIT { FALSE, 16, 2, 32, 2, 4, 519, "uniperceiver", 1, \
-      "attribute", TRUE, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, -1, NULL, \
-      FALSE }
+#define MODEL_OPTS_INIT                                                        \
+  {                                                                            \
+    FALSE, 16, 2, 32, 2, 4, 519, "uniperceiver", 1, "attribute", TRUE, NULL,   \
+        NULL, 0, NULL, NULL, NULL, NULL, 0, -1, NULL, FALSE                    \
+  }
 
 #define TINY_CTX 16
 #define TINY_PATCH 4
@@ -329,19 +337,29 @@ typedef struct
 #define TINY_T 2
 
 static const char *const attr_rows[UPM_N_ATTRS] = {
-  "cls_input", "retrieval_input", "retrieval_target", "caption_prefix",
-  "caption_text", "text_input", "cls_target", "vocab_target",
+  "cls_input",
+  "retrieval_input",
+  "retrieval_target",
+  "caption_prefix",
+  "caption_text",
+  "text_input",
+  "cls_target",
+  "vocab_target",
 };
 
 static const uint8_t attr_bits[UPM_N_ATTRS][8] = {
-  {1, 0, 0, 1, 1, 0, 0, 0}, {1, 0, 0, 1, 1, 0, 0, 0},
-  {1, 0, 0, 1, 0, 1, 1, 0}, {1, 1, 0, 1, 1, 0, 0, 0},
-  {1, 1, 0, 1, 0, 1, 0, 1}, {0, 1, 0, 1, 0, 1, 0, 0},
-  {1, 0, 0, 1, 0, 1, 1, 0}, {1, 1, 0, 1, 0, 1, 1, 0},
+  { 1, 0, 0, 1, 1, 0, 0, 0 },
+  { 1, 0, 0, 1, 1, 0, 0, 0 },
+  { 1, 0, 0, 1, 0, 1, 1, 0 },
+  { 1, 1, 0, 1, 1, 0, 0, 0 },
+  { 1, 1, 0, 1, 0, 1, 0, 1 },
+  { 0, 1, 0, 1, 0, 1, 0, 0 },
+  { 1, 0, 0, 1, 0, 1, 1, 0 },
+  { 1, 1, 0, 1, 0, 1, 1, 0 },
 };
 
 static void
-m_u32 (Builder * b, const ModelOpts * o, const char *key, uint32_t v)
+m_u32 (Builder *b, const ModelOpts *o, const char *key, uint32_t v)
 {
   if (o->skip_key && strcmp (o->skip_key, key) == 0)
     return;
@@ -351,15 +369,15 @@ m_u32 (Builder * b, const ModelOpts * o, const char *key, uint32_t v)
 }
 
 static void
-m_f32 (Builder * b, const ModelOpts * o, const char *key, float v)
+m_f32 (Builder *b, const ModelOpts *o, const char *key, float v)
 {
   if (!(o->skip_key && strcmp (o->skip_key, key) == 0))
     b_f32 (b, key, v);
 }
 
 static void
-m_f32v (Builder * b, const ModelOpts * o, const char *key, float a, float c,
-    float d)
+m_f32v (
+    Builder *b, const ModelOpts *o, const char *key, float a, float c, float d)
 {
   const float v[3] = { a, c, d };
 
@@ -369,7 +387,7 @@ m_f32v (Builder * b, const ModelOpts * o, const char *key, float a, float c,
 
 /* CLIP's bytes_to_unicode order, then the </w> forms, merges, specials. */
 static GPtrArray *
-tiny_tokens (const ModelOpts * o)
+tiny_tokens (const ModelOpts *o)
 {
   GPtrArray *t = g_ptr_array_new_with_free_func (g_free);
   gunichar cs[256];
@@ -398,13 +416,13 @@ tiny_tokens (const ModelOpts * o)
 }
 
 static void
-tiny_tokenizer (Builder * b, const ModelOpts * o)
+tiny_tokenizer (Builder *b, const ModelOpts *o)
 {
   static const char *const merges[] = { "t h", "th e</w>" };
   g_autoptr (GPtrArray) tokens = tiny_tokens (o);
 
   b_str (b, "tokenizer.ggml.model", "clip-bpe");
-  b_strv (b, "tokenizer.ggml.tokens", (const char *const *) tokens->pdata,
+  b_strv (b, "tokenizer.ggml.tokens", (const char *const *)tokens->pdata,
       tokens->len);
   b_strv (b, "tokenizer.ggml.merges", merges, 2);
   m_u32 (b, o, "tokenizer.upm.sot_id", 514);
@@ -415,24 +433,25 @@ tiny_tokenizer (Builder * b, const ModelOpts * o)
 }
 
 static void
-tiny_moe_keys (Builder * b, const ModelOpts * o)
+tiny_moe_keys (Builder *b, const ModelOpts *o)
 {
   static const uint32_t one_layer[] = { 1 };
   const uint32_t *layers = o->moe_layers ? o->moe_layers : one_layer;
   guint n = o->moe_layers ? o->n_moe_layers : 1;
 
   m_u32 (b, o, "uniperceiver.moe.expert_count", o->moe ? o->E : 0);
-  if (!o->moe) {
-    b_arr (b, "uniperceiver.moe.layers", UPM_GGUF_U32, NULL, 0, 4);
-    return;
-  }
+  if (!o->moe)
+    {
+      b_arr (b, "uniperceiver.moe.layers", UPM_GGUF_U32, NULL, 0, 4);
+      return;
+    }
   m_u32 (b, o, "uniperceiver.moe.expert_used_count", 2);
   b_str (b, "uniperceiver.moe.routing", o->routing);
   b_arr (b, "uniperceiver.moe.layers", UPM_GGUF_U32, layers, n, 4);
 }
 
 static void
-tiny_attributes (Builder * b, const ModelOpts * o)
+tiny_attributes (Builder *b, const ModelOpts *o)
 {
   uint8_t values[UPM_N_ATTRS * 8];
 
@@ -440,12 +459,12 @@ tiny_attributes (Builder * b, const ModelOpts * o)
   if (o->attr_bad_bit >= 0)
     values[o->attr_bad_bit] = 2;
   b_strv (b, "uniperceiver.attribute.names", attr_rows, UPM_N_ATTRS);
-  b_arr (b, "uniperceiver.attribute.values", UPM_GGUF_U8, values,
-      sizeof values, 1);
+  b_arr (b, "uniperceiver.attribute.values", UPM_GGUF_U8, values, sizeof values,
+      1);
 }
 
 static void
-tiny_keys (Builder * b, const ModelOpts * o)
+tiny_keys (Builder *b, const ModelOpts *o)
 {
   b_u32 (b, "general.alignment", 64);
   b_str (b, "general.architecture", o->arch);
@@ -482,7 +501,7 @@ tiny_keys (Builder * b, const ModelOpts * o)
 
 /* Tensor of PyTorch shape [d0(, d1(, d2))], applying the mutations. */
 static void
-m_tensor (Builder * b, const ModelOpts * o, const char *name, uint64_t d0,
+m_tensor (Builder *b, const ModelOpts *o, const char *name, uint64_t d0,
     uint64_t d1, uint64_t d2)
 {
   uint64_t dims[3] = { d0, d1, d2 };
@@ -499,8 +518,8 @@ m_tensor (Builder * b, const ModelOpts * o, const char *name, uint64_t d0,
 }
 
 static void
-m_blk (Builder * b, const ModelOpts * o, guint l, const char *suffix,
-    uint64_t d0, uint64_t d1, uint64_t d2)
+m_blk (Builder *b, const ModelOpts *o, guint l, const char *suffix, uint64_t d0,
+    uint64_t d1, uint64_t d2)
 {
   g_autofree char *name = g_strdup_printf ("blk.%u.%s", l, suffix);
 
@@ -508,7 +527,7 @@ m_blk (Builder * b, const ModelOpts * o, guint l, const char *suffix,
 }
 
 static void
-tiny_gate (Builder * b, const ModelOpts * o, guint l, const char *g)
+tiny_gate (Builder *b, const ModelOpts *o, guint l, const char *g)
 {
   char n[64];
 
@@ -525,29 +544,31 @@ tiny_gate (Builder * b, const ModelOpts * o, guint l, const char *g)
 }
 
 static void
-tiny_linear (Builder * b, const ModelOpts * o, guint l, gboolean moe,
+tiny_linear (Builder *b, const ModelOpts *o, guint l, gboolean moe,
     const char *base, uint64_t n_out, uint64_t n_in)
 {
   char w[64], bias[64];
 
   g_snprintf (w, sizeof w, "%s%s.weight", base, moe ? "_exps" : "");
   g_snprintf (bias, sizeof bias, "%s%s.bias", base, moe ? "_exps" : "");
-  if (moe) {
-    m_blk (b, o, l, w, o->E, n_out, n_in);
-    m_blk (b, o, l, bias, o->E, n_out, 0);
-  } else {
-    m_blk (b, o, l, w, n_out, n_in, 0);
-    m_blk (b, o, l, bias, n_out, 0, 0);
-  }
+  if (moe)
+    {
+      m_blk (b, o, l, w, o->E, n_out, n_in);
+      m_blk (b, o, l, bias, o->E, n_out, 0);
+    }
+  else
+    {
+      m_blk (b, o, l, w, n_out, n_in, 0);
+      m_blk (b, o, l, bias, n_out, 0, 0);
+    }
 }
 
 static void
-tiny_layer (Builder * b, const ModelOpts * o, guint l)
+tiny_layer (Builder *b, const ModelOpts *o, guint l)
 {
   gboolean moe = o->moe && l == 1;
   const char *vecs[] = { "attn_norm.weight", "attn_norm.bias",
-    "ffn_norm.weight", "ffn_norm.bias", "attn_scale", "ffn_scale"
-  };
+    "ffn_norm.weight", "ffn_norm.bias", "attn_scale", "ffn_scale" };
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (vecs); i++)
@@ -556,14 +577,15 @@ tiny_layer (Builder * b, const ModelOpts * o, guint l)
   tiny_linear (b, o, l, moe, "attn_out", o->D, o->D);
   tiny_linear (b, o, l, moe, "ffn_up", o->F, o->D);
   tiny_linear (b, o, l, moe, "ffn_down", o->D, o->F);
-  if (moe) {
-    tiny_gate (b, o, l, "attn_gate");
-    tiny_gate (b, o, l, "ffn_gate");
-  }
+  if (moe)
+    {
+      tiny_gate (b, o, l, "attn_gate");
+      tiny_gate (b, o, l, "ffn_gate");
+    }
 }
 
 static void
-tiny_tensors (Builder * b, const ModelOpts * o)
+tiny_tensors (Builder *b, const ModelOpts *o)
 {
   uint64_t D = o->D, grid = TINY_IMAGE / TINY_PATCH;
   guint l;
@@ -588,23 +610,24 @@ tiny_tensors (Builder * b, const ModelOpts * o)
 }
 
 static GByteArray *
-tiny_model_bytes (const ModelOpts * o)
+tiny_model_bytes (const ModelOpts *o)
 {
   g_autoptr (Builder) b = b_new (64);
   static const char *const sets[] = { "animals" };
   static const char *const labels[] = { "cat", "dog", "bird" };
 
   tiny_keys (b, o);
-  if (o->labelset) {
-    b_strv (b, "uniperceiver.labelsets", sets, 1);
-    b_strv (b, "uniperceiver.labelset.animals.labels", labels, 3);
-  }
+  if (o->labelset)
+    {
+      b_strv (b, "uniperceiver.labelsets", sets, 1);
+      b_strv (b, "uniperceiver.labelset.animals.labels", labels, 3);
+    }
   tiny_tensors (b, o);
   return b_bytes (b);
 }
 
 static char *
-tiny_model (const char *dir, const char *name, const ModelOpts * o)
+tiny_model (const char *dir, const char *name, const ModelOpts *o)
 {
   g_autoptr (GByteArray) bytes = tiny_model_bytes (o);
 
@@ -637,14 +660,14 @@ small_builder (void)
   put (b->kv, &i16, 2);
   b_u32 (b, "t.u32", 123456);
   b_key (b, "t.i32", UPM_GGUF_I32);
-  put_u32 (b->kv, (uint32_t) - 5);
+  put_u32 (b->kv, (uint32_t)-5);
   b_f32 (b, "t.f32", 1.5f);
   b_key (b, "t.bool", UPM_GGUF_BOOL);
   put (b->kv, &bl, 1);
   b_key (b, "t.u64", UPM_GGUF_U64);
   put_u64 (b->kv, u64);
   b_key (b, "t.i64", UPM_GGUF_I64);
-  put_u64 (b->kv, (uint64_t) - 9);
+  put_u64 (b->kv, (uint64_t)-9);
   b_key (b, "t.f64", UPM_GGUF_F64);
   put (b->kv, &f64, 8);
   b_arr (b, "t.u32s", UPM_GGUF_U32, u32s, 3, 4);
@@ -658,7 +681,7 @@ small_builder (void)
 }
 
 static void
-test_small_valid (Fixture * f, gconstpointer data)
+test_small_valid (Fixture *f, gconstpointer data)
 {
   g_autoptr (Builder) b = small_builder ();
   g_autofree char *path = b_write (b, f->dir, "small.gguf");
@@ -694,11 +717,13 @@ test_small_valid (Fixture * f, gconstpointer data)
   g_assert_no_error (err);
   /* typed getters name the key and both types */
   g_assert_false (upm_gguf_get_u32 (g, "t.strs", &u, &err));
-  assert_error (err, UPM_ERROR_MODEL, "key 't.strs': expected u32, found "
+  assert_error (err, UPM_ERROR_MODEL,
+      "key 't.strs': expected u32, found "
       "array of string");
   g_clear_error (&err);
   g_assert_null (upm_gguf_get_f32_array (g, "t.u32s", &n, &err));
-  assert_error (err, UPM_ERROR_MODEL, "expected array of f32, found array "
+  assert_error (err, UPM_ERROR_MODEL,
+      "expected array of f32, found array "
       "of u32");
   g_clear_error (&err);
   g_assert_false (upm_gguf_get_u32 (g, "nope", &u, &err));
@@ -707,21 +732,21 @@ test_small_valid (Fixture * f, gconstpointer data)
   t = upm_gguf_find_tensor (g, "a");
   g_assert_nonnull (t);
   g_assert_cmpuint (t->n_bytes, ==, 24);
-  g_assert_cmpuint (((guintptr) t->data) % 32, ==, 0);
+  g_assert_cmpuint (((guintptr)t->data) % 32, ==, 0);
   t = upm_gguf_find_tensor (g, "c");
   g_assert_cmpuint (t->type, ==, UPM_DTYPE_I32);
   g_assert_cmpuint (t->offset, ==, 64);
   {
     const uint64_t want[] = { 2, 3 }, wrong[] = { 3, 2 };
-    g_assert_nonnull (upm_gguf_require_tensor (g, "a", UPM_DTYPE_F32, 2,
-            want, &err));
-    g_assert_null (upm_gguf_require_tensor (g, "a", UPM_DTYPE_F32, 2, wrong,
-            &err));
+    g_assert_nonnull (
+        upm_gguf_require_tensor (g, "a", UPM_DTYPE_F32, 2, want, &err));
+    g_assert_null (
+        upm_gguf_require_tensor (g, "a", UPM_DTYPE_F32, 2, wrong, &err));
     assert_error (err, UPM_ERROR_MODEL,
         "tensor 'a': expected [3, 2] F32, found [2, 3] F32");
     g_clear_error (&err);
-    g_assert_null (upm_gguf_require_tensor (g, "zz", UPM_DTYPE_F32, 2, want,
-            &err));
+    g_assert_null (
+        upm_gguf_require_tensor (g, "zz", UPM_DTYPE_F32, 2, want, &err));
     assert_error (err, UPM_ERROR_MODEL, "missing tensor 'zz'");
   }
   upm_gguf_close (g);
@@ -729,33 +754,36 @@ test_small_valid (Fixture * f, gconstpointer data)
 
 /* Every prefix of the small file fails cleanly. */
 static void
-test_small_truncated (Fixture * f, gconstpointer data)
+test_small_truncated (Fixture *f, gconstpointer data)
 {
   g_autoptr (Builder) b = small_builder ();
   g_autoptr (GByteArray) bytes = b_bytes (b);
   guint len;
 
-  for (len = 0; len < bytes->len; len++) {
-    g_autofree char *path = write_bytes (f->dir, "prefix.gguf", bytes->data,
-        len);
-    g_autoptr (GError) err = NULL;
+  for (len = 0; len < bytes->len; len++)
+    {
+      g_autofree char *path
+          = write_bytes (f->dir, "prefix.gguf", bytes->data, len);
+      g_autoptr (GError) err = NULL;
 
-    g_assert_null (upm_gguf_open (path, &err));
-    g_assert_error (err, UPM_ERROR, UPM_ERROR_FORMAT);
-    if (len >= 24 && !strstr (err->message, "truncated"))
-      g_error ("prefix %u: %s", len, err->message);
-  }
+      g_assert_null (upm_gguf_open (path, &err));
+      g_assert_error (err, UPM_ERROR, UPM_ERROR_FORMAT);
+      if (len >= 24 && !strstr (err->message, "truncated"))
+        g_error ("prefix %u: %s", len, err->message);
+    }
 }
 
 /* ------------------------------------------------------- container errors */
 
 static void
-test_io_errors (Fixture * f, gconstpointer data)
+test_io_errors (Fixture *f, gconstpointer data)
 {
   g_autofree char *missing = g_build_filename (f->dir, "missing.upm", NULL);
   g_autofree char *empty = write_bytes (f->dir, "empty.upm", "", 0);
-  g_autofree char *text = write_bytes (f->dir, "text.upm", "hello world, "
-      "this is not a model file", 37);
+  g_autofree char *text = write_bytes (f->dir, "text.upm",
+      "hello world, "
+      "this is not a model file",
+      37);
   g_autofree char *tiny = write_bytes (f->dir, "tiny.upm", "GG", 2);
 
   expect_model_error (missing, UPM_ERROR_IO, "cannot open: ");
@@ -766,25 +794,27 @@ test_io_errors (Fixture * f, gconstpointer data)
 }
 
 static void
-test_versions (Fixture * f, gconstpointer data)
+test_versions (Fixture *f, gconstpointer data)
 {
   uint32_t v[] = { 2, 4, 0, 0xffffffffu };
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (v); i++) {
-    g_autoptr (Builder) b = small_builder ();
-    g_autofree char *path = NULL;
-    g_autofree char *msg = g_strdup_printf ("GGUF version %u is not "
-        "supported", v[i]);
+  for (i = 0; i < G_N_ELEMENTS (v); i++)
+    {
+      g_autoptr (Builder) b = small_builder ();
+      g_autofree char *path = NULL;
+      g_autofree char *msg = g_strdup_printf ("GGUF version %u is not "
+                                              "supported",
+          v[i]);
 
-    b->version = v[i];
-    path = b_write (b, f->dir, "version.gguf");
-    expect_gguf_error (path, UPM_ERROR_VERSION, msg);
-  }
+      b->version = v[i];
+      path = b_write (b, f->dir, "version.gguf");
+      expect_gguf_error (path, UPM_ERROR_VERSION, msg);
+    }
 }
 
 static void
-test_absurd_counts (Fixture * f, gconstpointer data)
+test_absurd_counts (Fixture *f, gconstpointer data)
 {
   g_autoptr (Builder) b = small_builder ();
   g_autofree char *p1 = NULL, *p2 = NULL;
@@ -802,7 +832,7 @@ test_absurd_counts (Fixture * f, gconstpointer data)
 
 /* A container whose only key is written raw by @fill. */
 static char *
-raw_kv_file (Fixture * f, void (*fill) (GByteArray *))
+raw_kv_file (Fixture *f, void (*fill) (GByteArray *))
 {
   g_autoptr (Builder) b = b_new (32);
 
@@ -815,14 +845,14 @@ raw_kv_file (Fixture * f, void (*fill) (GByteArray *))
 }
 
 static void
-fill_key_len (GByteArray * a)
+fill_key_len (GByteArray *a)
 {
   put_u64 (a, G_MAXUINT64 - 3);
   put (a, "k", 1);
 }
 
 static void
-fill_str_len (GByteArray * a)
+fill_str_len (GByteArray *a)
 {
   put_str (a, "k");
   put_u32 (a, UPM_GGUF_STRING);
@@ -830,7 +860,7 @@ fill_str_len (GByteArray * a)
 }
 
 static void
-fill_arr_len (GByteArray * a)
+fill_arr_len (GByteArray *a)
 {
   put_str (a, "k");
   put_u32 (a, UPM_GGUF_ARRAY);
@@ -839,7 +869,7 @@ fill_arr_len (GByteArray * a)
 }
 
 static void
-fill_strarr_len (GByteArray * a)
+fill_strarr_len (GByteArray *a)
 {
   put_str (a, "k");
   put_u32 (a, UPM_GGUF_ARRAY);
@@ -848,14 +878,14 @@ fill_strarr_len (GByteArray * a)
 }
 
 static void
-fill_unknown_type (GByteArray * a)
+fill_unknown_type (GByteArray *a)
 {
   put_str (a, "k");
   put_u32 (a, 13);
 }
 
 static void
-fill_nested (GByteArray * a)
+fill_nested (GByteArray *a)
 {
   put_str (a, "k");
   put_u32 (a, UPM_GGUF_ARRAY);
@@ -864,7 +894,7 @@ fill_nested (GByteArray * a)
 }
 
 static void
-fill_unknown_elem (GByteArray * a)
+fill_unknown_elem (GByteArray *a)
 {
   put_str (a, "k");
   put_u32 (a, UPM_GGUF_ARRAY);
@@ -873,15 +903,15 @@ fill_unknown_elem (GByteArray * a)
 }
 
 static void
-fill_bad_utf8 (GByteArray * a)
+fill_bad_utf8 (GByteArray *a)
 {
   put_str (a, "bad\xff\xfekey");
   put_u32 (a, UPM_GGUF_U8);
-  g_byte_array_append (a, (const guint8 *) "", 1);
+  g_byte_array_append (a, (const guint8 *)"", 1);
 }
 
 static void
-fill_bad_utf8_value (GByteArray * a)
+fill_bad_utf8_value (GByteArray *a)
 {
   put_str (a, "k");
   put_u32 (a, UPM_GGUF_STRING);
@@ -889,43 +919,44 @@ fill_bad_utf8_value (GByteArray * a)
 }
 
 static void
-fill_empty_key (GByteArray * a)
+fill_empty_key (GByteArray *a)
 {
   put_str (a, "");
   put_u32 (a, UPM_GGUF_U8);
-  g_byte_array_append (a, (const guint8 *) "", 1);
+  g_byte_array_append (a, (const guint8 *)"", 1);
 }
 
 static void
-test_bad_values (Fixture * f, gconstpointer data)
+test_bad_values (Fixture *f, gconstpointer data)
 {
   const struct
   {
     void (*fill) (GByteArray *);
     const char *needle;
   } cases[] = {
-    {fill_key_len, "key 0 has an impossible size"},
-    {fill_str_len, "key 0 ('k')"},
-    {fill_arr_len, "array length 4611686018427387904 is absurd"},
-    {fill_strarr_len, "array length 2305843009213693952 is absurd"},
-    {fill_unknown_type, "unknown value type 13"},
-    {fill_nested, "nested arrays"},
-    {fill_unknown_elem, "unknown array element type 99"},
-    {fill_bad_utf8, "not valid UTF-8"},
-    {fill_bad_utf8_value, "not valid UTF-8"},
-    {fill_empty_key, "key length 0 is out of range"},
+    { fill_key_len, "key 0 has an impossible size" },
+    { fill_str_len, "key 0 ('k')" },
+    { fill_arr_len, "array length 4611686018427387904 is absurd" },
+    { fill_strarr_len, "array length 2305843009213693952 is absurd" },
+    { fill_unknown_type, "unknown value type 13" },
+    { fill_nested, "nested arrays" },
+    { fill_unknown_elem, "unknown array element type 99" },
+    { fill_bad_utf8, "not valid UTF-8" },
+    { fill_bad_utf8_value, "not valid UTF-8" },
+    { fill_empty_key, "key length 0 is out of range" },
   };
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autofree char *path = raw_kv_file (f, cases[i].fill);
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = raw_kv_file (f, cases[i].fill);
 
-    expect_gguf_error (path, UPM_ERROR_FORMAT, cases[i].needle);
-  }
+      expect_gguf_error (path, UPM_ERROR_FORMAT, cases[i].needle);
+    }
 }
 
 static void
-test_duplicate_key (Fixture * f, gconstpointer data)
+test_duplicate_key (Fixture *f, gconstpointer data)
 {
   g_autoptr (Builder) b = small_builder ();
   g_autofree char *path = NULL;
@@ -936,19 +967,20 @@ test_duplicate_key (Fixture * f, gconstpointer data)
 }
 
 static void
-test_alignment_key (Fixture * f, gconstpointer data)
+test_alignment_key (Fixture *f, gconstpointer data)
 {
   const uint32_t bad[] = { 0, 4, 48, 100 };
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
-    g_autoptr (Builder) b = small_builder ();
-    g_autofree char *path = NULL;
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (Builder) b = small_builder ();
+      g_autofree char *path = NULL;
 
-    b_u32 (b, "general.alignment", bad[i]);
-    path = b_write (b, f->dir, "align.gguf");
-    expect_gguf_error (path, UPM_ERROR_FORMAT, "not a power of two >= 8");
-  }
+      b_u32 (b, "general.alignment", bad[i]);
+      path = b_write (b, f->dir, "align.gguf");
+      expect_gguf_error (path, UPM_ERROR_FORMAT, "not a power of two >= 8");
+    }
   {
     g_autoptr (Builder) b = small_builder ();
     g_autofree char *path = NULL;
@@ -961,8 +993,8 @@ test_alignment_key (Fixture * f, gconstpointer data)
 
 /* A container with one raw tensor info and 256 bytes of data. */
 static char *
-raw_tensor_file (Fixture * f, uint32_t n_dims, const uint64_t * ne,
-    uint32_t type, uint64_t offset)
+raw_tensor_file (Fixture *f, uint32_t n_dims, const uint64_t *ne, uint32_t type,
+    uint64_t offset)
 {
   g_autoptr (Builder) b = b_new (32);
 
@@ -973,7 +1005,7 @@ raw_tensor_file (Fixture * f, uint32_t n_dims, const uint64_t * ne,
 }
 
 static void
-test_bad_tensor_infos (Fixture * f, gconstpointer data)
+test_bad_tensor_infos (Fixture *f, gconstpointer data)
 {
   const uint64_t big = G_GUINT64_CONSTANT (1) << 32;
   const struct
@@ -984,30 +1016,32 @@ test_bad_tensor_infos (Fixture * f, gconstpointer data)
     uint64_t offset;
     const char *needle;
   } cases[] = {
-    {0, {4}, 0, 0, "n_dims 0 is out of range (1..4)"},
-    {5, {1, 1, 1, 1, 1}, 0, 0, "n_dims 5 is out of range (1..4)"},
-    {2, {4, 0}, 0, 0, "dimension 1 is 0"},
-    {3, {big, big, 2}, 0, 0, "the element count overflows at dimension 1 "
-          "(4294967296)"},
-    {1, {G_GUINT64_CONSTANT (1) << 62}, 0, 0, "size in bytes overflows"},
-    {1, {4}, 2, 0, "unknown tensor type 2"},
-    {1, {4}, 0, 4, "offset 4 is not a multiple of the alignment 32"},
-    {1, {4}, 0, 1 << 20, "ends beyond the end of the file"},
-    {1, {100}, 0, 0, "ends beyond the end of the file"},
-    {1, {4}, 0, G_MAXUINT64 - 31, "ends beyond the end of the file"},
+    { 0, { 4 }, 0, 0, "n_dims 0 is out of range (1..4)" },
+    { 5, { 1, 1, 1, 1, 1 }, 0, 0, "n_dims 5 is out of range (1..4)" },
+    { 2, { 4, 0 }, 0, 0, "dimension 1 is 0" },
+    { 3, { big, big, 2 }, 0, 0,
+        "the element count overflows at dimension 1 "
+        "(4294967296)" },
+    { 1, { G_GUINT64_CONSTANT (1) << 62 }, 0, 0, "size in bytes overflows" },
+    { 1, { 4 }, 2, 0, "unknown tensor type 2" },
+    { 1, { 4 }, 0, 4, "offset 4 is not a multiple of the alignment 32" },
+    { 1, { 4 }, 0, 1 << 20, "ends beyond the end of the file" },
+    { 1, { 100 }, 0, 0, "ends beyond the end of the file" },
+    { 1, { 4 }, 0, G_MAXUINT64 - 31, "ends beyond the end of the file" },
   };
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autofree char *path = raw_tensor_file (f, cases[i].n_dims, cases[i].ne,
-        cases[i].type, cases[i].offset);
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = raw_tensor_file (
+          f, cases[i].n_dims, cases[i].ne, cases[i].type, cases[i].offset);
 
-    expect_gguf_error (path, UPM_ERROR_FORMAT, cases[i].needle);
-  }
+      expect_gguf_error (path, UPM_ERROR_FORMAT, cases[i].needle);
+    }
 }
 
 static void
-test_tensor_overlap_dup (Fixture * f, gconstpointer data)
+test_tensor_overlap_dup (Fixture *f, gconstpointer data)
 {
   const uint64_t ne16[] = { 16 }, ne4[] = { 4 };
   g_autofree char *p1 = NULL, *p2 = NULL;
@@ -1038,7 +1072,7 @@ test_tensor_overlap_dup (Fixture * f, gconstpointer data)
 /* ------------------------------------------------------------ valid model */
 
 static void
-check_tiny_hparams (const UpmModel * m, const ModelOpts * o)
+check_tiny_hparams (const UpmModel *m, const ModelOpts *o)
 {
   const UpmHParams *hp = upm_model_hparams (m);
 
@@ -1069,7 +1103,7 @@ check_tiny_hparams (const UpmModel * m, const ModelOpts * o)
 }
 
 static void
-check_tiny_accessors (UpmModel * m, const char *path)
+check_tiny_accessors (UpmModel *m, const char *path)
 {
   const char *const *labels;
   guint a, n;
@@ -1080,18 +1114,17 @@ check_tiny_accessors (UpmModel * m, const char *path)
   for (a = 0; a < UPM_N_ATTRS; a++)
     g_assert_cmpmem (upm_model_attr_bits (m, a), 8, attr_bits[a], 8);
   g_assert_cmpstr (upm_attr_name (UPM_ATTR_CAPTION_TEXT), ==, "caption_text");
-  g_assert_cmpstr (upm_scale_name (UPM_SCALE_TQA_RETRIEVE), ==,
-      "tqa_retrieve");
-  g_assert_cmpfloat_with_epsilon (upm_model_logit_scale (m,
-          UPM_SCALE_IMG_CLS), 20.0f, 1e-4);
-  g_assert_cmpfloat_with_epsilon (upm_model_logit_scale (m,
-          UPM_SCALE_RETRIEVE), 50.0f, 1e-4);
+  g_assert_cmpstr (upm_scale_name (UPM_SCALE_TQA_RETRIEVE), ==, "tqa_retrieve");
+  g_assert_cmpfloat_with_epsilon (
+      upm_model_logit_scale (m, UPM_SCALE_IMG_CLS), 20.0f, 1e-4);
+  g_assert_cmpfloat_with_epsilon (
+      upm_model_logit_scale (m, UPM_SCALE_RETRIEVE), 50.0f, 1e-4);
   /* exp(5) = 148 is capped */
-  g_assert_cmpfloat (upm_model_logit_scale (m, UPM_SCALE_VIDEO_CLS), ==,
-      100.0f);
+  g_assert_cmpfloat (
+      upm_model_logit_scale (m, UPM_SCALE_VIDEO_CLS), ==, 100.0f);
   /* absent optional scale: 1 / 0.07 */
-  g_assert_cmpfloat_with_epsilon (upm_model_logit_scale (m, UPM_SCALE_MLM),
-      1.0f / 0.07f, 1e-4);
+  g_assert_cmpfloat_with_epsilon (
+      upm_model_logit_scale (m, UPM_SCALE_MLM), 1.0f / 0.07f, 1e-4);
   g_assert_nonnull (upm_model_bpe (m));
   g_assert_cmpuint (upm_bpe_n_tokens (upm_model_bpe (m)), ==, 519);
   g_assert_cmpint (upm_bpe_token_id (upm_model_bpe (m), "<|spe|>"), ==, 518);
@@ -1111,7 +1144,7 @@ check_tiny_accessors (UpmModel * m, const char *path)
 }
 
 static void
-test_valid_dense (Fixture * f, gconstpointer data)
+test_valid_dense (Fixture *f, gconstpointer data)
 {
   ModelOpts o = MODEL_OPTS_INIT;
   g_autofree char *path = tiny_model (f->dir, "dense.upm", &o);
@@ -1124,13 +1157,15 @@ test_valid_dense (Fixture * f, gconstpointer data)
   check_tiny_accessors (m, path);
   g_assert_false (upm_model_is_moe (m));
   g_assert_cmpuint (upm_model_hparams (m)->n_expert, ==, 0);
-  for (l = 0; l < o.L; l++) {
-    g_assert_false (upm_model_layer_is_moe (m, l));
-    for (k = 0; k < UPM_N_LIN; k++) {
-      g_assert_cmpuint (m->layers[l].lin[k].n_expert, ==, 0);
-      g_assert_nonnull (m->layers[l].lin[k].w);
+  for (l = 0; l < o.L; l++)
+    {
+      g_assert_false (upm_model_layer_is_moe (m, l));
+      for (k = 0; k < UPM_N_LIN; k++)
+        {
+          g_assert_cmpuint (m->layers[l].lin[k].n_expert, ==, 0);
+          g_assert_nonnull (m->layers[l].lin[k].w);
+        }
     }
-  }
   g_assert_false (upm_model_layer_is_moe (m, 99));
   g_assert_cmpuint (m->layers[1].lin[UPM_LIN_UP].n_out, ==, o.F);
   g_assert_cmpuint (m->layers[1].lin[UPM_LIN_DOWN].n_in, ==, o.F);
@@ -1140,7 +1175,7 @@ test_valid_dense (Fixture * f, gconstpointer data)
 }
 
 static void
-test_valid_moe (Fixture * f, gconstpointer data)
+test_valid_moe (Fixture *f, gconstpointer data)
 {
   ModelOpts o = MODEL_OPTS_INIT;
   g_autofree char *path = NULL;
@@ -1177,105 +1212,105 @@ test_valid_moe (Fixture * f, gconstpointer data)
 typedef struct
 {
   const char *what;
-  void (*mutate) (ModelOpts * o);
+  void (*mutate) (ModelOpts *o);
   gint code;
   const char *needle;
 } ModelCase;
 
 static void
-mut_skip_tensor (ModelOpts * o)
+mut_skip_tensor (ModelOpts *o)
 {
   o->skip_tensor = "blk.1.ffn_up.weight";
 }
 
 static void
-mut_shape (ModelOpts * o)
+mut_shape (ModelOpts *o)
 {
   o->bad_shape_tensor = "blk.1.ffn_up.weight";
 }
 
 static void
-mut_dtype (ModelOpts * o)
+mut_dtype (ModelOpts *o)
 {
   o->f16_tensor = "proj.weight";
 }
 
 static void
-mut_moe_skip_gate (ModelOpts * o)
+mut_moe_skip_gate (ModelOpts *o)
 {
   o->moe = TRUE;
   o->skip_tensor = "blk.1.ffn_gate.wg.weight";
 }
 
 static void
-mut_moe_shape (ModelOpts * o)
+mut_moe_shape (ModelOpts *o)
 {
   o->moe = TRUE;
   o->bad_shape_tensor = "blk.1.attn_qkv_exps.weight";
 }
 
 static void
-mut_arch (ModelOpts * o)
+mut_arch (ModelOpts *o)
 {
   o->arch = "llama";
 }
 
 static void
-mut_version (ModelOpts * o)
+mut_version (ModelOpts *o)
 {
   o->format_version = 2;
 }
 
 static void
-mut_heads (ModelOpts * o)
+mut_heads (ModelOpts *o)
 {
   o->H = 3;
 }
 
 static void
-mut_absurd_d (ModelOpts * o)
+mut_absurd_d (ModelOpts *o)
 {
   o->u32_key = "uniperceiver.embedding_length";
   o->u32_val = 1u << 30;
 }
 
 static void
-mut_absurd_layers (ModelOpts * o)
+mut_absurd_layers (ModelOpts *o)
 {
   o->u32_key = "uniperceiver.block_count";
   o->u32_val = 100000;
 }
 
 static void
-mut_absurd_vocab (ModelOpts * o)
+mut_absurd_vocab (ModelOpts *o)
 {
   o->u32_key = "uniperceiver.vocab_size";
   o->u32_val = 1u << 30;
 }
 
 static void
-mut_image (ModelOpts * o)
+mut_image (ModelOpts *o)
 {
   o->u32_key = "uniperceiver.vision.image_size";
   o->u32_val = 10;
 }
 
 static void
-mut_temporal (ModelOpts * o)
+mut_temporal (ModelOpts *o)
 {
   o->u32_key = "uniperceiver.vision.temporal_positions";
   o->u32_val = 0;
 }
 
 static void
-mut_special (ModelOpts * o)
+mut_special (ModelOpts *o)
 {
   o->u32_key = "tokenizer.upm.spe_id";
   o->u32_val = 519;
 }
 
 static void
-mut_routing (ModelOpts * o)
+mut_routing (ModelOpts *o)
 {
   o->moe = TRUE;
   o->routing = "bogus";
@@ -1283,14 +1318,14 @@ mut_routing (ModelOpts * o)
 
 /* Task routing needs the gates' task embeddings. */
 static void
-mut_routing_embd (ModelOpts * o)
+mut_routing_embd (ModelOpts *o)
 {
   o->moe = TRUE;
   o->routing = "task";
 }
 
 static void
-mut_used (ModelOpts * o)
+mut_used (ModelOpts *o)
 {
   o->moe = TRUE;
   o->u32_key = "uniperceiver.moe.expert_used_count";
@@ -1298,7 +1333,7 @@ mut_used (ModelOpts * o)
 }
 
 static void
-mut_experts (ModelOpts * o)
+mut_experts (ModelOpts *o)
 {
   o->moe = TRUE;
   o->u32_key = "uniperceiver.moe.expert_count";
@@ -1306,7 +1341,7 @@ mut_experts (ModelOpts * o)
 }
 
 static void
-mut_moe_layer_range (ModelOpts * o)
+mut_moe_layer_range (ModelOpts *o)
 {
   static const uint32_t layers[] = { 1, 2 };
 
@@ -1316,7 +1351,7 @@ mut_moe_layer_range (ModelOpts * o)
 }
 
 static void
-mut_moe_layer_dup (ModelOpts * o)
+mut_moe_layer_dup (ModelOpts *o)
 {
   static const uint32_t layers[] = { 1, 1 };
 
@@ -1326,107 +1361,109 @@ mut_moe_layer_dup (ModelOpts * o)
 }
 
 static void
-mut_attr_value (ModelOpts * o)
+mut_attr_value (ModelOpts *o)
 {
   o->attr_bad_bit = 5 * 8 + 3;
 }
 
 static void
-mut_missing_scale (ModelOpts * o)
+mut_missing_scale (ModelOpts *o)
 {
   o->skip_key = "uniperceiver.logit_scale.retrieve";
 }
 
 static void
-mut_missing_key (ModelOpts * o)
+mut_missing_key (ModelOpts *o)
 {
   o->skip_key = "uniperceiver.vision.image_std";
 }
 
 static void
-mut_spe_symbol (ModelOpts * o)
+mut_spe_symbol (ModelOpts *o)
 {
   o->spe_symbol = "<|bogus|>";
 }
 
 static void
-mut_token_count (ModelOpts * o)
+mut_token_count (ModelOpts *o)
 {
   o->extra_token = TRUE;
 }
 
 static void
-mut_labels_shape (ModelOpts * o)
+mut_labels_shape (ModelOpts *o)
 {
   o->bad_shape_tensor = "labelset.animals.features";
 }
 
 static void
-test_model_errors (Fixture * f, gconstpointer data)
+test_model_errors (Fixture *f, gconstpointer data)
 {
   const ModelCase cases[] = {
-    {"missing tensor", mut_skip_tensor, UPM_ERROR_MODEL,
-        "missing tensor 'blk.1.ffn_up.weight'"},
-    {"shape", mut_shape, UPM_ERROR_MODEL, "tensor 'blk.1.ffn_up.weight': "
-          "expected [32, 16] F32, found [32, 17] F32"},
-    {"dtype", mut_dtype, UPM_ERROR_MODEL,
-        "tensor 'proj.weight': expected [16, 16] F32, found [16, 16] F16"},
-    {"moe gate", mut_moe_skip_gate, UPM_ERROR_MODEL,
-        "missing tensor 'blk.1.ffn_gate.wg.weight'"},
-    {"moe shape", mut_moe_shape, UPM_ERROR_MODEL,
-        "expected [4, 48, 16] F32, found [4, 48, 17] F32"},
-    {"arch", mut_arch, UPM_ERROR_VERSION, "architecture 'llama'"},
-    {"version", mut_version, UPM_ERROR_VERSION, "format version 2"},
-    {"heads", mut_heads, UPM_ERROR_MODEL,
-        "embedding_length 16 is not divisible by head_count 3"},
-    {"absurd D", mut_absurd_d, UPM_ERROR_MODEL,
-        "embedding_length 1073741824 is out of range"},
-    {"absurd layers", mut_absurd_layers, UPM_ERROR_MODEL, "block_count"},
-    {"absurd vocab", mut_absurd_vocab, UPM_ERROR_MODEL, "vocab_size"},
-    {"image size", mut_image, UPM_ERROR_MODEL,
-        "image_size 10 is not a multiple of patch_size 4"},
-    {"temporal", mut_temporal, UPM_ERROR_MODEL, "temporal_positions 0"},
-    {"special id", mut_special, UPM_ERROR_MODEL, "special token id 519"},
-    {"routing", mut_routing, UPM_ERROR_VERSION,
-        "moe.routing 'bogus' is not supported by this build"},
-    {"routing tensors", mut_routing_embd, UPM_ERROR_MODEL,
-        "missing tensor 'blk.1.attn_gate.embd'"},
-    {"experts used", mut_used, UPM_ERROR_MODEL, "expert_used_count 1"},
-    {"experts", mut_experts, UPM_ERROR_MODEL, "expert_count 1"},
-    {"moe layer range", mut_moe_layer_range, UPM_ERROR_MODEL,
-        "layer 2 does not exist"},
-    {"moe layer dup", mut_moe_layer_dup, UPM_ERROR_MODEL,
-        "layer 1 is listed twice"},
-    {"attribute bit", mut_attr_value, UPM_ERROR_MODEL,
-        "attribute 'text_input': bit 3 has value 2"},
-    {"missing scale", mut_missing_scale, UPM_ERROR_MODEL,
-        "missing key 'uniperceiver.logit_scale.retrieve'"},
-    {"missing key", mut_missing_key, UPM_ERROR_MODEL,
-        "missing key 'uniperceiver.vision.image_std'"},
-    {"spe symbol", mut_spe_symbol, UPM_ERROR_MODEL,
-        "token 518 is '<|bogus|>', expected '<|spe|>'"},
-    {"token count", mut_token_count, UPM_ERROR_MODEL,
-        "tokenizer.ggml.tokens has 520 entries but vocab_size is 519"},
-    {"labels shape", mut_labels_shape, UPM_ERROR_MODEL,
-        "tensor 'labelset.animals.features': expected [3, 16] F32"},
+    { "missing tensor", mut_skip_tensor, UPM_ERROR_MODEL,
+        "missing tensor 'blk.1.ffn_up.weight'" },
+    { "shape", mut_shape, UPM_ERROR_MODEL,
+        "tensor 'blk.1.ffn_up.weight': "
+        "expected [32, 16] F32, found [32, 17] F32" },
+    { "dtype", mut_dtype, UPM_ERROR_MODEL,
+        "tensor 'proj.weight': expected [16, 16] F32, found [16, 16] F16" },
+    { "moe gate", mut_moe_skip_gate, UPM_ERROR_MODEL,
+        "missing tensor 'blk.1.ffn_gate.wg.weight'" },
+    { "moe shape", mut_moe_shape, UPM_ERROR_MODEL,
+        "expected [4, 48, 16] F32, found [4, 48, 17] F32" },
+    { "arch", mut_arch, UPM_ERROR_VERSION, "architecture 'llama'" },
+    { "version", mut_version, UPM_ERROR_VERSION, "format version 2" },
+    { "heads", mut_heads, UPM_ERROR_MODEL,
+        "embedding_length 16 is not divisible by head_count 3" },
+    { "absurd D", mut_absurd_d, UPM_ERROR_MODEL,
+        "embedding_length 1073741824 is out of range" },
+    { "absurd layers", mut_absurd_layers, UPM_ERROR_MODEL, "block_count" },
+    { "absurd vocab", mut_absurd_vocab, UPM_ERROR_MODEL, "vocab_size" },
+    { "image size", mut_image, UPM_ERROR_MODEL,
+        "image_size 10 is not a multiple of patch_size 4" },
+    { "temporal", mut_temporal, UPM_ERROR_MODEL, "temporal_positions 0" },
+    { "special id", mut_special, UPM_ERROR_MODEL, "special token id 519" },
+    { "routing", mut_routing, UPM_ERROR_VERSION,
+        "moe.routing 'bogus' is not supported by this build" },
+    { "routing tensors", mut_routing_embd, UPM_ERROR_MODEL,
+        "missing tensor 'blk.1.attn_gate.embd'" },
+    { "experts used", mut_used, UPM_ERROR_MODEL, "expert_used_count 1" },
+    { "experts", mut_experts, UPM_ERROR_MODEL, "expert_count 1" },
+    { "moe layer range", mut_moe_layer_range, UPM_ERROR_MODEL,
+        "layer 2 does not exist" },
+    { "moe layer dup", mut_moe_layer_dup, UPM_ERROR_MODEL,
+        "layer 1 is listed twice" },
+    { "attribute bit", mut_attr_value, UPM_ERROR_MODEL,
+        "attribute 'text_input': bit 3 has value 2" },
+    { "missing scale", mut_missing_scale, UPM_ERROR_MODEL,
+        "missing key 'uniperceiver.logit_scale.retrieve'" },
+    { "missing key", mut_missing_key, UPM_ERROR_MODEL,
+        "missing key 'uniperceiver.vision.image_std'" },
+    { "spe symbol", mut_spe_symbol, UPM_ERROR_MODEL,
+        "token 518 is '<|bogus|>', expected '<|spe|>'" },
+    { "token count", mut_token_count, UPM_ERROR_MODEL,
+        "tokenizer.ggml.tokens has 520 entries but vocab_size is 519" },
+    { "labels shape", mut_labels_shape, UPM_ERROR_MODEL,
+        "tensor 'labelset.animals.features': expected [3, 16] F32" },
   };
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
-    ModelOpts o = MODEL_OPTS_INIT;
-    g_autofree char *path = NULL;
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      ModelOpts o = MODEL_OPTS_INIT;
+      g_autofree char *path = NULL;
 
-    g_test_message ("case: %s", cases[i].what);
-    cases[i].mutate (&o);
-    path = tiny_model (f->dir, "bad.upm", &o);
-    expect_model_error (path, cases[i].code, cases[i].needle);
-  }
+      g_test_message ("case: %s", cases[i].what);
+      cases[i].mutate (&o);
+      path = tiny_model (f->dir, "bad.upm", &o);
+      expect_model_error (path, cases[i].code, cases[i].needle);
+    }
 }
 
 /* Prefixes of a whole model: every 7th byte through the metadata (keys,
  * tokenizer, tensor infos), then a sample of the data; each must fail. */
 static void
-test_model_truncated (Fixture * f, gconstpointer data)
+test_model_truncated (Fixture *f, gconstpointer data)
 {
   ModelOpts o = MODEL_OPTS_INIT;
   g_autoptr (GByteArray) bytes = NULL;
@@ -1434,26 +1471,26 @@ test_model_truncated (Fixture * f, gconstpointer data)
 
   o.moe = TRUE;
   bytes = tiny_model_bytes (&o);
-  for (len = 0; len < bytes->len; len += len < 16000 ? 7 : 997) {
-    g_autofree char *path = write_bytes (f->dir, "cut.upm", bytes->data,
-        len);
-    g_autoptr (GError) err = NULL;
+  for (len = 0; len < bytes->len; len += len < 16000 ? 7 : 997)
+    {
+      g_autofree char *path = write_bytes (f->dir, "cut.upm", bytes->data, len);
+      g_autoptr (GError) err = NULL;
 
-    g_assert_null (upm_model_load (path, &err));
-    g_assert_error (err, UPM_ERROR, UPM_ERROR_FORMAT);
-  }
+      g_assert_null (upm_model_load (path, &err));
+      g_assert_error (err, UPM_ERROR, UPM_ERROR_FORMAT);
+    }
 }
 
 /* Thousands of single-byte corruptions, mostly in the metadata: each load
  * either succeeds or fails with a UPM_ERROR. */
 static void
-test_byte_flip_fuzz (Fixture * f, gconstpointer data)
+test_byte_flip_fuzz (Fixture *f, gconstpointer data)
 {
   ModelOpts o = MODEL_OPTS_INIT;
   g_autoptr (GByteArray) bytes = NULL;
   g_autofree char *path = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (1234);
-  guint i, n_ok = 0, n_iter = g_test_slow ()? 20000 : 3000;
+  guint i, n_ok = 0, n_iter = g_test_slow () ? 20000 : 3000;
   int fd;
 
   o.moe = TRUE;
@@ -1464,24 +1501,28 @@ test_byte_flip_fuzz (Fixture * f, gconstpointer data)
   path = write_bytes (f->dir, "fuzz.upm", bytes->data, bytes->len);
   fd = open (path, O_WRONLY);
   g_assert_cmpint (fd, >=, 0);
-  for (i = 0; i < n_iter; i++) {
-    guint pos = g_rand_int_range (rand, 0, i % 8 ? 16000 : bytes->len);
-    uint8_t v = (uint8_t) g_rand_int_range (rand, 0, 256);
-    g_autoptr (GError) err = NULL;
-    UpmModel *m;
+  for (i = 0; i < n_iter; i++)
+    {
+      guint pos = g_rand_int_range (rand, 0, i % 8 ? 16000 : bytes->len);
+      uint8_t v = (uint8_t)g_rand_int_range (rand, 0, 256);
+      g_autoptr (GError) err = NULL;
+      UpmModel *m;
 
-    pos = MIN (pos, bytes->len - 1);
-    g_assert_cmpint (pwrite (fd, &v, 1, pos), ==, 1);
-    m = upm_model_load (path, &err);
-    if (m) {
-      n_ok++;
-      upm_model_unref (m);
-    } else {
-      g_assert_true (err && err->domain == UPM_ERROR);
-      g_assert_true (g_str_has_prefix (err->message, path));
+      pos = MIN (pos, bytes->len - 1);
+      g_assert_cmpint (pwrite (fd, &v, 1, pos), ==, 1);
+      m = upm_model_load (path, &err);
+      if (m)
+        {
+          n_ok++;
+          upm_model_unref (m);
+        }
+      else
+        {
+          g_assert_true (err && err->domain == UPM_ERROR);
+          g_assert_true (g_str_has_prefix (err->message, path));
+        }
+      g_assert_cmpint (pwrite (fd, bytes->data + pos, 1, pos), ==, 1);
     }
-    g_assert_cmpint (pwrite (fd, bytes->data + pos, 1, pos), ==, 1);
-  }
   close (fd);
   g_test_message ("%u of %u corrupted files loaded", n_ok, n_iter);
 }
@@ -1493,14 +1534,15 @@ test_f16 (void)
 {
   guint h;
 
-  for (h = 0; h < 0x10000; h++) {
-    float v = upm_f16_to_f32 ((uint16_t) h);
+  for (h = 0; h < 0x10000; h++)
+    {
+      float v = upm_f16_to_f32 ((uint16_t)h);
 
-    if (isnan (v))
-      g_assert_true (isnan (upm_f16_to_f32 (upm_f32_to_f16 (v))));
-    else
-      g_assert_cmphex (upm_f32_to_f16 (v), ==, h);
-  }
+      if (isnan (v))
+        g_assert_true (isnan (upm_f16_to_f32 (upm_f32_to_f16 (v))));
+      else
+        g_assert_cmphex (upm_f32_to_f16 (v), ==, h);
+    }
   g_assert_cmpfloat (upm_f16_to_f32 (0x3c00), ==, 1.0f);
   g_assert_cmpfloat (upm_f16_to_f32 (0xc000), ==, -2.0f);
   g_assert_cmpfloat (upm_f16_to_f32 (0x7bff), ==, 65504.0f);
@@ -1510,10 +1552,9 @@ test_f16 (void)
   g_assert_true (isnan (upm_f16_to_f32 (0x7e00)));
   /* round to nearest, ties to even */
   g_assert_cmphex (upm_f32_to_f16 (1.0f + ldexpf (1.0f, -11)), ==, 0x3c00);
-  g_assert_cmphex (upm_f32_to_f16 (1.0f + 3 * ldexpf (1.0f, -11)), ==,
-      0x3c02);
-  g_assert_cmphex (upm_f32_to_f16 (1.0f + 1.1f * ldexpf (1.0f, -11)), ==,
-      0x3c01);
+  g_assert_cmphex (upm_f32_to_f16 (1.0f + 3 * ldexpf (1.0f, -11)), ==, 0x3c02);
+  g_assert_cmphex (
+      upm_f32_to_f16 (1.0f + 1.1f * ldexpf (1.0f, -11)), ==, 0x3c01);
   g_assert_cmphex (upm_f32_to_f16 (65519.0f), ==, 0x7bff);
   g_assert_cmphex (upm_f32_to_f16 (65520.0f), ==, 0x7c00);
   g_assert_cmphex (upm_f32_to_f16 (1e10f), ==, 0x7c00);
@@ -1540,8 +1581,7 @@ inspect_path (void)
 }
 
 static int
-run_inspect (const char *tool, const char *arg1, const char *arg2,
-    char **out)
+run_inspect (const char *tool, const char *arg1, const char *arg2, char **out)
 {
   const char *argv[] = { tool, arg1, arg2, NULL };
   g_autoptr (GError) err = NULL;
@@ -1549,7 +1589,7 @@ run_inspect (const char *tool, const char *arg1, const char *arg2,
 
   if (!arg2)
     argv[2] = NULL;
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+  g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
       NULL, out, NULL, &status, &err);
   g_assert_no_error (err);
   g_assert_true (WIFEXITED (status));
@@ -1557,17 +1597,18 @@ run_inspect (const char *tool, const char *arg1, const char *arg2,
 }
 
 static void
-test_inspect (Fixture * f, gconstpointer data)
+test_inspect (Fixture *f, gconstpointer data)
 {
   g_autofree char *tool = inspect_path ();
   ModelOpts o = MODEL_OPTS_INIT;
   g_autofree char *path = NULL, *bad = NULL, *out1 = NULL, *out2 = NULL;
   g_autofree char *out3 = NULL, *out4 = NULL, *out5 = NULL;
 
-  if (!tool || !g_file_test (tool, G_FILE_TEST_IS_EXECUTABLE)) {
-    g_test_skip ("upm-inspect not built (UPM_BUILD_ROOT unset)");
-    return;
-  }
+  if (!tool || !g_file_test (tool, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("upm-inspect not built (UPM_BUILD_ROOT unset)");
+      return;
+    }
   o.moe = TRUE;
   path = tiny_model (f->dir, "inspect.upm", &o);
   g_assert_cmpint (run_inspect (tool, path, NULL, &out1), ==, 0);
@@ -1576,7 +1617,7 @@ test_inspect (Fixture * f, gconstpointer data)
   g_assert_nonnull (strstr (out1, "uniperceiver.embedding_length: u32 = 16"));
   g_assert_nonnull (strstr (out1, "uniperceiver.moe.layers: u32[1] = 1\n"));
   g_assert_nonnull (strstr (out1, "tokenizer.ggml.tokens: string[519] = "
-          "\"!\", \"\\\"\", \"#\""));
+                                  "\"!\", \"\\\"\", \"#\""));
   g_assert_nonnull (strstr (out1, "validation: OK"));
   g_assert_nonnull (strstr (out1, "1 MoE"));
   g_assert_null (strstr (out1, "token_embd.weight"));
@@ -1601,7 +1642,7 @@ test_inspect (Fixture * f, gconstpointer data)
 
 /* ------------------------------------------------------------------ main */
 
-#define ADD(name, func) \
+#define ADD(name, func)                                                        \
   g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int

@@ -36,11 +36,12 @@ test_csv_errors (void)
   GError *error = NULL;
   char *longlabel = g_strnfill (2000, 'x');
 
-  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
-    g_assert_null (upm_labels_parse (bad[i], -1, NULL, &error));
-    g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
-    g_clear_error (&error);
-  }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_null (upm_labels_parse (bad[i], -1, NULL, &error));
+      g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+    }
   g_assert_null (upm_labels_parse (longlabel, -1, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
@@ -66,12 +67,12 @@ test_lines (void)
   g_assert_cmpstr (l[2], ==, "still");
   g_strfreev (l);
 
-  g_assert_null (upm_labels_parse_lines ("# only comments\n\n", 18, NULL,
-          &error));
+  g_assert_null (
+      upm_labels_parse_lines ("# only comments\n\n", 18, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_null (upm_labels_parse_lines ("ok\nbad \xc3\x28\n", 10, NULL,
-          &error));
+  g_assert_null (
+      upm_labels_parse_lines ("ok\nbad \xc3\x28\n", 10, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "line 2"));
   g_clear_error (&error);

@@ -29,51 +29,60 @@ typedef struct
 /* ------------------------------------------------------------- formatting */
 
 static void
-append_float (GString * s, double v, gboolean single, gboolean json)
+append_float (GString *s, double v, gboolean single, gboolean json)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
   int prec;
 
-  if (!isfinite (v)) {
-    g_string_append_printf (s, json ? "\"%s\"" : "%s",
-        isnan (v) ? "nan" : v > 0 ? "inf" : "-inf");
-    return;
-  }
-  if (!single) {
-    g_string_append (s, g_ascii_dtostr (buf, sizeof buf, v));
-    return;
-  }
+  if (!isfinite (v))
+    {
+      g_string_append_printf (s, json ? "\"%s\"" : "%s",
+          isnan (v) ? "nan"
+          : v > 0   ? "inf"
+                    : "-inf");
+      return;
+    }
+  if (!single)
+    {
+      g_string_append (s, g_ascii_dtostr (buf, sizeof buf, v));
+      return;
+    }
   /* shortest decimal that reads back as the same float */
-  for (prec = 6; prec < 9; prec++) {
-    g_ascii_formatd (buf, sizeof buf, prec == 6 ? "%.6g" : prec == 7 ?
-        "%.7g" : "%.8g", v);
-    if ((float) g_ascii_strtod (buf, NULL) == (float) v)
-      break;
-  }
+  for (prec = 6; prec < 9; prec++)
+    {
+      g_ascii_formatd (buf, sizeof buf,
+          prec == 6   ? "%.6g"
+          : prec == 7 ? "%.7g"
+                      : "%.8g",
+          v);
+      if ((float)g_ascii_strtod (buf, NULL) == (float)v)
+        break;
+    }
   if (prec == 9)
     g_ascii_formatd (buf, sizeof buf, "%.9g", v);
   g_string_append (s, buf);
 }
 
 static void
-append_string (GString * s, const char *str, gsize len, gboolean json)
+append_string (GString *s, const char *str, gsize len, gboolean json)
 {
   gsize i, n = MIN (len, MAX_STRING_CHARS);
 
   /* do not cut a UTF-8 sequence */
-  while (n < len && n > 0 && ((guchar) str[n] & 0xc0) == 0x80)
+  while (n < len && n > 0 && ((guchar)str[n] & 0xc0) == 0x80)
     n--;
   g_string_append_c (s, '"');
-  for (i = 0; i < n; i++) {
-    guchar c = (guchar) str[i];
+  for (i = 0; i < n; i++)
+    {
+      guchar c = (guchar)str[i];
 
-    if (c == '"' || c == '\\')
-      g_string_append_printf (s, "\\%c", c);
-    else if (c < 0x20)
-      g_string_append_printf (s, "\\u%04x", c);
-    else
-      g_string_append_c (s, (char) c);
-  }
+      if (c == '"' || c == '\\')
+        g_string_append_printf (s, "\\%c", c);
+      else if (c < 0x20)
+        g_string_append_printf (s, "\\u%04x", c);
+      else
+        g_string_append_c (s, (char)c);
+    }
   g_string_append_c (s, '"');
   if (n < len && !json)
     g_string_append (s, "...");
@@ -82,17 +91,15 @@ append_string (GString * s, const char *str, gsize len, gboolean json)
 static const char *
 type_name (UpmGgufType t)
 {
-  static const char *const names[] = {
-    "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string",
-    "array", "u64", "i64", "f64"
-  };
+  static const char *const names[] = { "u8", "i8", "u16", "i16", "u32", "i32",
+    "f32", "bool", "string", "array", "u64", "i64", "f64" };
 
-  return (guint) t < G_N_ELEMENTS (names) ? names[t] : "unknown";
+  return (guint)t < G_N_ELEMENTS (names) ? names[t] : "unknown";
 }
 
 /* One value of type @t at @p; returns the bytes it took. */
 static gsize
-append_value (GString * s, UpmGgufType t, const uint8_t * p, gboolean json)
+append_value (GString *s, UpmGgufType t, const uint8_t *p, gboolean json)
 {
   uint64_t u64 = 0;
   uint32_t u32 = 0;
@@ -100,12 +107,13 @@ append_value (GString * s, UpmGgufType t, const uint8_t * p, gboolean json)
   float f;
   double d;
 
-  switch (t) {
+  switch (t)
+    {
     case UPM_GGUF_U8:
       g_string_append_printf (s, "%u", p[0]);
       return 1;
     case UPM_GGUF_I8:
-      g_string_append_printf (s, "%d", (int8_t) p[0]);
+      g_string_append_printf (s, "%d", (int8_t)p[0]);
       return 1;
     case UPM_GGUF_BOOL:
       g_string_append (s, p[0] ? "true" : "false");
@@ -117,7 +125,7 @@ append_value (GString * s, UpmGgufType t, const uint8_t * p, gboolean json)
       if (t == UPM_GGUF_U16)
         g_string_append_printf (s, "%u", u16);
       else
-        g_string_append_printf (s, "%d", (int16_t) u16);
+        g_string_append_printf (s, "%d", (int16_t)u16);
       return 2;
     case UPM_GGUF_U32:
     case UPM_GGUF_I32:
@@ -128,84 +136,86 @@ append_value (GString * s, UpmGgufType t, const uint8_t * p, gboolean json)
       if (t == UPM_GGUF_U32)
         g_string_append_printf (s, "%u", u32);
       else if (t == UPM_GGUF_I32)
-        g_string_append_printf (s, "%d", (int32_t) u32);
+        g_string_append_printf (s, "%d", (int32_t)u32);
       else
         append_float (s, f, TRUE, json);
       return 4;
     case UPM_GGUF_STRING:
       memcpy (&u64, p, 8);
       u64 = GUINT64_FROM_LE (u64);
-      append_string (s, (const char *) p + 8, (gsize) u64, json);
-      return 8 + (gsize) u64;
-    default:                   /* u64, i64, f64: validated by the reader */
+      append_string (s, (const char *)p + 8, (gsize)u64, json);
+      return 8 + (gsize)u64;
+    default: /* u64, i64, f64: validated by the reader */
       memcpy (&u64, p, 8);
       u64 = GUINT64_FROM_LE (u64);
       memcpy (&d, &u64, 8);
       if (t == UPM_GGUF_U64)
         g_string_append_printf (s, "%" G_GUINT64_FORMAT, u64);
       else if (t == UPM_GGUF_I64)
-        g_string_append_printf (s, "%" G_GINT64_FORMAT, (gint64) u64);
+        g_string_append_printf (s, "%" G_GINT64_FORMAT, (gint64)u64);
       else
         append_float (s, d, FALSE, json);
       return 8;
-  }
+    }
 }
 
 static void
-append_array (GString * s, const UpmGgufKv * kv, gboolean json)
+append_array (GString *s, const UpmGgufKv *kv, gboolean json)
 {
-  uint64_t shown = kv->array_type == UPM_GGUF_STRING ? MAX_STRINGS_SHOWN :
-      MAX_NUMBERS_SHOWN;
+  uint64_t shown = kv->array_type == UPM_GGUF_STRING ? MAX_STRINGS_SHOWN
+                                                     : MAX_NUMBERS_SHOWN;
   const uint8_t *p = kv->raw;
   uint64_t i;
 
   shown = MIN (shown, kv->n);
   g_string_append (s, json ? "[" : "");
-  for (i = 0; i < shown; i++) {
-    g_string_append (s, i ? ", " : "");
-    p += append_value (s, kv->array_type, p, json);
-  }
+  for (i = 0; i < shown; i++)
+    {
+      g_string_append (s, i ? ", " : "");
+      p += append_value (s, kv->array_type, p, json);
+    }
   if (!json && shown < kv->n)
     g_string_append (s, ", ...");
   g_string_append (s, json ? "]" : "");
 }
 
 static void
-append_shape (GString * s, const UpmTensor * t)
+append_shape (GString *s, const UpmTensor *t)
 {
   guint i;
 
   g_string_append_c (s, '[');
   for (i = 0; i < t->n_dims; i++)
-    g_string_append_printf (s, "%s%" G_GUINT64_FORMAT, i ? ", " : "",
-        t->ne[t->n_dims - 1 - i]);
+    g_string_append_printf (
+        s, "%s%" G_GUINT64_FORMAT, i ? ", " : "", t->ne[t->n_dims - 1 - i]);
   g_string_append_c (s, ']');
 }
 
 static uint64_t
-n_elements (const UpmTensor * t)
+n_elements (const UpmTensor *t)
 {
   return t->n_bytes / (t->type == UPM_DTYPE_F16 ? 2 : 4);
 }
 
 /* Model weights only: cached target features are not parameters. */
 static uint64_t
-count_parameters (const UpmGguf * g)
+count_parameters (const UpmGguf *g)
 {
   uint64_t total = 0;
   guint i;
 
-  for (i = 0; i < upm_gguf_n_tensors (g); i++) {
-    const UpmTensor *t = upm_gguf_tensor (g, i);
+  for (i = 0; i < upm_gguf_n_tensors (g); i++)
+    {
+      const UpmTensor *t = upm_gguf_tensor (g, i);
 
-    if (!g_str_has_suffix (t->name, ".features"))
-      total += n_elements (t);
-  }
+      if (!g_str_has_suffix (t->name, ".features"))
+        total += n_elements (t);
+    }
   return total;
 }
 
 static char *
-kv_string (const UpmGguf * g, const char *key)
+kv_string (const UpmGguf *g, const char *key)
 {
   const UpmGgufKv *kv = upm_gguf_find_kv (g, key);
 
@@ -217,156 +227,177 @@ kv_string (const UpmGguf * g, const char *key)
 /* ------------------------------------------------------------------- text */
 
 static void
-print_text (const UpmGguf * g, const Options * opt)
+print_text (const UpmGguf *g, const Options *opt)
 {
   g_autoptr (GString) s = g_string_new (NULL);
   g_autofree char *arch = kv_string (g, "general.architecture");
   g_autofree char *name = kv_string (g, "general.name");
   guint i;
 
-  g_string_append_printf (s, "file: %s\nsize: %" G_GUINT64_FORMAT
+  g_string_append_printf (s,
+      "file: %s\nsize: %" G_GUINT64_FORMAT
       " bytes\nformat: GGUF version %u, alignment %u\n"
-      "architecture: %s\nname: %s\n", upm_gguf_path (g),
-      upm_gguf_file_size (g), upm_gguf_version (g), upm_gguf_alignment (g),
-      arch ? arch : "(none)", name ? name : "(none)");
+      "architecture: %s\nname: %s\n",
+      upm_gguf_path (g), upm_gguf_file_size (g), upm_gguf_version (g),
+      upm_gguf_alignment (g), arch ? arch : "(none)", name ? name : "(none)");
   g_string_append_printf (s, "keys: %u\n", upm_gguf_n_kv (g));
-  for (i = 0; i < upm_gguf_n_kv (g); i++) {
-    const UpmGgufKv *kv = upm_gguf_kv (g, i);
+  for (i = 0; i < upm_gguf_n_kv (g); i++)
+    {
+      const UpmGgufKv *kv = upm_gguf_kv (g, i);
 
-    g_string_append_printf (s, "  %s: ", kv->key);
-    if (kv->type == UPM_GGUF_ARRAY) {
-      g_string_append_printf (s, "%s[%" G_GUINT64_FORMAT "] = ",
-          type_name (kv->array_type), kv->n);
-      append_array (s, kv, FALSE);
-    } else {
-      g_string_append_printf (s, "%s = ", type_name (kv->type));
-      append_value (s, kv->type, kv->raw, FALSE);
+      g_string_append_printf (s, "  %s: ", kv->key);
+      if (kv->type == UPM_GGUF_ARRAY)
+        {
+          g_string_append_printf (s,
+              "%s[%" G_GUINT64_FORMAT "] = ", type_name (kv->array_type),
+              kv->n);
+          append_array (s, kv, FALSE);
+        }
+      else
+        {
+          g_string_append_printf (s, "%s = ", type_name (kv->type));
+          append_value (s, kv->type, kv->raw, FALSE);
+        }
+      g_string_append_c (s, '\n');
     }
-    g_string_append_c (s, '\n');
-  }
   g_string_append_printf (s, "tensors: %u\n", upm_gguf_n_tensors (g));
-  for (i = 0; opt->tensors && i < upm_gguf_n_tensors (g); i++) {
-    const UpmTensor *t = upm_gguf_tensor (g, i);
+  for (i = 0; opt->tensors && i < upm_gguf_n_tensors (g); i++)
+    {
+      const UpmTensor *t = upm_gguf_tensor (g, i);
 
-    g_string_append_printf (s, "  %-36s %s ", t->name,
-        upm_dtype_name (t->type));
-    append_shape (s, t);
-    g_string_append_printf (s, " offset %" G_GUINT64_FORMAT " bytes %"
-        G_GUINT64_FORMAT "\n", t->offset, t->n_bytes);
-  }
+      g_string_append_printf (
+          s, "  %-36s %s ", t->name, upm_dtype_name (t->type));
+      append_shape (s, t);
+      g_string_append_printf (s,
+          " offset %" G_GUINT64_FORMAT " bytes %" G_GUINT64_FORMAT "\n",
+          t->offset, t->n_bytes);
+    }
   fputs (s->str, stdout);
 }
 
 static void
-print_text_result (const UpmGguf * g, const UpmModel * m, const GError * err)
+print_text_result (const UpmGguf *g, const UpmModel *m, const GError *err)
 {
   const UpmHParams *hp;
   guint l, n_moe = 0;
 
-  if (!m) {
-    printf ("validation: FAILED: %s\n", err->message);
-    return;
-  }
+  if (!m)
+    {
+      printf ("validation: FAILED: %s\n", err->message);
+      return;
+    }
   hp = upm_model_hparams (m);
   for (l = 0; l < hp->n_layer; l++)
     n_moe += upm_model_layer_is_moe (m, l);
   printf ("validation: OK\n");
   printf ("summary: %" G_GUINT64_FORMAT " parameters, D %u, %u layers "
-      "(%u MoE), %u heads, FFN %u, %u experts (top-%u), vocab %u, "
-      "%u label sets\n", count_parameters (g), hp->n_embd, hp->n_layer,
-      n_moe, hp->n_head, hp->n_ff, hp->n_expert, hp->n_expert_used,
-      hp->n_vocab, upm_model_n_labelsets (m));
+          "(%u MoE), %u heads, FFN %u, %u experts (top-%u), vocab %u, "
+          "%u label sets\n",
+      count_parameters (g), hp->n_embd, hp->n_layer, n_moe, hp->n_head,
+      hp->n_ff, hp->n_expert, hp->n_expert_used, hp->n_vocab,
+      upm_model_n_labelsets (m));
 }
 
 /* ------------------------------------------------------------------- json */
 
 static void
-json_keys (GString * s, const UpmGguf * g)
+json_keys (GString *s, const UpmGguf *g)
 {
   guint i;
 
   g_string_append (s, "  \"keys\": [");
-  for (i = 0; i < upm_gguf_n_kv (g); i++) {
-    const UpmGgufKv *kv = upm_gguf_kv (g, i);
+  for (i = 0; i < upm_gguf_n_kv (g); i++)
+    {
+      const UpmGgufKv *kv = upm_gguf_kv (g, i);
 
-    g_string_append_printf (s, "%s\n    {\"key\": ", i ? "," : "");
-    append_string (s, kv->key, strlen (kv->key), TRUE);
-    g_string_append_printf (s, ", \"type\": \"%s\"", type_name (kv->type));
-    if (kv->type == UPM_GGUF_ARRAY) {
-      g_string_append_printf (s, ", \"element_type\": \"%s\", \"length\": %"
-          G_GUINT64_FORMAT ", \"values\": ", type_name (kv->array_type),
-          kv->n);
-      append_array (s, kv, TRUE);
-    } else {
-      g_string_append (s, ", \"value\": ");
-      append_value (s, kv->type, kv->raw, TRUE);
+      g_string_append_printf (s, "%s\n    {\"key\": ", i ? "," : "");
+      append_string (s, kv->key, strlen (kv->key), TRUE);
+      g_string_append_printf (s, ", \"type\": \"%s\"", type_name (kv->type));
+      if (kv->type == UPM_GGUF_ARRAY)
+        {
+          g_string_append_printf (s,
+              ", \"element_type\": \"%s\", \"length\": %" G_GUINT64_FORMAT
+              ", \"values\": ",
+              type_name (kv->array_type), kv->n);
+          append_array (s, kv, TRUE);
+        }
+      else
+        {
+          g_string_append (s, ", \"value\": ");
+          append_value (s, kv->type, kv->raw, TRUE);
+        }
+      g_string_append_c (s, '}');
     }
-    g_string_append_c (s, '}');
-  }
   g_string_append (s, "\n  ],\n");
 }
 
 static void
-json_tensors (GString * s, const UpmGguf * g)
+json_tensors (GString *s, const UpmGguf *g)
 {
   guint i;
 
   g_string_append (s, "  \"tensors\": [");
-  for (i = 0; i < upm_gguf_n_tensors (g); i++) {
-    const UpmTensor *t = upm_gguf_tensor (g, i);
+  for (i = 0; i < upm_gguf_n_tensors (g); i++)
+    {
+      const UpmTensor *t = upm_gguf_tensor (g, i);
 
-    g_string_append_printf (s, "%s\n    {\"name\": ", i ? "," : "");
-    append_string (s, t->name, strlen (t->name), TRUE);
-    g_string_append_printf (s, ", \"dtype\": \"%s\", \"shape\": ",
-        upm_dtype_name (t->type));
-    append_shape (s, t);
-    g_string_append_printf (s, ", \"offset\": %" G_GUINT64_FORMAT
-        ", \"bytes\": %" G_GUINT64_FORMAT "}", t->offset, t->n_bytes);
-  }
+      g_string_append_printf (s, "%s\n    {\"name\": ", i ? "," : "");
+      append_string (s, t->name, strlen (t->name), TRUE);
+      g_string_append_printf (
+          s, ", \"dtype\": \"%s\", \"shape\": ", upm_dtype_name (t->type));
+      append_shape (s, t);
+      g_string_append_printf (s,
+          ", \"offset\": %" G_GUINT64_FORMAT ", \"bytes\": %" G_GUINT64_FORMAT
+          "}",
+          t->offset, t->n_bytes);
+    }
   g_string_append (s, "\n  ],\n");
 }
 
 static void
-json_result (GString * s, const UpmGguf * g, const UpmModel * m,
-    const GError * err)
+json_result (GString *s, const UpmGguf *g, const UpmModel *m, const GError *err)
 {
   const UpmHParams *hp;
   guint l;
   gboolean first = TRUE;
 
-  if (!m) {
-    g_string_append (s, "  \"valid\": false,\n  \"error\": ");
-    append_string (s, err->message, strlen (err->message), TRUE);
-    g_string_append (s, "\n}\n");
-    return;
-  }
+  if (!m)
+    {
+      g_string_append (s, "  \"valid\": false,\n  \"error\": ");
+      append_string (s, err->message, strlen (err->message), TRUE);
+      g_string_append (s, "\n}\n");
+      return;
+    }
   hp = upm_model_hparams (m);
-  g_string_append_printf (s, "  \"valid\": true,\n  \"error\": null,\n"
+  g_string_append_printf (s,
+      "  \"valid\": true,\n  \"error\": null,\n"
       "  \"summary\": {\"parameters\": %" G_GUINT64_FORMAT ", "
       "\"embedding_length\": %u, \"layers\": %u, \"heads\": %u, "
       "\"feed_forward_length\": %u, \"experts\": %u, \"experts_used\": %u, "
       "\"vocab\": %u, \"labelsets\": %u, \"moe_layers\": [",
       count_parameters (g), hp->n_embd, hp->n_layer, hp->n_head, hp->n_ff,
-      hp->n_expert, hp->n_expert_used, hp->n_vocab,
-      upm_model_n_labelsets (m));
-  for (l = 0; l < hp->n_layer; l++) {
-    if (upm_model_layer_is_moe (m, l)) {
-      g_string_append_printf (s, "%s%u", first ? "" : ", ", l);
-      first = FALSE;
+      hp->n_expert, hp->n_expert_used, hp->n_vocab, upm_model_n_labelsets (m));
+  for (l = 0; l < hp->n_layer; l++)
+    {
+      if (upm_model_layer_is_moe (m, l))
+        {
+          g_string_append_printf (s, "%s%u", first ? "" : ", ", l);
+          first = FALSE;
+        }
     }
-  }
   g_string_append (s, "]}\n}\n");
 }
 
 static void
-print_json (const UpmGguf * g, const UpmModel * m, const GError * err)
+print_json (const UpmGguf *g, const UpmModel *m, const GError *err)
 {
   g_autoptr (GString) s = g_string_new ("{\n  \"file\": ");
   g_autofree char *arch = kv_string (g, "general.architecture");
   g_autofree char *name = kv_string (g, "general.name");
 
   append_string (s, upm_gguf_path (g), strlen (upm_gguf_path (g)), TRUE);
-  g_string_append_printf (s, ",\n  \"size\": %" G_GUINT64_FORMAT
+  g_string_append_printf (s,
+      ",\n  \"size\": %" G_GUINT64_FORMAT
       ",\n  \"version\": %u,\n  \"alignment\": %u,\n  \"architecture\": ",
       upm_gguf_file_size (g), upm_gguf_version (g), upm_gguf_alignment (g));
   if (arch)
@@ -386,14 +417,15 @@ print_json (const UpmGguf * g, const UpmModel * m, const GError * err)
 }
 
 static void
-print_open_error (const char *path, const GError * err, gboolean json)
+print_open_error (const char *path, const GError *err, gboolean json)
 {
   g_autoptr (GString) s = g_string_new (NULL);
 
-  if (!json) {
-    printf ("validation: FAILED: %s\n", err->message);
-    return;
-  }
+  if (!json)
+    {
+      printf ("validation: FAILED: %s\n", err->message);
+      return;
+    }
   g_string_append (s, "{\n  \"file\": ");
   append_string (s, path, strlen (path), TRUE);
   g_string_append (s, ",\n  \"valid\": false,\n  \"error\": ");
@@ -405,27 +437,28 @@ print_open_error (const char *path, const GError * err, gboolean json)
 /* ------------------------------------------------------------------- main */
 
 static gboolean
-parse_args (int *argc, char ***argv, Options * opt, char **path)
+parse_args (int *argc, char ***argv, Options *opt, char **path)
 {
-  GOptionEntry entries[] = {
-    {"tensors", 't', 0, G_OPTION_ARG_NONE, &opt->tensors,
-        "List the tensors (name, dtype, shape, offset, bytes)", NULL},
-    {"json", 'j', 0, G_OPTION_ARG_NONE, &opt->json,
-        "Print JSON (always with the tensor list)", NULL},
-    {NULL}
-  };
+  GOptionEntry entries[]
+      = { { "tensors", 't', 0, G_OPTION_ARG_NONE, &opt->tensors,
+              "List the tensors (name, dtype, shape, offset, bytes)", NULL },
+          { "json", 'j', 0, G_OPTION_ARG_NONE, &opt->json,
+              "Print JSON (always with the tensor list)", NULL },
+          { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE");
   g_autoptr (GError) err = NULL;
 
-  g_option_context_set_summary (ctx, "Print the metadata and tensors of a "
+  g_option_context_set_summary (ctx,
+      "Print the metadata and tensors of a "
       ".upm (GGUF v3) model file and validate it.\nExit status 0 when the "
       "file is a valid model, 1 otherwise.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, &err) || *argc != 2) {
-    g_printerr ("upm-inspect: %s\n", err ? err->message :
-        "expected exactly one FILE (see --help)");
-    return FALSE;
-  }
+  if (!g_option_context_parse (ctx, argc, argv, &err) || *argc != 2)
+    {
+      g_printerr ("upm-inspect: %s\n",
+          err ? err->message : "expected exactly one FILE (see --help)");
+      return FALSE;
+    }
   *path = (*argv)[1];
   return TRUE;
 }
@@ -442,17 +475,21 @@ main (int argc, char **argv)
   if (!parse_args (&argc, &argv, &opt, &path))
     return 1;
   g = upm_gguf_open (path, &err);
-  if (!g) {
-    print_open_error (path, err, opt.json);
-    return 1;
-  }
+  if (!g)
+    {
+      print_open_error (path, err, opt.json);
+      return 1;
+    }
   m = upm_model_load (path, &err);
-  if (opt.json) {
-    print_json (g, m, err);
-  } else {
-    print_text (g, &opt);
-    print_text_result (g, m, err);
-  }
+  if (opt.json)
+    {
+      print_json (g, m, err);
+    }
+  else
+    {
+      print_text (g, &opt);
+      print_text_result (g, m, err);
+    }
   upm_gguf_close (g);
   if (!m)
     return 1;

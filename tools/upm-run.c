@@ -129,7 +129,8 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Print the MoE routing of every clip", NULL },
     { "routing-summary", 0, 0, G_OPTION_ARG_NONE, &o->routing_summary,
         "Print one line of routing per clip: per segment, per MoE layer, "
-        "the experts of the attention and FFN gates", NULL },
+        "the experts of the attention and FFN gates",
+        NULL },
     { "progress", 0, 0, G_OPTION_ARG_STRING, &o->progress,
         "auto (default: when stderr is a terminal), always or never", "WHEN" },
     { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads,
@@ -414,8 +415,8 @@ routing_text (GString *s, const UpmRouting *routing, const char *indent)
  * 1,7,0,... L2 ...": per MoE layer, the tokens each expert served through
  * the attention / FFN gate. */
 static void
-routing_counts_summary (GString *s, const UpmRouting *routing,
-    const char *indent)
+routing_counts_summary (
+    GString *s, const UpmRouting *routing, const char *indent)
 {
   uint32_t a[64], f[64];
   const uint32_t n_exp = MIN (routing->n_expert, 64u);
@@ -459,21 +460,21 @@ routing_summary (GString *s, const UpmRouting *routing, const char *indent)
       for (i = 0; i < routing->routes->len; i++)
         {
           const UpmRoute *rt = &g_array_index (routing->routes, UpmRoute, i);
-          if ((int) rt->attr != a || rt->gate != UPM_GATE_ATTN)
+          if ((int)rt->attr != a || rt->gate != UPM_GATE_ATTN)
             continue;
           if (last_attr != a)
             g_string_append_printf (s, "%s %s", last_attr < 0 ? "" : " |",
                 upm_attr_name (rt->attr));
           last_attr = a;
-          g_string_append_printf (s, " L%u %u+%u", rt->layer, rt->expert[0],
-              rt->expert[1]);
+          g_string_append_printf (
+              s, " L%u %u+%u", rt->layer, rt->expert[0], rt->expert[1]);
           for (guint j = 0; j < routing->routes->len; j++)
             {
               const UpmRoute *f = &g_array_index (routing->routes, UpmRoute, j);
               if (f->attr == rt->attr && f->layer == rt->layer
                   && f->gate == UPM_GATE_FFN)
-                g_string_append_printf (s, "/%u+%u", f->expert[0],
-                    f->expert[1]);
+                g_string_append_printf (
+                    s, "/%u+%u", f->expert[0], f->expert[1]);
             }
         }
     }
@@ -693,14 +694,13 @@ run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
 static gboolean
 run_clip_task (Run *r, ClipResult *c, GError **error)
 {
-  UpmRouting *routing = r->opt.routing || r->opt.routing_summary ?
-      &c->routing : NULL;
+  UpmRouting *routing
+      = r->opt.routing || r->opt.routing_summary ? &c->routing : NULL;
 
   if (r->task == TASK_CAPTION)
     {
-      UpmCaptionParams p
-          = { (uint32_t)r->opt.beam_size, (uint32_t)r->opt.max_length, -1.0f,
-              NULL };
+      UpmCaptionParams p = { (uint32_t)r->opt.beam_size,
+        (uint32_t)r->opt.max_length, -1.0f, NULL };
 
       return upm_caption (r->ctx, r->clip_patches, c->n_frames, &p, &c->caption,
           routing, error);

@@ -26,18 +26,18 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  gchar *label;                 /* owned */
-  guint index;                  /* index in the label list */
-  gfloat logit;                 /* cosine x logit scale */
-  gfloat prob;                  /* softmax over all labels */
+  gchar *label; /* owned */
+  guint index;  /* index in the label list */
+  gfloat logit; /* cosine x logit scale */
+  gfloat prob;  /* softmax over all labels */
 } GstUpmScore;
 
 typedef struct
 {
   GstMeta meta;
-  gchar *task;                  /* "classify", "retrieve", "text-classify" */
+  gchar *task; /* "classify", "retrieve", "text-classify" */
   GstClockTime pts, duration;
-  guint n_scores;               /* top-k, best first */
+  guint n_scores; /* top-k, best first */
   GstUpmScore *scores;
 } GstUpmResultMeta;
 
@@ -45,23 +45,23 @@ GType gst_upm_result_meta_api_get_type (void);
 const GstMetaInfo *gst_upm_result_meta_get_info (void);
 #define GST_UPM_RESULT_META_API_TYPE (gst_upm_result_meta_api_get_type ())
 #define GST_UPM_RESULT_META_INFO (gst_upm_result_meta_get_info ())
-#define gst_buffer_get_upm_result_meta(b) \
-  ((GstUpmResultMeta *) gst_buffer_get_meta ((b), GST_UPM_RESULT_META_API_TYPE))
+#define gst_buffer_get_upm_result_meta(b)                                      \
+  ((GstUpmResultMeta *)gst_buffer_get_meta ((b), GST_UPM_RESULT_META_API_TYPE))
 
 /* Copies @task and the scores (labels are duplicated). */
-GstUpmResultMeta *gst_buffer_add_upm_result_meta (GstBuffer * buffer,
-    const gchar * task, GstClockTime pts, GstClockTime duration,
-    const GstUpmScore * scores, guint n_scores);
+GstUpmResultMeta *gst_buffer_add_upm_result_meta (GstBuffer *buffer,
+    const gchar *task, GstClockTime pts, GstClockTime duration,
+    const GstUpmScore *scores, guint n_scores);
 
 /* --------------------------------------------------------------- caption */
 
 typedef struct
 {
   GstMeta meta;
-  gchar *text;                  /* UTF-8 */
-  gint32 *ids;                  /* token ids up to the end token, excluded */
+  gchar *text; /* UTF-8 */
+  gint32 *ids; /* token ids up to the end token, excluded */
   guint n_ids;
-  gfloat score;                 /* length-penalised log-probability */
+  gfloat score; /* length-penalised log-probability */
   GstClockTime pts, duration;
 } GstUpmCaptionMeta;
 
@@ -69,19 +69,20 @@ GType gst_upm_caption_meta_api_get_type (void);
 const GstMetaInfo *gst_upm_caption_meta_get_info (void);
 #define GST_UPM_CAPTION_META_API_TYPE (gst_upm_caption_meta_api_get_type ())
 #define GST_UPM_CAPTION_META_INFO (gst_upm_caption_meta_get_info ())
-#define gst_buffer_get_upm_caption_meta(b) \
-  ((GstUpmCaptionMeta *) gst_buffer_get_meta ((b), GST_UPM_CAPTION_META_API_TYPE))
+#define gst_buffer_get_upm_caption_meta(b)                                     \
+  ((GstUpmCaptionMeta *)gst_buffer_get_meta (                                  \
+      (b), GST_UPM_CAPTION_META_API_TYPE))
 
-GstUpmCaptionMeta *gst_buffer_add_upm_caption_meta (GstBuffer * buffer,
-    const gchar * text, const gint32 * ids, guint n_ids, gfloat score,
+GstUpmCaptionMeta *gst_buffer_add_upm_caption_meta (GstBuffer *buffer,
+    const gchar *text, const gint32 *ids, guint n_ids, gfloat score,
     GstClockTime pts, GstClockTime duration);
 
 /* --------------------------------------------------------------- routing */
 
 typedef enum
 {
-  GST_UPM_GATE_ATTN = 0,        /* decides the QKV and attention output linears */
-  GST_UPM_GATE_FFN = 1,         /* decides the two FFN linears */
+  GST_UPM_GATE_ATTN = 0, /* decides the QKV and attention output linears */
+  GST_UPM_GATE_FFN = 1,  /* decides the two FFN linears */
 } GstUpmGate;
 
 typedef struct
@@ -103,15 +104,15 @@ typedef struct
 {
   guint layer;
   GstUpmGate gate;
-  const gchar *segment;         /* interned, as in GstUpmRoute */
+  const gchar *segment; /* interned, as in GstUpmRoute */
   guint token_begin, n_tokens;
-  guint8 *experts;              /* 2 x n_tokens, owned by the meta */
+  guint8 *experts; /* 2 x n_tokens, owned by the meta */
 } GstUpmTokenRoute;
 
 typedef struct
 {
   GstMeta meta;
-  gchar *model;                 /* model name */
+  gchar *model; /* model name */
   guint n_layers, n_experts;
   GstClockTime pts, duration;
   guint n_routes;
@@ -130,17 +131,18 @@ GType gst_upm_routing_meta_api_get_type (void);
 const GstMetaInfo *gst_upm_routing_meta_get_info (void);
 #define GST_UPM_ROUTING_META_API_TYPE (gst_upm_routing_meta_api_get_type ())
 #define GST_UPM_ROUTING_META_INFO (gst_upm_routing_meta_get_info ())
-#define gst_buffer_get_upm_routing_meta(b) \
-  ((GstUpmRoutingMeta *) gst_buffer_get_meta ((b), GST_UPM_ROUTING_META_API_TYPE))
+#define gst_buffer_get_upm_routing_meta(b)                                     \
+  ((GstUpmRoutingMeta *)gst_buffer_get_meta (                                  \
+      (b), GST_UPM_ROUTING_META_API_TYPE))
 
 /* Segment names are interned with g_intern_string. */
-GstUpmRoutingMeta *gst_buffer_add_upm_routing_meta (GstBuffer * buffer,
-    const gchar * model, guint n_layers, guint n_experts, GstClockTime pts,
-    GstClockTime duration, const GstUpmRoute * routes, guint n_routes);
+GstUpmRoutingMeta *gst_buffer_add_upm_routing_meta (GstBuffer *buffer,
+    const gchar *model, guint n_layers, guint n_experts, GstClockTime pts,
+    GstClockTime duration, const GstUpmRoute *routes, guint n_routes);
 
 /* Appends more routes (e.g. the caption text segment after the prefix). */
-void gst_upm_routing_meta_append (GstUpmRoutingMeta * meta,
-    const GstUpmRoute * routes, guint n_routes);
+void gst_upm_routing_meta_append (
+    GstUpmRoutingMeta *meta, const GstUpmRoute *routes, guint n_routes);
 
 const gchar *gst_upm_gate_name (GstUpmGate gate);
 
@@ -148,29 +150,27 @@ const gchar *gst_upm_gate_name (GstUpmGate gate);
  * @token_begin: @experts holds 2 expert ids per token, best first (copied).
  * @segment is interned (may be NULL). Returns the stored route. */
 const GstUpmTokenRoute *gst_upm_routing_meta_add_token_routes (
-    GstUpmRoutingMeta * meta, guint layer, GstUpmGate gate,
-    const gchar * segment, guint token_begin, guint n_tokens,
-    const guint8 * experts);
+    GstUpmRoutingMeta *meta, guint layer, GstUpmGate gate, const gchar *segment,
+    guint token_begin, guint n_tokens, const guint8 *experts);
 
 /* The per-token route of (@layer, @gate) that contains @token, or NULL. */
 const GstUpmTokenRoute *gst_upm_routing_meta_find_token_route (
-    const GstUpmRoutingMeta * meta, guint layer, GstUpmGate gate,
-    guint token);
+    const GstUpmRoutingMeta *meta, guint layer, GstUpmGate gate, guint token);
 
 /* Sets the visual token layout (see GstUpmRoutingMeta). */
-void gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta * meta,
+void gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta *meta,
     guint visual_begin, guint grid_width, guint grid_height, guint n_frames);
 
 /* A deep copy of @src on @dest: routes, token routes and the grid. */
-GstUpmRoutingMeta *gst_buffer_copy_upm_routing_meta (GstBuffer * dest,
-    const GstUpmRoutingMeta * src);
+GstUpmRoutingMeta *gst_buffer_copy_upm_routing_meta (
+    GstBuffer *dest, const GstUpmRoutingMeta *src);
 
 /* ------------------------------------------------------------------ JSON */
 
 /* All uniperceiver metas of @buffer as one JSON object:
  * {"pts":..., "duration":..., "result":{...}, "caption":{...},
  *  "routing":{...}} (members absent when the meta is). Free with g_free. */
-gchar *gst_upm_buffer_metas_to_json (GstBuffer * buffer);
+gchar *gst_upm_buffer_metas_to_json (GstBuffer *buffer);
 
 G_END_DECLS
 #endif /* __GST_UPM_META_H__ */

@@ -429,8 +429,9 @@ static GstStateChangeReturn
 gst_upm_encoder_change_state (GstElement *element, GstStateChange transition)
 {
   return gst_upm_element_change_state_with_model (element, transition,
-      GST_ELEMENT_CLASS (parent_class), &GST_UPM_ENCODER (element)->model_changed,
-      gst_upm_encoder_open_element, gst_upm_encoder_close_element);
+      GST_ELEMENT_CLASS (parent_class),
+      &GST_UPM_ENCODER (element)->model_changed, gst_upm_encoder_open_element,
+      gst_upm_encoder_close_element);
 }
 
 /* ------------------------------------------------------------ properties */

@@ -1208,8 +1208,9 @@ gst_upm_head_caption (GstUpmHead *self, GstBuffer *in, GstStructure **result)
       if (g_error_matches (err, UPM_ERROR, UPM_ERROR_CANCELLED))
         {
           /* flushing or stopping: no result for this clip, no error */
-          GST_DEBUG_OBJECT (self, "caption of the clip at %" GST_TIME_FORMAT
-              " cancelled", GST_TIME_ARGS (GST_BUFFER_PTS (in)));
+          GST_DEBUG_OBJECT (self,
+              "caption of the clip at %" GST_TIME_FORMAT " cancelled",
+              GST_TIME_ARGS (GST_BUFFER_PTS (in)));
           g_clear_error (&err);
           upm_routing_clear (&routing);
           return NULL;

@@ -446,8 +446,8 @@ gst_upm_transformer_add_routing (GstUpmTransformer *self, GstBuffer *outbuf,
     }
   /* patch tokens follow <SPE>, frame-major, row-major within a frame */
   if (frames > 0)
-    gst_upm_routing_meta_set_visual_grid (meta, 1, hp->grid, hp->grid,
-        (guint)frames);
+    gst_upm_routing_meta_set_visual_grid (
+        meta, 1, hp->grid, hp->grid, (guint)frames);
 }
 
 static GstFlowReturn
@@ -590,7 +590,8 @@ gst_upm_transformer_change_state (
     GstElement *element, GstStateChange transition)
 {
   return gst_upm_element_change_state_with_model (element, transition,
-      GST_ELEMENT_CLASS (parent_class), &GST_UPM_TRANSFORMER (element)->model_changed,
+      GST_ELEMENT_CLASS (parent_class),
+      &GST_UPM_TRANSFORMER (element)->model_changed,
       gst_upm_transformer_open_element, gst_upm_transformer_close_element);
 }
 

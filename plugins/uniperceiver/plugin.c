@@ -11,7 +11,7 @@
 #include "gstupmroutingoverlay.h"
 
 static gboolean
-plugin_init (GstPlugin * plugin)
+plugin_init (GstPlugin *plugin)
 {
   gboolean ret = FALSE;
 
@@ -26,5 +26,6 @@ plugin_init (GstPlugin * plugin)
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, uniperceiver,
     "Uni-Perceiver-MoE: classify and caption video with a generalist "
-    "mixture-of-experts transformer", plugin_init, PACKAGE_VERSION,
-    "LGPL", "gst-uniperceiver", "https://example.invalid/gst-uniperceiver")
+    "mixture-of-experts transformer",
+    plugin_init, PACKAGE_VERSION, "LGPL", "gst-uniperceiver",
+    "https://example.invalid/gst-uniperceiver")

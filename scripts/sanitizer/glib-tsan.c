@@ -37,21 +37,22 @@
 
 /* The real function, looked up on first use (libglib may be dlopen()ed
  * after this library is loaded, as by PyGObject). */
-#define REAL(name) \
-  static __typeof__ (name) *real_##name; \
-  static __typeof__ (name) * \
-  get_##name (void) \
-  { \
-    __typeof__ (name) *f = __atomic_load_n (&real_##name, __ATOMIC_ACQUIRE); \
-    if (!f) { \
-      f = (__typeof__ (name) *) dlsym (RTLD_NEXT, #name); \
-      if (!f) { \
-        fprintf (stderr, "glib-tsan: no %s after this library\n", #name); \
-        abort (); \
-      } \
-      __atomic_store_n (&real_##name, f, __ATOMIC_RELEASE); \
-    } \
-    return f; \
+#define REAL(name)                                                             \
+  static __typeof__ (name) *real_##name;                                       \
+  static __typeof__ (name) *get_##name (void)                                  \
+  {                                                                            \
+    __typeof__ (name) *f = __atomic_load_n (&real_##name, __ATOMIC_ACQUIRE);   \
+    if (!f)                                                                    \
+      {                                                                        \
+        f = (__typeof__ (name) *)dlsym (RTLD_NEXT, #name);                     \
+        if (!f)                                                                \
+          {                                                                    \
+            fprintf (stderr, "glib-tsan: no %s after this library\n", #name);  \
+            abort ();                                                          \
+          }                                                                    \
+        __atomic_store_n (&real_##name, f, __ATOMIC_RELEASE);                  \
+      }                                                                        \
+    return f;                                                                  \
   }
 
 /* Exported by the TSan runtime (its dynamic annotations). */
@@ -72,14 +73,14 @@ REAL (g_rec_mutex_trylock)
 REAL (g_rec_mutex_unlock)
 
 void
-g_mutex_lock (GMutex * mutex)
+g_mutex_lock (GMutex *mutex)
 {
   get_g_mutex_lock () (mutex);
   __tsan_acquire (mutex);
 }
 
 gboolean
-g_mutex_trylock (GMutex * mutex)
+g_mutex_trylock (GMutex *mutex)
 {
   gboolean locked = get_g_mutex_trylock () (mutex);
   if (locked)
@@ -88,14 +89,14 @@ g_mutex_trylock (GMutex * mutex)
 }
 
 void
-g_mutex_unlock (GMutex * mutex)
+g_mutex_unlock (GMutex *mutex)
 {
   __tsan_release (mutex);
   get_g_mutex_unlock () (mutex);
 }
 
 void
-g_cond_wait (GCond * cond, GMutex * mutex)
+g_cond_wait (GCond *cond, GMutex *mutex)
 {
   __tsan_release (mutex);
   get_g_cond_wait () (cond, mutex);
@@ -103,7 +104,7 @@ g_cond_wait (GCond * cond, GMutex * mutex)
 }
 
 gboolean
-g_cond_wait_until (GCond * cond, GMutex * mutex, gint64 end_time)
+g_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time)
 {
   gboolean signalled;
 
@@ -114,7 +115,7 @@ g_cond_wait_until (GCond * cond, GMutex * mutex, gint64 end_time)
 }
 
 void
-g_rec_mutex_lock (GRecMutex * mutex)
+g_rec_mutex_lock (GRecMutex *mutex)
 {
   AnnotateIgnoreSyncBegin (__FILE__, __LINE__);
   get_g_rec_mutex_lock () (mutex);
@@ -123,7 +124,7 @@ g_rec_mutex_lock (GRecMutex * mutex)
 }
 
 gboolean
-g_rec_mutex_trylock (GRecMutex * mutex)
+g_rec_mutex_trylock (GRecMutex *mutex)
 {
   gboolean locked;
 
@@ -136,7 +137,7 @@ g_rec_mutex_trylock (GRecMutex * mutex)
 }
 
 void
-g_rec_mutex_unlock (GRecMutex * mutex)
+g_rec_mutex_unlock (GRecMutex *mutex)
 {
   __tsan_release (mutex);
   AnnotateIgnoreSyncBegin (__FILE__, __LINE__);
@@ -145,14 +146,14 @@ g_rec_mutex_unlock (GRecMutex * mutex)
 }
 
 void
-g_async_queue_push (GAsyncQueue * queue, gpointer data)
+g_async_queue_push (GAsyncQueue *queue, gpointer data)
 {
   __tsan_release (queue);
   get_g_async_queue_push () (queue, data);
 }
 
 gpointer
-g_async_queue_pop (GAsyncQueue * queue)
+g_async_queue_pop (GAsyncQueue *queue)
 {
   gpointer data = get_g_async_queue_pop () (queue);
   __tsan_acquire (queue);
@@ -160,7 +161,7 @@ g_async_queue_pop (GAsyncQueue * queue)
 }
 
 gpointer
-g_async_queue_try_pop (GAsyncQueue * queue)
+g_async_queue_try_pop (GAsyncQueue *queue)
 {
   gpointer data = get_g_async_queue_try_pop () (queue);
   if (data)
@@ -169,7 +170,7 @@ g_async_queue_try_pop (GAsyncQueue * queue)
 }
 
 gpointer
-g_async_queue_timeout_pop (GAsyncQueue * queue, guint64 timeout)
+g_async_queue_timeout_pop (GAsyncQueue *queue, guint64 timeout)
 {
   gpointer data = get_g_async_queue_timeout_pop () (queue, timeout);
   if (data)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 check (char **labels, guint n)
@@ -24,17 +24,17 @@ check (char **labels, guint n)
 }
 
 int
-LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   GError *error = NULL;
   guint n = 0;
   char **labels;
 
-  labels = upm_labels_parse ((const char *) data, (gssize) size, &n, &error);
+  labels = upm_labels_parse ((const char *)data, (gssize)size, &n, &error);
   check (labels, n);
   g_clear_error (&error);
   n = 0;
-  labels = upm_labels_parse_lines ((const char *) data, size, &n, &error);
+  labels = upm_labels_parse_lines ((const char *)data, size, &n, &error);
   check (labels, n);
   g_clear_error (&error);
   return 0;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static int
 run_file (const char *path)
@@ -18,12 +18,13 @@ run_file (const char *path)
   gsize len = 0;
   GError *error = NULL;
 
-  if (!g_file_get_contents (path, &data, &len, &error)) {
-    fprintf (stderr, "%s\n", error->message);
-    g_error_free (error);
-    return 1;
-  }
-  LLVMFuzzerTestOneInput ((const uint8_t *) data, len);
+  if (!g_file_get_contents (path, &data, &len, &error))
+    {
+      fprintf (stderr, "%s\n", error->message);
+      g_error_free (error);
+      return 1;
+    }
+  LLVMFuzzerTestOneInput ((const uint8_t *)data, len);
   g_free (data);
   return 0;
 }
@@ -33,23 +34,28 @@ main (int argc, char **argv)
 {
   int failed = 0, n = 0;
 
-  for (int i = 1; i < argc; i++) {
-    if (g_file_test (argv[i], G_FILE_TEST_IS_DIR)) {
-      GDir *dir = g_dir_open (argv[i], 0, NULL);
-      const char *name;
-      while (dir && (name = g_dir_read_name (dir))) {
-        char *path = g_build_filename (argv[i], name, NULL);
-        failed += run_file (path);
-        n++;
-        g_free (path);
-      }
-      if (dir)
-        g_dir_close (dir);
-    } else {
-      failed += run_file (argv[i]);
-      n++;
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_file_test (argv[i], G_FILE_TEST_IS_DIR))
+        {
+          GDir *dir = g_dir_open (argv[i], 0, NULL);
+          const char *name;
+          while (dir && (name = g_dir_read_name (dir)))
+            {
+              char *path = g_build_filename (argv[i], name, NULL);
+              failed += run_file (path);
+              n++;
+              g_free (path);
+            }
+          if (dir)
+            g_dir_close (dir);
+        }
+      else
+        {
+          failed += run_file (argv[i]);
+          n++;
+        }
     }
-  }
   printf ("%d inputs replayed, %d unreadable\n", n, failed);
   return failed ? 1 : 0;
 }

@@ -454,12 +454,14 @@ GST_START_TEST (test_token_routes_reach_results)
 
   for (guint m = 0; m < G_N_ELEMENTS (models); m++)
     {
-      gchar *path = g_build_filename (g_getenv ("UPM_FIXTURES"), models[m],
-          NULL);
-      gchar *desc = g_strdup_printf ("videotestsrc num-buffers=8 ! "
+      gchar *path
+          = g_build_filename (g_getenv ("UPM_FIXTURES"), models[m], NULL);
+      gchar *desc = g_strdup_printf (
+          "videotestsrc num-buffers=8 ! "
           "video/x-raw,width=64,height=48,framerate=8/1 ! upmbin model=%s "
           "task=classify labels=\"a,b,c\" clip-frames=4 ! "
-          "appsink name=sink sync=false", path);
+          "appsink name=sink sync=false",
+          path);
       GstBus *bus;
       GstElement *pipeline = run_pipeline (desc, &bus);
       GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
@@ -503,7 +505,7 @@ GST_START_TEST (test_token_routes_reach_results)
                   "layer %u: one expert for every token", tr->layer);
             }
         }
-      g_list_free_full (buffers, (GDestroyNotify) gst_buffer_unref);
+      g_list_free_full (buffers, (GDestroyNotify)gst_buffer_unref);
       gst_object_unref (sink);
       stop_pipeline (pipeline, bus);
       g_free (desc);

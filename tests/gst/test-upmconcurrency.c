@@ -27,9 +27,9 @@ static guint n_pipelines = MAX_PIPELINES;
 static const gchar *patterns[] = { "smpte", "ball", "checkers-8", "colors",
   "circular", "zone-plate", "pinwheel", "spokes" };
 
-static const gchar *labels =
-    "a red circle moves to the left, a blue square grows, "
-    "a green star stays still, a white cross bounces";
+static const gchar *labels
+    = "a red circle moves to the left, a blue square grows, "
+      "a green star stays still, a white cross bounces";
 
 typedef struct
 {
@@ -48,8 +48,8 @@ append_result (Stream *s, const GstStructure *st)
   gchar *text;
 
   gst_structure_get_uint64 (st, "pts", &pts);
-  g_string_append_printf (s->results, "%s@%" G_GUINT64_FORMAT ":",
-      task ? task : "?", pts);
+  g_string_append_printf (
+      s->results, "%s@%" G_GUINT64_FORMAT ":", task ? task : "?", pts);
   /* The whole structure but its timing fields (the same for both runs
    * anyway): text, score, labels and probabilities, exactly. */
   text = gst_structure_to_string (st);
@@ -68,7 +68,8 @@ stream_init (Stream *s, guint index)
   gchar *desc;
 
   memset (s, 0, sizeof (*s));
-  desc = g_strdup_printf ("videotestsrc pattern=%s num-buffers=%d ! "
+  desc = g_strdup_printf (
+      "videotestsrc pattern=%s num-buffers=%d ! "
       "video/x-raw,width=96,height=72,framerate=8/1 ! videoconvert ! "
       "upmbin name=upm clip-frames=%d task=%s model=\"%s\" ! fakesink",
       pattern, N_FRAMES, CLIP_FRAMES, caption ? "caption" : "classify",
@@ -76,11 +77,12 @@ stream_init (Stream *s, guint index)
   s->pipeline = gst_parse_launch (desc, &err);
   fail_unless (s->pipeline != NULL, "%s: %s", desc, err ? err->message : "?");
   g_free (desc);
-  if (!caption) {
-    GstElement *upm = gst_bin_get_by_name (GST_BIN (s->pipeline), "upm");
-    g_object_set (upm, "labels", labels, "top-k", 4, NULL);
-    gst_object_unref (upm);
-  }
+  if (!caption)
+    {
+      GstElement *upm = gst_bin_get_by_name (GST_BIN (s->pipeline), "upm");
+      g_object_set (upm, "labels", labels, "top-k", 4, NULL);
+      gst_object_unref (upm);
+    }
   s->results = g_string_new (NULL);
 }
 
@@ -100,25 +102,32 @@ stream_poll (Stream *s, GstClockTime timeout)
   GstBus *bus = gst_element_get_bus (s->pipeline);
   GstMessage *msg;
 
-  while (!s->done && (msg = gst_bus_timed_pop_filtered (bus, timeout,
-              GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR))) {
-    const GstStructure *st = gst_message_get_structure (msg);
+  while (!s->done
+         && (msg = gst_bus_timed_pop_filtered (bus, timeout,
+                 GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR)))
+    {
+      const GstStructure *st = gst_message_get_structure (msg);
 
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      GError *err = NULL;
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+        {
+          GError *err = NULL;
 
-      gst_message_parse_error (msg, &err, NULL);
-      s->error = g_strdup (err->message);
-      g_clear_error (&err);
-      s->done = TRUE;
-    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
-      s->done = TRUE;
-    } else if (st && gst_structure_has_name (st, "upm-result")) {
-      append_result (s, st);
+          gst_message_parse_error (msg, &err, NULL);
+          s->error = g_strdup (err->message);
+          g_clear_error (&err);
+          s->done = TRUE;
+        }
+      else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
+        {
+          s->done = TRUE;
+        }
+      else if (st && gst_structure_has_name (st, "upm-result"))
+        {
+          append_result (s, st);
+        }
+      gst_message_unref (msg);
+      timeout = 0;
     }
-    gst_message_unref (msg);
-    timeout = 0;
-  }
   gst_object_unref (bus);
   return !s->done;
 }
@@ -131,14 +140,15 @@ run_streams (Stream *streams, guint first, guint n)
   gboolean running = TRUE;
 
   for (guint i = first; i < first + n; i++)
-    fail_unless (gst_element_set_state (streams[i].pipeline,
-            GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  while (running) {
-    running = FALSE;
-    for (guint i = first; i < first + n; i++)
-      running |= stream_poll (&streams[i], 5 * GST_MSECOND);
-    fail_unless (g_get_monotonic_time () < deadline, "pipelines stalled");
-  }
+    fail_unless (gst_element_set_state (streams[i].pipeline, GST_STATE_PLAYING)
+                 != GST_STATE_CHANGE_FAILURE);
+  while (running)
+    {
+      running = FALSE;
+      for (guint i = first; i < first + n; i++)
+        running |= stream_poll (&streams[i], 5 * GST_MSECOND);
+      fail_unless (g_get_monotonic_time () < deadline, "pipelines stalled");
+    }
   for (guint i = first; i < first + n; i++)
     gst_element_set_state (streams[i].pipeline, GST_STATE_NULL);
 }
@@ -147,31 +157,35 @@ GST_START_TEST (test_sixteen_pipelines_match_single_runs)
 {
   Stream alone[MAX_PIPELINES], together[MAX_PIPELINES];
 
-  for (guint i = 0; i < n_pipelines; i++) {
-    stream_init (&alone[i], i);
-    run_streams (alone, i, 1);
-    fail_unless (alone[i].error == NULL, "pipeline %u alone: %s", i,
-        alone[i].error);
-    fail_unless_equals_int (alone[i].n_results, N_FRAMES / CLIP_FRAMES);
-  }
+  for (guint i = 0; i < n_pipelines; i++)
+    {
+      stream_init (&alone[i], i);
+      run_streams (alone, i, 1);
+      fail_unless (
+          alone[i].error == NULL, "pipeline %u alone: %s", i, alone[i].error);
+      fail_unless_equals_int (alone[i].n_results, N_FRAMES / CLIP_FRAMES);
+    }
   for (guint i = 0; i < n_pipelines; i++)
     stream_init (&together[i], i);
   run_streams (together, 0, n_pipelines);
-  for (guint i = 0; i < n_pipelines; i++) {
-    fail_unless (together[i].error == NULL, "pipeline %u: %s", i,
-        together[i].error);
-    fail_unless_equals_int (together[i].n_results, N_FRAMES / CLIP_FRAMES);
-    fail_unless_equals_string (together[i].results->str, alone[i].results->str);
-  }
+  for (guint i = 0; i < n_pipelines; i++)
+    {
+      fail_unless (
+          together[i].error == NULL, "pipeline %u: %s", i, together[i].error);
+      fail_unless_equals_int (together[i].n_results, N_FRAMES / CLIP_FRAMES);
+      fail_unless_equals_string (
+          together[i].results->str, alone[i].results->str);
+    }
   /* Different sources give different results: the comparison above is not
    * comparing copies of one answer. */
   fail_if (g_str_equal (alone[0].results->str, alone[1].results->str));
   if (n_pipelines > 9)
     fail_if (g_str_equal (alone[8].results->str, alone[9].results->str));
-  for (guint i = 0; i < n_pipelines; i++) {
-    stream_clear (&alone[i]);
-    stream_clear (&together[i]);
-  }
+  for (guint i = 0; i < n_pipelines; i++)
+    {
+      stream_clear (&alone[i]);
+      stream_clear (&together[i]);
+    }
 }
 
 GST_END_TEST;
@@ -188,18 +202,20 @@ GST_START_TEST (test_pipelines_come_and_go)
   fail_unless (ref.error == NULL);
 
   stream_init (&steady, 1);
-  fail_unless (gst_element_set_state (steady.pipeline,
-          GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  for (guint round = 0; round < 4; round++) {
-    stream_init (&churn, 8 + round);
-    fail_unless (gst_element_set_state (churn.pipeline,
-            GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-    /* stop it before its end of stream, mid-clip or mid-decoding */
-    stream_poll (&churn, (round + 1) * 20 * GST_MSECOND);
-    stream_poll (&steady, 0);
-    stream_clear (&churn);
-  }
-  while (stream_poll (&steady, 10 * GST_MSECOND));
+  fail_unless (gst_element_set_state (steady.pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  for (guint round = 0; round < 4; round++)
+    {
+      stream_init (&churn, 8 + round);
+      fail_unless (gst_element_set_state (churn.pipeline, GST_STATE_PLAYING)
+                   != GST_STATE_CHANGE_FAILURE);
+      /* stop it before its end of stream, mid-clip or mid-decoding */
+      stream_poll (&churn, (round + 1) * 20 * GST_MSECOND);
+      stream_poll (&steady, 0);
+      stream_clear (&churn);
+    }
+  while (stream_poll (&steady, 10 * GST_MSECOND))
+    ;
   fail_unless (steady.error == NULL, "%s", steady.error);
   fail_unless_equals_string (steady.results->str, ref.results->str);
   stream_clear (&steady);
@@ -218,9 +234,9 @@ upmconcurrency_suite (void)
   if (n)
     n_pipelines = CLAMP (g_ascii_strtoull (n, NULL, 10), 2, MAX_PIPELINES);
 
-  model_path = g_build_filename (g_getenv ("UPM_SOURCE_ROOT") ?
-      g_getenv ("UPM_SOURCE_ROOT") : ".", "models",
-      "uniperceiver-synth-moe.upm", NULL);
+  model_path = g_build_filename (
+      g_getenv ("UPM_SOURCE_ROOT") ? g_getenv ("UPM_SOURCE_ROOT") : ".",
+      "models", "uniperceiver-synth-moe.upm", NULL);
   tcase_set_timeout (tc, 600);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_sixteen_pipelines_match_single_runs);

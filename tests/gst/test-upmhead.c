@@ -993,8 +993,8 @@ GST_START_TEST (test_caption_push_faster_than_decode)
       decode_us, push_us);
   if (timing_judged ())
     fail_unless (push_us * 4 < decode_us,
-        "a push took %" G_GINT64_FORMAT " us, a decode %" G_GINT64_FORMAT
-        " us", push_us, decode_us);
+        "a push took %" G_GINT64_FORMAT " us, a decode %" G_GINT64_FORMAT " us",
+        push_us, decode_us);
   for (i = 0; i < 3; i++)
     {
       out = pull_patiently (h);
@@ -1265,24 +1265,26 @@ GST_START_TEST (test_stop_cancels_decoding)
   fail_unless (out != NULL);
   gst_buffer_unref (out);
 
-  fail_unless_equals_int (gst_harness_push (h, clip_buffer (4, 2, CLIP)),
-      GST_FLOW_OK);
+  fail_unless_equals_int (
+      gst_harness_push (h, clip_buffer (4, 2, CLIP)), GST_FLOW_OK);
   g_usleep (full / 5);
   t0 = g_get_monotonic_time ();
   fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_READY),
       GST_STATE_CHANGE_SUCCESS);
   stop = g_get_monotonic_time () - t0;
-  GST_INFO ("one caption %" G_GINT64_FORMAT " us, stop %" G_GINT64_FORMAT
-      " us", full, stop);
+  GST_INFO ("one caption %" G_GINT64_FORMAT " us, stop %" G_GINT64_FORMAT " us",
+      full, stop);
   if (timing_judged ())
-    fail_unless (stop < full / 2, "stop took %" G_GINT64_FORMAT " us, a whole "
-        "caption %" G_GINT64_FORMAT " us", stop, full);
+    fail_unless (stop < full / 2,
+        "stop took %" G_GINT64_FORMAT " us, a whole "
+        "caption %" G_GINT64_FORMAT " us",
+        stop, full);
   msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
   fail_unless (msg == NULL, "a cancelled caption posted an error");
 
   /* and it works again */
-  fail_unless_equals_int (gst_element_set_state (h->element,
-          GST_STATE_PLAYING), GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_SUCCESS);
   {
     GstCaps *caps = gst_caps_from_string (PATCH_CAPS ("video", 4));
 
