@@ -17,6 +17,11 @@ run_pkgs=(
 )
 test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0)
 check_pkgs=(clang libclang-rt-14-dev valgrind)
+# The format check (scripts/check-format.sh) needs the clang-format the style
+# file is written for; Debian 12 has it as clang-format-14.
+if grep -q '^12' /etc/debian_version 2>/dev/null; then
+  test_pkgs+=(clang-format-14)
+fi
 
 pkgs=("${run_pkgs[@]}")
 case "${1:-run}" in
