@@ -18,6 +18,29 @@
 
 /* ---------------------------------------------------------------- layers */
 
+/* The epilogue of the output projection: x += g1 (att Wo + bo), then
+ * h = LN2(x) (the rows of x and h of the linear's output rows). */
+static UpmEpilogue
+attn_epilogue (const UpmModel *m, const UpmLayer *ly, float *x, float *h)
+{
+  return (UpmEpilogue){ .kind = UPM_EPI_RESIDUAL,
+    .res = x,
+    .scale = ly->attn_scale,
+    .ln_w = ly->ffn_norm_w,
+    .ln_b = ly->ffn_norm_b,
+    .eps = m->hp.norm_eps,
+    .ln_out = h };
+}
+
+/* The epilogue of the FFN's second linear: x += g2 (ff W2 + b2). */
+static UpmEpilogue
+ffn_epilogue (const UpmLayer *ly, float *x)
+{
+  return (UpmEpilogue){
+    .kind = UPM_EPI_RESIDUAL, .res = x, .scale = ly->ffn_scale
+  };
+}
+
 const float *
 upm_layer_gate_input (UpmContext *ctx)
 {
@@ -54,16 +77,9 @@ upm_layer_finish (UpmContext *ctx, uint32_t layer, float *x, const float *att,
       = ff ? upm_ctx_buf (ctx, UPM_BUF_LAYER_TMP, (size_t)n * d, error) : NULL;
   /* x += g1 (att Wo + bo), h = LN2(x); ff = GELU(h W1 + b1);
    * x += g2 (ff W2 + b2). */
-  const UpmEpilogue attn_epi = { .kind = UPM_EPI_RESIDUAL,
-    .res = x,
-    .scale = ly->attn_scale,
-    .ln_w = ly->ffn_norm_w,
-    .ln_b = ly->ffn_norm_b,
-    .eps = m->hp.norm_eps,
-    .ln_out = h };
+  const UpmEpilogue attn_epi = attn_epilogue (m, ly, x, h);
   const UpmEpilogue gelu_epi = { .kind = UPM_EPI_GELU };
-  const UpmEpilogue ffn_epi
-      = { .kind = UPM_EPI_RESIDUAL, .res = x, .scale = ly->ffn_scale };
+  const UpmEpilogue ffn_epi = ffn_epilogue (ly, x);
 
   if (!tmp)
     return FALSE;
@@ -215,16 +231,9 @@ chunk_rest_task (void *arg, uint32_t task)
   float *xr = j->x + (size_t)r0 * d;
   float *h = chunk_scratch (j);
   float *y, *a;
-  const UpmEpilogue attn_epi = { .kind = UPM_EPI_RESIDUAL,
-    .res = xr,
-    .scale = ly->attn_scale,
-    .ln_w = ly->ffn_norm_w,
-    .ln_b = ly->ffn_norm_b,
-    .eps = m->hp.norm_eps,
-    .ln_out = h };
+  const UpmEpilogue attn_epi = attn_epilogue (m, ly, xr, h);
   const UpmEpilogue gelu_epi = { .kind = UPM_EPI_GELU };
-  const UpmEpilogue ffn_epi
-      = { .kind = UPM_EPI_RESIDUAL, .res = xr, .scale = ly->ffn_scale };
+  const UpmEpilogue ffn_epi = ffn_epilogue (ly, xr);
   UpmSegment *cs;
 
   if (!h)

@@ -40,8 +40,8 @@ upm_model_caches_free (UpmModel *model)
     }
 }
 
-/* Once merged, an expert's weights are only read again by the plain path,
- * which faults them back in. */
+/* The pages of a copied range are only read again by the plain path, which
+ * faults them back in from the page cache. */
 void
 upm_release_mapped (const void *p, size_t bytes)
 {

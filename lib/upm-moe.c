@@ -225,6 +225,8 @@ merge_linear (const UpmLinear *lin, const uint32_t expert[2],
     w[i] = weight[0] * w0[i] + weight[1] * w1[i];
   for (uint32_t i = 0; i < lin->n_out; i++)
     b[i] = weight[0] * b0[i] + weight[1] * b1[i];
+  /* Once merged, an expert's weights are only read again by the plain
+   * path, which faults them back in. */
   upm_release_mapped (w0, nw * sizeof (float));
   upm_release_mapped (w1, nw * sizeof (float));
   *w_out = w;
