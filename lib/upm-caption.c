@@ -8,16 +8,19 @@
  * step (appending its keys/values to the beam's word history) together with
  * the new <SPE> query, in one pass over the weights. Plain path: every step
  * re-encodes the whole causal sequence [SPE, visual, words, query].
+ *
+ * Uses: the encoder (upm-encoder.h: layers, embeddings, routing records),
+ * the vocabulary features of the heads (upm-heads.h), the context's state
+ * (its own in ctx->caption, freed by the context through caption_free).
  */
-#include "upm-engine.h"
+#include "upm-caption.h"
+
+#include "upm-encoder.h"
+#include "upm-heads.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
-
-gboolean upm_transformer_forward_causal (UpmContext *ctx, float *x, uint32_t n,
-    const UpmSegment *segs, uint32_t n_segs, uint32_t causal_from,
-    GError **error);
 
 struct _UpmPrefix
 {
@@ -44,9 +47,12 @@ struct _UpmCaptionState
   float *word_sum, *tmp_sum, *base_sum;
 };
 
-void
-upm_caption_state_free (UpmCaptionState *st)
+/* The context's caption_free. */
+static void
+caption_state_free (gpointer data)
 {
+  UpmCaptionState *st = data;
+
   if (!st)
     return;
   g_free (st->word_k);
@@ -614,7 +620,10 @@ decode_prepare (UpmContext *ctx, BeamSearch *bs, GError **error)
   if (ctx->path != UPM_PATH_FAST)
     return TRUE;
   if (!ctx->caption)
-    ctx->caption = g_new0 (UpmCaptionState, 1);
+    {
+      ctx->caption = g_new0 (UpmCaptionState, 1);
+      ctx->caption_free = caption_state_free;
+    }
   if (ctx->model->routing == UPM_ROUTING_CONTEXT)
     {
       UpmCaptionState *st = ctx->caption;

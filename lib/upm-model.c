@@ -13,8 +13,9 @@
  * dense model, the label sets, and the logit scales other than img_cls,
  * video_cls, caption and retrieve. An absent scale reads as 1/0.07, the
  * initial value of every scale in the official code (CLIP's temperature).
+ * Uses the GGUF reader, the tokenizer and the model's cache slots only.
  */
-#include "upm-private.h"
+#include "upm-model.h"
 
 #include <math.h>
 #include <string.h>
@@ -135,7 +136,7 @@ model_free (UpmModel *m)
 {
   guint i;
 
-  upm_engine_cache_free (m->engine);
+  upm_model_caches_free (m);
   g_mutex_clear (&m->lock);
   for (i = 0; i < m->n_labelsets; i++)
     {

@@ -1,0 +1,423 @@
+/* upm-heads.c: the similarity heads of Uni-Perceiver-MoE (model-spec §1):
+ * target texts and their features (label sets, cached per model), the
+ * classification logits and top-k, and the features of the whole
+ * vocabulary for captioning (cached per model, on disk, and as IEEE halves
+ * on request). Its caches live in the model's UPM_MODEL_CACHE_HEADS slot.
+ *
+ * Uses: the encoder (upm-encoder.h) on a context of its own, the
+ * tokenizer, the model and its cache slots, the kernels (upm-ops.h).
+ * Nothing above (the caption decoder calls in).
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "upm-heads.h"
+
+#include "upm-encoder.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+/* The state of this module in the model's UPM_MODEL_CACHE_HEADS slot. */
+typedef struct
+{
+  GHashTable *text_features; /* "attr\x1ftext" -> float[D] */
+  GMutex vocab_lock;         /* serialises the one-time vocab encoding */
+  const float *vocab;        /* V x D, NULL until computed or loaded */
+  float *vocab_owned;
+  uint16_t *vocab16; /* IEEE half copy (opt-in compact decoding) */
+  GMappedFile *vocab_mapped;
+} UpmHeadsCache;
+
+static void
+heads_cache_free (gpointer data)
+{
+  UpmHeadsCache *cache = data;
+
+  g_hash_table_destroy (cache->text_features);
+  g_mutex_clear (&cache->vocab_lock);
+  g_free (cache->vocab_owned);
+  g_free (cache->vocab16);
+  if (cache->vocab_mapped)
+    g_mapped_file_unref (cache->vocab_mapped);
+  g_free (cache);
+}
+
+static gpointer
+heads_cache_new (UpmModel *model)
+{
+  UpmHeadsCache *c = g_new0 (UpmHeadsCache, 1);
+
+  (void)model;
+  c->text_features
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_mutex_init (&c->vocab_lock);
+  return c;
+}
+
+static UpmHeadsCache *
+heads_cache (UpmModel *model)
+{
+  UpmHeadsCache *c;
+
+  g_mutex_lock (&model->lock);
+  c = upm_model_cache_locked (
+      model, UPM_MODEL_CACHE_HEADS, heads_cache_new, heads_cache_free);
+  g_mutex_unlock (&model->lock);
+  return c;
+}
+
+/* ------------------------------------------------------------ text heads */
+
+GArray *
+upm_tokenize_target (
+    const UpmModel *model, const char *text, guint max_len, GError **error)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  int32_t eot = (int32_t)model->hp.eot_id;
+
+  if (!upm_bpe_encode (model->bpe, text, -1, ids, error))
+    {
+      g_array_free (ids, TRUE);
+      return NULL;
+    }
+  /* "<text> <|endoftext|>": the special token is atomic, so appending its
+   * id equals tokenising the concatenated string. */
+  g_array_append_val (ids, eot);
+  if (max_len)
+    upm_tokens_truncate (ids, max_len);
+  return ids;
+}
+
+static char *
+text_key (UpmAttr attr, const char *text)
+{
+  return g_strdup_printf ("%d\x1f%s", (int)attr, text);
+}
+
+gboolean
+upm_model_text_features (UpmModel *model, const char *const *labels,
+    guint n_labels, UpmAttr attr, float *features, GError **error)
+{
+  const uint32_t d = model->hp.n_embd;
+  UpmHeadsCache *c = heads_cache (model);
+  GPtrArray *todo_ids
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
+  GArray *todo_index = g_array_new (FALSE, FALSE, sizeof (guint));
+  gboolean ok = TRUE;
+
+  if ((guint)attr >= UPM_N_ATTRS)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "invalid attribute row %d", attr);
+      ok = FALSE;
+    }
+  for (guint i = 0; ok && i < n_labels; i++)
+    {
+      char *key = text_key (attr, labels[i]);
+      const float *hit;
+      g_mutex_lock (&model->lock);
+      hit = g_hash_table_lookup (c->text_features, key);
+      if (hit)
+        memcpy (features + (size_t)i * d, hit, d * sizeof (float));
+      g_mutex_unlock (&model->lock);
+      g_free (key);
+      if (hit)
+        continue;
+      GArray *ids = upm_tokenize_target (
+          model, labels[i], model->hp.text_max_length, error);
+      if (!ids)
+        {
+          g_prefix_error (error, "label %u: ", i + 1);
+          ok = FALSE;
+          break;
+        }
+      g_ptr_array_add (todo_ids, ids);
+      g_array_append_val (todo_index, i);
+    }
+  if (ok && todo_ids->len > 0)
+    {
+      const guint n = todo_ids->len;
+      const int32_t **ids = g_new (const int32_t *, n);
+      uint32_t *lens = g_new (uint32_t, n);
+      float *feat = g_new (float, (size_t)n *d);
+      UpmContext *ctx = upm_context_new (model);
+
+      for (guint k = 0; k < n; k++)
+        {
+          GArray *a = g_ptr_array_index (todo_ids, k);
+          ids[k] = (const int32_t *)a->data;
+          lens[k] = a->len;
+        }
+      ok = upm_encode_texts (ctx, ids, lens, n, attr, feat, error);
+      for (guint k = 0; ok && k < n; k++)
+        {
+          const guint i = g_array_index (todo_index, guint, k);
+          memcpy (features + (size_t)i * d, feat + (size_t)k * d,
+              d * sizeof (float));
+          g_mutex_lock (&model->lock);
+          g_hash_table_replace (c->text_features, text_key (attr, labels[i]),
+              g_memdup2 (feat + (size_t)k * d, d * sizeof (float)));
+          g_mutex_unlock (&model->lock);
+        }
+      upm_context_free (ctx);
+      g_free (ids);
+      g_free (lens);
+      g_free (feat);
+    }
+  g_ptr_array_free (todo_ids, TRUE);
+  g_array_free (todo_index, TRUE);
+  return ok;
+}
+
+void
+upm_classify (const UpmHParams *hp, const float *feature,
+    const float *label_features, uint32_t n_labels, float scale, float *logits,
+    float *probs)
+{
+  const uint32_t d = hp->n_embd;
+
+  if (n_labels == 0)
+    return;
+  upm_matmul_rows (
+      feature, 1, d, label_features, NULL, n_labels, scale, logits);
+  if (probs)
+    {
+      memcpy (probs, logits, n_labels * sizeof (float));
+      upm_softmax (probs, n_labels);
+    }
+}
+
+void
+upm_top_k (const float *logits, const float *probs, uint32_t n, uint32_t k,
+    UpmScore *out)
+{
+  k = MIN (k, n);
+  for (uint32_t r = 0; r < k; r++)
+    {
+      int64_t best = -1;
+      for (uint32_t i = 0; i < n; i++)
+        {
+          gboolean taken = FALSE;
+          for (uint32_t j = 0; j < r && !taken; j++)
+            taken = out[j].index == i;
+          if (!taken && (best < 0 || logits[i] > logits[best]))
+            best = i;
+        }
+      out[r].index = (uint32_t)best;
+      out[r].logit = logits[best];
+      out[r].prob = probs ? probs[best] : 0.0f;
+    }
+}
+
+/* ----------------------------------------------------- vocabulary features */
+
+#define UPM_VOCAB_MAGIC "UPMVOC01"
+
+typedef struct
+{
+  char magic[8];
+  uint32_t n_vocab;
+  uint32_t n_embd;
+  char sha256[64];
+} UpmVocabHeader;
+
+static char *
+vocab_cache_path (const UpmModel *model)
+{
+  char *name;
+  char *path;
+
+  if (!model->weights_sha256 || strlen (model->weights_sha256) != 64)
+    return NULL;
+  name = g_strdup_printf ("%s-vocab-f32.bin", model->weights_sha256);
+  path = g_build_filename (g_get_user_cache_dir (), "uniperceiver", name, NULL);
+  g_free (name);
+  return path;
+}
+
+static gboolean
+vocab_load_cache (UpmModel *model, UpmHeadsCache *c, const char *path)
+{
+  const size_t d = model->hp.n_embd, v = model->hp.n_vocab;
+  GMappedFile *mf = g_mapped_file_new (path, FALSE, NULL);
+  const UpmVocabHeader *h;
+
+  if (!mf)
+    return FALSE;
+  h = (const UpmVocabHeader *)g_mapped_file_get_contents (mf);
+  if (g_mapped_file_get_length (mf) != sizeof *h + v * d * sizeof (float)
+      || memcmp (h->magic, UPM_VOCAB_MAGIC, 8) != 0 || h->n_vocab != v
+      || h->n_embd != d || memcmp (h->sha256, model->weights_sha256, 64))
+    {
+      g_mapped_file_unref (mf);
+      return FALSE;
+    }
+  c->vocab_mapped = mf;
+  c->vocab = (const float *)(h + 1);
+  return TRUE;
+}
+
+/* Best effort: a cache that cannot be written only costs time later. */
+static void
+vocab_save_cache (const UpmModel *model, const float *feat, const char *path)
+{
+  const size_t bytes = (size_t)model->hp.n_vocab * model->hp.n_embd * 4;
+  UpmVocabHeader h = { 0 };
+  char *dir = g_path_get_dirname (path);
+  char *tmp = g_strdup_printf ("%s.%u.tmp", path, (guint)g_random_int ());
+  FILE *f;
+
+  memcpy (h.magic, UPM_VOCAB_MAGIC, 8);
+  h.n_vocab = model->hp.n_vocab;
+  h.n_embd = model->hp.n_embd;
+  memcpy (h.sha256, model->weights_sha256, 64);
+  g_mkdir_with_parents (dir, 0755);
+  f = fopen (tmp, "wb");
+  if (f && fwrite (&h, sizeof h, 1, f) == 1
+      && fwrite (feat, 1, bytes, f) == bytes && fclose (f) == 0)
+    {
+      if (g_rename (tmp, path) != 0)
+        g_unlink (tmp);
+    }
+  else
+    {
+      if (f)
+        fclose (f);
+      g_unlink (tmp);
+    }
+  g_free (tmp);
+  g_free (dir);
+}
+
+static float *
+vocab_compute (
+    UpmModel *model, UpmProgressFunc progress, gpointer ud, GError **error)
+{
+  const uint32_t v = model->hp.n_vocab, d = model->hp.n_embd;
+  int32_t *pairs = g_new (int32_t, (size_t)v * 2);
+  const int32_t **ids = g_new (const int32_t *, v);
+  uint32_t *lens = g_new (uint32_t, v);
+  float *feat = g_try_new (float, (size_t)v *d);
+  UpmContext *ctx = upm_context_new (model);
+  gboolean ok = feat != NULL;
+
+  /* Entry v is the text [v, <|endoftext|>] with the vocab_target row. */
+  for (uint32_t i = 0; i < v; i++)
+    {
+      pairs[2 * i] = (int32_t)i;
+      pairs[2 * i + 1] = (int32_t)model->hp.eot_id;
+      ids[i] = pairs + 2 * i;
+      lens[i] = 2;
+    }
+  if (!ok)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the vocabulary features");
+  else
+    ok = upm_encode_texts_progress (ctx, ids, lens, v, UPM_ATTR_VOCAB_TARGET,
+        feat, progress, ud, "vocabulary features", error);
+  upm_context_free (ctx);
+  g_free (pairs);
+  g_free (ids);
+  g_free (lens);
+  if (!ok)
+    {
+      g_free (feat);
+      return NULL;
+    }
+  return feat;
+}
+
+const float *
+upm_model_vocab_features (UpmModel *model, UpmProgressFunc progress,
+    gpointer user_data, GError **error)
+{
+  UpmHeadsCache *c = heads_cache (model);
+  const float *result = NULL;
+
+  g_mutex_lock (&c->vocab_lock);
+  if (!c->vocab && model->vocab_features)
+    {
+      const UpmTensor *t = model->vocab_features;
+      if (t->type == UPM_DTYPE_F32)
+        {
+          c->vocab = t->data;
+        }
+      else
+        {
+          const size_t n = (size_t)model->hp.n_vocab * model->hp.n_embd;
+          const uint16_t *src = t->data;
+          c->vocab_owned = g_new (float, n);
+          for (size_t i = 0; i < n; i++)
+            c->vocab_owned[i] = upm_f16_to_f32 (src[i]);
+          c->vocab = c->vocab_owned;
+        }
+    }
+  if (!c->vocab)
+    {
+      char *path = vocab_cache_path (model);
+      if (!path || !vocab_load_cache (model, c, path))
+        {
+          c->vocab_owned = vocab_compute (model, progress, user_data, error);
+          c->vocab = c->vocab_owned;
+          if (c->vocab && path)
+            vocab_save_cache (model, c->vocab, path);
+        }
+      g_free (path);
+    }
+  result = c->vocab;
+  g_mutex_unlock (&c->vocab_lock);
+  return result;
+}
+
+gboolean
+upm_engine_vocab_f16_enabled (void)
+{
+  static gsize once = 0;
+  static gboolean on = FALSE;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *e = g_getenv ("UPM_VOCAB_F16");
+      on = e && *e && strcmp (e, "0") != 0;
+      g_once_init_leave (&once, 1);
+    }
+  return on;
+}
+
+const uint16_t *
+upm_engine_vocab_f16 (UpmModel *model, GError **error)
+{
+  const float *v = upm_model_vocab_features (model, NULL, NULL, error);
+  UpmHeadsCache *c = heads_cache (model);
+  const uint16_t *result;
+
+  if (!v)
+    return NULL;
+  g_mutex_lock (&c->vocab_lock);
+  if (!c->vocab16)
+    {
+      const size_t n = (size_t)model->hp.n_vocab * model->hp.n_embd;
+      c->vocab16 = g_try_new (uint16_t, n);
+      if (c->vocab16)
+        {
+          upm_f32_to_f16_row (v, c->vocab16, n);
+          /* Only the plain path reads the float copy again (from the page
+           * cache when it was mapped from disk). */
+          if (c->vocab_mapped)
+            upm_release_mapped (v, n * sizeof (float));
+        }
+    }
+  result = c->vocab16;
+  g_mutex_unlock (&c->vocab_lock);
+  if (!result)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the half-precision vocabulary features");
+  return result;
+}
+
+char *
+upm_engine_vocab_cache_path (const UpmModel *model)
+{
+  return vocab_cache_path (model);
+}

@@ -1,0 +1,28 @@
+/* upm-heads.h: the similarity heads' internals (upm-heads.c; the label
+ * and vocabulary features, classification and top-k are in upm.h). Uses
+ * the model only.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef UPM_HEADS_H
+#define UPM_HEADS_H
+
+#include "upm-model.h"
+
+G_BEGIN_DECLS
+
+/* Where the vocabulary features of this model are cached on disk (NULL
+ * when the model has no weights hash). Free with g_free. */
+char *upm_engine_vocab_cache_path (const UpmModel *model);
+
+/* Opt-in compact decoding (UPM_VOCAB_F16=1 in the environment): the fast
+ * caption path scores the vocabulary against an IEEE-half copy of its
+ * features (half the memory traffic; log-probabilities then differ from the
+ * float32 reference by up to ~1e-2, beyond the 1e-4 fidelity tolerance, so
+ * it is off by default; the plain path always uses float32). */
+gboolean upm_engine_vocab_f16_enabled (void);
+const uint16_t *upm_engine_vocab_f16 (UpmModel *model, GError **error);
+
+G_END_DECLS
+#endif /* UPM_HEADS_H */

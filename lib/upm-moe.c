@@ -1,0 +1,698 @@
+/* upm-moe.c: the mixture of experts of a layer's linears (model-spec §3):
+ * the gates, the five routing levels (static attribute, modality and task
+ * decisions made once per attribute row; dynamic token and context
+ * decisions per row), the merged experts of the static levels (a cache in
+ * the model's UPM_MODEL_CACHE_MOE slot), and the dispatch of a linear to
+ * its experts, fused with its epilogue.
+ *
+ * Uses: the context's fields and scratch (upm-context.h), the routing
+ * record (upm-routing.c), the model and its cache slots, the kernels
+ * (upm-ops.h). Nothing above (the encoder calls in).
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "upm-moe.h"
+
+#include <float.h>
+#include <string.h>
+
+/* Routing is decided by the attribute vector only, so every (layer, gate,
+ * attribute row) has one constant decision, and the two chosen experts of
+ * each linear can be merged into one matrix once (model-spec §3.5). Rows
+ * that route identically share one merged copy. */
+typedef struct
+{
+  uint32_t expert[2];
+  float weight[2];
+  float *w[2]; /* merged weights of the gate's two linears */
+  float *b[2];
+  size_t bytes;
+} UpmMerged;
+
+typedef struct
+{
+  gboolean decided;
+  uint32_t expert[2];
+  float weight[2];
+  UpmMerged *merged; /* built on first use by the fast path */
+} UpmDecision;
+
+/* The state of this module in the model's UPM_MODEL_CACHE_MOE slot. */
+typedef struct
+{
+  uint32_t n_layer;
+  UpmDecision *decisions; /* [layer][gate][attr] */
+  GPtrArray *merged;      /* every UpmMerged, for freeing */
+} UpmMoeCache;
+
+static const int gate_linears[UPM_N_GATES][2] = {
+  [UPM_GATE_ATTN] = { UPM_LIN_QKV, UPM_LIN_OUT },
+  [UPM_GATE_FFN] = { UPM_LIN_UP, UPM_LIN_DOWN },
+};
+
+static void
+merged_free (gpointer data)
+{
+  UpmMerged *m = data;
+  for (int i = 0; i < 2; i++)
+    {
+      g_free (m->w[i]);
+      g_free (m->b[i]);
+    }
+  g_free (m);
+}
+
+static void
+moe_cache_free (gpointer data)
+{
+  UpmMoeCache *cache = data;
+
+  g_free (cache->decisions);
+  g_ptr_array_free (cache->merged, TRUE);
+  g_free (cache);
+}
+
+static gpointer
+moe_cache_new (UpmModel *model)
+{
+  UpmMoeCache *c = g_new0 (UpmMoeCache, 1);
+
+  c->n_layer = model->hp.n_layer;
+  c->decisions
+      = g_new0 (UpmDecision, (gsize)c->n_layer * UPM_N_GATES * UPM_N_ATTRS);
+  c->merged = g_ptr_array_new_with_free_func (merged_free);
+  return c;
+}
+
+/* Call with model->lock held. */
+static UpmMoeCache *
+moe_cache_locked (UpmModel *model)
+{
+  return upm_model_cache_locked (
+      model, UPM_MODEL_CACHE_MOE, moe_cache_new, moe_cache_free);
+}
+
+/* ------------------------------------------------------------------ gate */
+
+/* Top-2 of @logits (n_exp of them, overwritten by the softmax) with the
+ * renormalised softmax weights (§3.2). */
+static void
+gate_top2 (float *logits, uint32_t n_exp, uint32_t expert[2], float weight[2])
+{
+  uint32_t i1 = 0, i2;
+
+  for (uint32_t e = 1; e < n_exp; e++)
+    if (logits[e] > logits[i1])
+      i1 = e;
+  i2 = i1 == 0 ? 1 : 0;
+  for (uint32_t e = 0; e < n_exp; e++)
+    if (e != i1 && logits[e] > logits[i2])
+      i2 = e;
+  upm_softmax (logits, n_exp);
+  float denom = logits[i1] + logits[i2];
+  if (denom < FLT_EPSILON)
+    denom = FLT_EPSILON;
+  expert[0] = i1;
+  expert[1] = i2;
+  weight[0] = logits[i1] / denom;
+  weight[1] = logits[i2] / denom;
+}
+
+/* logits = Wg g (double accumulation). */
+static void
+gate_logits (const UpmGate *gate, const float *g, uint32_t d, uint32_t n_exp,
+    float *logits)
+{
+  for (uint32_t e = 0; e < n_exp; e++)
+    {
+      double acc = 0.0;
+      for (uint32_t j = 0; j < d; j++)
+        acc += (double)gate->wg[(size_t)e * d + j] * g[j];
+      logits[e] = (float)acc;
+    }
+}
+
+/* The static decision of a gate for an attribute row: attribute routing
+ * g = LN(Wt a + bt) (§3.2); modality and task routing g = the learned
+ * embedding row of the segment's modality or task. */
+static void
+gate_decide (const UpmModel *model, const UpmGate *gate, UpmAttr attr,
+    uint32_t expert[2], float weight[2])
+{
+  const uint32_t d = model->hp.n_embd, n_exp = model->hp.n_expert;
+  float *g = g_new (float, d);
+  float *logits = g_new (float, n_exp);
+
+  if (model->routing == UPM_ROUTING_MODALITY)
+    {
+      memcpy (g, gate->embd + (size_t)upm_attr_modality (attr) * d,
+          d * sizeof (float));
+    }
+  else if (model->routing == UPM_ROUTING_TASK)
+    {
+      memcpy (
+          g, gate->embd + (size_t)upm_attr_task (attr) * d, d * sizeof (float));
+    }
+  else
+    {
+      const uint8_t *bits = model->attr_bits[attr];
+      for (uint32_t j = 0; j < d; j++)
+        {
+          float acc = gate->tag_b[j];
+          for (int k = 0; k < 8; k++)
+            acc += gate->tag_w[j * 8 + k] * (float)bits[k];
+          g[j] = acc;
+        }
+      upm_layer_norm (
+          g, 1, d, gate->norm_w, gate->norm_b, model->hp.norm_eps, g);
+    }
+  gate_logits (gate, g, d, n_exp, logits);
+  gate_top2 (logits, n_exp, expert, weight);
+  g_free (g);
+  g_free (logits);
+}
+
+static UpmDecision *
+decision_locked (
+    UpmModel *model, uint32_t layer, UpmGateKind gate, UpmAttr attr)
+{
+  UpmMoeCache *c = moe_cache_locked (model);
+  UpmDecision *d
+      = &c->decisions[((gsize)layer * UPM_N_GATES + gate) * UPM_N_ATTRS + attr];
+
+  if (!d->decided)
+    {
+      gate_decide (
+          model, &model->layers[layer].gate[gate], attr, d->expert, d->weight);
+      d->decided = TRUE;
+    }
+  return d;
+}
+
+gboolean
+upm_model_route (UpmModel *model, uint32_t layer, UpmGateKind gate,
+    UpmAttr attr, uint32_t expert[2], float weight[2])
+{
+  UpmDecision *d;
+
+  if (layer >= model->hp.n_layer || !model->layers[layer].is_moe
+      || (guint)gate >= UPM_N_GATES || (guint)attr >= UPM_N_ATTRS
+      || upm_routing_level_is_dynamic (model->routing))
+    return FALSE;
+  g_mutex_lock (&model->lock);
+  d = decision_locked (model, layer, gate, attr);
+  memcpy (expert, d->expert, sizeof d->expert);
+  memcpy (weight, d->weight, sizeof d->weight);
+  g_mutex_unlock (&model->lock);
+  return TRUE;
+}
+
+/* Drop the pages of a read-only mapped range from the resident set (the
+ * page cache keeps them): once merged, an expert's weights are only read
+ * again by the plain path, which faults them back in. */
+static void
+merge_linear (const UpmLinear *lin, const uint32_t expert[2],
+    const float weight[2], float **w_out, float **b_out)
+{
+  const size_t nw = (size_t)lin->n_out * lin->n_in;
+  const float *w0 = lin->w + expert[0] * nw, *w1 = lin->w + expert[1] * nw;
+  const float *b0 = lin->b + (size_t)expert[0] * lin->n_out;
+  const float *b1 = lin->b + (size_t)expert[1] * lin->n_out;
+  float *w = g_new (float, nw), *b = g_new (float, lin->n_out);
+
+  for (size_t i = 0; i < nw; i++)
+    w[i] = weight[0] * w0[i] + weight[1] * w1[i];
+  for (uint32_t i = 0; i < lin->n_out; i++)
+    b[i] = weight[0] * b0[i] + weight[1] * b1[i];
+  /* Once merged, an expert's weights are only read again by the plain
+   * path, which faults them back in. */
+  upm_release_mapped (w0, nw * sizeof (float));
+  upm_release_mapped (w1, nw * sizeof (float));
+  *w_out = w;
+  *b_out = b;
+}
+
+/* The merged weights serving (layer, gate, attr), built once. */
+static const UpmMerged *
+merged_for (UpmModel *model, uint32_t layer, UpmGateKind gate, UpmAttr attr)
+{
+  UpmMoeCache *c;
+  UpmDecision *d;
+  const UpmLayer *ly = &model->layers[layer];
+
+  g_mutex_lock (&model->lock);
+  c = moe_cache_locked (model);
+  d = decision_locked (model, layer, gate, attr);
+  if (!d->merged)
+    {
+      /* Another attribute row of this gate may route identically. */
+      for (int a = 0; a < UPM_N_ATTRS && !d->merged; a++)
+        {
+          UpmDecision *o
+              = &c->decisions[((gsize)layer * UPM_N_GATES + gate) * UPM_N_ATTRS
+                              + a];
+          if (o->merged && o->expert[0] == d->expert[0]
+              && o->expert[1] == d->expert[1] && o->weight[0] == d->weight[0]
+              && o->weight[1] == d->weight[1])
+            d->merged = o->merged;
+        }
+    }
+  if (!d->merged)
+    {
+      UpmMerged *m = g_new0 (UpmMerged, 1);
+      memcpy (m->expert, d->expert, sizeof m->expert);
+      memcpy (m->weight, d->weight, sizeof m->weight);
+      for (int i = 0; i < 2; i++)
+        {
+          const UpmLinear *lin = &ly->lin[gate_linears[gate][i]];
+          merge_linear (lin, d->expert, d->weight, &m->w[i], &m->b[i]);
+          m->bytes += ((size_t)lin->n_out * lin->n_in + lin->n_out) * 4;
+        }
+      g_ptr_array_add (c->merged, m);
+      d->merged = m;
+    }
+  g_mutex_unlock (&model->lock);
+  return d->merged;
+}
+
+void
+upm_routing_add_segments (UpmModel *model, UpmRouting *routing,
+    const UpmSegment *segs, uint32_t n_segs, uint32_t token_base)
+{
+  if (!routing || !routing->routes
+      || upm_routing_level_is_dynamic (model->routing))
+    return;
+  for (uint32_t l = 0; l < model->hp.n_layer; l++)
+    {
+      if (!model->layers[l].is_moe)
+        continue;
+      for (int g = 0; g < UPM_N_GATES; g++)
+        {
+          uint32_t begin = token_base;
+          for (uint32_t s = 0; s < n_segs; s++)
+            {
+              UpmRoute r = { 0 };
+              r.layer = l;
+              r.gate = g;
+              r.attr = segs[s].attr;
+              r.token_begin = begin;
+              r.token_end = begin + segs[s].n_tokens;
+              upm_model_route (model, l, g, segs[s].attr, r.expert, r.weight);
+              g_array_append_val (routing->routes, r);
+              upm_routing_count (
+                  model, routing, l, g, r.expert, segs[s].n_tokens);
+              begin = r.token_end;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------- epilogues */
+
+/* The epilogue of a linear restricted to the rows from @row on. */
+static UpmEpilogue
+epilogue_rows (const UpmEpilogue *e, uint32_t row, uint32_t n_out)
+{
+  UpmEpilogue r = *e;
+  if (r.res)
+    r.res += (size_t)row * n_out;
+  if (r.ln_out)
+    r.ln_out += (size_t)row * n_out;
+  return r;
+}
+
+/* What the fused epilogue does, in separate passes (plain path). */
+static void
+epilogue_apply (const UpmEpilogue *e, float *y, uint32_t n, uint32_t n_out)
+{
+  if (!e)
+    return;
+  switch (e->kind)
+    {
+    case UPM_EPI_NONE:
+      break;
+    case UPM_EPI_GELU:
+      upm_gelu (y, (size_t)n * n_out);
+      break;
+    case UPM_EPI_RESIDUAL:
+      upm_scaled_residual (e->res, y, e->scale, n, n_out);
+      if (e->ln_w)
+        upm_layer_norm (e->res, n, n_out, e->ln_w, e->ln_b, e->eps, e->ln_out);
+      break;
+    }
+}
+
+/* ----------------------------------------------------- dynamic routing */
+
+static UpmTokenRoute *
+troute_buf (UpmContext *ctx, UpmGateKind gate, size_t n, GError **error)
+{
+  if (n > ctx->troute_cap[gate])
+    {
+      g_free (ctx->troute[gate]);
+      ctx->troute_cap[gate] = 0;
+      ctx->troute[gate] = g_try_new (UpmTokenRoute, n);
+      if (!ctx->troute[gate])
+        {
+          g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+              "out of memory for %" G_GSIZE_FORMAT " routing decisions", n);
+          return NULL;
+        }
+      ctx->troute_cap[gate] = n;
+    }
+  return ctx->troute[gate];
+}
+
+/* Record the dynamic decisions of @n rows where the context asks for it. */
+static void
+record_routes (UpmContext *ctx, uint32_t layer, UpmGateKind gate,
+    const UpmTokenRoute *r, uint32_t n)
+{
+  upm_routing_record (ctx->rec, ctx->model, ctx->scope, ctx->rec_from,
+      ctx->rec_runs, layer, gate, r, n);
+}
+
+/* The top-2 of wg z into r. */
+static void
+route_vector (
+    const UpmModel *m, const UpmGate *g, const float *z, UpmTokenRoute *r)
+{
+  float logits[UPM_MAX_EXPERTS];
+  uint32_t ex[2];
+
+  gate_logits (g, z, m->hp.n_embd, m->hp.n_expert, logits);
+  gate_top2 (logits, m->hp.n_expert, ex, r->weight);
+  r->expert[0] = (uint8_t)ex[0];
+  r->expert[1] = (uint8_t)ex[1];
+}
+
+/* z = (base + acc) / count, then its decision. */
+static void
+route_mean (const UpmModel *m, const UpmGate *g, const double *acc,
+    double count, float *z, UpmTokenRoute *r)
+{
+  const uint32_t d = m->hp.n_embd;
+
+  for (uint32_t j = 0; j < d; j++)
+    z[j] = (float)(acc[j] / count);
+  route_vector (m, g, z, r);
+}
+
+/* Per-row decisions of a gate of a dynamic level from its input rows x
+ * (LN1 or LN2 output): the row itself (token) or the mean over the rows it
+ * sees (context, by ctx->scope). */
+static gboolean
+route_rows (UpmContext *ctx, uint32_t layer, UpmGateKind gate, const float *x,
+    uint32_t n, GError **error)
+{
+  const UpmModel *m = ctx->model;
+  const UpmGate *g = &m->layers[layer].gate[gate];
+  const uint32_t d = m->hp.n_embd;
+  const UpmRouteScope def = { 0, NULL, UINT32_MAX, NULL, NULL };
+  const UpmRouteScope *sc = ctx->scope ? ctx->scope : &def;
+  const uint32_t group_rows = sc->group_rows ? sc->group_rows : MAX (n, 1);
+  UpmTokenRoute *r = troute_buf (ctx, gate, MAX (n, 1), error);
+  double *acc;
+  float *z;
+
+  if (!r)
+    return FALSE;
+  if (m->routing == UPM_ROUTING_TOKEN)
+    {
+      for (uint32_t i = 0; i < n; i++)
+        route_vector (m, g, x + (size_t)i * d, &r[i]);
+      if (ctx->rec)
+        record_routes (ctx, layer, gate, r, n);
+      return TRUE;
+    }
+  acc = g_new (double, d);
+  z = g_new (float, d);
+  for (uint32_t g0 = 0, gi = 0; g0 < n; g0 += group_rows, gi++)
+    {
+      const uint32_t rows = MIN (group_rows, n - g0);
+      const uint32_t valid = sc->n_valid ? MIN (sc->n_valid[gi], rows) : rows;
+      const uint32_t cf = MIN (sc->causal_from, valid);
+      const float *base
+          = sc->base && sc->base[gi]
+                ? sc->base[gi] + ((size_t)layer * UPM_N_GATES + gate) * d
+                : NULL;
+      double count = sc->base_count ? sc->base_count[gi] : 0;
+      const float *xg = x + (size_t)g0 * d;
+      UpmTokenRoute *rg = r + g0;
+
+      for (uint32_t j = 0; j < d; j++)
+        acc[j] = base ? base[j] : 0.0;
+      /* Rows below causal_from (all rows when bidirectional) share one
+       * context; padding rows take the last decision. */
+      for (uint32_t i = 0; i < cf; i++)
+        for (uint32_t j = 0; j < d; j++)
+          acc[j] += xg[(size_t)i * d + j];
+      count += cf;
+      if (cf > 0)
+        {
+          route_mean (m, g, acc, count, z, &rg[0]);
+          for (uint32_t i = 1; i < cf; i++)
+            rg[i] = rg[0];
+        }
+      for (uint32_t i = cf; i < rows; i++)
+        {
+          if (i < valid)
+            {
+              for (uint32_t j = 0; j < d; j++)
+                acc[j] += xg[(size_t)i * d + j];
+              count += 1;
+            }
+          if (i < valid || i == 0)
+            route_mean (m, g, acc, MAX (count, 1), z, &rg[i]);
+          else
+            rg[i] = rg[i - 1];
+        }
+    }
+  g_free (acc);
+  g_free (z);
+  if (ctx->rec)
+    record_routes (ctx, layer, gate, r, n);
+  return TRUE;
+}
+
+/* y = sum_k w_k (x W_{e_k}^T + b_{e_k}) per row. Fast: the rows of each
+ * active expert are gathered, one GEMM per expert, weighted scatter-add.
+ * Plain: per row, both experts, mixed. */
+static gboolean
+dispatch_linear (UpmContext *ctx, const UpmLinear *lin, const UpmTokenRoute *r,
+    const float *x, uint32_t n, float *y, GError **error)
+{
+  const uint32_t E = lin->n_expert, n_in = lin->n_in, n_out = lin->n_out;
+  const size_t nw = (size_t)n_out * n_in;
+  uint32_t cnt[UPM_MAX_EXPERTS] = { 0 }, off[UPM_MAX_EXPERTS + 1];
+  uint32_t max_cnt = 0, *rows;
+  float *wts, *xg, *yg;
+
+  memset (y, 0, (size_t)n * n_out * sizeof (float));
+  if (ctx->path != UPM_PATH_FAST)
+    {
+      for (uint32_t i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++)
+          upm_linear_acc (x + (size_t)i * n_in, 1, n_in,
+              lin->w + r[i].expert[k] * nw,
+              lin->b + (size_t)r[i].expert[k] * n_out, n_out, r[i].weight[k],
+              y + (size_t)i * n_out);
+      return TRUE;
+    }
+  for (uint32_t i = 0; i < n; i++)
+    for (int k = 0; k < 2; k++)
+      cnt[r[i].expert[k]]++;
+  off[0] = 0;
+  for (uint32_t e = 0; e < E; e++)
+    {
+      off[e + 1] = off[e] + cnt[e];
+      max_cnt = MAX (max_cnt, cnt[e]);
+    }
+  xg = upm_ctx_buf (ctx, UPM_BUF_MOE_X, (size_t)MAX (max_cnt, 1) * n_in, error);
+  yg = xg ? upm_ctx_buf (
+           ctx, UPM_BUF_MOE_Y, (size_t)MAX (max_cnt, 1) * n_out, error)
+          : NULL;
+  if (!yg)
+    return FALSE;
+  rows = g_new (uint32_t, 2 * (size_t)MAX (n, 1));
+  wts = g_new (float, 2 * (size_t)MAX (n, 1));
+  memset (cnt, 0, sizeof cnt);
+  for (uint32_t i = 0; i < n; i++)
+    for (int k = 0; k < 2; k++)
+      {
+        const uint32_t e = r[i].expert[k], at = off[e] + cnt[e]++;
+        rows[at] = i;
+        wts[at] = r[i].weight[k];
+      }
+  for (uint32_t e = 0; e < E; e++)
+    {
+      const uint32_t c = cnt[e];
+      if (c == 0)
+        continue;
+      for (uint32_t k = 0; k < c; k++)
+        memcpy (xg + (size_t)k * n_in, x + (size_t)rows[off[e] + k] * n_in,
+            n_in * sizeof (float));
+      upm_linear (
+          xg, c, n_in, lin->w + e * nw, lin->b + (size_t)e * n_out, n_out, yg);
+      for (uint32_t k = 0; k < c; k++)
+        {
+          float *dst = y + (size_t)rows[off[e] + k] * n_out;
+          const float *src = yg + (size_t)k * n_out, w = wts[off[e] + k];
+          for (uint32_t j = 0; j < n_out; j++)
+            dst[j] += w * src[j];
+        }
+    }
+  g_free (rows);
+  g_free (wts);
+  return TRUE;
+}
+
+/* The fast path of a dense layer or a static routing level, for the rows
+ * of each segment (merged weights in MoE layers): y = beta y + x W'^T,
+ * plus b' and the fused epilogue when @last, where W' is the block of W's
+ * outputs [c0, c0 + n_cols) and inputs [k0, k0 + n_k) and b' the bias of
+ * those outputs; x rows are n_k floats, y rows (and the epilogue's) n_cols
+ * floats. Summing the blocks of the inputs gives the whole product. */
+void
+upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *x,
+    uint32_t n, const UpmSegment *segs, uint32_t n_segs, float beta,
+    gboolean last, float *y, const UpmEpilogue *epi)
+{
+  UpmModel *m = ctx->model;
+  const UpmLayer *ly = &m->layers[layer];
+  const UpmLinear *lin = &ly->lin[lin_id];
+  const UpmGateKind gate = lin_id <= UPM_LIN_OUT ? UPM_GATE_ATTN : UPM_GATE_FFN;
+  const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
+  const size_t w_off = (size_t)c0 * lin->n_in + k0;
+  uint32_t row = 0;
+
+  if (!ly->is_moe)
+    {
+      upm_linear_part (x, n, n_k, lin->w + w_off, lin->n_in,
+          last && lin->b ? lin->b + c0 : NULL, n_cols, beta, y,
+          last ? epi : NULL);
+      return;
+    }
+  for (uint32_t s = 0; s < n_segs && row < n; s++)
+    {
+      const uint32_t cnt = MIN (segs[s].n_tokens, n - row);
+      const UpmMerged *mg = merged_for (m, layer, gate, segs[s].attr);
+      UpmEpilogue e;
+
+      if (epi)
+        e = epilogue_rows (epi, row, n_cols);
+      upm_linear_part (x + (size_t)row * n_k, cnt, n_k, mg->w[which] + w_off,
+          lin->n_in, last ? mg->b[which] + c0 : NULL, n_cols, beta,
+          y + (size_t)row * n_cols, last && epi ? &e : NULL);
+      row += cnt;
+    }
+}
+
+/* Output columns [c0, c0 + n_cols) of x W^T + b, the epilogue fused. */
+void
+upm_moe_linear_fast (UpmContext *ctx, uint32_t layer, int lin_id, uint32_t c0,
+    uint32_t n_cols, const float *x, uint32_t n, const UpmSegment *segs,
+    uint32_t n_segs, float *y, const UpmEpilogue *epi)
+{
+  const UpmLinear *lin = &ctx->model->layers[layer].lin[lin_id];
+
+  upm_moe_linear_fast_block (ctx, layer, lin_id, c0, n_cols, 0, lin->n_in, x, n,
+      segs, n_segs, 0.0f, TRUE, y, epi);
+}
+
+/* y = x W^T + b for the rows of each segment, with the segment's expert
+ * choice in MoE layers, followed by the epilogue @epi (may be NULL):
+ * merged weights with the epilogue fused into the GEMM tasks (fast), or
+ * per-expert outputs mixed by the gate weights and the epilogue in
+ * separate passes (plain). Dynamic levels route per row instead: the
+ * first linear of a gate decides from its input rows. */
+gboolean
+upm_moe_linear (UpmContext *ctx, uint32_t layer, int lin_id, const float *x,
+    uint32_t n, const UpmSegment *segs, uint32_t n_segs, float *y,
+    const UpmEpilogue *epi, GError **error)
+{
+  UpmModel *m = ctx->model;
+  const UpmLayer *ly = &m->layers[layer];
+  const UpmLinear *lin = &ly->lin[lin_id];
+  const UpmGateKind gate = lin_id <= UPM_LIN_OUT ? UPM_GATE_ATTN : UPM_GATE_FFN;
+  const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
+  const gboolean fast = ctx->path == UPM_PATH_FAST;
+  const gboolean dynamic = upm_routing_level_is_dynamic (m->routing);
+  uint32_t row = 0;
+
+  if (fast && (!ly->is_moe || !dynamic))
+    {
+      upm_moe_linear_fast (
+          ctx, layer, lin_id, 0, lin->n_out, x, n, segs, n_segs, y, epi);
+      return TRUE;
+    }
+  if (!ly->is_moe)
+    {
+      upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
+      epilogue_apply (epi, y, n, lin->n_out);
+      return TRUE;
+    }
+  if (dynamic)
+    {
+      if (!which && !route_rows (ctx, layer, gate, x, n, error))
+        return FALSE;
+      if (!dispatch_linear (ctx, lin, ctx->troute[gate], x, n, y, error))
+        return FALSE;
+      epilogue_apply (epi, y, n, lin->n_out);
+      return TRUE;
+    }
+  for (uint32_t s = 0; s < n_segs && row < n; s++)
+    {
+      const uint32_t cnt = MIN (segs[s].n_tokens, n - row);
+      const float *xs = x + (size_t)row * lin->n_in;
+      float *ys = y + (size_t)row * lin->n_out;
+      const size_t nw = (size_t)lin->n_out * lin->n_in;
+      uint32_t expert[2];
+      float weight[2];
+      UpmEpilogue e;
+
+      if (epi)
+        e = epilogue_rows (epi, row, lin->n_out);
+      upm_model_route (m, layer, gate, segs[s].attr, expert, weight);
+      memset (ys, 0, (size_t)cnt * lin->n_out * sizeof (float));
+      for (int k = 0; k < 2; k++)
+        upm_linear_acc (xs, cnt, lin->n_in, lin->w + expert[k] * nw,
+            lin->b + (size_t)expert[k] * lin->n_out, lin->n_out, weight[k], ys);
+      epilogue_apply (epi ? &e : NULL, ys, cnt, lin->n_out);
+      row += cnt;
+    }
+  return TRUE;
+}
+
+void
+upm_moe_ctx_clear (UpmContext *ctx)
+{
+  for (int g = 0; g < UPM_N_GATES; g++)
+    {
+      g_free (ctx->troute[g]);
+      ctx->troute[g] = NULL;
+      ctx->troute_cap[g] = 0;
+    }
+}
+
+size_t
+upm_engine_merged_bytes (UpmModel *model)
+{
+  const UpmMoeCache *c;
+  size_t bytes = 0;
+
+  g_mutex_lock (&model->lock);
+  c = upm_model_cache_peek_locked (model, UPM_MODEL_CACHE_MOE);
+  if (c)
+    {
+      for (guint i = 0; i < c->merged->len; i++)
+        {
+          const UpmMerged *mg = g_ptr_array_index (c->merged, i);
+          bytes += mg->bytes;
+        }
+    }
+  g_mutex_unlock (&model->lock);
+  return bytes;
+}

@@ -1,0 +1,54 @@
+/* upm-scratch.h: UpmScratch, the growable float buffers of a context, one
+ * per slot (upm-scratch.c). Uses GLib only.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef UPM_SCRATCH_H
+#define UPM_SCRATCH_H
+
+#include "upm.h"
+
+G_BEGIN_DECLS
+
+/* Scratch buffers of a context, grown on demand. The encoder uses the
+ * UPM_BUF_ENC_* slots, the caption decoder its own, so that a decoder can
+ * call layer functions while holding its buffers. Chunked layers
+ * (upm_layer_chunked) need only UPM_BUF_CHUNK besides x and the packed
+ * keys/values. */
+typedef enum
+{
+  UPM_BUF_ENC_X,
+  UPM_BUF_ENC_QKV,
+  UPM_BUF_ENC_ATT,
+  UPM_BUF_ENC_KV,  /* packed keys/values of the sequence */
+  UPM_BUF_LAYER_H, /* used inside upm_layer_finish */
+  UPM_BUF_LAYER_FF,
+  UPM_BUF_LAYER_TMP,
+  UPM_BUF_CHUNK, /* a chunk's scratch, calling thread */
+  UPM_BUF_CAP_X,
+  UPM_BUF_CAP_QKV,
+  UPM_BUF_CAP_ATT,
+  UPM_BUF_CAP_SCORES,
+  UPM_BUF_CAP_LOGITS,
+  UPM_BUF_CAP_FEAT,
+  UPM_BUF_MOE_X, /* rows of one expert, gathered (dynamic) */
+  UPM_BUF_MOE_Y,
+  UPM_N_BUFS
+} UpmBufSlot;
+
+typedef struct
+{
+  float *bufs[UPM_N_BUFS];
+  size_t caps[UPM_N_BUFS];
+} UpmScratch;
+
+/* The buffer of @slot, grown to n_floats at least (its contents are lost
+ * when it grows). NULL (and an error) when the allocation is refused. */
+float *upm_scratch_get (
+    UpmScratch *scratch, UpmBufSlot slot, size_t n_floats, GError **error);
+/* Free every buffer (the scratch may be used again). */
+void upm_scratch_clear (UpmScratch *scratch);
+
+G_END_DECLS
+#endif /* UPM_SCRATCH_H */
