@@ -304,6 +304,88 @@ append_charref (GString *out, guint64 num)
     }
 }
 
+/* A numeric reference at q (just after its '&') ("#65;", "#x41", ';' optional),
+ * onto @out; returns where the text goes on.  Without digits the '&' is
+ * kept as text. */
+static const char *
+unescape_numeric (const char *q, GString *out)
+{
+  guint64 num = 0;
+  gboolean hex = (q[1] == 'x' || q[1] == 'X') && g_ascii_isxdigit (q[2]);
+  const char *d;
+
+  if (g_ascii_isdigit (q[1]))
+    {
+      for (d = q + 1; g_ascii_isdigit (*d); d++)
+        num = MIN (num * 10 + (guint64)(*d - '0'), (guint64)0x110000);
+    }
+  else if (hex)
+    {
+      for (d = q + 2; g_ascii_isxdigit (*d); d++)
+        num = MIN (
+            num * 16 + (guint64)g_ascii_xdigit_value (*d), (guint64)0x110000);
+    }
+  else
+    {
+      g_string_append_c (out, '&');
+      return q;
+    }
+  if (*d == ';')
+    d++;
+  append_charref (out, num);
+  return d;
+}
+
+/* A named reference at q (just after its '&'), onto @out; returns where the
+ * text goes on.  Without a name the '&' is kept as text. */
+static const char *
+unescape_named (const char *q, GString *out)
+{
+  const char *e = q, *end;
+  const UpmHtmlEntity *ent, *best = NULL;
+  gsize best_len = 0, total, l;
+  guint n = 0;
+
+  while (*e && n < 32 && is_html_name_char (g_utf8_get_char (e)))
+    {
+      e = g_utf8_next_char (e);
+      n++;
+    }
+  if (n == 0)
+    {
+      g_string_append_c (out, '&');
+      return q;
+    }
+  end = e;
+  if (*end == ';')
+    end++;
+  total = end - q;
+  ent = find_entity (q, total);
+  if (ent != NULL)
+    {
+      g_string_append (out, ent->value);
+      return end;
+    }
+  /* longest name that is a proper prefix (>= 2 chars; only the legacy
+   * names, without ';', can be) */
+  for (l = total - 1; l >= 2 && best == NULL; l--)
+    {
+      best = find_entity (q, l);
+      best_len = l;
+    }
+  if (best != NULL)
+    {
+      g_string_append (out, best->value);
+      g_string_append_len (out, q + best_len, total - best_len);
+    }
+  else
+    {
+      g_string_append_c (out, '&');
+      g_string_append_len (out, q, total);
+    }
+  return end;
+}
+
 /* Python's html.unescape () on valid UTF-8. */
 static char *
 html_unescape (const char *s)
@@ -318,7 +400,6 @@ html_unescape (const char *s)
   while (*p)
     {
       const char *amp = strchr (p, '&');
-      const char *q;
 
       if (amp == NULL)
         {
@@ -326,87 +407,10 @@ html_unescape (const char *s)
           break;
         }
       g_string_append_len (out, p, amp - p);
-      q = amp + 1;
-
-      if (*q == '#')
-        {
-          guint64 num = 0;
-          gboolean hex
-              = (q[1] == 'x' || q[1] == 'X') && g_ascii_isxdigit (q[2]);
-          const char *d;
-
-          if (g_ascii_isdigit (q[1]))
-            {
-              for (d = q + 1; g_ascii_isdigit (*d); d++)
-                num = MIN (num * 10 + (guint64)(*d - '0'), (guint64)0x110000);
-            }
-          else if (hex)
-            {
-              for (d = q + 2; g_ascii_isxdigit (*d); d++)
-                num = MIN (num * 16 + (guint64)g_ascii_xdigit_value (*d),
-                    (guint64)0x110000);
-            }
-          else
-            {
-              g_string_append_c (out, '&');
-              p = q;
-              continue;
-            }
-          if (*d == ';')
-            d++;
-          append_charref (out, num);
-          p = d;
-        }
+      if (amp[1] == '#')
+        p = unescape_numeric (amp + 1, out);
       else
-        {
-          const char *e = q, *end;
-          const UpmHtmlEntity *ent;
-          guint n = 0;
-
-          while (*e && n < 32 && is_html_name_char (g_utf8_get_char (e)))
-            {
-              e = g_utf8_next_char (e);
-              n++;
-            }
-          if (n == 0)
-            {
-              g_string_append_c (out, '&');
-              p = q;
-              continue;
-            }
-          end = e;
-          if (*end == ';')
-            end++;
-          ent = find_entity (q, end - q);
-          if (ent != NULL)
-            {
-              g_string_append (out, ent->value);
-            }
-          else
-            {
-              /* longest name that is a proper prefix (>= 2 chars; only the
-               * legacy names, without ';', can be) */
-              const UpmHtmlEntity *best = NULL;
-              gsize best_len = 0, total = end - q, l;
-
-              for (l = total - 1; l >= 2 && best == NULL; l--)
-                {
-                  best = find_entity (q, l);
-                  best_len = l;
-                }
-              if (best != NULL)
-                {
-                  g_string_append (out, best->value);
-                  g_string_append_len (out, q + best_len, total - best_len);
-                }
-              else
-                {
-                  g_string_append_c (out, '&');
-                  g_string_append_len (out, q, total);
-                }
-            }
-          p = end;
-        }
+        p = unescape_named (amp + 1, out);
     }
   return g_string_free (out, FALSE);
 }
