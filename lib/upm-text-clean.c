@@ -304,9 +304,9 @@ append_charref (GString *out, guint64 num)
     }
 }
 
-/* A numeric reference at q (just after its '&') ("#65;", "#x41", ';' optional),
- * onto @out; returns where the text goes on.  Without digits the '&' is
- * kept as text. */
+/* A numeric reference at q, just after its '&' ("#65;", "#x41", ';'
+ * optional), onto @out; returns where the text goes on.  Without digits
+ * the '&' is kept as text. */
 static const char *
 unescape_numeric (const char *q, GString *out)
 {
@@ -336,8 +336,8 @@ unescape_numeric (const char *q, GString *out)
   return d;
 }
 
-/* A named reference at q (just after its '&'), onto @out; returns where the
- * text goes on.  Without a name the '&' is kept as text. */
+/* A named reference at q, just after its '&', onto @out; returns where
+ * the text goes on.  Without a name the '&' is kept as text. */
 static const char *
 unescape_named (const char *q, GString *out)
 {
