@@ -3,41 +3,22 @@
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * This follows CLIP's / Uni-Perceiver's tokenization_clip.py:
+ * This follows CLIP's / Uni-Perceiver's tokenization_clip.py: the text is
+ * cleaned and split into pieces by upm-text-clean.c, each piece is
+ * byte-encoded (bytes_to_unicode) and merged by rank here:
  *
- *   text = ftfy.fix_text (text)
- *   text = html.unescape (html.unescape (text)).strip ()
- *   text = re.sub (r'\s+', ' ', text).strip ().lower ()
- *   for piece in re.findall (PAT, text): BPE (byte_encode (piece))
+ *   for piece in re.findall (PAT, clean (text)): BPE (byte_encode (piece))
  *
- * with PAT = <\|startoftext\|>|<\|endoftext\|>|<\|gen\|>|<\|spe\|>|
- *            's|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
- * (Python `regex` module semantics; <|mask|> is *not* atomic).
+ * This file owns the vocabulary (symbols, merges, the CLIP file loader),
+ * the merge loop and its cache, encode and decode.
  *
- * Deviations from the Python implementation, all documented here:
+ * Deviations from the Python implementation: those of the clean-up and
+ * the split are listed in upm-text-clean.c; the BPE's own:
  *
- * - ftfy.fix_text is not available.  We apply no mojibake repair; for
- *   ordinary, correctly encoded text fix_text is the identity apart from
- *   its final NFC normalisation, which we do apply (g_utf8_normalize).
- *   Texts that fix_text would change are tokenised differently: mojibake,
- *   curly quotes (uncurl_quotes), Latin ligatures, full-width characters,
- *   control characters, "\r\n" line breaks, and HTML entities nested three
- *   or more levels deep (fix_text unescapes once more when the text has
- *   no '<').
- * - HTML unescaping is Python's html.unescape exactly: the full HTML5
- *   table of named references (upm-html-entities.c, generated from Python's
- *   html.entities.html5), the longest-legacy-prefix rule, numeric
- *   references with ';' optional, Windows-1252 fix-ups, dropped code points.
- * - Embedded NUL bytes count as invalid input (C strings).
- * - Character classes come from GLib's Unicode tables (g_unichar_type),
- *   which may be a newer Unicode version than Python's.
- * - Lower-casing uses g_unichar_tolower plus Python's two non-simple rules
- *   (U+0130 -> "i\u0307" and the Final_Sigma context), so it does not depend
- *   on the process locale the way g_utf8_strdown does.
  * - Custom vocabularies without a special token BPE-encode its text.
  */
 #include "upm-private.h"
-#include "upm-html-entities.h"
+#include "upm-text-clean.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -48,54 +29,10 @@
 #define UPM_BPE_CACHE_MAX 16384
 #define UPM_BPE_MAX_FILE (256u << 20)
 
-/* html._invalid_charrefs: 0x80..0x9f are mapped as Windows-1252. */
-static const gunichar html_cp1252[32] = {
-  0x20ac,
-  0x81,
-  0x201a,
-  0x0192,
-  0x201e,
-  0x2026,
-  0x2020,
-  0x2021,
-  0x02c6,
-  0x2030,
-  0x0160,
-  0x2039,
-  0x0152,
-  0x8d,
-  0x017d,
-  0x8f,
-  0x90,
-  0x2018,
-  0x2019,
-  0x201c,
-  0x201d,
-  0x2022,
-  0x2013,
-  0x2014,
-  0x02dc,
-  0x2122,
-  0x0161,
-  0x203a,
-  0x0153,
-  0x9d,
-  0x017e,
-  0x0178,
-};
-
 static const char *const special_tokens[] = {
   "<|startoftext|>",
   "<|endoftext|>",
   "<|mask|>",
-  "<|gen|>",
-  "<|spe|>",
-};
-
-/* The specials that CLIP's split regex keeps whole, in regex order. */
-static const char *const atomic_specials[] = {
-  "<|startoftext|>",
-  "<|endoftext|>",
   "<|gen|>",
   "<|spe|>",
 };
@@ -117,7 +54,7 @@ struct _UpmBpe
   GHashTable *ids;         /* symbol -> id + 1 (later duplicate wins) */
   gint32 byte_id[256];     /* byte -> symbol id */
   gint32 byte_eow_id[256]; /* byte -> symbol + "</w>" id */
-  gint32 special_id[G_N_ELEMENTS (atomic_specials)]; /* or -1 */
+  gint32 special_id[UPM_TEXT_N_ATOMIC_SPECIALS]; /* or -1 */
   UpmMergeSlot *merges;
   guint32 merge_mask;
   guint n_merges;
@@ -159,389 +96,13 @@ bytes_to_unicode (guint8 order[256], gunichar cp[256])
     }
 }
 
-/* ------------------------------------------------------- character classes */
-
-/* Python `regex` \s (Unicode White_Space). */
-static gboolean
-is_regex_space (gunichar c)
-{
-  if (c <= 0x20)
-    return c == 0x20 || (c >= 0x09 && c <= 0x0d);
-  return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a)
-         || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f
-         || c == 0x3000;
-}
-
-/* Python str.isspace (used by str.strip). */
-static gboolean
-is_py_space (gunichar c)
-{
-  return is_regex_space (c) || (c >= 0x1c && c <= 0x1f);
-}
-
-static gboolean
-is_letter (gunichar c)
-{
-  switch (g_unichar_type (c))
-    {
-    case G_UNICODE_UPPERCASE_LETTER:
-    case G_UNICODE_LOWERCASE_LETTER:
-    case G_UNICODE_TITLECASE_LETTER:
-    case G_UNICODE_MODIFIER_LETTER:
-    case G_UNICODE_OTHER_LETTER:
-      return TRUE;
-    default:
-      return FALSE;
-    }
-}
-
-static gboolean
-is_number (gunichar c)
-{
-  switch (g_unichar_type (c))
-    {
-    case G_UNICODE_DECIMAL_NUMBER:
-    case G_UNICODE_LETTER_NUMBER:
-    case G_UNICODE_OTHER_NUMBER:
-      return TRUE;
-    default:
-      return FALSE;
-    }
-}
-
-/* Other_Lowercase / Other_Uppercase: cased but not Lu/Ll/Lt. */
-static const gunichar other_cased[][2] = {
-  { 0xaa, 0xaa },
-  { 0xba, 0xba },
-  { 0x2b0, 0x2b8 },
-  { 0x2c0, 0x2c1 },
-  { 0x2e0, 0x2e4 },
-  { 0x345, 0x345 },
-  { 0x37a, 0x37a },
-  { 0x1d2c, 0x1d6a },
-  { 0x1d78, 0x1d78 },
-  { 0x1d9b, 0x1dbf },
-  { 0x2071, 0x2071 },
-  { 0x207f, 0x207f },
-  { 0x2090, 0x209c },
-  { 0x2160, 0x217f },
-  { 0x24b6, 0x24e9 },
-  { 0x2c7c, 0x2c7d },
-  { 0xa69c, 0xa69d },
-  { 0xa770, 0xa770 },
-  { 0xa7f8, 0xa7f9 },
-  { 0xab5c, 0xab5f },
-  { 0x10780, 0x10780 },
-  { 0x10783, 0x10785 },
-  { 0x10787, 0x107b0 },
-  { 0x107b2, 0x107ba },
-  { 0x1df25, 0x1df2a },
-  { 0x1f130, 0x1f149 },
-  { 0x1f150, 0x1f169 },
-  { 0x1f170, 0x1f189 },
-};
-
-/* Unicode "Cased". */
-static gboolean
-is_cased (gunichar c)
-{
-  GUnicodeType t = g_unichar_type (c);
-  guint i;
-
-  if (t == G_UNICODE_UPPERCASE_LETTER || t == G_UNICODE_LOWERCASE_LETTER
-      || t == G_UNICODE_TITLECASE_LETTER)
-    return TRUE;
-  for (i = 0; i < G_N_ELEMENTS (other_cased); i++)
-    if (c >= other_cased[i][0] && c <= other_cased[i][1])
-      return TRUE;
-  return FALSE;
-}
-
-/* Unicode "Case_Ignorable". */
-static gboolean
-is_case_ignorable (gunichar c)
-{
-  switch (g_unichar_type (c))
-    {
-    case G_UNICODE_NON_SPACING_MARK:
-    case G_UNICODE_ENCLOSING_MARK:
-    case G_UNICODE_FORMAT:
-    case G_UNICODE_MODIFIER_LETTER:
-    case G_UNICODE_MODIFIER_SYMBOL:
-      return TRUE;
-    default:
-      break;
-    }
-  /* Word_Break = MidLetter, MidNumLet or Single_Quote */
-  return c == '\'' || c == '.' || c == ':' || c == 0xb7 || c == 0x387
-         || c == 0x55f || c == 0x5f4 || c == 0x2018 || c == 0x2019
-         || c == 0x2024 || c == 0x2027 || c == 0xfe13 || c == 0xfe52
-         || c == 0xfe55 || c == 0xff07 || c == 0xff0e || c == 0xff1a;
-}
-
-/* ------------------------------------------------------------ clean-up */
-
-static void
-append_unichar (GString *s, gunichar c)
-{
-  g_string_append_unichar (s, c);
-}
-
-static const UpmHtmlEntity *
-find_entity (const char *name, gsize len)
-{
-  gsize lo = 0, hi = upm_n_html_entities;
-
-  while (lo < hi)
-    {
-      gsize mid = (lo + hi) / 2;
-      const char *n = upm_html_entities[mid].name;
-      int cmp = strncmp (n, name, len);
-
-      if (cmp == 0 && n[len] != '\0')
-        cmp = 1;
-      if (cmp == 0)
-        return &upm_html_entities[mid];
-      if (cmp < 0)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-  return NULL;
-}
-
-static gboolean
-is_html_name_char (gunichar c)
-{
-  return !(c == '\t' || c == '\n' || c == '\f' || c == ' ' || c == '<'
-           || c == '&' || c == '#' || c == ';');
-}
-
-static void
-append_charref (GString *out, guint64 num)
-{
-  if (num == 0)
-    {
-      append_unichar (out, 0xfffd);
-    }
-  else if (num == 0x0d)
-    {
-      g_string_append_c (out, '\r');
-    }
-  else if (num >= 0x80 && num <= 0x9f)
-    {
-      append_unichar (out, html_cp1252[num - 0x80]);
-    }
-  else if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff)
-    {
-      append_unichar (out, 0xfffd);
-    }
-  else if ((num >= 0x1 && num <= 0x8) || num == 0xb
-           || (num >= 0xe && num <= 0x1f) || num == 0x7f
-           || (num >= 0xfdd0 && num <= 0xfdef) || (num & 0xfffe) == 0xfffe)
-    {
-      /* dropped by html.unescape */
-    }
-  else
-    {
-      append_unichar (out, (gunichar)num);
-    }
-}
-
-/* Python's html.unescape () on valid UTF-8. */
-static char *
-html_unescape (const char *s)
-{
-  GString *out;
-  const char *p = s;
-
-  if (strchr (s, '&') == NULL)
-    return g_strdup (s);
-
-  out = g_string_sized_new (strlen (s));
-  while (*p)
-    {
-      const char *amp = strchr (p, '&');
-      const char *q;
-
-      if (amp == NULL)
-        {
-          g_string_append (out, p);
-          break;
-        }
-      g_string_append_len (out, p, amp - p);
-      q = amp + 1;
-
-      if (*q == '#')
-        {
-          guint64 num = 0;
-          gboolean hex
-              = (q[1] == 'x' || q[1] == 'X') && g_ascii_isxdigit (q[2]);
-          const char *d;
-
-          if (g_ascii_isdigit (q[1]))
-            {
-              for (d = q + 1; g_ascii_isdigit (*d); d++)
-                num = MIN (num * 10 + (guint64)(*d - '0'), (guint64)0x110000);
-            }
-          else if (hex)
-            {
-              for (d = q + 2; g_ascii_isxdigit (*d); d++)
-                num = MIN (num * 16 + (guint64)g_ascii_xdigit_value (*d),
-                    (guint64)0x110000);
-            }
-          else
-            {
-              g_string_append_c (out, '&');
-              p = q;
-              continue;
-            }
-          if (*d == ';')
-            d++;
-          append_charref (out, num);
-          p = d;
-        }
-      else
-        {
-          const char *e = q, *end;
-          const UpmHtmlEntity *ent;
-          guint n = 0;
-
-          while (*e && n < 32 && is_html_name_char (g_utf8_get_char (e)))
-            {
-              e = g_utf8_next_char (e);
-              n++;
-            }
-          if (n == 0)
-            {
-              g_string_append_c (out, '&');
-              p = q;
-              continue;
-            }
-          end = e;
-          if (*end == ';')
-            end++;
-          ent = find_entity (q, end - q);
-          if (ent != NULL)
-            {
-              g_string_append (out, ent->value);
-            }
-          else
-            {
-              /* longest name that is a proper prefix (>= 2 chars; only the
-               * legacy names, without ';', can be) */
-              const UpmHtmlEntity *best = NULL;
-              gsize best_len = 0, total = end - q, l;
-
-              for (l = total - 1; l >= 2 && best == NULL; l--)
-                {
-                  best = find_entity (q, l);
-                  best_len = l;
-                }
-              if (best != NULL)
-                {
-                  g_string_append (out, best->value);
-                  g_string_append_len (out, q + best_len, total - best_len);
-                }
-              else
-                {
-                  g_string_append_c (out, '&');
-                  g_string_append_len (out, q, total);
-                }
-            }
-          p = end;
-        }
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* re.sub (r'\s+', ' ', s).strip () after s.strip (), then .lower ().
- * (The first strip also removes U+001C..U+001F, as Python's does.) */
-static char *
-clean_and_lower (const char *s)
-{
-  GString *out = g_string_sized_new (strlen (s));
-  const char *p = s, *end = s + strlen (s), *q;
-  gboolean pending_space = FALSE;
-
-  /* basic_clean's strip () */
-  while (p < end && is_py_space (g_utf8_get_char (p)))
-    p = g_utf8_next_char (p);
-  while (end > p)
-    {
-      q = g_utf8_find_prev_char (p, end);
-      if (q == NULL || !is_py_space (g_utf8_get_char (q)))
-        break;
-      end = q;
-    }
-
-  for (; p < end; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (is_regex_space (c))
-        {
-          pending_space = TRUE;
-          continue;
-        }
-      if (pending_space && out->len > 0)
-        g_string_append_c (out, ' ');
-      pending_space = FALSE;
-
-      if (c == 0x130)
-        {
-          g_string_append (out, "i\xcc\x87");
-        }
-      else if (c == 0x3a3)
-        {
-          /* Final_Sigma: cased (ignorable)* SIGMA !((ignorable)* cased) */
-          const char *r = p;
-          gboolean final = FALSE;
-
-          while ((r = g_utf8_find_prev_char (s, r)) != NULL)
-            {
-              gunichar b = g_utf8_get_char (r);
-              if (!is_case_ignorable (b))
-                {
-                  final = is_cased (b);
-                  break;
-                }
-            }
-          if (final)
-            {
-              for (r = g_utf8_next_char (p); *r; r = g_utf8_next_char (r))
-                {
-                  gunichar a = g_utf8_get_char (r);
-                  if (!is_case_ignorable (a))
-                    {
-                      final = !is_cased (a);
-                      break;
-                    }
-                }
-            }
-          append_unichar (out, final ? 0x3c2 : 0x3c3);
-        }
-      else if (c >= 0x2160 && c <= 0x216f)
-        {
-          /* Roman numerals (Nl) and circled letters (So) have lower-case
-           * mappings that g_unichar_tolower ignores (not Lu/Lt) */
-          append_unichar (out, c + 0x10);
-        }
-      else if (c >= 0x24b6 && c <= 0x24cf)
-        {
-          append_unichar (out, c + 0x1a);
-        }
-      else
-        {
-          append_unichar (out, g_unichar_tolower (c));
-        }
-    }
-  /* the second strip () removes what is left only of \s, nothing to do:
-   * trailing runs were never written */
-  return g_string_free (out, FALSE);
-}
-
 /* ------------------------------------------------------------- the table */
+
+static guint64
+merge_key (gint32 left, gint32 right)
+{
+  return ((guint64)(guint32)left << 32) | (guint32)right;
+}
 
 static guint32
 merge_hash (guint64 key)
@@ -552,20 +113,27 @@ merge_hash (guint64 key)
   return (guint32)key;
 }
 
-static const UpmMergeSlot *
-merge_lookup (const UpmBpe *bpe, gint32 left, gint32 right)
+/* The slot holding @key, or the empty one where it would go. */
+static UpmMergeSlot *
+merge_probe (const UpmBpe *bpe, guint64 key)
 {
-  guint64 key = ((guint64)(guint32)left << 32) | (guint32)right;
   guint32 i = merge_hash (key) & bpe->merge_mask;
 
   for (;; i = (i + 1) & bpe->merge_mask)
     {
-      const UpmMergeSlot *slot = &bpe->merges[i];
-      if (slot->key == key)
+      UpmMergeSlot *slot = &bpe->merges[i];
+      if (slot->key == key || slot->key == UPM_MERGE_EMPTY)
         return slot;
-      if (slot->key == UPM_MERGE_EMPTY)
-        return NULL;
     }
+}
+
+static const UpmMergeSlot *
+merge_lookup (const UpmBpe *bpe, gint32 left, gint32 right)
+{
+  guint64 key = merge_key (left, right);
+  const UpmMergeSlot *slot = merge_probe (bpe, key);
+
+  return slot->key == key ? slot : NULL;
 }
 
 static gint32
@@ -593,15 +161,124 @@ free_ids (gpointer p)
   g_array_unref (p);
 }
 
+static gboolean
+add_symbols (UpmBpe *bpe, const char *const *tokens, GError **error)
+{
+  guint i;
+
+  for (i = 0; i < bpe->n_tokens; i++)
+    {
+      if (tokens[i] == NULL || tokens[i][0] == '\0'
+          || !g_utf8_validate (tokens[i], -1, NULL))
+        {
+          g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+              "BPE vocabulary: token %u is empty or not valid UTF-8", i);
+          return FALSE;
+        }
+      bpe->symbols[i] = g_strdup (tokens[i]);
+      g_hash_table_insert (bpe->ids, bpe->symbols[i], GINT_TO_POINTER (i + 1));
+    }
+  return TRUE;
+}
+
+/* Every byte must have a symbol, alone and word-final. */
+static gboolean
+find_byte_symbols (UpmBpe *bpe, GString *tmp, GError **error)
+{
+  guint8 order[256];
+  gunichar cp[256];
+  guint i;
+
+  bytes_to_unicode (order, cp);
+  memset (bpe->byte_decoder, 0xff, sizeof (bpe->byte_decoder));
+  for (i = 0; i < 256; i++)
+    {
+      guint8 b = order[i];
+      bpe->byte_decoder[cp[i]] = b;
+      g_string_truncate (tmp, 0);
+      g_string_append_unichar (tmp, cp[i]);
+      bpe->byte_id[b] = symbol_id (bpe, tmp->str);
+      g_string_append (tmp, UPM_BPE_EOW);
+      bpe->byte_eow_id[b] = symbol_id (bpe, tmp->str);
+      if (bpe->byte_id[b] < 0 || bpe->byte_eow_id[b] < 0)
+        {
+          g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+              "BPE vocabulary: no symbol for byte 0x%02x (\"%s\")", b,
+              tmp->str);
+          return FALSE;
+        }
+    }
+  for (i = 0; i < UPM_TEXT_N_ATOMIC_SPECIALS; i++)
+    bpe->special_id[i] = symbol_id (bpe, upm_text_atomic_specials[i]);
+  return TRUE;
+}
+
+/* Merge @rank, "left right", into the table. */
+static gboolean
+add_merge (UpmBpe *bpe, guint rank, const char *m, GString *tmp, GError **error)
+{
+  const char *sp;
+  gint32 l, r, res;
+  UpmMergeSlot *slot;
+
+  if (m == NULL || (sp = strchr (m, ' ')) == NULL || sp == m || sp[1] == '\0'
+      || strchr (sp + 1, ' ') != NULL)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "BPE vocabulary: merge %u is not \"left right\"", rank);
+      return FALSE;
+    }
+  l = symbol_id_len (bpe, m, sp - m, tmp);
+  r = symbol_id (bpe, sp + 1);
+  g_string_truncate (tmp, 0);
+  g_string_append_len (tmp, m, sp - m);
+  g_string_append (tmp, sp + 1);
+  res = symbol_id (bpe, tmp->str);
+  if (l < 0 || r < 0 || res < 0)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "BPE vocabulary: merge %u (\"%s\"): %s is not a symbol", rank,
+          g_utf8_validate (m, -1, NULL) ? m : "?",
+          l < 0   ? "left part"
+          : r < 0 ? "right part"
+                  : "result");
+      return FALSE;
+    }
+  slot = merge_probe (bpe, merge_key (l, r));
+  /* a repeated merge takes its last rank, as Python's dict does */
+  if (slot->key == UPM_MERGE_EMPTY)
+    bpe->n_merges++;
+  slot->key = merge_key (l, r);
+  slot->rank = rank;
+  slot->result = res;
+  return TRUE;
+}
+
+static gboolean
+add_merges (UpmBpe *bpe, const char *const *merges, guint n_merges,
+    GString *tmp, GError **error)
+{
+  guint i, cap = 16;
+
+  while (cap < 2 * (n_merges + 1))
+    cap <<= 1;
+  bpe->merges = g_new (UpmMergeSlot, cap);
+  bpe->merge_mask = cap - 1;
+  for (i = 0; i < cap; i++)
+    bpe->merges[i].key = UPM_MERGE_EMPTY;
+  for (i = 0; i < n_merges; i++)
+    if (!add_merge (bpe, i, merges[i], tmp, error))
+      return FALSE;
+  return TRUE;
+}
+
 UpmBpe *
 upm_bpe_new (const char *const *tokens, guint n_tokens,
     const char *const *merges, guint n_merges, GError **error)
 {
   UpmBpe *bpe;
-  guint8 order[256];
-  gunichar cp[256];
   GString *tmp;
-  guint i, cap;
+  gboolean ok;
 
   if ((tokens == NULL && n_tokens > 0) || (merges == NULL && n_merges > 0))
     {
@@ -624,101 +301,15 @@ upm_bpe_new (const char *const *tokens, guint n_tokens,
   bpe->symbols = g_new0 (char *, n_tokens + 1);
   bpe->ids = g_hash_table_new (g_str_hash, g_str_equal);
   tmp = g_string_new (NULL);
-
-  for (i = 0; i < n_tokens; i++)
-    {
-      if (tokens[i] == NULL || tokens[i][0] == '\0'
-          || !g_utf8_validate (tokens[i], -1, NULL))
-        {
-          g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-              "BPE vocabulary: token %u is empty or not valid UTF-8", i);
-          goto fail;
-        }
-      bpe->symbols[i] = g_strdup (tokens[i]);
-      g_hash_table_insert (bpe->ids, bpe->symbols[i], GINT_TO_POINTER (i + 1));
-    }
-
-  /* every byte must have a symbol, alone and word-final */
-  bytes_to_unicode (order, cp);
-  memset (bpe->byte_decoder, 0xff, sizeof (bpe->byte_decoder));
-  for (i = 0; i < 256; i++)
-    {
-      guint8 b = order[i];
-      bpe->byte_decoder[cp[i]] = b;
-      g_string_truncate (tmp, 0);
-      g_string_append_unichar (tmp, cp[i]);
-      bpe->byte_id[b] = symbol_id (bpe, tmp->str);
-      g_string_append (tmp, UPM_BPE_EOW);
-      bpe->byte_eow_id[b] = symbol_id (bpe, tmp->str);
-      if (bpe->byte_id[b] < 0 || bpe->byte_eow_id[b] < 0)
-        {
-          g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-              "BPE vocabulary: no symbol for byte 0x%02x (\"%s\")", b,
-              tmp->str);
-          goto fail;
-        }
-    }
-  for (i = 0; i < G_N_ELEMENTS (atomic_specials); i++)
-    bpe->special_id[i] = symbol_id (bpe, atomic_specials[i]);
-
-  cap = 16;
-  while (cap < 2 * (n_merges + 1))
-    cap <<= 1;
-  bpe->merges = g_new (UpmMergeSlot, cap);
-  bpe->merge_mask = cap - 1;
-  for (i = 0; i < cap; i++)
-    bpe->merges[i].key = UPM_MERGE_EMPTY;
-
-  for (i = 0; i < n_merges; i++)
-    {
-      const char *m = merges[i], *sp;
-      gint32 l, r, res;
-      guint64 key;
-      guint32 h;
-
-      if (m == NULL || (sp = strchr (m, ' ')) == NULL || sp == m
-          || sp[1] == '\0' || strchr (sp + 1, ' ') != NULL)
-        {
-          g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-              "BPE vocabulary: merge %u is not \"left right\"", i);
-          goto fail;
-        }
-      l = symbol_id_len (bpe, m, sp - m, tmp);
-      r = symbol_id (bpe, sp + 1);
-      g_string_truncate (tmp, 0);
-      g_string_append_len (tmp, m, sp - m);
-      g_string_append (tmp, sp + 1);
-      res = symbol_id (bpe, tmp->str);
-      if (l < 0 || r < 0 || res < 0)
-        {
-          g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-              "BPE vocabulary: merge %u (\"%s\"): %s is not a symbol", i,
-              g_utf8_validate (m, -1, NULL) ? m : "?",
-              l < 0   ? "left part"
-              : r < 0 ? "right part"
-                      : "result");
-          goto fail;
-        }
-      key = ((guint64)(guint32)l << 32) | (guint32)r;
-      for (h = merge_hash (key) & bpe->merge_mask;
-           bpe->merges[h].key != UPM_MERGE_EMPTY && bpe->merges[h].key != key;
-           h = (h + 1) & bpe->merge_mask)
-        ;
-      /* a repeated merge takes its last rank, as Python's dict does */
-      if (bpe->merges[h].key == UPM_MERGE_EMPTY)
-        bpe->n_merges++;
-      bpe->merges[h].key = key;
-      bpe->merges[h].rank = i;
-      bpe->merges[h].result = res;
-    }
-
+  ok = add_symbols (bpe, tokens, error) && find_byte_symbols (bpe, tmp, error)
+       && add_merges (bpe, merges, n_merges, tmp, error);
   g_string_free (tmp, TRUE);
+  if (!ok)
+    {
+      upm_bpe_free (bpe);
+      return NULL;
+    }
   return bpe;
-
-fail:
-  g_string_free (tmp, TRUE);
-  upm_bpe_free (bpe);
-  return NULL;
 }
 
 void
@@ -803,64 +394,51 @@ fail:
   return NULL;
 }
 
-UpmBpe *
-upm_bpe_new_from_clip_file (const char *path, GError **error)
+/* The file's text, NUL-terminated, gunzipped when it starts with the gzip
+ * magic. */
+static char *
+read_vocab_text (const char *path, gsize *len, GError **error)
 {
-  char *raw = NULL, *text, *line, *nl;
-  gsize raw_len = 0, text_len;
-  GBytes *unz = NULL;
-  const char **tokens = NULL, **merges = NULL;
-  char **owned = NULL;
-  guint8 order[256];
-  gunichar cp[256];
-  guint i, n_tokens, n_merges = 0;
+  char *raw = NULL, *text;
+  gsize raw_len = 0;
+  GBytes *unz;
   GError *err = NULL;
-  UpmBpe *bpe = NULL;
 
-  if (path == NULL)
-    {
-      g_set_error (
-          error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, "no vocabulary path");
-      return NULL;
-    }
   if (!g_file_get_contents (path, &raw, &raw_len, &err))
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s", err->message);
       g_error_free (err);
       return NULL;
     }
-  if (raw_len >= 2 && (guint8)raw[0] == 0x1f && (guint8)raw[1] == 0x8b)
+  if (raw_len < 2 || (guint8)raw[0] != 0x1f || (guint8)raw[1] != 0x8b)
     {
-      unz = gunzip ((const guint8 *)raw, raw_len, error);
-      g_free (raw);
-      raw = NULL;
-      if (unz == NULL)
-        {
-          g_prefix_error (error, "%s: ", path);
-          return NULL;
-        }
-      text_len = g_bytes_get_size (unz);
-      text = g_malloc (text_len + 1);
-      memcpy (text, g_bytes_get_data (unz, NULL), text_len);
-      text[text_len] = '\0';
-      g_bytes_unref (unz);
+      *len = raw_len;
+      return raw;
     }
-  else
+  unz = gunzip ((const guint8 *)raw, raw_len, error);
+  g_free (raw);
+  if (unz == NULL)
     {
-      text = raw;
-      text_len = raw_len;
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
     }
-  if (!g_utf8_validate (text, text_len, NULL))
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
-          "%s: vocabulary is not valid UTF-8", path);
-      goto out;
-    }
+  *len = g_bytes_get_size (unz);
+  text = g_malloc (*len + 1);
+  memcpy (text, g_bytes_get_data (unz, NULL), *len);
+  text[*len] = '\0';
+  g_bytes_unref (unz);
+  return text;
+}
 
-  /* line 1 is the version header, then 48,894 merges */
-  merges = g_new (const char *, UPM_BPE_CLIP_N_MERGES);
-  nl = strchr (text, '\n');
-  line = nl ? nl + 1 : text + text_len;
+/* Line 1 is the version header, then 48,894 merges: cuts those lines out
+ * of @text in place into @merges; returns how many there were. */
+static guint
+split_merge_lines (char *text, gsize text_len, const char **merges)
+{
+  char *nl = strchr (text, '\n');
+  char *line = nl ? nl + 1 : text + text_len;
+  guint n_merges = 0;
+
   while (n_merges < UPM_BPE_CLIP_N_MERGES && *line)
     {
       nl = strchr (line, '\n');
@@ -871,17 +449,20 @@ upm_bpe_new_from_clip_file (const char *path, GError **error)
       merges[n_merges++] = line;
       line = nl ? nl + 1 : line + strlen (line);
     }
-  if (n_merges < UPM_BPE_CLIP_N_MERGES)
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
-          "%s: %u merges, CLIP's vocabulary has at least %u", path, n_merges,
-          UPM_BPE_CLIP_N_MERGES);
-      goto out;
-    }
+  return n_merges;
+}
 
-  n_tokens = 512 + n_merges + G_N_ELEMENTS (special_tokens);
-  tokens = g_new (const char *, n_tokens);
-  owned = g_new0 (char *, 512 + n_merges + 1);
+/* CLIP's symbols but the specials: the 256 bytes, the same word-final,
+ * then one a merge (left + right); a NULL-terminated vector. */
+static char **
+clip_symbols (
+    const char *const *merges, guint n_merges, const char *path, GError **error)
+{
+  char **owned = g_new0 (char *, 512 + n_merges + 1);
+  guint8 order[256];
+  gunichar cp[256];
+  guint i;
+
   bytes_to_unicode (order, cp);
   for (i = 0; i < 256; i++)
     {
@@ -897,13 +478,58 @@ upm_bpe_new_from_clip_file (const char *path, GError **error)
         {
           g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
               "%s: merge line %u is not \"left right\"", path, i + 2);
-          goto out;
+          g_strfreev (owned);
+          return NULL;
         }
       owned[512 + i] = g_strconcat (merges[i], NULL);
       /* drop the space: left + right */
       memmove (owned[512 + i] + (sp - merges[i]),
           owned[512 + i] + (sp - merges[i]) + 1, strlen (sp));
     }
+  return owned;
+}
+
+UpmBpe *
+upm_bpe_new_from_clip_file (const char *path, GError **error)
+{
+  char *text;
+  gsize text_len = 0;
+  const char **tokens = NULL, **merges = NULL;
+  char **owned = NULL;
+  guint i, n_tokens, n_merges = 0;
+  UpmBpe *bpe = NULL;
+
+  if (path == NULL)
+    {
+      g_set_error (
+          error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, "no vocabulary path");
+      return NULL;
+    }
+  text = read_vocab_text (path, &text_len, error);
+  if (text == NULL)
+    return NULL;
+  if (!g_utf8_validate (text, text_len, NULL))
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
+          "%s: vocabulary is not valid UTF-8", path);
+      goto out;
+    }
+
+  merges = g_new (const char *, UPM_BPE_CLIP_N_MERGES);
+  n_merges = split_merge_lines (text, text_len, merges);
+  if (n_merges < UPM_BPE_CLIP_N_MERGES)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
+          "%s: %u merges, CLIP's vocabulary has at least %u", path, n_merges,
+          UPM_BPE_CLIP_N_MERGES);
+      goto out;
+    }
+  owned = clip_symbols (merges, n_merges, path, error);
+  if (owned == NULL)
+    goto out;
+
+  n_tokens = 512 + n_merges + G_N_ELEMENTS (special_tokens);
+  tokens = g_new (const char *, n_tokens);
   for (i = 0; i < 512 + n_merges; i++)
     tokens[i] = owned[i];
   for (i = 0; i < G_N_ELEMENTS (special_tokens); i++)
@@ -914,8 +540,7 @@ upm_bpe_new_from_clip_file (const char *path, GError **error)
     g_prefix_error (error, "%s: ", path);
 
 out:
-  if (owned)
-    g_strfreev (owned);
+  g_strfreev (owned);
   g_free (tokens);
   g_free (merges);
   g_free (text);
@@ -927,6 +552,13 @@ out:
 /* BPE of one piece: byte symbols (last one word-final), then repeatedly
  * merge every occurrence, left to right, of the adjacent pair of lowest
  * rank. */
+/* The symbol of byte @i of a piece of @n bytes: word-final for the last. */
+static gint32
+byte_symbol (const UpmBpe *bpe, const guint8 *bytes, gsize i, gsize n)
+{
+  return i + 1 < n ? bpe->byte_id[bytes[i]] : bpe->byte_eow_id[bytes[i]];
+}
+
 static void
 bpe_piece (const UpmBpe *bpe, const guint8 *bytes, gsize n, GArray *out)
 {
@@ -936,7 +568,7 @@ bpe_piece (const UpmBpe *bpe, const guint8 *bytes, gsize n, GArray *out)
   gsize len = n, i, j;
 
   for (i = 0; i < n; i++)
-    word[i] = i + 1 < n ? bpe->byte_id[bytes[i]] : bpe->byte_eow_id[bytes[i]];
+    word[i] = byte_symbol (bpe, bytes, i, n);
 
   while (len > 1)
     {
@@ -1021,6 +653,20 @@ heap_pop (GArray *heap)
   return top;
 }
 
+/* The heap entry (rank, @left) of the pair at @left, @right; FALSE when
+ * that pair has no merge. */
+static gboolean
+pair_entry (const UpmBpe *bpe, const gint32 *sym, gint64 left, gint64 right,
+    guint64 *entry)
+{
+  const UpmMergeSlot *m = merge_lookup (bpe, sym[left], sym[right]);
+
+  if (m == NULL)
+    return FALSE;
+  *entry = ((guint64)m->rank << 32) | (guint64)left;
+  return TRUE;
+}
+
 static void
 bpe_piece_long (const UpmBpe *bpe, const guint8 *bytes, gsize n, GArray *out)
 {
@@ -1028,21 +674,18 @@ bpe_piece_long (const UpmBpe *bpe, const guint8 *bytes, gsize n, GArray *out)
   gint64 *next = g_new (gint64, n), *prev = g_new (gint64, n);
   GArray *heap = g_array_new (FALSE, FALSE, sizeof (guint64));
   GArray *pending = g_array_new (FALSE, FALSE, sizeof (guint64));
+  guint64 v;
   gint64 i;
 
   for (i = 0; i < (gint64)n; i++)
     {
-      sym[i] = i + 1 < (gint64)n ? bpe->byte_id[bytes[i]]
-                                 : bpe->byte_eow_id[bytes[i]];
+      sym[i] = byte_symbol (bpe, bytes, i, n);
       next[i] = i + 1 < (gint64)n ? i + 1 : -1;
       prev[i] = i - 1;
     }
   for (i = 0; i + 1 < (gint64)n; i++)
-    {
-      const UpmMergeSlot *m = merge_lookup (bpe, sym[i], sym[i + 1]);
-      if (m != NULL)
-        heap_push (heap, ((guint64)m->rank << 32) | (guint64)i);
-    }
+    if (pair_entry (bpe, sym, i, i + 1, &v))
+      heap_push (heap, v);
 
   while (heap->len > 0)
     {
@@ -1066,26 +709,10 @@ bpe_piece_long (const UpmBpe *bpe, const guint8 *bytes, gsize n, GArray *out)
           next[pos] = next[nx];
           if (next[nx] >= 0)
             prev[next[nx]] = pos;
-          if (prev[pos] >= 0)
-            {
-              const UpmMergeSlot *a
-                  = merge_lookup (bpe, sym[prev[pos]], sym[pos]);
-              if (a != NULL)
-                {
-                  guint64 v = ((guint64)a->rank << 32) | (guint64)prev[pos];
-                  g_array_append_val (pending, v);
-                }
-            }
-          if (next[pos] >= 0)
-            {
-              const UpmMergeSlot *b
-                  = merge_lookup (bpe, sym[pos], sym[next[pos]]);
-              if (b != NULL)
-                {
-                  guint64 v = ((guint64)b->rank << 32) | (guint64)pos;
-                  g_array_append_val (pending, v);
-                }
-            }
+          if (prev[pos] >= 0 && pair_entry (bpe, sym, prev[pos], pos, &v))
+            g_array_append_val (pending, v);
+          if (next[pos] >= 0 && pair_entry (bpe, sym, pos, next[pos], &v))
+            g_array_append_val (pending, v);
         }
       for (k = 0; k < pending->len; k++)
         heap_push (heap, g_array_index (pending, guint64, k));
@@ -1136,56 +763,14 @@ encode_piece (const UpmBpe *bpe, const char *piece, gsize n, GArray *ids)
   g_mutex_unlock (&mut->cache_lock);
 }
 
-/* CLIP compiles its pattern with re.IGNORECASE; on lower-cased text the
- * only extra match for the literals is U+017F LATIN SMALL LETTER LONG S,
- * which simple-case-folds to 's'.  Returns the bytes matched, or 0. */
-static gsize
-match_literal_ci (const char *p, const char *lit)
-{
-  const char *start = p;
-
-  for (; *lit; lit++)
-    {
-      if (*p == *lit)
-        p++;
-      else if (*lit == 's' && (guint8)p[0] == 0xc5 && (guint8)p[1] == 0xbf)
-        p += 2;
-      else
-        return 0;
-    }
-  return p - start;
-}
-
-/* Length of the contraction ('s 't 're 've 'm 'll 'd) at p, or 0. */
-static gsize
-match_contraction (const char *p)
-{
-  static const char *const contractions[] = {
-    "'s",
-    "'t",
-    "'re",
-    "'ve",
-    "'m",
-    "'ll",
-    "'d",
-  };
-  guint i;
-  gsize n;
-
-  if (p[0] != '\'')
-    return 0;
-  for (i = 0; i < G_N_ELEMENTS (contractions); i++)
-    if ((n = match_literal_ci (p, contractions[i])) > 0)
-      return n;
-  return 0;
-}
-
 gboolean
 upm_bpe_encode (const UpmBpe *bpe, const char *text, gssize len, GArray *ids,
     GError **error)
 {
-  char *nfc, *u1, *u2, *clean;
-  const char *p;
+  const char *cursor, *piece;
+  char *clean;
+  gsize n;
+  int special;
 
   if (bpe == NULL || ids == NULL || (text == NULL && len != 0))
     {
@@ -1201,87 +786,17 @@ upm_bpe_encode (const UpmBpe *bpe, const char *text, gssize len, GArray *ids,
     }
   if (text == NULL)
     return TRUE;
-  if (!g_utf8_validate (text, len, NULL))
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-          "text is not valid UTF-8");
-      return FALSE;
-    }
+  clean = upm_text_clean (text, len, error);
+  if (clean == NULL)
+    return FALSE;
 
-  /* ftfy.fix_text: identity for well-formed text except NFC (see top) */
-  nfc = g_utf8_normalize (text, len, G_NORMALIZE_NFC);
-  if (nfc == NULL)
+  cursor = clean;
+  while (upm_text_next_piece (&cursor, &piece, &n, &special))
     {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-          "text is not valid UTF-8");
-      return FALSE;
-    }
-  u1 = html_unescape (nfc);
-  u2 = html_unescape (u1);
-  clean = clean_and_lower (u2);
-  g_free (nfc);
-  g_free (u1);
-  g_free (u2);
-
-  /* re.findall (PAT, clean) */
-  for (p = clean; *p;)
-    {
-      gunichar c = g_utf8_get_char (p);
-      const char *q;
-      gsize n;
-      guint i;
-      gboolean special = FALSE;
-
-      if (c == '<')
-        {
-          for (i = 0; i < G_N_ELEMENTS (atomic_specials); i++)
-            {
-              gsize sl = match_literal_ci (p, atomic_specials[i]);
-              if (sl > 0)
-                {
-                  /* the id only for the exact text (CLIP's bpe cache) */
-                  if (bpe->special_id[i] >= 0
-                      && sl == strlen (atomic_specials[i]))
-                    g_array_append_val (ids, bpe->special_id[i]);
-                  else
-                    encode_piece (bpe, p, sl, ids);
-                  p += sl;
-                  special = TRUE;
-                  break;
-                }
-            }
-          if (special)
-            continue;
-        }
-      if ((n = match_contraction (p)) > 0)
-        {
-          encode_piece (bpe, p, n, ids);
-          p += n;
-          continue;
-        }
-      if (is_regex_space (c))
-        {
-          p = g_utf8_next_char (p);
-          continue;
-        }
-      q = g_utf8_next_char (p);
-      if (is_letter (c))
-        {
-          while (*q && is_letter (g_utf8_get_char (q)))
-            q = g_utf8_next_char (q);
-        }
-      else if (!is_number (c))
-        {
-          while (*q)
-            {
-              gunichar d = g_utf8_get_char (q);
-              if (is_regex_space (d) || is_letter (d) || is_number (d))
-                break;
-              q = g_utf8_next_char (q);
-            }
-        }
-      encode_piece (bpe, p, q - p, ids);
-      p = q;
+      if (special >= 0 && bpe->special_id[special] >= 0)
+        g_array_append_val (ids, bpe->special_id[special]);
+      else
+        encode_piece (bpe, piece, n, ids);
     }
   g_free (clean);
   return TRUE;
@@ -1289,67 +804,25 @@ upm_bpe_encode (const UpmBpe *bpe, const char *text, gssize len, GArray *ids,
 
 /* ---------------------------------------------------------------- decode */
 
-/* bytes.decode ('utf-8', errors='replace'): each maximal invalid subpart
- * becomes one U+FFFD. */
+/* The bytes of a symbol: byte-unicode characters back to their byte, any
+ * other (a special's) as its UTF-8. */
 static void
-append_utf8_lossy (GString *out, const guint8 *s, gsize n)
+append_symbol_bytes (const UpmBpe *bpe, const char *symbol, GByteArray *bytes)
 {
-  gsize i = 0;
+  const char *p;
 
-  while (i < n)
+  for (p = symbol; *p; p = g_utf8_next_char (p))
     {
-      guint8 b = s[i];
-      gsize need, k;
-      guint8 lo = 0x80, hi = 0xbf;
-
-      if (b < 0x80)
+      gunichar c = g_utf8_get_char (p);
+      if (c < G_N_ELEMENTS (bpe->byte_decoder) && bpe->byte_decoder[c] >= 0)
         {
-          g_string_append_c (out, (char)b);
-          i++;
-          continue;
-        }
-      if (b >= 0xc2 && b <= 0xdf)
-        need = 1;
-      else if (b >= 0xe0 && b <= 0xef)
-        {
-          need = 2;
-          if (b == 0xe0)
-            lo = 0xa0;
-          else if (b == 0xed)
-            hi = 0x9f;
-        }
-      else if (b >= 0xf0 && b <= 0xf4)
-        {
-          need = 3;
-          if (b == 0xf0)
-            lo = 0x90;
-          else if (b == 0xf4)
-            hi = 0x8f;
+          guint8 b = (guint8)bpe->byte_decoder[c];
+          g_byte_array_append (bytes, &b, 1);
         }
       else
         {
-          g_string_append (out, "\xef\xbf\xbd");
-          i++;
-          continue;
-        }
-      for (k = 1; k <= need; k++)
-        {
-          guint8 c;
-          if (i + k >= n)
-            break;
-          c = s[i + k];
-          if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xbf))
-            break;
-        }
-      if (k > need)
-        {
-          g_string_append_len (out, (const char *)s + i, need + 1);
-          i += need + 1;
-        }
-      else
-        {
-          g_string_append (out, "\xef\xbf\xbd");
-          i += k;
+          g_byte_array_append (
+              bytes, (const guint8 *)p, g_utf8_next_char (p) - p);
         }
     }
 }
@@ -1360,33 +833,14 @@ upm_bpe_decode (const UpmBpe *bpe, const int32_t *ids, gsize n_ids)
   GByteArray *bytes;
   GString *out;
   gsize i, j;
-  char *s, *start, *end;
 
   if (bpe == NULL || (ids == NULL && n_ids > 0))
     return g_strdup ("");
 
   bytes = g_byte_array_new ();
   for (i = 0; i < n_ids; i++)
-    {
-      const char *p;
-
-      if (ids[i] < 0 || (guint)ids[i] >= bpe->n_tokens)
-        continue;
-      for (p = bpe->symbols[ids[i]]; *p; p = g_utf8_next_char (p))
-        {
-          gunichar c = g_utf8_get_char (p);
-          if (c < G_N_ELEMENTS (bpe->byte_decoder) && bpe->byte_decoder[c] >= 0)
-            {
-              guint8 b = (guint8)bpe->byte_decoder[c];
-              g_byte_array_append (bytes, &b, 1);
-            }
-          else
-            {
-              g_byte_array_append (
-                  bytes, (const guint8 *)p, g_utf8_next_char (p) - p);
-            }
-        }
-    }
+    if (ids[i] >= 0 && (guint)ids[i] < bpe->n_tokens)
+      append_symbol_bytes (bpe, bpe->symbols[ids[i]], bytes);
 
   /* "</w>" -> " " on the bytes, then lossy UTF-8 */
   for (i = 0, j = 0; i < bytes->len;)
@@ -1403,25 +857,9 @@ upm_bpe_decode (const UpmBpe *bpe, const int32_t *ids, gsize n_ids)
         }
     }
   out = g_string_sized_new (j + 1);
-  append_utf8_lossy (out, bytes->data, j);
+  upm_text_append_utf8_lossy (out, bytes->data, j);
   g_byte_array_unref (bytes);
-
-  /* strip () */
-  s = g_string_free (out, FALSE);
-  start = s;
-  end = s + strlen (s);
-  while (start < end && is_py_space (g_utf8_get_char (start)))
-    start = g_utf8_next_char (start);
-  while (end > start)
-    {
-      char *q = g_utf8_find_prev_char (start, end);
-      if (q == NULL || !is_py_space (g_utf8_get_char (q)))
-        break;
-      end = q;
-    }
-  memmove (s, start, end - start);
-  s[end - start] = '\0';
-  return s;
+  return upm_text_strip (g_string_free (out, FALSE));
 }
 
 void

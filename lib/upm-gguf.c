@@ -7,12 +7,17 @@
  * count, length and offset is checked for overflow and against the file
  * size before it is used, so that a hostile file can neither make us read
  * outside the mapping nor allocate more than a small multiple of its size.
- * Afterwards the accessors and typed getters only read validated data.
+ * Afterwards the accessors here and the typed getters (upm-gguf-get.c)
+ * only read validated data.
+ *
+ * This file owns the container: open, mmap, parse and validate the header,
+ * the key/value pairs and the tensor infos, place the tensors, close, and
+ * the plain accessors.
  *
  * UpmGgufKv.raw points at the value bytes: for a scalar string at its u64
  * length prefix, for an array at its first element (after the count).
  */
-#include "upm-private.h"
+#include "upm-gguf-format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,37 +65,10 @@ typedef struct
   char item[192]; /* what is being read, for error messages */
 } Cursor;
 
-/* ---------------------------------------------------------------- helpers */
+/* ----------------------------------------------------------- value types */
 
-static uint32_t
-read_le32 (const uint8_t *p)
-{
-  uint32_t v;
-
-  memcpy (&v, p, sizeof v);
-  return GUINT32_FROM_LE (v);
-}
-
-static uint64_t
-read_le64 (const uint8_t *p)
-{
-  uint64_t v;
-
-  memcpy (&v, p, sizeof v);
-  return GUINT64_FROM_LE (v);
-}
-
-static uint16_t
-read_le16 (const uint8_t *p)
-{
-  uint16_t v;
-
-  memcpy (&v, p, sizeof v);
-  return GUINT16_FROM_LE (v);
-}
-
-static const char *
-gguf_type_name (uint32_t type)
+const char *
+upm_gguf_type_name (uint32_t type)
 {
   static const char *const names[] = { "u8", "i8", "u16", "i16", "u32", "i32",
     "f32", "bool", "string", "array", "u64", "i64", "f64" };
@@ -98,9 +76,8 @@ gguf_type_name (uint32_t type)
   return type < G_N_ELEMENTS (names) ? names[type] : "unknown";
 }
 
-/* Size of one value of a fixed-size type; 0 for string, array, unknown. */
-static uint64_t
-gguf_type_size (uint32_t type)
+uint64_t
+upm_gguf_type_size (uint32_t type)
 {
   switch (type)
     {
@@ -139,103 +116,6 @@ dtype_size (uint32_t type)
     }
 }
 
-const char *
-upm_dtype_name (UpmDType type)
-{
-  switch (type)
-    {
-    case UPM_DTYPE_F32:
-      return "F32";
-    case UPM_DTYPE_F16:
-      return "F16";
-    case UPM_DTYPE_I32:
-      return "I32";
-    default:
-      return "unknown";
-    }
-}
-
-/* ------------------------------------------------------------ f16 <-> f32 */
-
-float
-upm_f16_to_f32 (uint16_t h)
-{
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  float f;
-
-  if (exp == 0 && mant == 0)
-    {
-      bits = sign;
-    }
-  else if (exp == 0)
-    {
-      /* subnormal: normalise the mantissa */
-      uint32_t e = 127 - 15 + 1;
-
-      while (!(mant & 0x400u))
-        {
-          mant <<= 1;
-          e--;
-        }
-      bits = sign | (e << 23) | ((mant & 0x3ffu) << 13);
-    }
-  else if (exp == 31)
-    {
-      bits = sign | 0x7f800000u | (mant << 13);
-    }
-  else
-    {
-      bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-  memcpy (&f, &bits, sizeof f);
-  return f;
-}
-
-/* Round-to-nearest-even of the bits below @shift. */
-static uint32_t
-round_shift (uint32_t m, uint32_t shift)
-{
-  uint32_t r = m >> shift;
-  uint32_t rem = m & ((1u << shift) - 1);
-  uint32_t half = 1u << (shift - 1);
-
-  if (rem > half || (rem == half && (r & 1u)))
-    r++;
-  return r;
-}
-
-uint16_t
-upm_f32_to_f16 (float f)
-{
-  uint32_t bits, sign, exp, mant;
-  int32_t e;
-
-  memcpy (&bits, &f, sizeof bits);
-  sign = (bits >> 16) & 0x8000u;
-  exp = (bits >> 23) & 0xffu;
-  mant = bits & 0x7fffffu;
-
-  if (exp == 0xff) /* inf, or nan kept quiet with its payload */
-    return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
-  e = (int32_t)exp - 127 + 15;
-  if (e >= 31)
-    return (uint16_t)(sign | 0x7c00u);
-  if (e <= 0)
-    {
-      if (e < -10)
-        return (uint16_t)sign;
-      /* subnormal half; a carry into 0x400 gives the smallest normal */
-      return (
-          uint16_t)(sign | round_shift (mant | 0x800000u, (uint32_t)(14 - e)));
-    }
-  /* a carry out of the mantissa correctly bumps the exponent (to inf) */
-  return (uint16_t)(sign + (((uint32_t)e << 10) | (mant >> 13))
-                    + (round_shift (mant, 13) - (mant >> 13)));
-}
-
 /* ----------------------------------------------------------------- cursor */
 
 static gboolean
@@ -263,7 +143,7 @@ cur_u32 (Cursor *c, uint32_t *out, GError **error)
 {
   if (!cur_need (c, 4, error))
     return FALSE;
-  *out = read_le32 (c->base + c->pos);
+  *out = upm_gguf_read_le32 (c->base + c->pos);
   c->pos += 4;
   return TRUE;
 }
@@ -273,7 +153,7 @@ cur_u64 (Cursor *c, uint64_t *out, GError **error)
 {
   if (!cur_need (c, 8, error))
     return FALSE;
-  *out = read_le64 (c->base + c->pos);
+  *out = upm_gguf_read_le64 (c->base + c->pos);
   c->pos += 8;
   return TRUE;
 }
@@ -329,6 +209,29 @@ cur_name (Cursor *c, const char *what, GError **error)
   return g_strndup (s, (gsize)len);
 }
 
+/* The name of item @i of a list ("key", "tensor info"), which must not be
+ * in @index yet; names the item after it for the errors that follow. */
+static char *
+cur_unique_name (Cursor *c, GHashTable *index, const char *item, guint i,
+    const char *what, const char *kind, GError **error)
+{
+  char *name;
+
+  g_snprintf (c->item, sizeof c->item, "%s %u", item, i);
+  name = cur_name (c, what, error);
+  if (!name)
+    return NULL;
+  g_snprintf (c->item, sizeof c->item, "%s %u ('%.120s')", item, i, name);
+  if (g_hash_table_contains (index, name))
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
+          "%s: corrupt: duplicate %s '%s'", c->path, kind, name);
+      g_free (name);
+      return NULL;
+    }
+  return name;
+}
+
 /* Check that @count items of at least @min_size bytes can fit. */
 static gboolean
 cur_check_count (Cursor *c, uint64_t count, uint64_t min_size, const char *what,
@@ -369,7 +272,7 @@ parse_array (Cursor *c, UpmGgufKv *kv, GError **error)
           "%s: corrupt: %s: nested arrays are not supported", c->path, c->item);
       return FALSE;
     }
-  size = elem == UPM_GGUF_STRING ? 8 : gguf_type_size (elem);
+  size = elem == UPM_GGUF_STRING ? 8 : upm_gguf_type_size (elem);
   if (size == 0)
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
@@ -419,7 +322,7 @@ parse_value (Cursor *c, UpmGgufKv *kv, GError **error)
 
       return cur_string (c, &s, &len, error);
     }
-  size = gguf_type_size (type);
+  size = upm_gguf_type_size (type);
   if (size == 0)
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
@@ -448,21 +351,13 @@ parse_kvs (UpmGguf *g, Cursor *c, uint64_t n_kv, GError **error)
   for (i = 0; i < n_kv; i++)
     {
       UpmGgufKv *kv = &g->kvs[i];
-      char *key;
+      char *key
+          = cur_unique_name (c, g->kv_index, "key", i, "key", "key", error);
 
-      g_snprintf (c->item, sizeof c->item, "key %u", i);
-      key = cur_name (c, "key", error);
       if (!key)
         return FALSE;
       kv->key = key;
       g->n_kv = i + 1;
-      g_snprintf (c->item, sizeof c->item, "key %u ('%.120s')", i, key);
-      if (g_hash_table_contains (g->kv_index, key))
-        {
-          g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
-              "%s: corrupt: duplicate key '%s'", c->path, key);
-          return FALSE;
-        }
       g_hash_table_insert (g->kv_index, key, kv);
       if (!parse_value (c, kv, error))
         return FALSE;
@@ -483,10 +378,10 @@ parse_alignment (UpmGguf *g, GError **error)
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
           "%s: corrupt: key 'general.alignment' must be u32, found %s", g->path,
-          gguf_type_name (kv->type));
+          upm_gguf_type_name (kv->type));
       return FALSE;
     }
-  a = read_le32 (kv->raw);
+  a = upm_gguf_read_le32 (kv->raw);
   if (a < 8 || (a & (a - 1)) != 0)
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
@@ -564,22 +459,13 @@ parse_tensor_infos (UpmGguf *g, Cursor *c, uint64_t n_tensors, GError **error)
   for (i = 0; i < n_tensors; i++)
     {
       UpmTensor *t = &g->tensors[i];
-      char *name;
+      char *name = cur_unique_name (
+          c, g->tensor_index, "tensor info", i, "tensor name", "tensor", error);
 
-      g_snprintf (c->item, sizeof c->item, "tensor info %u", i);
-      name = cur_name (c, "tensor name", error);
       if (!name)
         return FALSE;
       t->name = name;
       g->n_tensors = i + 1;
-      g_snprintf (
-          c->item, sizeof c->item, "tensor info %u ('%.120s')", i, name);
-      if (g_hash_table_contains (g->tensor_index, name))
-        {
-          g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
-              "%s: corrupt: duplicate tensor '%s'", c->path, name);
-          return FALSE;
-        }
       g_hash_table_insert (g->tensor_index, name, t);
       if (!parse_shape (c, t, error) || !cur_u64 (c, &t->offset, error))
         return FALSE;
@@ -670,7 +556,7 @@ parse_header (
       return FALSE;
     }
   g_strlcpy (c->item, "magic", sizeof c->item);
-  if (g->size < 4 || (magic = read_le32 (g->base)) != GGUF_MAGIC)
+  if (g->size < 4 || (magic = upm_gguf_read_le32 (g->base)) != GGUF_MAGIC)
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
           "%s: not a GGUF file (no 'GGUF' magic at the start)", g->path);
@@ -849,222 +735,4 @@ const UpmTensor *
 upm_gguf_find_tensor (const UpmGguf *g, const char *name)
 {
   return g_hash_table_lookup (g->tensor_index, name);
-}
-
-/* ---------------------------------------------------------- typed getters */
-
-static const UpmGgufKv *
-get_kv (const UpmGguf *g, const char *key, UpmGgufType type,
-    UpmGgufType array_type, GError **error)
-{
-  const UpmGgufKv *kv = upm_gguf_find_kv (g, key);
-
-  if (!kv)
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_MODEL, "%s: missing key '%s'",
-          g->path, key);
-      return NULL;
-    }
-  if (kv->type != type
-      || (type == UPM_GGUF_ARRAY && kv->array_type != array_type))
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_MODEL,
-          "%s: key '%s': expected %s%s, found %s%s", g->path, key,
-          type == UPM_GGUF_ARRAY ? "array of " : "",
-          gguf_type_name (type == UPM_GGUF_ARRAY ? array_type : type),
-          kv->type == UPM_GGUF_ARRAY ? "array of " : "",
-          gguf_type_name (
-              kv->type == UPM_GGUF_ARRAY ? kv->array_type : kv->type));
-      return NULL;
-    }
-  if (type == UPM_GGUF_ARRAY && kv->n >= G_MAXUINT)
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_MODEL,
-          "%s: key '%s': array too long", g->path, key);
-      return NULL;
-    }
-  return kv;
-}
-
-gboolean
-upm_gguf_get_u32 (
-    const UpmGguf *g, const char *key, uint32_t *out, GError **error)
-{
-  const UpmGgufKv *kv = get_kv (g, key, UPM_GGUF_U32, 0, error);
-
-  if (!kv)
-    return FALSE;
-  *out = read_le32 (kv->raw);
-  return TRUE;
-}
-
-gboolean
-upm_gguf_get_f32 (const UpmGguf *g, const char *key, float *out, GError **error)
-{
-  const UpmGgufKv *kv = get_kv (g, key, UPM_GGUF_F32, 0, error);
-  uint32_t bits;
-
-  if (!kv)
-    return FALSE;
-  bits = read_le32 (kv->raw);
-  memcpy (out, &bits, sizeof *out);
-  return TRUE;
-}
-
-gboolean
-upm_gguf_get_bool (
-    const UpmGguf *g, const char *key, gboolean *out, GError **error)
-{
-  const UpmGgufKv *kv = get_kv (g, key, UPM_GGUF_BOOL, 0, error);
-
-  if (!kv)
-    return FALSE;
-  *out = kv->raw[0] != 0;
-  return TRUE;
-}
-
-char *
-upm_gguf_get_string (const UpmGguf *g, const char *key, GError **error)
-{
-  const UpmGgufKv *kv = get_kv (g, key, UPM_GGUF_STRING, 0, error);
-
-  if (!kv)
-    return NULL;
-  return g_strndup ((const char *)kv->raw + 8, (gsize)read_le64 (kv->raw));
-}
-
-char **
-upm_gguf_get_strv (const UpmGguf *g, const char *key, guint *n, GError **error)
-{
-  const UpmGgufKv *kv = get_kv (g, key, UPM_GGUF_ARRAY, UPM_GGUF_STRING, error);
-  const uint8_t *p;
-  char **v;
-  guint i;
-
-  if (!kv)
-    return NULL;
-  v = g_new (char *, kv->n + 1);
-  for (i = 0, p = kv->raw; i < kv->n; i++)
-    {
-      uint64_t len = read_le64 (p);
-
-      v[i] = g_strndup ((const char *)p + 8, (gsize)len);
-      p += 8 + len;
-    }
-  v[kv->n] = NULL;
-  if (n)
-    *n = (guint)kv->n;
-  return v;
-}
-
-/* Copy an array of @size-byte little-endian elements. */
-static void *
-get_array (const UpmGguf *g, const char *key, UpmGgufType type, guint *n,
-    GError **error)
-{
-  const UpmGgufKv *kv = get_kv (g, key, UPM_GGUF_ARRAY, type, error);
-  uint64_t size = gguf_type_size (type), i;
-  uint8_t *out;
-
-  if (!kv)
-    return NULL;
-  out = g_malloc (MAX (kv->n * size, 1));
-  for (i = 0; i < kv->n; i++)
-    {
-      const uint8_t *src = kv->raw + i * size;
-
-      if (size == 4)
-        {
-          uint32_t v = read_le32 (src);
-          memcpy (out + i * 4, &v, 4);
-        }
-      else if (size == 2)
-        {
-          uint16_t v = read_le16 (src);
-          memcpy (out + i * 2, &v, 2);
-        }
-      else
-        {
-          out[i] = src[0];
-        }
-    }
-  if (n)
-    *n = (guint)kv->n;
-  return out;
-}
-
-uint8_t *
-upm_gguf_get_u8_array (
-    const UpmGguf *g, const char *key, guint *n, GError **error)
-{
-  return get_array (g, key, UPM_GGUF_U8, n, error);
-}
-
-uint32_t *
-upm_gguf_get_u32_array (
-    const UpmGguf *g, const char *key, guint *n, GError **error)
-{
-  return get_array (g, key, UPM_GGUF_U32, n, error);
-}
-
-int32_t *
-upm_gguf_get_i32_array (
-    const UpmGguf *g, const char *key, guint *n, GError **error)
-{
-  return get_array (g, key, UPM_GGUF_I32, n, error);
-}
-
-float *
-upm_gguf_get_f32_array (
-    const UpmGguf *g, const char *key, guint *n, GError **error)
-{
-  return get_array (g, key, UPM_GGUF_F32, n, error);
-}
-
-/* ----------------------------------------------------------- requirements */
-
-/* "[a, b] F32" in PyTorch order (slowest dimension first). */
-static void
-append_shape (GString *s, guint n_dims, const uint64_t *dims,
-    gboolean ggml_order, UpmDType type)
-{
-  guint i;
-
-  g_string_append_c (s, '[');
-  for (i = 0; i < n_dims; i++)
-    g_string_append_printf (s, "%s%" G_GUINT64_FORMAT, i ? ", " : "",
-        ggml_order ? dims[n_dims - 1 - i] : dims[i]);
-  g_string_append_printf (s, "] %s", upm_dtype_name (type));
-}
-
-const UpmTensor *
-upm_gguf_require_tensor (const UpmGguf *g, const char *name, UpmDType type,
-    guint n_dims, const uint64_t *dims, GError **error)
-{
-  const UpmTensor *t = upm_gguf_find_tensor (g, name);
-  gboolean ok;
-  guint i;
-
-  if (!t)
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_MODEL, "%s: missing tensor '%s'",
-          g->path, name);
-      return NULL;
-    }
-  ok = t->type == type && t->n_dims == n_dims;
-  for (i = 0; ok && i < n_dims; i++)
-    ok = t->ne[i] == dims[n_dims - 1 - i];
-  if (!ok)
-    {
-      g_autoptr (GString) want = g_string_new (NULL);
-      g_autoptr (GString) found = g_string_new (NULL);
-
-      append_shape (want, n_dims, dims, FALSE, type);
-      append_shape (found, t->n_dims, t->ne, TRUE, t->type);
-      g_set_error (error, UPM_ERROR, UPM_ERROR_MODEL,
-          "%s: tensor '%s': expected %s, found %s", g->path, name, want->str,
-          found->str);
-      return NULL;
-    }
-  return t;
 }

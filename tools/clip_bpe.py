@@ -10,7 +10,7 @@
 #   -> regex.findall(PAT) -> UTF-8 bytes -> byte-unicode symbols -> BPE by
 #   merge rank, "</w>" on the last symbol -> ids.
 # ftfy is not available: fix_text is replaced by NFC normalisation, which is
-# what it amounts to for ordinary, correctly encoded text (see lib/upm-bpe.c
+# what it amounts to for ordinary, correctly encoded text (see lib/upm-text-clean.c
 # for the list of texts where ftfy would differ).
 #
 # Usage: clip_bpe.py [--vocab PATH] TEXT...   (prints the ids of each TEXT)

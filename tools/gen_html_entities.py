@@ -2,8 +2,8 @@
 """Generate lib/upm-html-entities.c, the HTML5 named character references.
 
 The CLIP tokenizer calls Python's html.unescape, whose table is
-html.entities.html5; lib/upm-bpe.c looks names up in the same table, sorted
-by strcmp () for a binary search. Regenerate with
+html.entities.html5; lib/upm-text-clean.c looks names up in the same
+table, sorted by strcmp () for a binary search. Regenerate with
 
     /usr/bin/python3 tools/gen_html_entities.py > lib/upm-html-entities.c
 
