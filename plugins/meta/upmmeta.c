@@ -9,9 +9,9 @@
 
 #include "upmmeta.h"
 
-#include <math.h>
+#include "upm-format.h"
+
 #include <string.h>
-#include <json-glib/json-glib.h>
 
 /* Empty tags: the metas describe the clip, not its pixels, so video
  * transforms (convert, scale, crop) keep them. */
@@ -444,206 +444,139 @@ gst_upm_gate_name (GstUpmGate gate)
 
 /* ------------------------------------------------------------------ JSON */
 
-/* "<name>": nanoseconds and "<name>_seconds": seconds, null when unset. */
-static void
-json_add_time (JsonBuilder *b, const gchar *name, GstClockTime t)
-{
-  gchar *seconds = g_strconcat (name, "_seconds", NULL);
+G_STATIC_ASSERT (GST_CLOCK_TIME_NONE == UPM_FORMAT_TIME_NONE);
 
-  json_builder_set_member_name (b, name);
-  if (GST_CLOCK_TIME_IS_VALID (t))
-    json_builder_add_int_value (b, (gint64)t);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, seconds);
-  if (GST_CLOCK_TIME_IS_VALID (t))
-    json_builder_add_double_value (b, (gdouble)t / GST_SECOND);
-  else
-    json_builder_add_null_value (b);
-  g_free (seconds);
+static UpmFormatSpan
+span (GstClockTime pts, GstClockTime duration)
+{
+  UpmFormatSpan s = { pts, duration };
+
+  return s;
 }
 
-/* JSON has no NaN or infinity: those become null. */
-static void
-json_add_float (JsonBuilder *b, const gchar *name, gfloat v)
+/* The metas of a buffer as the formatter's record, and what it points to. */
+typedef struct
 {
-  if (name)
-    json_builder_set_member_name (b, name);
-  if (isfinite (v))
-    json_builder_add_double_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
+  UpmFormatRecord rec;
+  UpmFormatScore *scores;
+  UpmFormatRoute *routes;
+  UpmFormatTokenRoute *token_routes;
+} MetasRecord;
 
 static void
-json_add_uint (JsonBuilder *b, const gchar *name, guint v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, v);
-}
-
-static void
-json_add_string (JsonBuilder *b, const gchar *name, const gchar *v)
-{
-  json_builder_set_member_name (b, name);
-  if (v)
-    json_builder_add_string_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-json_add_result (JsonBuilder *b, const GstUpmResultMeta *m)
+add_result (MetasRecord *r, const GstUpmResultMeta *m)
 {
   guint i;
 
-  json_builder_set_member_name (b, "result");
-  json_builder_begin_object (b);
-  json_add_string (b, "task", m->task);
-  json_add_time (b, "pts", m->pts);
-  json_add_time (b, "duration", m->duration);
-  json_builder_set_member_name (b, "scores");
-  json_builder_begin_array (b);
+  r->scores = g_new0 (UpmFormatScore, MAX (m->n_scores, 1));
   for (i = 0; i < m->n_scores; i++)
     {
-      const GstUpmScore *s = &m->scores[i];
-
-      json_builder_begin_object (b);
-      json_add_string (b, "label", s->label);
-      json_add_uint (b, "index", s->index);
-      json_add_float (b, "logit", s->logit);
-      json_add_float (b, "prob", s->prob);
-      json_builder_end_object (b);
+      r->scores[i].label = m->scores[i].label;
+      r->scores[i].index = m->scores[i].index;
+      r->scores[i].logit = m->scores[i].logit;
+      r->scores[i].prob = m->scores[i].prob;
     }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
+  r->rec.task = m->task;
+  r->rec.scores.present = TRUE;
+  r->rec.scores.span = span (m->pts, m->duration);
+  r->rec.scores.items = r->scores;
+  r->rec.scores.n_items = m->n_scores;
 }
 
 static void
-json_add_caption (JsonBuilder *b, const GstUpmCaptionMeta *m)
+add_caption (MetasRecord *r, const GstUpmCaptionMeta *m)
 {
+  UpmFormatCaption *c = &r->rec.caption;
+
+  c->present = TRUE;
+  c->span = span (m->pts, m->duration);
+  c->text = m->text;
+  c->ids = m->ids;
+  c->n_ids = m->n_ids;
+  c->score = m->score;
+}
+
+static UpmFormatRoute *
+format_routes (const GstUpmRoute *routes, guint n)
+{
+  UpmFormatRoute *out = g_new0 (UpmFormatRoute, MAX (n, 1));
   guint i;
 
-  json_builder_set_member_name (b, "caption");
-  json_builder_begin_object (b);
-  json_add_string (b, "text", m->text);
-  json_builder_set_member_name (b, "ids");
-  json_builder_begin_array (b);
-  for (i = 0; i < m->n_ids; i++)
-    json_builder_add_int_value (b, m->ids[i]);
-  json_builder_end_array (b);
-  json_add_float (b, "score", m->score);
-  json_add_time (b, "pts", m->pts);
-  json_add_time (b, "duration", m->duration);
-  json_builder_end_object (b);
+  for (i = 0; i < n; i++)
+    {
+      out[i].layer = routes[i].layer;
+      out[i].gate = gst_upm_gate_name (routes[i].gate);
+      out[i].segment = routes[i].segment;
+      out[i].token_begin = routes[i].token_begin;
+      out[i].token_end = routes[i].token_end;
+      memcpy (out[i].expert, routes[i].expert, sizeof out[i].expert);
+      memcpy (out[i].weight, routes[i].weight, sizeof out[i].weight);
+    }
+  return out;
+}
+
+static UpmFormatTokenRoute *
+format_token_routes (const GstUpmTokenRoute *routes, guint n)
+{
+  UpmFormatTokenRoute *out = g_new0 (UpmFormatTokenRoute, MAX (n, 1));
+  guint i;
+
+  for (i = 0; i < n; i++)
+    {
+      out[i].layer = routes[i].layer;
+      out[i].gate = gst_upm_gate_name (routes[i].gate);
+      out[i].segment = routes[i].segment;
+      out[i].token_begin = routes[i].token_begin;
+      out[i].n_tokens = routes[i].n_tokens;
+      out[i].experts = routes[i].experts;
+    }
+  return out;
 }
 
 static void
-json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
+add_routing (MetasRecord *r, const GstUpmRoutingMeta *m)
 {
-  guint i, j;
+  UpmFormatRouting *f = &r->rec.routing;
 
-  json_builder_set_member_name (b, "routing");
-  json_builder_begin_object (b);
-  json_add_string (b, "model", m->model);
-  json_add_uint (b, "layers", m->n_layers);
-  json_add_uint (b, "experts", m->n_experts);
-  json_add_time (b, "pts", m->pts);
-  json_add_time (b, "duration", m->duration);
-  json_builder_set_member_name (b, "routes");
-  json_builder_begin_array (b);
-  for (i = 0; i < m->n_routes; i++)
-    {
-      const GstUpmRoute *r = &m->routes[i];
-
-      json_builder_begin_object (b);
-      json_add_uint (b, "layer", r->layer);
-      json_add_string (b, "gate", gst_upm_gate_name (r->gate));
-      json_add_string (b, "segment", r->segment);
-      json_add_uint (b, "token_begin", r->token_begin);
-      json_add_uint (b, "token_end", r->token_end);
-      json_builder_set_member_name (b, "experts");
-      json_builder_begin_array (b);
-      for (j = 0; j < 2; j++)
-        json_builder_add_int_value (b, r->expert[j]);
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "weights");
-      json_builder_begin_array (b);
-      for (j = 0; j < 2; j++)
-        json_add_float (b, NULL, r->weight[j]);
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  if (m->grid_width > 0)
-    {
-      json_builder_set_member_name (b, "grid");
-      json_builder_begin_object (b);
-      json_add_uint (b, "visual_begin", m->visual_begin);
-      json_add_uint (b, "width", m->grid_width);
-      json_add_uint (b, "height", m->grid_height);
-      json_add_uint (b, "frames", m->n_frames);
-      json_builder_end_object (b);
-    }
-  if (m->n_token_routes > 0)
-    {
-      /* compact: the expert ids of a route as one flat array, 2 per token */
-      json_builder_set_member_name (b, "token_routes");
-      json_builder_begin_array (b);
-      for (i = 0; i < m->n_token_routes; i++)
-        {
-          const GstUpmTokenRoute *r = &m->token_routes[i];
-
-          json_builder_begin_object (b);
-          json_add_uint (b, "layer", r->layer);
-          json_add_string (b, "gate", gst_upm_gate_name (r->gate));
-          json_add_string (b, "segment", r->segment);
-          json_add_uint (b, "token_begin", r->token_begin);
-          json_add_uint (b, "n_tokens", r->n_tokens);
-          json_builder_set_member_name (b, "experts");
-          json_builder_begin_array (b);
-          for (j = 0; j < 2 * r->n_tokens; j++)
-            json_builder_add_int_value (b, r->experts[j]);
-          json_builder_end_array (b);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-    }
-  json_builder_end_object (b);
+  r->routes = format_routes (m->routes, m->n_routes);
+  r->token_routes = format_token_routes (m->token_routes, m->n_token_routes);
+  f->present = TRUE;
+  f->span = span (m->pts, m->duration);
+  f->model = m->model;
+  f->n_layers = m->n_layers;
+  f->n_experts = m->n_experts;
+  f->routes = r->routes;
+  f->n_routes = m->n_routes;
+  f->token_routes = r->token_routes;
+  f->n_token_routes = m->n_token_routes;
+  f->visual_begin = m->visual_begin;
+  f->grid_width = m->grid_width;
+  f->grid_height = m->grid_height;
+  f->grid_frames = m->n_frames;
 }
 
 gchar *
 gst_upm_buffer_metas_to_json (GstBuffer *buffer)
 {
-  JsonBuilder *b;
-  JsonGenerator *gen;
-  JsonNode *root;
+  MetasRecord r = { 0 };
   GstUpmResultMeta *result;
   GstUpmCaptionMeta *caption;
   GstUpmRoutingMeta *routing;
-  gchar *json;
+  GString *s;
 
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
 
-  b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_add_time (b, "pts", GST_BUFFER_PTS (buffer));
-  json_add_time (b, "duration", GST_BUFFER_DURATION (buffer));
+  r.rec.span = span (GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer));
   if ((result = gst_buffer_get_upm_result_meta (buffer)))
-    json_add_result (b, result);
+    add_result (&r, result);
   if ((caption = gst_buffer_get_upm_caption_meta (buffer)))
-    json_add_caption (b, caption);
+    add_caption (&r, caption);
   if ((routing = gst_buffer_get_upm_routing_meta (buffer)))
-    json_add_routing (b, routing);
-  json_builder_end_object (b);
-
-  root = json_builder_get_root (b);
-  gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  json = json_generator_to_data (gen, NULL);
-
-  json_node_unref (root);
-  g_object_unref (gen);
-  g_object_unref (b);
-  return json;
+    add_routing (&r, routing);
+  s = g_string_new (NULL);
+  upm_format_json (s, &r.rec, UPM_FORMAT_JSON_METAS);
+  g_free (r.scores);
+  g_free (r.routes);
+  g_free (r.token_routes);
+  return g_string_free (s, FALSE);
 }
