@@ -12,9 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <libavutil/log.h>
 
 #define DEFAULT_FRAME_STRIDE 8
