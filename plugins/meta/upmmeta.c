@@ -13,43 +13,145 @@
 
 #include <string.h>
 
-/* Empty tags: the metas describe the clip, not its pixels, so video
- * transforms (convert, scale, crop) keep them. */
-static GType
-register_api (const gchar *name)
-{
-  static const gchar *tags[] = { NULL };
+/* ---------------------------------------------------------- registration */
 
-  return gst_meta_api_type_register (name, tags);
+static void result_free_fields (GstMeta *meta);
+static GstMeta *result_copy (GstBuffer *dest, GstMeta *meta);
+static void caption_free_fields (GstMeta *meta);
+static GstMeta *caption_copy (GstBuffer *dest, GstMeta *meta);
+static void routing_free_fields (GstMeta *meta);
+static GstMeta *routing_copy (GstBuffer *dest, GstMeta *meta);
+
+typedef enum
+{
+  META_RESULT,
+  META_CAPTION,
+  META_ROUTING,
+  N_METAS
+} MetaKind;
+
+/* What the metas differ in; they share init, free and transform. */
+typedef struct
+{
+  const gchar *api, *impl;
+  gsize size;
+  gsize pts_offset, duration_offset;
+  void (*free_fields) (GstMeta *meta);               /* what the meta owns */
+  GstMeta *(*copy) (GstBuffer *dest, GstMeta *meta); /* a deep copy */
+} MetaClass;
+
+/* clang-format off */
+#define META_CLASS(Type, free_fields, copy)                                    \
+  { #Type "API", #Type, sizeof (Type), G_STRUCT_OFFSET (Type, pts),            \
+    G_STRUCT_OFFSET (Type, duration), free_fields, copy }
+/* clang-format on */
+
+static const MetaClass meta_classes[N_METAS] = {
+  META_CLASS (GstUpmResultMeta, result_free_fields, result_copy),
+  META_CLASS (GstUpmCaptionMeta, caption_free_fields, caption_copy),
+  META_CLASS (GstUpmRoutingMeta, routing_free_fields, routing_copy),
+};
+
+static GType meta_api (MetaKind kind);
+
+/* The class of @meta, one of ours: result, caption, else routing. */
+static const MetaClass *
+meta_class (const GstMeta *meta)
+{
+  guint k;
+
+  for (k = 0; k < N_METAS - 1; k++)
+    if (meta->info->api == meta_api (k))
+      break;
+  return &meta_classes[k];
 }
 
-/* ---------------------------------------------------------------- result */
-
-GType
-gst_upm_result_meta_api_get_type (void)
+/* Zeroes the fields after the GstMeta header (NULL pointers, no items). */
+static void
+clear_fields (GstMeta *meta, const MetaClass *c)
 {
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = register_api ("GstUpmResultMetaAPI");
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  memset ((guint8 *)meta + sizeof (GstMeta), 0, c->size - sizeof (GstMeta));
 }
 
 static gboolean
-gst_upm_result_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
+meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
-  GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
+  const MetaClass *c = meta_class (meta);
 
-  m->task = NULL;
-  m->pts = GST_CLOCK_TIME_NONE;
-  m->duration = GST_CLOCK_TIME_NONE;
-  m->n_scores = 0;
-  m->scores = NULL;
+  clear_fields (meta, c);
+  G_STRUCT_MEMBER (GstClockTime, meta, c->pts_offset) = GST_CLOCK_TIME_NONE;
+  G_STRUCT_MEMBER (GstClockTime, meta, c->duration_offset)
+      = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
+
+static void
+meta_free (GstMeta *meta, GstBuffer *buffer)
+{
+  const MetaClass *c = meta_class (meta);
+
+  c->free_fields (meta);
+  clear_fields (meta, c);
+}
+
+/* Copies (deep) only: the metas describe the whole clip. */
+static gboolean
+meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type,
+    gpointer data)
+{
+  if (!GST_META_TRANSFORM_IS_COPY (type))
+    return FALSE;
+  return meta_class (meta)->copy (dest, meta) != NULL;
+}
+
+/* Empty tags: the metas describe the clip, not its pixels, so video
+ * transforms (convert, scale, crop) keep them. */
+static GType
+meta_api (MetaKind kind)
+{
+  static gsize types[N_METAS];
+  static const gchar *tags[] = { NULL };
+
+  if (g_once_init_enter (&types[kind]))
+    {
+      GType t = gst_meta_api_type_register (meta_classes[kind].api, tags);
+      g_once_init_leave (&types[kind], t);
+    }
+  return (GType)types[kind];
+}
+
+static const GstMetaInfo *
+meta_info (MetaKind kind)
+{
+  static const GstMetaInfo *infos[N_METAS];
+  const MetaClass *c = &meta_classes[kind];
+
+  if (g_once_init_enter ((GstMetaInfo **)&infos[kind]))
+    {
+      const GstMetaInfo *mi = gst_meta_register (meta_api (kind), c->impl,
+          c->size, meta_init, meta_free, meta_transform);
+      g_once_init_leave ((GstMetaInfo **)&infos[kind], (GstMetaInfo *)mi);
+    }
+  return infos[kind];
+}
+
+/* A new meta on @buffer with its times, the rest zero; NULL on failure. */
+static gpointer
+add_meta (GstBuffer *buffer, const GstMetaInfo *info, GstClockTime pts,
+    GstClockTime duration)
+{
+  GstMeta *meta = gst_buffer_add_meta (buffer, info, NULL);
+  const MetaClass *c;
+
+  if (meta == NULL)
+    return NULL;
+  c = meta_class (meta);
+  G_STRUCT_MEMBER (GstClockTime, meta, c->pts_offset) = pts;
+  G_STRUCT_MEMBER (GstClockTime, meta, c->duration_offset) = duration;
+  return meta;
+}
+
+/* ---------------------------------------------------------------- result */
 
 static void
 upm_scores_free (GstUpmScore *scores, guint n_scores)
@@ -62,44 +164,21 @@ upm_scores_free (GstUpmScore *scores, guint n_scores)
 }
 
 static void
-gst_upm_result_meta_free (GstMeta *meta, GstBuffer *buffer)
+result_free_fields (GstMeta *meta)
 {
   GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
   g_free (m->task);
   upm_scores_free (m->scores, m->n_scores);
-  m->task = NULL;
-  m->scores = NULL;
-  m->n_scores = 0;
 }
 
-static gboolean
-gst_upm_result_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+static GstMeta *
+result_copy (GstBuffer *dest, GstMeta *meta)
 {
   GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  return gst_buffer_add_upm_result_meta (
-             dest, m->task, m->pts, m->duration, m->scores, m->n_scores)
-         != NULL;
-}
-
-const GstMetaInfo *
-gst_upm_result_meta_get_info (void)
-{
-  static const GstMetaInfo *info = NULL;
-
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi
-          = gst_meta_register (GST_UPM_RESULT_META_API_TYPE, "GstUpmResultMeta",
-              sizeof (GstUpmResultMeta), gst_upm_result_meta_init,
-              gst_upm_result_meta_free, gst_upm_result_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
+  return (GstMeta *)gst_buffer_add_upm_result_meta (
+      dest, m->task, m->pts, m->duration, m->scores, m->n_scores);
 }
 
 GstUpmResultMeta *
@@ -113,13 +192,10 @@ gst_buffer_add_upm_result_meta (GstBuffer *buffer, const gchar *task,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (scores != NULL || n_scores == 0, NULL);
 
-  m = (GstUpmResultMeta *)gst_buffer_add_meta (
-      buffer, GST_UPM_RESULT_META_INFO, NULL);
+  m = add_meta (buffer, GST_UPM_RESULT_META_INFO, pts, duration);
   if (!m)
     return NULL;
   m->task = g_strdup (task);
-  m->pts = pts;
-  m->duration = duration;
   m->n_scores = n_scores;
   m->scores = n_scores ? g_new0 (GstUpmScore, n_scores) : NULL;
   for (i = 0; i < n_scores; i++)
@@ -132,72 +208,22 @@ gst_buffer_add_upm_result_meta (GstBuffer *buffer, const gchar *task,
 
 /* --------------------------------------------------------------- caption */
 
-GType
-gst_upm_caption_meta_api_get_type (void)
-{
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = register_api ("GstUpmCaptionMetaAPI");
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-static gboolean
-gst_upm_caption_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
-{
-  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
-
-  m->text = NULL;
-  m->ids = NULL;
-  m->n_ids = 0;
-  m->score = 0.0f;
-  m->pts = GST_CLOCK_TIME_NONE;
-  m->duration = GST_CLOCK_TIME_NONE;
-  return TRUE;
-}
-
 static void
-gst_upm_caption_meta_free (GstMeta *meta, GstBuffer *buffer)
+caption_free_fields (GstMeta *meta)
 {
   GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
 
   g_free (m->text);
   g_free (m->ids);
-  m->text = NULL;
-  m->ids = NULL;
-  m->n_ids = 0;
 }
 
-static gboolean
-gst_upm_caption_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+static GstMeta *
+caption_copy (GstBuffer *dest, GstMeta *meta)
 {
   GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
 
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  return gst_buffer_add_upm_caption_meta (
-             dest, m->text, m->ids, m->n_ids, m->score, m->pts, m->duration)
-         != NULL;
-}
-
-const GstMetaInfo *
-gst_upm_caption_meta_get_info (void)
-{
-  static const GstMetaInfo *info = NULL;
-
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi = gst_meta_register (GST_UPM_CAPTION_META_API_TYPE,
-          "GstUpmCaptionMeta", sizeof (GstUpmCaptionMeta),
-          gst_upm_caption_meta_init, gst_upm_caption_meta_free,
-          gst_upm_caption_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
+  return (GstMeta *)gst_buffer_add_upm_caption_meta (
+      dest, m->text, m->ids, m->n_ids, m->score, m->pts, m->duration);
 }
 
 GstUpmCaptionMeta *
@@ -210,57 +236,20 @@ gst_buffer_add_upm_caption_meta (GstBuffer *buffer, const gchar *text,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (ids != NULL || n_ids == 0, NULL);
 
-  m = (GstUpmCaptionMeta *)gst_buffer_add_meta (
-      buffer, GST_UPM_CAPTION_META_INFO, NULL);
+  m = add_meta (buffer, GST_UPM_CAPTION_META_INFO, pts, duration);
   if (!m)
     return NULL;
   m->text = g_strdup (text);
   m->ids = n_ids ? g_memdup2 (ids, n_ids * sizeof (gint32)) : NULL;
   m->n_ids = n_ids;
   m->score = score;
-  m->pts = pts;
-  m->duration = duration;
   return m;
 }
 
 /* --------------------------------------------------------------- routing */
 
-GType
-gst_upm_routing_meta_api_get_type (void)
-{
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = register_api ("GstUpmRoutingMetaAPI");
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-static gboolean
-gst_upm_routing_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
-{
-  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
-
-  m->model = NULL;
-  m->n_layers = 0;
-  m->n_experts = 0;
-  m->pts = GST_CLOCK_TIME_NONE;
-  m->duration = GST_CLOCK_TIME_NONE;
-  m->n_routes = 0;
-  m->routes = NULL;
-  m->n_token_routes = 0;
-  m->token_routes = NULL;
-  m->visual_begin = 0;
-  m->grid_width = 0;
-  m->grid_height = 0;
-  m->n_frames = 0;
-  return TRUE;
-}
-
 static void
-gst_upm_routing_meta_free (GstMeta *meta, GstBuffer *buffer)
+routing_free_fields (GstMeta *meta)
 {
   GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
   guint i;
@@ -270,38 +259,13 @@ gst_upm_routing_meta_free (GstMeta *meta, GstBuffer *buffer)
   for (i = 0; i < m->n_token_routes; i++)
     g_free (m->token_routes[i].experts);
   g_free (m->token_routes);
-  m->model = NULL;
-  m->routes = NULL;
-  m->n_routes = 0;
-  m->token_routes = NULL;
-  m->n_token_routes = 0;
 }
 
-static gboolean
-gst_upm_routing_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+static GstMeta *
+routing_copy (GstBuffer *dest, GstMeta *meta)
 {
-  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
-
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  return gst_buffer_copy_upm_routing_meta (dest, m) != NULL;
-}
-
-const GstMetaInfo *
-gst_upm_routing_meta_get_info (void)
-{
-  static const GstMetaInfo *info = NULL;
-
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi = gst_meta_register (GST_UPM_ROUTING_META_API_TYPE,
-          "GstUpmRoutingMeta", sizeof (GstUpmRoutingMeta),
-          gst_upm_routing_meta_init, gst_upm_routing_meta_free,
-          gst_upm_routing_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
+  return (GstMeta *)gst_buffer_copy_upm_routing_meta (
+      dest, (GstUpmRoutingMeta *)meta);
 }
 
 GstUpmRoutingMeta *
@@ -314,15 +278,12 @@ gst_buffer_add_upm_routing_meta (GstBuffer *buffer, const gchar *model,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (routes != NULL || n_routes == 0, NULL);
 
-  m = (GstUpmRoutingMeta *)gst_buffer_add_meta (
-      buffer, GST_UPM_ROUTING_META_INFO, NULL);
+  m = add_meta (buffer, GST_UPM_ROUTING_META_INFO, pts, duration);
   if (!m)
     return NULL;
-  m->model = g_strdup (model);
   m->n_layers = n_layers;
   m->n_experts = n_experts;
-  m->pts = pts;
-  m->duration = duration;
+  m->model = g_strdup (model);
   gst_upm_routing_meta_append (m, routes, n_routes);
   return m;
 }
@@ -442,6 +403,21 @@ gst_upm_gate_name (GstUpmGate gate)
   return "unknown";
 }
 
+/* gst_upm_<name>_meta_api_get_type () and gst_upm_<name>_meta_get_info () */
+#define DEFINE_META_GETTERS(name, kind)                                        \
+  GType gst_upm_##name##_meta_api_get_type (void)                              \
+  {                                                                            \
+    return meta_api (kind);                                                    \
+  }                                                                            \
+  const GstMetaInfo *gst_upm_##name##_meta_get_info (void)                     \
+  {                                                                            \
+    return meta_info (kind);                                                   \
+  }
+
+DEFINE_META_GETTERS (result, META_RESULT)
+DEFINE_META_GETTERS (caption, META_CAPTION)
+DEFINE_META_GETTERS (routing, META_ROUTING)
+
 /* ------------------------------------------------------------------ JSON */
 
 G_STATIC_ASSERT (GST_CLOCK_TIME_NONE == UPM_FORMAT_TIME_NONE);
@@ -496,50 +472,33 @@ add_caption (MetasRecord *r, const GstUpmCaptionMeta *m)
   c->score = m->score;
 }
 
-static UpmFormatRoute *
-format_routes (const GstUpmRoute *routes, guint n)
+static UpmFormatRoute
+format_route (const GstUpmRoute *r)
 {
-  UpmFormatRoute *out = g_new0 (UpmFormatRoute, MAX (n, 1));
-  guint i;
-
-  for (i = 0; i < n; i++)
-    {
-      out[i].layer = routes[i].layer;
-      out[i].gate = gst_upm_gate_name (routes[i].gate);
-      out[i].segment = routes[i].segment;
-      out[i].token_begin = routes[i].token_begin;
-      out[i].token_end = routes[i].token_end;
-      memcpy (out[i].expert, routes[i].expert, sizeof out[i].expert);
-      memcpy (out[i].weight, routes[i].weight, sizeof out[i].weight);
-    }
-  return out;
+  return (UpmFormatRoute){ r->layer, gst_upm_gate_name (r->gate), r->segment,
+    r->token_begin, r->token_end, { r->expert[0], r->expert[1] },
+    { r->weight[0], r->weight[1] } };
 }
 
-static UpmFormatTokenRoute *
-format_token_routes (const GstUpmTokenRoute *routes, guint n)
+static UpmFormatTokenRoute
+format_token_route (const GstUpmTokenRoute *r)
 {
-  UpmFormatTokenRoute *out = g_new0 (UpmFormatTokenRoute, MAX (n, 1));
-  guint i;
-
-  for (i = 0; i < n; i++)
-    {
-      out[i].layer = routes[i].layer;
-      out[i].gate = gst_upm_gate_name (routes[i].gate);
-      out[i].segment = routes[i].segment;
-      out[i].token_begin = routes[i].token_begin;
-      out[i].n_tokens = routes[i].n_tokens;
-      out[i].experts = routes[i].experts;
-    }
-  return out;
+  return (UpmFormatTokenRoute){ r->layer, gst_upm_gate_name (r->gate),
+    r->segment, r->token_begin, r->n_tokens, r->experts };
 }
 
 static void
 add_routing (MetasRecord *r, const GstUpmRoutingMeta *m)
 {
   UpmFormatRouting *f = &r->rec.routing;
+  guint i;
 
-  r->routes = format_routes (m->routes, m->n_routes);
-  r->token_routes = format_token_routes (m->token_routes, m->n_token_routes);
+  r->routes = g_new0 (UpmFormatRoute, MAX (m->n_routes, 1));
+  for (i = 0; i < m->n_routes; i++)
+    r->routes[i] = format_route (&m->routes[i]);
+  r->token_routes = g_new0 (UpmFormatTokenRoute, MAX (m->n_token_routes, 1));
+  for (i = 0; i < m->n_token_routes; i++)
+    r->token_routes[i] = format_token_route (&m->token_routes[i]);
   f->present = TRUE;
   f->span = span (m->pts, m->duration);
   f->model = m->model;
