@@ -98,22 +98,12 @@ upm_json_floats (GString *s, const float *v, guint n)
 void
 upm_json_ints (GString *s, const gint32 *v, guint n)
 {
+  const char *sep = "";
   guint i;
 
   g_string_append_c (s, '[');
-  for (i = 0; i < n; i++)
-    g_string_append_printf (s, "%s%d", i ? "," : "", v[i]);
-  g_string_append_c (s, ']');
-}
-
-void
-upm_json_uints (GString *s, const guint *v, guint n)
-{
-  guint i;
-
-  g_string_append_c (s, '[');
-  for (i = 0; i < n; i++)
-    g_string_append_printf (s, "%s%u", i ? "," : "", v[i]);
+  for (i = 0; i < n; i++, sep = ",")
+    g_string_append_printf (s, "%s%d", sep, v[i]);
   g_string_append_c (s, ']');
 }
 
@@ -162,6 +152,19 @@ json_span (GString *s, const UpmFormatSpan *span)
   json_time (s, "pts", span->pts);
   g_string_append_c (s, ',');
   json_time (s, "duration", span->duration);
+}
+
+/* {"layer":L,"gate":G,"<segment_key>":S -- the head of a route object,
+ * after a comma but for the @first */
+static void
+route_head (GString *s, gboolean first, guint layer, const char *gate,
+    const char *segment_key, const char *segment)
+{
+  g_string_append_printf (s, "%s{\"layer\":%u", first ? "" : ",", layer);
+  json_key (s, "gate");
+  upm_json_string_or_null (s, gate);
+  json_key (s, segment_key);
+  upm_json_string_or_null (s, segment);
 }
 
 /* ------------------------------------------------------ JSON, line shape */
@@ -221,11 +224,7 @@ line_routing (GString *s, const UpmFormatRouting *routing)
     {
       const UpmFormatRoute *rt = &routing->routes[i];
 
-      g_string_append_printf (s, "%s{\"layer\":%u", i ? "," : "", rt->layer);
-      json_key (s, "gate");
-      upm_json_string_or_null (s, rt->gate);
-      json_key (s, "attr");
-      upm_json_string_or_null (s, rt->segment);
+      route_head (s, i == 0, rt->layer, rt->gate, "attr", rt->segment);
       g_string_append_printf (s, ",\"tokens\":[%u,%u],\"experts\":[%u,%u]",
           rt->token_begin, rt->token_end, rt->expert[0], rt->expert[1]);
       json_key (s, "weights");
@@ -298,13 +297,9 @@ metas_caption (GString *s, const UpmFormatCaption *c)
 }
 
 static void
-metas_route (GString *s, const UpmFormatRoute *rt)
+metas_route (GString *s, gboolean first, const UpmFormatRoute *rt)
 {
-  g_string_append_printf (s, "{\"layer\":%u", rt->layer);
-  json_key (s, "gate");
-  upm_json_string_or_null (s, rt->gate);
-  json_key (s, "segment");
-  upm_json_string_or_null (s, rt->segment);
+  route_head (s, first, rt->layer, rt->gate, "segment", rt->segment);
   g_string_append_printf (s,
       ",\"token_begin\":%u,\"token_end\":%u,\"experts\":[%u,%u],"
       "\"weights\":[",
@@ -317,15 +312,11 @@ metas_route (GString *s, const UpmFormatRoute *rt)
 
 /* compact: the expert ids of a route as one flat array, 2 per token */
 static void
-metas_token_route (GString *s, const UpmFormatTokenRoute *rt)
+metas_token_route (GString *s, gboolean first, const UpmFormatTokenRoute *rt)
 {
   guint j;
 
-  g_string_append_printf (s, "{\"layer\":%u", rt->layer);
-  json_key (s, "gate");
-  upm_json_string_or_null (s, rt->gate);
-  json_key (s, "segment");
-  upm_json_string_or_null (s, rt->segment);
+  route_head (s, first, rt->layer, rt->gate, "segment", rt->segment);
   g_string_append_printf (s,
       ",\"token_begin\":%u,\"n_tokens\":%u,\"experts\":[", rt->token_begin,
       rt->n_tokens);
@@ -346,11 +337,7 @@ metas_routing (GString *s, const UpmFormatRouting *m)
   json_span (s, &m->span);
   g_string_append (s, ",\"routes\":[");
   for (i = 0; i < m->n_routes; i++)
-    {
-      if (i)
-        g_string_append_c (s, ',');
-      metas_route (s, &m->routes[i]);
-    }
+    metas_route (s, i == 0, &m->routes[i]);
   g_string_append_c (s, ']');
   if (m->grid_width > 0)
     g_string_append_printf (s,
@@ -361,11 +348,7 @@ metas_routing (GString *s, const UpmFormatRouting *m)
     {
       g_string_append (s, ",\"token_routes\":[");
       for (i = 0; i < m->n_token_routes; i++)
-        {
-          if (i)
-            g_string_append_c (s, ',');
-          metas_token_route (s, &m->token_routes[i]);
-        }
+        metas_token_route (s, i == 0, &m->token_routes[i]);
       g_string_append_c (s, ']');
     }
   g_string_append_c (s, '}');

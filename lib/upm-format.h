@@ -182,8 +182,8 @@ G_GNUC_INTERNAL void upm_json_string_or_null (GString *s, const char *text);
 G_GNUC_INTERNAL void upm_json_number (GString *s, double v);
 /* [v0,v1,...] with upm_json_number(). */
 G_GNUC_INTERNAL void upm_json_floats (GString *s, const float *v, guint n);
+/* [v0,v1,...] of integers. */
 G_GNUC_INTERNAL void upm_json_ints (GString *s, const gint32 *v, guint n);
-G_GNUC_INTERNAL void upm_json_uints (GString *s, const guint *v, guint n);
 
 G_END_DECLS
 #endif /* UPM_FORMAT_H */

@@ -867,13 +867,13 @@ static void
 append_ranks (
     GString *s, const char *key, const float *sim, guint n, gboolean by_column)
 {
-  guint *ranks = g_new (guint, n);
+  gint32 *ranks = g_new (gint32, n);
   guint i;
 
   for (i = 0; i < n; i++)
     ranks[i] = diagonal_rank (sim, n, i, by_column);
   g_string_append_printf (s, ",\"%s\":", key);
-  upm_json_uints (s, ranks, n);
+  upm_json_ints (s, ranks, n);
   g_free (ranks);
 }
 
