@@ -316,13 +316,20 @@ json_list (GString *s, const char *name, const UpmGguf *g, guint n,
   g_string_append (s, "\n  ],\n");
 }
 
+/* {"<member>": "<value>" -- an object up to its first member */
+static void
+json_object_open (GString *s, const char *member, const char *value)
+{
+  g_string_append_printf (s, "{\"%s\": ", member);
+  append_string (s, value, strlen (value), TRUE);
+}
+
 static void
 json_key (GString *s, const UpmGguf *g, guint i)
 {
   const UpmGgufKv *kv = upm_gguf_kv (g, i);
 
-  g_string_append (s, "{\"key\": ");
-  append_string (s, kv->key, strlen (kv->key), TRUE);
+  json_object_open (s, "key", kv->key);
   g_string_append_printf (s, ", \"type\": \"%s\"", type_name (kv->type));
   if (kv->type == UPM_GGUF_ARRAY)
     {
@@ -345,8 +352,7 @@ json_tensor (GString *s, const UpmGguf *g, guint i)
 {
   const UpmTensor *t = upm_gguf_tensor (g, i);
 
-  g_string_append (s, "{\"name\": ");
-  append_string (s, t->name, strlen (t->name), TRUE);
+  json_object_open (s, "name", t->name);
   g_string_append_printf (
       s, ", \"dtype\": \"%s\", \"shape\": ", upm_dtype_name (t->type));
   append_shape (s, t);
