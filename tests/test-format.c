@@ -25,51 +25,40 @@ static const UpmFormatTokenRoute token_routes[] = {
 
 static const gint32 ids[] = { 320, 522, -1 };
 
+#define SPAN_CLASSIFY                                                          \
+  {                                                                            \
+    1066600000, UPM_FORMAT_TIME_NONE                                           \
+  }
+#define SPAN_CAPTION                                                           \
+  {                                                                            \
+    0, 33333333                                                                \
+  }
+
 /* A classification of the clip 1.0666 s .. 2.1334 s with its routing. */
-static UpmFormatRecord
-classify_record (void)
-{
-  UpmFormatRecord r = { 0 };
+static const UpmFormatRecord classify_record = {
+  .task = "classify",
+  .start = 1.0666,
+  .end = 2.1334,
+  .n_frames = 4,
+  .span = SPAN_CLASSIFY,
+  .scores = { TRUE, SPAN_CLASSIFY, scores, G_N_ELEMENTS (scores) },
+  .routing = { .present = TRUE,
+      .span = SPAN_CLASSIFY,
+      .model = "tiny",
+      .n_layers = 4,
+      .n_experts = 8,
+      .routes = routes,
+      .n_routes = G_N_ELEMENTS (routes) },
+};
 
-  r.task = "classify";
-  r.start = 1.0666;
-  r.end = 2.1334;
-  r.n_frames = 4;
-  r.span.pts = 1066600000;
-  r.span.duration = UPM_FORMAT_TIME_NONE;
-  r.scores.present = TRUE;
-  r.scores.span = r.span;
-  r.scores.items = scores;
-  r.scores.n_items = G_N_ELEMENTS (scores);
-  r.routing.present = TRUE;
-  r.routing.span = r.span;
-  r.routing.model = "tiny";
-  r.routing.n_layers = 4;
-  r.routing.n_experts = 8;
-  r.routing.routes = routes;
-  r.routing.n_routes = G_N_ELEMENTS (routes);
-  return r;
-}
-
-static UpmFormatRecord
-caption_record (void)
-{
-  UpmFormatRecord r = { 0 };
-
-  r.task = "caption";
-  r.start = 0.0;
-  r.end = 0.0;
-  r.n_frames = 1;
-  r.span.pts = 0;
-  r.span.duration = 33333333;
-  r.caption.present = TRUE;
-  r.caption.span = r.span;
-  r.caption.text = "a cat\r\n--> \"runs\"";
-  r.caption.ids = ids;
-  r.caption.n_ids = G_N_ELEMENTS (ids);
-  r.caption.score = -0.5f;
-  return r;
-}
+/* The caption of a still image, with characters cues cannot hold. */
+static const UpmFormatRecord caption_record = {
+  .task = "caption",
+  .n_frames = 1,
+  .span = SPAN_CAPTION,
+  .caption = { TRUE, SPAN_CAPTION, "a cat\r\n--> \"runs\"", ids,
+      G_N_ELEMENTS (ids), -0.5f },
+};
 
 static void
 check_json_line (const UpmFormatRecord *r, const char *want)
@@ -89,7 +78,7 @@ check_json_line (const UpmFormatRecord *r, const char *want)
 static void
 test_json_line (void)
 {
-  UpmFormatRecord r = classify_record ();
+  UpmFormatRecord r = classify_record;
 
   check_json_line (&r,
       "{\"start\":1.067,\"end\":2.133,\"frames\":4,\"task\":\"classify\","
@@ -105,7 +94,7 @@ test_json_line (void)
       "\"results\":[{\"index\":2,\"caption\":\"a \\\"red\\\" --> ball\\n\","
       "\"score\":8.42169},{\"index\":0,\"caption\":\"b\\\\c\\t\\u0001\","
       "\"score\":7.5}]}");
-  r = caption_record ();
+  r = caption_record;
   check_json_line (&r,
       "{\"start\":0.000,\"end\":0.000,\"frames\":1,\"task\":\"caption\","
       "\"caption\":\"a cat\\r\\n--> \\\"runs\\\"\",\"ids\":[320,522,-1],"
@@ -115,7 +104,7 @@ test_json_line (void)
 static void
 test_json_metas (void)
 {
-  UpmFormatRecord r = classify_record ();
+  UpmFormatRecord r = classify_record;
   GString *s = g_string_new (NULL);
 
   r.routing.token_routes = token_routes;
@@ -145,7 +134,7 @@ test_json_metas (void)
 
   /* json-glib's numbers: %.17g, ".0" for integral values; NULL strings and
    * NaN are null */
-  r = caption_record ();
+  r = caption_record;
   r.caption.text = NULL;
   r.caption.score = NAN;
   r.caption.n_ids = 0;
@@ -177,48 +166,51 @@ test_json_values (void)
 }
 
 static void
-test_text (void)
+check_text (
+    const UpmFormatRecord *r, UpmFormatTextStyle style, const char *want)
 {
-  UpmFormatRecord r = classify_record ();
   GString *s = g_string_new (NULL);
 
-  upm_format_record (s, &r, UPM_FORMAT_TEXT, 1);
-  g_assert_cmpstr (s->str, ==,
+  upm_format_text (s, r, style);
+  g_assert_cmpstr (s->str, ==, want);
+  if (style == UPM_FORMAT_TEXT_LINE)
+    {
+      g_string_truncate (s, 0);
+      upm_format_record (s, r, UPM_FORMAT_TEXT, 1);
+      g_assert_cmpstr (s->str, ==, want);
+    }
+  g_string_free (s, TRUE);
+}
+
+static void
+test_text (void)
+{
+  UpmFormatRecord r = classify_record;
+
+  check_text (&r, UPM_FORMAT_TEXT_LINE,
       "[00:00:01.067 --> 00:00:02.133] a \"red\" --> ball\n (p 0.750); "
       "b\\c\t\x01 (p 0.250)\n"
       "    layer  0 attn cls_input        tokens [0, 65): expert 3 (0.625) "
       "+ expert 1 (0.375)\n");
-  g_string_truncate (s, 0);
-  upm_format_text (s, &r, UPM_FORMAT_TEXT_LABEL);
-  g_assert_cmpstr (s->str, ==, "a \"red\" --> ball\n");
-  g_string_truncate (s, 0);
-  upm_format_text (s, &r, UPM_FORMAT_TEXT_LABEL_SCORE);
-  g_assert_cmpstr (s->str, ==, "a \"red\" --> ball\n (0.75)");
-
+  check_text (&r, UPM_FORMAT_TEXT_LABEL, "a \"red\" --> ball\n");
+  check_text (&r, UPM_FORMAT_TEXT_LABEL_SCORE, "a \"red\" --> ball\n (0.75)");
   r.task = "retrieve";
   r.routing.present = FALSE;
-  g_string_truncate (s, 0);
-  upm_format_text (s, &r, UPM_FORMAT_TEXT_LINE);
-  g_assert_cmpstr (s->str, ==,
+  check_text (&r, UPM_FORMAT_TEXT_LINE,
       "[00:00:01.067 --> 00:00:02.133] a \"red\" --> ball\n (score 8.422); "
       "b\\c\t\x01 (score 7.500)\n");
-
-  r = caption_record ();
-  g_string_truncate (s, 0);
-  upm_format_record (s, &r, UPM_FORMAT_TEXT, 1);
-  g_assert_cmpstr (s->str, ==,
+  check_text (&caption_record, UPM_FORMAT_TEXT_LINE,
       "[00:00:00.000 --> 00:00:00.000] a cat\r\n--> \"runs\" (score -0.50)\n");
-  g_string_truncate (s, 0);
-  upm_format_text (s, &r, UPM_FORMAT_TEXT_LABEL_SCORE);
-  g_assert_cmpstr (s->str, ==, "a cat\r\n--> \"runs\"");
-  g_string_free (s, TRUE);
+  check_text (&caption_record, UPM_FORMAT_TEXT_LABEL, "a cat\r\n--> \"runs\"");
+  check_text (
+      &caption_record, UPM_FORMAT_TEXT_LABEL_SCORE, "a cat\r\n--> \"runs\"");
 }
 
 /* The scores of a cue are one line: cue-safe text has no line breaks. */
 static void
 test_cues (void)
 {
-  UpmFormatRecord r = classify_record ();
+  UpmFormatRecord r = classify_record;
   GString *s = g_string_new (NULL);
 
   upm_format_header (s, UPM_FORMAT_WEBVTT);
@@ -233,7 +225,7 @@ test_cues (void)
 
   /* SRT: numbered, comma before the milliseconds, no routing; an empty
    * clip lasts 1 ms; no line breaks or "-->" in the text */
-  r = caption_record ();
+  r = caption_record;
   g_string_truncate (s, 0);
   upm_format_header (s, UPM_FORMAT_SRT);
   upm_format_cue (s, &r, UPM_FORMAT_SRT, 7);
@@ -264,15 +256,24 @@ test_helpers (void)
   g_assert_false (upm_format_from_name ("xml", &f));
 }
 
+static const struct
+{
+  const char *path;
+  GTestFunc func;
+} tests[] = {
+  { "/format/json-line", test_json_line },
+  { "/format/json-metas", test_json_metas },
+  { "/format/json-values", test_json_values },
+  { "/format/text", test_text },
+  { "/format/cues", test_cues },
+  { "/format/helpers", test_helpers },
+};
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/format/json-line", test_json_line);
-  g_test_add_func ("/format/json-metas", test_json_metas);
-  g_test_add_func ("/format/json-values", test_json_values);
-  g_test_add_func ("/format/text", test_text);
-  g_test_add_func ("/format/cues", test_cues);
-  g_test_add_func ("/format/helpers", test_helpers);
+  for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
+    g_test_add_func (tests[i].path, tests[i].func);
   return g_test_run ();
 }

@@ -224,15 +224,13 @@ upm_cli_routes (const UpmRouting *routing, guint *n)
     {
       const UpmRoute *rt = &g_array_index (routing->routes, UpmRoute, i);
 
-      out[i].layer = rt->layer;
-      out[i].gate = upm_cli_gate_name (rt->gate);
-      out[i].segment = upm_attr_name (rt->attr);
-      out[i].token_begin = rt->token_begin;
-      out[i].token_end = rt->token_end;
-      out[i].expert[0] = rt->expert[0];
-      out[i].expert[1] = rt->expert[1];
-      out[i].weight[0] = rt->weight[0];
-      out[i].weight[1] = rt->weight[1];
+      out[i] = (UpmFormatRoute){ .layer = rt->layer,
+        .gate = upm_cli_gate_name (rt->gate),
+        .segment = upm_attr_name (rt->attr),
+        .token_begin = rt->token_begin,
+        .token_end = rt->token_end,
+        .expert = { rt->expert[0], rt->expert[1] },
+        .weight = { rt->weight[0], rt->weight[1] } };
     }
   *n = len;
   return out;

@@ -730,6 +730,18 @@ run_all (Run *r, GError **error)
 }
 
 static void
+options_clear (Options *o)
+{
+  char *strings[] = { o->task, o->labels, o->labels_file, o->labelset,
+    o->captions_file, o->format, o->raw, o->dump_frames };
+
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    g_free (strings[i]);
+  g_strfreev (o->inputs);
+  upm_cli_options_clear (&o->cli);
+}
+
+static void
 run_clear (Run *r)
 {
   Options *o = &r->opt;
@@ -742,16 +754,7 @@ run_clear (Run *r)
     upm_context_free (r->ctx);
   if (r->model)
     upm_model_unref (r->model);
-  upm_cli_options_clear (&o->cli);
-  g_free (o->task);
-  g_free (o->labels);
-  g_free (o->labels_file);
-  g_free (o->labelset);
-  g_free (o->captions_file);
-  g_free (o->format);
-  g_free (o->raw);
-  g_free (o->dump_frames);
-  g_strfreev (o->inputs);
+  options_clear (o);
 }
 
 int
