@@ -9,7 +9,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "upm.h"
+#include "upm-cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,17 +21,14 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
-#define DEFAULT_TOP_K 5
 #define MAX_SIDE 16384
 
 /* ------------------------------------------------------------- types */
 
 typedef struct
 {
-  char *model, *manifest, *output, *progress;
-  int threads, top_k, beam_size, max_length;
+  UpmCliOptions cli; /* model, output, progress, threads, top-k, beam, length */
+  char *manifest;
   gboolean no_caption, no_retrieval, no_labels;
 } Options;
 
@@ -62,8 +59,7 @@ typedef struct
   UpmModel *model;
   UpmContext *ctx;
   const UpmHParams *hp;
-  FILE *out;
-  gboolean show_progress;
+  UpmCliOutput io; /* output file, progress */
 
   /* manifest */
   char *frames_path;
@@ -86,7 +82,6 @@ typedef struct
   float *vid_feats;       /* n_clips x D, retrieval_input */
   gboolean visual_shared; /* cls_input feature reused for retrieval */
   Timing t;
-  gint64 t_start;
   double setup_ms[4]; /* labels, captions, vocab, load */
 } Eval;
 
@@ -95,37 +90,29 @@ typedef struct
 static gboolean
 parse_options (Options *o, int *argc, char ***argv, GError **error)
 {
-  GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &o->model, "Model file (.upm)", "FILE" },
+  UpmCliOptions *c = &o->cli;
+  GOptionEntry entries[] = { UPM_CLI_OPTION_MODEL (c),
     { "manifest", 'i', 0, G_OPTION_ARG_FILENAME, &o->manifest,
         "Evaluation manifest (JSON, see --help)", "FILE" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output,
-        "Write the JSON lines here (default: stdout)", "FILE" },
-    { "top-k", 'k', 0, G_OPTION_ARG_INT, &o->top_k,
-        "Best labels listed per label set (default 5)", "N" },
-    { "beam-size", 0, 0, G_OPTION_ARG_INT, &o->beam_size,
-        "Caption beam size (default: manifest, then the model's)", "N" },
-    { "max-length", 0, 0, G_OPTION_ARG_INT, &o->max_length,
-        "Caption length in tokens (default: manifest, then the model's)", "N" },
+    UPM_CLI_OPTION_OUTPUT (c, "Write the JSON lines here (default: stdout)"),
+    UPM_CLI_OPTION_INT (
+        "top-k", 'k', c->top_k, "Best labels listed per label set (default 5)"),
+    UPM_CLI_OPTION_INT ("beam-size", 0, c->beam_size,
+        "Caption beam size (default: manifest, then the model's)"),
+    UPM_CLI_OPTION_INT ("max-length", 0, c->max_length,
+        "Caption length in tokens (default: manifest, then the model's)"),
     { "no-caption", 0, 0, G_OPTION_ARG_NONE, &o->no_caption,
         "Skip captioning even if the manifest asks for it", NULL },
     { "no-retrieval", 0, 0, G_OPTION_ARG_NONE, &o->no_retrieval,
         "Skip retrieval even if the manifest asks for it", NULL },
     { "no-labels", 0, 0, G_OPTION_ARG_NONE, &o->no_labels,
         "Skip the label sets of the manifest", NULL },
-    { "progress", 0, 0, G_OPTION_ARG_STRING, &o->progress,
-        "auto (default: when stderr is a terminal), always or never", "WHEN" },
-    { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads,
-        "Threads (default 0: all cores)", "N" },
-    { NULL } };
-  GOptionContext *oc = g_option_context_new (NULL);
-  gboolean ok;
+    UPM_CLI_OPTION_PROGRESS (c), UPM_CLI_OPTION_THREADS (c), { NULL } };
 
-  g_option_context_set_summary (oc,
+  return upm_cli_parse (entries,
       "Run an evaluation manifest through a Uni-Perceiver(-MoE) model and "
       "print\nthe raw results as JSON lines (tools/evaluate.py computes the "
-      "metrics).");
-  g_option_context_set_description (oc,
+      "metrics).",
       "Manifest (JSON):\n"
       "  {\"frames_file\": \"clips.rgb\",   raw RGB24, relative to the "
       "manifest\n"
@@ -143,40 +130,23 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
       "text/ids/score, ms per\nstage), retrieval (per group: similarity "
       "matrix rows = captions,\ncolumns = videos, and the rank of each "
       "clip's own video/caption),\nsummary (totals and mean ms per clip).\n\n"
-      "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
-  g_option_context_add_main_entries (oc, entries, NULL);
-  ok = g_option_context_parse (oc, argc, argv, error);
-  g_option_context_free (oc);
-  return ok;
+      "Exit status: 0 success, 1 runtime error, 2 usage error.\n",
+      argc, argv, error);
 }
 
 static gboolean
 check_options (Eval *e, GError **error)
 {
   Options *o = &e->opt;
-  const char *prog = o->progress ? o->progress : "auto";
+  UpmCliOptions *c = &o->cli;
 
-#define USAGE(...)                                                             \
-  do                                                                           \
-    {                                                                          \
-      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, __VA_ARGS__); \
-      return FALSE;                                                            \
-    }                                                                          \
-  while (0)
-  if (o->model == NULL)
-    USAGE ("--model is required");
+  if (c->model == NULL)
+    return upm_cli_usage (error, "--model is required");
   if (o->manifest == NULL)
-    USAGE ("--manifest is required");
-  if (o->top_k < 0 || o->beam_size < 0 || o->max_length < 0 || o->threads < 0)
-    USAGE ("numeric options must not be negative");
-  if (g_str_equal (prog, "always"))
-    e->show_progress = TRUE;
-  else if (g_str_equal (prog, "auto"))
-    e->show_progress = isatty (2);
-  else if (!g_str_equal (prog, "never"))
-    USAGE ("--progress must be auto, always or never");
-#undef USAGE
-  return TRUE;
+    return upm_cli_usage (error, "--manifest is required");
+  if (c->top_k < 0 || c->beam_size < 0 || c->max_length < 0 || c->threads < 0)
+    return upm_cli_usage (error, "numeric options must not be negative");
+  return upm_cli_parse_progress (c->progress, &e->io.show_progress, error);
 }
 
 /* ----------------------------------------------------------- manifest */
@@ -508,10 +478,10 @@ load_manifest (Eval *e, GError **error)
     goto out;
   if (e->opt.no_caption)
     e->do_caption = FALSE;
-  if (e->opt.beam_size > 0)
-    e->cap_params.beam_size = (uint32_t)e->opt.beam_size;
-  if (e->opt.max_length > 0)
-    e->cap_params.max_length = (uint32_t)e->opt.max_length;
+  if (e->opt.cli.beam_size > 0)
+    e->cap_params.beam_size = (uint32_t)e->opt.cli.beam_size;
+  if (e->opt.cli.max_length > 0)
+    e->cap_params.max_length = (uint32_t)e->opt.cli.max_length;
   ok = TRUE;
 out:
   g_free (dir);
@@ -521,65 +491,13 @@ out:
 
 /* ------------------------------------------------------------- output */
 
-static void
-json_string (GString *s, const char *text)
-{
-  const char *p;
-
-  g_string_append_c (s, '"');
-  for (p = text; *p; p++)
-    {
-      guchar c = (guchar)*p;
-
-      if (c == '"' || c == '\\')
-        g_string_append_printf (s, "\\%c", c);
-      else if (c == '\n')
-        g_string_append (s, "\\n");
-      else if (c < 0x20)
-        g_string_append_printf (s, "\\u%04x", c);
-      else
-        g_string_append_c (s, (char)c);
-    }
-  g_string_append_c (s, '"');
-}
-
-/* A JSON number (null for NaN / infinity). */
-static void
-json_number (GString *s, double v, const char *fmt)
-{
-  if (isfinite (v))
-    g_string_append_printf (s, fmt, v);
-  else
-    g_string_append (s, "null");
-}
-
-static void
-json_floats (GString *s, const float *v, guint n)
-{
-  guint i;
-
-  g_string_append_c (s, '[');
-  for (i = 0; i < n; i++)
-    {
-      if (i)
-        g_string_append_c (s, ',');
-      json_number (s, v[i], "%.6g");
-    }
-  g_string_append_c (s, ']');
-}
-
 static gboolean
 emit (Eval *e, GString *s, GError **error)
 {
   gboolean ok;
 
   g_string_append_c (s, '\n');
-  if (e->show_progress && e->out == stdout && isatty (1))
-    g_printerr ("\r\033[K");
-  ok = fwrite (s->str, 1, s->len, e->out) == s->len && fflush (e->out) == 0;
-  if (!ok)
-    g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "cannot write output: %s",
-        g_strerror (errno));
+  ok = upm_cli_write (&e->io, s, error);
   g_string_free (s, TRUE);
   return ok;
 }
@@ -590,12 +508,6 @@ ms_since (gint64 t0)
   return (g_get_monotonic_time () - t0) / 1000.0;
 }
 
-static const char *
-gate_name (UpmGateKind gate)
-{
-  return gate == UPM_GATE_ATTN ? "attn" : "ffn";
-}
-
 static gboolean
 emit_model (Eval *e, GError **error)
 {
@@ -604,9 +516,10 @@ emit_model (Eval *e, GError **error)
   gboolean first = TRUE;
   guint l, g, a;
 
-  json_string (s, upm_model_path (e->model));
+  upm_json_string (s, upm_model_path (e->model));
   g_string_append (s, ",\"name\":");
-  json_string (s, upm_model_name (e->model) ? upm_model_name (e->model) : "");
+  upm_json_string (
+      s, upm_model_name (e->model) ? upm_model_name (e->model) : "");
   g_string_append_printf (s,
       ",\"hparams\":{\"n_embd\":%u,\"n_layer\":%u,"
       "\"n_head\":%u,\"n_ff\":%u,\"n_vocab\":%u,\"patch_size\":%u,"
@@ -622,7 +535,7 @@ emit_model (Eval *e, GError **error)
     {
       g_string_append_printf (
           s, "%s\"%s\":", a ? "," : "", upm_scale_name ((UpmScale)a));
-      json_number (s, upm_model_logit_scale (e->model, (UpmScale)a), "%.6g");
+      upm_json_number (s, upm_model_logit_scale (e->model, (UpmScale)a));
     }
   g_string_append (s, "},\"moe_layers\":[");
   for (l = 0; l < hp->n_layer; l++)
@@ -648,13 +561,11 @@ emit_model (Eval *e, GError **error)
               continue;
             g_string_append_printf (s,
                 "%s{\"layer\":%u,\"gate\":\"%s\","
-                "\"attr\":\"%s\",\"experts\":[%u,%u],\"weights\":[",
-                first ? "" : ",", l, gate_name ((UpmGateKind)g),
+                "\"attr\":\"%s\",\"experts\":[%u,%u],\"weights\":",
+                first ? "" : ",", l, upm_cli_gate_name ((UpmGateKind)g),
                 upm_attr_name ((UpmAttr)a), ex[0], ex[1]);
-            json_number (s, w[0], "%.6g");
-            g_string_append_c (s, ',');
-            json_number (s, w[1], "%.6g");
-            g_string_append (s, "]}");
+            upm_json_floats (s, w, 2);
+            g_string_append_c (s, '}');
             first = FALSE;
           }
     }
@@ -669,12 +580,12 @@ emit_setup (Eval *e, GError **error)
   guint i;
 
   g_string_append_printf (s, ",\"clips\":%u,\"frames_file\":", e->n_clips);
-  json_string (s, e->frames_path);
+  upm_json_string (s, e->frames_path);
   g_string_append (s, ",\"labelsets\":[");
   for (i = 0; i < e->n_sets; i++)
     {
       g_string_append (s, i ? ",{\"name\":" : "{\"name\":");
-      json_string (s, e->sets[i].name);
+      upm_json_string (s, e->sets[i].name);
       g_string_append_printf (s, ",\"n_labels\":%u}", e->sets[i].n_labels);
     }
   g_string_append_printf (
@@ -697,56 +608,17 @@ emit_setup (Eval *e, GError **error)
   return emit (e, s, error);
 }
 
-/* ----------------------------------------------------------- progress */
-
-static void
-vocab_progress (double fraction, const char *what, gpointer user_data)
-{
-  Eval *e = user_data;
-
-  if (!e->show_progress)
-    return;
-  g_printerr ("\r%s: %3.0f%%   ", what ? what : "vocabulary features",
-      100.0 * CLAMP (fraction, 0.0, 1.0));
-  if (fraction >= 1.0)
-    g_printerr ("\n");
-}
-
-static void
-show_progress (Eval *e, guint done, gboolean final)
-{
-  double dt = (g_get_monotonic_time () - e->t_start) / 1e6;
-  double rate = dt > 0.0 ? done / dt : 0.0;
-  int eta = rate > 0.0 ? (int)((e->n_clips - done) / rate) : 0;
-
-  if (!e->show_progress)
-    return;
-  g_printerr ("\rclip %u/%u  %.2f clips/s  ETA %d:%02d   ", done, e->n_clips,
-      rate, eta / 60, eta % 60);
-  if (final)
-    g_printerr ("\n");
-}
-
 /* -------------------------------------------------------------- setup */
 
 static gboolean
 load_model (Eval *e, GError **error)
 {
-  GError *err = NULL;
   gint64 t0 = g_get_monotonic_time ();
 
-  e->model = upm_model_load (e->opt.model, &err);
-  if (e->model == NULL)
-    {
-      if (strstr (err->message, e->opt.model) == NULL)
-        g_prefix_error (&err, "%s: ", e->opt.model);
-      g_propagate_error (error, err);
-      return FALSE;
-    }
+  if (!upm_cli_load_model (e->opt.cli.model, &e->model, &e->ctx, error))
+    return FALSE;
   e->hp = upm_model_hparams (e->model);
-  e->ctx = upm_context_new (e->model);
-  e->frame_floats
-      = (gsize)UPM_HP_TOKENS_PER_FRAME (e->hp) * UPM_HP_PATCH_DIM (e->hp);
+  e->frame_floats = upm_cli_frame_floats (e->hp);
   e->patches = g_new (float, e->frame_floats * e->hp->n_temporal);
   e->setup_ms[3] = ms_since (t0);
   return TRUE;
@@ -786,8 +658,7 @@ setup_features (Eval *e, GError **error)
     }
   e->setup_ms[1] = ms_since (t0);
   t0 = g_get_monotonic_time ();
-  if (e->do_caption
-      && upm_model_vocab_features (e->model, vocab_progress, e, error) == NULL)
+  if (e->do_caption && !upm_cli_vocab_features (e->model, &e->io, error))
     return FALSE;
   e->setup_ms[2] = ms_since (t0);
   return TRUE;
@@ -820,7 +691,7 @@ run_labelsets (
     {
       LabelSet *ls = &e->sets[i];
       guint n = ls->n_labels;
-      guint k = MIN (e->opt.top_k > 0 ? (guint)e->opt.top_k : DEFAULT_TOP_K, n);
+      guint k = upm_cli_top_k (&e->opt.cli, n);
       float *logits = g_new (float, n), *probs = g_new (float, n);
       UpmScore *top = g_new (UpmScore, k);
 
@@ -828,16 +699,16 @@ run_labelsets (
       upm_top_k (logits, probs, n, k, top);
       if (i)
         g_string_append_c (s, ',');
-      json_string (s, ls->name);
+      upm_json_string (s, ls->name);
       g_string_append (s, ":{\"top\":[");
       for (j = 0; j < k; j++)
         g_string_append_printf (s, "%s%u", j ? "," : "", top[j].index);
       g_string_append (s, "],\"label\":");
-      json_string (s, ls->labels[top[0].index]);
+      upm_json_string (s, ls->labels[top[0].index]);
       g_string_append (s, ",\"probs\":");
-      json_floats (s, probs, n);
+      upm_json_floats (s, probs, n);
       g_string_append (s, ",\"logits\":");
-      json_floats (s, logits, n);
+      upm_json_floats (s, logits, n);
       g_string_append_c (s, '}');
       g_free (top);
       g_free (probs);
@@ -882,19 +753,17 @@ run_caption (Eval *e, guint frames, GString *s, GError **error)
 {
   UpmCaption cap = { 0 };
   char *text;
-  guint i;
 
   if (!upm_caption (
           e->ctx, e->patches, frames, &e->cap_params, &cap, NULL, error))
     return FALSE;
   text = g_utf8_make_valid (cap.text ? cap.text : "", -1);
   g_string_append (s, ",\"caption\":{\"text\":");
-  json_string (s, text);
-  g_string_append (s, ",\"ids\":[");
-  for (i = 0; i < cap.n_ids; i++)
-    g_string_append_printf (s, "%s%d", i ? "," : "", cap.ids[i]);
-  g_string_append (s, "],\"score\":");
-  json_number (s, cap.score, "%.6g");
+  upm_json_string (s, text);
+  g_string_append (s, ",\"ids\":");
+  upm_json_ints (s, cap.ids, cap.n_ids);
+  g_string_append (s, ",\"score\":");
+  upm_json_number (s, cap.score);
   g_string_append_c (s, '}');
   g_free (text);
   upm_caption_clear (&cap);
@@ -930,7 +799,7 @@ run_clip (Eval *e, guint idx, GError **error)
   double ms[4] = { 0.0, 0.0, 0.0, 0.0 };
 
   g_string_append_printf (s, ",\"index\":%u,\"id\":", idx);
-  json_string (s, c->id);
+  upm_json_string (s, c->id);
   g_string_append_printf (s, ",\"frames\":%u", c->frames);
   ok = preprocess (e, c, error);
   ms[0] = ms_since (t0);
@@ -978,6 +847,36 @@ run_clip (Eval *e, guint idx, GError **error)
   return ok;
 }
 
+/* The rank (0 = best) of the diagonal entry of row @i among the n x n
+ * similarities at @sim, read by rows (text to video) or, @by_column, by
+ * columns (video to text); ties count against it. */
+static guint
+diagonal_rank (const float *sim, guint n, guint i, gboolean by_column)
+{
+  gsize row = by_column ? 1 : n, col = by_column ? n : 1;
+  float own = sim[i * row + i * col];
+  guint j, r = 0;
+
+  for (j = 0; j < n; j++)
+    r += j != i && sim[i * row + j * col] >= own;
+  return r;
+}
+
+/* "<key>":[rank of every clip's own video / caption] */
+static void
+append_ranks (
+    GString *s, const char *key, const float *sim, guint n, gboolean by_column)
+{
+  gint32 *ranks = g_new (gint32, n);
+  guint i;
+
+  for (i = 0; i < n; i++)
+    ranks[i] = diagonal_rank (sim, n, i, by_column);
+  g_string_append_printf (s, ",\"%s\":", key);
+  upm_json_ints (s, ranks, n);
+  g_free (ranks);
+}
+
 /* Similarities of the captions (rows) against the videos (columns) of
  * clips [begin, begin + n), and the rank (0 = best) of every clip's own
  * video / caption; ties count against the clip. */
@@ -1002,30 +901,14 @@ emit_group (Eval *e, guint group, guint begin, guint n, GError **error)
       }
   g_string_append_printf (
       s, ",\"group\":%u,\"begin\":%u,\"size\":%u", group, begin, n);
-  g_string_append (s, ",\"t2v_rank\":[");
-  for (i = 0; i < n; i++)
-    {
-      guint r = 0;
-
-      for (j = 0; j < n; j++)
-        r += j != i && sim[(gsize)i * n + j] >= sim[(gsize)i * n + i];
-      g_string_append_printf (s, "%s%u", i ? "," : "", r);
-    }
-  g_string_append (s, "],\"v2t_rank\":[");
-  for (j = 0; j < n; j++)
-    {
-      guint r = 0;
-
-      for (i = 0; i < n; i++)
-        r += i != j && sim[(gsize)i * n + j] >= sim[(gsize)j * n + j];
-      g_string_append_printf (s, "%s%u", j ? "," : "", r);
-    }
-  g_string_append (s, "],\"sims\":[");
+  append_ranks (s, "t2v_rank", sim, n, FALSE);
+  append_ranks (s, "v2t_rank", sim, n, TRUE);
+  g_string_append (s, ",\"sims\":[");
   for (i = 0; i < n; i++)
     {
       if (i)
         g_string_append_c (s, ',');
-      json_floats (s, sim + (gsize)i * n, n);
+      upm_json_floats (s, sim + (gsize)i * n, n);
     }
   g_string_append (s, "]}");
   g_free (sim);
@@ -1035,7 +918,7 @@ emit_group (Eval *e, guint group, guint begin, guint n, GError **error)
 static gboolean
 emit_summary (Eval *e, GError **error)
 {
-  double wall = ms_since (e->t_start), n = e->n_clips;
+  double wall = ms_since (e->io.t_start), n = e->n_clips;
   GString *s = g_string_new ("{\"type\":\"summary\"");
 
   g_string_append_printf (s,
@@ -1056,7 +939,7 @@ process (Eval *e, GError **error)
 {
   guint i, group = 0, begin = 0;
 
-  e->t_start = g_get_monotonic_time ();
+  e->io.t_start = g_get_monotonic_time ();
   for (i = 0; i < e->n_clips; i++)
     {
       if (!run_clip (e, i, error))
@@ -1068,29 +951,14 @@ process (Eval *e, GError **error)
             return FALSE;
           begin = i + 1;
         }
-      show_progress (e, i + 1, FALSE);
+      upm_cli_progress_clips (&e->io, i + 1, e->n_clips);
     }
-  show_progress (e, e->n_clips, TRUE);
+  upm_cli_progress_clips (&e->io, e->n_clips, e->n_clips);
+  upm_cli_progress_end (&e->io);
   return emit_summary (e, error);
 }
 
 /* -------------------------------------------------------------- main */
-
-static gboolean
-open_output (Eval *e, GError **error)
-{
-  if (e->opt.output == NULL || g_str_equal (e->opt.output, "-"))
-    {
-      e->out = stdout;
-    }
-  else if ((e->out = g_fopen (e->opt.output, "w")) == NULL)
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: %s", e->opt.output,
-          g_strerror (errno));
-      return FALSE;
-    }
-  return TRUE;
-}
 
 static void
 eval_clear (Eval *e)
@@ -1098,8 +966,7 @@ eval_clear (Eval *e)
   Options *o = &e->opt;
   guint i;
 
-  if (e->out && e->out != stdout)
-    fclose (e->out);
+  upm_cli_close_output (&e->io);
   for (i = 0; i < e->n_clips && e->clips; i++)
     g_free (e->clips[i].id);
   g_free (e->clips);
@@ -1121,10 +988,8 @@ eval_clear (Eval *e)
     upm_context_free (e->ctx);
   if (e->model)
     upm_model_unref (e->model);
-  g_free (o->model);
+  upm_cli_options_clear (&o->cli);
   g_free (o->manifest);
-  g_free (o->output);
-  g_free (o->progress);
 }
 
 int
@@ -1137,35 +1002,26 @@ main (int argc, char **argv)
   if (!parse_options (&e.opt, &argc, &argv, &error)
       || !check_options (&e, &error))
     {
-      g_printerr ("upm-eval: %s\nTry 'upm-eval --help' for more information.\n",
-          error->message);
-      g_clear_error (&error);
       eval_clear (&e);
-      return EXIT_USAGE;
+      return upm_cli_report_usage ("upm-eval", &error);
     }
   if (argc > 1)
     {
       g_printerr ("upm-eval: unexpected argument '%s'\n", argv[1]);
       eval_clear (&e);
-      return EXIT_USAGE;
+      return UPM_CLI_EXIT_USAGE;
     }
-  if (e.opt.threads > 0)
-    upm_set_num_threads (e.opt.threads);
+  if (e.opt.cli.threads > 0)
+    upm_set_num_threads (e.opt.cli.threads);
   if (!load_model (&e, &error))
-    status = EXIT_RUNTIME;
+    status = UPM_CLI_EXIT_RUNTIME;
   else if (!load_manifest (&e, &error))
-    status = EXIT_USAGE;
-  else if (!open_output (&e, &error) || !emit_model (&e, &error)
-           || !setup_features (&e, &error) || !emit_setup (&e, &error)
-           || !process (&e, &error))
-    status = EXIT_RUNTIME;
-  if (error != NULL)
-    {
-      if (e.show_progress)
-        g_printerr ("\n");
-      g_printerr ("upm-eval: %s\n", error->message);
-      g_clear_error (&error);
-    }
+    status = UPM_CLI_EXIT_USAGE;
+  else if (!upm_cli_open_output (&e.io, e.opt.cli.output, &error)
+           || !emit_model (&e, &error) || !setup_features (&e, &error)
+           || !emit_setup (&e, &error) || !process (&e, &error))
+    status = UPM_CLI_EXIT_RUNTIME;
+  upm_cli_report_error ("upm-eval", e.io.show_progress, &error);
   eval_clear (&e);
   return status;
 }

@@ -300,58 +300,65 @@ print_text_result (const UpmGguf *g, const UpmModel *m, const GError *err)
 
 /* ------------------------------------------------------------------- json */
 
+/* "  \"<name>\": [" and @n objects, one a line, written by @item. */
 static void
-json_keys (GString *s, const UpmGguf *g)
+json_list (GString *s, const char *name, const UpmGguf *g, guint n,
+    void (*item) (GString *s, const UpmGguf *g, guint i))
 {
   guint i;
 
-  g_string_append (s, "  \"keys\": [");
-  for (i = 0; i < upm_gguf_n_kv (g); i++)
+  g_string_append_printf (s, "  \"%s\": [", name);
+  for (i = 0; i < n; i++)
     {
-      const UpmGgufKv *kv = upm_gguf_kv (g, i);
-
-      g_string_append_printf (s, "%s\n    {\"key\": ", i ? "," : "");
-      append_string (s, kv->key, strlen (kv->key), TRUE);
-      g_string_append_printf (s, ", \"type\": \"%s\"", type_name (kv->type));
-      if (kv->type == UPM_GGUF_ARRAY)
-        {
-          g_string_append_printf (s,
-              ", \"element_type\": \"%s\", \"length\": %" G_GUINT64_FORMAT
-              ", \"values\": ",
-              type_name (kv->array_type), kv->n);
-          append_array (s, kv, TRUE);
-        }
-      else
-        {
-          g_string_append (s, ", \"value\": ");
-          append_value (s, kv->type, kv->raw, TRUE);
-        }
-      g_string_append_c (s, '}');
+      g_string_append (s, i ? ",\n    " : "\n    ");
+      item (s, g, i);
     }
   g_string_append (s, "\n  ],\n");
 }
 
+/* {"<member>": "<value>" -- an object up to its first member */
 static void
-json_tensors (GString *s, const UpmGguf *g)
+json_object_open (GString *s, const char *member, const char *value)
 {
-  guint i;
+  g_string_append_printf (s, "{\"%s\": ", member);
+  append_string (s, value, strlen (value), TRUE);
+}
 
-  g_string_append (s, "  \"tensors\": [");
-  for (i = 0; i < upm_gguf_n_tensors (g); i++)
+static void
+json_key (GString *s, const UpmGguf *g, guint i)
+{
+  const UpmGgufKv *kv = upm_gguf_kv (g, i);
+
+  json_object_open (s, "key", kv->key);
+  g_string_append_printf (s, ", \"type\": \"%s\"", type_name (kv->type));
+  if (kv->type == UPM_GGUF_ARRAY)
     {
-      const UpmTensor *t = upm_gguf_tensor (g, i);
-
-      g_string_append_printf (s, "%s\n    {\"name\": ", i ? "," : "");
-      append_string (s, t->name, strlen (t->name), TRUE);
-      g_string_append_printf (
-          s, ", \"dtype\": \"%s\", \"shape\": ", upm_dtype_name (t->type));
-      append_shape (s, t);
       g_string_append_printf (s,
-          ", \"offset\": %" G_GUINT64_FORMAT ", \"bytes\": %" G_GUINT64_FORMAT
-          "}",
-          t->offset, t->n_bytes);
+          ", \"element_type\": \"%s\", \"length\": %" G_GUINT64_FORMAT
+          ", \"values\": ",
+          type_name (kv->array_type), kv->n);
+      append_array (s, kv, TRUE);
     }
-  g_string_append (s, "\n  ],\n");
+  else
+    {
+      g_string_append (s, ", \"value\": ");
+      append_value (s, kv->type, kv->raw, TRUE);
+    }
+  g_string_append_c (s, '}');
+}
+
+static void
+json_tensor (GString *s, const UpmGguf *g, guint i)
+{
+  const UpmTensor *t = upm_gguf_tensor (g, i);
+
+  json_object_open (s, "name", t->name);
+  g_string_append_printf (
+      s, ", \"dtype\": \"%s\", \"shape\": ", upm_dtype_name (t->type));
+  append_shape (s, t);
+  g_string_append_printf (s,
+      ", \"offset\": %" G_GUINT64_FORMAT ", \"bytes\": %" G_GUINT64_FORMAT "}",
+      t->offset, t->n_bytes);
 }
 
 static void
@@ -410,8 +417,8 @@ print_json (const UpmGguf *g, const UpmModel *m, const GError *err)
   else
     g_string_append (s, "null");
   g_string_append (s, ",\n");
-  json_keys (s, g);
-  json_tensors (s, g);
+  json_list (s, "keys", g, upm_gguf_n_kv (g), json_key);
+  json_list (s, "tensors", g, upm_gguf_n_tensors (g), json_tensor);
   json_result (s, g, m, err);
   fputs (s->str, stdout);
 }

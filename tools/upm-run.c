@@ -5,22 +5,17 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "upm.h"
+#include "upm-cli.h"
 #include "upm-video.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <libavutil/log.h>
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
 #define DEFAULT_FRAME_STRIDE 8
-#define DEFAULT_TOP_K 5
 
 typedef enum
 {
@@ -29,20 +24,12 @@ typedef enum
   TASK_CAPTION,
 } Task;
 
-typedef enum
-{
-  FMT_TEXT,
-  FMT_JSON,
-  FMT_WEBVTT,
-  FMT_SRT,
-} Format;
-
 typedef struct
 {
-  char *model, *task, *labels, *labels_file, *labelset, *captions_file;
-  char *format, *output, *progress, *raw, *dump_frames;
-  int top_k, clip_frames, frame_stride, clip_hop, beam_size, max_length;
-  int threads;
+  UpmCliOptions cli; /* model, output, progress, threads, top-k, beam, length */
+  char *task, *labels, *labels_file, *labelset, *captions_file;
+  char *format, *raw, *dump_frames;
+  int clip_frames, frame_stride, clip_hop;
   double fps;
   gboolean image, routing, routing_summary;
   char **inputs;
@@ -60,18 +47,15 @@ typedef struct
 {
   Options opt;
   Task task;
-  Format fmt;
+  UpmFormat fmt;
   UpmModel *model;
   UpmContext *ctx;
   const UpmHParams *hp;
   char **texts; /* labels or captions */
   guint n_texts;
   float *text_feats;
-  FILE *out;
-  guint n_cues;
-  /* progress */
-  gboolean show_progress;
-  gint64 t_start;
+  UpmCliOutput io; /* output file, progress */
+  guint n_results;
   guint clips_done;
   int64_t clips_total;
   /* clip assembly */
@@ -91,8 +75,8 @@ typedef struct
 static gboolean
 parse_options (Options *o, int *argc, char ***argv, GError **error)
 {
-  GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &o->model, "Model file (.upm)", "FILE" },
+  UpmCliOptions *c = &o->cli;
+  GOptionEntry entries[] = { UPM_CLI_OPTION_MODEL (c),
     { "task", 't', 0, G_OPTION_ARG_STRING, &o->task,
         "classify (default), retrieve or caption", "TASK" },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &o->labels,
@@ -103,18 +87,17 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Label set bundled in the model (default: the first one)", "NAME" },
     { "captions-file", 0, 0, G_OPTION_ARG_FILENAME, &o->captions_file,
         "Captions to rank, one per line (retrieve)", "FILE" },
-    { "top-k", 'k', 0, G_OPTION_ARG_INT, &o->top_k,
-        "Results per clip (default 5)", "N" },
-    { "clip-frames", 0, 0, G_OPTION_ARG_INT, &o->clip_frames,
-        "Frames per clip (default: the model's)", "N" },
-    { "frame-stride", 0, 0, G_OPTION_ARG_INT, &o->frame_stride,
-        "Keep every Nth decoded frame (default 8)", "N" },
-    { "clip-hop", 0, 0, G_OPTION_ARG_INT, &o->clip_hop,
-        "Kept frames between clip starts (default: clip-frames)", "N" },
-    { "beam-size", 0, 0, G_OPTION_ARG_INT, &o->beam_size,
-        "Caption beam size (default: the model's)", "N" },
-    { "max-length", 0, 0, G_OPTION_ARG_INT, &o->max_length,
-        "Caption length in tokens (default: the model's)", "N" },
+    UPM_CLI_OPTION_INT ("top-k", 'k', c->top_k, "Results per clip (default 5)"),
+    UPM_CLI_OPTION_INT ("clip-frames", 0, o->clip_frames,
+        "Frames per clip (default: the model's)"),
+    UPM_CLI_OPTION_INT ("frame-stride", 0, o->frame_stride,
+        "Keep every Nth decoded frame (default 8)"),
+    UPM_CLI_OPTION_INT ("clip-hop", 0, o->clip_hop,
+        "Kept frames between clip starts (default: clip-frames)"),
+    UPM_CLI_OPTION_INT ("beam-size", 0, c->beam_size,
+        "Caption beam size (default: the model's)"),
+    UPM_CLI_OPTION_INT ("max-length", 0, c->max_length,
+        "Caption length in tokens (default: the model's)"),
     { "image", 0, 0, G_OPTION_ARG_NONE, &o->image,
         "Treat the input as a still image (first frame)", NULL },
     { "raw", 0, 0, G_OPTION_ARG_STRING, &o->raw,
@@ -123,30 +106,23 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Frame rate of --raw input (default 30)", "FPS" },
     { "output-format", 'f', 0, G_OPTION_ARG_STRING, &o->format,
         "text (default), json, webvtt or srt", "FORMAT" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output,
-        "Write results here (default: stdout)", "FILE" },
+    UPM_CLI_OPTION_OUTPUT (c, "Write results here (default: stdout)"),
     { "routing", 0, 0, G_OPTION_ARG_NONE, &o->routing,
         "Print the MoE routing of every clip", NULL },
     { "routing-summary", 0, 0, G_OPTION_ARG_NONE, &o->routing_summary,
         "Print one line of routing per clip: per segment, per MoE layer, "
         "the experts of the attention and FFN gates",
         NULL },
-    { "progress", 0, 0, G_OPTION_ARG_STRING, &o->progress,
-        "auto (default: when stderr is a terminal), always or never", "WHEN" },
-    { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads,
-        "Threads (default 0: all cores)", "N" },
+    UPM_CLI_OPTION_PROGRESS (c), UPM_CLI_OPTION_THREADS (c),
     { "dump-frames", 0, 0, G_OPTION_ARG_FILENAME, &o->dump_frames,
         "Write the preprocessed frames of the first clip as PPM files here",
         "DIR" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->inputs, NULL,
         "INPUT" },
     { NULL } };
-  GOptionContext *oc = g_option_context_new (NULL);
-  gboolean ok;
 
-  g_option_context_set_summary (
-      oc, "Run a Uni-Perceiver(-MoE) model on the clips of a video or image.");
-  g_option_context_set_description (oc,
+  return upm_cli_parse (entries,
+      "Run a Uni-Perceiver(-MoE) model on the clips of a video or image.",
       "Decoded frames are subsampled by --frame-stride and grouped into "
       "clips of\n--clip-frames frames starting every --clip-hop kept frames. "
       "A partial clip at\nthe end of the stream is padded by repeating its "
@@ -154,11 +130,22 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
       "otherwise. A still image is one\n1-frame clip (bicubic resize, "
       "ImageNet normalisation); video clips use\nbilinear resize and "
       "mean/std 0.5.\n\nExit status: 0 success, 1 runtime error, 2 usage "
-      "error.\n");
-  g_option_context_add_main_entries (oc, entries, NULL);
-  ok = g_option_context_parse (oc, argc, argv, error);
-  g_option_context_free (oc);
-  return ok;
+      "error.\n",
+      argc, argv, error);
+}
+
+static gboolean
+parse_task (const char *task, Task *out)
+{
+  if (g_str_equal (task, "classify"))
+    *out = TASK_CLASSIFY;
+  else if (g_str_equal (task, "retrieve"))
+    *out = TASK_RETRIEVE;
+  else if (g_str_equal (task, "caption"))
+    *out = TASK_CAPTION;
+  else
+    return FALSE;
+  return TRUE;
 }
 
 static gboolean
@@ -167,56 +154,31 @@ check_options (Run *r, GError **error)
   Options *o = &r->opt;
   const char *task = o->task ? o->task : "classify";
   const char *fmt = o->format ? o->format : "text";
-  const char *prog = o->progress ? o->progress : "auto";
 
-#define USAGE(...)                                                             \
-  do                                                                           \
-    {                                                                          \
-      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT, __VA_ARGS__); \
-      return FALSE;                                                            \
-    }                                                                          \
-  while (0)
-  if (o->model == NULL)
-    USAGE ("--model is required");
+  if (o->cli.model == NULL)
+    return upm_cli_usage (error, "--model is required");
   if (o->inputs == NULL || o->inputs[0] == NULL)
-    USAGE ("no INPUT given");
+    return upm_cli_usage (error, "no INPUT given");
   if (o->inputs[1] != NULL)
-    USAGE ("only one INPUT is supported");
-  if (g_str_equal (task, "classify"))
-    r->task = TASK_CLASSIFY;
-  else if (g_str_equal (task, "retrieve"))
-    r->task = TASK_RETRIEVE;
-  else if (g_str_equal (task, "caption"))
-    r->task = TASK_CAPTION;
-  else
-    USAGE ("unknown task '%s' (classify, retrieve, caption)", task);
-  if (g_str_equal (fmt, "text"))
-    r->fmt = FMT_TEXT;
-  else if (g_str_equal (fmt, "json"))
-    r->fmt = FMT_JSON;
-  else if (g_str_equal (fmt, "webvtt") || g_str_equal (fmt, "vtt"))
-    r->fmt = FMT_WEBVTT;
-  else if (g_str_equal (fmt, "srt"))
-    r->fmt = FMT_SRT;
-  else
-    USAGE ("unknown output format '%s' (text, json, webvtt, srt)", fmt);
-  if (g_str_equal (prog, "always"))
-    r->show_progress = TRUE;
-  else if (g_str_equal (prog, "auto"))
-    r->show_progress = isatty (2);
-  else if (!g_str_equal (prog, "never"))
-    USAGE ("--progress must be auto, always or never");
+    return upm_cli_usage (error, "only one INPUT is supported");
+  if (!parse_task (task, &r->task))
+    return upm_cli_usage (
+        error, "unknown task '%s' (classify, retrieve, caption)", task);
+  if (!upm_format_from_name (fmt, &r->fmt))
+    return upm_cli_usage (
+        error, "unknown output format '%s' (text, json, webvtt, srt)", fmt);
+  if (!upm_cli_parse_progress (o->cli.progress, &r->io.show_progress, error))
+    return FALSE;
   if (r->task == TASK_RETRIEVE && o->captions_file == NULL)
-    USAGE ("--task retrieve needs --captions-file");
+    return upm_cli_usage (error, "--task retrieve needs --captions-file");
   if (o->raw && !upm_video_parse_size (o->raw, &r->raw_w, &r->raw_h, error))
     return FALSE;
   if (o->labels && o->labels_file)
-    USAGE ("--labels and --labels-file are exclusive");
-  if (o->top_k < 0 || o->clip_frames < 0 || o->frame_stride < 0
-      || o->clip_hop < 0 || o->beam_size < 0 || o->max_length < 0
-      || o->threads < 0 || o->fps < 0.0)
-    USAGE ("numeric options must not be negative");
-#undef USAGE
+    return upm_cli_usage (error, "--labels and --labels-file are exclusive");
+  if (o->cli.top_k < 0 || o->clip_frames < 0 || o->frame_stride < 0
+      || o->clip_hop < 0 || o->cli.beam_size < 0 || o->cli.max_length < 0
+      || o->cli.threads < 0 || o->fps < 0.0)
+    return upm_cli_usage (error, "numeric options must not be negative");
   return TRUE;
 }
 
@@ -277,44 +239,6 @@ setup_texts (Run *r, GError **error)
 
 /* ------------------------------------------------------------- progress */
 
-static void
-vocab_progress (double fraction, const char *what, gpointer user_data)
-{
-  Run *r = user_data;
-
-  if (!r->show_progress)
-    return;
-  g_printerr ("\r%s: %3.0f%%   ", what ? what : "vocabulary features",
-      100.0 * CLAMP (fraction, 0.0, 1.0));
-  if (fraction >= 1.0)
-    g_printerr ("\n");
-}
-
-static void
-show_progress (Run *r, gboolean final)
-{
-  double dt = (g_get_monotonic_time () - r->t_start) / 1e6;
-  double rate = dt > 0.0 ? r->clips_done / dt : 0.0;
-
-  if (!r->show_progress)
-    return;
-  if (r->clips_total > 0 && !final)
-    {
-      int64_t left = MAX (r->clips_total - (int64_t)r->clips_done, 0);
-      int eta = rate > 0.0 ? (int)(left / rate) : 0;
-
-      g_printerr ("\rclip %u/%" G_GINT64_FORMAT
-                  "  %.2f clips/s  ETA %d:%02d   ",
-          r->clips_done, r->clips_total, rate, eta / 60, eta % 60);
-    }
-  else
-    {
-      g_printerr ("\rclip %u  %.2f clips/s   ", r->clips_done, rate);
-    }
-  if (final)
-    g_printerr ("\n");
-}
-
 /* Clips a stream of @n decoded frames should give. */
 static int64_t
 estimate_clips (const Run *r, int64_t n)
@@ -332,84 +256,6 @@ estimate_clips (const Run *r, int64_t n)
 }
 
 /* -------------------------------------------------------------- output */
-
-static void
-format_time (double t, gboolean comma, char *buf, gsize len)
-{
-  int64_t ms = (int64_t)llround (MAX (t, 0.0) * 1000.0);
-
-  g_snprintf (buf, len, "%02d:%02d:%02d%c%03d", (int)(ms / 3600000),
-      (int)(ms / 60000 % 60), (int)(ms / 1000 % 60), comma ? ',' : '.',
-      (int)(ms % 1000));
-}
-
-static void
-json_string (GString *s, const char *text)
-{
-  const char *p;
-
-  g_string_append_c (s, '"');
-  for (p = text; *p; p++)
-    {
-      guchar c = (guchar)*p;
-
-      if (c == '"' || c == '\\')
-        g_string_append_printf (s, "\\%c", c);
-      else if (c == '\n')
-        g_string_append (s, "\\n");
-      else if (c < 0x20)
-        g_string_append_printf (s, "\\u%04x", c);
-      else
-        g_string_append_c (s, (char)c);
-    }
-  g_string_append_c (s, '"');
-}
-
-/* Subtitle text must not contain blank lines or "-->". */
-static char *
-cue_safe (const char *text)
-{
-  GString *s = g_string_new (NULL);
-  const char *p;
-
-  for (p = text; *p; p++)
-    {
-      if (*p == '\n' || *p == '\r')
-        g_string_append_c (s, ' ');
-      else if (g_str_has_prefix (p, "-->"))
-        {
-          g_string_append (s, "->");
-          p += 2;
-        }
-      else
-        g_string_append_c (s, *p);
-    }
-  return g_string_free (s, FALSE);
-}
-
-static const char *
-gate_name (UpmGateKind gate)
-{
-  return gate == UPM_GATE_ATTN ? "attn" : "ffn";
-}
-
-static void
-routing_text (GString *s, const UpmRouting *routing, const char *indent)
-{
-  guint i;
-
-  for (i = 0; routing->routes && i < routing->routes->len; i++)
-    {
-      const UpmRoute *rt = &g_array_index (routing->routes, UpmRoute, i);
-
-      g_string_append_printf (s,
-          "%slayer %2u %-4s %-16s tokens [%u, %u): expert %u (%.3f) + "
-          "expert %u (%.3f)\n",
-          indent, rt->layer, gate_name (rt->gate), upm_attr_name (rt->attr),
-          rt->token_begin, rt->token_end, rt->expert[0], rt->weight[0],
-          rt->expert[1], rt->weight[1]);
-    }
-}
 
 /* Token and context routing decide per token: "expert tokens L0 5,0,3,.../
  * 1,7,0,... L2 ...": per MoE layer, the tokens each expert served through
@@ -481,29 +327,6 @@ routing_summary (GString *s, const UpmRouting *routing, const char *indent)
   g_string_append_c (s, '\n');
 }
 
-static void
-routing_json (GString *s, const UpmRouting *routing)
-{
-  guint i;
-
-  g_string_append (s, ",\"routing\":[");
-  for (i = 0; routing->routes && i < routing->routes->len; i++)
-    {
-      const UpmRoute *rt = &g_array_index (routing->routes, UpmRoute, i);
-
-      g_string_append_printf (s,
-          "%s{\"layer\":%u,\"gate\":\"%s\",\"attr\":", i ? "," : "", rt->layer,
-          gate_name (rt->gate));
-      json_string (s, upm_attr_name (rt->attr));
-      g_string_append_printf (s,
-          ",\"tokens\":[%u,%u],\"experts\":[%u,%u],"
-          "\"weights\":[%.6g,%.6g]}",
-          rt->token_begin, rt->token_end, rt->expert[0], rt->expert[1],
-          rt->weight[0], rt->weight[1]);
-    }
-  g_string_append_c (s, ']');
-}
-
 static const char *
 task_name (Task task)
 {
@@ -523,132 +346,63 @@ typedef struct
   UpmRouting routing;
 } ClipResult;
 
+/* The clip as the formatter's record; @items has room for the scores. */
 static void
-result_json (Run *r, const ClipResult *c, GString *s)
+clip_record (
+    Run *r, const ClipResult *c, UpmFormatScore *items, UpmFormatRecord *rec)
 {
   uint32_t i;
 
-  g_string_append_printf (s,
-      "{\"start\":%.3f,\"end\":%.3f,\"frames\":%u,"
-      "\"task\":\"%s\"",
-      c->start, c->end, c->n_frames, task_name (r->task));
+  rec->task = task_name (r->task);
+  rec->start = c->start;
+  rec->end = c->end;
+  rec->n_frames = c->n_frames;
   if (r->task == TASK_CAPTION)
     {
-      g_string_append (s, ",\"caption\":");
-      json_string (s, c->caption.text ? c->caption.text : "");
-      g_string_append (s, ",\"ids\":[");
-      for (i = 0; i < c->caption.n_ids; i++)
-        g_string_append_printf (s, "%s%d", i ? "," : "", c->caption.ids[i]);
-      g_string_append_printf (s, "],\"score\":%.6g", c->caption.score);
+      rec->caption.present = TRUE;
+      rec->caption.text = c->caption.text;
+      rec->caption.ids = c->caption.ids;
+      rec->caption.n_ids = c->caption.n_ids;
+      rec->caption.score = c->caption.score;
     }
   else
     {
-      g_string_append_printf (
-          s, ",\"%s\":[", r->task == TASK_CLASSIFY ? "labels" : "results");
       for (i = 0; i < c->n_scores; i++)
         {
-          g_string_append_printf (s, "%s{\"index\":%u,\"%s\":", i ? "," : "",
-              c->scores[i].index,
-              r->task == TASK_CLASSIFY ? "label" : "caption");
-          json_string (s, r->texts[c->scores[i].index]);
-          g_string_append_printf (s, ",\"score\":%.6g", c->scores[i].logit);
-          if (r->task == TASK_CLASSIFY)
-            g_string_append_printf (s, ",\"prob\":%.6g", c->scores[i].prob);
-          g_string_append_c (s, '}');
+          items[i].label = r->texts[c->scores[i].index];
+          items[i].index = c->scores[i].index;
+          items[i].logit = c->scores[i].logit;
+          items[i].prob = c->scores[i].prob;
         }
-      g_string_append_c (s, ']');
+      rec->scores.present = TRUE;
+      rec->scores.items = items;
+      rec->scores.n_items = c->n_scores;
     }
-  if (r->opt.routing)
-    routing_json (s, &c->routing);
-  g_string_append (s, "}\n");
-}
-
-/* The result as one line (text) or cue lines (subtitles). */
-static void
-result_body (Run *r, const ClipResult *c, GString *s, gboolean cue)
-{
-  uint32_t i;
-
-  if (r->task == TASK_CAPTION)
-    {
-      g_string_append (s, c->caption.text ? c->caption.text : "");
-      if (!cue)
-        g_string_append_printf (s, " (score %.2f)", c->caption.score);
-      return;
-    }
-  for (i = 0; i < c->n_scores; i++)
-    {
-      const char *t = r->texts[c->scores[i].index];
-
-      if (i > 0)
-        g_string_append (s, cue ? "\n" : "; ");
-      if (r->task == TASK_CLASSIFY)
-        g_string_append_printf (s, cue ? "%s (%.1f%%)" : "%s (p %.3f)", t,
-            cue ? 100.0 * c->scores[i].prob : c->scores[i].prob);
-      else
-        g_string_append_printf (s, "%s (score %.3f)", t, c->scores[i].logit);
-    }
-}
-
-static void
-result_cue (Run *r, const ClipResult *c, GString *s)
-{
-  gboolean srt = r->fmt == FMT_SRT;
-  char a[32], b[32], *body;
-  GString *text = g_string_new (NULL);
-
-  if (!srt && r->opt.routing)
-    {
-      g_string_append (s, "NOTE routing\n");
-      routing_text (s, &c->routing, "");
-      g_string_append_c (s, '\n');
-    }
-  format_time (c->start, srt, a, sizeof (a));
-  format_time (MAX (c->end, c->start + 0.001), srt, b, sizeof (b));
-  r->n_cues++;
-  if (srt)
-    g_string_append_printf (s, "%u\n", r->n_cues);
-  result_body (r, c, text, TRUE);
-  body = cue_safe (text->str);
-  g_string_append_printf (s, "%s --> %s\n%s\n\n", a, b, body);
-  g_free (body);
-  g_string_free (text, TRUE);
 }
 
 static gboolean
 write_result (Run *r, const ClipResult *c, GError **error)
 {
   GString *s = g_string_new (NULL);
-  char a[32], b[32];
+  UpmFormatScore *items = g_new0 (UpmFormatScore, MAX (c->n_scores, 1));
+  UpmFormatRecord rec = { 0 };
+  UpmFormatRoute *routes = NULL;
   gboolean ok;
 
-  if (r->fmt == FMT_JSON)
+  clip_record (r, c, items, &rec);
+  if (r->opt.routing)
     {
-      result_json (r, c, s);
+      routes = upm_cli_routes (&c->routing, &rec.routing.n_routes);
+      rec.routing.present = TRUE;
+      rec.routing.routes = routes;
     }
-  else if (r->fmt == FMT_TEXT)
-    {
-      format_time (c->start, FALSE, a, sizeof (a));
-      format_time (c->end, FALSE, b, sizeof (b));
-      g_string_append_printf (s, "[%s --> %s] ", a, b);
-      result_body (r, c, s, FALSE);
-      g_string_append_c (s, '\n');
-      if (r->opt.routing)
-        routing_text (s, &c->routing, "    ");
-      else if (r->opt.routing_summary)
-        routing_summary (s, &c->routing, "    ");
-    }
-  else
-    {
-      result_cue (r, c, s);
-    }
-  if (r->show_progress && r->out == stdout && isatty (1))
-    g_printerr ("\r\033[K");
-  ok = fwrite (s->str, 1, s->len, r->out) == s->len && fflush (r->out) == 0;
-  if (!ok)
-    g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "cannot write output: %s",
-        g_strerror (errno));
+  upm_format_record (s, &rec, r->fmt, ++r->n_results);
+  if (r->fmt == UPM_FORMAT_TEXT && !r->opt.routing && r->opt.routing_summary)
+    routing_summary (s, &c->routing, "    ");
+  ok = upm_cli_write (&r->io, s, error);
   g_string_free (s, TRUE);
+  g_free (routes);
+  g_free (items);
   return ok;
 }
 
@@ -679,8 +433,7 @@ run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
     }
   if (ok)
     {
-      k = r->opt.top_k > 0 ? MIN ((uint32_t)r->opt.top_k, n)
-                           : MIN (DEFAULT_TOP_K, n);
+      k = upm_cli_top_k (&r->opt.cli, n);
       c->scores = g_new (UpmScore, k);
       c->n_scores = k;
       upm_top_k (logits, probs, n, k, c->scores);
@@ -699,8 +452,8 @@ run_clip_task (Run *r, ClipResult *c, GError **error)
 
   if (r->task == TASK_CAPTION)
     {
-      UpmCaptionParams p = { (uint32_t)r->opt.beam_size,
-        (uint32_t)r->opt.max_length, -1.0f, NULL };
+      UpmCaptionParams p = { (uint32_t)r->opt.cli.beam_size,
+        (uint32_t)r->opt.cli.max_length, -1.0f, NULL };
 
       return upm_caption (r->ctx, r->clip_patches, c->n_frames, &p, &c->caption,
           routing, error);
@@ -811,7 +564,7 @@ emit_clip (Run *r, guint n_present, GError **error)
   upm_caption_clear (&c.caption);
   g_free (c.scores);
   r->clips_done++;
-  show_progress (r, FALSE);
+  upm_cli_progress_clips (&r->io, r->clips_done, r->clips_total);
   return ok;
 }
 
@@ -883,7 +636,7 @@ setup_clips (Run *r, UpmVideo *video, GError **error)
       = r->opt.frame_stride ? (guint)r->opt.frame_stride : DEFAULT_FRAME_STRIDE;
   r->hop = r->opt.clip_hop ? (guint)r->opt.clip_hop : r->span;
   r->fps = upm_video_fps (video);
-  r->frame_floats = (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
+  r->frame_floats = upm_cli_frame_floats (hp);
   r->clip_patches = g_new (float, r->frame_floats * r->span);
   r->clips_total = estimate_clips (r, upm_video_n_frames (video));
   g_queue_init (&r->queue);
@@ -896,7 +649,7 @@ process (Run *r, UpmVideo *video, GError **error)
   UpmFrame f;
   int got;
 
-  r->t_start = g_get_monotonic_time ();
+  r->io.t_start = g_get_monotonic_time ();
   while ((got = upm_video_read (video, &f, error)) > 0)
     {
       if (!push_frame (r, &f, error))
@@ -910,7 +663,8 @@ process (Run *r, UpmVideo *video, GError **error)
     g_printerr ("upm-run: warning: %s: no complete clip (%" G_GINT64_FORMAT
                 " frames decoded)\n",
         r->opt.inputs[0], r->n_decoded);
-  show_progress (r, TRUE);
+  upm_cli_progress_clips (&r->io, r->clips_done, -1);
+  upm_cli_progress_end (&r->io);
   return TRUE;
 }
 
@@ -921,7 +675,7 @@ setup_task (Run *r, GError **error)
 {
   if (r->task != TASK_CAPTION)
     return setup_texts (r, error);
-  return upm_model_vocab_features (r->model, vocab_progress, r, error) != NULL;
+  return upm_cli_vocab_features (r->model, &r->io, error);
 }
 
 static UpmVideo *
@@ -936,36 +690,23 @@ open_input (Run *r, GError **error)
 static gboolean
 open_output (Run *r, GError **error)
 {
-  if (r->opt.output == NULL || g_str_equal (r->opt.output, "-"))
-    {
-      r->out = stdout;
-    }
-  else if ((r->out = g_fopen (r->opt.output, "w")) == NULL)
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: %s", r->opt.output,
-          g_strerror (errno));
-      return FALSE;
-    }
-  if (r->fmt == FMT_WEBVTT)
-    fputs ("WEBVTT\n\n", r->out);
+  GString *header;
+
+  if (!upm_cli_open_output (&r->io, r->opt.cli.output, error))
+    return FALSE;
+  header = g_string_new (NULL);
+  upm_format_header (header, r->fmt);
+  fputs (header->str, r->io.out);
+  g_string_free (header, TRUE);
   return TRUE;
 }
 
 static gboolean
 load_model (Run *r, GError **error)
 {
-  GError *err = NULL;
-
-  r->model = upm_model_load (r->opt.model, &err);
-  if (r->model == NULL)
-    {
-      if (strstr (err->message, r->opt.model) == NULL)
-        g_prefix_error (&err, "%s: ", r->opt.model);
-      g_propagate_error (error, err);
-      return FALSE;
-    }
+  if (!upm_cli_load_model (r->opt.cli.model, &r->model, &r->ctx, error))
+    return FALSE;
   r->hp = upm_model_hparams (r->model);
-  r->ctx = upm_context_new (r->model);
   return TRUE;
 }
 
@@ -973,14 +714,14 @@ static int
 run_all (Run *r, GError **error)
 {
   UpmVideo *video = NULL;
-  int status = EXIT_RUNTIME;
+  int status = UPM_CLI_EXIT_RUNTIME;
 
   if (!load_model (r, error))
-    return EXIT_RUNTIME;
+    return UPM_CLI_EXIT_RUNTIME;
   if ((video = open_input (r, error)) == NULL)
-    return EXIT_RUNTIME;
+    return UPM_CLI_EXIT_RUNTIME;
   if (!setup_clips (r, video, error))
-    status = EXIT_USAGE;
+    status = UPM_CLI_EXIT_USAGE;
   else if (setup_task (r, error) && open_output (r, error)
            && process (r, video, error))
     status = EXIT_SUCCESS;
@@ -989,12 +730,23 @@ run_all (Run *r, GError **error)
 }
 
 static void
+options_clear (Options *o)
+{
+  char *strings[] = { o->task, o->labels, o->labels_file, o->labelset,
+    o->captions_file, o->format, o->raw, o->dump_frames };
+
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    g_free (strings[i]);
+  g_strfreev (o->inputs);
+  upm_cli_options_clear (&o->cli);
+}
+
+static void
 run_clear (Run *r)
 {
   Options *o = &r->opt;
 
-  if (r->out && r->out != stdout)
-    fclose (r->out);
+  upm_cli_close_output (&r->io);
   g_free (r->clip_patches);
   g_free (r->text_feats);
   g_strfreev (r->texts);
@@ -1002,18 +754,7 @@ run_clear (Run *r)
     upm_context_free (r->ctx);
   if (r->model)
     upm_model_unref (r->model);
-  g_free (o->model);
-  g_free (o->task);
-  g_free (o->labels);
-  g_free (o->labels_file);
-  g_free (o->labelset);
-  g_free (o->captions_file);
-  g_free (o->format);
-  g_free (o->output);
-  g_free (o->progress);
-  g_free (o->raw);
-  g_free (o->dump_frames);
-  g_strfreev (o->inputs);
+  options_clear (o);
 }
 
 int
@@ -1027,22 +768,13 @@ main (int argc, char **argv)
   if (!parse_options (&r.opt, &argc, &argv, &error)
       || !check_options (&r, &error))
     {
-      g_printerr ("upm-run: %s\nTry 'upm-run --help' for more information.\n",
-          error->message);
-      g_clear_error (&error);
       run_clear (&r);
-      return EXIT_USAGE;
+      return upm_cli_report_usage ("upm-run", &error);
     }
-  if (r.opt.threads > 0)
-    upm_set_num_threads (r.opt.threads);
+  if (r.opt.cli.threads > 0)
+    upm_set_num_threads (r.opt.cli.threads);
   status = run_all (&r, &error);
-  if (error != NULL)
-    {
-      if (r.show_progress)
-        g_printerr ("\n");
-      g_printerr ("upm-run: %s\n", error->message);
-      g_clear_error (&error);
-    }
+  upm_cli_report_error ("upm-run", r.io.show_progress, &error);
   run_clear (&r);
   return status;
 }

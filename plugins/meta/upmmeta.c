@@ -9,47 +9,149 @@
 
 #include "upmmeta.h"
 
-#include <math.h>
+#include "upm-format.h"
+
 #include <string.h>
-#include <json-glib/json-glib.h>
+
+/* ---------------------------------------------------------- registration */
+
+static void result_free_fields (GstMeta *meta);
+static GstMeta *result_copy (GstBuffer *dest, GstMeta *meta);
+static void caption_free_fields (GstMeta *meta);
+static GstMeta *caption_copy (GstBuffer *dest, GstMeta *meta);
+static void routing_free_fields (GstMeta *meta);
+static GstMeta *routing_copy (GstBuffer *dest, GstMeta *meta);
+
+typedef enum
+{
+  META_RESULT,
+  META_CAPTION,
+  META_ROUTING,
+  N_METAS
+} MetaKind;
+
+/* What the metas differ in; they share init, free and transform. */
+typedef struct
+{
+  const gchar *api, *impl;
+  gsize size;
+  gsize pts_offset, duration_offset;
+  void (*free_fields) (GstMeta *meta);               /* what the meta owns */
+  GstMeta *(*copy) (GstBuffer *dest, GstMeta *meta); /* a deep copy */
+} MetaClass;
+
+/* clang-format off */
+#define META_CLASS(Type, free_fields, copy)                                    \
+  { #Type "API", #Type, sizeof (Type), G_STRUCT_OFFSET (Type, pts),            \
+    G_STRUCT_OFFSET (Type, duration), free_fields, copy }
+/* clang-format on */
+
+static const MetaClass meta_classes[N_METAS] = {
+  META_CLASS (GstUpmResultMeta, result_free_fields, result_copy),
+  META_CLASS (GstUpmCaptionMeta, caption_free_fields, caption_copy),
+  META_CLASS (GstUpmRoutingMeta, routing_free_fields, routing_copy),
+};
+
+static GType meta_api (MetaKind kind);
+
+/* The class of @meta, one of ours: result, caption, else routing. */
+static const MetaClass *
+meta_class (const GstMeta *meta)
+{
+  guint k;
+
+  for (k = 0; k < N_METAS - 1; k++)
+    if (meta->info->api == meta_api (k))
+      break;
+  return &meta_classes[k];
+}
+
+/* Zeroes the fields after the GstMeta header (NULL pointers, no items). */
+static void
+clear_fields (GstMeta *meta, const MetaClass *c)
+{
+  memset ((guint8 *)meta + sizeof (GstMeta), 0, c->size - sizeof (GstMeta));
+}
+
+static gboolean
+meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
+{
+  const MetaClass *c = meta_class (meta);
+
+  clear_fields (meta, c);
+  G_STRUCT_MEMBER (GstClockTime, meta, c->pts_offset) = GST_CLOCK_TIME_NONE;
+  G_STRUCT_MEMBER (GstClockTime, meta, c->duration_offset)
+      = GST_CLOCK_TIME_NONE;
+  return TRUE;
+}
+
+static void
+meta_free (GstMeta *meta, GstBuffer *buffer)
+{
+  const MetaClass *c = meta_class (meta);
+
+  c->free_fields (meta);
+  clear_fields (meta, c);
+}
+
+/* Copies (deep) only: the metas describe the whole clip. */
+static gboolean
+meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type,
+    gpointer data)
+{
+  if (!GST_META_TRANSFORM_IS_COPY (type))
+    return FALSE;
+  return meta_class (meta)->copy (dest, meta) != NULL;
+}
 
 /* Empty tags: the metas describe the clip, not its pixels, so video
  * transforms (convert, scale, crop) keep them. */
 static GType
-register_api (const gchar *name)
+meta_api (MetaKind kind)
 {
+  static gsize types[N_METAS];
   static const gchar *tags[] = { NULL };
 
-  return gst_meta_api_type_register (name, tags);
+  if (g_once_init_enter (&types[kind]))
+    {
+      GType t = gst_meta_api_type_register (meta_classes[kind].api, tags);
+      g_once_init_leave (&types[kind], t);
+    }
+  return (GType)types[kind];
+}
+
+static const GstMetaInfo *
+meta_info (MetaKind kind)
+{
+  static const GstMetaInfo *infos[N_METAS];
+  const MetaClass *c = &meta_classes[kind];
+
+  if (g_once_init_enter ((GstMetaInfo **)&infos[kind]))
+    {
+      const GstMetaInfo *mi = gst_meta_register (meta_api (kind), c->impl,
+          c->size, meta_init, meta_free, meta_transform);
+      g_once_init_leave ((GstMetaInfo **)&infos[kind], (GstMetaInfo *)mi);
+    }
+  return infos[kind];
+}
+
+/* A new meta on @buffer with its times, the rest zero; NULL on failure. */
+static gpointer
+add_meta (GstBuffer *buffer, const GstMetaInfo *info, GstClockTime pts,
+    GstClockTime duration)
+{
+  GstMeta *meta = gst_buffer_add_meta (buffer, info, NULL);
+  const MetaClass *c;
+
+  if (meta == NULL)
+    return NULL;
+  c = meta_class (meta);
+  G_STRUCT_MEMBER (GstClockTime, meta, c->pts_offset) = pts;
+  G_STRUCT_MEMBER (GstClockTime, meta, c->duration_offset) = duration;
+  return meta;
 }
 
 /* ---------------------------------------------------------------- result */
-
-GType
-gst_upm_result_meta_api_get_type (void)
-{
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = register_api ("GstUpmResultMetaAPI");
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-static gboolean
-gst_upm_result_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
-{
-  GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
-
-  m->task = NULL;
-  m->pts = GST_CLOCK_TIME_NONE;
-  m->duration = GST_CLOCK_TIME_NONE;
-  m->n_scores = 0;
-  m->scores = NULL;
-  return TRUE;
-}
 
 static void
 upm_scores_free (GstUpmScore *scores, guint n_scores)
@@ -62,44 +164,21 @@ upm_scores_free (GstUpmScore *scores, guint n_scores)
 }
 
 static void
-gst_upm_result_meta_free (GstMeta *meta, GstBuffer *buffer)
+result_free_fields (GstMeta *meta)
 {
   GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
   g_free (m->task);
   upm_scores_free (m->scores, m->n_scores);
-  m->task = NULL;
-  m->scores = NULL;
-  m->n_scores = 0;
 }
 
-static gboolean
-gst_upm_result_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+static GstMeta *
+result_copy (GstBuffer *dest, GstMeta *meta)
 {
   GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  return gst_buffer_add_upm_result_meta (
-             dest, m->task, m->pts, m->duration, m->scores, m->n_scores)
-         != NULL;
-}
-
-const GstMetaInfo *
-gst_upm_result_meta_get_info (void)
-{
-  static const GstMetaInfo *info = NULL;
-
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi
-          = gst_meta_register (GST_UPM_RESULT_META_API_TYPE, "GstUpmResultMeta",
-              sizeof (GstUpmResultMeta), gst_upm_result_meta_init,
-              gst_upm_result_meta_free, gst_upm_result_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
+  return (GstMeta *)gst_buffer_add_upm_result_meta (
+      dest, m->task, m->pts, m->duration, m->scores, m->n_scores);
 }
 
 GstUpmResultMeta *
@@ -113,13 +192,10 @@ gst_buffer_add_upm_result_meta (GstBuffer *buffer, const gchar *task,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (scores != NULL || n_scores == 0, NULL);
 
-  m = (GstUpmResultMeta *)gst_buffer_add_meta (
-      buffer, GST_UPM_RESULT_META_INFO, NULL);
+  m = add_meta (buffer, GST_UPM_RESULT_META_INFO, pts, duration);
   if (!m)
     return NULL;
   m->task = g_strdup (task);
-  m->pts = pts;
-  m->duration = duration;
   m->n_scores = n_scores;
   m->scores = n_scores ? g_new0 (GstUpmScore, n_scores) : NULL;
   for (i = 0; i < n_scores; i++)
@@ -132,72 +208,22 @@ gst_buffer_add_upm_result_meta (GstBuffer *buffer, const gchar *task,
 
 /* --------------------------------------------------------------- caption */
 
-GType
-gst_upm_caption_meta_api_get_type (void)
-{
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = register_api ("GstUpmCaptionMetaAPI");
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-static gboolean
-gst_upm_caption_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
-{
-  GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
-
-  m->text = NULL;
-  m->ids = NULL;
-  m->n_ids = 0;
-  m->score = 0.0f;
-  m->pts = GST_CLOCK_TIME_NONE;
-  m->duration = GST_CLOCK_TIME_NONE;
-  return TRUE;
-}
-
 static void
-gst_upm_caption_meta_free (GstMeta *meta, GstBuffer *buffer)
+caption_free_fields (GstMeta *meta)
 {
   GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
 
   g_free (m->text);
   g_free (m->ids);
-  m->text = NULL;
-  m->ids = NULL;
-  m->n_ids = 0;
 }
 
-static gboolean
-gst_upm_caption_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+static GstMeta *
+caption_copy (GstBuffer *dest, GstMeta *meta)
 {
   GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
 
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  return gst_buffer_add_upm_caption_meta (
-             dest, m->text, m->ids, m->n_ids, m->score, m->pts, m->duration)
-         != NULL;
-}
-
-const GstMetaInfo *
-gst_upm_caption_meta_get_info (void)
-{
-  static const GstMetaInfo *info = NULL;
-
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi = gst_meta_register (GST_UPM_CAPTION_META_API_TYPE,
-          "GstUpmCaptionMeta", sizeof (GstUpmCaptionMeta),
-          gst_upm_caption_meta_init, gst_upm_caption_meta_free,
-          gst_upm_caption_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
+  return (GstMeta *)gst_buffer_add_upm_caption_meta (
+      dest, m->text, m->ids, m->n_ids, m->score, m->pts, m->duration);
 }
 
 GstUpmCaptionMeta *
@@ -210,57 +236,20 @@ gst_buffer_add_upm_caption_meta (GstBuffer *buffer, const gchar *text,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (ids != NULL || n_ids == 0, NULL);
 
-  m = (GstUpmCaptionMeta *)gst_buffer_add_meta (
-      buffer, GST_UPM_CAPTION_META_INFO, NULL);
+  m = add_meta (buffer, GST_UPM_CAPTION_META_INFO, pts, duration);
   if (!m)
     return NULL;
   m->text = g_strdup (text);
   m->ids = n_ids ? g_memdup2 (ids, n_ids * sizeof (gint32)) : NULL;
   m->n_ids = n_ids;
   m->score = score;
-  m->pts = pts;
-  m->duration = duration;
   return m;
 }
 
 /* --------------------------------------------------------------- routing */
 
-GType
-gst_upm_routing_meta_api_get_type (void)
-{
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = register_api ("GstUpmRoutingMetaAPI");
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-static gboolean
-gst_upm_routing_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
-{
-  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
-
-  m->model = NULL;
-  m->n_layers = 0;
-  m->n_experts = 0;
-  m->pts = GST_CLOCK_TIME_NONE;
-  m->duration = GST_CLOCK_TIME_NONE;
-  m->n_routes = 0;
-  m->routes = NULL;
-  m->n_token_routes = 0;
-  m->token_routes = NULL;
-  m->visual_begin = 0;
-  m->grid_width = 0;
-  m->grid_height = 0;
-  m->n_frames = 0;
-  return TRUE;
-}
-
 static void
-gst_upm_routing_meta_free (GstMeta *meta, GstBuffer *buffer)
+routing_free_fields (GstMeta *meta)
 {
   GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
   guint i;
@@ -270,38 +259,13 @@ gst_upm_routing_meta_free (GstMeta *meta, GstBuffer *buffer)
   for (i = 0; i < m->n_token_routes; i++)
     g_free (m->token_routes[i].experts);
   g_free (m->token_routes);
-  m->model = NULL;
-  m->routes = NULL;
-  m->n_routes = 0;
-  m->token_routes = NULL;
-  m->n_token_routes = 0;
 }
 
-static gboolean
-gst_upm_routing_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+static GstMeta *
+routing_copy (GstBuffer *dest, GstMeta *meta)
 {
-  GstUpmRoutingMeta *m = (GstUpmRoutingMeta *)meta;
-
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  return gst_buffer_copy_upm_routing_meta (dest, m) != NULL;
-}
-
-const GstMetaInfo *
-gst_upm_routing_meta_get_info (void)
-{
-  static const GstMetaInfo *info = NULL;
-
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi = gst_meta_register (GST_UPM_ROUTING_META_API_TYPE,
-          "GstUpmRoutingMeta", sizeof (GstUpmRoutingMeta),
-          gst_upm_routing_meta_init, gst_upm_routing_meta_free,
-          gst_upm_routing_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
+  return (GstMeta *)gst_buffer_copy_upm_routing_meta (
+      dest, (GstUpmRoutingMeta *)meta);
 }
 
 GstUpmRoutingMeta *
@@ -314,15 +278,12 @@ gst_buffer_add_upm_routing_meta (GstBuffer *buffer, const gchar *model,
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   g_return_val_if_fail (routes != NULL || n_routes == 0, NULL);
 
-  m = (GstUpmRoutingMeta *)gst_buffer_add_meta (
-      buffer, GST_UPM_ROUTING_META_INFO, NULL);
+  m = add_meta (buffer, GST_UPM_ROUTING_META_INFO, pts, duration);
   if (!m)
     return NULL;
-  m->model = g_strdup (model);
   m->n_layers = n_layers;
   m->n_experts = n_experts;
-  m->pts = pts;
-  m->duration = duration;
+  m->model = g_strdup (model);
   gst_upm_routing_meta_append (m, routes, n_routes);
   return m;
 }
@@ -442,208 +403,139 @@ gst_upm_gate_name (GstUpmGate gate)
   return "unknown";
 }
 
+/* gst_upm_<name>_meta_api_get_type () and gst_upm_<name>_meta_get_info () */
+#define DEFINE_META_GETTERS(name, kind)                                        \
+  GType gst_upm_##name##_meta_api_get_type (void)                              \
+  {                                                                            \
+    return meta_api (kind);                                                    \
+  }                                                                            \
+  const GstMetaInfo *gst_upm_##name##_meta_get_info (void)                     \
+  {                                                                            \
+    return meta_info (kind);                                                   \
+  }
+
+DEFINE_META_GETTERS (result, META_RESULT)
+DEFINE_META_GETTERS (caption, META_CAPTION)
+DEFINE_META_GETTERS (routing, META_ROUTING)
+
 /* ------------------------------------------------------------------ JSON */
 
-/* "<name>": nanoseconds and "<name>_seconds": seconds, null when unset. */
-static void
-json_add_time (JsonBuilder *b, const gchar *name, GstClockTime t)
-{
-  gchar *seconds = g_strconcat (name, "_seconds", NULL);
+G_STATIC_ASSERT (GST_CLOCK_TIME_NONE == UPM_FORMAT_TIME_NONE);
 
-  json_builder_set_member_name (b, name);
-  if (GST_CLOCK_TIME_IS_VALID (t))
-    json_builder_add_int_value (b, (gint64)t);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, seconds);
-  if (GST_CLOCK_TIME_IS_VALID (t))
-    json_builder_add_double_value (b, (gdouble)t / GST_SECOND);
-  else
-    json_builder_add_null_value (b);
-  g_free (seconds);
+static UpmFormatSpan
+span (GstClockTime pts, GstClockTime duration)
+{
+  UpmFormatSpan s = { pts, duration };
+
+  return s;
 }
 
-/* JSON has no NaN or infinity: those become null. */
-static void
-json_add_float (JsonBuilder *b, const gchar *name, gfloat v)
+/* The metas of a buffer as the formatter's record, and what it points to. */
+typedef struct
 {
-  if (name)
-    json_builder_set_member_name (b, name);
-  if (isfinite (v))
-    json_builder_add_double_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
+  UpmFormatRecord rec;
+  UpmFormatScore *scores;
+  UpmFormatRoute *routes;
+  UpmFormatTokenRoute *token_routes;
+} MetasRecord;
 
 static void
-json_add_uint (JsonBuilder *b, const gchar *name, guint v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, v);
-}
-
-static void
-json_add_string (JsonBuilder *b, const gchar *name, const gchar *v)
-{
-  json_builder_set_member_name (b, name);
-  if (v)
-    json_builder_add_string_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-json_add_result (JsonBuilder *b, const GstUpmResultMeta *m)
+add_result (MetasRecord *r, const GstUpmResultMeta *m)
 {
   guint i;
 
-  json_builder_set_member_name (b, "result");
-  json_builder_begin_object (b);
-  json_add_string (b, "task", m->task);
-  json_add_time (b, "pts", m->pts);
-  json_add_time (b, "duration", m->duration);
-  json_builder_set_member_name (b, "scores");
-  json_builder_begin_array (b);
+  r->scores = g_new0 (UpmFormatScore, MAX (m->n_scores, 1));
   for (i = 0; i < m->n_scores; i++)
     {
-      const GstUpmScore *s = &m->scores[i];
-
-      json_builder_begin_object (b);
-      json_add_string (b, "label", s->label);
-      json_add_uint (b, "index", s->index);
-      json_add_float (b, "logit", s->logit);
-      json_add_float (b, "prob", s->prob);
-      json_builder_end_object (b);
+      r->scores[i].label = m->scores[i].label;
+      r->scores[i].index = m->scores[i].index;
+      r->scores[i].logit = m->scores[i].logit;
+      r->scores[i].prob = m->scores[i].prob;
     }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
+  r->rec.task = m->task;
+  r->rec.scores.present = TRUE;
+  r->rec.scores.span = span (m->pts, m->duration);
+  r->rec.scores.items = r->scores;
+  r->rec.scores.n_items = m->n_scores;
 }
 
 static void
-json_add_caption (JsonBuilder *b, const GstUpmCaptionMeta *m)
+add_caption (MetasRecord *r, const GstUpmCaptionMeta *m)
 {
+  UpmFormatCaption *c = &r->rec.caption;
+
+  c->present = TRUE;
+  c->span = span (m->pts, m->duration);
+  c->text = m->text;
+  c->ids = m->ids;
+  c->n_ids = m->n_ids;
+  c->score = m->score;
+}
+
+static UpmFormatRoute
+format_route (const GstUpmRoute *r)
+{
+  return (UpmFormatRoute){ r->layer, gst_upm_gate_name (r->gate), r->segment,
+    r->token_begin, r->token_end, { r->expert[0], r->expert[1] },
+    { r->weight[0], r->weight[1] } };
+}
+
+static UpmFormatTokenRoute
+format_token_route (const GstUpmTokenRoute *r)
+{
+  return (UpmFormatTokenRoute){ r->layer, gst_upm_gate_name (r->gate),
+    r->segment, r->token_begin, r->n_tokens, r->experts };
+}
+
+static void
+add_routing (MetasRecord *r, const GstUpmRoutingMeta *m)
+{
+  UpmFormatRouting *f = &r->rec.routing;
   guint i;
 
-  json_builder_set_member_name (b, "caption");
-  json_builder_begin_object (b);
-  json_add_string (b, "text", m->text);
-  json_builder_set_member_name (b, "ids");
-  json_builder_begin_array (b);
-  for (i = 0; i < m->n_ids; i++)
-    json_builder_add_int_value (b, m->ids[i]);
-  json_builder_end_array (b);
-  json_add_float (b, "score", m->score);
-  json_add_time (b, "pts", m->pts);
-  json_add_time (b, "duration", m->duration);
-  json_builder_end_object (b);
-}
-
-static void
-json_add_routing (JsonBuilder *b, const GstUpmRoutingMeta *m)
-{
-  guint i, j;
-
-  json_builder_set_member_name (b, "routing");
-  json_builder_begin_object (b);
-  json_add_string (b, "model", m->model);
-  json_add_uint (b, "layers", m->n_layers);
-  json_add_uint (b, "experts", m->n_experts);
-  json_add_time (b, "pts", m->pts);
-  json_add_time (b, "duration", m->duration);
-  json_builder_set_member_name (b, "routes");
-  json_builder_begin_array (b);
+  r->routes = g_new0 (UpmFormatRoute, MAX (m->n_routes, 1));
   for (i = 0; i < m->n_routes; i++)
-    {
-      const GstUpmRoute *r = &m->routes[i];
-
-      json_builder_begin_object (b);
-      json_add_uint (b, "layer", r->layer);
-      json_add_string (b, "gate", gst_upm_gate_name (r->gate));
-      json_add_string (b, "segment", r->segment);
-      json_add_uint (b, "token_begin", r->token_begin);
-      json_add_uint (b, "token_end", r->token_end);
-      json_builder_set_member_name (b, "experts");
-      json_builder_begin_array (b);
-      for (j = 0; j < 2; j++)
-        json_builder_add_int_value (b, r->expert[j]);
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "weights");
-      json_builder_begin_array (b);
-      for (j = 0; j < 2; j++)
-        json_add_float (b, NULL, r->weight[j]);
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  if (m->grid_width > 0)
-    {
-      json_builder_set_member_name (b, "grid");
-      json_builder_begin_object (b);
-      json_add_uint (b, "visual_begin", m->visual_begin);
-      json_add_uint (b, "width", m->grid_width);
-      json_add_uint (b, "height", m->grid_height);
-      json_add_uint (b, "frames", m->n_frames);
-      json_builder_end_object (b);
-    }
-  if (m->n_token_routes > 0)
-    {
-      /* compact: the expert ids of a route as one flat array, 2 per token */
-      json_builder_set_member_name (b, "token_routes");
-      json_builder_begin_array (b);
-      for (i = 0; i < m->n_token_routes; i++)
-        {
-          const GstUpmTokenRoute *r = &m->token_routes[i];
-
-          json_builder_begin_object (b);
-          json_add_uint (b, "layer", r->layer);
-          json_add_string (b, "gate", gst_upm_gate_name (r->gate));
-          json_add_string (b, "segment", r->segment);
-          json_add_uint (b, "token_begin", r->token_begin);
-          json_add_uint (b, "n_tokens", r->n_tokens);
-          json_builder_set_member_name (b, "experts");
-          json_builder_begin_array (b);
-          for (j = 0; j < 2 * r->n_tokens; j++)
-            json_builder_add_int_value (b, r->experts[j]);
-          json_builder_end_array (b);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-    }
-  json_builder_end_object (b);
+    r->routes[i] = format_route (&m->routes[i]);
+  r->token_routes = g_new0 (UpmFormatTokenRoute, MAX (m->n_token_routes, 1));
+  for (i = 0; i < m->n_token_routes; i++)
+    r->token_routes[i] = format_token_route (&m->token_routes[i]);
+  f->present = TRUE;
+  f->span = span (m->pts, m->duration);
+  f->model = m->model;
+  f->n_layers = m->n_layers;
+  f->n_experts = m->n_experts;
+  f->routes = r->routes;
+  f->n_routes = m->n_routes;
+  f->token_routes = r->token_routes;
+  f->n_token_routes = m->n_token_routes;
+  f->visual_begin = m->visual_begin;
+  f->grid_width = m->grid_width;
+  f->grid_height = m->grid_height;
+  f->grid_frames = m->n_frames;
 }
 
 gchar *
 gst_upm_buffer_metas_to_json (GstBuffer *buffer)
 {
-  JsonBuilder *b;
-  JsonGenerator *gen;
-  JsonNode *root;
+  MetasRecord r = { 0 };
   GstUpmResultMeta *result;
   GstUpmCaptionMeta *caption;
   GstUpmRoutingMeta *routing;
-  gchar *json;
+  GString *s;
 
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
 
-  b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_add_time (b, "pts", GST_BUFFER_PTS (buffer));
-  json_add_time (b, "duration", GST_BUFFER_DURATION (buffer));
+  r.rec.span = span (GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer));
   if ((result = gst_buffer_get_upm_result_meta (buffer)))
-    json_add_result (b, result);
+    add_result (&r, result);
   if ((caption = gst_buffer_get_upm_caption_meta (buffer)))
-    json_add_caption (b, caption);
+    add_caption (&r, caption);
   if ((routing = gst_buffer_get_upm_routing_meta (buffer)))
-    json_add_routing (b, routing);
-  json_builder_end_object (b);
-
-  root = json_builder_get_root (b);
-  gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  json = json_generator_to_data (gen, NULL);
-
-  json_node_unref (root);
-  g_object_unref (gen);
-  g_object_unref (b);
-  return json;
+    add_routing (&r, routing);
+  s = g_string_new (NULL);
+  upm_format_json (s, &r.rec, UPM_FORMAT_JSON_METAS);
+  g_free (r.scores);
+  g_free (r.routes);
+  g_free (r.token_routes);
+  return g_string_free (s, FALSE);
 }
