@@ -30,6 +30,7 @@
 #include <gst/gst.h>
 #include "upm.h"
 #include "upmmeta.h"
+#include "gstupmmodelslot.h"
 
 G_BEGIN_DECLS
 
@@ -69,58 +70,6 @@ gboolean gst_upm_task_from_nick (const gchar *nick, GstUpmTask *task);
 
 /* Attribute row of the input sequence for a task and modality. */
 UpmAttr gst_upm_task_input_attr (GstUpmTask task, const gchar *modality);
-
-/* ----------------------------------------------------------- shared model */
-
-/* The path of the bundled model: $UPM_DEFAULT_MODEL if set, else the
- * installed copy, else the source tree's models/ (uninstalled builds). */
-const gchar *gst_upm_default_model_path (void);
-
-/* GstContext type under which elements share a loaded model. Its structure
- * "upm-model" holds "path" (string) and "model" (GST_TYPE_UPM_MODEL). */
-#define GST_UPM_MODEL_CONTEXT_TYPE "upm.model"
-
-#define GST_TYPE_UPM_MODEL (gst_upm_model_get_type ())
-GType gst_upm_model_get_type (void); /* boxed: upm_model_ref/unref */
-
-/* The model at @path (NULL: the default) for @element: from a context set on
- * the element, a CONTEXT query downstream then upstream, a NEED_CONTEXT
- * message, or else loaded through a process-wide cache keyed by canonical
- * path and announced with HAVE_CONTEXT. Returns a new reference or NULL with
- * @error (the caller posts GST_ELEMENT_ERROR naming the file).
- * A context found by query or made from the cache is also set on @element
- * (gst_element_set_context, as GStreamer's GL/VA helpers do), so a
- * set_context vfunc may run from inside this call; chain up there so that
- * gst_element_get_context keeps the context. The cache entry lives as long
- * as some element holds that context (non-persistent: dropped at
- * READY->NULL); the model itself as long as any reference. */
-UpmModel *gst_upm_element_get_model (
-    GstElement *element, const gchar *path, GError **error);
-
-/* gst_upm_element_get_model for an element's NULL->READY: on failure posts
- * the error users see (file not found, or why it could not be loaded, with
- * what to do about it) and returns NULL. */
-UpmModel *gst_upm_element_open_model (GstElement *element, const gchar *path);
-
-/* The model's part of an element's change_state: @open (NULL->READY, and
- * again at READY->PAUSED when *@model_changed, read under the object lock,
- * says the model property changed in READY) and @close (READY->NULL, or a
- * failed NULL->READY), around @parent_class's change_state. */
-GstStateChangeReturn gst_upm_element_change_state_with_model (
-    GstElement *element, GstStateChange transition,
-    GstElementClass *parent_class, const gboolean *model_changed,
-    gboolean (*open) (GstElement *element),
-    void (*close) (GstElement *element));
-
-/* For set_context vfuncs: the model of @context if it is for @path. */
-UpmModel *gst_upm_context_get_model (GstContext *context, const gchar *path);
-
-/* For pad query functions: answers a GST_QUERY_CONTEXT of type
- * GST_UPM_MODEL_CONTEXT_TYPE with @model (the element's own context when it
- * holds @model). Returns FALSE, leaving @query alone, for other queries or
- * when @model is NULL; forward those as usual. */
-gboolean gst_upm_handle_context_query (
-    GstElement *element, GstQuery *query, UpmModel *model);
 
 /* -------------------------------------------------- caption prefix (internal)
  */

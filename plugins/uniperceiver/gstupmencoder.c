@@ -41,15 +41,13 @@ struct _GstUpmEncoder
 {
   GstBaseTransform parent;
 
-  /* properties, GST_OBJECT_LOCK */
-  gchar *model_path;
-  gboolean model_changed; /* since loaded */
+  /* the model property and the model (READY and above) */
+  GstUpmModelSlot slot;
 
   /* model shape for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
   guint dim, tokens_per_frame, patch_dim, max_frames;
 
   /* READY and above */
-  UpmModel *model;
   UpmContext *ctx;
 
   /* negotiated, streaming thread */
@@ -76,28 +74,17 @@ GST_ELEMENT_REGISTER_DEFINE (
 
 /* ----------------------------------------------------------------- model */
 
+/* What the encoder derives from the model: a library context and the
+ * shapes of its caps. */
 static gboolean
-gst_upm_encoder_open (GstUpmEncoder *self)
+gst_upm_encoder_opened (GstElement *element, UpmModel *model)
 {
-  gchar *path;
-  UpmModel *model;
-  const UpmHParams *hp;
+  GstUpmEncoder *self = GST_UPM_ENCODER (element);
+  const UpmHParams *hp = upm_model_hparams (model);
 
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path);
-  self->model_changed = FALSE;
-  GST_OBJECT_UNLOCK (self);
-
-  model = gst_upm_element_open_model (GST_ELEMENT (self), path);
-  g_free (path);
-  if (model == NULL)
-    return FALSE;
-
-  hp = upm_model_hparams (model);
   self->ctx = upm_context_new (model);
 
   GST_OBJECT_LOCK (self);
-  self->model = model;
   self->dim = hp->n_embd;
   self->tokens_per_frame = UPM_HP_TOKENS_PER_FRAME (hp);
   self->patch_dim = UPM_HP_PATCH_DIM (hp);
@@ -111,30 +98,14 @@ gst_upm_encoder_open (GstUpmEncoder *self)
 }
 
 static void
-gst_upm_encoder_close (GstUpmEncoder *self)
+gst_upm_encoder_closing (GstElement *element)
 {
-  UpmModel *model;
+  GstUpmEncoder *self = GST_UPM_ENCODER (element);
 
   GST_OBJECT_LOCK (self);
   self->dim = self->tokens_per_frame = self->patch_dim = self->max_frames = 0;
-  model = g_steal_pointer (&self->model);
   GST_OBJECT_UNLOCK (self);
-
   g_clear_pointer (&self->ctx, upm_context_free);
-  if (model != NULL)
-    upm_model_unref (model);
-}
-
-static gboolean
-gst_upm_encoder_open_element (GstElement *element)
-{
-  return gst_upm_encoder_open (GST_UPM_ENCODER (element));
-}
-
-static void
-gst_upm_encoder_close_element (GstElement *element)
-{
-  gst_upm_encoder_close (GST_UPM_ENCODER (element));
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -234,9 +205,9 @@ gst_upm_encoder_set_caps (
   const UpmHParams *hp;
   gint frames = 0, tpf = 0, pdim = 0;
 
-  if (self->model == NULL)
+  if (self->slot.model == NULL)
     return FALSE;
-  hp = upm_model_hparams (self->model);
+  hp = upm_model_hparams (self->slot.model);
 
   if (gst_structure_has_name (s, TOKENS_NAME))
     {
@@ -262,7 +233,7 @@ gst_upm_encoder_set_caps (
       GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
           ("The patches (%d per frame, %d floats each) do not fit the model "
            "\"%s\", which takes %u patches of %u floats per frame.",
-              tpf, pdim, upm_model_path (self->model),
+              tpf, pdim, upm_model_path (self->slot.model),
               UPM_HP_TOKENS_PER_FRAME (hp), UPM_HP_PATCH_DIM (hp)),
           ("model image size %u, patch size %u: give upmtokenizer the same "
            "model as upmencoder",
@@ -274,7 +245,7 @@ gst_upm_encoder_set_caps (
       GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
           ("Clips of %d frames are too long for the model \"%s\", which "
            "takes at most %u frames per clip.",
-              frames, upm_model_path (self->model), hp->n_temporal),
+              frames, upm_model_path (self->slot.model), hp->n_temporal),
           ("set clip-frames on upmtokenizer to 1..%u", hp->n_temporal));
       return FALSE;
     }
@@ -291,7 +262,7 @@ gst_upm_encoder_set_caps (
 static guint
 gst_upm_encoder_rows (GstUpmEncoder *self, gsize size, guint *n_items)
 {
-  const UpmHParams *hp = upm_model_hparams (self->model);
+  const UpmHParams *hp = upm_model_hparams (self->slot.model);
 
   if (self->is_text)
     {
@@ -330,14 +301,15 @@ gst_upm_encoder_prepare_output_buffer (
   GstUpmEncoder *self = GST_UPM_ENCODER (trans);
   guint rows, n_items;
 
-  if (self->model == NULL)
+  if (self->slot.model == NULL)
     return GST_FLOW_NOT_NEGOTIATED;
   rows = gst_upm_encoder_rows (self, gst_buffer_get_size (inbuf), &n_items);
   if (rows == 0)
     return GST_FLOW_ERROR;
 
   *outbuf = gst_buffer_new_allocate (NULL,
-      (gsize)rows * upm_model_hparams (self->model)->n_embd * sizeof (gfloat),
+      (gsize)rows * upm_model_hparams (self->slot.model)->n_embd
+          * sizeof (gfloat),
       NULL);
   if (*outbuf == NULL)
     {
@@ -404,21 +376,8 @@ gst_upm_encoder_query (
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (trans);
 
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT)
-    {
-      UpmModel *model = NULL;
-      gboolean handled;
-
-      GST_OBJECT_LOCK (self);
-      if (self->model != NULL)
-        model = upm_model_ref (self->model);
-      GST_OBJECT_UNLOCK (self);
-      handled = gst_upm_handle_context_query (GST_ELEMENT (self), query, model);
-      if (model != NULL)
-        upm_model_unref (model);
-      if (handled)
-        return TRUE;
-    }
+  if (gst_upm_model_slot_context_query (&self->slot, GST_ELEMENT (self), query))
+    return TRUE;
   return GST_BASE_TRANSFORM_CLASS (parent_class)
       ->query (trans, direction, query);
 }
@@ -428,10 +387,8 @@ gst_upm_encoder_query (
 static GstStateChangeReturn
 gst_upm_encoder_change_state (GstElement *element, GstStateChange transition)
 {
-  return gst_upm_element_change_state_with_model (element, transition,
-      GST_ELEMENT_CLASS (parent_class),
-      &GST_UPM_ENCODER (element)->model_changed, gst_upm_encoder_open_element,
-      gst_upm_encoder_close_element);
+  return gst_upm_model_slot_change_state (&GST_UPM_ENCODER (element)->slot,
+      element, transition, GST_ELEMENT_CLASS (parent_class));
 }
 
 /* ------------------------------------------------------------ properties */
@@ -445,11 +402,7 @@ gst_upm_encoder_set_property (
   switch (prop_id)
     {
     case PROP_MODEL:
-      GST_OBJECT_LOCK (self);
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      self->model_changed = TRUE;
-      GST_OBJECT_UNLOCK (self);
+      gst_upm_model_slot_set_property (&self->slot, GST_ELEMENT (self), value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -466,9 +419,7 @@ gst_upm_encoder_get_property (
   switch (prop_id)
     {
     case PROP_MODEL:
-      GST_OBJECT_LOCK (self);
-      g_value_set_string (value, self->model_path);
-      GST_OBJECT_UNLOCK (self);
+      gst_upm_model_slot_get_property (&self->slot, GST_ELEMENT (self), value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -481,8 +432,7 @@ gst_upm_encoder_finalize (GObject *object)
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (object);
 
-  gst_upm_encoder_close (self);
-  g_free (self->model_path);
+  gst_upm_model_slot_clear (&self->slot, GST_ELEMENT (self));
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -506,13 +456,8 @@ gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
    * The Uni-Perceiver model file; NULL for the bundled default. Elements
    * of a pipeline that name the same file share one loaded model.
    */
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Path of the Uni-Perceiver model file (.upm); NULL for the "
-          "bundled default model",
-          NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+  g_object_class_install_property (
+      gobject_class, PROP_MODEL, gst_upm_model_param_spec (NULL));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -538,4 +483,6 @@ gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
 static void
 gst_upm_encoder_init (GstUpmEncoder *self)
 {
+  gst_upm_model_slot_init (
+      &self->slot, gst_upm_encoder_opened, gst_upm_encoder_closing);
 }

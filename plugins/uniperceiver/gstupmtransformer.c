@@ -47,9 +47,10 @@ struct _GstUpmTransformer
 {
   GstBaseTransform parent;
 
+  /* the model property and the model (READY and above) */
+  GstUpmModelSlot slot;
+
   /* properties, GST_OBJECT_LOCK */
-  gchar *model_path;
-  gboolean model_changed; /* since loaded */
   GstUpmTransformerTask task_prop;
   gboolean routing;
 
@@ -57,7 +58,6 @@ struct _GstUpmTransformer
   guint dim;
 
   /* READY and above */
-  UpmModel *model;
   UpmContext *ctx;
 
   /* negotiated, streaming thread */
@@ -111,57 +111,31 @@ gst_upm_transformer_task_get_type (void)
 
 /* ----------------------------------------------------------------- model */
 
+/* What the transformer derives from the model: a library context and the
+ * width of its caps. */
 static gboolean
-gst_upm_transformer_open (GstUpmTransformer *self)
+gst_upm_transformer_opened (GstElement *element, UpmModel *model)
 {
-  gchar *path;
-  UpmModel *model;
-
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path);
-  self->model_changed = FALSE;
-  GST_OBJECT_UNLOCK (self);
-
-  model = gst_upm_element_open_model (GST_ELEMENT (self), path);
-  g_free (path);
-  if (model == NULL)
-    return FALSE;
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (element);
 
   self->ctx = upm_context_new (model);
   GST_OBJECT_LOCK (self);
-  self->model = model;
   self->dim = upm_model_hparams (model)->n_embd;
   GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
 static void
-gst_upm_transformer_close (GstUpmTransformer *self)
+gst_upm_transformer_closing (GstElement *element)
 {
-  UpmModel *model;
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (element);
 
   GST_OBJECT_LOCK (self);
   self->dim = 0;
-  model = g_steal_pointer (&self->model);
   GST_OBJECT_UNLOCK (self);
-
   g_clear_pointer (&self->ctx, upm_context_free);
-  if (model != NULL)
-    upm_model_unref (model);
   g_clear_pointer (&self->scratch, g_free);
   self->scratch_len = 0;
-}
-
-static gboolean
-gst_upm_transformer_open_element (GstElement *element)
-{
-  return gst_upm_transformer_open (GST_UPM_TRANSFORMER (element));
-}
-
-static void
-gst_upm_transformer_close_element (GstElement *element)
-{
-  gst_upm_transformer_close (GST_UPM_TRANSFORMER (element));
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -316,9 +290,9 @@ gst_upm_transformer_set_caps (
   const UpmHParams *hp;
   gint dim = 0;
 
-  if (self->model == NULL)
+  if (self->slot.model == NULL)
     return FALSE;
-  hp = upm_model_hparams (self->model);
+  hp = upm_model_hparams (self->slot.model);
 
   if (modality == NULL || task == NULL
       || !gst_upm_task_from_nick (task, &self->task))
@@ -332,7 +306,7 @@ gst_upm_transformer_set_caps (
     {
       GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
           ("Embeddings of width %d do not fit the model \"%s\" (D = %u).", dim,
-              upm_model_path (self->model), hp->n_embd),
+              upm_model_path (self->slot.model), hp->n_embd),
           ("give upmencoder the same model as upmtransformer"));
       return FALSE;
     }
@@ -358,10 +332,11 @@ gst_upm_transformer_prepare_output_buffer (
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
 
-  if (self->model == NULL)
+  if (self->slot.model == NULL)
     return GST_FLOW_NOT_NEGOTIATED;
   *outbuf = gst_buffer_new_allocate (NULL,
-      (gsize)upm_model_hparams (self->model)->n_embd * sizeof (gfloat), NULL);
+      (gsize)upm_model_hparams (self->slot.model)->n_embd * sizeof (gfloat),
+      NULL);
   if (*outbuf == NULL)
     return GST_FLOW_ERROR;
   if (!GST_BASE_TRANSFORM_CLASS (parent_class)
@@ -376,7 +351,7 @@ static gint
 gst_upm_transformer_check_rows (
     GstUpmTransformer *self, gsize size, guint *n_rows)
 {
-  const UpmHParams *hp = upm_model_hparams (self->model);
+  const UpmHParams *hp = upm_model_hparams (self->slot.model);
   gsize row = (gsize)hp->n_embd * sizeof (gfloat);
   guint tpf = UPM_HP_TOKENS_PER_FRAME (hp);
   guint n;
@@ -422,16 +397,16 @@ static void
 gst_upm_transformer_add_routing (GstUpmTransformer *self, GstBuffer *outbuf,
     const UpmRouting *routing, gint frames)
 {
-  const UpmHParams *hp = upm_model_hparams (self->model);
+  const UpmHParams *hp = upm_model_hparams (self->slot.model);
   const gchar *segment = upm_attr_name (self->attr);
   GstUpmRoutingMeta *meta;
   GstUpmRoute *routes;
   guint n_routes = 0;
 
   routes = gst_upm_routes_from_library (routing, &n_routes);
-  meta = gst_buffer_add_upm_routing_meta (outbuf, upm_model_name (self->model),
-      hp->n_layer, hp->n_expert, GST_BUFFER_PTS (outbuf),
-      GST_BUFFER_DURATION (outbuf), routes, n_routes);
+  meta = gst_buffer_add_upm_routing_meta (outbuf,
+      upm_model_name (self->slot.model), hp->n_layer, hp->n_expert,
+      GST_BUFFER_PTS (outbuf), GST_BUFFER_DURATION (outbuf), routes, n_routes);
   g_free (routes);
   if (meta == NULL)
     return;
@@ -455,7 +430,7 @@ gst_upm_transformer_transform (
     GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
-  const UpmHParams *hp = upm_model_hparams (self->model);
+  const UpmHParams *hp = upm_model_hparams (self->slot.model);
   gsize d = hp->n_embd;
   GstMapInfo in, out;
   UpmRouting routing;
@@ -502,7 +477,7 @@ gst_upm_transformer_transform (
       if (ok)
         {
           memcpy (out.data, in.data, d * sizeof (gfloat));
-          gst_buffer_add_upm_prefix_meta (outbuf, self->model, prefix);
+          gst_buffer_add_upm_prefix_meta (outbuf, self->slot.model, prefix);
           upm_prefix_unref (prefix);
         }
     }
@@ -564,21 +539,8 @@ gst_upm_transformer_query (
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
 
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT)
-    {
-      UpmModel *model = NULL;
-      gboolean handled;
-
-      GST_OBJECT_LOCK (self);
-      if (self->model != NULL)
-        model = upm_model_ref (self->model);
-      GST_OBJECT_UNLOCK (self);
-      handled = gst_upm_handle_context_query (GST_ELEMENT (self), query, model);
-      if (model != NULL)
-        upm_model_unref (model);
-      if (handled)
-        return TRUE;
-    }
+  if (gst_upm_model_slot_context_query (&self->slot, GST_ELEMENT (self), query))
+    return TRUE;
   return GST_BASE_TRANSFORM_CLASS (parent_class)
       ->query (trans, direction, query);
 }
@@ -589,10 +551,8 @@ static GstStateChangeReturn
 gst_upm_transformer_change_state (
     GstElement *element, GstStateChange transition)
 {
-  return gst_upm_element_change_state_with_model (element, transition,
-      GST_ELEMENT_CLASS (parent_class),
-      &GST_UPM_TRANSFORMER (element)->model_changed,
-      gst_upm_transformer_open_element, gst_upm_transformer_close_element);
+  return gst_upm_model_slot_change_state (&GST_UPM_TRANSFORMER (element)->slot,
+      element, transition, GST_ELEMENT_CLASS (parent_class));
 }
 
 /* ------------------------------------------------------------ properties */
@@ -604,14 +564,14 @@ gst_upm_transformer_set_property (
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
   gboolean reconfigure = FALSE;
 
+  if (prop_id == PROP_MODEL)
+    {
+      gst_upm_model_slot_set_property (&self->slot, GST_ELEMENT (self), value);
+      return;
+    }
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
-    case PROP_MODEL:
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      self->model_changed = TRUE;
-      break;
     case PROP_TASK:
       reconfigure
           = self->task_prop != (GstUpmTransformerTask)g_value_get_enum (value);
@@ -636,12 +596,14 @@ gst_upm_transformer_get_property (
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
 
+  if (prop_id == PROP_MODEL)
+    {
+      gst_upm_model_slot_get_property (&self->slot, GST_ELEMENT (self), value);
+      return;
+    }
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
-    case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
-      break;
     case PROP_TASK:
       g_value_set_enum (value, self->task_prop);
       break;
@@ -660,8 +622,7 @@ gst_upm_transformer_finalize (GObject *object)
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
 
-  gst_upm_transformer_close (self);
-  g_free (self->model_path);
+  gst_upm_model_slot_clear (&self->slot, GST_ELEMENT (self));
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -690,13 +651,8 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
    * The Uni-Perceiver model file; NULL for the bundled default. Elements
    * of a pipeline that name the same file share one loaded model.
    */
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Path of the Uni-Perceiver model file (.upm); NULL for the "
-          "bundled default model",
-          NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+  g_object_class_install_property (
+      gobject_class, PROP_MODEL, gst_upm_model_param_spec (NULL));
 
   /**
    * GstUpmTransformer:task:
@@ -751,6 +707,8 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
 static void
 gst_upm_transformer_init (GstUpmTransformer *self)
 {
+  gst_upm_model_slot_init (
+      &self->slot, gst_upm_transformer_opened, gst_upm_transformer_closing);
   self->task_prop = DEFAULT_TASK;
   self->routing = DEFAULT_ROUTING;
 }
