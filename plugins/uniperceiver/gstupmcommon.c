@@ -1,5 +1,5 @@
 /* gstupmcommon.c: what the uniperceiver elements share: the task enum, the
- * prefix meta, routes from the library. The shared model is in
+ * caption prefix memory, routes from the library. The shared model is in
  * gstupmmodelslot.c.
  *
  * Copyright (C) 2026 gst-uniperceiver authors
@@ -76,91 +76,142 @@ gst_upm_task_input_attr (GstUpmTask task, const gchar *modality)
   return UPM_ATTR_CLS_INPUT;
 }
 
-/* -------------------------------------------------- caption prefix (internal)
- */
+/* ------------------------------------------------------- caption prefix */
 
-GType
-gst_upm_prefix_meta_api_get_type (void)
+/* The allocator of prefix memories: it allocates nothing by itself (the
+ * library makes the prefix); it names the memory type and frees, copies and
+ * shares by reference. */
+typedef struct
 {
-  static gsize type = 0;
+  GstAllocator parent;
+} GstUpmPrefixAllocator;
 
-  if (g_once_init_enter (&type))
+typedef struct
+{
+  GstAllocatorClass parent_class;
+} GstUpmPrefixAllocatorClass;
+
+static GType gst_upm_prefix_allocator_get_type (void);
+G_DEFINE_TYPE (
+    GstUpmPrefixAllocator, gst_upm_prefix_allocator, GST_TYPE_ALLOCATOR);
+
+static GstAllocator *
+gst_upm_prefix_allocator_get (void)
+{
+  static GstAllocator *allocator = NULL;
+
+  if (g_once_init_enter (&allocator))
     {
-      static const gchar *tags[] = { NULL };
-      GType t = gst_meta_api_type_register ("GstUpmPrefixMetaAPI", tags);
-      g_once_init_leave (&type, t);
+      GstAllocator *a
+          = g_object_new (gst_upm_prefix_allocator_get_type (), NULL);
+
+      gst_object_ref_sink (a);
+      /* lives as long as the process, like the system allocator */
+      GST_OBJECT_FLAG_SET (a, GST_OBJECT_FLAG_MAY_BE_LEAKED);
+      g_once_init_leave (&allocator, a);
     }
-  return (GType)type;
+  return allocator;
 }
 
-static gboolean
-gst_upm_prefix_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
+static GstMemory *
+prefix_memory_new (UpmModel *model, UpmPrefix *prefix)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
+  GstUpmPrefixMemory *mem = g_new0 (GstUpmPrefixMemory, 1);
 
-  m->prefix = NULL;
-  m->model = NULL;
-  return TRUE;
+  gst_memory_init (GST_MEMORY_CAST (mem),
+      GST_MEMORY_FLAG_NOT_MAPPABLE | GST_MEMORY_FLAG_READONLY,
+      gst_upm_prefix_allocator_get (), NULL, 0, 0, 0, 0);
+  mem->model = upm_model_ref (model);
+  mem->prefix = upm_prefix_ref (prefix);
+  return GST_MEMORY_CAST (mem);
+}
+
+static GstMemory *
+gst_upm_prefix_allocator_alloc (
+    GstAllocator *allocator, gsize size, GstAllocationParams *params)
+{
+  return NULL;
 }
 
 static void
-gst_upm_prefix_meta_free (GstMeta *meta, GstBuffer *buffer)
+gst_upm_prefix_allocator_free (GstAllocator *allocator, GstMemory *memory)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
+  GstUpmPrefixMemory *mem = (GstUpmPrefixMemory *)memory;
 
-  if (m->prefix)
-    upm_prefix_unref (m->prefix);
-  if (m->model)
-    upm_model_unref (m->model);
-  m->prefix = NULL;
-  m->model = NULL;
+  upm_prefix_unref (mem->prefix);
+  upm_model_unref (mem->model);
+  g_free (mem);
 }
 
-static gboolean
-gst_upm_prefix_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+static gpointer
+prefix_memory_map (GstMemory *memory, gsize maxsize, GstMapFlags flags)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
-
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  /* The prefix is read-only once made: the copy shares it by reference. */
-  return gst_buffer_add_upm_prefix_meta (dest, m->model, m->prefix) != NULL;
+  return NULL;
 }
 
-const GstMetaInfo *
-gst_upm_prefix_meta_get_info (void)
+static void
+prefix_memory_unmap (GstMemory *memory)
 {
-  static const GstMetaInfo *info = NULL;
-
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi
-          = gst_meta_register (GST_UPM_PREFIX_META_API_TYPE, "GstUpmPrefixMeta",
-              sizeof (GstUpmPrefixMeta), gst_upm_prefix_meta_init,
-              gst_upm_prefix_meta_free, gst_upm_prefix_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
 }
 
-GstUpmPrefixMeta *
-gst_buffer_add_upm_prefix_meta (
-    GstBuffer *buffer, UpmModel *model, UpmPrefix *prefix)
+/* The prefix is read-only once made: copies and shares refer to it (as
+ * whole memories: there is no part of a prefix to share). */
+static GstMemory *
+prefix_memory_copy (GstMemory *memory, gssize offset, gssize size)
 {
-  GstUpmPrefixMeta *m;
+  GstUpmPrefixMemory *mem = (GstUpmPrefixMemory *)memory;
 
-  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  return prefix_memory_new (mem->model, mem->prefix);
+}
+
+static void
+gst_upm_prefix_allocator_class_init (GstUpmPrefixAllocatorClass *klass)
+{
+  GstAllocatorClass *allocator_class = GST_ALLOCATOR_CLASS (klass);
+
+  allocator_class->alloc = gst_upm_prefix_allocator_alloc;
+  allocator_class->free = gst_upm_prefix_allocator_free;
+}
+
+static void
+gst_upm_prefix_allocator_init (GstUpmPrefixAllocator *self)
+{
+  GstAllocator *allocator = GST_ALLOCATOR_CAST (self);
+
+  allocator->mem_type = GST_UPM_PREFIX_MEMORY_TYPE;
+  allocator->mem_map = prefix_memory_map;
+  allocator->mem_unmap = prefix_memory_unmap;
+  allocator->mem_copy = prefix_memory_copy;
+  allocator->mem_share = prefix_memory_copy;
+  GST_OBJECT_FLAG_SET (self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
+}
+
+GstMemory *
+gst_upm_prefix_memory_new (UpmModel *model, UpmPrefix *prefix)
+{
   g_return_val_if_fail (model != NULL, NULL);
   g_return_val_if_fail (prefix != NULL, NULL);
 
-  m = (GstUpmPrefixMeta *)gst_buffer_add_meta (
-      buffer, gst_upm_prefix_meta_get_info (), NULL);
-  if (!m)
+  return prefix_memory_new (model, prefix);
+}
+
+gboolean
+gst_is_upm_prefix_memory (GstMemory *memory)
+{
+  return memory != NULL
+         && gst_memory_is_type (memory, GST_UPM_PREFIX_MEMORY_TYPE);
+}
+
+GstUpmPrefixMemory *
+gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer)
+{
+  GstMemory *memory;
+
+  if (gst_buffer_n_memory (buffer) != 1)
     return NULL;
-  m->model = upm_model_ref (model);
-  m->prefix = upm_prefix_ref (prefix);
-  return m;
+  memory = gst_buffer_peek_memory (buffer, 0);
+  return gst_is_upm_prefix_memory (memory) ? (GstUpmPrefixMemory *)memory
+                                           : NULL;
 }
 
 /* ---------------------------------------------------------------- routing */

@@ -13,11 +13,13 @@
  *                    int32 token ids of one text (no <SPE>, ends with EOT)
  *   upmencoder     -> application/x-upm-embeddings
  *                    float32 [1 + n_tokens][D], row 0 = <SPE>
- *   upmtransformer -> application/x-upm-hidden
+ *   upmtransformer -> application/x-upm-hidden (classify, retrieve)
  *                    float32 [1][D]: the final hidden state of <SPE>
- *                    (task caption: plus a GstUpmPrefixMeta holding the
- *                    clip's per-layer keys/values by reference)
- *                    + GstUpmRoutingMeta
+ *                  -> application/x-upm-hidden(memory:UpmPrefix) (caption)
+ *                    the encoded clip as the decoder reads it: every
+ *                    layer's keys and values of [SPE, visual], held by
+ *                    reference in one GstUpmPrefixMemory (not mappable)
+ *                  + GstUpmRoutingMeta
  *   upmhead        -> text/x-raw,format=utf8 (+ result/caption/routing metas,
  *                    element message "upm-result" on the bus)
  *
@@ -48,10 +50,26 @@ G_BEGIN_DECLS
   "modality = (string) { video, image, text }, "                               \
   "dim = (int) [ 1, MAX ]"
 
+/* The caps feature of caption buffers: their one memory is a
+ * GstUpmPrefixMemory, a reference to the library's encoded prefix. */
+#define GST_CAPS_FEATURE_MEMORY_UPM_PREFIX "memory:UpmPrefix"
+
+/* The transformer's output, the head's input. For classify and retrieve the
+ * payload is what the media type says, in system memory: float32 [1][D],
+ * the final hidden state of <SPE>. A caption is decoded from the whole
+ * encoded clip, not from <SPE> alone: its payload is that clip, [SPE,
+ * visual] encoded under the caption_prefix row as every layer's keys and
+ * values (UpmPrefix), and the memory feature says it travels by reference
+ * (zero-copy, not mappable) in one GstUpmPrefixMemory. dim is D either
+ * way. */
 #define GST_UPM_HIDDEN_CAPS                                                    \
   "application/x-upm-hidden, "                                                 \
   "modality = (string) { video, image, text }, "                               \
-  "task = (string) { classify, retrieve, caption }, "                          \
+  "task = (string) { classify, retrieve }, "                                   \
+  "dim = (int) [ 1, MAX ]; "                                                   \
+  "application/x-upm-hidden(" GST_CAPS_FEATURE_MEMORY_UPM_PREFIX "), "         \
+  "modality = (string) { video, image }, "                                     \
+  "task = (string) caption, "                                                  \
   "dim = (int) [ 1, MAX ]"
 
 /* ------------------------------------------------------------------ task */
@@ -71,23 +89,26 @@ gboolean gst_upm_task_from_nick (const gchar *nick, GstUpmTask *task);
 /* Attribute row of the input sequence for a task and modality. */
 UpmAttr gst_upm_task_input_attr (GstUpmTask task, const gchar *modality);
 
-/* -------------------------------------------------- caption prefix (internal)
- */
+/* ------------------------------------------------------- caption prefix */
+
+/* The memory of a caption buffer (GST_CAPS_FEATURE_MEMORY_UPM_PREFIX): a
+ * reference to the encoded prefix of a clip and to the model that made it.
+ * Size 0 and not mappable; copies and shares hold the same prefix (it is
+ * read-only once made). */
+#define GST_UPM_PREFIX_MEMORY_TYPE "UpmPrefix"
 
 typedef struct
 {
-  GstMeta meta;
-  UpmPrefix *prefix; /* reference owned by the meta */
-  UpmModel *model;   /* reference owned by the meta */
-} GstUpmPrefixMeta;
+  GstMemory memory;
+  UpmPrefix *prefix; /* reference owned by the memory */
+  UpmModel *model;   /* reference owned by the memory */
+} GstUpmPrefixMemory;
 
-GType gst_upm_prefix_meta_api_get_type (void);
-const GstMetaInfo *gst_upm_prefix_meta_get_info (void);
-#define GST_UPM_PREFIX_META_API_TYPE (gst_upm_prefix_meta_api_get_type ())
-#define gst_buffer_get_upm_prefix_meta(b)                                      \
-  ((GstUpmPrefixMeta *)gst_buffer_get_meta ((b), GST_UPM_PREFIX_META_API_TYPE))
-GstUpmPrefixMeta *gst_buffer_add_upm_prefix_meta (
-    GstBuffer *buffer, UpmModel *model, UpmPrefix *prefix);
+/* Takes new references to @model and @prefix. */
+GstMemory *gst_upm_prefix_memory_new (UpmModel *model, UpmPrefix *prefix);
+gboolean gst_is_upm_prefix_memory (GstMemory *memory);
+/* The prefix memory a caption buffer carries (its only memory), or NULL. */
+GstUpmPrefixMemory *gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer);
 
 /* Converts a library routing list to meta routes (segment names interned).
  * Free the array with g_free; NULL when there are none. */

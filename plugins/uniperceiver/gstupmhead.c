@@ -246,10 +246,13 @@ gst_upm_head_check_caps (GstUpmHead *self, GstCaps *caps)
   return TRUE;
 }
 
+/* The template's hidden caps of the task (a caption takes prefix memory,
+ * the others system memory) at the model's width. */
 static GstCaps *
 gst_upm_head_sink_caps (GstUpmHead *self, GstCaps *filter)
 {
-  GstCaps *caps = gst_pad_get_pad_template_caps (self->sinkpad);
+  GstCaps *templ = gst_pad_get_pad_template_caps (self->sinkpad);
+  GstCaps *caps = gst_caps_new_empty ();
   GstUpmTask task;
   guint dim, i;
 
@@ -258,29 +261,25 @@ gst_upm_head_sink_caps (GstUpmHead *self, GstCaps *filter)
   dim = self->dim;
   GST_OBJECT_UNLOCK (self);
 
-  caps = gst_caps_make_writable (caps);
-  for (i = 0; i < gst_caps_get_size (caps); i++)
+  for (i = 0; i < gst_caps_get_size (templ); i++)
     {
-      GstStructure *s = gst_caps_get_structure (caps, i);
+      GstCapsFeatures *features = gst_caps_get_features (templ, i);
+      gboolean prefix = features != NULL
+                        && gst_caps_features_contains (
+                            features, GST_CAPS_FEATURE_MEMORY_UPM_PREFIX);
+      GstStructure *s;
 
+      if (prefix != (task == GST_UPM_TASK_CAPTION))
+        continue;
+      s = gst_structure_copy (gst_caps_get_structure (templ, i));
       gst_structure_set (
           s, "task", G_TYPE_STRING, gst_upm_task_nick (task), NULL);
       if (dim > 0)
         gst_structure_set (s, "dim", G_TYPE_INT, (gint)dim, NULL);
-      if (task == GST_UPM_TASK_CAPTION)
-        {
-          GValue list = G_VALUE_INIT, v = G_VALUE_INIT;
-
-          gst_value_list_init (&list, 2);
-          g_value_init (&v, G_TYPE_STRING);
-          g_value_set_static_string (&v, "video");
-          gst_value_list_append_value (&list, &v);
-          g_value_set_static_string (&v, "image");
-          gst_value_list_append_value (&list, &v);
-          g_value_unset (&v);
-          gst_structure_take_value (s, "modality", &list);
-        }
+      caps = gst_caps_merge_structure_full (
+          caps, s, features != NULL ? gst_caps_features_copy (features) : NULL);
     }
+  gst_caps_unref (templ);
   if (filter != NULL)
     {
       GstCaps *tmp
@@ -380,22 +379,24 @@ gst_upm_head_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstUpmHead *self = GST_UPM_HEAD (parent);
 
-  if (gst_buffer_get_size (buf) != (gsize)self->dim * sizeof (gfloat))
+  if (self->run.task == GST_UPM_TASK_CAPTION)
+    {
+      if (gst_buffer_peek_upm_prefix_memory (buf) == NULL)
+        {
+          GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+              ("The hidden state carries no caption prefix."),
+              ("upmtransformer must run with task=caption (or auto) in front "
+               "of upmhead task=caption"));
+          gst_buffer_unref (buf);
+          return GST_FLOW_ERROR;
+        }
+    }
+  else if (gst_buffer_get_size (buf) != (gsize)self->dim * sizeof (gfloat))
     {
       GST_ELEMENT_ERROR (self, STREAM, FORMAT,
           ("Invalid hidden state of %" G_GSIZE_FORMAT " bytes.",
               gst_buffer_get_size (buf)),
           ("one row of %u floats expected", self->dim));
-      gst_buffer_unref (buf);
-      return GST_FLOW_ERROR;
-    }
-  if (self->run.task == GST_UPM_TASK_CAPTION
-      && gst_buffer_get_upm_prefix_meta (buf) == NULL)
-    {
-      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-          ("The hidden state carries no caption prefix."),
-          ("upmtransformer must run with task=caption (or auto) in front of "
-           "upmhead task=caption"));
       gst_buffer_unref (buf);
       return GST_FLOW_ERROR;
     }

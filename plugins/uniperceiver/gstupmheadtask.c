@@ -205,7 +205,7 @@ static GstBuffer *
 gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
     GstBuffer *in, const GstUpmHeadClipSettings *clip, GstStructure **message)
 {
-  GstUpmPrefixMeta *pm = gst_buffer_get_upm_prefix_meta (in);
+  GstUpmPrefixMemory *pm = gst_buffer_peek_upm_prefix_memory (in);
   gboolean with_routing = gst_buffer_get_upm_routing_meta (in) != NULL;
   UpmCaptionParams params = task->caption_params;
   UpmCaption caption;
