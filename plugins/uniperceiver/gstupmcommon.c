@@ -11,6 +11,18 @@
 
 #include "gstupmcommon.h"
 
+GType
+gst_upm_enum_type_once (
+    gsize *type, const gchar *name, const GEnumValue *values)
+{
+  if (g_once_init_enter (type))
+    {
+      GType t = g_enum_register_static (name, values);
+      g_once_init_leave (type, t);
+    }
+  return (GType)*type;
+}
+
 /* ------------------------------------------------------------------ task */
 
 GType
@@ -24,12 +36,7 @@ gst_upm_task_get_type (void)
     { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_enum_register_static ("GstUpmTask", values);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return gst_upm_enum_type_once (&type, "GstUpmTask", values);
 }
 
 const gchar *
@@ -212,6 +219,31 @@ gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer)
   memory = gst_buffer_peek_memory (buffer, 0);
   return gst_is_upm_prefix_memory (memory) ? (GstUpmPrefixMemory *)memory
                                            : NULL;
+}
+
+/* ------------------------------------------------------------------- caps */
+
+GstCaps *
+gst_upm_transform_caps_finish (GstBaseTransform *trans,
+    GstPadDirection direction, GstCaps *out, GstCaps *filter)
+{
+  GstCaps *templ, *res;
+
+  templ = gst_pad_get_pad_template_caps (
+      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
+                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
+  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (templ);
+  gst_caps_unref (out);
+
+  if (filter)
+    {
+      GstCaps *tmp
+          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (res);
+      res = tmp;
+    }
+  return res;
 }
 
 /* ---------------------------------------------------------------- routing */

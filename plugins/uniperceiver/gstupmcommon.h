@@ -1,5 +1,6 @@
 /* gstupmcommon.h: what the uniperceiver elements share: caps and buffer
- * layouts, the task enum, the shared model, the internal prefix meta.
+ * layouts, the task enum, the caption prefix memory (the shared model is
+ * in gstupmmodelslot.h, included here).
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -30,6 +31,7 @@
 #define __GST_UPM_COMMON_H__
 
 #include <gst/gst.h>
+#include <gst/base/gstbasetransform.h>
 #include "upm.h"
 #include "upmmeta.h"
 #include "gstupmmodelslot.h"
@@ -72,6 +74,11 @@ G_BEGIN_DECLS
   "task = (string) caption, "                                                  \
   "dim = (int) [ 1, MAX ]"
 
+/* Registers the enum type @name of @values (terminated by a zeroed entry)
+ * the first time, in *@type; for the elements' get_type functions. */
+GType gst_upm_enum_type_once (
+    gsize *type, const gchar *name, const GEnumValue *values);
+
 /* ------------------------------------------------------------------ task */
 
 typedef enum
@@ -109,6 +116,12 @@ GstMemory *gst_upm_prefix_memory_new (UpmModel *model, UpmPrefix *prefix);
 gboolean gst_is_upm_prefix_memory (GstMemory *memory);
 /* The prefix memory a caption buffer carries (its only memory), or NULL. */
 GstUpmPrefixMemory *gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer);
+
+/* For the transform_caps of upmencoder and upmtransformer: @out (taken),
+ * limited to the template of the pad opposite @direction, then to @filter
+ * (may be NULL). */
+GstCaps *gst_upm_transform_caps_finish (GstBaseTransform *trans,
+    GstPadDirection direction, GstCaps *out, GstCaps *filter);
 
 /* Converts a library routing list to meta routes (segment names interned).
  * Free the array with g_free; NULL when there are none. */

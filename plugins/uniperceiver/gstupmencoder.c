@@ -137,7 +137,7 @@ gst_upm_encoder_transform_caps (GstBaseTransform *trans,
     GstPadDirection direction, GstCaps *caps, GstCaps *filter)
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (trans);
-  GstCaps *out = gst_caps_new_empty (), *templ, *res;
+  GstCaps *out = gst_caps_new_empty (), *res;
   guint dim, tpf, pdim, max_frames, i;
 
   GST_OBJECT_LOCK (self);
@@ -177,20 +177,7 @@ gst_upm_encoder_transform_caps (GstBaseTransform *trans,
         }
     }
 
-  templ = gst_pad_get_pad_template_caps (
-      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
-                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
-  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
-  gst_caps_unref (templ);
-  gst_caps_unref (out);
-
-  if (filter)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (res);
-      res = tmp;
-    }
+  res = gst_upm_transform_caps_finish (trans, direction, out, filter);
   GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
       direction == GST_PAD_SINK ? "sink" : "src", caps, res);
   return res;
@@ -399,15 +386,8 @@ gst_upm_encoder_set_property (
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (object);
 
-  switch (prop_id)
-    {
-    case PROP_MODEL:
-      gst_upm_model_slot_set_property (&self->slot, GST_ELEMENT (self), value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-    }
+  if (!gst_upm_model_slot_set_property (&self->slot, object, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
@@ -416,15 +396,8 @@ gst_upm_encoder_get_property (
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (object);
 
-  switch (prop_id)
-    {
-    case PROP_MODEL:
-      gst_upm_model_slot_get_property (&self->slot, GST_ELEMENT (self), value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-    }
+  if (!gst_upm_model_slot_get_property (&self->slot, object, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
@@ -484,5 +457,5 @@ static void
 gst_upm_encoder_init (GstUpmEncoder *self)
 {
   gst_upm_model_slot_init (
-      &self->slot, gst_upm_encoder_opened, gst_upm_encoder_closing);
+      &self->slot, PROP_MODEL, gst_upm_encoder_opened, gst_upm_encoder_closing);
 }

@@ -147,12 +147,7 @@ gst_upm_head_text_format_get_type (void)
     { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_enum_register_static ("GstUpmHeadTextFormat", values);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return gst_upm_enum_type_once (&type, "GstUpmHeadTextFormat", values);
 }
 
 /* ------------------------------------------------------------------ model */
@@ -613,11 +608,8 @@ gst_upm_head_set_property (
   GstUpmHead *self = GST_UPM_HEAD (object);
   gboolean post_latency = FALSE;
 
-  if (prop_id == PROP_MODEL)
-    {
-      gst_upm_model_slot_set_property (&self->slot, GST_ELEMENT (self), value);
-      return;
-    }
+  if (gst_upm_model_slot_set_property (&self->slot, object, prop_id, value))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
@@ -675,11 +667,8 @@ gst_upm_head_get_property (
 {
   GstUpmHead *self = GST_UPM_HEAD (object);
 
-  if (prop_id == PROP_MODEL)
-    {
-      gst_upm_model_slot_get_property (&self->slot, GST_ELEMENT (self), value);
-      return;
-    }
+  if (gst_upm_model_slot_get_property (&self->slot, object, prop_id, value))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
@@ -879,7 +868,7 @@ gst_upm_head_init (GstUpmHead *self)
   self->text_format = DEFAULT_TEXT_FORMAT;
 
   gst_upm_model_slot_init (
-      &self->slot, gst_upm_head_opened, gst_upm_head_closing);
+      &self->slot, PROP_MODEL, gst_upm_head_opened, gst_upm_head_closing);
   self->queue = gst_upm_head_queue_new (self->sinkpad, self->srcpad,
       self->max_pending, gst_upm_head_handle, gst_upm_head_dropped, self);
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);

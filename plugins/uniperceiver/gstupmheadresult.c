@@ -28,9 +28,17 @@ gst_upm_head_stream_time (const GstSegment *segment, GstClockTime ts)
   return gst_segment_to_stream_time (segment, GST_FORMAT_TIME, ts);
 }
 
+typedef enum
+{
+  SCORE_LABEL,
+  SCORE_LOGIT,
+  SCORE_PROB,
+} ScoreField;
+
+/* The @what of each of @scores as the array @field of @s. */
 static void
-set_string_array (
-    GstStructure *s, const gchar *field, const GstUpmScore *scores, guint n)
+set_score_array (GstStructure *s, const gchar *field, const GstUpmScore *scores,
+    guint n, ScoreField what)
 {
   GValue arr = G_VALUE_INIT;
   guint i;
@@ -40,27 +48,17 @@ set_string_array (
     {
       GValue v = G_VALUE_INIT;
 
-      g_value_init (&v, G_TYPE_STRING);
-      g_value_set_string (&v, scores[i].label);
-      gst_value_array_append_and_take_value (&arr, &v);
-    }
-  gst_structure_take_value (s, field, &arr);
-}
-
-static void
-set_double_array (GstStructure *s, const gchar *field,
-    const GstUpmScore *scores, guint n, gboolean probs)
-{
-  GValue arr = G_VALUE_INIT;
-  guint i;
-
-  gst_value_array_init (&arr, n);
-  for (i = 0; i < n; i++)
-    {
-      GValue v = G_VALUE_INIT;
-
-      g_value_init (&v, G_TYPE_DOUBLE);
-      g_value_set_double (&v, probs ? scores[i].prob : scores[i].logit);
+      if (what == SCORE_LABEL)
+        {
+          g_value_init (&v, G_TYPE_STRING);
+          g_value_set_string (&v, scores[i].label);
+        }
+      else
+        {
+          g_value_init (&v, G_TYPE_DOUBLE);
+          g_value_set_double (
+              &v, what == SCORE_PROB ? scores[i].prob : scores[i].logit);
+        }
       gst_value_array_append_and_take_value (&arr, &v);
     }
   gst_structure_take_value (s, field, &arr);
@@ -134,9 +132,9 @@ gst_upm_head_scores_message (const GstSegment *segment, const gchar *task,
 {
   GstStructure *result = result_structure (segment, task, in);
 
-  set_string_array (result, "labels", scores, k);
-  set_double_array (result, "scores", scores, k, FALSE);
-  set_double_array (result, "probs", scores, k, TRUE);
+  set_score_array (result, "labels", scores, k, SCORE_LABEL);
+  set_score_array (result, "scores", scores, k, SCORE_LOGIT);
+  set_score_array (result, "probs", scores, k, SCORE_PROB);
   return result;
 }
 

@@ -44,18 +44,26 @@ gst_upm_default_model_path (void)
   return UPM_SOURCE_MODEL;
 }
 
+/* Registers the boxed type @name the first time, in *@type. */
+static GType
+boxed_type_once (gsize *type, const gchar *name, GBoxedCopyFunc copy,
+    GBoxedFreeFunc free_func)
+{
+  if (g_once_init_enter (type))
+    {
+      GType t = g_boxed_type_register_static (name, copy, free_func);
+      g_once_init_leave (type, t);
+    }
+  return (GType)*type;
+}
+
 GType
 gst_upm_model_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_boxed_type_register_static ("GstUpmModel",
-          (GBoxedCopyFunc)upm_model_ref, (GBoxedFreeFunc)upm_model_unref);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return boxed_type_once (&type, "GstUpmModel", (GBoxedCopyFunc)upm_model_ref,
+      (GBoxedFreeFunc)upm_model_unref);
 }
 
 /* The process-wide cache holds weak entries: an entry is a use count of the
@@ -105,13 +113,8 @@ gst_upm_model_cache_entry_get_type (void)
 {
   static gsize type = 0;
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_boxed_type_register_static ("GstUpmModelCacheEntry",
-          (GBoxedCopyFunc)cache_entry_use, (GBoxedFreeFunc)cache_entry_release);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return boxed_type_once (&type, "GstUpmModelCacheEntry",
+      (GBoxedCopyFunc)cache_entry_use, (GBoxedFreeFunc)cache_entry_release);
 }
 
 /* Absolute path with symbolic links resolved, or just absolute when the file
@@ -429,10 +432,11 @@ gst_upm_handle_context_query (
 /* ------------------------------------------------------------- the slot */
 
 void
-gst_upm_model_slot_init (
-    GstUpmModelSlot *slot, GstUpmModelOpened opened, GstUpmModelClosing closing)
+gst_upm_model_slot_init (GstUpmModelSlot *slot, guint prop_id,
+    GstUpmModelOpened opened, GstUpmModelClosing closing)
 {
   memset (slot, 0, sizeof *slot);
+  slot->prop_id = prop_id;
   slot->opened = opened;
   slot->closing = closing;
 }
@@ -456,32 +460,38 @@ gst_upm_model_param_spec (const gchar *blurb)
           | GST_PARAM_DOC_SHOW_DEFAULT);
 }
 
-void
+gboolean
 gst_upm_model_slot_set_property (
-    GstUpmModelSlot *slot, GstElement *element, const GValue *value)
+    GstUpmModelSlot *slot, GObject *object, guint prop_id, const GValue *value)
 {
-  GST_OBJECT_LOCK (element);
-  if (GST_STATE (element) > GST_STATE_READY)
+  if (prop_id != slot->prop_id)
+    return FALSE;
+  GST_OBJECT_LOCK (object);
+  if (GST_STATE (object) > GST_STATE_READY)
     {
-      GST_OBJECT_UNLOCK (element);
-      GST_WARNING_OBJECT (element,
+      GST_OBJECT_UNLOCK (object);
+      GST_WARNING_OBJECT (object,
           "property 'model' can only be changed in the NULL or READY state; "
           "ignored");
-      return;
+      return TRUE;
     }
   g_free (slot->path);
   slot->path = g_value_dup_string (value);
   slot->changed = TRUE;
-  GST_OBJECT_UNLOCK (element);
+  GST_OBJECT_UNLOCK (object);
+  return TRUE;
 }
 
-void
+gboolean
 gst_upm_model_slot_get_property (
-    GstUpmModelSlot *slot, GstElement *element, GValue *value)
+    GstUpmModelSlot *slot, GObject *object, guint prop_id, GValue *value)
 {
-  GST_OBJECT_LOCK (element);
+  if (prop_id != slot->prop_id)
+    return FALSE;
+  GST_OBJECT_LOCK (object);
   g_value_set_string (value, slot->path);
-  GST_OBJECT_UNLOCK (element);
+  GST_OBJECT_UNLOCK (object);
+  return TRUE;
 }
 
 gboolean

@@ -8,7 +8,7 @@
  * Every element that holds the model embeds a GstUpmModelSlot and hands its
  * model property, CONTEXT queries and state changes to it:
  *
- *   set/get_property (PROP_MODEL)  gst_upm_model_slot_set/get_property
+ *   set/get_property               gst_upm_model_slot_set/get_property
  *   class_init                     gst_upm_model_param_spec
  *   pad query functions            gst_upm_model_slot_context_query
  *   change_state                   gst_upm_model_slot_change_state (or
@@ -86,13 +86,15 @@ typedef struct
                      * changes, so the streaming thread reads it unlocked */
 
   /* set once by gst_upm_model_slot_init */
+  guint prop_id; /* of the element's 'model' property */
   GstUpmModelOpened opened;
   GstUpmModelClosing closing;
 } GstUpmModelSlot;
 
-/* @opened and @closing may be NULL. */
-void gst_upm_model_slot_init (GstUpmModelSlot *slot, GstUpmModelOpened opened,
-    GstUpmModelClosing closing);
+/* @prop_id: the element's id of the 'model' property; @opened and @closing
+ * may be NULL. */
+void gst_upm_model_slot_init (GstUpmModelSlot *slot, guint prop_id,
+    GstUpmModelOpened opened, GstUpmModelClosing closing);
 
 /* For finalize: unloads and frees the property. */
 void gst_upm_model_slot_clear (GstUpmModelSlot *slot, GstElement *element);
@@ -101,13 +103,14 @@ void gst_upm_model_slot_clear (GstUpmModelSlot *slot, GstElement *element);
  * bundled model), mutable in READY. @blurb NULL: the common description. */
 GParamSpec *gst_upm_model_param_spec (const gchar *blurb);
 
-/* Sets the property under the object lock. In PAUSED and PLAYING the
- * change is refused with a warning (the model is in use); in READY it takes
- * effect at READY->PAUSED. */
-void gst_upm_model_slot_set_property (
-    GstUpmModelSlot *slot, GstElement *element, const GValue *value);
-void gst_upm_model_slot_get_property (
-    GstUpmModelSlot *slot, GstElement *element, GValue *value);
+/* For set/get_property: FALSE when @prop_id is not the model property, else
+ * sets or gets it under the object lock. In PAUSED and PLAYING a change is
+ * refused with a warning (the model is in use); in READY it takes effect at
+ * READY->PAUSED. */
+gboolean gst_upm_model_slot_set_property (
+    GstUpmModelSlot *slot, GObject *object, guint prop_id, const GValue *value);
+gboolean gst_upm_model_slot_get_property (
+    GstUpmModelSlot *slot, GObject *object, guint prop_id, GValue *value);
 
 /* Loads the model of the property (posting the error users see on failure)
  * and runs the @opened hook. */

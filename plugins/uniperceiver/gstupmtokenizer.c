@@ -295,7 +295,7 @@ gst_upm_tokenizer_init (GstUpmTokenizer *self)
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
-  gst_upm_model_slot_init (&self->model_slot, NULL, NULL);
+  gst_upm_model_slot_init (&self->model_slot, PROP_MODEL, NULL, NULL);
   self->clip_frames = DEFAULT_CLIP_FRAMES;
   self->frame_stride = DEFAULT_FRAME_STRIDE;
   self->clip_hop = DEFAULT_CLIP_HOP;
@@ -426,7 +426,7 @@ gst_upm_tokenizer_set_property (
     case PROP_MODEL:
       GST_OBJECT_UNLOCK (self);
       gst_upm_model_slot_set_property (
-          &self->model_slot, GST_ELEMENT (self), value);
+          &self->model_slot, object, prop_id, value);
       return;
     case PROP_CLIP_FRAMES:
       self->clip_frames = g_value_get_uint (value);
@@ -462,7 +462,7 @@ gst_upm_tokenizer_get_property (
     case PROP_MODEL:
       GST_OBJECT_UNLOCK (self);
       gst_upm_model_slot_get_property (
-          &self->model_slot, GST_ELEMENT (self), value);
+          &self->model_slot, object, prop_id, value);
       return;
     case PROP_CLIP_FRAMES:
       g_value_set_uint (value, self->clip_frames);

@@ -102,12 +102,7 @@ gst_upm_transformer_task_get_type (void)
     { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_enum_register_static ("GstUpmTransformerTask", values);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return gst_upm_enum_type_once (&type, "GstUpmTransformerTask", values);
 }
 
 /* ----------------------------------------------------------------- model */
@@ -276,7 +271,7 @@ gst_upm_transformer_transform_caps (GstBaseTransform *trans,
     GstPadDirection direction, GstCaps *caps, GstCaps *filter)
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
-  GstCaps *out = gst_caps_new_empty (), *templ, *res;
+  GstCaps *out = gst_caps_new_empty (), *res;
   GstUpmTransformerTask prop;
   guint dim, i, m;
 
@@ -317,20 +312,7 @@ gst_upm_transformer_transform_caps (GstBaseTransform *trans,
         }
     }
 
-  templ = gst_pad_get_pad_template_caps (
-      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
-                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
-  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
-  gst_caps_unref (templ);
-  gst_caps_unref (out);
-
-  if (filter)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (res);
-      res = tmp;
-    }
+  res = gst_upm_transform_caps_finish (trans, direction, out, filter);
   GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
       direction == GST_PAD_SINK ? "sink" : "src", caps, res);
   return res;
@@ -631,11 +613,8 @@ gst_upm_transformer_set_property (
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
   gboolean reconfigure = FALSE;
 
-  if (prop_id == PROP_MODEL)
-    {
-      gst_upm_model_slot_set_property (&self->slot, GST_ELEMENT (self), value);
-      return;
-    }
+  if (gst_upm_model_slot_set_property (&self->slot, object, prop_id, value))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
@@ -663,11 +642,8 @@ gst_upm_transformer_get_property (
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
 
-  if (prop_id == PROP_MODEL)
-    {
-      gst_upm_model_slot_get_property (&self->slot, GST_ELEMENT (self), value);
-      return;
-    }
+  if (gst_upm_model_slot_get_property (&self->slot, object, prop_id, value))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
@@ -774,8 +750,8 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
 static void
 gst_upm_transformer_init (GstUpmTransformer *self)
 {
-  gst_upm_model_slot_init (
-      &self->slot, gst_upm_transformer_opened, gst_upm_transformer_closing);
+  gst_upm_model_slot_init (&self->slot, PROP_MODEL, gst_upm_transformer_opened,
+      gst_upm_transformer_closing);
   self->task_prop = DEFAULT_TASK;
   self->routing = DEFAULT_ROUTING;
 }
