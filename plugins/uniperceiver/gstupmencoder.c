@@ -39,10 +39,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_upm_encoder_debug);
 
 struct _GstUpmEncoder
 {
-  GstBaseTransform parent;
+  GstUpmModelFilter parent;
 
-  /* the model property and the model (READY and above) */
-  GstUpmModelSlot slot;
+  /* READY and above: the model the base class holds */
+  UpmModel *model;
 
   /* model shape for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
   guint dim, tokens_per_frame, patch_dim, max_frames;
@@ -54,12 +54,6 @@ struct _GstUpmEncoder
   gboolean is_text;
 };
 
-enum
-{
-  PROP_0,
-  PROP_MODEL,
-};
-
 static GstStaticPadTemplate sink_template
     = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
         GST_STATIC_CAPS (GST_UPM_PATCHES_CAPS "; " GST_UPM_TOKENS_CAPS));
@@ -68,7 +62,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_UPM_EMBEDDINGS_CAPS));
 
 #define gst_upm_encoder_parent_class parent_class
-G_DEFINE_TYPE (GstUpmEncoder, gst_upm_encoder, GST_TYPE_BASE_TRANSFORM);
+G_DEFINE_TYPE (GstUpmEncoder, gst_upm_encoder, GST_TYPE_UPM_MODEL_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (
     upmencoder, "upmencoder", GST_RANK_NONE, GST_TYPE_UPM_ENCODER);
 
@@ -77,11 +71,12 @@ GST_ELEMENT_REGISTER_DEFINE (
 /* What the encoder derives from the model: a library context and the
  * shapes of its caps. */
 static gboolean
-gst_upm_encoder_opened (GstElement *element, UpmModel *model)
+gst_upm_encoder_opened (GstUpmModelFilter *filter, UpmModel *model)
 {
-  GstUpmEncoder *self = GST_UPM_ENCODER (element);
+  GstUpmEncoder *self = GST_UPM_ENCODER (filter);
   const UpmHParams *hp = upm_model_hparams (model);
 
+  self->model = model;
   self->ctx = upm_context_new (model);
 
   GST_OBJECT_LOCK (self);
@@ -98,14 +93,15 @@ gst_upm_encoder_opened (GstElement *element, UpmModel *model)
 }
 
 static void
-gst_upm_encoder_closing (GstElement *element)
+gst_upm_encoder_closing (GstUpmModelFilter *filter)
 {
-  GstUpmEncoder *self = GST_UPM_ENCODER (element);
+  GstUpmEncoder *self = GST_UPM_ENCODER (filter);
 
   GST_OBJECT_LOCK (self);
   self->dim = self->tokens_per_frame = self->patch_dim = self->max_frames = 0;
   GST_OBJECT_UNLOCK (self);
   g_clear_pointer (&self->ctx, upm_context_free);
+  self->model = NULL;
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -192,9 +188,9 @@ gst_upm_encoder_set_caps (
   const UpmHParams *hp;
   gint frames = 0, tpf = 0, pdim = 0;
 
-  if (self->slot.model == NULL)
+  if (self->model == NULL)
     return FALSE;
-  hp = upm_model_hparams (self->slot.model);
+  hp = upm_model_hparams (self->model);
 
   if (gst_structure_has_name (s, TOKENS_NAME))
     {
@@ -220,7 +216,7 @@ gst_upm_encoder_set_caps (
       GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
           ("The patches (%d per frame, %d floats each) do not fit the model "
            "\"%s\", which takes %u patches of %u floats per frame.",
-              tpf, pdim, upm_model_path (self->slot.model),
+              tpf, pdim, upm_model_path (self->model),
               UPM_HP_TOKENS_PER_FRAME (hp), UPM_HP_PATCH_DIM (hp)),
           ("model image size %u, patch size %u: give upmtokenizer the same "
            "model as upmencoder",
@@ -232,7 +228,7 @@ gst_upm_encoder_set_caps (
       GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
           ("Clips of %d frames are too long for the model \"%s\", which "
            "takes at most %u frames per clip.",
-              frames, upm_model_path (self->slot.model), hp->n_temporal),
+              frames, upm_model_path (self->model), hp->n_temporal),
           ("set clip-frames on upmtokenizer to 1..%u", hp->n_temporal));
       return FALSE;
     }
@@ -249,7 +245,7 @@ gst_upm_encoder_set_caps (
 static guint
 gst_upm_encoder_rows (GstUpmEncoder *self, gsize size, guint *n_items)
 {
-  const UpmHParams *hp = upm_model_hparams (self->slot.model);
+  const UpmHParams *hp = upm_model_hparams (self->model);
 
   if (self->is_text)
     {
@@ -288,15 +284,14 @@ gst_upm_encoder_prepare_output_buffer (
   GstUpmEncoder *self = GST_UPM_ENCODER (trans);
   guint rows, n_items;
 
-  if (self->slot.model == NULL)
+  if (self->model == NULL)
     return GST_FLOW_NOT_NEGOTIATED;
   rows = gst_upm_encoder_rows (self, gst_buffer_get_size (inbuf), &n_items);
   if (rows == 0)
     return GST_FLOW_ERROR;
 
   *outbuf = gst_buffer_new_allocate (NULL,
-      (gsize)rows * upm_model_hparams (self->slot.model)->n_embd
-          * sizeof (gfloat),
+      (gsize)rows * upm_model_hparams (self->model)->n_embd * sizeof (gfloat),
       NULL);
   if (*outbuf == NULL)
     {
@@ -356,81 +351,18 @@ map_failed:
   return GST_FLOW_ERROR;
 }
 
-/* Answers CONTEXT queries for the shared model, so that neighbours find it. */
-static gboolean
-gst_upm_encoder_query (
-    GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (trans);
-
-  if (gst_upm_model_slot_context_query (&self->slot, GST_ELEMENT (self), query))
-    return TRUE;
-  return GST_BASE_TRANSFORM_CLASS (parent_class)
-      ->query (trans, direction, query);
-}
-
-/* ----------------------------------------------------------------- state */
-
-static GstStateChangeReturn
-gst_upm_encoder_change_state (GstElement *element, GstStateChange transition)
-{
-  return gst_upm_model_slot_change_state (&GST_UPM_ENCODER (element)->slot,
-      element, transition, GST_ELEMENT_CLASS (parent_class));
-}
-
-/* ------------------------------------------------------------ properties */
-
-static void
-gst_upm_encoder_set_property (
-    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (object);
-
-  if (!gst_upm_model_slot_set_property (&self->slot, object, prop_id, value))
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-}
-
-static void
-gst_upm_encoder_get_property (
-    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (object);
-
-  if (!gst_upm_model_slot_get_property (&self->slot, object, prop_id, value))
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-}
-
-static void
-gst_upm_encoder_finalize (GObject *object)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (object);
-
-  gst_upm_model_slot_clear (&self->slot, GST_ELEMENT (self));
-  G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
 static void
 gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstUpmModelFilterClass *filter_class = GST_UPM_MODEL_FILTER_CLASS (klass);
 
   GST_DEBUG_CATEGORY_INIT (gst_upm_encoder_debug, "upmencoder", 0,
       "Uni-Perceiver embedding of patches and tokens");
 
-  gobject_class->set_property = gst_upm_encoder_set_property;
-  gobject_class->get_property = gst_upm_encoder_get_property;
-  gobject_class->finalize = gst_upm_encoder_finalize;
-
-  /**
-   * GstUpmEncoder:model:
-   *
-   * The Uni-Perceiver model file; NULL for the bundled default. Elements
-   * of a pipeline that name the same file share one loaded model.
-   */
-  g_object_class_install_property (
-      gobject_class, PROP_MODEL, gst_upm_model_param_spec (NULL));
+  filter_class->opened = gst_upm_encoder_opened;
+  filter_class->closing = gst_upm_encoder_closing;
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -440,9 +372,6 @@ gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
       "sequence of the Uni-Perceiver transformer",
       "gst-uniperceiver authors");
 
-  element_class->change_state
-      = GST_DEBUG_FUNCPTR (gst_upm_encoder_change_state);
-
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_caps
       = GST_DEBUG_FUNCPTR (gst_upm_encoder_transform_caps);
@@ -450,12 +379,9 @@ gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
   trans_class->prepare_output_buffer
       = GST_DEBUG_FUNCPTR (gst_upm_encoder_prepare_output_buffer);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_upm_encoder_transform);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_upm_encoder_query);
 }
 
 static void
 gst_upm_encoder_init (GstUpmEncoder *self)
 {
-  gst_upm_model_slot_init (
-      &self->slot, PROP_MODEL, gst_upm_encoder_opened, gst_upm_encoder_closing);
 }

@@ -46,10 +46,7 @@ static const gchar *const modalities[] = { "video", "image", "text" };
 
 struct _GstUpmTransformer
 {
-  GstBaseTransform parent;
-
-  /* the model property and the model (READY and above) */
-  GstUpmModelSlot slot;
+  GstUpmModelFilter parent;
 
   /* properties, GST_OBJECT_LOCK */
   GstUpmTransformerTask task_prop;
@@ -58,7 +55,8 @@ struct _GstUpmTransformer
   /* model width for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
   guint dim;
 
-  /* READY and above */
+  /* READY and above: the model the base class holds, a context */
+  UpmModel *model;
   UpmContext *ctx;
 
   /* negotiated, streaming thread */
@@ -72,7 +70,6 @@ struct _GstUpmTransformer
 enum
 {
   PROP_0,
-  PROP_MODEL,
   PROP_TASK,
   PROP_ROUTING,
 };
@@ -84,7 +81,8 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_UPM_HIDDEN_CAPS));
 
 #define gst_upm_transformer_parent_class parent_class
-G_DEFINE_TYPE (GstUpmTransformer, gst_upm_transformer, GST_TYPE_BASE_TRANSFORM);
+G_DEFINE_TYPE (
+    GstUpmTransformer, gst_upm_transformer, GST_TYPE_UPM_MODEL_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (
     upmtransformer, "upmtransformer", GST_RANK_NONE, GST_TYPE_UPM_TRANSFORMER);
 
@@ -110,10 +108,11 @@ gst_upm_transformer_task_get_type (void)
 /* What the transformer derives from the model: a library context and the
  * width of its caps. */
 static gboolean
-gst_upm_transformer_opened (GstElement *element, UpmModel *model)
+gst_upm_transformer_opened (GstUpmModelFilter *filter, UpmModel *model)
 {
-  GstUpmTransformer *self = GST_UPM_TRANSFORMER (element);
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (filter);
 
+  self->model = model;
   self->ctx = upm_context_new (model);
   GST_OBJECT_LOCK (self);
   self->dim = upm_model_hparams (model)->n_embd;
@@ -122,9 +121,9 @@ gst_upm_transformer_opened (GstElement *element, UpmModel *model)
 }
 
 static void
-gst_upm_transformer_closing (GstElement *element)
+gst_upm_transformer_closing (GstUpmModelFilter *filter)
 {
-  GstUpmTransformer *self = GST_UPM_TRANSFORMER (element);
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (filter);
 
   GST_OBJECT_LOCK (self);
   self->dim = 0;
@@ -132,6 +131,7 @@ gst_upm_transformer_closing (GstElement *element)
   g_clear_pointer (&self->ctx, upm_context_free);
   g_clear_pointer (&self->scratch, g_free);
   self->scratch_len = 0;
+  self->model = NULL;
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -330,9 +330,9 @@ gst_upm_transformer_set_caps (
   const UpmHParams *hp;
   gint dim = 0;
 
-  if (self->slot.model == NULL)
+  if (self->model == NULL)
     return FALSE;
-  hp = upm_model_hparams (self->slot.model);
+  hp = upm_model_hparams (self->model);
 
   if (modality == NULL || task == NULL
       || !gst_upm_task_from_nick (task, &self->task))
@@ -346,7 +346,7 @@ gst_upm_transformer_set_caps (
     {
       GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
           ("Embeddings of width %d do not fit the model \"%s\" (D = %u).", dim,
-              upm_model_path (self->slot.model), hp->n_embd),
+              upm_model_path (self->model), hp->n_embd),
           ("give upmencoder the same model as upmtransformer"));
       return FALSE;
     }
@@ -372,15 +372,14 @@ gst_upm_transformer_prepare_output_buffer (
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
 
-  if (self->slot.model == NULL)
+  if (self->model == NULL)
     return GST_FLOW_NOT_NEGOTIATED;
   /* a caption's prefix memory is added once it is made */
   if (self->task == GST_UPM_TASK_CAPTION)
     *outbuf = gst_buffer_new ();
   else
     *outbuf = gst_buffer_new_allocate (NULL,
-        (gsize)upm_model_hparams (self->slot.model)->n_embd * sizeof (gfloat),
-        NULL);
+        (gsize)upm_model_hparams (self->model)->n_embd * sizeof (gfloat), NULL);
   if (*outbuf == NULL)
     return GST_FLOW_ERROR;
   if (!GST_BASE_TRANSFORM_CLASS (parent_class)
@@ -395,7 +394,7 @@ static gint
 gst_upm_transformer_check_rows (
     GstUpmTransformer *self, gsize size, guint *n_rows)
 {
-  const UpmHParams *hp = upm_model_hparams (self->slot.model);
+  const UpmHParams *hp = upm_model_hparams (self->model);
   gsize row = (gsize)hp->n_embd * sizeof (gfloat);
   guint tpf = UPM_HP_TOKENS_PER_FRAME (hp);
   guint n;
@@ -441,16 +440,16 @@ static void
 gst_upm_transformer_add_routing (GstUpmTransformer *self, GstBuffer *outbuf,
     const UpmRouting *routing, gint frames)
 {
-  const UpmHParams *hp = upm_model_hparams (self->slot.model);
+  const UpmHParams *hp = upm_model_hparams (self->model);
   const gchar *segment = upm_attr_name (self->attr);
   GstUpmRoutingMeta *meta;
   GstUpmRoute *routes;
   guint n_routes = 0;
 
   routes = gst_upm_routes_from_library (routing, &n_routes);
-  meta = gst_buffer_add_upm_routing_meta (outbuf,
-      upm_model_name (self->slot.model), hp->n_layer, hp->n_expert,
-      GST_BUFFER_PTS (outbuf), GST_BUFFER_DURATION (outbuf), routes, n_routes);
+  meta = gst_buffer_add_upm_routing_meta (outbuf, upm_model_name (self->model),
+      hp->n_layer, hp->n_expert, GST_BUFFER_PTS (outbuf),
+      GST_BUFFER_DURATION (outbuf), routes, n_routes);
   g_free (routes);
   if (meta == NULL)
     return;
@@ -481,7 +480,7 @@ gst_upm_transformer_encode_prefix (GstUpmTransformer *self,
   if (prefix == NULL)
     return FALSE;
   gst_buffer_append_memory (
-      outbuf, gst_upm_prefix_memory_new (self->slot.model, prefix));
+      outbuf, gst_upm_prefix_memory_new (self->model, prefix));
   upm_prefix_unref (prefix);
   return TRUE;
 }
@@ -493,7 +492,7 @@ gst_upm_transformer_forward_spe (GstUpmTransformer *self, gfloat *x,
     gboolean in_place, guint n_rows, GstBuffer *outbuf, UpmRouting *routing,
     GError **err)
 {
-  gsize d = upm_model_hparams (self->slot.model)->n_embd;
+  gsize d = upm_model_hparams (self->model)->n_embd;
   UpmSegment seg = { self->attr, n_rows };
   gfloat *seq
       = in_place ? x : gst_upm_transformer_scratch (self, (gsize)n_rows * d);
@@ -581,29 +580,6 @@ gst_upm_transformer_transform (
   return GST_FLOW_OK;
 }
 
-/* Answers CONTEXT queries for the shared model, so that neighbours find it. */
-static gboolean
-gst_upm_transformer_query (
-    GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
-{
-  GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
-
-  if (gst_upm_model_slot_context_query (&self->slot, GST_ELEMENT (self), query))
-    return TRUE;
-  return GST_BASE_TRANSFORM_CLASS (parent_class)
-      ->query (trans, direction, query);
-}
-
-/* ----------------------------------------------------------------- state */
-
-static GstStateChangeReturn
-gst_upm_transformer_change_state (
-    GstElement *element, GstStateChange transition)
-{
-  return gst_upm_model_slot_change_state (&GST_UPM_TRANSFORMER (element)->slot,
-      element, transition, GST_ELEMENT_CLASS (parent_class));
-}
-
 /* ------------------------------------------------------------ properties */
 
 static void
@@ -613,8 +589,6 @@ gst_upm_transformer_set_property (
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
   gboolean reconfigure = FALSE;
 
-  if (gst_upm_model_slot_set_property (&self->slot, object, prop_id, value))
-    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
@@ -642,8 +616,6 @@ gst_upm_transformer_get_property (
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
 
-  if (gst_upm_model_slot_get_property (&self->slot, object, prop_id, value))
-    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
@@ -661,20 +633,12 @@ gst_upm_transformer_get_property (
 }
 
 static void
-gst_upm_transformer_finalize (GObject *object)
-{
-  GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
-
-  gst_upm_model_slot_clear (&self->slot, GST_ELEMENT (self));
-  G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
-static void
 gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstUpmModelFilterClass *filter_class = GST_UPM_MODEL_FILTER_CLASS (klass);
   static const gchar *clip_meta_tags[] = { NULL };
 
   GST_DEBUG_CATEGORY_INIT (gst_upm_transformer_debug, "upmtransformer", 0,
@@ -686,16 +650,8 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
 
   gobject_class->set_property = gst_upm_transformer_set_property;
   gobject_class->get_property = gst_upm_transformer_get_property;
-  gobject_class->finalize = gst_upm_transformer_finalize;
-
-  /**
-   * GstUpmTransformer:model:
-   *
-   * The Uni-Perceiver model file; NULL for the bundled default. Elements
-   * of a pipeline that name the same file share one loaded model.
-   */
-  g_object_class_install_property (
-      gobject_class, PROP_MODEL, gst_upm_model_param_spec (NULL));
+  filter_class->opened = gst_upm_transformer_opened;
+  filter_class->closing = gst_upm_transformer_closing;
 
   /**
    * GstUpmTransformer:task:
@@ -732,9 +688,6 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
       "embedded clip or text",
       "gst-uniperceiver authors");
 
-  element_class->change_state
-      = GST_DEBUG_FUNCPTR (gst_upm_transformer_change_state);
-
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_caps
       = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform_caps);
@@ -742,7 +695,6 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
   trans_class->prepare_output_buffer
       = GST_DEBUG_FUNCPTR (gst_upm_transformer_prepare_output_buffer);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_upm_transformer_query);
 
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_TRANSFORMER_TASK, 0);
 }
@@ -750,8 +702,6 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
 static void
 gst_upm_transformer_init (GstUpmTransformer *self)
 {
-  gst_upm_model_slot_init (&self->slot, PROP_MODEL, gst_upm_transformer_opened,
-      gst_upm_transformer_closing);
   self->task_prop = DEFAULT_TASK;
   self->routing = DEFAULT_ROUTING;
 }
