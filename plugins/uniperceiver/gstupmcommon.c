@@ -221,31 +221,6 @@ gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer)
                                            : NULL;
 }
 
-/* ------------------------------------------------------------------- caps */
-
-GstCaps *
-gst_upm_transform_caps_finish (GstBaseTransform *trans,
-    GstPadDirection direction, GstCaps *out, GstCaps *filter)
-{
-  GstCaps *templ, *res;
-
-  templ = gst_pad_get_pad_template_caps (
-      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
-                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
-  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
-  gst_caps_unref (templ);
-  gst_caps_unref (out);
-
-  if (filter)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (res);
-      res = tmp;
-    }
-  return res;
-}
-
 /* ---------------------------------------------------------------- routing */
 
 GstUpmRoute *

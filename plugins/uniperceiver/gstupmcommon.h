@@ -31,7 +31,6 @@
 #define __GST_UPM_COMMON_H__
 
 #include <gst/gst.h>
-#include <gst/base/gstbasetransform.h>
 #include "upm.h"
 #include "upmmeta.h"
 #include "gstupmmodelslot.h"
@@ -116,12 +115,6 @@ GstMemory *gst_upm_prefix_memory_new (UpmModel *model, UpmPrefix *prefix);
 gboolean gst_is_upm_prefix_memory (GstMemory *memory);
 /* The prefix memory a caption buffer carries (its only memory), or NULL. */
 GstUpmPrefixMemory *gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer);
-
-/* For the transform_caps of upmencoder and upmtransformer: @out (taken),
- * limited to the template of the pad opposite @direction, then to @filter
- * (may be NULL). */
-GstCaps *gst_upm_transform_caps_finish (GstBaseTransform *trans,
-    GstPadDirection direction, GstCaps *out, GstCaps *filter);
 
 /* Converts a library routing list to meta routes (segment names interned).
  * Free the array with g_free; NULL when there are none. */

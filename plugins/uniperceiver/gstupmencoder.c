@@ -133,7 +133,7 @@ gst_upm_encoder_transform_caps (GstBaseTransform *trans,
     GstPadDirection direction, GstCaps *caps, GstCaps *filter)
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (trans);
-  GstCaps *out = gst_caps_new_empty (), *res;
+  GstCaps *out = gst_caps_new_empty ();
   guint dim, tpf, pdim, max_frames, i;
 
   GST_OBJECT_LOCK (self);
@@ -173,10 +173,8 @@ gst_upm_encoder_transform_caps (GstBaseTransform *trans,
         }
     }
 
-  res = gst_upm_transform_caps_finish (trans, direction, out, filter);
-  GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
-      direction == GST_PAD_SINK ? "sink" : "src", caps, res);
-  return res;
+  return gst_upm_model_filter_finish_caps (
+      GST_UPM_MODEL_FILTER (self), direction, caps, out, filter);
 }
 
 static gboolean

@@ -11,6 +11,9 @@
 #include "gstupmmodelfilter.h"
 #include "gstupmmodelslot.h"
 
+GST_DEBUG_CATEGORY_STATIC (gst_upm_model_filter_debug);
+#define GST_CAT_DEFAULT gst_upm_model_filter_debug
+
 typedef struct
 {
   GstUpmModelSlot slot;
@@ -51,6 +54,32 @@ gst_upm_model_filter_closing (GstElement *element)
 
   if (klass->closing != NULL)
     klass->closing (GST_UPM_MODEL_FILTER (element));
+}
+
+GstCaps *
+gst_upm_model_filter_finish_caps (GstUpmModelFilter *self,
+    GstPadDirection direction, GstCaps *caps, GstCaps *out, GstCaps *filter)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstCaps *templ, *res;
+
+  templ = gst_pad_get_pad_template_caps (
+      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
+                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
+  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (templ);
+  gst_caps_unref (out);
+
+  if (filter)
+    {
+      GstCaps *tmp
+          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (res);
+      res = tmp;
+    }
+  GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
+      direction == GST_PAD_SINK ? "sink" : "src", caps, res);
+  return res;
 }
 
 /* Answers CONTEXT queries for the shared model, so that neighbours find it. */
@@ -104,6 +133,9 @@ gst_upm_model_filter_class_init (GstUpmModelFilterClass *klass)
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_upm_model_filter_debug, "upmmodelfilter", 0,
+      "uniperceiver elements that run the model");
 
   gobject_class->set_property = gst_upm_model_filter_set_property;
   gobject_class->get_property = gst_upm_model_filter_get_property;

@@ -33,5 +33,11 @@ struct _GstUpmModelFilterClass
   void (*closing) (GstUpmModelFilter *filter);
 };
 
+/* For the subclasses' transform_caps: @out (taken), limited to the template
+ * of the pad opposite @direction, then to @filter (may be NULL); logs what
+ * @caps became. */
+GstCaps *gst_upm_model_filter_finish_caps (GstUpmModelFilter *self,
+    GstPadDirection direction, GstCaps *caps, GstCaps *out, GstCaps *filter);
+
 G_END_DECLS
 #endif /* __GST_UPM_MODEL_FILTER_H__ */

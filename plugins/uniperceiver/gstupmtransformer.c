@@ -271,7 +271,7 @@ gst_upm_transformer_transform_caps (GstBaseTransform *trans,
     GstPadDirection direction, GstCaps *caps, GstCaps *filter)
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
-  GstCaps *out = gst_caps_new_empty (), *res;
+  GstCaps *out = gst_caps_new_empty ();
   GstUpmTransformerTask prop;
   guint dim, i, m;
 
@@ -312,10 +312,8 @@ gst_upm_transformer_transform_caps (GstBaseTransform *trans,
         }
     }
 
-  res = gst_upm_transform_caps_finish (trans, direction, out, filter);
-  GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
-      direction == GST_PAD_SINK ? "sink" : "src", caps, res);
-  return res;
+  return gst_upm_model_filter_finish_caps (
+      GST_UPM_MODEL_FILTER (self), direction, caps, out, filter);
 }
 
 static gboolean
