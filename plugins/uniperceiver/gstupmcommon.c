@@ -1,5 +1,6 @@
 /* gstupmcommon.c: what the uniperceiver elements share: the task enum, the
- * shared model (GstContext + process-wide cache), the prefix meta.
+ * caption prefix memory, routes from the library. The shared model is in
+ * gstupmmodelslot.c.
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -10,23 +11,16 @@
 
 #include "gstupmcommon.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-GST_DEBUG_CATEGORY_STATIC (gst_upm_model_debug);
-#define GST_CAT_DEFAULT gst_upm_model_debug
-
-static void
-gst_upm_common_init_debug (void)
+GType
+gst_upm_enum_type_once (
+    gsize *type, const gchar *name, const GEnumValue *values)
 {
-  static gsize done = 0;
-
-  if (g_once_init_enter (&done))
+  if (g_once_init_enter (type))
     {
-      GST_DEBUG_CATEGORY_INIT (
-          gst_upm_model_debug, "upmmodel", 0, "uniperceiver model sharing");
-      g_once_init_leave (&done, 1);
+      GType t = g_enum_register_static (name, values);
+      g_once_init_leave (type, t);
     }
+  return (GType)*type;
 }
 
 /* ------------------------------------------------------------------ task */
@@ -42,12 +36,7 @@ gst_upm_task_get_type (void)
     { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_enum_register_static ("GstUpmTask", values);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return gst_upm_enum_type_once (&type, "GstUpmTask", values);
 }
 
 const gchar *
@@ -94,527 +83,142 @@ gst_upm_task_input_attr (GstUpmTask task, const gchar *modality)
   return UPM_ATTR_CLS_INPUT;
 }
 
-/* ----------------------------------------------------------- shared model */
+/* ------------------------------------------------------- caption prefix */
 
-const gchar *
-gst_upm_default_model_path (void)
-{
-  const gchar *env = g_getenv ("UPM_DEFAULT_MODEL");
-
-  if (env && *env)
-    return g_intern_string (env);
-  if (g_file_test (UPM_INSTALLED_MODEL, G_FILE_TEST_EXISTS))
-    return UPM_INSTALLED_MODEL;
-  return UPM_SOURCE_MODEL;
-}
-
-GType
-gst_upm_model_get_type (void)
-{
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_boxed_type_register_static ("GstUpmModel",
-          (GBoxedCopyFunc)upm_model_ref, (GBoxedFreeFunc)upm_model_unref);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-/* The process-wide cache holds weak entries: an entry is a use count of the
- * contexts that announce its model (the boxed "cache-entry" field of the
- * context structure). The model is unloaded and the entry removed when the
- * last such context goes, i.e. when no element holds it any more (elements
- * drop non-persistent contexts at READY->NULL). */
+/* The allocator of prefix memories: it allocates nothing by itself (the
+ * library makes the prefix); it names the memory type and frees, copies and
+ * shares by reference. */
 typedef struct
 {
-  gint users;      /* under cache_lock */
-  gchar *path;     /* canonical, the key */
-  UpmModel *model; /* owned */
-} GstUpmModelCacheEntry;
+  GstAllocator parent;
+} GstUpmPrefixAllocator;
 
-static GMutex cache_lock;
-static GHashTable *cache; /* path -> GstUpmModelCacheEntry */
-
-static GstUpmModelCacheEntry *
-cache_entry_use (GstUpmModelCacheEntry *entry)
+typedef struct
 {
-  g_mutex_lock (&cache_lock);
-  entry->users++;
-  g_mutex_unlock (&cache_lock);
-  return entry;
-}
+  GstAllocatorClass parent_class;
+} GstUpmPrefixAllocatorClass;
 
-static void
-cache_entry_release (GstUpmModelCacheEntry *entry)
+static GType gst_upm_prefix_allocator_get_type (void);
+G_DEFINE_TYPE (
+    GstUpmPrefixAllocator, gst_upm_prefix_allocator, GST_TYPE_ALLOCATOR);
+
+static GstAllocator *
+gst_upm_prefix_allocator_get (void)
 {
-  gboolean last;
+  static GstAllocator *allocator = NULL;
 
-  g_mutex_lock (&cache_lock);
-  last = --entry->users == 0;
-  if (last)
-    g_hash_table_remove (cache, entry->path);
-  g_mutex_unlock (&cache_lock);
-  if (!last)
-    return;
-  GST_DEBUG ("model %s no longer used, unloading", entry->path);
-  upm_model_unref (entry->model);
-  g_free (entry->path);
-  g_free (entry);
-}
-
-static GType
-gst_upm_model_cache_entry_get_type (void)
-{
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
+  if (g_once_init_enter (&allocator))
     {
-      GType t = g_boxed_type_register_static ("GstUpmModelCacheEntry",
-          (GBoxedCopyFunc)cache_entry_use, (GBoxedFreeFunc)cache_entry_release);
-      g_once_init_leave (&type, t);
+      GstAllocator *a
+          = g_object_new (gst_upm_prefix_allocator_get_type (), NULL);
+
+      gst_object_ref_sink (a);
+      /* lives as long as the process, like the system allocator */
+      GST_OBJECT_FLAG_SET (a, GST_OBJECT_FLAG_MAY_BE_LEAKED);
+      g_once_init_leave (&allocator, a);
     }
-  return (GType)type;
+  return allocator;
 }
 
-/* Absolute path with symbolic links resolved, or just absolute when the file
- * does not exist. */
-static gchar *
-canonical_path (const gchar *path)
+static GstMemory *
+prefix_memory_new (UpmModel *model, UpmPrefix *prefix)
 {
-  char *real = realpath (path, NULL);
-  gchar *ret;
+  GstUpmPrefixMemory *mem = g_new0 (GstUpmPrefixMemory, 1);
 
-  if (!real)
-    return g_canonicalize_filename (path, NULL);
-  ret = g_strdup (real);
-  free (real);
-  return ret;
+  gst_memory_init (GST_MEMORY_CAST (mem),
+      GST_MEMORY_FLAG_NOT_MAPPABLE | GST_MEMORY_FLAG_READONLY,
+      gst_upm_prefix_allocator_get (), NULL, 0, 0, 0, 0);
+  mem->model = upm_model_ref (model);
+  mem->prefix = upm_prefix_ref (prefix);
+  return GST_MEMORY_CAST (mem);
 }
 
-static GstContext *
-model_context_new (
-    const gchar *canonical, UpmModel *model, GstUpmModelCacheEntry *entry)
+static GstMemory *
+gst_upm_prefix_allocator_alloc (
+    GstAllocator *allocator, gsize size, GstAllocationParams *params)
 {
-  GstContext *context = gst_context_new (GST_UPM_MODEL_CONTEXT_TYPE, FALSE);
-  GstStructure *s = gst_context_writable_structure (context);
-
-  gst_structure_set_name (s, "upm-model");
-  gst_structure_set (s, "path", G_TYPE_STRING, canonical, "model",
-      GST_TYPE_UPM_MODEL, model, NULL);
-  if (entry)
-    gst_structure_set (
-        s, "cache-entry", gst_upm_model_cache_entry_get_type (), entry, NULL);
-  return context;
-}
-
-/* The model of @context when it is for the file @canonical. */
-static UpmModel *
-context_model_for (GstContext *context, const gchar *canonical)
-{
-  const GstStructure *s;
-  const GValue *v;
-  const gchar *path;
-  UpmModel *model;
-  gchar *have;
-  gboolean match;
-
-  if (!context
-      || g_strcmp0 (
-             gst_context_get_context_type (context), GST_UPM_MODEL_CONTEXT_TYPE)
-             != 0)
-    return NULL;
-  s = gst_context_get_structure (context);
-  v = gst_structure_get_value (s, "model");
-  if (!v || !G_VALUE_HOLDS (v, GST_TYPE_UPM_MODEL))
-    return NULL;
-  model = g_value_get_boxed (v);
-  if (!model)
-    return NULL;
-  path = gst_structure_get_string (s, "path");
-  have = canonical_path (path ? path : upm_model_path (model));
-  match = g_strcmp0 (have, canonical) == 0;
-  g_free (have);
-  return match ? upm_model_ref (model) : NULL;
-}
-
-UpmModel *
-gst_upm_context_get_model (GstContext *context, const gchar *path)
-{
-  gchar *canonical;
-  UpmModel *model;
-
-  g_return_val_if_fail (GST_IS_CONTEXT (context), NULL);
-
-  canonical = canonical_path (path ? path : gst_upm_default_model_path ());
-  model = context_model_for (context, canonical);
-  g_free (canonical);
-  return model;
-}
-
-/* Asks the peers of @element's pads in @direction for the context; on a
- * match sets the context on @element. */
-static UpmModel *
-query_peers (
-    GstElement *element, GstPadDirection direction, const gchar *canonical)
-{
-  GstIterator *it = direction == GST_PAD_SRC
-                        ? gst_element_iterate_src_pads (element)
-                        : gst_element_iterate_sink_pads (element);
-  GValue item = G_VALUE_INIT;
-  UpmModel *model = NULL;
-  gboolean done = FALSE;
-
-  while (!done && !model)
-    {
-      switch (gst_iterator_next (it, &item))
-        {
-        case GST_ITERATOR_OK:
-          {
-            GstPad *pad = g_value_get_object (&item);
-            GstQuery *query
-                = gst_query_new_context (GST_UPM_MODEL_CONTEXT_TYPE);
-            GstContext *context = NULL;
-
-            if (gst_pad_peer_query (pad, query))
-              {
-                gst_query_parse_context (query, &context);
-                model = context_model_for (context, canonical);
-                if (model)
-                  {
-                    GST_DEBUG_OBJECT (element,
-                        "model %s from the peer of %s:%s", canonical,
-                        GST_DEBUG_PAD_NAME (pad));
-                    gst_element_set_context (element, context);
-                  }
-              }
-            gst_query_unref (query);
-            g_value_reset (&item);
-            break;
-          }
-        case GST_ITERATOR_RESYNC:
-          gst_iterator_resync (it);
-          break;
-        case GST_ITERATOR_ERROR:
-        case GST_ITERATOR_DONE:
-          done = TRUE;
-          break;
-        }
-    }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  return model;
-}
-
-static UpmModel *
-own_context_model (GstElement *element, const gchar *canonical)
-{
-  GstContext *context
-      = gst_element_get_context (element, GST_UPM_MODEL_CONTEXT_TYPE);
-  UpmModel *model = context_model_for (context, canonical);
-
-  if (context)
-    gst_context_unref (context);
-  return model;
-}
-
-/* Loads @path (named as the user gave it) through the cache. Returns a new
- * reference and a new context announcing it. */
-static UpmModel *
-cache_get (const gchar *path, const gchar *canonical, GstContext **context,
-    GError **error)
-{
-  GstUpmModelCacheEntry *entry;
-  UpmModel *model;
-
-  g_mutex_lock (&cache_lock);
-  if (!cache)
-    cache = g_hash_table_new (g_str_hash, g_str_equal);
-  entry = g_hash_table_lookup (cache, canonical);
-  if (entry)
-    {
-      entry->users++;
-      GST_DEBUG ("model %s from the cache (%d users)", canonical, entry->users);
-    }
-  else
-    {
-      /* Loading under the lock: two elements asking for the same file at the
-       * same time load it once. */
-      model = upm_model_load (path, error);
-      if (!model)
-        {
-          g_mutex_unlock (&cache_lock);
-          return NULL;
-        }
-      GST_INFO ("loaded model %s (%s)", canonical, upm_model_name (model));
-      entry = g_new0 (GstUpmModelCacheEntry, 1);
-      entry->users = 1;
-      entry->path = g_strdup (canonical);
-      entry->model = model;
-      g_hash_table_insert (cache, entry->path, entry);
-    }
-  g_mutex_unlock (&cache_lock);
-
-  /* The context takes its own use of the entry; then drop ours. */
-  *context = model_context_new (canonical, entry->model, entry);
-  model = upm_model_ref (entry->model);
-  cache_entry_release (entry);
-  return model;
-}
-
-UpmModel *
-gst_upm_element_get_model (
-    GstElement *element, const gchar *path, GError **error)
-{
-  GstContext *context = NULL;
-  UpmModel *model;
-  gchar *canonical;
-
-  g_return_val_if_fail (GST_IS_ELEMENT (element), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  gst_upm_common_init_debug ();
-  if (!path)
-    path = gst_upm_default_model_path ();
-  canonical = canonical_path (path);
-
-  /* 1. a context already set on the element */
-  model = own_context_model (element, canonical);
-  if (model)
-    {
-      GST_DEBUG_OBJECT (
-          element, "model %s from the element's context", canonical);
-      goto done;
-    }
-
-  /* 2. downstream, then upstream */
-  model = query_peers (element, GST_PAD_SRC, canonical);
-  if (!model)
-    model = query_peers (element, GST_PAD_SINK, canonical);
-  if (model)
-    goto done;
-
-  /* 3. ask the bins and the application; they answer synchronously by
-   * setting the context on the element */
-  gst_element_post_message (
-      element, gst_message_new_need_context (
-                   GST_OBJECT_CAST (element), GST_UPM_MODEL_CONTEXT_TYPE));
-  model = own_context_model (element, canonical);
-  if (model)
-    {
-      GST_DEBUG_OBJECT (
-          element, "model %s from a NEED_CONTEXT answer", canonical);
-      goto done;
-    }
-
-  /* 4. the process-wide cache, then announce it */
-  model = cache_get (path, canonical, &context, error);
-  if (!model)
-    goto done;
-  GST_DEBUG_OBJECT (
-      element, "model %s from the cache, posting HAVE_CONTEXT", canonical);
-  gst_element_set_context (element, context);
-  gst_element_post_message (element,
-      gst_message_new_have_context (GST_OBJECT_CAST (element), context));
-
-done:
-  g_free (canonical);
-  return model;
-}
-
-GstStateChangeReturn
-gst_upm_element_change_state_with_model (GstElement *element,
-    GstStateChange transition, GstElementClass *parent_class,
-    const gboolean *model_changed, gboolean (*open) (GstElement *element),
-    void (*close) (GstElement *element))
-{
-  GstStateChangeReturn ret;
-  gboolean reload;
-
-  switch (transition)
-    {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!open (element))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      /* the model property was changed in READY */
-      GST_OBJECT_LOCK (element);
-      reload = *model_changed;
-      GST_OBJECT_UNLOCK (element);
-      if (reload)
-        {
-          close (element);
-          if (!open (element))
-            return GST_STATE_CHANGE_FAILURE;
-        }
-      break;
-    default:
-      break;
-    }
-
-  ret = parent_class->change_state (element, transition);
-
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL
-      || (transition == GST_STATE_CHANGE_NULL_TO_READY
-          && ret == GST_STATE_CHANGE_FAILURE))
-    close (element);
-  return ret;
-}
-
-UpmModel *
-gst_upm_element_open_model (GstElement *element, const gchar *path)
-{
-  const gchar *file = path ? path : gst_upm_default_model_path ();
-  GError *err = NULL;
-  UpmModel *model = gst_upm_element_get_model (element, path, &err);
-
-  if (model != NULL)
-    return model;
-  if (err != NULL && err->domain == UPM_ERROR && err->code == UPM_ERROR_IO
-      && !g_file_test (file, G_FILE_TEST_EXISTS))
-    {
-      GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND,
-          ("Model file \"%s\" not found: %s", file, err->message),
-          ("Set the 'model' property (or the UPM_DEFAULT_MODEL environment "
-           "variable) to a .upm model file."));
-    }
-  else
-    {
-      GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ,
-          ("Could not load the Uni-Perceiver model \"%s\": %s", file,
-              err ? err->message : "unknown error"),
-          ("Check the file with upm-inspect; make .upm files with "
-           "tools/convert.py."));
-    }
-  g_clear_error (&err);
   return NULL;
 }
 
-gboolean
-gst_upm_handle_context_query (
-    GstElement *element, GstQuery *query, UpmModel *model)
+static void
+gst_upm_prefix_allocator_free (GstAllocator *allocator, GstMemory *memory)
 {
-  const gchar *type;
-  GstContext *context;
-  gchar *canonical;
-  UpmModel *have;
+  GstUpmPrefixMemory *mem = (GstUpmPrefixMemory *)memory;
 
-  g_return_val_if_fail (GST_IS_ELEMENT (element), FALSE);
-  g_return_val_if_fail (GST_IS_QUERY (query), FALSE);
-
-  if (GST_QUERY_TYPE (query) != GST_QUERY_CONTEXT || !model)
-    return FALSE;
-  if (!gst_query_parse_context_type (query, &type)
-      || g_strcmp0 (type, GST_UPM_MODEL_CONTEXT_TYPE) != 0)
-    return FALSE;
-
-  /* Prefer the element's own context: it keeps the cache entry alive. */
-  canonical = canonical_path (upm_model_path (model));
-  context = gst_element_get_context (element, GST_UPM_MODEL_CONTEXT_TYPE);
-  have = context_model_for (context, canonical);
-  if (have != model)
-    {
-      if (context)
-        gst_context_unref (context);
-      context = model_context_new (canonical, model, NULL);
-    }
-  if (have)
-    upm_model_unref (have);
-  g_free (canonical);
-
-  GST_LOG_OBJECT (element, "answering the model context query");
-  gst_query_set_context (query, context);
-  gst_context_unref (context);
-  return TRUE;
+  upm_prefix_unref (mem->prefix);
+  upm_model_unref (mem->model);
+  g_free (mem);
 }
 
-/* -------------------------------------------------- caption prefix (internal)
- */
-
-GType
-gst_upm_prefix_meta_api_get_type (void)
+static gpointer
+prefix_memory_map (GstMemory *memory, gsize maxsize, GstMapFlags flags)
 {
-  static gsize type = 0;
-
-  if (g_once_init_enter (&type))
-    {
-      static const gchar *tags[] = { NULL };
-      GType t = gst_meta_api_type_register ("GstUpmPrefixMetaAPI", tags);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-static gboolean
-gst_upm_prefix_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
-{
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
-
-  m->prefix = NULL;
-  m->model = NULL;
-  return TRUE;
+  return NULL;
 }
 
 static void
-gst_upm_prefix_meta_free (GstMeta *meta, GstBuffer *buffer)
+prefix_memory_unmap (GstMemory *memory)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
-
-  if (m->prefix)
-    upm_prefix_unref (m->prefix);
-  if (m->model)
-    upm_model_unref (m->model);
-  m->prefix = NULL;
-  m->model = NULL;
 }
 
-static gboolean
-gst_upm_prefix_meta_transform (GstBuffer *dest, GstMeta *meta,
-    GstBuffer *buffer, GQuark type, gpointer data)
+/* The prefix is read-only once made: copies and shares refer to it (as
+ * whole memories: there is no part of a prefix to share). */
+static GstMemory *
+prefix_memory_copy (GstMemory *memory, gssize offset, gssize size)
 {
-  GstUpmPrefixMeta *m = (GstUpmPrefixMeta *)meta;
+  GstUpmPrefixMemory *mem = (GstUpmPrefixMemory *)memory;
 
-  if (!GST_META_TRANSFORM_IS_COPY (type))
-    return FALSE;
-  /* The prefix is read-only once made: the copy shares it by reference. */
-  return gst_buffer_add_upm_prefix_meta (dest, m->model, m->prefix) != NULL;
+  return prefix_memory_new (mem->model, mem->prefix);
 }
 
-const GstMetaInfo *
-gst_upm_prefix_meta_get_info (void)
+static void
+gst_upm_prefix_allocator_class_init (GstUpmPrefixAllocatorClass *klass)
 {
-  static const GstMetaInfo *info = NULL;
+  GstAllocatorClass *allocator_class = GST_ALLOCATOR_CLASS (klass);
 
-  if (g_once_init_enter ((GstMetaInfo **)&info))
-    {
-      const GstMetaInfo *mi
-          = gst_meta_register (GST_UPM_PREFIX_META_API_TYPE, "GstUpmPrefixMeta",
-              sizeof (GstUpmPrefixMeta), gst_upm_prefix_meta_init,
-              gst_upm_prefix_meta_free, gst_upm_prefix_meta_transform);
-      g_once_init_leave ((GstMetaInfo **)&info, (GstMetaInfo *)mi);
-    }
-  return info;
+  allocator_class->alloc = gst_upm_prefix_allocator_alloc;
+  allocator_class->free = gst_upm_prefix_allocator_free;
 }
 
-GstUpmPrefixMeta *
-gst_buffer_add_upm_prefix_meta (
-    GstBuffer *buffer, UpmModel *model, UpmPrefix *prefix)
+static void
+gst_upm_prefix_allocator_init (GstUpmPrefixAllocator *self)
 {
-  GstUpmPrefixMeta *m;
+  GstAllocator *allocator = GST_ALLOCATOR_CAST (self);
 
-  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  allocator->mem_type = GST_UPM_PREFIX_MEMORY_TYPE;
+  allocator->mem_map = prefix_memory_map;
+  allocator->mem_unmap = prefix_memory_unmap;
+  allocator->mem_copy = prefix_memory_copy;
+  allocator->mem_share = prefix_memory_copy;
+  GST_OBJECT_FLAG_SET (self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
+}
+
+GstMemory *
+gst_upm_prefix_memory_new (UpmModel *model, UpmPrefix *prefix)
+{
   g_return_val_if_fail (model != NULL, NULL);
   g_return_val_if_fail (prefix != NULL, NULL);
 
-  m = (GstUpmPrefixMeta *)gst_buffer_add_meta (
-      buffer, gst_upm_prefix_meta_get_info (), NULL);
-  if (!m)
+  return prefix_memory_new (model, prefix);
+}
+
+gboolean
+gst_is_upm_prefix_memory (GstMemory *memory)
+{
+  return memory != NULL
+         && gst_memory_is_type (memory, GST_UPM_PREFIX_MEMORY_TYPE);
+}
+
+GstUpmPrefixMemory *
+gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer)
+{
+  GstMemory *memory;
+
+  if (gst_buffer_n_memory (buffer) != 1)
     return NULL;
-  m->model = upm_model_ref (model);
-  m->prefix = upm_prefix_ref (prefix);
-  return m;
+  memory = gst_buffer_peek_memory (buffer, 0);
+  return gst_is_upm_prefix_memory (memory) ? (GstUpmPrefixMemory *)memory
+                                           : NULL;
 }
 
 /* ---------------------------------------------------------------- routing */

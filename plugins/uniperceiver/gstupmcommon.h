@@ -1,5 +1,6 @@
 /* gstupmcommon.h: what the uniperceiver elements share: caps and buffer
- * layouts, the task enum, the shared model, the internal prefix meta.
+ * layouts, the task enum, the caption prefix memory (the shared model is
+ * in gstupmmodelslot.h, included here).
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -13,11 +14,13 @@
  *                    int32 token ids of one text (no <SPE>, ends with EOT)
  *   upmencoder     -> application/x-upm-embeddings
  *                    float32 [1 + n_tokens][D], row 0 = <SPE>
- *   upmtransformer -> application/x-upm-hidden
+ *   upmtransformer -> application/x-upm-hidden (classify, retrieve)
  *                    float32 [1][D]: the final hidden state of <SPE>
- *                    (task caption: plus a GstUpmPrefixMeta holding the
- *                    clip's per-layer keys/values by reference)
- *                    + GstUpmRoutingMeta
+ *                  -> application/x-upm-hidden(memory:UpmPrefix) (caption)
+ *                    the encoded clip as the decoder reads it: every
+ *                    layer's keys and values of [SPE, visual], held by
+ *                    reference in one GstUpmPrefixMemory (not mappable)
+ *                  + GstUpmRoutingMeta
  *   upmhead        -> text/x-raw,format=utf8 (+ result/caption/routing metas,
  *                    element message "upm-result" on the bus)
  *
@@ -30,6 +33,7 @@
 #include <gst/gst.h>
 #include "upm.h"
 #include "upmmeta.h"
+#include "gstupmmodelslot.h"
 
 G_BEGIN_DECLS
 
@@ -47,11 +51,32 @@ G_BEGIN_DECLS
   "modality = (string) { video, image, text }, "                               \
   "dim = (int) [ 1, MAX ]"
 
+/* The caps feature of caption buffers: their one memory is a
+ * GstUpmPrefixMemory, a reference to the library's encoded prefix. */
+#define GST_CAPS_FEATURE_MEMORY_UPM_PREFIX "memory:UpmPrefix"
+
+/* The transformer's output, the head's input. For classify and retrieve the
+ * payload is what the media type says, in system memory: float32 [1][D],
+ * the final hidden state of <SPE>. A caption is decoded from the whole
+ * encoded clip, not from <SPE> alone: its payload is that clip, [SPE,
+ * visual] encoded under the caption_prefix row as every layer's keys and
+ * values (UpmPrefix), and the memory feature says it travels by reference
+ * (zero-copy, not mappable) in one GstUpmPrefixMemory. dim is D either
+ * way. */
 #define GST_UPM_HIDDEN_CAPS                                                    \
   "application/x-upm-hidden, "                                                 \
   "modality = (string) { video, image, text }, "                               \
-  "task = (string) { classify, retrieve, caption }, "                          \
+  "task = (string) { classify, retrieve }, "                                   \
+  "dim = (int) [ 1, MAX ]; "                                                   \
+  "application/x-upm-hidden(" GST_CAPS_FEATURE_MEMORY_UPM_PREFIX "), "         \
+  "modality = (string) { video, image }, "                                     \
+  "task = (string) caption, "                                                  \
   "dim = (int) [ 1, MAX ]"
+
+/* Registers the enum type @name of @values (terminated by a zeroed entry)
+ * the first time, in *@type; for the elements' get_type functions. */
+GType gst_upm_enum_type_once (
+    gsize *type, const gchar *name, const GEnumValue *values);
 
 /* ------------------------------------------------------------------ task */
 
@@ -70,75 +95,26 @@ gboolean gst_upm_task_from_nick (const gchar *nick, GstUpmTask *task);
 /* Attribute row of the input sequence for a task and modality. */
 UpmAttr gst_upm_task_input_attr (GstUpmTask task, const gchar *modality);
 
-/* ----------------------------------------------------------- shared model */
+/* ------------------------------------------------------- caption prefix */
 
-/* The path of the bundled model: $UPM_DEFAULT_MODEL if set, else the
- * installed copy, else the source tree's models/ (uninstalled builds). */
-const gchar *gst_upm_default_model_path (void);
-
-/* GstContext type under which elements share a loaded model. Its structure
- * "upm-model" holds "path" (string) and "model" (GST_TYPE_UPM_MODEL). */
-#define GST_UPM_MODEL_CONTEXT_TYPE "upm.model"
-
-#define GST_TYPE_UPM_MODEL (gst_upm_model_get_type ())
-GType gst_upm_model_get_type (void); /* boxed: upm_model_ref/unref */
-
-/* The model at @path (NULL: the default) for @element: from a context set on
- * the element, a CONTEXT query downstream then upstream, a NEED_CONTEXT
- * message, or else loaded through a process-wide cache keyed by canonical
- * path and announced with HAVE_CONTEXT. Returns a new reference or NULL with
- * @error (the caller posts GST_ELEMENT_ERROR naming the file).
- * A context found by query or made from the cache is also set on @element
- * (gst_element_set_context, as GStreamer's GL/VA helpers do), so a
- * set_context vfunc may run from inside this call; chain up there so that
- * gst_element_get_context keeps the context. The cache entry lives as long
- * as some element holds that context (non-persistent: dropped at
- * READY->NULL); the model itself as long as any reference. */
-UpmModel *gst_upm_element_get_model (
-    GstElement *element, const gchar *path, GError **error);
-
-/* gst_upm_element_get_model for an element's NULL->READY: on failure posts
- * the error users see (file not found, or why it could not be loaded, with
- * what to do about it) and returns NULL. */
-UpmModel *gst_upm_element_open_model (GstElement *element, const gchar *path);
-
-/* The model's part of an element's change_state: @open (NULL->READY, and
- * again at READY->PAUSED when *@model_changed, read under the object lock,
- * says the model property changed in READY) and @close (READY->NULL, or a
- * failed NULL->READY), around @parent_class's change_state. */
-GstStateChangeReturn gst_upm_element_change_state_with_model (
-    GstElement *element, GstStateChange transition,
-    GstElementClass *parent_class, const gboolean *model_changed,
-    gboolean (*open) (GstElement *element),
-    void (*close) (GstElement *element));
-
-/* For set_context vfuncs: the model of @context if it is for @path. */
-UpmModel *gst_upm_context_get_model (GstContext *context, const gchar *path);
-
-/* For pad query functions: answers a GST_QUERY_CONTEXT of type
- * GST_UPM_MODEL_CONTEXT_TYPE with @model (the element's own context when it
- * holds @model). Returns FALSE, leaving @query alone, for other queries or
- * when @model is NULL; forward those as usual. */
-gboolean gst_upm_handle_context_query (
-    GstElement *element, GstQuery *query, UpmModel *model);
-
-/* -------------------------------------------------- caption prefix (internal)
- */
+/* The memory of a caption buffer (GST_CAPS_FEATURE_MEMORY_UPM_PREFIX): a
+ * reference to the encoded prefix of a clip and to the model that made it.
+ * Size 0 and not mappable; copies and shares hold the same prefix (it is
+ * read-only once made). */
+#define GST_UPM_PREFIX_MEMORY_TYPE "UpmPrefix"
 
 typedef struct
 {
-  GstMeta meta;
-  UpmPrefix *prefix; /* reference owned by the meta */
-  UpmModel *model;   /* reference owned by the meta */
-} GstUpmPrefixMeta;
+  GstMemory memory;
+  UpmPrefix *prefix; /* reference owned by the memory */
+  UpmModel *model;   /* reference owned by the memory */
+} GstUpmPrefixMemory;
 
-GType gst_upm_prefix_meta_api_get_type (void);
-const GstMetaInfo *gst_upm_prefix_meta_get_info (void);
-#define GST_UPM_PREFIX_META_API_TYPE (gst_upm_prefix_meta_api_get_type ())
-#define gst_buffer_get_upm_prefix_meta(b)                                      \
-  ((GstUpmPrefixMeta *)gst_buffer_get_meta ((b), GST_UPM_PREFIX_META_API_TYPE))
-GstUpmPrefixMeta *gst_buffer_add_upm_prefix_meta (
-    GstBuffer *buffer, UpmModel *model, UpmPrefix *prefix);
+/* Takes new references to @model and @prefix. */
+GstMemory *gst_upm_prefix_memory_new (UpmModel *model, UpmPrefix *prefix);
+gboolean gst_is_upm_prefix_memory (GstMemory *memory);
+/* The prefix memory a caption buffer carries (its only memory), or NULL. */
+GstUpmPrefixMemory *gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer);
 
 /* Converts a library routing list to meta routes (segment names interned).
  * Free the array with g_free; NULL when there are none. */

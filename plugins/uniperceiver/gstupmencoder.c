@@ -39,27 +39,19 @@ GST_DEBUG_CATEGORY_STATIC (gst_upm_encoder_debug);
 
 struct _GstUpmEncoder
 {
-  GstBaseTransform parent;
+  GstUpmModelFilter parent;
 
-  /* properties, GST_OBJECT_LOCK */
-  gchar *model_path;
-  gboolean model_changed; /* since loaded */
+  /* READY and above: the model the base class holds */
+  UpmModel *model;
 
   /* model shape for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
   guint dim, tokens_per_frame, patch_dim, max_frames;
 
   /* READY and above */
-  UpmModel *model;
   UpmContext *ctx;
 
   /* negotiated, streaming thread */
   gboolean is_text;
-};
-
-enum
-{
-  PROP_0,
-  PROP_MODEL,
 };
 
 static GstStaticPadTemplate sink_template
@@ -70,34 +62,24 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_UPM_EMBEDDINGS_CAPS));
 
 #define gst_upm_encoder_parent_class parent_class
-G_DEFINE_TYPE (GstUpmEncoder, gst_upm_encoder, GST_TYPE_BASE_TRANSFORM);
+G_DEFINE_TYPE (GstUpmEncoder, gst_upm_encoder, GST_TYPE_UPM_MODEL_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (
     upmencoder, "upmencoder", GST_RANK_NONE, GST_TYPE_UPM_ENCODER);
 
 /* ----------------------------------------------------------------- model */
 
+/* What the encoder derives from the model: a library context and the
+ * shapes of its caps. */
 static gboolean
-gst_upm_encoder_open (GstUpmEncoder *self)
+gst_upm_encoder_opened (GstUpmModelFilter *filter, UpmModel *model)
 {
-  gchar *path;
-  UpmModel *model;
-  const UpmHParams *hp;
+  GstUpmEncoder *self = GST_UPM_ENCODER (filter);
+  const UpmHParams *hp = upm_model_hparams (model);
 
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path);
-  self->model_changed = FALSE;
-  GST_OBJECT_UNLOCK (self);
-
-  model = gst_upm_element_open_model (GST_ELEMENT (self), path);
-  g_free (path);
-  if (model == NULL)
-    return FALSE;
-
-  hp = upm_model_hparams (model);
+  self->model = model;
   self->ctx = upm_context_new (model);
 
   GST_OBJECT_LOCK (self);
-  self->model = model;
   self->dim = hp->n_embd;
   self->tokens_per_frame = UPM_HP_TOKENS_PER_FRAME (hp);
   self->patch_dim = UPM_HP_PATCH_DIM (hp);
@@ -111,30 +93,15 @@ gst_upm_encoder_open (GstUpmEncoder *self)
 }
 
 static void
-gst_upm_encoder_close (GstUpmEncoder *self)
+gst_upm_encoder_closing (GstUpmModelFilter *filter)
 {
-  UpmModel *model;
+  GstUpmEncoder *self = GST_UPM_ENCODER (filter);
 
   GST_OBJECT_LOCK (self);
   self->dim = self->tokens_per_frame = self->patch_dim = self->max_frames = 0;
-  model = g_steal_pointer (&self->model);
   GST_OBJECT_UNLOCK (self);
-
   g_clear_pointer (&self->ctx, upm_context_free);
-  if (model != NULL)
-    upm_model_unref (model);
-}
-
-static gboolean
-gst_upm_encoder_open_element (GstElement *element)
-{
-  return gst_upm_encoder_open (GST_UPM_ENCODER (element));
-}
-
-static void
-gst_upm_encoder_close_element (GstElement *element)
-{
-  gst_upm_encoder_close (GST_UPM_ENCODER (element));
+  self->model = NULL;
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -166,7 +133,7 @@ gst_upm_encoder_transform_caps (GstBaseTransform *trans,
     GstPadDirection direction, GstCaps *caps, GstCaps *filter)
 {
   GstUpmEncoder *self = GST_UPM_ENCODER (trans);
-  GstCaps *out = gst_caps_new_empty (), *templ, *res;
+  GstCaps *out = gst_caps_new_empty ();
   guint dim, tpf, pdim, max_frames, i;
 
   GST_OBJECT_LOCK (self);
@@ -206,23 +173,8 @@ gst_upm_encoder_transform_caps (GstBaseTransform *trans,
         }
     }
 
-  templ = gst_pad_get_pad_template_caps (
-      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
-                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
-  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
-  gst_caps_unref (templ);
-  gst_caps_unref (out);
-
-  if (filter)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (res);
-      res = tmp;
-    }
-  GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
-      direction == GST_PAD_SINK ? "sink" : "src", caps, res);
-  return res;
+  return gst_upm_model_filter_finish_caps (
+      GST_UPM_MODEL_FILTER (self), direction, caps, out, filter);
 }
 
 static gboolean
@@ -397,122 +349,18 @@ map_failed:
   return GST_FLOW_ERROR;
 }
 
-/* Answers CONTEXT queries for the shared model, so that neighbours find it. */
-static gboolean
-gst_upm_encoder_query (
-    GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (trans);
-
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT)
-    {
-      UpmModel *model = NULL;
-      gboolean handled;
-
-      GST_OBJECT_LOCK (self);
-      if (self->model != NULL)
-        model = upm_model_ref (self->model);
-      GST_OBJECT_UNLOCK (self);
-      handled = gst_upm_handle_context_query (GST_ELEMENT (self), query, model);
-      if (model != NULL)
-        upm_model_unref (model);
-      if (handled)
-        return TRUE;
-    }
-  return GST_BASE_TRANSFORM_CLASS (parent_class)
-      ->query (trans, direction, query);
-}
-
-/* ----------------------------------------------------------------- state */
-
-static GstStateChangeReturn
-gst_upm_encoder_change_state (GstElement *element, GstStateChange transition)
-{
-  return gst_upm_element_change_state_with_model (element, transition,
-      GST_ELEMENT_CLASS (parent_class),
-      &GST_UPM_ENCODER (element)->model_changed, gst_upm_encoder_open_element,
-      gst_upm_encoder_close_element);
-}
-
-/* ------------------------------------------------------------ properties */
-
-static void
-gst_upm_encoder_set_property (
-    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (object);
-
-  switch (prop_id)
-    {
-    case PROP_MODEL:
-      GST_OBJECT_LOCK (self);
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      self->model_changed = TRUE;
-      GST_OBJECT_UNLOCK (self);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-    }
-}
-
-static void
-gst_upm_encoder_get_property (
-    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (object);
-
-  switch (prop_id)
-    {
-    case PROP_MODEL:
-      GST_OBJECT_LOCK (self);
-      g_value_set_string (value, self->model_path);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-    }
-}
-
-static void
-gst_upm_encoder_finalize (GObject *object)
-{
-  GstUpmEncoder *self = GST_UPM_ENCODER (object);
-
-  gst_upm_encoder_close (self);
-  g_free (self->model_path);
-  G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
 static void
 gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstUpmModelFilterClass *filter_class = GST_UPM_MODEL_FILTER_CLASS (klass);
 
   GST_DEBUG_CATEGORY_INIT (gst_upm_encoder_debug, "upmencoder", 0,
       "Uni-Perceiver embedding of patches and tokens");
 
-  gobject_class->set_property = gst_upm_encoder_set_property;
-  gobject_class->get_property = gst_upm_encoder_get_property;
-  gobject_class->finalize = gst_upm_encoder_finalize;
-
-  /**
-   * GstUpmEncoder:model:
-   *
-   * The Uni-Perceiver model file; NULL for the bundled default. Elements
-   * of a pipeline that name the same file share one loaded model.
-   */
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Path of the Uni-Perceiver model file (.upm); NULL for the "
-          "bundled default model",
-          NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+  filter_class->opened = gst_upm_encoder_opened;
+  filter_class->closing = gst_upm_encoder_closing;
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -522,9 +370,6 @@ gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
       "sequence of the Uni-Perceiver transformer",
       "gst-uniperceiver authors");
 
-  element_class->change_state
-      = GST_DEBUG_FUNCPTR (gst_upm_encoder_change_state);
-
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_caps
       = GST_DEBUG_FUNCPTR (gst_upm_encoder_transform_caps);
@@ -532,7 +377,6 @@ gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
   trans_class->prepare_output_buffer
       = GST_DEBUG_FUNCPTR (gst_upm_encoder_prepare_output_buffer);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_upm_encoder_transform);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_upm_encoder_query);
 }
 
 static void

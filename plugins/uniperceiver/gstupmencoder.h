@@ -7,13 +7,13 @@
 #define __GST_UPM_ENCODER_H__
 
 #include <gst/gst.h>
-#include <gst/base/gstbasetransform.h>
+#include "gstupmmodelfilter.h"
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_UPM_ENCODER (gst_upm_encoder_get_type ())
 G_DECLARE_FINAL_TYPE (
-    GstUpmEncoder, gst_upm_encoder, GST, UPM_ENCODER, GstBaseTransform)
+    GstUpmEncoder, gst_upm_encoder, GST, UPM_ENCODER, GstUpmModelFilter)
 
 G_END_DECLS
 #endif /* __GST_UPM_ENCODER_H__ */

@@ -37,7 +37,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_upm_tokenizer_debug);
 #define GST_CAT_DEFAULT gst_upm_tokenizer_debug
 
-#define DEFAULT_MODEL NULL
 #define DEFAULT_CLIP_FRAMES 0
 #define DEFAULT_FRAME_STRIDE 1
 #define DEFAULT_CLIP_HOP 0
@@ -76,16 +75,15 @@ struct _GstUpmTokenizer
 
   GstPad *sinkpad, *srcpad;
 
+  /* the model property and the model (READY and above) */
+  GstUpmModelSlot model_slot;
+
   /* properties, under the object lock */
-  gchar *model_path;
   guint clip_frames, frame_stride, clip_hop;
   GstUpmTokenizerNorm norm;
   GstUpmPartialClip partial_clip;
 
-  /* the model (pointer under the object lock), from NULL->READY */
-  UpmModel *model;
-  gchar *model_loaded_for; /* the property value it was loaded for */
-  GstClockTime latency;    /* object lock */
+  GstClockTime latency; /* object lock */
 
   /* streaming state, under the stream lock */
   Mode mode;
@@ -210,13 +208,10 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
   gobject_class->get_property = gst_upm_tokenizer_get_property;
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
+      gst_upm_model_param_spec (
           "Model file (.upm) giving the image size, patch size, mean/std, "
           "clip length and tokenizer; NULL: the bundled model "
-          "($UPM_DEFAULT_MODEL if set)",
-          DEFAULT_MODEL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+          "($UPM_DEFAULT_MODEL if set)"));
 
   g_object_class_install_property (gobject_class, PROP_CLIP_FRAMES,
       g_param_spec_uint ("clip-frames", "Clip frames",
@@ -300,7 +295,7 @@ gst_upm_tokenizer_init (GstUpmTokenizer *self)
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
-  self->model_path = g_strdup (DEFAULT_MODEL);
+  gst_upm_model_slot_init (&self->model_slot, PROP_MODEL, NULL, NULL);
   self->clip_frames = DEFAULT_CLIP_FRAMES;
   self->frame_stride = DEFAULT_FRAME_STRIDE;
   self->clip_hop = DEFAULT_CLIP_HOP;
@@ -356,10 +351,7 @@ gst_upm_tokenizer_finalize (GObject *object)
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
 
   gst_upm_tokenizer_free_stream (self);
-  if (self->model)
-    upm_model_unref (self->model);
-  g_free (self->model_loaded_for);
-  g_free (self->model_path);
+  gst_upm_model_slot_clear (&self->model_slot, GST_ELEMENT (self));
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -368,73 +360,10 @@ gst_upm_tokenizer_finalize (GObject *object)
 static const UpmHParams *
 gst_upm_tokenizer_hparams (GstUpmTokenizer *self)
 {
-  return upm_model_hparams (self->model);
+  return upm_model_hparams (self->model_slot.model);
 }
 
 /* -------------------------------------------------------------- model */
-
-/* Loads the model of the 'model' property unless it is already loaded. */
-static gboolean
-gst_upm_tokenizer_ensure_model (GstUpmTokenizer *self)
-{
-  UpmModel *model, *old;
-  gchar *path;
-
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path);
-  if (self->model && g_strcmp0 (path, self->model_loaded_for) == 0)
-    {
-      GST_OBJECT_UNLOCK (self);
-      g_free (path);
-      return TRUE;
-    }
-  GST_OBJECT_UNLOCK (self);
-
-  model = gst_upm_element_open_model (GST_ELEMENT (self), path);
-  if (!model)
-    {
-      g_free (path);
-      return FALSE;
-    }
-  GST_INFO_OBJECT (
-      self, "model %s (%s)", upm_model_path (model), upm_model_name (model));
-
-  GST_OBJECT_LOCK (self);
-  old = self->model;
-  self->model = model;
-  g_free (self->model_loaded_for);
-  self->model_loaded_for = path;
-  GST_OBJECT_UNLOCK (self);
-  if (old)
-    upm_model_unref (old);
-  return TRUE;
-}
-
-static void
-gst_upm_tokenizer_drop_model (GstUpmTokenizer *self)
-{
-  UpmModel *old;
-
-  GST_OBJECT_LOCK (self);
-  old = self->model;
-  self->model = NULL;
-  g_clear_pointer (&self->model_loaded_for, g_free);
-  GST_OBJECT_UNLOCK (self);
-  if (old)
-    upm_model_unref (old);
-}
-
-/* A new reference to the model, or NULL before NULL->READY. */
-static UpmModel *
-gst_upm_tokenizer_ref_model (GstUpmTokenizer *self)
-{
-  UpmModel *model;
-
-  GST_OBJECT_LOCK (self);
-  model = self->model ? upm_model_ref (self->model) : NULL;
-  GST_OBJECT_UNLOCK (self);
-  return model;
-}
 
 static guint
 gst_upm_tokenizer_default_clip_frames (const UpmHParams *hp)
@@ -455,7 +384,7 @@ gst_upm_tokenizer_check_clip_frames (GstUpmTokenizer *self)
     return TRUE;
   GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
       ("clip-frames is %u but the model \"%s\" has %u temporal positions.",
-          clip_frames, upm_model_name (self->model), hp->n_temporal),
+          clip_frames, upm_model_name (self->model_slot.model), hp->n_temporal),
       ("Set clip-frames to 1..%u, or to 0 for the model's default (%u).",
           hp->n_temporal, gst_upm_tokenizer_default_clip_frames (hp)));
   return FALSE;
@@ -495,9 +424,10 @@ gst_upm_tokenizer_set_property (
   switch (prop_id)
     {
     case PROP_MODEL:
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      break;
+      GST_OBJECT_UNLOCK (self);
+      gst_upm_model_slot_set_property (
+          &self->model_slot, object, prop_id, value);
+      return;
     case PROP_CLIP_FRAMES:
       self->clip_frames = g_value_get_uint (value);
       break;
@@ -530,8 +460,10 @@ gst_upm_tokenizer_get_property (
   switch (prop_id)
     {
     case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
-      break;
+      GST_OBJECT_UNLOCK (self);
+      gst_upm_model_slot_get_property (
+          &self->model_slot, object, prop_id, value);
+      return;
     case PROP_CLIP_FRAMES:
       g_value_set_uint (value, self->clip_frames);
       break;
@@ -1050,7 +982,7 @@ gst_upm_tokenizer_chain_text (GstUpmTokenizer *self, GstBuffer *buf)
   copy = g_strndup (text, len);
   gst_buffer_unmap (buf, &map);
 
-  ids = upm_tokenize_target (self->model, copy,
+  ids = upm_tokenize_target (self->model_slot.model, copy,
       gst_upm_tokenizer_hparams (self)->text_max_length, &err);
   g_free (copy);
   if (!ids)
@@ -1308,13 +1240,8 @@ gst_upm_tokenizer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 static gboolean
 gst_upm_tokenizer_context_query (GstUpmTokenizer *self, GstQuery *query)
 {
-  UpmModel *model = gst_upm_tokenizer_ref_model (self);
-  gboolean ret
-      = gst_upm_handle_context_query (GST_ELEMENT (self), query, model);
-
-  if (model)
-    upm_model_unref (model);
-  return ret;
+  return gst_upm_model_slot_context_query (
+      &self->model_slot, GST_ELEMENT (self), query);
 }
 
 static gboolean
@@ -1394,12 +1321,12 @@ gst_upm_tokenizer_change_state (GstElement *element, GstStateChange transition)
   switch (transition)
     {
     case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!gst_upm_tokenizer_ensure_model (self))
+      if (!gst_upm_model_slot_open (&self->model_slot, element))
         return GST_STATE_CHANGE_FAILURE;
       break;
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       /* the model property may have changed in READY */
-      if (!gst_upm_tokenizer_ensure_model (self)
+      if (!gst_upm_model_slot_reopen_if_changed (&self->model_slot, element)
           || !gst_upm_tokenizer_check_clip_frames (self))
         return GST_STATE_CHANGE_FAILURE;
       gst_upm_tokenizer_free_stream (self);
@@ -1418,7 +1345,7 @@ gst_upm_tokenizer_change_state (GstElement *element, GstStateChange transition)
       gst_upm_tokenizer_free_stream (self);
       break;
     case GST_STATE_CHANGE_READY_TO_NULL:
-      gst_upm_tokenizer_drop_model (self);
+      gst_upm_model_slot_close (&self->model_slot, element);
       break;
     default:
       break;

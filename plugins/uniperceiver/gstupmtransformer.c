@@ -13,9 +13,10 @@
  * outputs the final hidden state of the <SPE> token
  * (application/x-upm-hidden, one row of D floats).
  *
- * For captioning, the per-layer keys and values of the clip (the caption
- * prefix) are made here and travel by reference in a prefix meta; the
- * output row is then the <SPE> row of the embeddings. Every buffer carries
+ * For captioning the output is the encoded clip the decoder reads: every
+ * layer's keys and values of [SPE, visual] (the caption prefix), made here
+ * and carried by reference in the buffer's one memory, announced by the caps
+ * feature memory:UpmPrefix (see GST_UPM_HIDDEN_CAPS). Every buffer carries
  * a #GstUpmRoutingMeta with the experts the MoE layers chose (unless
  * #GstUpmTransformer:routing is %FALSE).
  *
@@ -45,18 +46,16 @@ static const gchar *const modalities[] = { "video", "image", "text" };
 
 struct _GstUpmTransformer
 {
-  GstBaseTransform parent;
+  GstUpmModelFilter parent;
 
   /* properties, GST_OBJECT_LOCK */
-  gchar *model_path;
-  gboolean model_changed; /* since loaded */
   GstUpmTransformerTask task_prop;
   gboolean routing;
 
   /* model width for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
   guint dim;
 
-  /* READY and above */
+  /* READY and above: the model the base class holds, a context */
   UpmModel *model;
   UpmContext *ctx;
 
@@ -71,7 +70,6 @@ struct _GstUpmTransformer
 enum
 {
   PROP_0,
-  PROP_MODEL,
   PROP_TASK,
   PROP_ROUTING,
 };
@@ -83,7 +81,8 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_UPM_HIDDEN_CAPS));
 
 #define gst_upm_transformer_parent_class parent_class
-G_DEFINE_TYPE (GstUpmTransformer, gst_upm_transformer, GST_TYPE_BASE_TRANSFORM);
+G_DEFINE_TYPE (
+    GstUpmTransformer, gst_upm_transformer, GST_TYPE_UPM_MODEL_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (
     upmtransformer, "upmtransformer", GST_RANK_NONE, GST_TYPE_UPM_TRANSFORMER);
 
@@ -101,67 +100,38 @@ gst_upm_transformer_task_get_type (void)
     { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_enum_register_static ("GstUpmTransformerTask", values);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return gst_upm_enum_type_once (&type, "GstUpmTransformerTask", values);
 }
 
 /* ----------------------------------------------------------------- model */
 
+/* What the transformer derives from the model: a library context and the
+ * width of its caps. */
 static gboolean
-gst_upm_transformer_open (GstUpmTransformer *self)
+gst_upm_transformer_opened (GstUpmModelFilter *filter, UpmModel *model)
 {
-  gchar *path;
-  UpmModel *model;
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (filter);
 
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path);
-  self->model_changed = FALSE;
-  GST_OBJECT_UNLOCK (self);
-
-  model = gst_upm_element_open_model (GST_ELEMENT (self), path);
-  g_free (path);
-  if (model == NULL)
-    return FALSE;
-
+  self->model = model;
   self->ctx = upm_context_new (model);
   GST_OBJECT_LOCK (self);
-  self->model = model;
   self->dim = upm_model_hparams (model)->n_embd;
   GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
 static void
-gst_upm_transformer_close (GstUpmTransformer *self)
+gst_upm_transformer_closing (GstUpmModelFilter *filter)
 {
-  UpmModel *model;
+  GstUpmTransformer *self = GST_UPM_TRANSFORMER (filter);
 
   GST_OBJECT_LOCK (self);
   self->dim = 0;
-  model = g_steal_pointer (&self->model);
   GST_OBJECT_UNLOCK (self);
-
   g_clear_pointer (&self->ctx, upm_context_free);
-  if (model != NULL)
-    upm_model_unref (model);
   g_clear_pointer (&self->scratch, g_free);
   self->scratch_len = 0;
-}
-
-static gboolean
-gst_upm_transformer_open_element (GstElement *element)
-{
-  return gst_upm_transformer_open (GST_UPM_TRANSFORMER (element));
-}
-
-static void
-gst_upm_transformer_close_element (GstElement *element)
-{
-  gst_upm_transformer_close (GST_UPM_TRANSFORMER (element));
+  self->model = NULL;
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -218,14 +188,92 @@ set_dim (GstStructure *o, const GstStructure *from, guint dim)
     gst_structure_set_value (o, "dim", v);
 }
 
+/* Whether hidden caps of memory @features may carry a caption (prefix
+ * memory) or the others (system memory). */
+static gboolean
+features_allow (GstCapsFeatures *features, gboolean caption)
+{
+  if (features == NULL)
+    return !caption; /* system memory */
+  if (gst_caps_features_is_any (features))
+    return TRUE;
+  return gst_caps_features_contains (
+             features, GST_CAPS_FEATURE_MEMORY_UPM_PREFIX)
+         == caption;
+}
+
+/* Merges into @out the hidden caps of @modality for @tasks: one structure
+ * in system memory for classify and retrieve, one in prefix memory for
+ * caption (GST_UPM_HIDDEN_CAPS). */
+static GstCaps *
+merge_hidden (GstCaps *out, const gchar *modality, const GstUpmTask *tasks,
+    guint n_tasks, const GstStructure *from, guint dim)
+{
+  GValue list = G_VALUE_INIT;
+  gboolean caption = FALSE;
+  GstStructure *o;
+  guint t;
+
+  gst_value_list_init (&list, n_tasks);
+  for (t = 0; t < n_tasks; t++)
+    {
+      GValue v = G_VALUE_INIT;
+
+      if (tasks[t] == GST_UPM_TASK_CAPTION)
+        {
+          caption = TRUE;
+          continue;
+        }
+      g_value_init (&v, G_TYPE_STRING);
+      g_value_set_static_string (&v, gst_upm_task_nick (tasks[t]));
+      gst_value_list_append_and_take_value (&list, &v);
+    }
+  if (gst_value_list_get_size (&list) > 0)
+    {
+      o = gst_structure_new (
+          HIDDEN_NAME, "modality", G_TYPE_STRING, modality, NULL);
+      if (gst_value_list_get_size (&list) == 1)
+        gst_structure_set_value (
+            o, "task", gst_value_list_get_value (&list, 0));
+      else
+        gst_structure_set_value (o, "task", &list);
+      set_dim (o, from, dim);
+      out = gst_caps_merge_structure (out, o);
+    }
+  g_value_unset (&list);
+  if (caption)
+    {
+      o = gst_structure_new (HIDDEN_NAME, "modality", G_TYPE_STRING, modality,
+          "task", G_TYPE_STRING, "caption", NULL);
+      set_dim (o, from, dim);
+      out = gst_caps_merge_structure_full (out, o,
+          gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_UPM_PREFIX, NULL));
+    }
+  return out;
+}
+
+/* Whether hidden caps @s in memory @features take one of @tasks. */
+static gboolean
+hidden_takes (const GstStructure *s, GstCapsFeatures *features,
+    const GstUpmTask *tasks, guint n_tasks)
+{
+  guint t;
+
+  for (t = 0; t < n_tasks; t++)
+    if (field_allows (s, "task", gst_upm_task_nick (tasks[t]))
+        && features_allow (features, tasks[t] == GST_UPM_TASK_CAPTION))
+      return TRUE;
+  return FALSE;
+}
+
 static GstCaps *
 gst_upm_transformer_transform_caps (GstBaseTransform *trans,
     GstPadDirection direction, GstCaps *caps, GstCaps *filter)
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
-  GstCaps *out = gst_caps_new_empty (), *templ, *res;
+  GstCaps *out = gst_caps_new_empty ();
   GstUpmTransformerTask prop;
-  guint dim, i, m, t;
+  guint dim, i, m;
 
   GST_OBJECT_LOCK (self);
   prop = self->task_prop;
@@ -235,6 +283,7 @@ gst_upm_transformer_transform_caps (GstBaseTransform *trans,
   for (i = 0; i < gst_caps_get_size (caps); i++)
     {
       const GstStructure *s = gst_caps_get_structure (caps, i);
+      GstCapsFeatures *features = gst_caps_get_features (caps, i);
       gboolean sink = direction == GST_PAD_SINK;
 
       if (!gst_structure_has_name (s, sink ? EMBEDDINGS_NAME : HIDDEN_NAME))
@@ -243,65 +292,28 @@ gst_upm_transformer_transform_caps (GstBaseTransform *trans,
       for (m = 0; m < G_N_ELEMENTS (modalities); m++)
         {
           GstUpmTask tasks[3];
-          guint n_tasks, n_ok = 0;
-          GValue list = G_VALUE_INIT;
+          guint n_tasks;
           GstStructure *o;
 
           if (!field_allows (s, "modality", modalities[m]))
             continue;
           n_tasks = allowed_tasks (prop, modalities[m], tasks);
-          gst_value_list_init (&list, n_tasks);
-          for (t = 0; t < n_tasks; t++)
-            {
-              const gchar *nick = gst_upm_task_nick (tasks[t]);
-              GValue v = G_VALUE_INIT;
-
-              if (!sink && !field_allows (s, "task", nick))
-                continue;
-              g_value_init (&v, G_TYPE_STRING);
-              g_value_set_static_string (&v, nick);
-              gst_value_list_append_and_take_value (&list, &v);
-              n_ok++;
-            }
-          if (n_ok == 0)
-            {
-              g_value_unset (&list);
-              continue;
-            }
-
-          o = gst_structure_new (sink ? HIDDEN_NAME : EMBEDDINGS_NAME,
-              "modality", G_TYPE_STRING, modalities[m], NULL);
           if (sink)
             {
-              if (n_ok == 1)
-                gst_structure_set_value (
-                    o, "task", gst_value_list_get_value (&list, 0));
-              else
-                gst_structure_set_value (o, "task", &list);
+              out = merge_hidden (out, modalities[m], tasks, n_tasks, s, dim);
+              continue;
             }
-          g_value_unset (&list);
+          if (!hidden_takes (s, features, tasks, n_tasks))
+            continue;
+          o = gst_structure_new (
+              EMBEDDINGS_NAME, "modality", G_TYPE_STRING, modalities[m], NULL);
           set_dim (o, s, dim);
           out = gst_caps_merge_structure (out, o);
         }
     }
 
-  templ = gst_pad_get_pad_template_caps (
-      direction == GST_PAD_SINK ? GST_BASE_TRANSFORM_SRC_PAD (trans)
-                                : GST_BASE_TRANSFORM_SINK_PAD (trans));
-  res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
-  gst_caps_unref (templ);
-  gst_caps_unref (out);
-
-  if (filter)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (res);
-      res = tmp;
-    }
-  GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
-      direction == GST_PAD_SINK ? "sink" : "src", caps, res);
-  return res;
+  return gst_upm_model_filter_finish_caps (
+      GST_UPM_MODEL_FILTER (self), direction, caps, out, filter);
 }
 
 static gboolean
@@ -360,8 +372,12 @@ gst_upm_transformer_prepare_output_buffer (
 
   if (self->model == NULL)
     return GST_FLOW_NOT_NEGOTIATED;
-  *outbuf = gst_buffer_new_allocate (NULL,
-      (gsize)upm_model_hparams (self->model)->n_embd * sizeof (gfloat), NULL);
+  /* a caption's prefix memory is added once it is made */
+  if (self->task == GST_UPM_TASK_CAPTION)
+    *outbuf = gst_buffer_new ();
+  else
+    *outbuf = gst_buffer_new_allocate (NULL,
+        (gsize)upm_model_hparams (self->model)->n_embd * sizeof (gfloat), NULL);
   if (*outbuf == NULL)
     return GST_FLOW_ERROR;
   if (!GST_BASE_TRANSFORM_CLASS (parent_class)
@@ -450,14 +466,56 @@ gst_upm_transformer_add_routing (GstUpmTransformer *self, GstBuffer *outbuf,
         meta, 1, hp->grid, hp->grid, (guint)frames);
 }
 
+/* Caption: encodes the clip's prefix into @outbuf's one memory. */
+static gboolean
+gst_upm_transformer_encode_prefix (GstUpmTransformer *self,
+    const gfloat *embeddings, guint n_rows, GstBuffer *outbuf,
+    UpmRouting *routing, GError **err)
+{
+  UpmPrefix *prefix
+      = upm_prefix_new (self->ctx, embeddings, n_rows, routing, err);
+
+  if (prefix == NULL)
+    return FALSE;
+  gst_buffer_append_memory (
+      outbuf, gst_upm_prefix_memory_new (self->model, prefix));
+  upm_prefix_unref (prefix);
+  return TRUE;
+}
+
+/* Classify, retrieve: the final hidden state of <SPE> into @outbuf. The
+ * sequence is run in place in @x when @in_place, else on a copy. */
+static gboolean
+gst_upm_transformer_forward_spe (GstUpmTransformer *self, gfloat *x,
+    gboolean in_place, guint n_rows, GstBuffer *outbuf, UpmRouting *routing,
+    GError **err)
+{
+  gsize d = upm_model_hparams (self->model)->n_embd;
+  UpmSegment seg = { self->attr, n_rows };
+  gfloat *seq
+      = in_place ? x : gst_upm_transformer_scratch (self, (gsize)n_rows * d);
+
+  if (seq == NULL)
+    {
+      g_set_error (
+          err, UPM_ERROR, UPM_ERROR_NOMEM, "out of memory for %u rows", n_rows);
+      return FALSE;
+    }
+  if (!in_place)
+    memcpy (seq, x, (gsize)n_rows * d * sizeof (gfloat));
+  if (!upm_transformer_forward (
+          self->ctx, seq, n_rows, &seg, 1, UPM_FORWARD_SPE_ONLY, routing, err))
+    return FALSE;
+  gst_buffer_fill (outbuf, 0, seq, d * sizeof (gfloat));
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_upm_transformer_transform (
     GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
 {
   GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
-  const UpmHParams *hp = upm_model_hparams (self->model);
-  gsize d = hp->n_embd;
-  GstMapInfo in, out;
+  GstMapInfo in;
   UpmRouting routing;
   GstCustomMeta *clip;
   GError *err = NULL;
@@ -479,14 +537,13 @@ gst_upm_transformer_transform (
   in_place
       = self->task != GST_UPM_TASK_CAPTION && gst_buffer_is_writable (inbuf);
   if (!gst_buffer_map (inbuf, &in, in_place ? GST_MAP_READWRITE : GST_MAP_READ))
-    goto map_failed;
+    {
+      GST_ELEMENT_ERROR (
+          self, RESOURCE, FAILED, ("Could not map a buffer."), (NULL));
+      return GST_FLOW_ERROR;
+    }
   GST_LOG_OBJECT (
       self, "%u rows, %s", n_rows, in_place ? "in place" : "on a copy");
-  if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE))
-    {
-      gst_buffer_unmap (inbuf, &in);
-      goto map_failed;
-    }
 
   upm_routing_init (&routing);
   /* per-token ids exist for token and context routing only; recording them
@@ -494,42 +551,11 @@ gst_upm_transformer_transform (
   if (with_routing)
     upm_routing_set_token_experts (&routing, TRUE);
   if (self->task == GST_UPM_TASK_CAPTION)
-    {
-      UpmPrefix *prefix = upm_prefix_new (self->ctx, (const gfloat *)in.data,
-          n_rows, with_routing ? &routing : NULL, &err);
-
-      ok = prefix != NULL;
-      if (ok)
-        {
-          memcpy (out.data, in.data, d * sizeof (gfloat));
-          gst_buffer_add_upm_prefix_meta (outbuf, self->model, prefix);
-          upm_prefix_unref (prefix);
-        }
-    }
+    ok = gst_upm_transformer_encode_prefix (self, (const gfloat *)in.data,
+        n_rows, outbuf, with_routing ? &routing : NULL, &err);
   else
-    {
-      gfloat *x = in_place
-                      ? (gfloat *)in.data
-                      : gst_upm_transformer_scratch (self, (gsize)n_rows * d);
-      UpmSegment seg = { self->attr, n_rows };
-
-      if (x == NULL)
-        {
-          g_set_error (&err, UPM_ERROR, UPM_ERROR_NOMEM,
-              "out of memory for %u rows", n_rows);
-          ok = FALSE;
-        }
-      else
-        {
-          if (!in_place)
-            memcpy (x, in.data, (gsize)n_rows * d * sizeof (gfloat));
-          ok = upm_transformer_forward (self->ctx, x, n_rows, &seg, 1,
-              UPM_FORWARD_SPE_ONLY, with_routing ? &routing : NULL, &err);
-          if (ok)
-            memcpy (out.data, x, d * sizeof (gfloat));
-        }
-    }
-  gst_buffer_unmap (outbuf, &out);
+    ok = gst_upm_transformer_forward_spe (self, (gfloat *)in.data, in_place,
+        n_rows, outbuf, with_routing ? &routing : NULL, &err);
   gst_buffer_unmap (inbuf, &in);
 
   if (!ok)
@@ -550,49 +576,6 @@ gst_upm_transformer_transform (
     gst_upm_transformer_add_routing (self, outbuf, &routing, frames);
   upm_routing_clear (&routing);
   return GST_FLOW_OK;
-
-map_failed:
-  GST_ELEMENT_ERROR (
-      self, RESOURCE, FAILED, ("Could not map a buffer."), (NULL));
-  return GST_FLOW_ERROR;
-}
-
-/* Answers CONTEXT queries for the shared model, so that neighbours find it. */
-static gboolean
-gst_upm_transformer_query (
-    GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
-{
-  GstUpmTransformer *self = GST_UPM_TRANSFORMER (trans);
-
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT)
-    {
-      UpmModel *model = NULL;
-      gboolean handled;
-
-      GST_OBJECT_LOCK (self);
-      if (self->model != NULL)
-        model = upm_model_ref (self->model);
-      GST_OBJECT_UNLOCK (self);
-      handled = gst_upm_handle_context_query (GST_ELEMENT (self), query, model);
-      if (model != NULL)
-        upm_model_unref (model);
-      if (handled)
-        return TRUE;
-    }
-  return GST_BASE_TRANSFORM_CLASS (parent_class)
-      ->query (trans, direction, query);
-}
-
-/* ----------------------------------------------------------------- state */
-
-static GstStateChangeReturn
-gst_upm_transformer_change_state (
-    GstElement *element, GstStateChange transition)
-{
-  return gst_upm_element_change_state_with_model (element, transition,
-      GST_ELEMENT_CLASS (parent_class),
-      &GST_UPM_TRANSFORMER (element)->model_changed,
-      gst_upm_transformer_open_element, gst_upm_transformer_close_element);
 }
 
 /* ------------------------------------------------------------ properties */
@@ -607,11 +590,6 @@ gst_upm_transformer_set_property (
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
-    case PROP_MODEL:
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      self->model_changed = TRUE;
-      break;
     case PROP_TASK:
       reconfigure
           = self->task_prop != (GstUpmTransformerTask)g_value_get_enum (value);
@@ -639,9 +617,6 @@ gst_upm_transformer_get_property (
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
-    case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
-      break;
     case PROP_TASK:
       g_value_set_enum (value, self->task_prop);
       break;
@@ -656,21 +631,12 @@ gst_upm_transformer_get_property (
 }
 
 static void
-gst_upm_transformer_finalize (GObject *object)
-{
-  GstUpmTransformer *self = GST_UPM_TRANSFORMER (object);
-
-  gst_upm_transformer_close (self);
-  g_free (self->model_path);
-  G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
-static void
 gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstUpmModelFilterClass *filter_class = GST_UPM_MODEL_FILTER_CLASS (klass);
   static const gchar *clip_meta_tags[] = { NULL };
 
   GST_DEBUG_CATEGORY_INIT (gst_upm_transformer_debug, "upmtransformer", 0,
@@ -682,21 +648,8 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
 
   gobject_class->set_property = gst_upm_transformer_set_property;
   gobject_class->get_property = gst_upm_transformer_get_property;
-  gobject_class->finalize = gst_upm_transformer_finalize;
-
-  /**
-   * GstUpmTransformer:model:
-   *
-   * The Uni-Perceiver model file; NULL for the bundled default. Elements
-   * of a pipeline that name the same file share one loaded model.
-   */
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Path of the Uni-Perceiver model file (.upm); NULL for the "
-          "bundled default model",
-          NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+  filter_class->opened = gst_upm_transformer_opened;
+  filter_class->closing = gst_upm_transformer_closing;
 
   /**
    * GstUpmTransformer:task:
@@ -733,9 +686,6 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
       "embedded clip or text",
       "gst-uniperceiver authors");
 
-  element_class->change_state
-      = GST_DEBUG_FUNCPTR (gst_upm_transformer_change_state);
-
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_caps
       = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform_caps);
@@ -743,7 +693,6 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
   trans_class->prepare_output_buffer
       = GST_DEBUG_FUNCPTR (gst_upm_transformer_prepare_output_buffer);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_upm_transformer_query);
 
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_TRANSFORMER_TASK, 0);
 }

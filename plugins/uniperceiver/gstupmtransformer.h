@@ -7,13 +7,13 @@
 #define __GST_UPM_TRANSFORMER_H__
 
 #include <gst/gst.h>
-#include <gst/base/gstbasetransform.h>
+#include "gstupmmodelfilter.h"
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_UPM_TRANSFORMER (gst_upm_transformer_get_type ())
 G_DECLARE_FINAL_TYPE (GstUpmTransformer, gst_upm_transformer, GST,
-    UPM_TRANSFORMER, GstBaseTransform)
+    UPM_TRANSFORMER, GstUpmModelFilter)
 
 /* The task property: a task, or follow the task downstream asks for. */
 typedef enum

@@ -10,7 +10,7 @@
 
 #include "upm.h"
 #include "upmmeta.h"
-#include "gstupmcommon.h" /* GstUpmPrefixMeta layout (no calls) */
+#include "gstupmcommon.h" /* GstUpmPrefixMemory layout (no calls) */
 
 /* tiny-moe: 16 patches of 192 floats per frame, 4 frames, D 64 */
 #define TPF 16
@@ -179,6 +179,20 @@ output_task (GstHarness *h)
   return task;
 }
 
+/* Whether the output caps say the payload is a caption prefix memory. */
+static gboolean
+output_is_prefix_memory (GstHarness *h)
+{
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  gboolean prefix;
+
+  fail_unless (caps != NULL);
+  prefix = gst_caps_features_contains (
+      gst_caps_get_features (caps, 0), GST_CAPS_FEATURE_MEMORY_UPM_PREFIX);
+  gst_caps_unref (caps);
+  return prefix;
+}
+
 static const gchar *
 output_modality (GstHarness *h)
 {
@@ -319,11 +333,10 @@ GST_START_TEST (test_classify_matches_library)
   assert_routing (out, &routing, GST_SECOND, GST_SECOND / 2);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 4);
   fail_unless_equals_int (clip_meta_uint (out, "tokens"), rows);
-  /* no caption prefix (its meta API may not even be registered yet) */
-  fail_unless (
-      g_type_from_name ("GstUpmPrefixMetaAPI") == 0
-      || gst_buffer_get_meta (out, g_type_from_name ("GstUpmPrefixMetaAPI"))
-             == NULL);
+  /* the payload is the hidden state in system memory, as the caps say */
+  fail_if (output_is_prefix_memory (h));
+  fail_if (gst_memory_is_type (
+      gst_buffer_peek_memory (out, 0), GST_UPM_PREFIX_MEMORY_TYPE));
 
   upm_routing_clear (&routing);
   gst_buffer_unref (out);
@@ -341,25 +354,26 @@ GST_START_TEST (test_auto_follows_caption)
   UpmContext *ctx = upm_context_new (m);
   guint rows;
   gfloat *emb = clip_embeddings (m, 2, 5, &rows);
-  GstUpmPrefixMeta *pm;
+  GstUpmPrefixMemory *pm;
   UpmRouting routing;
   UpmPrefix *prefix;
   GstBuffer *out;
-  GType api;
 
   gst_harness_set_sink_caps_str (
-      h, "application/x-upm-hidden, task=(string)caption");
+      h, "application/x-upm-hidden(memory:UpmPrefix), task=(string)caption");
   push_caps (h, EMB_CAPS ("video"));
   out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, GST_SECOND));
   fail_unless (out != NULL);
   fail_unless_equals_string (output_task (h), "caption");
 
-  /* The row is the <SPE> embedding; the prefix travels in the meta. */
-  assert_hidden (out, emb);
-  api = g_type_from_name ("GstUpmPrefixMetaAPI");
-  fail_unless (api != 0);
-  pm = (GstUpmPrefixMeta *)gst_buffer_get_meta (out, api);
-  fail_unless (pm != NULL && pm->prefix != NULL && pm->model != NULL);
+  /* The payload is what the caps announce: the clip's prefix by reference
+   * in the buffer's one memory. */
+  fail_unless (output_is_prefix_memory (h));
+  fail_unless_equals_int (gst_buffer_n_memory (out), 1);
+  fail_unless (gst_memory_is_type (
+      gst_buffer_peek_memory (out, 0), GST_UPM_PREFIX_MEMORY_TYPE));
+  pm = (GstUpmPrefixMemory *)gst_buffer_peek_memory (out, 0);
+  fail_unless (pm->prefix != NULL && pm->model != NULL);
   fail_unless_equals_int (upm_prefix_n_tokens (pm->prefix), rows);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 2);
 
@@ -444,7 +458,7 @@ GST_START_TEST (test_not_negotiated)
   /* A text cannot be captioned. */
   h = new_harness (NULL, NULL);
   gst_harness_set_sink_caps_str (
-      h, "application/x-upm-hidden, task=(string)caption");
+      h, "application/x-upm-hidden(memory:UpmPrefix), task=(string)caption");
   push_caps (h, EMB_CAPS ("text"));
   fail_unless_equals_int (gst_harness_push (h, emb_buffer (emb, rows, 0, 1)),
       GST_FLOW_NOT_NEGOTIATED);
@@ -453,7 +467,7 @@ GST_START_TEST (test_not_negotiated)
   /* A fixed task that downstream does not take. */
   h = new_harness ("task=classify", NULL);
   gst_harness_set_sink_caps_str (
-      h, "application/x-upm-hidden, task=(string)caption");
+      h, "application/x-upm-hidden(memory:UpmPrefix), task=(string)caption");
   push_caps (h, EMB_CAPS ("video"));
   fail_unless_equals_int (gst_harness_push (h, emb_buffer (emb, rows, 0, 1)),
       GST_FLOW_NOT_NEGOTIATED);
