@@ -5,6 +5,8 @@
  */
 #include "upm-test-harness.h"
 
+#include <string.h>
+
 Suite *
 upm_test_suite_new (const gchar *name, TCase **tc)
 {
@@ -76,6 +78,60 @@ upm_test_push_caps (GstHarness *h, const gchar *caps_str)
   gst_caps_unref (caps);
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_harness_push_event (h, gst_event_new_segment (&segment));
+}
+
+const gchar *
+upm_test_output_caps_field (GstHarness *h, const gchar *field)
+{
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  const gchar *value;
+
+  fail_unless (caps != NULL);
+  value = g_intern_string (
+      gst_structure_get_string (gst_caps_get_structure (caps, 0), field));
+  gst_caps_unref (caps);
+  return value;
+}
+
+guint
+upm_test_drain_events (GstHarness *h, GstEventType type)
+{
+  GstEvent *ev;
+  guint n = 0;
+
+  while ((ev = gst_harness_try_pull_event (h)) != NULL)
+    {
+      n += GST_EVENT_TYPE (ev) == type;
+      gst_event_unref (ev);
+    }
+  return n;
+}
+
+void
+upm_test_cycle_states (GstElement *e, guint n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    {
+      fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PLAYING),
+          GST_STATE_CHANGE_SUCCESS);
+      fail_unless_equals_int (
+          gst_element_set_state (e, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    }
+}
+
+void
+upm_test_assert_push_error (GstHarness *h, GstBus *bus, GstBuffer *buf,
+    GstFlowReturn flow, const gchar *needle)
+{
+  gchar *text;
+
+  fail_unless_equals_int (gst_harness_push (h, buf), flow);
+  text = upm_test_pop_error (bus);
+  fail_unless (
+      text != NULL && strstr (text, needle) != NULL, "%s", GST_STR_NULL (text));
+  g_free (text);
 }
 
 GstBus *

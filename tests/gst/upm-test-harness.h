@@ -35,6 +35,23 @@ gfloat *upm_test_random_floats (gsize n, guint32 seed);
  * (a refused sticky event still counts as stored). */
 void upm_test_push_caps (GstHarness *h, const gchar *caps_str);
 
+/* The string @field of the caps on the harness's sink pad (interned),
+ * failing the test where there are none. */
+const gchar *upm_test_output_caps_field (GstHarness *h, const gchar *field);
+
+/* Pulls every event waiting at the harness's sink pad; returns how many
+ * were of @type. */
+guint upm_test_drain_events (GstHarness *h, GstEventType type);
+
+/* Takes @e from NULL to PLAYING and back @n times, each change a
+ * synchronous success. */
+void upm_test_cycle_states (GstElement *e, guint n);
+
+/* Pushing @buf into @h returns @flow and posts an error on @bus whose
+ * text contains @needle. */
+void upm_test_assert_push_error (GstHarness *h, GstBus *bus, GstBuffer *buf,
+    GstFlowReturn flow, const gchar *needle);
+
 /* A new bus set on @e, for the messages the tests pop. */
 GstBus *upm_test_bus_for (GstElement *e);
 
