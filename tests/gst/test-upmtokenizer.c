@@ -140,6 +140,22 @@ rgb_frame (GstVideoInfo *info, guint seed, gboolean smooth)
 }
 
 /* The library's patches of an RGB frame. */
+/* Pushes the RGB frames @from to @end - 1 of @info at FPS; each is
+ * accepted. */
+static void
+push_frames (GstHarness *h, GstVideoInfo *info, guint from, guint end)
+{
+  guint i;
+
+  for (i = from; i < end; i++)
+    {
+      GstBuffer *in = rgb_frame (info, i, FALSE);
+
+      GST_BUFFER_PTS (in) = frame_pts (i);
+      fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+    }
+}
+
 static gfloat *
 expected_patches (GstVideoInfo *info, GstBuffer *buf, UpmNormKind kind)
 {
@@ -174,21 +190,6 @@ check_patches_caps (GstHarness *h, const gchar *modality, gint frames)
   fail_unless (gst_structure_get_int (s, "patch-dim", &v));
   fail_unless_equals_int (v, 192);
   gst_caps_unref (caps);
-}
-
-static gboolean
-eos_received (GstHarness *h)
-{
-  GstEvent *ev;
-  gboolean eos = FALSE;
-
-  while ((ev = gst_harness_try_pull_event (h)))
-    {
-      if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS)
-        eos = TRUE;
-      gst_event_unref (ev);
-    }
-  return eos;
 }
 
 /* ----------------------------------------------------------- caps */
@@ -647,7 +648,7 @@ run_clip_case (const ClipCase *c)
   if (c->n_frames > 0)
     check_patches_caps (h, "video", span);
   /* EOS after the clips */
-  fail_unless (eos_received (h));
+  fail_unless (upm_test_drain_events (h, GST_EVENT_EOS) > 0);
 
   for (i = 0; i < c->n_frames; i++)
     g_free (want[i]);
@@ -671,17 +672,10 @@ GST_START_TEST (test_flush_resets)
   GstBuffer *out;
   gfloat *want;
   GstMapInfo map;
-  guint i;
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, 20, 14);
   set_video_caps (h, "RGB", 20, 14, FPS);
-  for (i = 0; i < 3; i++)
-    {
-      GstBuffer *in = rgb_frame (&info, i, FALSE);
-
-      GST_BUFFER_PTS (in) = frame_pts (i);
-      fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
-    }
+  push_frames (h, &info, 0, 3);
   fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
   fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
   gst_segment_init (&segment, GST_FORMAT_TIME);
@@ -689,20 +683,9 @@ GST_START_TEST (test_flush_resets)
   fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
 
   /* three more do not complete the old clip */
-  for (i = 10; i < 13; i++)
-    {
-      GstBuffer *in = rgb_frame (&info, i, FALSE);
-
-      GST_BUFFER_PTS (in) = frame_pts (i);
-      fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
-    }
+  push_frames (h, &info, 10, 13);
   fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
-  {
-    GstBuffer *in = rgb_frame (&info, 13, FALSE);
-
-    GST_BUFFER_PTS (in) = frame_pts (13);
-    fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
-  }
+  push_frames (h, &info, 13, 14);
   out = gst_harness_pull (h);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), frame_pts (10));
   fail_unless (GST_BUFFER_FLAG_IS_SET (out, GST_BUFFER_FLAG_DISCONT));
@@ -730,17 +713,10 @@ GST_START_TEST (test_segment_drains)
   GstSegment segment;
   GstBuffer *out;
   GstEvent *ev;
-  guint i;
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, 20, 14);
   set_video_caps (h, "RGB", 20, 14, FPS);
-  for (i = 0; i < 3; i++)
-    {
-      GstBuffer *in = rgb_frame (&info, i, FALSE);
-
-      GST_BUFFER_PTS (in) = frame_pts (i);
-      fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
-    }
+  push_frames (h, &info, 0, 3);
   while ((ev = gst_harness_try_pull_event (h)))
     gst_event_unref (ev);
   gst_segment_init (&segment, GST_FORMAT_TIME);
@@ -1143,7 +1119,7 @@ GST_START_TEST (test_harness_reuse)
 {
   GstHarness *h = video_harness (4, 1, 0);
   GstVideoInfo info;
-  guint cycle, i;
+  guint cycle;
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, 20, 14);
   for (cycle = 0; cycle < 10; cycle++)
@@ -1154,13 +1130,7 @@ GST_START_TEST (test_harness_reuse)
         fail_unless (
             gst_harness_push_event (h, gst_event_new_stream_start ("again")));
       set_video_caps (h, "RGB", 20, 14, FPS);
-      for (i = 0; i < 6; i++)
-        {
-          GstBuffer *in = rgb_frame (&info, i, FALSE);
-
-          GST_BUFFER_PTS (in) = frame_pts (i);
-          fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
-        }
+      push_frames (h, &info, 0, 6);
       out = gst_harness_pull (h);
       fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 0);
       gst_buffer_unref (out);
@@ -1179,16 +1149,11 @@ GST_END_TEST;
 static Suite *
 upmtokenizer_suite (void)
 {
-  Suite *s = suite_create ("upmtokenizer");
-  TCase *tc = tcase_create ("general");
-  gchar *path
-      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmtokenizer", &tc);
 
-  /* the bundled model is not built here: the fixture is the default */
-  g_setenv ("UPM_DEFAULT_MODEL", path, TRUE);
-  g_free (path);
+  g_free (upm_test_use_fixture_model ());
 
-  suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_caps_accept_video);
   tcase_add_test (tc, test_formats_match_rgb);
