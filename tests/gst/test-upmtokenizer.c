@@ -384,6 +384,20 @@ GST_START_TEST (test_caps_reject)
 
 GST_END_TEST;
 
+/* With @downstream caps, the sink caps of @sinkpad are @name only. */
+static void
+assert_sink_caps_for (
+    GstHarness *h, GstPad *sinkpad, const gchar *downstream, const gchar *name)
+{
+  GstCaps *caps;
+
+  gst_harness_set_sink_caps_str (h, downstream);
+  caps = gst_pad_query_caps (sinkpad, NULL);
+  fail_unless_equals_int (gst_caps_get_size (caps), 1);
+  fail_unless (gst_structure_has_name (gst_caps_get_structure (caps, 0), name));
+  gst_caps_unref (caps);
+}
+
 /* The sink caps offer only what downstream takes. */
 GST_START_TEST (test_caps_query_downstream)
 {
@@ -395,19 +409,9 @@ GST_START_TEST (test_caps_query_downstream)
   fail_unless_equals_int (gst_caps_get_size (caps), 2);
   gst_caps_unref (caps);
 
-  gst_harness_set_sink_caps_str (h, "application/x-upm-tokens,modality=text");
-  caps = gst_pad_query_caps (sinkpad, NULL);
-  fail_unless_equals_int (gst_caps_get_size (caps), 1);
-  fail_unless (
-      gst_structure_has_name (gst_caps_get_structure (caps, 0), "text/x-raw"));
-  gst_caps_unref (caps);
-
-  gst_harness_set_sink_caps_str (h, "application/x-upm-patches");
-  caps = gst_pad_query_caps (sinkpad, NULL);
-  fail_unless_equals_int (gst_caps_get_size (caps), 1);
-  fail_unless (
-      gst_structure_has_name (gst_caps_get_structure (caps, 0), "video/x-raw"));
-  gst_caps_unref (caps);
+  assert_sink_caps_for (
+      h, sinkpad, "application/x-upm-tokens,modality=text", "text/x-raw");
+  assert_sink_caps_for (h, sinkpad, "application/x-upm-patches", "video/x-raw");
 
   gst_object_unref (sinkpad);
   gst_harness_teardown (h);
