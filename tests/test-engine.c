@@ -10,19 +10,14 @@
 #include <math.h>
 #include <string.h>
 
-static char *
-fixture (const char *name)
-{
-  const char *dir = g_getenv ("UPM_FIXTURES");
-  return g_build_filename (dir ? dir : "tests/fixtures", name, NULL);
-}
+#include "upm-test-util.h"
 
 static void
 run_fixture (gconstpointer data)
 {
   const char *const *pair = data;
-  char *model = fixture (pair[0]);
-  char *expect = fixture (pair[1]);
+  char *model = upm_test_fixture_path (pair[0]);
+  char *expect = upm_test_fixture_path (pair[1]);
 
   for (int p = 0; p < 2; p++)
     {
@@ -44,7 +39,7 @@ run_fixture (gconstpointer data)
 static UpmModel *
 load_fixture_model (const char *name)
 {
-  char *path = fixture (name);
+  char *path = upm_test_fixture_path (name);
   GError *error = NULL;
   UpmModel *m = upm_model_load (path, &error);
   g_assert_no_error (error);
@@ -64,6 +59,18 @@ make_patches (const UpmHParams *hp, uint32_t n_frames, guint32 seed)
     p[i] = (float)g_rand_double_range (r, -1.0, 1.0);
   g_rand_free (r);
   return p;
+}
+
+/* @a has the ids of @b and its score, within @tol where @tol > 0. */
+static void
+assert_same_caption (const UpmCaption *a, const UpmCaption *b, double tol)
+{
+  g_assert_cmpuint (a->n_ids, ==, b->n_ids);
+  g_assert_cmpmem (a->ids, a->n_ids * 4, b->ids, b->n_ids * 4);
+  if (tol > 0)
+    g_assert_cmpfloat (fabs (a->score - b->score), <, tol);
+  else
+    g_assert_cmpfloat (a->score, ==, b->score);
 }
 
 static double
@@ -155,12 +162,8 @@ test_fast_vs_plain (gconstpointer data)
       g_assert_true (
           upm_caption (chunked, patches, frames, &params, &c3, NULL, &error));
       g_assert_no_error (error);
-      g_assert_cmpuint (c1.n_ids, ==, c2.n_ids);
-      g_assert_cmpmem (c1.ids, c1.n_ids * 4, c2.ids, c2.n_ids * 4);
-      g_assert_cmpfloat (fabs (c1.score - c2.score), <, 1e-4);
-      g_assert_cmpuint (c3.n_ids, ==, c2.n_ids);
-      g_assert_cmpmem (c3.ids, c3.n_ids * 4, c2.ids, c2.n_ids * 4);
-      g_assert_cmpfloat (fabs (c3.score - c2.score), <, 1e-4);
+      assert_same_caption (&c1, &c2, 1e-4);
+      assert_same_caption (&c3, &c2, 1e-4);
       upm_caption_clear (&c1);
       upm_caption_clear (&c2);
       upm_caption_clear (&c3);
@@ -188,9 +191,7 @@ test_context_reuse (void)
   g_assert_true (upm_caption (ctx, p4, 4, NULL, &b, NULL, &error));
   g_assert_true (upm_caption (ctx, p1, 1, NULL, &c, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (a.n_ids, ==, c.n_ids);
-  g_assert_cmpmem (a.ids, a.n_ids * 4, c.ids, c.n_ids * 4);
-  g_assert_cmpfloat (a.score, ==, c.score);
+  assert_same_caption (&a, &c, 0);
   g_assert_cmpstr (a.text, ==, c.text);
   upm_caption_clear (&a);
   upm_caption_clear (&b);
@@ -254,10 +255,7 @@ test_prefix_shared (void)
   for (int i = 0; i < 2; i++)
     {
       g_thread_join (threads[i]);
-      g_assert_cmpuint (jobs[i].caption.n_ids, ==, ref.n_ids);
-      g_assert_cmpmem (
-          jobs[i].caption.ids, ref.n_ids * 4, ref.ids, ref.n_ids * 4);
-      g_assert_cmpfloat (jobs[i].caption.score, ==, ref.score);
+      assert_same_caption (&jobs[i].caption, &ref, 0);
       upm_caption_clear (&jobs[i].caption);
       upm_prefix_unref (jobs[i].prefix);
     }
