@@ -225,30 +225,70 @@ GST_START_TEST (test_properties)
 
 GST_END_TEST;
 
-GST_START_TEST (test_classify_matches_library)
+/* A test's harness, the model and the embeddings of one input. */
+typedef struct
 {
-  GstHarness *h = new_harness (NULL, NULL);
-  UpmModel *m = upm_test_load_model (model_path);
+  GstHarness *h;
+  UpmModel *m;
+  gfloat *emb;
   guint rows;
-  gfloat *emb = clip_embeddings (m, 4, 11, &rows);
-  UpmRouting routing;
+} Run;
+
+/* A harness with @props; the embeddings of a random clip of @frames
+ * frames (@seed), or of text_ids where @frames is 0. */
+static void
+run_init (Run *r, const gchar *props, guint frames, guint32 seed)
+{
+  r->h = new_harness (props, NULL);
+  r->m = upm_test_load_model (model_path);
+  r->emb = frames > 0 ? clip_embeddings (r->m, frames, seed, &r->rows)
+                      : text_embeddings (r->m, &r->rows);
+}
+
+/* Pushes the embeddings under embedding caps of @modality and pulls the
+ * output. */
+static GstBuffer *
+run_push (
+    Run *r, const gchar *modality, GstClockTime pts, GstClockTime duration)
+{
+  gchar *caps = g_strdup_printf (EMB_CAPS ("%s"), modality);
   GstBuffer *out;
 
-  /* downstream accepts any task: auto falls back to classify */
-  upm_test_push_caps (h, EMB_CAPS ("video"));
+  upm_test_push_caps (r->h, caps);
   out = gst_harness_push_and_pull (
-      h, emb_buffer (emb, rows, GST_SECOND, GST_SECOND / 2));
+      r->h, emb_buffer (r->emb, r->rows, pts, duration));
   fail_unless (out != NULL);
+  g_free (caps);
+  return out;
+}
+
+static void
+run_clear (Run *r)
+{
+  g_free (r->emb);
+  upm_model_unref (r->m);
+  gst_harness_teardown (r->h);
+}
+
+GST_START_TEST (test_classify_matches_library)
+{
+  UpmRouting routing;
+  GstBuffer *out;
+  Run r;
+
+  /* downstream accepts any task: auto falls back to classify */
+  run_init (&r, NULL, 4, 11);
+  out = run_push (&r, "video", GST_SECOND, GST_SECOND / 2);
   fail_unless_equals_string (
-      upm_test_output_caps_field (h, "task"), "classify");
+      upm_test_output_caps_field (r.h, "task"), "classify");
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), GST_SECOND);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), GST_SECOND / 2);
 
   upm_routing_init (&routing);
-  assert_library_hidden (out, m, emb, rows, UPM_ATTR_CLS_INPUT, &routing);
+  assert_library_hidden (out, r.m, r.emb, r.rows, UPM_ATTR_CLS_INPUT, &routing);
   assert_routing (out, &routing, GST_SECOND, GST_SECOND / 2);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 4);
-  fail_unless_equals_int (clip_meta_uint (out, "tokens"), rows);
+  fail_unless_equals_int (clip_meta_uint (out, "tokens"), r.rows);
   /* no caption prefix (its meta API may not even be registered yet) */
   fail_unless (
       g_type_from_name ("GstUpmPrefixMetaAPI") == 0
@@ -257,109 +297,93 @@ GST_START_TEST (test_classify_matches_library)
 
   upm_routing_clear (&routing);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_auto_follows_caption)
 {
-  GstHarness *h = new_harness (NULL, NULL);
-  UpmModel *m = upm_test_load_model (model_path);
-  UpmContext *ctx = upm_context_new (m);
-  guint rows;
-  gfloat *emb = clip_embeddings (m, 2, 5, &rows);
   GstUpmPrefixMeta *pm;
   UpmRouting routing;
+  UpmContext *ctx;
   UpmPrefix *prefix;
   GstBuffer *out;
   GType api;
+  Run r;
 
+  run_init (&r, NULL, 2, 5);
   gst_harness_set_sink_caps_str (
-      h, "application/x-upm-hidden, task=(string)caption");
-  upm_test_push_caps (h, EMB_CAPS ("video"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, GST_SECOND));
-  fail_unless (out != NULL);
-  fail_unless_equals_string (upm_test_output_caps_field (h, "task"), "caption");
+      r.h, "application/x-upm-hidden, task=(string)caption");
+  out = run_push (&r, "video", 0, GST_SECOND);
+  fail_unless_equals_string (
+      upm_test_output_caps_field (r.h, "task"), "caption");
 
   /* The row is the <SPE> embedding; the prefix travels in the meta. */
-  assert_hidden (out, emb);
+  assert_hidden (out, r.emb);
   api = g_type_from_name ("GstUpmPrefixMetaAPI");
   fail_unless (api != 0);
   pm = (GstUpmPrefixMeta *)gst_buffer_get_meta (out, api);
   fail_unless (pm != NULL && pm->prefix != NULL && pm->model != NULL);
-  fail_unless_equals_int (upm_prefix_n_tokens (pm->prefix), rows);
+  fail_unless_equals_int (upm_prefix_n_tokens (pm->prefix), r.rows);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 2);
 
+  ctx = upm_context_new (r.m);
   upm_routing_init (&routing);
-  prefix = upm_prefix_new (ctx, emb, rows, &routing, NULL);
+  prefix = upm_prefix_new (ctx, r.emb, r.rows, &routing, NULL);
   fail_unless (prefix != NULL);
   assert_routing (out, &routing, 0, GST_SECOND);
   upm_prefix_unref (prefix);
 
   upm_routing_clear (&routing);
   gst_buffer_unref (out);
-  g_free (emb);
   upm_context_free (ctx);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_task_retrieve)
 {
-  GstHarness *h = new_harness ("task=retrieve", NULL);
-  UpmModel *m = upm_test_load_model (model_path);
-  guint rows;
-  gfloat *emb = clip_embeddings (m, 1, 3, &rows);
   GstBuffer *out;
+  Run r;
 
-  upm_test_push_caps (h, EMB_CAPS ("image"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
-  fail_unless (out != NULL);
+  run_init (&r, "task=retrieve", 1, 3);
+  out = run_push (&r, "image", 0, 1);
   fail_unless_equals_string (
-      upm_test_output_caps_field (h, "task"), "retrieve");
+      upm_test_output_caps_field (r.h, "task"), "retrieve");
   fail_unless_equals_string (
-      upm_test_output_caps_field (h, "modality"), "image");
-  assert_library_hidden (out, m, emb, rows, UPM_ATTR_RETRIEVAL_INPUT, NULL);
+      upm_test_output_caps_field (r.h, "modality"), "image");
+  assert_library_hidden (
+      out, r.m, r.emb, r.rows, UPM_ATTR_RETRIEVAL_INPUT, NULL);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 1);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_text_input)
 {
-  GstHarness *h = new_harness (NULL, NULL);
-  UpmModel *m = upm_test_load_model (model_path);
-  guint rows;
-  gfloat *emb = text_embeddings (m, &rows);
   UpmRouting routing;
   GstBuffer *out;
+  Run r;
 
-  upm_test_push_caps (h, EMB_CAPS ("text"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
-  fail_unless (out != NULL);
+  run_init (&r, NULL, 0, 0);
+  out = run_push (&r, "text", 0, 1);
   fail_unless_equals_string (
-      upm_test_output_caps_field (h, "task"), "classify");
+      upm_test_output_caps_field (r.h, "task"), "classify");
   fail_unless_equals_string (
-      upm_test_output_caps_field (h, "modality"), "text");
+      upm_test_output_caps_field (r.h, "modality"), "text");
   upm_routing_init (&routing);
-  assert_library_hidden (out, m, emb, rows, UPM_ATTR_TEXT_INPUT, &routing);
+  assert_library_hidden (
+      out, r.m, r.emb, r.rows, UPM_ATTR_TEXT_INPUT, &routing);
   assert_routing (out, &routing, 0, 1);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 0);
-  fail_unless_equals_int (clip_meta_uint (out, "tokens"), rows);
+  fail_unless_equals_int (clip_meta_uint (out, "tokens"), r.rows);
   upm_routing_clear (&routing);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
@@ -431,21 +455,15 @@ GST_END_TEST;
 
 GST_START_TEST (test_routing_off)
 {
-  GstHarness *h = new_harness ("routing=false", NULL);
-  UpmModel *m = upm_test_load_model (model_path);
-  guint rows;
-  gfloat *emb = clip_embeddings (m, 4, 11, &rows);
   GstBuffer *out;
+  Run r;
 
-  upm_test_push_caps (h, EMB_CAPS ("video"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
-  fail_unless (out != NULL);
+  run_init (&r, "routing=false", 4, 11);
+  out = run_push (&r, "video", 0, 1);
   fail_unless (gst_buffer_get_upm_routing_meta (out) == NULL);
-  assert_library_hidden (out, m, emb, rows, UPM_ATTR_CLS_INPUT, NULL);
+  assert_library_hidden (out, r.m, r.emb, r.rows, UPM_ATTR_CLS_INPUT, NULL);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
