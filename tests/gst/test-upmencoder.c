@@ -54,6 +54,17 @@ new_encoder (GstBus **bus)
   return e;
 }
 
+/* A harness over new_encoder (the harness holds the element). */
+static GstHarness *
+encoder_harness (GstBus **bus)
+{
+  GstElement *e = new_encoder (bus);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+
+  gst_object_unref (e);
+  return h;
+}
+
 static void
 assert_floats_equal (const gfloat *a, const gfloat *b, gsize n)
 {
@@ -74,6 +85,27 @@ assert_embeddings (GstBuffer *out, const gfloat *expect, gsize rows)
   fail_unless_equals_uint64 (map.size, rows * DIM * sizeof (gfloat));
   assert_floats_equal ((const gfloat *)map.data, expect, rows * DIM);
   gst_buffer_unmap (out, &map);
+}
+
+/* @out holds the rows the library embeds @patches (@frames frames) into,
+ * or the @n_ids token @ids where @patches is NULL. */
+static void
+assert_library_embeddings (GstBuffer *out, const gfloat *patches, guint frames,
+    const gint32 *ids, guint n_ids)
+{
+  UpmModel *m = upm_test_load_model (model_path);
+  UpmContext *ctx = upm_context_new (m);
+  gsize rows = patches ? 1 + frames * TPF : 1 + n_ids;
+  gfloat *expect = g_new (gfloat, rows * DIM);
+
+  if (patches)
+    fail_unless (upm_embed_patches (ctx, patches, frames, expect, NULL));
+  else
+    fail_unless (upm_embed_text (ctx, ids, n_ids, expect, NULL));
+  assert_embeddings (out, expect, rows);
+  g_free (expect);
+  upm_context_free (ctx);
+  upm_model_unref (m);
 }
 
 /* Whether @caps can intersect the caps of @str. */
@@ -132,12 +164,8 @@ GST_END_TEST;
 
 GST_START_TEST (test_patches_match_library)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-  UpmModel *m = upm_test_load_model (model_path);
-  UpmContext *ctx = upm_context_new (m);
-  gsize rows = 1 + MAX_FRAMES * TPF;
-  gfloat *patches, *expect = g_new (gfloat, rows * DIM);
+  GstHarness *h = encoder_harness (NULL);
+  gfloat *patches;
   GstBuffer *out;
   GstCaps *caps;
   GstStructure *s;
@@ -150,8 +178,7 @@ GST_START_TEST (test_patches_match_library)
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 2 * GST_SECOND);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), GST_SECOND / 2);
 
-  fail_unless (upm_embed_patches (ctx, patches, MAX_FRAMES, expect, NULL));
-  assert_embeddings (out, expect, rows);
+  assert_library_embeddings (out, patches, MAX_FRAMES, NULL, 0);
   gst_buffer_unref (out);
 
   caps = gst_pad_get_current_caps (h->sinkpad);
@@ -172,19 +199,14 @@ GST_START_TEST (test_patches_match_library)
   gst_buffer_unref (out);
 
   g_free (patches);
-  g_free (expect);
-  upm_context_free (ctx);
-  upm_model_unref (m);
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_image_modality)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstHarness *h = encoder_harness (NULL);
   GstBuffer *out;
 
   gst_harness_set_src_caps_str (h,
@@ -199,20 +221,14 @@ GST_START_TEST (test_image_modality)
   fail_unless_equals_string (
       upm_test_output_caps_field (h, "modality"), "image");
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_tokens_match_library)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-  UpmModel *m = upm_test_load_model (model_path);
-  UpmContext *ctx = upm_context_new (m);
+  GstHarness *h = encoder_harness (NULL);
   const gint32 ids[] = { 10, 20, 30, 553 };
-  gsize rows = 1 + G_N_ELEMENTS (ids);
-  gfloat *expect = g_new (gfloat, rows * DIM);
   GstBuffer *in, *out;
 
   gst_harness_set_src_caps_str (h, "application/x-upm-tokens, "
@@ -223,18 +239,13 @@ GST_START_TEST (test_tokens_match_library)
   fail_unless (out != NULL);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 5 * GST_SECOND);
 
-  fail_unless (upm_embed_text (ctx, ids, G_N_ELEMENTS (ids), expect, NULL));
-  assert_embeddings (out, expect, rows);
+  assert_library_embeddings (out, NULL, 0, ids, G_N_ELEMENTS (ids));
   gst_buffer_unref (out);
 
   fail_unless_equals_string (
       upm_test_output_caps_field (h, "modality"), "text");
 
-  g_free (expect);
-  upm_context_free (ctx);
-  upm_model_unref (m);
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
@@ -243,15 +254,13 @@ static void
 check_rejected (const gchar *caps_str, const gchar *expect_in_error)
 {
   GstBus *bus;
-  GstElement *e = new_encoder (&bus);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstHarness *h = encoder_harness (&bus);
 
   upm_test_push_caps (h, caps_str);
   upm_test_assert_push_error (h, bus, patches_buffer (1, 1, 0, 1, NULL),
       GST_FLOW_NOT_NEGOTIATED, expect_in_error);
   gst_harness_teardown (h);
   upm_test_drop_bus (bus);
-  gst_object_unref (e);
 }
 
 GST_START_TEST (test_caps_reject)
@@ -304,8 +313,7 @@ GST_END_TEST;
 GST_START_TEST (test_invalid_buffer)
 {
   GstBus *bus;
-  GstElement *e = new_encoder (&bus);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstHarness *h = encoder_harness (&bus);
   GstBuffer *buf = gst_buffer_new_allocate (NULL, 1000, NULL);
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
@@ -313,15 +321,13 @@ GST_START_TEST (test_invalid_buffer)
   upm_test_assert_push_error (h, bus, buf, GST_FLOW_ERROR, "1000 bytes");
   gst_harness_teardown (h);
   upm_test_drop_bus (bus);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_eos)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstHarness *h = encoder_harness (NULL);
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
   gst_buffer_unref (gst_harness_push_and_pull (
@@ -329,7 +335,6 @@ GST_START_TEST (test_eos)
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
   fail_unless (upm_test_drain_events (h, GST_EVENT_EOS) > 0);
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
