@@ -278,6 +278,17 @@ assert_error (const GError *err, gint code, const char *needle)
         err->message);
 }
 
+/* Opening @path gave @result and @err: NULL, with @code and a message
+ * that starts with the path and holds @needle. */
+static void
+assert_open_error (gconstpointer result, const GError *err, const char *path,
+    gint code, const char *needle)
+{
+  g_assert_null (result);
+  assert_error (err, code, needle);
+  g_assert_true (g_str_has_prefix (err->message, path));
+}
+
 /* Open as a container: must fail with @code and a message with @needle. */
 static void
 expect_gguf_error (const char *path, gint code, const char *needle)
@@ -285,9 +296,7 @@ expect_gguf_error (const char *path, gint code, const char *needle)
   g_autoptr (GError) err = NULL;
   UpmGguf *g = upm_gguf_open (path, &err);
 
-  g_assert_null (g);
-  assert_error (err, code, needle);
-  g_assert_true (strstr (err->message, path) == err->message);
+  assert_open_error (g, err, path, code, needle);
 }
 
 static void
@@ -296,9 +305,7 @@ expect_model_error (const char *path, gint code, const char *needle)
   g_autoptr (GError) err = NULL;
   UpmModel *m = upm_model_load (path, &err);
 
-  g_assert_null (m);
-  assert_error (err, code, needle);
-  g_assert_true (g_str_has_prefix (err->message, path));
+  assert_open_error (m, err, path, code, needle);
 }
 
 /* ------------------------------------------------------------- tiny model */

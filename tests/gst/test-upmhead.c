@@ -65,6 +65,18 @@ clip_buffer (guint frames, guint32 seed, GstClockTime pts)
   return buf;
 }
 
+/* Pushes the 4-frame clips @from to @to (seed and start time i * CLIP);
+ * each is accepted. */
+static void
+push_clips (GstHarness *h, guint from, guint to)
+{
+  guint i;
+
+  for (i = from; i <= to; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, clip_buffer (4, i, i * CLIP)), GST_FLOW_OK);
+}
+
 /* upmencoder ! upmtransformer ! upmhead name=head @props, playing. */
 static GstHarness *
 new_chain (const gchar *props, GstBus **bus)
@@ -811,16 +823,13 @@ GST_START_TEST (test_caption_does_not_block)
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
 
   /* The worker decodes clip 0, then sits in its push behind the gate ... */
-  fail_unless_equals_int (
-      gst_harness_push (h, clip_buffer (4, 0, 0)), GST_FLOW_OK);
+  push_clips (h, 0, 0);
   gate_wait_entered (g, 1);
   /* ... and the streaming thread still queues clips and returns: the pushes
    * come back while the worker is still held in its first push (a blocking
    * push would never return before gate_open). No wall-clock bound, so the
    * test means the same under valgrind. */
-  for (i = 1; i <= 3; i++)
-    fail_unless_equals_int (
-        gst_harness_push (h, clip_buffer (4, i, i * CLIP)), GST_FLOW_OK);
+  push_clips (h, 1, 3);
   g_mutex_lock (&g->lock);
   fail_unless_equals_int (g->entered, 1);
   g_mutex_unlock (&g->lock);
@@ -950,13 +959,10 @@ GST_START_TEST (test_live_drops_oldest)
 
   /* the harness source is live */
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  fail_unless_equals_int (
-      gst_harness_push (h, clip_buffer (4, 0, 0)), GST_FLOW_OK);
+  push_clips (h, 0, 0);
   gate_wait_entered (g, 1);
   /* clips 1 and 2 wait; 3 pushes out 1, 4 pushes out 2 */
-  for (i = 1; i <= 4; i++)
-    fail_unless_equals_int (
-        gst_harness_push (h, clip_buffer (4, i, i * CLIP)), GST_FLOW_OK);
+  push_clips (h, 1, 4);
   g_object_get (head, "dropped", &dropped, NULL);
   fail_unless_equals_uint64 (dropped, 2);
 
