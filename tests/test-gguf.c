@@ -1047,33 +1047,32 @@ test_bad_tensor_infos (Fixture *f, gconstpointer data)
     }
 }
 
+/* A file @name with two 1-dim F32 tensors, @a at offset 0 and @b_name at 32,
+ * over @size zero bytes of data. */
+static char *
+two_tensors (Fixture *f, const char *name, const char *a, const uint64_t *ne_a,
+    const char *b_name, const uint64_t *ne_b, guint size)
+{
+  g_autoptr (Builder) b = b_new (32);
+
+  b_tinfo (b, a, 1, ne_a, UPM_DTYPE_F32, 0);
+  b_tinfo (b, b_name, 1, ne_b, UPM_DTYPE_F32, 32);
+  g_byte_array_set_size (b->data, size);
+  memset (b->data->data, 0, size);
+  return b_write (b, f->dir, name);
+}
+
 static void
 test_tensor_overlap_dup (Fixture *f, gconstpointer data)
 {
   const uint64_t ne16[] = { 16 }, ne4[] = { 4 };
   g_autofree char *p1 = NULL, *p2 = NULL;
 
-  {
-    g_autoptr (Builder) b = b_new (32);
-
-    b_tinfo (b, "first", 1, ne16, UPM_DTYPE_F32, 0);
-    b_tinfo (b, "second", 1, ne4, UPM_DTYPE_F32, 32);
-    g_byte_array_set_size (b->data, 128);
-    memset (b->data->data, 0, 128);
-    p1 = b_write (b, f->dir, "overlap.gguf");
-    expect_gguf_error (p1, UPM_ERROR_FORMAT,
-        "tensor 'second' (offset 32) overlaps tensor 'first'");
-  }
-  {
-    g_autoptr (Builder) b = b_new (32);
-
-    b_tinfo (b, "same", 1, ne4, UPM_DTYPE_F32, 0);
-    b_tinfo (b, "same", 1, ne4, UPM_DTYPE_F32, 32);
-    g_byte_array_set_size (b->data, 64);
-    memset (b->data->data, 0, 64);
-    p2 = b_write (b, f->dir, "dup.gguf");
-    expect_gguf_error (p2, UPM_ERROR_FORMAT, "duplicate tensor 'same'");
-  }
+  p1 = two_tensors (f, "overlap.gguf", "first", ne16, "second", ne4, 128);
+  expect_gguf_error (p1, UPM_ERROR_FORMAT,
+      "tensor 'second' (offset 32) overlaps tensor 'first'");
+  p2 = two_tensors (f, "dup.gguf", "same", ne4, "same", ne4, 64);
+  expect_gguf_error (p2, UPM_ERROR_FORMAT, "duplicate tensor 'same'");
 }
 
 /* ------------------------------------------------------------ valid model */
