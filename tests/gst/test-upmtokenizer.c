@@ -139,7 +139,6 @@ rgb_frame (GstVideoInfo *info, guint seed, gboolean smooth)
   return buf;
 }
 
-/* The library's patches of an RGB frame. */
 /* Pushes the RGB frames @from to @end - 1 of @info at FPS; each is
  * accepted. */
 static void
@@ -156,6 +155,7 @@ push_frames (GstHarness *h, GstVideoInfo *info, guint from, guint end)
     }
 }
 
+/* The library's patches of an RGB frame. */
 static gfloat *
 expected_patches (GstVideoInfo *info, GstBuffer *buf, UpmNormKind kind)
 {
