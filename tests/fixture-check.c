@@ -48,6 +48,24 @@ expect_tensor (Check *c, const char *name, uint64_t n_expected)
   return t->data;
 }
 
+/* One line of the report, "ok <tag>: ..." or "FAIL <tag>: ...", and the
+ * failure counted. */
+static void verdict (Check *c, gboolean ok, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static void
+verdict (Check *c, gboolean ok, const char *fmt, ...)
+{
+  va_list ap;
+
+  g_string_append_printf (c->report, "%s %s: ", ok ? "ok" : "FAIL", c->tag);
+  va_start (ap, fmt);
+  g_string_append_vprintf (c->report, fmt, ap);
+  va_end (ap);
+  g_string_append_c (c->report, '\n');
+  c->failed += !ok;
+}
+
 static void
 compare (Check *c, const char *what, const float *ours, const float *ref,
     size_t n, double tol)
@@ -62,9 +80,7 @@ compare (Check *c, const char *what, const float *ours, const float *ref,
       if (!(e <= max))
         max = isnan (e) ? INFINITY : e;
     }
-  g_string_append_printf (c->report, "%s %s: %s max abs diff %.3g (tol %g)\n",
-      max <= tol ? "ok" : "FAIL", c->tag, what, max, tol);
-  c->failed += max > tol;
+  verdict (c, max <= tol, "%s max abs diff %.3g (tol %g)", what, max, tol);
 }
 
 static void
@@ -73,6 +89,21 @@ fail (Check *c, const char *what, const GError *error)
   g_string_append_printf (c->report, "FAIL %s: %s: %s\n", c->tag, what,
       error ? error->message : "failed");
   c->failed++;
+}
+
+/* Where @done (@ours was computed), compares the @n values of @ours with
+ * the expectation tensor @key as @what; else reports @failed_what with
+ * @error. Clears @error. */
+static void
+compare_if_done (Check *c, gboolean done, GError **error,
+    const char *failed_what, const char *what, const float *ours,
+    const char *key, size_t n)
+{
+  if (done)
+    compare (c, what, ours, expect_tensor (c, key, n), n, TOL);
+  else
+    fail (c, failed_what, *error);
+  g_clear_error (error);
 }
 
 /* Label ids "input.label.<i>.ids" of the expectation file. */
@@ -107,28 +138,21 @@ check_visual (Check *c, const float *patches, uint32_t n_frames)
   UpmSegment seg = { UPM_ATTR_CLS_INPUT, n };
   GError *error = NULL;
 
-  if (upm_embed_patches (c->ctx, patches, n_frames, x, &error)
-      && upm_transformer_forward (
-          c->ctx, x, n, &seg, 1, UPM_FORWARD_NONE, NULL, &error))
-    compare (c, "cls SPE hidden (full forward)", x,
-        expect_tensor (c, "expect.cls.spe_hidden", d), d, TOL);
-  else
-    fail (c, "cls forward", error);
-  g_clear_error (&error);
-  if (upm_encode_visual (
-          c->ctx, patches, n_frames, UPM_ATTR_CLS_INPUT, f, NULL, &error))
-    compare (c, "cls feature", f, expect_tensor (c, "expect.cls.feature", d), d,
-        TOL);
-  else
-    fail (c, "cls feature", error);
-  g_clear_error (&error);
-  if (upm_encode_visual (
-          c->ctx, patches, n_frames, UPM_ATTR_RETRIEVAL_INPUT, f, NULL, &error))
-    compare (c, "retrieval feature", f,
-        expect_tensor (c, "expect.retrieval.feature", d), d, TOL);
-  else
-    fail (c, "retrieval feature", error);
-  g_clear_error (&error);
+  gboolean done;
+
+  done = upm_embed_patches (c->ctx, patches, n_frames, x, &error)
+         && upm_transformer_forward (
+             c->ctx, x, n, &seg, 1, UPM_FORWARD_NONE, NULL, &error);
+  compare_if_done (c, done, &error, "cls forward",
+      "cls SPE hidden (full forward)", x, "expect.cls.spe_hidden", d);
+  done = upm_encode_visual (
+      c->ctx, patches, n_frames, UPM_ATTR_CLS_INPUT, f, NULL, &error);
+  compare_if_done (c, done, &error, "cls feature", "cls feature", f,
+      "expect.cls.feature", d);
+  done = upm_encode_visual (
+      c->ctx, patches, n_frames, UPM_ATTR_RETRIEVAL_INPUT, f, NULL, &error);
+  compare_if_done (c, done, &error, "retrieval feature", "retrieval feature", f,
+      "expect.retrieval.feature", d);
   g_free (x);
   g_free (f);
 }
@@ -227,11 +251,8 @@ check_routing (Check *c)
             }
         }
       same = same && k == ne && max <= 1e-5;
-      g_string_append_printf (c->report,
-          "%s %s: routing of %s (%u decisions, "
-          "max weight diff %.3g)\n",
-          same ? "ok" : "FAIL", c->tag, upm_attr_name (a), k / 2, max);
-      c->failed += !same;
+      verdict (c, same, "routing of %s (%u decisions, max weight diff %.3g)",
+          upm_attr_name (a), k / 2, max);
       g_free (experts);
       g_free (weights);
       g_free (ke);
@@ -272,12 +293,9 @@ check_token_routing_of (
           for (uint32_t t = 0; t < 2 * run.n_tokens; t++, k++)
             n_diff += k >= n_ref || run.experts[t] != ref[k];
         }
-      const gboolean same = k == n_ref && n_diff == 0;
-      g_string_append_printf (c->report,
-          "%s %s: per-token routing of %s "
-          "(%u expert ids, %u differ)\n",
-          same ? "ok" : "FAIL", c->tag, what, k, n_diff);
-      c->failed += !same;
+      verdict (c, k == n_ref && n_diff == 0,
+          "per-token routing of %s (%u expert ids, %u differ)", what, k,
+          n_diff);
     }
   g_clear_error (&error);
   upm_routing_clear (&r);
@@ -327,13 +345,10 @@ check_caption (Check *c, const float *patches, uint32_t n_frames)
   int32_t *ref_ids;
   float ref_score = 0.0f;
 
-  if (upm_caption_first_step (c->ctx, patches, n_frames, lp, &error))
-    compare (c, "caption step-0 log-probs", lp,
-        expect_tensor (c, "expect.caption.step0_logprobs", hp->n_vocab),
-        hp->n_vocab, TOL);
-  else
-    fail (c, "caption step 0", error);
-  g_clear_error (&error);
+  compare_if_done (c,
+      upm_caption_first_step (c->ctx, patches, n_frames, lp, &error), &error,
+      "caption step 0", "caption step-0 log-probs", lp,
+      "expect.caption.step0_logprobs", hp->n_vocab);
 
   ref_ids
       = upm_gguf_get_i32_array (c->expect, "expect.caption.ids", &n_ref, NULL);
@@ -347,11 +362,8 @@ check_caption (Check *c, const float *patches, uint32_t n_frames)
       GString *ours = g_string_new (NULL);
       for (uint32_t i = 0; i < cap.n_ids; i++)
         g_string_append_printf (ours, "%s%d", i ? " " : "", cap.ids[i]);
-      g_string_append_printf (c->report,
-          "%s %s: caption ids [%s] (%u, "
-          "reference %u)\n",
-          same ? "ok" : "FAIL", c->tag, ours->str, cap.n_ids, n_ref);
-      c->failed += !same;
+      verdict (c, same, "caption ids [%s] (%u, reference %u)", ours->str,
+          cap.n_ids, n_ref);
       compare (c, "caption score", &cap.score, &ref_score, 1, TOL);
       g_string_free (ours, TRUE);
     }

@@ -69,6 +69,17 @@ decode_array (const UpmBpe *bpe, const GArray *ids)
   return upm_bpe_decode (bpe, (const int32_t *)ids->data, ids->len);
 }
 
+/* @ids decode to @expect; frees @ids. */
+static void
+assert_decodes_and_free (const UpmBpe *bpe, GArray *ids, const char *expect)
+{
+  char *s = decode_array (bpe, ids);
+
+  g_assert_cmpstr (s, ==, expect);
+  g_free (s);
+  g_array_unref (ids);
+}
+
 /* -------------------------------------------------------- case file */
 
 /* JSON string (as written by Python's json.dumps) -> UTF-8; NULL if bad. */
@@ -280,10 +291,7 @@ test_round_trip (void)
   for (i = 0; i < G_N_ELEMENTS (exact); i++)
     {
       GArray *ids = encode_ok (clip_bpe, exact[i].text);
-      char *dec = decode_array (clip_bpe, ids);
-      g_assert_cmpstr (dec, ==, exact[i].decoded);
-      g_free (dec);
-      g_array_unref (ids);
+      assert_decodes_and_free (clip_bpe, ids, exact[i].decoded);
     }
 
   for (i = 0; i < cases->len; i++)
@@ -469,7 +477,6 @@ test_tiny_vocab (void)
   GError *error = NULL;
   UpmBpe *bpe;
   GArray *ids;
-  char *s;
 
   g_assert_cmpuint (n, ==, 512 + 6 + 5);
   bpe = upm_bpe_new (
@@ -487,10 +494,7 @@ test_tiny_vocab (void)
   g_assert_cmpuint (ids->len, ==, 5);
   g_assert_cmpint (g_array_index (ids, int32_t, 0), ==, 512);
   g_assert_cmpint (g_array_index (ids, int32_t, 3), ==, 517);
-  s = decode_array (bpe, ids);
-  g_assert_cmpstr (s, ==, "helo abab");
-  g_free (s);
-  g_array_unref (ids);
+  assert_decodes_and_free (bpe, ids, "helo abab");
   upm_bpe_free (bpe);
 
   /* no merges at all, no specials: specials are then plain text */
@@ -500,10 +504,7 @@ test_tiny_vocab (void)
   g_assert_no_error (error);
   ids = encode_ok (bpe, "ab <|spe|>");
   g_assert_cmpuint (ids->len, ==, 2 + 7);
-  s = decode_array (bpe, ids);
-  g_assert_cmpstr (s, ==, "ab <|spe|>");
-  g_free (s);
-  g_array_unref (ids);
+  assert_decodes_and_free (bpe, ids, "ab <|spe|>");
   upm_bpe_free (bpe);
   g_ptr_array_unref (t);
 }

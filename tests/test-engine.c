@@ -10,19 +10,14 @@
 #include <math.h>
 #include <string.h>
 
-static char *
-fixture (const char *name)
-{
-  const char *dir = g_getenv ("UPM_FIXTURES");
-  return g_build_filename (dir ? dir : "tests/fixtures", name, NULL);
-}
+#include "upm-test-util.h"
 
 static void
 run_fixture (gconstpointer data)
 {
   const char *const *pair = data;
-  char *model = fixture (pair[0]);
-  char *expect = fixture (pair[1]);
+  char *model = upm_test_fixture_path (pair[0]);
+  char *expect = upm_test_fixture_path (pair[1]);
 
   for (int p = 0; p < 2; p++)
     {
@@ -44,12 +39,38 @@ run_fixture (gconstpointer data)
 static UpmModel *
 load_fixture_model (const char *name)
 {
-  char *path = fixture (name);
+  char *path = upm_test_fixture_path (name);
   GError *error = NULL;
   UpmModel *m = upm_model_load (path, &error);
   g_assert_no_error (error);
   g_free (path);
   return m;
+}
+
+/* A fixture model, its hyper-parameters and one context. */
+typedef struct
+{
+  UpmModel *m;
+  const UpmHParams *hp;
+  UpmContext *ctx;
+} Engine;
+
+static Engine
+engine_open (const char *name)
+{
+  Engine eng;
+
+  eng.m = load_fixture_model (name);
+  eng.hp = upm_model_hparams (eng.m);
+  eng.ctx = upm_context_new (eng.m);
+  return eng;
+}
+
+static void
+engine_close (Engine *eng)
+{
+  upm_context_free (eng->ctx);
+  upm_model_unref (eng->m);
 }
 
 /* Deterministic pseudo-random patches for one clip. */
@@ -64,6 +85,18 @@ make_patches (const UpmHParams *hp, uint32_t n_frames, guint32 seed)
     p[i] = (float)g_rand_double_range (r, -1.0, 1.0);
   g_rand_free (r);
   return p;
+}
+
+/* @a has the ids of @b and its score, within @tol where @tol > 0. */
+static void
+assert_same_caption (const UpmCaption *a, const UpmCaption *b, double tol)
+{
+  g_assert_cmpuint (a->n_ids, ==, b->n_ids);
+  g_assert_cmpmem (a->ids, a->n_ids * 4, b->ids, b->n_ids * 4);
+  if (tol > 0)
+    g_assert_cmpfloat (fabs (a->score - b->score), <, tol);
+  else
+    g_assert_cmpfloat (a->score, ==, b->score);
 }
 
 static double
@@ -155,12 +188,8 @@ test_fast_vs_plain (gconstpointer data)
       g_assert_true (
           upm_caption (chunked, patches, frames, &params, &c3, NULL, &error));
       g_assert_no_error (error);
-      g_assert_cmpuint (c1.n_ids, ==, c2.n_ids);
-      g_assert_cmpmem (c1.ids, c1.n_ids * 4, c2.ids, c2.n_ids * 4);
-      g_assert_cmpfloat (fabs (c1.score - c2.score), <, 1e-4);
-      g_assert_cmpuint (c3.n_ids, ==, c2.n_ids);
-      g_assert_cmpmem (c3.ids, c3.n_ids * 4, c2.ids, c2.n_ids * 4);
-      g_assert_cmpfloat (fabs (c3.score - c2.score), <, 1e-4);
+      assert_same_caption (&c1, &c2, 1e-4);
+      assert_same_caption (&c3, &c2, 1e-4);
       upm_caption_clear (&c1);
       upm_caption_clear (&c2);
       upm_caption_clear (&c3);
@@ -177,28 +206,23 @@ test_fast_vs_plain (gconstpointer data)
 static void
 test_context_reuse (void)
 {
-  UpmModel *m = load_fixture_model ("tiny-moe.upm");
-  const UpmHParams *hp = upm_model_hparams (m);
-  UpmContext *ctx = upm_context_new (m);
-  float *p1 = make_patches (hp, 1, 7), *p4 = make_patches (hp, 4, 8);
+  Engine eng = engine_open ("tiny-moe.upm");
+  float *p1 = make_patches (eng.hp, 1, 7), *p4 = make_patches (eng.hp, 4, 8);
   UpmCaption a, b, c;
   GError *error = NULL;
 
-  g_assert_true (upm_caption (ctx, p1, 1, NULL, &a, NULL, &error));
-  g_assert_true (upm_caption (ctx, p4, 4, NULL, &b, NULL, &error));
-  g_assert_true (upm_caption (ctx, p1, 1, NULL, &c, NULL, &error));
+  g_assert_true (upm_caption (eng.ctx, p1, 1, NULL, &a, NULL, &error));
+  g_assert_true (upm_caption (eng.ctx, p4, 4, NULL, &b, NULL, &error));
+  g_assert_true (upm_caption (eng.ctx, p1, 1, NULL, &c, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (a.n_ids, ==, c.n_ids);
-  g_assert_cmpmem (a.ids, a.n_ids * 4, c.ids, c.n_ids * 4);
-  g_assert_cmpfloat (a.score, ==, c.score);
+  assert_same_caption (&a, &c, 0);
   g_assert_cmpstr (a.text, ==, c.text);
   upm_caption_clear (&a);
   upm_caption_clear (&b);
   upm_caption_clear (&c);
   g_free (p1);
   g_free (p4);
-  upm_context_free (ctx);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 /* A prefix is shared read-only: decoding it from two contexts in two
@@ -226,23 +250,21 @@ decode_thread (gpointer data)
 static void
 test_prefix_shared (void)
 {
-  UpmModel *m = load_fixture_model ("tiny-moe.upm");
-  const UpmHParams *hp = upm_model_hparams (m);
-  const uint32_t n = 1 + 3 * UPM_HP_TOKENS_PER_FRAME (hp);
-  UpmContext *ctx = upm_context_new (m);
-  float *p = make_patches (hp, 3, 11);
-  float *x = g_new (float, (size_t)n * hp->n_embd);
-  DecodeJob jobs[2] = { { m, NULL, { 0 } }, { m, NULL, { 0 } } };
+  Engine eng = engine_open ("tiny-moe.upm");
+  const uint32_t n = 1 + 3 * UPM_HP_TOKENS_PER_FRAME (eng.hp);
+  float *p = make_patches (eng.hp, 3, 11);
+  float *x = g_new (float, (size_t)n *eng.hp->n_embd);
+  DecodeJob jobs[2] = { { eng.m, NULL, { 0 } }, { eng.m, NULL, { 0 } } };
   GThread *threads[2];
   UpmCaption ref;
   GError *error = NULL;
 
-  g_assert_true (upm_caption (ctx, p, 3, NULL, &ref, NULL, &error));
-  g_assert_true (upm_embed_patches (ctx, p, 3, x, &error));
-  UpmPrefix *pf = upm_prefix_new (ctx, x, n, NULL, &error);
+  g_assert_true (upm_caption (eng.ctx, p, 3, NULL, &ref, NULL, &error));
+  g_assert_true (upm_embed_patches (eng.ctx, p, 3, x, &error));
+  UpmPrefix *pf = upm_prefix_new (eng.ctx, x, n, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (upm_prefix_n_tokens (pf), ==, n);
-  g_assert_null (upm_prefix_new (ctx, x, n - 1, NULL, &error));
+  g_assert_null (upm_prefix_new (eng.ctx, x, n - 1, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   for (int i = 0; i < 2; i++)
@@ -254,56 +276,52 @@ test_prefix_shared (void)
   for (int i = 0; i < 2; i++)
     {
       g_thread_join (threads[i]);
-      g_assert_cmpuint (jobs[i].caption.n_ids, ==, ref.n_ids);
-      g_assert_cmpmem (
-          jobs[i].caption.ids, ref.n_ids * 4, ref.ids, ref.n_ids * 4);
-      g_assert_cmpfloat (jobs[i].caption.score, ==, ref.score);
+      assert_same_caption (&jobs[i].caption, &ref, 0);
       upm_caption_clear (&jobs[i].caption);
       upm_prefix_unref (jobs[i].prefix);
     }
   upm_caption_clear (&ref);
   g_free (x);
   g_free (p);
-  upm_context_free (ctx);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 static void
 test_routing_meta (void)
 {
-  UpmModel *m = load_fixture_model ("tiny-moe.upm");
-  const UpmHParams *hp = upm_model_hparams (m);
-  UpmContext *ctx = upm_context_new (m);
-  float *p = make_patches (hp, 2, 9);
+  Engine eng = engine_open ("tiny-moe.upm");
+  float *p = make_patches (eng.hp, 2, 9);
   float f[1024];
   UpmRouting r;
   UpmCaption cap;
   GError *error = NULL;
   guint n_moe = 0;
 
-  for (uint32_t l = 0; l < hp->n_layer; l++)
-    n_moe += upm_model_layer_is_moe (m, l);
+  for (uint32_t l = 0; l < eng.hp->n_layer; l++)
+    n_moe += upm_model_layer_is_moe (eng.m, l);
   upm_routing_init (&r);
   g_assert_true (
-      upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r, &error));
+      upm_encode_visual (eng.ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r, &error));
   g_assert_cmpuint (r.routes->len, ==, n_moe * UPM_N_GATES);
   for (guint i = 0; i < r.routes->len; i++)
     {
       const UpmRoute *e = &g_array_index (r.routes, UpmRoute, i);
       uint32_t ex[2];
       float w[2];
-      g_assert_true (upm_model_route (m, e->layer, e->gate, e->attr, ex, w));
+      g_assert_true (
+          upm_model_route (eng.m, e->layer, e->gate, e->attr, ex, w));
       g_assert_cmpuint (e->expert[0], ==, ex[0]);
       g_assert_cmpuint (e->expert[1], ==, ex[1]);
       g_assert_cmpfloat (fabsf (e->weight[0] + e->weight[1] - 1.0f), <, 1e-5);
       g_assert_cmpuint (e->token_begin, ==, 0);
-      g_assert_cmpuint (e->token_end, ==, 1 + 2 * UPM_HP_TOKENS_PER_FRAME (hp));
+      g_assert_cmpuint (
+          e->token_end, ==, 1 + 2 * UPM_HP_TOKENS_PER_FRAME (eng.hp));
     }
   upm_routing_clear (&r);
 
   /* Captioning: two segments per gate, split at 1 + visual tokens. */
   upm_routing_init (&r);
-  g_assert_true (upm_caption (ctx, p, 2, NULL, &cap, &r, &error));
+  g_assert_true (upm_caption (eng.ctx, p, 2, NULL, &cap, &r, &error));
   g_assert_cmpuint (r.routes->len, ==, n_moe * UPM_N_GATES * 2);
   /* The prefix's routes come first, then the text's. */
   const UpmRoute *r0 = &g_array_index (r.routes, UpmRoute, 0);
@@ -314,8 +332,7 @@ test_routing_meta (void)
   upm_caption_clear (&cap);
   upm_routing_clear (&r);
   g_free (p);
-  upm_context_free (ctx);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 /* Per-expert token counts: static levels count each segment's tokens for
@@ -325,13 +342,12 @@ test_routing_meta (void)
 static void
 test_routing_counts (gconstpointer data)
 {
-  UpmModel *m = load_fixture_model (data);
-  const UpmHParams *hp = upm_model_hparams (m);
+  Engine eng = engine_open (data);
   const gboolean dynamic
-      = upm_routing_level_is_dynamic (upm_model_routing_level (m));
-  const uint32_t n = 1 + 2 * UPM_HP_TOKENS_PER_FRAME (hp);
-  UpmContext *ctx = upm_context_new (m), *plain = upm_context_new (m);
-  float *p = make_patches (hp, 2, 21), f[1024];
+      = upm_routing_level_is_dynamic (upm_model_routing_level (eng.m));
+  const uint32_t n = 1 + 2 * UPM_HP_TOKENS_PER_FRAME (eng.hp);
+  UpmContext *plain = upm_context_new (eng.m);
+  float *p = make_patches (eng.hp, 2, 21), f[1024];
   UpmRouting r, r2;
   UpmCaption c1, c2;
   UpmCaptionParams params = { 2, 5, 1.0f, NULL };
@@ -342,19 +358,19 @@ test_routing_counts (gconstpointer data)
   upm_routing_init (&r);
   upm_routing_set_token_experts (&r, TRUE);
   g_assert_true (
-      upm_encode_visual (ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r, &error));
+      upm_encode_visual (eng.ctx, p, 2, UPM_ATTR_CLS_INPUT, f, &r, &error));
   g_assert_no_error (error);
-  for (uint32_t l = 0; l < hp->n_layer; l++)
+  for (uint32_t l = 0; l < eng.hp->n_layer; l++)
     {
       for (int g = 0; g < UPM_N_GATES; g++)
         {
           uint32_t counts[64] = { 0 }, sum = 0, from_runs[64] = { 0 };
           const gboolean has = upm_routing_expert_counts (&r, l, g, counts, 64);
-          g_assert_cmpint (has, ==, upm_model_layer_is_moe (m, l));
+          g_assert_cmpint (has, ==, upm_model_layer_is_moe (eng.m, l));
           if (!has)
             continue;
           n_moe += g == 0;
-          for (uint32_t e = 0; e < hp->n_expert; e++)
+          for (uint32_t e = 0; e < eng.hp->n_expert; e++)
             {
               sum += counts[e];
               g_assert_cmpuint (counts[e], <=, n);
@@ -377,7 +393,7 @@ test_routing_counts (gconstpointer data)
             }
           if (dynamic)
             g_assert_cmpmem (
-                counts, 4 * hp->n_expert, from_runs, 4 * hp->n_expert);
+                counts, 4 * eng.hp->n_expert, from_runs, 4 * eng.hp->n_expert);
         }
     }
   g_assert_cmpuint (
@@ -387,10 +403,10 @@ test_routing_counts (gconstpointer data)
 
   upm_routing_init (&r);
   upm_routing_init (&r2);
-  g_assert_true (upm_caption (ctx, p, 2, &params, &c1, &r, &error));
+  g_assert_true (upm_caption (eng.ctx, p, 2, &params, &c1, &r, &error));
   g_assert_true (upm_caption (plain, p, 2, &params, &c2, &r2, &error));
   g_assert_no_error (error);
-  for (uint32_t l = 0; l < hp->n_layer; l++)
+  for (uint32_t l = 0; l < eng.hp->n_layer; l++)
     for (int g = 0; g < UPM_N_GATES; g++)
       {
         uint32_t a[64] = { 0 }, b[64] = { 0 };
@@ -403,9 +419,8 @@ test_routing_counts (gconstpointer data)
   upm_routing_clear (&r);
   upm_routing_clear (&r2);
   g_free (p);
-  upm_context_free (ctx);
   upm_context_free (plain);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 /* The caption cancel flag: raised before decoding, and from another thread
@@ -422,12 +437,10 @@ raise_flag (gpointer data)
 static void
 test_caption_cancel (void)
 {
-  UpmModel *m = load_fixture_model ("tiny-moe.upm");
-  const UpmHParams *hp = upm_model_hparams (m);
-  const uint32_t n = 1 + UPM_HP_TOKENS_PER_FRAME (hp);
-  UpmContext *ctx = upm_context_new (m);
-  float *p = make_patches (hp, 1, 5);
-  float *x = g_new (float, (size_t)n * hp->n_embd);
+  Engine eng = engine_open ("tiny-moe.upm");
+  const uint32_t n = 1 + UPM_HP_TOKENS_PER_FRAME (eng.hp);
+  float *p = make_patches (eng.hp, 1, 5);
+  float *x = g_new (float, (size_t)n *eng.hp->n_embd);
   volatile int flag = 0;
   UpmCaptionParams params = { 0, 0, -1.0f, &flag };
   UpmCaption cap;
@@ -437,15 +450,16 @@ test_caption_cancel (void)
   gint64 raised, stopped = 0;
   guint runs = 0;
 
-  g_assert_true (upm_embed_patches (ctx, p, 1, x, &error));
-  pf = upm_prefix_new (ctx, x, n, NULL, &error);
+  g_assert_true (upm_embed_patches (eng.ctx, p, 1, x, &error));
+  pf = upm_prefix_new (eng.ctx, x, n, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error));
+  g_assert_true (upm_caption_decode (eng.ctx, pf, &params, &cap, NULL, &error));
   g_assert_no_error (error);
   upm_caption_clear (&cap);
 
   flag = 1;
-  g_assert_false (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error));
+  g_assert_false (
+      upm_caption_decode (eng.ctx, pf, &params, &cap, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_CANCELLED);
   g_assert_null (cap.ids);
   g_clear_error (&error);
@@ -453,7 +467,7 @@ test_caption_cancel (void)
   flag = 0;
   raised = g_get_monotonic_time ();
   thread = g_thread_new ("cancel", raise_flag, (gpointer)&flag);
-  while (upm_caption_decode (ctx, pf, &params, &cap, NULL, &error))
+  while (upm_caption_decode (eng.ctx, pf, &params, &cap, NULL, &error))
     {
       upm_caption_clear (&cap);
       runs++;
@@ -468,8 +482,7 @@ test_caption_cancel (void)
   upm_prefix_unref (pf);
   g_free (x);
   g_free (p);
-  upm_context_free (ctx);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 /* Batched, padded text encoding equals one-by-one encoding (padding is
@@ -477,38 +490,34 @@ test_caption_cancel (void)
 static void
 test_text_batch_padding (gconstpointer data)
 {
-  UpmModel *m = load_fixture_model (data);
-  const uint32_t d = upm_model_hparams (m)->n_embd;
-  UpmContext *ctx = upm_context_new (m);
-  const int32_t eot = (int32_t)upm_model_hparams (m)->eot_id;
+  Engine eng = engine_open (data);
+  const uint32_t d = eng.hp->n_embd;
+  const int32_t eot = (int32_t)eng.hp->eot_id;
   const int32_t a[] = { 320, eot }, b[] = { 100, 200, 300, 400, eot };
   const int32_t *ids[] = { a, b };
   const uint32_t lens[] = { 2, 5 };
   float batch[2 * 1024], one[1024];
   GError *error = NULL;
 
-  g_assert_true (
-      upm_encode_texts (ctx, ids, lens, 2, UPM_ATTR_CLS_TARGET, batch, &error));
+  g_assert_true (upm_encode_texts (
+      eng.ctx, ids, lens, 2, UPM_ATTR_CLS_TARGET, batch, &error));
   for (int i = 0; i < 2; i++)
     {
       g_assert_true (upm_encode_texts (
-          ctx, &ids[i], &lens[i], 1, UPM_ATTR_CLS_TARGET, one, &error));
+          eng.ctx, &ids[i], &lens[i], 1, UPM_ATTR_CLS_TARGET, one, &error));
       g_assert_cmpfloat (max_diff (one, batch + i * d, d), <, 1e-5);
     }
   g_assert_no_error (error);
-  upm_context_free (ctx);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 static void
 test_bad_arguments (void)
 {
-  UpmModel *m = load_fixture_model ("tiny-dense.upm");
-  const UpmHParams *hp = upm_model_hparams (m);
-  UpmContext *ctx = upm_context_new (m);
-  float *p = make_patches (hp, 1, 1);
+  Engine eng = engine_open ("tiny-dense.upm");
+  float *p = make_patches (eng.hp, 1, 1);
   float f[1024];
-  const int32_t bad[] = { 5, -1 }, big[] = { (int32_t)hp->n_vocab };
+  const int32_t bad[] = { 5, -1 }, big[] = { (int32_t)eng.hp->n_vocab };
   const int32_t *ids[] = { bad }, *ids2[] = { big };
   const uint32_t lens[] = { 2 }, lens2[] = { 1 };
   UpmCaption cap;
@@ -516,28 +525,27 @@ test_bad_arguments (void)
   GError *error = NULL;
 
   g_assert_false (
-      upm_encode_visual (ctx, p, 0, UPM_ATTR_CLS_INPUT, f, NULL, &error));
+      upm_encode_visual (eng.ctx, p, 0, UPM_ATTR_CLS_INPUT, f, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   g_assert_false (upm_encode_visual (
-      ctx, p, hp->n_temporal + 1, UPM_ATTR_CLS_INPUT, f, NULL, &error));
+      eng.ctx, p, eng.hp->n_temporal + 1, UPM_ATTR_CLS_INPUT, f, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   g_assert_false (
-      upm_encode_texts (ctx, ids, lens, 1, UPM_ATTR_CLS_TARGET, f, &error));
+      upm_encode_texts (eng.ctx, ids, lens, 1, UPM_ATTR_CLS_TARGET, f, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (
-      upm_encode_texts (ctx, ids2, lens2, 1, UPM_ATTR_CLS_TARGET, f, &error));
+  g_assert_false (upm_encode_texts (
+      eng.ctx, ids2, lens2, 1, UPM_ATTR_CLS_TARGET, f, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   params.beam_size = 1000;
-  g_assert_false (upm_caption (ctx, p, 1, &params, &cap, NULL, &error));
+  g_assert_false (upm_caption (eng.ctx, p, 1, &params, &cap, NULL, &error));
   g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   g_free (p);
-  upm_context_free (ctx);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 /* Label features come from a per-model cache keyed by attribute and text;
@@ -545,31 +553,29 @@ test_bad_arguments (void)
 static void
 test_labels_and_classify (void)
 {
-  UpmModel *m = load_fixture_model ("tiny-dense.upm");
-  const UpmHParams *hp = upm_model_hparams (m);
-  const uint32_t d = hp->n_embd;
+  Engine eng = engine_open ("tiny-dense.upm");
+  const uint32_t d = eng.hp->n_embd;
   const char *labels[] = { "red circle", "blue square", "a", "red circle" };
   float *lf = g_new (float, 4 * d), *lf2 = g_new (float, 4 * d);
   float logits[4], probs[4], f[1024];
   UpmScore top[3];
-  UpmContext *ctx = upm_context_new (m);
-  float *p = make_patches (hp, 1, 3);
+  float *p = make_patches (eng.hp, 1, 3);
   GError *error = NULL;
 
-  g_assert_true (
-      upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET, lf, &error));
+  g_assert_true (upm_model_text_features (
+      eng.m, labels, 4, UPM_ATTR_CLS_TARGET, lf, &error));
   g_assert_cmpmem (lf, d * 4, lf + 3 * d, d * 4);
-  g_assert_true (
-      upm_model_text_features (m, labels, 4, UPM_ATTR_CLS_TARGET, lf2, &error));
+  g_assert_true (upm_model_text_features (
+      eng.m, labels, 4, UPM_ATTR_CLS_TARGET, lf2, &error));
   g_assert_cmpmem (lf, 4 * d * 4, lf2, 4 * d * 4);
   g_assert_true (upm_model_text_features (
-      m, labels, 1, UPM_ATTR_RETRIEVAL_TARGET, lf2, &error));
+      eng.m, labels, 1, UPM_ATTR_RETRIEVAL_TARGET, lf2, &error));
   g_assert_cmpfloat (max_diff (lf, lf2, d), >, 0.0); /* other row */
   g_assert_true (
-      upm_encode_visual (ctx, p, 1, UPM_ATTR_CLS_INPUT, f, NULL, &error));
+      upm_encode_visual (eng.ctx, p, 1, UPM_ATTR_CLS_INPUT, f, NULL, &error));
   g_assert_no_error (error);
-  upm_classify (hp, f, lf, 4, upm_model_logit_scale (m, UPM_SCALE_IMG_CLS),
-      logits, probs);
+  upm_classify (eng.hp, f, lf, 4,
+      upm_model_logit_scale (eng.m, UPM_SCALE_IMG_CLS), logits, probs);
   g_assert_cmpfloat (
       fabs (probs[0] + probs[1] + probs[2] + probs[3] - 1.0), <, 1e-5);
   upm_top_k (logits, probs, 4, 3, top);
@@ -579,8 +585,7 @@ test_labels_and_classify (void)
   g_free (p);
   g_free (lf);
   g_free (lf2);
-  upm_context_free (ctx);
-  upm_model_unref (m);
+  engine_close (&eng);
 }
 
 /* The vocabulary features are computed once and cached on disk by the

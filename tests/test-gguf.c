@@ -278,6 +278,17 @@ assert_error (const GError *err, gint code, const char *needle)
         err->message);
 }
 
+/* Opening @path gave @result and @err: NULL, with @code and a message
+ * that starts with the path and holds @needle. */
+static void
+assert_open_error (gconstpointer result, const GError *err, const char *path,
+    gint code, const char *needle)
+{
+  g_assert_null (result);
+  assert_error (err, code, needle);
+  g_assert_true (g_str_has_prefix (err->message, path));
+}
+
 /* Open as a container: must fail with @code and a message with @needle. */
 static void
 expect_gguf_error (const char *path, gint code, const char *needle)
@@ -285,9 +296,7 @@ expect_gguf_error (const char *path, gint code, const char *needle)
   g_autoptr (GError) err = NULL;
   UpmGguf *g = upm_gguf_open (path, &err);
 
-  g_assert_null (g);
-  assert_error (err, code, needle);
-  g_assert_true (strstr (err->message, path) == err->message);
+  assert_open_error (g, err, path, code, needle);
 }
 
 static void
@@ -296,9 +305,7 @@ expect_model_error (const char *path, gint code, const char *needle)
   g_autoptr (GError) err = NULL;
   UpmModel *m = upm_model_load (path, &err);
 
-  g_assert_null (m);
-  assert_error (err, code, needle);
-  g_assert_true (g_str_has_prefix (err->message, path));
+  assert_open_error (m, err, path, code, needle);
 }
 
 /* ------------------------------------------------------------- tiny model */
@@ -1040,33 +1047,32 @@ test_bad_tensor_infos (Fixture *f, gconstpointer data)
     }
 }
 
+/* A file @name with two 1-dim F32 tensors, @a at offset 0 and @b_name at 32,
+ * over @size zero bytes of data. */
+static char *
+two_tensors (Fixture *f, const char *name, const char *a, const uint64_t *ne_a,
+    const char *b_name, const uint64_t *ne_b, guint size)
+{
+  g_autoptr (Builder) b = b_new (32);
+
+  b_tinfo (b, a, 1, ne_a, UPM_DTYPE_F32, 0);
+  b_tinfo (b, b_name, 1, ne_b, UPM_DTYPE_F32, 32);
+  g_byte_array_set_size (b->data, size);
+  memset (b->data->data, 0, size);
+  return b_write (b, f->dir, name);
+}
+
 static void
 test_tensor_overlap_dup (Fixture *f, gconstpointer data)
 {
   const uint64_t ne16[] = { 16 }, ne4[] = { 4 };
   g_autofree char *p1 = NULL, *p2 = NULL;
 
-  {
-    g_autoptr (Builder) b = b_new (32);
-
-    b_tinfo (b, "first", 1, ne16, UPM_DTYPE_F32, 0);
-    b_tinfo (b, "second", 1, ne4, UPM_DTYPE_F32, 32);
-    g_byte_array_set_size (b->data, 128);
-    memset (b->data->data, 0, 128);
-    p1 = b_write (b, f->dir, "overlap.gguf");
-    expect_gguf_error (p1, UPM_ERROR_FORMAT,
-        "tensor 'second' (offset 32) overlaps tensor 'first'");
-  }
-  {
-    g_autoptr (Builder) b = b_new (32);
-
-    b_tinfo (b, "same", 1, ne4, UPM_DTYPE_F32, 0);
-    b_tinfo (b, "same", 1, ne4, UPM_DTYPE_F32, 32);
-    g_byte_array_set_size (b->data, 64);
-    memset (b->data->data, 0, 64);
-    p2 = b_write (b, f->dir, "dup.gguf");
-    expect_gguf_error (p2, UPM_ERROR_FORMAT, "duplicate tensor 'same'");
-  }
+  p1 = two_tensors (f, "overlap.gguf", "first", ne16, "second", ne4, 128);
+  expect_gguf_error (p1, UPM_ERROR_FORMAT,
+      "tensor 'second' (offset 32) overlaps tensor 'first'");
+  p2 = two_tensors (f, "dup.gguf", "same", ne4, "same", ne4, 64);
+  expect_gguf_error (p2, UPM_ERROR_FORMAT, "duplicate tensor 'same'");
 }
 
 /* ------------------------------------------------------------ valid model */
@@ -1209,241 +1215,143 @@ test_valid_moe (Fixture *f, gconstpointer data)
 
 /* ---------------------------------------------------------- model errors */
 
+/* What a model-error case changes in MODEL_OPTS_INIT: the fields it sets
+ * (a zero or NULL field is left as it is; u32_val goes with u32_key). */
+typedef struct
+{
+  gboolean moe;
+  uint32_t H;
+  const char *arch;
+  uint32_t format_version;
+  const char *routing;
+  const char *skip_key;
+  const char *u32_key;
+  uint32_t u32_val;
+  const char *skip_tensor;
+  const char *bad_shape_tensor;
+  const char *f16_tensor;
+  const uint32_t *moe_layers;
+  guint n_moe_layers;
+  int attr_bad_bit;
+  const char *spe_symbol;
+  gboolean extra_token;
+} ModelMutation;
+
 typedef struct
 {
   const char *what;
-  void (*mutate) (ModelOpts *o);
+  ModelMutation mutation;
   gint code;
   const char *needle;
 } ModelCase;
 
-static void
-mut_skip_tensor (ModelOpts *o)
-{
-  o->skip_tensor = "blk.1.ffn_up.weight";
-}
+#define MUTATE_IF_SET(o, mu, field)                                            \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    if ((mu)->field)                                                           \
+      (o)->field = (mu)->field;                                                \
+  }                                                                            \
+  G_STMT_END
 
 static void
-mut_shape (ModelOpts *o)
+mutate (ModelOpts *o, const ModelMutation *mu)
 {
-  o->bad_shape_tensor = "blk.1.ffn_up.weight";
-}
-
-static void
-mut_dtype (ModelOpts *o)
-{
-  o->f16_tensor = "proj.weight";
-}
-
-static void
-mut_moe_skip_gate (ModelOpts *o)
-{
-  o->moe = TRUE;
-  o->skip_tensor = "blk.1.ffn_gate.wg.weight";
-}
-
-static void
-mut_moe_shape (ModelOpts *o)
-{
-  o->moe = TRUE;
-  o->bad_shape_tensor = "blk.1.attn_qkv_exps.weight";
-}
-
-static void
-mut_arch (ModelOpts *o)
-{
-  o->arch = "llama";
-}
-
-static void
-mut_version (ModelOpts *o)
-{
-  o->format_version = 2;
-}
-
-static void
-mut_heads (ModelOpts *o)
-{
-  o->H = 3;
-}
-
-static void
-mut_absurd_d (ModelOpts *o)
-{
-  o->u32_key = "uniperceiver.embedding_length";
-  o->u32_val = 1u << 30;
-}
-
-static void
-mut_absurd_layers (ModelOpts *o)
-{
-  o->u32_key = "uniperceiver.block_count";
-  o->u32_val = 100000;
-}
-
-static void
-mut_absurd_vocab (ModelOpts *o)
-{
-  o->u32_key = "uniperceiver.vocab_size";
-  o->u32_val = 1u << 30;
-}
-
-static void
-mut_image (ModelOpts *o)
-{
-  o->u32_key = "uniperceiver.vision.image_size";
-  o->u32_val = 10;
-}
-
-static void
-mut_temporal (ModelOpts *o)
-{
-  o->u32_key = "uniperceiver.vision.temporal_positions";
-  o->u32_val = 0;
-}
-
-static void
-mut_special (ModelOpts *o)
-{
-  o->u32_key = "tokenizer.upm.spe_id";
-  o->u32_val = 519;
-}
-
-static void
-mut_routing (ModelOpts *o)
-{
-  o->moe = TRUE;
-  o->routing = "bogus";
-}
-
-/* Task routing needs the gates' task embeddings. */
-static void
-mut_routing_embd (ModelOpts *o)
-{
-  o->moe = TRUE;
-  o->routing = "task";
-}
-
-static void
-mut_used (ModelOpts *o)
-{
-  o->moe = TRUE;
-  o->u32_key = "uniperceiver.moe.expert_used_count";
-  o->u32_val = 1;
-}
-
-static void
-mut_experts (ModelOpts *o)
-{
-  o->moe = TRUE;
-  o->u32_key = "uniperceiver.moe.expert_count";
-  o->u32_val = 1;
-}
-
-static void
-mut_moe_layer_range (ModelOpts *o)
-{
-  static const uint32_t layers[] = { 1, 2 };
-
-  o->moe = TRUE;
-  o->moe_layers = layers;
-  o->n_moe_layers = 2;
-}
-
-static void
-mut_moe_layer_dup (ModelOpts *o)
-{
-  static const uint32_t layers[] = { 1, 1 };
-
-  o->moe = TRUE;
-  o->moe_layers = layers;
-  o->n_moe_layers = 2;
-}
-
-static void
-mut_attr_value (ModelOpts *o)
-{
-  o->attr_bad_bit = 5 * 8 + 3;
-}
-
-static void
-mut_missing_scale (ModelOpts *o)
-{
-  o->skip_key = "uniperceiver.logit_scale.retrieve";
-}
-
-static void
-mut_missing_key (ModelOpts *o)
-{
-  o->skip_key = "uniperceiver.vision.image_std";
-}
-
-static void
-mut_spe_symbol (ModelOpts *o)
-{
-  o->spe_symbol = "<|bogus|>";
-}
-
-static void
-mut_token_count (ModelOpts *o)
-{
-  o->extra_token = TRUE;
-}
-
-static void
-mut_labels_shape (ModelOpts *o)
-{
-  o->bad_shape_tensor = "labelset.animals.features";
+  MUTATE_IF_SET (o, mu, moe);
+  MUTATE_IF_SET (o, mu, H);
+  MUTATE_IF_SET (o, mu, arch);
+  MUTATE_IF_SET (o, mu, format_version);
+  MUTATE_IF_SET (o, mu, routing);
+  MUTATE_IF_SET (o, mu, skip_key);
+  MUTATE_IF_SET (o, mu, skip_tensor);
+  MUTATE_IF_SET (o, mu, bad_shape_tensor);
+  MUTATE_IF_SET (o, mu, f16_tensor);
+  MUTATE_IF_SET (o, mu, moe_layers);
+  MUTATE_IF_SET (o, mu, n_moe_layers);
+  MUTATE_IF_SET (o, mu, attr_bad_bit);
+  MUTATE_IF_SET (o, mu, spe_symbol);
+  MUTATE_IF_SET (o, mu, extra_token);
+  if (mu->u32_key)
+    {
+      o->u32_key = mu->u32_key;
+      o->u32_val = mu->u32_val;
+    }
 }
 
 static void
 test_model_errors (Fixture *f, gconstpointer data)
 {
   const ModelCase cases[] = {
-    { "missing tensor", mut_skip_tensor, UPM_ERROR_MODEL,
-        "missing tensor 'blk.1.ffn_up.weight'" },
-    { "shape", mut_shape, UPM_ERROR_MODEL,
+    { "missing tensor", { .skip_tensor = "blk.1.ffn_up.weight" },
+        UPM_ERROR_MODEL, "missing tensor 'blk.1.ffn_up.weight'" },
+    { "shape", { .bad_shape_tensor = "blk.1.ffn_up.weight" }, UPM_ERROR_MODEL,
         "tensor 'blk.1.ffn_up.weight': "
         "expected [32, 16] F32, found [32, 17] F32" },
-    { "dtype", mut_dtype, UPM_ERROR_MODEL,
+    { "dtype", { .f16_tensor = "proj.weight" }, UPM_ERROR_MODEL,
         "tensor 'proj.weight': expected [16, 16] F32, found [16, 16] F16" },
-    { "moe gate", mut_moe_skip_gate, UPM_ERROR_MODEL,
-        "missing tensor 'blk.1.ffn_gate.wg.weight'" },
-    { "moe shape", mut_moe_shape, UPM_ERROR_MODEL,
-        "expected [4, 48, 16] F32, found [4, 48, 17] F32" },
-    { "arch", mut_arch, UPM_ERROR_VERSION, "architecture 'llama'" },
-    { "version", mut_version, UPM_ERROR_VERSION, "format version 2" },
-    { "heads", mut_heads, UPM_ERROR_MODEL,
+    { "moe gate", { .moe = TRUE, .skip_tensor = "blk.1.ffn_gate.wg.weight" },
+        UPM_ERROR_MODEL, "missing tensor 'blk.1.ffn_gate.wg.weight'" },
+    { "moe shape",
+        { .moe = TRUE, .bad_shape_tensor = "blk.1.attn_qkv_exps.weight" },
+        UPM_ERROR_MODEL, "expected [4, 48, 16] F32, found [4, 48, 17] F32" },
+    { "arch", { .arch = "llama" }, UPM_ERROR_VERSION, "architecture 'llama'" },
+    { "version", { .format_version = 2 }, UPM_ERROR_VERSION,
+        "format version 2" },
+    { "heads", { .H = 3 }, UPM_ERROR_MODEL,
         "embedding_length 16 is not divisible by head_count 3" },
-    { "absurd D", mut_absurd_d, UPM_ERROR_MODEL,
-        "embedding_length 1073741824 is out of range" },
-    { "absurd layers", mut_absurd_layers, UPM_ERROR_MODEL, "block_count" },
-    { "absurd vocab", mut_absurd_vocab, UPM_ERROR_MODEL, "vocab_size" },
-    { "image size", mut_image, UPM_ERROR_MODEL,
-        "image_size 10 is not a multiple of patch_size 4" },
-    { "temporal", mut_temporal, UPM_ERROR_MODEL, "temporal_positions 0" },
-    { "special id", mut_special, UPM_ERROR_MODEL, "special token id 519" },
-    { "routing", mut_routing, UPM_ERROR_VERSION,
+    { "absurd D",
+        { .u32_key = "uniperceiver.embedding_length", .u32_val = 1u << 30 },
+        UPM_ERROR_MODEL, "embedding_length 1073741824 is out of range" },
+    { "absurd layers",
+        { .u32_key = "uniperceiver.block_count", .u32_val = 100000 },
+        UPM_ERROR_MODEL, "block_count" },
+    { "absurd vocab",
+        { .u32_key = "uniperceiver.vocab_size", .u32_val = 1u << 30 },
+        UPM_ERROR_MODEL, "vocab_size" },
+    { "image size",
+        { .u32_key = "uniperceiver.vision.image_size", .u32_val = 10 },
+        UPM_ERROR_MODEL, "image_size 10 is not a multiple of patch_size 4" },
+    { "temporal",
+        { .u32_key = "uniperceiver.vision.temporal_positions", .u32_val = 0 },
+        UPM_ERROR_MODEL, "temporal_positions 0" },
+    { "special id", { .u32_key = "tokenizer.upm.spe_id", .u32_val = 519 },
+        UPM_ERROR_MODEL, "special token id 519" },
+    { "routing", { .moe = TRUE, .routing = "bogus" }, UPM_ERROR_VERSION,
         "moe.routing 'bogus' is not supported by this build" },
-    { "routing tensors", mut_routing_embd, UPM_ERROR_MODEL,
+    /* task routing needs the gates' task embeddings */
+    { "routing tensors", { .moe = TRUE, .routing = "task" }, UPM_ERROR_MODEL,
         "missing tensor 'blk.1.attn_gate.embd'" },
-    { "experts used", mut_used, UPM_ERROR_MODEL, "expert_used_count 1" },
-    { "experts", mut_experts, UPM_ERROR_MODEL, "expert_count 1" },
-    { "moe layer range", mut_moe_layer_range, UPM_ERROR_MODEL,
-        "layer 2 does not exist" },
-    { "moe layer dup", mut_moe_layer_dup, UPM_ERROR_MODEL,
-        "layer 1 is listed twice" },
-    { "attribute bit", mut_attr_value, UPM_ERROR_MODEL,
+    { "experts used",
+        { .moe = TRUE,
+            .u32_key = "uniperceiver.moe.expert_used_count",
+            .u32_val = 1 },
+        UPM_ERROR_MODEL, "expert_used_count 1" },
+    { "experts",
+        { .moe = TRUE,
+            .u32_key = "uniperceiver.moe.expert_count",
+            .u32_val = 1 },
+        UPM_ERROR_MODEL, "expert_count 1" },
+    { "moe layer range",
+        { .moe = TRUE,
+            .moe_layers = (const uint32_t[]){ 1, 2 },
+            .n_moe_layers = 2 },
+        UPM_ERROR_MODEL, "layer 2 does not exist" },
+    { "moe layer dup",
+        { .moe = TRUE,
+            .moe_layers = (const uint32_t[]){ 1, 1 },
+            .n_moe_layers = 2 },
+        UPM_ERROR_MODEL, "layer 1 is listed twice" },
+    { "attribute bit", { .attr_bad_bit = 5 * 8 + 3 }, UPM_ERROR_MODEL,
         "attribute 'text_input': bit 3 has value 2" },
-    { "missing scale", mut_missing_scale, UPM_ERROR_MODEL,
-        "missing key 'uniperceiver.logit_scale.retrieve'" },
-    { "missing key", mut_missing_key, UPM_ERROR_MODEL,
-        "missing key 'uniperceiver.vision.image_std'" },
-    { "spe symbol", mut_spe_symbol, UPM_ERROR_MODEL,
+    { "missing scale", { .skip_key = "uniperceiver.logit_scale.retrieve" },
+        UPM_ERROR_MODEL, "missing key 'uniperceiver.logit_scale.retrieve'" },
+    { "missing key", { .skip_key = "uniperceiver.vision.image_std" },
+        UPM_ERROR_MODEL, "missing key 'uniperceiver.vision.image_std'" },
+    { "spe symbol", { .spe_symbol = "<|bogus|>" }, UPM_ERROR_MODEL,
         "token 518 is '<|bogus|>', expected '<|spe|>'" },
-    { "token count", mut_token_count, UPM_ERROR_MODEL,
+    { "token count", { .extra_token = TRUE }, UPM_ERROR_MODEL,
         "tokenizer.ggml.tokens has 520 entries but vocab_size is 519" },
-    { "labels shape", mut_labels_shape, UPM_ERROR_MODEL,
+    { "labels shape", { .bad_shape_tensor = "labelset.animals.features" },
+        UPM_ERROR_MODEL,
         "tensor 'labelset.animals.features': expected [3, 16] F32" },
   };
   guint i;
@@ -1454,7 +1362,7 @@ test_model_errors (Fixture *f, gconstpointer data)
       g_autofree char *path = NULL;
 
       g_test_message ("case: %s", cases[i].what);
-      cases[i].mutate (&o);
+      mutate (&o, &cases[i].mutation);
       path = tiny_model (f->dir, "bad.upm", &o);
       expect_model_error (path, cases[i].code, cases[i].needle);
     }

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "upm.h"
+#include "upm-test-util.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -106,13 +107,15 @@ test_file (void)
   g_free (dir);
 }
 
+static const UpmTestCase tests[] = {
+  { "/labels/csv", test_csv },
+  { "/labels/csv-errors", test_csv_errors },
+  { "/labels/lines", test_lines },
+  { "/labels/file", test_file },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/labels/csv", test_csv);
-  g_test_add_func ("/labels/csv-errors", test_csv_errors);
-  g_test_add_func ("/labels/lines", test_lines);
-  g_test_add_func ("/labels/file", test_file);
-  return g_test_run ();
+  return upm_test_main (&argc, &argv, tests, G_N_ELEMENTS (tests));
 }

@@ -13,6 +13,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "upm-test-util.h"
+
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
 static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
 
@@ -78,13 +80,10 @@ synth_frame (int w, int h, int pad, int *stride, uint32_t *checksum)
 static UpmGguf *
 open_fixture (void)
 {
-  const char *dir = g_getenv ("UPM_FIXTURES");
+  char *path = upm_test_fixture_path ("vision.expect.gguf");
   GError *error = NULL;
   UpmGguf *gguf;
-  char *path;
 
-  path = g_build_filename (
-      dir ? dir : "tests/fixtures", "vision.expect.gguf", NULL);
   gguf = upm_gguf_open (path, &error);
   g_assert_no_error (error);
   g_free (path);
@@ -395,15 +394,17 @@ test_speed (void)
   g_free (rgb);
 }
 
+static const UpmTestCase tests[] = {
+  { "/vision/reference", test_reference },
+  { "/vision/patch-order", test_patch_order },
+  { "/vision/uniform", test_uniform },
+  { "/vision/bad-sizes", test_bad_sizes },
+  { "/vision/sample-indices", test_sample_indices },
+  { "/vision/speed", test_speed },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/vision/reference", test_reference);
-  g_test_add_func ("/vision/patch-order", test_patch_order);
-  g_test_add_func ("/vision/uniform", test_uniform);
-  g_test_add_func ("/vision/bad-sizes", test_bad_sizes);
-  g_test_add_func ("/vision/sample-indices", test_sample_indices);
-  g_test_add_func ("/vision/speed", test_speed);
-  return g_test_run ();
+  return upm_test_main (&argc, &argv, tests, G_N_ELEMENTS (tests));
 }

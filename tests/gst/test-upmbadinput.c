@@ -15,6 +15,8 @@
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 
+#include "upm-test-harness.h"
+
 static gchar *model_path;
 static gchar *tmp_dir;
 
@@ -174,6 +176,20 @@ string_value_offset (const gchar *key)
   return offset;
 }
 
+/* A pipeline on model_variant (@name, @offset, @patch, @n, @length) fails
+ * with an error that contains @part. */
+static void
+assert_variant_error (const gchar *name, gsize offset, const void *patch,
+    gsize n, gsize length, const gchar *part)
+{
+  gchar *path = model_variant (name, offset, patch, n, length);
+  gchar *error = model_error (path);
+
+  assert_contains (error, part);
+  g_free (error);
+  g_free (path);
+}
+
 GST_START_TEST (test_model_missing_or_unreadable)
 {
   gchar *missing = g_build_filename (tmp_dir, "no-such-model.upm", NULL);
@@ -194,21 +210,10 @@ GST_END_TEST;
 
 GST_START_TEST (test_model_truncated_or_corrupt)
 {
-  gchar *cut = model_variant ("cut.upm", 0, NULL, 0, 100000);
-  gchar *empty = model_variant ("empty.upm", 0, NULL, 0, 0);
-  gchar *garbage = model_variant ("garbage.upm", 0, "NOT A MODEL", 11, 0);
-  gchar *e1 = model_error (cut), *e2 = model_error (empty),
-        *e3 = model_error (garbage);
-
-  assert_contains (e1, "truncated");
-  assert_contains (e2, "empty file");
-  assert_contains (e3, "not a GGUF file");
-  g_free (e1);
-  g_free (e2);
-  g_free (e3);
-  g_free (cut);
-  g_free (empty);
-  g_free (garbage);
+  assert_variant_error ("cut.upm", 0, NULL, 0, 100000, "truncated");
+  assert_variant_error ("empty.upm", 0, NULL, 0, 0, "empty file");
+  assert_variant_error (
+      "garbage.upm", 0, "NOT A MODEL", 11, 0, "not a GGUF file");
 }
 
 GST_END_TEST;
@@ -218,17 +223,12 @@ GST_END_TEST;
 GST_START_TEST (test_model_hostile_counts)
 {
   const guint64 huge = G_GUINT64_CONSTANT (1) << 62;
-  /* GGUF v3 header: magic, version (u32), tensor count (u64), kv count */
-  gchar *tensors = model_variant ("tensors.upm", 8, &huge, 8, 0);
-  gchar *kvs = model_variant ("kvs.upm", 16, &huge, 8, 0);
-  gchar *e1 = model_error (tensors), *e2 = model_error (kvs);
 
-  assert_contains (e1, "tensor_count 4611686018427387904 is absurd");
-  assert_contains (e2, "kv_count 4611686018427387904 is absurd");
-  g_free (e1);
-  g_free (e2);
-  g_free (tensors);
-  g_free (kvs);
+  /* GGUF v3 header: magic, version (u32), tensor count (u64), kv count */
+  assert_variant_error ("tensors.upm", 8, &huge, 8, 0,
+      "tensor_count 4611686018427387904 is absurd");
+  assert_variant_error (
+      "kvs.upm", 16, &huge, 8, 0, "kv_count 4611686018427387904 is absurd");
 }
 
 GST_END_TEST;
@@ -236,17 +236,11 @@ GST_END_TEST;
 GST_START_TEST (test_model_wrong_architecture_or_version)
 {
   const guint32 version = 99;
-  gchar *arch = model_variant (
-      "arch.upm", string_value_offset ("general.architecture"), "llama", 5, 0);
-  gchar *ver = model_variant ("version.upm", 4, &version, 4, 0);
-  gchar *e1 = model_error (arch), *e2 = model_error (ver);
 
-  assert_contains (e1, "architecture 'llamarceiver' is not supported");
-  assert_contains (e2, "version 99");
-  g_free (e1);
-  g_free (e2);
-  g_free (arch);
-  g_free (ver);
+  assert_variant_error ("arch.upm",
+      string_value_offset ("general.architecture"), "llama", 5, 0,
+      "architecture 'llamarceiver' is not supported");
+  assert_variant_error ("version.upm", 4, &version, 4, 0, "version 99");
 }
 
 GST_END_TEST;
@@ -451,18 +445,15 @@ GST_END_TEST;
 static Suite *
 upmbadinput_suite (void)
 {
-  Suite *s = suite_create ("upmbadinput");
-  TCase *tc = tcase_create ("general");
-  const gchar *root = g_getenv ("UPM_SOURCE_ROOT");
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmbadinput", &tc);
 
-  model_path = g_build_filename (
-      root ? root : ".", "models", "uniperceiver-synth-moe.upm", NULL);
+  model_path = upm_test_bundled_model_path ();
   tmp_dir = g_build_filename (
       g_getenv ("UPM_BUILD_ROOT") ? g_getenv ("UPM_BUILD_ROOT") : ".", "tests",
       "gst", "badinput", NULL);
   g_mkdir_with_parents (tmp_dir, 0755);
   tcase_set_timeout (tc, 300);
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_model_missing_or_unreadable);
   tcase_add_test (tc, test_model_truncated_or_corrupt);
   tcase_add_test (tc, test_model_hostile_counts);

@@ -12,6 +12,7 @@
 
 #include "upm.h"
 #include "upmmeta.h"
+#include "upm-test-harness.h"
 
 static gchar *model_path;
 
@@ -30,46 +31,6 @@ static const struct
   { "beam-size", "head" },
   { "max-length", "head" },
 };
-
-static UpmModel *
-load_model (void)
-{
-  GError *err = NULL;
-  UpmModel *m = upm_model_load (model_path, &err);
-
-  fail_unless (
-      m != NULL, "cannot load %s: %s", model_path, err ? err->message : "?");
-  return m;
-}
-
-static gchar *
-buffer_text (GstBuffer *buf)
-{
-  GstMapInfo map;
-  gchar *text;
-
-  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
-  text = g_strndup ((const gchar *)map.data, map.size);
-  gst_buffer_unmap (buf, &map);
-  return text;
-}
-
-static gchar *
-pop_error (GstBus *bus)
-{
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  GError *err = NULL;
-  gchar *dbg = NULL, *text;
-
-  if (msg == NULL)
-    return NULL;
-  gst_message_parse_error (msg, &err, &dbg);
-  text = g_strdup_printf ("%s | %s", err->message, dbg ? dbg : "");
-  g_clear_error (&err);
-  g_free (dbg);
-  gst_message_unref (msg);
-  return text;
-}
 
 /* Samples of an appsink until EOS, as a list of buffers. */
 static GList *
@@ -107,14 +68,12 @@ run_pipeline (const gchar *desc, GstBus **bus_out)
 static void
 stop_pipeline (GstElement *pipeline, GstBus *bus)
 {
-  gchar *err = pop_error (bus);
+  gchar *err = upm_test_pop_error (bus);
 
   fail_unless (err == NULL, "%s", GST_STR_NULL (err));
   fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  upm_test_drop_bus (bus);
   gst_object_unref (pipeline);
 }
 
@@ -263,7 +222,7 @@ GST_START_TEST (test_timed_captions)
     {
       GstBuffer *buf = l->data;
       GstUpmCaptionMeta *meta = gst_buffer_get_upm_caption_meta (buf);
-      gchar *text = buffer_text (buf);
+      gchar *text = upm_test_buffer_text (buf);
 
       fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), i * GST_SECOND / 2);
       fail_unless_equals_uint64 (GST_BUFFER_DURATION (buf), GST_SECOND / 2);
@@ -313,7 +272,7 @@ check_against_library (const gchar *task_props, gboolean caption)
   GstElement *pipeline = run_pipeline (desc, &bus);
   GstElement *text_sink = gst_bin_get_by_name (GST_BIN (pipeline), "text");
   GstElement *frame_sink = gst_bin_get_by_name (GST_BIN (pipeline), "frames");
-  UpmModel *m = load_model ();
+  UpmModel *m = upm_test_load_model (model_path);
   UpmContext *ctx = upm_context_new (m);
   GList *texts, *frames;
   GstCaps *caps;
@@ -337,7 +296,7 @@ check_against_library (const gchar *task_props, gboolean caption)
         {
           UpmCaptionParams params = { 0, 0, -1.0f, NULL };
           UpmCaption cap;
-          gchar *text = buffer_text (out);
+          gchar *text = upm_test_buffer_text (out);
 
           fail_unless (
               upm_caption (ctx, patches, 4, &params, &cap, NULL, NULL));
@@ -406,15 +365,13 @@ GST_START_TEST (test_empty_labels_error)
   g_object_set (bin, "model", model_path, NULL);
   fail_unless_equals_int (
       gst_element_set_state (bin, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
-  err = pop_error (bus);
+  err = upm_test_pop_error (bus);
   fail_unless (err != NULL && strstr (err, "No labels") != NULL, "%s",
       GST_STR_NULL (err));
   g_free (err);
   gst_element_set_state (bin, GST_STATE_NULL);
   gst_object_unref (bin);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  upm_test_drop_bus (bus);
 }
 
 GST_END_TEST;
@@ -423,16 +380,9 @@ GST_START_TEST (test_state_cycles)
 {
   GstElement *bin = gst_element_factory_make ("upmbin", NULL);
   GstHarness *h;
-  gint i;
 
   g_object_set (bin, "model", model_path, "labels", "a, b", NULL);
-  for (i = 0; i < 10; i++)
-    {
-      fail_unless_equals_int (gst_element_set_state (bin, GST_STATE_PLAYING),
-          GST_STATE_CHANGE_SUCCESS);
-      fail_unless_equals_int (gst_element_set_state (bin, GST_STATE_NULL),
-          GST_STATE_CHANGE_SUCCESS);
-    }
+  upm_test_cycle_states (bin, 10);
   /* then used: the latency upmhead adds is reported */
   h = gst_harness_new_with_element (bin, "sink", "src");
   gst_harness_set_src_caps_str (h, "video/x-raw, format=RGB, width=64, "
@@ -518,14 +468,11 @@ GST_END_TEST;
 static Suite *
 upmbin_suite (void)
 {
-  Suite *s = suite_create ("upmbin");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmbin", &tc);
 
-  model_path
-      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
-  g_setenv ("UPM_DEFAULT_MODEL", model_path, TRUE);
+  model_path = upm_test_use_fixture_model ();
 
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_proxied_properties);
   tcase_add_test (tc, test_one_model);
   tcase_add_test (tc, test_timed_captions);

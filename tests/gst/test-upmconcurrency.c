@@ -15,6 +15,8 @@
 
 #include <gst/check/gstcheck.h>
 
+#include "upm-test-harness.h"
+
 /* UPM_TEST_PIPELINES (2..16) lowers the count where each thread costs a lot
  * (scripts/valgrind.sh runs 4: memcheck serialises all threads on one core) */
 #define MAX_PIPELINES 16
@@ -227,18 +229,15 @@ GST_END_TEST;
 static Suite *
 upmconcurrency_suite (void)
 {
-  Suite *s = suite_create ("upmconcurrency");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmconcurrency", &tc);
   const gchar *n = g_getenv ("UPM_TEST_PIPELINES");
 
   if (n)
     n_pipelines = CLAMP (g_ascii_strtoull (n, NULL, 10), 2, MAX_PIPELINES);
 
-  model_path = g_build_filename (
-      g_getenv ("UPM_SOURCE_ROOT") ? g_getenv ("UPM_SOURCE_ROOT") : ".",
-      "models", "uniperceiver-synth-moe.upm", NULL);
+  model_path = upm_test_bundled_model_path ();
   tcase_set_timeout (tc, 600);
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_sixteen_pipelines_match_single_runs);
   tcase_add_test (tc, test_pipelines_come_and_go);
   return s;

@@ -9,6 +9,7 @@
 #include <gst/check/gstharness.h>
 
 #include "upm.h"
+#include "upm-test-harness.h"
 
 /* tiny-moe: image 32, patch 8 -> 16 patches of 192 floats, 4 frames, D 64 */
 #define TPF 16
@@ -22,30 +23,6 @@
 
 static gchar *model_path;
 
-static UpmModel *
-load_model (void)
-{
-  GError *err = NULL;
-  UpmModel *m = upm_model_load (model_path, &err);
-
-  fail_unless (
-      m != NULL, "cannot load %s: %s", model_path, err ? err->message : "?");
-  return m;
-}
-
-static void
-fill_random (gfloat *x, gsize n, guint32 seed)
-{
-  guint32 s = seed * 2654435761u + 12345u;
-  gsize i;
-
-  for (i = 0; i < n; i++)
-    {
-      s = s * 1664525u + 1013904223u;
-      x[i] = (gfloat)((s >> 8) / 16777216.0 * 2.0 - 1.0);
-    }
-}
-
 static GstBuffer *
 patches_buffer (guint frames, guint32 seed, GstClockTime pts,
     GstClockTime duration, gfloat **copy)
@@ -54,7 +31,7 @@ patches_buffer (guint frames, guint32 seed, GstClockTime pts,
   gfloat *x = g_new (gfloat, n);
   GstBuffer *buf;
 
-  fill_random (x, n, seed);
+  upm_test_fill_random (x, n, seed);
   buf = gst_buffer_new_memdup (x, n * sizeof (gfloat));
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = duration;
@@ -73,42 +50,19 @@ new_encoder (GstBus **bus)
   fail_unless (e != NULL);
   g_object_set (e, "model", model_path, NULL);
   if (bus)
-    {
-      *bus = gst_bus_new ();
-      gst_element_set_bus (e, *bus);
-    }
+    *bus = upm_test_bus_for (e);
   return e;
 }
 
-/* Pushes caps (and a segment) without asserting that they are accepted
- * (a refused sticky event still counts as stored). */
-static void
-push_caps (GstHarness *h, const gchar *caps_str)
+/* A harness over new_encoder (the harness holds the element). */
+static GstHarness *
+encoder_harness (GstBus **bus)
 {
-  GstCaps *caps = gst_caps_from_string (caps_str);
-  GstSegment segment;
+  GstElement *e = new_encoder (bus);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
 
-  gst_harness_push_event (h, gst_event_new_caps (caps));
-  gst_caps_unref (caps);
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  gst_harness_push_event (h, gst_event_new_segment (&segment));
-}
-
-static gchar *
-pop_error (GstBus *bus)
-{
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  GError *err = NULL;
-  gchar *dbg = NULL, *text;
-
-  if (msg == NULL)
-    return NULL;
-  gst_message_parse_error (msg, &err, &dbg);
-  text = g_strdup_printf ("%s | %s", err->message, dbg ? dbg : "");
-  g_clear_error (&err);
-  g_free (dbg);
-  gst_message_unref (msg);
-  return text;
+  gst_object_unref (e);
+  return h;
 }
 
 static void
@@ -119,6 +73,50 @@ assert_floats_equal (const gfloat *a, const gfloat *b, gsize n)
   for (i = 0; i < n; i++)
     fail_unless (
         a[i] == b[i], "element %" G_GSIZE_FORMAT ": %g != %g", i, a[i], b[i]);
+}
+
+/* @out holds exactly the @rows rows of @expect. */
+static void
+assert_embeddings (GstBuffer *out, const gfloat *expect, gsize rows)
+{
+  GstMapInfo map;
+
+  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+  fail_unless_equals_uint64 (map.size, rows * DIM * sizeof (gfloat));
+  assert_floats_equal ((const gfloat *)map.data, expect, rows * DIM);
+  gst_buffer_unmap (out, &map);
+}
+
+/* @out holds the rows the library embeds @patches (@frames frames) into,
+ * or the @n_ids token @ids where @patches is NULL. */
+static void
+assert_library_embeddings (GstBuffer *out, const gfloat *patches, guint frames,
+    const gint32 *ids, guint n_ids)
+{
+  UpmModel *m = upm_test_load_model (model_path);
+  UpmContext *ctx = upm_context_new (m);
+  gsize rows = patches ? 1 + frames * TPF : 1 + n_ids;
+  gfloat *expect = g_new (gfloat, rows * DIM);
+
+  if (patches)
+    fail_unless (upm_embed_patches (ctx, patches, frames, expect, NULL));
+  else
+    fail_unless (upm_embed_text (ctx, ids, n_ids, expect, NULL));
+  assert_embeddings (out, expect, rows);
+  g_free (expect);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
+/* Whether @caps can intersect the caps of @str. */
+static gboolean
+can_intersect (GstCaps *caps, const gchar *str)
+{
+  GstCaps *want = gst_caps_from_string (str);
+  gboolean can = gst_caps_can_intersect (caps, want);
+
+  gst_caps_unref (want);
+  return can;
 }
 
 /* --------------------------------------------------------------- tests */
@@ -153,14 +151,12 @@ GST_START_TEST (test_missing_model)
   g_object_set (e, "model", "/nonexistent/model.upm", NULL);
   fail_unless_equals_int (
       gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
-  text = pop_error (bus);
+  text = upm_test_pop_error (bus);
   fail_unless (text != NULL);
   fail_unless (strstr (text, "/nonexistent/model.upm") != NULL, "%s", text);
   g_free (text);
   gst_element_set_state (e, GST_STATE_NULL);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  upm_test_drop_bus (bus);
   gst_object_unref (e);
 }
 
@@ -168,14 +164,9 @@ GST_END_TEST;
 
 GST_START_TEST (test_patches_match_library)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-  UpmModel *m = load_model ();
-  UpmContext *ctx = upm_context_new (m);
-  gsize rows = 1 + MAX_FRAMES * TPF;
-  gfloat *patches, *expect = g_new (gfloat, rows * DIM);
+  GstHarness *h = encoder_harness (NULL);
+  gfloat *patches;
   GstBuffer *out;
-  GstMapInfo map;
   GstCaps *caps;
   GstStructure *s;
   gint dim = 0;
@@ -187,11 +178,7 @@ GST_START_TEST (test_patches_match_library)
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 2 * GST_SECOND);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), GST_SECOND / 2);
 
-  fail_unless (upm_embed_patches (ctx, patches, MAX_FRAMES, expect, NULL));
-  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
-  fail_unless_equals_uint64 (map.size, rows * DIM * sizeof (gfloat));
-  assert_floats_equal ((const gfloat *)map.data, expect, rows * DIM);
-  gst_buffer_unmap (out, &map);
+  assert_library_embeddings (out, patches, MAX_FRAMES, NULL, 0);
   gst_buffer_unref (out);
 
   caps = gst_pad_get_current_caps (h->sinkpad);
@@ -212,21 +199,15 @@ GST_START_TEST (test_patches_match_library)
   gst_buffer_unref (out);
 
   g_free (patches);
-  g_free (expect);
-  upm_context_free (ctx);
-  upm_model_unref (m);
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_image_modality)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstHarness *h = encoder_harness (NULL);
   GstBuffer *out;
-  GstCaps *caps;
 
   gst_harness_set_src_caps_str (h,
       "application/x-upm-patches, modality=(string)image, frames=(int)1, "
@@ -237,29 +218,18 @@ GST_START_TEST (test_image_modality)
   fail_unless_equals_uint64 (
       gst_buffer_get_size (out), (1 + TPF) * DIM * sizeof (gfloat));
   gst_buffer_unref (out);
-  caps = gst_pad_get_current_caps (h->sinkpad);
   fail_unless_equals_string (
-      gst_structure_get_string (gst_caps_get_structure (caps, 0), "modality"),
-      "image");
-  gst_caps_unref (caps);
+      upm_test_output_caps_field (h, "modality"), "image");
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_tokens_match_library)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-  UpmModel *m = load_model ();
-  UpmContext *ctx = upm_context_new (m);
+  GstHarness *h = encoder_harness (NULL);
   const gint32 ids[] = { 10, 20, 30, 553 };
-  gsize rows = 1 + G_N_ELEMENTS (ids);
-  gfloat *expect = g_new (gfloat, rows * DIM);
   GstBuffer *in, *out;
-  GstMapInfo map;
-  GstCaps *caps;
 
   gst_harness_set_src_caps_str (h, "application/x-upm-tokens, "
                                    "modality=(string)text");
@@ -269,24 +239,13 @@ GST_START_TEST (test_tokens_match_library)
   fail_unless (out != NULL);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 5 * GST_SECOND);
 
-  fail_unless (upm_embed_text (ctx, ids, G_N_ELEMENTS (ids), expect, NULL));
-  fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
-  fail_unless_equals_uint64 (map.size, rows * DIM * sizeof (gfloat));
-  assert_floats_equal ((const gfloat *)map.data, expect, rows * DIM);
-  gst_buffer_unmap (out, &map);
+  assert_library_embeddings (out, NULL, 0, ids, G_N_ELEMENTS (ids));
   gst_buffer_unref (out);
 
-  caps = gst_pad_get_current_caps (h->sinkpad);
   fail_unless_equals_string (
-      gst_structure_get_string (gst_caps_get_structure (caps, 0), "modality"),
-      "text");
-  gst_caps_unref (caps);
+      upm_test_output_caps_field (h, "modality"), "text");
 
-  g_free (expect);
-  upm_context_free (ctx);
-  upm_model_unref (m);
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
@@ -295,23 +254,13 @@ static void
 check_rejected (const gchar *caps_str, const gchar *expect_in_error)
 {
   GstBus *bus;
-  GstElement *e = new_encoder (&bus);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-  gchar *text;
+  GstHarness *h = encoder_harness (&bus);
 
-  push_caps (h, caps_str);
-  fail_unless_equals_int (
-      gst_harness_push (h, patches_buffer (1, 1, 0, 1, NULL)),
-      GST_FLOW_NOT_NEGOTIATED);
-  text = pop_error (bus);
-  fail_unless (text != NULL, "no error for %s", caps_str);
-  fail_unless (strstr (text, expect_in_error) != NULL, "%s", text);
-  g_free (text);
+  upm_test_push_caps (h, caps_str);
+  upm_test_assert_push_error (h, bus, patches_buffer (1, 1, 0, 1, NULL),
+      GST_FLOW_NOT_NEGOTIATED, expect_in_error);
   gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_object_unref (e);
+  upm_test_drop_bus (bus);
 }
 
 GST_START_TEST (test_caps_reject)
@@ -328,42 +277,30 @@ GST_START_TEST (test_caps_query)
 {
   GstElement *e = new_encoder (NULL);
   GstPad *sink;
-  GstCaps *caps, *want;
+  GstCaps *caps;
 
   /* Before the model is loaded: the template ranges. */
   sink = gst_element_get_static_pad (e, "sink");
   caps = gst_pad_query_caps (sink, NULL);
-  want = gst_caps_from_string (PATCH_CAPS (4, 9, 100));
-  fail_unless (gst_caps_can_intersect (caps, want));
-  gst_caps_unref (want);
+  fail_unless (can_intersect (caps, PATCH_CAPS (4, 9, 100)));
   gst_caps_unref (caps);
 
   /* Loaded: the model's patch layout and width. */
   fail_unless_equals_int (
       gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   caps = gst_pad_query_caps (sink, NULL);
-  want = gst_caps_from_string (PATCH_CAPS (4, 16, 192));
-  fail_unless (gst_caps_can_intersect (caps, want));
-  gst_caps_unref (want);
-  want = gst_caps_from_string (PATCH_CAPS (4, 9, 100));
-  fail_if (gst_caps_can_intersect (caps, want));
-  gst_caps_unref (want);
-  want = gst_caps_from_string ("application/x-upm-tokens, modality=text");
-  fail_unless (gst_caps_can_intersect (caps, want));
-  gst_caps_unref (want);
+  fail_unless (can_intersect (caps, PATCH_CAPS (4, 16, 192)));
+  fail_if (can_intersect (caps, PATCH_CAPS (4, 9, 100)));
+  fail_unless (can_intersect (caps, "application/x-upm-tokens, modality=text"));
   gst_caps_unref (caps);
   gst_object_unref (sink);
 
   sink = gst_element_get_static_pad (e, "src");
   caps = gst_pad_query_caps (sink, NULL);
-  want = gst_caps_from_string (
-      "application/x-upm-embeddings, modality=video, dim=(int)64");
-  fail_unless (gst_caps_can_intersect (caps, want));
-  gst_caps_unref (want);
-  want = gst_caps_from_string (
-      "application/x-upm-embeddings, modality=video, dim=(int)32");
-  fail_if (gst_caps_can_intersect (caps, want));
-  gst_caps_unref (want);
+  fail_unless (can_intersect (
+      caps, "application/x-upm-embeddings, modality=video, dim=(int)64"));
+  fail_if (can_intersect (
+      caps, "application/x-upm-embeddings, modality=video, dim=(int)32"));
   gst_caps_unref (caps);
   gst_object_unref (sink);
 
@@ -376,45 +313,28 @@ GST_END_TEST;
 GST_START_TEST (test_invalid_buffer)
 {
   GstBus *bus;
-  GstElement *e = new_encoder (&bus);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstHarness *h = encoder_harness (&bus);
   GstBuffer *buf = gst_buffer_new_allocate (NULL, 1000, NULL);
-  gchar *text;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
   gst_buffer_memset (buf, 0, 0, 1000);
-  fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_ERROR);
-  text = pop_error (bus);
-  fail_unless (text != NULL && strstr (text, "1000 bytes") != NULL);
-  g_free (text);
+  upm_test_assert_push_error (h, bus, buf, GST_FLOW_ERROR, "1000 bytes");
   gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_object_unref (e);
+  upm_test_drop_bus (bus);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_eos)
 {
-  GstElement *e = new_encoder (NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-  GstEvent *ev;
-  gboolean eos = FALSE;
+  GstHarness *h = encoder_harness (NULL);
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
   gst_buffer_unref (gst_harness_push_and_pull (
       h, patches_buffer (4, 1, 0, GST_SECOND, NULL)));
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
-  while ((ev = gst_harness_try_pull_event (h)) != NULL)
-    {
-      eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
-      gst_event_unref (ev);
-    }
-  fail_unless (eos);
+  fail_unless (upm_test_drain_events (h, GST_EVENT_EOS) > 0);
   gst_harness_teardown (h);
-  gst_object_unref (e);
 }
 
 GST_END_TEST;
@@ -424,15 +344,8 @@ GST_START_TEST (test_state_cycles)
   GstElement *e = new_encoder (NULL);
   GstHarness *h;
   GstBuffer *out;
-  gint i;
 
-  for (i = 0; i < 10; i++)
-    {
-      fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PLAYING),
-          GST_STATE_CHANGE_SUCCESS);
-      fail_unless_equals_int (
-          gst_element_set_state (e, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
-    }
+  upm_test_cycle_states (e, 10);
   /* Still works after the cycles. */
   h = gst_harness_new_with_element (e, "sink", "src");
   gst_harness_set_src_caps_str (h, PATCH_CAPS (4, 16, 192));
@@ -448,14 +361,11 @@ GST_END_TEST;
 static Suite *
 upmencoder_suite (void)
 {
-  Suite *s = suite_create ("upmencoder");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmencoder", &tc);
 
-  model_path
-      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
-  g_setenv ("UPM_DEFAULT_MODEL", model_path, TRUE);
+  model_path = upm_test_use_fixture_model ();
 
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_properties);
   tcase_add_test (tc, test_missing_model);
   tcase_add_test (tc, test_patches_match_library);

@@ -17,6 +17,7 @@
 
 #include "upm.h"
 #include "upmmeta.h"
+#include "upm-test-harness.h"
 
 /* tiny-moe: 16 patches of 192 floats per frame, 4 frames, D 64 */
 #define TPF 16
@@ -37,30 +38,10 @@ static const gchar *const labels4[]
 
 /* ------------------------------------------------------------- helpers */
 
-static UpmModel *
-load_model (void)
-{
-  GError *err = NULL;
-  UpmModel *m = upm_model_load (model_path, &err);
-
-  fail_unless (
-      m != NULL, "cannot load %s: %s", model_path, err ? err->message : "?");
-  return m;
-}
-
 static gfloat *
 random_patches (guint frames, guint32 seed)
 {
-  gsize n = (gsize)frames * TPF * PDIM, i;
-  gfloat *x = g_new (gfloat, n);
-  guint32 s = seed * 2654435761u + 12345u;
-
-  for (i = 0; i < n; i++)
-    {
-      s = s * 1664525u + 1013904223u;
-      x[i] = (gfloat)((s >> 8) / 16777216.0 * 2.0 - 1.0);
-    }
-  return x;
+  return upm_test_random_floats ((gsize)frames * TPF * PDIM, seed);
 }
 
 static GstBuffer *
@@ -84,6 +65,18 @@ clip_buffer (guint frames, guint32 seed, GstClockTime pts)
   return buf;
 }
 
+/* Pushes the 4-frame clips @from to @to (seed and start time i * CLIP);
+ * each is accepted. */
+static void
+push_clips (GstHarness *h, guint from, guint to)
+{
+  guint i;
+
+  for (i = from; i <= to; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, clip_buffer (4, i, i * CLIP)), GST_FLOW_OK);
+}
+
 /* upmencoder ! upmtransformer ! upmhead name=head @props, playing. */
 static GstHarness *
 new_chain (const gchar *props, GstBus **bus)
@@ -96,10 +89,7 @@ new_chain (const gchar *props, GstBus **bus)
 
   g_free (desc);
   if (bus)
-    {
-      *bus = gst_bus_new ();
-      gst_element_set_bus (h->element, *bus);
-    }
+    *bus = upm_test_bus_for (h->element);
   return h;
 }
 
@@ -110,50 +100,6 @@ head_of (GstHarness *h)
 
   fail_unless (head != NULL);
   return head;
-}
-
-static gchar *
-buffer_text (GstBuffer *buf)
-{
-  GstMapInfo map;
-  gchar *text;
-
-  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
-  text = g_strndup ((const gchar *)map.data, map.size);
-  gst_buffer_unmap (buf, &map);
-  return text;
-}
-
-static gchar *
-pop_error (GstBus *bus)
-{
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  GError *err = NULL;
-  gchar *dbg = NULL, *text;
-
-  if (msg == NULL)
-    return NULL;
-  gst_message_parse_error (msg, &err, &dbg);
-  text = g_strdup_printf ("%s | %s", err->message, dbg ? dbg : "");
-  g_clear_error (&err);
-  g_free (dbg);
-  gst_message_unref (msg);
-  return text;
-}
-
-/* The next "upm-result" element message. */
-static GstMessage *
-pop_result (GstBus *bus)
-{
-  GstMessage *msg;
-
-  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) != NULL)
-    {
-      if (gst_message_has_name (msg, "upm-result"))
-        return msg;
-      gst_message_unref (msg);
-    }
-  return NULL;
 }
 
 /* Classification or retrieval of one clip, as upm-run computes it. */
@@ -226,7 +172,7 @@ assert_scores (GstBuffer *out, GstMessage *msg, const gchar *task,
 
   g_ascii_formatd (num, sizeof num, "%.2f", expect[0].prob);
   want = g_strdup_printf ("%s (%s)", labels[expect[0].index], num);
-  text = buffer_text (out);
+  text = upm_test_buffer_text (out);
   fail_unless_equals_string (text, want);
   g_free (text);
   g_free (want);
@@ -247,7 +193,7 @@ static void
 assert_caption (GstBuffer *out, GstMessage *msg, const UpmCaption *cap)
 {
   GstUpmCaptionMeta *meta = gst_buffer_get_upm_caption_meta (out);
-  gchar *text = buffer_text (out);
+  gchar *text = upm_test_buffer_text (out);
   guint i;
 
   fail_unless_equals_string (text, cap->text);
@@ -412,50 +358,15 @@ head_to_ready (const gchar *props, gchar **error)
   fail_unless (head != NULL);
   gst_element_set_bus (head, bus);
   ret = gst_element_set_state (head, GST_STATE_READY);
-  *error = pop_error (bus);
+  *error = upm_test_pop_error (bus);
   gst_element_set_state (head, GST_STATE_NULL);
   gst_object_unref (head);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  upm_test_drop_bus (bus);
   g_free (desc);
   return ret;
 }
 
 /* --------------------------------------------------------- properties */
-
-/* gst_harness_pull waits 60 s: a caption takes longer than that where
- * every thread runs serialised under valgrind; wait up to 10 minutes. */
-static GstBuffer *
-pull_patiently (GstHarness *h)
-{
-  for (guint i = 0; i < 10; i++)
-    {
-      GstBuffer *buf = gst_harness_pull (h);
-      if (buf != NULL)
-        return buf;
-    }
-  return NULL;
-}
-
-/* gst_harness_push_and_pull with pull_patiently. */
-static GstBuffer *
-push_and_pull_patiently (GstHarness *h, GstBuffer *buf)
-{
-  if (gst_harness_push (h, buf) != GST_FLOW_OK)
-    return NULL;
-  return pull_patiently (h);
-}
-
-/* Whether the tests' time ratios are judged: not where every thread runs
- * serialised on one core (scripts/valgrind.sh sets UPM_TEST_NO_TIMING),
- * which makes a push wait for a decode and a stop for a beam step; the
- * behaviour around them is still checked there. */
-static gboolean
-timing_judged (void)
-{
-  return g_getenv ("UPM_TEST_NO_TIMING") == NULL;
-}
 
 GST_START_TEST (test_property_defaults)
 {
@@ -629,71 +540,88 @@ GST_END_TEST;
 
 /* ------------------------------------------------------ classification */
 
+/* How a clip is scored: the task, its labels, the library's attributes
+ * and scale, top-k. */
+typedef struct
+{
+  const gchar *task;
+  const gchar *const *labels;
+  UpmAttr in_attr, target_attr;
+  UpmScale scale;
+  guint k;
+} Scoring;
+
+static const Scoring classify_video = { "classify", labels4, UPM_ATTR_CLS_INPUT,
+  UPM_ATTR_CLS_TARGET, UPM_SCALE_VIDEO_CLS, 3 };
+
+/* Pushes @frames frames of random patches (@seed) at @pts through @h and
+ * checks the output and its "upm-result" message against the library's
+ * scores; returns the output. */
+static GstBuffer *
+push_and_check_scores (GstHarness *h, GstBus *bus, guint frames, guint32 seed,
+    GstClockTime pts, const Scoring *sc)
+{
+  UpmModel *m = upm_test_load_model (model_path);
+  gfloat *patches = random_patches (frames, seed);
+  UpmScore *expect = g_new (UpmScore, sc->k);
+  GstMessage *msg;
+  GstBuffer *out;
+
+  out = upm_test_push_and_pull_patiently (
+      h, patches_buffer (patches, frames, pts));
+  fail_unless (out != NULL);
+  expected_scores (m, patches, frames, sc->labels, sc->in_attr, sc->target_attr,
+      sc->scale, sc->k, expect);
+  msg = upm_test_pop_result (bus);
+  fail_unless (msg != NULL);
+  assert_scores (out, msg, sc->task, sc->labels, expect, sc->k);
+  gst_message_unref (msg);
+  g_free (expect);
+  g_free (patches);
+  upm_model_unref (m);
+  return out;
+}
+
+/* Tears down a harness of new_chain and its bus. */
+static void
+chain_teardown (GstHarness *h, GstBus *bus)
+{
+  gst_harness_teardown (h);
+  upm_test_drop_bus (bus);
+}
+
 GST_START_TEST (test_classify_matches_library)
 {
   GstBus *bus;
   GstHarness *h = new_chain ("labels=\"" LABELS4 "\"", &bus);
-  UpmModel *m = load_model ();
-  gfloat *patches = random_patches (4, 21);
-  UpmScore expect[3];
-  GstMessage *msg;
   GstBuffer *out;
 
+  /* 4-frame clip: the video classification scale */
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 3 * CLIP));
-  fail_unless (out != NULL);
+  out = push_and_check_scores (h, bus, 4, 21, 3 * CLIP, &classify_video);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 3 * CLIP);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), CLIP);
-
-  /* 4-frame clip: the video classification scale */
-  expected_scores (m, patches, 4, labels4, UPM_ATTR_CLS_INPUT,
-      UPM_ATTR_CLS_TARGET, UPM_SCALE_VIDEO_CLS, 3, expect);
-  msg = pop_result (bus);
-  fail_unless (msg != NULL);
-  assert_scores (out, msg, "classify", labels4, expect, 3);
   /* the routing of the transformer is carried over */
   fail_unless (gst_buffer_get_upm_routing_meta (out) != NULL);
   fail_unless (gst_buffer_get_upm_routing_meta (out)->n_routes > 0);
-
-  gst_message_unref (msg);
   gst_buffer_unref (out);
-  g_free (patches);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  chain_teardown (h, bus);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_classify_one_frame)
 {
+  static const Scoring image = { "classify", labels4, UPM_ATTR_CLS_INPUT,
+    UPM_ATTR_CLS_TARGET, UPM_SCALE_IMG_CLS, 4 };
   GstBus *bus;
   GstHarness *h = new_chain ("labels=\"" LABELS4 "\" top-k=10", &bus);
-  UpmModel *m = load_model ();
-  gfloat *patches = random_patches (1, 8);
-  UpmScore expect[4];
-  GstMessage *msg;
-  GstBuffer *out;
 
   /* A 1-frame video clip is scored like an image (as upm-run does);
    * top-k is capped by the number of labels. */
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 1));
-  out = push_and_pull_patiently (h, patches_buffer (patches, 1, 0));
-  fail_unless (out != NULL);
-  expected_scores (m, patches, 1, labels4, UPM_ATTR_CLS_INPUT,
-      UPM_ATTR_CLS_TARGET, UPM_SCALE_IMG_CLS, 4, expect);
-  msg = pop_result (bus);
-  assert_scores (out, msg, "classify", labels4, expect, 4);
-  gst_message_unref (msg);
-  gst_buffer_unref (out);
-  g_free (patches);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  gst_buffer_unref (push_and_check_scores (h, bus, 1, 8, 0, &image));
+  chain_teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -705,32 +633,15 @@ GST_START_TEST (test_labels_file)
   gchar *path = write_temp (file, -1), *props;
   GstBus *bus;
   GstHarness *h;
-  UpmModel *m = load_model ();
-  gfloat *patches = random_patches (4, 22);
-  UpmScore expect[3];
-  GstMessage *msg;
-  GstBuffer *out;
 
   props = g_strdup_printf ("labels-file=%s", path);
   h = new_chain (props, &bus);
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 0));
-  fail_unless (out != NULL);
-  expected_scores (m, patches, 4, labels4, UPM_ATTR_CLS_INPUT,
-      UPM_ATTR_CLS_TARGET, UPM_SCALE_VIDEO_CLS, 3, expect);
-  msg = pop_result (bus);
-  assert_scores (out, msg, "classify", labels4, expect, 3);
-  gst_message_unref (msg);
-  gst_buffer_unref (out);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  gst_buffer_unref (push_and_check_scores (h, bus, 4, 22, 0, &classify_video));
+  chain_teardown (h, bus);
   g_unlink (path);
   g_free (path);
   g_free (props);
-  g_free (patches);
-  upm_model_unref (m);
 }
 
 GST_END_TEST;
@@ -739,32 +650,17 @@ GST_START_TEST (test_retrieve_matches_library)
 {
   static const gchar *const texts[] = { "a red circle moving left",
     "a blue square moving right", "a green triangle", NULL };
+  static const Scoring retrieve = { "retrieve", texts, UPM_ATTR_RETRIEVAL_INPUT,
+    UPM_ATTR_RETRIEVAL_TARGET, UPM_SCALE_RETRIEVE, 2 };
   GstBus *bus;
   GstHarness *h = new_chain ("task=retrieve labels=\"a red circle moving "
                              "left, a blue square moving right, a green "
                              "triangle\" top-k=2",
       &bus);
-  UpmModel *m = load_model ();
-  gfloat *patches = random_patches (4, 5);
-  UpmScore expect[2];
-  GstMessage *msg;
-  GstBuffer *out;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 0));
-  fail_unless (out != NULL);
-  expected_scores (m, patches, 4, texts, UPM_ATTR_RETRIEVAL_INPUT,
-      UPM_ATTR_RETRIEVAL_TARGET, UPM_SCALE_RETRIEVE, 2, expect);
-  msg = pop_result (bus);
-  assert_scores (out, msg, "retrieve", texts, expect, 2);
-  gst_message_unref (msg);
-  gst_buffer_unref (out);
-  g_free (patches);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  gst_buffer_unref (push_and_check_scores (h, bus, 4, 5, 0, &retrieve));
+  chain_teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -774,7 +670,7 @@ GST_START_TEST (test_text_classify)
   static const gint32 ids[] = { 40, 41, 300, 553 };
   GstBus *bus;
   GstHarness *h = new_chain ("labels=\"" LABELS4 "\"", &bus);
-  UpmModel *m = load_model ();
+  UpmModel *m = upm_test_load_model (model_path);
   const UpmHParams *hp = upm_model_hparams (m);
   UpmContext *ctx = upm_context_new (m);
   guint rows = 1 + G_N_ELEMENTS (ids);
@@ -789,7 +685,7 @@ GST_START_TEST (test_text_classify)
       h, "application/x-upm-tokens, modality=(string)text");
   in = gst_buffer_new_memdup (ids, sizeof ids);
   GST_BUFFER_PTS (in) = 0;
-  out = push_and_pull_patiently (h, in);
+  out = upm_test_push_and_pull_patiently (h, in);
   fail_unless (out != NULL);
 
   /* text input: text_input row, image classification scale */
@@ -802,7 +698,7 @@ GST_START_TEST (test_text_classify)
   upm_classify (hp, feature, tf, 4,
       upm_model_logit_scale (m, UPM_SCALE_IMG_CLS), logits, probs);
   upm_top_k (logits, probs, 4, 3, expect);
-  msg = pop_result (bus);
+  msg = upm_test_pop_result (bus);
   assert_scores (out, msg, "text-classify", labels4, expect, 3);
 
   gst_message_unref (msg);
@@ -810,10 +706,7 @@ GST_START_TEST (test_text_classify)
   g_free (x);
   upm_context_free (ctx);
   upm_model_unref (m);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  chain_teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -829,17 +722,17 @@ GST_START_TEST (test_text_format)
   gchar *text;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
+  out = upm_test_push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   meta = gst_buffer_get_upm_result_meta (out);
-  text = buffer_text (out);
+  text = upm_test_buffer_text (out);
   fail_unless_equals_string (text, meta->scores[0].label);
   g_free (text);
   gst_buffer_unref (out);
 
   /* JSON: all metas of the buffer */
   gst_util_set_object_arg (G_OBJECT (head), "text-format", "json");
-  out = push_and_pull_patiently (h, clip_buffer (4, 2, CLIP));
-  text = buffer_text (out);
+  out = upm_test_push_and_pull_patiently (h, clip_buffer (4, 2, CLIP));
+  text = upm_test_buffer_text (out);
   fail_unless (json_parser_load_from_data (parser, text, -1, NULL), "%s", text);
   root = json_node_get_object (json_parser_get_root (parser));
   fail_unless (json_object_has_member (root, "result"));
@@ -860,7 +753,7 @@ check_caption (const gchar *props, guint beam, guint max_length)
 {
   GstBus *bus;
   GstHarness *h = new_chain (props, &bus);
-  UpmModel *m = load_model ();
+  UpmModel *m = upm_test_load_model (model_path);
   gfloat *patches = random_patches (4, 31);
   UpmCaption cap;
   UpmRouting routing;
@@ -870,14 +763,15 @@ check_caption (const gchar *props, guint beam, guint max_length)
   guint i;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = push_and_pull_patiently (h, patches_buffer (patches, 4, 7 * CLIP));
+  out = upm_test_push_and_pull_patiently (
+      h, patches_buffer (patches, 4, 7 * CLIP));
   fail_unless (out != NULL);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 7 * CLIP);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), CLIP);
 
   upm_routing_init (&routing);
   expected_caption (m, patches, 4, beam, max_length, &cap, &routing);
-  msg = pop_result (bus);
+  msg = upm_test_pop_result (bus);
   fail_unless (msg != NULL);
   assert_caption (out, msg, &cap);
 
@@ -906,10 +800,7 @@ check_caption (const gchar *props, guint beam, guint max_length)
   gst_buffer_unref (out);
   g_free (patches);
   upm_model_unref (m);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  chain_teardown (h, bus);
 }
 
 GST_START_TEST (test_caption_matches_library)
@@ -932,16 +823,13 @@ GST_START_TEST (test_caption_does_not_block)
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
 
   /* The worker decodes clip 0, then sits in its push behind the gate ... */
-  fail_unless_equals_int (
-      gst_harness_push (h, clip_buffer (4, 0, 0)), GST_FLOW_OK);
+  push_clips (h, 0, 0);
   gate_wait_entered (g, 1);
   /* ... and the streaming thread still queues clips and returns: the pushes
    * come back while the worker is still held in its first push (a blocking
    * push would never return before gate_open). No wall-clock bound, so the
    * test means the same under valgrind. */
-  for (i = 1; i <= 3; i++)
-    fail_unless_equals_int (
-        gst_harness_push (h, clip_buffer (4, i, i * CLIP)), GST_FLOW_OK);
+  push_clips (h, 1, 3);
   g_mutex_lock (&g->lock);
   fail_unless_equals_int (g->entered, 1);
   g_mutex_unlock (&g->lock);
@@ -949,7 +837,7 @@ GST_START_TEST (test_caption_does_not_block)
   gate_open (g);
   for (i = 0; i <= 3; i++)
     {
-      out = pull_patiently (h);
+      out = upm_test_pull_patiently (h);
       fail_unless (out != NULL);
       fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * CLIP);
       gst_buffer_unref (out);
@@ -963,7 +851,7 @@ GST_START_TEST (test_caption_push_faster_than_decode)
 {
   GstHarness *h = new_chain (
       "task=caption max-pending=3 beam-size=64 max-length=64", NULL);
-  UpmModel *m = load_model ();
+  UpmModel *m = upm_test_load_model (model_path);
   gfloat *patches = random_patches (4, 3);
   gint64 t0, push_us = 0, decode_us;
   UpmCaption cap;
@@ -991,13 +879,13 @@ GST_START_TEST (test_caption_push_faster_than_decode)
   GST_INFO ("decode %" G_GINT64_FORMAT " us, slowest push %" G_GINT64_FORMAT
             " us",
       decode_us, push_us);
-  if (timing_judged ())
+  if (upm_test_timing_judged ())
     fail_unless (push_us * 4 < decode_us,
         "a push took %" G_GINT64_FORMAT " us, a decode %" G_GINT64_FORMAT " us",
         push_us, decode_us);
   for (i = 0; i < 3; i++)
     {
-      out = pull_patiently (h);
+      out = upm_test_pull_patiently (h);
       fail_unless (out != NULL);
       fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * CLIP);
       gst_buffer_unref (out);
@@ -1013,7 +901,7 @@ GST_START_TEST (test_order_preserved)
 {
   GstBus *bus;
   GstHarness *h = new_chain ("task=caption max-pending=1", &bus);
-  UpmModel *m = load_model ();
+  UpmModel *m = upm_test_load_model (model_path);
   const guint n = 6;
   GstBuffer *out;
   guint i;
@@ -1031,11 +919,11 @@ GST_START_TEST (test_order_preserved)
       GstMessage *msg;
       UpmCaption cap;
 
-      out = pull_patiently (h);
+      out = upm_test_pull_patiently (h);
       fail_unless (out != NULL);
       fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * CLIP);
       expected_caption (m, patches, 4, 0, 0, &cap, NULL);
-      msg = pop_result (bus);
+      msg = upm_test_pop_result (bus);
       assert_caption (out, msg, &cap);
       upm_caption_clear (&cap);
       gst_message_unref (msg);
@@ -1051,10 +939,7 @@ GST_START_TEST (test_order_preserved)
     gst_object_unref (head);
   }
   upm_model_unref (m);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  chain_teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -1074,13 +959,10 @@ GST_START_TEST (test_live_drops_oldest)
 
   /* the harness source is live */
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  fail_unless_equals_int (
-      gst_harness_push (h, clip_buffer (4, 0, 0)), GST_FLOW_OK);
+  push_clips (h, 0, 0);
   gate_wait_entered (g, 1);
   /* clips 1 and 2 wait; 3 pushes out 1, 4 pushes out 2 */
-  for (i = 1; i <= 4; i++)
-    fail_unless_equals_int (
-        gst_harness_push (h, clip_buffer (4, i, i * CLIP)), GST_FLOW_OK);
+  push_clips (h, 1, 4);
   g_object_get (head, "dropped", &dropped, NULL);
   fail_unless_equals_uint64 (dropped, 2);
 
@@ -1104,7 +986,7 @@ GST_START_TEST (test_live_drops_oldest)
     {
       static const guint kept[] = { 0, 3, 4 };
 
-      out = pull_patiently (h);
+      out = upm_test_pull_patiently (h);
       fail_unless (out != NULL);
       fail_unless_equals_uint64 (GST_BUFFER_PTS (out), kept[i] * CLIP);
       gst_buffer_unref (out);
@@ -1123,10 +1005,7 @@ GST_START_TEST (test_live_drops_oldest)
   fail_unless (gst_harness_try_pull (h) == NULL);
 
   gst_object_unref (head);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  chain_teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -1149,7 +1028,7 @@ GST_START_TEST (test_gaps_merge)
     fail_unless (
         gst_harness_push_event (h, gst_event_new_gap (i * CLIP, CLIP)));
   gate_open (g);
-  out = pull_patiently (h);
+  out = upm_test_pull_patiently (h);
   fail_unless (out != NULL);
   gst_buffer_unref (out);
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
@@ -1232,7 +1111,7 @@ GST_START_TEST (test_flush_resets)
 
   fail_unless_equals_int (
       gst_harness_push (h, clip_buffer (4, 7, 10 * CLIP)), GST_FLOW_OK);
-  out = pull_patiently (h);
+  out = upm_test_pull_patiently (h);
   fail_unless (out != NULL);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 10 * CLIP);
   gst_buffer_unref (out);
@@ -1245,6 +1124,22 @@ GST_START_TEST (test_flush_resets)
 
 GST_END_TEST;
 
+/* Back to PLAYING after a stop, a new stream @stream_id of 4-frame clips. */
+static void
+restart_stream (GstHarness *h, const gchar *stream_id)
+{
+  GstCaps *caps = gst_caps_from_string (PATCH_CAPS ("video", 4));
+  GstSegment segment;
+
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_SUCCESS);
+  gst_harness_push_event (h, gst_event_new_stream_start (stream_id));
+  gst_harness_push_event (h, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_harness_push_event (h, gst_event_new_segment (&segment));
+}
+
 /* Stopping while a long caption is decoded abandons it at the next beam
  * step: the stop takes a fraction of one decode, posts no error, and the
  * element decodes normally afterwards. */
@@ -1252,7 +1147,6 @@ GST_START_TEST (test_stop_cancels_decoding)
 {
   GstBus *bus;
   GstHarness *h = new_chain ("task=caption beam-size=64", &bus);
-  GstSegment segment;
   GstBuffer *out;
   gint64 t0, full, stop;
   GstMessage *msg;
@@ -1260,7 +1154,7 @@ GST_START_TEST (test_stop_cancels_decoding)
   gst_harness_set_live (h, FALSE);
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
   t0 = g_get_monotonic_time ();
-  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
+  out = upm_test_push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   full = g_get_monotonic_time () - t0;
   fail_unless (out != NULL);
   gst_buffer_unref (out);
@@ -1274,7 +1168,7 @@ GST_START_TEST (test_stop_cancels_decoding)
   stop = g_get_monotonic_time () - t0;
   GST_INFO ("one caption %" G_GINT64_FORMAT " us, stop %" G_GINT64_FORMAT " us",
       full, stop);
-  if (timing_judged ())
+  if (upm_test_timing_judged ())
     fail_unless (stop < full / 2,
         "stop took %" G_GINT64_FORMAT " us, a whole "
         "caption %" G_GINT64_FORMAT " us",
@@ -1283,18 +1177,8 @@ GST_START_TEST (test_stop_cancels_decoding)
   fail_unless (msg == NULL, "a cancelled caption posted an error");
 
   /* and it works again */
-  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
-      GST_STATE_CHANGE_SUCCESS);
-  {
-    GstCaps *caps = gst_caps_from_string (PATCH_CAPS ("video", 4));
-
-    gst_harness_push_event (h, gst_event_new_stream_start ("again"));
-    gst_harness_push_event (h, gst_event_new_caps (caps));
-    gst_caps_unref (caps);
-    gst_segment_init (&segment, GST_FORMAT_TIME);
-    gst_harness_push_event (h, gst_event_new_segment (&segment));
-  }
-  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
+  restart_stream (h, "again");
+  out = upm_test_push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   fail_unless (out != NULL);
   gst_buffer_unref (out);
   gst_element_set_bus (h->element, NULL);
@@ -1308,7 +1192,6 @@ GST_START_TEST (test_stop_while_decoding)
 {
   GstHarness *h = new_chain (
       "task=caption max-pending=2 beam-size=64 max-length=64", NULL);
-  GstSegment segment;
   GstBuffer *out;
   gint round, i;
 
@@ -1316,20 +1199,9 @@ GST_START_TEST (test_stop_while_decoding)
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
   for (round = 0; round < 3; round++)
     {
-      GstCaps *caps = gst_caps_from_string (PATCH_CAPS ("video", 4));
-
+      /* reusable: back to PLAYING, a new stream */
       if (round > 0)
-        {
-          /* reusable: back to PLAYING, a new stream */
-          fail_unless_equals_int (
-              gst_element_set_state (h->element, GST_STATE_PLAYING),
-              GST_STATE_CHANGE_SUCCESS);
-          gst_harness_push_event (h, gst_event_new_stream_start ("again"));
-          gst_harness_push_event (h, gst_event_new_caps (caps));
-          gst_segment_init (&segment, GST_FORMAT_TIME);
-          gst_harness_push_event (h, gst_event_new_segment (&segment));
-        }
-      gst_caps_unref (caps);
+        restart_stream (h, "again");
       for (i = 0; i < 3; i++)
         gst_harness_push (h, clip_buffer (4, i, i * CLIP));
       /* a caption is being decoded: stop now */
@@ -1340,18 +1212,8 @@ GST_START_TEST (test_stop_while_decoding)
       while ((out = gst_harness_try_pull (h)) != NULL)
         gst_buffer_unref (out);
     }
-  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
-      GST_STATE_CHANGE_SUCCESS);
-  {
-    GstCaps *caps = gst_caps_from_string (PATCH_CAPS ("video", 4));
-
-    gst_harness_push_event (h, gst_event_new_stream_start ("last"));
-    gst_harness_push_event (h, gst_event_new_caps (caps));
-    gst_caps_unref (caps);
-    gst_segment_init (&segment, GST_FORMAT_TIME);
-    gst_harness_push_event (h, gst_event_new_segment (&segment));
-  }
-  out = push_and_pull_patiently (h, clip_buffer (4, 5, 0));
+  restart_stream (h, "last");
+  out = upm_test_push_and_pull_patiently (h, clip_buffer (4, 5, 0));
   fail_unless (out != NULL);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
@@ -1369,22 +1231,15 @@ GST_START_TEST (test_state_cycles)
   GstElement *head;
   GstHarness *h;
   GstBuffer *out;
-  gint i;
 
   fail_unless (bin != NULL);
-  for (i = 0; i < 10; i++)
-    {
-      fail_unless_equals_int (gst_element_set_state (bin, GST_STATE_PLAYING),
-          GST_STATE_CHANGE_SUCCESS);
-      fail_unless_equals_int (gst_element_set_state (bin, GST_STATE_NULL),
-          GST_STATE_CHANGE_SUCCESS);
-    }
+  upm_test_cycle_states (bin, 10);
   /* reused, with the task changed while in NULL */
   head = gst_bin_get_by_name (GST_BIN (bin), "head");
   gst_util_set_object_arg (G_OBJECT (head), "task", "caption");
   h = gst_harness_new_with_element (bin, "sink", "src");
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  out = push_and_pull_patiently (h, clip_buffer (4, 1, 0));
+  out = upm_test_push_and_pull_patiently (h, clip_buffer (4, 1, 0));
   fail_unless (out != NULL);
   fail_unless (gst_buffer_get_upm_caption_meta (out) != NULL);
   gst_buffer_unref (out);
@@ -1413,10 +1268,7 @@ GST_START_TEST (test_latency)
   fail_unless (msg != NULL);
   gst_message_unref (msg);
   gst_object_unref (head);
-  gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  chain_teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -1449,15 +1301,13 @@ GST_START_TEST (test_caps_task_mismatch)
                                "task=(string)classify, dim=(int)64");
   gst_harness_push_event (h, gst_event_new_caps (caps));
   gst_caps_unref (caps);
-  err = pop_error (bus);
+  err = upm_test_pop_error (bus);
   fail_unless (err != NULL && strstr (err, "task caption") != NULL, "%s",
       GST_STR_NULL (err));
   g_free (err);
   gst_harness_teardown (h);
   gst_object_unref (head);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  upm_test_drop_bus (bus);
 }
 
 GST_END_TEST;
@@ -1465,14 +1315,11 @@ GST_END_TEST;
 static Suite *
 upmhead_suite (void)
 {
-  Suite *s = suite_create ("upmhead");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmhead", &tc);
 
-  model_path
-      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
-  g_setenv ("UPM_DEFAULT_MODEL", model_path, TRUE);
+  model_path = upm_test_use_fixture_model ();
 
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_property_defaults);
   tcase_add_test (tc, test_property_invalid);
   tcase_add_test (tc, test_labels_missing);

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "upm-test-harness.h"
 #include "upmmeta.h"
 
 static const GstUpmScore test_scores[] = {
@@ -121,6 +122,15 @@ check_routing (GstUpmRoutingMeta *m, gboolean with_extra)
     check_route (&m->routes[G_N_ELEMENTS (test_routes)], &extra_routes[0]);
 }
 
+/* The three metas of buffer_with_all_metas on @buf. */
+static void
+check_metas (GstBuffer *buf)
+{
+  check_result (gst_buffer_get_upm_result_meta (buf));
+  check_caption (gst_buffer_get_upm_caption_meta (buf));
+  check_routing (gst_buffer_get_upm_routing_meta (buf), FALSE);
+}
+
 GST_START_TEST (test_api_types)
 {
   const gchar *const *tags;
@@ -163,9 +173,7 @@ GST_START_TEST (test_add_get)
   gst_buffer_unref (buf);
 
   buf = buffer_with_all_metas ();
-  check_result (gst_buffer_get_upm_result_meta (buf));
-  check_caption (gst_buffer_get_upm_caption_meta (buf));
-  check_routing (gst_buffer_get_upm_routing_meta (buf), FALSE);
+  check_metas (buf);
   gst_buffer_unref (buf);
 }
 
@@ -224,9 +232,7 @@ GST_START_TEST (test_copy_transform)
   /* and is copied again in turn */
   buf = gst_buffer_copy (copy);
   gst_buffer_unref (copy);
-  check_result (gst_buffer_get_upm_result_meta (buf));
-  check_caption (gst_buffer_get_upm_caption_meta (buf));
-  check_routing (gst_buffer_get_upm_routing_meta (buf), FALSE);
+  check_metas (buf);
   gst_buffer_unref (buf);
 }
 
@@ -238,9 +244,7 @@ GST_START_TEST (test_copy_region)
   GstBuffer *part = gst_buffer_copy_region (buf, GST_BUFFER_COPY_ALL, 4, 8);
 
   gst_buffer_unref (buf);
-  check_result (gst_buffer_get_upm_result_meta (part));
-  check_caption (gst_buffer_get_upm_caption_meta (part));
-  check_routing (gst_buffer_get_upm_routing_meta (part), FALSE);
+  check_metas (part);
   gst_buffer_unref (part);
 }
 
@@ -482,10 +486,9 @@ GST_END_TEST;
 static Suite *
 upmmeta_suite (void)
 {
-  Suite *s = suite_create ("upmmeta");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmmeta", &tc);
 
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_api_types);
   tcase_add_test (tc, test_add_get);
   tcase_add_test (tc, test_empty_metas);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "upm.h"
+#include "upm-test-harness.h"
 
 #define CONTEXT_TYPE "upm.model"
 
@@ -477,16 +478,11 @@ GST_END_TEST;
 static Suite *
 upmmodel_suite (void)
 {
-  Suite *s = suite_create ("upmmodel");
-  TCase *tc = tcase_create ("general");
-  gchar *path
-      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmmodel", &tc);
 
-  /* the bundled model is not built here: the fixture is the default */
-  g_setenv ("UPM_DEFAULT_MODEL", path, TRUE);
-  g_free (path);
+  g_free (upm_test_use_fixture_model ());
 
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_property_default);
   tcase_add_test (tc, test_share_in_pipeline);
   tcase_add_test (tc, test_share_between_pipelines);

@@ -9,6 +9,7 @@
 #include <gst/check/gstharness.h>
 
 #include "upm.h"
+#include "upm-test-harness.h"
 #include "upmmeta.h"
 #include "gstupmcommon.h" /* GstUpmPrefixMemory layout (no calls) */
 
@@ -22,30 +23,6 @@
 
 static gchar *model_path;
 
-static UpmModel *
-load_model (void)
-{
-  GError *err = NULL;
-  UpmModel *m = upm_model_load (model_path, &err);
-
-  fail_unless (
-      m != NULL, "cannot load %s: %s", model_path, err ? err->message : "?");
-  return m;
-}
-
-static void
-fill_random (gfloat *x, gsize n, guint32 seed)
-{
-  guint32 s = seed * 2654435761u + 12345u;
-  gsize i;
-
-  for (i = 0; i < n; i++)
-    {
-      s = s * 1664525u + 1013904223u;
-      x[i] = (gfloat)((s >> 8) / 16777216.0 * 2.0 - 1.0);
-    }
-}
-
 /* Library embeddings of a random clip (or of fixed token ids). */
 static gfloat *
 clip_embeddings (UpmModel *m, guint frames, guint32 seed, guint *rows)
@@ -57,7 +34,7 @@ clip_embeddings (UpmModel *m, guint frames, guint32 seed, guint *rows)
 
   *rows = 1 + frames * TPF;
   emb = g_new (gfloat, (gsize)*rows * DIM);
-  fill_random (patches, n, seed);
+  upm_test_fill_random (patches, n, seed);
   fail_unless (upm_embed_patches (ctx, patches, frames, emb, NULL));
   g_free (patches);
   upm_context_free (ctx);
@@ -126,10 +103,7 @@ new_harness (const gchar *props, GstBus **bus)
   bin = gst_parse_launch (desc, NULL);
   fail_unless (bin != NULL);
   if (bus)
-    {
-      *bus = gst_bus_new ();
-      gst_element_set_bus (bin, *bus);
-    }
+    *bus = upm_test_bus_for (bin);
   gst_harness_add_element_full (
       h, bin, &harness_src_template, "sink", &harness_sink_template, "src");
   gst_object_unref (bin);
@@ -138,50 +112,9 @@ new_harness (const gchar *props, GstBus **bus)
 }
 
 static void
-push_caps (GstHarness *h, const gchar *caps_str)
-{
-  GstCaps *caps = gst_caps_from_string (caps_str);
-  GstSegment segment;
-
-  gst_harness_push_event (h, gst_event_new_caps (caps));
-  gst_caps_unref (caps);
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  gst_harness_push_event (h, gst_event_new_segment (&segment));
-}
-
-static gchar *
-pop_error (GstBus *bus)
-{
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  GError *err = NULL;
-  gchar *dbg = NULL, *text;
-
-  if (msg == NULL)
-    return NULL;
-  gst_message_parse_error (msg, &err, &dbg);
-  text = g_strdup_printf ("%s | %s", err->message, dbg ? dbg : "");
-  g_clear_error (&err);
-  g_free (dbg);
-  gst_message_unref (msg);
-  return text;
-}
-
-static const gchar *
-output_task (GstHarness *h)
-{
-  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
-  const gchar *task;
-
-  fail_unless (caps != NULL);
-  task = g_intern_string (
-      gst_structure_get_string (gst_caps_get_structure (caps, 0), "task"));
-  gst_caps_unref (caps);
-  return task;
-}
-
-/* Whether the output caps say the payload is a caption prefix memory. */
-static gboolean
-output_is_prefix_memory (GstHarness *h)
+    /* Whether the output caps say the payload is a caption prefix memory. */
+    static gboolean
+    output_is_prefix_memory (GstHarness *h)
 {
   GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
   gboolean prefix;
@@ -191,19 +124,6 @@ output_is_prefix_memory (GstHarness *h)
       gst_caps_get_features (caps, 0), GST_CAPS_FEATURE_MEMORY_UPM_PREFIX);
   gst_caps_unref (caps);
   return prefix;
-}
-
-static const gchar *
-output_modality (GstHarness *h)
-{
-  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
-  const gchar *modality;
-
-  fail_unless (caps != NULL);
-  modality = g_intern_string (
-      gst_structure_get_string (gst_caps_get_structure (caps, 0), "modality"));
-  gst_caps_unref (caps);
-  return modality;
 }
 
 static void
@@ -219,6 +139,18 @@ assert_hidden (GstBuffer *buf, const gfloat *expect)
         "row element %u: %g != %g", i, ((const gfloat *)map.data)[i],
         expect[i]);
   gst_buffer_unmap (buf, &map);
+}
+
+/* @out holds the <SPE> row the library computes from @emb under @attr;
+ * @routing (where not NULL) gets the library's routing. */
+static void
+assert_library_hidden (GstBuffer *out, UpmModel *m, const gfloat *emb,
+    guint rows, UpmAttr attr, UpmRouting *routing)
+{
+  gfloat hidden[DIM];
+
+  expected_hidden (m, emb, rows, attr, hidden, routing);
+  assert_hidden (out, hidden);
 }
 
 static void
@@ -308,149 +240,172 @@ GST_START_TEST (test_properties)
 
 GST_END_TEST;
 
-GST_START_TEST (test_classify_matches_library)
+/* A test's harness, the model and the embeddings of one input. */
+typedef struct
 {
-  GstHarness *h = new_harness (NULL, NULL);
-  UpmModel *m = load_model ();
+  GstHarness *h;
+  UpmModel *m;
+  gfloat *emb;
   guint rows;
-  gfloat *emb = clip_embeddings (m, 4, 11, &rows);
-  gfloat hidden[DIM];
-  UpmRouting routing;
+} Run;
+
+/* A harness with @props; the embeddings of a random clip of @frames
+ * frames (@seed), or of text_ids where @frames is 0. */
+static void
+run_init (Run *r, const gchar *props, guint frames, guint32 seed)
+{
+  r->h = new_harness (props, NULL);
+  r->m = upm_test_load_model (model_path);
+  r->emb = frames > 0 ? clip_embeddings (r->m, frames, seed, &r->rows)
+                      : text_embeddings (r->m, &r->rows);
+}
+
+/* Pushes the embeddings under embedding caps of @modality and pulls the
+ * output. */
+static GstBuffer *
+run_push (
+    Run *r, const gchar *modality, GstClockTime pts, GstClockTime duration)
+{
+  gchar *caps = g_strdup_printf (EMB_CAPS ("%s"), modality);
   GstBuffer *out;
 
-  /* downstream accepts any task: auto falls back to classify */
-  push_caps (h, EMB_CAPS ("video"));
+  upm_test_push_caps (r->h, caps);
   out = gst_harness_push_and_pull (
-      h, emb_buffer (emb, rows, GST_SECOND, GST_SECOND / 2));
+      r->h, emb_buffer (r->emb, r->rows, pts, duration));
   fail_unless (out != NULL);
-  fail_unless_equals_string (output_task (h), "classify");
+  g_free (caps);
+  return out;
+}
+
+static void
+run_clear (Run *r)
+{
+  g_free (r->emb);
+  upm_model_unref (r->m);
+  gst_harness_teardown (r->h);
+}
+
+GST_START_TEST (test_classify_matches_library)
+{
+  UpmRouting routing;
+  GstBuffer *out;
+  Run r;
+
+  /* downstream accepts any task: auto falls back to classify */
+  run_init (&r, NULL, 4, 11);
+  out = run_push (&r, "video", GST_SECOND, GST_SECOND / 2);
+  fail_unless_equals_string (
+      upm_test_output_caps_field (r.h, "task"), "classify");
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), GST_SECOND);
   fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), GST_SECOND / 2);
 
   upm_routing_init (&routing);
-  expected_hidden (m, emb, rows, UPM_ATTR_CLS_INPUT, hidden, &routing);
-  assert_hidden (out, hidden);
+  assert_library_hidden (out, r.m, r.emb, r.rows, UPM_ATTR_CLS_INPUT, &routing);
   assert_routing (out, &routing, GST_SECOND, GST_SECOND / 2);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 4);
-  fail_unless_equals_int (clip_meta_uint (out, "tokens"), rows);
+  fail_unless_equals_int (clip_meta_uint (out, "tokens"), r.rows);
   /* the payload is the hidden state in system memory, as the caps say */
-  fail_if (output_is_prefix_memory (h));
+  fail_if (output_is_prefix_memory (r.h));
   fail_if (gst_memory_is_type (
       gst_buffer_peek_memory (out, 0), GST_UPM_PREFIX_MEMORY_TYPE));
 
   upm_routing_clear (&routing);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_auto_follows_caption)
 {
-  GstHarness *h = new_harness (NULL, NULL);
-  UpmModel *m = load_model ();
-  UpmContext *ctx = upm_context_new (m);
-  guint rows;
-  gfloat *emb = clip_embeddings (m, 2, 5, &rows);
   GstUpmPrefixMemory *pm;
   UpmRouting routing;
+  UpmContext *ctx;
   UpmPrefix *prefix;
   GstBuffer *out;
+  Run r;
 
+  run_init (&r, NULL, 2, 5);
   gst_harness_set_sink_caps_str (
-      h, "application/x-upm-hidden(memory:UpmPrefix), task=(string)caption");
-  push_caps (h, EMB_CAPS ("video"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, GST_SECOND));
-  fail_unless (out != NULL);
-  fail_unless_equals_string (output_task (h), "caption");
+      r.h, "application/x-upm-hidden(memory:UpmPrefix), task=(string)caption");
+  out = run_push (&r, "video", 0, GST_SECOND);
+  fail_unless_equals_string (
+      upm_test_output_caps_field (r.h, "task"), "caption");
 
   /* The payload is what the caps announce: the clip's prefix by reference
    * in the buffer's one memory. */
-  fail_unless (output_is_prefix_memory (h));
+  fail_unless (output_is_prefix_memory (r.h));
   fail_unless_equals_int (gst_buffer_n_memory (out), 1);
   fail_unless (gst_memory_is_type (
       gst_buffer_peek_memory (out, 0), GST_UPM_PREFIX_MEMORY_TYPE));
   pm = (GstUpmPrefixMemory *)gst_buffer_peek_memory (out, 0);
   fail_unless (pm->prefix != NULL && pm->model != NULL);
-  fail_unless_equals_int (upm_prefix_n_tokens (pm->prefix), rows);
+  fail_unless_equals_int (upm_prefix_n_tokens (pm->prefix), r.rows);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 2);
 
+  ctx = upm_context_new (r.m);
   upm_routing_init (&routing);
-  prefix = upm_prefix_new (ctx, emb, rows, &routing, NULL);
+  prefix = upm_prefix_new (ctx, r.emb, r.rows, &routing, NULL);
   fail_unless (prefix != NULL);
   assert_routing (out, &routing, 0, GST_SECOND);
   upm_prefix_unref (prefix);
 
   upm_routing_clear (&routing);
   gst_buffer_unref (out);
-  g_free (emb);
   upm_context_free (ctx);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_task_retrieve)
 {
-  GstHarness *h = new_harness ("task=retrieve", NULL);
-  UpmModel *m = load_model ();
-  guint rows;
-  gfloat *emb = clip_embeddings (m, 1, 3, &rows);
-  gfloat hidden[DIM];
   GstBuffer *out;
+  Run r;
 
-  push_caps (h, EMB_CAPS ("image"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
-  fail_unless (out != NULL);
-  fail_unless_equals_string (output_task (h), "retrieve");
-  fail_unless_equals_string (output_modality (h), "image");
-  expected_hidden (m, emb, rows, UPM_ATTR_RETRIEVAL_INPUT, hidden, NULL);
-  assert_hidden (out, hidden);
+  run_init (&r, "task=retrieve", 1, 3);
+  out = run_push (&r, "image", 0, 1);
+  fail_unless_equals_string (
+      upm_test_output_caps_field (r.h, "task"), "retrieve");
+  fail_unless_equals_string (
+      upm_test_output_caps_field (r.h, "modality"), "image");
+  assert_library_hidden (
+      out, r.m, r.emb, r.rows, UPM_ATTR_RETRIEVAL_INPUT, NULL);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 1);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_text_input)
 {
-  GstHarness *h = new_harness (NULL, NULL);
-  UpmModel *m = load_model ();
-  guint rows;
-  gfloat *emb = text_embeddings (m, &rows);
-  gfloat hidden[DIM];
   UpmRouting routing;
   GstBuffer *out;
+  Run r;
 
-  push_caps (h, EMB_CAPS ("text"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
-  fail_unless (out != NULL);
-  fail_unless_equals_string (output_task (h), "classify");
-  fail_unless_equals_string (output_modality (h), "text");
+  run_init (&r, NULL, 0, 0);
+  out = run_push (&r, "text", 0, 1);
+  fail_unless_equals_string (
+      upm_test_output_caps_field (r.h, "task"), "classify");
+  fail_unless_equals_string (
+      upm_test_output_caps_field (r.h, "modality"), "text");
   upm_routing_init (&routing);
-  expected_hidden (m, emb, rows, UPM_ATTR_TEXT_INPUT, hidden, &routing);
-  assert_hidden (out, hidden);
+  assert_library_hidden (
+      out, r.m, r.emb, r.rows, UPM_ATTR_TEXT_INPUT, &routing);
   assert_routing (out, &routing, 0, 1);
   fail_unless_equals_int (clip_meta_uint (out, "frames"), 0);
-  fail_unless_equals_int (clip_meta_uint (out, "tokens"), rows);
+  fail_unless_equals_int (clip_meta_uint (out, "tokens"), r.rows);
   upm_routing_clear (&routing);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_not_negotiated)
 {
-  UpmModel *m = load_model ();
+  UpmModel *m = upm_test_load_model (model_path);
   guint rows;
   gfloat *emb = text_embeddings (m, &rows);
   GstHarness *h;
@@ -459,7 +414,7 @@ GST_START_TEST (test_not_negotiated)
   h = new_harness (NULL, NULL);
   gst_harness_set_sink_caps_str (
       h, "application/x-upm-hidden(memory:UpmPrefix), task=(string)caption");
-  push_caps (h, EMB_CAPS ("text"));
+  upm_test_push_caps (h, EMB_CAPS ("text"));
   fail_unless_equals_int (gst_harness_push (h, emb_buffer (emb, rows, 0, 1)),
       GST_FLOW_NOT_NEGOTIATED);
   gst_harness_teardown (h);
@@ -468,7 +423,7 @@ GST_START_TEST (test_not_negotiated)
   h = new_harness ("task=classify", NULL);
   gst_harness_set_sink_caps_str (
       h, "application/x-upm-hidden(memory:UpmPrefix), task=(string)caption");
-  push_caps (h, EMB_CAPS ("video"));
+  upm_test_push_caps (h, EMB_CAPS ("video"));
   fail_unless_equals_int (gst_harness_push (h, emb_buffer (emb, rows, 0, 1)),
       GST_FLOW_NOT_NEGOTIATED);
   gst_harness_teardown (h);
@@ -484,21 +439,14 @@ GST_START_TEST (test_wrong_dim)
   GstBus *bus;
   GstHarness *h = new_harness (NULL, &bus);
   gfloat row[32] = { 0 };
-  gchar *text;
 
-  push_caps (h, "application/x-upm-embeddings, modality=(string)video, "
-                "dim=(int)32");
-  fail_unless_equals_int (
-      gst_harness_push (h, gst_buffer_new_memdup (row, sizeof row)),
-      GST_FLOW_NOT_NEGOTIATED);
-  text = pop_error (bus);
-  fail_unless (text != NULL && strstr (text, "D = 64") != NULL, "%s",
-      GST_STR_NULL (text));
-  g_free (text);
+  upm_test_push_caps (h,
+      "application/x-upm-embeddings, modality=(string)video, "
+      "dim=(int)32");
+  upm_test_assert_push_error (h, bus, gst_buffer_new_memdup (row, sizeof row),
+      GST_FLOW_NOT_NEGOTIATED, "D = 64");
   gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  upm_test_drop_bus (bus);
 }
 
 GST_END_TEST;
@@ -508,44 +456,29 @@ GST_START_TEST (test_invalid_rows)
   GstBus *bus;
   GstHarness *h = new_harness (NULL, &bus);
   gfloat *rows = g_new0 (gfloat, 10 * DIM);
-  gchar *text;
 
-  push_caps (h, EMB_CAPS ("video"));
+  upm_test_push_caps (h, EMB_CAPS ("video"));
   /* 10 rows is not 1 + frames x 16 */
-  fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_wrapped (rows,
-                                                   10 * DIM * sizeof (gfloat))),
-      GST_FLOW_ERROR);
-  text = pop_error (bus);
-  fail_unless (text != NULL && strstr (text, "10 embedded tokens") != NULL,
-      "%s", GST_STR_NULL (text));
-  g_free (text);
+  upm_test_assert_push_error (h, bus,
+      gst_buffer_new_wrapped (rows, 10 * DIM * sizeof (gfloat)), GST_FLOW_ERROR,
+      "10 embedded tokens");
   gst_harness_teardown (h);
-  /* drop messages: they hold the elements, which hold the bus */
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
+  upm_test_drop_bus (bus);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_routing_off)
 {
-  GstHarness *h = new_harness ("routing=false", NULL);
-  UpmModel *m = load_model ();
-  guint rows;
-  gfloat *emb = clip_embeddings (m, 4, 11, &rows);
-  gfloat hidden[DIM];
   GstBuffer *out;
+  Run r;
 
-  push_caps (h, EMB_CAPS ("video"));
-  out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
-  fail_unless (out != NULL);
+  run_init (&r, "routing=false", 4, 11);
+  out = run_push (&r, "video", 0, 1);
   fail_unless (gst_buffer_get_upm_routing_meta (out) == NULL);
-  expected_hidden (m, emb, rows, UPM_ATTR_CLS_INPUT, hidden, NULL);
-  assert_hidden (out, hidden);
+  assert_library_hidden (out, r.m, r.emb, r.rows, UPM_ATTR_CLS_INPUT, NULL);
   gst_buffer_unref (out);
-  g_free (emb);
-  upm_model_unref (m);
-  gst_harness_teardown (h);
+  run_clear (&r);
 }
 
 GST_END_TEST;
@@ -553,34 +486,21 @@ GST_END_TEST;
 GST_START_TEST (test_eos_and_state_cycles)
 {
   GstElement *e = gst_element_factory_make ("upmtransformer", NULL);
-  UpmModel *m = load_model ();
-  guint rows, i;
+  UpmModel *m = upm_test_load_model (model_path);
+  guint rows;
   gfloat *emb = clip_embeddings (m, 4, 2, &rows);
-  gboolean eos = FALSE;
   GstHarness *h;
   GstBuffer *out;
-  GstEvent *ev;
 
   g_object_set (e, "model", model_path, NULL);
-  for (i = 0; i < 10; i++)
-    {
-      fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PLAYING),
-          GST_STATE_CHANGE_SUCCESS);
-      fail_unless_equals_int (
-          gst_element_set_state (e, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
-    }
+  upm_test_cycle_states (e, 10);
   h = gst_harness_new_with_element (e, "sink", "src");
-  push_caps (h, EMB_CAPS ("video"));
+  upm_test_push_caps (h, EMB_CAPS ("video"));
   out = gst_harness_push_and_pull (h, emb_buffer (emb, rows, 0, 1));
   fail_unless (out != NULL);
   gst_buffer_unref (out);
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
-  while ((ev = gst_harness_try_pull_event (h)) != NULL)
-    {
-      eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
-      gst_event_unref (ev);
-    }
-  fail_unless (eos);
+  fail_unless (upm_test_drain_events (h, GST_EVENT_EOS) > 0);
   gst_harness_teardown (h);
   gst_object_unref (e);
   g_free (emb);
@@ -592,14 +512,11 @@ GST_END_TEST;
 static Suite *
 upmtransformer_suite (void)
 {
-  Suite *s = suite_create ("upmtransformer");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = upm_test_suite_new ("upmtransformer", &tc);
 
-  model_path
-      = g_build_filename (g_getenv ("UPM_FIXTURES"), "tiny-moe.upm", NULL);
-  g_setenv ("UPM_DEFAULT_MODEL", model_path, TRUE);
+  model_path = upm_test_use_fixture_model ();
 
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_properties);
   tcase_add_test (tc, test_classify_matches_library);
   tcase_add_test (tc, test_auto_follows_caption);
