@@ -111,10 +111,9 @@ new_harness (const gchar *props, GstBus **bus)
   return h;
 }
 
-static void
-    /* Whether the output caps say the payload is a caption prefix memory. */
-    static gboolean
-    output_is_prefix_memory (GstHarness *h)
+/* Whether the output caps say the payload is a caption prefix memory. */
+static gboolean
+output_is_prefix_memory (GstHarness *h)
 {
   GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
   gboolean prefix;
