@@ -667,27 +667,22 @@ gst_upm_tokenizer_set_vinfo (GstUpmTokenizer *self, const GstVideoInfo *info)
       &self->clipper, GST_VIDEO_INFO_FPS_N (info), GST_VIDEO_INFO_FPS_D (info));
 }
 
+/* The clips the properties give for @info (a still image is a clip of one
+ * frame) and their normalisation; FALSE when clip-frames exceeds the
+ * model's temporal positions. */
 static gboolean
-gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
+gst_upm_tokenizer_clip_layout (GstUpmTokenizer *self, const UpmHParams *hp,
+    const GstVideoInfo *info, guint *span, guint *stride, guint *hop,
+    UpmNormKind *norm_kind)
 {
-  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
-  GstVideoInfo info;
-  guint clip_frames, stride, hop, span;
+  gboolean still = GST_VIDEO_INFO_FPS_N (info) == 0;
   GstUpmTokenizerNorm norm;
-  UpmNormKind norm_kind;
-  gboolean still, ret;
-  GstCaps *out;
-
-  if (!gst_video_info_from_caps (&info, caps))
-    {
-      GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
-      return FALSE;
-    }
+  guint clip_frames;
 
   GST_OBJECT_LOCK (self);
   clip_frames = self->clip_frames;
-  stride = self->frame_stride;
-  hop = self->clip_hop;
+  *stride = self->frame_stride;
+  *hop = self->clip_hop;
   norm = self->norm;
   GST_OBJECT_UNLOCK (self);
 
@@ -696,16 +691,36 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
       gst_upm_tokenizer_check_clip_frames (self);
       return FALSE;
     }
-  still = GST_VIDEO_INFO_FPS_N (&info) == 0;
-  span = still ? 1
-               : (clip_frames ? clip_frames
-                              : gst_upm_tokenizer_default_clip_frames (hp));
-  hop = still ? 1 : (hop ? hop : span);
+  *span = still ? 1
+                : (clip_frames ? clip_frames
+                               : gst_upm_tokenizer_default_clip_frames (hp));
+  *hop = still ? 1 : (*hop ? *hop : *span);
   if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
-    norm_kind = span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
+    *norm_kind = *span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
   else
-    norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE
-                                                     : UPM_NORM_VIDEO;
+    *norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE
+                                                      : UPM_NORM_VIDEO;
+  return TRUE;
+}
+
+static gboolean
+gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
+{
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  GstVideoInfo info;
+  guint stride, hop, span;
+  UpmNormKind norm_kind;
+  gboolean ret;
+  GstCaps *out;
+
+  if (!gst_video_info_from_caps (&info, caps))
+    {
+      GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
+      return FALSE;
+    }
+  if (!gst_upm_tokenizer_clip_layout (
+          self, hp, &info, &span, &stride, &hop, &norm_kind))
+    return FALSE;
 
   if (self->mode == MODE_VIDEO
       && gst_upm_clipper_has_layout (&self->clipper, span, stride, hop)
