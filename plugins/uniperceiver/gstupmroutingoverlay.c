@@ -352,47 +352,66 @@ gst_upm_routing_overlay_aggregate (GstAggregator *agg, gboolean timeout)
   return gst_aggregator_finish_buffer (agg, vbuf);
 }
 
+/* The video's caps: the layout of the frames to draw on, and the caps of
+ * src. */
+static gboolean
+gst_upm_routing_overlay_set_video_caps (
+    GstUpmRoutingOverlay *self, GstCaps *caps)
+{
+  GstVideoInfo info;
+
+  if (!gst_video_info_from_caps (&info, caps))
+    {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+          ("invalid video caps %" GST_PTR_FORMAT, caps));
+      return FALSE;
+    }
+  self->vinfo = info;
+  self->have_info = TRUE;
+  gst_caps_replace (&self->video_caps, caps);
+  gst_pad_mark_reconfigure (GST_AGGREGATOR_SRC_PAD (self));
+  return TRUE;
+}
+
+/* An event of the video pad; FALSE (@event consumed) when it is refused. */
+static gboolean
+gst_upm_routing_overlay_video_event (
+    GstUpmRoutingOverlay *self, GstEvent *event)
+{
+  switch (GST_EVENT_TYPE (event))
+    {
+    case GST_EVENT_CAPS:
+      {
+        GstCaps *caps;
+
+        gst_event_parse_caps (event, &caps);
+        if (gst_upm_routing_overlay_set_video_caps (self, caps))
+          return TRUE;
+        gst_event_unref (event);
+        return FALSE;
+      }
+    case GST_EVENT_SEGMENT:
+      {
+        GstSegment segment;
+
+        gst_event_copy_segment (event, &segment);
+        gst_aggregator_update_segment (GST_AGGREGATOR (self), &segment);
+        return TRUE;
+      }
+    default:
+      return TRUE;
+    }
+}
+
 static gboolean
 gst_upm_routing_overlay_sink_event (
     GstAggregator *agg, GstAggregatorPad *pad, GstEvent *event)
 {
   GstUpmRoutingOverlay *self = GST_UPM_ROUTING_OVERLAY (agg);
 
-  if (pad == self->video_pad)
-    {
-      switch (GST_EVENT_TYPE (event))
-        {
-        case GST_EVENT_CAPS:
-          {
-            GstCaps *caps;
-            GstVideoInfo info;
-
-            gst_event_parse_caps (event, &caps);
-            if (!gst_video_info_from_caps (&info, caps))
-              {
-                GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-                    ("invalid video caps %" GST_PTR_FORMAT, caps));
-                gst_event_unref (event);
-                return FALSE;
-              }
-            self->vinfo = info;
-            self->have_info = TRUE;
-            gst_caps_replace (&self->video_caps, caps);
-            gst_pad_mark_reconfigure (agg->srcpad);
-            break;
-          }
-        case GST_EVENT_SEGMENT:
-          {
-            GstSegment segment;
-
-            gst_event_copy_segment (event, &segment);
-            gst_aggregator_update_segment (agg, &segment);
-            break;
-          }
-        default:
-          break;
-        }
-    }
+  if (pad == self->video_pad
+      && !gst_upm_routing_overlay_video_event (self, event))
+    return FALSE;
   return GST_AGGREGATOR_CLASS (parent_class)->sink_event (agg, pad, event);
 }
 
@@ -435,35 +454,32 @@ query_caps_through (GstPad *template_pad, GstPad *other, GstQuery *query)
   return TRUE;
 }
 
+/* Caps our template takes and @other's peer accepts. */
+static gboolean
+query_accept_caps_through (GstPad *template_pad, GstPad *other, GstQuery *query)
+{
+  GstCaps *caps, *tmpl;
+  gboolean ok;
+
+  gst_query_parse_accept_caps (query, &caps);
+  tmpl = gst_pad_get_pad_template_caps (template_pad);
+  ok = gst_caps_is_subset (caps, tmpl)
+       && gst_pad_peer_query_accept_caps (other, caps);
+  gst_caps_unref (tmpl);
+  gst_query_set_accept_caps_result (query, ok);
+  return TRUE;
+}
+
 static gboolean
 gst_upm_routing_overlay_sink_query (
     GstAggregator *agg, GstAggregatorPad *pad, GstQuery *query)
 {
   GstUpmRoutingOverlay *self = GST_UPM_ROUTING_OVERLAY (agg);
 
-  if (pad == self->video_pad)
-    {
-      switch (GST_QUERY_TYPE (query))
-        {
-        case GST_QUERY_CAPS:
-          return query_caps_through (GST_PAD (pad), agg->srcpad, query);
-        case GST_QUERY_ACCEPT_CAPS:
-          {
-            GstCaps *caps, *tmpl;
-            gboolean ok;
-
-            gst_query_parse_accept_caps (query, &caps);
-            tmpl = gst_pad_get_pad_template_caps (GST_PAD (pad));
-            ok = gst_caps_is_subset (caps, tmpl)
-                 && gst_pad_peer_query_accept_caps (agg->srcpad, caps);
-            gst_caps_unref (tmpl);
-            gst_query_set_accept_caps_result (query, ok);
-            return TRUE;
-          }
-        default:
-          break;
-        }
-    }
+  if (pad == self->video_pad && GST_QUERY_TYPE (query) == GST_QUERY_CAPS)
+    return query_caps_through (GST_PAD (pad), agg->srcpad, query);
+  if (pad == self->video_pad && GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS)
+    return query_accept_caps_through (GST_PAD (pad), agg->srcpad, query);
   return GST_AGGREGATOR_CLASS (parent_class)->sink_query (agg, pad, query);
 }
 
