@@ -479,6 +479,7 @@ gst_upm_tokenizer_get_property (
 
 /* ------------------------------------------------------------ clips */
 
+/* Pushes the clip the clipper made, if any; else @ret, the clipper's. */
 static GstFlowReturn
 gst_upm_tokenizer_push_clip (
     GstUpmTokenizer *self, GstFlowReturn ret, GstBuffer *clip)
