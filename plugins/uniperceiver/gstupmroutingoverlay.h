@@ -10,31 +10,15 @@
 #include <gst/base/gstaggregator.h>
 #include <gst/video/video.h>
 
-G_BEGIN_DECLS
+#include "gstupmroutingdraw.h"
 
-typedef enum
-{
-  GST_UPM_OVERLAY_TOP_LEFT,
-  GST_UPM_OVERLAY_TOP_RIGHT,
-  GST_UPM_OVERLAY_BOTTOM_LEFT,
-  GST_UPM_OVERLAY_BOTTOM_RIGHT,
-} GstUpmOverlayPosition;
+G_BEGIN_DECLS
 
 #define GST_TYPE_UPM_OVERLAY_POSITION (gst_upm_overlay_position_get_type ())
 GType gst_upm_overlay_position_get_type (void);
 
-typedef enum
-{
-  GST_UPM_OVERLAY_MODE_AUTO,
-  GST_UPM_OVERLAY_MODE_PANEL,
-  GST_UPM_OVERLAY_MODE_TOKENS,
-} GstUpmOverlayMode;
-
 #define GST_TYPE_UPM_OVERLAY_MODE (gst_upm_overlay_mode_get_type ())
 GType gst_upm_overlay_mode_get_type (void);
-
-/* The colour of @expert (0xRRGGBB), one of 16, repeating. */
-guint32 gst_upm_routing_overlay_expert_colour (guint expert);
 
 #define GST_TYPE_UPM_ROUTING_OVERLAY (gst_upm_routing_overlay_get_type ())
 G_DECLARE_FINAL_TYPE (GstUpmRoutingOverlay, gst_upm_routing_overlay, GST,

@@ -28,13 +28,12 @@
 
 #include "gstupmtokenizer.h"
 #include "gstupmelements.h"
+#include "gstupmenum.h"
+#include "gstupmrgbconverter.h"
+#include "gstupmtexttokens.h"
 
-#include <string.h>
-#include <libavutil/mem.h>
-#include <libavutil/pixfmt.h>
-#include <libswscale/swscale.h>
-
-GST_DEBUG_CATEGORY_STATIC (gst_upm_tokenizer_debug);
+/* shared with the clipper, the RGB converter and the text path */
+GST_DEBUG_CATEGORY (gst_upm_tokenizer_debug);
 #define GST_CAT_DEFAULT gst_upm_tokenizer_debug
 
 #define DEFAULT_CLIP_FRAMES 0
@@ -62,13 +61,6 @@ typedef enum
   MODE_TEXT,
 } Mode;
 
-/* A kept frame waiting for its clip(s); its patches are in the ring. */
-typedef struct
-{
-  guint64 k; /* index among kept frames */
-  GstClockTime pts, duration;
-} KeptFrame;
-
 struct _GstUpmTokenizer
 {
   GstElement parent;
@@ -88,27 +80,10 @@ struct _GstUpmTokenizer
   /* streaming state, under the stream lock */
   Mode mode;
   GstVideoInfo vinfo;
-  guint span, stride, hop;
   UpmNormKind norm_kind;
-  gsize frame_floats;
-  KeptFrame *ring;      /* span entries */
-  gfloat *ring_patches; /* span x frame_floats; NULL after a clip took it */
-  guint ring_head, ring_len;
-  guint64 n_in, n_kept, next_start;
-  gboolean discont;
+  GstUpmClipper clipper;
+  GstUpmRgbConverter converter;
   GstSegment segment; /* the last one received */
-
-  /* conversion to packed RGB */
-  struct SwsContext *sws;
-  gint sws_width, sws_height;
-  enum AVPixelFormat sws_format;
-  GstVideoColorMatrix sws_matrix;
-  GstVideoColorRange sws_range;
-  guint8 *rgb;
-  gint rgb_stride;
-  gsize rgb_size;
-  guint8 *stage; /* padded copy of the input planes */
-  gsize stage_size;
 };
 
 #define VIDEO_FORMATS                                                          \
@@ -166,33 +141,7 @@ gst_upm_tokenizer_norm_get_type (void)
     { 0, NULL, NULL },
   };
 
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_enum_register_static ("GstUpmTokenizerNorm", values);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
-}
-
-GType
-gst_upm_partial_clip_get_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_PARTIAL_CLIP_PAD,
-        "Pad a partial clip by repeating its last frame when at least half "
-        "of it is present, else drop it",
-        "pad" },
-    { GST_UPM_PARTIAL_CLIP_DROP, "Drop a partial clip", "drop" },
-    { 0, NULL, NULL },
-  };
-
-  if (g_once_init_enter (&type))
-    {
-      GType t = g_enum_register_static ("GstUpmPartialClip", values);
-      g_once_init_leave (&type, t);
-    }
-  return (GType)type;
+  return gst_upm_enum_register_once (&type, "GstUpmTokenizerNorm", values);
 }
 
 /* ----------------------------------------------------------------- class */
@@ -202,6 +151,8 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  const GParamFlags flags
+      = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_DOC_SHOW_DEFAULT;
 
   gobject_class->finalize = gst_upm_tokenizer_finalize;
   gobject_class->set_property = gst_upm_tokenizer_set_property;
@@ -218,15 +169,12 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
           "Kept frames per clip (0: the model's default; at most the model's "
           "number of temporal positions). Still images are 1-frame clips",
           0, MAX_CLIP_FRAMES, DEFAULT_CLIP_FRAMES,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+          flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_FRAME_STRIDE,
       g_param_spec_uint ("frame-stride", "Frame stride",
           "Keep every Nth input frame (1: all)", 1, G_MAXINT,
-          DEFAULT_FRAME_STRIDE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+          DEFAULT_FRAME_STRIDE, flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_CLIP_HOP,
       g_param_spec_uint ("clip-hop", "Clip hop",
@@ -234,17 +182,14 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
           "non-overlapping clips; less than clip-frames: sliding windows, "
           "each frame converted once; more: kept frames between clips are "
           "skipped)",
-          0, G_MAXINT, DEFAULT_CLIP_HOP,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+          0, G_MAXINT, DEFAULT_CLIP_HOP, flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_NORM,
       g_param_spec_enum ("norm", "Normalisation",
           "Resize filter and mean/std of the frames (auto: image for 1-frame "
           "clips, video otherwise)",
           GST_TYPE_UPM_TOKENIZER_NORM, DEFAULT_NORM,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+          flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_PARTIAL_CLIP,
       g_param_spec_enum ("partial-clip", "Partial clip",
@@ -253,8 +198,7 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
           "least half of its frames are present and drop it otherwise, or "
           "always drop it",
           GST_TYPE_UPM_PARTIAL_CLIP, DEFAULT_PARTIAL_CLIP,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING
-              | GST_PARAM_DOC_SHOW_DEFAULT));
+          flags | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -303,43 +247,22 @@ gst_upm_tokenizer_init (GstUpmTokenizer *self)
   self->partial_clip = DEFAULT_PARTIAL_CLIP;
   self->latency = 0;
   self->mode = MODE_NONE;
-  self->sws_format = AV_PIX_FMT_NONE;
+  gst_upm_clipper_init (&self->clipper, GST_ELEMENT (self));
+  gst_upm_rgb_converter_init (&self->converter, GST_ELEMENT (self));
   gst_video_info_init (&self->vinfo);
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
 }
 
-/* ---------------------------------------------------------- clip state */
-
-static void
-gst_upm_tokenizer_reset_clips (GstUpmTokenizer *self)
-{
-  self->ring_head = 0;
-  self->ring_len = 0;
-  self->n_in = 0;
-  self->n_kept = 0;
-  self->next_start = 0;
-  self->discont = TRUE;
-}
+/* ------------------------------------------------------- stream state */
 
 static void
 gst_upm_tokenizer_free_stream (GstUpmTokenizer *self)
 {
-  gst_upm_tokenizer_reset_clips (self);
-  g_clear_pointer (&self->ring, g_free);
-  g_clear_pointer (&self->ring_patches, g_free);
-  self->span = 0;
-  self->frame_floats = 0;
+  gst_upm_clipper_clear (&self->clipper);
   self->mode = MODE_NONE;
   gst_video_info_init (&self->vinfo);
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
-  if (self->sws)
-    sws_freeContext (self->sws);
-  self->sws = NULL;
-  self->sws_format = AV_PIX_FMT_NONE;
-  av_freep (&self->rgb);
-  self->rgb_size = 0;
-  av_freep (&self->stage);
-  self->stage_size = 0;
+  gst_upm_rgb_converter_clear (&self->converter);
   GST_OBJECT_LOCK (self);
   self->latency = 0;
   GST_OBJECT_UNLOCK (self);
@@ -488,107 +411,12 @@ gst_upm_tokenizer_get_property (
 
 /* ------------------------------------------------------------ clips */
 
-static GstClockTime
-gst_upm_tokenizer_frame_duration (GstUpmTokenizer *self)
-{
-  if (GST_VIDEO_INFO_FPS_N (&self->vinfo) <= 0
-      || GST_VIDEO_INFO_FPS_D (&self->vinfo) <= 0)
-    return GST_CLOCK_TIME_NONE;
-  return gst_util_uint64_scale_int (GST_SECOND,
-      GST_VIDEO_INFO_FPS_D (&self->vinfo), GST_VIDEO_INFO_FPS_N (&self->vinfo));
-}
-
-static KeptFrame *
-ring_nth (GstUpmTokenizer *self, guint i)
-{
-  return &self->ring[(self->ring_head + i) % self->span];
-}
-
-static gfloat *
-ring_nth_patches (GstUpmTokenizer *self, guint i)
-{
-  return self->ring_patches
-         + ((self->ring_head + i) % self->span) * self->frame_floats;
-}
-
-/* Pushes the clip made of the first @n_present pending frames, padded to the
- * clip length by repeating the last one. */
+/* Pushes the clip the clipper made, if any; else @ret, the clipper's. */
 static GstFlowReturn
-gst_upm_tokenizer_emit_clip (GstUpmTokenizer *self, guint n_present)
+gst_upm_tokenizer_push_clip (
+    GstUpmTokenizer *self, GstFlowReturn ret, GstBuffer *clip)
 {
-  const gsize frame_bytes = self->frame_floats * sizeof (gfloat);
-  KeptFrame *first = ring_nth (self, 0);
-  KeptFrame *last = ring_nth (self, n_present - 1);
-  GstClockTime end = GST_CLOCK_TIME_NONE, last_duration;
-  GstBuffer *buf;
-  GstMapInfo map;
-  guint i;
-
-  if (n_present == self->span && self->ring_head == 0
-      && self->hop >= self->span)
-    {
-      /* The frames are in order and all leave the ring after this clip:
-       * the clip takes the ring's patches instead of a copy, and the ring
-       * gets new storage with its next frame. */
-      buf = gst_buffer_new_wrapped (
-          self->ring_patches, frame_bytes * self->span);
-      self->ring_patches = NULL;
-    }
-  else
-    {
-      buf = gst_buffer_new_allocate (NULL, frame_bytes * self->span, NULL);
-      if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE))
-        {
-          GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-              ("Could not allocate a clip buffer of %" G_GSIZE_FORMAT " bytes.",
-                  frame_bytes * self->span),
-              (NULL));
-          if (buf)
-            gst_buffer_unref (buf);
-          return GST_FLOW_ERROR;
-        }
-      for (i = 0; i < self->span; i++)
-        memcpy (map.data + i * frame_bytes,
-            ring_nth_patches (self, MIN (i, n_present - 1)), frame_bytes);
-      gst_buffer_unmap (buf, &map);
-    }
-
-  last_duration = GST_CLOCK_TIME_IS_VALID (last->duration)
-                      ? last->duration
-                      : gst_upm_tokenizer_frame_duration (self);
-  if (GST_CLOCK_TIME_IS_VALID (last->pts)
-      && GST_CLOCK_TIME_IS_VALID (last_duration))
-    end = last->pts + last_duration;
-  GST_BUFFER_PTS (buf) = first->pts;
-  if (GST_CLOCK_TIME_IS_VALID (first->pts) && GST_CLOCK_TIME_IS_VALID (end)
-      && end >= first->pts)
-    GST_BUFFER_DURATION (buf) = end - first->pts;
-  if (self->discont)
-    {
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-      self->discont = FALSE;
-    }
-
-  GST_LOG_OBJECT (self,
-      "clip of kept frames %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
-      " (%u of %u present), pts %" GST_TIME_FORMAT
-      " duration %" GST_TIME_FORMAT,
-      first->k, last->k, n_present, self->span,
-      GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
-      GST_TIME_ARGS (GST_BUFFER_DURATION (buf)));
-  return gst_pad_push (self->srcpad, buf);
-}
-
-/* After a clip: the next one starts clip-hop kept frames later. */
-static void
-gst_upm_tokenizer_advance (GstUpmTokenizer *self)
-{
-  self->next_start += self->hop;
-  while (self->ring_len > 0 && ring_nth (self, 0)->k < self->next_start)
-    {
-      self->ring_head = (self->ring_head + 1) % self->span;
-      self->ring_len--;
-    }
+  return clip ? gst_pad_push (self->srcpad, clip) : ret;
 }
 
 /* The end of a run of clips (EOS, new segment or clip layout): the partial
@@ -596,9 +424,9 @@ gst_upm_tokenizer_advance (GstUpmTokenizer *self)
 static GstFlowReturn
 gst_upm_tokenizer_drain (GstUpmTokenizer *self)
 {
-  GstFlowReturn ret = GST_FLOW_OK;
   GstUpmPartialClip policy;
-  guint n;
+  GstBuffer *clip;
+  GstFlowReturn ret;
 
   if (self->mode != MODE_VIDEO)
     return GST_FLOW_OK;
@@ -606,221 +434,11 @@ gst_upm_tokenizer_drain (GstUpmTokenizer *self)
   policy = self->partial_clip;
   GST_OBJECT_UNLOCK (self);
 
-  n = MIN (self->ring_len, self->span);
-  if (n > 0)
-    {
-      if (policy == GST_UPM_PARTIAL_CLIP_PAD && n * 2 >= self->span)
-        {
-          GST_DEBUG_OBJECT (
-              self, "padding a partial clip of %u/%u frames", n, self->span);
-          ret = gst_upm_tokenizer_emit_clip (self, n);
-        }
-      else
-        {
-          GST_DEBUG_OBJECT (
-              self, "dropping a partial clip of %u/%u frames", n, self->span);
-        }
-    }
-  gst_upm_tokenizer_reset_clips (self);
-  return ret;
+  ret = gst_upm_clipper_drain (&self->clipper, policy, &clip);
+  return gst_upm_tokenizer_push_clip (self, ret, clip);
 }
 
 /* -------------------------------------------------------- conversion */
-
-static enum AVPixelFormat
-gst_upm_tokenizer_av_format (GstVideoFormat format)
-{
-  switch (format)
-    {
-    case GST_VIDEO_FORMAT_RGB:
-      return AV_PIX_FMT_RGB24;
-    case GST_VIDEO_FORMAT_BGR:
-      return AV_PIX_FMT_BGR24;
-    case GST_VIDEO_FORMAT_RGBA:
-      return AV_PIX_FMT_RGBA;
-    case GST_VIDEO_FORMAT_BGRA:
-      return AV_PIX_FMT_BGRA;
-    case GST_VIDEO_FORMAT_RGBx:
-      return AV_PIX_FMT_RGB0;
-    case GST_VIDEO_FORMAT_BGRx:
-      return AV_PIX_FMT_BGR0;
-    case GST_VIDEO_FORMAT_xRGB:
-      return AV_PIX_FMT_0RGB;
-    case GST_VIDEO_FORMAT_ARGB:
-      return AV_PIX_FMT_ARGB;
-    case GST_VIDEO_FORMAT_I420:
-    case GST_VIDEO_FORMAT_YV12: /* planes passed as U, V */
-      return AV_PIX_FMT_YUV420P;
-    case GST_VIDEO_FORMAT_NV12:
-      return AV_PIX_FMT_NV12;
-    case GST_VIDEO_FORMAT_NV21:
-      return AV_PIX_FMT_NV21;
-    case GST_VIDEO_FORMAT_Y42B:
-      return AV_PIX_FMT_YUV422P;
-    case GST_VIDEO_FORMAT_Y444:
-      return AV_PIX_FMT_YUV444P;
-    case GST_VIDEO_FORMAT_GRAY8:
-      return AV_PIX_FMT_GRAY8;
-    case GST_VIDEO_FORMAT_YUY2:
-      return AV_PIX_FMT_YUYV422;
-    case GST_VIDEO_FORMAT_UYVY:
-      return AV_PIX_FMT_UYVY422;
-    default:
-      return AV_PIX_FMT_NONE;
-    }
-}
-
-static int
-gst_upm_tokenizer_sws_colorspace (GstVideoColorMatrix matrix)
-{
-  switch (matrix)
-    {
-    case GST_VIDEO_COLOR_MATRIX_BT709:
-      return SWS_CS_ITU709;
-    case GST_VIDEO_COLOR_MATRIX_FCC:
-      return SWS_CS_FCC;
-    case GST_VIDEO_COLOR_MATRIX_SMPTE240M:
-      return SWS_CS_SMPTE240M;
-    case GST_VIDEO_COLOR_MATRIX_BT2020:
-      return SWS_CS_BT2020;
-    default:
-      return SWS_CS_ITU601;
-    }
-}
-
-/* A converter from the frame's format to packed RGB at the same size, with
- * the YUV matrix and range of the caps. */
-static gboolean
-gst_upm_tokenizer_ensure_sws (
-    GstUpmTokenizer *self, gint width, gint height, GError **error)
-{
-  const GstVideoInfo *info = &self->vinfo;
-  enum AVPixelFormat format
-      = gst_upm_tokenizer_av_format (GST_VIDEO_INFO_FORMAT (info));
-  GstVideoColorMatrix matrix = info->colorimetry.matrix;
-  GstVideoColorRange range = info->colorimetry.range;
-  gsize size;
-
-  if (self->sws && self->sws_width == width && self->sws_height == height
-      && self->sws_format == format && self->sws_matrix == matrix
-      && self->sws_range == range)
-    return TRUE;
-
-  if (self->sws)
-    sws_freeContext (self->sws);
-  self->sws = sws_getContext (width, height, format, width, height,
-      AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
-  if (!self->sws)
-    {
-      g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-          "libswscale cannot convert %dx%d %s to RGB", width, height,
-          GST_VIDEO_INFO_NAME (info));
-      return FALSE;
-    }
-  if (GST_VIDEO_INFO_IS_YUV (info))
-    {
-      int *inv_table, *table, src_range, dst_range, brightness, contrast,
-          saturation;
-
-      if (sws_getColorspaceDetails (self->sws, &inv_table, &src_range, &table,
-              &dst_range, &brightness, &contrast, &saturation)
-          >= 0)
-        sws_setColorspaceDetails (self->sws,
-            sws_getCoefficients (gst_upm_tokenizer_sws_colorspace (matrix)),
-            range == GST_VIDEO_COLOR_RANGE_0_255, table, dst_range, brightness,
-            contrast, saturation);
-    }
-  self->sws_width = width;
-  self->sws_height = height;
-  self->sws_format = format;
-  self->sws_matrix = matrix;
-  self->sws_range = range;
-
-  self->rgb_stride = GST_ROUND_UP_32 (width * 3);
-  size = (gsize)self->rgb_stride * height;
-  if (size > self->rgb_size)
-    {
-      av_freep (&self->rgb);
-      self->rgb = av_malloc (size + 64);
-      self->rgb_size = self->rgb ? size : 0;
-      if (!self->rgb)
-        {
-          g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-              "could not allocate a %dx%d RGB frame", width, height);
-          return FALSE;
-        }
-    }
-  GST_DEBUG_OBJECT (self, "converting %dx%d %s to RGB (matrix %d, range %d)",
-      width, height, GST_VIDEO_INFO_NAME (info), matrix, range);
-  return TRUE;
-}
-
-/* libswscale's SIMD reads a little past the end of rows and planes, which
- * GStreamer buffers need not allow: convert from a copy of the planes, each
- * followed by zeroed padding. Planar YUV is passed by component, so that
- * YV12 reads as I420. */
-#define STAGE_PADDING 64
-
-static gboolean
-gst_upm_tokenizer_stage_planes (GstUpmTokenizer *self, GstVideoFrame *frame,
-    const guint8 *src[4], int src_stride[4], GError **error)
-{
-  const GstVideoFormatInfo *finfo = frame->info.finfo;
-  const guint n_planes = GST_VIDEO_FRAME_N_PLANES (frame);
-  gsize used[GST_VIDEO_MAX_PLANES], size[GST_VIDEO_MAX_PLANES], total = 0;
-  guint8 *plane[GST_VIDEO_MAX_PLANES];
-  guint p, i;
-
-  for (p = 0; p < n_planes; p++)
-    {
-      gint comp[GST_VIDEO_MAX_COMPONENTS];
-
-      gst_video_format_info_component (finfo, p, comp);
-      used[p] = (gsize)GST_VIDEO_FRAME_PLANE_STRIDE (frame, p)
-                * GST_VIDEO_FRAME_COMP_HEIGHT (frame, comp[0]);
-      size[p] = GST_ROUND_UP_64 (used[p]) + STAGE_PADDING;
-      total += size[p];
-    }
-  if (total > self->stage_size)
-    {
-      av_freep (&self->stage);
-      self->stage = av_malloc (total);
-      self->stage_size = self->stage ? total : 0;
-      if (!self->stage)
-        {
-          g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-              "could not allocate %" G_GSIZE_FORMAT " bytes", total);
-          return FALSE;
-        }
-    }
-  plane[0] = self->stage;
-  for (p = 0; p < n_planes; p++)
-    {
-      if (p > 0)
-        plane[p] = plane[p - 1] + size[p - 1];
-      memcpy (plane[p], GST_VIDEO_FRAME_PLANE_DATA (frame, p), used[p]);
-      memset (plane[p] + used[p], 0, size[p] - used[p]);
-    }
-
-  if (n_planes == 3)
-    {
-      for (i = 0; i < 3; i++)
-        {
-          p = GST_VIDEO_FORMAT_INFO_PLANE (finfo, i);
-          src[i] = plane[p] + GST_VIDEO_FORMAT_INFO_POFFSET (finfo, i);
-          src_stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
-        }
-    }
-  else
-    {
-      for (p = 0; p < n_planes; p++)
-        {
-          src[p] = plane[p];
-          src_stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
-        }
-    }
-  return TRUE;
-}
 
 /* One video frame -> its patch rows. */
 static gboolean
@@ -844,40 +462,12 @@ gst_upm_tokenizer_frame_to_patches (
   width = GST_VIDEO_FRAME_WIDTH (&frame);
   height = GST_VIDEO_FRAME_HEIGHT (&frame);
 
-  if (GST_VIDEO_FRAME_FORMAT (&frame) == GST_VIDEO_FORMAT_RGB)
+  if (!gst_upm_rgb_converter_convert (
+          &self->converter, &frame, &rgb, &stride, error))
     {
-      rgb = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
-      stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+      gst_video_frame_unmap (&frame);
+      return FALSE;
     }
-  else
-    {
-      const guint8 *src[4] = {
-        NULL,
-      };
-      int src_stride[4] = {
-        0,
-      };
-      guint8 *dst[4] = {
-        NULL,
-      };
-      int dst_stride[4] = {
-        0,
-      };
-
-      if (!gst_upm_tokenizer_ensure_sws (self, width, height, error)
-          || !gst_upm_tokenizer_stage_planes (
-              self, &frame, src, src_stride, error))
-        {
-          gst_video_frame_unmap (&frame);
-          return FALSE;
-        }
-      dst[0] = self->rgb;
-      dst_stride[0] = self->rgb_stride;
-      sws_scale (self->sws, src, src_stride, 0, height, dst, dst_stride);
-      rgb = self->rgb;
-      stride = self->rgb_stride;
-    }
-
   ok = upm_vision_frame_to_patches (gst_upm_tokenizer_hparams (self),
       self->norm_kind, rgb, width, height, stride, patches, error);
   gst_video_frame_unmap (&frame);
@@ -891,38 +481,22 @@ gst_upm_tokenizer_chain_video (GstUpmTokenizer *self, GstBuffer *buf)
 {
   GError *err = NULL;
   GstFlowReturn ret;
-  KeptFrame *slot;
-  guint64 n, k;
+  GstBuffer *clip;
+  gfloat *patches;
+  guint64 n;
 
-  n = self->n_in++;
-  if (n % self->stride != 0)
+  if (!gst_upm_clipper_keep (&self->clipper, &n))
     {
       gst_buffer_unref (buf);
       return GST_FLOW_OK;
     }
-  k = self->n_kept++;
-  if (k < self->next_start)
+  patches = gst_upm_clipper_frame_patches (&self->clipper);
+  if (patches == NULL)
     {
-      /* between clips when clip-hop > clip-frames */
-      gst_buffer_unref (buf);
-      return GST_FLOW_OK;
-    }
-
-  g_assert (self->ring_len < self->span);
-  if (self->ring_patches == NULL)
-    self->ring_patches = g_try_new (gfloat, self->frame_floats * self->span);
-  if (self->ring_patches == NULL)
-    {
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("Could not allocate the patches of a clip (%" G_GSIZE_FORMAT
-           " bytes).",
-              self->frame_floats * self->span * sizeof (gfloat)),
-          (NULL));
       gst_buffer_unref (buf);
       return GST_FLOW_ERROR;
     }
-  if (!gst_upm_tokenizer_frame_to_patches (
-          self, buf, ring_nth_patches (self, self->ring_len), &err))
+  if (!gst_upm_tokenizer_frame_to_patches (self, buf, patches, &err))
     {
       GST_ELEMENT_ERROR (self, STREAM, FORMAT,
           ("Could not convert a video frame to patches: %s", err->message),
@@ -932,55 +506,27 @@ gst_upm_tokenizer_chain_video (GstUpmTokenizer *self, GstBuffer *buf)
       gst_buffer_unref (buf);
       return GST_FLOW_ERROR;
     }
-  slot = ring_nth (self, self->ring_len);
-  slot->k = k;
-  slot->pts = GST_BUFFER_PTS (buf);
-  slot->duration = GST_BUFFER_DURATION (buf);
-  self->ring_len++;
+  ret = gst_upm_clipper_add_frame (
+      &self->clipper, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf), &clip);
   gst_buffer_unref (buf);
-
-  if (self->ring_len < self->span)
-    return GST_FLOW_OK;
-  ret = gst_upm_tokenizer_emit_clip (self, self->span);
-  gst_upm_tokenizer_advance (self);
-  return ret;
+  return gst_upm_tokenizer_push_clip (self, ret, clip);
 }
 
 static GstFlowReturn
 gst_upm_tokenizer_chain_text (GstUpmTokenizer *self, GstBuffer *buf)
 {
   GError *err = NULL;
-  GstMapInfo map;
-  const gchar *text, *end = NULL;
+  GstFlowReturn ret;
   gchar *copy;
   GArray *ids;
   GstBuffer *out;
-  gsize len;
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+  ret = gst_upm_text_buffer_dup (GST_ELEMENT (self), buf, &copy);
+  if (copy == NULL)
     {
-      GST_ELEMENT_ERROR (
-          self, RESOURCE, READ, ("Could not map a text buffer."), (NULL));
       gst_buffer_unref (buf);
-      return GST_FLOW_ERROR;
+      return ret;
     }
-  text = (const gchar *)map.data;
-  len = map.size;
-  while (len > 0 && text[len - 1] == '\0')
-    len--;
-  if (!g_utf8_validate (text, len, &end))
-    {
-      GST_ELEMENT_WARNING (self, STREAM, DECODE,
-          ("Dropped a text buffer that is not valid UTF-8."),
-          ("invalid UTF-8 at byte %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
-           " (pts %" GST_TIME_FORMAT "); the buffer was not tokenised",
-              (gsize)(end - text), len, GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
-      gst_buffer_unmap (buf, &map);
-      gst_buffer_unref (buf);
-      return GST_FLOW_OK;
-    }
-  copy = g_strndup (text, len);
-  gst_buffer_unmap (buf, &map);
 
   ids = upm_tokenize_target (self->model_slot.model, copy,
       gst_upm_tokenizer_hparams (self)->text_max_length, &err);
@@ -994,11 +540,7 @@ gst_upm_tokenizer_chain_text (GstUpmTokenizer *self, GstBuffer *buf)
       return GST_FLOW_ERROR;
     }
 
-  out = gst_buffer_new_allocate (NULL, ids->len * sizeof (gint32), NULL);
-  gst_buffer_fill (out, 0, ids->data, ids->len * sizeof (gint32));
-  gst_buffer_copy_into (out, buf,
-      GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META,
-      0, -1);
+  out = gst_upm_tokens_buffer_new (ids, buf);
   GST_LOG_OBJECT (self, "%u tokens, pts %" GST_TIME_FORMAT, ids->len,
       GST_TIME_ARGS (GST_BUFFER_PTS (out)));
   g_array_unref (ids);
@@ -1033,11 +575,8 @@ gst_upm_tokenizer_update_latency (GstUpmTokenizer *self)
   GstClockTime latency = 0;
   gboolean changed;
 
-  if (self->mode == MODE_VIDEO && self->span > 1
-      && GST_VIDEO_INFO_FPS_N (&self->vinfo) > 0)
-    latency = gst_util_uint64_scale ((guint64)(self->span - 1) * self->stride,
-        GST_SECOND * (guint64)GST_VIDEO_INFO_FPS_D (&self->vinfo),
-        GST_VIDEO_INFO_FPS_N (&self->vinfo));
+  if (self->mode == MODE_VIDEO)
+    latency = gst_upm_clipper_latency (&self->clipper);
 
   GST_OBJECT_LOCK (self);
   changed = self->latency != latency;
@@ -1052,27 +591,31 @@ gst_upm_tokenizer_update_latency (GstUpmTokenizer *self)
     }
 }
 
-static gboolean
-gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
+/* The input video, whose rate also times the frames without a duration. */
+static void
+gst_upm_tokenizer_set_vinfo (GstUpmTokenizer *self, const GstVideoInfo *info)
 {
-  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
-  GstVideoInfo info;
-  guint clip_frames, stride, hop, span;
-  GstUpmTokenizerNorm norm;
-  UpmNormKind norm_kind;
-  gboolean still, ret;
-  GstCaps *out;
+  self->vinfo = *info;
+  gst_upm_clipper_set_rate (
+      &self->clipper, GST_VIDEO_INFO_FPS_N (info), GST_VIDEO_INFO_FPS_D (info));
+}
 
-  if (!gst_video_info_from_caps (&info, caps))
-    {
-      GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
-      return FALSE;
-    }
+/* The clips the properties give for @info (a still image is a clip of one
+ * frame) and their normalisation; FALSE when clip-frames exceeds the
+ * model's temporal positions. */
+static gboolean
+gst_upm_tokenizer_clip_layout (GstUpmTokenizer *self, const UpmHParams *hp,
+    const GstVideoInfo *info, guint *span, guint *stride, guint *hop,
+    UpmNormKind *norm_kind)
+{
+  gboolean still = GST_VIDEO_INFO_FPS_N (info) == 0;
+  GstUpmTokenizerNorm norm;
+  guint clip_frames;
 
   GST_OBJECT_LOCK (self);
   clip_frames = self->clip_frames;
-  stride = self->frame_stride;
-  hop = self->clip_hop;
+  *stride = self->frame_stride;
+  *hop = self->clip_hop;
   norm = self->norm;
   GST_OBJECT_UNLOCK (self);
 
@@ -1081,43 +624,56 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
       gst_upm_tokenizer_check_clip_frames (self);
       return FALSE;
     }
-  still = GST_VIDEO_INFO_FPS_N (&info) == 0;
-  span = still ? 1
-               : (clip_frames ? clip_frames
-                              : gst_upm_tokenizer_default_clip_frames (hp));
-  hop = still ? 1 : (hop ? hop : span);
+  *span = still ? 1
+                : (clip_frames ? clip_frames
+                               : gst_upm_tokenizer_default_clip_frames (hp));
+  *hop = still ? 1 : (*hop ? *hop : *span);
   if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
-    norm_kind = span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
+    *norm_kind = *span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
   else
-    norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE
-                                                     : UPM_NORM_VIDEO;
+    *norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE
+                                                      : UPM_NORM_VIDEO;
+  return TRUE;
+}
 
-  if (self->mode == MODE_VIDEO && self->span == span && self->stride == stride
-      && self->hop == hop && self->norm_kind == norm_kind)
+static gboolean
+gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
+{
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  GstVideoInfo info;
+  guint stride, hop, span;
+  UpmNormKind norm_kind;
+  gboolean ret;
+  GstCaps *out;
+
+  if (!gst_video_info_from_caps (&info, caps))
+    {
+      GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
+      return FALSE;
+    }
+  if (!gst_upm_tokenizer_clip_layout (
+          self, hp, &info, &span, &stride, &hop, &norm_kind))
+    return FALSE;
+
+  if (self->mode == MODE_VIDEO
+      && gst_upm_clipper_has_layout (&self->clipper, span, stride, hop)
+      && self->norm_kind == norm_kind)
     {
       /* Only the frame size, format or rate changed: patches do not depend on
        * them, so the clips go on. */
       GST_DEBUG_OBJECT (
           self, "new input caps, same clips: %" GST_PTR_FORMAT, caps);
-      self->vinfo = info;
+      gst_upm_tokenizer_set_vinfo (self, &info);
       gst_upm_tokenizer_update_latency (self);
       return TRUE;
     }
 
   /* A new clip layout: finish the clip in progress with the old one. */
   gst_upm_tokenizer_drain (self);
-  g_free (self->ring);
-  g_free (self->ring_patches);
-  self->span = span;
-  self->stride = stride;
-  self->hop = hop;
   self->norm_kind = norm_kind;
-  self->frame_floats
-      = (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
-  self->ring = g_new0 (KeptFrame, span);
-  self->ring_patches = g_new (gfloat, self->frame_floats * span);
-  gst_upm_tokenizer_reset_clips (self);
-  self->vinfo = info;
+  gst_upm_clipper_set_layout (&self->clipper, span, stride, hop,
+      (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp));
+  gst_upm_tokenizer_set_vinfo (self, &info);
   self->mode = MODE_VIDEO;
 
   out = gst_caps_new_simple ("application/x-upm-patches", "modality",
@@ -1227,7 +783,7 @@ gst_upm_tokenizer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_upm_tokenizer_drain (self);
       break;
     case GST_EVENT_FLUSH_STOP:
-      gst_upm_tokenizer_reset_clips (self);
+      gst_upm_clipper_reset (&self->clipper);
       break;
     default:
       break;

@@ -9,6 +9,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include "gstupmclipper.h"
 #include "gstupmcommon.h"
 
 G_BEGIN_DECLS
@@ -22,15 +23,6 @@ typedef enum
 
 #define GST_TYPE_UPM_TOKENIZER_NORM (gst_upm_tokenizer_norm_get_type ())
 GType gst_upm_tokenizer_norm_get_type (void);
-
-typedef enum
-{
-  GST_UPM_PARTIAL_CLIP_PAD,
-  GST_UPM_PARTIAL_CLIP_DROP,
-} GstUpmPartialClip;
-
-#define GST_TYPE_UPM_PARTIAL_CLIP (gst_upm_partial_clip_get_type ())
-GType gst_upm_partial_clip_get_type (void);
 
 #define GST_TYPE_UPM_TOKENIZER (gst_upm_tokenizer_get_type ())
 G_DECLARE_FINAL_TYPE (

@@ -161,6 +161,26 @@ assert_grey (GstBuffer *buf, GstVideoFormat format)
   assert_frame (buf, format, &img);
 }
 
+/* The next output frame of @v is @want. */
+static void
+assert_pulled_frame (GstHarness *v, GstVideoFormat format, const Image *want)
+{
+  GstBuffer *out = gst_harness_pull (v);
+
+  assert_frame (out, format, want);
+  gst_buffer_unref (out);
+}
+
+/* The next output frame of @v is undrawn. */
+static void
+assert_pulled_grey (GstHarness *v, GstVideoFormat format)
+{
+  GstBuffer *out = gst_harness_pull (v);
+
+  assert_grey (out, format);
+  gst_buffer_unref (out);
+}
+
 /* ------------------------------------------------------------ routing */
 
 static GstBuffer *
@@ -175,6 +195,14 @@ routing_buffer (GstClockTime pts, GstClockTime duration,
                    buf, "test", 4, 8, pts, duration, routes, n_routes)
                != NULL);
   return buf;
+}
+
+/* The static_routes of a clip at @pts. */
+static GstBuffer *
+static_routing (GstClockTime pts)
+{
+  return routing_buffer (
+      pts, CLIP, static_routes, G_N_ELEMENTS (static_routes));
 }
 
 /* 4x4 patches, 2 frames, visual tokens from 1: patch (x, y) of frame f is
@@ -264,6 +292,23 @@ assert_no_output (Pair *pr, guint ms)
   g_usleep (ms * 1000);
   out = gst_harness_try_pull (pr->v);
   fail_unless (out == NULL, "unexpected frame %" GST_PTR_FORMAT, out);
+}
+
+/* Pulls the events of @h up to its EOS, which must come. */
+static void
+pull_until_eos (GstHarness *h)
+{
+  GstEvent *ev;
+
+  while ((ev = gst_harness_pull_event (h)) != NULL)
+    {
+      gboolean eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+
+      gst_event_unref (ev);
+      if (eos)
+        break;
+    }
+  fail_unless (ev != NULL, "no EOS");
 }
 
 /* ---------------------------------------------------------- properties */
@@ -387,8 +432,7 @@ GST_START_TEST (test_panel_static)
           "position=top-left cell-size=6 opacity=1.0");
       GstBuffer *out;
 
-      gst_harness_push (pr.r, routing_buffer (0, CLIP, static_routes,
-                                  G_N_ELEMENTS (static_routes)));
+      gst_harness_push (pr.r, static_routing (0));
       fail_unless_equals_int (
           gst_harness_push (pr.v, frame_buffer (formats[i], W, H, 0)),
           GST_FLOW_OK);
@@ -410,7 +454,6 @@ GST_START_TEST (test_panel_options)
       "position=bottom-right cell-size=4 opacity=0.5 segment=caption_text "
       "shaded-background=true");
   const gint c = 4, x0 = W - c - 8 * c, y0 = H - c - c;
-  GstBuffer *out;
   Image want;
   guint32 col = scaled (COLOUR_7, 0.9f), col6 = scaled (0xff8000, 0.1f);
   guint32 shade = 0x606060; /* 128 darkened at alpha 64 / 256 */
@@ -430,19 +473,14 @@ GST_START_TEST (test_panel_options)
   image_fill (&want, x0 + 7 * c, y0, x0 + 7 * c + 3, y0 + 3, c7);
   image_fill (&want, x0 + 6 * c, y0, x0 + 6 * c + 3, y0 + 3, c6);
 
-  gst_harness_push (pr.r,
-      routing_buffer (0, CLIP, static_routes, G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr.r, static_routing (0));
   gst_harness_push (pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBx, W, H, 0));
-  out = gst_harness_pull (pr.v);
-  assert_frame (out, GST_VIDEO_FORMAT_RGBx, &want);
-  gst_buffer_unref (out);
+  assert_pulled_frame (pr.v, GST_VIDEO_FORMAT_RGBx, &want);
 
   /* a segment the meta lacks: nothing drawn */
   g_object_set (pr.v->element, "segment", "retrieval_input", NULL);
   gst_harness_push (pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBx, W, H, FRAME));
-  out = gst_harness_pull (pr.v);
-  assert_grey (out, GST_VIDEO_FORMAT_RGBx);
-  gst_buffer_unref (out);
+  assert_pulled_grey (pr.v, GST_VIDEO_FORMAT_RGBx);
   pair_teardown (&pr);
 }
 
@@ -471,7 +509,6 @@ expected_tokens (Image *img, guint frame)
 GST_START_TEST (test_tokens)
 {
   Pair pr = new_overlay ("BGRx", "opacity=1.0 mode=tokens");
-  GstBuffer *out;
   Image want;
   guint i;
 
@@ -482,10 +519,8 @@ GST_START_TEST (test_tokens)
     {
       gst_harness_push (
           pr.v, frame_buffer (GST_VIDEO_FORMAT_BGRx, W, H, CLIP + i * FRAME));
-      out = gst_harness_pull (pr.v);
       expected_tokens (&want, i / 2);
-      assert_frame (out, GST_VIDEO_FORMAT_BGRx, &want);
-      gst_buffer_unref (out);
+      assert_pulled_frame (pr.v, GST_VIDEO_FORMAT_BGRx, &want);
     }
 
   /* frame-index fixed; the grid from the properties: 2x2 patches of 32 px
@@ -494,36 +529,28 @@ GST_START_TEST (test_tokens)
       pr.v->element, "frame-index", 0, "grid-width", 2, "grid-height", 2, NULL);
   gst_harness_push (
       pr.v, frame_buffer (GST_VIDEO_FORMAT_BGRx, W, H, CLIP + 3 * FRAME + 1));
-  out = gst_harness_pull (pr.v);
   image_grey (&want);
   image_fill (&want, 0, 0, 32, 32, COLOUR_7);
   image_fill (&want, 32, 0, 64, 32, COLOUR_3);
   image_fill (&want, 0, 32, 64, 64, COLOUR_7);
-  assert_frame (out, GST_VIDEO_FORMAT_BGRx, &want);
-  gst_buffer_unref (out);
+  assert_pulled_frame (pr.v, GST_VIDEO_FORMAT_BGRx, &want);
 
   /* the ffn gate: all expert 5; mode=panel: nothing (no static routes) */
   g_object_set (pr.v->element, "gate", 1, NULL);
   gst_harness_push (
       pr.v, frame_buffer (GST_VIDEO_FORMAT_BGRx, W, H, CLIP + 3 * FRAME + 2));
-  out = gst_harness_pull (pr.v);
   image_fill (&want, 0, 0, W, H, COLOUR_5);
-  assert_frame (out, GST_VIDEO_FORMAT_BGRx, &want);
-  gst_buffer_unref (out);
+  assert_pulled_frame (pr.v, GST_VIDEO_FORMAT_BGRx, &want);
   gst_util_set_object_arg (G_OBJECT (pr.v->element), "mode", "panel");
   gst_harness_push (
       pr.v, frame_buffer (GST_VIDEO_FORMAT_BGRx, W, H, CLIP + 3 * FRAME + 3));
-  out = gst_harness_pull (pr.v);
-  assert_grey (out, GST_VIDEO_FORMAT_BGRx);
-  gst_buffer_unref (out);
+  assert_pulled_grey (pr.v, GST_VIDEO_FORMAT_BGRx);
 
   /* a layer without per-token routes: nothing */
   g_object_set (pr.v->element, "layer", 2, "mode", 0, NULL);
   gst_harness_push (
       pr.v, frame_buffer (GST_VIDEO_FORMAT_BGRx, W, H, CLIP + 3 * FRAME + 4));
-  out = gst_harness_pull (pr.v);
-  assert_grey (out, GST_VIDEO_FORMAT_BGRx);
-  gst_buffer_unref (out);
+  assert_pulled_grey (pr.v, GST_VIDEO_FORMAT_BGRx);
   pair_teardown (&pr);
 }
 
@@ -578,7 +605,6 @@ GST_START_TEST (test_timing)
 {
   Pair pr = new_overlay ("RGBA", "position=top-left cell-size=6 opacity=1.0");
   GstBuffer *out, *plain;
-  GstEvent *ev;
   Image panel;
 
   expected_panel (&panel, 1.0f);
@@ -593,8 +619,7 @@ GST_START_TEST (test_timing)
   gst_harness_push (pr.r, plain);
   assert_no_output (&pr, 100);
   /* the routing of [1 s, 1.5 s): the frame at 0 comes before it, undrawn */
-  gst_harness_push (pr.r, routing_buffer (2 * CLIP, CLIP, static_routes,
-                              G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr.r, static_routing (2 * CLIP));
   out = gst_harness_pull (pr.v);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 0);
   assert_grey (out, GST_VIDEO_FORMAT_RGBA);
@@ -603,9 +628,7 @@ GST_START_TEST (test_timing)
   /* 1.25 s: drawn; its end (1.5 s) is excluded */
   gst_harness_push (
       pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 2 * CLIP + 2 * FRAME));
-  out = gst_harness_pull (pr.v);
-  assert_frame (out, GST_VIDEO_FORMAT_RGBA, &panel);
-  gst_buffer_unref (out);
+  assert_pulled_frame (pr.v, GST_VIDEO_FORMAT_RGBA, &panel);
   gst_harness_push (pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 3 * CLIP));
   /* the routing ended: dropped, the frame waits for the next */
   assert_no_output (&pr, 100);
@@ -617,21 +640,11 @@ GST_START_TEST (test_timing)
   gst_buffer_unref (out);
   gst_harness_push (
       pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 3 * CLIP + FRAME));
-  out = gst_harness_pull (pr.v);
-  assert_grey (out, GST_VIDEO_FORMAT_RGBA);
-  gst_buffer_unref (out);
+  assert_pulled_grey (pr.v, GST_VIDEO_FORMAT_RGBA);
 
   /* the video's EOS goes out */
   fail_unless (gst_harness_push_event (pr.v, gst_event_new_eos ()));
-  while ((ev = gst_harness_pull_event (pr.v)) != NULL)
-    {
-      gboolean eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
-
-      gst_event_unref (ev);
-      if (eos)
-        break;
-    }
-  fail_unless (ev != NULL, "no EOS");
+  pull_until_eos (pr.v);
   pair_teardown (&pr);
 }
 
@@ -656,8 +669,7 @@ GST_START_TEST (test_segments)
   fail_unless (gst_harness_push_event (pr.v, gst_event_new_segment (&seg)));
   fail_unless (gst_harness_push_event (
       pr.v, gst_event_new_gap (10 * GST_SECOND, FRAME)));
-  gst_harness_push (pr.r,
-      routing_buffer (0, CLIP, static_routes, G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr.r, static_routing (0));
   gst_harness_push (pr.v,
       frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 10 * GST_SECOND + FRAME));
   out = gst_harness_pull (pr.v);
@@ -668,9 +680,7 @@ GST_START_TEST (test_segments)
   gst_harness_push (
       pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 10 * GST_SECOND + CLIP));
   fail_unless (gst_harness_push_event (pr.r, gst_event_new_eos ()));
-  out = gst_harness_pull (pr.v);
-  assert_grey (out, GST_VIDEO_FORMAT_RGBA);
-  gst_buffer_unref (out);
+  assert_pulled_grey (pr.v, GST_VIDEO_FORMAT_RGBA);
   fail_unless (gst_harness_try_pull (pr.v) == NULL);
   while ((ev = gst_harness_try_pull_event (pr.v)) != NULL)
     {
@@ -694,24 +704,18 @@ GST_START_TEST (test_live_timeout)
 {
   Pair pr = new_overlay (
       "RGBA", "position=top-left cell-size=6 opacity=1.0 latency=250000000");
-  GstBuffer *out;
   Image panel;
 
   gst_harness_push (pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 0));
   assert_no_output (&pr, 50);
   fail_unless (gst_harness_crank_single_clock_wait (pr.v));
-  out = gst_harness_pull (pr.v);
-  assert_grey (out, GST_VIDEO_FORMAT_RGBA);
-  gst_buffer_unref (out);
+  assert_pulled_grey (pr.v, GST_VIDEO_FORMAT_RGBA);
 
   /* in time: drawn */
   expected_panel (&panel, 1.0f);
-  gst_harness_push (pr.r,
-      routing_buffer (0, CLIP, static_routes, G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr.r, static_routing (0));
   gst_harness_push (pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, FRAME));
-  out = gst_harness_pull (pr.v);
-  assert_frame (out, GST_VIDEO_FORMAT_RGBA, &panel);
-  gst_buffer_unref (out);
+  assert_pulled_frame (pr.v, GST_VIDEO_FORMAT_RGBA, &panel);
   pair_teardown (&pr);
 }
 
@@ -740,14 +744,12 @@ GST_START_TEST (test_flush)
   gst_harness_push (pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, 0));
   assert_no_output (&pr, 50);
   flush (pr.v);
-  gst_harness_push (pr.r,
-      routing_buffer (0, CLIP, static_routes, G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr.r, static_routing (0));
   flush (pr.r);
   /* the pending routing is gone: this frame waits */
   gst_harness_push (pr.v, frame_buffer (GST_VIDEO_FORMAT_RGBA, W, H, FRAME));
   assert_no_output (&pr, 100);
-  gst_harness_push (pr.r,
-      routing_buffer (0, CLIP, static_routes, G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr.r, static_routing (0));
   out = gst_harness_pull (pr.v);
   fail_unless_equals_uint64 (GST_BUFFER_PTS (out), FRAME);
   assert_frame (out, GST_VIDEO_FORMAT_RGBA, &panel);
@@ -762,40 +764,25 @@ GST_END_TEST;
 GST_START_TEST (test_eos_caps)
 {
   Pair pr = new_overlay ("RGBA", "position=top-left cell-size=6 opacity=1.0");
-  GstBuffer *out;
   GstCaps *caps;
-  GstEvent *ev;
   Image panel;
   Pair pr2;
 
   expected_panel (&panel, 1.0f);
   fail_unless (gst_harness_push_event (pr.r, gst_event_new_eos ()));
   fail_unless (gst_harness_push_event (pr.v, gst_event_new_eos ()));
-  while ((ev = gst_harness_pull_event (pr.v)) != NULL)
-    {
-      gboolean eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
-
-      gst_event_unref (ev);
-      if (eos)
-        break;
-    }
-  fail_unless (ev != NULL, "no EOS");
+  pull_until_eos (pr.v);
   pair_teardown (&pr);
 
   /* xBGR, then new caps mid-stream: RGB */
   pr2 = new_overlay ("xBGR", "position=top-left cell-size=6 opacity=1.0");
-  gst_harness_push (pr2.r,
-      routing_buffer (0, CLIP, static_routes, G_N_ELEMENTS (static_routes)));
+  gst_harness_push (pr2.r, static_routing (0));
   gst_harness_push (pr2.v, frame_buffer (GST_VIDEO_FORMAT_xBGR, W, H, 0));
-  out = gst_harness_pull (pr2.v);
-  assert_frame (out, GST_VIDEO_FORMAT_xBGR, &panel);
-  gst_buffer_unref (out);
+  assert_pulled_frame (pr2.v, GST_VIDEO_FORMAT_xBGR, &panel);
   gst_harness_set_src_caps_str (
       pr2.v, "video/x-raw,format=RGB,width=64,height=64,framerate=8/1");
   gst_harness_push (pr2.v, frame_buffer (GST_VIDEO_FORMAT_RGB, W, H, FRAME));
-  out = gst_harness_pull (pr2.v);
-  assert_frame (out, GST_VIDEO_FORMAT_RGB, &panel);
-  gst_buffer_unref (out);
+  assert_pulled_frame (pr2.v, GST_VIDEO_FORMAT_RGB, &panel);
   caps = gst_pad_get_current_caps (pr2.v->sinkpad);
   fail_unless_equals_string (
       gst_structure_get_string (gst_caps_get_structure (caps, 0), "format"),

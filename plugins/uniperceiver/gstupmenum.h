@@ -1,0 +1,19 @@
+/* gstupmenum.h: registering the plugin's enum types.
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __GST_UPM_ENUM_H__
+#define __GST_UPM_ENUM_H__
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/* The enum type @name with @values (static, 0-terminated), registered on the
+ * first call; @type is the caller's static storage for it. Thread-safe. */
+GType gst_upm_enum_register_once (
+    gsize *type, const gchar *name, const GEnumValue *values);
+
+G_END_DECLS
+#endif /* __GST_UPM_ENUM_H__ */
