@@ -91,20 +91,21 @@ def to_numpy(t):
     return a
 
 
-_DS_RULES = [
-    (re.compile(r"(?<![A-Za-z0-9_])encoder\."), "fused_encoder."),
-    (re.compile(r"attention\.self\.qkv_proj"), "self_attn.qkv_proj"),
-    (re.compile(r"attention\.output\.dense"), "self_attn.dense"),
-    (re.compile(r"deepspeed_moe\.gate"), "gate"),
-    (re.compile(r"deepspeed_moe\.experts"), "experts"),
-    (re.compile(r"ffn\.dense\."), "linear1."),
-    (re.compile(r"ffn\.dense2\."), "linear2."),
-    (re.compile(r"LayerNormModules\.0\."), "norm1."),
-    (re.compile(r"LayerNormModules\.1\."), "norm2."),
-    (re.compile(r"attention_output\.residual_scale"), "gamma_1"),
-    (re.compile(r"ffn_output\.residual_scale"), "gamma_2"),
-    (re.compile(r"(?<![A-Za-z0-9_])predictor\."), "loss_prepare."),
-]
+# (DeepSpeed pattern, official name), applied in this order
+_DS_RULES = [(re.compile(pattern), official) for pattern, official in [
+    (r"(?<![A-Za-z0-9_])encoder\.", "fused_encoder."),
+    (r"attention\.self\.qkv_proj", "self_attn.qkv_proj"),
+    (r"attention\.output\.dense", "self_attn.dense"),
+    (r"deepspeed_moe\.gate", "gate"),
+    (r"deepspeed_moe\.experts", "experts"),
+    (r"ffn\.dense\.", "linear1."),
+    (r"ffn\.dense2\.", "linear2."),
+    (r"LayerNormModules\.0\.", "norm1."),
+    (r"LayerNormModules\.1\.", "norm2."),
+    (r"attention_output\.residual_scale", "gamma_1"),
+    (r"ffn_output\.residual_scale", "gamma_2"),
+    (r"(?<![A-Za-z0-9_])predictor\.", "loss_prepare."),
+]]
 
 
 def ds_to_official(sd):
