@@ -15,21 +15,14 @@ usage() { sed -n 3,6p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 font="Sans 10"
 preset=veryfast
-pos=()
-while [ $# -gt 0 ]; do
-  upm_common_opt "$@"
-  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+mp4_opt() {
   case "$1" in
-    --font) [ $# -ge 2 ] || usage; font=$2; shift 2 ;;
-    --preset) [ $# -ge 2 ] || usage; preset=$2; shift 2 ;;
-    -h | --help) usage 0 ;;
-    -*) echo "unknown option $1" >&2; usage ;;
-    *) pos+=("$1"); shift ;;
+    --font) upm_optarg "$@"; font=$2 ;;
+    --preset) upm_optarg "$@"; preset=$2 ;;
   esac
-done
-[ ${#pos[@]} -eq 2 ] || usage
-in=${pos[0]}
-out=${pos[1]}
+}
+upm_parse_args mp4_opt "$@"
+upm_take_pos in out
 upm_need_file "$in"
 upm_finish_opts
 upm_need_elements textoverlay x264enc mp4mux

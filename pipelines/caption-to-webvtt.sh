@@ -12,20 +12,13 @@ set -euo pipefail
 usage() { sed -n 3,5p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 own=0
-pos=()
-while [ $# -gt 0 ]; do
-  upm_common_opt "$@"
-  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+webvtt_opt() {
   case "$1" in
-    --own-format) own=1; shift ;;
-    -h | --help) usage 0 ;;
-    -*) echo "unknown option $1" >&2; usage ;;
-    *) pos+=("$1"); shift ;;
+    --own-format) own=1; UPM_SHIFT=1 ;;
   esac
-done
-[ ${#pos[@]} -eq 2 ] || usage
-in=${pos[0]}
-out=${pos[1]}
+}
+upm_parse_args webvtt_opt "$@"
+upm_take_pos in out
 upm_need_file "$in"
 upm_finish_opts
 if [ $own = 0 ] && ! gst-inspect-1.0 --exists --atleast-version=0.0.0 webvttenc; then

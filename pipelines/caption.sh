@@ -8,19 +8,13 @@ set -euo pipefail
 usage() { sed -n 3,4p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 fmt_args=()
-in=""
-while [ $# -gt 0 ]; do
-  upm_common_opt "$@"
-  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+caption_opt() {
   case "$1" in
-    --routing-summary) fmt_args+=(--routing-summary); shift ;;
-    -h | --help) usage 0 ;;
-    -*) echo "unknown option $1" >&2; usage ;;
-    *) [ -z "$in" ] || usage; in=$1; shift ;;
+    --routing-summary) fmt_args+=(--routing-summary); UPM_SHIFT=1 ;;
   esac
-done
-[ -n "$in" ] || usage
-upm_need_file "$in"
+}
+upm_parse_input caption_opt "$@"
+in=$UPM_IN
 upm_finish_opts
 offset=$(upm_stream_offset "$in")
 

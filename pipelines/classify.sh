@@ -11,21 +11,14 @@ usage() { sed -n 4,6p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 fmt_args=()
 top_k=3
-pos=()
-while [ $# -gt 0 ]; do
-  upm_common_opt "$@"
-  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+classify_opt() {
   case "$1" in
-    --top-k) [ $# -ge 2 ] || usage; top_k=$2; shift 2 ;;
-    --routing-summary) fmt_args+=(--routing-summary); shift ;;
-    -h | --help) usage 0 ;;
-    -*) echo "unknown option $1" >&2; usage ;;
-    *) pos+=("$1"); shift ;;
+    --top-k) upm_optarg "$@"; top_k=$2 ;;
+    --routing-summary) fmt_args+=(--routing-summary); UPM_SHIFT=1 ;;
   esac
-done
-[ ${#pos[@]} -eq 2 ] || usage
-in=${pos[0]}
-labels=${pos[1]}
+}
+upm_parse_args classify_opt "$@"
+upm_take_pos in labels
 upm_need_file "$in"
 [ -n "${labels//[ ,]/}" ] || upm_die "no labels given"
 upm_finish_opts

@@ -64,6 +64,62 @@ upm_common_opt() {
   esac
 }
 
+# upm_parse_args HANDLER ARG...: reads the command line. Each argument goes in
+# turn to upm_common_opt; then -h/--help calls the script's usage function
+# with 0; then HANDLER, the script's own options, runs with the arguments
+# left (it sets UPM_SHIFT to the number it used, leaving it 0 for none: see
+# upm_optarg). What none of them takes is an unknown option (usage) or goes
+# to UPM_POS; with UPM_MAX_POS set, one more than that many is a usage error.
+UPM_POS=()
+upm_parse_args() {
+  local handler=$1
+  shift
+  while [ $# -gt 0 ]; do
+    upm_common_opt "$@"
+    if [ "$UPM_SHIFT" -eq 0 ]; then
+      case "$1" in -h | --help) usage 0 ;; esac
+      "$handler" "$@"
+    fi
+    if [ "$UPM_SHIFT" -eq 0 ]; then
+      case "$1" in
+        -*) echo "unknown option $1" >&2; usage ;;
+        *)
+          [ -z "${UPM_MAX_POS:-}" ] || [ ${#UPM_POS[@]} -lt "$UPM_MAX_POS" ] || usage
+          UPM_POS+=("$1"); UPM_SHIFT=1 ;;
+      esac
+    fi
+    shift "$UPM_SHIFT"
+  done
+}
+
+# upm_parse_input HANDLER ARG...: upm_parse_args for a script that takes one
+# input file: usage without it, an error when it cannot be read; UPM_IN is
+# its name.
+upm_parse_input() {
+  UPM_MAX_POS=1
+  upm_parse_args "$@"
+  UPM_IN=${UPM_POS[0]:-}
+  [ -n "$UPM_IN" ] || usage
+  upm_need_file "$UPM_IN"
+}
+
+# upm_optarg "$@": in a HANDLER, for an option that takes a value ($2):
+# usage when there is none, else UPM_SHIFT=2.
+upm_optarg() {
+  [ $# -ge 2 ] || usage
+  UPM_SHIFT=2
+}
+
+# upm_take_pos NAME...: usage unless UPM_POS holds one argument per NAME;
+# sets each NAME to its argument, in order.
+upm_take_pos() {
+  [ ${#UPM_POS[@]} -eq $# ] || usage
+  local i
+  for ((i = 1; i <= $#; i++)); do
+    printf -v "${!i}" '%s' "${UPM_POS[i - 1]}"
+  done
+}
+
 # Call after the options: checks the model and adds it to UPM_PROPS.
 upm_finish_opts() {
   if [ -n "$UPM_MODEL_FILE" ]; then
@@ -71,6 +127,16 @@ upm_finish_opts() {
     UPM_PROPS+=("model=$UPM_MODEL_FILE")
   fi
   upm_need_elements upmbin
+}
+
+# upm_task_props LABELS: sets UPM_TASK to upmbin's task properties: classify
+# against LABELS when there are any, else caption.
+upm_task_props() {
+  if [ -n "$1" ]; then
+    UPM_TASK=(task=classify labels="$1")
+  else
+    UPM_TASK=(task=caption)
+  fi
 }
 
 # upm_stream_offset FILE: prints the stream time minus the PTS (ns) of the

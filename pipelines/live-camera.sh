@@ -26,21 +26,19 @@ size=""
 fps=""
 labels=""
 fmt_args=()
-while [ $# -gt 0 ]; do
-  upm_common_opt "$@"
-  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+camera_opt() {
   case "$1" in
-    --device) [ $# -ge 2 ] || usage; device=$2; shift 2 ;;
-    --test) test_src=1; shift ;;
-    --num-buffers) [ $# -ge 2 ] || usage; num_buffers=$2; shift 2 ;;
-    --size) [ $# -ge 2 ] || usage; size=$2; shift 2 ;;
-    --fps) [ $# -ge 2 ] || usage; fps=$2; shift 2 ;;
-    --labels) [ $# -ge 2 ] || usage; labels=$2; shift 2 ;;
-    --drift) fmt_args+=(--drift); shift ;;
-    -h | --help) usage 0 ;;
+    --device) upm_optarg "$@"; device=$2 ;;
+    --test) test_src=1; UPM_SHIFT=1 ;;
+    --num-buffers) upm_optarg "$@"; num_buffers=$2 ;;
+    --size) upm_optarg "$@"; size=$2 ;;
+    --fps) upm_optarg "$@"; fps=$2 ;;
+    --labels) upm_optarg "$@"; labels=$2 ;;
+    --drift) fmt_args+=(--drift); UPM_SHIFT=1 ;;
     *) echo "unknown argument $1" >&2; usage ;;
   esac
-done
+}
+upm_parse_args camera_opt "$@"
 upm_finish_opts
 
 caps=video/x-raw
@@ -61,16 +59,11 @@ else
   upm_need_elements v4l2src
   src=(v4l2src device="$device" num-buffers="$num_buffers" ! "$caps")
 fi
-if [ -n "$labels" ]; then
-  task=(task=classify labels="$labels")
-  mode=classify
-else
-  task=(task=caption)
-  mode=caption
-fi
+upm_task_props "$labels"
+mode=${UPM_TASK[0]#task=}
 
 # -e: Ctrl-C sends EOS, so the last clip is still printed.
 gst-launch-1.0 -q -e "${src[@]}" ! videoconvert ! \
   queue leaky=downstream max-size-buffers=16 max-size-bytes=0 max-size-time=0 ! \
-  upmbin "${task[@]}" text-format=json "${UPM_PROPS[@]}" ! fdsink fd=1 sync=false |
+  upmbin "${UPM_TASK[@]}" text-format=json "${UPM_PROPS[@]}" ! fdsink fd=1 sync=false |
   upm_format "$mode" "${fmt_args[@]}"

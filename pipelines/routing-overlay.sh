@@ -30,34 +30,28 @@ num_buffers=48
 preset=veryfast
 font="Sans 10"
 ov_props=()
-pos=()
-while [ $# -gt 0 ]; do
-  upm_common_opt "$@"
-  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+overlay_opt() {
   case "$1" in
-    -o | --output) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
-    --caption) caption=1; shift ;;
-    --labels) [ $# -ge 2 ] || usage; labels=$2; shift 2 ;;
+    -o | --output) upm_optarg "$@"; out=$2 ;;
+    --caption) caption=1; UPM_SHIFT=1 ;;
+    --labels) upm_optarg "$@"; labels=$2 ;;
     --position | --cell-size | --opacity | --segment)
-      [ $# -ge 2 ] || usage; ov_props+=("${1#--}=$2"); shift 2 ;;
-    --num-buffers) [ $# -ge 2 ] || usage; num_buffers=$2; shift 2 ;;
-    --preset) [ $# -ge 2 ] || usage; preset=$2; shift 2 ;;
-    --font) [ $# -ge 2 ] || usage; font=$2; shift 2 ;;
-    --test) test_src=1; shift ;;
-    -h | --help) usage 0 ;;
-    -*) echo "unknown option $1" >&2; usage ;;
-    *) pos+=("$1"); shift ;;
+      upm_optarg "$@"; ov_props+=("${1#--}=$2") ;;
+    --num-buffers) upm_optarg "$@"; num_buffers=$2 ;;
+    --preset) upm_optarg "$@"; preset=$2 ;;
+    --font) upm_optarg "$@"; font=$2 ;;
+    --test) test_src=1; UPM_SHIFT=1 ;;
   esac
-done
+}
+upm_parse_args overlay_opt "$@"
 if [ $test_src = 1 ]; then
-  [ ${#pos[@]} -eq 0 ] || usage
+  upm_take_pos
   case "$num_buffers" in '' | *[!0-9]*) upm_die "--num-buffers wants a number" ;; esac
   src=(videotestsrc pattern=ball num-buffers="$num_buffers" !
     video/x-raw,width=160,height=120,framerate=8/1)
   : "${out:=routing-overlay.mp4}"
 else
-  [ ${#pos[@]} -eq 1 ] || usage
-  in=${pos[0]}
+  upm_take_pos in
   upm_need_file "$in"
   src=(filesrc location="$in" ! decodebin ! video/x-raw)
   : "${out:=${in%.*}-routing.mp4}"
@@ -65,11 +59,7 @@ fi
 [ -z "$labels" ] || [ $caption = 0 ] || upm_die "--caption and --labels exclude each other"
 upm_finish_opts
 upm_need_elements upmroutingoverlay x264enc mp4mux
-if [ -n "$labels" ]; then
-  task=(task=classify labels="$labels")
-else
-  task=(task=caption)
-fi
+upm_task_props "$labels"
 
 # The video branch's queue is not capped: it holds the frames of a clip until
 # the clip's routing comes out of upmbin (see caption-to-mp4.sh).
@@ -77,7 +67,7 @@ vqueue=(queue max-size-buffers=0 max-size-bytes=0 max-size-time=0)
 if [ $caption = 1 ]; then
   upm_need_elements textoverlay
   gst-launch-1.0 -q "${src[@]}" ! tee name=t \
-    t. ! queue ! videoconvert ! upmbin "${task[@]}" text-format=label "${UPM_PROPS[@]}" ! \
+    t. ! queue ! videoconvert ! upmbin "${UPM_TASK[@]}" text-format=label "${UPM_PROPS[@]}" ! \
       tee name=r \
     r. ! queue ! o.routing_sink \
     r. ! queue ! ov.text_sink \
@@ -89,7 +79,7 @@ if [ $caption = 1 ]; then
     mp4mux ! filesink location="$out"
 else
   gst-launch-1.0 -q "${src[@]}" ! tee name=t \
-    t. ! queue ! videoconvert ! upmbin "${task[@]}" "${UPM_PROPS[@]}" ! o.routing_sink \
+    t. ! queue ! videoconvert ! upmbin "${UPM_TASK[@]}" "${UPM_PROPS[@]}" ! o.routing_sink \
     t. ! "${vqueue[@]}" ! videoconvert ! o.video_sink \
     upmroutingoverlay name=o "${ov_props[@]}" ! \
     videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset="$preset" ! h264parse ! \

@@ -13,28 +13,18 @@ usage() { sed -n 6,8p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 
 mode=routing
 labels=""
-in=""
-while [ $# -gt 0 ]; do
-  upm_common_opt "$@"
-  if [ "$UPM_SHIFT" -gt 0 ]; then shift "$UPM_SHIFT"; continue; fi
+routing_opt() {
   case "$1" in
-    --labels) [ $# -ge 2 ] || usage; labels=$2; shift 2 ;;
-    --json) mode=jsonl; shift ;;
-    -h | --help) usage 0 ;;
-    -*) echo "unknown option $1" >&2; usage ;;
-    *) [ -z "$in" ] || usage; in=$1; shift ;;
+    --labels) upm_optarg "$@"; labels=$2 ;;
+    --json) mode=jsonl; UPM_SHIFT=1 ;;
   esac
-done
-[ -n "$in" ] || usage
-upm_need_file "$in"
+}
+upm_parse_input routing_opt "$@"
+in=$UPM_IN
 upm_finish_opts
 offset=$(upm_stream_offset "$in")
-if [ -n "$labels" ]; then
-  task=(task=classify labels="$labels")
-else
-  task=(task=caption)
-fi
+upm_task_props "$labels"
 
 gst-launch-1.0 -q filesrc location="$in" ! decodebin ! video/x-raw ! videoconvert ! \
-  upmbin "${task[@]}" text-format=json "${UPM_PROPS[@]}" ! fdsink fd=1 sync=false |
+  upmbin "${UPM_TASK[@]}" text-format=json "${UPM_PROPS[@]}" ! fdsink fd=1 sync=false |
   upm_format "$mode" --offset "$offset"

@@ -17,39 +17,22 @@
 
 import gzip
 import html
-import os
 import sys
 import unicodedata
 
 import regex
 
-N_MERGES = 48894
-SPECIALS = ["<|startoftext|>", "<|endoftext|>", "<|mask|>", "<|gen|>",
-            "<|spe|>"]
+# (tools/upmspec.py: found on sys.path as this file is)
+from upmspec import CLIP_N_MERGES as N_MERGES
+from upmspec import DEFAULT_BPE, bytes_to_unicode, merge_pair, vocab_tokens
+from upmspec import SPECIAL_TOKENS as SPECIALS
 # <|mask|> is deliberately not atomic (Uni-Perceiver's pattern).
 PATTERN = (r"<\|startoftext\|>|<\|endoftext\|>|<\|gen\|>|<\|spe\|>|"
            r"'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+")
 
 
 def default_vocab_path():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(here, "..", "data", "clip-bpe",
-                        "bpe_simple_vocab_16e6.txt.gz")
-
-
-def bytes_to_unicode():
-    """byte -> unicode character, in vocabulary order."""
-    bs = (list(range(ord("!"), ord("~") + 1))
-          + list(range(ord("\u00a1"), ord("\u00ac") + 1))
-          + list(range(ord("\u00ae"), ord("\u00ff") + 1)))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
+    return DEFAULT_BPE
 
 
 def basic_clean(text):
@@ -73,10 +56,7 @@ class ClipBpe:
         merges = [tuple(m.split()) for m in lines[1:N_MERGES + 1]]
         self.byte_encoder = bytes_to_unicode()
         self.byte_decoder = {v: k for k, v in self.byte_encoder.items()}
-        vocab = list(self.byte_encoder.values())
-        vocab += [v + "</w>" for v in vocab]
-        vocab += ["".join(m) for m in merges]
-        vocab += SPECIALS
+        vocab = vocab_tokens("".join(m) for m in merges)
         self.vocab = vocab
         self.encoder = {v: i for i, v in enumerate(vocab)}
         self.ranks = {m: i for i, m in enumerate(merges)}
@@ -92,17 +72,7 @@ class ClipBpe:
             best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
             if best not in self.ranks:
                 break
-            out = []
-            i = 0
-            while i < len(word):
-                if (i + 1 < len(word) and word[i] == best[0]
-                        and word[i + 1] == best[1]):
-                    out.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            word = out
+            word = merge_pair(word, best)
         self.cache[token] = word
         return word
 

@@ -25,40 +25,21 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import upmgguf  # noqa: E402
+from upmspec import (ATTRIBUTE_NAMES, CLIP_N_MERGES, DEFAULT_BPE, LOGIT_SCALE_NAMES,  # noqa: E402
+                     ROUTING_LEVELS, SPECIAL_TOKENS, vocab_tokens)
+from upmspec import ATTRIBUTES as OFFICIAL_ATTRIBUTES  # noqa: E402
+# MoE routing levels: modality and task gates have a learned embedding with one row per
+# modality (visual, text) or task (classification, retrieval, captioning, text), stored as
+# <gate>.embd; token and context gates have only wg.
+from upmspec import EMBED_ROWS as GATE_EMBED_ROWS  # noqa: E402
 
 FORMAT_VERSION = 1
-DEFAULT_BPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                           "data", "clip-bpe", "bpe_simple_vocab_16e6.txt.gz")
-CLIP_N_MERGES = 48894
-SPECIAL_TOKENS = ["<|startoftext|>", "<|endoftext|>", "<|mask|>", "<|gen|>", "<|spe|>"]
-
-# model-spec §3.3, in the order of docs/model-format.md
-ATTRIBUTE_NAMES = ["cls_input", "retrieval_input", "retrieval_target", "caption_prefix",
-                   "caption_text", "text_input", "cls_target", "vocab_target"]
-OFFICIAL_ATTRIBUTES = {
-    "cls_input":        [1, 0, 0, 1, 1, 0, 0, 0],
-    "retrieval_input":  [1, 0, 0, 1, 1, 0, 0, 0],
-    "retrieval_target": [1, 0, 0, 1, 0, 1, 1, 0],
-    "caption_prefix":   [1, 1, 0, 1, 1, 0, 0, 0],
-    "caption_text":     [1, 1, 0, 1, 0, 1, 0, 1],
-    "text_input":       [0, 1, 0, 1, 0, 1, 0, 0],
-    "cls_target":       [1, 0, 0, 1, 0, 1, 1, 0],
-    "vocab_target":     [1, 1, 0, 1, 0, 1, 1, 0],
-}
-LOGIT_SCALE_NAMES = ["img_cls", "video_cls", "text_mlm", "text_caption", "caption", "mlm",
-                     "retrieve", "tqa_mlm", "tqa_caption", "tqa_retrieve", "downstream"]
 REQUIRED_LOGIT_SCALES = ["img_cls", "video_cls", "caption", "retrieve"]
 
 IMAGE_MEAN = [0.485, 0.456, 0.406]
 IMAGE_STD = [0.229, 0.224, 0.225]
 VIDEO_MEAN = [0.5, 0.5, 0.5]
 VIDEO_STD = [0.5, 0.5, 0.5]
-
-# MoE routing levels (docs/model-format.md); modality and task gates have a learned embedding
-# with one row per modality (visual, text) or task (classification, retrieval, captioning,
-# text), stored as <gate>.embd; token and context gates have only wg.
-ROUTING_LEVELS = ["attribute", "token", "context", "modality", "task"]
-GATE_EMBED_ROWS = {"modality": 2, "task": 4}
 
 MOE_LINEARS = [  # (official prefix inside a layer, our tensor stem)
     ("self_attn.qkv_proj", "attn_qkv"),
@@ -73,20 +54,6 @@ class ConvertError(Exception):
 
 
 # ------------------------------------------------------------------ tokenizer
-def bytes_to_unicode():
-    """CLIP's reversible byte -> printable unicode mapping, in CLIP's order."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
-        + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
 def clip_vocab(bpe_path, n_merges=None):
     """Tokens and merge lines of CLIP's BPE file, keeping the first n_merges merges."""
     if n_merges is None:
@@ -101,15 +68,13 @@ def clip_vocab(bpe_path, n_merges=None):
     merges = lines[1:n_merges + 1]
     if len(merges) != n_merges:
         raise ConvertError("%s has only %d merge lines" % (bpe_path, len(merges)))
-    symbols = bytes_to_unicode()
-    tokens = symbols + [s + "</w>" for s in symbols]
+    merged = []
     for m in merges:
         parts = m.split()
         if len(parts) != 2:
             raise ConvertError("%s: malformed merge line %r" % (bpe_path, m))
-        tokens.append(parts[0] + parts[1])
-    tokens += SPECIAL_TOKENS
-    return tokens, merges
+        merged.append(parts[0] + parts[1])
+    return vocab_tokens(merged), merges
 
 
 # ------------------------------------------------------------ state dicts
@@ -126,20 +91,21 @@ def to_numpy(t):
     return a
 
 
-_DS_RULES = [
-    (re.compile(r"(?<![A-Za-z0-9_])encoder\."), "fused_encoder."),
-    (re.compile(r"attention\.self\.qkv_proj"), "self_attn.qkv_proj"),
-    (re.compile(r"attention\.output\.dense"), "self_attn.dense"),
-    (re.compile(r"deepspeed_moe\.gate"), "gate"),
-    (re.compile(r"deepspeed_moe\.experts"), "experts"),
-    (re.compile(r"ffn\.dense\."), "linear1."),
-    (re.compile(r"ffn\.dense2\."), "linear2."),
-    (re.compile(r"LayerNormModules\.0\."), "norm1."),
-    (re.compile(r"LayerNormModules\.1\."), "norm2."),
-    (re.compile(r"attention_output\.residual_scale"), "gamma_1"),
-    (re.compile(r"ffn_output\.residual_scale"), "gamma_2"),
-    (re.compile(r"(?<![A-Za-z0-9_])predictor\."), "loss_prepare."),
-]
+# (DeepSpeed pattern, official name), applied in this order
+_DS_RULES = [(re.compile(pattern), official) for pattern, official in [
+    (r"(?<![A-Za-z0-9_])encoder\.", "fused_encoder."),
+    (r"attention\.self\.qkv_proj", "self_attn.qkv_proj"),
+    (r"attention\.output\.dense", "self_attn.dense"),
+    (r"deepspeed_moe\.gate", "gate"),
+    (r"deepspeed_moe\.experts", "experts"),
+    (r"ffn\.dense\.", "linear1."),
+    (r"ffn\.dense2\.", "linear2."),
+    (r"LayerNormModules\.0\.", "norm1."),
+    (r"LayerNormModules\.1\.", "norm2."),
+    (r"attention_output\.residual_scale", "gamma_1"),
+    (r"ffn_output\.residual_scale", "gamma_2"),
+    (r"(?<![A-Za-z0-9_])predictor\.", "loss_prepare."),
+]]
 
 
 def ds_to_official(sd):

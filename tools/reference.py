@@ -22,32 +22,15 @@ import math
 import numpy as np
 import torch
 
-ATTRIBUTES = {
-    "cls_input":        [1, 0, 0, 1, 1, 0, 0, 0],
-    "retrieval_input":  [1, 0, 0, 1, 1, 0, 0, 0],
-    "retrieval_target": [1, 0, 0, 1, 0, 1, 1, 0],
-    "caption_prefix":   [1, 1, 0, 1, 1, 0, 0, 0],
-    "caption_text":     [1, 1, 0, 1, 0, 1, 0, 1],
-    "text_input":       [0, 1, 0, 1, 0, 1, 0, 0],
-    "cls_target":       [1, 0, 0, 1, 0, 1, 1, 0],
-    "vocab_target":     [1, 1, 0, 1, 0, 1, 1, 0],
-}
-ATTRIBUTE_NAMES = list(ATTRIBUTES)
-LOGIT_SCALE_NAMES = ["img_cls", "video_cls", "text_mlm", "text_caption", "caption", "mlm",
-                     "retrieve", "tqa_mlm", "tqa_caption", "tqa_retrieve", "downstream"]
+# The tables of model-spec.md (tools/upmspec.py, found on sys.path as this file is).
+# ATTRIBUTES: the official attribute rows (§3.3); MODALITY_OF and TASK_OF: the rows of the
+# modality and task gate embeddings, by attribute row.
+from upmspec import (ATTRIBUTE_NAMES, ATTRIBUTES, EMBED_ROWS, LOGIT_SCALE_NAMES,  # noqa: F401
+                     MODALITY_OF, N_MODALITIES, N_TASKS, ROUTING_LEVELS, TASK_OF)
+
 EPS = 1e-5
 MOE_PARTS = ["self_attn.qkv_proj", "self_attn.dense", "linear1", "linear2"]
-ROUTING_LEVELS = ["attribute", "token", "context", "modality", "task"]
 STATIC_LEVELS = ("attribute", "modality", "task")
-# rows of the modality and task gate embeddings, by attribute row (upm.h UpmModality/UpmTask)
-MODALITY_OF = {"cls_input": 0, "retrieval_input": 0, "caption_prefix": 0,
-               "retrieval_target": 1, "caption_text": 1, "text_input": 1, "cls_target": 1,
-               "vocab_target": 1}
-N_MODALITIES = 2
-TASK_OF = {"cls_input": 0, "cls_target": 0, "retrieval_input": 1, "retrieval_target": 1,
-           "caption_prefix": 2, "caption_text": 2, "vocab_target": 2, "text_input": 3}
-N_TASKS = 4
-EMBED_ROWS = {"modality": N_MODALITIES, "task": N_TASKS}
 
 
 def _t(x, dtype):

@@ -52,33 +52,16 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import synthworld as sw  # noqa: E402
+# model-spec §3.3 (ATTR: the attribute rows); the MoE routing levels (docs/model-format.md):
+# attribute (official), modality / task (a learned embedding row per segment), token / context
+# (per token: its LN output, or the mean over the tokens it may attend to)
+import upmspec  # noqa: E402
+from upmspec import (EMBED_ROWS, LOGIT_SCALE_NAMES, MODALITY_OF, ROUTING_LEVELS,  # noqa: E402
+                     TASK_OF, bytes_to_unicode, merge_pair)
+from upmspec import ATTRIBUTES as ATTR  # noqa: E402
 
-LOGIT_SCALE_NAMES = ["img_cls", "video_cls", "text_mlm", "text_caption", "caption", "mlm",
-                     "retrieve", "tqa_mlm", "tqa_caption", "tqa_retrieve", "downstream"]
-SPECIAL_TOKENS = ["<|startoftext|>", "<|endoftext|>", "<|mask|>", "<|gen|>", "<|spe|>"]
-# model-spec §3.3
-ATTR = {
-    "cls_input":        (1, 0, 0, 1, 1, 0, 0, 0),
-    "retrieval_input":  (1, 0, 0, 1, 1, 0, 0, 0),
-    "retrieval_target": (1, 0, 0, 1, 0, 1, 1, 0),
-    "caption_prefix":   (1, 1, 0, 1, 1, 0, 0, 0),
-    "caption_text":     (1, 1, 0, 1, 0, 1, 0, 1),
-    "text_input":       (0, 1, 0, 1, 0, 1, 0, 0),
-    "cls_target":       (1, 0, 0, 1, 0, 1, 1, 0),
-    "vocab_target":     (1, 1, 0, 1, 0, 1, 1, 0),
-}
 N_EXPERTS = 8
 EPS = 1e-5
-# MoE routing levels (docs/model-format.md): attribute (official), modality / task (a learned
-# embedding row per segment), token / context (per token: its LN output, or the mean over the
-# tokens it may attend to)
-ROUTING_LEVELS = ["attribute", "token", "context", "modality", "task"]
-MODALITY_OF = {"cls_input": 0, "retrieval_input": 0, "caption_prefix": 0,
-               "retrieval_target": 1, "caption_text": 1, "text_input": 1, "cls_target": 1,
-               "vocab_target": 1}
-TASK_OF = {"cls_input": 0, "cls_target": 0, "retrieval_input": 1, "retrieval_target": 1,
-           "caption_prefix": 2, "caption_text": 2, "vocab_target": 2, "text_input": 3}
-EMBED_ROWS = {"modality": 2, "task": 4}
 
 
 def rows_route_alike(cfg, a, b):
@@ -96,19 +79,6 @@ def rows_route_alike(cfg, a, b):
 
 
 # =====================================================================  tokenizer
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) \
-        + list(range(ord("\u00ae"), ord("\u00ff") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
-
-
 def tokenizer_corpus():
     """Words (with counts) the BPE is learned from: caption words of a sample of training
     captions, the class names, and the colour/shape/size words (which also make up the
@@ -147,16 +117,8 @@ def learn_bpe(word_counts):
         merges.append(best)
         new = {}
         for sym, c in words.items():
-            out = []
-            i = 0
-            while i < len(sym):
-                if i + 1 < len(sym) and sym[i] == best[0] and sym[i + 1] == best[1]:
-                    out.append(sym[i] + sym[i + 1])
-                    i += 2
-                else:
-                    out.append(sym[i])
-                    i += 1
-            new[tuple(out)] = new.get(tuple(out), 0) + c
+            out = tuple(merge_pair(sym, best))
+            new[out] = new.get(out, 0) + c
         words = new
     return ["%s %s" % m for m in merges]
 
@@ -169,11 +131,8 @@ def write_bpe_file(merges, path):
 
 
 def vocab_tokens(merges):
-    enc = bytes_to_unicode()
-    sym = list(enc.values())
-    toks = sym + [s + "</w>" for s in sym]
-    toks += [m.replace(" ", "") for m in merges]
-    return toks + SPECIAL_TOKENS
+    """The token list of a merges list as learn_bpe returns it ("a b" lines)."""
+    return upmspec.vocab_tokens(m.replace(" ", "") for m in merges)
 
 
 class Tokenizer:

@@ -72,6 +72,16 @@ REAL (g_rec_mutex_lock)
 REAL (g_rec_mutex_trylock)
 REAL (g_rec_mutex_unlock)
 
+/* Returns GOT, after an acquire of OBJ when it is set: the edge of a trylock
+ * that took the mutex or of a pop that returned an item. */
+static gboolean
+acquired_if (void *obj, gboolean got)
+{
+  if (got)
+    __tsan_acquire (obj);
+  return got;
+}
+
 void
 g_mutex_lock (GMutex *mutex)
 {
@@ -82,10 +92,7 @@ g_mutex_lock (GMutex *mutex)
 gboolean
 g_mutex_trylock (GMutex *mutex)
 {
-  gboolean locked = get_g_mutex_trylock () (mutex);
-  if (locked)
-    __tsan_acquire (mutex);
-  return locked;
+  return acquired_if (mutex, get_g_mutex_trylock () (mutex));
 }
 
 void
@@ -131,9 +138,7 @@ g_rec_mutex_trylock (GRecMutex *mutex)
   AnnotateIgnoreSyncBegin (__FILE__, __LINE__);
   locked = get_g_rec_mutex_trylock () (mutex);
   AnnotateIgnoreSyncEnd (__FILE__, __LINE__);
-  if (locked)
-    __tsan_acquire (mutex);
-  return locked;
+  return acquired_if (mutex, locked);
 }
 
 void
@@ -164,8 +169,8 @@ gpointer
 g_async_queue_try_pop (GAsyncQueue *queue)
 {
   gpointer data = get_g_async_queue_try_pop () (queue);
-  if (data)
-    __tsan_acquire (queue);
+
+  acquired_if (queue, data != NULL);
   return data;
 }
 
@@ -173,7 +178,7 @@ gpointer
 g_async_queue_timeout_pop (GAsyncQueue *queue, guint64 timeout)
 {
   gpointer data = get_g_async_queue_timeout_pop () (queue, timeout);
-  if (data)
-    __tsan_acquire (queue);
+
+  acquired_if (queue, data != NULL);
   return data;
 }

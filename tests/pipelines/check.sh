@@ -59,6 +59,33 @@ make_mp4() {
     mp4mux ! filesink location="$1"
 }
 
+# decode_frames FILE DIR FORMAT EXT: FILE's frames as raw 64x64 FORMAT
+# (GRAY8, RGB) images DIR/000.EXT, DIR/001.EXT, ...
+decode_frames() {
+  mkdir -p "$2" &&
+    gst-launch-1.0 -q filesrc location="$1" ! decodebin ! videoconvert ! \
+      video/x-raw,format="$3",width=64,height=64 ! multifilesink location="$2/%03d.$4"
+}
+
+# check_decoded DESCRIPTION FORMAT EXT: checks that $tmp/out.mp4 decodes
+# (decode_frames into $tmp/out-frames) to 24 frames; decodes the input video
+# into $tmp/in-frames.
+check_decoded() {
+  check "$1" decode_frames "$tmp/out.mp4" "$tmp/out-frames" "$2" "$3"
+  check "all 24 frames are there" test "$(ls "$tmp/out-frames" | wc -l)" = 24
+  decode_frames "$video" "$tmp/in-frames" "$2" "$3"
+}
+
+# check_frame_pairs DESCRIPTION: runs the Python check on stdin, given
+# frames(name) -> [input frame, output frame]: the bytes of the files NAME
+# in $tmp/in-frames and $tmp/out-frames.
+check_frame_pairs() {
+  check "$1" $PY -c "import os, sys
+def frames(name):
+    return [open(os.path.join(d, name), 'rb').read() for d in sys.argv[1:]]
+$(cat)" "$tmp/in-frames" "$tmp/out-frames"
+}
+
 # The clip spans of a 24-frame, 8 fps video in 4-frame clips (the fixture
 # model's clip length): 0.5 s each.
 expected_spans() {
@@ -193,23 +220,13 @@ caption-to-mp4)
   show "$tmp/out.txt" "$tmp/err.txt"
   check "an MP4 was written" test -s "$tmp/out.mp4"
   # Decode both back to GRAY8 frames.
-  decode() {
-    mkdir -p "$2" &&
-      gst-launch-1.0 -q filesrc location="$1" ! decodebin ! videoconvert ! \
-        video/x-raw,format=GRAY8,width=64,height=64 ! multifilesink location="$2/%03d.gray"
-  }
-  check "the output decodes (decodebin)" decode "$tmp/out.mp4" "$tmp/out-frames"
-  check "all 24 frames are there" test "$(ls "$tmp/out-frames" | wc -l)" = 24
-  decode "$video" "$tmp/in-frames"
+  check_decoded "the output decodes (decodebin)" GRAY8 gray
   # The shaded caption box changes a band of pixels by far more than the
   # re-encoding does.
-  check "captions are burned into every clip" $PY - "$tmp/in-frames" "$tmp/out-frames" <<'PY'
-import os, sys
-a_dir, b_dir = sys.argv[1:]
+  check_frame_pairs "captions are burned into every clip" <<'PY'
 for clip in range(6):
     name = "%03d.gray" % (clip * 4 + 1)  # a frame inside each clip
-    a = open(os.path.join(a_dir, name), "rb").read()
-    b = open(os.path.join(b_dir, name), "rb").read()
+    a, b = frames(name)
     assert len(a) == len(b) == 64 * 64
     changed = sum(abs(x - y) > 40 for x, y in zip(a, b)) / len(a)
     print("# frame %s: %.1f%% of the pixels changed by more than 40" % (name, 100 * changed))
@@ -230,26 +247,16 @@ routing-overlay)
     -o "$tmp/out.mp4" "$video" >"$tmp/out.txt" 2>"$tmp/err.txt"
   show "$tmp/out.txt" "$tmp/err.txt"
   check "an MP4 was written" test -s "$tmp/out.mp4"
-  decode_rgb() {
-    mkdir -p "$2" &&
-      gst-launch-1.0 -q filesrc location="$1" ! decodebin ! videoconvert ! \
-        video/x-raw,format=RGB,width=64,height=64 ! multifilesink location="$2/%03d.rgb"
-  }
-  check "the output decodes" decode_rgb "$tmp/out.mp4" "$tmp/out-frames"
-  check "all 24 frames are there" test "$(ls "$tmp/out-frames" | wc -l)" = 24
-  decode_rgb "$video" "$tmp/in-frames"
+  check_decoded "the output decodes" RGB rgb
   # The panel (cells of 4 px, 8 experts, 4 rows: MoE layers 0 and 2 x attn,
   # ffn, top-right with a 4 px margin: x 28..60, y 4..20) has its 2 chosen
   # cells of 8 per row (3x3 px drawn of 4x4: 14% of the panel) changed by
   # more than 40 in every frame; the re-encoding changes no pixel that much
   # elsewhere.
-  check "the routing panel is drawn on every frame, nothing else changed" $PY - "$tmp/in-frames" "$tmp/out-frames" <<'PY'
-import os, sys
-a_dir, b_dir = sys.argv[1:]
+  check_frame_pairs "the routing panel is drawn on every frame, nothing else changed" <<'PY'
 for i in range(24):
     name = "%03d.rgb" % i
-    a = open(os.path.join(a_dir, name), "rb").read()
-    b = open(os.path.join(b_dir, name), "rb").read()
+    a, b = frames(name)
     assert len(a) == len(b) == 64 * 64 * 3
     ci = co = ni = no = 0
     for y in range(64):
