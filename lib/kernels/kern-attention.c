@@ -1,8 +1,11 @@
 /* kern-attention.c: keys and values packed per head, blocked multi-head
- * attention over them and grouped decoding; compiled once per ISA level.
+ * attention over them and grouped decoding.
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Part of kern-level.c (one translation unit per ISA level), not compiled
+ * on its own.
  */
 #include "kern-simd.h"
 #include "upm-kernels.h"
@@ -84,10 +87,9 @@ pack_task (void *arg, uint32_t h)
     }
 }
 
-void
-UPM_K (upm_kv_pack_at) (const UpmKvSpan *spans, uint32_t n_spans,
-    uint32_t n_head, uint32_t hd, uint32_t n_keys, uint32_t key0, float *buf,
-    UpmKvPacked *out)
+static void
+kern_kv_pack_at (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
+    uint32_t hd, uint32_t n_keys, uint32_t key0, float *buf, UpmKvPacked *out)
 {
   PackJob p = { spans, n_spans, n_head, hd, head_dim_padded (hd), buf, NULL,
     n_keys, 0, key0 };
@@ -103,15 +105,15 @@ UPM_K (upm_kv_pack_at) (const UpmKvSpan *spans, uint32_t n_spans,
   upm_parallel_for (n_head, pack_task, &p);
 }
 
-void
-UPM_K (upm_kv_pack) (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
+static void
+kern_kv_pack (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
     uint32_t hd, float *buf, UpmKvPacked *out)
 {
   uint32_t n = 0;
 
   for (uint32_t s = 0; s < n_spans; s++)
     n += spans[s].n;
-  UPM_K (upm_kv_pack_at) (spans, n_spans, n_head, hd, n, 0, buf, out);
+  kern_kv_pack_at (spans, n_spans, n_head, hd, n, 0, buf, out);
 }
 
 /* s[i][16 t ..] = qp_i . k for the first n_tiles 16-key tiles. */
@@ -386,8 +388,8 @@ att_task (void *arg, uint32_t task)
     }
 }
 
-void
-UPM_K (upm_attention_packed) (const float *q, uint32_t ldq, uint32_t n_q,
+static void
+kern_attention_packed (const float *q, uint32_t ldq, uint32_t n_q,
     const UpmKvPacked *kv, uint32_t n_head, uint32_t hd, uint32_t causal_from,
     uint32_t key_offset, float *out, uint32_t ldo)
 {
@@ -399,16 +401,17 @@ UPM_K (upm_attention_packed) (const float *q, uint32_t ldq, uint32_t n_q,
   upm_parallel_for (n_head * a.n_qblocks, att_task, &a);
 }
 
-void
-UPM_K (upm_attention) (const float *q, uint32_t ldq, uint32_t n_q,
+static void
+kern_attention (const float *q, uint32_t ldq, uint32_t n_q,
     const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
     uint32_t head_dim, uint32_t causal_from, uint32_t key_offset, float *out,
-    uint32_t ldo)
+    uint32_t ldo, float *scratch)
 {
   uint32_t n_keys = 0;
   UpmKvPacked kv;
   float *buf;
 
+  (void)scratch;
   if (n_q == 0)
     return;
   for (uint32_t s = 0; s < n_spans; s++)
@@ -417,9 +420,9 @@ UPM_K (upm_attention) (const float *q, uint32_t ldq, uint32_t n_q,
       UPM_SCRATCH_PACK, upm_kv_packed_size (n_keys, n_head, head_dim));
   if (!buf)
     abort ();
-  UPM_K (upm_kv_pack) (spans, n_spans, n_head, head_dim, buf, &kv);
-  UPM_K (upm_attention_packed)
-  (q, ldq, n_q, &kv, n_head, head_dim, causal_from, key_offset, out, ldo);
+  kern_kv_pack (spans, n_spans, n_head, head_dim, buf, &kv);
+  kern_attention_packed (
+      q, ldq, n_q, &kv, n_head, head_dim, causal_from, key_offset, out, ldo);
 }
 
 /* ------------------------------------------------------ grouped decoding */
@@ -529,11 +532,10 @@ group_task (void *arg, uint32_t h)
     }
 }
 
-void
-UPM_K (upm_attention_groups) (const float *q, uint32_t ldq,
-    const UpmKvPacked *shared, const UpmAttnGroup *groups, uint32_t n_groups,
-    uint32_t n_head, uint32_t hd, uint32_t causal_from, uint32_t key_offset,
-    float *out, uint32_t ldo)
+static void
+kern_attention_groups (const float *q, uint32_t ldq, const UpmKvPacked *shared,
+    const UpmAttnGroup *groups, uint32_t n_groups, uint32_t n_head, uint32_t hd,
+    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo)
 {
   uint32_t n_rows = 0, max_extra = 0;
 

@@ -1,9 +1,12 @@
 /* kern-linear.c: y = x W^T + b with fused epilogues: our row kernel for few
  * rows (float or half weights), OpenBLAS sgemm for more, split over the
- * pool; compiled once per ISA level.
+ * pool.
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Part of kern-level.c (one translation unit per ISA level), not compiled
+ * on its own; the epilogues use kern-math.c's GELU and LayerNorm.
  */
 #include "kern-simd.h"
 #include "upm-kernels.h"
@@ -210,6 +213,7 @@ typedef struct
   float *y;
   float alpha, beta;
   const UpmEpilogue *epi;
+  int rows_only; /* our row kernel, whatever the number of rows */
   int small, by_rows;
   uint32_t chunk, n_tasks;
 } LinJob;
@@ -269,7 +273,7 @@ epilogue_block (const LinJob *j, uint32_t r0, uint32_t r1, uint32_t c0,
         case UPM_EPI_GELU:
           if (b)
             add_bias (yr, b, 1.0f, w);
-          UPM_K (upm_gelu) (yr, w);
+          kern_gelu (yr, w);
           break;
         case UPM_EPI_RESIDUAL:
           add_residual (
@@ -279,9 +283,8 @@ epilogue_block (const LinJob *j, uint32_t r0, uint32_t r1, uint32_t c0,
     }
   if (kind == UPM_EPI_RESIDUAL && e->ln_w && c0 == 0 && c1 == j->n_out)
     for (uint32_t r = r0; r < r1; r++)
-      UPM_K (upm_layer_norm_row)
-      (e->res + (size_t)r * j->n_out, j->n_out, e->ln_w, e->ln_b, e->eps,
-          e->ln_out + (size_t)r * j->n_out);
+      kern_layer_norm_row (e->res + (size_t)r * j->n_out, j->n_out, e->ln_w,
+          e->ln_b, e->eps, e->ln_out + (size_t)r * j->n_out);
 }
 
 static void
@@ -324,13 +327,14 @@ lin_task (void *arg, uint32_t task)
     epilogue_block (j, r0, r1, c0, c1, pending);
 }
 
+/* Splits the job over the pool and runs it. */
 static void
 linear_run (LinJob *j)
 {
   const uint32_t t = upm_threads_get ();
   const double work = (double)j->n * j->n_in * j->n_out;
 
-  j->small = j->n <= SMALL_ROWS;
+  j->small = j->rows_only || j->n <= SMALL_ROWS;
   j->by_rows = 0;
   j->chunk = j->n_out;
   if (j->small)
@@ -362,76 +366,55 @@ linear_run (LinJob *j)
   /* LayerNorm needs whole rows: a second pass when columns were split. */
   if (j->epi && j->epi->kind == UPM_EPI_RESIDUAL && j->epi->ln_w && !j->by_rows
       && j->n_tasks > 1)
-    UPM_K (upm_layer_norm)
-    (j->epi->res, j->n, j->n_out, j->epi->ln_w, j->epi->ln_b, j->epi->eps,
-        j->epi->ln_out);
+    kern_layer_norm (j->epi->res, j->n, j->n_out, j->epi->ln_w, j->epi->ln_b,
+        j->epi->eps, j->epi->ln_out);
 }
 
-void
-UPM_K (upm_linear_part) (const float *x, uint32_t n, uint32_t n_in,
-    const float *w, size_t ldw, const float *b, uint32_t n_out, float beta,
-    float *y, const UpmEpilogue *epi)
+/* y = beta y + alpha (x W^T + b), then epi; W's rows ldw apart, in half
+ * precision when w16 is set. */
+static void
+linear (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    const uint16_t *w16, size_t ldw, const float *b, uint32_t n_out, float *y,
+    float alpha, float beta, const UpmEpilogue *epi, int rows_only)
 {
   LinJob j = { .x = x,
     .n = n,
     .n_in = n_in,
     .w = w,
+    .w16 = w16,
     .ldw = ldw,
     .b = b,
     .n_out = n_out,
     .y = y,
-    .alpha = 1.0f,
+    .alpha = alpha,
     .beta = beta,
-    .epi = epi };
+    .epi = epi,
+    .rows_only = rows_only };
 
-  if (n == 0)
-    return;
-  linear_run (&j);
+  if (n > 0 && n_out > 0)
+    linear_run (&j);
 }
 
-void
-UPM_K (upm_linear_acc) (const float *x, uint32_t n, uint32_t n_in,
-    const float *w, const float *b, uint32_t n_out, float alpha, float *y)
+static void
+kern_linear_part (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    size_t ldw, const float *b, uint32_t n_out, float beta, float *y,
+    const UpmEpilogue *epi)
 {
-  LinJob j = { .x = x,
-    .n = n,
-    .n_in = n_in,
-    .w = w,
-    .ldw = n_in,
-    .b = b,
-    .n_out = n_out,
-    .y = y,
-    .alpha = alpha,
-    .beta = 1.0f };
-
-  if (n == 0)
-    return;
-  linear_run (&j);
+  linear (x, n, n_in, w, NULL, ldw, b, n_out, y, 1.0f, beta, epi, 0);
 }
 
-void
-UPM_K (upm_matmul_rows) (const float *x, uint32_t n, uint32_t n_in,
-    const float *w, const uint16_t *w16, uint32_t n_out, float alpha, float *y)
+static void
+kern_linear_acc (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    const float *b, uint32_t n_out, float alpha, float *y)
 {
-  LinJob j = { .x = x,
-    .n = n,
-    .n_in = n_in,
-    .w = w16 ? NULL : w,
-    .w16 = w16,
-    .ldw = n_in,
-    .n_out = n_out,
-    .y = y,
-    .alpha = alpha,
-    .beta = 0.0f };
-  const uint32_t t = upm_threads_get ();
-
-  if (n == 0 || n_out == 0)
-    return;
-  j.small = 1;
-  j.chunk = MAX_U (8u, MIN_U ((262144u / MAX_U (n_in, 1u)) & ~7u,
-                           round_up ((n_out + 4 * t - 1) / (4 * t), 8)));
-  j.n_tasks = (n_out + j.chunk - 1) / j.chunk;
-  upm_parallel_for (j.n_tasks, lin_task, &j);
+  linear (x, n, n_in, w, NULL, n_in, b, n_out, y, alpha, 1.0f, NULL, 0);
 }
 
-/* -------------------------------------------------------------- attention */
+/* Always our row kernel, whatever the number of rows. */
+static void
+kern_matmul_rows (const float *x, uint32_t n, uint32_t n_in, const float *w,
+    const uint16_t *w16, uint32_t n_out, float alpha, float *y)
+{
+  linear (x, n, n_in, w16 ? NULL : w, w16, n_in, NULL, n_out, y, alpha, 0.0f,
+      NULL, 1);
+}

@@ -1,8 +1,11 @@
 /* kern-math.c: element-wise and row kernels (exp, GELU, softmax,
- * LayerNorm, half-precision rows), compiled once per ISA level.
+ * LayerNorm, half-precision rows).
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Part of kern-level.c (one translation unit per ISA level), not compiled
+ * on its own.
  */
 #include "kern-simd.h"
 #include "upm-kernels.h"
@@ -37,8 +40,8 @@ erf8 (__m256 z)
 }
 #endif
 
-void
-UPM_K (upm_gelu) (float *x, size_t n)
+static void
+kern_gelu (float *x, size_t n)
 {
   size_t i = 0;
 #ifdef __AVX2__
@@ -55,8 +58,8 @@ UPM_K (upm_gelu) (float *x, size_t n)
   upm_gelu_ref (x + i, n - i);
 }
 
-void
-UPM_K (upm_exp) (float *x, size_t n)
+static void
+kern_exp (float *x, size_t n)
 {
   size_t i = 0;
 #ifdef __AVX2__
@@ -66,8 +69,8 @@ UPM_K (upm_exp) (float *x, size_t n)
   upm_exp_ref (x + i, n - i);
 }
 
-void
-UPM_K (upm_scaled_residual) (
+static void
+kern_scaled_residual (
     float *x, const float *y, const float *scale, uint32_t n, uint32_t d)
 {
   for (uint32_t i = 0; i < n; i++)
@@ -79,8 +82,8 @@ UPM_K (upm_scaled_residual) (
     }
 }
 
-void
-UPM_K (upm_softmax) (float *x, uint32_t n)
+static void
+kern_softmax (float *x, uint32_t n)
 {
   if (n == 0)
     return;
@@ -91,8 +94,8 @@ UPM_K (upm_softmax) (float *x, uint32_t n)
     x[i] *= inv;
 }
 
-void
-UPM_K (upm_log_softmax) (float *x, uint32_t n)
+static void
+kern_log_softmax (float *x, uint32_t n)
 {
   double sum = 0.0;
   uint32_t i = 0;
@@ -121,8 +124,8 @@ UPM_K (upm_log_softmax) (float *x, uint32_t n)
     x[i] -= lse;
 }
 
-void
-UPM_K (upm_l2_normalize) (float *x, uint32_t d)
+static void
+kern_l2_normalize (float *x, uint32_t d)
 {
   double sq = 0.0;
 
@@ -137,9 +140,9 @@ UPM_K (upm_l2_normalize) (float *x, uint32_t d)
 }
 
 /* One row: two passes (mean, centred variance), as PyTorch. */
-void
-UPM_K (upm_layer_norm_row) (const float *x, uint32_t d, const float *g,
-    const float *b, float eps, float *y)
+static void
+kern_layer_norm_row (const float *x, uint32_t d, const float *g, const float *b,
+    float eps, float *y)
 {
   uint32_t j = 0;
   float sum = 0.0f, sq = 0.0f;
@@ -206,8 +209,7 @@ ln_task (void *arg, uint32_t task)
   const uint32_t r0 = task * j->rows_per_task;
   const uint32_t r1 = MIN_U (j->n, r0 + j->rows_per_task);
   for (uint32_t r = r0; r < r1; r++)
-    UPM_K (upm_layer_norm_row)
-    (j->x + (size_t)r * j->d, j->d, j->g, j->b, j->eps,
+    kern_layer_norm_row (j->x + (size_t)r * j->d, j->d, j->g, j->b, j->eps,
         j->y + (size_t)r * j->d);
 }
 
@@ -223,8 +225,8 @@ rows_per_task (uint32_t n, uint32_t d)
   return r;
 }
 
-void
-UPM_K (upm_layer_norm) (const float *x, uint32_t n, uint32_t d, const float *g,
+static void
+kern_layer_norm (const float *x, uint32_t n, uint32_t d, const float *g,
     const float *b, float eps, float *y)
 {
   LnJob j = { x, y, g, b, eps, n, d, 0 };
@@ -232,16 +234,16 @@ UPM_K (upm_layer_norm) (const float *x, uint32_t n, uint32_t d, const float *g,
   if ((size_t)n * d < 65536)
     {
       for (uint32_t r = 0; r < n; r++)
-        UPM_K (upm_layer_norm_row)
-        (x + (size_t)r * d, d, g, b, eps, y + (size_t)r * d);
+        kern_layer_norm_row (
+            x + (size_t)r * d, d, g, b, eps, y + (size_t)r * d);
       return;
     }
   j.rows_per_task = rows_per_task (n, d);
   upm_parallel_for ((n + j.rows_per_task - 1) / j.rows_per_task, ln_task, &j);
 }
 
-void
-UPM_K (upm_f32_to_f16_row) (const float *x, uint16_t *y, size_t n)
+static void
+kern_f32_to_f16_row (const float *x, uint16_t *y, size_t n)
 {
   size_t i = 0;
 #ifdef __F16C__

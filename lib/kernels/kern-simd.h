@@ -38,25 +38,20 @@ head_dim_padded (uint32_t hd)
 }
 
 #ifdef __AVX2__
-static inline float
-hsum8 (__m256 v)
+/* The sum (max = 0) or the maximum (max = 1) of the 8 lanes. */
+UPM_INLINE float
+hreduce8 (__m256 v, const int max)
 {
-  __m128 lo
-      = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
-  lo = _mm_add_ps (lo, _mm_movehl_ps (lo, lo));
-  lo = _mm_add_ss (lo, _mm_movehdup_ps (lo));
+  __m128 lo = _mm256_castps256_ps128 (v), hi = _mm256_extractf128_ps (v, 1);
+  lo = max ? _mm_max_ps (lo, hi) : _mm_add_ps (lo, hi);
+  hi = _mm_movehl_ps (lo, lo);
+  lo = max ? _mm_max_ps (lo, hi) : _mm_add_ps (lo, hi);
+  hi = _mm_movehdup_ps (lo);
+  lo = max ? _mm_max_ss (lo, hi) : _mm_add_ss (lo, hi);
   return _mm_cvtss_f32 (lo);
 }
-
-static inline float
-hmax8 (__m256 v)
-{
-  __m128 lo
-      = _mm_max_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
-  lo = _mm_max_ps (lo, _mm_movehl_ps (lo, lo));
-  lo = _mm_max_ss (lo, _mm_movehdup_ps (lo));
-  return _mm_cvtss_f32 (lo);
-}
+#define hsum8(v) hreduce8 (v, 0)
+#define hmax8(v) hreduce8 (v, 1)
 #endif
 
 #ifdef __AVX2__

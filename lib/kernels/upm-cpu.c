@@ -19,15 +19,12 @@
 static const char *const level_names[UPM_CPU_N_LEVELS]
     = { "generic", "avx2", "avx512", "avx512bf16" };
 
-typedef struct
+static struct
 {
-  UpmCpuLevel host;
+  UpmCpuInfo info;
   char flags[256];
-  UpmCpuLevel level;
   char reason[512];
-} CpuState;
-
-static CpuState cpu;
+} cpu = { .info = { .reason = cpu.reason, .flags = cpu.flags } };
 static const UpmKernels *_Atomic current;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
@@ -163,13 +160,13 @@ select_level (UpmCpuLevel cap, const char *why)
 {
   const UpmCpuLevel level = best_with_kernels (cap);
   int n = snprintf (cpu.reason, sizeof cpu.reason, "%s; CPU: %s (%s)", why,
-      level_names[cpu.host], cpu.flags[0] ? cpu.flags : "no flags");
+      level_names[cpu.info.host], cpu.flags[0] ? cpu.flags : "no flags");
 
   if (level != cap && n > 0 && (size_t)n < sizeof cpu.reason)
     snprintf (cpu.reason + n, sizeof cpu.reason - n,
         "; %s has no kernels of its own in this build: %s", level_names[cap],
         level_names[level]);
-  cpu.level = level;
+  cpu.info.level = level;
   atomic_store_explicit (&current, kernels_of (level), memory_order_release);
 }
 
@@ -180,10 +177,10 @@ cpu_init (void)
   UpmCpuLevel want;
   char why[128];
 
-  cpu.host = detect (cpu.flags, sizeof cpu.flags);
+  cpu.info.host = detect (cpu.flags, sizeof cpu.flags);
   if (!env || !*env)
     {
-      select_level (cpu.host, "detected");
+      select_level (cpu.info.host, "detected");
     }
   else if (!upm_cpu_level_parse (env, &want))
     {
@@ -191,15 +188,16 @@ cpu_init (void)
                  "avx512bf16): ignored",
           env);
       snprintf (why, sizeof why, "detected (UPM_CPU=%s ignored)", env);
-      select_level (cpu.host, why);
+      select_level (cpu.info.host, why);
     }
-  else if (want > cpu.host)
+  else if (want > cpu.info.host)
     {
       g_message ("UPM_CPU=%s: this CPU supports up to %s; using %s", env,
-          level_names[cpu.host], level_names[best_with_kernels (cpu.host)]);
+          level_names[cpu.info.host],
+          level_names[best_with_kernels (cpu.info.host)]);
       snprintf (
           why, sizeof why, "UPM_CPU=%s, above what the CPU supports", env);
-      select_level (cpu.host, why);
+      select_level (cpu.info.host, why);
     }
   else
     {
@@ -219,32 +217,11 @@ upm_cpu_kernels (void)
   return atomic_load_explicit (&current, memory_order_acquire);
 }
 
-UpmCpuLevel
-upm_cpu_host_level (void)
+const UpmCpuInfo *
+upm_cpu_info (void)
 {
   pthread_once (&cpu_once, cpu_init);
-  return cpu.host;
-}
-
-const char *
-upm_cpu_host_flags (void)
-{
-  pthread_once (&cpu_once, cpu_init);
-  return cpu.flags;
-}
-
-UpmCpuLevel
-upm_cpu_level (void)
-{
-  pthread_once (&cpu_once, cpu_init);
-  return cpu.level;
-}
-
-const char *
-upm_cpu_reason (void)
-{
-  pthread_once (&cpu_once, cpu_init);
-  return cpu.reason;
+  return &cpu.info;
 }
 
 UpmCpuLevel
@@ -255,6 +232,6 @@ upm_cpu_force_level (UpmCpuLevel level)
   pthread_once (&cpu_once, cpu_init);
   snprintf (why, sizeof why, "forced to %s by upm_cpu_force_level",
       upm_cpu_level_name (level));
-  select_level (MIN (level, cpu.host), why);
-  return cpu.level;
+  select_level (MIN (level, cpu.info.host), why);
+  return cpu.info.level;
 }

@@ -32,15 +32,17 @@ bool upm_cpu_level_parse (const char *name, UpmCpuLevel *level);
 /* Whether this build has kernels of that level's own. */
 bool upm_cpu_level_has_kernels (UpmCpuLevel level);
 
-/* The highest level the CPU and OS support, and the detected features
- * behind it ("avx2 fma f16c avx512f ..."). */
-UpmCpuLevel upm_cpu_host_level (void);
-const char *upm_cpu_host_flags (void);
+typedef struct
+{
+  UpmCpuLevel level;  /* whose kernels run */
+  const char *reason; /* why: detected, capped by UPM_CPU, no kernels of a
+                       * higher level in this build */
+  UpmCpuLevel host;   /* the highest level the CPU and OS support */
+  const char *flags;  /* the features detected ("avx2 fma f16c ...") */
+} UpmCpuInfo;
 
-/* The level whose kernels run, and why (detected, capped by UPM_CPU,
- * no kernels of a higher level in this build). */
-UpmCpuLevel upm_cpu_level (void);
-const char *upm_cpu_reason (void);
+/* The kernels' level and the CPU's (detected on the first call). */
+const UpmCpuInfo *upm_cpu_info (void);
 
 /* Tests: switches the kernels to the highest level not above level that
  * the CPU supports and that has kernels; returns that level. Not for use
