@@ -40,11 +40,11 @@ values (size_t n, uint32_t seed, float lo, float hi)
   return x;
 }
 
-/* The worst error of f against its libm reference on [lo, hi]: relative,
- * where |ref| > 1 or everywhere (rel_only), else absolute. */
-static double
-worst_vs_ref (void (*f) (float *, size_t), void (*ref) (float *, size_t),
-    float lo, float hi, gboolean rel_only)
+/* f against its libm reference on [lo, hi]: the worst error, relative
+ * (rel_only), or relative where |ref| > 1 and absolute below, under 1e-6. */
+static void
+check_vs_ref (const char *name, void (*f) (float *, size_t),
+    void (*ref) (float *, size_t), float lo, float hi, gboolean rel_only)
 {
   g_autofree float *a = values (N, 0, lo, hi);
   g_autofree float *b = g_memdup2 (a, N * sizeof (float));
@@ -62,25 +62,22 @@ worst_vs_ref (void (*f) (float *, size_t), void (*ref) (float *, size_t),
       else
         g_assert_cmpfloat (a[i], <, 1e-30);
     }
-  return worst;
+  g_test_message ("%s: worst error %.3g", name, worst);
+  g_assert_cmpfloat (worst, <, 1e-6);
 }
 
 static void
 test_exp (gconstpointer data)
 {
   use_level (data);
-  const double worst = worst_vs_ref (upm_exp, upm_exp_ref, -100, 88, TRUE);
-  g_test_message ("exp: worst relative error %.3g", worst);
-  g_assert_cmpfloat (worst, <, 1e-6);
+  check_vs_ref ("exp", upm_exp, upm_exp_ref, -100, 88, TRUE);
 }
 
 static void
 test_gelu (gconstpointer data)
 {
   use_level (data);
-  const double worst = worst_vs_ref (upm_gelu, upm_gelu_ref, -12, 12, FALSE);
-  g_test_message ("gelu: worst error %.3g", worst);
-  g_assert_cmpfloat (worst, <, 1e-6);
+  check_vs_ref ("gelu", upm_gelu, upm_gelu_ref, -12, 12, FALSE);
   /* Exact at the anchors. */
   float z[3] = { 0.0f, -0.0f, 1.0f };
   upm_gelu (z, 3);
@@ -486,22 +483,30 @@ test_cpu_force (void)
 
 /* ------------------------------------------------------------------- main */
 
-static const struct
+static void
+add_level_test (UpmCpuLevel level, const char *name, GTestDataFunc func)
 {
-  const char *name;
-  GTestDataFunc func;
-  gboolean vs_generic;
-} level_tests[] = {
-  { "exp", test_exp, FALSE },
-  { "gelu", test_gelu, FALSE },
-  { "softmax", test_softmax, FALSE },
-  { "attention", test_attention, FALSE },
-  { "kv-pack-at", test_kv_pack_at, FALSE },
-  { "linear-part", test_linear_part, FALSE },
-  { "linear-vs-generic", test_linear_vs_generic, TRUE },
-  { "rows-vs-generic", test_rows_vs_generic, TRUE },
-  { "attention-vs-generic", test_attention_vs_generic, TRUE },
-};
+  g_autofree char *path
+      = g_strdup_printf ("/ops/%s/%s", upm_cpu_level_name (level), name);
+  g_test_add_data_func (path, GINT_TO_POINTER (level), func);
+}
+
+/* Every test at one level, and above generic the comparisons with it. */
+static void
+add_level_tests (UpmCpuLevel level)
+{
+  add_level_test (level, "exp", test_exp);
+  add_level_test (level, "gelu", test_gelu);
+  add_level_test (level, "softmax", test_softmax);
+  add_level_test (level, "attention", test_attention);
+  add_level_test (level, "kv-pack-at", test_kv_pack_at);
+  add_level_test (level, "linear-part", test_linear_part);
+  if (level == UPM_CPU_GENERIC)
+    return;
+  add_level_test (level, "linear-vs-generic", test_linear_vs_generic);
+  add_level_test (level, "rows-vs-generic", test_rows_vs_generic);
+  add_level_test (level, "attention-vs-generic", test_attention_vs_generic);
+}
 
 int
 main (int argc, char **argv)
@@ -516,16 +521,10 @@ main (int argc, char **argv)
   g_test_add_func ("/cpu/env", test_cpu_env);
   g_test_add_func ("/cpu/env-child", test_cpu_env_child);
   g_test_add_func ("/cpu/force", test_cpu_force);
-  /* Every test at every level the CPU has kernels for. */
+  /* Every level the CPU has and this build has kernels for. */
   for (int l = 0; l <= (int)info->host; l++)
-    for (size_t t = 0; t < G_N_ELEMENTS (level_tests); t++)
-      if (upm_cpu_level_has_kernels (l)
-          && (l != UPM_CPU_GENERIC || !level_tests[t].vs_generic))
-        {
-          g_autofree char *path = g_strdup_printf (
-              "/ops/%s/%s", upm_cpu_level_name (l), level_tests[t].name);
-          g_test_add_data_func (path, GINT_TO_POINTER (l), level_tests[t].func);
-        }
+    if (upm_cpu_level_has_kernels (l))
+      add_level_tests (l);
   const int rc = g_test_run ();
   g_free (start_reason);
   return rc;
