@@ -3,10 +3,9 @@
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Included by the kernel sources only: each of them is compiled once per
- * level (lib/kernels/meson.build), so __AVX2__ and friends say which level
- * this copy is for. The helpers are static inline so that every level
- * inlines its own.
+ * Included by the kernel sources, which kern-level.c compiles once per
+ * level (lib/kernels/meson.build), so that __AVX2__ and friends say which
+ * level this copy is for, and by the level-free kern-common.c.
  */
 #ifndef UPM_KERN_SIMD_H
 #define UPM_KERN_SIMD_H
@@ -20,8 +19,8 @@
 #define UPM_INLINE static inline __attribute__ ((always_inline))
 #define MIN_U(a, b) ((a) < (b) ? (a) : (b))
 #define MAX_U(a, b) ((a) > (b) ? (a) : (b))
-/* Plain static helpers (as they were in one file): not every kernel source
- * uses each of them. */
+/* Plain static helpers, as they were in upm-ops.c (kern-common.c uses only
+ * some of them). */
 #define UPM_HELPER static __attribute__ ((unused))
 
 UPM_HELPER uint32_t
@@ -52,9 +51,7 @@ hreduce8 (__m256 v, const int max)
 }
 #define hsum8(v) hreduce8 (v, 0)
 #define hmax8(v) hreduce8 (v, 1)
-#endif
 
-#ifdef __AVX2__
 /* exp(x) for 8 lanes: x = k ln2 + r, |r| <= ln2/2, exp(r) by a degree-6
  * polynomial, 2^k through the exponent bits (relative error ~2e-7).
  * Inputs below -87.3 give 0, as expf underflows there in practice. */
