@@ -58,6 +58,8 @@ def main(argv):
     out("")
     out("| quantity | value |")
     out("|---|---|")
+    if "kernels" in mach:
+        out("| engine kernels (ISA level in use) | %s: %s |" % (mach["kernels"], mach["kernels_reason"]))
     out("| AVX2 FMA peak, 1 thread (best of %d) | %.1f GFLOP/s |" % (mach["runs"], mach["fma_gflops_1t"]))
     out("| AVX2 FMA peak, %d threads | %.1f GFLOP/s |" % (mach["threads"], mach["fma_gflops_nt"]))
     if mach.get("fma512_gflops_nt"):

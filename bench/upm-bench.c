@@ -7,6 +7,8 @@
  *       FMA peak on 1 and 2 threads (12 independent AVX2 FMA chains), a
  *       large sgemm through the engine's GEMM path, and DRAM read bandwidth
  *       (a streaming sum over 1 GiB) on 1 and 2 threads.
+ *       machine and model also print the kernels' ISA level in use and why
+ *       ("kernels", "kernels_reason": detected, or capped by UPM_CPU).
  *   upm-bench vocab MODEL.upm
  *       Computes the vocabulary features once (or loads them from the
  *       library's on-disk cache) and reports the time.
@@ -30,8 +32,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
-#if defined(__x86_64__) || defined(__AVX2__)
-#include <immintrin.h>
+
+#include "kernels/upm-cpu.h"
+#ifdef UPM_BENCH_SIMD
+#include "bench-simd.h"
 #endif
 
 static int opt_runs = 5;
@@ -91,18 +95,28 @@ bench_median (BenchFunc fn, gpointer data, double *min_out)
   return med;
 }
 
+/* A "Key:  N kB" line of /proc/self/status, -1 where there is none. */
 static long
-peak_rss_kib (void)
+status_kib (const char *key)
 {
   FILE *f = fopen ("/proc/self/status", "r");
+  const size_t len = strlen (key);
   char line[256];
   long kib = -1;
 
   while (f && fgets (line, sizeof line, f))
-    if (strncmp (line, "VmHWM:", 6) == 0)
-      kib = atol (line + 6);
+    if (strncmp (line, key, len) == 0)
+      kib = atol (line + len);
   if (f)
     fclose (f);
+  return kib;
+}
+
+static long
+peak_rss_kib (void)
+{
+  long kib = status_kib ("VmHWM:");
+
   if (kib < 0)
     {
       struct rusage ru;
@@ -115,16 +129,7 @@ peak_rss_kib (void)
 static long
 current_rss_kib (void)
 {
-  FILE *f = fopen ("/proc/self/status", "r");
-  char line[256];
-  long kib = -1;
-
-  while (f && fgets (line, sizeof line, f))
-    if (strncmp (line, "VmRSS:", 6) == 0)
-      kib = atol (line + 6);
-  if (f)
-    fclose (f);
-  return kib;
+  return status_kib ("VmRSS:");
 }
 
 /* The deterministic input value i of stream seed: [-1, 1). */
@@ -140,135 +145,121 @@ input_value (uint32_t seed, uint64_t i)
 
 /* ---------------------------------------------------------------- machine */
 
+/* One FMA loop: 12 chains of iters steps on lanes-wide vectors. */
 typedef struct
 {
+  float (*chains) (long iters);
+  long iters;
+  int lanes;
+} FmaLoop;
+
+typedef struct
+{
+  const FmaLoop *loop;
   double seconds;
   double flops;
 } FmaResult;
 
-#ifdef __AVX2__
 static void *
 fma_thread (void *data)
 {
   FmaResult *r = data;
-  __m256 a[12];
-  const __m256 m = _mm256_set1_ps (0.999999f), c = _mm256_set1_ps (1e-7f);
-  const long iters = 20000000;
-  for (int i = 0; i < 12; i++)
-    a[i] = _mm256_set1_ps ((float)i);
   const double t0 = now_s ();
-  for (long it = 0; it < iters; it++)
-    {
-#pragma GCC unroll 12
-      for (int i = 0; i < 12; i++)
-        a[i] = _mm256_fmadd_ps (a[i], m, c);
-    }
+  const float sink = r->loop->chains (r->loop->iters);
+
   r->seconds = now_s () - t0;
-  r->flops = (double)iters * 12 * 8 * 2;
-  float sink[8];
-  __m256 s = a[0];
-  for (int i = 1; i < 12; i++)
-    s = _mm256_add_ps (s, a[i]);
-  _mm256_storeu_ps (sink, s);
-  if (sink[0] == 12345.0f)
-    fprintf (stderr, "%g\n", sink[0]);
+  r->flops = (double)r->loop->iters * 12 * r->loop->lanes * 2;
+  if (sink == 12345.0f)
+    fprintf (stderr, "%g\n", sink);
   return NULL;
 }
-#else
-static void *
-fma_thread (void *data)
-{
-  FmaResult *r = data;
-  r->seconds = 1.0;
-  r->flops = 0.0;
-  return NULL;
-}
+
+#ifdef UPM_BENCH_SIMD
+static const FmaLoop fma256 = { upm_bench_fma_chains_256, 20000000, 8 };
+static const FmaLoop fma512 = { upm_bench_fma_chains_512, 10000000, 16 };
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-/* The same with 512-bit FMAs, where the CPU has them (Zen 4 executes them
- * as two 256-bit halves: the same peak, measured rather than assumed). */
-__attribute__ ((target ("avx512f"))) static void *
-fma512_thread (void *data)
+/* Runs fn on n threads, thread i on the part at parts + i * part_size,
+ * and waits for them. */
+static void
+run_threads (int n, void *(*fn) (void *), void *parts, size_t part_size)
 {
-  FmaResult *r = data;
-  __m512 a[12];
-  const __m512 m = _mm512_set1_ps (0.999999f), c = _mm512_set1_ps (1e-7f);
-  const long iters = 10000000;
-  for (int i = 0; i < 12; i++)
-    a[i] = _mm512_set1_ps ((float)i);
-  const double t0 = now_s ();
-  for (long it = 0; it < iters; it++)
-    {
-#pragma GCC unroll 12
-      for (int i = 0; i < 12; i++)
-        a[i] = _mm512_fmadd_ps (a[i], m, c);
-    }
-  r->seconds = now_s () - t0;
-  r->flops = (double)iters * 12 * 16 * 2;
-  float sink[16];
-  __m512 s = a[0];
-  for (int i = 1; i < 12; i++)
-    s = _mm512_add_ps (s, a[i]);
-  _mm512_storeu_ps (sink, s);
-  if (sink[0] == 12345.0f)
-    fprintf (stderr, "%g\n", sink[0]);
-  return NULL;
-}
-#endif
+  pthread_t t[64];
 
-static gboolean
-have_avx512 (void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-  return __builtin_cpu_supports ("avx512f");
-#else
-  return FALSE;
-#endif
+  for (int i = 0; i < n; i++)
+    pthread_create (&t[i], NULL, fn, (char *)parts + i * part_size);
+  for (int i = 0; i < n; i++)
+    pthread_join (t[i], NULL);
 }
 
-/* GFLOP/s of n concurrent FMA loops (total), best of the runs. */
+/* A peak: the best of opt_runs runs, after warm_up runs not counted (the
+ * machine is shared; a busy neighbour only ever lowers it). */
 static double
-fma_peak_with (int n, void *(*fn) (void *))
+best_run (double (*run_once) (gpointer data), gpointer data, int warm_up)
 {
-  double *g = g_new (double, opt_runs);
-  for (int run = 0; run < opt_runs; run++)
-    {
-      pthread_t t[64];
-      FmaResult r[64];
-      double total = 0.0;
-      for (int i = 0; i < n; i++)
-        pthread_create (&t[i], NULL, fn, &r[i]);
-      for (int i = 0; i < n; i++)
-        {
-          pthread_join (t[i], NULL);
-          total += r[i].flops / r[i].seconds;
-        }
-      g[run] = total * 1e-9;
-    }
-  /* A peak: the best run (the machine is shared; a busy neighbour only
-   * ever lowers it). */
   double best = 0.0;
-  for (int run = 0; run < opt_runs; run++)
-    best = MAX (best, g[run]);
-  g_free (g);
+
+  for (int run = -warm_up; run < opt_runs; run++)
+    {
+      const double v = run_once (data);
+      if (run >= 0)
+        best = MAX (best, v);
+    }
   return best;
 }
 
-static double
-fma_peak (int n)
+typedef struct
 {
-  return fma_peak_with (n, fma_thread);
+  const FmaLoop *loop;
+  int n;
+} FmaRun;
+
+/* GFLOP/s of n concurrent FMA loops (total). */
+static double
+fma_run_once (gpointer data)
+{
+  const FmaRun *f = data;
+  FmaResult r[64];
+  double total = 0.0;
+
+  for (int i = 0; i < f->n; i++)
+    r[i].loop = f->loop;
+  run_threads (f->n, fma_thread, r, sizeof r[0]);
+  for (int i = 0; i < f->n; i++)
+    total += r[i].flops / r[i].seconds;
+  return total * 1e-9;
+}
+
+/* The best run of n concurrent FMA loops; 0 where the CPU lacks the
+ * loop's instructions. */
+static double
+fma_peak (int n, const FmaLoop *loop, gboolean supported)
+{
+  FmaRun f = { loop, n };
+
+  return supported ? best_run (fma_run_once, &f, 0) : 0.0;
+}
+
+/* The vector loops run where the CPU has them, whatever UPM_CPU says: the
+ * machine's peaks are the hardware's. */
+static double
+fma256_peak (int n)
+{
+#ifdef UPM_BENCH_SIMD
+  return fma_peak (n, &fma256, upm_cpu_info ()->host >= UPM_CPU_AVX2);
+#else
+  return fma_peak (n, NULL, FALSE);
+#endif
 }
 
 static double
 fma512_peak (int n)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (have_avx512 ())
-    return fma_peak_with (n, fma512_thread);
+#ifdef UPM_BENCH_SIMD
+  return fma_peak (n, &fma512, __builtin_cpu_supports ("avx512f"));
+#else
+  return fma_peak (n, NULL, FALSE);
 #endif
-  return 0.0;
 }
 
 typedef struct
@@ -283,58 +274,73 @@ bw_thread (void *data)
 {
   BwPart *p = data;
   size_t i = 0;
-#ifdef __AVX2__
-  __m256 s0 = _mm256_setzero_ps (), s1 = s0, s2 = s0, s3 = s0;
-  for (; i + 32 <= p->n; i += 32)
-    {
-      s0 = _mm256_add_ps (s0, _mm256_load_ps (p->a + i));
-      s1 = _mm256_add_ps (s1, _mm256_load_ps (p->a + i + 8));
-      s2 = _mm256_add_ps (s2, _mm256_load_ps (p->a + i + 16));
-      s3 = _mm256_add_ps (s3, _mm256_load_ps (p->a + i + 24));
-    }
-  float l[8];
-  _mm256_storeu_ps (
-      l, _mm256_add_ps (_mm256_add_ps (s0, s1), _mm256_add_ps (s2, s3)));
-  for (int k = 0; k < 8; k++)
-    p->sum += l[k];
+#ifdef UPM_BENCH_SIMD
+  if (upm_cpu_info ()->host >= UPM_CPU_AVX2)
+    p->sum += upm_bench_sum_256 (p->a, p->n, &i);
 #endif
   for (; i < p->n; i++)
     p->sum += p->a[i];
   return NULL;
 }
 
-/* Read bandwidth (GB/s) of n threads summing disjoint halves of a. */
+typedef struct
+{
+  const float *a;
+  size_t n_floats;
+  int n;
+  double sink;
+} BwRun;
+
+/* Read bandwidth (GB/s) of n threads summing disjoint parts of a. */
+static double
+bw_run_once (gpointer data)
+{
+  BwRun *b = data;
+  BwPart p[64];
+  const size_t per = b->n_floats / b->n / 32 * 32;
+  const double t0 = now_s ();
+
+  for (int i = 0; i < b->n; i++)
+    p[i] = (BwPart){ b->a + per * i, per, 0.0 };
+  run_threads (b->n, bw_thread, p, sizeof p[0]);
+  for (int i = 0; i < b->n; i++)
+    b->sink += p[i].sum;
+  return (double)per * b->n * 4 / (now_s () - t0) * 1e-9;
+}
+
+/* The best run after one warm-up run. */
 static double
 read_bandwidth (const float *a, size_t n_floats, int n)
 {
-  double *g = g_new (double, opt_runs);
-  double sink = 0.0;
-  for (int run = -1; run < opt_runs; run++)
-    {
-      pthread_t t[64];
-      BwPart p[64];
-      const size_t per = n_floats / n / 32 * 32;
-      const double t0 = now_s ();
-      for (int i = 0; i < n; i++)
-        {
-          p[i] = (BwPart){ a + per * i, per, 0.0 };
-          pthread_create (&t[i], NULL, bw_thread, &p[i]);
-        }
-      for (int i = 0; i < n; i++)
-        {
-          pthread_join (t[i], NULL);
-          sink += p[i].sum;
-        }
-      if (run >= 0)
-        g[run] = (double)per * n * 4 / (now_s () - t0) * 1e-9;
-    }
-  if (sink == 1.2345)
-    fprintf (stderr, "%g\n", sink);
-  double best = 0.0;
-  for (int run = 0; run < opt_runs; run++)
-    best = MAX (best, g[run]);
-  g_free (g);
+  BwRun b = { a, n_floats, n, 0.0 };
+  const double best = best_run (bw_run_once, &b, 1);
+
+  if (b.sink == 1.2345)
+    fprintf (stderr, "%g\n", b.sink);
   return best;
+}
+
+/* A JSON string: the text between its quotes. */
+static void
+print_json_text (const char *s)
+{
+  for (; *s; s++)
+    if (*s == '"' || *s == '\\')
+      printf ("\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      printf ("\\u%04x", *s);
+    else
+      putchar (*s);
+}
+
+/* The kernels' ISA level in use and why (detected, UPM_CPU). */
+static void
+print_kernels (void)
+{
+  printf (", \"kernels\": \"%s\", \"kernels_reason\": \"",
+      upm_cpu_level_name (upm_cpu_info ()->level));
+  print_json_text (upm_cpu_info ()->reason);
+  printf ("\"");
 }
 
 typedef struct
@@ -387,7 +393,7 @@ cmd_machine (void)
     }
   for (size_t i = 0; i < n_floats; i++)
     a[i] = (float)(i & 7);
-  const double f1 = fma_peak (1), f2 = fma_peak (threads);
+  const double f1 = fma256_peak (1), f2 = fma256_peak (threads);
   const double z1 = fma512_peak (1), z2 = fma512_peak (threads);
   const double bw1 = read_bandwidth (a, n_floats, 1);
   const double bw2 = read_bandwidth (a, n_floats, threads);
@@ -406,13 +412,24 @@ cmd_machine (void)
       "\"fma512_gflops_1t\": %.2f, \"fma512_gflops_nt\": %.2f, "
       "\"read_gbs_1t\": %.2f, \"read_gbs_nt\": %.2f, \"bw_buffer_mib\": %zu, "
       "\"sgemm_2048_gflops\": %.2f, \"sgemm_1569x3072x768_gflops\": %.2f, "
-      "\"sgemm_2048_openblas_threads_gflops\": %.2f}\n",
+      "\"sgemm_2048_openblas_threads_gflops\": %.2f",
       threads, opt_runs, f1, f2, z1, z2, bw1, bw2, opt_bw_mib, g2048, gffn,
       n2048);
+  print_kernels ();
+  printf ("}\n");
   return 0;
 }
 
 /* ------------------------------------------------------------------ model */
+
+/* ok, after saying why not on stderr. */
+static gboolean
+reported (gboolean ok, GError *error)
+{
+  if (!ok)
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+  return ok;
+}
 
 typedef struct
 {
@@ -427,13 +444,10 @@ encode_run (gpointer data)
 {
   EncodeData *e = data;
   GError *error = NULL;
-  if (!upm_encode_visual (e->ctx, e->patches, e->frames, UPM_ATTR_CLS_INPUT,
-          e->feature, NULL, &error))
-    {
-      fprintf (stderr, "upm-bench: %s\n", error->message);
-      return FALSE;
-    }
-  return TRUE;
+  const gboolean ok = upm_encode_visual (e->ctx, e->patches, e->frames,
+      UPM_ATTR_CLS_INPUT, e->feature, NULL, &error);
+
+  return reported (ok, error);
 }
 
 typedef struct
@@ -459,12 +473,7 @@ prefix_run (gpointer data)
   if (upm_embed_patches (c->ctx, c->patches, c->frames, x, &error))
     c->prefix = upm_prefix_new (c->ctx, x, n, NULL, &error);
   g_free (x);
-  if (!c->prefix)
-    {
-      fprintf (stderr, "upm-bench: %s\n", error->message);
-      return FALSE;
-    }
-  return TRUE;
+  return reported (c->prefix != NULL, error);
 }
 
 static gboolean
@@ -476,13 +485,9 @@ decode_run (gpointer data)
   GError *error = NULL;
 
   upm_caption_clear (&c->caption);
-  if (!upm_caption_decode (
-          c->ctx, c->prefix, &params, &c->caption, NULL, &error))
-    {
-      fprintf (stderr, "upm-bench: %s\n", error->message);
-      return FALSE;
-    }
-  return TRUE;
+  const gboolean ok = upm_caption_decode (
+      c->ctx, c->prefix, &params, &c->caption, NULL, &error);
+  return reported (ok, error);
 }
 
 typedef struct
@@ -500,14 +505,10 @@ labels_run (gpointer data)
 {
   ClassifyData *c = data;
   GError *error = NULL;
+  const gboolean ok = upm_model_text_features (c->model, c->labels, opt_labels,
+      UPM_ATTR_CLS_TARGET, c->label_feat, &error);
 
-  if (!upm_model_text_features (c->model, c->labels, opt_labels,
-          UPM_ATTR_CLS_TARGET, c->label_feat, &error))
-    {
-      fprintf (stderr, "upm-bench: %s\n", error->message);
-      return FALSE;
-    }
-  return TRUE;
+  return reported (ok, error);
 }
 
 /* The head with the label features in hand: similarities, softmax, top 5. */
@@ -524,32 +525,58 @@ classify_run (gpointer data)
   return TRUE;
 }
 
+/* The vocabulary features computed (or loaded from the library's on-disk
+ * cache), timed: cache names the cache file, cached whether it was there
+ * before. */
+typedef struct
+{
+  char *cache;
+  gboolean cached;
+  double seconds;
+} VocabTiming;
+
+static gboolean
+vocab_timed (UpmModel *model, VocabTiming *vt)
+{
+  GError *error = NULL;
+
+  vt->cache = upm_engine_vocab_cache_path (model);
+  vt->cached = vt->cache && g_file_test (vt->cache, G_FILE_TEST_EXISTS);
+  const double t0 = now_s ();
+  const float *v = upm_model_vocab_features (model, NULL, NULL, &error);
+  vt->seconds = now_s () - t0;
+  return reported (v != NULL, error);
+}
+
+/* FLOPs of one encoder layer over n rows. */
+static double
+layer_flops (const UpmHParams *hp, uint32_t n)
+{
+  const double d = hp->n_embd, f = hp->n_ff;
+  return 2.0 * n * d * 3 * d + 4.0 * n * n * d + 2.0 * n * d * d
+         + 4.0 * n * d * f;
+}
+
+/* FLOPs of the forward pass over n tokens without the SPE-only shortcut
+ * (what a plain implementation executes). */
+static double
+encoder_flops_full (const UpmHParams *hp, uint32_t n, uint32_t frames)
+{
+  const double d = hp->n_embd;
+  const double patch
+      = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp) * d;
+  return hp->n_layer * layer_flops (hp, n) + patch + 2.0 * d * d;
+}
+
 /* FLOPs the encoder executes for n tokens (the last layer only finishes
  * the <SPE> row; its keys and values are computed for every row). */
 static double
 encoder_flops (const UpmHParams *hp, uint32_t n, uint32_t frames)
 {
-  const double d = hp->n_embd, f = hp->n_ff, L = hp->n_layer;
-  const double full = 2.0 * n * d * 3 * d + 4.0 * n * n * d + 2.0 * n * d * d
-                      + 4.0 * n * d * f;
+  const double d = hp->n_embd, f = hp->n_ff;
   const double last
       = 2.0 * n * d * 3 * d + 4.0 * n * d + 2.0 * d * d + 4.0 * d * f;
-  const double patch
-      = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp) * d;
-  return (L - 1) * full + last + patch + 2.0 * d * d;
-}
-
-/* The same forward pass without the SPE-only shortcut (what a plain
- * implementation executes). */
-static double
-encoder_flops_full (const UpmHParams *hp, uint32_t n, uint32_t frames)
-{
-  const double d = hp->n_embd, f = hp->n_ff, L = hp->n_layer;
-  const double full = 2.0 * n * d * 3 * d + 4.0 * n * n * d + 2.0 * n * d * d
-                      + 4.0 * n * d * f;
-  const double patch
-      = 2.0 * frames * UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp) * d;
-  return L * full + patch + 2.0 * d * d;
+  return encoder_flops_full (hp, n, frames) - layer_flops (hp, n) + last;
 }
 
 static float *
@@ -633,16 +660,9 @@ cmd_model (const char *path)
   const uint32_t n_clip = 1 + frames * tpf, n_image = 1 + tpf;
 
   /* Vocabulary features (computed once, then from the on-disk cache). */
-  char *cache = upm_engine_vocab_cache_path (model);
-  const gboolean cached = cache && g_file_test (cache, G_FILE_TEST_EXISTS);
-  const double t_v0 = now_s ();
-  const float *vocab = upm_model_vocab_features (model, NULL, NULL, &error);
-  const double t_vocab = now_s () - t_v0;
-  if (!vocab)
-    {
-      fprintf (stderr, "upm-bench: %s\n", error->message);
-      return 1;
-    }
+  VocabTiming vt;
+  if (!vocab_timed (model, &vt))
+    return 1;
 
   /* Caption decoding on the image and on the clip. */
   CaptionData ci = { ctx, image, 1, NULL, { 0 } };
@@ -710,8 +730,8 @@ cmd_model (const char *path)
       t_image, encoder_flops (hp, n_clip, frames) * 1e-9,
       encoder_flops (hp, n_image, 1) * 1e-9,
       encoder_flops_full (hp, n_clip, frames) * 1e-9,
-      encoder_flops_full (hp, n_image, 1) * 1e-9, cached ? "true" : "false",
-      t_vocab, cache ? cache : "", opt_beam, opt_steps, t_prefix_image,
+      encoder_flops_full (hp, n_image, 1) * 1e-9, vt.cached ? "true" : "false",
+      vt.seconds, vt.cache ? vt.cache : "", opt_beam, opt_steps, t_prefix_image,
       t_dec_image, t_prefix_clip, t_dec_clip, step_weight_bytes (hp),
       vocab_bytes, kv_image, kv_clip, opt_labels, t_labels_first, t_classify,
       t_lookup, (double)stt.st_size, expert_bytes, merged, weights_needed,
@@ -721,6 +741,7 @@ cmd_model (const char *path)
   print_ids ("caption_clip", &cc.caption);
   print_floats ("feature_image", f_image, MIN (d, 16u));
   print_floats ("feature_clip", f_clip, MIN (d, 16u));
+  print_kernels ();
   printf ("}\n");
 
   upm_caption_clear (&ci.caption);
@@ -731,7 +752,7 @@ cmd_model (const char *path)
   g_free (cl.logits);
   g_free (cl.probs);
   g_ptr_array_free (labels, TRUE);
-  g_free (cache);
+  g_free (vt.cache);
   g_free (clip);
   g_free (image);
   g_free (f_clip);
@@ -754,21 +775,16 @@ cmd_vocab (const char *path)
       fprintf (stderr, "upm-bench: %s\n", error->message);
       return 1;
     }
-  char *cache = upm_engine_vocab_cache_path (model);
-  const gboolean cached = cache && g_file_test (cache, G_FILE_TEST_EXISTS);
-  const double t0 = now_s ();
-  const float *v = upm_model_vocab_features (model, NULL, NULL, &error);
-  const double t = now_s () - t0;
-  if (!v)
-    fprintf (stderr, "upm-bench: %s\n", error->message);
-  else
+  VocabTiming vt;
+  const gboolean ok = vocab_timed (model, &vt);
+  if (ok)
     printf ("{\"kind\": \"vocab\", \"model\": \"%s\", \"cached\": %s, "
             "\"seconds\": %.3f, \"cache\": \"%s\", \"threads\": %u}\n",
-        upm_model_name (model), cached ? "true" : "false", t,
-        cache ? cache : "", upm_threads_get ());
-  g_free (cache);
+        upm_model_name (model), vt.cached ? "true" : "false", vt.seconds,
+        vt.cache ? vt.cache : "", upm_threads_get ());
+  g_free (vt.cache);
   upm_model_unref (model);
-  return v ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 /* FLOPs that a token- or context-routed model executes on top of the dense

@@ -3,30 +3,19 @@
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Threading policy: the engine has one pool of worker threads (the calling
- * thread plus n-1 workers, n = upm_threads_set()). OpenBLAS is switched to
- * one thread when the pool starts, and every kernel here splits its work
- * into tasks that call single-threaded OpenBLAS or our own loops, so the
- * process never runs more busy threads than cores. A parallel region that
- * starts while the pool is busy (another stream, or a nested call from a
- * task) runs serially in its calling thread.
+ * The kernels run on the thread pool of upm-threads.h (included here).
+ * Each has a plain C version and vectorised ones per ISA level
+ * (lib/kernels/), one of which is chosen once at run time from the CPU;
+ * the environment variable UPM_CPU=generic|avx2|avx512|avx512bf16 can
+ * lower it (lib/kernels/upm-cpu.h).
  */
 #ifndef UPM_OPS_H
 #define UPM_OPS_H
 
-#include <stdint.h>
+#include "upm-threads.h"
+
 #include <stddef.h>
-
-/* ---------------------------------------------------------------- threads */
-
-/* Threads of the pool, caller included (n <= 0: all online cores; the
- * environment variable UPM_NUM_THREADS sets the initial value). */
-void upm_threads_set (int n_threads);
-uint32_t upm_threads_get (void);
-
-typedef void (*UpmTaskFunc) (void *arg, uint32_t task);
-/* Runs fn(arg, 0..n_tasks-1) on the pool and returns when all are done. */
-void upm_parallel_for (uint32_t n_tasks, UpmTaskFunc fn, void *arg);
+#include <stdint.h>
 
 /* ----------------------------------------------------------------- linear */
 
@@ -79,7 +68,7 @@ void upm_layer_norm (const float *x, uint32_t n, uint32_t d, const float *g,
     const float *b, float eps, float *y);
 
 /* Exact-erf GELU in place: vectorised erf (fractional error < 2e-7) where
- * AVX2 is available; upm_gelu_ref is the libm reference the tests use. */
+ * the AVX2 level runs; upm_gelu_ref is the libm reference the tests use. */
 void upm_gelu (float *x, size_t n);
 void upm_gelu_ref (float *x, size_t n);
 /* exp in place (vectorised) and its libm reference. */
@@ -98,7 +87,7 @@ void upm_log_softmax (float *x, uint32_t n);
 /* L2-normalise x[d] in place (eps 1e-12 as F.normalize). */
 void upm_l2_normalize (float *x, uint32_t d);
 
-/* IEEE half <-> float (F16C where available). */
+/* IEEE half <-> float (F16C in the AVX2 level). */
 void upm_f32_to_f16_row (const float *x, uint16_t *y, size_t n);
 
 /* -------------------------------------------------------------- attention */

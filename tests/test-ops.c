@@ -1,9 +1,12 @@
-/* test-ops.c: the engine's vectorised kernels against plain references.
+/* test-ops.c: the engine's kernels at every ISA level the CPU has, against
+ * plain references and against the generic level.
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "upm-ops.h"
+
+#include "kernels/upm-cpu.h"
 
 #include <glib.h>
 #include <math.h>
@@ -11,61 +14,81 @@
 
 #define N 100003 /* not a multiple of 8: the scalar tail runs */
 
-static float *
-ramp (float lo, float hi)
+/* The kernels' level when main started (UPM_CPU applies). */
+static UpmCpuLevel start_level;
+static char *start_reason;
+
+/* Switches the kernels to the test's level (its data). */
+static void
+use_level (gconstpointer data)
 {
-  float *x = g_new (float, N);
-  for (int i = 0; i < N; i++)
-    x[i] = lo + (hi - lo) * (float)i / (N - 1);
+  const UpmCpuLevel level = GPOINTER_TO_INT (data);
+  g_assert_cmpint (upm_cpu_force_level (level), ==, level);
+}
+
+/* n values in [lo, hi): evenly spaced (seed 0) or random. */
+static float *
+values (size_t n, uint32_t seed, float lo, float hi)
+{
+  float *x = g_new (float, n);
+  GRand *r = g_rand_new_with_seed (seed);
+
+  for (size_t i = 0; i < n; i++)
+    x[i] = seed ? (float)g_rand_double_range (r, lo, hi)
+                : lo + (hi - lo) * (float)i / (float)(n - 1);
+  g_rand_free (r);
   return x;
 }
 
+/* f against its libm reference on [lo, hi]: the worst error, relative
+ * (rel_only), or relative where |ref| > 1 and absolute below, under 1e-6. */
 static void
-test_exp (void)
+check_vs_ref (const char *name, void (*f) (float *, size_t),
+    void (*ref) (float *, size_t), float lo, float hi, gboolean rel_only)
 {
-  float *a = ramp (-100.0f, 88.0f), *b = g_memdup2 (a, N * sizeof (float));
+  g_autofree float *a = values (N, 0, lo, hi);
+  g_autofree float *b = g_memdup2 (a, N * sizeof (float));
   double worst = 0.0;
 
-  upm_exp (a, N);
-  upm_exp_ref (b, N);
+  f (a, N);
+  ref (b, N);
   for (int i = 0; i < N; i++)
     {
-      g_assert_true (isfinite (a[i]) && a[i] >= 0.0f);
-      if (b[i] > 1e-30f)
+      g_assert_true (isfinite (a[i]));
+      if (!rel_only)
+        worst = MAX (worst, fabs (a[i] - b[i]) / MAX (1.0, fabs (b[i])));
+      else if (b[i] > 1e-30f)
         worst = MAX (worst, fabs (a[i] - b[i]) / b[i]);
       else
         g_assert_cmpfloat (a[i], <, 1e-30);
     }
-  g_test_message ("exp: worst relative error %.3g", worst);
+  g_test_message ("%s: worst error %.3g", name, worst);
   g_assert_cmpfloat (worst, <, 1e-6);
-  g_free (a);
-  g_free (b);
 }
 
 static void
-test_gelu (void)
+test_exp (gconstpointer data)
 {
-  float *a = ramp (-12.0f, 12.0f), *b = g_memdup2 (a, N * sizeof (float));
-  double worst = 0.0;
+  use_level (data);
+  check_vs_ref ("exp", upm_exp, upm_exp_ref, -100, 88, TRUE);
+}
 
-  upm_gelu (a, N);
-  upm_gelu_ref (b, N);
-  for (int i = 0; i < N; i++)
-    worst = MAX (worst, fabs (a[i] - b[i]) / MAX (1.0, fabs (b[i])));
-  g_test_message ("gelu: worst error %.3g", worst);
-  g_assert_cmpfloat (worst, <, 1e-6);
+static void
+test_gelu (gconstpointer data)
+{
+  use_level (data);
+  check_vs_ref ("gelu", upm_gelu, upm_gelu_ref, -12, 12, FALSE);
   /* Exact at the anchors. */
   float z[3] = { 0.0f, -0.0f, 1.0f };
   upm_gelu (z, 3);
   g_assert_cmpfloat (z[0], ==, 0.0f);
   g_assert_cmpfloat (fabs (z[2] - 0.8413447461f), <, 1e-6);
-  g_free (a);
-  g_free (b);
 }
 
 static void
-test_softmax (void)
+test_softmax (gconstpointer data)
 {
+  use_level (data);
   for (uint32_t n = 1; n < 70; n++)
     {
       float x[70], ref[70];
@@ -85,20 +108,45 @@ test_softmax (void)
     }
 }
 
+/* Row i of head h of the attention of q against the first vis rows of k
+ * and v (row stride ld), in double precision. */
+static void
+attention_ref (const float *q, const float *k, const float *v, uint32_t ld,
+    uint32_t hd, uint32_t vis, double *o)
+{
+  g_autofree double *s = g_new (double, MAX (vis, 1u));
+  double m = -INFINITY, z = 0.0;
+
+  for (uint32_t j = 0; j < vis; j++)
+    {
+      double dot = 0.0;
+      for (uint32_t c = 0; c < hd; c++)
+        dot += (double)q[c] * k[(size_t)j * ld + c];
+      s[j] = dot / sqrt (hd);
+      m = MAX (m, s[j]);
+    }
+  for (uint32_t j = 0; j < vis; j++)
+    z += (s[j] = exp (s[j] - m));
+  for (uint32_t c = 0; c < hd; c++)
+    {
+      o[c] = 0.0;
+      for (uint32_t j = 0; j < vis; j++)
+        o[c] += s[j] / z * v[(size_t)j * ld + c];
+    }
+}
+
 /* Blocked attention with spans and causal limits against a direct triple
  * loop in double precision. */
 static void
-test_attention (void)
+test_attention (gconstpointer data)
 {
   const uint32_t heads = 2, hd = 8, d = heads * hd;
   const uint32_t n = 300; /* spans two query blocks */
-  float *qkv = g_new (float, (size_t)n * 3 * d);
-  float *out = g_new (float, (size_t)n *d);
-  float *scratch = g_new (float, upm_attention_scratch (n, n));
-  GRand *r = g_rand_new_with_seed (5);
+  g_autofree float *qkv = values ((size_t)n * 3 * d, 5, -2, 2);
+  g_autofree float *out = g_new (float, (size_t)n *d);
+  g_autofree float *scratch = g_new (float, upm_attention_scratch (n, n));
 
-  for (size_t i = 0; i < (size_t)n * 3 * d; i++)
-    qkv[i] = (float)g_rand_double_range (r, -2, 2);
+  use_level (data);
   for (int causal = 0; causal < 2; causal++)
     {
       const uint32_t causal_from = causal ? 40 : UINT32_MAX;
@@ -109,54 +157,33 @@ test_attention (void)
       upm_attention (
           qkv, 3 * d, n, spans, 2, heads, hd, causal_from, 0, out, d, scratch);
       for (uint32_t i = 0; i < n; i += 7)
-        {
-          const uint32_t vis = causal ? MAX (causal_from, i + 1) : n;
-          for (uint32_t h = 0; h < heads; h++)
-            {
-              double s[300], m = -INFINITY, z = 0.0;
-              for (uint32_t j = 0; j < vis; j++)
-                {
-                  double dot = 0.0;
-                  for (uint32_t c = 0; c < hd; c++)
-                    dot += (double)qkv[i * 3 * d + h * hd + c]
-                           * qkv[j * 3 * d + d + h * hd + c];
-                  s[j] = dot / sqrt (hd);
-                  m = MAX (m, s[j]);
-                }
-              for (uint32_t j = 0; j < vis; j++)
-                z += (s[j] = exp (s[j] - m));
-              for (uint32_t c = 0; c < hd; c++)
-                {
-                  double o = 0.0;
-                  for (uint32_t j = 0; j < vis; j++)
-                    o += s[j] / z * qkv[j * 3 * d + 2 * d + h * hd + c];
-                  g_assert_cmpfloat (
-                      fabs (o - out[i * d + h * hd + c]), <, 1e-5);
-                }
-            }
-        }
+        for (uint32_t h = 0; h < heads; h++)
+          {
+            double o[8];
+            attention_ref (qkv + (size_t)i * 3 * d + h * hd, qkv + d + h * hd,
+                qkv + 2 * d + h * hd, 3 * d, hd,
+                causal ? MAX (causal_from, i + 1) : n, o);
+            for (uint32_t c = 0; c < hd; c++)
+              g_assert_cmpfloat (
+                  fabs (o[c] - out[i * d + h * hd + c]), <, 1e-5);
+          }
     }
-  g_rand_free (r);
-  g_free (qkv);
-  g_free (out);
-  g_free (scratch);
 }
 
 /* Keys and values packed a run of rows at a time equal the same keys and
  * values packed at once, padding included. */
 static void
-test_kv_pack_at (void)
+test_kv_pack_at (gconstpointer data)
 {
   const uint32_t heads = 3, hd = 8, d = heads * hd, n = 301;
   const size_t size = upm_kv_packed_size (n, heads, hd);
-  float *kv = g_new (float, (size_t)n * 2 * d);
-  float *whole = g_new (float, size), *parts = g_new (float, size);
-  GRand *r = g_rand_new_with_seed (7);
+  g_autofree float *kv = values ((size_t)n * 2 * d, 7, -2, 2);
+  g_autofree float *whole = g_new (float, size);
+  g_autofree float *parts = g_new (float, size);
   UpmKvSpan span = { kv, kv + d, 2 * d, n };
   UpmKvPacked a, b;
 
-  for (size_t i = 0; i < (size_t)n * 2 * d; i++)
-    kv[i] = (float)g_rand_double_range (r, -2, 2);
+  use_level (data);
   memset (whole, 0x7f, size * sizeof (float));
   memset (parts, 0x7f, size * sizeof (float));
   upm_kv_pack (&span, 1, heads, hd, whole, &a);
@@ -169,35 +196,26 @@ test_kv_pack_at (void)
   g_assert_cmpmem (whole, size * sizeof (float), parts, size * sizeof (float));
   g_assert_true (a.n == b.n && a.ld == b.ld);
   g_assert_true (a.kt - whole == b.kt - parts && a.v - whole == b.v - parts);
-  g_rand_free (r);
-  g_free (kv);
-  g_free (whole);
-  g_free (parts);
 }
 
 /* x W^T + b summed over blocks of the inputs (W's rows ldw apart, beta 1
  * after the first block, bias and residual epilogue with the last) equals
  * the whole product, for few rows (our kernel) and many (sgemm). */
 static void
-test_linear_part (void)
+test_linear_part (gconstpointer data)
 {
   const uint32_t n_in = 70, n_out = 24, blk = 16;
-  float *w = g_new (float, n_in *n_out), *b = g_new (float, n_out);
-  float *scale = g_new (float, n_out);
-  float *x = g_new (float, 40 * n_in), *xb = g_new (float, 40 * blk);
-  float *y1 = g_new (float, 40 * n_out), *y2 = g_new (float, 40 * n_out);
-  float *r1 = g_new0 (float, 40 * n_out), *r2 = g_new0 (float, 40 * n_out);
-  GRand *r = g_rand_new_with_seed (9);
+  g_autofree float *w = values (n_in * n_out, 9, -1, 1);
+  g_autofree float *b = values (n_out, 10, -1, 1);
+  g_autofree float *scale = values (n_out, 11, 0.5, 1.5);
+  g_autofree float *x = values (40 * n_in, 12, -1, 1);
+  g_autofree float *xb = g_new (float, 40 * blk);
+  g_autofree float *y1 = g_new (float, 40 * n_out);
+  g_autofree float *y2 = g_new (float, 40 * n_out);
+  g_autofree float *r1 = g_new0 (float, 40 * n_out);
+  g_autofree float *r2 = g_new0 (float, 40 * n_out);
 
-  for (uint32_t i = 0; i < n_in * n_out; i++)
-    w[i] = (float)g_rand_double_range (r, -1, 1);
-  for (uint32_t i = 0; i < n_out; i++)
-    {
-      b[i] = (float)g_rand_double_range (r, -1, 1);
-      scale[i] = (float)g_rand_double_range (r, 0.5, 1.5);
-    }
-  for (uint32_t i = 0; i < 40 * n_in; i++)
-    x[i] = (float)g_rand_double_range (r, -1, 1);
+  use_level (data);
   for (uint32_t rows = 3; rows <= 40; rows += 37)
     {
       const UpmEpilogue e1
@@ -217,27 +235,297 @@ test_linear_part (void)
       for (uint32_t i = 0; i < rows * n_out; i++)
         g_assert_cmpfloat (fabs (r1[i] - r2[i]), <, 1e-5);
     }
-  g_rand_free (r);
-  g_free (w);
-  g_free (b);
-  g_free (scale);
-  g_free (x);
-  g_free (xb);
-  g_free (y1);
-  g_free (y2);
-  g_free (r1);
-  g_free (r2);
+}
+
+/* ------------------------------------------- every level against generic */
+
+/* Fills out (n floats) from fixed inputs through the kernels in use. */
+typedef void (*KernelCase) (float *out);
+
+/* The case at the test's level equals the case at the generic level
+ * within tol (relative where a value exceeds 1). */
+static void
+expect_generic (gconstpointer data, KernelCase run, size_t n, double tol)
+{
+  g_autofree float *want = g_new0 (float, n);
+  g_autofree float *got = g_new0 (float, n);
+  double worst = 0.0;
+
+  g_assert_cmpint (upm_cpu_force_level (UPM_CPU_GENERIC), ==, UPM_CPU_GENERIC);
+  run (want);
+  use_level (data);
+  run (got);
+  for (size_t i = 0; i < n; i++)
+    {
+      g_assert_true (isfinite (got[i]) && isfinite (want[i]));
+      worst = MAX (worst, fabs (got[i] - want[i]) / MAX (1.0, fabs (want[i])));
+    }
+  g_test_message ("worst difference from generic %.3g", worst);
+  g_assert_cmpfloat (worst, <=, tol);
+}
+
+#define LIN_IN 300 /* 9 blocks of 32, one of 8, a tail of 4 */
+#define LIN_OUT 40
+#define LIN_ROWS 40
+/* 5 outputs of 3 and of 40 rows, then matmul_rows on 3 and on 6 rows. */
+#define LIN_FLOATS ((5 * (3 + LIN_ROWS) + 3 + 6) * LIN_OUT)
+
+/* upm_linear, its GELU and residual + LayerNorm epilogues and upm_linear_acc
+ * on few rows (our kernel) and many (sgemm); upm_matmul_rows on float and
+ * half weights. */
+static void
+case_linear (float *out)
+{
+  g_autofree float *x = values (LIN_ROWS * LIN_IN, 21, -1, 1);
+  g_autofree float *w = values (LIN_OUT * LIN_IN, 22, -0.2f, 0.2f);
+  g_autofree float *b = values (LIN_OUT, 23, -1, 1);
+  g_autofree float *scale = values (LIN_OUT, 24, 0.5f, 1.5f);
+  g_autofree float *y = g_new (float, LIN_ROWS *LIN_OUT);
+  g_autofree uint16_t *w16 = g_new (uint16_t, LIN_OUT * LIN_IN);
+
+  for (uint32_t rows = 3; rows <= LIN_ROWS; rows += LIN_ROWS - 3)
+    {
+      const size_t n = (size_t)rows * LIN_OUT;
+      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
+      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
+      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
+        .res = res,
+        .scale = scale,
+        .ln_w = scale,
+        .ln_b = b,
+        .eps = 1e-5f,
+        .ln_out = out + 3 * n };
+      upm_linear (x, rows, LIN_IN, w, b, LIN_OUT, out);
+      upm_linear_ex (x, rows, LIN_IN, w, b, LIN_OUT, out + n, &gelu);
+      upm_linear_ex (x, rows, LIN_IN, w, b, LIN_OUT, y, &residual);
+      memcpy (out + 4 * n, x, n * sizeof (float));
+      upm_linear_acc (x, rows, LIN_IN, w, b, LIN_OUT, 0.5f, out + 4 * n);
+      out += 5 * n;
+    }
+  upm_matmul_rows (x, 3, LIN_IN, w, NULL, LIN_OUT, 2.0f, out);
+  upm_f32_to_f16_row (w, w16, LIN_OUT * LIN_IN);
+  upm_matmul_rows (x, 6, LIN_IN, NULL, w16, LIN_OUT, 2.0f, out + 3 * LIN_OUT);
+}
+
+static void
+test_linear_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_linear, LIN_FLOATS, 1e-5);
+}
+
+#define ROW_D 100     /* 6 blocks of 16, a tail of 4 */
+#define ROW_N 700     /* 70000 floats: LayerNorm splits them over the pool */
+#define ROW_ELEMS 999 /* element-wise runs */
+#define ROW_FLOATS (ROW_N * ROW_D + 5 * ROW_ELEMS + ROW_D + 3 * ROW_D)
+
+/* LayerNorm, GELU, exp, softmax, log-softmax, half precision (as floats),
+ * L2 normalisation and the scaled residual. */
+static void
+case_rows (float *out)
+{
+  g_autofree float *x = values (ROW_N * ROW_D, 31, -3, 3);
+  g_autofree float *g = values (ROW_D, 32, 0.5f, 1.5f);
+  g_autofree float *b = values (ROW_D, 33, -1, 1);
+  g_autofree uint16_t *h = g_new (uint16_t, ROW_ELEMS);
+
+  upm_layer_norm (x, ROW_N, ROW_D, g, b, 1e-5f, out);
+  out += ROW_N * ROW_D;
+  for (int op = 0; op < 4; op++, out += ROW_ELEMS)
+    {
+      memcpy (out, x, ROW_ELEMS * sizeof (float));
+      if (op == 0)
+        upm_gelu (out, ROW_ELEMS);
+      else if (op == 1)
+        upm_exp (out, ROW_ELEMS);
+      else if (op == 2)
+        upm_softmax (out, ROW_ELEMS);
+      else
+        upm_log_softmax (out, ROW_ELEMS);
+    }
+  upm_f32_to_f16_row (x, h, ROW_ELEMS);
+  for (int i = 0; i < ROW_ELEMS; i++)
+    out[i] = h[i];
+  out += ROW_ELEMS;
+  memcpy (out, x, ROW_D * sizeof (float));
+  upm_l2_normalize (out, ROW_D);
+  out += ROW_D;
+  memcpy (out, x, 3 * ROW_D * sizeof (float));
+  upm_scaled_residual (out, x + 3 * ROW_D, g, 3, ROW_D);
+}
+
+static void
+test_rows_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_rows, ROW_FLOATS, 2e-6);
+}
+
+#define ATT_HEADS 2
+#define ATT_HD 24 /* value column blocks of 16 and of 8 */
+#define ATT_D (ATT_HEADS * ATT_HD)
+#define ATT_N 100
+#define ATT_SHARED 50
+#define ATT_FLOATS ((2 * ATT_N + 6) * ATT_D)
+
+/* Self-attention of ATT_N rows, whole and causal, then two decoding groups
+ * of 3 rows on ATT_SHARED shared keys plus 4 keys of their own. */
+static void
+case_attention (float *out)
+{
+  const uint32_t ld = 3 * ATT_D;
+  g_autofree float *qkv = values ((size_t)ATT_N * ld, 41, -2, 2);
+  g_autofree float *packed
+      = g_new (float, upm_kv_packed_size (ATT_SHARED, ATT_HEADS, ATT_HD));
+  const UpmKvSpan all = { qkv + ATT_D, qkv + 2 * ATT_D, ld, ATT_N };
+  const UpmKvSpan own[2] = {
+    { all.k + 60 * ld, all.v + 60 * ld, ld, 4 },
+    { all.k + 70 * ld, all.v + 70 * ld, ld, 4 },
+  };
+  const UpmAttnGroup groups[2] = { { 3, &own[0], 1 }, { 3, &own[1], 1 } };
+  UpmKvSpan shared = all;
+  UpmKvPacked kv;
+
+  for (int causal = 0; causal < 2; causal++, out += ATT_N * ATT_D)
+    upm_attention (qkv, ld, ATT_N, &all, 1, ATT_HEADS, ATT_HD,
+        causal ? 10 : UINT32_MAX, 0, out, ATT_D, NULL);
+  shared.n = ATT_SHARED;
+  upm_kv_pack (&shared, 1, ATT_HEADS, ATT_HD, packed, &kv);
+  upm_attention_groups (qkv + 80 * ld, ld, &kv, groups, 2, ATT_HEADS, ATT_HD,
+      ATT_SHARED + 1, ATT_SHARED, out, ATT_D);
+}
+
+static void
+test_attention_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_attention, ATT_FLOATS, 1e-5);
+}
+
+/* ------------------------------------------------------------- CPU levels */
+
+static void
+test_cpu_parse (void)
+{
+  UpmCpuLevel level;
+
+  for (int l = 0; l < UPM_CPU_N_LEVELS; l++)
+    {
+      g_assert_true (upm_cpu_level_parse (upm_cpu_level_name (l), &level));
+      g_assert_cmpint (level, ==, l);
+    }
+  g_assert_true (upm_cpu_level_parse ("AVX2", &level));
+  g_assert_cmpint (level, ==, UPM_CPU_AVX2);
+  g_assert_false (upm_cpu_level_parse ("avx3", &level));
+  g_assert_false (upm_cpu_level_parse ("", &level));
+  g_assert_true (upm_cpu_level_has_kernels (UPM_CPU_GENERIC));
+}
+
+/* The highest level with kernels not above level. */
+static UpmCpuLevel
+with_kernels (UpmCpuLevel level)
+{
+  while (!upm_cpu_level_has_kernels (level))
+    level--;
+  return level;
+}
+
+/* In a child with UPM_CPU set by the parent: the level at start. */
+static void
+test_cpu_env_child (void)
+{
+  const char *env = g_getenv ("UPM_CPU");
+  UpmCpuLevel want = UPM_CPU_N_LEVELS;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_skip ("run by /cpu/env");
+      return;
+    }
+  g_assert_nonnull (env);
+  if (upm_cpu_level_parse (env, &want))
+    g_assert_nonnull (strstr (start_reason, "UPM_CPU="));
+  g_assert_cmpint (
+      start_level, ==, with_kernels (MIN (want, upm_cpu_info ()->host)));
+}
+
+/* UPM_CPU=generic forces the generic kernels; a name that is no level is
+ * ignored with a message. */
+static void
+test_cpu_env (void)
+{
+  const char *names[] = { "generic", "avx2", "avx512bf16", "bogus" };
+
+  for (size_t i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_setenv ("UPM_CPU", names[i], TRUE);
+      g_test_trap_subprocess ("/cpu/env-child", 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_unsetenv ("UPM_CPU");
+      g_test_trap_assert_passed ();
+      if (i == 3)
+        g_test_trap_assert_stderr ("*UPM_CPU=bogus is not a level*");
+    }
+}
+
+static void
+test_cpu_force (void)
+{
+  const UpmCpuInfo *info = upm_cpu_info ();
+
+  g_test_message (
+      "at start: %s (%s)", upm_cpu_level_name (start_level), start_reason);
+  for (int l = 0; l < UPM_CPU_N_LEVELS; l++)
+    {
+      const UpmCpuLevel got = upm_cpu_force_level (l);
+      g_assert_cmpint (
+          got, ==, with_kernels (MIN ((UpmCpuLevel)l, info->host)));
+      g_assert_cmpint (info->level, ==, got);
+      g_assert_nonnull (strstr (info->reason, "upm_cpu_force_level"));
+    }
+}
+
+/* ------------------------------------------------------------------- main */
+
+static void
+add_level_test (UpmCpuLevel level, const char *name, GTestDataFunc func)
+{
+  g_autofree char *path
+      = g_strdup_printf ("/ops/%s/%s", upm_cpu_level_name (level), name);
+  g_test_add_data_func (path, GINT_TO_POINTER (level), func);
+}
+
+/* Every test at one level, and above generic the comparisons with it. */
+static void
+add_level_tests (UpmCpuLevel level)
+{
+  add_level_test (level, "exp", test_exp);
+  add_level_test (level, "gelu", test_gelu);
+  add_level_test (level, "softmax", test_softmax);
+  add_level_test (level, "attention", test_attention);
+  add_level_test (level, "kv-pack-at", test_kv_pack_at);
+  add_level_test (level, "linear-part", test_linear_part);
+  if (level == UPM_CPU_GENERIC)
+    return;
+  add_level_test (level, "linear-vs-generic", test_linear_vs_generic);
+  add_level_test (level, "rows-vs-generic", test_rows_vs_generic);
+  add_level_test (level, "attention-vs-generic", test_attention_vs_generic);
 }
 
 int
 main (int argc, char **argv)
 {
+  const UpmCpuInfo *info;
+
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/ops/exp", test_exp);
-  g_test_add_func ("/ops/gelu", test_gelu);
-  g_test_add_func ("/ops/softmax", test_softmax);
-  g_test_add_func ("/ops/attention", test_attention);
-  g_test_add_func ("/ops/kv-pack-at", test_kv_pack_at);
-  g_test_add_func ("/ops/linear-part", test_linear_part);
-  return g_test_run ();
+  info = upm_cpu_info ();
+  start_level = info->level;
+  start_reason = g_strdup (info->reason);
+  g_test_add_func ("/cpu/parse", test_cpu_parse);
+  g_test_add_func ("/cpu/env", test_cpu_env);
+  g_test_add_func ("/cpu/env-child", test_cpu_env_child);
+  g_test_add_func ("/cpu/force", test_cpu_force);
+  /* Every level the CPU has and this build has kernels for. */
+  for (int l = 0; l <= (int)info->host; l++)
+    if (upm_cpu_level_has_kernels (l))
+      add_level_tests (l);
+  const int rc = g_test_run ();
+  g_free (start_reason);
+  return rc;
 }

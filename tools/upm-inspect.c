@@ -5,12 +5,16 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  *   upm-inspect [--tensors] [--json] FILE
+ *   upm-inspect --cpu
  *
  * Exit status 0 when the file loads as a model, 1 otherwise. The JSON
  * output always has the tensor list; the text output has it with
- * --tensors.
+ * --tensors. --cpu prints the ISA level of the engine's kernels on this
+ * machine, what the CPU supports and why that level (no FILE).
  */
 #include "upm-private.h"
+
+#include "kernels/upm-cpu.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@ typedef struct
 {
   gboolean tensors;
   gboolean json;
+  gboolean cpu;
 } Options;
 
 /* ------------------------------------------------------------- formatting */
@@ -441,6 +446,24 @@ print_open_error (const char *path, const GError *err, gboolean json)
   fputs (s->str, stdout);
 }
 
+/* -------------------------------------------------------------------- cpu */
+
+static void
+print_cpu (void)
+{
+  const UpmCpuInfo *info = upm_cpu_info ();
+
+  printf ("kernels: %s\n", upm_cpu_level_name (info->level));
+  printf ("why: %s\n", info->reason);
+  printf (
+      "CPU supports: %s (%s)\n", upm_cpu_level_name (info->host), info->flags);
+  printf ("levels with kernels in this build:");
+  for (int l = 0; l < UPM_CPU_N_LEVELS; l++)
+    if (upm_cpu_level_has_kernels (l))
+      printf (" %s", upm_cpu_level_name (l));
+  printf ("\n");
+}
+
 /* ------------------------------------------------------------------- main */
 
 static gboolean
@@ -451,6 +474,10 @@ parse_args (int *argc, char ***argv, Options *opt, char **path)
               "List the tensors (name, dtype, shape, offset, bytes)", NULL },
           { "json", 'j', 0, G_OPTION_ARG_NONE, &opt->json,
               "Print JSON (always with the tensor list)", NULL },
+          { "cpu", 0, 0, G_OPTION_ARG_NONE, &opt->cpu,
+              "Print the kernels' ISA level on this machine, what the CPU "
+              "supports and why (no FILE)",
+              NULL },
           { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE");
   g_autoptr (GError) err = NULL;
@@ -460,20 +487,21 @@ parse_args (int *argc, char ***argv, Options *opt, char **path)
       ".upm (GGUF v3) model file and validate it.\nExit status 0 when the "
       "file is a valid model, 1 otherwise.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, &err) || *argc != 2)
+  if (!g_option_context_parse (ctx, argc, argv, &err)
+      || *argc != (opt->cpu ? 1 : 2))
     {
       g_printerr ("upm-inspect: %s\n",
           err ? err->message : "expected exactly one FILE (see --help)");
       return FALSE;
     }
-  *path = (*argv)[1];
+  *path = opt->cpu ? NULL : (*argv)[1];
   return TRUE;
 }
 
 int
 main (int argc, char **argv)
 {
-  Options opt = { FALSE, FALSE };
+  Options opt = { FALSE, FALSE, FALSE };
   g_autoptr (GError) err = NULL;
   UpmGguf *g;
   UpmModel *m;
@@ -481,6 +509,11 @@ main (int argc, char **argv)
 
   if (!parse_args (&argc, &argv, &opt, &path))
     return 1;
+  if (opt.cpu)
+    {
+      print_cpu ();
+      return 0;
+    }
   g = upm_gguf_open (path, &err);
   if (!g)
     {
