@@ -221,10 +221,8 @@ merge_linear (const UpmLinear *lin, const uint32_t expert[2],
   const float *b1 = lin->b + (size_t)expert[1] * lin->n_out;
   float *w = g_new (float, nw), *b = g_new (float, lin->n_out);
 
-  for (size_t i = 0; i < nw; i++)
-    w[i] = weight[0] * w0[i] + weight[1] * w1[i];
-  for (uint32_t i = 0; i < lin->n_out; i++)
-    b[i] = weight[0] * b0[i] + weight[1] * b1[i];
+  upm_mix2 (w0, weight[0], w1, weight[1], nw, w);
+  upm_mix2 (b0, weight[0], b1, weight[1], lin->n_out, b);
   /* Once merged, an expert's weights are only read again by the plain
    * path, which faults them back in. */
   upm_release_mapped (w0, nw * sizeof (float));

@@ -79,6 +79,10 @@ void upm_exp_ref (float *x, size_t n);
 void upm_scaled_residual (
     float *x, const float *y, const float *scale, uint32_t n, uint32_t d);
 
+/* y[n] = a0 x0[n] + a1 x1[n] (merging two experts' weights). */
+void upm_mix2 (
+    const float *x0, float a0, const float *x1, float a1, size_t n, float *y);
+
 /* In-place softmax of x[n]; returns nothing, handles -inf. */
 void upm_softmax (float *x, uint32_t n);
 /* In-place log-softmax of x[n]. */

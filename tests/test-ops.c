@@ -316,10 +316,10 @@ test_linear_vs_generic (gconstpointer data)
 #define ROW_D 100     /* 6 blocks of 16, a tail of 4 */
 #define ROW_N 700     /* 70000 floats: LayerNorm splits them over the pool */
 #define ROW_ELEMS 999 /* element-wise runs */
-#define ROW_FLOATS (ROW_N * ROW_D + 5 * ROW_ELEMS + ROW_D + 3 * ROW_D)
+#define ROW_FLOATS (ROW_N * ROW_D + 6 * ROW_ELEMS + ROW_D + 3 * ROW_D)
 
 /* LayerNorm, GELU, exp, softmax, log-softmax, half precision (as floats),
- * L2 normalisation and the scaled residual. */
+ * L2 normalisation, the scaled residual and the mix of two rows. */
 static void
 case_rows (float *out)
 {
@@ -351,6 +351,8 @@ case_rows (float *out)
   out += ROW_D;
   memcpy (out, x, 3 * ROW_D * sizeof (float));
   upm_scaled_residual (out, x + 3 * ROW_D, g, 3, ROW_D);
+  out += 3 * ROW_D;
+  upm_mix2 (x, 0.75f, x + ROW_ELEMS, 0.25f, ROW_ELEMS, out);
 }
 
 static void

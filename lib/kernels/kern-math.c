@@ -83,6 +83,15 @@ kern_scaled_residual (
 }
 
 static void
+kern_mix2 (
+    const float *x0, float a0, const float *x1, float a1, size_t n, float *y)
+{
+  /* a plain loop: the level's flags vectorise it (FMA at avx2) */
+  for (size_t i = 0; i < n; i++)
+    y[i] = a0 * x0[i] + a1 * x1[i];
+}
+
+static void
 kern_softmax (float *x, uint32_t n)
 {
   if (n == 0)

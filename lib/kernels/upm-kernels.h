@@ -26,6 +26,10 @@
   X (scaled_residual,                                                          \
       (float *x, const float *y, const float *scale, uint32_t n, uint32_t d),  \
       (x, y, scale, n, d))                                                     \
+  X (mix2,                                                                     \
+      (const float *x0, float a0, const float *x1, float a1, size_t n,         \
+          float *y),                                                           \
+      (x0, a0, x1, a1, n, y))                                                  \
   X (layer_norm,                                                               \
       (const float *x, uint32_t n, uint32_t d, const float *g, const float *b, \
           float eps, float *y),                                                \
