@@ -129,19 +129,14 @@ static gboolean gst_upm_tokenizer_src_query (
 GType
 gst_upm_tokenizer_norm_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_TOKENIZER_NORM_AUTO,
-        "Image normalisation for 1-frame clips, video for longer clips",
-        "auto" },
-    { GST_UPM_TOKENIZER_NORM_VIDEO, "Video: bilinear resize, mean/std 0.5",
-        "video" },
-    { GST_UPM_TOKENIZER_NORM_IMAGE,
-        "Image: bicubic resize, the model's (ImageNet) mean/std", "image" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_register_once (&type, "GstUpmTokenizerNorm", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmTokenizerNorm",
+      { GST_UPM_TOKENIZER_NORM_AUTO,
+          "Image normalisation for 1-frame clips, video for longer clips",
+          "auto" },
+      { GST_UPM_TOKENIZER_NORM_VIDEO, "Video: bilinear resize, mean/std 0.5",
+          "video" },
+      { GST_UPM_TOKENIZER_NORM_IMAGE,
+          "Image: bicubic resize, the model's (ImageNet) mean/std", "image" });
 }
 
 /* ----------------------------------------------------------------- class */
@@ -709,8 +704,9 @@ gst_upm_tokenizer_set_text_caps (GstUpmTokenizer *self)
 
 /* Sink caps: the template, limited to the kinds downstream can take. */
 static GstCaps *
-gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer *self, GstCaps *filter)
+gst_upm_tokenizer_sink_getcaps (GstElement *element, GstCaps *filter)
 {
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (element);
   GstCaps *tmpl = gst_pad_get_pad_template_caps (self->sinkpad);
   GstCaps *peer = gst_pad_peer_query_caps (self->srcpad, NULL);
   GstCaps *patches = gst_static_caps_get (&patches_caps);
@@ -794,76 +790,33 @@ gst_upm_tokenizer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 /* ---------------------------------------------------------- queries */
 
 static gboolean
-gst_upm_tokenizer_context_query (GstUpmTokenizer *self, GstQuery *query)
-{
-  return gst_upm_model_slot_context_query (
-      &self->model_slot, GST_ELEMENT (self), query);
-}
-
-static gboolean
 gst_upm_tokenizer_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
 
-  switch (GST_QUERY_TYPE (query))
-    {
-    case GST_QUERY_CAPS:
-      {
-        GstCaps *filter, *caps;
-
-        gst_query_parse_caps (query, &filter);
-        caps = gst_upm_tokenizer_sink_getcaps (self, filter);
-        gst_query_set_caps_result (query, caps);
-        gst_caps_unref (caps);
-        return TRUE;
-      }
-    case GST_QUERY_CONTEXT:
-      if (gst_upm_tokenizer_context_query (self, query))
-        return TRUE;
-      break;
-    default:
-      break;
-    }
-  return gst_pad_query_default (pad, parent, query);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS)
+    return gst_upm_answer_caps_query (
+        query, GST_ELEMENT (self), gst_upm_tokenizer_sink_getcaps);
+  return gst_upm_model_slot_pad_query (&self->model_slot, pad, parent, query);
 }
 
 static gboolean
 gst_upm_tokenizer_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
+  GstClockTime ours;
+  gboolean live;
 
-  switch (GST_QUERY_TYPE (query))
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY)
     {
-    case GST_QUERY_LATENCY:
-      {
-        GstClockTime min, max, ours;
-        gboolean live;
-
-        if (!gst_pad_peer_query (self->sinkpad, query))
-          return FALSE;
-        gst_query_parse_latency (query, &live, &min, &max);
-        GST_OBJECT_LOCK (self);
-        ours = self->latency;
-        GST_OBJECT_UNLOCK (self);
-        /* a clip leaves when its last frame has arrived */
-        min += ours;
-        if (GST_CLOCK_TIME_IS_VALID (max))
-          max += ours;
-        GST_DEBUG_OBJECT (self,
-            "latency: ours %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT
-            " max %" GST_TIME_FORMAT,
-            GST_TIME_ARGS (ours), GST_TIME_ARGS (min), GST_TIME_ARGS (max));
-        gst_query_set_latency (query, live, min, max);
-        return TRUE;
-      }
-    case GST_QUERY_CONTEXT:
-      if (gst_upm_tokenizer_context_query (self, query))
-        return TRUE;
-      break;
-    default:
-      break;
+      GST_OBJECT_LOCK (self);
+      ours = self->latency;
+      GST_OBJECT_UNLOCK (self);
+      /* a clip leaves when its last frame has arrived */
+      return gst_upm_answer_latency_query (
+          query, GST_ELEMENT (self), self->sinkpad, ours, ours, &live);
     }
-  return gst_pad_query_default (pad, parent, query);
+  return gst_upm_model_slot_pad_query (&self->model_slot, pad, parent, query);
 }
 
 /* ------------------------------------------------------------ states */
