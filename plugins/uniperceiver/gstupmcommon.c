@@ -13,6 +13,18 @@
 
 /* ------------------------------------------------------------ pad queries */
 
+GstCaps *
+gst_upm_caps_filter (GstCaps *caps, GstCaps *filter)
+{
+  GstCaps *res;
+
+  if (filter == NULL)
+    return caps;
+  res = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (caps);
+  return res;
+}
+
 gboolean
 gst_upm_answer_caps_query (
     GstQuery *query, GstElement *element, GstUpmCapsFunc caps_func)
@@ -20,7 +32,7 @@ gst_upm_answer_caps_query (
   GstCaps *filter, *caps;
 
   gst_query_parse_caps (query, &filter);
-  caps = caps_func (element, filter);
+  caps = gst_upm_caps_filter (caps_func (element), filter);
   gst_query_set_caps_result (query, caps);
   gst_caps_unref (caps);
   return TRUE;
@@ -31,18 +43,22 @@ gst_upm_answer_latency_query (GstQuery *query, GstElement *element,
     GstPad *sinkpad, GstClockTime min_add, GstClockTime max_add, gboolean *live)
 {
   GstClockTime min, max;
+  gboolean is_live;
 
   if (!gst_pad_peer_query (sinkpad, query))
     return FALSE;
-  gst_query_parse_latency (query, live, &min, &max);
+  gst_query_parse_latency (query, &is_live, &min, &max);
   min += min_add;
   if (GST_CLOCK_TIME_IS_VALID (max))
     max += max_add;
   GST_DEBUG_OBJECT (element,
       "latency: live %d, ours %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT
       " max %" GST_TIME_FORMAT,
-      *live, GST_TIME_ARGS (min_add), GST_TIME_ARGS (min), GST_TIME_ARGS (max));
-  gst_query_set_latency (query, *live, min, max);
+      is_live, GST_TIME_ARGS (min_add), GST_TIME_ARGS (min),
+      GST_TIME_ARGS (max));
+  gst_query_set_latency (query, is_live, min, max);
+  if (live != NULL)
+    *live = is_live;
   return TRUE;
 }
 

@@ -76,16 +76,20 @@ G_BEGIN_DECLS
 
 /* ------------------------------------------------------------ pad queries */
 
-/* The caps an element's pad can take, as @filter allows. */
-typedef GstCaps *(*GstUpmCapsFunc) (GstElement *element, GstCaps *filter);
+/* @caps (taken) limited to @filter, which may be NULL (no limit). */
+GstCaps *gst_upm_caps_filter (GstCaps *caps, GstCaps *filter);
 
-/* Answers a CAPS query with what @caps_func makes of its filter. */
+/* The caps an element's pad can take. */
+typedef GstCaps *(*GstUpmCapsFunc) (GstElement *element);
+
+/* Answers a CAPS query with @caps_func's caps, limited to its filter. */
 gboolean gst_upm_answer_caps_query (
     GstQuery *query, GstElement *element, GstUpmCapsFunc caps_func);
 
 /* Answers a LATENCY query on a src pad: upstream's latency (asked through
  * the peer of @sinkpad) with @min_add added to its minimum and @max_add to
- * its maximum when bounded; sets @live to upstream's. FALSE when upstream
+ * its maximum when bounded; sets @live (may be NULL) to upstream's. FALSE
+ * when upstream
  * does not answer. */
 gboolean gst_upm_answer_latency_query (GstQuery *query, GstElement *element,
     GstPad *sinkpad, GstClockTime min_add, GstClockTime max_add,

@@ -239,7 +239,7 @@ gst_upm_head_check_caps (GstUpmHead *self, GstCaps *caps)
 /* The template's hidden caps of the task (a caption takes prefix memory,
  * the others system memory) at the model's width. */
 static GstCaps *
-gst_upm_head_sink_caps (GstElement *element, GstCaps *filter)
+gst_upm_head_sink_caps (GstElement *element)
 {
   GstUpmHead *self = GST_UPM_HEAD (element);
   GstCaps *templ = gst_pad_get_pad_template_caps (self->sinkpad);
@@ -271,13 +271,6 @@ gst_upm_head_sink_caps (GstElement *element, GstCaps *filter)
           caps, s, features != NULL ? gst_caps_features_copy (features) : NULL);
     }
   gst_caps_unref (templ);
-  if (filter != NULL)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (caps);
-      caps = tmp;
-    }
   return caps;
 }
 

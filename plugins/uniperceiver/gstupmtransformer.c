@@ -681,7 +681,6 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
       "embedded clip or text",
       "gst-uniperceiver authors");
 
-  trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_caps
       = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform_caps);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_upm_transformer_set_caps);
