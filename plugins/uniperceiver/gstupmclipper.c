@@ -19,17 +19,12 @@ GST_DEBUG_CATEGORY_EXTERN (gst_upm_tokenizer_debug);
 GType
 gst_upm_partial_clip_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_PARTIAL_CLIP_PAD,
-        "Pad a partial clip by repeating its last frame when at least half "
-        "of it is present, else drop it",
-        "pad" },
-    { GST_UPM_PARTIAL_CLIP_DROP, "Drop a partial clip", "drop" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_register_once (&type, "GstUpmPartialClip", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmPartialClip",
+      { GST_UPM_PARTIAL_CLIP_PAD,
+          "Pad a partial clip by repeating its last frame when at least half "
+          "of it is present, else drop it",
+          "pad" },
+      { GST_UPM_PARTIAL_CLIP_DROP, "Drop a partial clip", "drop" });
 }
 
 void

@@ -11,16 +11,55 @@
 
 #include "gstupmcommon.h"
 
-GType
-gst_upm_enum_type_once (
-    gsize *type, const gchar *name, const GEnumValue *values)
+/* ------------------------------------------------------------ pad queries */
+
+GstCaps *
+gst_upm_caps_filter (GstCaps *caps, GstCaps *filter)
 {
-  if (g_once_init_enter (type))
-    {
-      GType t = g_enum_register_static (name, values);
-      g_once_init_leave (type, t);
-    }
-  return (GType)*type;
+  GstCaps *res;
+
+  if (filter == NULL)
+    return caps;
+  res = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (caps);
+  return res;
+}
+
+gboolean
+gst_upm_answer_caps_query (
+    GstQuery *query, GstElement *element, GstUpmCapsFunc caps_func)
+{
+  GstCaps *filter, *caps;
+
+  gst_query_parse_caps (query, &filter);
+  caps = gst_upm_caps_filter (caps_func (element), filter);
+  gst_query_set_caps_result (query, caps);
+  gst_caps_unref (caps);
+  return TRUE;
+}
+
+gboolean
+gst_upm_answer_latency_query (GstQuery *query, GstElement *element,
+    GstPad *sinkpad, GstClockTime min_add, GstClockTime max_add, gboolean *live)
+{
+  GstClockTime min, max;
+  gboolean is_live;
+
+  if (!gst_pad_peer_query (sinkpad, query))
+    return FALSE;
+  gst_query_parse_latency (query, &is_live, &min, &max);
+  min += min_add;
+  if (GST_CLOCK_TIME_IS_VALID (max))
+    max += max_add;
+  GST_DEBUG_OBJECT (element,
+      "latency: live %d, ours %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT
+      " max %" GST_TIME_FORMAT,
+      is_live, GST_TIME_ARGS (min_add), GST_TIME_ARGS (min),
+      GST_TIME_ARGS (max));
+  gst_query_set_latency (query, is_live, min, max);
+  if (live != NULL)
+    *live = is_live;
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------ task */
@@ -28,15 +67,11 @@ gst_upm_enum_type_once (
 GType
 gst_upm_task_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_TASK_CLASSIFY, "Classify against a label set", "classify" },
-    { GST_UPM_TASK_RETRIEVE, "Rank a set of captions (retrieval)", "retrieve" },
-    { GST_UPM_TASK_CAPTION, "Generate a caption", "caption" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_type_once (&type, "GstUpmTask", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmTask",
+      { GST_UPM_TASK_CLASSIFY, "Classify against a label set", "classify" },
+      { GST_UPM_TASK_RETRIEVE, "Rank a set of captions (retrieval)",
+          "retrieve" },
+      { GST_UPM_TASK_CAPTION, "Generate a caption", "caption" });
 }
 
 const gchar *

@@ -34,6 +34,7 @@
 #include "upm.h"
 #include "upmmeta.h"
 #include "gstupmmodelslot.h"
+#include "gstupmenum.h"
 
 G_BEGIN_DECLS
 
@@ -73,10 +74,26 @@ G_BEGIN_DECLS
   "task = (string) caption, "                                                  \
   "dim = (int) [ 1, MAX ]"
 
-/* Registers the enum type @name of @values (terminated by a zeroed entry)
- * the first time, in *@type; for the elements' get_type functions. */
-GType gst_upm_enum_type_once (
-    gsize *type, const gchar *name, const GEnumValue *values);
+/* ------------------------------------------------------------ pad queries */
+
+/* @caps (taken) limited to @filter, which may be NULL (no limit). */
+GstCaps *gst_upm_caps_filter (GstCaps *caps, GstCaps *filter);
+
+/* The caps an element's pad can take. */
+typedef GstCaps *(*GstUpmCapsFunc) (GstElement *element);
+
+/* Answers a CAPS query with @caps_func's caps, limited to its filter. */
+gboolean gst_upm_answer_caps_query (
+    GstQuery *query, GstElement *element, GstUpmCapsFunc caps_func);
+
+/* Answers a LATENCY query on a src pad: upstream's latency (asked through
+ * the peer of @sinkpad) with @min_add added to its minimum and @max_add to
+ * its maximum when bounded; sets @live (may be NULL) to upstream's. FALSE
+ * when upstream
+ * does not answer. */
+gboolean gst_upm_answer_latency_query (GstQuery *query, GstElement *element,
+    GstPad *sinkpad, GstClockTime min_add, GstClockTime max_add,
+    gboolean *live);
 
 /* ------------------------------------------------------------------ task */
 

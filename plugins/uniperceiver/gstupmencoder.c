@@ -370,7 +370,6 @@ gst_upm_encoder_class_init (GstUpmEncoderClass *klass)
       "sequence of the Uni-Perceiver transformer",
       "gst-uniperceiver authors");
 
-  trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_caps
       = GST_DEBUG_FUNCPTR (gst_upm_encoder_transform_caps);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_upm_encoder_set_caps);

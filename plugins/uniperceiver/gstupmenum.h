@@ -15,5 +15,12 @@ G_BEGIN_DECLS
 GType gst_upm_enum_register_once (
     gsize *type, const gchar *name, const GEnumValue *values);
 
+/* The body of an enum's get_type function: registers @name with the
+ * GEnumValue entries that follow (the terminating entry is added). */
+#define GST_UPM_ENUM_TYPE_ONCE(name, ...)                                      \
+  static gsize type = 0;                                                       \
+  static const GEnumValue values[] = { __VA_ARGS__, { 0, NULL, NULL } };       \
+  return gst_upm_enum_register_once (&type, name, values)
+
 G_END_DECLS
 #endif /* __GST_UPM_ENUM_H__ */

@@ -134,20 +134,15 @@ GST_ELEMENT_REGISTER_DEFINE (
 GType
 gst_upm_head_text_format_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_HEAD_TEXT_FORMAT_LABEL, "The best label, or the caption",
-        "label" },
-    { GST_UPM_HEAD_TEXT_FORMAT_LABEL_SCORE,
-        "The best label and its probability, e.g. \"moving left (0.93)\", "
-        "or the caption",
-        "label-score" },
-    { GST_UPM_HEAD_TEXT_FORMAT_JSON,
-        "All results, timing and routing as one JSON object", "json" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_type_once (&type, "GstUpmHeadTextFormat", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmHeadTextFormat",
+      { GST_UPM_HEAD_TEXT_FORMAT_LABEL, "The best label, or the caption",
+          "label" },
+      { GST_UPM_HEAD_TEXT_FORMAT_LABEL_SCORE,
+          "The best label and its probability, e.g. \"moving left (0.93)\", "
+          "or the caption",
+          "label-score" },
+      { GST_UPM_HEAD_TEXT_FORMAT_JSON,
+          "All results, timing and routing as one JSON object", "json" });
 }
 
 /* ------------------------------------------------------------------ model */
@@ -244,8 +239,9 @@ gst_upm_head_check_caps (GstUpmHead *self, GstCaps *caps)
 /* The template's hidden caps of the task (a caption takes prefix memory,
  * the others system memory) at the model's width. */
 static GstCaps *
-gst_upm_head_sink_caps (GstUpmHead *self, GstCaps *filter)
+gst_upm_head_sink_caps (GstElement *element)
 {
+  GstUpmHead *self = GST_UPM_HEAD (element);
   GstCaps *templ = gst_pad_get_pad_template_caps (self->sinkpad);
   GstCaps *caps = gst_caps_new_empty ();
   GstUpmTask task;
@@ -275,21 +271,7 @@ gst_upm_head_sink_caps (GstUpmHead *self, GstCaps *filter)
           caps, s, features != NULL ? gst_caps_features_copy (features) : NULL);
     }
   gst_caps_unref (templ);
-  if (filter != NULL)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (caps);
-      caps = tmp;
-    }
   return caps;
-}
-
-static gboolean
-gst_upm_head_context_query (GstUpmHead *self, GstQuery *query)
-{
-  return gst_upm_model_slot_context_query (
-      &self->slot, GST_ELEMENT (self), query);
 }
 
 static gboolean
@@ -300,29 +282,18 @@ gst_upm_head_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   switch (GST_QUERY_TYPE (query))
     {
     case GST_QUERY_CAPS:
-      {
-        GstCaps *filter, *caps;
-
-        gst_query_parse_caps (query, &filter);
-        caps = gst_upm_head_sink_caps (self, filter);
-        gst_query_set_caps_result (query, caps);
-        gst_caps_unref (caps);
-        return TRUE;
-      }
+      return gst_upm_answer_caps_query (
+          query, GST_ELEMENT (self), gst_upm_head_sink_caps);
     case GST_QUERY_ALLOCATION:
       /* The output is text: nothing to propose for the hidden states. */
       return FALSE;
     case GST_QUERY_DRAIN:
       gst_upm_head_queue_drain (self->queue);
       return TRUE;
-    case GST_QUERY_CONTEXT:
-      if (gst_upm_head_context_query (self, query))
-        return TRUE;
-      return gst_pad_query_default (pad, parent, query);
     default:
       if (GST_QUERY_IS_SERIALIZED (query))
         gst_upm_head_queue_drain (self->queue);
-      return gst_pad_query_default (pad, parent, query);
+      return gst_upm_model_slot_pad_query (&self->slot, pad, parent, query);
     }
 }
 
@@ -330,41 +301,23 @@ static gboolean
 gst_upm_head_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstUpmHead *self = GST_UPM_HEAD (parent);
+  GstClockTime latency;
+  gboolean live;
+  guint pending;
 
-  switch (GST_QUERY_TYPE (query))
-    {
-    case GST_QUERY_LATENCY:
-      {
-        GstClockTime min, max, latency;
-        gboolean live;
-        guint pending;
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return gst_upm_model_slot_pad_query (&self->slot, pad, parent, query);
 
-        if (!gst_pad_peer_query (self->sinkpad, query))
-          return FALSE;
-        gst_query_parse_latency (query, &live, &min, &max);
-        GST_OBJECT_LOCK (self);
-        latency = self->processing_latency;
-        pending = self->max_pending;
-        GST_OBJECT_UNLOCK (self);
-
-        min += latency;
-        /* Up to max-pending clips wait while one is being processed. */
-        if (GST_CLOCK_TIME_IS_VALID (max))
-          max += latency * (pending + 1);
-        GST_DEBUG_OBJECT (self,
-            "latency: live %d, min %" GST_TIME_FORMAT ", max %" GST_TIME_FORMAT,
-            live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
-        gst_query_set_latency (query, live, min, max);
-        gst_upm_head_queue_set_live (self->queue, live);
-        return TRUE;
-      }
-    case GST_QUERY_CONTEXT:
-      if (gst_upm_head_context_query (self, query))
-        return TRUE;
-      return gst_pad_query_default (pad, parent, query);
-    default:
-      return gst_pad_query_default (pad, parent, query);
-    }
+  GST_OBJECT_LOCK (self);
+  latency = self->processing_latency;
+  pending = self->max_pending;
+  GST_OBJECT_UNLOCK (self);
+  /* Up to max-pending clips wait while one is being processed. */
+  if (!gst_upm_answer_latency_query (query, GST_ELEMENT (self), self->sinkpad,
+          latency, latency * (pending + 1), &live))
+    return FALSE;
+  gst_upm_head_queue_set_live (self->queue, live);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------- accumulate */

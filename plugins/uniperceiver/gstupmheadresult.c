@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gstupmheadresult.h"
+#include "upm-format.h"
 
 GstClockTime
 gst_upm_head_running_time (const GstSegment *segment, GstClockTime ts)
@@ -165,12 +166,16 @@ gst_upm_head_caption_message (
 gchar *
 gst_upm_head_score_text (const GstUpmScore *best, GstUpmHeadTextFormat format)
 {
-  if (format == GST_UPM_HEAD_TEXT_FORMAT_LABEL_SCORE)
-    {
-      gchar num[G_ASCII_DTOSTR_BUF_SIZE];
+  UpmFormatScore item = { best->label, best->index, best->logit, best->prob };
+  UpmFormatRecord record = { 0 };
+  GString *text = g_string_new (NULL);
 
-      g_ascii_formatd (num, sizeof num, "%.2f", best->prob);
-      return g_strdup_printf ("%s (%s)", best->label, num);
-    }
-  return g_strdup (best->label);
+  record.scores.present = TRUE;
+  record.scores.items = &item;
+  record.scores.n_items = 1;
+  upm_format_text (text, &record,
+      format == GST_UPM_HEAD_TEXT_FORMAT_LABEL_SCORE
+          ? UPM_FORMAT_TEXT_LABEL_SCORE
+          : UPM_FORMAT_TEXT_LABEL);
+  return g_string_free (text, FALSE);
 }

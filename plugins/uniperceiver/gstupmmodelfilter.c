@@ -9,7 +9,7 @@
 #endif
 
 #include "gstupmmodelfilter.h"
-#include "gstupmmodelslot.h"
+#include "gstupmcommon.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_upm_model_filter_debug);
 #define GST_CAT_DEFAULT gst_upm_model_filter_debug
@@ -69,14 +69,7 @@ gst_upm_model_filter_finish_caps (GstUpmModelFilter *self,
   res = gst_caps_intersect_full (out, templ, GST_CAPS_INTERSECT_FIRST);
   gst_caps_unref (templ);
   gst_caps_unref (out);
-
-  if (filter)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (res);
-      res = tmp;
-    }
+  res = gst_upm_caps_filter (res, filter);
   GST_DEBUG_OBJECT (self, "%s caps %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
       direction == GST_PAD_SINK ? "sink" : "src", caps, res);
   return res;

@@ -581,6 +581,14 @@ gst_upm_model_slot_context_query (
   return handled;
 }
 
+gboolean
+gst_upm_model_slot_pad_query (
+    GstUpmModelSlot *slot, GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  return gst_upm_model_slot_context_query (slot, GST_ELEMENT (parent), query)
+         || gst_pad_query_default (pad, parent, query);
+}
+
 GstStateChangeReturn
 gst_upm_model_slot_change_state (GstUpmModelSlot *slot, GstElement *element,
     GstStateChange transition, GstElementClass *parent_class)

@@ -10,7 +10,8 @@
  *
  *   set/get_property               gst_upm_model_slot_set/get_property
  *   class_init                     gst_upm_model_param_spec
- *   pad query functions            gst_upm_model_slot_context_query
+ *   pad query functions            gst_upm_model_slot_pad_query (or
+ *                                  _context_query)
  *   change_state                   gst_upm_model_slot_change_state (or
  *                                  _open, _reopen_if_changed and _close)
  *   finalize                       gst_upm_model_slot_clear
@@ -128,6 +129,11 @@ UpmModel *gst_upm_model_slot_ref (GstUpmModelSlot *slot, GstElement *element);
  * a model CONTEXT query and is answered. */
 gboolean gst_upm_model_slot_context_query (
     GstUpmModelSlot *slot, GstElement *element, GstQuery *query);
+
+/* For the default case of pad query functions: answers a model CONTEXT
+ * query, else hands @query to gst_pad_query_default. */
+gboolean gst_upm_model_slot_pad_query (
+    GstUpmModelSlot *slot, GstPad *pad, GstObject *parent, GstQuery *query);
 
 /* The model's part of an element's change_state, around @parent_class's:
  * open at NULL->READY, reopen at READY->PAUSED when the property changed in

@@ -140,46 +140,31 @@ GST_ELEMENT_REGISTER_DEFINE (upmroutingoverlay, "upmroutingoverlay",
 GType
 gst_upm_overlay_position_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_OVERLAY_TOP_LEFT, "Top left corner", "top-left" },
-    { GST_UPM_OVERLAY_TOP_RIGHT, "Top right corner", "top-right" },
-    { GST_UPM_OVERLAY_BOTTOM_LEFT, "Bottom left corner", "bottom-left" },
-    { GST_UPM_OVERLAY_BOTTOM_RIGHT, "Bottom right corner", "bottom-right" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_register_once (&type, "GstUpmOverlayPosition", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmOverlayPosition",
+      { GST_UPM_OVERLAY_TOP_LEFT, "Top left corner", "top-left" },
+      { GST_UPM_OVERLAY_TOP_RIGHT, "Top right corner", "top-right" },
+      { GST_UPM_OVERLAY_BOTTOM_LEFT, "Bottom left corner", "bottom-left" },
+      { GST_UPM_OVERLAY_BOTTOM_RIGHT, "Bottom right corner", "bottom-right" });
 }
 
 GType
 gst_upm_overlay_mode_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_OVERLAY_MODE_AUTO,
-        "The panel for static routes, the patches for per-token routes",
-        "auto" },
-    { GST_UPM_OVERLAY_MODE_PANEL, "Only the expert panel", "panel" },
-    { GST_UPM_OVERLAY_MODE_TOKENS, "Only the tinted patches", "tokens" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_register_once (&type, "GstUpmOverlayMode", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmOverlayMode",
+      { GST_UPM_OVERLAY_MODE_AUTO,
+          "The panel for static routes, the patches for per-token routes",
+          "auto" },
+      { GST_UPM_OVERLAY_MODE_PANEL, "Only the expert panel", "panel" },
+      { GST_UPM_OVERLAY_MODE_TOKENS, "Only the tinted patches", "tokens" });
 }
 
 #define GST_TYPE_UPM_OVERLAY_GATE (gst_upm_overlay_gate_get_type ())
 static GType
 gst_upm_overlay_gate_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_GATE_ATTN, "The attention gate", "attn" },
-    { GST_UPM_GATE_FFN, "The feed-forward gate", "ffn" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_register_once (&type, "GstUpmOverlayGate", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmOverlayGate",
+      { GST_UPM_GATE_ATTN, "The attention gate", "attn" },
+      { GST_UPM_GATE_FFN, "The feed-forward gate", "ffn" });
 }
 
 /* ---------------------------------------------------------------- drawing */

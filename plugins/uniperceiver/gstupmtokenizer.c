@@ -129,19 +129,14 @@ static gboolean gst_upm_tokenizer_src_query (
 GType
 gst_upm_tokenizer_norm_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_TOKENIZER_NORM_AUTO,
-        "Image normalisation for 1-frame clips, video for longer clips",
-        "auto" },
-    { GST_UPM_TOKENIZER_NORM_VIDEO, "Video: bilinear resize, mean/std 0.5",
-        "video" },
-    { GST_UPM_TOKENIZER_NORM_IMAGE,
-        "Image: bicubic resize, the model's (ImageNet) mean/std", "image" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_register_once (&type, "GstUpmTokenizerNorm", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmTokenizerNorm",
+      { GST_UPM_TOKENIZER_NORM_AUTO,
+          "Image normalisation for 1-frame clips, video for longer clips",
+          "auto" },
+      { GST_UPM_TOKENIZER_NORM_VIDEO, "Video: bilinear resize, mean/std 0.5",
+          "video" },
+      { GST_UPM_TOKENIZER_NORM_IMAGE,
+          "Image: bicubic resize, the model's (ImageNet) mean/std", "image" });
 }
 
 /* ----------------------------------------------------------------- class */
@@ -340,17 +335,13 @@ gst_upm_tokenizer_set_property (
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
 
-  if (!gst_upm_tokenizer_check_mutable (self, pspec))
+  if (!gst_upm_tokenizer_check_mutable (self, pspec)
+      || gst_upm_model_slot_set_property (
+          &self->model_slot, object, prop_id, value))
     return;
-
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
-    case PROP_MODEL:
-      GST_OBJECT_UNLOCK (self);
-      gst_upm_model_slot_set_property (
-          &self->model_slot, object, prop_id, value);
-      return;
     case PROP_CLIP_FRAMES:
       self->clip_frames = g_value_get_uint (value);
       break;
@@ -379,14 +370,12 @@ gst_upm_tokenizer_get_property (
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (object);
 
+  if (gst_upm_model_slot_get_property (
+          &self->model_slot, object, prop_id, value))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id)
     {
-    case PROP_MODEL:
-      GST_OBJECT_UNLOCK (self);
-      gst_upm_model_slot_get_property (
-          &self->model_slot, object, prop_id, value);
-      return;
     case PROP_CLIP_FRAMES:
       g_value_set_uint (value, self->clip_frames);
       break;
@@ -411,7 +400,7 @@ gst_upm_tokenizer_get_property (
 
 /* ------------------------------------------------------------ clips */
 
-/* Pushes the clip the clipper made, if any; else @ret, the clipper's. */
+/* Pushes @clip (or the tokens of a text), if any; else returns @ret. */
 static GstFlowReturn
 gst_upm_tokenizer_push_clip (
     GstUpmTokenizer *self, GstFlowReturn ret, GstBuffer *clip)
@@ -476,26 +465,22 @@ gst_upm_tokenizer_frame_to_patches (
 
 /* ------------------------------------------------------------ chain */
 
+/* The chain functions of the modes read @buf (the caller unrefs it) and
+ * set *@out to what to push, if anything; they return the flow otherwise. */
+
 static GstFlowReturn
-gst_upm_tokenizer_chain_video (GstUpmTokenizer *self, GstBuffer *buf)
+gst_upm_tokenizer_chain_video (
+    GstUpmTokenizer *self, GstBuffer *buf, GstBuffer **out)
 {
   GError *err = NULL;
-  GstFlowReturn ret;
-  GstBuffer *clip;
   gfloat *patches;
   guint64 n;
 
   if (!gst_upm_clipper_keep (&self->clipper, &n))
-    {
-      gst_buffer_unref (buf);
-      return GST_FLOW_OK;
-    }
+    return GST_FLOW_OK;
   patches = gst_upm_clipper_frame_patches (&self->clipper);
   if (patches == NULL)
-    {
-      gst_buffer_unref (buf);
-      return GST_FLOW_ERROR;
-    }
+    return GST_FLOW_ERROR;
   if (!gst_upm_tokenizer_frame_to_patches (self, buf, patches, &err))
     {
       GST_ELEMENT_ERROR (self, STREAM, FORMAT,
@@ -503,30 +488,24 @@ gst_upm_tokenizer_chain_video (GstUpmTokenizer *self, GstBuffer *buf)
           ("frame %" G_GUINT64_FORMAT ", pts %" GST_TIME_FORMAT, n,
               GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
       g_clear_error (&err);
-      gst_buffer_unref (buf);
       return GST_FLOW_ERROR;
     }
-  ret = gst_upm_clipper_add_frame (
-      &self->clipper, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf), &clip);
-  gst_buffer_unref (buf);
-  return gst_upm_tokenizer_push_clip (self, ret, clip);
+  return gst_upm_clipper_add_frame (
+      &self->clipper, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf), out);
 }
 
 static GstFlowReturn
-gst_upm_tokenizer_chain_text (GstUpmTokenizer *self, GstBuffer *buf)
+gst_upm_tokenizer_chain_text (
+    GstUpmTokenizer *self, GstBuffer *buf, GstBuffer **out)
 {
   GError *err = NULL;
   GstFlowReturn ret;
   gchar *copy;
   GArray *ids;
-  GstBuffer *out;
 
   ret = gst_upm_text_buffer_dup (GST_ELEMENT (self), buf, &copy);
   if (copy == NULL)
-    {
-      gst_buffer_unref (buf);
-      return ret;
-    }
+    return ret;
 
   ids = upm_tokenize_target (self->model_slot.model, copy,
       gst_upm_tokenizer_hparams (self)->text_max_length, &err);
@@ -536,35 +515,37 @@ gst_upm_tokenizer_chain_text (GstUpmTokenizer *self, GstBuffer *buf)
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("Could not tokenise a text buffer: %s", err->message), (NULL));
       g_clear_error (&err);
-      gst_buffer_unref (buf);
       return GST_FLOW_ERROR;
     }
 
-  out = gst_upm_tokens_buffer_new (ids, buf);
+  *out = gst_upm_tokens_buffer_new (ids, buf);
   GST_LOG_OBJECT (self, "%u tokens, pts %" GST_TIME_FORMAT, ids->len,
-      GST_TIME_ARGS (GST_BUFFER_PTS (out)));
+      GST_TIME_ARGS (GST_BUFFER_PTS (*out)));
   g_array_unref (ids);
-  gst_buffer_unref (buf);
-  return gst_pad_push (self->srcpad, out);
+  return GST_FLOW_OK;
 }
 
 static GstFlowReturn
 gst_upm_tokenizer_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
+  GstFlowReturn ret = GST_FLOW_NOT_NEGOTIATED;
+  GstBuffer *out = NULL;
 
   switch (self->mode)
     {
     case MODE_VIDEO:
-      return gst_upm_tokenizer_chain_video (self, buf);
+      ret = gst_upm_tokenizer_chain_video (self, buf, &out);
+      break;
     case MODE_TEXT:
-      return gst_upm_tokenizer_chain_text (self, buf);
+      ret = gst_upm_tokenizer_chain_text (self, buf, &out);
+      break;
     case MODE_NONE:
+      GST_WARNING_OBJECT (self, "a buffer arrived before the caps");
       break;
     }
-  GST_WARNING_OBJECT (self, "a buffer arrived before the caps");
   gst_buffer_unref (buf);
-  return GST_FLOW_NOT_NEGOTIATED;
+  return gst_upm_tokenizer_push_clip (self, ret, out);
 }
 
 /* ------------------------------------------------------------- caps */
@@ -709,8 +690,9 @@ gst_upm_tokenizer_set_text_caps (GstUpmTokenizer *self)
 
 /* Sink caps: the template, limited to the kinds downstream can take. */
 static GstCaps *
-gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer *self, GstCaps *filter)
+gst_upm_tokenizer_sink_getcaps (GstElement *element)
 {
+  GstUpmTokenizer *self = GST_UPM_TOKENIZER (element);
   GstCaps *tmpl = gst_pad_get_pad_template_caps (self->sinkpad);
   GstCaps *peer = gst_pad_peer_query_caps (self->srcpad, NULL);
   GstCaps *patches = gst_static_caps_get (&patches_caps);
@@ -727,14 +709,6 @@ gst_upm_tokenizer_sink_getcaps (GstUpmTokenizer *self, GstCaps *filter)
 
       if (text ? text_ok : video_ok)
         gst_caps_append_structure (result, gst_structure_copy (s));
-    }
-  if (filter)
-    {
-      GstCaps *tmp
-          = gst_caps_intersect_full (filter, result, GST_CAPS_INTERSECT_FIRST);
-
-      gst_caps_unref (result);
-      result = tmp;
     }
   gst_caps_unref (tmpl);
   gst_caps_unref (peer);
@@ -794,76 +768,31 @@ gst_upm_tokenizer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 /* ---------------------------------------------------------- queries */
 
 static gboolean
-gst_upm_tokenizer_context_query (GstUpmTokenizer *self, GstQuery *query)
-{
-  return gst_upm_model_slot_context_query (
-      &self->model_slot, GST_ELEMENT (self), query);
-}
-
-static gboolean
 gst_upm_tokenizer_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
 
-  switch (GST_QUERY_TYPE (query))
-    {
-    case GST_QUERY_CAPS:
-      {
-        GstCaps *filter, *caps;
-
-        gst_query_parse_caps (query, &filter);
-        caps = gst_upm_tokenizer_sink_getcaps (self, filter);
-        gst_query_set_caps_result (query, caps);
-        gst_caps_unref (caps);
-        return TRUE;
-      }
-    case GST_QUERY_CONTEXT:
-      if (gst_upm_tokenizer_context_query (self, query))
-        return TRUE;
-      break;
-    default:
-      break;
-    }
-  return gst_pad_query_default (pad, parent, query);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS)
+    return gst_upm_answer_caps_query (
+        query, GST_ELEMENT (self), gst_upm_tokenizer_sink_getcaps);
+  return gst_upm_model_slot_pad_query (&self->model_slot, pad, parent, query);
 }
 
 static gboolean
 gst_upm_tokenizer_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstUpmTokenizer *self = GST_UPM_TOKENIZER (parent);
+  GstClockTime ours;
 
-  switch (GST_QUERY_TYPE (query))
-    {
-    case GST_QUERY_LATENCY:
-      {
-        GstClockTime min, max, ours;
-        gboolean live;
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return gst_upm_model_slot_pad_query (&self->model_slot, pad, parent, query);
 
-        if (!gst_pad_peer_query (self->sinkpad, query))
-          return FALSE;
-        gst_query_parse_latency (query, &live, &min, &max);
-        GST_OBJECT_LOCK (self);
-        ours = self->latency;
-        GST_OBJECT_UNLOCK (self);
-        /* a clip leaves when its last frame has arrived */
-        min += ours;
-        if (GST_CLOCK_TIME_IS_VALID (max))
-          max += ours;
-        GST_DEBUG_OBJECT (self,
-            "latency: ours %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT
-            " max %" GST_TIME_FORMAT,
-            GST_TIME_ARGS (ours), GST_TIME_ARGS (min), GST_TIME_ARGS (max));
-        gst_query_set_latency (query, live, min, max);
-        return TRUE;
-      }
-    case GST_QUERY_CONTEXT:
-      if (gst_upm_tokenizer_context_query (self, query))
-        return TRUE;
-      break;
-    default:
-      break;
-    }
-  return gst_pad_query_default (pad, parent, query);
+  GST_OBJECT_LOCK (self);
+  ours = self->latency;
+  GST_OBJECT_UNLOCK (self);
+  /* a clip leaves when its last frame has arrived */
+  return gst_upm_answer_latency_query (
+      query, GST_ELEMENT (self), self->sinkpad, ours, ours, NULL);
 }
 
 /* ------------------------------------------------------------ states */

@@ -89,18 +89,13 @@ GST_ELEMENT_REGISTER_DEFINE (
 GType
 gst_upm_transformer_task_get_type (void)
 {
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { GST_UPM_TRANSFORMER_TASK_AUTO,
-        "Follow the task downstream asks for (classify if it accepts any)",
-        "auto" },
-    { GST_UPM_TRANSFORMER_TASK_CLASSIFY, "Classification", "classify" },
-    { GST_UPM_TRANSFORMER_TASK_RETRIEVE, "Retrieval", "retrieve" },
-    { GST_UPM_TRANSFORMER_TASK_CAPTION, "Captioning", "caption" },
-    { 0, NULL, NULL },
-  };
-
-  return gst_upm_enum_type_once (&type, "GstUpmTransformerTask", values);
+  GST_UPM_ENUM_TYPE_ONCE ("GstUpmTransformerTask",
+      { GST_UPM_TRANSFORMER_TASK_AUTO,
+          "Follow the task downstream asks for (classify if it accepts any)",
+          "auto" },
+      { GST_UPM_TRANSFORMER_TASK_CLASSIFY, "Classification", "classify" },
+      { GST_UPM_TRANSFORMER_TASK_RETRIEVE, "Retrieval", "retrieve" },
+      { GST_UPM_TRANSFORMER_TASK_CAPTION, "Captioning", "caption" });
 }
 
 /* ----------------------------------------------------------------- model */
@@ -686,7 +681,6 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
       "embedded clip or text",
       "gst-uniperceiver authors");
 
-  trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_caps
       = GST_DEBUG_FUNCPTR (gst_upm_transformer_transform_caps);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_upm_transformer_set_caps);
