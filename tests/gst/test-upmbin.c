@@ -16,6 +16,12 @@
 
 static gchar *model_path;
 
+static void
+prepare (TCase *tc G_GNUC_UNUSED)
+{
+  model_path = upm_test_use_fixture_model ();
+}
+
 static const struct
 {
   const gchar *name, *child;
@@ -465,23 +471,15 @@ GST_START_TEST (test_token_routes_reach_results)
 
 GST_END_TEST;
 
-static Suite *
-upmbin_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmbin", &tc);
+static const UpmCheckTest upmbin_tests[] = {
+  UPM_CHECK_TEST (test_proxied_properties),
+  UPM_CHECK_TEST (test_one_model),
+  UPM_CHECK_TEST (test_timed_captions),
+  UPM_CHECK_TEST (test_caption_matches_library),
+  UPM_CHECK_TEST (test_classify_matches_library),
+  UPM_CHECK_TEST (test_empty_labels_error),
+  UPM_CHECK_TEST (test_state_cycles),
+  UPM_CHECK_TEST (test_token_routes_reach_results),
+};
 
-  model_path = upm_test_use_fixture_model ();
-
-  tcase_add_test (tc, test_proxied_properties);
-  tcase_add_test (tc, test_one_model);
-  tcase_add_test (tc, test_timed_captions);
-  tcase_add_test (tc, test_caption_matches_library);
-  tcase_add_test (tc, test_classify_matches_library);
-  tcase_add_test (tc, test_empty_labels_error);
-  tcase_add_test (tc, test_state_cycles);
-  tcase_add_test (tc, test_token_routes_reach_results);
-  return s;
-}
-
-GST_CHECK_MAIN (upmbin);
+UPM_CHECK_MAIN (upmbin, prepare);

@@ -16,6 +16,7 @@
 #include <gst/video/video.h>
 
 #include "upmmeta.h"
+#include "upm-test-harness.h"
 
 #define W 64
 #define H 64
@@ -977,26 +978,19 @@ GST_START_TEST (test_pipeline_upmbin)
 
 GST_END_TEST;
 
-static Suite *
-upmroutingoverlay_suite (void)
-{
-  Suite *s = suite_create ("upmroutingoverlay");
-  TCase *tc = tcase_create ("general");
+static const UpmCheckTest upmroutingoverlay_tests[] = {
+  UPM_CHECK_TEST (test_properties),
+  UPM_CHECK_TEST (test_panel_static),
+  UPM_CHECK_TEST (test_panel_options),
+  UPM_CHECK_TEST (test_tokens),
+  UPM_CHECK_TEST (test_tokens_centre_crop),
+  UPM_CHECK_TEST (test_timing),
+  UPM_CHECK_TEST (test_segments),
+  UPM_CHECK_TEST (test_live_timeout),
+  UPM_CHECK_TEST (test_flush),
+  UPM_CHECK_TEST (test_eos_caps),
+  UPM_CHECK_TEST (test_meta_token_routes),
+  UPM_CHECK_TEST (test_pipeline_upmbin),
+};
 
-  suite_add_tcase (s, tc);
-  tcase_add_test (tc, test_properties);
-  tcase_add_test (tc, test_panel_static);
-  tcase_add_test (tc, test_panel_options);
-  tcase_add_test (tc, test_tokens);
-  tcase_add_test (tc, test_tokens_centre_crop);
-  tcase_add_test (tc, test_timing);
-  tcase_add_test (tc, test_segments);
-  tcase_add_test (tc, test_live_timeout);
-  tcase_add_test (tc, test_flush);
-  tcase_add_test (tc, test_eos_caps);
-  tcase_add_test (tc, test_meta_token_routes);
-  tcase_add_test (tc, test_pipeline_upmbin);
-  return s;
-}
-
-GST_CHECK_MAIN (upmroutingoverlay);
+UPM_CHECK_MAIN (upmroutingoverlay, NULL);

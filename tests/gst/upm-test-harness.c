@@ -7,14 +7,21 @@
 
 #include <string.h>
 
-Suite *
-upm_test_suite_new (const gchar *name, TCase **tc)
+gint
+upm_test_run_suite (const gchar *name, const gchar *file,
+    void (*prepare) (TCase *tc), const UpmCheckTest *tests, guint n_tests)
 {
   Suite *s = suite_create (name);
+  TCase *tc = tcase_create ("general");
+  guint i;
 
-  *tc = tcase_create ("general");
-  suite_add_tcase (s, *tc);
-  return s;
+  suite_add_tcase (s, tc);
+  if (prepare)
+    prepare (tc);
+  for (i = 0; i < n_tests; i++)
+    _tcase_add_test (
+        tc, tests[i].func, tests[i].name, 0, 0, 0, tests[i].n_loops);
+  return gst_check_run_suite (s, name, file);
 }
 
 gchar *
