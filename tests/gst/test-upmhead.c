@@ -422,25 +422,15 @@ GST_START_TEST (test_property_invalid)
 {
   GstElement *head = gst_element_factory_make ("upmhead", NULL);
   GObjectClass *klass = G_OBJECT_GET_CLASS (head);
-  GValue v = G_VALUE_INIT;
   GParamSpec *p;
   gint task;
 
   /* Out-of-range values are refused by the specs: top-k 0, max-pending 0
    * (the queue is never unbounded), beam-size 65. */
-  g_value_init (&v, G_TYPE_UINT);
-  p = g_object_class_find_property (klass, "top-k");
-  g_value_set_uint (&v, 0);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "max-pending");
-  g_value_set_uint (&v, 0);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_set_uint (&v, 100000);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "beam-size");
-  g_value_set_uint (&v, 65);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
+  upm_test_assert_refused (head, "top-k", "0");
+  upm_test_assert_refused (head, "max-pending", "0");
+  upm_test_assert_refused (head, "max-pending", "100000");
+  upm_test_assert_refused (head, "beam-size", "65");
 
   /* An unknown task name is refused, the value stays. */
   gst_util_set_object_arg (G_OBJECT (head), "task", "caption");

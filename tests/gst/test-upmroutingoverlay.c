@@ -317,9 +317,6 @@ pull_until_eos (GstHarness *h)
 GST_START_TEST (test_properties)
 {
   GstElement *e = gst_element_factory_make ("upmroutingoverlay", NULL);
-  GObjectClass *klass = G_OBJECT_GET_CLASS (e);
-  GValue v = G_VALUE_INIT;
-  GParamSpec *p;
   gdouble opacity;
   guint cell;
   gint layer, frame, pos, mode, gate;
@@ -336,29 +333,12 @@ GST_START_TEST (test_properties)
   fail_unless_equals_int (pos, 1); /* top-right */
 
   /* out-of-range values are refused by the specs */
-  g_value_init (&v, G_TYPE_DOUBLE);
-  p = g_object_class_find_property (klass, "opacity");
-  g_value_set_double (&v, 1.5);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_set_double (&v, -0.1);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
-  g_value_init (&v, G_TYPE_UINT);
-  p = g_object_class_find_property (klass, "cell-size");
-  g_value_set_uint (&v, 257);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "grid-width");
-  g_value_set_uint (&v, 5000);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
-  g_value_init (&v, G_TYPE_INT);
-  p = g_object_class_find_property (klass, "layer");
-  g_value_set_int (&v, -2);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "frame-index");
-  g_value_set_int (&v, 1024);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
+  upm_test_assert_refused (e, "opacity", "1.5");
+  upm_test_assert_refused (e, "opacity", "-0.1");
+  upm_test_assert_refused (e, "cell-size", "257");
+  upm_test_assert_refused (e, "grid-width", "5000");
+  upm_test_assert_refused (e, "layer", "-2");
+  upm_test_assert_refused (e, "frame-index", "1024");
 
   /* unknown enum nicks are refused, the value stays */
   gst_util_set_object_arg (G_OBJECT (e), "position", "bottom-left");

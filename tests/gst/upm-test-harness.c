@@ -141,6 +141,19 @@ upm_test_assert_push_error (GstHarness *h, GstBus *bus, GstBuffer *buf,
   g_free (text);
 }
 
+void
+upm_test_assert_refused (GstElement *e, const gchar *name, const gchar *value)
+{
+  GParamSpec *p = g_object_class_find_property (G_OBJECT_GET_CLASS (e), name);
+  GValue v = G_VALUE_INIT;
+
+  fail_unless (p != NULL, "no property %s", name);
+  g_value_init (&v, G_PARAM_SPEC_VALUE_TYPE (p));
+  fail_unless (gst_value_deserialize (&v, value), "%s: not a value", value);
+  fail_unless (g_param_value_validate (p, &v), "%s accepts %s", name, value);
+  g_value_unset (&v);
+}
+
 GstBus *
 upm_test_bus_for (GstElement *e)
 {

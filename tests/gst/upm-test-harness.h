@@ -83,6 +83,11 @@ void upm_test_cycle_states (GstElement *e, guint n);
 void upm_test_assert_push_error (GstHarness *h, GstBus *bus, GstBuffer *buf,
     GstFlowReturn flow, const gchar *needle);
 
+/* Fails unless the spec of @e's property @name refuses @value (as
+ * gst-launch would write it): validating it changes it. */
+void upm_test_assert_refused (
+    GstElement *e, const gchar *name, const gchar *value);
+
 /* A new bus set on @e, for the messages the tests pop. */
 GstBus *upm_test_bus_for (GstElement *e);
 
