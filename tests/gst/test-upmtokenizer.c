@@ -1154,7 +1154,6 @@ static void
 prepare (TCase *tc)
 {
   g_free (upm_test_use_fixture_model ());
-
   tcase_add_checked_fixture (tc, setup, teardown);
 }
 
