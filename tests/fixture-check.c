@@ -127,13 +127,23 @@ load_labels (Check *c, int32_t ***ids, uint32_t **lens, uint32_t *n)
   return TRUE;
 }
 
+/* Room for the embedded visual sequence of @n_frames frames: <SPE> and
+ * each frame's patch tokens, @n rows of n_embd floats. */
+static float *
+new_visual_rows (Check *c, uint32_t n_frames, uint32_t *n)
+{
+  const UpmHParams *hp = upm_model_hparams (c->model);
+
+  *n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  return g_new (float, (size_t)*n * hp->n_embd);
+}
+
 static void
 check_visual (Check *c, const float *patches, uint32_t n_frames)
 {
-  const UpmHParams *hp = upm_model_hparams (c->model);
-  const uint32_t d = hp->n_embd;
-  const uint32_t n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
-  float *x = g_new (float, (size_t)n *d);
+  const uint32_t d = upm_model_hparams (c->model)->n_embd;
+  uint32_t n;
+  float *x = new_visual_rows (c, n_frames, &n);
   float *f = g_new (float, d);
   UpmSegment seg = { UPM_ATTR_CLS_INPUT, n };
   GError *error = NULL;
@@ -306,10 +316,8 @@ check_token_routing_of (
 static void
 check_token_routing (Check *c, const float *patches, uint32_t n_frames)
 {
-  const UpmHParams *hp = upm_model_hparams (c->model);
-  const uint32_t d = hp->n_embd;
-  const uint32_t n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
-  float *x = g_new (float, (size_t)n *d);
+  uint32_t n;
+  float *x = new_visual_rows (c, n_frames, &n);
   char *key = g_strdup ("input.label.0.ids");
   guint n_ids = 0;
   int32_t *ids;

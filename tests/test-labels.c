@@ -114,8 +114,4 @@ static const UpmTestCase tests[] = {
   { "/labels/file", test_file },
 };
 
-int
-main (int argc, char **argv)
-{
-  return upm_test_main (&argc, &argv, tests, G_N_ELEMENTS (tests));
-}
+UPM_TEST_MAIN (tests);

@@ -403,8 +403,4 @@ static const UpmTestCase tests[] = {
   { "/vision/speed", test_speed },
 };
 
-int
-main (int argc, char **argv)
-{
-  return upm_test_main (&argc, &argv, tests, G_N_ELEMENTS (tests));
-}
+UPM_TEST_MAIN (tests);

@@ -33,3 +33,10 @@ upm_test_main (int *argc, char ***argv, const UpmTestCase *cases, guint n)
     g_test_add_func (cases[i].path, cases[i].func);
   return g_test_run ();
 }
+
+/* The main() of a test program whose tests are the table @cases. */
+#define UPM_TEST_MAIN(cases)                                                   \
+  int main (int argc, char **argv)                                             \
+  {                                                                            \
+    return upm_test_main (&argc, &argv, cases, G_N_ELEMENTS (cases));          \
+  }

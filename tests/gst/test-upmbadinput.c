@@ -20,6 +20,17 @@
 static gchar *model_path;
 static gchar *tmp_dir;
 
+static void
+prepare (TCase *tc)
+{
+  model_path = upm_test_bundled_model_path ();
+  tmp_dir = g_build_filename (
+      g_getenv ("UPM_BUILD_ROOT") ? g_getenv ("UPM_BUILD_ROOT") : ".", "tests",
+      "gst", "badinput", NULL);
+  g_mkdir_with_parents (tmp_dir, 0755);
+  tcase_set_timeout (tc, 300);
+}
+
 typedef struct
 {
   gchar *error; /* message + debug of the first ERROR */
@@ -442,28 +453,16 @@ GST_START_TEST (test_flushing_seek)
 
 GST_END_TEST;
 
-static Suite *
-upmbadinput_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmbadinput", &tc);
+static const UpmCheckTest upmbadinput_tests[] = {
+  UPM_CHECK_TEST (test_model_missing_or_unreadable),
+  UPM_CHECK_TEST (test_model_truncated_or_corrupt),
+  UPM_CHECK_TEST (test_model_hostile_counts),
+  UPM_CHECK_TEST (test_model_wrong_architecture_or_version),
+  UPM_CHECK_TEST (test_unsupported_caps),
+  UPM_CHECK_TEST (test_frames_smaller_than_a_patch),
+  UPM_CHECK_TEST (test_framerate_change),
+  UPM_CHECK_TEST (test_eos_mid_clip),
+  UPM_CHECK_TEST (test_flushing_seek),
+};
 
-  model_path = upm_test_bundled_model_path ();
-  tmp_dir = g_build_filename (
-      g_getenv ("UPM_BUILD_ROOT") ? g_getenv ("UPM_BUILD_ROOT") : ".", "tests",
-      "gst", "badinput", NULL);
-  g_mkdir_with_parents (tmp_dir, 0755);
-  tcase_set_timeout (tc, 300);
-  tcase_add_test (tc, test_model_missing_or_unreadable);
-  tcase_add_test (tc, test_model_truncated_or_corrupt);
-  tcase_add_test (tc, test_model_hostile_counts);
-  tcase_add_test (tc, test_model_wrong_architecture_or_version);
-  tcase_add_test (tc, test_unsupported_caps);
-  tcase_add_test (tc, test_frames_smaller_than_a_patch);
-  tcase_add_test (tc, test_framerate_change);
-  tcase_add_test (tc, test_eos_mid_clip);
-  tcase_add_test (tc, test_flushing_seek);
-  return s;
-}
-
-GST_CHECK_MAIN (upmbadinput);
+UPM_CHECK_MAIN (upmbadinput, prepare);

@@ -16,6 +16,12 @@
 
 static gchar *model_path;
 
+static void
+prepare (TCase *tc G_GNUC_UNUSED)
+{
+  model_path = upm_test_use_fixture_model ();
+}
+
 static const struct
 {
   const gchar *name, *child;
@@ -75,6 +81,29 @@ stop_pipeline (GstElement *pipeline, GstBus *bus)
       GST_STATE_CHANGE_SUCCESS);
   upm_test_drop_bus (bus);
   gst_object_unref (pipeline);
+}
+
+/* Plays @n_frames of 64x48 test video at 8 fps through "upmbin
+ * model=@model @props" into an appsink; returns the buffers it got until
+ * EOS, the pipeline still playing. */
+static GList *
+run_upmbin (const gchar *model, const gchar *props, guint n_frames,
+    GstElement **pipeline_out, GstBus **bus_out)
+{
+  gchar *desc
+      = g_strdup_printf ("videotestsrc num-buffers=%u ! "
+                         "video/x-raw,width=64,height=48,framerate=8/1 ! "
+                         "upmbin model=%s %s ! appsink name=sink sync=false",
+          n_frames, model, props);
+  GstElement *sink;
+  GList *buffers;
+
+  *pipeline_out = run_pipeline (desc, bus_out);
+  sink = gst_bin_get_by_name (GST_BIN (*pipeline_out), "sink");
+  buffers = pull_all (sink);
+  gst_object_unref (sink);
+  g_free (desc);
+  return buffers;
 }
 
 /* The patches of RGB frames, as upm-run makes them (video normalisation). */
@@ -203,19 +232,13 @@ GST_END_TEST;
 
 GST_START_TEST (test_timed_captions)
 {
-  gchar *desc = g_strdup_printf (
-      "videotestsrc num-buffers=16 ! "
-      "video/x-raw,width=64,height=48,framerate=8/1 ! "
-      "upmbin model=%s task=caption ! appsink name=sink sync=false",
-      model_path);
   GstBus *bus;
-  GstElement *pipeline = run_pipeline (desc, &bus);
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  GstElement *pipeline;
   GstMessage *msg;
   GList *buffers, *l;
   guint i = 0, n_results = 0;
 
-  buffers = pull_all (sink);
+  buffers = run_upmbin (model_path, "task=caption", 16, &pipeline, &bus);
   /* 16 frames at 8 fps, 4-frame clips: a caption every half second */
   fail_unless_equals_int (g_list_length (buffers), 4);
   for (l = buffers; l != NULL; l = l->next, i++)
@@ -249,9 +272,7 @@ GST_START_TEST (test_timed_captions)
   fail_unless_equals_int (n_results, 4);
 
   g_list_free_full (buffers, (GDestroyNotify)gst_buffer_unref);
-  gst_object_unref (sink);
   stop_pipeline (pipeline, bus);
-  g_free (desc);
 }
 
 GST_END_TEST;
@@ -406,17 +427,12 @@ GST_START_TEST (test_token_routes_reach_results)
     {
       gchar *path
           = g_build_filename (g_getenv ("UPM_FIXTURES"), models[m], NULL);
-      gchar *desc = g_strdup_printf (
-          "videotestsrc num-buffers=8 ! "
-          "video/x-raw,width=64,height=48,framerate=8/1 ! upmbin model=%s "
-          "task=classify labels=\"a,b,c\" clip-frames=4 ! "
-          "appsink name=sink sync=false",
-          path);
       GstBus *bus;
-      GstElement *pipeline = run_pipeline (desc, &bus);
-      GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-      GList *buffers = pull_all (sink), *l;
+      GstElement *pipeline;
+      GList *buffers, *l;
 
+      buffers = run_upmbin (path,
+          "task=classify labels=\"a,b,c\" clip-frames=4", 8, &pipeline, &bus);
       fail_unless_equals_int (g_list_length (buffers), 2);
       for (l = buffers; l != NULL; l = l->next)
         {
@@ -456,32 +472,22 @@ GST_START_TEST (test_token_routes_reach_results)
             }
         }
       g_list_free_full (buffers, (GDestroyNotify)gst_buffer_unref);
-      gst_object_unref (sink);
       stop_pipeline (pipeline, bus);
-      g_free (desc);
       g_free (path);
     }
 }
 
 GST_END_TEST;
 
-static Suite *
-upmbin_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmbin", &tc);
+static const UpmCheckTest upmbin_tests[] = {
+  UPM_CHECK_TEST (test_proxied_properties),
+  UPM_CHECK_TEST (test_one_model),
+  UPM_CHECK_TEST (test_timed_captions),
+  UPM_CHECK_TEST (test_caption_matches_library),
+  UPM_CHECK_TEST (test_classify_matches_library),
+  UPM_CHECK_TEST (test_empty_labels_error),
+  UPM_CHECK_TEST (test_state_cycles),
+  UPM_CHECK_TEST (test_token_routes_reach_results),
+};
 
-  model_path = upm_test_use_fixture_model ();
-
-  tcase_add_test (tc, test_proxied_properties);
-  tcase_add_test (tc, test_one_model);
-  tcase_add_test (tc, test_timed_captions);
-  tcase_add_test (tc, test_caption_matches_library);
-  tcase_add_test (tc, test_classify_matches_library);
-  tcase_add_test (tc, test_empty_labels_error);
-  tcase_add_test (tc, test_state_cycles);
-  tcase_add_test (tc, test_token_routes_reach_results);
-  return s;
-}
-
-GST_CHECK_MAIN (upmbin);
+UPM_CHECK_MAIN (upmbin, prepare);

@@ -26,6 +26,18 @@
 static gchar *model_path;
 static guint n_pipelines = MAX_PIPELINES;
 
+static void
+prepare (TCase *tc)
+{
+  const gchar *n = g_getenv ("UPM_TEST_PIPELINES");
+
+  if (n)
+    n_pipelines = CLAMP (g_ascii_strtoull (n, NULL, 10), 2, MAX_PIPELINES);
+
+  model_path = upm_test_bundled_model_path ();
+  tcase_set_timeout (tc, 600);
+}
+
 static const gchar *patterns[] = { "smpte", "ball", "checkers-8", "colors",
   "circular", "zone-plate", "pinwheel", "spokes" };
 
@@ -226,21 +238,9 @@ GST_START_TEST (test_pipelines_come_and_go)
 
 GST_END_TEST;
 
-static Suite *
-upmconcurrency_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmconcurrency", &tc);
-  const gchar *n = g_getenv ("UPM_TEST_PIPELINES");
+static const UpmCheckTest upmconcurrency_tests[] = {
+  UPM_CHECK_TEST (test_sixteen_pipelines_match_single_runs),
+  UPM_CHECK_TEST (test_pipelines_come_and_go),
+};
 
-  if (n)
-    n_pipelines = CLAMP (g_ascii_strtoull (n, NULL, 10), 2, MAX_PIPELINES);
-
-  model_path = upm_test_bundled_model_path ();
-  tcase_set_timeout (tc, 600);
-  tcase_add_test (tc, test_sixteen_pipelines_match_single_runs);
-  tcase_add_test (tc, test_pipelines_come_and_go);
-  return s;
-}
-
-GST_CHECK_MAIN (upmconcurrency);
+UPM_CHECK_MAIN (upmconcurrency, prepare);

@@ -23,6 +23,12 @@
 
 static gchar *model_path;
 
+static void
+prepare (TCase *tc G_GNUC_UNUSED)
+{
+  model_path = upm_test_use_fixture_model ();
+}
+
 static GstBuffer *
 patches_buffer (guint frames, guint32 seed, GstClockTime pts,
     GstClockTime duration, gfloat **copy)
@@ -358,25 +364,17 @@ GST_START_TEST (test_state_cycles)
 
 GST_END_TEST;
 
-static Suite *
-upmencoder_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmencoder", &tc);
+static const UpmCheckTest upmencoder_tests[] = {
+  UPM_CHECK_TEST (test_properties),
+  UPM_CHECK_TEST (test_missing_model),
+  UPM_CHECK_TEST (test_patches_match_library),
+  UPM_CHECK_TEST (test_image_modality),
+  UPM_CHECK_TEST (test_tokens_match_library),
+  UPM_CHECK_TEST (test_caps_reject),
+  UPM_CHECK_TEST (test_caps_query),
+  UPM_CHECK_TEST (test_invalid_buffer),
+  UPM_CHECK_TEST (test_eos),
+  UPM_CHECK_TEST (test_state_cycles),
+};
 
-  model_path = upm_test_use_fixture_model ();
-
-  tcase_add_test (tc, test_properties);
-  tcase_add_test (tc, test_missing_model);
-  tcase_add_test (tc, test_patches_match_library);
-  tcase_add_test (tc, test_image_modality);
-  tcase_add_test (tc, test_tokens_match_library);
-  tcase_add_test (tc, test_caps_reject);
-  tcase_add_test (tc, test_caps_query);
-  tcase_add_test (tc, test_invalid_buffer);
-  tcase_add_test (tc, test_eos);
-  tcase_add_test (tc, test_state_cycles);
-  return s;
-}
-
-GST_CHECK_MAIN (upmencoder);
+UPM_CHECK_MAIN (upmencoder, prepare);

@@ -32,6 +32,12 @@
 
 static gchar *model_path;
 
+static void
+prepare (TCase *tc G_GNUC_UNUSED)
+{
+  model_path = upm_test_use_fixture_model ();
+}
+
 static const gchar *const labels4[]
     = { "moving left", "moving right", "a red circle", "a blue square", NULL };
 #define LABELS4 "moving left, moving right , a red circle,a blue square"
@@ -416,25 +422,15 @@ GST_START_TEST (test_property_invalid)
 {
   GstElement *head = gst_element_factory_make ("upmhead", NULL);
   GObjectClass *klass = G_OBJECT_GET_CLASS (head);
-  GValue v = G_VALUE_INIT;
   GParamSpec *p;
   gint task;
 
   /* Out-of-range values are refused by the specs: top-k 0, max-pending 0
    * (the queue is never unbounded), beam-size 65. */
-  g_value_init (&v, G_TYPE_UINT);
-  p = g_object_class_find_property (klass, "top-k");
-  g_value_set_uint (&v, 0);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "max-pending");
-  g_value_set_uint (&v, 0);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_set_uint (&v, 100000);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "beam-size");
-  g_value_set_uint (&v, 65);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
+  upm_test_assert_refused (head, "top-k", "0");
+  upm_test_assert_refused (head, "max-pending", "0");
+  upm_test_assert_refused (head, "max-pending", "100000");
+  upm_test_assert_refused (head, "beam-size", "65");
 
   /* An unknown task name is refused, the value stays. */
   gst_util_set_object_arg (G_OBJECT (head), "task", "caption");
@@ -1312,39 +1308,31 @@ GST_START_TEST (test_caps_task_mismatch)
 
 GST_END_TEST;
 
-static Suite *
-upmhead_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmhead", &tc);
+static const UpmCheckTest upmhead_tests[] = {
+  UPM_CHECK_TEST (test_property_defaults),
+  UPM_CHECK_TEST (test_property_invalid),
+  UPM_CHECK_TEST (test_labels_missing),
+  UPM_CHECK_TEST (test_labels_invalid),
+  UPM_CHECK_TEST (test_labels_file_errors),
+  UPM_CHECK_TEST (test_classify_matches_library),
+  UPM_CHECK_TEST (test_classify_one_frame),
+  UPM_CHECK_TEST (test_labels_file),
+  UPM_CHECK_TEST (test_retrieve_matches_library),
+  UPM_CHECK_TEST (test_text_classify),
+  UPM_CHECK_TEST (test_text_format),
+  UPM_CHECK_TEST (test_caption_matches_library),
+  UPM_CHECK_TEST (test_caption_does_not_block),
+  UPM_CHECK_TEST (test_caption_push_faster_than_decode),
+  UPM_CHECK_TEST (test_order_preserved),
+  UPM_CHECK_TEST (test_live_drops_oldest),
+  UPM_CHECK_TEST (test_gaps_merge),
+  UPM_CHECK_TEST (test_eos_drains),
+  UPM_CHECK_TEST (test_flush_resets),
+  UPM_CHECK_TEST (test_stop_while_decoding),
+  UPM_CHECK_TEST (test_stop_cancels_decoding),
+  UPM_CHECK_TEST (test_state_cycles),
+  UPM_CHECK_TEST (test_latency),
+  UPM_CHECK_TEST (test_caps_task_mismatch),
+};
 
-  model_path = upm_test_use_fixture_model ();
-
-  tcase_add_test (tc, test_property_defaults);
-  tcase_add_test (tc, test_property_invalid);
-  tcase_add_test (tc, test_labels_missing);
-  tcase_add_test (tc, test_labels_invalid);
-  tcase_add_test (tc, test_labels_file_errors);
-  tcase_add_test (tc, test_classify_matches_library);
-  tcase_add_test (tc, test_classify_one_frame);
-  tcase_add_test (tc, test_labels_file);
-  tcase_add_test (tc, test_retrieve_matches_library);
-  tcase_add_test (tc, test_text_classify);
-  tcase_add_test (tc, test_text_format);
-  tcase_add_test (tc, test_caption_matches_library);
-  tcase_add_test (tc, test_caption_does_not_block);
-  tcase_add_test (tc, test_caption_push_faster_than_decode);
-  tcase_add_test (tc, test_order_preserved);
-  tcase_add_test (tc, test_live_drops_oldest);
-  tcase_add_test (tc, test_gaps_merge);
-  tcase_add_test (tc, test_eos_drains);
-  tcase_add_test (tc, test_flush_resets);
-  tcase_add_test (tc, test_stop_while_decoding);
-  tcase_add_test (tc, test_stop_cancels_decoding);
-  tcase_add_test (tc, test_state_cycles);
-  tcase_add_test (tc, test_latency);
-  tcase_add_test (tc, test_caps_task_mismatch);
-  return s;
-}
-
-GST_CHECK_MAIN (upmhead);
+UPM_CHECK_MAIN (upmhead, prepare);

@@ -483,22 +483,16 @@ GST_START_TEST (test_json_partial)
 
 GST_END_TEST;
 
-static Suite *
-upmmeta_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmmeta", &tc);
+static const UpmCheckTest upmmeta_tests[] = {
+  UPM_CHECK_TEST (test_api_types),
+  UPM_CHECK_TEST (test_add_get),
+  UPM_CHECK_TEST (test_empty_metas),
+  UPM_CHECK_TEST (test_copy_transform),
+  UPM_CHECK_TEST (test_copy_region),
+  UPM_CHECK_TEST (test_other_transform_refused),
+  UPM_CHECK_TEST (test_append),
+  UPM_CHECK_TEST (test_json),
+  UPM_CHECK_TEST (test_json_partial),
+};
 
-  tcase_add_test (tc, test_api_types);
-  tcase_add_test (tc, test_add_get);
-  tcase_add_test (tc, test_empty_metas);
-  tcase_add_test (tc, test_copy_transform);
-  tcase_add_test (tc, test_copy_region);
-  tcase_add_test (tc, test_other_transform_refused);
-  tcase_add_test (tc, test_append);
-  tcase_add_test (tc, test_json);
-  tcase_add_test (tc, test_json_partial);
-  return s;
-}
-
-GST_CHECK_MAIN (upmmeta);
+UPM_CHECK_MAIN (upmmeta, NULL);

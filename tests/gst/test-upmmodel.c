@@ -475,24 +475,22 @@ GST_START_TEST (test_model_changed_in_ready)
 
 GST_END_TEST;
 
-static Suite *
-upmmodel_suite (void)
+static void
+prepare (TCase *tc G_GNUC_UNUSED)
 {
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmmodel", &tc);
-
   g_free (upm_test_use_fixture_model ());
-
-  tcase_add_test (tc, test_property_default);
-  tcase_add_test (tc, test_share_in_pipeline);
-  tcase_add_test (tc, test_share_between_pipelines);
-  tcase_add_test (tc, test_share_by_query);
-  tcase_add_test (tc, test_application_context);
-  tcase_add_test (tc, test_missing_model);
-  tcase_add_test (tc, test_corrupt_model);
-  tcase_add_test (tc, test_error_without_bus);
-  tcase_add_test (tc, test_model_changed_in_ready);
-  return s;
 }
 
-GST_CHECK_MAIN (upmmodel);
+static const UpmCheckTest upmmodel_tests[] = {
+  UPM_CHECK_TEST (test_property_default),
+  UPM_CHECK_TEST (test_share_in_pipeline),
+  UPM_CHECK_TEST (test_share_between_pipelines),
+  UPM_CHECK_TEST (test_share_by_query),
+  UPM_CHECK_TEST (test_application_context),
+  UPM_CHECK_TEST (test_missing_model),
+  UPM_CHECK_TEST (test_corrupt_model),
+  UPM_CHECK_TEST (test_error_without_bus),
+  UPM_CHECK_TEST (test_model_changed_in_ready),
+};
+
+UPM_CHECK_MAIN (upmmodel, prepare);

@@ -16,6 +16,7 @@
 #include <gst/video/video.h>
 
 #include "upmmeta.h"
+#include "upm-test-harness.h"
 
 #define W 64
 #define H 64
@@ -316,9 +317,6 @@ pull_until_eos (GstHarness *h)
 GST_START_TEST (test_properties)
 {
   GstElement *e = gst_element_factory_make ("upmroutingoverlay", NULL);
-  GObjectClass *klass = G_OBJECT_GET_CLASS (e);
-  GValue v = G_VALUE_INIT;
-  GParamSpec *p;
   gdouble opacity;
   guint cell;
   gint layer, frame, pos, mode, gate;
@@ -335,29 +333,12 @@ GST_START_TEST (test_properties)
   fail_unless_equals_int (pos, 1); /* top-right */
 
   /* out-of-range values are refused by the specs */
-  g_value_init (&v, G_TYPE_DOUBLE);
-  p = g_object_class_find_property (klass, "opacity");
-  g_value_set_double (&v, 1.5);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_set_double (&v, -0.1);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
-  g_value_init (&v, G_TYPE_UINT);
-  p = g_object_class_find_property (klass, "cell-size");
-  g_value_set_uint (&v, 257);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "grid-width");
-  g_value_set_uint (&v, 5000);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
-  g_value_init (&v, G_TYPE_INT);
-  p = g_object_class_find_property (klass, "layer");
-  g_value_set_int (&v, -2);
-  fail_unless (g_param_value_validate (p, &v));
-  p = g_object_class_find_property (klass, "frame-index");
-  g_value_set_int (&v, 1024);
-  fail_unless (g_param_value_validate (p, &v));
-  g_value_unset (&v);
+  upm_test_assert_refused (e, "opacity", "1.5");
+  upm_test_assert_refused (e, "opacity", "-0.1");
+  upm_test_assert_refused (e, "cell-size", "257");
+  upm_test_assert_refused (e, "grid-width", "5000");
+  upm_test_assert_refused (e, "layer", "-2");
+  upm_test_assert_refused (e, "frame-index", "1024");
 
   /* unknown enum nicks are refused, the value stays */
   gst_util_set_object_arg (G_OBJECT (e), "position", "bottom-left");
@@ -977,26 +958,19 @@ GST_START_TEST (test_pipeline_upmbin)
 
 GST_END_TEST;
 
-static Suite *
-upmroutingoverlay_suite (void)
-{
-  Suite *s = suite_create ("upmroutingoverlay");
-  TCase *tc = tcase_create ("general");
+static const UpmCheckTest upmroutingoverlay_tests[] = {
+  UPM_CHECK_TEST (test_properties),
+  UPM_CHECK_TEST (test_panel_static),
+  UPM_CHECK_TEST (test_panel_options),
+  UPM_CHECK_TEST (test_tokens),
+  UPM_CHECK_TEST (test_tokens_centre_crop),
+  UPM_CHECK_TEST (test_timing),
+  UPM_CHECK_TEST (test_segments),
+  UPM_CHECK_TEST (test_live_timeout),
+  UPM_CHECK_TEST (test_flush),
+  UPM_CHECK_TEST (test_eos_caps),
+  UPM_CHECK_TEST (test_meta_token_routes),
+  UPM_CHECK_TEST (test_pipeline_upmbin),
+};
 
-  suite_add_tcase (s, tc);
-  tcase_add_test (tc, test_properties);
-  tcase_add_test (tc, test_panel_static);
-  tcase_add_test (tc, test_panel_options);
-  tcase_add_test (tc, test_tokens);
-  tcase_add_test (tc, test_tokens_centre_crop);
-  tcase_add_test (tc, test_timing);
-  tcase_add_test (tc, test_segments);
-  tcase_add_test (tc, test_live_timeout);
-  tcase_add_test (tc, test_flush);
-  tcase_add_test (tc, test_eos_caps);
-  tcase_add_test (tc, test_meta_token_routes);
-  tcase_add_test (tc, test_pipeline_upmbin);
-  return s;
-}
-
-GST_CHECK_MAIN (upmroutingoverlay);
+UPM_CHECK_MAIN (upmroutingoverlay, NULL);

@@ -1150,36 +1150,34 @@ GST_START_TEST (test_harness_reuse)
 
 GST_END_TEST;
 
-static Suite *
-upmtokenizer_suite (void)
+static void
+prepare (TCase *tc)
 {
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmtokenizer", &tc);
-
   g_free (upm_test_use_fixture_model ());
-
   tcase_add_checked_fixture (tc, setup, teardown);
-  tcase_add_test (tc, test_caps_accept_video);
-  tcase_add_test (tc, test_formats_match_rgb);
-  tcase_add_test (tc, test_caps_accept_text);
-  tcase_add_test (tc, test_caps_reject);
-  tcase_add_test (tc, test_caps_query_downstream);
-  tcase_add_test (tc, test_property_defaults);
-  tcase_add_test (tc, test_property_invalid);
-  tcase_add_test (tc, test_clip_frames_too_large);
-  tcase_add_test (tc, test_property_mutable_ready);
-  tcase_add_loop_test (tc, test_clips, 0, G_N_ELEMENTS (clip_cases));
-  tcase_add_test (tc, test_flush_resets);
-  tcase_add_test (tc, test_segment_drains);
-  tcase_add_test (tc, test_still_image);
-  tcase_add_test (tc, test_patches_exact);
-  tcase_add_test (tc, test_resolution_change);
-  tcase_add_test (tc, test_latency);
-  tcase_add_test (tc, test_text_tokens);
-  tcase_add_test (tc, test_text_invalid_utf8);
-  tcase_add_test (tc, test_state_cycles);
-  tcase_add_test (tc, test_harness_reuse);
-  return s;
 }
 
-GST_CHECK_MAIN (upmtokenizer);
+static const UpmCheckTest upmtokenizer_tests[] = {
+  UPM_CHECK_TEST (test_caps_accept_video),
+  UPM_CHECK_TEST (test_formats_match_rgb),
+  UPM_CHECK_TEST (test_caps_accept_text),
+  UPM_CHECK_TEST (test_caps_reject),
+  UPM_CHECK_TEST (test_caps_query_downstream),
+  UPM_CHECK_TEST (test_property_defaults),
+  UPM_CHECK_TEST (test_property_invalid),
+  UPM_CHECK_TEST (test_clip_frames_too_large),
+  UPM_CHECK_TEST (test_property_mutable_ready),
+  UPM_CHECK_LOOP_TEST (test_clips, G_N_ELEMENTS (clip_cases)),
+  UPM_CHECK_TEST (test_flush_resets),
+  UPM_CHECK_TEST (test_segment_drains),
+  UPM_CHECK_TEST (test_still_image),
+  UPM_CHECK_TEST (test_patches_exact),
+  UPM_CHECK_TEST (test_resolution_change),
+  UPM_CHECK_TEST (test_latency),
+  UPM_CHECK_TEST (test_text_tokens),
+  UPM_CHECK_TEST (test_text_invalid_utf8),
+  UPM_CHECK_TEST (test_state_cycles),
+  UPM_CHECK_TEST (test_harness_reuse),
+};
+
+UPM_CHECK_MAIN (upmtokenizer, prepare);

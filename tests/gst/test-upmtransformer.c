@@ -23,6 +23,12 @@
 
 static gchar *model_path;
 
+static void
+prepare (TCase *tc G_GNUC_UNUSED)
+{
+  model_path = upm_test_use_fixture_model ();
+}
+
 /* Library embeddings of a random clip (or of fixed token ids). */
 static gfloat *
 clip_embeddings (UpmModel *m, guint frames, guint32 seed, guint *rows)
@@ -508,25 +514,17 @@ GST_START_TEST (test_eos_and_state_cycles)
 
 GST_END_TEST;
 
-static Suite *
-upmtransformer_suite (void)
-{
-  TCase *tc;
-  Suite *s = upm_test_suite_new ("upmtransformer", &tc);
+static const UpmCheckTest upmtransformer_tests[] = {
+  UPM_CHECK_TEST (test_properties),
+  UPM_CHECK_TEST (test_classify_matches_library),
+  UPM_CHECK_TEST (test_auto_follows_caption),
+  UPM_CHECK_TEST (test_task_retrieve),
+  UPM_CHECK_TEST (test_text_input),
+  UPM_CHECK_TEST (test_not_negotiated),
+  UPM_CHECK_TEST (test_wrong_dim),
+  UPM_CHECK_TEST (test_invalid_rows),
+  UPM_CHECK_TEST (test_routing_off),
+  UPM_CHECK_TEST (test_eos_and_state_cycles),
+};
 
-  model_path = upm_test_use_fixture_model ();
-
-  tcase_add_test (tc, test_properties);
-  tcase_add_test (tc, test_classify_matches_library);
-  tcase_add_test (tc, test_auto_follows_caption);
-  tcase_add_test (tc, test_task_retrieve);
-  tcase_add_test (tc, test_text_input);
-  tcase_add_test (tc, test_not_negotiated);
-  tcase_add_test (tc, test_wrong_dim);
-  tcase_add_test (tc, test_invalid_rows);
-  tcase_add_test (tc, test_routing_off);
-  tcase_add_test (tc, test_eos_and_state_cycles);
-  return s;
-}
-
-GST_CHECK_MAIN (upmtransformer);
+UPM_CHECK_MAIN (upmtransformer, prepare);

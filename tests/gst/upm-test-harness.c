@@ -7,14 +7,21 @@
 
 #include <string.h>
 
-Suite *
-upm_test_suite_new (const gchar *name, TCase **tc)
+gint
+upm_test_run_suite (const gchar *name, const gchar *file,
+    void (*prepare) (TCase *tc), const UpmCheckTest *tests, guint n_tests)
 {
   Suite *s = suite_create (name);
+  TCase *tc = tcase_create ("general");
+  guint i;
 
-  *tc = tcase_create ("general");
-  suite_add_tcase (s, *tc);
-  return s;
+  suite_add_tcase (s, tc);
+  if (prepare)
+    prepare (tc);
+  for (i = 0; i < n_tests; i++)
+    _tcase_add_test (
+        tc, tests[i].func, tests[i].name, 0, 0, 0, tests[i].n_loops);
+  return gst_check_run_suite (s, name, file);
 }
 
 gchar *
@@ -132,6 +139,19 @@ upm_test_assert_push_error (GstHarness *h, GstBus *bus, GstBuffer *buf,
   fail_unless (
       text != NULL && strstr (text, needle) != NULL, "%s", GST_STR_NULL (text));
   g_free (text);
+}
+
+void
+upm_test_assert_refused (GstElement *e, const gchar *name, const gchar *value)
+{
+  GParamSpec *p = g_object_class_find_property (G_OBJECT_GET_CLASS (e), name);
+  GValue v = G_VALUE_INIT;
+
+  fail_unless (p != NULL, "no property %s", name);
+  g_value_init (&v, G_PARAM_SPEC_VALUE_TYPE (p));
+  fail_unless (gst_value_deserialize (&v, value), "%s: not a value", value);
+  fail_unless (g_param_value_validate (p, &v), "%s accepts %s", name, value);
+  g_value_unset (&v);
 }
 
 GstBus *

@@ -13,8 +13,39 @@
 
 G_BEGIN_DECLS
 
-/* A suite @name with one test case "general" (returned in @tc). */
-Suite *upm_test_suite_new (const gchar *name, TCase **tc);
+/* One test of a program's table: its function, its name, and how many
+ * times it runs (1, or the @i range of a loop test). */
+typedef struct
+{
+  const gchar *name;
+  TFun func;
+  gint n_loops;
+} UpmCheckTest;
+
+#define UPM_CHECK_TEST(func)                                                   \
+  {                                                                            \
+#func, func, 1                                                             \
+  }
+#define UPM_CHECK_LOOP_TEST(func, n)                                           \
+  {                                                                            \
+#func, func, n                                                             \
+  }
+
+/* Runs the suite @name, its one test case "general" made ready by @prepare
+ * (its model, timeout, fixtures; NULL when there is nothing to do) and
+ * holding the @n_tests of @tests, in order; returns the exit status. */
+gint upm_test_run_suite (const gchar *name, const gchar *file,
+    void (*prepare) (TCase *tc), const UpmCheckTest *tests, guint n_tests);
+
+/* GST_CHECK_MAIN with the harness's suite: main() runs the tests of the
+ * table @name##_tests after @prepare. */
+#define UPM_CHECK_MAIN(name, prepare)                                          \
+  int main (int argc, char **argv)                                             \
+  {                                                                            \
+    gst_check_init (&argc, &argv);                                             \
+    return upm_test_run_suite (                                                \
+        #name, __FILE__, prepare, name##_tests, G_N_ELEMENTS (name##_tests));  \
+  }
 
 /* $UPM_FIXTURES/tiny-moe.upm, made the default model of the elements
  * ($UPM_DEFAULT_MODEL): the bundled model is not built here. */
@@ -51,6 +82,11 @@ void upm_test_cycle_states (GstElement *e, guint n);
  * text contains @needle. */
 void upm_test_assert_push_error (GstHarness *h, GstBus *bus, GstBuffer *buf,
     GstFlowReturn flow, const gchar *needle);
+
+/* Fails unless the spec of @e's property @name refuses @value (as
+ * gst-launch would write it): validating it changes it. */
+void upm_test_assert_refused (
+    GstElement *e, const gchar *name, const gchar *value);
 
 /* A new bus set on @e, for the messages the tests pop. */
 GstBus *upm_test_bus_for (GstElement *e);
