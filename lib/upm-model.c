@@ -33,95 +33,6 @@
 #define DEFAULT_LOGIT_SCALE (1.0f / 0.07f)
 #define MAX_LOGIT_SCALE 100.0f
 
-static const char *const attr_names[UPM_N_ATTRS] = {
-  "cls_input",
-  "retrieval_input",
-  "retrieval_target",
-  "caption_prefix",
-  "caption_text",
-  "text_input",
-  "cls_target",
-  "vocab_target",
-};
-
-static const char *const scale_names[UPM_N_SCALES] = {
-  "img_cls",
-  "video_cls",
-  "text_mlm",
-  "text_caption",
-  "caption",
-  "mlm",
-  "retrieve",
-  "tqa_mlm",
-  "tqa_caption",
-  "tqa_retrieve",
-  "downstream",
-};
-
-static const char *const routing_names[UPM_N_ROUTING_LEVELS] = {
-  "attribute",
-  "token",
-  "context",
-  "modality",
-  "task",
-};
-
-const char *
-upm_attr_name (UpmAttr attr)
-{
-  return (guint)attr < UPM_N_ATTRS ? attr_names[attr] : NULL;
-}
-
-const char *
-upm_routing_level_name (UpmRoutingLevel level)
-{
-  return (guint)level < UPM_N_ROUTING_LEVELS ? routing_names[level] : NULL;
-}
-
-gboolean
-upm_routing_level_is_dynamic (UpmRoutingLevel level)
-{
-  return level == UPM_ROUTING_TOKEN || level == UPM_ROUTING_CONTEXT;
-}
-
-UpmModality
-upm_attr_modality (UpmAttr attr)
-{
-  switch (attr)
-    {
-    case UPM_ATTR_CLS_INPUT:
-    case UPM_ATTR_RETRIEVAL_INPUT:
-    case UPM_ATTR_CAPTION_PREFIX:
-      return UPM_MODALITY_VISUAL;
-    default:
-      return UPM_MODALITY_TEXT;
-    }
-}
-
-UpmTask
-upm_attr_task (UpmAttr attr)
-{
-  switch (attr)
-    {
-    case UPM_ATTR_CLS_INPUT:
-    case UPM_ATTR_CLS_TARGET:
-      return UPM_TASK_CLASSIFICATION;
-    case UPM_ATTR_RETRIEVAL_INPUT:
-    case UPM_ATTR_RETRIEVAL_TARGET:
-      return UPM_TASK_RETRIEVAL;
-    case UPM_ATTR_TEXT_INPUT:
-      return UPM_TASK_TEXT;
-    default:
-      return UPM_TASK_CAPTION;
-    }
-}
-
-const char *
-upm_scale_name (UpmScale scale)
-{
-  return (guint)scale < UPM_N_SCALES ? scale_names[scale] : NULL;
-}
-
 static gboolean
 scale_is_required (UpmScale scale)
 {
@@ -407,7 +318,7 @@ load_moe_routing (UpmModel *m, GError **error)
   if (!routing)
     return FALSE;
   for (guint i = 0; i < UPM_N_ROUTING_LEVELS; i++)
-    if (strcmp (routing, routing_names[i]) == 0)
+    if (strcmp (routing, upm_routing_level_name (i)) == 0)
       {
         m->routing = (UpmRoutingLevel)i;
         return TRUE;
@@ -462,8 +373,8 @@ copy_attr_row (UpmModel *m, UpmAttr a, const uint8_t *row, GError **error)
     {
       if (row[b] > 1)
         return model_fail (m, error, UPM_ERROR_MODEL,
-            "attribute '%s': bit %u has value %u (not 0 or 1)", attr_names[a],
-            b, row[b]);
+            "attribute '%s': bit %u has value %u (not 0 or 1)",
+            upm_attr_name (a), b, row[b]);
       m->attr_bits[a][b] = row[b];
     }
   return TRUE;
@@ -490,11 +401,11 @@ load_attributes (UpmModel *m, GError **error)
         n_names);
   for (a = 0; a < UPM_N_ATTRS; a++)
     {
-      for (i = 0; i < n_names && strcmp (names[i], attr_names[a]) != 0; i++)
+      for (i = 0; i < n_names && strcmp (names[i], upm_attr_name (a)) != 0; i++)
         ;
       if (i == n_names)
         return model_fail (m, error, UPM_ERROR_MODEL,
-            "attribute.names lacks '%s'", attr_names[a]);
+            "attribute.names lacks '%s'", upm_attr_name (a));
       if (!copy_attr_row (m, a, values + i * 8, error))
         return FALSE;
     }
@@ -509,7 +420,7 @@ load_scales (UpmModel *m, GError **error)
   for (s = 0; s < UPM_N_SCALES; s++)
     {
       g_autofree char *key
-          = g_strconcat ("uniperceiver.logit_scale.", scale_names[s], NULL);
+          = g_strconcat ("uniperceiver.logit_scale.", upm_scale_name (s), NULL);
 
       if (!scale_is_required (s) && !upm_gguf_find_kv (m->gguf, key))
         continue;
