@@ -1,7 +1,7 @@
 /* bench-simd.h: the benchmark's vector loops, built with AVX2 and FMA in
  * a unit of their own (bench-simd.c); call them only where the CPU has
- * those (upm_cpu_host_level ()), and the 512-bit one where it has
- * AVX-512F.
+ * those (upm_cpu_info ()->host >= UPM_CPU_AVX2), and the 512-bit one
+ * where it has AVX-512 with the OS saving ZMM (host >= UPM_CPU_AVX512).
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

@@ -256,7 +256,7 @@ static double
 fma512_peak (int n)
 {
 #ifdef UPM_BENCH_SIMD
-  return fma_peak (n, &fma512, __builtin_cpu_supports ("avx512f"));
+  return fma_peak (n, &fma512, upm_cpu_info ()->host >= UPM_CPU_AVX512);
 #else
   return fma_peak (n, NULL, FALSE);
 #endif
