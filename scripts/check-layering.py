@@ -11,9 +11,8 @@ If the graph has a cycle, it names the objects of the cycle and a symbol of
 each edge, and exits 1. Otherwise it prints the objects in layer order, top
 (used by nothing among them) to bottom, and exits 0.
 
-Expected order for lib/ (issue 18): context, heads and caption on top, then
-the encoder, the experts (moe), model / vocab / vision / gguf, and the
-threads and kernels at the bottom. The check itself knows no file names.
+docs/architecture.md draws the order this prints for lib/. The check
+itself knows no file names.
 Python 3 standard library only.
 """
 
@@ -79,90 +78,32 @@ def build_graph(objects):
     return graph
 
 
-def strongly_connected(graph):
-    """Tarjan's algorithm (iterative): the components with a cycle."""
-    index, low, on_stack, stack, comps = {}, {}, set(), [], []
-    counter = 0
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    top = stack.pop()
-                    on_stack.discard(top)
-                    comp.append(top)
-                    if top == node:
-                        break
-                if len(comp) > 1:
-                    comps.append(sorted(comp))
-    return comps
-
-
-def find_cycle(graph, comp):
-    """One cycle through the first object of a component: a list of objects."""
-    members = set(comp)
-    start = comp[0]
-    # Breadth-first from start's successors back to start, inside comp.
-    prev = {}
-    frontier = [start]
-    seen = {start}
-    while frontier:
-        nxt = []
-        for node in frontier:
-            for child in sorted(graph[node]):
-                if child not in members:
-                    continue
-                if child == start:
-                    path = [node]
-                    while path[-1] != start:
-                        path.append(prev[path[-1]])
-                    path.reverse()
-                    return path + [start]
-                if child not in seen:
-                    seen.add(child)
-                    prev[child] = node
-                    nxt.append(child)
-        frontier = nxt
-    return comp + [comp[0]]
-
-
-def layers(graph):
-    """Level of each object: 0 when it uses none of the others, else one
-    more than the highest level it uses."""
+def layers_or_cycle(graph):
+    """({object: level}, None), the level 0 when the object uses none of the
+    others, else one more than the highest level it uses; or (None, cycle)
+    when no order exists: a list of objects, the first repeated at the end.
+    """
     level = {}
+    remaining = set(graph)
+    while remaining:
+        ready = [o for o in remaining if all(u in level for u in graph[o])]
+        if not ready:
+            return None, cycle_in(graph, remaining)
+        for obj in ready:
+            level[obj] = max((level[u] + 1 for u in graph[obj]), default=0)
+        remaining.difference_update(ready)
+    return level, None
 
-    def visit(node):
-        if node not in level:
-            level[node] = 0  # acyclic: never read before it is set
-            level[node] = max((visit(c) + 1 for c in graph[node]), default=0)
-        return level[node]
 
-    for node in graph:
-        visit(node)
-    return level
+def cycle_in(graph, remaining):
+    """A cycle among the objects left unordered: each of them uses another
+    of them, so a walk through them repeats an object."""
+    obj, path, seen = min(remaining), [], {}
+    while obj not in seen:
+        seen[obj] = len(path)
+        path.append(obj)
+        obj = min(u for u in graph[obj] if u in remaining)
+    return path[seen[obj]:] + [obj]
 
 
 def main():
@@ -173,21 +114,17 @@ def main():
     if not shutil.which(args.nm):
         print("check-layering: %s not found" % args.nm, file=sys.stderr)
         return 2
-    sys.setrecursionlimit(10000)
     objects = read_symbols(args.nm, args.files)
     if not objects:
         print("check-layering: no objects in %s" % " ".join(args.files), file=sys.stderr)
         return 2
     graph = build_graph(objects)
-    cycles = strongly_connected(graph)
-    if cycles:
-        for comp in cycles:
-            path = find_cycle(graph, comp)
-            print("check-layering: cycle between %s:" % ", ".join(comp))
-            for a, b in zip(path, path[1:]):
-                print("  %s -> %s (uses %s)" % (a, b, graph[a][b]))
+    level, cycle = layers_or_cycle(graph)
+    if cycle:
+        print("check-layering: cycle between %s:" % ", ".join(sorted(set(cycle))))
+        for a, b in zip(cycle, cycle[1:]):
+            print("  %s -> %s (uses %s)" % (a, b, graph[a][b]))
         return 1
-    level = layers(graph)
     print("check-layering: %d objects, no cycle; top to bottom:" % len(graph))
     for lv in sorted(set(level.values()), reverse=True):
         objs = sorted(o for o in graph if level[o] == lv)
