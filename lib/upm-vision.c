@@ -27,6 +27,11 @@
 
 #define UPM_VISION_MAX_SIDE (1 << 15)
 #define UPM_PIL_PRECISION_BITS (32 - 8 - 2)
+/* Timestamps are rounded (to ns in GStreamer, to the time base in files):
+ * a frame this close after a target time still counts as at it. The
+ * official index formula never puts a frame nearer than 1 / (30 * fps
+ * denominator) of a frame period after a target, far above this. */
+#define UPM_SAMPLE_SLACK_S 1e-6
 
 /* Resampling coefficients of one axis, for the @n outputs of the crop. */
 typedef struct
@@ -467,34 +472,151 @@ upm_resample_bicubic (const UpmAxis *ax, const UpmAxis *ay, const uint8_t *rgb,
   g_free (tmp);
 }
 
+/* ---------------------------------------------------------- crops */
+
+const char *
+upm_crops_name (UpmCrops crops)
+{
+  switch (crops)
+    {
+    case UPM_CROPS_CENTRE:
+      return "centre";
+    case UPM_CROPS_THREE:
+      return "three";
+    default:
+      return NULL;
+    }
+}
+
+uint32_t
+upm_crops_count (UpmCrops crops)
+{
+  return crops == UPM_CROPS_THREE ? 3 : 1;
+}
+
+/* The official three-crop test (video_transform.py uniform_crop): the
+ * centre offset rounded up, the others at either end of the longer side. */
+static int
+upm_three_crop_offset (int len, int size, uint32_t index)
+{
+  if (index == 0)
+    return 0;
+  if (index == 2)
+    return len - size;
+  return (len - size + 1) / 2;
+}
+
+/* random_short_side_scale_jitter's long side: floor(long / short * size),
+ * the quotient first (it can differ from int(size * long / short) by one
+ * where the exact value is an integer). */
+static void
+upm_resized_size_slowfast (int width, int height, int size, int *w, int *h)
+{
+  *w = *h = size;
+  if (width < height)
+    *h = (int)floor ((double)height / (double)width * (double)size);
+  else
+    *w = (int)floor ((double)width / (double)height * (double)size);
+}
+
 gboolean
-upm_vision_frame_to_patches (const UpmHParams *hp, UpmNormKind kind,
-    const uint8_t *rgb, int width, int height, int stride, float *patches,
-    GError **error)
+upm_vision_crop_box (int width, int height, uint32_t resize, uint32_t size,
+    UpmCrops crops, uint32_t index, UpmCropBox *box, GError **error)
+{
+  int rw, rh;
+
+  if (resize == 0)
+    resize = size;
+  if (width <= 0 || height <= 0 || width > UPM_VISION_MAX_SIDE
+      || height > UPM_VISION_MAX_SIDE || size == 0 || resize < size
+      || resize > UPM_VISION_MAX_SIDE || crops >= UPM_N_CROPS_MODES
+      || index >= upm_crops_count (crops) || box == NULL)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "crop box: bad arguments (frame %dx%d, resize %u, crop %u, "
+          "crop index %u of %s)",
+          width, height, resize, size, index,
+          upm_crops_name (crops) ? upm_crops_name (crops) : "?");
+      return FALSE;
+    }
+
+  if (crops == UPM_CROPS_THREE)
+    upm_resized_size_slowfast (width, height, (int)resize, &rw, &rh);
+  else
+    upm_resized_size (width, height, (int)resize, &rw, &rh);
+
+  box->width = width;
+  box->height = height;
+  box->resized_w = rw;
+  box->resized_h = rh;
+  box->size = (int)size;
+  if (crops == UPM_CROPS_THREE && rh > rw)
+    {
+      box->x = (rw - (int)size + 1) / 2;
+      box->y = upm_three_crop_offset (rh, (int)size, index);
+    }
+  else if (crops == UPM_CROPS_THREE)
+    {
+      box->x = upm_three_crop_offset (rw, (int)size, index);
+      box->y = (rh - (int)size + 1) / 2;
+    }
+  else
+    {
+      box->x = upm_crop_offset (rw, (int)size);
+      box->y = upm_crop_offset (rh, (int)size);
+    }
+  box->src_x = box->x * (double)width / rw;
+  box->src_y = box->y * (double)height / rh;
+  box->src_w = size * (double)width / rw;
+  box->src_h = size * (double)height / rh;
+  return TRUE;
+}
+
+static gboolean
+upm_crop_box_fits (const UpmHParams *hp, const UpmCropBox *box, int width,
+    int height, GError **error)
+{
+  if (box == NULL || box->width != width || box->height != height
+      || box->size != (int)hp->image_size || box->x < 0 || box->y < 0
+      || box->x + box->size > box->resized_w
+      || box->y + box->size > box->resized_h
+      || box->resized_w > UPM_VISION_MAX_SIDE
+      || box->resized_h > UPM_VISION_MAX_SIDE)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "frame to patches: the crop box does not fit a %dx%d frame and "
+          "%u px crops",
+          width, height, hp->image_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+upm_vision_frame_to_patches_box (const UpmHParams *hp, UpmNormKind kind,
+    const UpmCropBox *box, const uint8_t *rgb, int width, int height,
+    int stride, float *patches, GError **error)
 {
   UpmAxis ax = { 0 }, ay = { 0 };
-  int size, out_w, out_h, left, top;
+  int size;
   float *img;
 
-  if (!upm_vision_check (hp, rgb, width, height, stride, patches, error))
+  if (!upm_vision_check (hp, rgb, width, height, stride, patches, error)
+      || !upm_crop_box_fits (hp, box, width, height, error))
     return FALSE;
 
   size = (int)hp->image_size;
-  upm_resized_size (width, height, size, &out_w, &out_h);
-  left = upm_crop_offset (out_w, size);
-  top = upm_crop_offset (out_h, size);
-
   img = g_new (float, (gsize)size *size * 3);
   if (kind == UPM_NORM_IMAGE)
     {
-      upm_axis_bicubic (&ax, width, out_w, left, size);
-      upm_axis_bicubic (&ay, height, out_h, top, size);
+      upm_axis_bicubic (&ax, width, box->resized_w, box->x, size);
+      upm_axis_bicubic (&ay, height, box->resized_h, box->y, size);
       upm_resample_bicubic (&ax, &ay, rgb, stride, img);
     }
   else
     {
-      upm_axis_bilinear (&ax, width, out_w, left, size);
-      upm_axis_bilinear (&ay, height, out_h, top, size);
+      upm_axis_bilinear (&ax, width, box->resized_w, box->x, size);
+      upm_axis_bilinear (&ay, height, box->resized_h, box->y, size);
       upm_resample_bilinear (&ax, &ay, rgb, stride, img);
     }
   upm_patchify (hp, kind, img, patches);
@@ -503,6 +625,21 @@ upm_vision_frame_to_patches (const UpmHParams *hp, UpmNormKind kind,
   upm_axis_clear (&ay);
   g_free (img);
   return TRUE;
+}
+
+gboolean
+upm_vision_frame_to_patches (const UpmHParams *hp, UpmNormKind kind,
+    const uint8_t *rgb, int width, int height, int stride, float *patches,
+    GError **error)
+{
+  UpmCropBox box;
+
+  if (!upm_vision_check (hp, rgb, width, height, stride, patches, error)
+      || !upm_vision_crop_box (width, height, hp->image_size, hp->image_size,
+          UPM_CROPS_CENTRE, 0, &box, error))
+    return FALSE;
+  return upm_vision_frame_to_patches_box (
+      hp, kind, &box, rgb, width, height, stride, patches, error);
 }
 
 /* ---------------------------------------------------------- sampling */
@@ -531,4 +668,48 @@ upm_vision_sample_indices (uint32_t n_total, double fps, uint32_t n_frames,
       off = fmod (off, (double)n_total);
       indices[i] = (uint32_t)(((uint64_t)start + (uint64_t)off) % n_total);
     }
+}
+
+/* The last frame at or before @t; -1 when @t precedes the first frame. */
+static int64_t
+upm_frame_at (const double *pts, uint32_t n_frames, double t)
+{
+  uint32_t lo = 0, hi = n_frames;
+
+  /* first frame after t + slack */
+  while (lo < hi)
+    {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (pts[mid] <= t + UPM_SAMPLE_SLACK_S)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return (int64_t)lo - 1;
+}
+
+uint32_t
+upm_sample_by_time (const double *pts, uint32_t n_frames, double end,
+    const double *targets, uint32_t n_targets, uint32_t *indices)
+{
+  double span;
+  uint32_t i;
+
+  if (pts == NULL || n_frames == 0 || targets == NULL || indices == NULL)
+    return 0;
+  span = end - pts[0];
+  for (i = 0; i < n_targets; i++)
+    {
+      double t = pts[0] + targets[i];
+      int64_t k;
+
+      if (end < 0.0 && t > pts[n_frames - 1] + UPM_SAMPLE_SLACK_S)
+        return i; /* not decoded yet */
+      if (end >= 0.0 && span > 0.0 && t >= end - UPM_SAMPLE_SLACK_S)
+        t = pts[0] + fmod (targets[i] + UPM_SAMPLE_SLACK_S, span)
+            - UPM_SAMPLE_SLACK_S;
+      k = upm_frame_at (pts, n_frames, t);
+      indices[i] = (uint32_t)MAX (k, 0);
+    }
+  return n_targets;
 }

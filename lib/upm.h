@@ -227,6 +227,108 @@ gboolean upm_vision_frame_to_patches (const UpmHParams *hp, UpmNormKind kind,
 void upm_vision_sample_indices (uint32_t n_total, double fps, uint32_t n_frames,
     uint32_t stride, uint32_t start, uint32_t *indices);
 
+/* Which crops of a frame a clip is made of (docs/official-settings.md). */
+typedef enum
+{
+  UPM_CROPS_CENTRE, /* one centre crop (torchvision CenterCrop) */
+  UPM_CROPS_THREE,  /* left, centre, right; top, centre, bottom for portrait
+                       frames (the official three-crop test of Kinetics) */
+  UPM_N_CROPS_MODES
+} UpmCrops;
+
+const char *upm_crops_name (UpmCrops crops);
+uint32_t upm_crops_count (UpmCrops crops);
+
+/* A crop of a frame: the frame is resized so that its shorter side is
+ * @resize, the longer one int(resize * long / short) (torchvision Resize)
+ * for a centre crop and floor(long / short * resize) (the official
+ * three-crop test's short-side scale) for three crops; then the square
+ * [x, x + size) x [y, y + size) of the resized frame is kept. src_* is the
+ * same square in the frame's own pixels, for display. */
+typedef struct
+{
+  int width, height; /* the frame */
+  int resized_w, resized_h;
+  int x, y, size; /* in the resized frame */
+  double src_x, src_y, src_w, src_h;
+} UpmCropBox;
+
+/* Crop @index (0 .. upm_crops_count - 1) of a @width x @height frame.
+ * @resize 0 means @size. Fails on a frame smaller than 1x1 or a crop
+ * larger than the resized frame. */
+gboolean upm_vision_crop_box (int width, int height, uint32_t resize,
+    uint32_t size, UpmCrops crops, uint32_t index, UpmCropBox *box,
+    GError **error);
+
+/* upm_vision_frame_to_patches with an explicit crop (from
+ * upm_vision_crop_box for this frame size and hp->image_size). */
+gboolean upm_vision_frame_to_patches_box (const UpmHParams *hp,
+    UpmNormKind kind, const UpmCropBox *box, const uint8_t *rgb, int width,
+    int height, int stride, float *patches, GError **error);
+
+/* Sampling by timestamp: for each target time (seconds, ascending), the
+ * index of the last frame whose @pts is at or before it (a microsecond of
+ * slack absorbs timestamp rounding). On a constant-rate stream this is the
+ * official int(i * stride * fps / 30) for targets i * stride / 30; on a
+ * variable-rate or frame-dropping one it keeps the intended time span.
+ * @pts ascending, from the first frame of the clip's window. A target
+ * past @end (the stream's end, the last frame's pts + its duration) wraps
+ * around modulo the span, as the official sampler wraps its index modulo
+ * the frame count. Returns the number of targets resolved: fewer than
+ * @n_targets when @end < 0 (more frames may come) and a target lies after
+ * the last frame. */
+uint32_t upm_sample_by_time (const double *pts, uint32_t n_frames, double end,
+    const double *targets, uint32_t n_targets, uint32_t *indices);
+
+/* ----------------------------------------------------------------- presets */
+
+/* A task preset: how a clip is sampled, cropped and scored, as the official
+ * evaluation of one benchmark does it (docs/official-settings.md), or
+ * "default" for the model's own clip. Zero fields mean the model's value. */
+typedef struct
+{
+  const char *name;    /* "k400", "msvd-caption", ... */
+  const char *summary; /* one line for --help and gst-inspect */
+  UpmTask task;        /* UPM_N_TASKS: any task (default) */
+  gboolean image;  /* a still-image benchmark (1 frame, ImageNet mean/std) */
+  uint32_t frames; /* frames per view; 0 = the model's clip_frames */
+  uint32_t stride; /* 30-fps frames between sampled frames (a time:
+                      stride / 30 s); 0 = consecutive decoded frames */
+  uint32_t views;  /* temporal views, interleaved: view v takes sampled
+                      frames v, v + views, ... (Kinetics: 4) */
+  UpmCrops crops;
+  double resize_ratio; /* shorter side int(resize_ratio * image_size)
+                          before cropping (ImageNet: 256 / 224); 0 = 1 */
+  UpmNormKind norm;    /* resize filter and mean/std */
+  UpmScale scale;      /* the task's logit scale; retrieval scores are
+                          reported as the plain cosine, as officially */
+  uint32_t beam_size, max_length; /* 0 = the model's */
+  float length_penalty;           /* < 0 = the model's */
+} UpmPreset;
+
+guint upm_n_presets (void);
+const UpmPreset *upm_preset_get (guint index);
+/* NULL (with an error listing the names) for an unknown name. */
+const UpmPreset *upm_preset_lookup (const char *name, GError **error);
+/* "default", "k400", ... as one comma-separated string (for help texts). */
+char *upm_preset_names (void);
+
+/* Views of one clip: temporal views x crops. */
+uint32_t upm_preset_n_views (const UpmPreset *preset);
+/* Frames the clip's window spans, all views: frames * views. */
+uint32_t upm_preset_n_samples (const UpmPreset *preset, const UpmHParams *hp);
+/* Times (seconds from the window's first frame) of the frames of temporal
+ * view @view (0 .. views - 1): t_i = (i * views + view) * stride / 30.
+ * Only for stride > 0. */
+void upm_preset_view_times (const UpmPreset *preset, const UpmHParams *hp,
+    uint32_t view, double *times);
+
+/* TRUE when @model can run @preset: its frames fit the temporal positions
+ * and, when the file lists the presets it suits (uniperceiver.presets),
+ * the preset is among them. Otherwise an error that says why. */
+gboolean upm_model_suits_preset (
+    const UpmModel *model, const UpmPreset *preset, GError **error);
+
 /* ----------------------------------------------------------------- routing */
 
 typedef enum

@@ -394,12 +394,203 @@ test_speed (void)
   g_free (rgb);
 }
 
+/* The official three-crop offsets (uniform_crop: centre rounded up) and
+ * torchvision's centre crop (round half to even), landscape and portrait. */
+static void
+test_crop_boxes (void)
+{
+  UpmCropBox b;
+  GError *error = NULL;
+
+  /* 320x240 -> shorter side 224: 298x224; centre offset 37 */
+  g_assert_true (upm_vision_crop_box (
+      320, 240, 224, 224, UPM_CROPS_CENTRE, 0, &b, &error));
+  g_assert_cmpint (b.resized_w, ==, 298);
+  g_assert_cmpint (b.resized_h, ==, 224);
+  g_assert_cmpint (b.x, ==, 37);
+  g_assert_cmpint (b.y, ==, 0);
+  /* three crops of the same frame: 0, ceil(74 / 2) = 37, 74 */
+  for (guint i = 0; i < 3; i++)
+    {
+      static const int want[3] = { 0, 37, 74 };
+      g_assert_true (upm_vision_crop_box (
+          320, 240, 224, 224, UPM_CROPS_THREE, i, &b, &error));
+      g_assert_cmpint (b.x, ==, want[i]);
+      g_assert_cmpint (b.y, ==, 0);
+    }
+  /* odd remainder 75: centre crop rounds 37.5 to 38 (even), three-crop's
+   * centre rounds up to 38 as well; 77: 38 against 39 */
+  g_assert_true (upm_vision_crop_box (
+      301, 224, 224, 224, UPM_CROPS_CENTRE, 0, &b, &error));
+  g_assert_cmpint (b.x, ==, 38);
+  g_assert_true (upm_vision_crop_box (
+      299, 224, 224, 224, UPM_CROPS_CENTRE, 0, &b, &error));
+  g_assert_cmpint (b.x, ==, 38);
+  g_assert_true (
+      upm_vision_crop_box (301, 224, 224, 224, UPM_CROPS_THREE, 1, &b, &error));
+  g_assert_cmpint (b.x, ==, 39);
+  /* portrait: top, centre, bottom */
+  g_assert_true (
+      upm_vision_crop_box (240, 320, 224, 224, UPM_CROPS_THREE, 2, &b, &error));
+  g_assert_cmpint (b.x, ==, 0);
+  g_assert_cmpint (b.y, ==, 298 - 224);
+  g_assert_cmpfloat (b.src_h, >, 239.0);
+  /* ImageNet: shorter side 256, centre crop 224 */
+  g_assert_true (upm_vision_crop_box (
+      500, 375, 256, 224, UPM_CROPS_CENTRE, 0, &b, &error));
+  g_assert_cmpint (b.resized_w, ==, 341);
+  g_assert_cmpint (b.resized_h, ==, 256);
+  g_assert_cmpint (b.x, ==, 58);
+  g_assert_cmpint (b.y, ==, 16);
+  g_assert_no_error (error);
+
+  /* refused: a crop index beyond the mode, a resize below the crop */
+  g_assert_false (upm_vision_crop_box (
+      320, 240, 224, 224, UPM_CROPS_CENTRE, 1, &b, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (upm_vision_crop_box (
+      320, 240, 200, 224, UPM_CROPS_CENTRE, 0, &b, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+}
+
+/* A crop box other than the centre one selects other pixels: patches of the
+ * left crop of a frame equal the centre crop of the frame's left part. */
+static void
+test_crop_patches (void)
+{
+  UpmHParams hp;
+  UpmCropBox box;
+  GError *error = NULL;
+  uint32_t checksum;
+  int stride;
+  uint8_t *rgb = synth_frame (64, 32, 3, &stride, &checksum);
+  gsize n;
+  float *left, *centre;
+
+  hp_init (&hp, 32, 8);
+  n = UPM_HP_TOKENS_PER_FRAME (&hp) * UPM_HP_PATCH_DIM (&hp);
+  left = g_new (float, n);
+  centre = g_new (float, n);
+  /* no resize (shorter side already 32): crops are plain pixel windows */
+  g_assert_true (
+      upm_vision_crop_box (64, 32, 32, 32, UPM_CROPS_THREE, 0, &box, &error));
+  g_assert_true (upm_vision_frame_to_patches_box (
+      &hp, UPM_NORM_VIDEO, &box, rgb, 64, 32, stride, left, &error));
+  g_assert_true (upm_vision_frame_to_patches (
+      &hp, UPM_NORM_VIDEO, rgb, 32, 32, stride, centre, &error));
+  g_assert_no_error (error);
+  for (gsize k = 0; k < n; k++)
+    g_assert_cmpfloat (fabsf (left[k] - centre[k]), <, 1e-6f);
+  /* a box made for another frame size is refused */
+  g_assert_false (upm_vision_frame_to_patches_box (
+      &hp, UPM_NORM_VIDEO, &box, rgb, 60, 32, stride, left, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_free (left);
+  g_free (centre);
+  g_free (rgb);
+}
+
+/* Sampling by timestamp equals the official index formula on constant-rate
+ * streams (25, 29.97, 30, 60 fps), wraps around on short ones, and keeps
+ * the time span on a stream that drops frames. */
+static void
+test_sample_by_time (void)
+{
+  static const double rates[] = { 25.0, 30000.0 / 1001.0, 30.0, 60.0 };
+  const guint n_frames = 400;
+  double *pts = g_new (double, n_frames);
+  double targets[32];
+  uint32_t got[32], want[32];
+
+  for (guint r = 0; r < G_N_ELEMENTS (rates); r++)
+    for (guint total = 20; total <= n_frames; total += 380)
+      {
+        /* timestamps rounded to ns, as GStreamer has them */
+        for (guint k = 0; k < total; k++)
+          pts[k] = round (k * 1e9 / rates[r]) / 1e9;
+        for (guint i = 0; i < 32; i++)
+          targets[i] = i * 8 / 30.0;
+        upm_vision_sample_indices (total, rates[r], 32, 8, 0, want);
+        g_assert_cmpuint (
+            upm_sample_by_time (pts, total, total / rates[r], targets, 32, got),
+            ==, 32);
+        for (guint i = 0; i < 32; i++)
+          g_assert_cmpuint (got[i], ==, want[i]);
+      }
+
+  /* open-ended: stops at the first target after the last frame */
+  for (guint k = 0; k < 10; k++)
+    pts[k] = k / 30.0;
+  for (guint i = 0; i < 4; i++)
+    targets[i] = i * 4 / 30.0;
+  g_assert_cmpuint (upm_sample_by_time (pts, 10, -1.0, targets, 4, got), ==, 3);
+  g_assert_cmpuint (got[2], ==, 8);
+
+  /* a 15 fps header over frames 0.5 s apart: the clip still spans the
+   * targets' time, not a count of frames */
+  for (guint k = 0; k < 20; k++)
+    pts[k] = 10.0 + k * 0.5;
+  for (guint i = 0; i < 4; i++)
+    targets[i] = i * 32 / 30.0;
+  g_assert_cmpuint (upm_sample_by_time (pts, 20, -1.0, targets, 4, got), ==, 4);
+  g_assert_cmpuint (got[0], ==, 0);
+  g_assert_cmpuint (got[1], ==, 2); /* 1.067 s -> the frame at 1.0 s */
+  g_assert_cmpuint (got[3], ==, 6); /* 3.2 s -> the frame at 3.0 s */
+  g_free (pts);
+}
+
+static void
+test_presets (void)
+{
+  GError *error = NULL;
+  UpmHParams hp = { 0 };
+  const UpmPreset *k400, *p;
+  double times[8];
+  g_autofree char *names = upm_preset_names ();
+
+  hp.clip_frames = 4;
+  g_assert_cmpuint (upm_n_presets (), >=, 9);
+  g_assert_nonnull (strstr (names, "msvd-caption"));
+  for (guint i = 0; i < upm_n_presets (); i++)
+    {
+      p = upm_preset_get (i);
+      g_assert_true (upm_preset_lookup (p->name, &error) == p);
+      g_assert_cmpuint (upm_preset_n_views (p), >=, 1);
+    }
+  g_assert_null (upm_preset_get (upm_n_presets ()));
+
+  k400 = upm_preset_lookup ("k400", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (upm_preset_n_views (k400), ==, 12);
+  g_assert_cmpuint (upm_preset_n_samples (k400, &hp), ==, 32);
+  /* view 1: sampled frames 1, 5, 9, ... of 32 at stride 8 */
+  upm_preset_view_times (k400, &hp, 1, times);
+  for (guint i = 0; i < 8; i++)
+    g_assert_cmpfloat (fabs (times[i] - (4 * i + 1) * 8 / 30.0), <, 1e-12);
+
+  p = upm_preset_lookup ("default", &error);
+  g_assert_cmpuint (upm_preset_n_samples (p, &hp), ==, 4);
+  g_assert_cmpuint (p->stride, ==, 0);
+
+  g_assert_null (upm_preset_lookup ("kinetics", &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "k400"));
+  g_clear_error (&error);
+}
+
 static const UpmTestCase tests[] = {
   { "/vision/reference", test_reference },
   { "/vision/patch-order", test_patch_order },
   { "/vision/uniform", test_uniform },
   { "/vision/bad-sizes", test_bad_sizes },
   { "/vision/sample-indices", test_sample_indices },
+  { "/vision/crop-boxes", test_crop_boxes },
+  { "/vision/crop-patches", test_crop_patches },
+  { "/vision/sample-by-time", test_sample_by_time },
+  { "/vision/presets", test_presets },
   { "/vision/speed", test_speed },
 };
 
