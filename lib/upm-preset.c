@@ -25,11 +25,12 @@
     .name = name_, .summary = summary_, .task = task_, .image = TRUE,          \
     .frames = 1, .views = 1, .crops = UPM_CROPS_CENTRE,                        \
     .resize_ratio = ratio_, .norm = UPM_NORM_IMAGE, .scale = scale_,           \
-    .beam_size = CAPTION_BEAM, .max_length = CAPTION_MAX_LENGTH,               \
+    .text_max_length = 30, .beam_size = CAPTION_BEAM,                          \
+    .max_length = CAPTION_MAX_LENGTH,                                          \
     .length_penalty = CAPTION_LENGTH_PENALTY,                                  \
   }
 
-#define MSVD_PRESET(name_, summary_, task_, scale_)                            \
+#define MSVD_PRESET(name_, summary_, task_, scale_, text_len_)                 \
   {                                                                            \
     .name = name_, .summary = summary_, .task = task_, .frames = 4,            \
     .stride = 32, .views = 1, .crops = UPM_CROPS_CENTRE,                       \
@@ -66,10 +67,11 @@ static const UpmPreset presets[] = {
   MSVD_PRESET ("msvd-caption",
       "MSVD captioning: 4 frames at stride 32, centre crop, beam 2, 21 "
       "tokens, length penalty 2",
-      UPM_TASK_CAPTION, UPM_SCALE_CAPTION),
+      UPM_TASK_CAPTION, UPM_SCALE_CAPTION, 0),
   MSVD_PRESET ("msvd-retrieval",
-      "MSVD retrieval: 4 frames at stride 32, centre crop, cosine score",
-      UPM_TASK_RETRIEVAL, UPM_SCALE_RETRIEVE),
+      "MSVD retrieval: 4 frames at stride 32, centre crop, texts up to 77 "
+      "tokens, cosine score",
+      UPM_TASK_RETRIEVAL, UPM_SCALE_RETRIEVE, 77),
   IMAGE_PRESET ("imagenet",
       "ImageNet-1k: shorter side 256 (bicubic), centre crop 224, ImageNet "
       "mean/std",

@@ -297,11 +297,13 @@ typedef struct
   uint32_t views;  /* temporal views, interleaved: view v takes sampled
                       frames v, v + views, ... (Kinetics: 4) */
   UpmCrops crops;
-  double resize_ratio; /* shorter side int(resize_ratio * image_size)
-                          before cropping (ImageNet: 256 / 224); 0 = 1 */
-  UpmNormKind norm;    /* resize filter and mean/std */
-  UpmScale scale;      /* the task's logit scale; retrieval scores are
-                          reported as the plain cosine, as officially */
+  double resize_ratio;      /* shorter side int(resize_ratio * image_size)
+                               before cropping (ImageNet: 256 / 224); 0 = 1 */
+  UpmNormKind norm;         /* resize filter and mean/std */
+  UpmScale scale;           /* the task's logit scale; retrieval scores are
+                               reported as the plain cosine, as officially */
+  uint32_t text_max_length; /* target text truncation (MSVD
+                               retrieval: 77); 0 = the model's */
   uint32_t beam_size, max_length; /* 0 = the model's */
   float length_penalty;           /* < 0 = the model's */
 } UpmPreset;
