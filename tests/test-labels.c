@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "upm.h"
+#include "upm-target-cache.h"
 #include "upm-test-util.h"
 
 #include <glib/gstdio.h>
@@ -297,6 +298,125 @@ test_resolve (void)
   g_free (fixture);
 }
 
+/* ------------------------------------------------ label features on disk */
+
+static float *
+label_features (const char *fixture, char **labels, guint n)
+{
+  char *path = upm_test_fixture_path (fixture);
+  GError *error = NULL;
+  UpmModel *m = upm_model_load (path, &error);
+  float *f;
+
+  g_assert_no_error (error);
+  f = g_new (float, (gsize)n *upm_model_hparams (m)->n_embd);
+  g_assert_true (upm_model_text_features (
+      m, (const char *const *)labels, n, UPM_ATTR_CLS_TARGET, f, &error));
+  g_assert_no_error (error);
+  upm_model_unref (m);
+  g_free (path);
+  return f;
+}
+
+static char *
+cache_path_of (const char *fixture, char **labels, guint n)
+{
+  char *path = upm_test_fixture_path (fixture);
+  UpmModel *m = upm_model_load (path, NULL);
+  GPtrArray *ids
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
+  char *cache;
+
+  g_assert_nonnull (m);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (ids, upm_tokenize_target (m, labels[i],
+                              upm_model_hparams (m)->text_max_length, NULL));
+  cache = upm_target_cache_path (m, UPM_ATTR_CLS_TARGET, ids);
+  g_ptr_array_free (ids, TRUE);
+  upm_model_unref (m);
+  g_free (path);
+  return cache;
+}
+
+static void
+stat_file (const char *path, GStatBuf *st)
+{
+  g_assert_cmpint (g_stat (path, st), ==, 0);
+}
+
+/* A label set's features are computed once per model and written to the
+ * cache; a fresh load of the model reads them back (the file is not
+ * rewritten) and gets the same values; a truncated or damaged file is
+ * rebuilt, not used; small sets get no file. */
+static void
+test_feature_cache (void)
+{
+  const char *fixture = "tiny-moe.upm";
+  GError *error = NULL;
+  guint n = 0;
+  char **k400 = upm_labels_load_named ("k400", &n, &error);
+  char *cache = cache_path_of (fixture, k400, n);
+  const gsize bytes = (gsize)n * 64 * sizeof (float);
+  char *orig = NULL, *data = NULL;
+  gsize len = 0, orig_len = 0;
+  float *f1, *f2;
+  GStatBuf st1, st2;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (cache);
+  g_unlink (cache);
+  f1 = label_features (fixture, k400, n);
+  g_assert_true (g_file_get_contents (cache, &orig, &orig_len, NULL));
+  g_assert_cmpuint (orig_len, >, bytes);
+  stat_file (cache, &st1);
+
+  /* hit: same values, the file untouched */
+  f2 = label_features (fixture, k400, n);
+  g_assert_cmpmem (f1, bytes, f2, bytes);
+  stat_file (cache, &st2);
+  g_assert_cmpuint (st1.st_ino, ==, st2.st_ino);
+  g_free (f2);
+
+  /* truncated: rebuilt whole */
+  g_assert_true (g_file_set_contents (cache, orig, orig_len / 2, NULL));
+  f2 = label_features (fixture, k400, n);
+  g_assert_cmpmem (f1, bytes, f2, bytes);
+  g_assert_true (g_file_get_contents (cache, &data, &len, NULL));
+  g_assert_cmpmem (orig, orig_len, data, len);
+  g_free (data);
+  g_free (f2);
+
+  /* one value damaged (size and header intact): not trusted */
+  orig[orig_len - 3] ^= 0x40;
+  g_assert_true (g_file_set_contents (cache, orig, orig_len, NULL));
+  orig[orig_len - 3] ^= 0x40;
+  f2 = label_features (fixture, k400, n);
+  g_assert_cmpmem (f1, bytes, f2, bytes);
+  g_assert_true (g_file_get_contents (cache, &data, &len, NULL));
+  g_assert_cmpmem (orig, orig_len, data, len);
+  g_free (data);
+  g_free (f2);
+
+  /* the cache key follows the texts: another set, another file */
+  g_free (k400[0]);
+  k400[0] = g_strdup ("abseiling down a cliff");
+  data = cache_path_of (fixture, k400, n);
+  g_assert_cmpstr (data, !=, cache);
+  g_free (data);
+
+  /* a small set is not cached */
+  data = cache_path_of (fixture, k400, 3);
+  g_unlink (data);
+  g_free (label_features (fixture, k400, 3));
+  g_assert_false (g_file_test (data, G_FILE_TEST_EXISTS));
+  g_free (data);
+
+  g_free (orig);
+  g_free (f1);
+  g_free (cache);
+  g_strfreev (k400);
+}
+
 static const UpmTestCase tests[] = {
   { "/labels/csv", test_csv },
   { "/labels/csv-errors", test_csv_errors },
@@ -306,6 +426,7 @@ static const UpmTestCase tests[] = {
   { "/labels/named-env", test_named_env },
   { "/labels/named-unknown", test_named_unknown },
   { "/labels/resolve", test_resolve },
+  { "/labels/feature-cache", test_feature_cache },
 };
 
 UPM_TEST_MAIN (tests);
