@@ -18,7 +18,6 @@
 import gzip
 import html
 import sys
-import unicodedata
 
 import regex
 
