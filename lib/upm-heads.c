@@ -14,6 +14,7 @@
 #include "upm-heads.h"
 
 #include "upm-encoder.h"
+#include "upm-target-cache.h"
 
 #include <string.h>
 #include <glib/gstdio.h>
@@ -95,6 +96,65 @@ text_key (UpmAttr attr, const char *text)
   return g_strdup_printf ("%d\x1f%s", (int)attr, text);
 }
 
+/* ---------------------------------------------- label sets cached on disk */
+
+/* The target token ids of every label (GArray of int32_t each). */
+static GPtrArray *
+tokenize_all (
+    UpmModel *model, const char *const *labels, guint n_labels, GError **error)
+{
+  GPtrArray *all
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
+
+  for (guint i = 0; i < n_labels; i++)
+    {
+      GArray *ids = upm_tokenize_target (
+          model, labels[i], model->hp.text_max_length, error);
+      if (!ids)
+        {
+          g_prefix_error (error, "label %u: ", i + 1);
+          g_ptr_array_free (all, TRUE);
+          return NULL;
+        }
+      g_ptr_array_add (all, ids);
+    }
+  return all;
+}
+
+/* A large label set whose features are not all in memory: its token ids
+ * for the disk cache (upm-target-cache.c), NULL for small sets, models
+ * without a weights hash, or on a tokeniser error (then the label is
+ * tokenised again by the plain path, which reports it). */
+static GPtrArray *
+disk_cache_ids (UpmModel *model, const char *const *labels, guint n_labels)
+{
+  if (n_labels < UPM_TARGET_CACHE_MIN_LABELS || !model->weights_sha256)
+    return NULL;
+  return tokenize_all (model, labels, n_labels, NULL);
+}
+
+/* Features found on disk for the whole set: into @features, and the
+ * missing ones (@todo_index) into the memory cache. */
+static gboolean
+text_features_from_disk (UpmModel *model, UpmHeadsCache *c, GPtrArray *all_ids,
+    const char *const *labels, UpmAttr attr, GArray *todo_index,
+    float *features)
+{
+  const uint32_t d = model->hp.n_embd;
+
+  if (!upm_target_cache_load (model, attr, all_ids, features))
+    return FALSE;
+  g_mutex_lock (&model->lock);
+  for (guint k = 0; k < todo_index->len; k++)
+    {
+      const guint i = g_array_index (todo_index, guint, k);
+      g_hash_table_replace (c->text_features, text_key (attr, labels[i]),
+          g_memdup2 (features + (size_t)i * d, d * sizeof (float)));
+    }
+  g_mutex_unlock (&model->lock);
+  return TRUE;
+}
+
 gboolean
 upm_model_text_features (UpmModel *model, const char *const *labels,
     guint n_labels, UpmAttr attr, float *features, GError **error)
@@ -104,6 +164,7 @@ upm_model_text_features (UpmModel *model, const char *const *labels,
   GPtrArray *todo_ids
       = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
   GArray *todo_index = g_array_new (FALSE, FALSE, sizeof (guint));
+  GPtrArray *disk_ids = NULL;
   gboolean ok = TRUE;
 
   if ((guint)attr >= UPM_N_ATTRS)
@@ -135,6 +196,11 @@ upm_model_text_features (UpmModel *model, const char *const *labels,
       g_ptr_array_add (todo_ids, ids);
       g_array_append_val (todo_index, i);
     }
+  if (ok && todo_ids->len > 0
+      && (disk_ids = disk_cache_ids (model, labels, n_labels)) != NULL
+      && text_features_from_disk (
+          model, c, disk_ids, labels, attr, todo_index, features))
+    g_ptr_array_set_size (todo_ids, 0);
   if (ok && todo_ids->len > 0)
     {
       const guint n = todo_ids->len;
@@ -164,7 +230,11 @@ upm_model_text_features (UpmModel *model, const char *const *labels,
       g_free (ids);
       g_free (lens);
       g_free (feat);
+      if (ok && disk_ids)
+        upm_target_cache_save (model, attr, disk_ids, features);
     }
+  if (disk_ids)
+    g_ptr_array_free (disk_ids, TRUE);
   g_ptr_array_free (todo_ids, TRUE);
   g_array_free (todo_index, TRUE);
   return ok;

@@ -18,14 +18,14 @@
  * Deviations from the Python implementation, all documented here (the
  * BPE's own are in upm-bpe.c):
  *
- * - ftfy.fix_text is not available.  We apply no mojibake repair; for
- *   ordinary, correctly encoded text fix_text is the identity apart from
- *   its final NFC normalisation, which we do apply (g_utf8_normalize).
- *   Texts that fix_text would change are tokenised differently: mojibake,
- *   curly quotes (uncurl_quotes), Latin ligatures, full-width characters,
- *   control characters, "\r\n" line breaks, and HTML entities nested three
- *   or more levels deep (fix_text unescapes once more when the text has
- *   no '<').
+ * - ftfy.fix_text is not available.  upm_text_fix implements the parts of
+ *   it that change ordinary text (docs/text-cleaning.md; tools/ftfy_subset.py
+ *   is the same in Python for the reference tokenizer): ftfy's own HTML
+ *   unescaping, UTF-8 read as Latin-1/Windows-1252 where a classic mojibake
+ *   sequence shows it (ftfy's statistical "badness" test, its other
+ *   encodings, the restored U+00A0 and the lossy-sequence repairs are not
+ *   done), C1 controls, Latin ligatures, character width, curly quotes,
+ *   line breaks, terminal escapes, control characters, NFC.
  * - HTML unescaping is Python's html.unescape exactly: the full HTML5
  *   table of named references (upm-html-entities.c, generated from Python's
  *   html.entities.html5), the longest-legacy-prefix rule, numeric
@@ -493,19 +493,569 @@ clean_and_lower (const char *s)
   return g_string_free (out, FALSE);
 }
 
+/* ------------------------------------------------- ftfy.fix_text subset */
+
+/* The parts of ftfy.fix_text (ftfy 6, default TextFixerConfig) that change
+ * ordinary text, applied per line in its order and repeated until nothing
+ * changes, as fix_and_explain does (docs/text-cleaning.md lists what is
+ * left out).  Each step takes valid UTF-8 and returns a new string. */
+
+typedef char *(*TextFixStep) (const char *s);
+
+/* Windows-1252's 0x80..0x9f, 0 where it has no character (ftfy's
+ * "sloppy" codec keeps those bytes as U+0081 etc.). */
+static const gunichar cp1252_high[32] = {
+  0x20ac,
+  0,
+  0x201a,
+  0x0192,
+  0x201e,
+  0x2026,
+  0x2020,
+  0x2021,
+  0x02c6,
+  0x2030,
+  0x0160,
+  0x2039,
+  0x0152,
+  0,
+  0x017d,
+  0,
+  0,
+  0x2018,
+  0x2019,
+  0x201c,
+  0x201d,
+  0x2022,
+  0x2013,
+  0x2014,
+  0x02dc,
+  0x2122,
+  0x0161,
+  0x203a,
+  0x0153,
+  0,
+  0x017e,
+  0x0178,
+};
+
+/* The byte that @c was decoded from under Latin-1 or Windows-1252, or -1
+ * (mojibake undone: text that was UTF-8 read as one of those). */
+static int
+mojibake_byte (gunichar c)
+{
+  if (c < 0x100)
+    return (int)c;
+  for (guint i = 0; i < G_N_ELEMENTS (cp1252_high); i++)
+    if (cp1252_high[i] == c)
+      return (int)(0x80 + i);
+  return -1;
+}
+
+/* The bytes of [p, end) under mojibake_byte, NULL if one has none. */
+static GString *
+mojibake_bytes (const char *p, const char *end)
+{
+  GString *b = g_string_sized_new (end - p);
+
+  for (; p < end; p = g_utf8_next_char (p))
+    {
+      int byte = mojibake_byte (g_utf8_get_char (p));
+      if (byte < 0)
+        {
+          g_string_free (b, TRUE);
+          return NULL;
+        }
+      g_string_append_c (b, (char)byte);
+    }
+  return b;
+}
+
+/* The UTF-8 text that [p, end) is the mojibake of, or NULL: every character
+ * maps to a byte, some byte is not ASCII, and the bytes are valid UTF-8
+ * without NUL. */
+static char *
+undo_mojibake (const char *p, const char *end)
+{
+  GString *b = mojibake_bytes (p, end);
+  gboolean non_ascii = FALSE;
+
+  if (b == NULL)
+    return NULL;
+  for (gsize i = 0; i < b->len; i++)
+    non_ascii |= (guint8)b->str[i] >= 0x80;
+  if (!non_ascii || memchr (b->str, 0, b->len)
+      || !g_utf8_validate (b->str, b->len, NULL))
+    {
+      g_string_free (b, TRUE);
+      return NULL;
+    }
+  return g_string_free (b, FALSE);
+}
+
+/* How many continuation bytes follow @lead in the classic mojibake of
+ * UTF-8 read as Latin-1/Windows-1252: two-byte sequences of the Latin-1
+ * supplement and Latin Extended-A ("Ã©" é, "Å›" ś), Greek ("Î±" α) and
+ * Cyrillic ("Ð¿" п); three-byte ones of punctuation and symbols ("â€™" ’,
+ * "âœ”" ✔) and CJK punctuation and kana ("ã€" 、); else 0.  ftfy judges by
+ * a statistical "badness" instead; these leads followed by these bytes are
+ * practically never meant, so text such as "IL Y MARQUÉ…" (which would
+ * decode to "MARQUɅ") is left alone, as ftfy leaves it. */
+static guint
+classic_lead_needs (gunichar lead)
+{
+  switch (lead)
+    {
+    case 0xc2: /* Â */
+    case 0xc3: /* Ã */
+    case 0xc4: /* Ä */
+    case 0xc5: /* Å */
+    case 0xce: /* Î */
+    case 0xcf: /* Ï */
+    case 0xd0: /* Ð */
+    case 0xd1: /* Ñ */
+      return 1;
+    case 0xe2: /* â */
+    case 0xe3: /* ã */
+      return 2;
+    default:
+      return 0;
+    }
+}
+
+/* The length in bytes of the classic mojibake sequence at p, or 0. */
+static gsize
+classic_mojibake_len (const char *p)
+{
+  gunichar lead = g_utf8_get_char (p);
+  guint need = classic_lead_needs (lead);
+  const char *q = g_utf8_next_char (p);
+  guint8 bytes[3] = { (guint8)lead, 0, 0 };
+
+  if (need == 0)
+    return 0;
+  for (guint k = 1; k <= need; k++)
+    {
+      int b = *q ? mojibake_byte (g_utf8_get_char (q)) : -1;
+      if (b < 0x80 || b > 0xbf)
+        return 0;
+      bytes[k] = (guint8)b;
+      q = g_utf8_next_char (q);
+    }
+  if (!g_utf8_validate ((const char *)bytes, need + 1, NULL))
+    return 0;
+  return q - p;
+}
+
+static gboolean
+has_classic_mojibake (const char *s)
+{
+  for (const char *p = s; *p; p = g_utf8_next_char (p))
+    if (classic_mojibake_len (p) > 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* One layer of fix_encoding, for UTF-8 read as Latin-1 or Windows-1252,
+ * where the text has a classic mojibake sequence: the whole text when all
+ * of it decodes again, else each classic sequence (ftfy's
+ * decode_inconsistent_utf8). */
+static char *
+fix_mojibake_once (const char *s)
+{
+  GString *out;
+  char *whole;
+
+  if (!has_classic_mojibake (s))
+    return g_strdup (s);
+  if ((whole = undo_mojibake (s, s + strlen (s))) != NULL)
+    return whole;
+  out = g_string_sized_new (strlen (s));
+  for (const char *p = s; *p;)
+    {
+      gsize n = classic_mojibake_len (p);
+      char *fixed = n ? undo_mojibake (p, p + n) : NULL;
+
+      if (fixed != NULL)
+        {
+          g_string_append (out, fixed);
+          g_free (fixed);
+          p += n;
+        }
+      else
+        {
+          const char *next = g_utf8_next_char (p);
+          g_string_append_len (out, p, next - p);
+          p = next;
+        }
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* fix_encoding: every layer comes off before the other fixes run (uncurled
+ * quotes would break the next layer). */
+static char *
+fix_mojibake (const char *s)
+{
+  char *text = g_strdup (s);
+
+  for (guint layer = 0; layer < 16; layer++)
+    {
+      char *fixed = fix_mojibake_once (text);
+      gboolean same = strcmp (fixed, text) == 0;
+      g_free (text);
+      text = fixed;
+      if (same)
+        break;
+    }
+  return text;
+}
+
+/* One code point to zero or more: the per-character fixers of ftfy. */
+typedef gboolean (*CharMap) (gunichar c, GString *out);
+
+static char *
+map_chars (const char *s, CharMap map)
+{
+  GString *out = g_string_sized_new (strlen (s));
+
+  for (const char *p = s; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (!map (c, out))
+        g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* fix_c1_controls: U+0080..U+009F as Windows-1252 where it has a char. */
+static gboolean
+map_c1 (gunichar c, GString *out)
+{
+  if (c < 0x80 || c > 0x9f || cp1252_high[c - 0x80] == 0)
+    return FALSE;
+  g_string_append_unichar (out, cp1252_high[c - 0x80]);
+  return TRUE;
+}
+
+/* fix_latin_ligatures (ftfy.chardata.LIGATURES). */
+static gboolean
+map_ligature (gunichar c, GString *out)
+{
+  static const struct
+  {
+    gunichar c;
+    const char *s;
+  } ligatures[] = {
+    { 0x132, "IJ" },
+    { 0x133, "ij" },
+    { 0x149, "\xca\xbcn" },
+    { 0x1f1, "DZ" },
+    { 0x1f2, "Dz" },
+    { 0x1f3, "dz" },
+    { 0x1c4, "D\xc5\xbd" },
+    { 0x1c5, "D\xc5\xbe" },
+    { 0x1c6, "d\xc5\xbe" },
+    { 0x1c7, "LJ" },
+    { 0x1c8, "Lj" },
+    { 0x1c9, "lj" },
+    { 0x1ca, "NJ" },
+    { 0x1cb, "Nj" },
+    { 0x1cc, "nj" },
+    { 0xfb00, "ff" },
+    { 0xfb01, "fi" },
+    { 0xfb02, "fl" },
+    { 0xfb03, "ffi" },
+    { 0xfb04, "ffl" },
+    { 0xfb05, "\xc5\xbft" },
+    { 0xfb06, "st" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ligatures); i++)
+    if (ligatures[i].c == c)
+      {
+        g_string_append (out, ligatures[i].s);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* fix_character_width: U+3000 is a space; U+FF01..U+FFEF become their
+ * NFKC form when they have one (full-width ASCII, half-width katakana and
+ * Hangul, the full-width symbols). */
+static gboolean
+map_width (gunichar c, GString *out)
+{
+  char buf[8];
+  gsize n;
+  char *nfkc;
+
+  if (c == 0x3000)
+    {
+      g_string_append_c (out, ' ');
+      return TRUE;
+    }
+  if (c < 0xff01 || c >= 0xfff0)
+    return FALSE;
+  n = g_unichar_to_utf8 (c, buf);
+  nfkc = g_utf8_normalize (buf, n, G_NORMALIZE_NFKC);
+  g_string_append (out, nfkc ? nfkc : "");
+  if (!nfkc)
+    g_string_append_len (out, buf, n);
+  g_free (nfkc);
+  return TRUE;
+}
+
+/* uncurl_quotes: U+02BC and U+2018..U+201B -> ', U+201C..U+201F -> ". */
+static gboolean
+map_quote (gunichar c, GString *out)
+{
+  if (c == 0x2bc || (c >= 0x2018 && c <= 0x201b))
+    g_string_append_c (out, '\'');
+  else if (c >= 0x201c && c <= 0x201f)
+    g_string_append_c (out, '"');
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* fix_line_breaks ("\r\n" is handled by fix_line_breaks below) and
+ * remove_control_chars. */
+static gboolean
+map_break_or_control (gunichar c, GString *out)
+{
+  if (c == '\r' || c == 0x85 || c == 0x2028 || c == 0x2029)
+    {
+      g_string_append_c (out, '\n');
+      return TRUE;
+    }
+  return c <= 0x08 || c == 0x0b || (c >= 0x0e && c <= 0x1f) || c == 0x7f
+         || (c >= 0x206a && c <= 0x206f) || c == 0xfeff
+         || (c >= 0xfff9 && c <= 0xfffc);
+}
+
+static char *
+fix_c1_controls (const char *s)
+{
+  return map_chars (s, map_c1);
+}
+
+static char *
+fix_latin_ligatures (const char *s)
+{
+  return map_chars (s, map_ligature);
+}
+
+static char *
+fix_character_width (const char *s)
+{
+  return map_chars (s, map_width);
+}
+
+static char *
+uncurl_quotes (const char *s)
+{
+  return map_chars (s, map_quote);
+}
+
+/* fix_line_breaks, remove_terminal_escapes and remove_control_chars, in
+ * that order: "\r\n" first, then ESC '[' [0-9;]* letter, then the rest. */
+static char *
+fix_breaks_and_controls (const char *s)
+{
+  GString *t = g_string_sized_new (strlen (s));
+  char *out;
+
+  for (const char *p = s; *p; p++)
+    {
+      if (p[0] == '\r' && p[1] == '\n')
+        continue;
+      if (p[0] == '\x1b' && p[1] == '[')
+        {
+          const char *q = p + 2;
+          while (g_ascii_isdigit (*q) || *q == ';')
+            q++;
+          if (g_ascii_isalpha (*q))
+            {
+              p = q;
+              continue;
+            }
+        }
+      g_string_append_c (t, *p);
+    }
+  out = map_chars (t->str, map_break_or_control);
+  g_string_free (t, TRUE);
+  return out;
+}
+
+/* ftfy's unescape_html: only "&#?[0-9A-Za-z]{1,24};" is decoded: an HTML5
+ * name with its ';', the all-capitals form of a lower-case one
+ * ("&EACUTE;" -> "É") unless html.unescape reads it otherwise, or a numeric
+ * reference that html.unescape decodes whole. */
+static char *
+upper_case_entity (const char *ref, gsize len)
+{
+  char *lower = g_ascii_strdown (ref, len);
+  char *upper_again = g_ascii_strup (lower, len);
+  const UpmHtmlEntity *e = NULL;
+  char *value;
+
+  /* "&EACUTE;": no lower-case letters, and "&eacute;" is a name */
+  if (strcmp (upper_again, ref) == 0 && strcmp (lower, ref) != 0)
+    e = find_entity (lower + 1, len - 1);
+  value = e ? g_utf8_strup (e->value, -1) : NULL;
+  g_free (upper_again);
+  g_free (lower);
+  return value;
+}
+
+static char *
+decode_ftfy_entity (const char *amp, gsize len)
+{
+  const UpmHtmlEntity *exact = find_entity (amp + 1, len - 1);
+  char *ref, *plain, *value = NULL;
+
+  if (exact != NULL)
+    return g_strdup (exact->value);
+  ref = g_strndup (amp, len);
+  plain = html_unescape (ref);
+  if (amp[1] == '#')
+    value = strchr (plain, ';') ? NULL : g_strdup (plain);
+  else if (strcmp (plain, ref) == 0)
+    value = upper_case_entity (ref, len);
+  g_free (plain);
+  if (value == NULL)
+    return ref;
+  g_free (ref);
+  return value;
+}
+
+/* Length of "&#?[0-9A-Za-z]{1,24};" at p, or 0. */
+static gsize
+ftfy_entity_len (const char *p)
+{
+  const char *q = p + 1;
+  guint n = 0;
+
+  if (*q == '#')
+    q++;
+  while (g_ascii_isalnum (q[n]) && n <= 24)
+    n++;
+  if (n < 1 || n > 24 || q[n] != ';')
+    return 0;
+  return (q + n + 1) - p;
+}
+
+static char *
+ftfy_unescape_html (const char *s)
+{
+  GString *out = g_string_sized_new (strlen (s));
+
+  for (const char *p = s; *p;)
+    {
+      gsize n = *p == '&' ? ftfy_entity_len (p) : 0;
+      if (n > 0)
+        {
+          char *v = decode_ftfy_entity (p, n);
+          g_string_append (out, v);
+          g_free (v);
+          p += n;
+        }
+      else
+        g_string_append_c (out, *p++);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static char *
+normalize_nfc (const char *s)
+{
+  char *n = g_utf8_normalize (s, -1, G_NORMALIZE_NFC);
+
+  return n ? n : g_strdup (s);
+}
+
+/* fix_and_explain on one line: the steps until a fixed point. */
+static char *
+fix_segment (const char *segment, gboolean unescape)
+{
+  static const TextFixStep steps[] = {
+    fix_mojibake,
+    fix_c1_controls,
+    fix_latin_ligatures,
+    fix_character_width,
+    uncurl_quotes,
+    fix_breaks_and_controls,
+    normalize_nfc,
+  };
+  char *text = g_strdup (segment);
+
+  /* each round that changes something makes the text shorter or
+   * replaces characters by simpler ones; the bound is only a guard */
+  for (guint round = 0; round < 16; round++)
+    {
+      char *orig = g_strdup (text);
+      if (unescape)
+        {
+          char *t = ftfy_unescape_html (text);
+          g_free (text);
+          text = t;
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+        {
+          char *t = steps[i](text);
+          g_free (text);
+          text = t;
+        }
+      gboolean same = strcmp (orig, text) == 0;
+      g_free (orig);
+      if (same)
+        break;
+    }
+  return text;
+}
+
+/* ftfy.fix_text: line by line (the '\n' kept); HTML entities are left alone
+ * from the first line that has a '<' on (ftfy's "auto" setting). */
+char *
+upm_text_fix (const char *text)
+{
+  GString *out = g_string_sized_new (strlen (text));
+  gboolean unescape = TRUE;
+  const char *p = text;
+
+  while (*p)
+    {
+      const char *nl = strchr (p, '\n');
+      const char *end = nl ? nl + 1 : p + strlen (p);
+      char *segment = g_strndup (p, end - p);
+      char *fixed;
+
+      if (strchr (segment, '<'))
+        unescape = FALSE;
+      fixed = fix_segment (segment, unescape);
+      g_string_append (out, fixed);
+      g_free (fixed);
+      g_free (segment);
+      p = end;
+    }
+  return g_string_free (out, FALSE);
+}
+
 char *
 upm_text_clean (const char *text, gssize len, GError **error)
 {
-  char *nfc, *u1, *u2, *clean;
+  char *copy, *nfc, *u1, *u2, *clean;
 
-  if (!g_utf8_validate (text, len, NULL)
-      || (nfc = g_utf8_normalize (text, len, G_NORMALIZE_NFC)) == NULL)
+  if (!g_utf8_validate (text, len, NULL))
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
           "text is not valid UTF-8");
       return NULL;
     }
-  /* ftfy.fix_text: identity for well-formed text except NFC (see top) */
+  copy = len < 0 ? g_strdup (text) : g_strndup (text, len);
+  nfc = upm_text_fix (copy);
+  g_free (copy);
   u1 = html_unescape (nfc);
   u2 = html_unescape (u1);
   clean = clean_and_lower (u2);

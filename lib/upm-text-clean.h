@@ -19,8 +19,15 @@ G_BEGIN_DECLS
 #define UPM_TEXT_N_ATOMIC_SPECIALS 4
 extern const char *const upm_text_atomic_specials[UPM_TEXT_N_ATOMIC_SPECIALS];
 
-/* NFC (the ftfy.fix_text stand-in), html.unescape twice, whitespace folded
- * and stripped, lower-cased.  NULL with UPM_ERROR_INVALID_ARGUMENT when
+/* The parts of ftfy.fix_text that change ordinary text (docs/text-cleaning.md):
+ * HTML entities (ftfy's narrower rule), UTF-8 read as Latin-1/Windows-1252,
+ * C1 controls, Latin ligatures, character width, curly quotes, line breaks,
+ * terminal escapes, control characters, NFC; repeated until nothing
+ * changes.  @text is valid UTF-8. */
+char *upm_text_fix (const char *text);
+
+/* upm_text_fix (the ftfy.fix_text stand-in), html.unescape twice, whitespace
+ * folded and stripped, lower-cased.  NULL with UPM_ERROR_INVALID_ARGUMENT when
  * @text (of @len bytes, or NUL-terminated when -1) is not valid UTF-8. */
 char *upm_text_clean (const char *text, gssize len, GError **error);
 

@@ -206,6 +206,20 @@ char **upm_labels_parse_lines (
     const char *data, gsize len, guint *n_labels, GError **error);
 /* upm_labels_parse_lines on a file's contents; errors name the file. */
 char **upm_labels_load_file (const char *path, guint *n_labels, GError **error);
+/* The label set NAME.txt (data/labels: "k400", "k700", "imagenet",
+ * "moments") from the first of: each directory of $UPM_LABELS_DIR
+ * (':'-separated), the installed <datadir>/uniperceiver/labels, the source
+ * tree's data/labels.  An unknown or malformed name is
+ * UPM_ERROR_INVALID_ARGUMENT with the available names in the message. */
+char **upm_labels_load_named (
+    const char *name, guint *n_labels, GError **error);
+/* The names upm_labels_load_named finds, sorted, without duplicates. */
+char **upm_labels_list_named (void);
+/* What a user wrote as labels: "@NAME" is the model's bundled label set NAME
+ * when it has one (@model may be NULL), else upm_labels_load_named (NAME);
+ * anything else is upm_labels_parse (comma-separated). */
+char **upm_labels_resolve (
+    const UpmModel *model, const char *spec, guint *n_labels, GError **error);
 
 /* ------------------------------------------------------------------ vision */
 

@@ -15,7 +15,7 @@ usage() { sed -n 6,7p "$0" | sed 's/^# //' >&2; exit "${1:-2}"; }
 seed=""
 clips=6
 model=${UPM_MODEL:-models/uniperceiver-synth-moe.upm}
-open_labels="a red object,a green object,a blue object,a yellow object,a white object,a purple object,a orange object,a cyan object"
+open_labels="" # default: "a red object", "an orange object", ... (below)
 ask=0
 out=out/demo
 while [ $# -gt 0 ]; do
@@ -44,6 +44,10 @@ export UPM_BUILD_DIR=$build
   { echo "error: the GStreamer plugin is not built in $build (GStreamer dev packages missing?)" >&2; exit 1; }
 py=/usr/bin/python3
 [ -x $py ] || py=python3
+# one label per colour of the synthetic world, with its article
+[ -n "$open_labels" ] || open_labels=$($py -c '
+import sys; sys.path.insert(0, "tools"); import synthworld as sw
+print(",".join(sw.with_article(c + " object") for c in sw.COLOURS))')
 
 mkdir -p "$out"
 read -r size frames name < <("$build/tools/upm-inspect" --json "$model" | $py -c '

@@ -13,6 +13,7 @@
  * on hand-written examples.
  */
 #include "upm.h"
+#include "upm-text-clean.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -705,6 +706,78 @@ test_speed (void)
   upm_bpe_free (bpe);
 }
 
+/* ftfy.fix_text's documented examples (its README and docstrings; the
+ * lower-case is CLIP's), then the cases of docs/text-cleaning.md. */
+static void
+test_text_fix (void)
+{
+  static const char *const cases[][2] = {
+    { "\u201chere\u2019s a test\u201d", "\"here's a test\"" },
+    { "\ufb02u\ufb03e\ufb06", "fluffiest" },
+    { "\uff2c\uff2f\uff35\uff24\u3000\uff2e\uff2f\uff29\uff33\uff25\uff33",
+        "loud noises" },
+    { "\uff35\uff80\uff70\uff9d", "u\u30bf\u30fc\u30f3" },
+    { "P&EACUTE;REZ", "p\u00e9rez" },
+    { "BUNDESSTRA&SZLIG;E", "bundesstrasse" },
+    { "&ntilde; &Ntilde; &NTILDE; &nTILDE;", "\u00f1 \u00f1 \u00f1 &ntilde;" },
+    { "\x1b[36;44mI'm blue, da ba dee da ba doo...\x1b[0m",
+        "i'm blue, da ba dee da ba doo..." },
+    { "\u00e2\u0153\u201d No problems", "\u2714 no problems" },
+    { "The Mona Lisa doesn\u00c3\u0192\u00c2\u00a2\u00c3\u00a2\u00e2\u20ac"
+      "\u0161\u00c2\u00ac\u00c3\u00a2\u00e2\u20ac\u017e\u00c2\u00a2t have "
+      "eyebrows.",
+        "the mona lisa doesn't have eyebrows." },
+    { "l\u2019humanit\u00c3\u00a9", "l'humanit\u00e9" },
+    { "\u00c3\u00a0 perturber la r\u00c3\u00a9flexion",
+        "\u00e0 perturber la r\u00e9flexion" },
+    /* left alone by ftfy (it would decode to "MARQU\u0245") */
+    { "IL Y MARQU\u00c9\u2026", "il y marqu\u00e9\u2026" },
+    /* the brief's examples, embedded mojibake, Cyrillic mojibake */
+    { "caf\u00c3\u00a9", "caf\u00e9" },
+    { "it\u00e2\u20ac\u2122s", "it's" },
+    { "\u732b caf\u00c3\u00a9 and caf\u00e9",
+        "\u732b caf\u00e9 and caf\u00e9" },
+    { "\u00d0\u00bf\u00d1\u20ac\u00d0\u00b8", "\u043f\u0440\u0438" },
+    /* C1 controls as Windows-1252 (0x81 has none), control characters */
+    { "a\xc2\x80"
+      "b \xc2\x93q\xc2\x94 \xc2\x81",
+        "a\u20acb \"q\" \xc2\x81" },
+    { "bell\x07 del\x7f bom\ufeffx \u206aarabic\ufffcobj",
+        "bell del bomx arabicobj" },
+    /* ';'-terminated entities repeatedly, except from a line with '<' on */
+    { "&amp;amp;amp;lt;", "<" },
+    { "<b>&amp;amp;amp;</b>", "<b>&amp;</b>" },
+    { "one &amp;amp;amp;\nline <two> &amp;amp;amp;", "one & line <two> &amp;" },
+    { "&#x41;&#X263a;&#65a;", "a\u263aaa;" },
+    { "\u0132sselmeer \u01c4 \ufb01nal", "ijsselmeer d\u017e final" },
+  };
+  GError *error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *got = upm_text_clean (cases[i][0], -1, &error);
+      g_assert_no_error (error);
+      if (g_strcmp0 (got, cases[i][1]) != 0)
+        g_test_message ("case %u: got \"%s\"", i, got);
+      g_assert_cmpstr (got, ==, cases[i][1]);
+      g_free (got);
+    }
+  /* ftfy.fix_text keeps case and line breaks; it is idempotent */
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *once = upm_text_fix (cases[i][0]);
+      char *twice = upm_text_fix (once);
+      g_assert_cmpstr (once, ==, twice);
+      g_free (once);
+      g_free (twice);
+    }
+  {
+    char *kept = upm_text_fix ("Caf\u00c3\u00a9\r\nNew");
+    g_assert_cmpstr (kept, ==, "Caf\u00e9\nNew");
+    g_free (kept);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -725,6 +798,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/bpe/known-answers", test_known_answers);
   g_test_add_func ("/bpe/cases", test_cases);
+  g_test_add_func ("/bpe/text-fix", test_text_fix);
   g_test_add_func ("/bpe/round-trip", test_round_trip);
   g_test_add_func ("/bpe/decode-edge", test_decode_edge);
   g_test_add_func ("/bpe/invalid-utf8", test_invalid_utf8);

@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..10"
+echo "1..12"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in 1 2 3 4 5 6 7 8 9 10; do echo "ok $i # SKIP"; done
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -74,6 +74,19 @@ else
   ! grep -q 'expert' "$tmp/route.txt"
   ok $? "dense model: no routing lines"
 fi
+
+# a named label set: --labels @k400 (data/labels/k400.txt)
+"$run" --model "$model" --labels @k400 --output-format json --progress never \
+  --clip-frames 4 --frame-stride 8 "$tmp/clip.mp4" >"$tmp/k400.json" 2>"$tmp/err"
+rc=$?
+label=$(sed -n '1s/.*"labels":\[{"index":[0-9]*,"label":"\([^"]*\)".*/\1/p' "$tmp/k400.json")
+[ $rc = 0 ] && [ -n "$label" ] &&
+  grep -qxF "$label" "${UPM_SOURCE_ROOT:-.}/data/labels/k400.txt"
+ok $? "--labels @k400 classifies with the Kinetics-400 names (rc $rc, '$label')"
+"$run" --model "$model" --labels @no-such-set "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] && grep -q "@k400" "$tmp/err" && grep -q "no-such-set" "$tmp/err"
+ok $? "--labels @no-such-set exits 1 listing the sets (got $rc)"
 
 # exit codes
 "$run" --model "$model" --labels a,b "$tmp/missing.mp4" >/dev/null 2>"$tmp/err"

@@ -9,18 +9,19 @@
 #   fix_text -> html.unescape twice -> strip -> \s+ to ' ' -> strip -> lower
 #   -> regex.findall(PAT) -> UTF-8 bytes -> byte-unicode symbols -> BPE by
 #   merge rank, "</w>" on the last symbol -> ids.
-# ftfy is not available: fix_text is replaced by NFC normalisation, which is
-# what it amounts to for ordinary, correctly encoded text (see lib/upm-text-clean.c
-# for the list of texts where ftfy would differ).
+# ftfy is not available: fix_text is replaced by tools/ftfy_subset.py, the
+# parts of it that change ordinary text (docs/text-cleaning.md lists the
+# rest); lib/upm-text-clean.c implements the same in C.
 #
 # Usage: clip_bpe.py [--vocab PATH] TEXT...   (prints the ids of each TEXT)
 
 import gzip
 import html
 import sys
-import unicodedata
 
 import regex
+
+import ftfy_subset
 
 # (tools/upmspec.py: found on sys.path as this file is)
 from upmspec import CLIP_N_MERGES as N_MERGES
@@ -36,7 +37,7 @@ def default_vocab_path():
 
 
 def basic_clean(text):
-    text = unicodedata.normalize("NFC", text)  # stands in for ftfy.fix_text
+    text = ftfy_subset.fix_text(text)  # stands in for ftfy.fix_text
     text = html.unescape(html.unescape(text))
     return text.strip()
 

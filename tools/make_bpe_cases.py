@@ -5,8 +5,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # One case per line: JSON-encoded text, TAB, space-separated ids.
-# Texts avoid what ftfy.fix_text would change (mojibake, curly quotes,
-# ligatures, full-width forms, control characters, triple-nested entities).
+# clip_bpe.py stands in for ftfy.fix_text with tools/ftfy_subset.py; the
+# "ftfy" cases below exercise it (docs/text-cleaning.md: what is left out).
 #
 # Usage: make_bpe_cases.py [OUTPUT]   (default: tests/data/bpe_cases.tsv)
 
@@ -99,6 +99,35 @@ CASES = [
     "a dog &amp; a cat 🐶🐱 playing in Zürich, 2021.",
     "a photo of a <|mask|> on the table <|endoftext|>",
     "Москва &amp; 東京: 2 cities, 1 plan.",
+    # ftfy.fix_text (tools/ftfy_subset.py): its documented examples
+    "\u201chere\u2019s a test\u201d", "\ufb02u\ufb03e\ufb06",
+    "\uff2c\uff2f\uff35\uff24\u3000\uff2e\uff2f\uff29\uff33\uff25\uff33",
+    "\uff35\uff80\uff70\uff9d", "P&EACUTE;REZ", "BUNDESSTRA&SZLIG;E",
+    "&ntilde; &Ntilde; &NTILDE; &nTILDE;",
+    "\x1b[36;44mI'm blue, da ba dee\x1b[0m",
+    "\u00e2\u0153\u201d No problems",
+    "The Mona Lisa doesn\xc3\u0192\xc2\xa2\xc3\xa2\xe2\u20ac\u0161"
+    "\xc2\xac\xc3\xa2\xe2\u20ac\u017e\xc2\xa2t have eyebrows.",
+    "l\u2019humanit\u00c3\u00a9", "\u00c3\u00a0 perturber la r\u00c3\u00a9flexion",
+    "IL Y MARQU\u00c9\u2026",
+    # ftfy: more mojibake, controls, entities, widths
+    "caf\u00c3\u00a9", "it\u00e2\u20ac\u2122s", "\u00d0\u00bf\u00d1\u20ac"
+    "\u00d0\u00b8\u00d0\u00b2\u00d0\u00b5\u00d1\u201a",
+    "\u732b caf\u00c3\u00a9", "caf\u00c3\u00a9 and caf\u00e9",
+    "\u00c3\u00a9\u00c3", "a\u0080b \u0093q\u0094 \u0081",
+    "zero\u200bwidth bom\ufeffx \u206aarabic\ufffcobj", "bell\x07 del\x7f",
+    "\u02bcokina", "\u201equote\u201f", "\u0132sselmeer \u01c4",
+    "\uff01\uff1f\uff10\uff19\uff41\uff5a \uffe5\uffe0", "\uff76\uff9e\uffa1",
+    "&amp;amp;amp;lt;", "<b>&amp;amp;amp;</b>", "&EACUTE &Eacute; &EAcute;",
+    "&#x41;&#X263a;&#65a;", "line one &amp;amp;amp;\nline <two> &amp;amp;amp;",
+    "win\r\ndows", "\u00c2\u00a0nbsp", "ｃａｆé", "ﬁnal ﬀ",
+    # every half-/full-width form, every Latin ligature, every C1 control
+    " ".join(chr(i) for i in range(0xFF01, 0xFFF0)),
+    " ".join(chr(i) for i in (0x132, 0x133, 0x149, 0x1C4, 0x1C5, 0x1C6, 0x1C7,
+                              0x1C8, 0x1C9, 0x1CA, 0x1CB, 0x1CC, 0x1F1, 0x1F2,
+                              0x1F3, 0xFB00, 0xFB01, 0xFB02, 0xFB03, 0xFB04,
+                              0xFB05, 0xFB06)),
+    "x".join(chr(i) for i in range(0x80, 0xA0)),
 ]
 
 

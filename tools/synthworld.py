@@ -39,7 +39,7 @@ import numpy as np
 
 __all__ = [
     "Clip", "generate_clip", "generate_batch", "class_names", "parse_caption",
-    "make_caption", "vocabulary", "MOTIONS", "SHAPES", "COLOURS", "SIZES",
+    "make_caption", "vocabulary", "with_article", "MOTIONS", "SHAPES", "COLOURS", "SIZES",
     "MOTION_PHRASES", "ROTATABLE_SHAPES", "HELDOUT_SEED_BASE",
     "write_png", "write_mp4",
 ]
@@ -148,6 +148,17 @@ def vocabulary():
     for p in MOTION_PHRASES.values():
         words.update(p.split())
     return sorted(words)
+
+
+def with_article(phrase):
+    """``phrase`` after its indefinite article: "an orange object", "a red
+    object".  Chosen by the first letter (a vowel letter takes "an"), which is
+    right for every word of this world (no "hour" or "unicorn").  Texts already
+    baked into trained models keep their form: captions always begin with a
+    size ("a small", "a large"), and train.py's partial captions
+    (text_variants) still read "a orange object" as the bundled model was
+    trained; this is for texts made for people (scripts/demo.sh labels)."""
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
 def make_caption(objects):

@@ -55,6 +55,17 @@ def test_constants():
     assert sw.generate_clip(5).metadata()["split"] == "train"
 
 
+def test_with_article():
+    assert sw.with_article("orange object") == "an orange object"
+    assert sw.with_article("red object") == "a red object"
+    assert sw.with_article("Umbrella") == "an Umbrella"
+    # the demo's labels: one per colour, "an" exactly before the vowels
+    labels = [sw.with_article(c + " object") for c in sw.COLOURS]
+    assert "an orange object" in labels and "a orange object" not in labels
+    # captions start with a size, so make_caption's "a" stays right
+    assert all(sw.with_article(z).startswith("a ") for z in sw.SIZES)
+
+
 def test_determinism():
     for seed in (0, 1, 17, 123456, sw.HELDOUT_SEED_BASE):
         a = sw.generate_clip(seed, two_object_prob=0.5)

@@ -80,7 +80,10 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
     { "task", 't', 0, G_OPTION_ARG_STRING, &o->task,
         "classify (default), retrieve or caption", "TASK" },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &o->labels,
-        "Comma-separated class names (classify)", "A,B,C" },
+        "Comma-separated class names, or @NAME for a label set (@k400, "
+        "@k700, @imagenet, @moments, or one bundled in the model) "
+        "(classify)",
+        "A,B,C|@NAME" },
     { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &o->labels_file,
         "Class names, one per line (classify)", "FILE" },
     { "labelset", 0, 0, G_OPTION_ARG_STRING, &o->labelset,
@@ -221,7 +224,7 @@ setup_texts (Run *r, GError **error)
   else if (r->opt.labels_file)
     r->texts = upm_labels_load_file (r->opt.labels_file, &r->n_texts, error);
   else if (r->opt.labels)
-    r->texts = upm_labels_parse (r->opt.labels, -1, &r->n_texts, error);
+    r->texts = upm_labels_resolve (r->model, r->opt.labels, &r->n_texts, error);
   else
     r->texts = bundled_labels (r, &r->n_texts, error);
   if (r->texts == NULL)

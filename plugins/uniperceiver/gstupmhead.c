@@ -714,12 +714,16 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
    *
    * Comma-separated labels of classification (or texts of retrieval).
    * Whitespace around the items is trimmed; empty items are an error.
+   * "@NAME" names a label set: the model's bundled set NAME, else
+   * NAME.txt of the official sets (data/labels: @k400, @k700, @imagenet,
+   * @moments; $UPM_LABELS_DIR first).
    * Exclusive with #GstUpmHead:labels-file. When neither is set, the
    * model's first bundled label set is used.
    */
   properties[PROP_LABELS] = g_param_spec_string ("labels", "Labels",
       "Comma-separated labels to classify with (or texts to retrieve), e.g. "
-      "\"walking, running, jumping\"",
+      "\"walking, running, jumping\", or @NAME for a label set such as "
+      "@k400",
       NULL, rw | GST_PARAM_MUTABLE_READY);
 
   /**

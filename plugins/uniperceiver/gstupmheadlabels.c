@@ -94,8 +94,29 @@ read_labels_file (GstElement *element, const gchar *path, guint *n_labels)
   return labels;
 }
 
+/* labels="@NAME": the model's bundled set NAME, else data/labels/NAME.txt
+ * (upm_labels_resolve). */
+static gchar **
+named_labels (
+    GstElement *element, UpmModel *model, const gchar *spec, guint *n_labels)
+{
+  GError *err = NULL;
+  gchar **list = upm_labels_resolve (model, spec, n_labels, &err);
+
+  if (list == NULL)
+    {
+      GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS,
+          ("Unknown label set \"%s\".", spec), ("%s", err->message));
+      g_clear_error (&err);
+      return NULL;
+    }
+  GST_INFO_OBJECT (element, "label set \"%s\": %u labels", spec, *n_labels);
+  return list;
+}
+
 /* The labels of classification / the texts of retrieval: labels-file,
- * labels, else the model's first bundled label set. */
+ * labels ("@NAME" for a named set), else the model's first bundled label
+ * set. */
 gchar **
 gst_upm_head_resolve_labels (GstElement *element, UpmModel *model,
     GstUpmTask task, const gchar *labels, const gchar *labels_file,
@@ -113,6 +134,8 @@ gst_upm_head_resolve_labels (GstElement *element, UpmModel *model,
     }
   if (labels_file != NULL)
     return read_labels_file (element, labels_file, n_labels);
+  if (labels != NULL && labels[0] == '@')
+    return named_labels (element, model, labels, n_labels);
   if (labels != NULL)
     {
       list = split_labels (labels, ",", FALSE, n_labels, &problem);

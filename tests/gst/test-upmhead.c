@@ -642,6 +642,36 @@ GST_START_TEST (test_labels_file)
 
 GST_END_TEST;
 
+/* labels=@k400: the official Kinetics-400 names (data/labels), scored like
+ * the same list given by the library. */
+GST_START_TEST (test_labels_named)
+{
+  GError *error = NULL;
+  guint n = 0;
+  gchar **k400 = upm_labels_load_named ("k400", &n, &error);
+  Scoring sc = { "classify", (const gchar *const *)k400, UPM_ATTR_CLS_INPUT,
+    UPM_ATTR_CLS_TARGET, UPM_SCALE_VIDEO_CLS, 5 };
+  GstBus *bus;
+  GstHarness *h;
+  gchar *err = NULL;
+
+  fail_unless (k400 != NULL && n == 400, "%s", error ? error->message : "");
+  h = new_chain ("labels=@k400 top-k=5", &bus);
+  gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
+  gst_buffer_unref (push_and_check_scores (h, bus, 4, 23, 0, &sc));
+  chain_teardown (h, bus);
+  g_strfreev (k400);
+
+  fail_unless_equals_int (
+      head_to_ready ("labels=@no-such-set", &err), GST_STATE_CHANGE_FAILURE);
+  fail_unless (err != NULL && strstr (err, "no-such-set") != NULL
+                   && strstr (err, "@k400") != NULL,
+      "%s", GST_STR_NULL (err));
+  g_free (err);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_retrieve_matches_library)
 {
   static const gchar *const texts[] = { "a red circle moving left",
@@ -1317,6 +1347,7 @@ static const UpmCheckTest upmhead_tests[] = {
   UPM_CHECK_TEST (test_classify_matches_library),
   UPM_CHECK_TEST (test_classify_one_frame),
   UPM_CHECK_TEST (test_labels_file),
+  UPM_CHECK_TEST (test_labels_named),
   UPM_CHECK_TEST (test_retrieve_matches_library),
   UPM_CHECK_TEST (test_text_classify),
   UPM_CHECK_TEST (test_text_format),
