@@ -16,6 +16,22 @@
  * buffer is tokenised with the model's BPE as "<text> <|endoftext|>"
  * (application/x-upm-tokens).
  *
+ * #GstUpmTokenizer:preset samples clips as the official evaluation of a
+ * benchmark does (k400, msvd-caption, imagenet, ...; "default" is the
+ * behaviour above). A video preset samples by time: a window starts at the
+ * first frame and takes frames x views samples stride / 30 s apart, each
+ * the last frame at or before its time (buffer PTS), so that variable-rate
+ * and frame-dropping sources give clips of the intended span; sample j
+ * belongs to temporal view j mod views, and every frame is cut into the
+ * preset's crops. The views x crops views of a clip leave as consecutive
+ * clip buffers, each with a #GstUpmViewMeta (clip id, view, the source
+ * frame indices and PTS, the crop box); upmhead averages them into one
+ * result. clip-hop then counts 30-fps frames between window starts (0: the
+ * window's span). A stream shorter than the window wraps around (its frames
+ * repeated, as the official sampler does) with a warning. The properties
+ * clip-frames, frame-stride, clip-hop and norm override the preset where
+ * set (0 / auto: from the preset).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! upmtokenizer \
@@ -31,13 +47,18 @@
 #include "gstupmenum.h"
 #include "gstupmrgbconverter.h"
 #include "gstupmtexttokens.h"
+#include "gstupmtimesampler.h"
+
+#include <math.h>
+#include <string.h>
 
 /* shared with the clipper, the RGB converter and the text path */
 GST_DEBUG_CATEGORY (gst_upm_tokenizer_debug);
 #define GST_CAT_DEFAULT gst_upm_tokenizer_debug
 
 #define DEFAULT_CLIP_FRAMES 0
-#define DEFAULT_FRAME_STRIDE 1
+#define DEFAULT_FRAME_STRIDE 0
+#define DEFAULT_PRESET GST_UPM_PRESET_DEFAULT
 #define DEFAULT_CLIP_HOP 0
 #define DEFAULT_NORM GST_UPM_TOKENIZER_NORM_AUTO
 #define DEFAULT_PARTIAL_CLIP GST_UPM_PARTIAL_CLIP_PAD
@@ -52,6 +73,7 @@ enum
   PROP_CLIP_HOP,
   PROP_NORM,
   PROP_PARTIAL_CLIP,
+  PROP_PRESET,
 };
 
 typedef enum
@@ -74,6 +96,7 @@ struct _GstUpmTokenizer
   guint clip_frames, frame_stride, clip_hop;
   GstUpmTokenizerNorm norm;
   GstUpmPartialClip partial_clip;
+  gint preset; /* GST_TYPE_UPM_PRESET */
 
   GstClockTime latency; /* object lock */
 
@@ -82,7 +105,9 @@ struct _GstUpmTokenizer
   GstVideoInfo vinfo;
   UpmNormKind norm_kind;
   GstUpmClipper clipper;
+  GstUpmTimeSampler *sampler; /* a preset sampling by time, else NULL */
   GstUpmRgbConverter converter;
+  guint resize;       /* shorter side before the centre crop (clipper) */
   GstSegment segment; /* the last one received */
 };
 
@@ -161,28 +186,32 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_CLIP_FRAMES,
       g_param_spec_uint ("clip-frames", "Clip frames",
-          "Kept frames per clip (0: the model's default; at most the model's "
-          "number of temporal positions). Still images are 1-frame clips",
+          "Kept frames per clip (per view) (0: from the preset, else the "
+          "model's default; at most the model's number of temporal "
+          "positions). Still images are 1-frame clips",
           0, MAX_CLIP_FRAMES, DEFAULT_CLIP_FRAMES,
           flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_FRAME_STRIDE,
       g_param_spec_uint ("frame-stride", "Frame stride",
-          "Keep every Nth input frame (1: all)", 1, G_MAXINT,
-          DEFAULT_FRAME_STRIDE, flags | GST_PARAM_MUTABLE_READY));
+          "Keep every Nth input frame (1: all); with a preset that samples "
+          "by time, the time between samples in 30-fps frames (N / 30 s). "
+          "0: from the preset (default: 1)",
+          0, G_MAXINT, DEFAULT_FRAME_STRIDE, flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_CLIP_HOP,
       g_param_spec_uint ("clip-hop", "Clip hop",
           "Kept frames between the starts of two clips (0: clip-frames, "
           "non-overlapping clips; less than clip-frames: sliding windows, "
           "each frame converted once; more: kept frames between clips are "
-          "skipped)",
+          "skipped). With a preset that samples by time: 30-fps frames "
+          "between window starts (N / 30 s; 0: the window's span)",
           0, G_MAXINT, DEFAULT_CLIP_HOP, flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_NORM,
       g_param_spec_enum ("norm", "Normalisation",
-          "Resize filter and mean/std of the frames (auto: image for 1-frame "
-          "clips, video otherwise)",
+          "Resize filter and mean/std of the frames (auto: from the preset; "
+          "with the default preset image for 1-frame clips, video otherwise)",
           GST_TYPE_UPM_TOKENIZER_NORM, DEFAULT_NORM,
           flags | GST_PARAM_MUTABLE_READY));
 
@@ -194,6 +223,16 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
           "always drop it",
           GST_TYPE_UPM_PARTIAL_CLIP, DEFAULT_PARTIAL_CLIP,
           flags | GST_PARAM_MUTABLE_PLAYING));
+
+  g_object_class_install_property (gobject_class, PROP_PRESET,
+      g_param_spec_enum ("preset", "Preset",
+          "How clips are sampled and cropped: the official evaluation "
+          "settings of a benchmark (frames, stride in time, temporal views x "
+          "crops, resize, normalisation), or default (clip-frames "
+          "consecutive frames, one centre crop). clip-frames, frame-stride, "
+          "clip-hop and norm override it where set",
+          GST_TYPE_UPM_PRESET, DEFAULT_PRESET,
+          flags | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -211,6 +250,7 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
   g_type_ensure (GST_TYPE_UPM_MODEL);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_TOKENIZER_NORM, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_PARTIAL_CLIP, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_UPM_PRESET, 0);
 
   GST_DEBUG_CATEGORY_INIT (
       gst_upm_tokenizer_debug, "upmtokenizer", 0, "uniperceiver tokenizer");
@@ -240,6 +280,7 @@ gst_upm_tokenizer_init (GstUpmTokenizer *self)
   self->clip_hop = DEFAULT_CLIP_HOP;
   self->norm = DEFAULT_NORM;
   self->partial_clip = DEFAULT_PARTIAL_CLIP;
+  self->preset = DEFAULT_PRESET;
   self->latency = 0;
   self->mode = MODE_NONE;
   gst_upm_clipper_init (&self->clipper, GST_ELEMENT (self));
@@ -254,6 +295,7 @@ static void
 gst_upm_tokenizer_free_stream (GstUpmTokenizer *self)
 {
   gst_upm_clipper_clear (&self->clipper);
+  g_clear_pointer (&self->sampler, gst_upm_time_sampler_free);
   self->mode = MODE_NONE;
   gst_video_info_init (&self->vinfo);
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
@@ -289,17 +331,33 @@ gst_upm_tokenizer_default_clip_frames (const UpmHParams *hp)
   return hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
 }
 
+/* The preset, with clip-frames when set. */
+static UpmPreset
+gst_upm_tokenizer_preset (GstUpmTokenizer *self)
+{
+  UpmPreset preset;
+
+  GST_OBJECT_LOCK (self);
+  preset = *gst_upm_preset_from_value (self->preset);
+  if (self->clip_frames)
+    preset.frames = self->clip_frames;
+  GST_OBJECT_UNLOCK (self);
+  return preset;
+}
+
 static gboolean
 gst_upm_tokenizer_check_clip_frames (GstUpmTokenizer *self)
 {
   const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  UpmPreset preset = gst_upm_tokenizer_preset (self);
   guint clip_frames;
 
   GST_OBJECT_LOCK (self);
   clip_frames = self->clip_frames;
   GST_OBJECT_UNLOCK (self);
   if (clip_frames <= hp->n_temporal)
-    return TRUE;
+    return gst_upm_check_preset (
+        GST_ELEMENT (self), self->model_slot.model, &preset);
   GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
       ("clip-frames is %u but the model \"%s\" has %u temporal positions.",
           clip_frames, upm_model_name (self->model_slot.model), hp->n_temporal),
@@ -357,6 +415,9 @@ gst_upm_tokenizer_set_property (
     case PROP_PARTIAL_CLIP:
       self->partial_clip = g_value_get_enum (value);
       break;
+    case PROP_PRESET:
+      self->preset = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -391,6 +452,9 @@ gst_upm_tokenizer_get_property (
     case PROP_PARTIAL_CLIP:
       g_value_set_enum (value, self->partial_clip);
       break;
+    case PROP_PRESET:
+      g_value_set_enum (value, self->preset);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -408,8 +472,25 @@ gst_upm_tokenizer_push_clip (
   return clip ? gst_pad_push (self->srcpad, clip) : ret;
 }
 
+/* Pushes the view buffers of @views in order (and frees the array); stops
+ * at the first flow that is not OK. Returns @ret when there are none. */
+static GstFlowReturn
+gst_upm_tokenizer_push_views (
+    GstUpmTokenizer *self, GstFlowReturn ret, GPtrArray *views)
+{
+  guint i;
+
+  for (i = 0; i < views->len && ret == GST_FLOW_OK; i++)
+    ret = gst_pad_push (self->srcpad, g_ptr_array_index (views, i));
+  for (; i < views->len; i++)
+    gst_buffer_unref (g_ptr_array_index (views, i));
+  g_ptr_array_free (views, TRUE);
+  return ret;
+}
+
 /* The end of a run of clips (EOS, new segment or clip layout): the partial
- * clip follows the partial-clip property; the state restarts. */
+ * clip follows the partial-clip property (a window sampled by time wraps
+ * around); the state restarts. */
 static GstFlowReturn
 gst_upm_tokenizer_drain (GstUpmTokenizer *self)
 {
@@ -423,6 +504,15 @@ gst_upm_tokenizer_drain (GstUpmTokenizer *self)
   policy = self->partial_clip;
   GST_OBJECT_UNLOCK (self);
 
+  if (self->sampler != NULL)
+    {
+      GPtrArray *views = g_ptr_array_new ();
+      gboolean ok = gst_upm_time_sampler_drain (
+          self->sampler, policy == GST_UPM_PARTIAL_CLIP_PAD, views);
+
+      return gst_upm_tokenizer_push_views (
+          self, ok ? GST_FLOW_OK : GST_FLOW_ERROR, views);
+    }
   ret = gst_upm_clipper_drain (&self->clipper, policy, &clip);
   return gst_upm_tokenizer_push_clip (self, ret, clip);
 }
@@ -434,9 +524,11 @@ static gboolean
 gst_upm_tokenizer_frame_to_patches (
     GstUpmTokenizer *self, GstBuffer *buf, gfloat *patches, GError **error)
 {
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
   GstVideoFrame frame;
   const guint8 *rgb;
   gint width, height, stride;
+  UpmCropBox box;
   gboolean ok;
 
   if (!gst_video_frame_map (&frame, &self->vinfo, buf, GST_MAP_READ))
@@ -457,8 +549,10 @@ gst_upm_tokenizer_frame_to_patches (
       gst_video_frame_unmap (&frame);
       return FALSE;
     }
-  ok = upm_vision_frame_to_patches (gst_upm_tokenizer_hparams (self),
-      self->norm_kind, rgb, width, height, stride, patches, error);
+  ok = upm_vision_crop_box (width, height, self->resize, hp->image_size,
+           UPM_CROPS_CENTRE, 0, &box, error)
+       && upm_vision_frame_to_patches_box (hp, self->norm_kind, &box, rgb,
+           width, height, stride, patches, error);
   gst_video_frame_unmap (&frame);
   return ok;
 }
@@ -476,6 +570,15 @@ gst_upm_tokenizer_chain_video (
   gfloat *patches;
   guint64 n;
 
+  if (self->sampler != NULL)
+    {
+      GPtrArray *views = g_ptr_array_new ();
+      gboolean ok = gst_upm_time_sampler_add_frame (
+          self->sampler, buf, &self->vinfo, views);
+
+      return gst_upm_tokenizer_push_views (
+          self, ok ? GST_FLOW_OK : GST_FLOW_ERROR, views);
+    }
   if (!gst_upm_clipper_keep (&self->clipper, &n))
     return GST_FLOW_OK;
   patches = gst_upm_clipper_frame_patches (&self->clipper);
@@ -556,7 +659,9 @@ gst_upm_tokenizer_update_latency (GstUpmTokenizer *self)
   GstClockTime latency = 0;
   gboolean changed;
 
-  if (self->mode == MODE_VIDEO)
+  if (self->mode == MODE_VIDEO && self->sampler != NULL)
+    latency = gst_upm_time_sampler_span (self->sampler);
+  else if (self->mode == MODE_VIDEO)
     latency = gst_upm_clipper_latency (&self->clipper);
 
   GST_OBJECT_LOCK (self);
@@ -579,25 +684,55 @@ gst_upm_tokenizer_set_vinfo (GstUpmTokenizer *self, const GstVideoInfo *info)
   self->vinfo = *info;
   gst_upm_clipper_set_rate (
       &self->clipper, GST_VIDEO_INFO_FPS_N (info), GST_VIDEO_INFO_FPS_D (info));
+  if (self->sampler != NULL)
+    gst_upm_time_sampler_set_rate (self->sampler, GST_VIDEO_INFO_FPS_N (info),
+        GST_VIDEO_INFO_FPS_D (info));
 }
 
-/* The clips the properties give for @info (a still image is a clip of one
- * frame) and their normalisation; FALSE when clip-frames exceeds the
- * model's temporal positions. */
+/* What the clips of a video are. */
+typedef struct
+{
+  guint span, stride, hop; /* count mode (the clipper) */
+  UpmNormKind norm;
+  guint resize;
+  gboolean by_time; /* a preset sampling by time: the time sampler */
+  GstUpmTimeLayout time;
+} ClipLayout;
+
+/* The norm of the norm property, auto resolved: the image path for still
+ * images and 1-frame clips of the default preset, else the preset's. */
+static UpmNormKind
+gst_upm_tokenizer_norm_kind (GstUpmTokenizerNorm norm, const UpmPreset *p,
+    gboolean is_default, gboolean still, guint span)
+{
+  if (norm == GST_UPM_TOKENIZER_NORM_IMAGE)
+    return UPM_NORM_IMAGE;
+  if (norm == GST_UPM_TOKENIZER_NORM_VIDEO)
+    return UPM_NORM_VIDEO;
+  if (still || (is_default && span == 1))
+    return UPM_NORM_IMAGE;
+  return is_default ? UPM_NORM_VIDEO : p->norm;
+}
+
+/* The clips the preset and the properties give for @info (a still image is
+ * a clip of one frame); FALSE when clip-frames exceeds the model's
+ * temporal positions. */
 static gboolean
 gst_upm_tokenizer_clip_layout (GstUpmTokenizer *self, const UpmHParams *hp,
-    const GstVideoInfo *info, guint *span, guint *stride, guint *hop,
-    UpmNormKind *norm_kind)
+    const GstVideoInfo *info, ClipLayout *l)
 {
-  gboolean still = GST_VIDEO_INFO_FPS_N (info) == 0;
+  gboolean still = GST_VIDEO_INFO_FPS_N (info) == 0, is_default;
   GstUpmTokenizerNorm norm;
-  guint clip_frames;
+  guint clip_frames, frame_stride, clip_hop, frames;
+  const UpmPreset *p;
 
   GST_OBJECT_LOCK (self);
   clip_frames = self->clip_frames;
-  *stride = self->frame_stride;
-  *hop = self->clip_hop;
+  frame_stride = self->frame_stride;
+  clip_hop = self->clip_hop;
   norm = self->norm;
+  is_default = self->preset == GST_UPM_PRESET_DEFAULT;
+  p = gst_upm_preset_from_value (self->preset);
   GST_OBJECT_UNLOCK (self);
 
   if (clip_frames > hp->n_temporal)
@@ -605,16 +740,45 @@ gst_upm_tokenizer_clip_layout (GstUpmTokenizer *self, const UpmHParams *hp,
       gst_upm_tokenizer_check_clip_frames (self);
       return FALSE;
     }
-  *span = still ? 1
-                : (clip_frames ? clip_frames
-                               : gst_upm_tokenizer_default_clip_frames (hp));
-  *hop = still ? 1 : (*hop ? *hop : *span);
-  if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
-    *norm_kind = *span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
-  else
-    *norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE
-                                                      : UPM_NORM_VIDEO;
+  memset (l, 0, sizeof *l);
+  frames = clip_frames ? clip_frames
+           : p->frames ? p->frames
+                       : gst_upm_tokenizer_default_clip_frames (hp);
+  /* int(resize_ratio * image_size), as the official transforms */
+  l->resize = p->resize_ratio > 0.0
+                  ? (guint)floor (p->resize_ratio * hp->image_size + 1e-6)
+                  : hp->image_size;
+  l->by_time = p->stride > 0 && !still;
+  l->span = still ? 1 : frames;
+  l->norm = gst_upm_tokenizer_norm_kind (norm, p, is_default, still, l->span);
+  if (l->by_time)
+    {
+      l->time.preset_name = p->name;
+      l->time.frames = frames;
+      l->time.views = MAX (p->views, 1u);
+      l->time.crops = p->crops;
+      l->time.stride = frame_stride ? frame_stride : p->stride;
+      l->time.hop = clip_hop;
+      l->time.resize = l->resize;
+      l->time.norm = l->norm;
+      return TRUE;
+    }
+  l->stride = frame_stride ? frame_stride : 1;
+  l->hop = still ? 1 : (clip_hop ? clip_hop : l->span);
   return TRUE;
+}
+
+/* Whether the clips of @l are the ones being made. */
+static gboolean
+gst_upm_tokenizer_has_layout (GstUpmTokenizer *self, const ClipLayout *l)
+{
+  if (self->mode != MODE_VIDEO || self->norm_kind != l->norm
+      || self->resize != l->resize || (self->sampler != NULL) != l->by_time)
+    return FALSE;
+  if (l->by_time)
+    return gst_upm_time_sampler_has_layout (self->sampler, &l->time);
+  return gst_upm_clipper_has_layout (
+      &self->clipper, l->span, l->stride, l->hop);
 }
 
 static gboolean
@@ -622,8 +786,7 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
 {
   const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
   GstVideoInfo info;
-  guint stride, hop, span;
-  UpmNormKind norm_kind;
+  ClipLayout l;
   gboolean ret;
   GstCaps *out;
 
@@ -632,13 +795,10 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
       GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
       return FALSE;
     }
-  if (!gst_upm_tokenizer_clip_layout (
-          self, hp, &info, &span, &stride, &hop, &norm_kind))
+  if (!gst_upm_tokenizer_clip_layout (self, hp, &info, &l))
     return FALSE;
 
-  if (self->mode == MODE_VIDEO
-      && gst_upm_clipper_has_layout (&self->clipper, span, stride, hop)
-      && self->norm_kind == norm_kind)
+  if (gst_upm_tokenizer_has_layout (self, &l))
     {
       /* Only the frame size, format or rate changed: patches do not depend on
        * them, so the clips go on. */
@@ -651,20 +811,34 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
 
   /* A new clip layout: finish the clip in progress with the old one. */
   gst_upm_tokenizer_drain (self);
-  self->norm_kind = norm_kind;
-  gst_upm_clipper_set_layout (&self->clipper, span, stride, hop,
-      (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp));
+  self->norm_kind = l.norm;
+  self->resize = l.resize;
+  g_clear_pointer (&self->sampler, gst_upm_time_sampler_free);
+  if (l.by_time)
+    self->sampler = gst_upm_time_sampler_new (
+        GST_ELEMENT (self), hp, &l.time, &self->converter);
+  else
+    gst_upm_clipper_set_layout (&self->clipper, l.span, l.stride, l.hop,
+        (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp));
   gst_upm_tokenizer_set_vinfo (self, &info);
   self->mode = MODE_VIDEO;
 
   out = gst_caps_new_simple ("application/x-upm-patches", "modality",
-      G_TYPE_STRING, span == 1 ? "image" : "video", "frames", G_TYPE_INT,
-      (gint)span, "tokens-per-frame", G_TYPE_INT,
+      G_TYPE_STRING, l.span == 1 ? "image" : "video", "frames", G_TYPE_INT,
+      (gint)l.span, "tokens-per-frame", G_TYPE_INT,
       (gint)UPM_HP_TOKENS_PER_FRAME (hp), "patch-dim", G_TYPE_INT,
       (gint)UPM_HP_PATCH_DIM (hp), NULL);
-  GST_DEBUG_OBJECT (self,
-      "%u-frame clips, stride %u, hop %u, %s norm: %" GST_PTR_FORMAT, span,
-      stride, hop, norm_kind == UPM_NORM_IMAGE ? "image" : "video", out);
+  if (l.by_time)
+    GST_DEBUG_OBJECT (self,
+        "preset %s by time: %u frames x %u views x %u crops, stride %u/30 s, "
+        "hop %u/30 s, %s norm: %" GST_PTR_FORMAT,
+        l.time.preset_name, l.time.frames, l.time.views,
+        upm_crops_count (l.time.crops), l.time.stride, l.time.hop,
+        l.norm == UPM_NORM_IMAGE ? "image" : "video", out);
+  else
+    GST_DEBUG_OBJECT (self,
+        "%u-frame clips, stride %u, hop %u, %s norm: %" GST_PTR_FORMAT, l.span,
+        l.stride, l.hop, l.norm == UPM_NORM_IMAGE ? "image" : "video", out);
   ret = gst_pad_set_caps (self->srcpad, out);
   gst_caps_unref (out);
   gst_upm_tokenizer_update_latency (self);
@@ -758,6 +932,8 @@ gst_upm_tokenizer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       break;
     case GST_EVENT_FLUSH_STOP:
       gst_upm_clipper_reset (&self->clipper);
+      if (self->sampler != NULL)
+        gst_upm_time_sampler_reset (self->sampler);
       break;
     default:
       break;

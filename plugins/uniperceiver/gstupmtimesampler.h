@@ -1,0 +1,90 @@
+/* gstupmtimesampler.h: decoded video frames -> the views of a task preset's
+ * clips, sampled by timestamp (upmtokenizer preset=... with a stride).
+ *
+ * Copyright (C) 2026 gst-uniperceiver authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A window starts at a frame and spans frames x views sampled frames
+ * stride / 30 s apart (upm_preset_view_times): sample j is taken at
+ * t_j = j * stride / 30 s after the window's first frame, the last frame
+ * at or before it (upm_sample_by_time on the buffers' PTS), so that
+ * variable-rate and frame-dropping sources give clips of the intended
+ * span. Sample j belongs to temporal view j mod views (interleaved, as
+ * the official multi-view test). Once the frame after the last target has
+ * arrived the window is complete and leaves as views x crops clip buffers,
+ * each a normal clip of patch rows carrying a GstUpmViewMeta. The next
+ * window starts hop / 30 s after the previous one's start (hop 0: the
+ * window's span), at the first frame at or after that time.
+ *
+ * The sampler holds the decoded frames (references, not copies) of the
+ * windows in progress, at most the window's span of frames: the patches of
+ * a frame cannot be made before the window is complete, since a stream
+ * that ends early makes the window wrap around (a frame is then sampled
+ * again, as the official sampler takes indices modulo the frame count).
+ * Embedded in its element, which serialises the calls (stream lock).
+ */
+#ifndef __GST_UPM_TIME_SAMPLER_H__
+#define __GST_UPM_TIME_SAMPLER_H__
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include "gstupmrgbconverter.h"
+#include "upm.h"
+
+G_BEGIN_DECLS
+
+/* What the clips are: from the preset and the overriding properties. */
+typedef struct
+{
+  const gchar *preset_name; /* static, for messages */
+  guint frames;             /* per view */
+  guint views;              /* temporal views */
+  UpmCrops crops;           /* crops of each frame */
+  guint stride;             /* 30-fps frames between samples */
+  guint hop;    /* 30-fps frames between window starts; 0: the span */
+  guint resize; /* shorter side before cropping, px */
+  UpmNormKind norm;
+} GstUpmTimeLayout;
+
+typedef struct _GstUpmTimeSampler GstUpmTimeSampler;
+
+/* @converter belongs to the element and is shared with it. */
+GstUpmTimeSampler *gst_upm_time_sampler_new (GstElement *element,
+    const UpmHParams *hp, const GstUpmTimeLayout *layout,
+    GstUpmRgbConverter *converter);
+void gst_upm_time_sampler_free (GstUpmTimeSampler *s);
+
+gboolean gst_upm_time_sampler_has_layout (
+    const GstUpmTimeSampler *s, const GstUpmTimeLayout *layout);
+
+/* Views of a clip: views x crops. */
+guint gst_upm_time_sampler_n_views (const GstUpmTimeSampler *s);
+
+/* The window's span in time: frames x views x stride / 30 s. */
+GstClockTime gst_upm_time_sampler_span (const GstUpmTimeSampler *s);
+
+/* The frame rate (0/1: unknown) timing frames without a PTS. */
+void gst_upm_time_sampler_set_rate (
+    GstUpmTimeSampler *s, gint fps_n, gint fps_d);
+
+/* Forgets the frames and windows (flush, new segment); the next frame
+ * starts a window and is frame 0 of a new count. */
+void gst_upm_time_sampler_reset (GstUpmTimeSampler *s);
+
+/* Adds a decoded frame of format @info (its buffer is referenced). The
+ * view buffers of the windows it completes are appended to @out, oldest
+ * first. FALSE with an element error posted. */
+gboolean gst_upm_time_sampler_add_frame (GstUpmTimeSampler *s, GstBuffer *frame,
+    const GstVideoInfo *info, GPtrArray *out);
+
+/* The end of the stream (EOS, new segment): the windows in progress are
+ * completed by wrapping around the frames they have (the first window of
+ * the stream always, with a warning that the video is shorter than the
+ * preset; later ones when @pad and they hold at least half of the span),
+ * their views appended to @out; then reset. FALSE with an error posted. */
+gboolean gst_upm_time_sampler_drain (
+    GstUpmTimeSampler *s, gboolean pad, GPtrArray *out);
+
+G_END_DECLS
+#endif /* __GST_UPM_TIME_SAMPLER_H__ */
