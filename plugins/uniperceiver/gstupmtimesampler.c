@@ -449,6 +449,15 @@ gst_upm_time_sampler_add_frame (GstUpmTimeSampler *s, GstBuffer *buf,
 
 /* ------------------------------------------------------------ drain */
 
+GstBuffer *
+gst_upm_time_sampler_single_frame (GstUpmTimeSampler *s, guint64 *index)
+{
+  if (s->first_drawn || s->n_in != 1 || s->frames->len != 1)
+    return NULL;
+  *index = frame_at (s, 0)->index;
+  return frame_at (s, 0)->buf;
+}
+
 gboolean
 gst_upm_time_sampler_drain (GstUpmTimeSampler *s, gboolean pad, GPtrArray *out)
 {

@@ -78,6 +78,12 @@ void gst_upm_time_sampler_reset (GstUpmTimeSampler *s);
 gboolean gst_upm_time_sampler_add_frame (GstUpmTimeSampler *s, GstBuffer *frame,
     const GstVideoInfo *info, GPtrArray *out);
 
+/* The frame of a stream that so far is one frame (a still image sent as
+ * video), nothing sampled yet; NULL otherwise. *@index: its stream index.
+ * The buffer stays the sampler's. */
+GstBuffer *gst_upm_time_sampler_single_frame (
+    GstUpmTimeSampler *s, guint64 *index);
+
 /* The end of the stream (EOS, new segment): the windows in progress are
  * completed by wrapping around the frames they have (the first window of
  * the stream always, with a warning that the video is shorter than the

@@ -107,8 +107,10 @@ struct _GstUpmTokenizer
   GstUpmClipper clipper;
   GstUpmTimeSampler *sampler; /* a preset sampling by time, else NULL */
   GstUpmRgbConverter converter;
-  guint resize;       /* shorter side before the centre crop (clipper) */
-  GstSegment segment; /* the last one received */
+  guint resize;            /* shorter side before the centre crop (clipper) */
+  GstCaps *video_out_caps; /* the caps of the clips of the layout */
+  gboolean restore_caps;   /* a still image's caps were sent since */
+  GstSegment segment;      /* the last one received */
 };
 
 #define VIDEO_FORMATS                                                          \
@@ -296,6 +298,8 @@ gst_upm_tokenizer_free_stream (GstUpmTokenizer *self)
 {
   gst_upm_clipper_clear (&self->clipper);
   g_clear_pointer (&self->sampler, gst_upm_time_sampler_free);
+  gst_clear_caps (&self->video_out_caps);
+  self->restore_caps = FALSE;
   self->mode = MODE_NONE;
   gst_video_info_init (&self->vinfo);
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
@@ -488,6 +492,67 @@ gst_upm_tokenizer_push_views (
   return ret;
 }
 
+static gboolean gst_upm_tokenizer_frame_to_patches (
+    GstUpmTokenizer *self, GstBuffer *buf, gfloat *patches, GError **error);
+
+/* A stream of one frame under a preset sampling by time is a still image:
+ * one 1-frame image clip (the image path: bicubic, the model's mean/std),
+ * not a clip of the frame repeated. */
+static GstFlowReturn
+gst_upm_tokenizer_push_still (
+    GstUpmTokenizer *self, GstBuffer *frame, guint64 index)
+{
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  gsize bytes = (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp)
+                * sizeof (gfloat);
+  gfloat *patches = g_malloc (bytes);
+  GstClockTime pts = GST_BUFFER_PTS (frame);
+  UpmNormKind norm_kind = self->norm_kind;
+  GstUpmTokenizerNorm norm;
+  GstUpmViewBox vbox = { 0 };
+  GError *err = NULL;
+  UpmCropBox box;
+  GstBuffer *clip;
+  GstCaps *caps;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (self);
+  norm = self->norm;
+  GST_OBJECT_UNLOCK (self);
+  if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
+    self->norm_kind = UPM_NORM_IMAGE;
+  ok = gst_upm_tokenizer_frame_to_patches (self, frame, patches, &err);
+  self->norm_kind = norm_kind;
+  if (!ok)
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Could not convert a video frame to patches: %s", err->message),
+          (NULL));
+      g_clear_error (&err);
+      g_free (patches);
+      return GST_FLOW_ERROR;
+    }
+  caps = gst_caps_copy (self->video_out_caps);
+  gst_caps_set_simple (
+      caps, "modality", G_TYPE_STRING, "image", "frames", G_TYPE_INT, 1, NULL);
+  gst_pad_set_caps (self->srcpad, caps);
+  gst_caps_unref (caps);
+  self->restore_caps = TRUE;
+
+  clip = gst_buffer_new_wrapped (patches, bytes);
+  GST_BUFFER_PTS (clip) = pts;
+  GST_BUFFER_DURATION (clip) = GST_BUFFER_DURATION (frame);
+  if (upm_vision_crop_box (GST_VIDEO_INFO_WIDTH (&self->vinfo),
+          GST_VIDEO_INFO_HEIGHT (&self->vinfo), self->resize, hp->image_size,
+          UPM_CROPS_CENTRE, 0, &box, NULL))
+    vbox = (GstUpmViewBox){ box.src_x, box.src_y, box.src_w, box.src_h,
+      box.width, box.height };
+  gst_buffer_add_upm_view_meta (clip, 0, 0, 1, 0, 0, &index, &pts, 1, &vbox,
+      pts, GST_BUFFER_DURATION (frame));
+  GST_DEBUG_OBJECT (self, "a stream of one frame: a still image clip");
+  return gst_pad_push (self->srcpad, clip);
+}
+
 /* The end of a run of clips (EOS, new segment or clip layout): the partial
  * clip follows the partial-clip property (a window sampled by time wraps
  * around); the state restarts. */
@@ -507,7 +572,19 @@ gst_upm_tokenizer_drain (GstUpmTokenizer *self)
   if (self->sampler != NULL)
     {
       GPtrArray *views = g_ptr_array_new ();
-      gboolean ok = gst_upm_time_sampler_drain (
+      guint64 index;
+      GstBuffer *still
+          = gst_upm_time_sampler_single_frame (self->sampler, &index);
+      gboolean ok;
+
+      if (still != NULL)
+        {
+          ret = gst_upm_tokenizer_push_still (self, still, index);
+          gst_upm_time_sampler_reset (self->sampler);
+          g_ptr_array_free (views, TRUE);
+          return ret;
+        }
+      ok = gst_upm_time_sampler_drain (
           self->sampler, policy == GST_UPM_PARTIAL_CLIP_PAD, views);
 
       return gst_upm_tokenizer_push_views (
@@ -570,6 +647,12 @@ gst_upm_tokenizer_chain_video (
   gfloat *patches;
   guint64 n;
 
+  if (self->restore_caps)
+    {
+      /* the clips of the layout again after a still image */
+      self->restore_caps = FALSE;
+      gst_pad_set_caps (self->srcpad, self->video_out_caps);
+    }
   if (self->sampler != NULL)
     {
       GPtrArray *views = g_ptr_array_new ();
@@ -840,6 +923,8 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
         "%u-frame clips, stride %u, hop %u, %s norm: %" GST_PTR_FORMAT, l.span,
         l.stride, l.hop, l.norm == UPM_NORM_IMAGE ? "image" : "video", out);
   ret = gst_pad_set_caps (self->srcpad, out);
+  gst_caps_replace (&self->video_out_caps, out);
+  self->restore_caps = FALSE;
   gst_caps_unref (out);
   gst_upm_tokenizer_update_latency (self);
   return ret;

@@ -761,6 +761,129 @@ GST_START_TEST (test_msvd_caption)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------- still images */
+
+/* The patches of source frame @n on the image path: bicubic, the model's
+ * mean/std, the centre crop after resizing the shorter side to @resize. */
+static void
+check_image_clip (GstBuffer *buf, guint n, guint resize)
+{
+  const UpmHParams *hp = upm_model_hparams (t8);
+  gsize floats = (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
+  gfloat *ref = g_new (gfloat, floats);
+  guint8 *rgb = frame_pixels (n);
+  GError *err = NULL;
+  UpmCropBox box;
+  GstMapInfo map;
+  gfloat max_diff = 0.0f;
+
+  fail_unless (upm_vision_crop_box (
+      WIDTH, HEIGHT, resize, hp->image_size, UPM_CROPS_CENTRE, 0, &box, &err));
+  fail_unless (upm_vision_frame_to_patches_box (
+      hp, UPM_NORM_IMAGE, &box, rgb, WIDTH, HEIGHT, WIDTH * 3, ref, &err));
+  fail_unless_equals_int (gst_buffer_get_size (buf), floats * 4);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  for (gsize q = 0; q < floats; q++)
+    max_diff = MAX (max_diff, fabsf (((const gfloat *)map.data)[q] - ref[q]));
+  gst_buffer_unmap (buf, &map);
+  fail_unless (max_diff < 1e-5f, "max diff %g", max_diff);
+  g_free (rgb);
+  g_free (ref);
+}
+
+/* A stream of one frame under a video preset is a still image: one 1-frame
+ * clip on the image path, no clip of the frame repeated, no warning. */
+GST_START_TEST (test_one_frame_stream)
+{
+  GstHarness *h = tokenizer_harness ("k400", NULL, 30, 1);
+  GstBus *bus = upm_test_bus_for (h->element);
+  GstClockTime pts = 0;
+  GstUpmViewMeta *vm;
+  GstBuffer *buf;
+
+  push_frames (h, 0, 1, &pts, NULL);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  buf = gst_harness_pull (h);
+  fail_unless_equals_string (
+      upm_test_output_caps_field (h, "modality"), "image");
+  check_image_clip (buf, 0, upm_model_hparams (t8)->image_size);
+  vm = gst_buffer_get_upm_view_meta (buf);
+  fail_unless (vm != NULL && vm->n_views == 1 && vm->n_frames == 1);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+  gst_buffer_unref (buf);
+  upm_test_drop_bus (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* imagenet on a still image: shorter side int(256 / 224 x 32) = 36, centre
+ * crop 32, the image normalisation. */
+GST_START_TEST (test_imagenet_still)
+{
+  GstHarness *h = tokenizer_harness ("imagenet", NULL, 0, 1);
+  GstBuffer *buf;
+
+  fail_unless_equals_int (
+      gst_harness_push (h, frame_buffer (5, 0, GST_CLOCK_TIME_NONE)),
+      GST_FLOW_OK);
+  buf = gst_harness_pull (h);
+  fail_unless_equals_string (
+      upm_test_output_caps_field (h, "modality"), "image");
+  check_image_clip (buf, 5, 36);
+  gst_buffer_unref (buf);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* A retrieval preset scores with the plain cosine, and says so. */
+GST_START_TEST (test_retrieval_cosine)
+{
+  const UpmHParams *hp = upm_model_hparams (t8);
+  const char *texts[2] = { "a man is walking", "a dog runs" };
+  gchar *desc = g_strdup_printf ("upmhead model=%s preset=msvd-retrieval "
+                                 "labels=\"%s, %s\" top-k=2",
+      t8_path, texts[0], texts[1]);
+  GstHarness *h = gst_harness_new_parse (desc);
+  gfloat *hidden = upm_test_random_floats (hp->n_embd, 7);
+  gfloat *targets = g_new (gfloat, 2 * hp->n_embd);
+  gfloat feature[256], cosines[2];
+  UpmContext *ctx = upm_context_new (t8);
+  GstUpmResultMeta *result;
+  GError *err = NULL;
+  GstBuffer *out;
+
+  fail_unless (upm_model_text_features (
+      t8, texts, 2, UPM_ATTR_RETRIEVAL_TARGET, targets, &err));
+  upm_feature_from_hidden (ctx, hidden, feature);
+  upm_classify (hp, feature, targets, 2, 1.0f, cosines, NULL);
+  gst_harness_set_src_caps_str (
+      h, "application/x-upm-hidden, modality=video, task=retrieve, dim=64");
+  out = gst_harness_push_and_pull (
+      h, gst_buffer_new_memdup (hidden, hp->n_embd * sizeof (gfloat)));
+  result = gst_buffer_get_upm_result_meta (out);
+  fail_unless (result != NULL);
+  fail_unless_equals_string (result->task, "retrieve");
+  fail_unless_equals_string (result->score_kind, "cosine");
+  for (guint r = 0; r < 2; r++)
+    {
+      fail_unless (
+          fabsf (result->scores[r].logit - cosines[result->scores[r].index])
+          < 1e-5f);
+      fail_unless (fabsf (result->scores[r].logit) <= 1.0f + 1e-5f);
+    }
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  upm_context_free (ctx);
+  g_free (targets);
+  g_free (hidden);
+  g_free (desc);
+}
+
+GST_END_TEST;
+
 static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_preset_property),
   UPM_CHECK_TEST (test_preset_overrides),
@@ -773,6 +896,9 @@ static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_caption_views_refused),
   UPM_CHECK_TEST (test_head_average),
   UPM_CHECK_TEST (test_msvd_caption),
+  UPM_CHECK_TEST (test_one_frame_stream),
+  UPM_CHECK_TEST (test_imagenet_still),
+  UPM_CHECK_TEST (test_retrieval_cosine),
 };
 
 static void
