@@ -46,6 +46,7 @@ struct _GstUpmTimeSampler
   gdouble next_start;   /* intended start of the next window, s */
   gboolean discont;     /* the next clip is the first after a reset */
   gboolean first_drawn; /* the stream's first window has left */
+  gdouble last_end;     /* the end of the last frame, s (-1: none) */
 };
 
 static void
@@ -142,6 +143,7 @@ gst_upm_time_sampler_reset (GstUpmTimeSampler *s)
   s->next_start = 0.0;
   s->discont = TRUE;
   s->first_drawn = FALSE;
+  s->last_end = -1.0;
 }
 
 /* ------------------------------------------------------------ frames */
@@ -163,8 +165,8 @@ frame_seconds (const GstUpmTimeSampler *s, const Frame *f)
   return 1.0 / 30.0;
 }
 
-/* The time of a frame at @pts after @prev (NULL: none held): its PTS,
- * else the previous frame's end; never before the previous frame. */
+/* The time of a frame at @pts: its PTS, else the previous frame's end;
+ * never before the previous frame (held or not). */
 static gdouble
 frame_time (GstUpmTimeSampler *s, GstClockTime pts, const Frame *prev)
 {
@@ -173,7 +175,7 @@ frame_time (GstUpmTimeSampler *s, GstClockTime pts, const Frame *prev)
   if (GST_CLOCK_TIME_IS_VALID (pts))
     t = (gdouble)pts / GST_SECOND;
   else
-    t = prev ? prev->t + frame_seconds (s, prev) : 0.0;
+    t = MAX (s->last_end, 0.0);
   if (prev && t < prev->t)
     t = prev->t;
   return t;
@@ -431,6 +433,7 @@ gst_upm_time_sampler_add_frame (GstUpmTimeSampler *s, GstBuffer *buf,
   f.pts = GST_BUFFER_PTS (buf);
   f.duration = GST_BUFFER_DURATION (buf);
   f.t = frame_time (s, f.pts, prev);
+  s->last_end = f.t + frame_seconds (s, &f);
   maybe_open_window (s, &f);
   if (s->windows->len == 0)
     return TRUE; /* between windows (clip-hop beyond the span) */

@@ -388,6 +388,49 @@ GST_START_TEST (test_k400_25fps)
 
 GST_END_TEST;
 
+/* frame-stride and clip-hop override the preset, in 30-fps frames: 32
+ * samples 4/30 s apart (4.27 s), a window every 2 s (60 frames). */
+GST_START_TEST (test_k400_overrides)
+{
+  const guint n = 300;
+  GstClockTime *pts = constant_rate_pts (n, 30, 1);
+  guint *source = g_new (guint, n);
+  guint32 want[K400_SAMPLES];
+  GstHarness *h
+      = tokenizer_harness ("k400", "frame-stride=4 clip-hop=60", 30, 1);
+  guint64 latency_ns = 0;
+  GstQuery *q = gst_query_new_latency ();
+
+  for (guint i = 0; i < n; i++)
+    source[i] = i;
+  push_frames (h, 0, 250, pts, NULL);
+  for (guint w = 0; w < 3; w++)
+    {
+      upm_vision_sample_indices (n, 30.0, K400_SAMPLES, 4, 0, want);
+      for (guint j = 0; j < K400_SAMPLES; j++)
+        want[j] += w * 60;
+      fail_unless_equals_int (want[31], w * 60 + 124);
+      pull_k400_clip (h, w, want, pts, source, w == 1);
+    }
+  /* window 3 (from frame 180) needs frame 304 */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  /* a clip leaves its span after its first frame: reported as latency */
+  if (gst_pad_peer_query (h->sinkpad, q))
+    {
+      GstClockTime min;
+
+      gst_query_parse_latency (q, NULL, &min, NULL);
+      latency_ns = min;
+    }
+  fail_unless_equals_uint64 (latency_ns, 32 * 4 * GST_SECOND / 30 + 1);
+  gst_query_unref (q);
+  gst_harness_teardown (h);
+  g_free (source);
+  g_free (pts);
+}
+
+GST_END_TEST;
+
 /* A 30 fps timeline that lost frames (a variable-rate / dropping source):
  * every sample is the last frame received at or before its time, so the
  * clip keeps its 8.27 s span instead of stretching over more time. */
@@ -889,6 +932,7 @@ static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_preset_overrides),
   UPM_CHECK_TEST (test_k400_30fps),
   UPM_CHECK_TEST (test_k400_25fps),
+  UPM_CHECK_TEST (test_k400_overrides),
   UPM_CHECK_TEST (test_k400_dropped_frames),
   UPM_CHECK_TEST (test_k400_short_stream),
   UPM_CHECK_TEST (test_k400_flush),
