@@ -482,6 +482,10 @@ gst_upm_head_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_copy_segment (event, &self->segment);
       return gst_upm_head_queue_push_event (self->queue, event);
 
+    case GST_EVENT_EOS:
+      gst_upm_head_views_finish (&self->views, GST_ELEMENT (self));
+      return gst_upm_head_queue_push_event (self->queue, event);
+
     case GST_EVENT_STREAM_START:
       gst_upm_head_queue_stream_start (self->queue);
       return gst_upm_head_queue_push_event (self->queue, event);

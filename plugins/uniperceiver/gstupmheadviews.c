@@ -30,6 +30,13 @@ gst_upm_head_views_abandon (GstUpmHeadViews *views, GstElement *element)
   gst_upm_head_views_reset (views);
 }
 
+void
+gst_upm_head_views_finish (GstUpmHeadViews *views, GstElement *element)
+{
+  if (views->clip != NULL)
+    gst_upm_head_views_abandon (views, element);
+}
+
 /* Appends the rows and the view record of @buf (taken) to the clip. */
 static void
 gst_upm_head_views_append (

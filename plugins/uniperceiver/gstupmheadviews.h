@@ -23,6 +23,10 @@ typedef struct
 /* Drops a clip being collected (flush, stop). */
 void gst_upm_head_views_reset (GstUpmHeadViews *views);
 
+/* The end of a stream: a clip still collecting is dropped with a warning
+ * posted on @element (its other views never came). */
+void gst_upm_head_views_finish (GstUpmHeadViews *views, GstElement *element);
+
 /* Takes @buf. A buffer without views (or a clip of one view) is *@clip at
  * once; the views of a clip are collected until the last one, when *@clip
  * holds all their rows, one after the other, in view order of arrival,

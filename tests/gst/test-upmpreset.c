@@ -758,6 +758,75 @@ GST_START_TEST (test_head_average)
 
 GST_END_TEST;
 
+/* upmbin preset=k400: the tokenizer samples the views, the head averages
+ * them: one result per clip, 12 views recorded. */
+GST_START_TEST (test_bin_k400)
+{
+  gchar *desc = g_strdup_printf (
+      "upmbin model=%s preset=k400 labels=\"%s\"", t8_path, LABELS);
+  GstHarness *h = gst_harness_new_parse (desc);
+  GstClockTime *pts = constant_rate_pts (249, 30, 1);
+  gchar *caps = video_caps (30, 1);
+  GstUpmViewMeta **vms;
+  GstBuffer *out;
+  guint n_views = 0;
+
+  gst_harness_set_src_caps_str (h, caps);
+  push_frames (h, 0, 249, pts, NULL);
+  out = upm_test_pull_patiently (h);
+  fail_unless (out != NULL);
+  fail_unless (gst_buffer_get_upm_result_meta (out) != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (out), 0);
+  vms = gst_buffer_get_upm_view_metas (out, &n_views);
+  fail_unless_equals_int (n_views, K400_VIEWS);
+  fail_unless_equals_int (vms[11]->temporal_view, 3);
+  fail_unless_equals_int (vms[11]->crop, 2);
+  fail_unless_equals_uint64 (vms[11]->frames[7], 31 * K400_STRIDE);
+  g_free (vms);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (caps);
+  g_free (pts);
+  g_free (desc);
+}
+
+GST_END_TEST;
+
+/* A clip whose views stop early (EOS after 6 of 12) gives no result and a
+ * warning that says how many views were lost. */
+GST_START_TEST (test_head_lost_views)
+{
+  GPtrArray *views = k400_hidden_views ();
+  gchar *desc = g_strdup_printf (
+      "upmhead model=%s preset=k400 labels=\"%s\"", t8_path, LABELS);
+  GstHarness *h = gst_harness_new_parse (desc);
+  GstBus *bus = upm_test_bus_for (h->element);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  gst_harness_set_src_caps_str (
+      h, "application/x-upm-hidden, modality=video, task=classify, dim=64");
+  for (guint k = 0; k < 6; k++)
+    fail_unless_equals_int (
+        gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (views, k))),
+        GST_FLOW_OK);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  gst_message_parse_warning (msg, &err, NULL);
+  fail_unless (strstr (err->message, "lost 6 of its 12 views") != NULL, "%s",
+      err->message);
+  g_clear_error (&err);
+  gst_message_unref (msg);
+  fail_unless (gst_harness_try_pull (h) == NULL);
+  upm_test_drop_bus (bus);
+  gst_harness_teardown (h);
+  g_free (desc);
+  g_ptr_array_unref (views);
+}
+
+GST_END_TEST;
+
 /* msvd-caption: one view of 4 frames 32/30 s apart; one caption that
  * records them. */
 GST_START_TEST (test_msvd_caption)
@@ -939,6 +1008,8 @@ static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_unsuited_preset),
   UPM_CHECK_TEST (test_caption_views_refused),
   UPM_CHECK_TEST (test_head_average),
+  UPM_CHECK_TEST (test_head_lost_views),
+  UPM_CHECK_TEST (test_bin_k400),
   UPM_CHECK_TEST (test_msvd_caption),
   UPM_CHECK_TEST (test_one_frame_stream),
   UPM_CHECK_TEST (test_imagenet_still),
