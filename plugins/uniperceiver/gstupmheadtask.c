@@ -148,9 +148,7 @@ gst_upm_head_task_scale (
 
   if (task->task == GST_UPM_TASK_RETRIEVE)
     return UPM_SCALE_RETRIEVE;
-  /* a classification preset: its benchmark's scale (video or image) */
-  if (task->preset != NULL && task->preset->task == UPM_TASK_CLASSIFICATION)
-    return task->preset->scale;
+  /* still images (a one-frame stream under a video preset too) */
   if (modality == NULL || !g_str_equal (modality, "video"))
     return UPM_SCALE_IMG_CLS;
   clip = gst_buffer_get_custom_meta (in, GST_UPM_CLIP_META_NAME);
@@ -159,6 +157,9 @@ gst_upm_head_task_scale (
           gst_custom_meta_get_structure (clip), "frames", &frames)
       && frames == 1)
     return UPM_SCALE_IMG_CLS;
+  /* video clips of a classification preset: its benchmark's scale */
+  if (task->preset != NULL && task->preset->task == UPM_TASK_CLASSIFICATION)
+    return task->preset->scale;
   return UPM_SCALE_VIDEO_CLS;
 }
 

@@ -47,6 +47,8 @@ struct _GstUpmTimeSampler
   gboolean discont;     /* the next clip is the first after a reset */
   gboolean first_drawn; /* the stream's first window has left */
   gdouble last_end;     /* the end of the last frame, s (-1: none) */
+  gpointer last_pool;   /* the pool of the last frame held, not a ref */
+  gboolean last_pool_bounded;
 };
 
 static void
@@ -402,6 +404,35 @@ emit_complete (GstUpmTimeSampler *s, GPtrArray *out)
   return ok;
 }
 
+/* A window holds its span of frames (k400: 8.5 s), more than a pool of a
+ * few buffers (a hardware decoder's) has: the buffers of a pool with a
+ * maximum are copied, so that the pool is never drained while the window
+ * fills. Others (system memory, unbounded pools) are held as they are. */
+static gboolean
+pool_is_bounded (GstUpmTimeSampler *s, GstBuffer *buf)
+{
+  GstStructure *config;
+  guint min = 0, max = 0;
+
+  if (buf->pool == NULL)
+    return FALSE;
+  if (buf->pool == s->last_pool)
+    return s->last_pool_bounded;
+  config = gst_buffer_pool_get_config (buf->pool);
+  if (config != NULL)
+    {
+      gst_buffer_pool_config_get_params (config, NULL, NULL, &min, &max);
+      gst_structure_free (config);
+    }
+  /* only compared, never dereferenced: a new pool at the same address is
+   * asked again at worst one frame late */
+  s->last_pool = buf->pool;
+  s->last_pool_bounded = max != 0;
+  GST_DEBUG_OBJECT (s->element, "frames from a pool of %u..%u buffers: %s", min,
+      max, max != 0 ? "copied" : "held");
+  return s->last_pool_bounded;
+}
+
 /* Opens a window at the frame just added when its time has come. */
 static void
 maybe_open_window (GstUpmTimeSampler *s, const Frame *f)
@@ -445,7 +476,14 @@ gst_upm_time_sampler_add_frame (GstUpmTimeSampler *s, GstBuffer *buf,
               span_seconds (s)));
       return FALSE;
     }
-  f.buf = gst_buffer_ref (buf);
+  f.buf = pool_is_bounded (s, buf) ? gst_buffer_copy_deep (buf)
+                                   : gst_buffer_ref (buf);
+  if (f.buf == NULL)
+    {
+      GST_ELEMENT_ERROR (s->element, RESOURCE, NO_SPACE_LEFT,
+          ("Out of memory for a frame of the clip window."), (NULL));
+      return FALSE;
+    }
   g_array_append_val (s->frames, f);
   return emit_complete (s, out);
 }

@@ -16,7 +16,8 @@
  * window starts hop / 30 s after the previous one's start (hop 0: the
  * window's span), at the first frame at or after that time.
  *
- * The sampler holds the decoded frames (references, not copies) of the
+ * The sampler holds the decoded frames (references; copies of the buffers
+ * of a pool with a maximum, so that a decoder's pool is not drained) of the
  * windows in progress, at most the window's span of frames: the patches of
  * a frame cannot be made before the window is complete, since a stream
  * that ends early makes the window wrap around (a frame is then sampled

@@ -431,6 +431,52 @@ GST_START_TEST (test_k400_overrides)
 
 GST_END_TEST;
 
+/* Frames from a pool of 4 buffers (a hardware decoder's): the window of
+ * 249 frames does not drain it (the sampler copies them), and the clip is
+ * the same as from system memory. */
+GST_START_TEST (test_k400_bounded_pool)
+{
+  const guint n = 249;
+  GstClockTime *pts = constant_rate_pts (n, 30, 1);
+  guint *source = g_new (guint, n);
+  guint32 want[K400_SAMPLES];
+  GstHarness *h = tokenizer_harness ("k400", NULL, 30, 1);
+  GstBufferPool *pool = gst_video_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  gchar *caps_str = video_caps (30, 1);
+  GstCaps *caps = gst_caps_from_string (caps_str);
+
+  gst_buffer_pool_config_set_params (config, caps, WIDTH * HEIGHT * 3, 4, 4);
+  fail_unless (gst_buffer_pool_set_config (pool, config));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (guint i = 0; i < n; i++)
+    {
+      GstBufferPoolAcquireParams params
+          = { .flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT };
+      GstBuffer *buf = NULL;
+      guint8 *rgb = frame_pixels (i);
+
+      source[i] = i;
+      fail_unless_equals_int (
+          gst_buffer_pool_acquire_buffer (pool, &buf, &params), GST_FLOW_OK);
+      gst_buffer_fill (buf, 0, rgb, WIDTH * HEIGHT * 3);
+      GST_BUFFER_PTS (buf) = pts[i];
+      fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+      g_free (rgb);
+    }
+  upm_vision_sample_indices (300, 30.0, K400_SAMPLES, K400_STRIDE, 0, want);
+  pull_k400_clip (h, 0, want, pts, source, TRUE);
+  gst_harness_teardown (h);
+  gst_buffer_pool_set_active (pool, FALSE);
+  gst_object_unref (pool);
+  gst_caps_unref (caps);
+  g_free (caps_str);
+  g_free (source);
+  g_free (pts);
+}
+
+GST_END_TEST;
+
 /* A 30 fps timeline that lost frames (a variable-rate / dropping source):
  * every sample is the last frame received at or before its time, so the
  * clip keeps its 8.27 s span instead of stretching over more time. */
@@ -1002,6 +1048,7 @@ static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_k400_30fps),
   UPM_CHECK_TEST (test_k400_25fps),
   UPM_CHECK_TEST (test_k400_overrides),
+  UPM_CHECK_TEST (test_k400_bounded_pool),
   UPM_CHECK_TEST (test_k400_dropped_frames),
   UPM_CHECK_TEST (test_k400_short_stream),
   UPM_CHECK_TEST (test_k400_flush),
