@@ -47,6 +47,7 @@ struct _GstUpmTimeSampler
   gboolean discont;     /* the next clip is the first after a reset */
   gboolean first_drawn; /* the stream's first window has left */
   gdouble last_end;     /* the end of the last frame, s (-1: none) */
+  guint64 decided;      /* frames before it were released unless sampled */
   gpointer last_pool;   /* the pool of the last frame held, not a ref */
   gboolean last_pool_bounded;
 };
@@ -145,6 +146,7 @@ gst_upm_time_sampler_reset (GstUpmTimeSampler *s)
   s->next_start = 0.0;
   s->discont = TRUE;
   s->first_drawn = FALSE;
+  s->decided = 0;
   s->last_end = -1.0;
 }
 
@@ -306,6 +308,15 @@ emit_views (
       guint v = j % s->layout.views, i = j / s->layout.views;
       Frame *f = frame_at (s, first + indices[j]);
 
+      if (f->buf == NULL)
+        {
+          /* is_sampled() and upm_sample_by_time() disagree: a bug */
+          GST_ELEMENT_ERROR (s->element, CORE, FAILED,
+              ("Frame %" G_GUINT64_FORMAT " of a clip was released.", f->index),
+              (NULL));
+          ok = FALSE;
+          break;
+        }
       ok = frame_to_crops (
           s, f, patches + v * n_crops, (gsize)i * frame_floats, &err);
       if (!ok)
@@ -349,10 +360,10 @@ emit_views (
   return ok;
 }
 
-/* Samples the window starting at s->frames[@first]: TRUE when every target
- * has its frame (@end < 0: only the frames so far, none may come later;
- * else wrapping around at @end). */
-static gboolean
+/* Samples the window starting at s->frames[@first]: the number of targets
+ * that have their frame (@end < 0: only the frames so far, none may come
+ * later; else all, wrapping around at @end). */
+static guint
 sample_window (GstUpmTimeSampler *s, guint first, gdouble end, guint32 *indices)
 {
   guint n = s->frames->len - first;
@@ -364,7 +375,53 @@ sample_window (GstUpmTimeSampler *s, guint first, gdouble end, guint32 *indices)
   resolved = upm_sample_by_time (
       pts, n, end, s->targets, s->n_samples, (uint32_t *)indices);
   g_free (pts);
-  return resolved == s->n_samples;
+  return resolved;
+}
+
+/* Whether the frame at @p (not the last one) is the one a target of an
+ * open window takes: the last frame at or before the target, as
+ * upm_sample_by_time finds it (the same sums, the same slack). */
+static gboolean
+is_sampled (GstUpmTimeSampler *s, guint p)
+{
+  const Frame *f = frame_at (s, p), *next = frame_at (s, p + 1);
+
+  for (guint w = 0; w < s->windows->len; w++)
+    {
+      guint64 start = g_array_index (s->windows, guint64, w);
+      const Frame *ws;
+
+      if (start > f->index)
+        break; /* windows open in order */
+      ws = frame_at (s, frame_position (s, start));
+      for (guint j = 0; j < s->n_samples; j++)
+        {
+          gdouble t = ws->t + s->targets[j] + SLACK_S;
+
+          if (f->t <= t && t < next->t)
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* Once the stream's first window has left, a window that ends early is
+ * padded with its last frame, not wrapped around: a frame that no target
+ * takes is released as soon as the next frame shows it, and a window holds
+ * its samples only (frames x views) instead of its span of frames. */
+static void
+prune_frames (GstUpmTimeSampler *s)
+{
+  if (!s->first_drawn || s->frames->len < 2)
+    return;
+  for (guint p = 0; p + 1 < s->frames->len; p++)
+    {
+      Frame *f = frame_at (s, p);
+
+      if (f->index >= s->decided && f->buf != NULL && !is_sampled (s, p))
+        gst_clear_buffer (&f->buf);
+    }
+  s->decided = frame_at (s, s->frames->len - 1)->index;
 }
 
 /* Drops the frames no open window needs. */
@@ -394,13 +451,14 @@ emit_complete (GstUpmTimeSampler *s, GPtrArray *out)
     {
       guint first = frame_position (s, g_array_index (s->windows, guint64, 0));
 
-      if (!sample_window (s, first, -1.0, indices))
+      if (sample_window (s, first, -1.0, indices) < s->n_samples)
         break;
       ok = emit_views (s, first, indices, out);
       g_array_remove_index (s->windows, 0);
     }
   g_free (indices);
   release_frames (s);
+  prune_frames (s);
   return ok;
 }
 
@@ -534,7 +592,20 @@ gst_upm_time_sampler_drain (GstUpmTimeSampler *s, gboolean pad, GPtrArray *out)
           g_array_remove_index (s->windows, 0);
           continue;
         }
-      sample_window (s, first, end, indices);
+      if (!s->first_drawn)
+        sample_window (s, first, end, indices);
+      else
+        {
+          /* the samples past the end repeat the last frame */
+          guint n = sample_window (s, first, -1.0, indices);
+
+          for (guint j = n; j < s->n_samples; j++)
+            indices[j] = s->frames->len - 1 - first;
+          GST_DEBUG_OBJECT (s->element,
+              "padding the last window (%.2f s of %.2f s): %u of %u samples "
+              "repeat its last frame",
+              covered, span_seconds (s), s->n_samples - n, s->n_samples);
+        }
       ok = emit_views (s, first, indices, out);
       g_array_remove_index (s->windows, 0);
     }

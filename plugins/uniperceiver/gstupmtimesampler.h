@@ -18,10 +18,12 @@
  *
  * The sampler holds the decoded frames (references; copies of the buffers
  * of a pool with a maximum, so that a decoder's pool is not drained) of the
- * windows in progress, at most the window's span of frames: the patches of
- * a frame cannot be made before the window is complete, since a stream
- * that ends early makes the window wrap around (a frame is then sampled
- * again, as the official sampler takes indices modulo the frame count).
+ * windows in progress. Until the stream's first window is complete, all of
+ * them (the window's span of frames): a stream shorter than the window
+ * makes it wrap around (frames are sampled again, as the official sampler
+ * takes indices modulo the frame count), so any frame may be needed. After
+ * it, only the frames a window samples (frames x views per window); a later
+ * window that ends early repeats its last frame.
  * Embedded in its element, which serialises the calls (stream lock).
  */
 #ifndef __GST_UPM_TIME_SAMPLER_H__
@@ -86,10 +88,11 @@ GstBuffer *gst_upm_time_sampler_single_frame (
     GstUpmTimeSampler *s, guint64 *index);
 
 /* The end of the stream (EOS, new segment): the windows in progress are
- * completed by wrapping around the frames they have (the first window of
- * the stream always, with a warning that the video is shorter than the
- * preset; later ones when @pad and they hold at least half of the span),
- * their views appended to @out; then reset. FALSE with an error posted. */
+ * completed, their views appended to @out; then reset. The first window of
+ * the stream always, wrapping around the frames it has, with a warning that
+ * the video is shorter than the preset; later ones when @pad and they hold
+ * at least half of the span, their last frame repeated. FALSE with an
+ * error posted. */
 gboolean gst_upm_time_sampler_drain (
     GstUpmTimeSampler *s, gboolean pad, GPtrArray *out);
 

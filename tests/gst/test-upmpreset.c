@@ -568,6 +568,35 @@ GST_START_TEST (test_k400_short_stream)
 
 GST_END_TEST;
 
+/* A later window that the stream ends in, with at least half of its span:
+ * at EOS its samples past the end repeat its last frame (frames no sample
+ * takes were released as they came, the sampled ones are intact). */
+GST_START_TEST (test_k400_padded_tail)
+{
+  const guint n = 400;
+  GstClockTime *pts = constant_rate_pts (n, 30, 1);
+  guint *source = g_new (guint, n);
+  guint32 want[K400_SAMPLES];
+  GstHarness *h = tokenizer_harness ("k400", NULL, 30, 1);
+
+  for (guint i = 0; i < n; i++)
+    source[i] = i;
+  push_frames (h, 0, n, pts, NULL);
+  upm_vision_sample_indices (n, 30.0, K400_SAMPLES, K400_STRIDE, 0, want);
+  pull_k400_clip (h, 0, want, pts, source, FALSE);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  /* window 2 from frame 256 (8.53 s) to 13.33 s: 4.8 of 8.53 s */
+  gst_harness_push_event (h, gst_event_new_eos ());
+  for (guint j = 0; j < K400_SAMPLES; j++)
+    want[j] = MIN (256 + j * K400_STRIDE, n - 1);
+  pull_k400_clip (h, 1, want, pts, source, TRUE);
+  gst_harness_teardown (h);
+  g_free (source);
+  g_free (pts);
+}
+
+GST_END_TEST;
+
 /* A flushing seek: the window in progress is forgotten, the next frame
  * starts a window and counts from 0. */
 GST_START_TEST (test_k400_flush)
@@ -1051,6 +1080,7 @@ static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_k400_bounded_pool),
   UPM_CHECK_TEST (test_k400_dropped_frames),
   UPM_CHECK_TEST (test_k400_short_stream),
+  UPM_CHECK_TEST (test_k400_padded_tail),
   UPM_CHECK_TEST (test_k400_flush),
   UPM_CHECK_TEST (test_unsuited_preset),
   UPM_CHECK_TEST (test_caption_views_refused),
