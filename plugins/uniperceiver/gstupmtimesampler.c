@@ -48,6 +48,7 @@ struct _GstUpmTimeSampler
   gboolean first_drawn; /* the stream's first window has left */
   gdouble last_end;     /* the end of the last frame, s (-1: none) */
   guint64 decided;      /* frames before it were released unless sampled */
+  gboolean may_wrap;    /* the stream may end before its first window */
   gpointer last_pool;   /* the pool of the last frame held, not a ref */
   gboolean last_pool_bounded;
 };
@@ -146,6 +147,7 @@ gst_upm_time_sampler_reset (GstUpmTimeSampler *s)
   s->next_start = 0.0;
   s->discont = TRUE;
   s->first_drawn = FALSE;
+  s->may_wrap = TRUE;
   s->decided = 0;
   s->last_end = -1.0;
 }
@@ -412,7 +414,7 @@ is_sampled (GstUpmTimeSampler *s, guint p)
 static void
 prune_frames (GstUpmTimeSampler *s)
 {
-  if (!s->first_drawn || s->frames->len < 2)
+  if ((s->may_wrap && !s->first_drawn) || s->frames->len < 2)
     return;
   for (guint p = 0; p + 1 < s->frames->len; p++)
     {
@@ -548,6 +550,18 @@ gst_upm_time_sampler_add_frame (GstUpmTimeSampler *s, GstBuffer *buf,
 
 /* ------------------------------------------------------------ drain */
 
+gboolean
+gst_upm_time_sampler_is_fresh (const GstUpmTimeSampler *s)
+{
+  return s->n_in == 0;
+}
+
+void
+gst_upm_time_sampler_set_no_wrap (GstUpmTimeSampler *s)
+{
+  s->may_wrap = FALSE;
+}
+
 GstBuffer *
 gst_upm_time_sampler_single_frame (GstUpmTimeSampler *s, guint64 *index)
 {
@@ -592,7 +606,7 @@ gst_upm_time_sampler_drain (GstUpmTimeSampler *s, gboolean pad, GPtrArray *out)
           g_array_remove_index (s->windows, 0);
           continue;
         }
-      if (!s->first_drawn)
+      if (!s->first_drawn && s->may_wrap)
         sample_window (s, first, end, indices);
       else
         {

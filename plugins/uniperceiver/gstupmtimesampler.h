@@ -19,11 +19,12 @@
  * The sampler holds the decoded frames (references; copies of the buffers
  * of a pool with a maximum, so that a decoder's pool is not drained) of the
  * windows in progress. Until the stream's first window is complete, all of
- * them (the window's span of frames): a stream shorter than the window
- * makes it wrap around (frames are sampled again, as the official sampler
- * takes indices modulo the frame count), so any frame may be needed. After
- * it, only the frames a window samples (frames x views per window); a later
- * window that ends early repeats its last frame.
+ * them (the window's span of frames), unless the stream is known to be
+ * longer (gst_upm_time_sampler_set_no_wrap): a stream shorter than the
+ * window makes it wrap around (frames are sampled again, as the official
+ * sampler takes indices modulo the frame count), so any frame may be
+ * needed. After it, only the frames a window samples (frames x views per
+ * window); a later window that ends early repeats its last frame.
  * Embedded in its element, which serialises the calls (stream lock).
  */
 #ifndef __GST_UPM_TIME_SAMPLER_H__
@@ -80,6 +81,15 @@ void gst_upm_time_sampler_reset (GstUpmTimeSampler *s);
  * first. FALSE with an element error posted. */
 gboolean gst_upm_time_sampler_add_frame (GstUpmTimeSampler *s, GstBuffer *frame,
     const GstVideoInfo *info, GPtrArray *out);
+
+/* TRUE before the first frame (of the stream, or after a reset). */
+gboolean gst_upm_time_sampler_is_fresh (const GstUpmTimeSampler *s);
+
+/* The stream is known to outlast its first window (a duration beyond the
+ * span, a live source): its first window cannot wrap around, so that its
+ * frames no sample takes are released from the start too (else they are
+ * held until the first window is complete). Until the next reset. */
+void gst_upm_time_sampler_set_no_wrap (GstUpmTimeSampler *s);
 
 /* The frame of a stream that so far is one frame (a still image sent as
  * video), nothing sampled yet; NULL otherwise. *@index: its stream index.

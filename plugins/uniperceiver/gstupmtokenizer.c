@@ -636,6 +636,34 @@ gst_upm_tokenizer_frame_to_patches (
 
 /* ------------------------------------------------------------ chain */
 
+/* At the first frame sampled by time: a stream known to outlast the first
+ * window (its duration, or a live source) lets the sampler hold only the
+ * frames it samples from the start. */
+static void
+gst_upm_tokenizer_ask_stream_length (GstUpmTokenizer *self, GstBuffer *first)
+{
+  GstClockTime span = gst_upm_time_sampler_span (self->sampler);
+  GstClockTime pts = GST_BUFFER_PTS (first);
+  GstQuery *query = gst_query_new_latency ();
+  gint64 duration = -1;
+  gboolean live = FALSE;
+
+  if (gst_pad_peer_query (self->sinkpad, query))
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  gst_query_unref (query);
+  if (!live)
+    gst_pad_peer_query_duration (self->sinkpad, GST_FORMAT_TIME, &duration);
+  if (!live
+      && (duration < 0 || !GST_CLOCK_TIME_IS_VALID (pts)
+          || (GstClockTime)duration < pts + span))
+    return;
+  GST_DEBUG_OBJECT (self,
+      "the stream outlasts its first window (%s, duration %" GST_TIME_FORMAT
+      "): holding only the sampled frames",
+      live ? "live" : "not live", GST_TIME_ARGS (duration));
+  gst_upm_time_sampler_set_no_wrap (self->sampler);
+}
+
 /* The chain functions of the modes read @buf (the caller unrefs it) and
  * set *@out to what to push, if anything; they return the flow otherwise. */
 
@@ -653,6 +681,8 @@ gst_upm_tokenizer_chain_video (
       self->restore_caps = FALSE;
       gst_pad_set_caps (self->srcpad, self->video_out_caps);
     }
+  if (self->sampler != NULL && gst_upm_time_sampler_is_fresh (self->sampler))
+    gst_upm_tokenizer_ask_stream_length (self, buf);
   if (self->sampler != NULL)
     {
       GPtrArray *views = g_ptr_array_new ();

@@ -86,20 +86,29 @@ video_caps (gint fps_n, gint fps_d)
       HEIGHT, fps_n, fps_d);
 }
 
-/* upmtokenizer model=t8 preset=@preset @props, playing at @fps_n/@fps_d. */
+/* upmtokenizer model=t8 preset=@preset @props, playing at @fps_n/@fps_d,
+ * fed by a source that is live or not (a file of unknown duration). */
 static GstHarness *
-tokenizer_harness (
-    const gchar *preset, const gchar *props, gint fps_n, gint fps_d)
+tokenizer_harness_live (const gchar *preset, const gchar *props, gint fps_n,
+    gint fps_d, gboolean live)
 {
   gchar *desc = g_strdup_printf ("upmtokenizer model=%s preset=%s %s", t8_path,
       preset, props ? props : "");
   GstHarness *h = gst_harness_new_parse (desc);
   gchar *caps = video_caps (fps_n, fps_d);
 
+  gst_harness_set_live (h, live);
   gst_harness_set_src_caps_str (h, caps);
   g_free (caps);
   g_free (desc);
   return h;
+}
+
+static GstHarness *
+tokenizer_harness (
+    const gchar *preset, const gchar *props, gint fps_n, gint fps_d)
+{
+  return tokenizer_harness_live (preset, props, fps_n, fps_d, FALSE);
 }
 
 /* Pushes source frames @from .. @to - 1 of which @keep says TRUE, at the
@@ -396,8 +405,9 @@ GST_START_TEST (test_k400_overrides)
   GstClockTime *pts = constant_rate_pts (n, 30, 1);
   guint *source = g_new (guint, n);
   guint32 want[K400_SAMPLES];
-  GstHarness *h
-      = tokenizer_harness ("k400", "frame-stride=4 clip-hop=60", 30, 1);
+  /* live, where the latency matters */
+  GstHarness *h = tokenizer_harness_live (
+      "k400", "frame-stride=4 clip-hop=60", 30, 1, TRUE);
   guint64 latency_ns = 0;
   GstQuery *q = gst_query_new_latency ();
 
@@ -488,7 +498,8 @@ GST_START_TEST (test_k400_dropped_frames)
   gboolean *keep = g_new (gboolean, n);
   guint *source = g_new (guint, n);
   guint32 want[K400_SAMPLES];
-  GstHarness *h = tokenizer_harness ("k400", NULL, 30, 1);
+  /* live: the sampler holds only the frames it samples from the start */
+  GstHarness *h = tokenizer_harness_live ("k400", NULL, 30, 1, TRUE);
   guint m = 0;
 
   /* drop 2 of every 5 frames, and a whole second (frames 90..119) */
@@ -590,6 +601,37 @@ GST_START_TEST (test_k400_padded_tail)
   for (guint j = 0; j < K400_SAMPLES; j++)
     want[j] = MIN (256 + j * K400_STRIDE, n - 1);
   pull_k400_clip (h, 1, want, pts, source, TRUE);
+  gst_harness_teardown (h);
+  g_free (source);
+  g_free (pts);
+}
+
+GST_END_TEST;
+
+/* A live stream is taken to outlast its first window (nothing is held for
+ * a wrap around): one that ends early anyway repeats its last frame, and
+ * the warning still says the video was shorter than the preset. */
+GST_START_TEST (test_k400_short_live)
+{
+  const guint n = 60;
+  GstClockTime *pts = constant_rate_pts (n, 30, 1);
+  guint *source = g_new (guint, n);
+  guint32 want[K400_SAMPLES];
+  GstHarness *h = tokenizer_harness_live ("k400", NULL, 30, 1, TRUE);
+  GstBus *bus = upm_test_bus_for (h->element);
+  GstMessage *msg;
+
+  for (guint i = 0; i < n; i++)
+    source[i] = i;
+  push_frames (h, 0, n, pts, NULL);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  for (guint j = 0; j < K400_SAMPLES; j++)
+    want[j] = MIN (j * K400_STRIDE, n - 1);
+  pull_k400_clip (h, 0, want, pts, source, TRUE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  gst_message_unref (msg);
+  upm_test_drop_bus (bus);
   gst_harness_teardown (h);
   g_free (source);
   g_free (pts);
@@ -1081,6 +1123,7 @@ static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_k400_dropped_frames),
   UPM_CHECK_TEST (test_k400_short_stream),
   UPM_CHECK_TEST (test_k400_padded_tail),
+  UPM_CHECK_TEST (test_k400_short_live),
   UPM_CHECK_TEST (test_k400_flush),
   UPM_CHECK_TEST (test_unsuited_preset),
   UPM_CHECK_TEST (test_caption_views_refused),
