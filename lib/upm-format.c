@@ -167,6 +167,77 @@ route_head (GString *s, gboolean first, guint layer, const char *gate,
   upm_json_string_or_null (s, segment);
 }
 
+/* ------------------------------------------------------------ views */
+
+static void
+json_u64s (GString *s, const guint64 *v, guint n)
+{
+  g_string_append_c (s, '[');
+  for (guint i = 0; i < n; i++)
+    {
+      if (i)
+        g_string_append_c (s, ',');
+      if (v[i] == UPM_FORMAT_TIME_NONE)
+        g_string_append (s, "null");
+      else
+        g_string_append_printf (s, "%" G_GUINT64_FORMAT, v[i]);
+    }
+  g_string_append_c (s, ']');
+}
+
+static void
+json_seconds (GString *s, const guint64 *ns, guint n)
+{
+  g_string_append_c (s, '[');
+  for (guint i = 0; i < n; i++)
+    {
+      if (i)
+        g_string_append_c (s, ',');
+      json_double (s,
+          ns[i] == UPM_FORMAT_TIME_NONE ? NAN : (double)ns[i] / NS_PER_SECOND);
+    }
+  g_string_append_c (s, ']');
+}
+
+void
+upm_format_views_json (GString *s, const UpmFormatView *views, guint n)
+{
+  g_string_append_c (s, '[');
+  for (guint i = 0; i < n; i++)
+    {
+      const UpmFormatView *v = &views[i];
+
+      g_string_append_printf (s,
+          "%s{\"view\":%u,\"views\":%u,\"temporal_view\":%u,\"crop\":%u",
+          i ? "," : "", v->view, v->n_views, v->temporal_view, v->crop);
+      json_key (s, "frames");
+      json_u64s (s, v->frames, v->n_frames);
+      json_key (s, "pts");
+      json_u64s (s, v->pts, v->n_frames);
+      json_key (s, "pts_seconds");
+      json_seconds (s, v->pts, v->n_frames);
+      g_string_append (s, ",\"box\":{\"x\":");
+      json_double (s, v->x);
+      json_key (s, "y");
+      json_double (s, v->y);
+      json_key (s, "width");
+      json_double (s, v->width);
+      json_key (s, "height");
+      json_double (s, v->height);
+      g_string_append (s, "}}");
+    }
+  g_string_append_c (s, ']');
+}
+
+static void
+json_views (GString *s, const UpmFormatRecord *r)
+{
+  if (r->n_views == 0 || r->views == NULL)
+    return;
+  json_key (s, "views");
+  upm_format_views_json (s, r->views, r->n_views);
+}
+
 /* ------------------------------------------------------ JSON, line shape */
 
 static gboolean
@@ -192,6 +263,11 @@ line_scores (GString *s, const UpmFormatRecord *r)
       upm_json_string_or_null (s, sc->label);
       json_key (s, "score");
       upm_json_number (s, sc->logit);
+      if (r->scores.kind != NULL)
+        {
+          json_key (s, "score_kind");
+          upm_json_string (s, r->scores.kind);
+        }
       if (!retrieve)
         {
           json_key (s, "prob");
@@ -247,6 +323,7 @@ json_line (GString *s, const UpmFormatRecord *r)
     line_scores (s, r);
   if (r->routing.present)
     line_routing (s, &r->routing);
+  json_views (s, r);
   g_string_append_c (s, '}');
 }
 
@@ -268,6 +345,11 @@ metas_scores (GString *s, const UpmFormatRecord *r)
   upm_json_string_or_null (s, r->task);
   g_string_append_c (s, ',');
   json_span (s, &r->scores.span);
+  if (r->scores.kind != NULL)
+    {
+      json_key (s, "score_kind");
+      upm_json_string (s, r->scores.kind);
+    }
   g_string_append (s, ",\"scores\":[");
   for (i = 0; i < r->scores.n_items; i++)
     {
@@ -365,6 +447,7 @@ json_metas (GString *s, const UpmFormatRecord *r)
     metas_caption (s, &r->caption);
   if (r->routing.present)
     metas_routing (s, &r->routing);
+  json_views (s, r);
   g_string_append_c (s, '}');
 }
 

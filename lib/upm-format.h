@@ -101,6 +101,9 @@ typedef struct
   UpmFormatSpan span;
   const UpmFormatScore *items; /* best first */
   guint n_items;
+  /* what the "logit" of a score is: "cosine" (retrieval presets: the plain
+   * cosine, as officially), NULL: cosine x logit scale (not written) */
+  const char *kind;
 } UpmFormatScores;
 
 typedef struct
@@ -127,6 +130,18 @@ typedef struct
   guint visual_begin, grid_width, grid_height, grid_frames;
 } UpmFormatRouting;
 
+/* One view of a clip (a task preset's temporal view x crop): what the
+ * model looked at. */
+typedef struct
+{
+  guint view, n_views;       /* this view of the clip's n_views */
+  guint temporal_view, crop; /* which temporal view, which crop */
+  guint n_frames;
+  const guint64 *frames;      /* source frame indices, counted in the stream */
+  const guint64 *pts;         /* their timestamps (ns, UPM_FORMAT_TIME_NONE) */
+  double x, y, width, height; /* the crop in source pixels */
+} UpmFormatView;
+
 typedef struct
 {
   const char *task;  /* "classify", "retrieve", "text-classify", "caption" */
@@ -136,6 +151,8 @@ typedef struct
   UpmFormatScores scores;
   UpmFormatCaption caption;
   UpmFormatRouting routing;
+  const UpmFormatView *views; /* both JSON shapes: "views" when n_views */
+  guint n_views;
 } UpmFormatRecord;
 
 /* "text", "json", "webvtt" (or "vtt"), "srt". */
@@ -149,6 +166,13 @@ G_GNUC_INTERNAL void upm_format_header (GString *s, UpmFormat format);
  * the cues from 1; SRT numbers them). */
 G_GNUC_INTERNAL void upm_format_record (
     GString *s, const UpmFormatRecord *r, UpmFormat format, guint index);
+
+/* The views as a JSON array (both shapes write it as "views"):
+ * [{"view":0,"views":12,"temporal_view":0,"crop":0,"frames":[0,32,...],
+ *   "pts":[0,1066666666,...],"pts_seconds":[0.0,1.0666666666666667,...],
+ *   "box":{"x":37.14,"y":0.0,"width":240.0,"height":240.0}},...] */
+G_GNUC_INTERNAL void upm_format_views_json (
+    GString *s, const UpmFormatView *views, guint n);
 
 /* One JSON object, no newline. */
 G_GNUC_INTERNAL void upm_format_json (

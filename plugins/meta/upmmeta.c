@@ -21,12 +21,15 @@ static void caption_free_fields (GstMeta *meta);
 static GstMeta *caption_copy (GstBuffer *dest, GstMeta *meta);
 static void routing_free_fields (GstMeta *meta);
 static GstMeta *routing_copy (GstBuffer *dest, GstMeta *meta);
+static void view_free_fields (GstMeta *meta);
+static GstMeta *view_copy (GstBuffer *dest, GstMeta *meta);
 
 typedef enum
 {
   META_RESULT,
   META_CAPTION,
   META_ROUTING,
+  META_VIEW,
   N_METAS
 } MetaKind;
 
@@ -50,11 +53,12 @@ static const MetaClass meta_classes[N_METAS] = {
   META_CLASS (GstUpmResultMeta, result_free_fields, result_copy),
   META_CLASS (GstUpmCaptionMeta, caption_free_fields, caption_copy),
   META_CLASS (GstUpmRoutingMeta, routing_free_fields, routing_copy),
+  META_CLASS (GstUpmViewMeta, view_free_fields, view_copy),
 };
 
 static GType meta_api (MetaKind kind);
 
-/* The class of @meta, one of ours: result, caption, else routing. */
+/* The class of @meta, one of ours: result, caption, routing, else view. */
 static const MetaClass *
 meta_class (const GstMeta *meta)
 {
@@ -169,6 +173,7 @@ result_free_fields (GstMeta *meta)
   GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
 
   g_free (m->task);
+  g_free (m->score_kind);
   upm_scores_free (m->scores, m->n_scores);
 }
 
@@ -176,9 +181,22 @@ static GstMeta *
 result_copy (GstBuffer *dest, GstMeta *meta)
 {
   GstUpmResultMeta *m = (GstUpmResultMeta *)meta;
-
-  return (GstMeta *)gst_buffer_add_upm_result_meta (
+  GstUpmResultMeta *copy = gst_buffer_add_upm_result_meta (
       dest, m->task, m->pts, m->duration, m->scores, m->n_scores);
+
+  if (copy != NULL)
+    gst_upm_result_meta_set_score_kind (copy, m->score_kind);
+  return (GstMeta *)copy;
+}
+
+void
+gst_upm_result_meta_set_score_kind (
+    GstUpmResultMeta *meta, const gchar *score_kind)
+{
+  g_return_if_fail (meta != NULL);
+
+  g_free (meta->score_kind);
+  meta->score_kind = g_strdup (score_kind);
 }
 
 GstUpmResultMeta *
@@ -403,6 +421,99 @@ gst_upm_gate_name (GstUpmGate gate)
   return "unknown";
 }
 
+/* ------------------------------------------------------------------ view */
+
+static void
+view_free_fields (GstMeta *meta)
+{
+  GstUpmViewMeta *m = (GstUpmViewMeta *)meta;
+
+  g_free (m->frames);
+  g_free (m->frame_pts);
+}
+
+static GstMeta *
+view_copy (GstBuffer *dest, GstMeta *meta)
+{
+  return (GstMeta *)gst_buffer_copy_upm_view_meta (
+      dest, (GstUpmViewMeta *)meta);
+}
+
+GstUpmViewMeta *
+gst_buffer_add_upm_view_meta (GstBuffer *buffer, guint64 clip_id, guint view,
+    guint n_views, guint temporal_view, guint crop, const guint64 *frames,
+    const GstClockTime *frame_pts, guint n_frames, const GstUpmViewBox *box,
+    GstClockTime pts, GstClockTime duration)
+{
+  GstUpmViewMeta *m;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (n_frames == 0 || (frames && frame_pts), NULL);
+
+  m = add_meta (buffer, GST_UPM_VIEW_META_INFO, pts, duration);
+  if (!m)
+    return NULL;
+  m->clip_id = clip_id;
+  m->view = view;
+  m->n_views = n_views;
+  m->temporal_view = temporal_view;
+  m->crop = crop;
+  m->n_frames = n_frames;
+  m->frames = n_frames ? g_memdup2 (frames, n_frames * sizeof (guint64)) : NULL;
+  m->frame_pts = n_frames
+                     ? g_memdup2 (frame_pts, n_frames * sizeof (GstClockTime))
+                     : NULL;
+  if (box != NULL)
+    m->box = *box;
+  return m;
+}
+
+GstUpmViewMeta *
+gst_buffer_copy_upm_view_meta (GstBuffer *dest, const GstUpmViewMeta *src)
+{
+  g_return_val_if_fail (src != NULL, NULL);
+
+  return gst_buffer_add_upm_view_meta (dest, src->clip_id, src->view,
+      src->n_views, src->temporal_view, src->crop, src->frames, src->frame_pts,
+      src->n_frames, &src->box, src->pts, src->duration);
+}
+
+static gint
+compare_views (gconstpointer a, gconstpointer b)
+{
+  const GstUpmViewMeta *va = *(GstUpmViewMeta *const *)a;
+  const GstUpmViewMeta *vb = *(GstUpmViewMeta *const *)b;
+
+  if (va->clip_id != vb->clip_id)
+    return va->clip_id < vb->clip_id ? -1 : 1;
+  return va->view < vb->view ? -1 : (va->view > vb->view);
+}
+
+GstUpmViewMeta **
+gst_buffer_get_upm_view_metas (GstBuffer *buffer, guint *n_views)
+{
+  GPtrArray *views;
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (n_views != NULL, NULL);
+
+  views = g_ptr_array_new ();
+  while ((meta = gst_buffer_iterate_meta_filtered (
+              buffer, &state, GST_UPM_VIEW_META_API_TYPE)))
+    g_ptr_array_add (views, meta);
+  /* metas are added at the head of the buffer's list: order by view */
+  g_ptr_array_sort (views, compare_views);
+  *n_views = views->len;
+  if (views->len == 0)
+    {
+      g_ptr_array_free (views, TRUE);
+      return NULL;
+    }
+  return (GstUpmViewMeta **)g_ptr_array_free (views, FALSE);
+}
+
 /* gst_upm_<name>_meta_api_get_type () and gst_upm_<name>_meta_get_info () */
 #define DEFINE_META_GETTERS(name, kind)                                        \
   GType gst_upm_##name##_meta_api_get_type (void)                              \
@@ -417,6 +528,7 @@ gst_upm_gate_name (GstUpmGate gate)
 DEFINE_META_GETTERS (result, META_RESULT)
 DEFINE_META_GETTERS (caption, META_CAPTION)
 DEFINE_META_GETTERS (routing, META_ROUTING)
+DEFINE_META_GETTERS (view, META_VIEW)
 
 /* ------------------------------------------------------------------ JSON */
 
@@ -437,6 +549,7 @@ typedef struct
   UpmFormatScore *scores;
   UpmFormatRoute *routes;
   UpmFormatTokenRoute *token_routes;
+  UpmFormatView *views;
 } MetasRecord;
 
 static void
@@ -453,6 +566,7 @@ add_result (MetasRecord *r, const GstUpmResultMeta *m)
       r->scores[i].prob = m->scores[i].prob;
     }
   r->rec.task = m->task;
+  r->rec.scores.kind = m->score_kind;
   r->rec.scores.present = TRUE;
   r->rec.scores.span = span (m->pts, m->duration);
   r->rec.scores.items = r->scores;
@@ -514,6 +628,37 @@ add_routing (MetasRecord *r, const GstUpmRoutingMeta *m)
   f->grid_frames = m->n_frames;
 }
 
+static void
+add_views (MetasRecord *r, GstBuffer *buffer)
+{
+  guint n = 0;
+  GstUpmViewMeta **metas = gst_buffer_get_upm_view_metas (buffer, &n);
+
+  if (metas == NULL)
+    return;
+  r->views = g_new0 (UpmFormatView, n);
+  for (guint i = 0; i < n; i++)
+    {
+      const GstUpmViewMeta *m = metas[i];
+      UpmFormatView *v = &r->views[i];
+
+      v->view = m->view;
+      v->n_views = m->n_views;
+      v->temporal_view = m->temporal_view;
+      v->crop = m->crop;
+      v->n_frames = m->n_frames;
+      v->frames = m->frames;
+      v->pts = m->frame_pts;
+      v->x = m->box.x;
+      v->y = m->box.y;
+      v->width = m->box.width;
+      v->height = m->box.height;
+    }
+  r->rec.views = r->views;
+  r->rec.n_views = n;
+  g_free (metas);
+}
+
 gchar *
 gst_upm_buffer_metas_to_json (GstBuffer *buffer)
 {
@@ -532,8 +677,10 @@ gst_upm_buffer_metas_to_json (GstBuffer *buffer)
     add_caption (&r, caption);
   if ((routing = gst_buffer_get_upm_routing_meta (buffer)))
     add_routing (&r, routing);
+  add_views (&r, buffer);
   s = g_string_new (NULL);
   upm_format_json (s, &r.rec, UPM_FORMAT_JSON_METAS);
+  g_free (r.views);
   g_free (r.scores);
   g_free (r.routes);
   g_free (r.token_routes);

@@ -12,6 +12,9 @@
  *   GstUpmCaptionMeta  a caption: UTF-8 text, token ids, score
  *   GstUpmRoutingMeta  per MoE layer and gate, the two experts, their gate
  *                      weights and the token range (segment) they served
+ *   GstUpmViewMeta     one view of a clip sampled by a task preset: the
+ *                      source frames (indices, timestamps) and the crop;
+ *                      a result carries one per view it was computed from
  *
  * Each also carries the clip's timing (pts, duration) it describes.
  */
@@ -39,6 +42,9 @@ typedef struct
   GstClockTime pts, duration;
   guint n_scores; /* top-k, best first */
   GstUpmScore *scores;
+  /* Added after 0.1.0: what logit holds, "cosine" for the plain cosine of
+   * retrieval presets; NULL: cosine x the task's logit scale. */
+  gchar *score_kind;
 } GstUpmResultMeta;
 
 GType gst_upm_result_meta_api_get_type (void);
@@ -52,6 +58,10 @@ const GstMetaInfo *gst_upm_result_meta_get_info (void);
 GstUpmResultMeta *gst_buffer_add_upm_result_meta (GstBuffer *buffer,
     const gchar *task, GstClockTime pts, GstClockTime duration,
     const GstUpmScore *scores, guint n_scores);
+
+/* Sets (copies) the score kind, e.g. "cosine"; NULL unsets it. */
+void gst_upm_result_meta_set_score_kind (
+    GstUpmResultMeta *meta, const gchar *score_kind);
 
 /* --------------------------------------------------------------- caption */
 
@@ -165,11 +175,61 @@ void gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta *meta,
 GstUpmRoutingMeta *gst_buffer_copy_upm_routing_meta (
     GstBuffer *dest, const GstUpmRoutingMeta *src);
 
+/* ------------------------------------------------------------------ view */
+
+/* The crop of a view in the source frame's pixels (upm_vision_crop_box's
+ * src_* for a frame of frame_width x frame_height). */
+typedef struct
+{
+  gdouble x, y, width, height;
+  gint frame_width, frame_height;
+} GstUpmViewBox;
+
+/* One view of a clip that a task preset samples (upmtokenizer preset=...):
+ * temporal view temporal_view (of the interleaved ones) in crop crop; view
+ * = temporal_view x crops + crop of n_views. Each clip buffer of the view
+ * carries one; upmhead's result carries one for every view it averaged. */
+typedef struct
+{
+  GstMeta meta;
+  guint64 clip_id; /* counts the clips of the stream from 0 */
+  guint view, n_views, temporal_view, crop;
+  guint n_frames;
+  guint64 *frames;         /* source frame indices, counted in the stream */
+  GstClockTime *frame_pts; /* their timestamps */
+  GstUpmViewBox box;
+  GstClockTime pts, duration; /* the view's first frame and span */
+} GstUpmViewMeta;
+
+GType gst_upm_view_meta_api_get_type (void);
+const GstMetaInfo *gst_upm_view_meta_get_info (void);
+#define GST_UPM_VIEW_META_API_TYPE (gst_upm_view_meta_api_get_type ())
+#define GST_UPM_VIEW_META_INFO (gst_upm_view_meta_get_info ())
+/* The first view meta; see gst_buffer_get_upm_view_metas for all. */
+#define gst_buffer_get_upm_view_meta(b)                                        \
+  ((GstUpmViewMeta *)gst_buffer_get_meta ((b), GST_UPM_VIEW_META_API_TYPE))
+
+/* Copies @frames and @frame_pts (@n_frames each). */
+GstUpmViewMeta *gst_buffer_add_upm_view_meta (GstBuffer *buffer,
+    guint64 clip_id, guint view, guint n_views, guint temporal_view, guint crop,
+    const guint64 *frames, const GstClockTime *frame_pts, guint n_frames,
+    const GstUpmViewBox *box, GstClockTime pts, GstClockTime duration);
+
+/* A deep copy of @src on @dest. */
+GstUpmViewMeta *gst_buffer_copy_upm_view_meta (
+    GstBuffer *dest, const GstUpmViewMeta *src);
+
+/* The view metas of @buffer ordered by view (free the array with g_free;
+ * the metas belong to the buffer); NULL and 0 when it has none. */
+GstUpmViewMeta **gst_buffer_get_upm_view_metas (
+    GstBuffer *buffer, guint *n_views);
+
 /* ------------------------------------------------------------------ JSON */
 
 /* All uniperceiver metas of @buffer as one JSON object:
  * {"pts":..., "duration":..., "result":{...}, "caption":{...},
- *  "routing":{...}} (members absent when the meta is). Free with g_free. */
+ *  "routing":{...}, "views":[...]} (members absent when the meta is; the
+ * views as upm_format_views_json writes them). Free with g_free. */
 gchar *gst_upm_buffer_metas_to_json (GstBuffer *buffer);
 
 G_END_DECLS

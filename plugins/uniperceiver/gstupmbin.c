@@ -16,7 +16,9 @@
  * encoder, transformer and head, which share one loaded model through a
  * GstContext, and proxies their main properties under the same names,
  * types and defaults. Other properties of the children are reachable
- * through #GstChildProxy, e.g. `head::max-pending`.
+ * through #GstChildProxy, e.g. `head::max-pending`. `preset` is set on both
+ * the tokenizer (how clips are sampled) and the head (task, scale, caption
+ * settings; the views of a clip averaged into one result).
  *
  * ## Example launch line
  * |[
@@ -83,6 +85,8 @@ static const struct
   { "processing-latency", ONLY (CHILD_HEAD), CHILD_HEAD },
   { "text-format", ONLY (CHILD_HEAD), CHILD_HEAD },
   { "dropped", 0, CHILD_HEAD },
+  { "preset", ONLY (CHILD_TOKENIZER) | ONLY (CHILD_HEAD), CHILD_HEAD },
+  { "length-penalty", ONLY (CHILD_HEAD), CHILD_HEAD },
 };
 
 struct _GstUpmBin
@@ -160,6 +164,12 @@ copy_pspec (GParamSpec *src)
   if (type == G_TYPE_PARAM_ENUM)
     return g_param_spec_enum (name, nick, blurb, G_PARAM_SPEC_VALUE_TYPE (src),
         G_PARAM_SPEC_ENUM (src)->default_value, flags);
+  if (type == G_TYPE_PARAM_FLOAT)
+    {
+      GParamSpecFloat *p = G_PARAM_SPEC_FLOAT (src);
+      return g_param_spec_float (
+          name, nick, blurb, p->minimum, p->maximum, p->default_value, flags);
+    }
   if (type == G_TYPE_PARAM_DOUBLE)
     {
       GParamSpecDouble *p = G_PARAM_SPEC_DOUBLE (src);

@@ -74,6 +74,79 @@ gst_upm_task_get_type (void)
       { GST_UPM_TASK_CAPTION, "Generate a caption", "caption" });
 }
 
+/* ---------------------------------------------------------------- preset */
+
+GType
+gst_upm_preset_get_type (void)
+{
+  static gsize type = 0;
+
+  if (g_once_init_enter (&type))
+    {
+      guint n = upm_n_presets ();
+      /* registered once for the process: never freed */
+      GEnumValue *values = g_new0 (GEnumValue, n + 1);
+      GType t;
+
+      for (guint i = 0; i < n; i++)
+        {
+          const UpmPreset *p = upm_preset_get (i);
+
+          values[i].value = (gint)i;
+          values[i].value_name = p->summary;
+          values[i].value_nick = p->name;
+        }
+      t = g_enum_register_static ("GstUpmPreset", values);
+      g_once_init_leave (&type, t);
+    }
+  return (GType)type;
+}
+
+const UpmPreset *
+gst_upm_preset_from_value (gint value)
+{
+  const UpmPreset *p = value >= 0 ? upm_preset_get ((guint)value) : NULL;
+
+  return p ? p : upm_preset_get (GST_UPM_PRESET_DEFAULT);
+}
+
+gboolean
+gst_upm_preset_task (const UpmPreset *preset, GstUpmTask *task)
+{
+  switch (preset->task)
+    {
+    case UPM_TASK_CLASSIFICATION:
+      *task = GST_UPM_TASK_CLASSIFY;
+      return TRUE;
+    case UPM_TASK_RETRIEVAL:
+      *task = GST_UPM_TASK_RETRIEVE;
+      return TRUE;
+    case UPM_TASK_CAPTION:
+      *task = GST_UPM_TASK_CAPTION;
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+gboolean
+gst_upm_check_preset (
+    GstElement *element, UpmModel *model, const UpmPreset *preset)
+{
+  GError *err = NULL;
+  g_autofree gchar *names = NULL;
+
+  if (model == NULL || upm_model_suits_preset (model, preset, &err))
+    return TRUE;
+  names = upm_preset_names ();
+  GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS,
+      ("The model does not suit preset=%s: %s.", preset->name, err->message),
+      ("choose a model made for this benchmark, or another preset (%s)",
+          names));
+  g_clear_error (&err);
+  return FALSE;
+}
+
 const gchar *
 gst_upm_task_nick (GstUpmTask task)
 {

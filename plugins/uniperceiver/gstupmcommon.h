@@ -112,6 +112,26 @@ gboolean gst_upm_task_from_nick (const gchar *nick, GstUpmTask *task);
 /* Attribute row of the input sequence for a task and modality. */
 UpmAttr gst_upm_task_input_attr (GstUpmTask task, const gchar *modality);
 
+/* ---------------------------------------------------------------- preset */
+
+/* The task presets of the library (upm_preset_get) as an enum: value =
+ * the table index, nick = the preset's name ("default", "k400", ...), so
+ * that gst-launch takes preset=k400. */
+#define GST_UPM_PRESET_DEFAULT 0
+#define GST_TYPE_UPM_PRESET (gst_upm_preset_get_type ())
+GType gst_upm_preset_get_type (void);
+
+/* The preset of an enum value (the default one for an unknown value). */
+const UpmPreset *gst_upm_preset_from_value (gint value);
+
+/* The task of @preset's benchmark, FALSE for the default preset (any). */
+gboolean gst_upm_preset_task (const UpmPreset *preset, GstUpmTask *task);
+
+/* Whether @model can run @preset; posts the library's reason as an element
+ * error otherwise. */
+gboolean gst_upm_check_preset (
+    GstElement *element, UpmModel *model, const UpmPreset *preset);
+
 /* ------------------------------------------------------- caption prefix */
 
 /* The memory of a caption buffer (GST_CAPS_FEATURE_MEMORY_UPM_PREFIX): a

@@ -23,6 +23,17 @@
  * the routes of the text segment appended), and every result is also posted
  * as an element message "upm-result" on the bus.
  *
+ * #GstUpmHead:preset gives the task (unless #GstUpmHead:task is set), the
+ * logit scale and the caption settings of a benchmark's official
+ * evaluation; beam-size, max-length and length-penalty override it where
+ * set. The views of a clip that upmtokenizer makes for a preset (temporal
+ * views x crops, consecutive buffers with a #GstUpmViewMeta) are collected
+ * into one result: a classification averages the softmax of each view
+ * over the views, then takes the top-k; a retrieval preset scores with the
+ * plain cosine (score kind "cosine"). The result carries a
+ * #GstUpmViewMeta per view, so that the frames and crops the model looked
+ * at can be read back (and are in the JSON text format).
+ *
  * Results are computed on a worker thread (the source pad's task), never on
  * the upstream streaming thread: the chain function queues the clip and
  * returns. At most #GstUpmHead:max-pending clips wait; when the queue is
@@ -49,6 +60,7 @@
 #include "gstupmheadqueue.h"
 #include "gstupmheadresult.h"
 #include "gstupmheadtask.h"
+#include "gstupmheadviews.h"
 
 /* shared with the other gstupmhead*.c files */
 GST_DEBUG_CATEGORY (gst_upm_head_debug);
@@ -61,6 +73,9 @@ GST_DEBUG_CATEGORY (gst_upm_head_debug);
 #define DEFAULT_MAX_PENDING 2
 #define DEFAULT_PROCESSING_LATENCY (200 * GST_MSECOND)
 #define DEFAULT_TEXT_FORMAT GST_UPM_HEAD_TEXT_FORMAT_LABEL_SCORE
+#define DEFAULT_PRESET GST_UPM_PRESET_DEFAULT
+#define DEFAULT_LENGTH_PENALTY -1.0f
+#define MAX_LENGTH_PENALTY 100.0f
 
 #define MAX_BEAM_SIZE 64
 #define MAX_LENGTH 1024
@@ -77,6 +92,9 @@ struct _GstUpmHead
 
   /* properties, GST_OBJECT_LOCK */
   GstUpmTask task;
+  gboolean task_set; /* the task property was set: it overrides the preset */
+  gint preset;       /* GST_TYPE_UPM_PRESET */
+  gfloat length_penalty;
   gchar *labels;
   gchar *labels_file;
   guint top_k, beam_size, max_length, max_pending;
@@ -94,6 +112,7 @@ struct _GstUpmHead
 
   /* streaming thread */
   GstSegment segment;
+  GstUpmHeadViews views;
 
   /* worker */
   gchar *modality;
@@ -114,6 +133,8 @@ enum
   PROP_DROPPED,
   PROP_PROCESSING_LATENCY,
   PROP_TEXT_FORMAT,
+  PROP_PRESET,
+  PROP_LENGTH_PENALTY,
   N_PROPERTIES
 };
 
@@ -147,6 +168,30 @@ gst_upm_head_text_format_get_type (void)
 
 /* ------------------------------------------------------------------ model */
 
+/* With the object lock: the task property when set, else the preset's
+ * task, else the property's default. */
+static GstUpmTask
+gst_upm_head_effective_task (GstUpmHead *self)
+{
+  GstUpmTask task = self->task;
+
+  if (!self->task_set)
+    gst_upm_preset_task (gst_upm_preset_from_value (self->preset), &task);
+  return task;
+}
+
+/* Whether the model suits the preset; the frames of a clip are upmtokenizer's
+ * concern (its clip-frames may override them), not the head's. */
+static gboolean
+gst_upm_head_check_preset (GstUpmHead *self, const UpmPreset *preset)
+{
+  UpmPreset any_frames = *preset;
+
+  any_frames.frames = 0;
+  return gst_upm_check_preset (
+      GST_ELEMENT (self), self->slot.model, &any_frames);
+}
+
 /* The labels and their features, or the caption settings, of the task
  * properties. */
 static gboolean
@@ -157,13 +202,18 @@ gst_upm_head_prepare_task (GstUpmHead *self)
   gboolean ok;
 
   GST_OBJECT_LOCK (self);
-  settings.task = self->task;
+  settings.task = gst_upm_head_effective_task (self);
   settings.labels = labels = g_strdup (self->labels);
   settings.labels_file = labels_file = g_strdup (self->labels_file);
   settings.beam_size = self->beam_size;
   settings.max_length = self->max_length;
+  settings.length_penalty = self->length_penalty;
+  settings.preset = gst_upm_preset_from_value (self->preset);
   self->settings_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
+
+  if (!gst_upm_head_check_preset (self, settings.preset))
+    return FALSE;
 
   ok = gst_upm_head_task_prepare (&self->run, GST_ELEMENT (self), &settings);
   g_free (labels);
@@ -248,7 +298,7 @@ gst_upm_head_sink_caps (GstElement *element)
   guint dim, i;
 
   GST_OBJECT_LOCK (self);
-  task = self->task;
+  task = gst_upm_head_effective_task (self);
   dim = self->dim;
   GST_OBJECT_UNLOCK (self);
 
@@ -326,7 +376,21 @@ static GstFlowReturn
 gst_upm_head_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstUpmHead *self = GST_UPM_HEAD (parent);
+  GstUpmViewMeta *view = gst_buffer_get_upm_view_meta (buf);
+  GstBuffer *clip;
 
+  if (self->run.task == GST_UPM_TASK_CAPTION && view != NULL
+      && view->n_views > 1)
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Cannot caption a clip of %u views: a caption is decoded from "
+           "one.",
+              view->n_views),
+          ("give upmtokenizer a caption preset (msvd-caption, "
+           "coco-caption, ...) or default"));
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
   if (self->run.task == GST_UPM_TASK_CAPTION)
     {
       if (gst_buffer_peek_upm_prefix_memory (buf) == NULL)
@@ -349,7 +413,11 @@ gst_upm_head_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       return GST_FLOW_ERROR;
     }
 
-  return gst_upm_head_queue_push_clip (self->queue, buf);
+  /* the views of a clip make one result */
+  gst_upm_head_views_add (&self->views, GST_ELEMENT (self), buf, &clip);
+  if (clip == NULL)
+    return GST_FLOW_OK;
+  return gst_upm_head_queue_push_clip (self->queue, clip);
 }
 
 /* A clip dropped from the full queue of a live stream: counted in
@@ -393,6 +461,7 @@ gst_upm_head_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
     case GST_EVENT_FLUSH_STOP:
       gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
+      gst_upm_head_views_reset (&self->views);
       return gst_upm_head_queue_flush_stop (self->queue, event);
 
     case GST_EVENT_CAPS:
@@ -411,6 +480,10 @@ gst_upm_head_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment (event, &self->segment);
+      return gst_upm_head_queue_push_event (self->queue, event);
+
+    case GST_EVENT_EOS:
+      gst_upm_head_views_finish (&self->views, GST_ELEMENT (self));
       return gst_upm_head_queue_push_event (self->queue, event);
 
     case GST_EVENT_STREAM_START:
@@ -548,7 +621,10 @@ gst_upm_head_change_state (GstElement *element, GstStateChange transition)
       &self->slot, element, transition, GST_ELEMENT_CLASS (parent_class));
 
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    g_clear_pointer (&self->modality, g_free);
+    {
+      g_clear_pointer (&self->modality, g_free);
+      gst_upm_head_views_reset (&self->views);
+    }
   return ret;
 }
 
@@ -568,6 +644,15 @@ gst_upm_head_set_property (
     {
     case PROP_TASK:
       self->task = g_value_get_enum (value);
+      self->task_set = TRUE;
+      self->settings_changed = TRUE;
+      break;
+    case PROP_PRESET:
+      self->preset = g_value_get_enum (value);
+      self->settings_changed = TRUE;
+      break;
+    case PROP_LENGTH_PENALTY:
+      self->length_penalty = g_value_get_float (value);
       self->settings_changed = TRUE;
       break;
     case PROP_LABELS:
@@ -626,7 +711,13 @@ gst_upm_head_get_property (
   switch (prop_id)
     {
     case PROP_TASK:
-      g_value_set_enum (value, self->task);
+      g_value_set_enum (value, gst_upm_head_effective_task (self));
+      break;
+    case PROP_PRESET:
+      g_value_set_enum (value, self->preset);
+      break;
+    case PROP_LENGTH_PENALTY:
+      g_value_set_float (value, self->length_penalty);
       break;
     case PROP_LABELS:
       g_value_set_string (value, self->labels);
@@ -668,6 +759,7 @@ gst_upm_head_finalize (GObject *object)
   GstUpmHead *self = GST_UPM_HEAD (object);
 
   gst_upm_model_slot_clear (&self->slot, GST_ELEMENT (self));
+  gst_upm_head_views_reset (&self->views);
   gst_upm_head_queue_free (self->queue);
   g_free (self->modality);
   g_free (self->labels);
@@ -706,7 +798,8 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
    */
   properties[PROP_TASK] = g_param_spec_enum ("task", "Task",
       "What to output for each clip: the best labels (classify), the best "
-      "matching texts (retrieve) or a caption",
+      "matching texts (retrieve) or a caption. Unset: the preset's task "
+      "(classify for the default preset)",
       GST_TYPE_UPM_TASK, DEFAULT_TASK, rw | GST_PARAM_MUTABLE_READY);
 
   /**
@@ -741,13 +834,15 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
       DEFAULT_TOP_K, rw | GST_PARAM_MUTABLE_PLAYING);
 
   properties[PROP_BEAM_SIZE] = g_param_spec_uint ("beam-size", "Beam size",
-      "Beam width of caption decoding (0 = the model's default)", 0,
-      MAX_BEAM_SIZE, DEFAULT_BEAM_SIZE, rw | GST_PARAM_MUTABLE_READY);
+      "Beam width of caption decoding (0: from the preset, else the "
+      "model's default)",
+      0, MAX_BEAM_SIZE, DEFAULT_BEAM_SIZE, rw | GST_PARAM_MUTABLE_READY);
 
   properties[PROP_MAX_LENGTH]
       = g_param_spec_uint ("max-length", "Maximum length",
-          "Maximum caption length in tokens (0 = the model's default)", 0,
-          MAX_LENGTH, DEFAULT_MAX_LENGTH, rw | GST_PARAM_MUTABLE_READY);
+          "Maximum caption length in tokens (0: from the preset, else the "
+          "model's default)",
+          0, MAX_LENGTH, DEFAULT_MAX_LENGTH, rw | GST_PARAM_MUTABLE_READY);
 
   /**
    * GstUpmHead:max-pending:
@@ -777,6 +872,28 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
           "What the text buffers hold", GST_TYPE_UPM_HEAD_TEXT_FORMAT,
           DEFAULT_TEXT_FORMAT, rw | GST_PARAM_MUTABLE_PLAYING);
 
+  /**
+   * GstUpmHead:preset:
+   *
+   * The official evaluation settings of a benchmark (upmtokenizer samples
+   * its clips with the same preset; upmbin sets both): the task, the logit
+   * scale of the scores (a retrieval preset: the plain cosine), beam
+   * size, maximum length and length penalty of captions.
+   */
+  properties[PROP_PRESET] = g_param_spec_enum ("preset", "Preset",
+      "Task, score scale and caption settings of a benchmark (k400, "
+      "msvd-caption, imagenet, ...) or default; task, beam-size, max-length "
+      "and length-penalty override it where set",
+      GST_TYPE_UPM_PRESET, DEFAULT_PRESET, rw | GST_PARAM_MUTABLE_READY);
+
+  properties[PROP_LENGTH_PENALTY]
+      = g_param_spec_float ("length-penalty", "Length penalty",
+          "Caption length penalty: the log-probability is divided by "
+          "length^penalty once at the end (-1: from the preset, else the "
+          "model's default)",
+          -1.0f, MAX_LENGTH_PENALTY, DEFAULT_LENGTH_PENALTY,
+          rw | GST_PARAM_MUTABLE_READY);
+
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -791,6 +908,7 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
 
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_HEAD_TEXT_FORMAT, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_TASK, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_UPM_PRESET, 0);
 }
 
 static void
@@ -823,6 +941,8 @@ gst_upm_head_init (GstUpmHead *self)
   self->max_pending = DEFAULT_MAX_PENDING;
   self->processing_latency = DEFAULT_PROCESSING_LATENCY;
   self->text_format = DEFAULT_TEXT_FORMAT;
+  self->preset = DEFAULT_PRESET;
+  self->length_penalty = DEFAULT_LENGTH_PENALTY;
 
   gst_upm_model_slot_init (
       &self->slot, PROP_MODEL, gst_upm_head_opened, gst_upm_head_closing);

@@ -14,6 +14,8 @@
 #include "gstupmheadresult.h"
 #include "gstupmtransformer.h"
 
+#include <string.h>
+
 GST_DEBUG_CATEGORY_EXTERN (gst_upm_head_debug);
 #define GST_CAT_DEFAULT gst_upm_head_debug
 
@@ -47,22 +49,37 @@ gst_upm_head_task_prepare_caption (GstUpmHeadTask *task, GstElement *element,
     const GstUpmHeadTaskSettings *settings)
 {
   const UpmHParams *hp = upm_model_hparams (task->model);
+  const UpmPreset *p = settings->preset;
+  guint max_length
+      = settings->max_length ? settings->max_length : p->max_length;
   GError *err = NULL;
 
-  if (settings->max_length > hp->n_text_ctx)
+  if (upm_preset_n_views (p) > 1)
+    {
+      GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS,
+          ("Cannot caption with preset=%s: it makes %u views of a clip and a "
+           "caption is decoded from one.",
+              p->name, upm_preset_n_views (p)),
+          ("use a caption preset (msvd-caption, coco-caption, ...) or "
+           "default"));
+      return FALSE;
+    }
+  if (max_length > hp->n_text_ctx)
     {
       GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS,
           ("max-length %u is longer than the text context of the model "
            "\"%s\" (%u tokens).",
-              settings->max_length, upm_model_path (task->model),
-              hp->n_text_ctx),
+              max_length, upm_model_path (task->model), hp->n_text_ctx),
           ("set max-length to 0 (model default, %u) .. %u",
               hp->caption_max_length, hp->n_text_ctx));
       return FALSE;
     }
-  task->caption_params.beam_size = settings->beam_size;
-  task->caption_params.max_length = settings->max_length;
-  task->caption_params.length_penalty = -1.0f;
+  task->caption_params.beam_size
+      = settings->beam_size ? settings->beam_size : p->beam_size;
+  task->caption_params.max_length = max_length;
+  task->caption_params.length_penalty = settings->length_penalty >= 0.0f
+                                            ? settings->length_penalty
+                                            : p->length_penalty;
   /* Computed once per model, cached by the library (and on disk). */
   if (upm_model_vocab_features (task->model, NULL, NULL, &err) == NULL)
     {
@@ -114,6 +131,7 @@ gst_upm_head_task_prepare (GstUpmHeadTask *task, GstElement *element,
 {
   gst_upm_head_task_clear (task);
   task->task = settings->task;
+  task->preset = settings->preset;
   if (task->task == GST_UPM_TASK_CAPTION)
     return gst_upm_head_task_prepare_caption (task, element, settings);
   return gst_upm_head_task_prepare_labels (task, element, settings);
@@ -130,6 +148,7 @@ gst_upm_head_task_scale (
 
   if (task->task == GST_UPM_TASK_RETRIEVE)
     return UPM_SCALE_RETRIEVE;
+  /* still images (a one-frame stream under a video preset too) */
   if (modality == NULL || !g_str_equal (modality, "video"))
     return UPM_SCALE_IMG_CLS;
   clip = gst_buffer_get_custom_meta (in, GST_UPM_CLIP_META_NAME);
@@ -138,7 +157,71 @@ gst_upm_head_task_scale (
           gst_custom_meta_get_structure (clip), "frames", &frames)
       && frames == 1)
     return UPM_SCALE_IMG_CLS;
+  /* video clips of a classification preset: its benchmark's scale */
+  if (task->preset != NULL && task->preset->task == UPM_TASK_CLASSIFICATION)
+    return task->preset->scale;
   return UPM_SCALE_VIDEO_CLS;
+}
+
+/* The logit scale of the clip's scores; *@kind "cosine" for the plain
+ * cosine of a retrieval preset (as the official evaluation scores). */
+static gfloat
+gst_upm_head_task_scale_value (GstUpmHeadTask *task, GstBuffer *in,
+    const gchar *modality, const gchar **kind)
+{
+  *kind = NULL;
+  if (task->task == GST_UPM_TASK_RETRIEVE && task->preset != NULL
+      && task->preset->task == UPM_TASK_RETRIEVAL)
+    {
+      *kind = "cosine";
+      return 1.0f;
+    }
+  return upm_model_logit_scale (
+      task->model, gst_upm_head_task_scale (task, in, modality));
+}
+
+/* The mean over the @n_views rows of @in of each view's logits and softmax
+ * (a view's probabilities are the softmax of its own logits). */
+static void
+gst_upm_head_task_mean_scores (GstUpmHeadTask *task, GstBuffer *in,
+    guint n_views, gfloat scale, gfloat *logits, gfloat *probs)
+{
+  const UpmHParams *hp = upm_model_hparams (task->model);
+  guint n = task->n_labels;
+  gfloat *feature = g_new (gfloat, hp->n_embd);
+  gfloat *vl = g_new (gfloat, n), *vp = g_new (gfloat, n);
+  GstMapInfo map;
+
+  memset (logits, 0, n * sizeof (gfloat));
+  memset (probs, 0, n * sizeof (gfloat));
+  gst_buffer_map (in, &map, GST_MAP_READ);
+  for (guint v = 0; v < n_views; v++)
+    {
+      upm_feature_from_hidden (
+          task->ctx, (const gfloat *)map.data + (gsize)v * hp->n_embd, feature);
+      upm_classify (hp, feature, task->label_features, n, scale, vl, vp);
+      for (guint i = 0; i < n; i++)
+        {
+          logits[i] += vl[i] / n_views;
+          probs[i] += vp[i] / n_views;
+        }
+    }
+  gst_buffer_unmap (in, &map);
+  g_free (vp);
+  g_free (vl);
+  g_free (feature);
+}
+
+/* The view records of @in on @out. */
+static void
+gst_upm_head_task_copy_views (GstBuffer *out, GstBuffer *in)
+{
+  guint n = 0;
+  GstUpmViewMeta **views = gst_buffer_get_upm_view_metas (in, &n);
+
+  for (guint i = 0; i < n; i++)
+    gst_buffer_copy_upm_view_meta (out, views[i]);
+  g_free (views);
 }
 
 static GstBuffer *
@@ -147,24 +230,24 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
 {
   const UpmHParams *hp = upm_model_hparams (task->model);
   guint n = task->n_labels, k = MIN (clip->top_k, n), i;
-  gfloat *feature = g_new (gfloat, hp->n_embd);
+  guint n_views = MAX (
+      gst_buffer_get_size (in) / ((gsize)hp->n_embd * sizeof (gfloat)), 1);
   gfloat *logits = g_new (gfloat, n), *probs = g_new (gfloat, n);
-  const gchar *name;
+  const gchar *name, *kind;
+  GstUpmResultMeta *meta;
   GstUpmScore *scores;
   UpmScore *top;
   GstBuffer *out;
-  GstMapInfo map;
   gchar *text;
+  gfloat scale
+      = gst_upm_head_task_scale_value (task, in, clip->modality, &kind);
 
-  gst_buffer_map (in, &map, GST_MAP_READ);
-  upm_feature_from_hidden (task->ctx, (const gfloat *)map.data, feature);
-  gst_buffer_unmap (in, &map);
-  upm_classify (hp, feature, task->label_features, n,
-      upm_model_logit_scale (
-          task->model, gst_upm_head_task_scale (task, in, clip->modality)),
-      logits, probs);
+  gst_upm_head_task_mean_scores (task, in, n_views, scale, logits, probs);
   top = g_new (UpmScore, k);
-  upm_top_k (logits, probs, n, k, top);
+  /* ranked by the mean probability (by the logit for one view) */
+  upm_top_k (probs, probs, n, k, top);
+  for (i = 0; i < k; i++)
+    top[i].logit = logits[top[i].index];
 
   scores = g_new0 (GstUpmScore, k);
   for (i = 0; i < k; i++)
@@ -185,19 +268,24 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
     name = "text-classify";
   else
     name = "classify";
-  gst_buffer_add_upm_result_meta (
+  meta = gst_buffer_add_upm_result_meta (
       out, name, GST_BUFFER_PTS (in), GST_BUFFER_DURATION (in), scores, k);
+  if (meta != NULL && kind != NULL)
+    gst_upm_result_meta_set_score_kind (meta, kind);
   gst_upm_head_copy_routing (out, in, NULL);
+  gst_upm_head_task_copy_views (out, in);
   if (clip->format == GST_UPM_HEAD_TEXT_FORMAT_JSON)
     out = gst_upm_head_to_json (out);
 
   *message = gst_upm_head_scores_message (clip->segment, name, in, scores, k);
+  gst_structure_set (*message, "views", G_TYPE_UINT, n_views, NULL);
+  if (kind != NULL)
+    gst_structure_set (*message, "score-kind", G_TYPE_STRING, kind, NULL);
 
   g_free (scores);
   g_free (top);
   g_free (probs);
   g_free (logits);
-  g_free (feature);
   return out;
 }
 
@@ -252,6 +340,7 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
       caption.ids, caption.n_ids, caption.score, GST_BUFFER_PTS (in),
       GST_BUFFER_DURATION (in));
   gst_upm_head_copy_routing (out, in, with_routing ? &routing : NULL);
+  gst_upm_head_task_copy_views (out, in);
   upm_routing_clear (&routing);
   if (clip->format == GST_UPM_HEAD_TEXT_FORMAT_JSON)
     out = gst_upm_head_to_json (out);

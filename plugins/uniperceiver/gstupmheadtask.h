@@ -18,7 +18,9 @@ typedef struct
 {
   GstUpmTask task;
   const gchar *labels, *labels_file;
-  guint beam_size, max_length;
+  guint beam_size, max_length; /* 0: the preset's, else the model's */
+  gfloat length_penalty;       /* < 0: the preset's, else the model's */
+  const UpmPreset *preset;     /* the scale of scores, caption settings */
 } GstUpmHeadTaskSettings;
 
 /* What one clip's output depends on besides the task. */
@@ -39,6 +41,7 @@ typedef struct
 
   /* from _prepare, in the state changes */
   GstUpmTask task;
+  const UpmPreset *preset;
   gchar **labels;
   guint n_labels;
   gfloat *label_features; /* n_labels x D */
@@ -53,9 +56,12 @@ void gst_upm_head_task_close (GstUpmHeadTask *task);
 gboolean gst_upm_head_task_prepare (GstUpmHeadTask *task, GstElement *element,
     const GstUpmHeadTaskSettings *settings);
 
-/* The text buffer of clip @in with its metas (result or caption, routing),
- * and in @message the structure of its "upm-result" message. NULL with an
- * error posted, or (caption) when decoding was cancelled. */
+/* The text buffer of clip @in with its metas (result or caption, routing,
+ * views), and in @message the structure of its "upm-result" message. A
+ * classify / retrieve clip may hold several views (rows of D floats, see
+ * gstupmheadviews.h): the softmax of each view's scores is averaged over
+ * the views (the logits too), then the top-k taken. NULL with an error
+ * posted, or (caption) when decoding was cancelled. */
 GstBuffer *gst_upm_head_task_run (GstUpmHeadTask *task, GstElement *element,
     GstBuffer *in, const GstUpmHeadClipSettings *clip, GstStructure **message);
 

@@ -16,6 +16,22 @@
  * buffer is tokenised with the model's BPE as "<text> <|endoftext|>"
  * (application/x-upm-tokens).
  *
+ * #GstUpmTokenizer:preset samples clips as the official evaluation of a
+ * benchmark does (k400, msvd-caption, imagenet, ...; "default" is the
+ * behaviour above). A video preset samples by time: a window starts at the
+ * first frame and takes frames x views samples stride / 30 s apart, each
+ * the last frame at or before its time (buffer PTS), so that variable-rate
+ * and frame-dropping sources give clips of the intended span; sample j
+ * belongs to temporal view j mod views, and every frame is cut into the
+ * preset's crops. The views x crops views of a clip leave as consecutive
+ * clip buffers, each with a #GstUpmViewMeta (clip id, view, the source
+ * frame indices and PTS, the crop box); upmhead averages them into one
+ * result. clip-hop then counts 30-fps frames between window starts (0: the
+ * window's span). A stream shorter than the window wraps around (its frames
+ * repeated, as the official sampler does) with a warning. The properties
+ * clip-frames, frame-stride, clip-hop and norm override the preset where
+ * set (0 / auto: from the preset).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! upmtokenizer \
@@ -31,13 +47,18 @@
 #include "gstupmenum.h"
 #include "gstupmrgbconverter.h"
 #include "gstupmtexttokens.h"
+#include "gstupmtimesampler.h"
+
+#include <math.h>
+#include <string.h>
 
 /* shared with the clipper, the RGB converter and the text path */
 GST_DEBUG_CATEGORY (gst_upm_tokenizer_debug);
 #define GST_CAT_DEFAULT gst_upm_tokenizer_debug
 
 #define DEFAULT_CLIP_FRAMES 0
-#define DEFAULT_FRAME_STRIDE 1
+#define DEFAULT_FRAME_STRIDE 0
+#define DEFAULT_PRESET GST_UPM_PRESET_DEFAULT
 #define DEFAULT_CLIP_HOP 0
 #define DEFAULT_NORM GST_UPM_TOKENIZER_NORM_AUTO
 #define DEFAULT_PARTIAL_CLIP GST_UPM_PARTIAL_CLIP_PAD
@@ -52,6 +73,7 @@ enum
   PROP_CLIP_HOP,
   PROP_NORM,
   PROP_PARTIAL_CLIP,
+  PROP_PRESET,
 };
 
 typedef enum
@@ -74,6 +96,7 @@ struct _GstUpmTokenizer
   guint clip_frames, frame_stride, clip_hop;
   GstUpmTokenizerNorm norm;
   GstUpmPartialClip partial_clip;
+  gint preset; /* GST_TYPE_UPM_PRESET */
 
   GstClockTime latency; /* object lock */
 
@@ -82,8 +105,12 @@ struct _GstUpmTokenizer
   GstVideoInfo vinfo;
   UpmNormKind norm_kind;
   GstUpmClipper clipper;
+  GstUpmTimeSampler *sampler; /* a preset sampling by time, else NULL */
   GstUpmRgbConverter converter;
-  GstSegment segment; /* the last one received */
+  guint resize;            /* shorter side before the centre crop (clipper) */
+  GstCaps *video_out_caps; /* the caps of the clips of the layout */
+  gboolean restore_caps;   /* a still image's caps were sent since */
+  GstSegment segment;      /* the last one received */
 };
 
 #define VIDEO_FORMATS                                                          \
@@ -161,28 +188,32 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_CLIP_FRAMES,
       g_param_spec_uint ("clip-frames", "Clip frames",
-          "Kept frames per clip (0: the model's default; at most the model's "
-          "number of temporal positions). Still images are 1-frame clips",
+          "Kept frames per clip (per view) (0: from the preset, else the "
+          "model's default; at most the model's number of temporal "
+          "positions). Still images are 1-frame clips",
           0, MAX_CLIP_FRAMES, DEFAULT_CLIP_FRAMES,
           flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_FRAME_STRIDE,
       g_param_spec_uint ("frame-stride", "Frame stride",
-          "Keep every Nth input frame (1: all)", 1, G_MAXINT,
-          DEFAULT_FRAME_STRIDE, flags | GST_PARAM_MUTABLE_READY));
+          "Keep every Nth input frame (1: all); with a preset that samples "
+          "by time, the time between samples in 30-fps frames (N / 30 s). "
+          "0: from the preset (default: 1)",
+          0, G_MAXINT, DEFAULT_FRAME_STRIDE, flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_CLIP_HOP,
       g_param_spec_uint ("clip-hop", "Clip hop",
           "Kept frames between the starts of two clips (0: clip-frames, "
           "non-overlapping clips; less than clip-frames: sliding windows, "
           "each frame converted once; more: kept frames between clips are "
-          "skipped)",
+          "skipped). With a preset that samples by time: 30-fps frames "
+          "between window starts (N / 30 s; 0: the window's span)",
           0, G_MAXINT, DEFAULT_CLIP_HOP, flags | GST_PARAM_MUTABLE_READY));
 
   g_object_class_install_property (gobject_class, PROP_NORM,
       g_param_spec_enum ("norm", "Normalisation",
-          "Resize filter and mean/std of the frames (auto: image for 1-frame "
-          "clips, video otherwise)",
+          "Resize filter and mean/std of the frames (auto: from the preset; "
+          "with the default preset image for 1-frame clips, video otherwise)",
           GST_TYPE_UPM_TOKENIZER_NORM, DEFAULT_NORM,
           flags | GST_PARAM_MUTABLE_READY));
 
@@ -194,6 +225,16 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
           "always drop it",
           GST_TYPE_UPM_PARTIAL_CLIP, DEFAULT_PARTIAL_CLIP,
           flags | GST_PARAM_MUTABLE_PLAYING));
+
+  g_object_class_install_property (gobject_class, PROP_PRESET,
+      g_param_spec_enum ("preset", "Preset",
+          "How clips are sampled and cropped: the official evaluation "
+          "settings of a benchmark (frames, stride in time, temporal views x "
+          "crops, resize, normalisation), or default (clip-frames "
+          "consecutive frames, one centre crop). clip-frames, frame-stride, "
+          "clip-hop and norm override it where set",
+          GST_TYPE_UPM_PRESET, DEFAULT_PRESET,
+          flags | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -211,6 +252,7 @@ gst_upm_tokenizer_class_init (GstUpmTokenizerClass *klass)
   g_type_ensure (GST_TYPE_UPM_MODEL);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_TOKENIZER_NORM, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_UPM_PARTIAL_CLIP, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_UPM_PRESET, 0);
 
   GST_DEBUG_CATEGORY_INIT (
       gst_upm_tokenizer_debug, "upmtokenizer", 0, "uniperceiver tokenizer");
@@ -240,6 +282,7 @@ gst_upm_tokenizer_init (GstUpmTokenizer *self)
   self->clip_hop = DEFAULT_CLIP_HOP;
   self->norm = DEFAULT_NORM;
   self->partial_clip = DEFAULT_PARTIAL_CLIP;
+  self->preset = DEFAULT_PRESET;
   self->latency = 0;
   self->mode = MODE_NONE;
   gst_upm_clipper_init (&self->clipper, GST_ELEMENT (self));
@@ -254,6 +297,9 @@ static void
 gst_upm_tokenizer_free_stream (GstUpmTokenizer *self)
 {
   gst_upm_clipper_clear (&self->clipper);
+  g_clear_pointer (&self->sampler, gst_upm_time_sampler_free);
+  gst_clear_caps (&self->video_out_caps);
+  self->restore_caps = FALSE;
   self->mode = MODE_NONE;
   gst_video_info_init (&self->vinfo);
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
@@ -289,17 +335,33 @@ gst_upm_tokenizer_default_clip_frames (const UpmHParams *hp)
   return hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
 }
 
+/* The preset, with clip-frames when set. */
+static UpmPreset
+gst_upm_tokenizer_preset (GstUpmTokenizer *self)
+{
+  UpmPreset preset;
+
+  GST_OBJECT_LOCK (self);
+  preset = *gst_upm_preset_from_value (self->preset);
+  if (self->clip_frames)
+    preset.frames = self->clip_frames;
+  GST_OBJECT_UNLOCK (self);
+  return preset;
+}
+
 static gboolean
 gst_upm_tokenizer_check_clip_frames (GstUpmTokenizer *self)
 {
   const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  UpmPreset preset = gst_upm_tokenizer_preset (self);
   guint clip_frames;
 
   GST_OBJECT_LOCK (self);
   clip_frames = self->clip_frames;
   GST_OBJECT_UNLOCK (self);
   if (clip_frames <= hp->n_temporal)
-    return TRUE;
+    return gst_upm_check_preset (
+        GST_ELEMENT (self), self->model_slot.model, &preset);
   GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
       ("clip-frames is %u but the model \"%s\" has %u temporal positions.",
           clip_frames, upm_model_name (self->model_slot.model), hp->n_temporal),
@@ -357,6 +419,9 @@ gst_upm_tokenizer_set_property (
     case PROP_PARTIAL_CLIP:
       self->partial_clip = g_value_get_enum (value);
       break;
+    case PROP_PRESET:
+      self->preset = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -391,6 +456,9 @@ gst_upm_tokenizer_get_property (
     case PROP_PARTIAL_CLIP:
       g_value_set_enum (value, self->partial_clip);
       break;
+    case PROP_PRESET:
+      g_value_set_enum (value, self->preset);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -408,8 +476,86 @@ gst_upm_tokenizer_push_clip (
   return clip ? gst_pad_push (self->srcpad, clip) : ret;
 }
 
+/* Pushes the view buffers of @views in order (and frees the array); stops
+ * at the first flow that is not OK. Returns @ret when there are none. */
+static GstFlowReturn
+gst_upm_tokenizer_push_views (
+    GstUpmTokenizer *self, GstFlowReturn ret, GPtrArray *views)
+{
+  guint i;
+
+  for (i = 0; i < views->len && ret == GST_FLOW_OK; i++)
+    ret = gst_pad_push (self->srcpad, g_ptr_array_index (views, i));
+  for (; i < views->len; i++)
+    gst_buffer_unref (g_ptr_array_index (views, i));
+  g_ptr_array_free (views, TRUE);
+  return ret;
+}
+
+static gboolean gst_upm_tokenizer_frame_to_patches (
+    GstUpmTokenizer *self, GstBuffer *buf, gfloat *patches, GError **error);
+
+/* A stream of one frame under a preset sampling by time is a still image:
+ * one 1-frame image clip (the image path: bicubic, the model's mean/std),
+ * not a clip of the frame repeated. */
+static GstFlowReturn
+gst_upm_tokenizer_push_still (
+    GstUpmTokenizer *self, GstBuffer *frame, guint64 index)
+{
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
+  gsize bytes = (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp)
+                * sizeof (gfloat);
+  gfloat *patches = g_malloc (bytes);
+  GstClockTime pts = GST_BUFFER_PTS (frame);
+  UpmNormKind norm_kind = self->norm_kind;
+  GstUpmTokenizerNorm norm;
+  GstUpmViewBox vbox = { 0 };
+  GError *err = NULL;
+  UpmCropBox box;
+  GstBuffer *clip;
+  GstCaps *caps;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (self);
+  norm = self->norm;
+  GST_OBJECT_UNLOCK (self);
+  if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
+    self->norm_kind = UPM_NORM_IMAGE;
+  ok = gst_upm_tokenizer_frame_to_patches (self, frame, patches, &err);
+  self->norm_kind = norm_kind;
+  if (!ok)
+    {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Could not convert a video frame to patches: %s", err->message),
+          (NULL));
+      g_clear_error (&err);
+      g_free (patches);
+      return GST_FLOW_ERROR;
+    }
+  caps = gst_caps_copy (self->video_out_caps);
+  gst_caps_set_simple (
+      caps, "modality", G_TYPE_STRING, "image", "frames", G_TYPE_INT, 1, NULL);
+  gst_pad_set_caps (self->srcpad, caps);
+  gst_caps_unref (caps);
+  self->restore_caps = TRUE;
+
+  clip = gst_buffer_new_wrapped (patches, bytes);
+  GST_BUFFER_PTS (clip) = pts;
+  GST_BUFFER_DURATION (clip) = GST_BUFFER_DURATION (frame);
+  if (upm_vision_crop_box (GST_VIDEO_INFO_WIDTH (&self->vinfo),
+          GST_VIDEO_INFO_HEIGHT (&self->vinfo), self->resize, hp->image_size,
+          UPM_CROPS_CENTRE, 0, &box, NULL))
+    vbox = (GstUpmViewBox){ box.src_x, box.src_y, box.src_w, box.src_h,
+      box.width, box.height };
+  gst_buffer_add_upm_view_meta (clip, 0, 0, 1, 0, 0, &index, &pts, 1, &vbox,
+      pts, GST_BUFFER_DURATION (frame));
+  GST_DEBUG_OBJECT (self, "a stream of one frame: a still image clip");
+  return gst_pad_push (self->srcpad, clip);
+}
+
 /* The end of a run of clips (EOS, new segment or clip layout): the partial
- * clip follows the partial-clip property; the state restarts. */
+ * clip follows the partial-clip property (a window sampled by time wraps
+ * around); the state restarts. */
 static GstFlowReturn
 gst_upm_tokenizer_drain (GstUpmTokenizer *self)
 {
@@ -423,6 +569,27 @@ gst_upm_tokenizer_drain (GstUpmTokenizer *self)
   policy = self->partial_clip;
   GST_OBJECT_UNLOCK (self);
 
+  if (self->sampler != NULL)
+    {
+      GPtrArray *views = g_ptr_array_new ();
+      guint64 index;
+      GstBuffer *still
+          = gst_upm_time_sampler_single_frame (self->sampler, &index);
+      gboolean ok;
+
+      if (still != NULL)
+        {
+          ret = gst_upm_tokenizer_push_still (self, still, index);
+          gst_upm_time_sampler_reset (self->sampler);
+          g_ptr_array_free (views, TRUE);
+          return ret;
+        }
+      ok = gst_upm_time_sampler_drain (
+          self->sampler, policy == GST_UPM_PARTIAL_CLIP_PAD, views);
+
+      return gst_upm_tokenizer_push_views (
+          self, ok ? GST_FLOW_OK : GST_FLOW_ERROR, views);
+    }
   ret = gst_upm_clipper_drain (&self->clipper, policy, &clip);
   return gst_upm_tokenizer_push_clip (self, ret, clip);
 }
@@ -434,9 +601,11 @@ static gboolean
 gst_upm_tokenizer_frame_to_patches (
     GstUpmTokenizer *self, GstBuffer *buf, gfloat *patches, GError **error)
 {
+  const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
   GstVideoFrame frame;
   const guint8 *rgb;
   gint width, height, stride;
+  UpmCropBox box;
   gboolean ok;
 
   if (!gst_video_frame_map (&frame, &self->vinfo, buf, GST_MAP_READ))
@@ -457,13 +626,43 @@ gst_upm_tokenizer_frame_to_patches (
       gst_video_frame_unmap (&frame);
       return FALSE;
     }
-  ok = upm_vision_frame_to_patches (gst_upm_tokenizer_hparams (self),
-      self->norm_kind, rgb, width, height, stride, patches, error);
+  ok = upm_vision_crop_box (width, height, self->resize, hp->image_size,
+           UPM_CROPS_CENTRE, 0, &box, error)
+       && upm_vision_frame_to_patches_box (hp, self->norm_kind, &box, rgb,
+           width, height, stride, patches, error);
   gst_video_frame_unmap (&frame);
   return ok;
 }
 
 /* ------------------------------------------------------------ chain */
+
+/* At the first frame sampled by time: a stream known to outlast the first
+ * window (its duration, or a live source) lets the sampler hold only the
+ * frames it samples from the start. */
+static void
+gst_upm_tokenizer_ask_stream_length (GstUpmTokenizer *self, GstBuffer *first)
+{
+  GstClockTime span = gst_upm_time_sampler_span (self->sampler);
+  GstClockTime pts = GST_BUFFER_PTS (first);
+  GstQuery *query = gst_query_new_latency ();
+  gint64 duration = -1;
+  gboolean live = FALSE;
+
+  if (gst_pad_peer_query (self->sinkpad, query))
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  gst_query_unref (query);
+  if (!live)
+    gst_pad_peer_query_duration (self->sinkpad, GST_FORMAT_TIME, &duration);
+  if (!live
+      && (duration < 0 || !GST_CLOCK_TIME_IS_VALID (pts)
+          || (GstClockTime)duration < pts + span))
+    return;
+  GST_DEBUG_OBJECT (self,
+      "the stream outlasts its first window (%s, duration %" GST_TIME_FORMAT
+      "): holding only the sampled frames",
+      live ? "live" : "not live", GST_TIME_ARGS (duration));
+  gst_upm_time_sampler_set_no_wrap (self->sampler);
+}
 
 /* The chain functions of the modes read @buf (the caller unrefs it) and
  * set *@out to what to push, if anything; they return the flow otherwise. */
@@ -476,6 +675,23 @@ gst_upm_tokenizer_chain_video (
   gfloat *patches;
   guint64 n;
 
+  if (self->restore_caps)
+    {
+      /* the clips of the layout again after a still image */
+      self->restore_caps = FALSE;
+      gst_pad_set_caps (self->srcpad, self->video_out_caps);
+    }
+  if (self->sampler != NULL && gst_upm_time_sampler_is_fresh (self->sampler))
+    gst_upm_tokenizer_ask_stream_length (self, buf);
+  if (self->sampler != NULL)
+    {
+      GPtrArray *views = g_ptr_array_new ();
+      gboolean ok = gst_upm_time_sampler_add_frame (
+          self->sampler, buf, &self->vinfo, views);
+
+      return gst_upm_tokenizer_push_views (
+          self, ok ? GST_FLOW_OK : GST_FLOW_ERROR, views);
+    }
   if (!gst_upm_clipper_keep (&self->clipper, &n))
     return GST_FLOW_OK;
   patches = gst_upm_clipper_frame_patches (&self->clipper);
@@ -556,7 +772,9 @@ gst_upm_tokenizer_update_latency (GstUpmTokenizer *self)
   GstClockTime latency = 0;
   gboolean changed;
 
-  if (self->mode == MODE_VIDEO)
+  if (self->mode == MODE_VIDEO && self->sampler != NULL)
+    latency = gst_upm_time_sampler_span (self->sampler);
+  else if (self->mode == MODE_VIDEO)
     latency = gst_upm_clipper_latency (&self->clipper);
 
   GST_OBJECT_LOCK (self);
@@ -579,25 +797,55 @@ gst_upm_tokenizer_set_vinfo (GstUpmTokenizer *self, const GstVideoInfo *info)
   self->vinfo = *info;
   gst_upm_clipper_set_rate (
       &self->clipper, GST_VIDEO_INFO_FPS_N (info), GST_VIDEO_INFO_FPS_D (info));
+  if (self->sampler != NULL)
+    gst_upm_time_sampler_set_rate (self->sampler, GST_VIDEO_INFO_FPS_N (info),
+        GST_VIDEO_INFO_FPS_D (info));
 }
 
-/* The clips the properties give for @info (a still image is a clip of one
- * frame) and their normalisation; FALSE when clip-frames exceeds the
- * model's temporal positions. */
+/* What the clips of a video are. */
+typedef struct
+{
+  guint span, stride, hop; /* count mode (the clipper) */
+  UpmNormKind norm;
+  guint resize;
+  gboolean by_time; /* a preset sampling by time: the time sampler */
+  GstUpmTimeLayout time;
+} ClipLayout;
+
+/* The norm of the norm property, auto resolved: the image path for still
+ * images and 1-frame clips of the default preset, else the preset's. */
+static UpmNormKind
+gst_upm_tokenizer_norm_kind (GstUpmTokenizerNorm norm, const UpmPreset *p,
+    gboolean is_default, gboolean still, guint span)
+{
+  if (norm == GST_UPM_TOKENIZER_NORM_IMAGE)
+    return UPM_NORM_IMAGE;
+  if (norm == GST_UPM_TOKENIZER_NORM_VIDEO)
+    return UPM_NORM_VIDEO;
+  if (still || (is_default && span == 1))
+    return UPM_NORM_IMAGE;
+  return is_default ? UPM_NORM_VIDEO : p->norm;
+}
+
+/* The clips the preset and the properties give for @info (a still image is
+ * a clip of one frame); FALSE when clip-frames exceeds the model's
+ * temporal positions. */
 static gboolean
 gst_upm_tokenizer_clip_layout (GstUpmTokenizer *self, const UpmHParams *hp,
-    const GstVideoInfo *info, guint *span, guint *stride, guint *hop,
-    UpmNormKind *norm_kind)
+    const GstVideoInfo *info, ClipLayout *l)
 {
-  gboolean still = GST_VIDEO_INFO_FPS_N (info) == 0;
+  gboolean still = GST_VIDEO_INFO_FPS_N (info) == 0, is_default;
   GstUpmTokenizerNorm norm;
-  guint clip_frames;
+  guint clip_frames, frame_stride, clip_hop, frames;
+  const UpmPreset *p;
 
   GST_OBJECT_LOCK (self);
   clip_frames = self->clip_frames;
-  *stride = self->frame_stride;
-  *hop = self->clip_hop;
+  frame_stride = self->frame_stride;
+  clip_hop = self->clip_hop;
   norm = self->norm;
+  is_default = self->preset == GST_UPM_PRESET_DEFAULT;
+  p = gst_upm_preset_from_value (self->preset);
   GST_OBJECT_UNLOCK (self);
 
   if (clip_frames > hp->n_temporal)
@@ -605,16 +853,45 @@ gst_upm_tokenizer_clip_layout (GstUpmTokenizer *self, const UpmHParams *hp,
       gst_upm_tokenizer_check_clip_frames (self);
       return FALSE;
     }
-  *span = still ? 1
-                : (clip_frames ? clip_frames
-                               : gst_upm_tokenizer_default_clip_frames (hp));
-  *hop = still ? 1 : (*hop ? *hop : *span);
-  if (norm == GST_UPM_TOKENIZER_NORM_AUTO)
-    *norm_kind = *span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
-  else
-    *norm_kind = norm == GST_UPM_TOKENIZER_NORM_IMAGE ? UPM_NORM_IMAGE
-                                                      : UPM_NORM_VIDEO;
+  memset (l, 0, sizeof *l);
+  frames = clip_frames ? clip_frames
+           : p->frames ? p->frames
+                       : gst_upm_tokenizer_default_clip_frames (hp);
+  /* int(resize_ratio * image_size), as the official transforms */
+  l->resize = p->resize_ratio > 0.0
+                  ? (guint)floor (p->resize_ratio * hp->image_size + 1e-6)
+                  : hp->image_size;
+  l->by_time = p->stride > 0 && !still;
+  l->span = still ? 1 : frames;
+  l->norm = gst_upm_tokenizer_norm_kind (norm, p, is_default, still, l->span);
+  if (l->by_time)
+    {
+      l->time.preset_name = p->name;
+      l->time.frames = frames;
+      l->time.views = MAX (p->views, 1u);
+      l->time.crops = p->crops;
+      l->time.stride = frame_stride ? frame_stride : p->stride;
+      l->time.hop = clip_hop;
+      l->time.resize = l->resize;
+      l->time.norm = l->norm;
+      return TRUE;
+    }
+  l->stride = frame_stride ? frame_stride : 1;
+  l->hop = still ? 1 : (clip_hop ? clip_hop : l->span);
   return TRUE;
+}
+
+/* Whether the clips of @l are the ones being made. */
+static gboolean
+gst_upm_tokenizer_has_layout (GstUpmTokenizer *self, const ClipLayout *l)
+{
+  if (self->mode != MODE_VIDEO || self->norm_kind != l->norm
+      || self->resize != l->resize || (self->sampler != NULL) != l->by_time)
+    return FALSE;
+  if (l->by_time)
+    return gst_upm_time_sampler_has_layout (self->sampler, &l->time);
+  return gst_upm_clipper_has_layout (
+      &self->clipper, l->span, l->stride, l->hop);
 }
 
 static gboolean
@@ -622,8 +899,7 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
 {
   const UpmHParams *hp = gst_upm_tokenizer_hparams (self);
   GstVideoInfo info;
-  guint stride, hop, span;
-  UpmNormKind norm_kind;
+  ClipLayout l;
   gboolean ret;
   GstCaps *out;
 
@@ -632,13 +908,10 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
       GST_WARNING_OBJECT (self, "invalid video caps %" GST_PTR_FORMAT, caps);
       return FALSE;
     }
-  if (!gst_upm_tokenizer_clip_layout (
-          self, hp, &info, &span, &stride, &hop, &norm_kind))
+  if (!gst_upm_tokenizer_clip_layout (self, hp, &info, &l))
     return FALSE;
 
-  if (self->mode == MODE_VIDEO
-      && gst_upm_clipper_has_layout (&self->clipper, span, stride, hop)
-      && self->norm_kind == norm_kind)
+  if (gst_upm_tokenizer_has_layout (self, &l))
     {
       /* Only the frame size, format or rate changed: patches do not depend on
        * them, so the clips go on. */
@@ -651,21 +924,37 @@ gst_upm_tokenizer_set_video_caps (GstUpmTokenizer *self, GstCaps *caps)
 
   /* A new clip layout: finish the clip in progress with the old one. */
   gst_upm_tokenizer_drain (self);
-  self->norm_kind = norm_kind;
-  gst_upm_clipper_set_layout (&self->clipper, span, stride, hop,
-      (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp));
+  self->norm_kind = l.norm;
+  self->resize = l.resize;
+  g_clear_pointer (&self->sampler, gst_upm_time_sampler_free);
+  if (l.by_time)
+    self->sampler = gst_upm_time_sampler_new (
+        GST_ELEMENT (self), hp, &l.time, &self->converter);
+  else
+    gst_upm_clipper_set_layout (&self->clipper, l.span, l.stride, l.hop,
+        (gsize)UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp));
   gst_upm_tokenizer_set_vinfo (self, &info);
   self->mode = MODE_VIDEO;
 
   out = gst_caps_new_simple ("application/x-upm-patches", "modality",
-      G_TYPE_STRING, span == 1 ? "image" : "video", "frames", G_TYPE_INT,
-      (gint)span, "tokens-per-frame", G_TYPE_INT,
+      G_TYPE_STRING, l.span == 1 ? "image" : "video", "frames", G_TYPE_INT,
+      (gint)l.span, "tokens-per-frame", G_TYPE_INT,
       (gint)UPM_HP_TOKENS_PER_FRAME (hp), "patch-dim", G_TYPE_INT,
       (gint)UPM_HP_PATCH_DIM (hp), NULL);
-  GST_DEBUG_OBJECT (self,
-      "%u-frame clips, stride %u, hop %u, %s norm: %" GST_PTR_FORMAT, span,
-      stride, hop, norm_kind == UPM_NORM_IMAGE ? "image" : "video", out);
+  if (l.by_time)
+    GST_DEBUG_OBJECT (self,
+        "preset %s by time: %u frames x %u views x %u crops, stride %u/30 s, "
+        "hop %u/30 s, %s norm: %" GST_PTR_FORMAT,
+        l.time.preset_name, l.time.frames, l.time.views,
+        upm_crops_count (l.time.crops), l.time.stride, l.time.hop,
+        l.norm == UPM_NORM_IMAGE ? "image" : "video", out);
+  else
+    GST_DEBUG_OBJECT (self,
+        "%u-frame clips, stride %u, hop %u, %s norm: %" GST_PTR_FORMAT, l.span,
+        l.stride, l.hop, l.norm == UPM_NORM_IMAGE ? "image" : "video", out);
   ret = gst_pad_set_caps (self->srcpad, out);
+  gst_caps_replace (&self->video_out_caps, out);
+  self->restore_caps = FALSE;
   gst_caps_unref (out);
   gst_upm_tokenizer_update_latency (self);
   return ret;
@@ -758,6 +1047,8 @@ gst_upm_tokenizer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       break;
     case GST_EVENT_FLUSH_STOP:
       gst_upm_clipper_reset (&self->clipper);
+      if (self->sampler != NULL)
+        gst_upm_time_sampler_reset (self->sampler);
       break;
     default:
       break;
