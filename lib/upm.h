@@ -144,6 +144,11 @@ typedef struct _UpmBpe UpmBpe;
 
 /* ------------------------------------------------------------------ model */
 
+/* The bundled model every element and tool loads when given none: the
+ * UPM_DEFAULT_MODEL environment variable, else the installed model when it
+ * exists, else the one in the source tree. */
+const char *upm_default_model_path (void);
+
 UpmModel *upm_model_load (const char *path, GError **error);
 UpmModel *upm_model_ref (UpmModel *model);
 void upm_model_unref (UpmModel *model);
