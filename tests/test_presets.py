@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""upm-run --preset against the official sampler and crops (tools/reference.py).
+
+Synthetic videos are written losslessly (rawvideo RGB24 in .nut) at 25, 30 and
+60 fps, landscape and portrait, odd sizes, one shorter than the k400 window;
+images as PNG. For presets k400 (a random model with 8 temporal positions,
+made here), msvd-caption and imagenet, `upm-run --preset P -f json
+--dump-views DIR` must give the reference's frame indices and crop boxes, its
+patches within 1e-5 (bilinear) or its uint8 pixels exactly (bicubic), and for
+classification the mean over views of the per-view softmax of the reference
+forward pass (float64) within 1e-4.
+
+Exit status: 0 pass, 1 fail, 77 skip (no ffmpeg, no upm-run, no Pillow for
+the image case is reported and skipped alone). Environment: UPM_SOURCE_ROOT,
+UPM_BUILD_ROOT (set by meson).
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zlib
+
+import numpy as np
+import torch
+
+SOURCE_ROOT = os.environ.get("UPM_SOURCE_ROOT") or os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))
+BUILD_ROOT = os.environ.get("UPM_BUILD_ROOT", os.path.join(SOURCE_ROOT, "build"))
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tools"))
+
+import convert  # noqa: E402
+import reference  # noqa: E402
+import train  # noqa: E402
+
+LABELS = ["a", "b", "c", "d", "e"]
+# model: 8 temporal positions (k400's 8 frames per view), 32 px crops
+MODEL = dict(D=32, layers=2, heads=2, ffn=64, patch=8, grid=4, temporal=8, ctx=64)
+MERGES = 40
+VOCAB = 512 + MERGES + 5
+
+# (preset, fps, width, height, frames, container)
+CASES = [
+    ("k400", 30, 64, 48, 300, "nut"),     # a full window (8.53 s) and a tail
+    ("k400", 25, 45, 61, 90, "nut"),      # portrait, shorter than a window: wraps
+    ("k400", 60, 40, 32, 540, "nut"),     # shorter side = crop size: not resized
+    ("msvd-caption", 30, 57, 43, 160, "nut"),
+    ("msvd-caption", 60, 35, 50, 100, "nut"),  # portrait, short
+    ("imagenet", 0, 37, 29, 1, "png"),
+    ("imagenet", 0, 29, 41, 1, "png"),
+]
+
+failures = []
+
+
+def check(cond, what):
+    print("%s - %s" % ("ok" if cond else "FAIL", what))
+    if not cond:
+        failures.append(what)
+
+
+def make_model(tmp):
+    sd = reference.random_state_dict(vocab=VOCAB, seed=11, **MODEL)
+    ckpt = os.path.join(tmp, "m.pth")
+    torch.save({"model": sd}, ckpt)
+    loaded, _ = convert.load_checkpoint(ckpt)
+    path = os.path.join(tmp, "presets8.upm")
+    convert.convert_state_dict(loaded, path, heads=MODEL["heads"], bpe=convert.DEFAULT_BPE,
+                               bpe_merges=MERGES, merge_video_type=False, clip_frames=8,
+                               name="presets8", log=lambda *a, **k: None)
+    return path
+
+
+def synth_frames(n, w, h, seed):
+    """Noise: every frame differs, so a wrong index or crop shows."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def write_video(path, frames, fps):
+    h, w = frames[0].shape[:2]
+    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", "%dx%d" % (w, h), "-r", str(fps), "-i", "-",
+           "-c:v", "rawvideo", "-pix_fmt", "rgb24", path]
+    subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
+
+
+def write_png(path, frame):
+    from PIL import Image
+    Image.fromarray(frame, "RGB").save(path)
+
+
+def run_preset(model, preset, path, dump):
+    cmd = [os.path.join(BUILD_ROOT, "tools", "upm-run"), "--model", model, "--preset", preset,
+           "-f", "json", "--progress", "never", "--dump-views", dump, "--top-k", "5",
+           "--labels", ",".join(LABELS), path]
+    if preset.endswith("caption"):
+        cmd[cmd.index("--labels"):cmd.index("--labels") + 2] = []
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, p.stderr))
+    return [json.loads(line) for line in p.stdout.splitlines()], p.stderr
+
+
+class RefModel:
+    def __init__(self, path):
+        sd, kv = train.upm_to_official(path)
+        self.ref = reference.Reference(sd, heads=int(kv["uniperceiver.attention.head_count"]))
+        tokens = kv["tokenizer.ggml.tokens"]
+        index = {t: i for i, t in enumerate(tokens)}
+        eot = int(kv["tokenizer.upm.eot_id"])
+        ids = [[index[w + "</w>"], eot] for w in LABELS]
+        self.labels = self.ref.text_features(ids, "cls_target")
+
+    def mean_probs(self, views, n_frames, scale_name):
+        scale = self.ref.logit_scale(scale_name)
+        probs = []
+        for v in views:
+            f, _ = self.ref.visual_feature(v["patches"].double(), n_frames, "cls_input")
+            probs.append(torch.softmax(scale * (self.labels @ f), -1))
+        return torch.stack(probs).mean(0)
+
+
+def compare(case, model, ref_model, tmp):
+    preset, fps, w, h, n, container = case
+    name = "%s-%dfps-%dx%d" % (preset, fps, w, h)
+    frames = synth_frames(n, w, h, seed=zlib.crc32(name.encode()))
+    path = os.path.join(tmp, name + "." + container)
+    if container == "png":
+        try:
+            write_png(path, frames[0])
+        except ImportError:
+            print("skip - %s: no Pillow" % name)
+            return
+    else:
+        write_video(path, frames, fps)
+    dump = os.path.join(tmp, name + "-views")
+    records, stderr = run_preset(model, preset, path, dump)
+    rec = records[0]
+    p = reference.OFFICIAL_PRESETS[preset]
+    expect = reference.official_views(frames, fps, preset, 32, MODEL["patch"])
+    check(rec.get("preset") == preset and len(rec["views"]) == len(expect),
+          "%s: %d views recorded" % (name, len(expect)))
+    span = p["stride"] and p["frames"] * p["views"] * p["stride"] / 30.0
+    if p["stride"] and n / fps < span:
+        check("wrap around" in stderr and "%.3f s" % (n / fps) in stderr,
+              "%s: the short video is warned about (%s)" % (name, stderr.strip()[:80]))
+    for v, (got, exp) in enumerate(zip(rec["views"], expect)):
+        check(got["frames"] == exp["indices"],
+              "%s view %d: frames %s == %s" % (name, v, got["frames"], exp["indices"]))
+        check(tuple(got["resized"]) == exp["resized"] and tuple(got["box"]) == exp["box"],
+              "%s view %d: crop %s in %s == %s in %s" % (name, v, got["box"], got["resized"],
+                                                         exp["box"], exp["resized"]))
+        raw = np.fromfile(os.path.join(dump, "clip0000-view%02d.f32" % v), dtype=np.float32)
+        patches = torch.from_numpy(raw.reshape(exp["patches"].shape))
+        if exp["uint8"] is None:
+            diff = (patches - exp["patches"]).abs().max().item()
+            check(diff <= 1e-5, "%s view %d: patches within 1e-5 (max %.2g)" % (name, v, diff))
+        else:
+            mean = torch.tensor(reference.IMAGENET_MEAN).repeat_interleave(
+                MODEL["patch"] ** 2)
+            std = torch.tensor(reference.IMAGENET_STD).repeat_interleave(MODEL["patch"] ** 2)
+            u8 = torch.round((patches * std + mean) * 255.0).to(torch.uint8)
+            exp_u8 = torch.round((exp["patches"] * std + mean) * 255.0).to(torch.uint8)
+            check(torch.equal(u8, exp_u8), "%s: uint8 pixels equal Pillow's" % name)
+            diff = (patches - exp["patches"]).abs().max().item()
+            check(diff <= 1e-5, "%s: patches within 1e-5 (max %.2g)" % (name, diff))
+    if preset.endswith("caption"):
+        check("caption" in rec, "%s: a caption" % name)
+        return
+    # the C's patches and the reference's agree (above); score the reference's
+    scale = "img_cls" if p["stride"] is None else "video_cls"
+    probs = ref_model.mean_probs(expect, p["frames"], scale)
+    got = {e["index"]: e["prob"] for e in rec["labels"]}
+    diff = max(abs(got[i] - probs[i].item()) for i in range(len(LABELS)))
+    check(diff <= 1e-4, "%s: mean of %d views' softmax within 1e-4 (max %.2g)"
+          % (name, len(expect), diff))
+    best = int(torch.argmax(probs))
+    check(rec["labels"][0]["index"] == best, "%s: top-1 is the reference's" % name)
+
+
+def main():
+    run = os.path.join(BUILD_ROOT, "tools", "upm-run")
+    if shutil.which("ffmpeg") is None or not os.access(run, os.X_OK):
+        print("skip: no ffmpeg or no upm-run")
+        return 77
+    with tempfile.TemporaryDirectory() as tmp:
+        model = make_model(tmp)
+        ref_model = RefModel(model)
+        for case in CASES:
+            compare(case, model, ref_model, tmp)
+    if failures:
+        print("%d failure(s)" % len(failures))
+        return 1
+    print("all ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
