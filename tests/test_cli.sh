@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..10"
+echo "1..17"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in 1 2 3 4 5 6 7 8 9 10; do echo "ok $i # SKIP"; done
+  for i in $(seq 1 17); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -74,6 +74,51 @@ else
   ! grep -q 'expert' "$tmp/route.txt"
   ok $? "dense model: no routing lines"
 fi
+
+# the default preset samples like upmtokenizer: every decoded frame, so 60
+# frames in 4-frame clips make 15 clips
+"$run" --model "$model" --labels a,b --progress never --clip-frames 4 \
+  --output-format json "$tmp/clip.mp4" >"$tmp/def.json" 2>"$tmp/err"
+rc=$?
+lines=$(wc -l <"$tmp/def.json")
+[ $rc = 0 ] && [ "$lines" = 15 ] && grep -q '"preset":"default"' "$tmp/def.json"
+ok $? "default preset: every decoded frame, 15 clips of 4 (rc $rc, $lines)"
+
+# --preset: a timed preset on a video shorter than its window (4 frames at
+# stride 32 span 4.267 s; the clip lasts 2 s) wraps around, with a warning
+"$run" --model "$model" --preset msvd-caption --progress never \
+  --output-format json "$tmp/clip.mp4" >"$tmp/msvd.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$tmp/msvd.json")" = 1 ] &&
+  grep -q '"preset":"msvd-caption".*"frames":\[0,32,4,36\]' "$tmp/msvd.json"
+ok $? "--preset msvd-caption: one window, frames 0,32,4,36 (rc $rc)"
+grep -q 'lasts 2.000 s, shorter than the 4.267 s .*wrap around' "$tmp/err"
+ok $? "short video: the warning names both durations"
+
+# unknown preset: usage error listing the presets
+"$run" --model "$model" --preset nope "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q 'unknown preset "nope" (presets: default, k400, msvd-caption' \
+  "$tmp/err"
+ok $? "unknown preset exits 2 listing the presets (got $rc)"
+
+# no --model: the bundled model (upm_default_model_path: $UPM_DEFAULT_MODEL
+# first, so a missing one is named in the error)
+UPM_DEFAULT_MODEL="$model" "$run" --labels a,b --progress never --image \
+  "$tmp/clip.mp4" >"$tmp/bundled.txt" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$tmp/bundled.txt")" = 1 ]
+ok $? "no --model: \$UPM_DEFAULT_MODEL is used (rc $rc)"
+env -u UPM_DEFAULT_MODEL "$run" --labels a,b --progress never --image \
+  "$tmp/clip.mp4" >"$tmp/bundled.txt" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$tmp/bundled.txt")" = 1 ]
+ok $? "no --model and no \$UPM_DEFAULT_MODEL: the bundled model runs (rc $rc)"
+UPM_DEFAULT_MODEL="$tmp/nowhere.upm" "$run" --labels a,b --progress never \
+  "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] && grep -q 'nowhere.upm' "$tmp/err"
+ok $? "no --model: the default path is the one loaded (got $rc)"
 
 # exit codes
 "$run" --model "$model" --labels a,b "$tmp/missing.mp4" >/dev/null 2>"$tmp/err"
