@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..17"
+echo "1..18"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 17); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 18); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -119,6 +119,13 @@ UPM_DEFAULT_MODEL="$tmp/nowhere.upm" "$run" --labels a,b --progress never \
 rc=$?
 [ $rc = 1 ] && grep -q 'nowhere.upm' "$tmp/err"
 ok $? "no --model: the default path is the one loaded (got $rc)"
+
+# upm-inspect lists the presets, and why the 4-position model misses k400
+"${UPM_BUILD_ROOT}/tools/upm-inspect" "$model" >"$tmp/inspect.txt" 2>&1
+grep -q '^  default  *yes ' "$tmp/inspect.txt" &&
+  grep -q '^  k400  *no   preset "k400" needs 8 frames per clip; .* 4 temporal positions' \
+    "$tmp/inspect.txt"
+ok $? "upm-inspect marks the presets the model suits"
 
 # exit codes
 "$run" --model "$model" --labels a,b "$tmp/missing.mp4" >/dev/null 2>"$tmp/err"

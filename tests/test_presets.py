@@ -190,6 +190,10 @@ def main():
         return 77
     with tempfile.TemporaryDirectory() as tmp:
         model = make_model(tmp)
+        inspect = subprocess.run([os.path.join(BUILD_ROOT, "tools", "upm-inspect"), model],
+                                 capture_output=True, text=True).stdout
+        check(any(line.split()[:2] == ["k400", "yes"] for line in inspect.splitlines()),
+              "upm-inspect: the 8-position model suits k400")
         ref_model = RefModel(model)
         for case in CASES:
             compare(case, model, ref_model, tmp)
