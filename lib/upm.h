@@ -238,6 +238,9 @@ typedef enum
   UPM_CROPS_CENTRE, /* one centre crop (torchvision CenterCrop) */
   UPM_CROPS_THREE,  /* left, centre, right; top, centre, bottom for portrait
                        frames (the official three-crop test of Kinetics) */
+  UPM_CROPS_CENTRE_SHORT_SIDE, /* one centre crop (torchvision CenterCrop)
+                                  after the three-crop test's short-side
+                                  scale (the official MSVD test) */
   UPM_N_CROPS_MODES
 } UpmCrops;
 
@@ -247,7 +250,8 @@ uint32_t upm_crops_count (UpmCrops crops);
 /* A crop of a frame: the frame is resized so that its shorter side is
  * @resize, the longer one int(resize * long / short) (torchvision Resize)
  * for a centre crop and floor(long / short * resize) (the official
- * three-crop test's short-side scale) for three crops; then the square
+ * short-side scale, which leaves a frame whose shorter side is already
+ * @resize as it is) for the others; then the square
  * [x, x + size) x [y, y + size) of the resized frame is kept. src_* is the
  * same square in the frame's own pixels, for display. */
 typedef struct
