@@ -38,20 +38,26 @@ import reference  # noqa: E402
 import train  # noqa: E402
 
 LABELS = ["a", "b", "c", "d", "e"]
-# model: 8 temporal positions (k400's 8 frames per view), 32 px crops
+# models: 8 temporal positions (k400's 8 frames per view), 32 and 56 px crops
+# (at 56, floor(61 / 56 * 56) is 60 and floor(122 / 112 * 56) is 60 where
+# int(56 * 122 / 112) is 61: the official short-side scale's corner cases)
 MODEL = dict(D=32, layers=2, heads=2, ffn=64, patch=8, grid=4, temporal=8, ctx=64)
+MODEL56 = dict(MODEL, grid=7)
 MERGES = 40
 VOCAB = 512 + MERGES + 5
 
-# (preset, fps, width, height, frames, container)
+# (preset, fps, width, height, frames, container, crop size)
 CASES = [
-    ("k400", 30, 64, 48, 300, "nut"),     # a full window (8.53 s) and a tail
-    ("k400", 25, 45, 61, 90, "nut"),      # portrait, shorter than a window: wraps
-    ("k400", 60, 40, 32, 540, "nut"),     # shorter side = crop size: not resized
-    ("msvd-caption", 30, 57, 43, 160, "nut"),
-    ("msvd-caption", 60, 35, 50, 100, "nut"),  # portrait, short
-    ("imagenet", 0, 37, 29, 1, "png"),
-    ("imagenet", 0, 29, 41, 1, "png"),
+    ("k400", 30, 64, 48, 300, "nut", 32),     # a full window (8.53 s) and a tail
+    ("k400", 25, 45, 61, 90, "nut", 32),      # portrait, shorter than a window: wraps
+    ("k400", 60, 40, 32, 540, "nut", 32),     # shorter side = crop size: not resized
+    ("k400", 30, 61, 56, 260, "nut", 56),     # ... where floor(61 / 56 * 56) = 60
+    ("msvd-caption", 30, 57, 43, 160, "nut", 32),
+    ("msvd-caption", 60, 35, 50, 100, "nut", 32),  # portrait, short
+    ("msvd-caption", 25, 122, 112, 120, "nut", 56),  # floor, not int(): 60 wide
+    ("imagenet", 0, 37, 29, 1, "png", 32),
+    ("imagenet", 0, 29, 41, 1, "png", 32),
+    ("imagenet", 0, 57, 45, 1, "png", 56),
 ]
 
 failures = []
@@ -63,15 +69,15 @@ def check(cond, what):
         failures.append(what)
 
 
-def make_model(tmp):
-    sd = reference.random_state_dict(vocab=VOCAB, seed=11, **MODEL)
-    ckpt = os.path.join(tmp, "m.pth")
+def make_model(tmp, shape, name):
+    sd = reference.random_state_dict(vocab=VOCAB, seed=11, **shape)
+    ckpt = os.path.join(tmp, name + ".pth")
     torch.save({"model": sd}, ckpt)
     loaded, _ = convert.load_checkpoint(ckpt)
-    path = os.path.join(tmp, "presets8.upm")
+    path = os.path.join(tmp, name + ".upm")
     convert.convert_state_dict(loaded, path, heads=MODEL["heads"], bpe=convert.DEFAULT_BPE,
                                bpe_merges=MERGES, merge_video_type=False, clip_frames=8,
-                               name="presets8", log=lambda *a, **k: None)
+                               name=name, log=lambda *a, **k: None)
     return path
 
 
@@ -125,9 +131,10 @@ class RefModel:
         return torch.stack(probs).mean(0)
 
 
-def compare(case, model, ref_model, tmp):
-    preset, fps, w, h, n, container = case
-    name = "%s-%dfps-%dx%d" % (preset, fps, w, h)
+def compare(case, models, tmp):
+    preset, fps, w, h, n, container, size = case
+    model, ref_model = models[size]
+    name = "%s-%dfps-%dx%d-crop%d" % (preset, fps, w, h, size)
     frames = synth_frames(n, w, h, seed=zlib.crc32(name.encode()))
     path = os.path.join(tmp, name + "." + container)
     if container == "png":
@@ -142,7 +149,7 @@ def compare(case, model, ref_model, tmp):
     records, stderr = run_preset(model, preset, path, dump)
     rec = records[0]
     p = reference.OFFICIAL_PRESETS[preset]
-    expect = reference.official_views(frames, fps, preset, 32, MODEL["patch"])
+    expect = reference.official_views(frames, fps, preset, size, MODEL["patch"])
     check(rec.get("preset") == preset and len(rec["views"]) == len(expect),
           "%s: %d views recorded" % (name, len(expect)))
     span = p["stride"] and p["frames"] * p["views"] * p["stride"] / 30.0
@@ -189,14 +196,17 @@ def main():
         print("skip: no ffmpeg or no upm-run")
         return 77
     with tempfile.TemporaryDirectory() as tmp:
-        model = make_model(tmp)
+        models = {}
+        for shape, name in ((MODEL, "presets32"), (MODEL56, "presets56")):
+            path = make_model(tmp, shape, name)
+            models[shape["grid"] * shape["patch"]] = (path, RefModel(path))
+        model = models[32][0]
         inspect = subprocess.run([os.path.join(BUILD_ROOT, "tools", "upm-inspect"), model],
                                  capture_output=True, text=True).stdout
         check(any(line.split()[:2] == ["k400", "yes"] for line in inspect.splitlines()),
               "upm-inspect: the 8-position model suits k400")
-        ref_model = RefModel(model)
         for case in CASES:
-            compare(case, model, ref_model, tmp)
+            compare(case, models, tmp)
     if failures:
         print("%d failure(s)" % len(failures))
         return 1
