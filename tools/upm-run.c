@@ -445,7 +445,7 @@ typedef struct
   const Clip *clip;
 } ClipResult;
 
-/* ,"preset":"k400","score":"cosine","views":[{"frames":[0,8],"pts":[0,
+/* ,"preset":"k400","scoring":"cosine","views":[{"frames":[0,8],"pts":[0,
  * 0.267],"crop":{"x":..,"y":..,"w":..,"h":..},"resized":[w,h],
  * "box":[x,y,size]},...]: which frames and crop each view is made of, the
  * crop of the view's first frame in source pixels and in the resized
@@ -456,7 +456,7 @@ views_json (const Run *r, const Clip *clip, GString *s)
   g_string_append_printf (s, ",\"preset\":\"%s\"", r->preset->name);
   if (r->task == TASK_RETRIEVE)
     g_string_append_printf (
-        s, ",\"score\":\"%s\"", r->cosine ? "cosine" : "softmax");
+        s, ",\"scoring\":\"%s\"", r->cosine ? "cosine" : "softmax");
   g_string_append (s, ",\"views\":[");
   for (guint v = 0; v < clip->n_views; v++)
     {
@@ -963,12 +963,10 @@ plan_window (Run *r, const double *pts, guint n, double end, guint k0)
   return w;
 }
 
-/* The first decoded frame at or after @t (n when none). */
+/* The first decoded frame at or after @t, from @k on (n when none). */
 static guint
-frame_at_or_after (const double *pts, guint n, double t)
+frame_at_or_after (const double *pts, guint n, guint k, double t)
 {
-  guint k = 0;
-
   while (k < n && pts[k] < t - 1e-6)
     k++;
   return k;
@@ -983,7 +981,8 @@ plan_windows (Run *r, const double *pts, guint n, double end)
 {
   const double span = frames30 (r->span * r->n_tviews * r->stride);
   const double hop = frames30 (r->hop);
-  double t;
+  double covered;
+  guint k0 = 0;
 
   r->windows = g_ptr_array_new_with_free_func (window_free);
   if (n == 0)
@@ -994,18 +993,23 @@ plan_windows (Run *r, const double *pts, guint n, double end)
                 "around (as in the official evaluation)\n",
         r->opt.inputs[0], end - pts[0], span, r->preset->name);
   g_ptr_array_add (r->windows, plan_window (r, pts, n, end, 0));
-  for (t = pts[0] + hop; hop > 0.0 && t + span <= end + 1e-6; t += hop)
+  for (guint w = 1; hop > 0.0; w++)
     {
-      guint k0 = frame_at_or_after (pts, n, t);
+      const double t = pts[0] + w * hop;
 
+      if (t + span > end + 1e-6)
+        break;
+      k0 = frame_at_or_after (pts, n, k0, t);
       if (k0 >= n)
         break;
       g_ptr_array_add (r->windows, plan_window (r, pts, n, end, k0));
     }
-  if (r->windows->len > 0 && end > t + 1e-6 && t > pts[0])
+  /* nothing lost silently: say what no window reached */
+  covered = pts[k0] + span;
+  if (end > covered + 1.0 / r->fps)
     g_printerr ("upm-run: note: %s: the last %.3f s are shorter than a "
                 "window and not sampled\n",
-        r->opt.inputs[0], end - t);
+        r->opt.inputs[0], end - covered);
 }
 
 /* Pass 1: the timestamps of every decodable frame and the stream's end. */
