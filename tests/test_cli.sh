@@ -85,14 +85,16 @@ lines=$(wc -l <"$tmp/def.json")
 ok $? "default preset: every decoded frame, 15 clips of 4 (rc $rc, $lines)"
 
 # --preset: a timed preset on a video shorter than its window (4 frames at
-# stride 32 span 4.267 s; the clip lasts 2 s) wraps around, with a warning
+# stride 32: the last at 3.2 s; the clip lasts 2 s) wraps around, with a
+# warning
 "$run" --model "$model" --preset msvd-caption --progress never \
   --output-format json "$tmp/clip.mp4" >"$tmp/msvd.json" 2>"$tmp/err"
 rc=$?
 [ $rc = 0 ] && [ "$(wc -l <"$tmp/msvd.json")" = 1 ] &&
   grep -q '"preset":"msvd-caption".*"frames":\[0,32,4,36\]' "$tmp/msvd.json"
 ok $? "--preset msvd-caption: one window, frames 0,32,4,36 (rc $rc)"
-grep -q 'lasts 2.000 s, shorter than the 4.267 s .*wrap around' "$tmp/err"
+grep -q 'lasts 2.000 s; preset "msvd-caption" samples up to 3.200 s, so .*wrap around' \
+  "$tmp/err"
 ok $? "short video: the warning names both durations"
 
 # unknown preset: usage error listing the presets

@@ -981,17 +981,19 @@ plan_windows (Run *r, const double *pts, guint n, double end)
 {
   const double span = frames30 (r->span * r->n_tviews * r->stride);
   const double hop = frames30 (r->hop);
+  const double last = frames30 ((r->span * r->n_tviews - 1) * r->stride);
   double covered;
   guint k0 = 0;
 
   r->windows = g_ptr_array_new_with_free_func (window_free);
   if (n == 0)
     return;
-  if (!r->still && end - pts[0] < span - 1e-6)
-    g_printerr ("upm-run: warning: %s: the video lasts %.3f s, shorter than "
-                "the %.3f s that preset \"%s\" samples; its frames wrap "
-                "around (as in the official evaluation)\n",
-        r->opt.inputs[0], end - pts[0], span, r->preset->name);
+  /* the last target at or after the end wraps (upm_sample_by_time) */
+  if (!r->still && pts[0] + last >= end - 1e-6)
+    g_printerr ("upm-run: warning: %s: the video lasts %.3f s; preset "
+                "\"%s\" samples up to %.3f s, so its frames wrap around (as "
+                "in the official evaluation)\n",
+        r->opt.inputs[0], end - pts[0], r->preset->name, last);
   g_ptr_array_add (r->windows, plan_window (r, pts, n, end, 0));
   for (guint w = 1; hop > 0.0; w++)
     {
