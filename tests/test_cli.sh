@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..18"
+echo "1..20"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 18); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 20); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -103,6 +103,16 @@ rc=$?
 [ $rc = 2 ] && grep -q 'unknown preset "nope" (presets: default, k400, msvd-caption' \
   "$tmp/err"
 ok $? "unknown preset exits 2 listing the presets (got $rc)"
+
+# --help lists the presets with their summaries
+"$run" --help >"$tmp/help.txt" 2>&1
+grep -q '^  k400  *Kinetics-400: 8 frames x 4 interleaved views' "$tmp/help.txt" &&
+  grep -q '^  imagenet  *ImageNet-1k' "$tmp/help.txt"
+ok $? "--help lists the presets"
+"$run" --model "$model" --image --video "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q 'exclusive' "$tmp/err"
+ok $? "--image and --video are exclusive (got $rc)"
 
 # no --model: the bundled model (upm_default_model_path: $UPM_DEFAULT_MODEL
 # first, so a missing one is named in the error)
