@@ -163,9 +163,20 @@ def compare(case, models, tmp):
     for v, (got, exp) in enumerate(zip(rec["views"], expect)):
         check(got["frames"] == exp["indices"],
               "%s view %d: frames %s == %s" % (name, v, got["frames"], exp["indices"]))
-        check(tuple(got["resized"]) == exp["resized"] and tuple(got["box"]) == exp["box"],
-              "%s view %d: crop %s in %s == %s in %s" % (name, v, got["box"], got["resized"],
+        rs = got["resized"]
+        box, resized = (rs["x"], rs["y"], rs["size"]), (rs["width"], rs["height"])
+        check(resized == exp["resized"] and box == exp["box"],
+              "%s view %d: crop %s in %s == %s in %s" % (name, v, box, resized,
                                                          exp["box"], exp["resized"]))
+        sx, sy = w / resized[0], h / resized[1]
+        check(all(abs(a - b) <= 1e-3 for a, b in zip(
+            (got["box"]["x"], got["box"]["y"], got["box"]["width"], got["box"]["height"]),
+            (box[0] * sx, box[1] * sy, box[2] * sx, box[2] * sy))),
+            "%s view %d: the crop in source pixels %s" % (name, v, got["box"]))
+        if fps:
+            check(got["pts_seconds"] == [round(i / fps, 6) for i in exp["indices"]]
+                  and got["pts"] == [round(i / fps * 1e9) for i in exp["indices"]],
+                  "%s view %d: pts of the frames" % (name, v))
         raw = np.fromfile(os.path.join(dump, "clip0000-view%02d.f32" % v), dtype=np.float32)
         patches = torch.from_numpy(raw.reshape(exp["patches"].shape))
         if exp["uint8"] is None:

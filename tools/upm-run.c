@@ -445,10 +445,12 @@ typedef struct
   const Clip *clip;
 } ClipResult;
 
-/* ,"preset":"k400","scoring":"cosine","views":[{"frames":[0,8],"pts":[0,
- * 0.267],"crop":{"x":..,"y":..,"w":..,"h":..},"resized":[w,h],
- * "box":[x,y,size]},...]: which frames and crop each view is made of, the
- * crop of the view's first frame in source pixels and in the resized
+/* ,"preset":"k400","scoring":"cosine","views":[{"view":0,"views":12,
+ * "temporal_view":0,"crop":0,"frames":[0,8,..],"pts":[0,266666667,..],
+ * "pts_seconds":[0.0,0.266667,..],"box":{"x":..,"y":..,"width":..,
+ * "height":..},"resized":{"width":..,"height":..,"x":..,"y":..,"size":..}},
+ * ..]: the frames and crop of each view (the fields of upmhead's views),
+ * the crop of the view's first frame in source pixels and in the resized
  * frame. */
 static void
 views_json (const Run *r, const Clip *clip, GString *s)
@@ -462,17 +464,26 @@ views_json (const Run *r, const Clip *clip, GString *s)
     {
       const gsize o = (gsize)v * clip->span;
       const UpmCropBox *b = &clip->box[o];
+      const guint n_crops = MAX (r->n_crops, 1u);
 
-      g_string_append_printf (s, "%s{\"frames\":[", v ? "," : "");
+      g_string_append_printf (s,
+          "%s{\"view\":%u,\"views\":%u,\"temporal_view\":%u,\"crop\":%u,"
+          "\"frames\":[",
+          v ? "," : "", v, clip->n_views, v / n_crops, v % n_crops);
       for (guint i = 0; i < clip->span; i++)
         g_string_append_printf (
             s, "%s%" G_GINT64_FORMAT, i ? "," : "", clip->index[o + i]);
       g_string_append (s, "],\"pts\":[");
       for (guint i = 0; i < clip->span; i++)
+        g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "",
+            (gint64)llround (clip->pts[o + i] * 1e9));
+      g_string_append (s, "],\"pts_seconds\":[");
+      for (guint i = 0; i < clip->span; i++)
         g_string_append_printf (s, "%s%.6f", i ? "," : "", clip->pts[o + i]);
       g_string_append_printf (s,
-          "],\"crop\":{\"x\":%.3f,\"y\":%.3f,\"w\":%.3f,\"h\":%.3f},"
-          "\"resized\":[%d,%d],\"box\":[%d,%d,%d]}",
+          "],\"box\":{\"x\":%.3f,\"y\":%.3f,\"width\":%.3f,\"height\":%.3f},"
+          "\"resized\":{\"width\":%d,\"height\":%d,\"x\":%d,\"y\":%d,"
+          "\"size\":%d}}",
           b->src_x, b->src_y, b->src_w, b->src_h, b->resized_w, b->resized_h,
           b->x, b->y, b->size);
     }
