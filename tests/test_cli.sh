@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..20"
+echo "1..21"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 20); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 21); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -96,6 +96,17 @@ ok $? "--preset msvd-caption: one window, frames 0,32,4,36 (rc $rc)"
 grep -q 'lasts 2.000 s; preset "msvd-caption" samples up to 3.200 s, so .*wrap around' \
   "$tmp/err"
 ok $? "short video: the warning names both durations"
+
+# a still image under a video preset: one 1-frame clip on the image path,
+# as upmtokenizer makes it
+ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=300x200 -frames:v 1 \
+  "$tmp/still.png"
+"$run" --model "$model" --preset msvd-caption --progress never \
+  --output-format json "$tmp/still.png" >"$tmp/still.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && grep -q '^{"start":0.000,"end":0.000,"frames":1,.*"preset":"msvd-caption","views":\[{"view":0,"views":1,"temporal_view":0,"crop":0,"frames":\[0\]' \
+  "$tmp/still.json"
+ok $? "a still image under msvd-caption is one 1-frame clip (rc $rc)"
 
 # unknown preset: usage error listing the presets
 "$run" --model "$model" --preset nope "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"

@@ -1157,15 +1157,16 @@ process_timed (Run *r, UpmVideo *video, GError **error)
   return ok;
 }
 
+/* The crops; @own: the model's own layout (one centre crop). */
 static gboolean
-preset_resize (Run *r, GError **error)
+preset_resize (Run *r, gboolean own, GError **error)
 {
   const UpmHParams *hp = r->hp;
-  const double ratio = r->preset->resize_ratio;
+  const double ratio = own ? 0.0 : r->preset->resize_ratio;
 
   /* int(256 / 224 * 224), as the official transforms compute it */
   r->resize = ratio > 0.0 ? (guint)(ratio * hp->image_size) : hp->image_size;
-  r->crops = r->preset->crops;
+  r->crops = own ? UPM_CROPS_CENTRE : r->preset->crops;
   r->n_crops = upm_crops_count (r->crops);
   if (r->n_crops > UPM_MAX_CROPS)
     {
@@ -1186,12 +1187,17 @@ setup_clips (Run *r, UpmVideo *video, GError **error)
   guint def = hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
   gboolean is_default = g_str_equal (pr->name, "default");
 
+  gboolean own;
+
   r->still = o->image || (!o->video && upm_video_is_image (video));
-  r->timed = pr->stride > 0;
+  /* a still image under a video preset is one 1-frame clip on the image
+   * path, as upmtokenizer makes it */
+  own = is_default || (r->still && !pr->image);
+  r->timed = pr->stride > 0 && !r->still;
   r->span = o->clip_frames ? (guint)o->clip_frames
             : pr->frames   ? pr->frames
                            : def;
-  if (r->still && !r->timed)
+  if (r->still)
     r->span = 1;
   if (!o->clip_frames && !upm_model_suits_preset (r->model, pr, error))
     return FALSE;
@@ -1201,7 +1207,7 @@ setup_clips (Run *r, UpmVideo *video, GError **error)
           "--clip-frames must be 1..%u for this model", hp->n_temporal);
       return FALSE;
     }
-  if (!preset_resize (r, error))
+  if (!preset_resize (r, own, error))
     return FALSE;
   r->n_tviews = r->timed ? MAX (pr->views, 1u) : 1;
   if (r->task == TASK_CAPTION && r->n_tviews * r->n_crops > 1)
@@ -1211,11 +1217,9 @@ setup_clips (Run *r, UpmVideo *video, GError **error)
           r->n_tviews * r->n_crops);
       return FALSE;
     }
-  /* the default preset's norm is upmtokenizer's norm=auto */
-  r->norm = !is_default    ? pr->norm
-            : r->span == 1 ? UPM_NORM_IMAGE
-                           : UPM_NORM_VIDEO;
-  r->scale = !is_default    ? pr->scale
+  /* the model's own layout has upmtokenizer's norm=auto */
+  r->norm = !own ? pr->norm : r->span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
+  r->scale = !own           ? pr->scale
              : r->span == 1 ? UPM_SCALE_IMG_CLS
                             : UPM_SCALE_VIDEO_CLS;
   if (r->task == TASK_RETRIEVE)
