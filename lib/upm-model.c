@@ -741,6 +741,18 @@ upm_model_hparams (const UpmModel *model)
 }
 
 const char *
+upm_default_model_path (void)
+{
+  const char *env = g_getenv ("UPM_DEFAULT_MODEL");
+
+  if (env && *env)
+    return g_intern_string (env);
+  if (g_file_test (UPM_INSTALLED_MODEL, G_FILE_TEST_EXISTS))
+    return UPM_INSTALLED_MODEL;
+  return UPM_SOURCE_MODEL;
+}
+
+const char *
 upm_model_path (const UpmModel *model)
 {
   return model->path;

@@ -33,9 +33,9 @@
 #define MSVD_PRESET(name_, summary_, task_, scale_, text_len_)                 \
   {                                                                            \
     .name = name_, .summary = summary_, .task = task_, .frames = 4,            \
-    .stride = 32, .views = 1, .crops = UPM_CROPS_CENTRE,                       \
-    .norm = UPM_NORM_VIDEO, .scale = scale_, .beam_size = CAPTION_BEAM,        \
-    .max_length = CAPTION_MAX_LENGTH,                                          \
+    .stride = 32, .views = 1, .crops = UPM_CROPS_CENTRE_SHORT_SIDE,            \
+    .norm = UPM_NORM_VIDEO, .scale = scale_, .text_max_length = text_len_,     \
+    .beam_size = CAPTION_BEAM, .max_length = CAPTION_MAX_LENGTH,               \
     .length_penalty = CAPTION_LENGTH_PENALTY,                                  \
   }
 

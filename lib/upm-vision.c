@@ -483,6 +483,8 @@ upm_crops_name (UpmCrops crops)
       return "centre";
     case UPM_CROPS_THREE:
       return "three";
+    case UPM_CROPS_CENTRE_SHORT_SIDE:
+      return "centre-short-side";
     default:
       return NULL;
     }
@@ -508,12 +510,18 @@ upm_three_crop_offset (int len, int size, uint32_t index)
 
 /* random_short_side_scale_jitter's long side: floor(long / short * size),
  * the quotient first (it can differ from int(size * long / short) by one
- * where the exact value is an integer). */
+ * where the exact value is an integer); a frame whose shorter side is
+ * already @size is returned as it is (floor(230 / 224 * 224) is 229). */
 static void
 upm_resized_size_slowfast (int width, int height, int size, int *w, int *h)
 {
   *w = *h = size;
-  if (width < height)
+  if (MIN (width, height) == size)
+    {
+      *w = width;
+      *h = height;
+    }
+  else if (width < height)
     *h = (int)floor ((double)height / (double)width * (double)size);
   else
     *w = (int)floor ((double)width / (double)height * (double)size);
@@ -540,10 +548,10 @@ upm_vision_crop_box (int width, int height, uint32_t resize, uint32_t size,
       return FALSE;
     }
 
-  if (crops == UPM_CROPS_THREE)
-    upm_resized_size_slowfast (width, height, (int)resize, &rw, &rh);
-  else
+  if (crops == UPM_CROPS_CENTRE)
     upm_resized_size (width, height, (int)resize, &rw, &rh);
+  else
+    upm_resized_size_slowfast (width, height, (int)resize, &rw, &rh);
 
   box->width = width;
   box->height = height;

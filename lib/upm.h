@@ -144,6 +144,11 @@ typedef struct _UpmBpe UpmBpe;
 
 /* ------------------------------------------------------------------ model */
 
+/* The bundled model every element and tool loads when given none: the
+ * UPM_DEFAULT_MODEL environment variable, else the installed model when it
+ * exists, else the one in the source tree. */
+const char *upm_default_model_path (void);
+
 UpmModel *upm_model_load (const char *path, GError **error);
 UpmModel *upm_model_ref (UpmModel *model);
 void upm_model_unref (UpmModel *model);
@@ -208,7 +213,7 @@ char **upm_labels_parse_lines (
 char **upm_labels_load_file (const char *path, guint *n_labels, GError **error);
 /* The label set NAME.txt (data/labels: "k400", "k700", "imagenet",
  * "moments") from the first of: each directory of $UPM_LABELS_DIR
- * (':'-separated), the installed <datadir>/uniperceiver/labels, the source
+ * (':'-separated), the installed <datadir>/gst-uniperceiver/labels, the source
  * tree's data/labels.  An unknown or malformed name is
  * UPM_ERROR_INVALID_ARGUMENT with the available names in the message. */
 char **upm_labels_load_named (
@@ -247,6 +252,9 @@ typedef enum
   UPM_CROPS_CENTRE, /* one centre crop (torchvision CenterCrop) */
   UPM_CROPS_THREE,  /* left, centre, right; top, centre, bottom for portrait
                        frames (the official three-crop test of Kinetics) */
+  UPM_CROPS_CENTRE_SHORT_SIDE, /* one centre crop (torchvision CenterCrop)
+                                  after the three-crop test's short-side
+                                  scale (the official MSVD test) */
   UPM_N_CROPS_MODES
 } UpmCrops;
 
@@ -256,7 +264,8 @@ uint32_t upm_crops_count (UpmCrops crops);
 /* A crop of a frame: the frame is resized so that its shorter side is
  * @resize, the longer one int(resize * long / short) (torchvision Resize)
  * for a centre crop and floor(long / short * resize) (the official
- * three-crop test's short-side scale) for three crops; then the square
+ * short-side scale, which leaves a frame whose shorter side is already
+ * @resize as it is) for the others; then the square
  * [x, x + size) x [y, y + size) of the resized frame is kept. src_* is the
  * same square in the frame's own pixels, for display. */
 typedef struct

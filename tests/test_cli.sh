@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..12"
+echo "1..23"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "ok $i # SKIP"; done
+  for i in $(seq 1 23); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -87,6 +87,81 @@ ok $? "--labels @k400 classifies with the Kinetics-400 names (rc $rc, '$label')"
 rc=$?
 [ $rc = 1 ] && grep -q "@k400" "$tmp/err" && grep -q "no-such-set" "$tmp/err"
 ok $? "--labels @no-such-set exits 1 listing the sets (got $rc)"
+
+# the default preset samples like upmtokenizer: every decoded frame, so 60
+# frames in 4-frame clips make 15 clips
+"$run" --model "$model" --labels a,b --progress never --clip-frames 4 \
+  --output-format json "$tmp/clip.mp4" >"$tmp/def.json" 2>"$tmp/err"
+rc=$?
+lines=$(wc -l <"$tmp/def.json")
+[ $rc = 0 ] && [ "$lines" = 15 ] && grep -q '"preset":"default"' "$tmp/def.json"
+ok $? "default preset: every decoded frame, 15 clips of 4 (rc $rc, $lines)"
+
+# --preset: a timed preset on a video shorter than its window (4 frames at
+# stride 32: the last at 3.2 s; the clip lasts 2 s) wraps around, with a
+# warning
+"$run" --model "$model" --preset msvd-caption --progress never \
+  --output-format json "$tmp/clip.mp4" >"$tmp/msvd.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$tmp/msvd.json")" = 1 ] &&
+  grep -q '"preset":"msvd-caption".*"frames":\[0,32,4,36\]' "$tmp/msvd.json"
+ok $? "--preset msvd-caption: one window, frames 0,32,4,36 (rc $rc)"
+grep -q 'lasts 2.000 s; preset "msvd-caption" samples up to 3.200 s, so .*wrap around' \
+  "$tmp/err"
+ok $? "short video: the warning names both durations"
+
+# a still image under a video preset: one 1-frame clip on the image path,
+# as upmtokenizer makes it
+ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=300x200 -frames:v 1 \
+  "$tmp/still.png"
+"$run" --model "$model" --preset msvd-caption --progress never \
+  --output-format json "$tmp/still.png" >"$tmp/still.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && grep -q '^{"start":0.000,"end":0.000,"frames":1,.*"preset":"msvd-caption","views":\[{"view":0,"views":1,"temporal_view":0,"crop":0,"frames":\[0\]' \
+  "$tmp/still.json"
+ok $? "a still image under msvd-caption is one 1-frame clip (rc $rc)"
+
+# unknown preset: usage error listing the presets
+"$run" --model "$model" --preset nope "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q 'unknown preset "nope" (presets: default, k400, msvd-caption' \
+  "$tmp/err"
+ok $? "unknown preset exits 2 listing the presets (got $rc)"
+
+# --help lists the presets with their summaries
+"$run" --help >"$tmp/help.txt" 2>&1
+grep -q '^  k400  *Kinetics-400: 8 frames x 4 interleaved views' "$tmp/help.txt" &&
+  grep -q '^  imagenet  *ImageNet-1k' "$tmp/help.txt"
+ok $? "--help lists the presets"
+"$run" --model "$model" --image --video "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q 'exclusive' "$tmp/err"
+ok $? "--image and --video are exclusive (got $rc)"
+
+# no --model: the bundled model (upm_default_model_path: $UPM_DEFAULT_MODEL
+# first, so a missing one is named in the error)
+UPM_DEFAULT_MODEL="$model" "$run" --labels a,b --progress never --image \
+  "$tmp/clip.mp4" >"$tmp/bundled.txt" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$tmp/bundled.txt")" = 1 ]
+ok $? "no --model: \$UPM_DEFAULT_MODEL is used (rc $rc)"
+env -u UPM_DEFAULT_MODEL "$run" --labels a,b --progress never --image \
+  "$tmp/clip.mp4" >"$tmp/bundled.txt" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$tmp/bundled.txt")" = 1 ]
+ok $? "no --model and no \$UPM_DEFAULT_MODEL: the bundled model runs (rc $rc)"
+UPM_DEFAULT_MODEL="$tmp/nowhere.upm" "$run" --labels a,b --progress never \
+  "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] && grep -q 'nowhere.upm' "$tmp/err"
+ok $? "no --model: the default path is the one loaded (got $rc)"
+
+# upm-inspect lists the presets, and why the 4-position model misses k400
+"${UPM_BUILD_ROOT}/tools/upm-inspect" "$model" >"$tmp/inspect.txt" 2>&1
+grep -q '^  default  *yes ' "$tmp/inspect.txt" &&
+  grep -q '^  k400  *no   preset "k400" needs 8 frames per clip; .* 4 temporal positions' \
+    "$tmp/inspect.txt"
+ok $? "upm-inspect marks the presets the model suits"
 
 # exit codes
 "$run" --model "$model" --labels a,b "$tmp/missing.mp4" >/dev/null 2>"$tmp/err"

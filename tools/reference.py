@@ -437,3 +437,125 @@ def random_state_dict(D=64, layers=4, heads=2, ffn=128, vocab=557, patch=8, grid
     # keeps beam decisions well separated; exp(4.7) > 100 also exercises the cap at 100
     sd["loss_prepare.logit_scale_caption"] = torch.tensor(caption_scale_raw)
     return sd
+
+
+# ------------------------------------------------- official sampling and crops
+# The official evaluation's clip sampling and preprocessing (fundamentalvision/Uni-Perceiver:
+# datasets/task_dataset/video_raw.py and msvd.py _get_val_indices and transforms,
+# video_transform.py random_short_side_scale_jitter and uniform_crop, imagenet.py's
+# torchvision Resize + CenterCrop), written from that code, not from lib/upm-vision.c.
+# Each preset: frames per view, temporal views, stride in 30-fps frames (None: a still
+# image), crops ("three" or "centre") and the image resize ratio.
+OFFICIAL_PRESETS = {
+    "k400": dict(frames=8, views=4, stride=8, crops="three"),
+    "msvd-caption": dict(frames=4, views=1, stride=32, crops="centre"),
+    "msvd-retrieval": dict(frames=4, views=1, stride=32, crops="centre"),
+    "imagenet": dict(frames=1, views=1, stride=None, crops="centre", resize_ratio=256 / 224),
+    "coco-caption": dict(frames=1, views=1, stride=None, crops="centre", resize_ratio=1.0),
+    "coco-retrieval": dict(frames=1, views=1, stride=None, crops="centre", resize_ratio=1.0),
+    "flickr30k-caption": dict(frames=1, views=1, stride=None, crops="centre", resize_ratio=1.0),
+    "flickr30k-retrieval": dict(frames=1, views=1, stride=None, crops="centre", resize_ratio=1.0),
+}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def official_frame_indices(total_frames, fps, frames_per_clip, interval, target_fps=30):
+    """_get_val_indices with one clip (start 0): wraps modulo the frame count."""
+    return [int(i * interval * fps / target_fps + 0) % total_frames for i in range(frames_per_clip)]
+
+
+def short_side_scale(images, size):
+    """random_short_side_scale_jitter(images, size, size) on T x 3 x H x W floats in [0, 1]."""
+    import torch.nn.functional as F
+    height, width = images.shape[2], images.shape[3]
+    if (width <= height and width == size) or (height <= width and height == size):
+        return images
+    new_w = new_h = size
+    if width < height:
+        new_h = int(math.floor((float(height) / width) * size))
+    else:
+        new_w = int(math.floor((float(width) / height) * size))
+    return F.interpolate(images, size=(new_h, new_w), mode="bilinear", align_corners=False)
+
+
+def uniform_crop_offsets(height, width, size, spatial_idx):
+    """uniform_crop's (x, y): left/centre/right, top/centre/bottom when portrait."""
+    y = int(math.ceil((height - size) / 2))
+    x = int(math.ceil((width - size) / 2))
+    if height > width:
+        y = {0: 0, 1: y, 2: height - size}[spatial_idx]
+    else:
+        x = {0: 0, 1: x, 2: width - size}[spatial_idx]
+    return x, y
+
+
+def center_crop_offsets(height, width, size):
+    """torchvision CenterCrop: int(round((len - size) / 2.0)) (Python rounds half to even)."""
+    return int(round((width - size) / 2.0)), int(round((height - size) / 2.0))
+
+
+def patchify_chw(x, patch):
+    """T x 3 x S x S -> (T * g * g) x (3 * P * P), patches row-major, (channel, row, col)."""
+    t, c, s = x.shape[0], x.shape[1], x.shape[2]
+    g = s // patch
+    x = x.reshape(t, c, g, patch, g, patch).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(t * g * g, c * patch * patch)
+
+
+def _video_views(frames, fps, p, size, patch):
+    n_total = len(frames)
+    ids = official_frame_indices(n_total, fps, p["frames"] * p["views"], p["stride"])
+    views = []
+    for v in range(p["views"]):
+        idx = ids[v::p["views"]]  # MULTI_VEIW v2: view v takes frames v, v + views, ...
+        x = torch.stack([torch.from_numpy(np.ascontiguousarray(frames[i])).permute(2, 0, 1)
+                         .to(torch.float32).div(255.0) for i in idx])  # ToTensor
+        x = short_side_scale(x, size)
+        h, w = x.shape[2], x.shape[3]
+        crops = range(3) if p["crops"] == "three" else [None]
+        for ci in crops:
+            if ci is None:
+                cx, cy = center_crop_offsets(h, w, size)
+            else:
+                cx, cy = uniform_crop_offsets(h, w, size, ci)
+            c = x[:, :, cy:cy + size, cx:cx + size]
+            c = (c - 0.5) / 0.5  # Normalize((0.5,) * 3, (0.5,) * 3)
+            views.append(dict(indices=list(idx), resized=(w, h), box=(cx, cy, size),
+                              patches=patchify_chw(c, patch), uint8=None))
+    return views
+
+
+def _image_view(frame, p, size, patch):
+    from PIL import Image
+    img = Image.fromarray(np.ascontiguousarray(frame), "RGB")
+    resize = int(p["resize_ratio"] * size)
+    w, h = img.size
+    # torchvision Resize(int) on a PIL image: the shorter side becomes resize
+    if w <= h:
+        ow, oh = resize, int(resize * h / w)
+    else:
+        oh, ow = resize, int(resize * w / h)
+    img = img.resize((ow, oh), Image.BICUBIC)
+    cx, cy = center_crop_offsets(oh, ow, size)
+    u8 = np.asarray(img.crop((cx, cy, cx + size, cy + size)), dtype=np.uint8)
+    x = torch.from_numpy(u8.copy()).permute(2, 0, 1).to(torch.float32).div(255.0)[None]
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return dict(indices=[0], resized=(ow, oh), box=(cx, cy, size),
+                patches=patchify_chw((x - mean) / std, patch), uint8=u8)
+
+
+def official_views(frames, fps, preset, size, patch):
+    """The views the official evaluation makes of a video (or an image: frames[0]).
+
+    frames: the decoded frames, uint8 H x W x 3 arrays; fps: the stream's rate; preset: a
+    name of OFFICIAL_PRESETS; size: the model's image size; patch: its patch size.
+    Returns a list of dicts, one per view (temporal view major, then crop): indices (the
+    frame of each position), resized (w, h), box (x, y, size) in the resized frame,
+    patches ((frames * grid^2) x 3P^2 float32, normalised) and, for images, uint8 (the
+    cropped pixels before normalisation)."""
+    p = OFFICIAL_PRESETS[preset]
+    if p["stride"] is None:
+        return [_image_view(frames[0], p, size, patch)]
+    return _video_views(frames, fps, p, size, patch)

@@ -280,6 +280,24 @@ print_text (const UpmGguf *g, const Options *opt)
   fputs (s->str, stdout);
 }
 
+/* The presets (upm-run --preset, the elements' preset property), "yes" or
+ * why the model does not suit one. */
+static void
+print_text_presets (const UpmModel *m)
+{
+  printf ("presets:\n");
+  for (guint i = 0; i < upm_n_presets (); i++)
+    {
+      const UpmPreset *p = upm_preset_get (i);
+      g_autoptr (GError) err = NULL;
+
+      if (upm_model_suits_preset (m, p, &err))
+        printf ("  %-20s yes  %s\n", p->name, p->summary);
+      else
+        printf ("  %-20s no   %s\n", p->name, err->message);
+    }
+}
+
 static void
 print_text_result (const UpmGguf *g, const UpmModel *m, const GError *err)
 {
@@ -301,6 +319,7 @@ print_text_result (const UpmGguf *g, const UpmModel *m, const GError *err)
       count_parameters (g), hp->n_embd, hp->n_layer, n_moe, hp->n_head,
       hp->n_ff, hp->n_expert, hp->n_expert_used, hp->n_vocab,
       upm_model_n_labelsets (m));
+  print_text_presets (m);
 }
 
 /* ------------------------------------------------------------------- json */
@@ -397,7 +416,25 @@ json_result (GString *s, const UpmGguf *g, const UpmModel *m, const GError *err)
           first = FALSE;
         }
     }
-  g_string_append (s, "]}\n}\n");
+  g_string_append (s, "]},\n  \"presets\": [");
+  for (guint i = 0; i < upm_n_presets (); i++)
+    {
+      const UpmPreset *p = upm_preset_get (i);
+      g_autoptr (GError) why = NULL;
+      gboolean suits = upm_model_suits_preset (m, p, &why);
+
+      g_string_append_printf (s,
+          "%s\n    {\"name\": \"%s\", \"suits\": %s, "
+          "\"reason\": ",
+          i ? "," : "", p->name, suits ? "true" : "false");
+      if (suits)
+        g_string_append (s, "null}");
+      else
+        append_string (s, why->message, strlen (why->message), TRUE);
+      if (!suits)
+        g_string_append_c (s, '}');
+    }
+  g_string_append (s, "\n  ]\n}\n");
 }
 
 static void

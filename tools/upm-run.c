@@ -15,7 +15,9 @@
 
 #include <libavutil/log.h>
 
-#define DEFAULT_FRAME_STRIDE 8
+/* As upmtokenizer: every decoded frame (the default preset). */
+#define DEFAULT_FRAME_STRIDE 1
+#define UPM_MAX_CROPS 3
 
 typedef enum
 {
@@ -28,20 +30,44 @@ typedef struct
 {
   UpmCliOptions cli; /* model, output, progress, threads, top-k, beam, length */
   char *task, *labels, *labels_file, *labelset, *captions_file;
-  char *format, *raw, *dump_frames;
+  char *format, *raw, *dump_frames, *dump_views, *preset;
   int clip_frames, frame_stride, clip_hop;
-  double fps;
-  gboolean image, routing, routing_summary;
+  double fps, length_penalty;
+  gboolean image, video, routing, routing_summary;
   char **inputs;
 } Options;
 
-/* A kept frame waiting for its clip(s). */
+/* A kept frame waiting for its clip(s): its patches for every crop. */
 typedef struct
 {
-  int64_t k; /* index among kept frames */
+  int64_t k;     /* index among kept frames */
+  int64_t index; /* among decoded frames */
   double pts;
-  float *patches;
+  float *patches; /* n_crops x frame_floats */
+  UpmCropBox box[UPM_MAX_CROPS];
 } Pending;
+
+/* The views of one clip: temporal views x crops, each span frames. */
+typedef struct
+{
+  guint n_views, span;
+  float *patches;  /* n_views x span x frame_floats */
+  int64_t *index;  /* n_views x span: decoded frame indices */
+  double *pts;     /* n_views x span */
+  UpmCropBox *box; /* n_views x span */
+  double start, end;
+  guint n_present; /* frames of a padded partial clip (consecutive) */
+} Clip;
+
+/* A window of a timed preset: its frame indices, resolved in pass 1. */
+typedef struct
+{
+  int64_t *index; /* n_temporal_views x span */
+  int64_t first, last;
+  double start, end;
+  Clip clip; /* allocated once its first frame is decoded in pass 2 */
+  guint filled;
+} Window;
 
 typedef struct
 {
@@ -59,14 +85,18 @@ typedef struct
   guint clips_done;
   int64_t clips_total;
   /* clip assembly */
+  const UpmPreset *preset;
   UpmNormKind norm;
+  UpmCrops crops;
+  guint n_crops, n_tviews, resize;
   guint span, stride, hop;
-  gboolean still;
+  gboolean still, timed, cosine;
+  UpmScale scale;
   double fps;
+  GPtrArray *windows; /* timed presets */
   GQueue queue;
   int64_t next_start, n_kept, n_decoded;
   gsize frame_floats;
-  float *clip_patches;
   int raw_w, raw_h;
 } Run;
 
@@ -76,9 +106,19 @@ static gboolean
 parse_options (Options *o, int *argc, char ***argv, GError **error)
 {
   UpmCliOptions *c = &o->cli;
-  GOptionEntry entries[] = { UPM_CLI_OPTION_MODEL (c),
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &c->model,
+        "Model file (.upm; default: the bundled model, $UPM_DEFAULT_MODEL "
+        "if set)",
+        "FILE" },
+    { "preset", 'p', 0, G_OPTION_ARG_STRING, &o->preset,
+        "How clips are sampled, cropped and scored (default: default; see "
+        "below)",
+        "NAME" },
     { "task", 't', 0, G_OPTION_ARG_STRING, &o->task,
-        "classify (default), retrieve or caption", "TASK" },
+        "classify, retrieve or caption (default: the preset's, else "
+        "classify)",
+        "TASK" },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &o->labels,
         "Comma-separated class names, or @NAME for a label set (@k400, "
         "@k700, @imagenet, @moments, or one bundled in the model) "
@@ -92,17 +132,28 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Captions to rank, one per line (retrieve)", "FILE" },
     UPM_CLI_OPTION_INT ("top-k", 'k', c->top_k, "Results per clip (default 5)"),
     UPM_CLI_OPTION_INT ("clip-frames", 0, o->clip_frames,
-        "Frames per clip (default: the model's)"),
+        "Frames per clip (per view) (default: the preset's, else the "
+        "model's)"),
     UPM_CLI_OPTION_INT ("frame-stride", 0, o->frame_stride,
-        "Keep every Nth decoded frame (default 8)"),
+        "Keep every Nth decoded frame (default 1); with a timed preset "
+        "(k400, msvd-*): 30-fps frames between sampled frames"),
     UPM_CLI_OPTION_INT ("clip-hop", 0, o->clip_hop,
-        "Kept frames between clip starts (default: clip-frames)"),
+        "Kept frames between clip starts (default: clip-frames); with a "
+        "timed preset: 30-fps frames between windows (default: a window)"),
     UPM_CLI_OPTION_INT ("beam-size", 0, c->beam_size,
-        "Caption beam size (default: the model's)"),
+        "Caption beam size (default: the preset's, else the model's)"),
     UPM_CLI_OPTION_INT ("max-length", 0, c->max_length,
-        "Caption length in tokens (default: the model's)"),
+        "Caption length in tokens (default: the preset's, else the "
+        "model's)"),
+    { "length-penalty", 0, 0, G_OPTION_ARG_DOUBLE, &o->length_penalty,
+        "Caption length penalty (default: the preset's, else the model's)",
+        "X" },
     { "image", 0, 0, G_OPTION_ARG_NONE, &o->image,
-        "Treat the input as a still image (first frame)", NULL },
+        "Treat the input as a still image (first frame; default: by the "
+        "input's format)",
+        NULL },
+    { "video", 0, 0, G_OPTION_ARG_NONE, &o->video,
+        "Treat the input as a video (e.g. an image sequence)", NULL },
     { "raw", 0, 0, G_OPTION_ARG_STRING, &o->raw,
         "Input is concatenated RGB24 frames of this size", "WxH" },
     { "fps", 0, 0, G_OPTION_ARG_DOUBLE, &o->fps,
@@ -120,21 +171,42 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
     { "dump-frames", 0, 0, G_OPTION_ARG_FILENAME, &o->dump_frames,
         "Write the preprocessed frames of the first clip as PPM files here",
         "DIR" },
+    { "dump-views", 0, 0, G_OPTION_ARG_FILENAME, &o->dump_views,
+        "Write the patches of every view of the first clip here "
+        "(clip0000-viewNN.f32: frames x tokens x 3 x P x P float32)",
+        "DIR" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->inputs, NULL,
         "INPUT" },
-    { NULL } };
+    { NULL }
+  };
+  g_autofree char *description = NULL;
+  GString *d = g_string_new (NULL);
 
+  o->length_penalty = -1.0;
+  g_string_append (d,
+      "The default preset samples like the upmtokenizer element: decoded "
+      "frames are\nsubsampled by --frame-stride and grouped into clips of "
+      "--clip-frames frames\nstarting every --clip-hop kept frames. A "
+      "partial clip at the end of the\nstream is padded by repeating its "
+      "last frame when at least half of it is\npresent, and dropped "
+      "otherwise. A still image is one 1-frame\nclip, under a video "
+      "preset too (bicubic resize, ImageNet normalisation);\nvideo clips "
+      "use bilinear resize and mean/std 0.5.\n\nTimed presets sample by "
+      "timestamp as the "
+      "official evaluation does: frame i of\na window at i * stride / 30 "
+      "s from its first frame, wrapping around a video\nshorter than the "
+      "window. Multi-view presets average the per-view softmax.\n"
+      "Retrieval presets report the plain cosine, as officially.\n\n"
+      "Presets:\n");
+  for (guint i = 0; i < upm_n_presets (); i++)
+    g_string_append_printf (d, "  %-20s %s\n", upm_preset_get (i)->name,
+        upm_preset_get (i)->summary);
+  g_string_append (
+      d, "\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
+  description = g_string_free (d, FALSE);
   return upm_cli_parse (entries,
       "Run a Uni-Perceiver(-MoE) model on the clips of a video or image.",
-      "Decoded frames are subsampled by --frame-stride and grouped into "
-      "clips of\n--clip-frames frames starting every --clip-hop kept frames. "
-      "A partial clip at\nthe end of the stream is padded by repeating its "
-      "last frame when at least\nhalf of it is present, and dropped "
-      "otherwise. A still image is one\n1-frame clip (bicubic resize, "
-      "ImageNet normalisation); video clips use\nbilinear resize and "
-      "mean/std 0.5.\n\nExit status: 0 success, 1 runtime error, 2 usage "
-      "error.\n",
-      argc, argv, error);
+      description, argc, argv, error);
 }
 
 static gboolean
@@ -151,15 +223,41 @@ parse_task (const char *task, Task *out)
   return TRUE;
 }
 
+/* The preset's task by name, "classify" for any. */
+static const char *
+preset_task (const UpmPreset *preset)
+{
+  switch (preset->task)
+    {
+    case UPM_TASK_RETRIEVAL:
+      return "retrieve";
+    case UPM_TASK_CAPTION:
+      return "caption";
+    default:
+      return "classify";
+    }
+}
+
 static gboolean
 check_options (Run *r, GError **error)
 {
   Options *o = &r->opt;
-  const char *task = o->task ? o->task : "classify";
+  const char *task;
   const char *fmt = o->format ? o->format : "text";
+  GError *err = NULL;
 
+  r->preset = upm_preset_lookup (o->preset ? o->preset : "default", &err);
+  if (r->preset == NULL)
+    {
+      upm_cli_usage (error, "%s", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  task = o->task ? o->task : preset_task (r->preset);
   if (o->cli.model == NULL)
-    return upm_cli_usage (error, "--model is required");
+    o->cli.model = g_strdup (upm_default_model_path ());
+  if (o->image && o->video)
+    return upm_cli_usage (error, "--image and --video are exclusive");
   if (o->inputs == NULL || o->inputs[0] == NULL)
     return upm_cli_usage (error, "no INPUT given");
   if (o->inputs[1] != NULL)
@@ -180,7 +278,8 @@ check_options (Run *r, GError **error)
     return upm_cli_usage (error, "--labels and --labels-file are exclusive");
   if (o->cli.top_k < 0 || o->clip_frames < 0 || o->frame_stride < 0
       || o->clip_hop < 0 || o->cli.beam_size < 0 || o->cli.max_length < 0
-      || o->cli.threads < 0 || o->fps < 0.0)
+      || o->cli.threads < 0 || o->fps < 0.0
+      || (o->length_penalty < 0.0 && o->length_penalty != -1.0))
     return upm_cli_usage (error, "numeric options must not be negative");
   return TRUE;
 }
@@ -347,7 +446,67 @@ typedef struct
   uint32_t n_scores;
   UpmCaption caption; /* caption */
   UpmRouting routing;
+  const Clip *clip;
 } ClipResult;
+
+/* ,"preset":"k400","scoring":"cosine","views":[{"view":0,"views":12,
+ * "temporal_view":0,"crop":0,"frames":[0,8,..],"pts":[0,266666667,..],
+ * "pts_seconds":[0.0,0.266667,..],"box":{"x":..,"y":..,"width":..,
+ * "height":..},"resized":{"width":..,"height":..,"x":..,"y":..,"size":..}},
+ * ..]: the frames and crop of each view (the fields of upmhead's views),
+ * the crop of the view's first frame in source pixels and in the resized
+ * frame. */
+static void
+views_json (const Run *r, const Clip *clip, GString *s)
+{
+  g_string_append_printf (s, ",\"preset\":\"%s\"", r->preset->name);
+  if (r->task == TASK_RETRIEVE)
+    g_string_append_printf (
+        s, ",\"scoring\":\"%s\"", r->cosine ? "cosine" : "softmax");
+  g_string_append (s, ",\"views\":[");
+  for (guint v = 0; v < clip->n_views; v++)
+    {
+      const gsize o = (gsize)v * clip->span;
+      const UpmCropBox *b = &clip->box[o];
+      const guint n_crops = MAX (r->n_crops, 1u);
+
+      g_string_append_printf (s,
+          "%s{\"view\":%u,\"views\":%u,\"temporal_view\":%u,\"crop\":%u,"
+          "\"frames\":[",
+          v ? "," : "", v, clip->n_views, v / n_crops, v % n_crops);
+      for (guint i = 0; i < clip->span; i++)
+        g_string_append_printf (
+            s, "%s%" G_GINT64_FORMAT, i ? "," : "", clip->index[o + i]);
+      g_string_append (s, "],\"pts\":[");
+      for (guint i = 0; i < clip->span; i++)
+        g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "",
+            (gint64)llround (clip->pts[o + i] * 1e9));
+      g_string_append (s, "],\"pts_seconds\":[");
+      for (guint i = 0; i < clip->span; i++)
+        g_string_append_printf (s, "%s%.6f", i ? "," : "", clip->pts[o + i]);
+      g_string_append_printf (s,
+          "],\"box\":{\"x\":%.3f,\"y\":%.3f,\"width\":%.3f,\"height\":%.3f},"
+          "\"resized\":{\"width\":%d,\"height\":%d,\"x\":%d,\"y\":%d,"
+          "\"size\":%d}}",
+          b->src_x, b->src_y, b->src_w, b->src_h, b->resized_w, b->resized_h,
+          b->x, b->y, b->size);
+    }
+  g_string_append_c (s, ']');
+}
+
+/* Inserts the views before the closing brace of a JSON line. */
+static void
+append_views_json (const Run *r, const Clip *clip, GString *s)
+{
+  const char *close = strrchr (s->str, '}');
+  GString *views = g_string_new (NULL);
+
+  if (close == NULL)
+    return;
+  views_json (r, clip, views);
+  g_string_insert (s, close - s->str, views->str);
+  g_string_free (views, TRUE);
+}
 
 /* The clip as the formatter's record; @items has room for the scores. */
 static void
@@ -400,6 +559,8 @@ write_result (Run *r, const ClipResult *c, GError **error)
       rec.routing.routes = routes;
     }
   upm_format_record (s, &rec, r->fmt, ++r->n_results);
+  if (r->fmt == UPM_FORMAT_JSON && c->clip)
+    append_views_json (r, c->clip, s);
   if (r->fmt == UPM_FORMAT_TEXT && !r->opt.routing && r->opt.routing_summary)
     routing_summary (s, &c->routing, "    ");
   ok = upm_cli_write (&r->io, s, error);
@@ -411,36 +572,64 @@ write_result (Run *r, const ClipResult *c, GError **error)
 
 /* --------------------------------------------------------- clip tasks */
 
+/* Logits and probabilities of one view's feature. */
+static void
+score_view (Run *r, const float *feature, float *logits, float *probs)
+{
+  const uint32_t n = r->n_texts;
+
+  if (r->cosine)
+    {
+      /* the official retrieval score: the plain cosine of the features */
+      upm_classify (r->hp, feature, r->text_feats, n, 1.0f, logits, NULL);
+      memcpy (probs, logits, n * sizeof (float));
+      return;
+    }
+  upm_classify (r->hp, feature, r->text_feats, n,
+      upm_model_logit_scale (r->model, r->scale), logits, probs);
+}
+
+/* Every view encoded; the mean over views of the logits and of the
+ * per-view softmax (the official multi-view test), top-k by the mean
+ * probability. */
 static gboolean
 run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
 {
-  uint32_t n = r->n_texts, k;
+  const Clip *clip = c->clip;
+  const uint32_t n = r->n_texts;
+  const gsize view_floats = r->frame_floats * clip->span;
   float *feature = g_new (float, r->hp->n_embd);
   float *logits = g_new (float, n), *probs = g_new (float, n);
+  float *mean_logits = g_new0 (float, n), *mean_probs = g_new0 (float, n);
   UpmAttr attr = r->task == TASK_CLASSIFY ? UPM_ATTR_CLS_INPUT
                                           : UPM_ATTR_RETRIEVAL_INPUT;
-  gboolean ok;
+  gboolean ok = TRUE;
 
-  ok = upm_encode_visual (
-      r->ctx, r->clip_patches, c->n_frames, attr, feature, routing, error);
-  if (ok)
+  for (guint v = 0; ok && v < clip->n_views; v++)
     {
-      /* Retrieval ranks captions by cosine; scaled by the retrieval logit
-       * scale and softmaxed like classification, as upmhead does. */
-      UpmScale which = r->task == TASK_RETRIEVE ? UPM_SCALE_RETRIEVE
-                       : c->n_frames == 1       ? UPM_SCALE_IMG_CLS
-                                                : UPM_SCALE_VIDEO_CLS;
-
-      upm_classify (r->hp, feature, r->text_feats, n,
-          upm_model_logit_scale (r->model, which), logits, probs);
+      ok = upm_encode_visual (r->ctx, clip->patches + v * view_floats,
+          clip->span, attr, feature, v == 0 ? routing : NULL, error);
+      if (!ok)
+        break;
+      score_view (r, feature, logits, probs);
+      for (uint32_t i = 0; i < n; i++)
+        {
+          mean_logits[i] += logits[i] / clip->n_views;
+          mean_probs[i] += probs[i] / clip->n_views;
+        }
     }
   if (ok)
     {
-      k = upm_cli_top_k (&r->opt.cli, n);
+      uint32_t k = upm_cli_top_k (&r->opt.cli, n);
+
       c->scores = g_new (UpmScore, k);
       c->n_scores = k;
-      upm_top_k (logits, probs, n, k, c->scores);
+      upm_top_k (mean_probs, mean_probs, n, k, c->scores);
+      for (uint32_t i = 0; i < k; i++)
+        c->scores[i].logit = mean_logits[c->scores[i].index];
     }
+  g_free (mean_probs);
+  g_free (mean_logits);
   g_free (probs);
   g_free (logits);
   g_free (feature);
@@ -455,11 +644,17 @@ run_clip_task (Run *r, ClipResult *c, GError **error)
 
   if (r->task == TASK_CAPTION)
     {
-      UpmCaptionParams p = { (uint32_t)r->opt.cli.beam_size,
-        (uint32_t)r->opt.cli.max_length, -1.0f, NULL };
+      const Options *o = &r->opt;
+      UpmCaptionParams p = {
+        o->cli.beam_size ? (uint32_t)o->cli.beam_size : r->preset->beam_size,
+        o->cli.max_length ? (uint32_t)o->cli.max_length : r->preset->max_length,
+        o->length_penalty >= 0.0 ? (float)o->length_penalty
+                                 : r->preset->length_penalty,
+        NULL,
+      };
 
-      return upm_caption (r->ctx, r->clip_patches, c->n_frames, &p, &c->caption,
-          routing, error);
+      return upm_caption (r->ctx, c->clip->patches, c->clip->span, &p,
+          &c->caption, routing, error);
     }
   return run_scores (r, c, routing, error);
 }
@@ -467,7 +662,17 @@ run_clip_task (Run *r, ClipResult *c, GError **error)
 /* ---------------------------------------------------------- dumping */
 
 static gboolean
-dump_frames (Run *r, uint32_t n_frames, GError **error)
+make_dir (const char *dir, GError **error)
+{
+  if (g_mkdir_with_parents (dir, 0755) == 0)
+    return TRUE;
+  g_set_error (
+      error, UPM_ERROR, UPM_ERROR_IO, "%s: %s", dir, g_strerror (errno));
+  return FALSE;
+}
+
+static gboolean
+dump_frames (Run *r, const Clip *clip, GError **error)
 {
   const UpmHParams *hp = r->hp;
   const float *mean
@@ -475,20 +680,16 @@ dump_frames (Run *r, uint32_t n_frames, GError **error)
   const float *std = r->norm == UPM_NORM_IMAGE ? hp->image_std : hp->video_std;
   guint s = hp->image_size, p = hp->patch_size, pp = p * p;
   gsize n = (gsize)s * s * 3;
-  uint8_t *img = g_malloc (n);
+  uint8_t *img;
   gboolean ok = TRUE;
   uint32_t f;
 
-  if (g_mkdir_with_parents (r->opt.dump_frames, 0755) != 0)
+  if (!make_dir (r->opt.dump_frames, error))
+    return FALSE;
+  img = g_malloc (n);
+  for (f = 0; ok && f < clip->span; f++)
     {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_IO, "%s: %s", r->opt.dump_frames,
-          g_strerror (errno));
-      g_free (img);
-      return FALSE;
-    }
-  for (f = 0; ok && f < n_frames; f++)
-    {
-      const float *fp = r->clip_patches + f * r->frame_floats;
+      const float *fp = clip->patches + f * r->frame_floats;
       char *name, *path, *header;
       GString *data;
       guint y, x, c;
@@ -519,37 +720,61 @@ dump_frames (Run *r, uint32_t n_frames, GError **error)
   return ok;
 }
 
+/* clip0000-viewNN.f32: the patches of each view as the model sees them
+ * (native-endian float32, frames x tokens x 3 x P x P). */
+static gboolean
+dump_views (Run *r, const Clip *clip, GError **error)
+{
+  const gsize view_floats = r->frame_floats * clip->span;
+  gboolean ok = TRUE;
+
+  if (!make_dir (r->opt.dump_views, error))
+    return FALSE;
+  for (guint v = 0; ok && v < clip->n_views; v++)
+    {
+      g_autofree char *name = g_strdup_printf ("clip0000-view%02u.f32", v);
+      g_autofree char *path = g_build_filename (r->opt.dump_views, name, NULL);
+
+      ok = g_file_set_contents (path,
+          (const char *)(clip->patches + v * view_floats),
+          (gssize)(view_floats * sizeof (float)), error);
+    }
+  return ok;
+}
+
 /* ------------------------------------------------------------ clips */
 
 static void
-pending_free (gpointer data)
+clip_alloc (Run *r, Clip *clip)
 {
-  Pending *p = data;
+  const gsize n = (gsize)clip->n_views * clip->span;
 
-  g_free (p->patches);
-  g_free (p);
+  clip->patches = g_new (float, n * r->frame_floats);
+  clip->index = g_new (int64_t, n);
+  clip->pts = g_new (double, n);
+  clip->box = g_new (UpmCropBox, n);
 }
 
-/* Run the clip made of the first @n_present queued frames, padded to the
- * clip length with the last one. */
+static void
+clip_clear (Clip *clip)
+{
+  g_clear_pointer (&clip->patches, g_free);
+  g_clear_pointer (&clip->index, g_free);
+  g_clear_pointer (&clip->pts, g_free);
+  g_clear_pointer (&clip->box, g_free);
+}
+
+/* Runs the task on @clip and writes its result. */
 static gboolean
-emit_clip (Run *r, guint n_present, GError **error)
+emit_clip (Run *r, const Clip *clip, GError **error)
 {
   ClipResult c = { 0 };
-  Pending *first = g_queue_peek_head (&r->queue), *last = NULL;
   gboolean ok;
-  guint i;
 
-  for (i = 0; i < r->span; i++)
-    {
-      if (i < n_present)
-        last = g_queue_peek_nth (&r->queue, i);
-      memcpy (r->clip_patches + i * r->frame_floats, last->patches,
-          r->frame_floats * sizeof (float));
-    }
-  c.n_frames = r->span;
-  c.start = first->pts;
-  c.end = r->still ? first->pts : last->pts + r->stride / r->fps;
+  c.clip = clip;
+  c.n_frames = clip->span;
+  c.start = clip->start;
+  c.end = clip->end;
   upm_routing_init (&c.routing);
   ok = run_clip_task (r, &c, error);
   if (ok && c.caption.text && !g_utf8_validate (c.caption.text, -1, NULL))
@@ -560,7 +785,9 @@ emit_clip (Run *r, guint n_present, GError **error)
       c.caption.text = valid;
     }
   if (ok && r->opt.dump_frames && r->clips_done == 0)
-    ok = dump_frames (r, c.n_frames, error);
+    ok = dump_frames (r, clip, error);
+  if (ok && r->opt.dump_views && r->clips_done == 0)
+    ok = dump_views (r, clip, error);
   if (ok)
     ok = write_result (r, &c, error);
   upm_routing_clear (&c.routing);
@@ -568,6 +795,71 @@ emit_clip (Run *r, guint n_present, GError **error)
   g_free (c.scores);
   r->clips_done++;
   upm_cli_progress_clips (&r->io, r->clips_done, r->clips_total);
+  return ok;
+}
+
+/* The patches of every crop of @f. */
+static gboolean
+frame_crops (
+    Run *r, const UpmFrame *f, float *patches, UpmCropBox *box, GError **error)
+{
+  for (guint c = 0; c < r->n_crops; c++)
+    if (!upm_vision_crop_box (f->width, f->height, r->resize, r->hp->image_size,
+            r->crops, c, &box[c], error)
+        || !upm_vision_frame_to_patches_box (r->hp, r->norm, &box[c], f->rgb,
+            f->width, f->height, f->stride, patches + c * r->frame_floats,
+            error))
+      return FALSE;
+  return TRUE;
+}
+
+/* Sets frame @i of view @v of @clip. */
+static void
+clip_set_frame (Run *r, Clip *clip, guint v, guint i, int64_t index, double pts,
+    const float *patches, const UpmCropBox *box)
+{
+  const gsize o = (gsize)v * clip->span + i;
+
+  memcpy (clip->patches + o * r->frame_floats, patches,
+      r->frame_floats * sizeof (float));
+  clip->index[o] = index;
+  clip->pts[o] = pts;
+  clip->box[o] = *box;
+}
+
+/* ------------------------------------------- consecutive frames (default) */
+
+static void
+pending_free (gpointer data)
+{
+  Pending *p = data;
+
+  g_free (p->patches);
+  g_free (p);
+}
+
+/* The clip made of the first @n_present queued frames, padded to the clip
+ * length with the last one; one view per crop. */
+static gboolean
+emit_queued_clip (Run *r, guint n_present, GError **error)
+{
+  Clip clip = { .n_views = r->n_crops, .span = r->span };
+  Pending *first = g_queue_peek_head (&r->queue), *last = NULL;
+  gboolean ok;
+
+  clip_alloc (r, &clip);
+  for (guint i = 0; i < r->span; i++)
+    {
+      if (i < n_present)
+        last = g_queue_peek_nth (&r->queue, i);
+      for (guint c = 0; c < r->n_crops; c++)
+        clip_set_frame (r, &clip, c, i, last->index, last->pts,
+            last->patches + c * r->frame_floats, &last->box[c]);
+    }
+  clip.start = first->pts;
+  clip.end = r->still ? first->pts : last->pts + r->stride / r->fps;
+  ok = emit_clip (r, &clip, error);
+  clip_clear (&clip);
   return ok;
 }
 
@@ -594,15 +886,15 @@ push_frame (Run *r, const UpmFrame *f, GError **error)
     return TRUE;
   p = g_new0 (Pending, 1);
   p->k = k;
+  p->index = f->index;
   p->pts = f->pts;
-  p->patches = g_new (float, r->frame_floats);
+  p->patches = g_new (float, r->frame_floats * r->n_crops);
   g_queue_push_tail (&r->queue, p);
-  if (!upm_vision_frame_to_patches (r->hp, r->norm, f->rgb, f->width, f->height,
-          f->stride, p->patches, error))
+  if (!frame_crops (r, f, p->patches, p->box, error))
     return FALSE;
   if (r->queue.length < r->span)
     return TRUE;
-  if (!emit_clip (r, r->span, error))
+  if (!emit_queued_clip (r, r->span, error))
     return FALSE;
   advance_clip (r);
   return TRUE;
@@ -613,46 +905,18 @@ finish_clips (Run *r, GError **error)
 {
   guint n = MIN (r->queue.length, r->span);
 
-  if (n > 0 && n * 2 >= r->span && !emit_clip (r, n, error))
+  if (n > 0 && n * 2 >= r->span && !emit_queued_clip (r, n, error))
     return FALSE;
   g_queue_clear_full (&r->queue, pending_free);
   return TRUE;
 }
 
 static gboolean
-setup_clips (Run *r, UpmVideo *video, GError **error)
-{
-  const UpmHParams *hp = r->hp;
-  guint def = hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
-
-  r->still = r->opt.image || upm_video_is_image (video);
-  r->norm = r->still ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
-  r->span
-      = r->still ? 1 : (r->opt.clip_frames ? (guint)r->opt.clip_frames : def);
-  if (r->span == 0 || r->span > hp->n_temporal)
-    {
-      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
-          "--clip-frames must be 1..%u for this model", hp->n_temporal);
-      return FALSE;
-    }
-  r->stride
-      = r->opt.frame_stride ? (guint)r->opt.frame_stride : DEFAULT_FRAME_STRIDE;
-  r->hop = r->opt.clip_hop ? (guint)r->opt.clip_hop : r->span;
-  r->fps = upm_video_fps (video);
-  r->frame_floats = upm_cli_frame_floats (hp);
-  r->clip_patches = g_new (float, r->frame_floats * r->span);
-  r->clips_total = estimate_clips (r, upm_video_n_frames (video));
-  g_queue_init (&r->queue);
-  return TRUE;
-}
-
-static gboolean
-process (Run *r, UpmVideo *video, GError **error)
+process_consecutive (Run *r, UpmVideo *video, GError **error)
 {
   UpmFrame f;
   int got;
 
-  r->io.t_start = g_get_monotonic_time ();
   while ((got = upm_video_read (video, &f, error)) > 0)
     {
       if (!push_frame (r, &f, error))
@@ -660,7 +924,352 @@ process (Run *r, UpmVideo *video, GError **error)
       if (r->still)
         break;
     }
-  if (got < 0 || !finish_clips (r, error))
+  return got >= 0 && finish_clips (r, error);
+}
+
+/* -------------------------------------------- timed presets (two passes) */
+
+static void
+window_free (gpointer data)
+{
+  Window *w = data;
+
+  g_free (w->index);
+  clip_clear (&w->clip);
+  g_free (w);
+}
+
+/* 30-fps frames -> seconds. */
+static double
+frames30 (guint n)
+{
+  return n / 30.0;
+}
+
+/* The frame indices of the window that starts at decoded frame @k0. */
+static Window *
+plan_window (Run *r, const double *pts, guint n, double end, guint k0)
+{
+  Window *w = g_new0 (Window, 1);
+  double *times = g_new (double, r->span);
+  uint32_t *idx = g_new (uint32_t, r->span);
+
+  w->index = g_new (int64_t, (gsize)r->n_tviews * r->span);
+  w->first = G_MAXINT64;
+  w->last = -1;
+  w->start = pts[k0];
+  w->end = pts[k0] + frames30 (r->span * r->n_tviews * r->stride);
+  for (guint v = 0; v < r->n_tviews; v++)
+    {
+      for (guint i = 0; i < r->span; i++)
+        times[i] = (double)(i * r->n_tviews + v) * r->stride / 30.0;
+      upm_sample_by_time (pts + k0, n - k0, end, times, r->span, idx);
+      for (guint i = 0; i < r->span; i++)
+        {
+          int64_t k = (int64_t)k0 + idx[i];
+
+          w->index[v * r->span + i] = k;
+          w->first = MIN (w->first, k);
+          w->last = MAX (w->last, k);
+        }
+    }
+  g_free (idx);
+  g_free (times);
+  return w;
+}
+
+/* The first decoded frame at or after @t, from @k on (n when none). */
+static guint
+frame_at_or_after (const double *pts, guint n, guint k, double t)
+{
+  while (k < n && pts[k] < t - 1e-6)
+    k++;
+  return k;
+}
+
+/* Pass 1 gave the timestamps of every decoded frame: windows from the
+ * first frame, the next --clip-hop 30-fps frames later. The first window
+ * wraps around a short video as the official sampler does; later windows
+ * run only when complete. */
+static void
+plan_windows (Run *r, const double *pts, guint n, double end)
+{
+  const double span = frames30 (r->span * r->n_tviews * r->stride);
+  const double hop = frames30 (r->hop);
+  const double last = frames30 ((r->span * r->n_tviews - 1) * r->stride);
+  double covered;
+  guint k0 = 0;
+
+  r->windows = g_ptr_array_new_with_free_func (window_free);
+  if (n == 0)
+    return;
+  /* the last target at or after the end wraps (upm_sample_by_time) */
+  if (!r->still && pts[0] + last >= end - 1e-6)
+    g_printerr ("upm-run: warning: %s: the video lasts %.3f s; preset "
+                "\"%s\" samples up to %.3f s, so its frames wrap around (as "
+                "in the official evaluation)\n",
+        r->opt.inputs[0], end - pts[0], r->preset->name, last);
+  g_ptr_array_add (r->windows, plan_window (r, pts, n, end, 0));
+  for (guint w = 1; hop > 0.0; w++)
+    {
+      const double t = pts[0] + w * hop;
+
+      if (t + span > end + 1e-6)
+        break;
+      k0 = frame_at_or_after (pts, n, k0, t);
+      if (k0 >= n)
+        break;
+      g_ptr_array_add (r->windows, plan_window (r, pts, n, end, k0));
+    }
+  /* nothing lost silently: say what no window reached */
+  covered = pts[k0] + span;
+  if (end > covered + 1.0 / r->fps)
+    g_printerr ("upm-run: note: %s: the last %.3f s are shorter than a "
+                "window and not sampled\n",
+        r->opt.inputs[0], end - covered);
+}
+
+/* Pass 1: the timestamps of every decodable frame and the stream's end. */
+static gboolean
+read_timestamps (
+    Run *r, UpmVideo *video, GArray *pts, double *end, GError **error)
+{
+  UpmFrame f;
+  int got;
+
+  while ((got = upm_video_read (video, &f, error)) > 0)
+    {
+      g_array_append_val (pts, f.pts);
+      if (r->still)
+        break;
+    }
+  if (got < 0)
+    return FALSE;
+  *end = pts->len ? g_array_index (pts, double, pts->len - 1) + 1.0 / r->fps
+                  : 0.0;
+  return TRUE;
+}
+
+/* Copies decoded frame @k (its patches per crop) into the windows that
+ * take it; emits the windows whose last frame it is, in order. */
+static gboolean
+fill_windows (Run *r, int64_t k, double pts, const float *patches,
+    const UpmCropBox *box, guint *next, GError **error)
+{
+  for (guint w = *next; w < r->windows->len; w++)
+    {
+      Window *win = g_ptr_array_index (r->windows, w);
+
+      if (win->first > k)
+        break;
+      if (win->clip.patches == NULL)
+        {
+          win->clip.n_views = r->n_tviews * r->n_crops;
+          win->clip.span = r->span;
+          win->clip.start = win->start;
+          win->clip.end = win->end;
+          clip_alloc (r, &win->clip);
+        }
+      for (guint v = 0; v < r->n_tviews; v++)
+        for (guint i = 0; i < r->span; i++)
+          if (win->index[v * r->span + i] == k)
+            for (guint c = 0; c < r->n_crops; c++)
+              clip_set_frame (r, &win->clip, v * r->n_crops + c, i, k, pts,
+                  patches + c * r->frame_floats, &box[c]);
+    }
+  while (*next < r->windows->len)
+    {
+      Window *win = g_ptr_array_index (r->windows, *next);
+
+      if (win->last > k)
+        break;
+      if (!emit_clip (r, &win->clip, error))
+        return FALSE;
+      clip_clear (&win->clip);
+      (*next)++;
+    }
+  return TRUE;
+}
+
+/* Pass 2: decode again, converting only the frames a window takes. */
+static gboolean
+sample_windows (Run *r, UpmVideo *video, GError **error)
+{
+  float *patches = g_new (float, r->frame_floats * r->n_crops);
+  UpmCropBox box[UPM_MAX_CROPS];
+  guint next = 0;
+  int64_t k = 0;
+  UpmFrame f;
+  int got = 1;
+  gboolean ok = TRUE;
+
+  while (ok && next < r->windows->len
+         && (got = upm_video_read (video, &f, error)) > 0)
+    {
+      gboolean wanted = FALSE;
+
+      for (guint w = next; w < r->windows->len && !wanted; w++)
+        {
+          Window *win = g_ptr_array_index (r->windows, w);
+
+          if (win->first > k)
+            break;
+          for (guint j = 0; j < r->n_tviews * r->span && !wanted; j++)
+            wanted = win->index[j] == k;
+        }
+      if (wanted)
+        ok = frame_crops (r, &f, patches, box, error)
+             && fill_windows (r, k, f.pts, patches, box, &next, error);
+      k++;
+    }
+  g_free (patches);
+  if (!ok || got < 0)
+    return FALSE;
+  if (next < r->windows->len)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_FORMAT,
+          "%s: the second decoding pass gave %" G_GINT64_FORMAT
+          " frames, fewer than the first",
+          r->opt.inputs[0], k);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static UpmVideo *open_input (Run *r, GError **error);
+
+static gboolean
+process_timed (Run *r, UpmVideo *video, GError **error)
+{
+  GArray *pts = g_array_new (FALSE, FALSE, sizeof (double));
+  UpmVideo *again = NULL;
+  double end = 0.0;
+  gboolean ok;
+
+  ok = read_timestamps (r, video, pts, &end, error);
+  if (ok)
+    {
+      r->n_decoded = pts->len;
+      plan_windows (r, (const double *)pts->data, pts->len, end);
+      r->clips_total = r->windows->len;
+    }
+  if (ok && r->windows->len > 0)
+    ok = (again = open_input (r, error)) != NULL
+         && sample_windows (r, again, error);
+  upm_video_close (again);
+  g_array_free (pts, TRUE);
+  return ok;
+}
+
+/* The crops; @own: the model's own layout (one centre crop). */
+static gboolean
+preset_resize (Run *r, gboolean own, GError **error)
+{
+  const UpmHParams *hp = r->hp;
+  const double ratio = own ? 0.0 : r->preset->resize_ratio;
+
+  /* int(256 / 224 * 224), as the official transforms compute it */
+  r->resize = ratio > 0.0 ? (guint)(ratio * hp->image_size) : hp->image_size;
+  r->crops = own ? UPM_CROPS_CENTRE : r->preset->crops;
+  r->n_crops = upm_crops_count (r->crops);
+  if (r->n_crops > UPM_MAX_CROPS)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "preset \"%s\": %u crops (at most %u)", r->preset->name, r->n_crops,
+          UPM_MAX_CROPS);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+setup_clips (Run *r, UpmVideo *video, GError **error)
+{
+  const UpmHParams *hp = r->hp;
+  const UpmPreset *pr = r->preset;
+  const Options *o = &r->opt;
+  guint def = hp->clip_frames ? hp->clip_frames : MIN (4u, hp->n_temporal);
+  gboolean is_default = g_str_equal (pr->name, "default");
+
+  gboolean own;
+
+  r->still = o->image || (!o->video && upm_video_is_image (video));
+  /* a still image under a video preset is one 1-frame clip on the image
+   * path, as upmtokenizer makes it */
+  own = is_default || (r->still && !pr->image);
+  r->timed = pr->stride > 0 && !r->still;
+  r->span = o->clip_frames ? (guint)o->clip_frames
+            : pr->frames   ? pr->frames
+                           : def;
+  if (r->still)
+    r->span = 1;
+  if (!o->clip_frames && !upm_model_suits_preset (r->model, pr, error))
+    return FALSE;
+  if (r->span == 0 || r->span > hp->n_temporal)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "--clip-frames must be 1..%u for this model", hp->n_temporal);
+      return FALSE;
+    }
+  if (!preset_resize (r, own, error))
+    return FALSE;
+  r->n_tviews = r->timed ? MAX (pr->views, 1u) : 1;
+  if (r->task == TASK_CAPTION && r->n_tviews * r->n_crops > 1)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "preset \"%s\" has %u views; captioning takes one", pr->name,
+          r->n_tviews * r->n_crops);
+      return FALSE;
+    }
+  /* the model's own layout has upmtokenizer's norm=auto */
+  r->norm = !own ? pr->norm : r->span == 1 ? UPM_NORM_IMAGE : UPM_NORM_VIDEO;
+  r->scale = !own           ? pr->scale
+             : r->span == 1 ? UPM_SCALE_IMG_CLS
+                            : UPM_SCALE_VIDEO_CLS;
+  if (r->task == TASK_RETRIEVE)
+    r->scale = UPM_SCALE_RETRIEVE;
+  r->cosine = r->task == TASK_RETRIEVE && !is_default;
+  if (r->timed)
+    {
+      r->stride = o->frame_stride ? (guint)o->frame_stride : pr->stride;
+      r->hop = o->clip_hop ? (guint)o->clip_hop
+                           : r->span * r->n_tviews * r->stride;
+    }
+  else
+    {
+      r->stride
+          = o->frame_stride ? (guint)o->frame_stride : DEFAULT_FRAME_STRIDE;
+      r->hop = o->clip_hop ? (guint)o->clip_hop : r->span;
+    }
+  r->fps = upm_video_fps (video);
+  r->frame_floats = upm_cli_frame_floats (hp);
+  r->clips_total
+      = r->timed ? -1 : estimate_clips (r, upm_video_n_frames (video));
+  g_queue_init (&r->queue);
+  return TRUE;
+}
+
+static gboolean
+process (Run *r, UpmVideo *video, GError **error)
+{
+  r->io.t_start = g_get_monotonic_time ();
+  if (r->cosine && r->fmt == UPM_FORMAT_TEXT)
+    {
+      GString *s = g_string_new (NULL);
+
+      g_string_append_printf (s,
+          "# preset %s: scores are the plain cosine of the features, as "
+          "in the official retrieval evaluation\n",
+          r->preset->name);
+      if (!upm_cli_write (&r->io, s, error))
+        {
+          g_string_free (s, TRUE);
+          return FALSE;
+        }
+      g_string_free (s, TRUE);
+    }
+  if (!(r->timed ? process_timed (r, video, error)
+                 : process_consecutive (r, video, error)))
     return FALSE;
   if (r->clips_done == 0)
     g_printerr ("upm-run: warning: %s: no complete clip (%" G_GINT64_FORMAT
@@ -735,8 +1344,9 @@ run_all (Run *r, GError **error)
 static void
 options_clear (Options *o)
 {
-  char *strings[] = { o->task, o->labels, o->labels_file, o->labelset,
-    o->captions_file, o->format, o->raw, o->dump_frames };
+  char *strings[]
+      = { o->task, o->labels, o->labels_file, o->labelset, o->captions_file,
+          o->format, o->raw, o->dump_frames, o->dump_views, o->preset };
 
   for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
     g_free (strings[i]);
@@ -750,7 +1360,6 @@ run_clear (Run *r)
   Options *o = &r->opt;
 
   upm_cli_close_output (&r->io);
-  g_free (r->clip_patches);
   g_free (r->text_feats);
   g_strfreev (r->texts);
   if (r->ctx)
@@ -758,6 +1367,8 @@ run_clear (Run *r)
   if (r->model)
     upm_model_unref (r->model);
   options_clear (o);
+  if (r->windows)
+    g_ptr_array_unref (r->windows);
 }
 
 int

@@ -35,13 +35,7 @@ gst_upm_model_init_debug (void)
 const gchar *
 gst_upm_default_model_path (void)
 {
-  const gchar *env = g_getenv ("UPM_DEFAULT_MODEL");
-
-  if (env && *env)
-    return g_intern_string (env);
-  if (g_file_test (UPM_INSTALLED_MODEL, G_FILE_TEST_EXISTS))
-    return UPM_INSTALLED_MODEL;
-  return UPM_SOURCE_MODEL;
+  return upm_default_model_path ();
 }
 
 /* Registers the boxed type @name the first time, in *@type. */
