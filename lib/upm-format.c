@@ -224,14 +224,33 @@ upm_format_views_json (GString *s, const UpmFormatView *views, guint n)
       json_double (s, v->width);
       json_key (s, "height");
       json_double (s, v->height);
-      g_string_append (s, "}}");
+      g_string_append_c (s, '}');
+      if (v->resized_size > 0)
+        g_string_append_printf (s,
+            ",\"resized\":{\"width\":%d,\"height\":%d,\"x\":%d,\"y\":%d,"
+            "\"size\":%d}",
+            v->resized_width, v->resized_height, v->resized_x, v->resized_y,
+            v->resized_size);
+      g_string_append_c (s, '}');
     }
   g_string_append_c (s, ']');
 }
 
+/* "preset", "score_kind" (@with_kind: the line shape; the metas shape
+ * writes it in "result") and "views", the last members of both shapes */
 static void
-json_views (GString *s, const UpmFormatRecord *r)
+json_views (GString *s, const UpmFormatRecord *r, gboolean with_kind)
 {
+  if (r->preset != NULL)
+    {
+      json_key (s, "preset");
+      upm_json_string (s, r->preset);
+    }
+  if (with_kind && r->scores.present && r->scores.kind != NULL)
+    {
+      json_key (s, "score_kind");
+      upm_json_string (s, r->scores.kind);
+    }
   if (r->n_views == 0 || r->views == NULL)
     return;
   json_key (s, "views");
@@ -263,11 +282,6 @@ line_scores (GString *s, const UpmFormatRecord *r)
       upm_json_string_or_null (s, sc->label);
       json_key (s, "score");
       upm_json_number (s, sc->logit);
-      if (r->scores.kind != NULL)
-        {
-          json_key (s, "score_kind");
-          upm_json_string (s, r->scores.kind);
-        }
       if (!retrieve)
         {
           json_key (s, "prob");
@@ -323,7 +337,7 @@ json_line (GString *s, const UpmFormatRecord *r)
     line_scores (s, r);
   if (r->routing.present)
     line_routing (s, &r->routing);
-  json_views (s, r);
+  json_views (s, r, TRUE);
   g_string_append_c (s, '}');
 }
 
@@ -447,7 +461,7 @@ json_metas (GString *s, const UpmFormatRecord *r)
     metas_caption (s, &r->caption);
   if (r->routing.present)
     metas_routing (s, &r->routing);
-  json_views (s, r);
+  json_views (s, r, FALSE);
   g_string_append_c (s, '}');
 }
 

@@ -24,7 +24,8 @@
  *     text-format=json: times in nanoseconds and seconds, each part with
  *     its own times, numbers as json-glib wrote them (%.17g):
  *     {"pts":...,"pts_seconds":...,"duration":...,"duration_seconds":...,
- *      "result":{...},"caption":{...},"routing":{...}}
+ *      "result":{...,"score_kind":...},"caption":{...},"routing":{...},
+ *      "preset":...,"views":[...]}
  * The two differ because their readers do (tools/upm-routing-heatmap.py,
  * examples/, tests); both write valid JSON: null for NaN and infinity.
  */
@@ -101,8 +102,10 @@ typedef struct
   UpmFormatSpan span;
   const UpmFormatScore *items; /* best first */
   guint n_items;
-  /* what the "logit" of a score is: "cosine" (retrieval presets: the plain
-   * cosine, as officially), NULL: cosine x logit scale (not written) */
+  /* what the "logit" of a score is, written as "score_kind": "cosine"
+   * (retrieval presets: the plain cosine, as officially), "softmax"
+   * (retrieval: cosine x logit scale, prob its softmax); NULL: not written
+   * (classification: always cosine x logit scale) */
   const char *kind;
 } UpmFormatScores;
 
@@ -140,6 +143,9 @@ typedef struct
   const guint64 *frames;      /* source frame indices, counted in the stream */
   const guint64 *pts;         /* their timestamps (ns, UPM_FORMAT_TIME_NONE) */
   double x, y, width, height; /* the crop in source pixels */
+  /* the crop in the resized frame (upm_vision_crop_box's resized_w,
+   * resized_h, x, y, size); written as "resized" when resized_size > 0 */
+  int resized_width, resized_height, resized_x, resized_y, resized_size;
 } UpmFormatView;
 
 typedef struct
@@ -151,6 +157,7 @@ typedef struct
   UpmFormatScores scores;
   UpmFormatCaption caption;
   UpmFormatRouting routing;
+  const char *preset;         /* both JSON shapes: "preset" when not NULL */
   const UpmFormatView *views; /* both JSON shapes: "views" when n_views */
   guint n_views;
 } UpmFormatRecord;
@@ -170,7 +177,9 @@ G_GNUC_INTERNAL void upm_format_record (
 /* The views as a JSON array (both shapes write it as "views"):
  * [{"view":0,"views":12,"temporal_view":0,"crop":0,"frames":[0,32,...],
  *   "pts":[0,1066666666,...],"pts_seconds":[0.0,1.0666666666666667,...],
- *   "box":{"x":37.14,"y":0.0,"width":240.0,"height":240.0}},...] */
+ *   "box":{"x":37.14,"y":0.0,"width":240.0,"height":240.0},
+ *   "resized":{"width":298,"height":224,"x":37,"y":0,"size":224}},...]
+ * ("resized" when the view has it). */
 G_GNUC_INTERNAL void upm_format_views_json (
     GString *s, const UpmFormatView *views, guint n);
 

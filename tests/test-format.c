@@ -256,6 +256,97 @@ test_helpers (void)
   g_assert_false (upm_format_from_name ("xml", &f));
 }
 
+/* Two views of a clip: the first with its crop in the resized frame, the
+ * second without it and with a frame of unknown time. */
+static const guint64 view_frames[] = { 0, 32, 5, 37 };
+static const guint64 view_pts[]
+    = { 0, 1066666667, 166666667, UPM_FORMAT_TIME_NONE };
+static const UpmFormatView views[] = {
+  { .view = 0,
+      .n_views = 2,
+      .temporal_view = 0,
+      .crop = 0,
+      .n_frames = 2,
+      .frames = view_frames,
+      .pts = view_pts,
+      .x = 37.5,
+      .y = 0,
+      .width = 240,
+      .height = 240,
+      .resized_width = 298,
+      .resized_height = 224,
+      .resized_x = 37,
+      .resized_y = 0,
+      .resized_size = 224 },
+  { .view = 1,
+      .n_views = 2,
+      .temporal_view = 1,
+      .crop = 0,
+      .n_frames = 2,
+      .frames = view_frames + 2,
+      .pts = view_pts + 2,
+      .x = 0.25,
+      .y = 1,
+      .width = 2,
+      .height = 2 },
+};
+
+#define VIEWS_JSON                                                             \
+  "[{\"view\":0,\"views\":2,\"temporal_view\":0,\"crop\":0,"                   \
+  "\"frames\":[0,32],\"pts\":[0,1066666667],"                                  \
+  "\"pts_seconds\":[0.0,1.066666667],"                                         \
+  "\"box\":{\"x\":37.5,\"y\":0.0,\"width\":240.0,\"height\":240.0},"           \
+  "\"resized\":{\"width\":298,\"height\":224,\"x\":37,\"y\":0,"                \
+  "\"size\":224}},"                                                            \
+  "{\"view\":1,\"views\":2,\"temporal_view\":1,\"crop\":0,"                    \
+  "\"frames\":[5,37],\"pts\":[166666667,null],"                                \
+  "\"pts_seconds\":[0.16666666699999999,null],"                                \
+  "\"box\":{\"x\":0.25,\"y\":1.0,\"width\":2.0,\"height\":2.0}}]"
+
+/* upm_format_views_json, and the views, preset and score kind of a record
+ * in both JSON shapes (upm-run and upmhead write the same fields). */
+static void
+test_views (void)
+{
+  UpmFormatRecord r = classify_record;
+  GString *s = g_string_new (NULL);
+
+  upm_format_views_json (s, views, G_N_ELEMENTS (views));
+  g_assert_cmpstr (s->str, ==, VIEWS_JSON);
+
+  r.task = "retrieve";
+  r.routing.present = FALSE;
+  r.scores.n_items = 1;
+  r.scores.kind = "cosine";
+  r.preset = "msrvtt-retrieval";
+  r.views = views;
+  r.n_views = G_N_ELEMENTS (views);
+  check_json_line (&r,
+      "{\"start\":1.067,\"end\":2.133,\"frames\":4,\"task\":\"retrieve\","
+      "\"results\":[{\"index\":2,\"caption\":\"a \\\"red\\\" --> ball\\n\","
+      "\"score\":8.42169}],\"preset\":\"msrvtt-retrieval\","
+      "\"score_kind\":\"cosine\",\"views\":" VIEWS_JSON "}");
+  g_string_truncate (s, 0);
+  upm_format_json (s, &r, UPM_FORMAT_JSON_METAS);
+  g_assert_cmpstr (s->str, ==,
+      "{\"pts\":1066600000,\"pts_seconds\":1.0666,\"duration\":null,"
+      "\"duration_seconds\":null,\"result\":{\"task\":\"retrieve\","
+      "\"pts\":1066600000,\"pts_seconds\":1.0666,\"duration\":null,"
+      "\"duration_seconds\":null,\"score_kind\":\"cosine\",\"scores\":"
+      "[{\"label\":\"a \\\"red\\\" --> ball\\n\",\"index\":2,"
+      "\"logit\":8.4216890335083008,\"prob\":0.75}]},"
+      "\"preset\":\"msrvtt-retrieval\",\"views\":" VIEWS_JSON "}");
+
+  /* no views, no kind: only the preset */
+  r.n_views = 0;
+  r.scores.kind = NULL;
+  r.preset = "default";
+  g_string_truncate (s, 0);
+  upm_format_json (s, &r, UPM_FORMAT_JSON_LINE);
+  g_assert_true (g_str_has_suffix (s->str, "}],\"preset\":\"default\"}"));
+  g_string_free (s, TRUE);
+}
+
 static const struct
 {
   const char *path;
@@ -264,6 +355,7 @@ static const struct
   { "/format/json-line", test_json_line },
   { "/format/json-metas", test_json_metas },
   { "/format/json-values", test_json_values },
+  { "/format/views", test_views },
   { "/format/text", test_text },
   { "/format/cues", test_cues },
   { "/format/helpers", test_helpers },

@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..23"
+echo "1..25"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 23); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 25); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -120,6 +120,24 @@ rc=$?
 [ $rc = 0 ] && grep -q '^{"start":0.000,"end":0.000,"frames":1,.*"preset":"msvd-caption","views":\[{"view":0,"views":1,"temporal_view":0,"crop":0,"frames":\[0\]' \
   "$tmp/still.json"
 ok $? "a still image under msvd-caption is one 1-frame clip (rc $rc)"
+
+# retrieval: the score kind (the softmax of the scaled cosine outside a
+# retrieval preset, the plain cosine under one) and each view's crop in the
+# resized frame, under the names upmhead's JSON uses
+printf 'a red ball\na cat sitting on a mat\n' >"$tmp/caps.txt"
+"$run" --model "$model" --task retrieve --captions-file "$tmp/caps.txt" \
+  --progress never --clip-frames 4 --frame-stride 8 --output-format json \
+  "$tmp/clip.mp4" >"$tmp/ret.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && [ "$(grep -c '"preset":"default","score_kind":"softmax","views":\[{.*"resized":{"width":[0-9]*,"height":[0-9]*,"x":[0-9]*,"y":[0-9]*,"size":[0-9]*}}\]}$' "$tmp/ret.json")" = 2 ]
+ok $? "retrieve json: preset, score_kind softmax, resized crop (rc $rc)"
+"$run" --model "$model" --preset msvd-retrieval --captions-file "$tmp/caps.txt" \
+  --progress never --output-format json "$tmp/clip.mp4" >"$tmp/ret.json" \
+  2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && grep -q '"preset":"msvd-retrieval","score_kind":"cosine","views"' \
+  "$tmp/ret.json"
+ok $? "--preset msvd-retrieval: score_kind cosine (rc $rc)"
 
 # unknown preset: usage error listing the presets
 "$run" --model "$model" --preset nope "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"

@@ -449,63 +449,59 @@ typedef struct
   const Clip *clip;
 } ClipResult;
 
-/* ,"preset":"k400","scoring":"cosine","views":[{"view":0,"views":12,
- * "temporal_view":0,"crop":0,"frames":[0,8,..],"pts":[0,266666667,..],
- * "pts_seconds":[0.0,0.266667,..],"box":{"x":..,"y":..,"width":..,
- * "height":..},"resized":{"width":..,"height":..,"x":..,"y":..,"size":..}},
- * ..]: the frames and crop of each view (the fields of upmhead's views),
- * the crop of the view's first frame in source pixels and in the resized
- * frame. */
-static void
-views_json (const Run *r, const Clip *clip, GString *s)
+/* The frames and crop of each view of a clip, as the formatter's views
+ * (upmhead writes the same fields): the crop of the view's first frame in
+ * source pixels and in the resized frame. */
+typedef struct
 {
-  g_string_append_printf (s, ",\"preset\":\"%s\"", r->preset->name);
-  if (r->task == TASK_RETRIEVE)
-    g_string_append_printf (
-        s, ",\"scoring\":\"%s\"", r->cosine ? "cosine" : "softmax");
-  g_string_append (s, ",\"views\":[");
+  UpmFormatView *views;
+  guint64 *frames, *pts; /* n_views x span */
+} ClipViews;
+
+static void
+clip_views (const Run *r, const Clip *clip, ClipViews *cv)
+{
+  const gsize n = (gsize)clip->n_views * clip->span;
+  const guint n_crops = MAX (r->n_crops, 1u);
+
+  cv->views = g_new0 (UpmFormatView, clip->n_views);
+  cv->frames = g_new (guint64, n);
+  cv->pts = g_new (guint64, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      cv->frames[i] = (guint64)clip->index[i];
+      cv->pts[i] = (guint64)llround (clip->pts[i] * 1e9);
+    }
   for (guint v = 0; v < clip->n_views; v++)
     {
       const gsize o = (gsize)v * clip->span;
       const UpmCropBox *b = &clip->box[o];
-      const guint n_crops = MAX (r->n_crops, 1u);
 
-      g_string_append_printf (s,
-          "%s{\"view\":%u,\"views\":%u,\"temporal_view\":%u,\"crop\":%u,"
-          "\"frames\":[",
-          v ? "," : "", v, clip->n_views, v / n_crops, v % n_crops);
-      for (guint i = 0; i < clip->span; i++)
-        g_string_append_printf (
-            s, "%s%" G_GINT64_FORMAT, i ? "," : "", clip->index[o + i]);
-      g_string_append (s, "],\"pts\":[");
-      for (guint i = 0; i < clip->span; i++)
-        g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "",
-            (gint64)llround (clip->pts[o + i] * 1e9));
-      g_string_append (s, "],\"pts_seconds\":[");
-      for (guint i = 0; i < clip->span; i++)
-        g_string_append_printf (s, "%s%.6f", i ? "," : "", clip->pts[o + i]);
-      g_string_append_printf (s,
-          "],\"box\":{\"x\":%.3f,\"y\":%.3f,\"width\":%.3f,\"height\":%.3f},"
-          "\"resized\":{\"width\":%d,\"height\":%d,\"x\":%d,\"y\":%d,"
-          "\"size\":%d}}",
-          b->src_x, b->src_y, b->src_w, b->src_h, b->resized_w, b->resized_h,
-          b->x, b->y, b->size);
+      cv->views[v] = (UpmFormatView){ .view = v,
+        .n_views = clip->n_views,
+        .temporal_view = v / n_crops,
+        .crop = v % n_crops,
+        .n_frames = clip->span,
+        .frames = cv->frames + o,
+        .pts = cv->pts + o,
+        .x = b->src_x,
+        .y = b->src_y,
+        .width = b->src_w,
+        .height = b->src_h,
+        .resized_width = b->resized_w,
+        .resized_height = b->resized_h,
+        .resized_x = b->x,
+        .resized_y = b->y,
+        .resized_size = b->size };
     }
-  g_string_append_c (s, ']');
 }
 
-/* Inserts the views before the closing brace of a JSON line. */
 static void
-append_views_json (const Run *r, const Clip *clip, GString *s)
+clip_views_clear (ClipViews *cv)
 {
-  const char *close = strrchr (s->str, '}');
-  GString *views = g_string_new (NULL);
-
-  if (close == NULL)
-    return;
-  views_json (r, clip, views);
-  g_string_insert (s, close - s->str, views->str);
-  g_string_free (views, TRUE);
+  g_free (cv->views);
+  g_free (cv->frames);
+  g_free (cv->pts);
 }
 
 /* The clip as the formatter's record; @items has room for the scores. */
@@ -539,7 +535,10 @@ clip_record (
       rec->scores.present = TRUE;
       rec->scores.items = items;
       rec->scores.n_items = c->n_scores;
+      if (r->task == TASK_RETRIEVE)
+        rec->scores.kind = r->cosine ? "cosine" : "softmax";
     }
+  rec->preset = r->preset->name;
 }
 
 static gboolean
@@ -549,9 +548,16 @@ write_result (Run *r, const ClipResult *c, GError **error)
   UpmFormatScore *items = g_new0 (UpmFormatScore, MAX (c->n_scores, 1));
   UpmFormatRecord rec = { 0 };
   UpmFormatRoute *routes = NULL;
+  ClipViews views = { 0 };
   gboolean ok;
 
   clip_record (r, c, items, &rec);
+  if (r->fmt == UPM_FORMAT_JSON && c->clip)
+    {
+      clip_views (r, c->clip, &views);
+      rec.views = views.views;
+      rec.n_views = c->clip->n_views;
+    }
   if (r->opt.routing)
     {
       routes = upm_cli_routes (&c->routing, &rec.routing.n_routes);
@@ -559,14 +565,13 @@ write_result (Run *r, const ClipResult *c, GError **error)
       rec.routing.routes = routes;
     }
   upm_format_record (s, &rec, r->fmt, ++r->n_results);
-  if (r->fmt == UPM_FORMAT_JSON && c->clip)
-    append_views_json (r, c->clip, s);
   if (r->fmt == UPM_FORMAT_TEXT && !r->opt.routing && r->opt.routing_summary)
     routing_summary (s, &c->routing, "    ");
   ok = upm_cli_write (&r->io, s, error);
   g_string_free (s, TRUE);
   g_free (routes);
   g_free (items);
+  clip_views_clear (&views);
   return ok;
 }
 

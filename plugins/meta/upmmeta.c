@@ -174,6 +174,7 @@ result_free_fields (GstMeta *meta)
 
   g_free (m->task);
   g_free (m->score_kind);
+  g_free (m->preset);
   upm_scores_free (m->scores, m->n_scores);
 }
 
@@ -185,8 +186,20 @@ result_copy (GstBuffer *dest, GstMeta *meta)
       dest, m->task, m->pts, m->duration, m->scores, m->n_scores);
 
   if (copy != NULL)
-    gst_upm_result_meta_set_score_kind (copy, m->score_kind);
+    {
+      gst_upm_result_meta_set_score_kind (copy, m->score_kind);
+      gst_upm_result_meta_set_preset (copy, m->preset);
+    }
   return (GstMeta *)copy;
+}
+
+void
+gst_upm_result_meta_set_preset (GstUpmResultMeta *meta, const gchar *preset)
+{
+  g_return_if_fail (meta != NULL);
+
+  g_free (meta->preset);
+  meta->preset = g_strdup (preset);
 }
 
 void
@@ -233,15 +246,28 @@ caption_free_fields (GstMeta *meta)
 
   g_free (m->text);
   g_free (m->ids);
+  g_free (m->preset);
 }
 
 static GstMeta *
 caption_copy (GstBuffer *dest, GstMeta *meta)
 {
   GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
-
-  return (GstMeta *)gst_buffer_add_upm_caption_meta (
+  GstUpmCaptionMeta *copy = gst_buffer_add_upm_caption_meta (
       dest, m->text, m->ids, m->n_ids, m->score, m->pts, m->duration);
+
+  if (copy != NULL)
+    gst_upm_caption_meta_set_preset (copy, m->preset);
+  return (GstMeta *)copy;
+}
+
+void
+gst_upm_caption_meta_set_preset (GstUpmCaptionMeta *meta, const gchar *preset)
+{
+  g_return_if_fail (meta != NULL);
+
+  g_free (meta->preset);
+  meta->preset = g_strdup (preset);
 }
 
 GstUpmCaptionMeta *
@@ -567,6 +593,7 @@ add_result (MetasRecord *r, const GstUpmResultMeta *m)
     }
   r->rec.task = m->task;
   r->rec.scores.kind = m->score_kind;
+  r->rec.preset = m->preset;
   r->rec.scores.present = TRUE;
   r->rec.scores.span = span (m->pts, m->duration);
   r->rec.scores.items = r->scores;
@@ -584,6 +611,8 @@ add_caption (MetasRecord *r, const GstUpmCaptionMeta *m)
   c->ids = m->ids;
   c->n_ids = m->n_ids;
   c->score = m->score;
+  if (m->preset != NULL)
+    r->rec.preset = m->preset;
 }
 
 static UpmFormatRoute
@@ -653,6 +682,11 @@ add_views (MetasRecord *r, GstBuffer *buffer)
       v->y = m->box.y;
       v->width = m->box.width;
       v->height = m->box.height;
+      v->resized_width = m->box.resized_width;
+      v->resized_height = m->box.resized_height;
+      v->resized_x = m->box.resized_x;
+      v->resized_y = m->box.resized_y;
+      v->resized_size = m->box.resized_size;
     }
   r->rec.views = r->views;
   r->rec.n_views = n;

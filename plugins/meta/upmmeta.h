@@ -43,8 +43,10 @@ typedef struct
   guint n_scores; /* top-k, best first */
   GstUpmScore *scores;
   /* Added after 0.1.0: what logit holds, "cosine" for the plain cosine of
-   * retrieval presets; NULL: cosine x the task's logit scale. */
+   * retrieval presets, "softmax" for other retrievals (cosine x the logit
+   * scale); NULL (classification): cosine x the task's logit scale. */
   gchar *score_kind;
+  gchar *preset; /* added after 0.1.0: the task preset's name, or NULL */
 } GstUpmResultMeta;
 
 GType gst_upm_result_meta_api_get_type (void);
@@ -63,6 +65,10 @@ GstUpmResultMeta *gst_buffer_add_upm_result_meta (GstBuffer *buffer,
 void gst_upm_result_meta_set_score_kind (
     GstUpmResultMeta *meta, const gchar *score_kind);
 
+/* Sets (copies) the task preset's name, e.g. "k400"; NULL unsets it. */
+void gst_upm_result_meta_set_preset (
+    GstUpmResultMeta *meta, const gchar *preset);
+
 /* --------------------------------------------------------------- caption */
 
 typedef struct
@@ -73,6 +79,7 @@ typedef struct
   guint n_ids;
   gfloat score; /* length-penalised log-probability */
   GstClockTime pts, duration;
+  gchar *preset; /* added after 0.1.0: the task preset's name, or NULL */
 } GstUpmCaptionMeta;
 
 GType gst_upm_caption_meta_api_get_type (void);
@@ -86,6 +93,11 @@ const GstMetaInfo *gst_upm_caption_meta_get_info (void);
 GstUpmCaptionMeta *gst_buffer_add_upm_caption_meta (GstBuffer *buffer,
     const gchar *text, const gint32 *ids, guint n_ids, gfloat score,
     GstClockTime pts, GstClockTime duration);
+
+/* Sets (copies) the task preset's name, e.g. "msvd-caption"; NULL unsets
+ * it. */
+void gst_upm_caption_meta_set_preset (
+    GstUpmCaptionMeta *meta, const gchar *preset);
 
 /* --------------------------------------------------------------- routing */
 
@@ -178,11 +190,15 @@ GstUpmRoutingMeta *gst_buffer_copy_upm_routing_meta (
 /* ------------------------------------------------------------------ view */
 
 /* The crop of a view in the source frame's pixels (upm_vision_crop_box's
- * src_* for a frame of frame_width x frame_height). */
+ * src_* for a frame of frame_width x frame_height) and in the resized
+ * frame. */
 typedef struct
 {
   gdouble x, y, width, height;
   gint frame_width, frame_height;
+  /* the same crop in the resized frame (upm_vision_crop_box's resized_w,
+   * resized_h, x, y, size); resized_size 0: unknown */
+  gint resized_width, resized_height, resized_x, resized_y, resized_size;
 } GstUpmViewBox;
 
 /* One view of a clip that a task preset samples (upmtokenizer preset=...):

@@ -129,6 +129,14 @@ gst_upm_preset_task (const UpmPreset *preset, GstUpmTask *task)
     }
 }
 
+GstUpmViewBox
+gst_upm_view_box (const UpmCropBox *box)
+{
+  return (GstUpmViewBox){ box->src_x, box->src_y, box->src_w, box->src_h,
+    box->width, box->height, box->resized_w, box->resized_h, box->x, box->y,
+    box->size };
+}
+
 gboolean
 gst_upm_check_preset (
     GstElement *element, UpmModel *model, const UpmPreset *preset)

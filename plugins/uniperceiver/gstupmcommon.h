@@ -132,6 +132,9 @@ gboolean gst_upm_preset_task (const UpmPreset *preset, GstUpmTask *task);
 gboolean gst_upm_check_preset (
     GstElement *element, UpmModel *model, const UpmPreset *preset);
 
+/* A view meta's box of a crop box: in source and in resized pixels. */
+GstUpmViewBox gst_upm_view_box (const UpmCropBox *box);
+
 /* ------------------------------------------------------- caption prefix */
 
 /* The memory of a caption buffer (GST_CAPS_FEATURE_MEMORY_UPM_PREFIX): a

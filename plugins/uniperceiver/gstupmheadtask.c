@@ -176,8 +176,26 @@ gst_upm_head_task_scale_value (GstUpmHeadTask *task, GstBuffer *in,
       *kind = "cosine";
       return 1.0f;
     }
+  if (task->task == GST_UPM_TASK_RETRIEVE)
+    *kind = "softmax"; /* as upm-run's retrievals outside retrieval presets */
   return upm_model_logit_scale (
       task->model, gst_upm_head_task_scale (task, in, modality));
+}
+
+/* The preset's name for the results ("preset" in JSON and messages), as
+ * upm-run writes it; NULL without one. */
+static const gchar *
+gst_upm_head_task_preset (GstUpmHeadTask *task)
+{
+  return task->preset != NULL ? task->preset->name : NULL;
+}
+
+static void
+gst_upm_head_task_message_preset (GstUpmHeadTask *task, GstStructure *message)
+{
+  if (task->preset != NULL)
+    gst_structure_set (
+        message, "preset", G_TYPE_STRING, task->preset->name, NULL);
 }
 
 /* The mean over the @n_views rows of @in of each view's logits and softmax
@@ -270,8 +288,11 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
     name = "classify";
   meta = gst_buffer_add_upm_result_meta (
       out, name, GST_BUFFER_PTS (in), GST_BUFFER_DURATION (in), scores, k);
-  if (meta != NULL && kind != NULL)
-    gst_upm_result_meta_set_score_kind (meta, kind);
+  if (meta != NULL)
+    {
+      gst_upm_result_meta_set_score_kind (meta, kind);
+      gst_upm_result_meta_set_preset (meta, gst_upm_head_task_preset (task));
+    }
   gst_upm_head_copy_routing (out, in, NULL);
   gst_upm_head_task_copy_views (out, in);
   if (clip->format == GST_UPM_HEAD_TEXT_FORMAT_JSON)
@@ -281,6 +302,7 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
   gst_structure_set (*message, "views", G_TYPE_UINT, n_views, NULL);
   if (kind != NULL)
     gst_structure_set (*message, "score-kind", G_TYPE_STRING, kind, NULL);
+  gst_upm_head_task_message_preset (task, *message);
 
   g_free (scores);
   g_free (top);
@@ -298,6 +320,7 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
   UpmCaptionParams params = task->caption_params;
   UpmCaption caption;
   UpmRouting routing;
+  GstUpmCaptionMeta *cmeta;
   GError *err = NULL;
   GstBuffer *out;
 
@@ -336,9 +359,11 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
     }
 
   out = gst_upm_head_text_buffer (caption.text, in);
-  gst_buffer_add_upm_caption_meta (out, caption.text ? caption.text : "",
-      caption.ids, caption.n_ids, caption.score, GST_BUFFER_PTS (in),
-      GST_BUFFER_DURATION (in));
+  cmeta = gst_buffer_add_upm_caption_meta (out,
+      caption.text ? caption.text : "", caption.ids, caption.n_ids,
+      caption.score, GST_BUFFER_PTS (in), GST_BUFFER_DURATION (in));
+  if (cmeta != NULL)
+    gst_upm_caption_meta_set_preset (cmeta, gst_upm_head_task_preset (task));
   gst_upm_head_copy_routing (out, in, with_routing ? &routing : NULL);
   gst_upm_head_task_copy_views (out, in);
   upm_routing_clear (&routing);
@@ -346,6 +371,7 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
     out = gst_upm_head_to_json (out);
 
   *message = gst_upm_head_caption_message (clip->segment, in, &caption);
+  gst_upm_head_task_message_preset (task, *message);
 
   GST_DEBUG_OBJECT (element, "caption at %" GST_TIME_FORMAT ": \"%s\"",
       GST_TIME_ARGS (GST_BUFFER_PTS (in)), GST_STR_NULL (caption.text));

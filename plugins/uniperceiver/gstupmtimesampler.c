@@ -9,6 +9,7 @@
 #endif
 
 #include "gstupmtimesampler.h"
+#include "gstupmcommon.h"
 #include "upmmeta.h"
 
 GST_DEBUG_CATEGORY_EXTERN (gst_upm_tokenizer_debug);
@@ -260,14 +261,7 @@ add_view_meta (GstUpmTimeSampler *s, GstBuffer *buf, guint first,
       pts[i] = f->pts;
     }
   if (view_box (s, &f0->info, c, &box, NULL))
-    {
-      vbox.x = box.src_x;
-      vbox.y = box.src_y;
-      vbox.width = box.src_w;
-      vbox.height = box.src_h;
-      vbox.frame_width = box.width;
-      vbox.frame_height = box.height;
-    }
+    vbox = gst_upm_view_box (&box);
   gst_buffer_add_upm_view_meta (buf, s->clip_id, v * n_crops + c,
       gst_upm_time_sampler_n_views (s), v, c, frames, pts, nf, &vbox,
       GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf));

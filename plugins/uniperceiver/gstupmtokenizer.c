@@ -545,8 +545,7 @@ gst_upm_tokenizer_push_still (
   if (upm_vision_crop_box (GST_VIDEO_INFO_WIDTH (&self->vinfo),
           GST_VIDEO_INFO_HEIGHT (&self->vinfo), self->resize, hp->image_size,
           UPM_CROPS_CENTRE, 0, &box, NULL))
-    vbox = (GstUpmViewBox){ box.src_x, box.src_y, box.src_w, box.src_h,
-      box.width, box.height };
+    vbox = gst_upm_view_box (&box);
   gst_buffer_add_upm_view_meta (clip, 0, 0, 1, 0, 0, &index, &pts, 1, &vbox,
       pts, GST_BUFFER_DURATION (frame));
   GST_DEBUG_OBJECT (self, "a stream of one frame: a still image clip");

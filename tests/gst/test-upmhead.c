@@ -683,9 +683,17 @@ GST_START_TEST (test_retrieve_matches_library)
                              "left, a blue square moving right, a green "
                              "triangle\" top-k=2",
       &bus);
+  GstUpmResultMeta *result;
+  GstBuffer *out;
 
   gst_harness_set_src_caps_str (h, PATCH_CAPS ("video", 4));
-  gst_buffer_unref (push_and_check_scores (h, bus, 4, 5, 0, &retrieve));
+  out = push_and_check_scores (h, bus, 4, 5, 0, &retrieve);
+  /* outside a retrieval preset: the softmax of the scaled cosine, named as
+   * upm-run names it */
+  result = gst_buffer_get_upm_result_meta (out);
+  fail_unless_equals_string (result->score_kind, "softmax");
+  fail_unless_equals_string (result->preset, "default");
+  gst_buffer_unref (out);
   chain_teardown (h, bus);
 }
 

@@ -194,6 +194,13 @@ check_k400_view (GstBuffer *buf, guint64 clip_id, guint k, const guint32 *want,
   fail_unless_equals_float (vm->box.width, box.src_w);
   fail_unless_equals_float (vm->box.height, box.src_h);
   fail_unless_equals_int (vm->box.frame_width, WIDTH);
+  /* and in the resized frame, as upm-run writes it */
+  fail_unless_equals_int (vm->box.resized_width, box.resized_w);
+  fail_unless_equals_int (vm->box.resized_height, box.resized_h);
+  fail_unless_equals_int (vm->box.resized_x, box.x);
+  fail_unless_equals_int (vm->box.resized_y, box.y);
+  fail_unless_equals_int (vm->box.resized_size, box.size);
+  fail_unless (box.size > 0);
   if (!check_pixels)
     return;
   gst_buffer_map (buf, &map, GST_MAP_READ);
@@ -785,6 +792,7 @@ GST_START_TEST (test_head_average)
   GstUpmViewMeta **vms;
   JsonParser *parser;
   JsonArray *jviews;
+  JsonObject *resized;
   gchar *text;
   GstBuffer *out;
   guint n_views = 0;
@@ -841,8 +849,10 @@ GST_START_TEST (test_head_average)
           memcmp (vms[k]->frames, in->frames, K400_FRAMES * sizeof (guint64))
           == 0);
       fail_unless_equals_float (vms[k]->box.x, in->box.x);
+      fail_unless_equals_int (vms[k]->box.resized_x, in->box.resized_x);
+      fail_unless_equals_int (vms[k]->box.resized_size, in->box.resized_size);
     }
-  g_free (vms);
+  fail_unless_equals_string (result->preset, "k400");
 
   /* the JSON text has them */
   text = upm_test_buffer_text (out);
@@ -862,6 +872,25 @@ GST_START_TEST (test_head_average)
               json_array_get_object_element (jviews, 4), "frames"),
           0),
       8);
+  /* the crop in the resized frame and the preset, named as upm-run does */
+  resized = json_object_get_object_member (
+      json_array_get_object_element (jviews, 4), "resized");
+  fail_unless (resized != NULL, "%s", text);
+  fail_unless_equals_int (
+      json_object_get_int_member (resized, "x"), vms[4]->box.resized_x);
+  fail_unless_equals_int (
+      json_object_get_int_member (resized, "y"), vms[4]->box.resized_y);
+  fail_unless_equals_int (
+      json_object_get_int_member (resized, "size"), vms[4]->box.resized_size);
+  fail_unless_equals_int (
+      json_object_get_int_member (resized, "width"), vms[4]->box.resized_width);
+  fail_unless_equals_int (json_object_get_int_member (resized, "height"),
+      vms[4]->box.resized_height);
+  fail_unless_equals_string (
+      json_object_get_string_member (
+          json_node_get_object (json_parser_get_root (parser)), "preset"),
+      "k400");
+  g_free (vms);
   g_object_unref (parser);
   g_free (text);
 
@@ -1083,6 +1112,7 @@ GST_START_TEST (test_retrieval_cosine)
   GstUpmResultMeta *result;
   GError *err = NULL;
   GstBuffer *out;
+  gchar *json;
 
   fail_unless (upm_model_text_features (
       t8, texts, 2, UPM_ATTR_RETRIEVAL_TARGET, targets, &err));
@@ -1096,6 +1126,12 @@ GST_START_TEST (test_retrieval_cosine)
   fail_unless (result != NULL);
   fail_unless_equals_string (result->task, "retrieve");
   fail_unless_equals_string (result->score_kind, "cosine");
+  fail_unless_equals_string (result->preset, "msvd-retrieval");
+  json = gst_upm_buffer_metas_to_json (out);
+  fail_unless (strstr (json, "\"score_kind\":\"cosine\"") != NULL, "%s", json);
+  fail_unless (
+      strstr (json, "\"preset\":\"msvd-retrieval\"") != NULL, "%s", json);
+  g_free (json);
   for (guint r = 0; r < 2; r++)
     {
       fail_unless (
