@@ -22,7 +22,7 @@
 /* The state of this module in the model's UPM_MODEL_CACHE_HEADS slot. */
 typedef struct
 {
-  GHashTable *text_features; /* "attr\x1ftext" -> float[D] */
+  GHashTable *text_features; /* "attr\x1fmax_length\x1ftext" -> float[D] */
   GMutex vocab_lock;         /* serialises the one-time vocab encoding */
   const float *vocab;        /* V x D, NULL until computed or loaded */
   float *vocab_owned;
@@ -90,26 +90,27 @@ upm_tokenize_target (
   return ids;
 }
 
+/* The features of a text depend on its truncation too: the same text at
+ * 30 and at 77 tokens are two entries (equal when it is short). */
 static char *
-text_key (UpmAttr attr, const char *text)
+text_key (UpmAttr attr, uint32_t max_length, const char *text)
 {
-  return g_strdup_printf ("%d\x1f%s", (int)attr, text);
+  return g_strdup_printf ("%d\x1f%u\x1f%s", (int)attr, max_length, text);
 }
 
 /* ---------------------------------------------- label sets cached on disk */
 
 /* The target token ids of every label (GArray of int32_t each). */
 static GPtrArray *
-tokenize_all (
-    UpmModel *model, const char *const *labels, guint n_labels, GError **error)
+tokenize_all (UpmModel *model, const char *const *labels, guint n_labels,
+    uint32_t max_length, GError **error)
 {
   GPtrArray *all
       = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
 
   for (guint i = 0; i < n_labels; i++)
     {
-      GArray *ids = upm_tokenize_target (
-          model, labels[i], model->hp.text_max_length, error);
+      GArray *ids = upm_tokenize_target (model, labels[i], max_length, error);
       if (!ids)
         {
           g_prefix_error (error, "label %u: ", i + 1);
@@ -122,23 +123,25 @@ tokenize_all (
 }
 
 /* A large label set whose features are not all in memory: its token ids
- * for the disk cache (upm-target-cache.c), NULL for small sets, models
- * without a weights hash, or on a tokeniser error (then the label is
- * tokenised again by the plain path, which reports it). */
+ * for the disk cache (upm-target-cache.c, keyed on the ids, so on the
+ * truncation too), NULL for small sets, models without a weights hash, or
+ * on a tokeniser error (then the label is tokenised again by the plain
+ * path, which reports it). */
 static GPtrArray *
-disk_cache_ids (UpmModel *model, const char *const *labels, guint n_labels)
+disk_cache_ids (UpmModel *model, const char *const *labels, guint n_labels,
+    uint32_t max_length)
 {
   if (n_labels < UPM_TARGET_CACHE_MIN_LABELS || !model->weights_sha256)
     return NULL;
-  return tokenize_all (model, labels, n_labels, NULL);
+  return tokenize_all (model, labels, n_labels, max_length, NULL);
 }
 
 /* Features found on disk for the whole set: into @features, and the
  * missing ones (@todo_index) into the memory cache. */
 static gboolean
 text_features_from_disk (UpmModel *model, UpmHeadsCache *c, GPtrArray *all_ids,
-    const char *const *labels, UpmAttr attr, GArray *todo_index,
-    float *features)
+    const char *const *labels, UpmAttr attr, uint32_t max_length,
+    GArray *todo_index, float *features)
 {
   const uint32_t d = model->hp.n_embd;
 
@@ -148,10 +151,29 @@ text_features_from_disk (UpmModel *model, UpmHeadsCache *c, GPtrArray *all_ids,
   for (guint k = 0; k < todo_index->len; k++)
     {
       const guint i = g_array_index (todo_index, guint, k);
-      g_hash_table_replace (c->text_features, text_key (attr, labels[i]),
+      g_hash_table_replace (c->text_features,
+          text_key (attr, max_length, labels[i]),
           g_memdup2 (features + (size_t)i * d, d * sizeof (float)));
     }
   g_mutex_unlock (&model->lock);
+  return TRUE;
+}
+
+/* The truncation of target texts: @max_length, 0 for the model's; FALSE
+ * when the model has fewer text positions. */
+static gboolean
+text_length (const UpmModel *model, uint32_t *max_length, GError **error)
+{
+  if (*max_length == 0)
+    *max_length = model->hp.text_max_length;
+  if (*max_length > model->hp.n_text_ctx)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "texts of up to %u tokens asked for; model %s has %u text "
+          "positions",
+          *max_length, upm_model_name (model), model->hp.n_text_ctx);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -159,15 +181,24 @@ gboolean
 upm_model_text_features (UpmModel *model, const char *const *labels,
     guint n_labels, UpmAttr attr, float *features, GError **error)
 {
+  return upm_model_text_features_len (
+      model, labels, n_labels, attr, 0, features, error);
+}
+
+gboolean
+upm_model_text_features_len (UpmModel *model, const char *const *labels,
+    guint n_labels, UpmAttr attr, uint32_t max_length, float *features,
+    GError **error)
+{
   const uint32_t d = model->hp.n_embd;
   UpmHeadsCache *c = heads_cache (model);
   GPtrArray *todo_ids
       = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
   GArray *todo_index = g_array_new (FALSE, FALSE, sizeof (guint));
   GPtrArray *disk_ids = NULL;
-  gboolean ok = TRUE;
+  gboolean ok = text_length (model, &max_length, error);
 
-  if ((guint)attr >= UPM_N_ATTRS)
+  if (ok && (guint)attr >= UPM_N_ATTRS)
     {
       g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
           "invalid attribute row %d", attr);
@@ -175,7 +206,7 @@ upm_model_text_features (UpmModel *model, const char *const *labels,
     }
   for (guint i = 0; ok && i < n_labels; i++)
     {
-      char *key = text_key (attr, labels[i]);
+      char *key = text_key (attr, max_length, labels[i]);
       const float *hit;
       g_mutex_lock (&model->lock);
       hit = g_hash_table_lookup (c->text_features, key);
@@ -185,8 +216,7 @@ upm_model_text_features (UpmModel *model, const char *const *labels,
       g_free (key);
       if (hit)
         continue;
-      GArray *ids = upm_tokenize_target (
-          model, labels[i], model->hp.text_max_length, error);
+      GArray *ids = upm_tokenize_target (model, labels[i], max_length, error);
       if (!ids)
         {
           g_prefix_error (error, "label %u: ", i + 1);
@@ -197,9 +227,10 @@ upm_model_text_features (UpmModel *model, const char *const *labels,
       g_array_append_val (todo_index, i);
     }
   if (ok && todo_ids->len > 0
-      && (disk_ids = disk_cache_ids (model, labels, n_labels)) != NULL
+      && (disk_ids = disk_cache_ids (model, labels, n_labels, max_length))
+             != NULL
       && text_features_from_disk (
-          model, c, disk_ids, labels, attr, todo_index, features))
+          model, c, disk_ids, labels, attr, max_length, todo_index, features))
     g_ptr_array_set_size (todo_ids, 0);
   if (ok && todo_ids->len > 0)
     {
@@ -222,7 +253,8 @@ upm_model_text_features (UpmModel *model, const char *const *labels,
           memcpy (features + (size_t)i * d, feat + (size_t)k * d,
               d * sizeof (float));
           g_mutex_lock (&model->lock);
-          g_hash_table_replace (c->text_features, text_key (attr, labels[i]),
+          g_hash_table_replace (c->text_features,
+              text_key (attr, max_length, labels[i]),
               g_memdup2 (feat + (size_t)k * d, d * sizeof (float)));
           g_mutex_unlock (&model->lock);
         }

@@ -195,5 +195,14 @@ upm_model_suits_preset (
           preset->name, frames, upm_model_name (model), hp->n_temporal);
       return FALSE;
     }
+  if (preset->text_max_length > hp->n_text_ctx)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "preset \"%s\" reads texts of up to %u tokens; model %s has %u "
+          "text positions",
+          preset->name, preset->text_max_length, upm_model_name (model),
+          hp->n_text_ctx);
+      return FALSE;
+    }
   return model_lists_preset (model, preset->name, error);
 }

@@ -350,7 +350,8 @@ void upm_preset_view_times (const UpmPreset *preset, const UpmHParams *hp,
 
 /* TRUE when @model can run @preset: its frames fit the temporal positions
  * and, when the file lists the presets it suits (uniperceiver.presets),
- * the preset is among them. Otherwise an error that says why. */
+ * the preset is among them, and its text_max_length fits the text
+ * positions. Otherwise an error that says why. */
 gboolean upm_model_suits_preset (
     const UpmModel *model, const UpmPreset *preset, GError **error);
 
@@ -485,10 +486,19 @@ gboolean upm_encode_texts (UpmContext *ctx, const int32_t *const *ids,
 typedef void (*UpmProgressFunc) (
     double fraction, const char *what, gpointer user_data);
 
-/* Features of target texts ("<label> <|endoftext|>"), cached per model by
- * (attribute, text): n_labels x D. */
+/* Features of target texts ("<label> <|endoftext|>", truncated to the
+ * model's hp.text_max_length), cached per model by (attribute, text):
+ * n_labels x D. */
 gboolean upm_model_text_features (UpmModel *model, const char *const *labels,
     guint n_labels, UpmAttr attr, float *features, GError **error);
+
+/* The same with the texts truncated to @max_length tokens (the end token
+ * kept; 0 = the model's hp.text_max_length), as a task preset's
+ * text_max_length asks; cached by (attribute, length, text). An error when
+ * @max_length exceeds the model's text positions (hp.n_text_ctx). */
+gboolean upm_model_text_features_len (UpmModel *model,
+    const char *const *labels, guint n_labels, UpmAttr attr,
+    uint32_t max_length, float *features, GError **error);
 
 /* Cosine similarities scaled by @scale, softmax probabilities, top-k. */
 typedef struct

@@ -588,6 +588,81 @@ test_labels_and_classify (void)
   engine_close (&eng);
 }
 
+/* Target texts at a preset's truncation (upm_model_text_features_len):
+ * a text longer than 30 tokens differs at 30 and at 64, each equal to a
+ * direct encoding of its truncated ids, whatever was cached before; 0 is
+ * the model's 30; more than the model's text positions is an error, and
+ * so is a preset that asks for it. */
+static void
+test_text_length (void)
+{
+  Engine eng = engine_open ("tiny-dense.upm");
+  const uint32_t d = eng.hp->n_embd, ctx_len = eng.hp->n_text_ctx;
+  const char *text[] = { "a man is slicing a red tomato on a wooden board "
+                         "while a small dog watches him from the kitchen "
+                         "floor and a woman in a blue dress laughs at the "
+                         "window" };
+  const char *short_text[] = { "a red circle" };
+  float *f64 = g_new (float, d), *f30 = g_new (float, d);
+  float *f0 = g_new (float, d), *ref = g_new (float, d);
+  float *s30 = g_new (float, d), *s64 = g_new (float, d);
+  GError *error = NULL;
+  GArray *full = upm_tokenize_target (eng.m, text[0], 0, &error);
+
+  g_assert_cmpuint (eng.hp->text_max_length, ==, 30);
+  g_assert_cmpuint (ctx_len, ==, 64);
+  g_assert_cmpuint (full->len, >, 30);
+  g_array_unref (full);
+  /* the longer one first: a cache not keyed on the length would answer
+   * the shorter one with it */
+  g_assert_true (upm_model_text_features_len (
+      eng.m, text, 1, UPM_ATTR_RETRIEVAL_TARGET, ctx_len, f64, &error));
+  g_assert_true (upm_model_text_features_len (
+      eng.m, text, 1, UPM_ATTR_RETRIEVAL_TARGET, 30, f30, &error));
+  g_assert_true (upm_model_text_features (
+      eng.m, text, 1, UPM_ATTR_RETRIEVAL_TARGET, f0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (max_diff (f30, f64, d), >, 1e-3);
+  g_assert_cmpmem (f0, d * 4, f30, d * 4);
+  for (uint32_t len = 30; len <= ctx_len; len += ctx_len - 30)
+    {
+      GArray *ids = upm_tokenize_target (eng.m, text[0], len, &error);
+      const int32_t *p = (const int32_t *)ids->data;
+      uint32_t n = ids->len;
+
+      g_assert_cmpuint (n, <=, len);
+      g_assert_true (upm_encode_texts (
+          eng.ctx, &p, &n, 1, UPM_ATTR_RETRIEVAL_TARGET, ref, &error));
+      g_assert_cmpfloat (max_diff (len == 30 ? f30 : f64, ref, d), <=, 1e-6);
+      g_array_unref (ids);
+    }
+  /* a short text is the same at any length */
+  g_assert_true (upm_model_text_features_len (
+      eng.m, short_text, 1, UPM_ATTR_RETRIEVAL_TARGET, 30, s30, &error));
+  g_assert_true (upm_model_text_features_len (
+      eng.m, short_text, 1, UPM_ATTR_RETRIEVAL_TARGET, ctx_len, s64, &error));
+  g_assert_cmpmem (s30, d * 4, s64, d * 4);
+
+  g_assert_false (upm_model_text_features_len (
+      eng.m, text, 1, UPM_ATTR_RETRIEVAL_TARGET, ctx_len + 1, f64, &error));
+  g_assert_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "64 text positions"));
+  g_clear_error (&error);
+  /* MSVD retrieval reads 77-token texts: not this model's */
+  g_assert_false (upm_model_suits_preset (
+      eng.m, upm_preset_lookup ("msvd-retrieval", NULL), &error));
+  g_assert_nonnull (strstr (error->message, "77 tokens"));
+  g_assert_nonnull (strstr (error->message, "64 text positions"));
+  g_clear_error (&error);
+  g_free (f64);
+  g_free (f30);
+  g_free (f0);
+  g_free (ref);
+  g_free (s30);
+  g_free (s64);
+  engine_close (&eng);
+}
+
 /* The vocabulary features are computed once and cached on disk by the
  * weights' hash: a second load reads the cache and gets the same values. */
 static void
@@ -676,6 +751,7 @@ main (int argc, char **argv)
       "route-context.upm", test_text_batch_padding);
   g_test_add_func ("/engine/bad-arguments", test_bad_arguments);
   g_test_add_func ("/engine/labels-classify", test_labels_and_classify);
+  g_test_add_func ("/engine/text-length", test_text_length);
   g_test_add_func ("/engine/vocab-cache", test_vocab_cache);
   return g_test_run ();
 }

@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..25"
+echo "1..26"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 25); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 26); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -131,13 +131,19 @@ printf 'a red ball\na cat sitting on a mat\n' >"$tmp/caps.txt"
 rc=$?
 [ $rc = 0 ] && [ "$(grep -c '"preset":"default","score_kind":"softmax","views":\[{.*"resized":{"width":[0-9]*,"height":[0-9]*,"x":[0-9]*,"y":[0-9]*,"size":[0-9]*}}\]}$' "$tmp/ret.json")" = 2 ]
 ok $? "retrieve json: preset, score_kind softmax, resized crop (rc $rc)"
-"$run" --model "$model" --preset msvd-retrieval --captions-file "$tmp/caps.txt" \
-  --progress never --output-format json "$tmp/clip.mp4" >"$tmp/ret.json" \
+"$run" --model "$model" --preset coco-retrieval --captions-file "$tmp/caps.txt" \
+  --progress never --output-format json "$tmp/still.png" >"$tmp/ret.json" \
   2>"$tmp/err"
 rc=$?
-[ $rc = 0 ] && grep -q '"preset":"msvd-retrieval","score_kind":"cosine","views"' \
+[ $rc = 0 ] && grep -q '"preset":"coco-retrieval","score_kind":"cosine","views"' \
   "$tmp/ret.json"
-ok $? "--preset msvd-retrieval: score_kind cosine (rc $rc)"
+ok $? "--preset coco-retrieval: score_kind cosine (rc $rc)"
+# MSVD retrieval reads 77-token texts; these models have 64 text positions
+"$run" --model "$model" --preset msvd-retrieval --captions-file "$tmp/caps.txt" \
+  --progress never "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc != 0 ] && grep -q 'up to 77 tokens; .* 64 text positions' "$tmp/err"
+ok $? "--preset msvd-retrieval: refused, 77-token texts (rc $rc: $(head -c 120 "$tmp/err"))"
 
 # unknown preset: usage error listing the presets
 "$run" --model "$model" --preset nope "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"

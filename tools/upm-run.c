@@ -335,8 +335,11 @@ setup_texts (Run *r, GError **error)
       return FALSE;
     }
   r->text_feats = g_new (float, (gsize)r->n_texts * r->hp->n_embd);
-  return upm_model_text_features (r->model, (const char *const *)r->texts,
-      r->n_texts, attr, r->text_feats, error);
+  /* captions at the preset's truncation (MSVD retrieval: 77 tokens) */
+  return upm_model_text_features_len (r->model, (const char *const *)r->texts,
+      r->n_texts, attr,
+      r->task == TASK_RETRIEVE ? r->preset->text_max_length : 0, r->text_feats,
+      error);
 }
 
 /* ------------------------------------------------------------- progress */

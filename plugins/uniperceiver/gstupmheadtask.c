@@ -99,6 +99,7 @@ gst_upm_head_task_prepare_labels (GstUpmHeadTask *task, GstElement *element,
     const GstUpmHeadTaskSettings *settings)
 {
   const UpmHParams *hp = upm_model_hparams (task->model);
+  const gboolean retrieve = task->task == GST_UPM_TASK_RETRIEVE;
   GError *err = NULL;
 
   task->labels = gst_upm_head_resolve_labels (element, task->model, task->task,
@@ -107,10 +108,11 @@ gst_upm_head_task_prepare_labels (GstUpmHeadTask *task, GstElement *element,
     return FALSE;
 
   task->label_features = g_new (gfloat, (gsize)task->n_labels * hp->n_embd);
-  if (!upm_model_text_features (task->model, (const char *const *)task->labels,
-          task->n_labels,
-          task->task == GST_UPM_TASK_RETRIEVE ? UPM_ATTR_RETRIEVAL_TARGET
-                                              : UPM_ATTR_CLS_TARGET,
+  /* retrieval texts at the preset's truncation (MSVD: 77 tokens) */
+  if (!upm_model_text_features_len (task->model,
+          (const char *const *)task->labels, task->n_labels,
+          retrieve ? UPM_ATTR_RETRIEVAL_TARGET : UPM_ATTR_CLS_TARGET,
+          retrieve && settings->preset ? settings->preset->text_max_length : 0,
           task->label_features, &err))
     {
       GST_ELEMENT_ERROR (element, RESOURCE, FAILED,

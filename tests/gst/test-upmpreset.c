@@ -712,6 +712,30 @@ GST_START_TEST (test_unsuited_preset)
 
 GST_END_TEST;
 
+/* MSVD retrieval reads texts of up to 77 tokens: the head refuses a model
+ * of 64 text positions, saying so. */
+GST_START_TEST (test_retrieval_text_positions)
+{
+  GstElement *e = gst_element_factory_make ("upmhead", NULL);
+  GstBus *bus = upm_test_bus_for (e);
+  gchar *text;
+
+  g_object_set (e, "model", t8_path, "labels", "a man is walking", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "preset", "msvd-retrieval");
+  fail_unless_equals_int (
+      gst_element_set_state (e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  text = upm_test_pop_error (bus);
+  fail_unless (text != NULL);
+  fail_unless (strstr (text, "77 tokens") != NULL, "%s", text);
+  fail_unless (strstr (text, "64 text positions") != NULL, "%s", text);
+  g_free (text);
+  gst_element_set_state (e, GST_STATE_NULL);
+  upm_test_drop_bus (bus);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 /* A caption is decoded from one view: the head refuses k400 captions. */
 GST_START_TEST (test_caption_views_refused)
 {
@@ -1096,12 +1120,14 @@ GST_START_TEST (test_imagenet_still)
 
 GST_END_TEST;
 
-/* A retrieval preset scores with the plain cosine, and says so. */
+/* A retrieval preset scores with the plain cosine, and says so (this
+ * model's 64 text positions cannot hold msvd-retrieval's 77-token texts:
+ * COCO's). */
 GST_START_TEST (test_retrieval_cosine)
 {
   const UpmHParams *hp = upm_model_hparams (t8);
   const char *texts[2] = { "a man is walking", "a dog runs" };
-  gchar *desc = g_strdup_printf ("upmhead model=%s preset=msvd-retrieval "
+  gchar *desc = g_strdup_printf ("upmhead model=%s preset=coco-retrieval "
                                  "labels=\"%s, %s\" top-k=2",
       t8_path, texts[0], texts[1]);
   GstHarness *h = gst_harness_new_parse (desc);
@@ -1119,18 +1145,18 @@ GST_START_TEST (test_retrieval_cosine)
   upm_feature_from_hidden (ctx, hidden, feature);
   upm_classify (hp, feature, targets, 2, 1.0f, cosines, NULL);
   gst_harness_set_src_caps_str (
-      h, "application/x-upm-hidden, modality=video, task=retrieve, dim=64");
+      h, "application/x-upm-hidden, modality=image, task=retrieve, dim=64");
   out = gst_harness_push_and_pull (
       h, gst_buffer_new_memdup (hidden, hp->n_embd * sizeof (gfloat)));
   result = gst_buffer_get_upm_result_meta (out);
   fail_unless (result != NULL);
   fail_unless_equals_string (result->task, "retrieve");
   fail_unless_equals_string (result->score_kind, "cosine");
-  fail_unless_equals_string (result->preset, "msvd-retrieval");
+  fail_unless_equals_string (result->preset, "coco-retrieval");
   json = gst_upm_buffer_metas_to_json (out);
   fail_unless (strstr (json, "\"score_kind\":\"cosine\"") != NULL, "%s", json);
   fail_unless (
-      strstr (json, "\"preset\":\"msvd-retrieval\"") != NULL, "%s", json);
+      strstr (json, "\"preset\":\"coco-retrieval\"") != NULL, "%s", json);
   g_free (json);
   for (guint r = 0; r < 2; r++)
     {
@@ -1170,6 +1196,7 @@ static const UpmCheckTest upmpreset_tests[] = {
   UPM_CHECK_TEST (test_one_frame_stream),
   UPM_CHECK_TEST (test_imagenet_still),
   UPM_CHECK_TEST (test_retrieval_cosine),
+  UPM_CHECK_TEST (test_retrieval_text_positions),
 };
 
 static void
