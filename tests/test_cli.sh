@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..26"
+echo "1..27"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 26); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 27); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -144,6 +144,19 @@ ok $? "--preset coco-retrieval: score_kind cosine (rc $rc)"
 rc=$?
 [ $rc != 0 ] && grep -q 'up to 77 tokens; .* 64 text positions' "$tmp/err"
 ok $? "--preset msvd-retrieval: refused, 77-token texts (rc $rc: $(head -c 120 "$tmp/err"))"
+
+# upm-eval without --model: the default model ($UPM_DEFAULT_MODEL here), as
+# upm-run
+ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=32x32:rate=30 \
+  -frames:v 4 -f rawvideo -pix_fmt rgb24 "$tmp/clips.rgb"
+printf '{"frames_file":"clips.rgb","clips":[{"id":"c0","width":32,"height":32,"frames":4}],"labelsets":[{"name":"c","labels":["red","green"]}]}' \
+  >"$tmp/manifest.json"
+UPM_DEFAULT_MODEL="$model" "${UPM_BUILD_ROOT}/tools/upm-eval" \
+  --manifest "$tmp/manifest.json" --progress never >"$tmp/eval.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && head -n 1 "$tmp/eval.json" | grep -q "^{\"type\":\"model\",\"path\":\"$model\"" &&
+  grep -q '"type":"clip","index":0,"id":"c0"' "$tmp/eval.json"
+ok $? "upm-eval without --model: the default model (rc $rc)"
 
 # unknown preset: usage error listing the presets
 "$run" --model "$model" --preset nope "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"

@@ -29,7 +29,9 @@ typedef struct
  * help of some differs from tool to tool). */
 #define UPM_CLI_OPTION_MODEL(o)                                                \
   {                                                                            \
-    "model", 'm', 0, G_OPTION_ARG_FILENAME, &(o)->model, "Model file (.upm)",  \
+    "model", 'm', 0, G_OPTION_ARG_FILENAME, &(o)->model,                       \
+        "Model file (.upm; default: the bundled model, $UPM_DEFAULT_MODEL "    \
+        "if set)",                                                             \
         "FILE"                                                                 \
   }
 #define UPM_CLI_OPTION_OUTPUT(o, help)                                         \

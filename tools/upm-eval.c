@@ -141,7 +141,7 @@ check_options (Eval *e, GError **error)
   UpmCliOptions *c = &o->cli;
 
   if (c->model == NULL)
-    return upm_cli_usage (error, "--model is required");
+    c->model = g_strdup (upm_default_model_path ());
   if (o->manifest == NULL)
     return upm_cli_usage (error, "--manifest is required");
   if (c->top_k < 0 || c->beam_size < 0 || c->max_length < 0 || c->threads < 0)
