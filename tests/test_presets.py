@@ -9,7 +9,9 @@ made here), msvd-caption and imagenet, `upm-run --preset P -f json
 --dump-views DIR` must give the reference's frame indices and crop boxes, its
 patches within 1e-5 (bilinear) or its uint8 pixels exactly (bicubic), and for
 classification the mean over views of the per-view softmax of the reference
-forward pass (float64) within 1e-4.
+forward pass (float64) within 1e-4. For msvd-retrieval (a model of 80 text
+positions), the plain cosines of captions truncated to 77 tokens, not to the
+model's 30.
 
 Exit status: 0 pass, 1 fail, 77 skip (no ffmpeg, no upm-run, no Pillow for
 the image case is reported and skipped alone). Environment: UPM_SOURCE_ROOT,
@@ -43,6 +45,8 @@ LABELS = ["a", "b", "c", "d", "e"]
 # int(56 * 122 / 112) is 61: the official short-side scale's corner cases)
 MODEL = dict(D=32, layers=2, heads=2, ffn=64, patch=8, grid=4, temporal=8, ctx=64)
 MODEL56 = dict(MODEL, grid=7)
+# 80 text positions: room for msvd-retrieval's 77-token texts
+MODEL80 = dict(MODEL, ctx=80)
 MERGES = 40
 VOCAB = 512 + MERGES + 5
 
@@ -100,10 +104,12 @@ def write_png(path, frame):
     Image.fromarray(frame, "RGB").save(path)
 
 
-def run_preset(model, preset, path, dump):
+def run_preset(model, preset, path, dump, captions=None):
     cmd = [os.path.join(BUILD_ROOT, "tools", "upm-run"), "--model", model, "--preset", preset,
            "-f", "json", "--progress", "never", "--dump-views", dump, "--top-k", "5",
            "--labels", ",".join(LABELS), path]
+    if captions:
+        cmd[cmd.index("--labels"):cmd.index("--labels") + 2] = ["--captions-file", captions]
     if preset.endswith("caption"):
         cmd[cmd.index("--labels"):cmd.index("--labels") + 2] = []
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -117,10 +123,17 @@ class RefModel:
         sd, kv = train.upm_to_official(path)
         self.ref = reference.Reference(sd, heads=int(kv["uniperceiver.attention.head_count"]))
         tokens = kv["tokenizer.ggml.tokens"]
-        index = {t: i for i, t in enumerate(tokens)}
-        eot = int(kv["tokenizer.upm.eot_id"])
-        ids = [[index[w + "</w>"], eot] for w in LABELS]
-        self.labels = self.ref.text_features(ids, "cls_target")
+        self.index = {t: i for i, t in enumerate(tokens)}
+        self.eot = int(kv["tokenizer.upm.eot_id"])
+        self.labels = self.ref.text_features([self.ids([w]) for w in LABELS], "cls_target")
+
+    def ids(self, words, max_len=0):
+        """The target ids of the text of one-token @words, truncated as the
+        official tokenizer does: the first max_len - 1 tokens and the end."""
+        ids = [self.index[w + "</w>"] for w in words] + [self.eot]
+        if max_len and len(ids) > max_len:
+            ids = ids[:max_len - 1] + [self.eot]
+        return ids
 
     def mean_probs(self, views, n_frames, scale_name):
         scale = self.ref.logit_scale(scale_name)
@@ -207,6 +220,40 @@ def compare(case, models, tmp):
     check(rec["labels"][0]["index"] == best, "%s: top-1 is the reference's" % name)
 
 
+def check_retrieval(model, ref_model, tmp):
+    """msvd-retrieval reads texts of up to 77 tokens (the model's own
+    truncation is 30): the plain cosine of the view's feature and of each
+    caption truncated to 77 tokens, as the reference computes them."""
+    name = "msvd-retrieval-30fps-57x43"
+    frames = synth_frames(160, 57, 43, seed=zlib.crc32(name.encode()))
+    path = os.path.join(tmp, name + ".nut")
+    write_video(path, frames, 30)
+    words = [LABELS[i % len(LABELS)] for i in range(120)]
+    texts = [words[:60], words[:100], words[:2]]   # 61, 101 and 3 tokens
+    captions = os.path.join(tmp, name + ".txt")
+    with open(captions, "w") as f:
+        f.write("".join(" ".join(t) + "\n" for t in texts))
+    records, _ = run_preset(model, "msvd-retrieval", path, os.path.join(tmp, name + "-views"),
+                            captions)
+    rec = records[0]
+    check(rec.get("preset") == "msvd-retrieval" and rec.get("score_kind") == "cosine",
+          "%s: preset and score_kind cosine" % name)
+    expect = reference.official_views(frames, 30, "msvd-retrieval", 32, MODEL["patch"])
+    f, _ = ref_model.ref.visual_feature(expect[0]["patches"].double(), 4, "retrieval_input")
+    got = {e["index"]: e["score"] for e in rec["results"]}
+    for max_len in (77, 30):
+        feats = ref_model.ref.text_features([ref_model.ids(t, max_len) for t in texts],
+                                            "retrieval_target")
+        cos = (feats @ f).tolist()
+        diff = max(abs(got[i] - cos[i]) for i in range(len(texts)))
+        if max_len == 77:
+            check(diff <= 1e-4, "%s: cosines of the 77-token texts within 1e-4 (max %.2g)"
+                  % (name, diff))
+        else:
+            # the test tells the two apart
+            check(diff > 1e-3, "%s: not those of 30-token texts (%.2g apart)" % (name, diff))
+
+
 def main():
     run = os.path.join(BUILD_ROOT, "tools", "upm-run")
     if shutil.which("ffmpeg") is None or not os.access(run, os.X_OK):
@@ -224,6 +271,8 @@ def main():
               "upm-inspect: the 8-position model suits k400")
         for case in CASES:
             compare(case, models, tmp)
+        path80 = make_model(tmp, MODEL80, "presets80")
+        check_retrieval(path80, RefModel(path80), tmp)
     if failures:
         print("%d failure(s)" % len(failures))
         return 1
