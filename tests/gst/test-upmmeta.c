@@ -238,6 +238,44 @@ GST_START_TEST (test_copy_transform)
 
 GST_END_TEST;
 
+/* The preset names and score kind added after 0.1.0 are copied with their
+ * metas and written as upm-run writes them. */
+GST_START_TEST (test_preset_fields)
+{
+  GstBuffer *buf = buffer_with_all_metas (), *copy;
+  GstUpmResultMeta *r;
+  GstUpmCaptionMeta *c;
+  gchar *json;
+
+  gst_upm_result_meta_set_score_kind (
+      gst_buffer_get_upm_result_meta (buf), "softmax");
+  gst_upm_result_meta_set_preset (
+      gst_buffer_get_upm_result_meta (buf), "coco-retrieval");
+  gst_upm_caption_meta_set_preset (
+      gst_buffer_get_upm_caption_meta (buf), "coco-retrieval");
+  copy = gst_buffer_copy (buf);
+  gst_buffer_unref (buf);
+  r = gst_buffer_get_upm_result_meta (copy);
+  c = gst_buffer_get_upm_caption_meta (copy);
+  fail_unless_equals_string (r->score_kind, "softmax");
+  fail_unless_equals_string (r->preset, "coco-retrieval");
+  fail_unless_equals_string (c->preset, "coco-retrieval");
+  json = gst_upm_buffer_metas_to_json (copy);
+  fail_unless (strstr (json, "\"score_kind\":\"softmax\"") != NULL, "%s", json);
+  fail_unless (
+      g_str_has_suffix (json, ",\"preset\":\"coco-retrieval\"}"), "%s", json);
+  g_free (json);
+  /* unset */
+  gst_upm_result_meta_set_preset (r, NULL);
+  gst_upm_caption_meta_set_preset (c, NULL);
+  json = gst_upm_buffer_metas_to_json (copy);
+  fail_unless (strstr (json, "\"preset\"") == NULL, "%s", json);
+  g_free (json);
+  gst_buffer_unref (copy);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_copy_region)
 {
   GstBuffer *buf = buffer_with_all_metas ();
@@ -488,6 +526,7 @@ static const UpmCheckTest upmmeta_tests[] = {
   UPM_CHECK_TEST (test_add_get),
   UPM_CHECK_TEST (test_empty_metas),
   UPM_CHECK_TEST (test_copy_transform),
+  UPM_CHECK_TEST (test_preset_fields),
   UPM_CHECK_TEST (test_copy_region),
   UPM_CHECK_TEST (test_other_transform_refused),
   UPM_CHECK_TEST (test_append),
