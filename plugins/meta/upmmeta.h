@@ -244,7 +244,8 @@ GstUpmViewMeta **gst_buffer_get_upm_view_metas (
 
 /* All uniperceiver metas of @buffer as one JSON object:
  * {"pts":..., "duration":..., "result":{...}, "caption":{...},
- *  "routing":{...}, "views":[...]} (members absent when the meta is; the
+ *  "routing":{...}, "preset":..., "views":[...]} (members absent when the
+ * meta is; "preset" from the result or caption meta; the
  * views as upm_format_views_json writes them). Free with g_free. */
 gchar *gst_upm_buffer_metas_to_json (GstBuffer *buffer);
 
