@@ -57,6 +57,14 @@ kernels_of (UpmCpuLevel level)
     case UPM_CPU_AVX2:
       return &upm_kernels_avx2;
 #endif
+#ifdef UPM_HAVE_KERNELS_AVX512
+    case UPM_CPU_AVX512:
+      return &upm_kernels_avx512;
+#endif
+#ifdef UPM_HAVE_KERNELS_AVX512BF16
+    case UPM_CPU_AVX512BF16:
+      return &upm_kernels_avx512bf16;
+#endif
     default:
       return NULL;
     }

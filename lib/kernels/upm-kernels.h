@@ -89,6 +89,12 @@ extern const UpmKernels upm_kernels_generic;
 #ifdef UPM_HAVE_KERNELS_AVX2
 extern const UpmKernels upm_kernels_avx2;
 #endif
+#ifdef UPM_HAVE_KERNELS_AVX512
+extern const UpmKernels upm_kernels_avx512;
+#endif
+#ifdef UPM_HAVE_KERNELS_AVX512BF16
+extern const UpmKernels upm_kernels_avx512bf16;
+#endif
 
 /* The table of the level in use (upm-cpu.c; detects the CPU on the first
  * call). */
