@@ -47,3 +47,54 @@ upm_kv_packed_init (
   out->kt = buf;
   out->v = buf + (size_t)n_head * out->ld * hd;
 }
+
+float
+upm_bf16_round (float x)
+{
+  return bf16_round (x);
+}
+
+size_t
+upm_bf16_weights_size (uint32_t n_out, uint32_t n_in)
+{
+  return (size_t)round_up (n_out, 16) * round_up (n_in, 2);
+}
+
+typedef struct
+{
+  const float *w;
+  size_t ldw;
+  uint32_t n_out, n_in, n_pairs;
+  uint16_t *buf;
+} PackJob;
+
+/* Panel p: outputs [16 p, 16 p + 16), pairs of inputs, zero padded. */
+static void
+pack_panel (void *arg, uint32_t p)
+{
+  const PackJob *j = arg;
+  uint16_t *dst = j->buf + (size_t)p * j->n_pairs * 32;
+
+  for (uint32_t q = 0; q < j->n_pairs; q++)
+    for (uint32_t i = 0; i < 16; i++)
+      for (uint32_t h = 0; h < 2; h++)
+        {
+          const uint32_t o = 16 * p + i, k = 2 * q + h;
+          *dst++ = o < j->n_out && k < j->n_in
+                       ? bf16_bits (j->w[(size_t)o * j->ldw + k])
+                       : 0;
+        }
+}
+
+void
+upm_bf16_weights_pack (const float *w, size_t ldw, uint32_t n_out,
+    uint32_t n_in, uint16_t *buf, UpmBf16Weights *out)
+{
+  PackJob j = { w, ldw, n_out, n_in, (n_in + 1) / 2, buf };
+
+  upm_parallel_for (round_up (n_out, 16) / 16, pack_panel, &j);
+  out->w = buf;
+  out->n_out = n_out;
+  out->n_in = n_in;
+  out->n_pairs = j.n_pairs;
+}

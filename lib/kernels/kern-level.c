@@ -10,6 +10,7 @@
  * (upm_kernels_<level>) leaves the object.
  */
 #include "kern-math.c"
+#include "kern-bf16.c"
 #include "kern-linear.c"
 #include "kern-attention.c"
 
