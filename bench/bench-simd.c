@@ -63,3 +63,27 @@ upm_bench_sum_256 (const float *a, size_t n, size_t *done)
   *done = i;
   return sum;
 }
+
+/* 12 independent chains of vdpbf16ps (16 lanes, two products a lane and
+ * step): the BF16 dot product's peak. */
+__attribute__ ((target ("avx512f,avx512bf16"))) float
+upm_bench_bf16_dot_chains_512 (long iters)
+{
+  const __m512bh x = (__m512bh)_mm512_set1_epi32 (0x3f803f80); /* 1, 1 */
+  const __m512bh y = (__m512bh)_mm512_set1_epi32 (0x33d633d6); /* ~1e-7 */
+  __m512 a[12], s = _mm512_setzero_ps ();
+
+  for (int i = 0; i < 12; i++)
+    a[i] = _mm512_set1_ps ((float)i);
+  for (long it = 0; it < iters; it++)
+    {
+#pragma GCC unroll 12
+      for (int i = 0; i < 12; i++)
+        a[i] = _mm512_dpbf16_ps (a[i], x, y);
+      /* Keep the chains in registers without a memory round trip. */
+      __asm__("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]));
+    }
+  for (int i = 0; i < 12; i++)
+    s = _mm512_add_ps (s, a[i]);
+  return _mm512_reduce_add_ps (s);
+}

@@ -9,6 +9,10 @@
  *       (a streaming sum over 1 GiB) on 1 and 2 threads.
  *       machine and model also print the kernels' ISA level in use and why
  *       ("kernels", "kernels_reason": detected, or capped by UPM_CPU).
+ *   upm-bench precision MODEL.upm [--runs N] [--frames 8]
+ *       The clip encoder in fp32 and in bf16 (upm_context_set_precision),
+ *       runs interleaved: both times, GFLOP/s, the fractions of the FMA
+ *       and BF16-dot peaks, and the bf16 feature's distance from fp32's.
  *   upm-bench vocab MODEL.upm
  *       Computes the vocabulary features once (or loads them from the
  *       library's on-disk cache) and reports the time.
@@ -177,6 +181,8 @@ fma_thread (void *data)
 #ifdef UPM_BENCH_SIMD
 static const FmaLoop fma256 = { upm_bench_fma_chains_256, 20000000, 8 };
 static const FmaLoop fma512 = { upm_bench_fma_chains_512, 10000000, 16 };
+/* 16 lanes of two products: 32 multiply-adds a step. */
+static const FmaLoop bf16_dot = { upm_bench_bf16_dot_chains_512, 10000000, 32 };
 #endif
 
 /* Runs fn on n threads, thread i on the part at parts + i * part_size,
@@ -379,6 +385,17 @@ gemm_gflops (uint32_t m, uint32_t n, uint32_t k)
   return 2.0 * m * n * k / t * 1e-9;
 }
 
+/* The BF16 dot product's peak (vdpbf16ps), 0 without AVX512_BF16. */
+static double
+bf16_dot_peak (int n)
+{
+#ifdef UPM_BENCH_SIMD
+  return fma_peak (n, &bf16_dot, upm_cpu_info ()->host >= UPM_CPU_AVX512BF16);
+#else
+  return fma_peak (n, NULL, FALSE);
+#endif
+}
+
 static int
 cmd_machine (void)
 {
@@ -395,6 +412,7 @@ cmd_machine (void)
     a[i] = (float)(i & 7);
   const double f1 = fma256_peak (1), f2 = fma256_peak (threads);
   const double z1 = fma512_peak (1), z2 = fma512_peak (threads);
+  const double d1 = bf16_dot_peak (1), d2 = bf16_dot_peak (threads);
   const double bw1 = read_bandwidth (a, n_floats, 1);
   const double bw2 = read_bandwidth (a, n_floats, threads);
   free (a);
@@ -410,11 +428,12 @@ cmd_machine (void)
       "{\"kind\": \"machine\", \"threads\": %d, \"runs\": %d, "
       "\"fma_gflops_1t\": %.2f, \"fma_gflops_nt\": %.2f, "
       "\"fma512_gflops_1t\": %.2f, \"fma512_gflops_nt\": %.2f, "
+      "\"bf16_dot_gflops_1t\": %.2f, \"bf16_dot_gflops_nt\": %.2f, "
       "\"read_gbs_1t\": %.2f, \"read_gbs_nt\": %.2f, \"bw_buffer_mib\": %zu, "
       "\"sgemm_2048_gflops\": %.2f, \"sgemm_1569x3072x768_gflops\": %.2f, "
       "\"sgemm_2048_openblas_threads_gflops\": %.2f",
-      threads, opt_runs, f1, f2, z1, z2, bw1, bw2, opt_bw_mib, g2048, gffn,
-      n2048);
+      threads, opt_runs, f1, f2, z1, z2, d1, d2, bw1, bw2, opt_bw_mib, g2048,
+      gffn, n2048);
   print_kernels ();
   printf ("}\n");
   return 0;
@@ -811,6 +830,89 @@ dispatch_extra_flops (UpmModel *model, uint32_t n)
   return extra;
 }
 
+/* One clip encoded in each precision, runs interleaved (fp32, bf16, fp32,
+ * ...) so that both see the same machine; the times' medians, GFLOP/s,
+ * their fractions of the FMA and BF16-dot peaks, and how far the bf16
+ * feature is from the fp32 one. */
+static int
+cmd_precision (const char *path)
+{
+  GError *error = NULL;
+  UpmModel *model = upm_model_load (path, &error);
+
+  if (!model)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
+  const UpmHParams *hp = upm_model_hparams (model);
+  const uint32_t d = hp->n_embd,
+                 frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
+  const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  const UpmPrecision prec[2] = { UPM_PRECISION_FP32, UPM_PRECISION_BF16 };
+  float *clip = make_patches (hp, frames, 11);
+  float *feat[2] = { g_new (float, d), g_new (float, d) };
+  double *t[2] = { g_new (double, opt_runs), g_new (double, opt_runs) };
+  UpmContext *ctx[2];
+  EncodeData e[2];
+  double med[2], max_diff = 0.0, dot = 0.0, n0 = 0.0, n1 = 0.0;
+
+  for (int p = 0; p < 2; p++)
+    {
+      ctx[p] = upm_context_new (model);
+      upm_context_set_precision (ctx[p], prec[p]);
+      e[p] = (EncodeData){ ctx[p], clip, frames, feat[p] };
+      /* Warm-up: merged experts, bf16 packing, scratch. */
+      if (!encode_run (&e[p]))
+        return 1;
+    }
+  for (int i = 0; i < opt_runs; i++)
+    for (int p = 0; p < 2; p++)
+      {
+        const double t0 = now_s ();
+        if (!encode_run (&e[p]))
+          return 1;
+        t[p][i] = now_s () - t0;
+      }
+  for (int p = 0; p < 2; p++)
+    med[p] = median (t[p], opt_runs);
+  for (uint32_t i = 0; i < d; i++)
+    {
+      max_diff = MAX (max_diff, fabs ((double)feat[0][i] - feat[1][i]));
+      dot += (double)feat[0][i] * feat[1][i];
+      n0 += (double)feat[0][i] * feat[0][i];
+      n1 += (double)feat[1][i] * feat[1][i];
+    }
+  const int threads = (int)upm_threads_get ();
+  const double fl = encoder_flops (hp, n, frames);
+  const double fma = MAX (fma256_peak (threads), fma512_peak (threads));
+  const double dotp = bf16_dot_peak (threads);
+  const double g32 = fl / med[0] * 1e-9, g16 = fl / med[1] * 1e-9;
+
+  printf ("{\"kind\": \"precision\", \"model\": \"%s\", \"threads\": %d, "
+          "\"runs\": %d, \"tokens\": %u, \"encode_clip_gflop\": %.3f, "
+          "\"encode_clip_fp32_s\": %.5f, \"encode_clip_bf16_s\": %.5f, "
+          "\"bf16_speedup\": %.3f, \"fp32_gflops\": %.2f, "
+          "\"bf16_gflops\": %.2f, \"fma_peak_gflops\": %.2f, "
+          "\"bf16_dot_peak_gflops\": %.2f, \"fp32_of_fma_peak\": %.3f, "
+          "\"bf16_of_dot_peak\": %.4f, \"feature_max_abs_diff\": %.3g, "
+          "\"feature_cosine\": %.8f",
+      upm_model_name (model), threads, opt_runs, n, fl * 1e-9, med[0], med[1],
+      med[0] / med[1], g32, g16, fma, dotp, fma > 0 ? g32 / fma : 0.0,
+      dotp > 0 ? g16 / dotp : 0.0, max_diff, dot / sqrt (n0 * n1));
+  print_kernels ();
+  printf ("}\n");
+  for (int p = 0; p < 2; p++)
+    {
+      upm_context_free (ctx[p]);
+      g_free (feat[p]);
+      g_free (t[p]);
+    }
+  g_free (clip);
+  upm_model_unref (model);
+  return 0;
+}
+
 /* Dynamic dispatch overhead: a clip through the dense model and through the
  * token-routed model of the same shape, back to back; the time ratio over
  * the FLOP ratio is what the gather / per-expert GEMM / scatter-add costs
@@ -914,10 +1016,10 @@ main (int argc, char **argv)
     { "only-caption", 0, 0, G_OPTION_ARG_NONE, &opt_only_caption,
         "only the caption rows (model)", NULL },
     { NULL } };
-  GOptionContext *oc
-      = g_option_context_new ("machine | model MODEL.upm | "
-                              "vocab MODEL.upm | patches MODEL.upm OUT.f32 | "
-                              "dispatch DENSE.upm ROUTED.upm");
+  GOptionContext *oc = g_option_context_new (
+      "machine | model MODEL.upm | "
+      "vocab MODEL.upm | patches MODEL.upm OUT.f32 | "
+      "dispatch DENSE.upm ROUTED.upm | precision MODEL.upm");
   GError *error = NULL;
   int rc = 2;
 
@@ -945,9 +1047,12 @@ main (int argc, char **argv)
     rc = cmd_patches (argv[2], argv[3]);
   else if (argc >= 4 && strcmp (argv[1], "dispatch") == 0)
     rc = cmd_dispatch (argv[2], argv[3]);
+  else if (argc >= 3 && strcmp (argv[1], "precision") == 0)
+    rc = cmd_precision (argv[2]);
   else
     fprintf (stderr, "usage: upm-bench [OPTION...] machine | model MODEL.upm"
                      " | vocab MODEL.upm | patches MODEL.upm OUT.f32"
-                     " | dispatch DENSE.upm ROUTED.upm\n");
+                     " | dispatch DENSE.upm ROUTED.upm"
+                     " | precision MODEL.upm\n");
   return rc;
 }

@@ -403,7 +403,8 @@ test_attention_vs_generic (gconstpointer data)
 
 /* --------------------------------------------------------------- bfloat16 */
 
-#define BF_IN 301 /* odd: the last pair is padded; two K blocks of 128 pairs   \
+#define BF_IN                                                                  \
+  301             /* odd: the last pair is padded; two K blocks of 128 pairs   \
                    */
 #define BF_OUT 50 /* three full panels of 16 and a partial one */
 
