@@ -199,4 +199,38 @@ void upm_attention_groups (const float *q, uint32_t ldq,
     uint32_t n_head, uint32_t head_dim, uint32_t causal_from,
     uint32_t key_offset, float *out, uint32_t ldo);
 
+/* ---------------------------------------------------- bfloat16 attention */
+
+/* Keys and values in bfloat16, per head in the layout of UpmBf16Weights:
+ * the keys as n_keys (rounded up to 16) outputs of head_dim inputs, the
+ * values as head_dim (rounded up to 16) outputs of one input per key. */
+typedef struct
+{
+  uint16_t *buf;
+  uint32_t n;  /* keys */
+  uint32_t ld; /* keys rounded up to 16 */
+} UpmKvBf16;
+
+/* uint16 values of a packed buffer for n keys (at most the bytes of
+ * upm_kv_packed_size's floats: one buffer serves either). */
+size_t upm_kv_bf16_size (uint32_t n_keys, uint32_t n_head, uint32_t head_dim);
+/* The description of a buffer for n_keys keys. */
+void upm_kv_bf16_init (uint32_t n_keys, uint32_t n_head, uint32_t head_dim,
+    void *buf, UpmKvBf16 *out);
+/* Packs the concatenation of the spans, rounded to bfloat16, as keys
+ * key0.. of *kv (described by upm_kv_bf16_init), in parallel over heads;
+ * the padding keys are zeroed by the call that packs the last key. */
+void upm_kv_pack_bf16_at (const UpmKvSpan *spans, uint32_t n_spans,
+    uint32_t n_head, uint32_t head_dim, uint32_t key0, const UpmKvBf16 *kv);
+/* Head h's keys and values as the GEMM's weights. */
+void upm_kv_bf16_head (const UpmKvBf16 *kv, uint32_t n_head, uint32_t head_dim,
+    uint32_t h, UpmBf16Weights *keys, UpmBf16Weights *values);
+
+/* upm_attention_packed against bfloat16 keys and values: the queries and
+ * the probabilities rounded to bfloat16 for the two products, sums and
+ * the softmax in float. */
+void upm_attention_bf16 (const float *q, uint32_t ldq, uint32_t n_q,
+    const UpmKvBf16 *kv, uint32_t n_head, uint32_t head_dim,
+    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo);
+
 #endif /* UPM_OPS_H */

@@ -527,6 +527,84 @@ test_linear_bf16_vs_generic (gconstpointer data)
   expect_generic (data, case_linear_bf16, BF_FLOATS, 1e-4);
 }
 
+#define ATT16_FLOATS (2 * ATT_N * ATT_D)
+
+/* bf16 attention of ATT_N rows, whole and causal from 10, the keys and
+ * values packed in two calls (rows 0..39, then 40..). */
+static void
+case_attention_bf16 (float *out)
+{
+  const uint32_t ld = 3 * ATT_D;
+  g_autofree float *qkv = values ((size_t)ATT_N * ld, 41, -2, 2);
+  g_autofree uint16_t *buf
+      = g_new (uint16_t, upm_kv_bf16_size (ATT_N, ATT_HEADS, ATT_HD));
+  const UpmKvSpan head = { qkv + ATT_D, qkv + 2 * ATT_D, ld, 40 };
+  const UpmKvSpan rest = { head.k + 40 * ld, head.v + 40 * ld, ld, ATT_N - 40 };
+  UpmKvBf16 kv;
+
+  memset (buf, 0xff, upm_kv_bf16_size (ATT_N, ATT_HEADS, ATT_HD) * 2);
+  upm_kv_bf16_init (ATT_N, ATT_HEADS, ATT_HD, buf, &kv);
+  upm_kv_pack_bf16_at (&rest, 1, ATT_HEADS, ATT_HD, 40, &kv);
+  upm_kv_pack_bf16_at (&head, 1, ATT_HEADS, ATT_HD, 0, &kv);
+  for (int causal = 0; causal < 2; causal++, out += ATT_N * ATT_D)
+    upm_attention_bf16 (qkv, ld, ATT_N, &kv, ATT_HEADS, ATT_HD,
+        causal ? 10 : UINT32_MAX, 0, out, ATT_D);
+}
+
+/* Against float attention in double: q, k, v and the probabilities in
+ * bfloat16 (relative 2^-9 each) move an output by at most ~2^-6 of the
+ * values' range here; and by more than float rounding would. */
+static void
+test_attention_bf16 (gconstpointer data)
+{
+  const uint32_t ld = 3 * ATT_D;
+  g_autofree float *qkv = values ((size_t)ATT_N * ld, 41, -2, 2);
+  g_autofree float *got = g_new (float, ATT16_FLOATS);
+  const double scale = 1.0 / sqrt (ATT_HD);
+  double worst = 0.0;
+
+  use_level (data);
+  case_attention_bf16 (got);
+  for (int causal = 0; causal < 2; causal++)
+    for (uint32_t i = 0; i < ATT_N; i++)
+      for (uint32_t h = 0; h < ATT_HEADS; h++)
+        {
+          const uint32_t vis = causal ? MAX (10u, i + 1) : ATT_N;
+          double sc[ATT_N], mx = -INFINITY, sum = 0.0;
+          for (uint32_t j = 0; j < vis; j++)
+            {
+              double a = 0.0;
+              for (uint32_t c = 0; c < ATT_HD; c++)
+                a += (double)qkv[i * ld + h * ATT_HD + c]
+                     * qkv[j * ld + ATT_D + h * ATT_HD + c];
+              sc[j] = a * scale;
+              mx = MAX (mx, sc[j]);
+            }
+          for (uint32_t j = 0; j < vis; j++)
+            sum += (sc[j] = exp (sc[j] - mx));
+          for (uint32_t c = 0; c < ATT_HD; c++)
+            {
+              double o = 0.0;
+              for (uint32_t j = 0; j < vis; j++)
+                o += sc[j] * qkv[j * ld + 2 * ATT_D + h * ATT_HD + c];
+              o /= sum;
+              const float g
+                  = got[(causal * ATT_N + i) * ATT_D + h * ATT_HD + c];
+              g_assert_true (isfinite (g));
+              worst = MAX (worst, fabs (g - o));
+            }
+        }
+  g_test_message ("worst difference from float attention %.3g", worst);
+  g_assert_cmpfloat (worst, <, 2.0 / 64);
+  g_assert_cmpfloat (worst, >, 1e-5);
+}
+
+static void
+test_attention_bf16_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_attention_bf16, ATT16_FLOATS, 1e-3);
+}
+
 /* ------------------------------------------------------------- CPU levels */
 
 static void
@@ -630,12 +708,15 @@ add_level_tests (UpmCpuLevel level)
   add_level_test (level, "kv-pack-at", test_kv_pack_at);
   add_level_test (level, "linear-part", test_linear_part);
   add_level_test (level, "linear-bf16", test_linear_bf16);
+  add_level_test (level, "attention-bf16", test_attention_bf16);
   if (level == UPM_CPU_GENERIC)
     return;
   add_level_test (level, "linear-vs-generic", test_linear_vs_generic);
   add_level_test (level, "rows-vs-generic", test_rows_vs_generic);
   add_level_test (level, "attention-vs-generic", test_attention_vs_generic);
   add_level_test (level, "linear-bf16-vs-generic", test_linear_bf16_vs_generic);
+  add_level_test (
+      level, "attention-bf16-vs-generic", test_attention_bf16_vs_generic);
 }
 
 int

@@ -52,6 +52,48 @@ bf16_weight (const UpmBf16Weights *w, uint32_t o, uint32_t k)
       w->w[(o / 16) * panel + (size_t)(k / 2) * 32 + (o % 16) * 2 + (k & 1)]);
 }
 
+/* dst[i] = the bfloat16 bits of x[i] (nearest even; NaN stays NaN). */
+UPM_HELPER void
+round_row_bits (const float *x, uint32_t n, uint16_t *dst)
+{
+  uint32_t i = 0;
+#ifdef __AVX512BW__
+  const __m512i bias = _mm512_set1_epi32 (0x7fff), one = _mm512_set1_epi32 (1);
+  for (; i + 16 <= n; i += 16)
+    {
+      const __m512 v = _mm512_loadu_ps (x + i);
+      __m512i u = _mm512_castps_si512 (v);
+      const __m512i lsb = _mm512_and_si512 (_mm512_srli_epi32 (u, 16), one);
+      const __mmask16 nan = _mm512_cmp_ps_mask (v, v, _CMP_UNORD_Q);
+      u = _mm512_mask_or_epi32 (
+          _mm512_add_epi32 (u, _mm512_add_epi32 (bias, lsb)), nan, u,
+          _mm512_set1_epi32 (0x400000));
+      _mm256_storeu_si256 ((__m256i *)(dst + i),
+          _mm512_cvtepi32_epi16 (_mm512_srli_epi32 (u, 16)));
+    }
+#elif defined(__AVX2__)
+  const __m256i bias = _mm256_set1_epi32 (0x7fff), one = _mm256_set1_epi32 (1);
+  for (; i + 8 <= n; i += 8)
+    {
+      const __m256 v = _mm256_loadu_ps (x + i);
+      __m256i u = _mm256_castps_si256 (v);
+      const __m256i lsb = _mm256_and_si256 (_mm256_srli_epi32 (u, 16), one);
+      const __m256i nan
+          = _mm256_castps_si256 (_mm256_cmp_ps (v, v, _CMP_UNORD_Q));
+      u = _mm256_blendv_epi8 (
+          _mm256_add_epi32 (u, _mm256_add_epi32 (bias, lsb)),
+          _mm256_or_si256 (u, _mm256_set1_epi32 (0x400000)), nan);
+      u = _mm256_srli_epi32 (u, 16);
+      /* 32 -> 16 bits: lanes 0-3 and 4-7 packed in each half, then the
+       * halves' low quarters together. */
+      u = _mm256_permute4x64_epi64 (_mm256_packus_epi32 (u, u), 0x08);
+      _mm_storeu_si128 ((__m128i *)(dst + i), _mm256_castsi256_si128 (u));
+    }
+#endif
+  for (; i < n; i++)
+    dst[i] = bf16_bits (x[i]);
+}
+
 /* The plain emulation: inputs rounded to bfloat16, products summed in
  * float in the order of the inputs. */
 static void

@@ -98,3 +98,45 @@ upm_bf16_weights_pack (const float *w, size_t ldw, uint32_t n_out,
   out->n_in = n_in;
   out->n_pairs = j.n_pairs;
 }
+
+/* Per head: keys ld x hd2 values, then (after every head's keys) values
+ * hd16 x ld. */
+static uint32_t
+kv16_keys_stride (uint32_t ld, uint32_t hd)
+{
+  return ld * round_up (hd, 2);
+}
+
+size_t
+upm_kv_bf16_size (uint32_t n_keys, uint32_t n_head, uint32_t hd)
+{
+  const size_t ld = round_up (MAX_U (n_keys, 1u), 16);
+  return (size_t)n_head * ld * (round_up (hd, 2) + round_up (hd, 16));
+}
+
+void
+upm_kv_bf16_init (
+    uint32_t n_keys, uint32_t n_head, uint32_t hd, void *buf, UpmKvBf16 *out)
+{
+  (void)n_head;
+  (void)hd;
+  out->buf = buf;
+  out->n = n_keys;
+  out->ld = round_up (MAX_U (n_keys, 1u), 16);
+}
+
+void
+upm_kv_bf16_head (const UpmKvBf16 *kv, uint32_t n_head, uint32_t hd, uint32_t h,
+    UpmBf16Weights *keys, UpmBf16Weights *values)
+{
+  const size_t ks = kv16_keys_stride (kv->ld, hd);
+
+  keys->w = kv->buf + h * ks;
+  keys->n_out = kv->ld;
+  keys->n_in = hd;
+  keys->n_pairs = (hd + 1) / 2;
+  values->w = kv->buf + n_head * ks + (size_t)h * round_up (hd, 16) * kv->ld;
+  values->n_out = hd;
+  values->n_in = kv->ld;
+  values->n_pairs = kv->ld / 2;
+}

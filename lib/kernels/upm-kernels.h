@@ -74,6 +74,15 @@
           uint32_t n_head, uint32_t head_dim, uint32_t causal_from,            \
           uint32_t key_offset, float *out, uint32_t ldo),                      \
       (q, ldq, n_q, kv, n_head, head_dim, causal_from, key_offset, out, ldo))  \
+  X (kv_pack_bf16_at,                                                          \
+      (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,              \
+          uint32_t head_dim, uint32_t key0, const UpmKvBf16 *kv),              \
+      (spans, n_spans, n_head, head_dim, key0, kv))                            \
+  X (attention_bf16,                                                           \
+      (const float *q, uint32_t ldq, uint32_t n_q, const UpmKvBf16 *kv,        \
+          uint32_t n_head, uint32_t head_dim, uint32_t causal_from,            \
+          uint32_t key_offset, float *out, uint32_t ldo),                      \
+      (q, ldq, n_q, kv, n_head, head_dim, causal_from, key_offset, out, ldo))  \
   X (attention_groups,                                                         \
       (const float *q, uint32_t ldq, const UpmKvPacked *shared,                \
           const UpmAttnGroup *groups, uint32_t n_groups, uint32_t n_head,      \
