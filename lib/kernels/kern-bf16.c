@@ -341,9 +341,13 @@ bf16_panels (uint32_t pa, uint32_t pb, uint32_t mp, uint32_t m, uint32_t kc,
   const size_t panel = (size_t)w->n_pairs * 32;
 
 #ifdef __AVX512F__
-  for (uint32_t p = pa; p < pb; p += BF16_NV)
+  for (uint32_t p = pa, nv; p < pb; p += nv)
     {
-      const uint32_t nv = MIN_U ((uint32_t)BF16_NV, pb - p);
+      nv = MIN_U ((uint32_t)BF16_NV, pb - p);
+      /* 4 panels (a 64-wide head's values) as 2 + 2, not 3 + 1: a tile of
+       * one panel loads a weight vector per 8 products. */
+      if (BF16_NV == 3 && pb - p == 4)
+        nv = 2;
       __mmask16 mask[BF16_NV];
       for (uint32_t v = 0; v < nv; v++)
         mask[v] = panel_mask (p + v, c0, nc);
