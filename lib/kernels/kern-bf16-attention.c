@@ -98,9 +98,9 @@ typedef struct
   float scale;
 } Att16Job;
 
-/* Rows [q0, q1) of head h: S = Q K^T and O = P V, both products through
- * bf16_gemm on the packed keys and values (Q and P rounded to bfloat16),
- * the softmax between them in float. */
+/* Rows [q0, q1) of head h: S = (scale Q) K^T and O = P V, both products
+ * through bf16_gemm on the packed keys and values (Q and P rounded to
+ * bfloat16), the softmax between them in float. */
 static void
 att16_task (void *arg, uint32_t task)
 {
@@ -112,7 +112,9 @@ att16_task (void *arg, uint32_t task)
   const size_t lds = ld;
   UpmBf16Weights kw, vw;
   uint32_t vmax = 0;
-  float *s = upm_thread_scratch (UPM_SCRATCH_SCORES, (size_t)rows * lds);
+  float *s = upm_thread_scratch (
+      UPM_SCRATCH_SCORES, (size_t)rows * lds + (size_t)rows * hd);
+  float *qs = s + (size_t)rows * lds;
   double sum[ATT16_QBLOCK];
   float *o = a->out + (size_t)q0 * a->ldo + (size_t)h * hd;
 
@@ -128,15 +130,20 @@ att16_task (void *arg, uint32_t task)
         memset (o + (size_t)i * a->ldo, 0, hd * sizeof (float));
       return;
     }
-  bf16_gemm (a->q + (size_t)q0 * a->ldq + (size_t)h * hd, a->ldq, rows, &kw, 0,
-      vmax, 0, hd, 0.0f, s, lds);
+  /* The scale on the queries (as PyTorch's attention does): rounded
+   * once, and no pass over the scores. */
+  for (uint32_t i = 0; i < rows; i++)
+    {
+      const float *qr = a->q + (size_t)(q0 + i) * a->ldq + (size_t)h * hd;
+      for (uint32_t c = 0; c < hd; c++)
+        qs[(size_t)i * hd + c] = qr[c] * a->scale;
+    }
+  bf16_gemm (qs, hd, rows, &kw, 0, vmax, 0, hd, 0.0f, s, lds);
   for (uint32_t i = 0; i < rows; i++)
     {
       float *row = s + (size_t)i * lds;
       const uint32_t vis
           = visible_keys (q0 + i, n_keys, a->causal_from, a->key_offset);
-      for (uint32_t j = 0; j < vis; j++)
-        row[j] *= a->scale;
       sum[i] = vis ? exp_shifted_sum (row, vis, max_of (row, vis)) : 0.0;
       memset (row + vis, 0, (vmax - vis) * sizeof (float));
     }
