@@ -241,7 +241,7 @@ tile_512 (const int NV, uint32_t kc, const XElem *xb, const uint16_t *wp,
           const __m512bh xv = (__m512bh)_mm512_set1_epi32 ((int)pair);
 #pragma GCC unroll 3
           for (int v = 0; v < NV; v++)
-            acc[r][v] = _mm512_dpbf16_ps (acc[r][v], xv, wv[v]);
+            acc[r][v] = _mm512_dpbf16_ps (acc[r][v], wv[v], xv);
         }
 #else
       const __m512i hi = _mm512_set1_epi32 ((int)0xffff0000);
