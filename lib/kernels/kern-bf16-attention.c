@@ -82,8 +82,8 @@ kern_kv_pack_bf16_at (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
 }
 
 /* Query rows per task of the bf16 attention: the block's scores (rows x
- * keys floats) stay in L2. */
-#define ATT16_QBLOCK 48
+ * keys floats) stay in L2; 7 of the GEMM's 7-row tiles. */
+#define ATT16_QBLOCK 49
 
 typedef struct
 {
