@@ -428,9 +428,21 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
           ok = FALSE;
           break;
         }
-      upm_kv_pack (&span, 1, hp->n_head, hd, kvbuf, &kv);
-      upm_attention_packed (
-          qkv, 3 * d, n_q, &kv, hp->n_head, hd, causal_from, 0, att, d);
+      if (ctx->precision == UPM_PRECISION_BF16)
+        {
+          /* The bfloat16 keys fit the floats' buffer. */
+          UpmKvBf16 kv16;
+          upm_kv_bf16_init (n, hp->n_head, hd, kvbuf, &kv16);
+          upm_kv_pack_bf16_at (&span, 1, hp->n_head, hd, 0, &kv16);
+          upm_attention_bf16 (
+              qkv, 3 * d, n_q, &kv16, hp->n_head, hd, causal_from, 0, att, d);
+        }
+      else
+        {
+          upm_kv_pack (&span, 1, hp->n_head, hd, kvbuf, &kv);
+          upm_attention_packed (
+              qkv, 3 * d, n_q, &kv, hp->n_head, hd, causal_from, 0, att, d);
+        }
       if (last_only)
         n_fs = first_row_segments (segs, first_seg), fs = first_seg;
       ok = upm_layer_finish (ctx, l, x, att, n_q, fs, n_fs, error);

@@ -47,8 +47,9 @@ typedef struct
   UpmDecision *decisions; /* [layer][gate][attr] */
   GPtrArray *merged;      /* every UpmMerged, for freeing */
   /* The bfloat16 copies of the dense layers' linears, packed on first use
-   * by a bf16 context: [layer][UPM_LIN_*]. */
-  UpmBf16Weights *dense_wb;
+   * by a bf16 context: [layer][UPM_LIN_*]; and of the experts of the
+   * dynamic levels' MoE layers: [layer][UPM_LIN_*][expert]. */
+  UpmBf16Weights *dense_wb, *expert_wb;
 } UpmMoeCache;
 
 static const int gate_linears[UPM_N_GATES][2] = {
@@ -78,7 +79,11 @@ moe_cache_free (gpointer data)
   g_ptr_array_free (cache->merged, TRUE);
   for (size_t i = 0; i < (size_t)cache->n_layer * UPM_N_LIN; i++)
     g_free ((gpointer)cache->dense_wb[i].w);
+  for (size_t i = 0; i < (size_t)cache->n_layer * UPM_N_LIN * UPM_MAX_EXPERTS;
+       i++)
+    g_free ((gpointer)cache->expert_wb[i].w);
   g_free (cache->dense_wb);
+  g_free (cache->expert_wb);
   g_free (cache);
 }
 
@@ -92,6 +97,8 @@ moe_cache_new (UpmModel *model)
       = g_new0 (UpmDecision, (gsize)c->n_layer * UPM_N_GATES * UPM_N_ATTRS);
   c->merged = g_ptr_array_new_with_free_func (merged_free);
   c->dense_wb = g_new0 (UpmBf16Weights, (gsize)c->n_layer * UPM_N_LIN);
+  c->expert_wb = g_new0 (
+      UpmBf16Weights, (gsize)c->n_layer * UPM_N_LIN * UPM_MAX_EXPERTS);
   return c;
 }
 
@@ -516,6 +523,24 @@ dense_bf16 (UpmModel *model, uint32_t layer, int lin_id)
   return wb;
 }
 
+/* The bfloat16 weights of expert @e of a MoE layer's linear (dynamic
+ * levels), packed once. */
+static const UpmBf16Weights *
+expert_bf16 (UpmModel *model, uint32_t layer, const UpmLinear *lin, int lin_id,
+    uint32_t e)
+{
+  const size_t nw = (size_t)lin->n_out * lin->n_in;
+  UpmBf16Weights *wb;
+
+  g_mutex_lock (&model->lock);
+  wb = &moe_cache_locked (model)
+            ->expert_wb[((size_t)layer * UPM_N_LIN + lin_id) * UPM_MAX_EXPERTS
+                        + e];
+  bf16_pack_locked (wb, lin->w + e * nw, lin->n_out, lin->n_in, FALSE);
+  g_mutex_unlock (&model->lock);
+  return wb;
+}
+
 /* The bfloat16 weights of merged linear @which (0, 1), packed once. */
 static const UpmBf16Weights *
 merged_bf16 (
@@ -533,9 +558,11 @@ merged_bf16 (
  * active expert are gathered, one GEMM per expert, weighted scatter-add.
  * Plain: per row, both experts, mixed. */
 static gboolean
-dispatch_linear (UpmContext *ctx, const UpmLinear *lin, const UpmTokenRoute *r,
-    const float *x, uint32_t n, float *y, GError **error)
+dispatch_linear (UpmContext *ctx, uint32_t layer, int lin_id,
+    const UpmTokenRoute *r, const float *x, uint32_t n, float *y,
+    GError **error)
 {
+  const UpmLinear *lin = &ctx->model->layers[layer].lin[lin_id];
   const uint32_t E = lin->n_expert, n_in = lin->n_in, n_out = lin->n_out;
   const size_t nw = (size_t)n_out * n_in;
   uint32_t cnt[UPM_MAX_EXPERTS] = { 0 }, off[UPM_MAX_EXPERTS + 1];
@@ -586,8 +613,12 @@ dispatch_linear (UpmContext *ctx, const UpmLinear *lin, const UpmTokenRoute *r,
       for (uint32_t k = 0; k < c; k++)
         memcpy (xg + (size_t)k * n_in, x + (size_t)rows[off[e] + k] * n_in,
             n_in * sizeof (float));
-      upm_linear (
-          xg, c, n_in, lin->w + e * nw, lin->b + (size_t)e * n_out, n_out, yg);
+      if (ctx->precision == UPM_PRECISION_BF16)
+        upm_linear_bf16 (xg, c, expert_bf16 (ctx->model, layer, lin, lin_id, e),
+            0, n_out, 0, n_in, lin->b + (size_t)e * n_out, 0.0f, yg, NULL);
+      else
+        upm_linear (xg, c, n_in, lin->w + e * nw, lin->b + (size_t)e * n_out,
+            n_out, yg);
       for (uint32_t k = 0; k < c; k++)
         {
           float *dst = y + (size_t)rows[off[e] + k] * n_out;
@@ -704,7 +735,8 @@ upm_moe_linear (UpmContext *ctx, uint32_t layer, int lin_id, const float *x,
     {
       if (!which && !route_rows (ctx, layer, gate, x, n, error))
         return FALSE;
-      if (!dispatch_linear (ctx, lin, ctx->troute[gate], x, n, y, error))
+      if (!dispatch_linear (
+              ctx, layer, lin_id, ctx->troute[gate], x, n, y, error))
         return FALSE;
       epilogue_apply (epi, y, n, lin->n_out);
       return TRUE;

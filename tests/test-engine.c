@@ -207,8 +207,9 @@ test_fast_vs_plain (gconstpointer data)
  * input is off by 2^-9 relative; over the layers of these tiny models the
  * worst measured is 3.7e-3 of the largest value; 2e-2 stops a wrong block
  * or a lost term, which moves values by O(1). bf16 must differ from fp32
- * (the path is taken; in the token-routed model only its dense layers'
- * linears run in bf16, the experts' grouped GEMMs stay fp32). */
+ * (the path is taken: merged experts and chunked layers for the static
+ * levels; per-expert GEMMs and whole-sequence attention for the dynamic
+ * ones). */
 static void
 test_bf16_vs_fp32 (gconstpointer data)
 {
@@ -781,5 +782,7 @@ main (int argc, char **argv)
       test_bf16_vs_fp32);
   g_test_add_data_func ("/engine/precision/bf16-vs-fp32/token",
       "route-token.upm", test_bf16_vs_fp32);
+  g_test_add_data_func ("/engine/precision/bf16-vs-fp32/context",
+      "route-context.upm", test_bf16_vs_fp32);
   return g_test_run ();
 }
