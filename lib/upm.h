@@ -310,8 +310,10 @@ void upm_context_free (UpmContext *ctx);
 UpmModel *upm_context_model (UpmContext *ctx);
 void upm_context_set_path (UpmContext *ctx, UpmPath path);
 
-/* The arithmetic of the encoder's linear layers on the fast path (the
- * plain path, attention, embeddings and heads stay in float). */
+/* The arithmetic of the encoder on the fast path: its layers' linears and
+ * its self-attention (the plain path, the patch embedding, the heads, the
+ * vocabulary features and the caption decoder's attention stay in
+ * float). */
 typedef enum
 {
   UPM_PRECISION_AUTO, /* the model's default; AUTO there too: the
