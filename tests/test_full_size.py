@@ -10,10 +10,10 @@ label texts, retrieval, routing and a caption of CAPTION_STEPS steps.
     test_full_size.py MODEL   (base-dense-torch, base-dense-ds, base-moe-ds, large-dense-ds,
                                large-moe-ds)
 
-The vocabulary has UPM_FULL_SIZE_MERGES merges (default 1000: 1517 rows; 'all' for CLIP's
-48894, 49411 rows), because the float64 reference computes the caption's vocabulary
-features by brute force.  The reference runs in float64, except for large-moe-ds (1.4 G
-parameters with all experts: 11 GB in float64) where it runs in float32 unless
+The vocabulary has UPM_FULL_SIZE_MERGES merges (default 250: 767 rows; 'all' for CLIP's
+48894, 49411 rows), because the reference computes the caption's vocabulary features by
+brute force.  The reference runs in float64 for Base and in float32 for Large (twice as
+fast; large-moe-ds has 1.4 G parameters with all experts, 11 GB in float64) unless
 UPM_FULL_SIZE_F64=1.  Files go to $TMPDIR (up to 3 GB checkpoint + 6 GB model for
 large-moe-ds).  Exit status: 0 pass, 1 fail, 77 skip."""
 
@@ -112,7 +112,7 @@ def check_model_file(name, cfg, path, sd):
 
 def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "base-dense-torch"
-    merges = os.environ.get("UPM_FULL_SIZE_MERGES", "1000")
+    merges = os.environ.get("UPM_FULL_SIZE_MERGES", "250")
     merges = moc.CLIP_N_MERGES if merges == "all" else int(merges)
     cfg = moc.config(name, merges)
     upm_check = os.path.join(BUILD, "tests", "upm-fixture-check") if BUILD else ""
@@ -155,7 +155,7 @@ def main():
         if merge_of(cfg):  # what the converter computes, in float32
             ref_sd["video_embed.embeddings.bias"] = ref_sd["video_embed.embeddings.bias"] \
                 + ref_sd["video_embed.embeddings_type.weight"][0]
-        f64 = name != "large-moe-ds" or os.environ.get("UPM_FULL_SIZE_F64") == "1"
+        f64 = cfg["size"] == "base" or os.environ.get("UPM_FULL_SIZE_F64") == "1"
         ref = reference.Reference(ref_sd, heads=cfg["heads"], dtype=torch.float64 if f64 else torch.float32)
         del ref_sd
         times["reference"] = times["engine"] = 0.0

@@ -2,12 +2,20 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Convert a Uni-Perceiver(-MoE) checkpoint to our GGUF-based model file (.upm).
 
-Accepted inputs (auto-detected):
+    /usr/bin/python3 tools/convert.py CHECKPOINT.pth --bpe data/clip-bpe/bpe_simple_vocab_16e6.txt.gz -o model.upm
+
+Accepted inputs (auto-detected, and printed: layout, tensor types, size, dense or MoE):
   * official torch format: torch.save({'model': state_dict}) with the key names of
     model-spec §4.2 (a leading 'module.' is stripped);
   * DeepSpeed format: {'module': state_dict} with DeepSpeed key names (model-spec §4.3),
     usually fp16;
   * a bare state dict (treated like the torch format).
+
+The video type embedding (video_embed.embeddings_type.weight[0]) is added into the patch
+bias as the official conversions do: dense DeepSpeed files are merged, dense torch files
+(the output of the official dense conversion) are merged already.  The official MoE export
+does not merge it, and a MoE file cannot show whether it was, so a MoE checkpoint that has
+the embedding needs --merge-video-type yes|no.
 
 The layout of the output is described in docs/model-format.md.  Other tools can use
 convert_state_dict() directly (the trainer exports through it).
@@ -258,7 +266,8 @@ def read_checkpoint(path, fmt="auto"):
                                      "ds": "'module'"}[fmt], keys or "none"))
     if not any(hasattr(v, "shape") for v in inner.values()):
         raise ConvertError("%s: the %s holds no tensors" % (path, container))
-    info = dict(format=fmt, container=container, n_tensors=len(inner), dtypes=_dtype_counts(inner))
+    info = dict(format=fmt, container=container, n_tensors=len(inner), dtypes=_dtype_counts(inner),
+                dropped=sum(1 for k in inner if isinstance(k, str) and "visual_embed." in k))
     del obj
     sd = ds_to_official(inner, consume=True) if fmt == "ds" else normalize_official(inner, consume=True)
     return sd, info
@@ -719,16 +728,23 @@ def main(argv=None):
         presets = parse_presets(args.presets) if args.presets is not None else None
         if os.path.isdir(output):
             raise ConvertError("output %s is a directory" % output)
+        show_progress = args.progress or sys.stderr.isatty()
+        if show_progress and os.path.isfile(args.checkpoint):
+            print("reading %s (%.0f MB) ..." % (args.checkpoint, os.path.getsize(args.checkpoint) / 1e6),
+                  file=sys.stderr, flush=True)
         sd, info = read_checkpoint(args.checkpoint, args.format)
         desc = describe_model(sd, args.heads)
         for line in layout_lines(args.checkpoint, info, desc):
             print(line)
         merge, why = decide_video_type_merge(args.merge_video_type, info, desc, args.checkpoint)
         print("  video type embedding: %s (%s)" % ("merged into the patch bias" if merge else "not merged", why))
+        if info["format"] == "ds":
+            print("  DeepSpeed names mapped to the official ones, [1,1,D] residual scales squeezed%s"
+                  % (", %d visual_embed.* tensors dropped" % info["dropped"] if info["dropped"] else ""))
         if "fp16" in info["dtypes"] or "bf16" in info["dtypes"]:
             print("  half-precision tensors widened to float32")
         sys.stdout.flush()
-        progress = Progress() if args.progress or sys.stderr.isatty() else None
+        progress = Progress() if show_progress else None
         convert_state_dict(sd, output, heads=args.heads, bpe=args.bpe,
                            bpe_merges=args.bpe_merges, merge_video_type=merge,
                            clip_frames=args.clip_frames, labelsets=labelsets,
