@@ -7,6 +7,8 @@ expectation files written by the PyTorch reference.
 
 Exit status: 0 pass, 1 fail, 77 skip (no torch)."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -47,6 +49,27 @@ def run_convert(args):
     p = subprocess.run([sys.executable, os.path.join(TOOLS, "convert.py")] + args,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     return p.returncode, p.stdout, p.stderr
+
+
+def run_convert_here(args):
+    """convert.main in this process (no interpreter start): (rc, stdout, stderr, exception)."""
+    out, err = io.StringIO(), io.StringIO()
+    exc = None
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = convert.main(args)
+        except SystemExit as e:
+            rc = e.code
+        except Exception as e:  # noqa: BLE001 (the check reports it)
+            rc, exc = None, e
+    return rc, out.getvalue(), err.getvalue(), exc
+
+
+def one_line_error(rc, se, exc, want):
+    """exit 1, exactly one stderr line starting with 'convert.py: error:' that contains want."""
+    lines = se.strip().split("\n")
+    return exc is None and rc == 1 and len(lines) == 1 and lines[0].startswith("convert.py: error:") \
+        and want in lines[0]
 
 
 def expected_tensors(sd, merge_type):
@@ -180,13 +203,29 @@ def main():
             for fmt, src, exp_sd, merge in (("torch", pa, sd, False), ("ds", pb, sd_ds, True)):
                 label = "%s/%s" % (kind, fmt)
                 out = os.path.join(tmp, "%s-%s.upm" % (kind, fmt))
-                rc, so, se = run_convert([src, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES),
-                                          "--heads", str(CFG["heads"]), "--clip-frames", "4"])
-                if not check(rc == 0 and ("%s format" % fmt) in so, "%s: convert.py runs, detects format" % label,
+                # the DeepSpeed runs name the output with -o, the torch runs as the second argument
+                outarg = ["-o", out] if fmt == "ds" else [out]
+                # MoE files cannot show whether the type embedding is merged: say so
+                extra = ["--merge-video-type", "yes" if merge else "no"] if moe_layers else []
+                rc, so, se = run_convert([src] + outarg + extra + ["--bpe", BPE, "--bpe-merges", str(N_MERGES),
+                                                                   "--heads", str(CFG["heads"]), "--clip-frames", "4"])
+                if not check(rc == 0, "%s: convert.py runs (%s)" % (label, " ".join(outarg[:-1]) or "positional output"),
                              (so + se).strip().replace("\n", " | ")[-400:]):
                     continue
+                want = ["layout: %s" % {"torch": "torch", "ds": "DeepSpeed"}[fmt],
+                        "'model' state dict" if fmt == "torch" else "'module' state dict",
+                        "fp16)" if fmt == "ds" else "fp32)",
+                        "MoE: 8 experts, top-2, in 2 of 4 layers (0, 2)" if moe_layers else "dense (no MoE layer)",
+                        "D 64, 4 layers, 2 heads, FFN 96",
+                        "video type embedding: merged into the patch bias" if merge
+                        else "video type embedding: not merged"]
+                check(all(w in so for w in want), "%s: layout and actions printed" % label,
+                      "missing %s in %r" % ([w for w in want if w not in so], so[:400]))
                 kv = check_file(out, label, exp_sd, merge, moe_layers)
                 check(kv["uniperceiver.vision.clip_frames"] == 4, "%s: clip_frames" % label)
+                # 4 temporal slots: every preset but k400 (8 frames)
+                check(kv.get("uniperceiver.presets") == convert.PRESET_NAMES[1:],
+                      "%s: uniperceiver.presets = the presets whose frames fit" % label, str(kv.get("uniperceiver.presets")))
 
                 # expectations from the reference on what the file must hold
                 ref_sd = dict(exp_sd)
@@ -214,6 +253,13 @@ def main():
                         print("# %s/%s: upm-fixture-check not built, C comparison skipped" % (label, inp))
 
             # options and error paths
+            if moe_layers:
+                rc, so, se, exc = run_convert_here([pb, os.path.join(tmp, "refused.upm"), "--bpe", BPE,
+                                                    "--bpe-merges", str(N_MERGES)])
+                check(one_line_error(rc, se, exc, "cannot tell") and "--merge-video-type yes" in se
+                      and "--merge-video-type no" in se and not os.path.exists(os.path.join(tmp, "refused.upm")),
+                      "moe/ds: ambiguous video type merge refused, naming both choices and the flag",
+                      "rc %r exc %r: %s" % (rc, exc, se.strip()[-300:]))
             out = os.path.join(tmp, kind + "-nomerge.upm")
             rc, so, se = run_convert([pb, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES),
                                       "--heads", "2", "--merge-video-type", "no"])
@@ -221,15 +267,72 @@ def main():
                 _, t = upmgguf.read_gguf(out)
                 check(np.array_equal(t["patch_embd.bias"], sd_ds["video_embed.embeddings.bias"].numpy()),
                       "%s/ds: patch bias left alone with --merge-video-type no" % kind)
-            rc, so, se = run_convert([pa, out, "--bpe", BPE, "--heads", "2"])
-            check(rc == 1 and "--bpe-merges %d" % N_MERGES in se, "%s: vocabulary mismatch is a clear error" % kind,
+            flag = ["--merge-video-type", "no"]
+            rc, so, se, exc = run_convert_here([pa, out, "--bpe", BPE, "--heads", "2"] + flag)
+            check(one_line_error(rc, se, exc, "--bpe-merges %d" % N_MERGES), "%s: vocabulary mismatch is a clear error" % kind,
                   se.strip()[-300:])
             broken = {k: v for k, v in sd.items() if k != "loss_prepare.proj.weight"}
             pc = os.path.join(tmp, kind + "-broken.pth")
             torch.save({"model": broken}, pc)
-            rc, so, se = run_convert([pc, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES), "--heads", "2"])
-            check(rc == 1 and "loss_prepare.proj.weight" in se, "%s: missing tensor is named in the error" % kind,
+            rc, so, se, exc = run_convert_here([pc, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES), "--heads", "2"]
+                                               + flag)
+            check(one_line_error(rc, se, exc, "loss_prepare.proj.weight"), "%s: missing tensor is named in the error" % kind,
                   se.strip()[-300:])
+
+        # the output given twice or not at all
+        dense = os.path.join(tmp, "dense-torch.pth")
+        for args, what in (([dense], "missing"), ([dense, out, "-o", out], "given twice")):
+            rc, so, se, exc = run_convert_here(args)
+            check(rc == 2 and "output file" in se and exc is None, "usage error: output %s" % what,
+                  se.strip()[-200:])
+
+        # files that are not checkpoints: one line on stderr, exit 1, no traceback
+        junk = os.path.join(tmp, "random.pth")
+        with open(junk, "wb") as f:
+            f.write(np.random.RandomState(5).bytes(4096))
+        text = os.path.join(tmp, "notes.txt")
+        with open(text, "w") as f:
+            f.write("this is not a checkpoint\n")
+        notdict = os.path.join(tmp, "list.pth")
+        torch.save([1, 2, 3], notdict)
+        for path, want in ((os.path.join(tmp, "missing.pth"), "no such file"),
+                           (text, "is not a PyTorch checkpoint"),
+                           (os.path.join(tmp, "dense-ds.upm"), "is a GGUF model file"),
+                           (notdict, "not a checkpoint"),
+                           (tmp, "is a directory")):
+            rc, so, se, exc = run_convert_here([path, "-o", os.path.join(tmp, "x.upm"), "--bpe", BPE])
+            check(one_line_error(rc, se, exc, want), "not a checkpoint (%s): %s" % (os.path.basename(path), want),
+                  "rc %r exc %r: %s" % (rc, exc, se.strip()[-300:]))
+        rc, so, se = run_convert([junk, "-o", os.path.join(tmp, "x.upm")])
+        check(rc == 1 and "is not a PyTorch checkpoint" in se and "Traceback" not in se
+              and len(se.strip().split("\n")) == 1, "random bytes: one-line error from the command, exit 1",
+              se.strip()[-300:])
+
+        # a shape that does not fit
+        sd = reference.random_state_dict(vocab=VOCAB, seed=11, **CFG)
+        sd["loss_prepare.proj.weight"] = sd["loss_prepare.proj.weight"][:, :10]
+        pc = os.path.join(tmp, "badshape.pth")
+        torch.save({"model": sd}, pc)
+        rc, so, se, exc = run_convert_here([pc, "-o", os.path.join(tmp, "x.upm"), "--bpe", BPE,
+                                            "--bpe-merges", str(N_MERGES), "--heads", "2"])
+        check(one_line_error(rc, se, exc, "loss_prepare.proj.weight") and "[64, 10]" in se,
+              "a shape that does not fit is named with both shapes", se.strip()[-300:])
+
+        # --presets overrides, and rejects unknown names
+        out = os.path.join(tmp, "presets.upm")
+        rc, so, se, exc = run_convert_here([os.path.join(tmp, "dense-torch.pth"), "-o", out, "--bpe", BPE,
+                                            "--bpe-merges", str(N_MERGES), "--heads", "2",
+                                            "--presets", "imagenet,coco-caption"])
+        if check(rc == 0 and exc is None, "--presets imagenet,coco-caption", "%r %s" % (exc, se.strip()[-300:])):
+            kv, _ = upmgguf.read_gguf(out)
+            check(kv["uniperceiver.presets"] == ["imagenet", "coco-caption"], "--presets stored as given",
+                  str(kv["uniperceiver.presets"]))
+        rc, so, se, exc = run_convert_here([os.path.join(tmp, "dense-torch.pth"), "-o", out, "--presets", "k401"])
+        check(one_line_error(rc, se, exc, "unknown preset 'k401'"), "--presets: an unknown name is refused",
+              se.strip()[-300:])
+        check(convert.default_presets(8) == convert.PRESET_NAMES and convert.default_presets(1)
+              == ["imagenet", "coco-caption", "coco-retrieval", "flickr30k-caption", "flickr30k-retrieval"],
+              "default presets: all with 8 temporal slots, the image ones with 1")
 
         # labelset option and default heads (D/64 = 1)
         lf = os.path.join(tmp, "labels.txt")

@@ -2,12 +2,20 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Convert a Uni-Perceiver(-MoE) checkpoint to our GGUF-based model file (.upm).
 
-Accepted inputs (auto-detected):
+    /usr/bin/python3 tools/convert.py CHECKPOINT.pth --bpe data/clip-bpe/bpe_simple_vocab_16e6.txt.gz -o model.upm
+
+Accepted inputs (auto-detected, and printed: layout, tensor types, size, dense or MoE):
   * official torch format: torch.save({'model': state_dict}) with the key names of
     model-spec §4.2 (a leading 'module.' is stripped);
   * DeepSpeed format: {'module': state_dict} with DeepSpeed key names (model-spec §4.3),
     usually fp16;
   * a bare state dict (treated like the torch format).
+
+The video type embedding (video_embed.embeddings_type.weight[0]) is added into the patch
+bias as the official conversions do: dense DeepSpeed files are merged, dense torch files
+(the output of the official dense conversion) are merged already.  The official MoE export
+does not merge it, and a MoE file cannot show whether it was, so a MoE checkpoint that has
+the embedding needs --merge-video-type yes|no.
 
 The layout of the output is described in docs/model-format.md.  Other tools can use
 convert_state_dict() directly (the trainer exports through it).
@@ -20,6 +28,7 @@ import math
 import os
 import re
 import sys
+import time
 
 import numpy as np
 
@@ -35,6 +44,27 @@ from upmspec import EMBED_ROWS as GATE_EMBED_ROWS  # noqa: E402
 
 FORMAT_VERSION = 1
 REQUIRED_LOGIT_SCALES = ["img_cls", "video_cls", "caption", "retrieve"]
+
+# The task presets of the official releases and the frames per clip each needs
+# (uniperceiver.presets; docs/model-format.md).
+PRESET_FRAMES = [("k400", 8), ("msvd-caption", 4), ("msvd-retrieval", 4), ("imagenet", 1),
+                 ("coco-caption", 1), ("coco-retrieval", 1), ("flickr30k-caption", 1),
+                 ("flickr30k-retrieval", 1)]
+PRESET_NAMES = [n for n, _ in PRESET_FRAMES]
+
+
+def default_presets(temporal_slots):
+    """The presets whose clips fit the model's temporal position slots: all of them with
+    8 slots (the official releases), fewer for smaller models."""
+    return [n for n, frames in PRESET_FRAMES if frames <= temporal_slots]
+
+
+def parse_presets(spec):
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    bad = [n for n in names if n not in PRESET_NAMES]
+    if bad:
+        raise ConvertError("unknown preset %r (known: %s)" % (bad[0], ", ".join(PRESET_NAMES)))
+    return names
 
 IMAGE_MEAN = [0.485, 0.456, 0.406]
 IMAGE_STD = [0.229, 0.224, 0.225]
@@ -87,7 +117,7 @@ def to_numpy(t):
         t = t.numpy()
     a = np.asarray(t)
     if a.dtype.kind == "f":
-        a = a.astype(np.float32)
+        a = a.astype(np.float32, copy=False)
     return a
 
 
@@ -108,10 +138,12 @@ _DS_RULES = [(re.compile(pattern), official) for pattern, official in [
 ]]
 
 
-def ds_to_official(sd):
-    """Rename a DeepSpeed state dict to official (MoE-codebase) key names (model-spec §4.3)."""
+def ds_to_official(sd, consume=False):
+    """Rename a DeepSpeed state dict to official (MoE-codebase) key names (model-spec §4.3).
+    consume=True empties sd as it goes, so that each fp16 original is freed once converted."""
     out = {}
-    for k, v in sd.items():
+    for k in list(sd):
+        v = sd.pop(k) if consume else sd[k]
         if k.startswith("module."):
             k = k[len("module."):]
         if k.startswith("visual_embed.") or ".visual_embed." in k:
@@ -155,38 +187,96 @@ def official_to_ds(sd):
     return out
 
 
-def normalize_official(sd):
-    """Strip 'module.' and convert values to numpy."""
+def normalize_official(sd, consume=False):
+    """Strip 'module.' and convert values to numpy (consume: as ds_to_official)."""
     out = {}
-    for k, v in sd.items():
+    for k in list(sd):
+        v = sd.pop(k) if consume else sd[k]
         if k.startswith("module."):
             k = k[len("module."):]
         out[k] = to_numpy(v)
     return out
 
 
-def load_checkpoint(path):
-    """Load a checkpoint file; returns (official-name numpy state dict, format)."""
+def _one_line(e):
+    msg = str(e).strip().split("\n")[0] or type(e).__name__
+    return msg if len(msg) <= 160 else msg[:157] + "..."
+
+
+def _torch_load(path):
+    """torch.load with one-line errors for the files users pass by mistake."""
+    if not os.path.exists(path):
+        raise ConvertError("%s: no such file" % path)
+    if os.path.isdir(path):
+        raise ConvertError("%s: is a directory, not a checkpoint file" % path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise ConvertError("cannot read %s: %s" % (path, e.strerror or e))
+    if magic == b"GGUF":
+        raise ConvertError("%s is a GGUF model file (.upm), already converted; give the .pth "
+                           "checkpoint it was made from" % path)
     try:
         import torch
     except ImportError:
         raise ConvertError("PyTorch is needed to read checkpoints (use /usr/bin/python3)")
     try:
-        obj = torch.load(path, map_location="cpu")
-    except Exception as e:  # noqa: BLE001
-        raise ConvertError("cannot load checkpoint %s: %s" % (path, e))
+        return torch.load(path, map_location="cpu")
+    except MemoryError:
+        raise ConvertError("%s: out of memory while reading the checkpoint" % path)
+    except Exception as e:  # noqa: BLE001 (pickle, zip and torch errors all mean the same)
+        raise ConvertError("%s is not a PyTorch checkpoint (torch.load: %s)" % (path, _one_line(e)))
+
+
+def _dtype_counts(sd):
+    """{'fp16': n, 'fp32': n, ...} over the floating-point tensors of a raw state dict."""
+    names = {"torch.float16": "fp16", "torch.float32": "fp32", "torch.bfloat16": "bf16",
+             "torch.float64": "fp64", "float16": "fp16", "float32": "fp32", "float64": "fp64"}
+    counts = {}
+    for v in sd.values():
+        dt = str(getattr(v, "dtype", ""))
+        if dt in names:
+            counts[names[dt]] = counts.get(names[dt], 0) + 1
+    return counts
+
+
+def read_checkpoint(path, fmt="auto"):
+    """Load a checkpoint file.  Returns (official-name numpy state dict, info); info has
+    'format' ('torch' or 'ds'), 'container' (where the state dict was found),
+    'n_tensors' and 'dtypes' (floating tensor counts by type, as stored)."""
+    obj = _torch_load(path)
     if not isinstance(obj, dict):
-        raise ConvertError("%s: checkpoint is not a dict" % path)
-    if "model" in obj and isinstance(obj["model"], dict):
-        return normalize_official(obj["model"]), "torch"
-    if "module" in obj and isinstance(obj["module"], dict):
-        return ds_to_official(obj["module"]), "ds"
-    if any(k.endswith(".weight") for k in obj):
-        if any(k.startswith("encoder.") or k.startswith("module.encoder.") for k in obj):
-            return ds_to_official(obj), "ds"
-        return normalize_official(obj), "torch"
-    raise ConvertError("%s: no 'model' or 'module' state dict found (keys: %s)"
-                       % (path, ", ".join(list(obj)[:8])))
+        raise ConvertError("%s is a PyTorch file but not a checkpoint (it holds a %s, not a dict "
+                           "with a state dict)" % (path, type(obj).__name__))
+    inner, container = None, None
+    if fmt in ("auto", "torch") and isinstance(obj.get("model"), dict):
+        inner, container, fmt = obj["model"], "'model' state dict", "torch"
+    elif fmt in ("auto", "ds") and isinstance(obj.get("module"), dict):
+        inner, container, fmt = obj["module"], "'module' state dict", "ds"
+    elif any(isinstance(k, str) and k.endswith(".weight") for k in obj):
+        inner, container = obj, "bare state dict"
+        if fmt == "auto":
+            fmt = "ds" if any(k.startswith("encoder.") or k.startswith("module.encoder.")
+                              for k in obj) else "torch"
+    if inner is None:
+        keys = ", ".join(str(k) for k in list(obj)[:8])
+        raise ConvertError("%s: no %s state dict found (top-level keys: %s)"
+                           % (path, {"auto": "'model' or 'module'", "torch": "'model'",
+                                     "ds": "'module'"}[fmt], keys or "none"))
+    if not any(hasattr(v, "shape") for v in inner.values()):
+        raise ConvertError("%s: the %s holds no tensors" % (path, container))
+    info = dict(format=fmt, container=container, n_tensors=len(inner), dtypes=_dtype_counts(inner),
+                dropped=sum(1 for k in inner if isinstance(k, str) and "visual_embed." in k))
+    del obj
+    sd = ds_to_official(inner, consume=True) if fmt == "ds" else normalize_official(inner, consume=True)
+    return sd, info
+
+
+def load_checkpoint(path):
+    """Load a checkpoint file; returns (official-name numpy state dict, format)."""
+    sd, info = read_checkpoint(path)
+    return sd, info["format"]
 
 
 # ------------------------------------------------------------ conversion
@@ -208,11 +298,14 @@ def _first(sd, keys):
 
 def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=None,
                        merge_video_type=False, clip_frames=None, labelsets=None, name="",
-                       text_max_length=30, attributes=None, log=print, routing="attribute"):
+                       text_max_length=30, attributes=None, log=print, routing="attribute",
+                       presets=None, caption_max_length=21, progress=None):
     """Write an official-key state dict (values numpy or torch) to a .upm file.
 
     routing: the MoE routing level (attribute, token, context, modality, task; see
     docs/model-format.md); the official checkpoints are attribute-routed.
+    presets: the task preset names for uniperceiver.presets (None: those whose frames fit
+    the temporal slots, default_presets()).  progress: see upmgguf.GGUFWriter.write.
 
     Returns a summary dict.  Raises ConvertError on any inconsistency."""
     sd = normalize_official(sd)
@@ -277,6 +370,10 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
         clip_frames = min(8, T)
     if not 1 <= clip_frames <= T:
         raise ConvertError("--clip-frames %d outside 1..%d (temporal slots)" % (clip_frames, T))
+    if presets is None:
+        presets = default_presets(T)
+    if not 1 <= caption_max_length <= ctx:
+        raise ConvertError("--caption-max-length %d outside 1..%d (text positions)" % (caption_max_length, ctx))
 
     # ---- layers
     layer_ids = sorted({int(m.group(1)) for k in sd
@@ -316,8 +413,8 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
                 n_experts = len(ek)
                 ws = [_get(sd, p + off + ".experts.deepspeed_experts.%d.weight" % e) for e in ek]
                 bs = [_get(sd, p + off + ".experts.deepspeed_experts.%d.bias" % e) for e in ek]
-                t[stem + "_exps.weight"] = np.stack(ws)
-                t[stem + "_exps.bias"] = np.stack(bs)
+                t[stem + "_exps.weight"] = upmgguf.StackedTensor(ws)
+                t[stem + "_exps.bias"] = upmgguf.StackedTensor(bs)
             for off, gname in (("self_attn.qkv_proj", "attn_gate"), ("linear1", "ffn_gate")):
                 g = p + off + ".gate."
                 if routing != "attribute":
@@ -425,7 +522,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     for n in LOGIT_SCALE_NAMES:
         if n in scales:
             w.add_f32("uniperceiver.logit_scale." + n, scales[n])
-    w.add_u32("uniperceiver.caption.max_length", 21)
+    w.add_u32("uniperceiver.caption.max_length", caption_max_length)
     w.add_u32("uniperceiver.caption.beam_size", 2)
     w.add_f32("uniperceiver.caption.length_penalty", 2.0)
     w.add_string("tokenizer.ggml.model", "clip-bpe")
@@ -434,6 +531,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     base = V - len(SPECIAL_TOKENS)
     for i, n in enumerate(["sot", "eot", "mask", "gen", "spe"]):
         w.add_u32("tokenizer.upm.%s_id" % n, base + i)
+    w.add_array("uniperceiver.presets", list(presets), upmgguf.GGUF_STRING)
     if labelsets:
         w.add_array("uniperceiver.labelsets", [n for n, _ in labelsets], upmgguf.GGUF_STRING)
         for n, labels in labelsets:
@@ -454,16 +552,17 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     w.add_tensor("proj.bias", proj_b)
     for l, t in enumerate(layers):
         for k, a in t.items():
-            w.add_tensor("blk.%d.%s" % (l, k), a.astype(np.float32))
+            w.add_tensor("blk.%d.%s" % (l, k), a)
     sha = w.tensor_data_sha256()
     w.add_string("uniperceiver.weights_sha256", sha)
-    size = w.write(out_path)
+    size = w.write(out_path, progress=progress)
 
     n_params = sum(a.size for _, a, _ in w.tensors)
     summary = dict(path=out_path, bytes=size, D=D, layers=n_layers, heads=heads, ffn=ffn, vocab=V,
                    ctx=ctx, patch=P, grid=grid, image_size=grid * P, temporal=T,
                    moe_layers=moe_layers, experts=n_experts, params=n_params, sha256=sha,
-                   merged_video_type=bool(merge_video_type), labelsets=[n for n, _ in labelsets])
+                   merged_video_type=bool(merge_video_type), labelsets=[n for n, _ in labelsets],
+                   presets=list(presets))
     log("wrote %s (%.1f MB): D=%d layers=%d heads=%d FFN=%d vocab=%d ctx=%d patch=%d image=%d "
         "(grid %d) temporal=%d" % (out_path, size / 1e6, D, n_layers, heads, ffn, V, ctx, P,
                                    grid * P, grid, T))
@@ -471,6 +570,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
         % (moe_layers or "none", n_experts, "", n_params,
            "merged into patch bias" if merge_video_type else "not added"))
     log("  logit scales: " + ", ".join("%s=%.4f" % (n, v) for n, v in scales.items()))
+    log("  presets: " + (", ".join(presets) or "none"))
     log("  weights sha256: " + sha)
     return summary
 
@@ -491,12 +591,107 @@ def _parse_labelset(spec):
     return name, labels
 
 
+def describe_model(sd, heads=None):
+    """What the state dict holds, from its key names and shapes alone: a dict with D,
+    layers, heads, ffn, moe_layers, experts, size (a name) and has_video_type."""
+    d = dict(D=None, layers=0, heads=heads, ffn=None, moe_layers=[], experts=0, size="unknown size",
+             has_video_type="video_embed.embeddings_type.weight" in sd)
+    E = sd.get("token_embed.embeddings.weight")
+    if E is not None and getattr(E, "ndim", 0) == 2:
+        d["D"] = int(E.shape[1])
+        d["heads"] = heads or (d["D"] // 64 if d["D"] % 64 == 0 else None)
+    layer_re = re.compile(r"fused_encoder\.layers\.(\d+)\.")
+    expert_re = re.compile(r"fused_encoder\.layers\.(\d+)\.linear1\.experts\.deepspeed_experts\.(\d+)\.weight$")
+    layers, moe, experts = set(), set(), set()
+    for k, v in sd.items():
+        m = layer_re.match(k)
+        if m:
+            layers.add(int(m.group(1)))
+        m = expert_re.match(k)
+        if m:
+            moe.add(int(m.group(1)))
+            experts.add(int(m.group(2)))
+        if d["ffn"] is None and re.match(r"fused_encoder\.layers\.\d+\.linear1\.(experts\.deepspeed_experts\.\d+\.)?weight$", k):
+            d["ffn"] = int(v.shape[0])
+    d["layers"] = max(layers) + 1 if layers else 0
+    d["moe_layers"] = sorted(moe)
+    d["experts"] = len(experts)
+    shape = (d["D"], d["layers"], d["heads"], d["ffn"])
+    named = {(768, 12, 12, 3072): "Base", (1024, 24, 16, 4096): "Large"}
+    if shape in named:
+        d["size"] = "%s (D %d, %d layers, %d heads, FFN %d)" % ((named[shape],) + shape)
+    else:
+        d["size"] = "D %s, %s layers, %s heads, FFN %s" % shape
+    return d
+
+
+def layout_lines(path, info, desc):
+    """The human-readable description of a checkpoint's layout (printed by main)."""
+    fmt = {"torch": "torch (this codebase's key names)", "ds": "DeepSpeed (DeepSpeed key names)"}[info["format"]]
+    dtypes = ", ".join("%d %s" % (n, t) for t, n in sorted(info["dtypes"].items(), key=lambda x: -x[1]))
+    out = ["input: %s" % path,
+           "  layout: %s, %s, %d tensors (%s)" % (fmt, info["container"], info["n_tensors"], dtypes or "no floating tensors")]
+    if desc["moe_layers"]:
+        kind = "MoE: %d experts, top-2, in %d of %d layers (%s)" % (
+            desc["experts"], len(desc["moe_layers"]), desc["layers"], ", ".join(map(str, desc["moe_layers"])))
+    else:
+        kind = "dense (no MoE layer)"
+    out.append("  model: %s; %s" % (desc["size"], kind))
+    return out
+
+
+MERGE_AMBIGUOUS = (
+    "%s is a MoE checkpoint that still has video_embed.embeddings_type.weight, and the file "
+    "cannot tell whether that embedding is already merged into video_embed.embeddings.bias. "
+    "Choose: --merge-video-type yes (not merged: a raw DeepSpeed MoE checkpoint, or the official "
+    "MoE export '...-withvtype.pth' that runs with ADD_TYPE_EMBED) or --merge-video-type no "
+    "(already merged, as the official dense conversion does)")
+
+
+def decide_video_type_merge(choice, info, desc, path):
+    """(merge?, reason).  Dense: the official dense conversion merges, so a DeepSpeed file is
+    merged here and a torch file (its output) is not.  MoE: the official MoE export does not
+    merge and the file cannot show it, so the user must say."""
+    if choice in ("yes", "no"):
+        if choice == "yes" and not desc["has_video_type"]:
+            raise ConvertError("--merge-video-type yes: the checkpoint lacks video_embed.embeddings_type.weight")
+        return choice == "yes", "--merge-video-type %s" % choice
+    if not desc["has_video_type"]:
+        return False, "the checkpoint has no video_embed.embeddings_type.weight (nothing to merge)"
+    if desc["moe_layers"]:
+        raise ConvertError(MERGE_AMBIGUOUS % path)
+    if info["format"] == "ds":
+        return True, "a dense DeepSpeed checkpoint, as the official dense conversion does"
+    return False, "a dense torch checkpoint: the official conversion already merged it"
+
+
+class Progress:
+    """'tensor k of n, MB written' on one stderr line, rewritten in place."""
+
+    def __init__(self, stream=sys.stderr, every_s=0.25):
+        self.stream = stream
+        self.every_s = every_s
+        self.last = 0.0
+
+    def __call__(self, done, n, written, total):
+        now = time.monotonic()
+        if done < n and now - self.last < self.every_s:
+            return
+        self.last = now
+        self.stream.write("\rwriting: tensor %d of %d, %.0f of %.0f MB" % (done, n, written / 1e6, total / 1e6))
+        if done == n:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description="Convert an official (torch) or DeepSpeed Uni-Perceiver(-MoE) checkpoint "
                     "into a .upm model file (GGUF v3, see docs/model-format.md).")
     ap.add_argument("checkpoint", help="input .pth / mp_rank_00_model_states.pt")
-    ap.add_argument("output", help="output .upm file")
+    ap.add_argument("output", nargs="?", default=None, help="output .upm file (or -o)")
+    ap.add_argument("-o", "--output", dest="output_opt", metavar="OUTPUT", default=None,
+                    help="output .upm file")
     ap.add_argument("--format", choices=["auto", "torch", "ds"], default="auto",
                     help="input layout (default: auto-detect from 'model'/'module')")
     ap.add_argument("--heads", type=int, default=None, help="attention heads (default D/64)")
@@ -505,41 +700,66 @@ def main(argv=None):
     ap.add_argument("--bpe-merges", type=int, default=None,
                     help="keep only the first N merges (vocabulary = 512 + N + 5); default all 48894")
     ap.add_argument("--merge-video-type", choices=["auto", "yes", "no"], default="auto",
-                    help="add video_embed.embeddings_type.weight[0] into the patch bias "
-                         "(auto: yes for DeepSpeed input, no for torch input)")
+                    help="add video_embed.embeddings_type.weight[0] into the patch bias (auto: yes "
+                         "for a dense DeepSpeed checkpoint, no for a dense torch one; a MoE "
+                         "checkpoint that has the embedding must say)")
     ap.add_argument("--clip-frames", type=int, default=None,
                     help="default frames per video clip (8, or the temporal slots if fewer)")
     ap.add_argument("--text-max-length", type=int, default=30, help="default target text truncation (30)")
+    ap.add_argument("--caption-max-length", type=int, default=21,
+                    help="default caption length in tokens (21, the official setting)")
+    ap.add_argument("--presets", default=None, metavar="A,B,...",
+                    help="task presets the model suits (uniperceiver.presets; default: those whose "
+                         "frames fit the temporal slots; known: %s)" % ", ".join(PRESET_NAMES))
     ap.add_argument("--labelset", action="append", default=[], metavar="NAME=FILE",
                     help="bundle a label set (one label per line); may be repeated")
     ap.add_argument("--name", default=None, help="general.name (default: input file name)")
     ap.add_argument("--routing", choices=ROUTING_LEVELS, default="attribute",
                     help="MoE routing level of the checkpoint (default attribute, the official one)")
-    args = ap.parse_args(argv)
+    ap.add_argument("--progress", action="store_true",
+                    help="show writing progress on stderr even when it is not a terminal")
+    args = ap.parse_intermixed_args(argv)
+    if (args.output is None) == (args.output_opt is None):
+        ap.error("give the output file once: as -o OUTPUT or as the second argument"
+                 if args.output is None else "the output file is given twice (-o and a second argument)")
+    output = args.output or args.output_opt
     try:
-        if args.format == "auto":
-            sd, fmt = load_checkpoint(args.checkpoint)
-        else:
-            import torch
-            obj = torch.load(args.checkpoint, map_location="cpu")
-            inner = obj.get("model" if args.format == "torch" else "module", obj)
-            sd = normalize_official(inner) if args.format == "torch" else ds_to_official(inner)
-            fmt = args.format
-        merge = {"yes": True, "no": False, "auto": fmt == "ds"}[args.merge_video_type]
-        if merge and "video_embed.embeddings_type.weight" not in sd:
-            if args.merge_video_type == "yes":
-                raise ConvertError("--merge-video-type yes: checkpoint lacks video_embed.embeddings_type.weight")
-            print("note: no video_embed.embeddings_type.weight; nothing to merge")
-            merge = False
         labelsets = [_parse_labelset(s) for s in args.labelset]
-        print("input: %s (%s format, %d tensors)" % (args.checkpoint, fmt, len(sd)))
-        convert_state_dict(sd, args.output, heads=args.heads, bpe=args.bpe,
+        presets = parse_presets(args.presets) if args.presets is not None else None
+        if os.path.isdir(output):
+            raise ConvertError("output %s is a directory" % output)
+        show_progress = args.progress or sys.stderr.isatty()
+        if show_progress and os.path.isfile(args.checkpoint):
+            print("reading %s (%.0f MB) ..." % (args.checkpoint, os.path.getsize(args.checkpoint) / 1e6),
+                  file=sys.stderr, flush=True)
+        sd, info = read_checkpoint(args.checkpoint, args.format)
+        desc = describe_model(sd, args.heads)
+        for line in layout_lines(args.checkpoint, info, desc):
+            print(line)
+        merge, why = decide_video_type_merge(args.merge_video_type, info, desc, args.checkpoint)
+        print("  video type embedding: %s (%s)" % ("merged into the patch bias" if merge else "not merged", why))
+        if info["format"] == "ds":
+            print("  DeepSpeed names mapped to the official ones, [1,1,D] residual scales squeezed%s"
+                  % (", %d visual_embed.* tensors dropped" % info["dropped"] if info["dropped"] else ""))
+        if "fp16" in info["dtypes"] or "bf16" in info["dtypes"]:
+            print("  half-precision tensors widened to float32")
+        sys.stdout.flush()
+        progress = Progress() if show_progress else None
+        convert_state_dict(sd, output, heads=args.heads, bpe=args.bpe,
                            bpe_merges=args.bpe_merges, merge_video_type=merge,
                            clip_frames=args.clip_frames, labelsets=labelsets,
                            name=args.name if args.name is not None else os.path.basename(args.checkpoint),
-                           text_max_length=args.text_max_length, routing=args.routing)
+                           text_max_length=args.text_max_length, routing=args.routing,
+                           presets=presets, caption_max_length=args.caption_max_length,
+                           progress=progress)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("convert.py: error: out of memory", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print("convert.py: error: %s" % _one_line(e), file=sys.stderr)
         return 1
     return 0
 

@@ -74,13 +74,13 @@ def make_inputs(ref, n_frames, seed, n_labels=5):
     return patches, labels
 
 
-def pick_inputs(ref, n_frames, seed, tries=40, margin=MARGIN, log=None, min_distinct=1):
+def pick_inputs(ref, n_frames, seed, tries=40, margin=MARGIN, log=None, min_distinct=1, caption_max_len=21):
     """make_inputs() with the first seed >= seed whose caption beam decisions all have a
     margin > margin (and whose caption has >= min_distinct different ids).
     Returns (patches, labels, expectations, seed)."""
     for s in range(seed, seed + tries):
         patches, labels = make_inputs(ref, n_frames, s)
-        exp = compute_expectations(ref, patches, n_frames, labels)
+        exp = compute_expectations(ref, patches, n_frames, labels, caption_max_len=caption_max_len)
         if log:
             log("  input seed %d (%d frames): caption %s score %.5f, min beam margin %.3g"
                 % (s, n_frames, exp["caption_ids"], exp["caption_score"], exp["caption_margin"]))
@@ -92,8 +92,9 @@ def pick_inputs(ref, n_frames, seed, tries=40, margin=MARGIN, log=None, min_dist
     raise RuntimeError("no input seed in %d..%d gives beam margins > %g" % (seed, seed + tries - 1, margin))
 
 
-def compute_expectations(ref, patches, n_frames, labels, with_caption=True):
-    """Everything an expectation file holds, as numpy (float64 where computed)."""
+def compute_expectations(ref, patches, n_frames, labels, with_caption=True, caption_max_len=21):
+    """Everything an expectation file holds, as numpy (float64 where computed).
+    caption_max_len must equal the model's uniperceiver.caption.max_length."""
     out = {}
     dynamic = ref.routing not in reference.STATIC_LEVELS
     if dynamic:
@@ -126,7 +127,7 @@ def compute_expectations(ref, patches, n_frames, labels, with_caption=True):
         routing[name] = (ex, wt)
     out["routing"] = routing
     if with_caption:
-        ids, score, info = ref.caption(patches, n_frames)
+        ids, score, info = ref.caption(patches, n_frames, max_len=caption_max_len)
         out["caption_ids"] = ids
         out["caption_score"] = score
         out["caption_step0"] = info["step0_logprobs"]

@@ -22,6 +22,7 @@ Reader usage::
 """
 
 import hashlib
+import os
 import struct
 
 import numpy as np
@@ -107,6 +108,13 @@ class GGUFWriter:
     def add_tensor(self, name, array, ggml_type=None):
         if name in self._names:
             raise GGUFError("duplicate tensor %r" % name)
+        if isinstance(array, StackedTensor):
+            a = array
+            if a.dtype != np.float32 or ggml_type not in (None, TYPE_F32):
+                raise GGUFError("stacked tensors must be float32")
+            self._names.add(name)
+            self.tensors.append((name, a, TYPE_F32))
+            return
         a = np.asarray(array)
         if ggml_type is None:
             if a.dtype == np.float16:
@@ -139,10 +147,12 @@ class GGUFWriter:
         """SHA-256 of all tensor data bytes in file order (padding excluded)."""
         h = hashlib.sha256()
         for _, a, _ in self.tensors:
-            h.update(a.tobytes())
+            for part in _parts(a):
+                h.update(_as_bytes(part))
         return h.hexdigest()
 
-    def to_bytes(self):
+    def _header(self):
+        """The header bytes (up to the aligned data start) and each tensor's data offset."""
         parts = [struct.pack("<IIQQ", GGUF_MAGIC, GGUF_VERSION, len(self.tensors), len(self.kv))]
         for key, vtype, value, etype in self.kv:
             parts.append(_pack_string(key) + struct.pack("<I", vtype)
@@ -157,20 +167,90 @@ class GGUFWriter:
                          + struct.pack("<%dQ" % len(ne), *ne) + struct.pack("<IQ", t, off))
             off += a.nbytes
         head = b"".join(parts)
-        out = bytearray(head)
-        out += b"\0" * (_align(len(out), self.alignment) - len(out))
-        data_start = len(out)
-        for (name, a, t), o in zip(self.tensors, offsets):
-            pad = data_start + o - len(out)
-            out += b"\0" * pad
-            out += a.tobytes()
-        return bytes(out)
+        return head + b"\0" * (_align(len(head), self.alignment) - len(head)), offsets
 
-    def write(self, path):
-        data = self.to_bytes()
-        with open(path, "wb") as f:
-            f.write(data)
-        return len(data)
+    def _chunks(self):
+        """The file as a sequence of (bytes-like, tensor index or -1)."""
+        head, offsets = self._header()
+        yield head, -1
+        pos = 0
+        for i, ((name, a, t), o) in enumerate(zip(self.tensors, offsets)):
+            if o > pos:
+                yield b"\0" * (o - pos), -1
+            for part in _parts(a):
+                yield _as_bytes(part), i
+            pos = o + a.nbytes
+
+    def to_bytes(self):
+        return b"".join(bytes(c) for c, _ in self._chunks())
+
+    def total_bytes(self):
+        head, offsets = self._header()
+        if not self.tensors:
+            return len(head)
+        return len(head) + offsets[-1] + self.tensors[-1][1].nbytes
+
+    def write(self, path, progress=None):
+        """Stream the file to path (no whole-file copy in memory).  It is written to a
+        temporary file beside path and renamed, so an interrupted run leaves no partial
+        path.  progress(tensors_done, n_tensors, bytes_written, total_bytes) is called
+        after each tensor.  Returns the size in bytes."""
+        tmp = "%s.tmp%d" % (path, os.getpid())
+        total = self.total_bytes()
+        n = len(self.tensors)
+        written = 0
+        last = -1
+        try:
+            with open(tmp, "wb") as f:
+                for chunk, i in self._chunks():
+                    f.write(chunk)
+                    written += len(chunk)
+                    if progress and i >= 0 and i != last:
+                        if last >= 0:
+                            progress(last + 1, n, written - len(chunk), total)
+                        last = i
+                if progress:
+                    progress(n, n, written, total)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return written
+
+
+class StackedTensor:
+    """A tensor made of equal-shaped arrays stacked along a new first axis, written part by
+    part (np.stack would copy them all; the MoE expert tensors of a Large model are GBs)."""
+
+    def __init__(self, arrays):
+        arrays = [np.ascontiguousarray(a) for a in arrays]
+        if not arrays or any(a.shape != arrays[0].shape or a.dtype != arrays[0].dtype for a in arrays):
+            raise GGUFError("stacked tensor parts must be non-empty and of one shape and type")
+        self.arrays = arrays
+        self.dtype = arrays[0].dtype
+        self.shape = (len(arrays),) + arrays[0].shape
+        self.size = arrays[0].size * len(arrays)
+        self.nbytes = arrays[0].nbytes * len(arrays)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, i):
+        return self.arrays[i]
+
+    def __array__(self, dtype=None):
+        a = np.stack(self.arrays)
+        return a if dtype is None else a.astype(dtype)
+
+
+def _parts(a):
+    return a.arrays if isinstance(a, StackedTensor) else (a,)
+
+
+def _as_bytes(a):
+    """A contiguous array's bytes as a buffer, without a copy."""
+    return memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
 
 
 class _Cursor:
@@ -212,15 +292,19 @@ def _read_value(cur, vtype):
     return cur.unpack(_SCALAR_FMT[vtype])
 
 
-def read_gguf(path, with_types=False):
+def read_gguf(path, with_types=False, mmap=False):
     """Read a GGUF v3 file.
 
     Returns (kv, tensors): kv maps key -> value (python scalar, str, list of
     str or numpy array); tensors maps name -> numpy array in numpy order.
     With with_types=True a third dict maps key -> (type, elem_type) and
-    tensor names -> ('tensor', ggml_type, offset)."""
-    with open(path, "rb") as f:
-        buf = f.read()
+    tensor names -> ('tensor', ggml_type, offset).  With mmap=True the tensors
+    are read-only views of the mapped file (for files of several GB)."""
+    if mmap:
+        buf = np.memmap(path, dtype=np.uint8, mode="r")
+    else:
+        with open(path, "rb") as f:
+            buf = f.read()
     cur = _Cursor(memoryview(buf), path)
     magic = cur.unpack("<I")
     if magic != GGUF_MAGIC:
@@ -240,7 +324,7 @@ def read_gguf(path, with_types=False):
         kv[key] = _read_value(cur, vtype)
         etype = None
         if vtype == GGUF_ARRAY:
-            etype = struct.unpack_from("<I", buf, pos)[0]
+            etype = struct.unpack_from("<I", cur.buf, pos)[0]
         types[key] = (vtype, etype)
     alignment = int(kv.get("general.alignment", 32))
     infos = []
@@ -267,7 +351,8 @@ def read_gguf(path, with_types=False):
         if end > len(buf):
             raise GGUFError("%s: tensor %r leaves the file" % (path, name))
         shape = tuple(reversed(ne))
-        tensors[name] = np.frombuffer(buf, dtype=dt, count=count, offset=start).reshape(shape).copy()
+        a = np.frombuffer(buf, dtype=dt, count=count, offset=start).reshape(shape)
+        tensors[name] = a if mmap else a.copy()
         types[name] = ("tensor", t, off)
     if with_types:
         return kv, tensors, types
