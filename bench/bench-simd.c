@@ -63,3 +63,39 @@ upm_bench_sum_256 (const float *a, size_t n, size_t *done)
   *done = i;
   return sum;
 }
+
+/* 12 independent chains of vdpbf16ps (16 lanes, two products a lane and
+ * step): the BF16 dot product's peak. Named registers, not an array: GCC
+ * kept an array's chains in memory, a store per step. */
+__attribute__ ((target ("avx512f,avx512bf16"))) float
+upm_bench_bf16_dot_chains_512 (long iters)
+{
+  const __m512bh x = (__m512bh)_mm512_set1_epi32 (0x3f803f80); /* 1, 1 */
+  const __m512bh y = (__m512bh)_mm512_set1_epi32 (0x33d633d6); /* ~1e-7 */
+  __m512 a0 = _mm512_set1_ps (0.0f), a1 = _mm512_set1_ps (1.0f);
+  __m512 a2 = _mm512_set1_ps (2.0f), a3 = _mm512_set1_ps (3.0f);
+  __m512 a4 = _mm512_set1_ps (4.0f), a5 = _mm512_set1_ps (5.0f);
+  __m512 a6 = _mm512_set1_ps (6.0f), a7 = _mm512_set1_ps (7.0f);
+  __m512 a8 = _mm512_set1_ps (8.0f), a9 = _mm512_set1_ps (9.0f);
+  __m512 a10 = _mm512_set1_ps (10.0f), a11 = _mm512_set1_ps (11.0f);
+
+  for (long it = 0; it < iters; it++)
+    {
+      a0 = _mm512_dpbf16_ps (a0, x, y);
+      a1 = _mm512_dpbf16_ps (a1, x, y);
+      a2 = _mm512_dpbf16_ps (a2, x, y);
+      a3 = _mm512_dpbf16_ps (a3, x, y);
+      a4 = _mm512_dpbf16_ps (a4, x, y);
+      a5 = _mm512_dpbf16_ps (a5, x, y);
+      a6 = _mm512_dpbf16_ps (a6, x, y);
+      a7 = _mm512_dpbf16_ps (a7, x, y);
+      a8 = _mm512_dpbf16_ps (a8, x, y);
+      a9 = _mm512_dpbf16_ps (a9, x, y);
+      a10 = _mm512_dpbf16_ps (a10, x, y);
+      a11 = _mm512_dpbf16_ps (a11, x, y);
+    }
+  a0 = _mm512_add_ps (_mm512_add_ps (a0, a1), _mm512_add_ps (a2, a3));
+  a4 = _mm512_add_ps (_mm512_add_ps (a4, a5), _mm512_add_ps (a6, a7));
+  a8 = _mm512_add_ps (_mm512_add_ps (a8, a9), _mm512_add_ps (a10, a11));
+  return _mm512_reduce_add_ps (_mm512_add_ps (_mm512_add_ps (a0, a4), a8));
+}

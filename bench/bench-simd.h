@@ -15,6 +15,9 @@
  * value that depends on all of them, so that none is optimised away. */
 float upm_bench_fma_chains_256 (long iters);
 float upm_bench_fma_chains_512 (long iters);
+/* 12 independent vdpbf16ps chains (32 products a step each); call where
+ * the CPU has AVX512_BF16 (host >= UPM_CPU_AVX512BF16). */
+float upm_bench_bf16_dot_chains_512 (long iters);
 
 /* The sum of a[0..n) (64-byte aligned) for the read-bandwidth loop, four
  * 256-bit accumulators; the part of n past a multiple of 32 is left to the

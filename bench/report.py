@@ -37,6 +37,7 @@ def main(argv):
     V = {k: load(d, "vocab-%s.json" % k) for k in ("dense", "moe")}
     gst = load(d, "gst.json")
     disp = load(d, "dispatch.json")
+    prec = load(d, "precision.json")
     lines = []
     out = lines.append
     # the peak: the best FMA loop measured (AVX2, or AVX-512 where the CPU
@@ -65,6 +66,9 @@ def main(argv):
     if mach.get("fma512_gflops_nt"):
         out("| AVX-512 FMA peak, 1 / %d threads | %.1f / %.1f GFLOP/s |"
             % (mach["threads"], mach["fma512_gflops_1t"], mach["fma512_gflops_nt"]))
+    if mach.get("bf16_dot_gflops_nt"):
+        out("| BF16 dot product (vdpbf16ps) peak, 1 / %d threads | %.1f / %.1f GFLOP/s |"
+            % (mach["threads"], mach["bf16_dot_gflops_1t"], mach["bf16_dot_gflops_nt"]))
     out("| **peak used for %% of peak** (best FMA loop, %d threads) | %.1f GFLOP/s |" % (mach["threads"], peak))
     out("| sgemm 2048³ (engine GEMM path) | %.1f GFLOP/s (%.0f%% of peak) |"
         % (mach["sgemm_2048_gflops"], 100 * mach["sgemm_2048_gflops"] / peak))
@@ -175,6 +179,19 @@ def main(argv):
             % disp["overhead"])
         targets.append(("token routing ≤ 1.15× the FLOP-proportional cost of the experts used",
                         disp["overhead"], disp["overhead"] <= 1.15, "%.3f" % disp["overhead"]))
+    if prec:
+        out("| encode Base clip fp32 vs bf16 (MoE, one run, interleaved) | fp32 %s / bf16 %s "
+            "| | %.2f× | %.1f / %.1f | bf16: %.0f%% of the BF16 dot peak (%.0f GFLOP/s) |"
+            % (ms(prec["encode_clip_fp32_s"]), ms(prec["encode_clip_bf16_s"]), prec["bf16_speedup"],
+               prec["fp32_gflops"], prec["bf16_gflops"], 100 * prec["bf16_of_dot_peak"],
+               prec["bf16_dot_peak_gflops"]))
+        if "feature_clip_max_abs" in prec:
+            out("| bf16 vs fp32: feature max / mean abs diff (clips), logits max / mean abs diff, top-1 agreement "
+                "| %.2g / %.2g, %.2g / %.2g, %.3f | | | | |"
+                % (prec["feature_clip_max_abs"], prec["feature_clip_mean_abs"], prec["logits_max_abs"],
+                   prec["logits_mean_abs"], prec["top1_agreement"]))
+        targets.append(("bf16 encode ≥ 1.8× fp32 (clip, same run)", prec["bf16_speedup"],
+                        prec["bf16_speedup"] >= 1.8, "%.2f×" % prec["bf16_speedup"]))
     for kind in ("dense", "moe"):
         if V[kind]:
             out("| vocabulary features (%s): %s | %s | | | | |"

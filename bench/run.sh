@@ -10,7 +10,8 @@
 #   2. the machine: FMA peak (1 and N threads), sgemm, DRAM read bandwidth;
 #   3. warm the vocabulary-feature caches (a process of their own, so the
 #      measured runs' peak RSS is the steady state's); the C engine on the
-#      dense and the MoE model back to back (upm-bench model); the opt-in
+#      dense and the MoE model back to back (upm-bench model); fp32 vs bf16
+#      encode of the MoE model (upm-bench precision); the opt-in
 #      half-precision vocabulary decoding; PyTorch on both
 #      (bench/torch_bench.py, OPENBLAS_NUM_THREADS=2 + set_num_threads(1));
 #   4. bench/gst_bench.py: GStreamer rows on the bundled model (file
@@ -70,6 +71,9 @@ done
 echo "token routing: dispatch overhead ..." >&2
 "$bench" dispatch "$here/models/$size-dense.upm" "$here/models/$size-token.upm" --runs "$runs" \
   --threads "$threads" > "$out/dispatch.json"
+echo "moe: fp32 vs bf16 encode ..." >&2
+"$bench" precision "$here/models/$size-moe.upm" --runs "$runs" --threads "$threads" \
+  > "$out/precision.json"
 for kind in dense moe; do
   echo "$kind: C engine, half-precision vocabulary features (opt-in) ..." >&2
   UPM_VOCAB_F16=1 "$bench" model "$here/models/$size-$kind.upm" --only-caption --runs "$runs" \

@@ -9,6 +9,12 @@
  *       (a streaming sum over 1 GiB) on 1 and 2 threads.
  *       machine and model also print the kernels' ISA level in use and why
  *       ("kernels", "kernels_reason": detected, or capped by UPM_CPU).
+ *   upm-bench precision MODEL.upm [--runs N] [--frames 8] [--accuracy-clips 4]
+ *       The clip encoder in fp32 and in bf16 (upm_context_set_precision),
+ *       runs interleaved: both times, GFLOP/s, the fractions of the FMA
+ *       and BF16-dot peaks; then bf16 against fp32 on N clips and N
+ *       images: features and classification logits (max and mean absolute
+ *       difference, cosine) and top-1 agreement.
  *   upm-bench vocab MODEL.upm
  *       Computes the vocabulary features once (or loads them from the
  *       library's on-disk cache) and reports the time.
@@ -47,6 +53,7 @@ static int opt_threads = 0;
 static size_t opt_bw_mib = 1024;
 static gboolean opt_skip_clip_caption = FALSE;
 static gboolean opt_only_caption = FALSE;
+static int opt_accuracy_clips = 4;
 
 static double
 now_s (void)
@@ -177,6 +184,8 @@ fma_thread (void *data)
 #ifdef UPM_BENCH_SIMD
 static const FmaLoop fma256 = { upm_bench_fma_chains_256, 20000000, 8 };
 static const FmaLoop fma512 = { upm_bench_fma_chains_512, 10000000, 16 };
+/* 16 lanes of two products: 32 multiply-adds a step. */
+static const FmaLoop bf16_dot = { upm_bench_bf16_dot_chains_512, 10000000, 32 };
 #endif
 
 /* Runs fn on n threads, thread i on the part at parts + i * part_size,
@@ -379,6 +388,17 @@ gemm_gflops (uint32_t m, uint32_t n, uint32_t k)
   return 2.0 * m * n * k / t * 1e-9;
 }
 
+/* The BF16 dot product's peak (vdpbf16ps), 0 without AVX512_BF16. */
+static double
+bf16_dot_peak (int n)
+{
+#ifdef UPM_BENCH_SIMD
+  return fma_peak (n, &bf16_dot, upm_cpu_info ()->host >= UPM_CPU_AVX512BF16);
+#else
+  return fma_peak (n, NULL, FALSE);
+#endif
+}
+
 static int
 cmd_machine (void)
 {
@@ -395,6 +415,7 @@ cmd_machine (void)
     a[i] = (float)(i & 7);
   const double f1 = fma256_peak (1), f2 = fma256_peak (threads);
   const double z1 = fma512_peak (1), z2 = fma512_peak (threads);
+  const double d1 = bf16_dot_peak (1), d2 = bf16_dot_peak (threads);
   const double bw1 = read_bandwidth (a, n_floats, 1);
   const double bw2 = read_bandwidth (a, n_floats, threads);
   free (a);
@@ -410,11 +431,12 @@ cmd_machine (void)
       "{\"kind\": \"machine\", \"threads\": %d, \"runs\": %d, "
       "\"fma_gflops_1t\": %.2f, \"fma_gflops_nt\": %.2f, "
       "\"fma512_gflops_1t\": %.2f, \"fma512_gflops_nt\": %.2f, "
+      "\"bf16_dot_gflops_1t\": %.2f, \"bf16_dot_gflops_nt\": %.2f, "
       "\"read_gbs_1t\": %.2f, \"read_gbs_nt\": %.2f, \"bw_buffer_mib\": %zu, "
       "\"sgemm_2048_gflops\": %.2f, \"sgemm_1569x3072x768_gflops\": %.2f, "
       "\"sgemm_2048_openblas_threads_gflops\": %.2f",
-      threads, opt_runs, f1, f2, z1, z2, bw1, bw2, opt_bw_mib, g2048, gffn,
-      n2048);
+      threads, opt_runs, f1, f2, z1, z2, d1, d2, bw1, bw2, opt_bw_mib, g2048,
+      gffn, n2048);
   print_kernels ();
   printf ("}\n");
   return 0;
@@ -811,6 +833,185 @@ dispatch_extra_flops (UpmModel *model, uint32_t n)
   return extra;
 }
 
+/* Differences of b from a over n values: the largest and the mean
+ * absolute, and the cosine. */
+typedef struct
+{
+  double max_abs, sum_abs, dot, na, nb;
+  size_t n;
+} Diff;
+
+static void
+diff_add (Diff *df, const float *a, const float *b, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      const double e = fabs ((double)a[i] - b[i]);
+      df->max_abs = MAX (df->max_abs, e);
+      df->sum_abs += e;
+      df->dot += (double)a[i] * b[i];
+      df->na += (double)a[i] * a[i];
+      df->nb += (double)b[i] * b[i];
+    }
+  df->n += n;
+}
+
+static void
+diff_print (const char *key, const Diff *df)
+{
+  printf (", \"%s_max_abs\": %.3g, \"%s_mean_abs\": %.3g, \"%s_cosine\": %.8f",
+      key, df->max_abs, key, df->n ? df->sum_abs / df->n : 0.0, key,
+      df->dot / sqrt (df->na * df->nb));
+}
+
+/* The accuracy of bf16 against fp32 over clips of seeds 21.. (and images):
+ * the features, and the classification logits against opt_labels label
+ * features (computed once, in the model's default precision). */
+static gboolean
+precision_accuracy (UpmModel *model, UpmContext *const ctx[2], int n_clips)
+{
+  const UpmHParams *hp = upm_model_hparams (model);
+  const uint32_t d = hp->n_embd,
+                 frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
+  const float scale = upm_model_logit_scale (model, UPM_SCALE_VIDEO_CLS);
+  GPtrArray *labels = g_ptr_array_new_with_free_func (g_free);
+  float *label_feat = g_new (float, (size_t)opt_labels *d);
+  float *feat[2] = { g_new (float, d), g_new (float, d) };
+  float *logits[2] = { g_new (float, opt_labels), g_new (float, opt_labels) };
+  float *probs = g_new (float, opt_labels);
+  Diff clip = { 0 }, image = { 0 }, lg = { 0 };
+  int top1_same = 0;
+  GError *error = NULL;
+  gboolean ok;
+
+  for (int i = 0; i < opt_labels; i++)
+    g_ptr_array_add (labels, g_strdup_printf ("a video of activity number "
+                                              "%d %s",
+                                 i, (i % 3) ? "outdoors" : "with people"));
+  g_ptr_array_add (labels, NULL);
+  ok = reported (
+      upm_model_text_features (model, (const char *const *)labels->pdata,
+          opt_labels, UPM_ATTR_CLS_TARGET, label_feat, &error),
+      error);
+  for (int c = 0; ok && c < 2 * n_clips; c++)
+    {
+      const uint32_t f = c < n_clips ? frames : 1;
+      float *patches = make_patches (hp, f, 21 + c);
+      uint32_t top[2] = { 0, 0 };
+      for (int p = 0; ok && p < 2; p++)
+        {
+          EncodeData e = { ctx[p], patches, f, feat[p] };
+          ok = encode_run (&e);
+          upm_classify (
+              hp, feat[p], label_feat, opt_labels, scale, logits[p], probs);
+          for (int l = 1; l < opt_labels; l++)
+            if (logits[p][l] > logits[p][top[p]])
+              top[p] = l;
+        }
+      diff_add (c < n_clips ? &clip : &image, feat[0], feat[1], d);
+      diff_add (&lg, logits[0], logits[1], opt_labels);
+      top1_same += top[0] == top[1];
+      g_free (patches);
+    }
+  if (ok)
+    {
+      printf (", \"accuracy_clips\": %d, \"accuracy_images\": %d, "
+              "\"labels\": %d, \"logit_scale\": %.4g",
+          n_clips, n_clips, opt_labels, scale);
+      diff_print ("feature_clip", &clip);
+      diff_print ("feature_image", &image);
+      diff_print ("logits", &lg);
+      printf (", \"top1_agreement\": %.4f", top1_same / (2.0 * n_clips));
+    }
+  g_ptr_array_free (labels, TRUE);
+  g_free (label_feat);
+  g_free (probs);
+  for (int p = 0; p < 2; p++)
+    {
+      g_free (feat[p]);
+      g_free (logits[p]);
+    }
+  return ok;
+}
+
+/* One clip encoded in each precision, runs interleaved (fp32, bf16, fp32,
+ * ...) so that both see the same machine; the times' medians, GFLOP/s,
+ * their fractions of the FMA and BF16-dot peaks; then the accuracy of
+ * bf16 against fp32 (precision_accuracy). */
+static int
+cmd_precision (const char *path)
+{
+  GError *error = NULL;
+  UpmModel *model = upm_model_load (path, &error);
+
+  if (!model)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
+  const UpmHParams *hp = upm_model_hparams (model);
+  const uint32_t d = hp->n_embd,
+                 frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
+  const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  const UpmPrecision prec[2] = { UPM_PRECISION_FP32, UPM_PRECISION_BF16 };
+  float *clip = make_patches (hp, frames, 11);
+  float *feat[2] = { g_new (float, d), g_new (float, d) };
+  double *t[2] = { g_new (double, opt_runs), g_new (double, opt_runs) };
+  UpmContext *ctx[2];
+  EncodeData e[2];
+  double med[2];
+  gboolean ok = TRUE;
+
+  for (int p = 0; p < 2; p++)
+    {
+      ctx[p] = upm_context_new (model);
+      upm_context_set_precision (ctx[p], prec[p]);
+      e[p] = (EncodeData){ ctx[p], clip, frames, feat[p] };
+      /* Warm-up: merged experts, bf16 packing, scratch. */
+      ok = ok && encode_run (&e[p]);
+    }
+  for (int i = 0; ok && i < opt_runs; i++)
+    for (int p = 0; ok && p < 2; p++)
+      {
+        const double t0 = now_s ();
+        ok = encode_run (&e[p]);
+        t[p][i] = now_s () - t0;
+      }
+  if (!ok)
+    return 1;
+  for (int p = 0; p < 2; p++)
+    med[p] = median (t[p], opt_runs);
+  const int threads = (int)upm_threads_get ();
+  const double fl = encoder_flops (hp, n, frames);
+  const double fma = MAX (fma256_peak (threads), fma512_peak (threads));
+  const double dotp = bf16_dot_peak (threads);
+  const double g32 = fl / med[0] * 1e-9, g16 = fl / med[1] * 1e-9;
+
+  printf ("{\"kind\": \"precision\", \"model\": \"%s\", \"threads\": %d, "
+          "\"runs\": %d, \"tokens\": %u, \"encode_clip_gflop\": %.3f, "
+          "\"encode_clip_fp32_s\": %.5f, \"encode_clip_bf16_s\": %.5f, "
+          "\"bf16_speedup\": %.3f, \"fp32_gflops\": %.2f, "
+          "\"bf16_gflops\": %.2f, \"fma_peak_gflops\": %.2f, "
+          "\"bf16_dot_peak_gflops\": %.2f, \"fp32_of_fma_peak\": %.3f, "
+          "\"bf16_of_dot_peak\": %.4f",
+      upm_model_name (model), threads, opt_runs, n, fl * 1e-9, med[0], med[1],
+      med[0] / med[1], g32, g16, fma, dotp, fma > 0 ? g32 / fma : 0.0,
+      dotp > 0 ? g16 / dotp : 0.0);
+  ok = opt_accuracy_clips <= 0
+       || precision_accuracy (model, ctx, opt_accuracy_clips);
+  print_kernels ();
+  printf ("}\n");
+  for (int p = 0; p < 2; p++)
+    {
+      upm_context_free (ctx[p]);
+      g_free (feat[p]);
+      g_free (t[p]);
+    }
+  g_free (clip);
+  upm_model_unref (model);
+  return ok ? 0 : 1;
+}
+
 /* Dynamic dispatch overhead: a clip through the dense model and through the
  * token-routed model of the same shape, back to back; the time ratio over
  * the FLOP ratio is what the gather / per-expert GEMM / scatter-add costs
@@ -913,11 +1114,13 @@ main (int argc, char **argv)
         "only caption the image", NULL },
     { "only-caption", 0, 0, G_OPTION_ARG_NONE, &opt_only_caption,
         "only the caption rows (model)", NULL },
+    { "accuracy-clips", 0, 0, G_OPTION_ARG_INT, &opt_accuracy_clips,
+        "clips (and images) of the bf16 accuracy (precision)", "N" },
     { NULL } };
-  GOptionContext *oc
-      = g_option_context_new ("machine | model MODEL.upm | "
-                              "vocab MODEL.upm | patches MODEL.upm OUT.f32 | "
-                              "dispatch DENSE.upm ROUTED.upm");
+  GOptionContext *oc = g_option_context_new (
+      "machine | model MODEL.upm | "
+      "vocab MODEL.upm | patches MODEL.upm OUT.f32 | "
+      "dispatch DENSE.upm ROUTED.upm | precision MODEL.upm");
   GError *error = NULL;
   int rc = 2;
 
@@ -945,9 +1148,12 @@ main (int argc, char **argv)
     rc = cmd_patches (argv[2], argv[3]);
   else if (argc >= 4 && strcmp (argv[1], "dispatch") == 0)
     rc = cmd_dispatch (argv[2], argv[3]);
+  else if (argc >= 3 && strcmp (argv[1], "precision") == 0)
+    rc = cmd_precision (argv[2]);
   else
     fprintf (stderr, "usage: upm-bench [OPTION...] machine | model MODEL.upm"
                      " | vocab MODEL.upm | patches MODEL.upm OUT.f32"
-                     " | dispatch DENSE.upm ROUTED.upm\n");
+                     " | dispatch DENSE.upm ROUTED.upm"
+                     " | precision MODEL.upm\n");
   return rc;
 }

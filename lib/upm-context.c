@@ -14,6 +14,7 @@
  */
 #include "upm-context.h"
 
+#include "kernels/upm-cpu.h"
 #include "upm-moe.h"
 #include "upm-ops.h"
 
@@ -23,6 +24,7 @@ upm_context_new (UpmModel *model)
   UpmContext *ctx = g_new0 (UpmContext, 1);
   ctx->model = upm_model_ref (model);
   ctx->path = UPM_PATH_FAST;
+  upm_context_set_precision (ctx, UPM_PRECISION_AUTO);
   ctx->row_chunk = UPM_ROW_CHUNK;
   ctx->ff_block = UPM_FF_BLOCK;
   return ctx;
@@ -51,6 +53,89 @@ void
 upm_context_set_path (UpmContext *ctx, UpmPath path)
 {
   ctx->path = path;
+}
+
+static const char *const precision_names[] = { "auto", "fp32", "bf16" };
+static UpmPrecision precision_default (void);
+
+const char *
+upm_precision_name (UpmPrecision precision)
+{
+  return (guint)precision < G_N_ELEMENTS (precision_names)
+             ? precision_names[precision]
+             : "unknown";
+}
+
+gboolean
+upm_precision_parse (const char *name, UpmPrecision *precision)
+{
+  for (guint i = 0; name && i < G_N_ELEMENTS (precision_names); i++)
+    if (g_ascii_strcasecmp (name, precision_names[i]) == 0)
+      {
+        *precision = (UpmPrecision)i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+upm_model_set_precision (UpmModel *model, UpmPrecision precision)
+{
+  g_return_if_fail ((guint)precision < G_N_ELEMENTS (precision_names));
+  g_atomic_int_set (&model->precision, precision);
+}
+
+void
+upm_context_set_precision (UpmContext *ctx, UpmPrecision precision)
+{
+  g_return_if_fail ((guint)precision < G_N_ELEMENTS (precision_names));
+  ctx->precision_asked = precision;
+  if (precision == UPM_PRECISION_AUTO)
+    precision = (UpmPrecision)g_atomic_int_get (&ctx->model->precision);
+  ctx->precision
+      = precision == UPM_PRECISION_AUTO ? precision_default () : precision;
+}
+
+/* What AUTO will mean: bf16 where the kernels in use have the BF16 dot
+ * product (2x the float FMA rate), fp32 elsewhere (the widened bf16 GEMM
+ * of the avx512 and avx2 levels is no faster than sgemm there). */
+static UpmPrecision
+precision_for_cpu (void)
+{
+  return upm_cpu_info ()->level >= UPM_CPU_AVX512BF16 ? UPM_PRECISION_BF16
+                                                      : UPM_PRECISION_FP32;
+}
+
+/* AUTO everywhere: UPM_PRECISION, else fp32 (the default until the
+ * accuracy of bf16 is signed off; then precision_for_cpu). */
+static UpmPrecision
+precision_default (void)
+{
+  static gsize once;
+  static UpmPrecision env_precision;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *env = g_getenv ("UPM_PRECISION");
+      UpmPrecision p = UPM_PRECISION_FP32;
+
+      if (env && *env && !upm_precision_parse (env, &p))
+        {
+          g_message ("UPM_PRECISION=%s is not a precision (auto, fp32, "
+                     "bf16): ignored",
+              env);
+          p = UPM_PRECISION_FP32;
+        }
+      env_precision = p == UPM_PRECISION_AUTO ? precision_for_cpu () : p;
+      g_once_init_leave (&once, 1);
+    }
+  return env_precision;
+}
+
+UpmPrecision
+upm_context_precision (UpmContext *ctx)
+{
+  return ctx->precision;
 }
 
 void

@@ -29,6 +29,9 @@ struct _UpmContext
 {
   UpmModel *model;
   UpmPath path;
+  /* What upm_context_set_precision asked (AUTO: the model's default) and
+   * what that resolves to (FP32 or BF16; read by upm-moe.c). */
+  UpmPrecision precision_asked, precision;
   /* The encoder's chunked layers (upm-encoder.c). */
   uint32_t row_chunk; /* UPM_ROW_CHUNK (tests set fewer) */
   uint32_t ff_block;  /* UPM_FF_BLOCK (tests set fewer) */

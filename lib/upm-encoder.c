@@ -111,6 +111,9 @@ typedef struct
   uint32_t n_segs;
   float *kvbuf;
   UpmKvPacked kv;
+  /* bf16 attention: the keys and values in bfloat16 in kvbuf instead */
+  gboolean att_bf16;
+  UpmKvBf16 kv16;
   pthread_t caller;
   float *caller_scratch;
   size_t scratch_floats;
@@ -214,7 +217,10 @@ chunk_kv_task (void *arg, uint32_t task)
       j->ctx, j->layer, UPM_LIN_QKV, d, d, h, rows, cs, nc, k, NULL);
   upm_moe_linear_fast (
       j->ctx, j->layer, UPM_LIN_QKV, 2 * d, d, h, rows, cs, nc, v, NULL);
-  upm_kv_pack_at (&span, 1, m->hp.n_head, hd, j->n, r0, j->kvbuf, &packed);
+  if (j->att_bf16)
+    upm_kv_pack_bf16_at (&span, 1, m->hp.n_head, hd, r0, &j->kv16);
+  else
+    upm_kv_pack_at (&span, 1, m->hp.n_head, hd, j->n, r0, j->kvbuf, &packed);
   g_free (cs);
 }
 
@@ -250,8 +256,12 @@ chunk_rest_task (void *arg, uint32_t task)
       xr, rows, d, ly->attn_norm_w, ly->attn_norm_b, m->hp.norm_eps, h);
   upm_moe_linear_fast (
       ctx, j->layer, UPM_LIN_QKV, 0, d, h, rows, cs, nc, y, NULL);
-  upm_attention_packed (
-      y, d, rows, &j->kv, m->hp.n_head, hd, j->causal_from, r0, a, d);
+  if (j->att_bf16)
+    upm_attention_bf16 (
+        y, d, rows, &j->kv16, m->hp.n_head, hd, j->causal_from, r0, a, d);
+  else
+    upm_attention_packed (
+        y, d, rows, &j->kv, m->hp.n_head, hd, j->causal_from, r0, a, d);
   upm_moe_linear_fast (
       ctx, j->layer, UPM_LIN_OUT, 0, d, a, rows, cs, nc, y, &attn_epi);
   /* x += g2 (W2 GELU(W1 h + b1) + b2), over blocks of the FFN's width:
@@ -295,6 +305,7 @@ upm_layer_chunked (UpmContext *ctx, uint32_t layer, float *x, uint32_t n,
     .segs = segs,
     .n_segs = n_segs,
     .kvbuf = kvbuf,
+    .att_bf16 = !kv && ctx->precision == UPM_PRECISION_BF16,
     .caller = pthread_self () };
 
   g_return_val_if_fail (upm_ctx_chunked (ctx), FALSE);
@@ -303,6 +314,8 @@ upm_layer_chunked (UpmContext *ctx, uint32_t layer, float *x, uint32_t n,
   if (!j.caller_scratch)
     return FALSE;
   upm_kv_packed_init (n, hp->n_head, d / hp->n_head, kvbuf, &j.kv);
+  /* The bfloat16 keys fit the floats' buffer (upm_kv_bf16_size). */
+  upm_kv_bf16_init (n, hp->n_head, d / hp->n_head, kvbuf, &j.kv16);
   if (n_tasks <= 1)
     {
       if (n > 0)
@@ -321,7 +334,8 @@ upm_layer_chunked (UpmContext *ctx, uint32_t layer, float *x, uint32_t n,
           "out of memory for the scratch of %u rows", rows);
       return FALSE;
     }
-  *kv = j.kv;
+  if (kv)
+    *kv = j.kv;
   return TRUE;
 }
 
@@ -384,9 +398,8 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
       for (uint32_t l = 0; kvbuf && ok && l < hp->n_layer; l++)
         {
           const gboolean last_only = first_only && l + 1 == hp->n_layer;
-          UpmKvPacked kv;
           ok = upm_layer_chunked (ctx, l, x, n, segs, n_segs, causal_from,
-              last_only ? 1 : n, kvbuf, &kv, error);
+              last_only ? 1 : n, kvbuf, NULL, error);
         }
       return kvbuf && ok;
     }

@@ -39,7 +39,9 @@ gboolean upm_layer_finish (UpmContext *ctx, uint32_t layer, float *x,
 
 /* One whole layer over chunks of rows (upm_ctx_chunked contexts only):
  * packs the keys and values of all n rows of x into kvbuf
- * (upm_kv_packed_size (n) floats, described by *kv), then updates the
+ * (upm_kv_packed_size (n) floats, described by *kv; with kv NULL, where
+ * the caller keeps no keys, a bf16 context packs them in bfloat16 and
+ * runs the bf16 attention), then updates the
  * first n_q rows of x, a chunk per task of the pool: queries, attention
  * (row r sees the keys < max(causal_from, r + 1)), the output projection
  * and the FFN. n_q = 0 only packs. */

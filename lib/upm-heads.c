@@ -372,6 +372,10 @@ vocab_compute (
   UpmContext *ctx = upm_context_new (model);
   gboolean ok = feat != NULL;
 
+  /* The features go to an on-disk cache that every precision reads: the
+   * float ones. */
+  upm_context_set_precision (ctx, UPM_PRECISION_FP32);
+
   /* Entry v is the text [v, <|endoftext|>] with the vocab_target row. */
   for (uint32_t i = 0; i < v; i++)
     {

@@ -107,6 +107,7 @@ struct _UpmModel
   const float *post_norm_w, *post_norm_b;
   const float *proj_w, *proj_b; /* [D, D], [D] */
   UpmLayer *layers;             /* n_layer */
+  gint precision; /* UpmPrecision, the contexts' default (g_atomic_int) */
 
   UpmBpe *bpe;
   UpmLabelSet *labelsets;

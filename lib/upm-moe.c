@@ -28,6 +28,8 @@ typedef struct
   float *w[2]; /* merged weights of the gate's two linears */
   float *b[2];
   size_t bytes;
+  /* Their bfloat16 copies, packed on first use by a bf16 context. */
+  UpmBf16Weights wb[2];
 } UpmMerged;
 
 typedef struct
@@ -44,6 +46,9 @@ typedef struct
   uint32_t n_layer;
   UpmDecision *decisions; /* [layer][gate][attr] */
   GPtrArray *merged;      /* every UpmMerged, for freeing */
+  /* The bfloat16 copies of the dense layers' linears, packed on first use
+   * by a bf16 context: [layer][UPM_LIN_*]. */
+  UpmBf16Weights *dense_wb;
 } UpmMoeCache;
 
 static const int gate_linears[UPM_N_GATES][2] = {
@@ -59,6 +64,7 @@ merged_free (gpointer data)
     {
       g_free (m->w[i]);
       g_free (m->b[i]);
+      g_free ((gpointer)m->wb[i].w);
     }
   g_free (m);
 }
@@ -70,6 +76,9 @@ moe_cache_free (gpointer data)
 
   g_free (cache->decisions);
   g_ptr_array_free (cache->merged, TRUE);
+  for (size_t i = 0; i < (size_t)cache->n_layer * UPM_N_LIN; i++)
+    g_free ((gpointer)cache->dense_wb[i].w);
+  g_free (cache->dense_wb);
   g_free (cache);
 }
 
@@ -82,6 +91,7 @@ moe_cache_new (UpmModel *model)
   c->decisions
       = g_new0 (UpmDecision, (gsize)c->n_layer * UPM_N_GATES * UPM_N_ATTRS);
   c->merged = g_ptr_array_new_with_free_func (merged_free);
+  c->dense_wb = g_new0 (UpmBf16Weights, (gsize)c->n_layer * UPM_N_LIN);
   return c;
 }
 
@@ -474,6 +484,51 @@ route_rows (UpmContext *ctx, uint32_t layer, UpmGateKind gate, const float *x,
   return TRUE;
 }
 
+/* *wb packed from w [n_out, n_in] unless it is already; call with
+ * model->lock held (packing runs on the pool). */
+static void
+bf16_pack_locked (UpmBf16Weights *wb, const float *w, uint32_t n_out,
+    uint32_t n_in, gboolean release_w)
+{
+  uint16_t *buf;
+
+  if (wb->w)
+    return;
+  buf = g_new (uint16_t, upm_bf16_weights_size (n_out, n_in));
+  upm_bf16_weights_pack (w, n_in, n_out, n_in, buf, wb);
+  /* A bf16 context reads only the copy; fp32 ones fault the mapped
+   * weights back in. */
+  if (release_w)
+    upm_release_mapped (w, (size_t)n_out * n_in * sizeof (float));
+}
+
+/* The bfloat16 weights of a dense layer's linear, packed once. */
+static const UpmBf16Weights *
+dense_bf16 (UpmModel *model, uint32_t layer, int lin_id)
+{
+  const UpmLinear *lin = &model->layers[layer].lin[lin_id];
+  UpmBf16Weights *wb;
+
+  g_mutex_lock (&model->lock);
+  wb = &moe_cache_locked (model)->dense_wb[(size_t)layer * UPM_N_LIN + lin_id];
+  bf16_pack_locked (wb, lin->w, lin->n_out, lin->n_in, TRUE);
+  g_mutex_unlock (&model->lock);
+  return wb;
+}
+
+/* The bfloat16 weights of merged linear @which (0, 1), packed once. */
+static const UpmBf16Weights *
+merged_bf16 (
+    UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
+{
+  UpmBf16Weights *wb = (UpmBf16Weights *)&mg->wb[which];
+
+  g_mutex_lock (&model->lock);
+  bf16_pack_locked (wb, mg->w[which], lin->n_out, lin->n_in, FALSE);
+  g_mutex_unlock (&model->lock);
+  return wb;
+}
+
 /* y = sum_k w_k (x W_{e_k}^T + b_{e_k}) per row. Fast: the rows of each
  * active expert are gathered, one GEMM per expert, weighted scatter-add.
  * Plain: per row, both experts, mixed. */
@@ -564,8 +619,15 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
   const UpmGateKind gate = lin_id <= UPM_LIN_OUT ? UPM_GATE_ATTN : UPM_GATE_FFN;
   const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
   const size_t w_off = (size_t)c0 * lin->n_in + k0;
+  const gboolean bf16 = ctx->precision == UPM_PRECISION_BF16;
   uint32_t row = 0;
 
+  if (!ly->is_moe && bf16)
+    {
+      upm_linear_bf16 (x, n, dense_bf16 (m, layer, lin_id), c0, n_cols, k0, n_k,
+          last && lin->b ? lin->b + c0 : NULL, beta, y, last ? epi : NULL);
+      return;
+    }
   if (!ly->is_moe)
     {
       upm_linear_part (x, n, n_k, lin->w + w_off, lin->n_in,
@@ -581,9 +643,15 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
 
       if (epi)
         e = epilogue_rows (epi, row, n_cols);
-      upm_linear_part (x + (size_t)row * n_k, cnt, n_k, mg->w[which] + w_off,
-          lin->n_in, last ? mg->b[which] + c0 : NULL, n_cols, beta,
-          y + (size_t)row * n_cols, last && epi ? &e : NULL);
+      if (bf16)
+        upm_linear_bf16 (x + (size_t)row * n_k, cnt,
+            merged_bf16 (m, mg, lin, which), c0, n_cols, k0, n_k,
+            last ? mg->b[which] + c0 : NULL, beta, y + (size_t)row * n_cols,
+            last && epi ? &e : NULL);
+      else
+        upm_linear_part (x + (size_t)row * n_k, cnt, n_k, mg->w[which] + w_off,
+            lin->n_in, last ? mg->b[which] + c0 : NULL, n_cols, beta,
+            y + (size_t)row * n_cols, last && epi ? &e : NULL);
       row += cnt;
     }
 }

@@ -54,6 +54,36 @@ void upm_linear_part (const float *x, uint32_t n, uint32_t n_in, const float *w,
     size_t ldw, const float *b, uint32_t n_out, float beta, float *y,
     const UpmEpilogue *epi);
 
+/* Weights W [n_out, n_in] in bfloat16 (rounded to nearest even), packed
+ * for the bfloat16 GEMM: panels of 16 outputs, in a panel the inputs in
+ * pairs, pair q holding w[16 p + i][2 q + h] at 2 i + h (the operand
+ * layout of vdpbf16ps); n_out padded to 16 and n_in to 2 with zeros. */
+typedef struct
+{
+  const uint16_t *w;
+  uint32_t n_out, n_in;
+  uint32_t n_pairs; /* (n_in + 1) / 2 */
+} UpmBf16Weights;
+
+/* uint16 values of the packed weights of [n_out, n_in]. */
+size_t upm_bf16_weights_size (uint32_t n_out, uint32_t n_in);
+/* Packs w (rows ldw floats apart) into buf (upm_bf16_weights_size
+ * values), in parallel over the pool, and describes it in *out. */
+void upm_bf16_weights_pack (const float *w, size_t ldw, uint32_t n_out,
+    uint32_t n_in, uint16_t *buf, UpmBf16Weights *out);
+/* x rounded to the nearest bfloat16 (ties to even), as a float. */
+float upm_bf16_round (float x);
+
+/* upm_linear_part in bfloat16: y = beta y + x' W'^T (+ b), then the
+ * epilogue, where x' is x rounded to bfloat16 and W' the outputs
+ * [c0, c0 + n_cols) and inputs [k0, k0 + n_k) of w; x rows n_k floats, y
+ * rows n_cols floats, b the bias of those outputs (b[0] is output c0's).
+ * The products are summed in float: the levels differ from the generic
+ * one by the order of the sums only (within ~n_k 2^-24 sum |x'| |w|). */
+void upm_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
+    float beta, float *y, const UpmEpilogue *epi);
+
 /* y += alpha * (x W^T + b): the plain path's per-expert accumulation. */
 void upm_linear_acc (const float *x, uint32_t n, uint32_t n_in, const float *w,
     const float *b, uint32_t n_out, float alpha, float *y);
@@ -168,5 +198,39 @@ void upm_attention_groups (const float *q, uint32_t ldq,
     const UpmKvPacked *shared, const UpmAttnGroup *groups, uint32_t n_groups,
     uint32_t n_head, uint32_t head_dim, uint32_t causal_from,
     uint32_t key_offset, float *out, uint32_t ldo);
+
+/* ---------------------------------------------------- bfloat16 attention */
+
+/* Keys and values in bfloat16, per head in the layout of UpmBf16Weights:
+ * the keys as n_keys (rounded up to 16) outputs of head_dim inputs, the
+ * values as head_dim (rounded up to 16) outputs of one input per key. */
+typedef struct
+{
+  uint16_t *buf;
+  uint32_t n;  /* keys */
+  uint32_t ld; /* keys rounded up to 16 */
+} UpmKvBf16;
+
+/* uint16 values of a packed buffer for n keys (at most the bytes of
+ * upm_kv_packed_size's floats: one buffer serves either). */
+size_t upm_kv_bf16_size (uint32_t n_keys, uint32_t n_head, uint32_t head_dim);
+/* The description of a buffer for n_keys keys. */
+void upm_kv_bf16_init (uint32_t n_keys, uint32_t n_head, uint32_t head_dim,
+    void *buf, UpmKvBf16 *out);
+/* Packs the concatenation of the spans, rounded to bfloat16, as keys
+ * key0.. of *kv (described by upm_kv_bf16_init), in parallel over heads;
+ * the padding keys are zeroed by the call that packs the last key. */
+void upm_kv_pack_bf16_at (const UpmKvSpan *spans, uint32_t n_spans,
+    uint32_t n_head, uint32_t head_dim, uint32_t key0, const UpmKvBf16 *kv);
+/* Head h's keys and values as the GEMM's weights. */
+void upm_kv_bf16_head (const UpmKvBf16 *kv, uint32_t n_head, uint32_t head_dim,
+    uint32_t h, UpmBf16Weights *keys, UpmBf16Weights *values);
+
+/* upm_attention_packed against bfloat16 keys and values: the queries and
+ * the probabilities rounded to bfloat16 for the two products, sums and
+ * the softmax in float. */
+void upm_attention_bf16 (const float *q, uint32_t ldq, uint32_t n_q,
+    const UpmKvBf16 *kv, uint32_t n_head, uint32_t head_dim,
+    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo);
 
 #endif /* UPM_OPS_H */

@@ -32,6 +32,7 @@ typedef enum
 {
   UPM_SCRATCH_PACK,   /* packed keys/values of upm_attention */
   UPM_SCRATCH_SCORES, /* attention scores of one task */
+  UPM_SCRATCH_BF16,   /* a block of x rounded to bfloat16 (kern-bf16.c) */
   UPM_SCRATCH_N_SLOTS
 } UpmScratchSlot;
 

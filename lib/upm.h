@@ -437,6 +437,32 @@ void upm_context_free (UpmContext *ctx);
 UpmModel *upm_context_model (UpmContext *ctx);
 void upm_context_set_path (UpmContext *ctx, UpmPath path);
 
+/* The arithmetic of the encoder's linear layers on the fast path (the
+ * plain path, attention, embeddings and heads stay in float). */
+typedef enum
+{
+  UPM_PRECISION_AUTO, /* the model's default; AUTO there too: the
+                       * environment variable UPM_PRECISION (fp32, bf16,
+                       * auto: bf16 where the kernels in use have
+                       * AVX512_BF16), else fp32 */
+  UPM_PRECISION_FP32, /* float weights and inputs (OpenBLAS sgemm) */
+  UPM_PRECISION_BF16, /* bfloat16 weights (a copy packed on first use) and
+                       * inputs rounded to bfloat16, float sums */
+  /* reserved for UPM_PRECISION_INT8 */
+} UpmPrecision;
+
+/* "auto", "fp32", "bf16". */
+const char *upm_precision_name (UpmPrecision precision);
+/* The precision of a name (case-insensitive); FALSE when it is none. */
+gboolean upm_precision_parse (const char *name, UpmPrecision *precision);
+/* The default of the model's contexts created from now on (AUTO unless
+ * set). */
+void upm_model_set_precision (UpmModel *model, UpmPrecision precision);
+void upm_context_set_precision (UpmContext *ctx, UpmPrecision precision);
+/* The precision the context's linears run in: FP32 or BF16, never AUTO
+ * (for result metadata). */
+UpmPrecision upm_context_precision (UpmContext *ctx);
+
 /* A run of consecutive tokens that share one attribute row. */
 typedef struct
 {

@@ -401,6 +401,210 @@ test_attention_vs_generic (gconstpointer data)
   expect_generic (data, case_attention, ATT_FLOATS, 1e-5);
 }
 
+/* --------------------------------------------------------------- bfloat16 */
+
+#define BF_IN                                                                  \
+  301             /* odd: the last pair is padded; two K blocks of 128 pairs   \
+                   */
+#define BF_OUT 50 /* three full panels of 16 and a partial one */
+
+/* One block of a bfloat16 product: rows, outputs [c0, c0 + nc), inputs
+ * [k0, k0 + nk), beta. */
+typedef struct
+{
+  uint32_t rows, c0, nc, k0, nk;
+  float beta;
+} BfBlock;
+
+static const BfBlock bf_blocks[] = {
+  { 1, 0, BF_OUT, 0, BF_IN, 0.0f },
+  { 13, 5, 37, 3, 290, 0.0f }, /* odd first input, unaligned outputs */
+  { 40, 16, 34, 0, 300, 1.0f },
+  { 300, 0, BF_OUT, 1, 300, 1.0f }, /* rows split over the pool */
+};
+
+/* upm_linear_bf16 on each block against the sums of the rounded values in
+ * double: the products are exact in float, so the difference is the float
+ * summation's, at most (nk + 1) 2^-24 sum |x'| |w'| (plus 2^-24 |y| for
+ * beta = 1); and the rounding must show: the result differs from the float
+ * product. */
+static void
+test_linear_bf16 (gconstpointer data)
+{
+  g_autofree float *w = values (BF_OUT * BF_IN, 51, -0.2f, 0.2f);
+  g_autofree float *x = values (300 * BF_IN, 52, -1, 1);
+  g_autofree float *y0 = values (300 * BF_OUT, 53, -1, 1);
+  g_autofree float *y = g_new (float, 300 * BF_OUT);
+  g_autofree uint16_t *buf
+      = g_new (uint16_t, upm_bf16_weights_size (BF_OUT, BF_IN));
+  UpmBf16Weights wb;
+  double rounding = 0.0;
+
+  use_level (data);
+  upm_bf16_weights_pack (w, BF_IN, BF_OUT, BF_IN, buf, &wb);
+  g_assert_cmpuint (wb.n_pairs, ==, (BF_IN + 1) / 2);
+  for (size_t b = 0; b < G_N_ELEMENTS (bf_blocks); b++)
+    {
+      const BfBlock *k = &bf_blocks[b];
+      double worst = 0.0;
+      memcpy (y, y0, (size_t)k->rows * k->nc * sizeof (float));
+      upm_linear_bf16 (
+          x, k->rows, &wb, k->c0, k->nc, k->k0, k->nk, NULL, k->beta, y, NULL);
+      for (uint32_t r = 0; r < k->rows; r++)
+        for (uint32_t j = 0; j < k->nc; j++)
+          {
+            const float *xr = x + (size_t)r * k->nk;
+            const float *wr = w + (size_t)(k->c0 + j) * BF_IN + k->k0;
+            const float prev = y0[(size_t)r * k->nc + j];
+            double ref = k->beta * prev, mag = 0.0, f32 = ref;
+            for (uint32_t i = 0; i < k->nk; i++)
+              {
+                const double p
+                    = (double)upm_bf16_round (xr[i]) * upm_bf16_round (wr[i]);
+                ref += p;
+                mag += fabs (p);
+                f32 += (double)xr[i] * wr[i];
+              }
+            const double got = y[(size_t)r * k->nc + j];
+            const double bound = (k->nk + 1) * ldexp (mag, -24)
+                                 + ldexp (fabs (k->beta * prev), -24);
+            g_assert_true (isfinite (got));
+            g_assert_cmpfloat (fabs (got - ref), <=, bound);
+            worst = MAX (worst, fabs (got - ref) / bound);
+            rounding = MAX (rounding, fabs (got - f32));
+          }
+      g_test_message (
+          "block %zu: worst difference %.3g of the bound", b, worst);
+    }
+  g_test_message ("worst difference from the float product %.3g", rounding);
+  g_assert_cmpfloat (rounding, >, 1e-4);
+  g_assert_cmpfloat (rounding, <, 0.1);
+}
+
+#define BF_FLOATS (4 * (3 + 300) * BF_OUT)
+
+/* upm_linear_bf16 with a bias and each epilogue, on 3 and 300 rows. */
+static void
+case_linear_bf16 (float *out)
+{
+  g_autofree float *w = values (BF_OUT * BF_IN, 61, -0.2f, 0.2f);
+  g_autofree float *x = values (300 * BF_IN, 62, -1, 1);
+  g_autofree float *b = values (BF_OUT, 63, -1, 1);
+  g_autofree float *scale = values (BF_OUT, 64, 0.5f, 1.5f);
+  g_autofree float *tmp = g_new (float, 300 * BF_OUT);
+  g_autofree uint16_t *buf
+      = g_new (uint16_t, upm_bf16_weights_size (BF_OUT, BF_IN));
+  UpmBf16Weights wb;
+
+  upm_bf16_weights_pack (w, BF_IN, BF_OUT, BF_IN, buf, &wb);
+  for (uint32_t rows = 3; rows <= 300; rows += 297)
+    {
+      const size_t n = (size_t)rows * BF_OUT;
+      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
+      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
+      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
+        .res = res,
+        .scale = scale,
+        .ln_w = scale,
+        .ln_b = b,
+        .eps = 1e-5f,
+        .ln_out = out + 3 * n };
+      upm_linear_bf16 (x, rows, &wb, 0, BF_OUT, 0, BF_IN, b, 0.0f, out, NULL);
+      upm_linear_bf16 (
+          x, rows, &wb, 0, BF_OUT, 0, BF_IN, b, 0.0f, out + n, &gelu);
+      upm_linear_bf16 (
+          x, rows, &wb, 0, BF_OUT, 0, BF_IN, b, 0.0f, tmp, &residual);
+      out += 4 * n;
+    }
+}
+
+/* Against generic: the sums' order differs (K 2^-24 sum |x'||w'| ~ 3e-4 at
+ * most here; the differences seen are ~1e-6), and LayerNorm divides by
+ * the rows' deviation. */
+static void
+test_linear_bf16_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_linear_bf16, BF_FLOATS, 1e-4);
+}
+
+#define ATT16_FLOATS (2 * ATT_N * ATT_D)
+
+/* bf16 attention of ATT_N rows, whole and causal from 10, the keys and
+ * values packed in two calls (rows 0..39, then 40..). */
+static void
+case_attention_bf16 (float *out)
+{
+  const uint32_t ld = 3 * ATT_D;
+  g_autofree float *qkv = values ((size_t)ATT_N * ld, 41, -2, 2);
+  g_autofree uint16_t *buf
+      = g_new (uint16_t, upm_kv_bf16_size (ATT_N, ATT_HEADS, ATT_HD));
+  const UpmKvSpan head = { qkv + ATT_D, qkv + 2 * ATT_D, ld, 40 };
+  const UpmKvSpan rest = { head.k + 40 * ld, head.v + 40 * ld, ld, ATT_N - 40 };
+  UpmKvBf16 kv;
+
+  memset (buf, 0xff, upm_kv_bf16_size (ATT_N, ATT_HEADS, ATT_HD) * 2);
+  upm_kv_bf16_init (ATT_N, ATT_HEADS, ATT_HD, buf, &kv);
+  upm_kv_pack_bf16_at (&rest, 1, ATT_HEADS, ATT_HD, 40, &kv);
+  upm_kv_pack_bf16_at (&head, 1, ATT_HEADS, ATT_HD, 0, &kv);
+  for (int causal = 0; causal < 2; causal++, out += ATT_N * ATT_D)
+    upm_attention_bf16 (qkv, ld, ATT_N, &kv, ATT_HEADS, ATT_HD,
+        causal ? 10 : UINT32_MAX, 0, out, ATT_D);
+}
+
+/* Against float attention in double: q, k, v and the probabilities in
+ * bfloat16 (relative 2^-9 each) move an output by at most ~2^-6 of the
+ * values' range here; and by more than float rounding would. */
+static void
+test_attention_bf16 (gconstpointer data)
+{
+  const uint32_t ld = 3 * ATT_D;
+  g_autofree float *qkv = values ((size_t)ATT_N * ld, 41, -2, 2);
+  g_autofree float *got = g_new (float, ATT16_FLOATS);
+  const double scale = 1.0 / sqrt (ATT_HD);
+  double worst = 0.0;
+
+  use_level (data);
+  case_attention_bf16 (got);
+  for (int causal = 0; causal < 2; causal++)
+    for (uint32_t i = 0; i < ATT_N; i++)
+      for (uint32_t h = 0; h < ATT_HEADS; h++)
+        {
+          const uint32_t vis = causal ? MAX (10u, i + 1) : ATT_N;
+          double sc[ATT_N], mx = -INFINITY, sum = 0.0;
+          for (uint32_t j = 0; j < vis; j++)
+            {
+              double a = 0.0;
+              for (uint32_t c = 0; c < ATT_HD; c++)
+                a += (double)qkv[i * ld + h * ATT_HD + c]
+                     * qkv[j * ld + ATT_D + h * ATT_HD + c];
+              sc[j] = a * scale;
+              mx = MAX (mx, sc[j]);
+            }
+          for (uint32_t j = 0; j < vis; j++)
+            sum += (sc[j] = exp (sc[j] - mx));
+          for (uint32_t c = 0; c < ATT_HD; c++)
+            {
+              double o = 0.0;
+              for (uint32_t j = 0; j < vis; j++)
+                o += sc[j] * qkv[j * ld + 2 * ATT_D + h * ATT_HD + c];
+              o /= sum;
+              const float g
+                  = got[(causal * ATT_N + i) * ATT_D + h * ATT_HD + c];
+              g_assert_true (isfinite (g));
+              worst = MAX (worst, fabs (g - o));
+            }
+        }
+  g_test_message ("worst difference from float attention %.3g", worst);
+  g_assert_cmpfloat (worst, <, 2.0 / 64);
+  g_assert_cmpfloat (worst, >, 1e-5);
+}
+
+static void
+test_attention_bf16_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_attention_bf16, ATT16_FLOATS, 1e-3);
+}
+
 /* ------------------------------------------------------------- CPU levels */
 
 static void
@@ -503,11 +707,16 @@ add_level_tests (UpmCpuLevel level)
   add_level_test (level, "attention", test_attention);
   add_level_test (level, "kv-pack-at", test_kv_pack_at);
   add_level_test (level, "linear-part", test_linear_part);
+  add_level_test (level, "linear-bf16", test_linear_bf16);
+  add_level_test (level, "attention-bf16", test_attention_bf16);
   if (level == UPM_CPU_GENERIC)
     return;
   add_level_test (level, "linear-vs-generic", test_linear_vs_generic);
   add_level_test (level, "rows-vs-generic", test_rows_vs_generic);
   add_level_test (level, "attention-vs-generic", test_attention_vs_generic);
+  add_level_test (level, "linear-bf16-vs-generic", test_linear_bf16_vs_generic);
+  add_level_test (
+      level, "attention-bf16-vs-generic", test_attention_bf16_vs_generic);
 }
 
 int

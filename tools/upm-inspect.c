@@ -10,7 +10,8 @@
  * Exit status 0 when the file loads as a model, 1 otherwise. The JSON
  * output always has the tensor list; the text output has it with
  * --tensors. --cpu prints the ISA level of the engine's kernels on this
- * machine, what the CPU supports and why that level (no FILE).
+ * machine, what the CPU supports and why that level, how bf16 runs there
+ * and UPM_PRECISION (no FILE).
  */
 #include "upm-private.h"
 
@@ -499,6 +500,16 @@ print_cpu (void)
     if (upm_cpu_level_has_kernels (l))
       printf (" %s", upm_cpu_level_name (l));
   printf ("\n");
+  printf ("bf16 GEMM and attention: %s\n",
+      info->level >= UPM_CPU_AVX512BF16
+          ? "vdpbf16ps (BF16 dot product, 2x the float FMA rate)"
+      : info->level >= UPM_CPU_AVX2
+          ? "bfloat16 weights widened to float FMAs (half the weight traffic, "
+            "no faster arithmetic)"
+          : "plain emulation (inputs rounded to bfloat16, float sums)");
+  printf ("precision (UPM_PRECISION): %s\n",
+      g_getenv ("UPM_PRECISION") ? g_getenv ("UPM_PRECISION")
+                                 : "unset: fp32 unless the caller asks");
 }
 
 /* ------------------------------------------------------------------- main */

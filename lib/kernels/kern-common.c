@@ -47,3 +47,96 @@ upm_kv_packed_init (
   out->kt = buf;
   out->v = buf + (size_t)n_head * out->ld * hd;
 }
+
+float
+upm_bf16_round (float x)
+{
+  return bf16_round (x);
+}
+
+size_t
+upm_bf16_weights_size (uint32_t n_out, uint32_t n_in)
+{
+  return (size_t)round_up (n_out, 16) * round_up (n_in, 2);
+}
+
+typedef struct
+{
+  const float *w;
+  size_t ldw;
+  uint32_t n_out, n_in, n_pairs;
+  uint16_t *buf;
+} PackJob;
+
+/* Panel p: outputs [16 p, 16 p + 16), pairs of inputs, zero padded. */
+static void
+pack_panel (void *arg, uint32_t p)
+{
+  const PackJob *j = arg;
+  uint16_t *dst = j->buf + (size_t)p * j->n_pairs * 32;
+
+  for (uint32_t q = 0; q < j->n_pairs; q++)
+    for (uint32_t i = 0; i < 16; i++)
+      for (uint32_t h = 0; h < 2; h++)
+        {
+          const uint32_t o = 16 * p + i, k = 2 * q + h;
+          *dst++ = o < j->n_out && k < j->n_in
+                       ? bf16_bits (j->w[(size_t)o * j->ldw + k])
+                       : 0;
+        }
+}
+
+void
+upm_bf16_weights_pack (const float *w, size_t ldw, uint32_t n_out,
+    uint32_t n_in, uint16_t *buf, UpmBf16Weights *out)
+{
+  PackJob j = { w, ldw, n_out, n_in, (n_in + 1) / 2, buf };
+
+  upm_parallel_for (round_up (n_out, 16) / 16, pack_panel, &j);
+  out->w = buf;
+  out->n_out = n_out;
+  out->n_in = n_in;
+  out->n_pairs = j.n_pairs;
+}
+
+/* Per head: keys ld x hd2 values, then (after every head's keys) values
+ * hd16 x ld. */
+static uint32_t
+kv16_keys_stride (uint32_t ld, uint32_t hd)
+{
+  return ld * round_up (hd, 2);
+}
+
+size_t
+upm_kv_bf16_size (uint32_t n_keys, uint32_t n_head, uint32_t hd)
+{
+  const size_t ld = round_up (MAX_U (n_keys, 1u), 16);
+  return (size_t)n_head * ld * (round_up (hd, 2) + round_up (hd, 16));
+}
+
+void
+upm_kv_bf16_init (
+    uint32_t n_keys, uint32_t n_head, uint32_t hd, void *buf, UpmKvBf16 *out)
+{
+  (void)n_head;
+  (void)hd;
+  out->buf = buf;
+  out->n = n_keys;
+  out->ld = round_up (MAX_U (n_keys, 1u), 16);
+}
+
+void
+upm_kv_bf16_head (const UpmKvBf16 *kv, uint32_t n_head, uint32_t hd, uint32_t h,
+    UpmBf16Weights *keys, UpmBf16Weights *values)
+{
+  const size_t ks = kv16_keys_stride (kv->ld, hd);
+
+  keys->w = kv->buf + h * ks;
+  keys->n_out = kv->ld;
+  keys->n_in = hd;
+  keys->n_pairs = (hd + 1) / 2;
+  values->w = kv->buf + n_head * ks + (size_t)h * round_up (hd, 16) * kv->ld;
+  values->n_out = hd;
+  values->n_in = kv->ld;
+  values->n_pairs = kv->ld / 2;
+}

@@ -10,8 +10,10 @@
  * (upm_kernels_<level>) leaves the object.
  */
 #include "kern-math.c"
+#include "kern-bf16.c"
 #include "kern-linear.c"
 #include "kern-attention.c"
+#include "kern-bf16-attention.c"
 
 #define UPM_LEVEL_CAT2(name, level) name##_##level
 #define UPM_LEVEL_CAT(name, level) UPM_LEVEL_CAT2 (name, level)

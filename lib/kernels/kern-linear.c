@@ -213,6 +213,10 @@ typedef struct
   float *y;
   float alpha, beta;
   const UpmEpilogue *epi;
+  /* bfloat16 weights (w and w16 unset): the block of outputs from wc0 and
+   * inputs from wk0 of wb */
+  const UpmBf16Weights *wb;
+  uint32_t wc0, wk0;
   int rows_only; /* our row kernel, whatever the number of rows */
   int small, by_rows;
   uint32_t chunk, n_tasks;
@@ -311,7 +315,13 @@ lin_task (void *arg, uint32_t task)
     return;
   const float *x = j->x + (size_t)r0 * j->n_in;
   float *y = j->y + (size_t)r0 * j->n_out;
-  if (j->small)
+  if (j->wb)
+    {
+      bf16_gemm (x, j->n_in, r1 - r0, j->wb, j->wc0 + c0, c1 - c0, j->wk0,
+          j->n_in, j->beta, y + c0, j->n_out);
+      pending = j->b;
+    }
+  else if (j->small)
     {
       rows_block (x, j->n_in, r1 - r0, j->n_in, j->w, j->w16, j->ldw, c0, c1,
           j->alpha, j->b, j->beta, y, j->n_out);
@@ -334,7 +344,7 @@ linear_run (LinJob *j)
   const uint32_t t = upm_threads_get ();
   const double work = (double)j->n * j->n_in * j->n_out;
 
-  j->small = j->rows_only || j->n <= SMALL_ROWS;
+  j->small = !j->wb && (j->rows_only || j->n <= SMALL_ROWS);
   j->by_rows = 0;
   j->chunk = j->n_out;
   if (j->small)
@@ -417,4 +427,26 @@ kern_matmul_rows (const float *x, uint32_t n, uint32_t n_in, const float *w,
 {
   linear (x, n, n_in, w16 ? NULL : w, w16, n_in, NULL, n_out, y, alpha, 0.0f,
       NULL, 1);
+}
+
+static void
+kern_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
+    float beta, float *y, const UpmEpilogue *epi)
+{
+  LinJob j = { .x = x,
+    .n = n,
+    .n_in = n_k,
+    .b = b,
+    .n_out = n_cols,
+    .y = y,
+    .alpha = 1.0f,
+    .beta = beta,
+    .epi = epi,
+    .wb = w,
+    .wc0 = c0,
+    .wk0 = k0 };
+
+  if (n > 0 && n_cols > 0)
+    linear_run (&j);
 }

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #if defined(__AVX2__) || defined(__F16C__)
 #include <immintrin.h>
 #endif
@@ -34,6 +35,33 @@ UPM_HELPER uint32_t
 head_dim_padded (uint32_t hd)
 {
   return round_up (hd, 8);
+}
+
+/* x rounded to bfloat16 (nearest even; a NaN stays a quiet NaN): its
+ * bits, and its value as a float. */
+UPM_HELPER uint16_t
+bf16_bits (float x)
+{
+  uint32_t u;
+  memcpy (&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return (uint16_t)((u | 0x400000u) >> 16);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+UPM_HELPER float
+bf16_to_f32 (uint16_t h)
+{
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy (&f, &u, sizeof f);
+  return f;
+}
+
+UPM_HELPER float
+bf16_round (float x)
+{
+  return bf16_to_f32 (bf16_bits (x));
 }
 
 #ifdef __AVX2__

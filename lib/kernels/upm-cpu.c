@@ -57,6 +57,14 @@ kernels_of (UpmCpuLevel level)
     case UPM_CPU_AVX2:
       return &upm_kernels_avx2;
 #endif
+#ifdef UPM_HAVE_KERNELS_AVX512
+    case UPM_CPU_AVX512:
+      return &upm_kernels_avx512;
+#endif
+#ifdef UPM_HAVE_KERNELS_AVX512BF16
+    case UPM_CPU_AVX512BF16:
+      return &upm_kernels_avx512bf16;
+#endif
     default:
       return NULL;
     }
@@ -104,7 +112,7 @@ add_flag (char *flags, size_t size, const char *name, bool on)
 static UpmCpuLevel
 detect (char *flags, size_t size)
 {
-  uint32_t a = 0, b = 0, c = 0, d = 0, b7 = 0, a71 = 0;
+  uint32_t a = 0, b = 0, c = 0, d = 0, b7 = 0, c7 = 0, a71 = 0;
 
   if (!__get_cpuid (1, &a, &b, &c, &d))
     return UPM_CPU_GENERIC;
@@ -114,13 +122,14 @@ detect (char *flags, size_t size)
   const bool os_ymm = (xcr0 & 0x6) == 0x6, os_zmm = (xcr0 & 0xe6) == 0xe6;
   if (__get_cpuid_max (0, NULL) >= 7)
     {
-      __cpuid_count (7, 0, a, b7, c, d);
+      __cpuid_count (7, 0, a, b7, c7, d);
       if (a >= 1)
         __cpuid_count (7, 1, a71, b, c, d);
     }
   const bool avx2 = (b7 >> 5) & 1, avx512f = (b7 >> 16) & 1;
   const bool avx512dq = (b7 >> 17) & 1, avx512bw = (b7 >> 30) & 1;
   const bool avx512vl = (b7 >> 31) & 1, bf16 = (a71 >> 5) & 1;
+  const bool vnni = (c7 >> 11) & 1;
 
   add_flag (flags, size, "avx", avx);
   add_flag (flags, size, "avx2", avx2);
@@ -130,6 +139,7 @@ detect (char *flags, size_t size)
   add_flag (flags, size, "avx512dq", avx512dq);
   add_flag (flags, size, "avx512bw", avx512bw);
   add_flag (flags, size, "avx512vl", avx512vl);
+  add_flag (flags, size, "avx512_vnni", vnni);
   add_flag (flags, size, "avx512_bf16", bf16);
   add_flag (
       flags, size, "(the OS does not save YMM registers)", avx && !os_ymm);
@@ -140,7 +150,8 @@ detect (char *flags, size_t size)
     return UPM_CPU_GENERIC;
   if (!(avx512f && avx512dq && avx512bw && avx512vl && os_zmm))
     return UPM_CPU_AVX2;
-  return bf16 ? UPM_CPU_AVX512BF16 : UPM_CPU_AVX512;
+  /* The avx512bf16 level is compiled with -mavx512vnni too. */
+  return bf16 && vnni ? UPM_CPU_AVX512BF16 : UPM_CPU_AVX512;
 }
 #else
 static UpmCpuLevel

@@ -19,8 +19,8 @@ typedef enum
 {
   UPM_CPU_GENERIC,    /* plain C, any x86-64 or aarch64 */
   UPM_CPU_AVX2,       /* AVX2 + FMA + F16C */
-  UPM_CPU_AVX512,     /* + AVX-512 F, DQ, BW, VL (no kernels of its own yet) */
-  UPM_CPU_AVX512BF16, /* + AVX512_BF16 (no kernels of its own yet) */
+  UPM_CPU_AVX512,     /* + AVX-512 F, DQ, BW, VL */
+  UPM_CPU_AVX512BF16, /* + AVX512_BF16 (and AVX512_VNNI) */
   UPM_CPU_N_LEVELS
 } UpmCpuLevel;
 

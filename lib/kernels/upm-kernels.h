@@ -40,6 +40,11 @@
           const float *b, uint32_t n_out, float beta, float *y,                \
           const UpmEpilogue *epi),                                             \
       (x, n, n_in, w, ldw, b, n_out, beta, y, epi))                            \
+  X (linear_bf16,                                                              \
+      (const float *x, uint32_t n, const UpmBf16Weights *w, uint32_t c0,       \
+          uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,          \
+          float beta, float *y, const UpmEpilogue *epi),                       \
+      (x, n, w, c0, n_cols, k0, n_k, b, beta, y, epi))                         \
   X (linear_acc,                                                               \
       (const float *x, uint32_t n, uint32_t n_in, const float *w,              \
           const float *b, uint32_t n_out, float alpha, float *y),              \
@@ -69,6 +74,15 @@
           uint32_t n_head, uint32_t head_dim, uint32_t causal_from,            \
           uint32_t key_offset, float *out, uint32_t ldo),                      \
       (q, ldq, n_q, kv, n_head, head_dim, causal_from, key_offset, out, ldo))  \
+  X (kv_pack_bf16_at,                                                          \
+      (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,              \
+          uint32_t head_dim, uint32_t key0, const UpmKvBf16 *kv),              \
+      (spans, n_spans, n_head, head_dim, key0, kv))                            \
+  X (attention_bf16,                                                           \
+      (const float *q, uint32_t ldq, uint32_t n_q, const UpmKvBf16 *kv,        \
+          uint32_t n_head, uint32_t head_dim, uint32_t causal_from,            \
+          uint32_t key_offset, float *out, uint32_t ldo),                      \
+      (q, ldq, n_q, kv, n_head, head_dim, causal_from, key_offset, out, ldo))  \
   X (attention_groups,                                                         \
       (const float *q, uint32_t ldq, const UpmKvPacked *shared,                \
           const UpmAttnGroup *groups, uint32_t n_groups, uint32_t n_head,      \
@@ -88,6 +102,12 @@ typedef struct
 extern const UpmKernels upm_kernels_generic;
 #ifdef UPM_HAVE_KERNELS_AVX2
 extern const UpmKernels upm_kernels_avx2;
+#endif
+#ifdef UPM_HAVE_KERNELS_AVX512
+extern const UpmKernels upm_kernels_avx512;
+#endif
+#ifdef UPM_HAVE_KERNELS_AVX512BF16
+extern const UpmKernels upm_kernels_avx512bf16;
 #endif
 
 /* The table of the level in use (upm-cpu.c; detects the CPU on the first
