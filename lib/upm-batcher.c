@@ -1,13 +1,17 @@
 /* upm-batcher.c: the per-model batcher. Submitters of one model append
- * their jobs to one pending list; one of them (the leader) takes the
- * pending jobs of one kind and key and runs them together while the
- * others wait on the batcher's condition. Only one batch of a kind and key
- * runs at a time: what arrives meanwhile gathers into the next batch.
+ * their jobs to one pending list; the submitter of the oldest pending job
+ * of a kind and key leads: it takes the pending jobs of that kind and key
+ * and runs them together while their submitters wait, each on its job's
+ * own condition (a broadcast to all would wake every stream at every
+ * step). Only one batch of a kind and key runs at a time: what arrives
+ * meanwhile gathers into the next batch.
  *
- * Every wait is bounded: a submitter whose job is not taken waits until
- * the oldest pending job of its kind reaches its deadline (then runs it
- * itself), a submitter whose job was taken waits for the batch's run to
- * end (the leader always marks its jobs done).
+ * Every wait is bounded: the oldest pending job's submitter waits until
+ * its deadline at most (then leads), the others until they are taken or
+ * become the oldest (the batch that takes the jobs before them wakes
+ * them), a taken job's submitter until the batch's run ends (the leader
+ * always marks its jobs done). Waits also time out every RECHECK_US, which
+ * only bounds each sleep.
  *
  * Uses: the model (its cache slot) and GLib.
  *
@@ -16,14 +20,13 @@
  */
 #include "upm-batcher.h"
 
-/* A job taken by another batch is re-checked at least this often (the
- * run's end broadcasts; this only bounds each wait). */
+/* Each sleep of a submitter is at most this long (every state change
+ * signals the threads concerned; this only bounds each wait). */
 #define RECHECK_US (100 * G_TIME_SPAN_MILLISECOND)
 
 struct _UpmBatcher
 {
   GMutex lock;
-  GCond cond;
   GPtrArray *pending; /* UpmBatchJob *, in submission order */
   GPtrArray *running; /* the first job of each batch being run */
   guint n_members;
@@ -37,7 +40,6 @@ batcher_new (UpmModel *model)
 
   (void)model;
   g_mutex_init (&b->lock);
-  g_cond_init (&b->cond);
   b->pending = g_ptr_array_new ();
   b->running = g_ptr_array_new ();
   return b;
@@ -50,7 +52,6 @@ batcher_free (gpointer data)
 
   g_ptr_array_free (b->pending, TRUE);
   g_ptr_array_free (b->running, TRUE);
-  g_cond_clear (&b->cond);
   g_mutex_clear (&b->lock);
   g_free (b);
 }
@@ -67,12 +68,21 @@ upm_batcher_get (UpmModel *model)
   return b;
 }
 
+/* Membership changes what "every member has submitted" means: wake the
+ * pending submitters to re-check (rare: a stream starting or stopping). */
+static void
+wake_pending_locked (UpmBatcher *b)
+{
+  for (guint i = 0; i < b->pending->len; i++)
+    g_cond_signal (&((UpmBatchJob *)g_ptr_array_index (b->pending, i))->cond);
+}
+
 void
 upm_batcher_join (UpmBatcher *b)
 {
   g_mutex_lock (&b->lock);
   b->n_members++;
-  g_cond_broadcast (&b->cond);
+  wake_pending_locked (b);
   g_mutex_unlock (&b->lock);
 }
 
@@ -82,7 +92,7 @@ upm_batcher_leave (UpmBatcher *b)
   g_mutex_lock (&b->lock);
   if (b->n_members > 0)
     b->n_members--;
-  g_cond_broadcast (&b->cond);
+  wake_pending_locked (b);
   g_mutex_unlock (&b->lock);
 }
 
@@ -120,6 +130,18 @@ oldest_pending_locked (UpmBatcher *b, const UpmBatchJob *job, guint *count)
   return oldest;
 }
 
+/* Wake the submitter of the oldest pending job like @job (the next
+ * leader), if any. */
+static void
+wake_next_leader_locked (UpmBatcher *b, const UpmBatchJob *job)
+{
+  guint count;
+  UpmBatchJob *oldest = oldest_pending_locked (b, job, &count);
+
+  if (oldest)
+    g_cond_signal (&oldest->cond);
+}
+
 /* Take (up to UPM_BATCH_MAX_JOBS of) the pending jobs like @job, oldest
  * first, and run them with the lock released. */
 static void
@@ -147,42 +169,62 @@ lead_batch_locked (UpmBatcher *b, UpmBatchJob *job)
   jobs[0]->run (jobs, n);
   g_mutex_lock (&b->lock);
   g_ptr_array_remove_fast (b->running, jobs[0]);
-  for (guint i = 0; i < n; i++)
-    jobs[i]->done = TRUE;
   b->n_batches++;
   b->n_jobs += n;
-  g_cond_broadcast (&b->cond);
+  for (guint i = 0; i < n; i++)
+    {
+      jobs[i]->done = TRUE;
+      g_cond_signal (&jobs[i]->cond);
+    }
+  wake_next_leader_locked (b, job);
+}
+
+/* With the lock held: lead a batch, or sleep until something concerning
+ * @job may have changed (bounded). */
+static void
+submit_step_locked (UpmBatcher *b, UpmBatchJob *job)
+{
+  const gint64 now = g_get_monotonic_time ();
+  guint count;
+  UpmBatchJob *oldest;
+
+  if (job->taken || batch_running_locked (b, job))
+    {
+      g_cond_wait_until (&job->cond, &b->lock, now + RECHECK_US);
+      return;
+    }
+  oldest = oldest_pending_locked (b, job, &count);
+  if (oldest != job)
+    {
+      /* The oldest's submitter leads; this one is taken by its batch or
+       * becomes the oldest (then it is woken). */
+      g_cond_wait_until (&job->cond, &b->lock, now + RECHECK_US);
+      return;
+    }
+  if (count >= MAX (b->n_members, 1) || count >= UPM_BATCH_MAX_JOBS
+      || now >= job->deadline)
+    lead_batch_locked (b, job);
+  else
+    g_cond_wait_until (
+        &job->cond, &b->lock, MIN (job->deadline, now + RECHECK_US));
 }
 
 void
 upm_batcher_submit (UpmBatcher *b, UpmBatchJob *job, gint64 wait_us)
 {
+  g_cond_init (&job->cond);
   g_mutex_lock (&b->lock);
   job->ok = FALSE;
   job->error = NULL;
   job->taken = job->done = FALSE;
   job->deadline = g_get_monotonic_time () + MAX (wait_us, 0);
   g_ptr_array_add (b->pending, job);
-  g_cond_broadcast (&b->cond);
+  /* The leader-to-be re-checks the count of pending jobs. */
+  wake_next_leader_locked (b, job);
   while (!job->done)
-    {
-      guint count;
-      UpmBatchJob *oldest;
-
-      if (job->taken || batch_running_locked (b, job))
-        {
-          g_cond_wait_until (
-              &b->cond, &b->lock, g_get_monotonic_time () + RECHECK_US);
-          continue;
-        }
-      oldest = oldest_pending_locked (b, job, &count);
-      if (count >= MAX (b->n_members, 1) || count >= UPM_BATCH_MAX_JOBS
-          || g_get_monotonic_time () >= oldest->deadline)
-        lead_batch_locked (b, job);
-      else
-        g_cond_wait_until (&b->cond, &b->lock, oldest->deadline);
-    }
+    submit_step_locked (b, job);
   g_mutex_unlock (&b->lock);
+  g_cond_clear (&job->cond);
 }
 
 void

@@ -37,9 +37,11 @@ struct _UpmBatchJob
   /* Set by the run function. */
   gboolean ok;
   GError *error;
-  /* The batcher's. */
+  /* The batcher's: the submitter waits on its job's own condition, so
+   * that a batch wakes the threads of its jobs and the next leader only. */
   gint64 deadline;
   gboolean taken, done;
+  GCond cond;
 };
 
 /* The model's batcher (built on first use, freed with the model). */

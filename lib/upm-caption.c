@@ -362,6 +362,52 @@ step_rows (const StepJob *s)
   return s->bs->n_beams * (s->t > 0 ? 2 : 1);
 }
 
+/* The log-probabilities of every stream's query rows (x: the batch's
+ * rows): one product with the vocabulary features for all (read once), as
+ * vocab_log_probs computes each row. */
+static gboolean
+step_batch_log_probs (
+    UpmBatchJob **jobs, guint n, const float *x, GError **error)
+{
+  const StepJob *s0 = jobs[0]->data;
+  const BeamSearch *bs0 = s0->bs;
+  const uint32_t d = s0->ctx->model->hp.n_embd, v = bs0->vocab;
+  uint32_t n_q = 0;
+  float *hq, *lp;
+
+  for (guint i = 0; i < n; i++)
+    n_q += ((StepJob *)jobs[i]->data)->bs->n_beams;
+  hq = g_try_new (float, (size_t)n_q *d);
+  lp = hq ? g_try_new (float, (size_t)n_q *v) : NULL;
+  if (!lp)
+    {
+      g_free (hq);
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+          "out of memory for the log-probabilities of %u beams", n_q);
+      return FALSE;
+    }
+  for (guint i = 0, q = 0; i < n; i++)
+    {
+      const StepJob *s = jobs[i]->data;
+      const uint32_t per = s->t > 0 ? 2 : 1;
+      for (uint32_t b = 0; b < s->bs->n_beams; b++, q++)
+        memcpy (hq + (size_t)q * d,
+            x + ((size_t)s->row + (size_t)b * per + per - 1) * d,
+            d * sizeof (float));
+    }
+  vocab_log_probs (s0->ctx, bs0, hq, d, n_q, lp);
+  for (guint i = 0, q = 0; i < n; i++)
+    {
+      const StepJob *s = jobs[i]->data;
+      memcpy (s->lp, lp + (size_t)q * v,
+          (size_t)s->bs->n_beams * v * sizeof (float));
+      q += s->bs->n_beams;
+    }
+  g_free (hq);
+  g_free (lp);
+  return TRUE;
+}
+
 /* UpmBatchRun of decode steps (all CAPTION_TEXT rows: one segment): per
  * layer, one GEMM per linear over the rows of every stream's beams,
  * attention per stream as fast_step; runs with the caption scratch of the
@@ -406,13 +452,9 @@ step_batch (UpmBatchJob **jobs, guint n)
         }
       ok = ok && upm_layer_finish (ctx, l, x, att, rows, &seg, 1, &error);
     }
+  ok = ok && step_batch_log_probs (jobs, n, x, &error);
   for (guint i = 0; i < n; i++)
     {
-      StepJob *s = jobs[i]->data;
-      const uint32_t per = s->t > 0 ? 2 : 1;
-      if (ok)
-        vocab_log_probs (s->ctx, s->bs, x + ((size_t)s->row + per - 1) * d,
-            (size_t)per * d, s->bs->n_beams, s->lp);
       jobs[i]->ok = ok;
       jobs[i]->error = ok ? NULL : g_error_copy (error);
     }
