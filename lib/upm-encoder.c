@@ -439,6 +439,13 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
   return ok;
 }
 
+static gboolean visual_batchable (const UpmContext *ctx, uint32_t n);
+static gboolean forward_submit (UpmContext *ctx, float *x, uint32_t n,
+    UpmAttr attr, UpmRouting *routing, GError **error);
+static gboolean encode_visual_submit (UpmContext *ctx, const float *patches,
+    uint32_t n_frames, UpmAttr attr, float *feature, UpmRouting *routing,
+    GError **error);
+
 gboolean
 upm_transformer_forward (UpmContext *ctx, float *x, uint32_t n,
     const UpmSegment *segs, uint32_t n_segs, UpmForwardFlags flags,
@@ -446,6 +453,10 @@ upm_transformer_forward (UpmContext *ctx, float *x, uint32_t n,
 {
   if (!check_segments (n, segs, n_segs, error))
     return FALSE;
+  /* One segment, its SPE row: what upmtransformer runs per clip. */
+  if (n_segs == 1 && (flags & UPM_FORWARD_SPE_ONLY)
+      && visual_batchable (ctx, n))
+    return forward_submit (ctx, x, n, segs[0].attr, routing, error);
   upm_ctx_record (ctx, routing, 0, TRUE);
   gboolean ok = transformer_run (ctx, x, n, segs, n_segs, UINT32_MAX,
       (flags & UPM_FORWARD_SPE_ONLY) != 0, error);
@@ -477,11 +488,6 @@ upm_feature_from_hidden (UpmContext *ctx, const float *h, float *feature)
   upm_linear (t, 1, d, m->proj_w, m->proj_b, d, feature);
   upm_l2_normalize (feature, d);
 }
-
-static gboolean visual_batchable (const UpmContext *ctx, uint32_t n);
-static gboolean encode_visual_submit (UpmContext *ctx, const float *patches,
-    uint32_t n_frames, UpmAttr attr, float *feature, UpmRouting *routing,
-    GError **error);
 
 gboolean
 upm_encode_visual (UpmContext *ctx, const float *patches, uint32_t n_frames,
@@ -686,10 +692,11 @@ upm_encode_texts (UpmContext *ctx, const int32_t *const *ids,
 typedef struct
 {
   UpmContext *ctx;
-  const float *patches;
+  const float *patches; /* a clip's patches, embedded by the batch */
+  float *x_io; /* or its embedded rows, updated as the unbatched forward */
   uint32_t n_frames, n, row; /* tokens, first row in the batch */
   UpmAttr attr;
-  float *feature;
+  float *feature; /* NULL with x_io */
   UpmRouting *routing;
 } VisualJob;
 
@@ -753,29 +760,41 @@ cmp_clip_attr (gconstpointer a, gconstpointer b, gpointer unused)
 }
 
 /* One segment per run of clips with the same attribute row (the clips
- * sorted by it): rows of the same merged experts share one GEMM. With
- * @rows_each, every clip counts that many rows instead of its tokens. */
+ * sorted by it): rows of the same merged experts share one GEMM. */
 static uint32_t
-batch_segments (
-    VisualJob **clips, guint n_clips, uint32_t rows_each, UpmSegment *segs)
+batch_segments (VisualJob **clips, guint n_clips, UpmSegment *segs)
 {
   uint32_t n_segs = 0;
 
   for (guint i = 0; i < n_clips; i++)
-    {
-      const uint32_t rows = rows_each ? rows_each : clips[i]->n;
-      if (n_segs > 0 && segs[n_segs - 1].attr == clips[i]->attr)
-        segs[n_segs - 1].n_tokens += rows;
-      else
-        segs[n_segs++] = (UpmSegment){ clips[i]->attr, rows };
-    }
+    if (n_segs > 0 && segs[n_segs - 1].attr == clips[i]->attr)
+      segs[n_segs - 1].n_tokens += clips[i]->n;
+    else
+      segs[n_segs++] = (UpmSegment){ clips[i]->attr, clips[i]->n };
   return n_segs;
+}
+
+/* The last layer's queries: each clip's SPE row alone (as the unbatched
+ * layer computes its one query row). */
+static void
+spe_queries (UpmContext *ctx, uint32_t layer, VisualJob **clips, guint n_clips,
+    const float *h, float *q)
+{
+  const uint32_t d = ctx->model->hp.n_embd;
+
+  for (guint i = 0; i < n_clips; i++)
+    {
+      const size_t off = (size_t)clips[i]->row * d;
+      UpmSegment seg = { clips[i]->attr, 1 };
+      upm_moe_linear_fast (
+          ctx, layer, UPM_LIN_QKV, 0, d, h + off, 1, &seg, 1, q + off, NULL);
+    }
 }
 
 /* The encoder over the clips' rows [R, D]: per layer, LN1 and the
  * queries, keys and values of all rows (as the chunked layer's calls),
  * attention per clip, then the output projection and the FFN of all rows;
- * the last layer for the clips' SPE rows only (gathered into x1). */
+ * the last layer for the clips' SPE rows only (into x1, row i clip i's). */
 static gboolean
 batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
     float *x, float *x1, GError **error)
@@ -784,9 +803,7 @@ batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
   const UpmHParams *hp = &m->hp;
   const uint32_t d = hp->n_embd, hd = d / hp->n_head;
   UpmSegment *segs = g_newa (UpmSegment, n_clips);
-  UpmSegment *segs1 = g_newa (UpmSegment, n_clips);
-  const uint32_t n_segs = batch_segments (clips, n_clips, 0, segs);
-  const uint32_t n_segs1 = batch_segments (clips, n_clips, 1, segs1);
+  const uint32_t n_segs = batch_segments (clips, n_clips, segs);
   size_t kv_floats = 0;
   float *qkv, *att, *kvbuf, *h, *a1;
   gboolean ok = TRUE;
@@ -816,22 +833,28 @@ batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
       h = upm_ctx_buf (ctx, UPM_BUF_LAYER_H, (size_t)rows * d, error);
       upm_layer_norm (
           x, rows, d, ly->attn_norm_w, ly->attn_norm_b, hp->norm_eps, h);
-      for (uint32_t part = 0; part < 3; part++)
+      for (uint32_t part = last ? 1 : 0; part < 3; part++)
         upm_moe_linear_fast (ctx, l, UPM_LIN_QKV, part * d, d, h, rows, segs,
             n_segs, qkv + (size_t)part * rows * d, NULL);
+      if (last)
+        spe_queries (ctx, l, clips, n_clips, h, qkv);
       upm_parallel_for (n_clips, batch_att_task, &aj);
       if (!last)
         {
           ok = upm_layer_finish (ctx, l, x, att, rows, segs, n_segs, error);
           continue;
         }
-      for (guint i = 0; i < n_clips; i++)
+      /* The SPE rows one by one, as the unbatched layer runs its one row
+       * (the kernels of one row and of several round differently). */
+      for (guint i = 0; ok && i < n_clips; i++)
         {
           const size_t off = (size_t)clips[i]->row * d;
+          UpmSegment seg = { clips[i]->attr, 1 };
           memcpy (x1 + (size_t)i * d, x + off, d * sizeof (float));
           memcpy (a1 + (size_t)i * d, att + off, d * sizeof (float));
+          ok = upm_layer_finish (ctx, l, x1 + (size_t)i * d, a1 + (size_t)i * d,
+              1, &seg, 1, error);
         }
-      ok = upm_layer_finish (ctx, l, x1, a1, n_clips, segs1, n_segs1, error);
     }
   g_free (a1);
   return ok;
@@ -870,15 +893,27 @@ encode_visual_batch (UpmBatchJob **jobs, guint n)
     }
   x = upm_ctx_buf (ctx, UPM_BUF_ENC_X, (size_t)rows * d, &error);
   for (guint i = 0; x && i < n; i++)
-    if (!upm_embed_patches (ctx, clips[i]->patches, clips[i]->n_frames,
-            x + (size_t)clips[i]->row * d, &error))
+    if (clips[i]->x_io)
+      memcpy (x + (size_t)clips[i]->row * d, clips[i]->x_io,
+          (size_t)clips[i]->n * d * sizeof (float));
+    else if (!upm_embed_patches (ctx, clips[i]->patches, clips[i]->n_frames,
+                 x + (size_t)clips[i]->row * d, &error))
       x = NULL;
   if (x && batch_layers (ctx, clips, n, rows, x, x1, &error))
     for (guint i = 0; i < n; i++)
       {
         UpmSegment seg = { clips[i]->attr, clips[i]->n };
-        upm_feature_from_hidden (
-            clips[i]->ctx, x1 + (size_t)i * d, clips[i]->feature);
+        if (clips[i]->x_io)
+          {
+            /* As the unbatched forward leaves x: the inputs of the last
+             * layer, its output in row 0. */
+            memcpy (clips[i]->x_io, x + (size_t)clips[i]->row * d,
+                (size_t)clips[i]->n * d * sizeof (float));
+            memcpy (clips[i]->x_io, x1 + (size_t)i * d, d * sizeof (float));
+          }
+        else
+          upm_feature_from_hidden (
+              clips[i]->ctx, x1 + (size_t)i * d, clips[i]->feature);
         upm_routing_add_segments (ctx->model, clips[i]->routing, &seg, 1, 0);
       }
   if (error)
@@ -891,19 +926,35 @@ encode_visual_batch (UpmBatchJob **jobs, guint n)
 }
 
 static gboolean
-encode_visual_submit (UpmContext *ctx, const float *patches, uint32_t n_frames,
-    UpmAttr attr, float *feature, UpmRouting *routing, GError **error)
+encode_submit (UpmContext *ctx, VisualJob *clip, GError **error)
 {
-  VisualJob clip = { ctx, patches, n_frames,
-    1 + n_frames * UPM_HP_TOKENS_PER_FRAME (&ctx->model->hp), 0, attr, feature,
-    routing };
   /* Clips batch with clips of the same precision (the layers' kernels). */
   UpmBatchJob job = { .run = encode_visual_batch,
     .key = GUINT_TO_POINTER (1u + ctx->precision),
-    .data = &clip };
+    .data = clip };
 
   upm_batcher_submit (ctx->batcher, &job, ctx->batch_wait_us);
   if (!job.ok)
     g_propagate_error (error, job.error);
   return job.ok;
+}
+
+static gboolean
+encode_visual_submit (UpmContext *ctx, const float *patches, uint32_t n_frames,
+    UpmAttr attr, float *feature, UpmRouting *routing, GError **error)
+{
+  VisualJob clip = { ctx, patches, NULL, n_frames,
+    1 + n_frames * UPM_HP_TOKENS_PER_FRAME (&ctx->model->hp), 0, attr, feature,
+    routing };
+
+  return encode_submit (ctx, &clip, error);
+}
+
+static gboolean
+forward_submit (UpmContext *ctx, float *x, uint32_t n, UpmAttr attr,
+    UpmRouting *routing, GError **error)
+{
+  VisualJob clip = { ctx, NULL, x, 0, n, 0, attr, NULL, routing };
+
+  return encode_submit (ctx, &clip, error);
 }

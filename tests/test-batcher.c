@@ -46,6 +46,8 @@ typedef struct
   float *feature;
   UpmRouting routing;
   UpmCaption caption;
+  float *hidden; /* upm_transformer_forward's SPE row (upmtransformer) */
+  UpmRouting fwd_routing;
 } ClipResult;
 
 typedef struct
@@ -66,6 +68,24 @@ stream_attr (guint stream)
   return stream % 2 ? UPM_ATTR_RETRIEVAL_INPUT : UPM_ATTR_CLS_INPUT;
 }
 
+/* As upmtransformer: embedded rows through upm_transformer_forward. */
+static void
+forward_spe (UpmContext *ctx, const float *p, uint32_t n_frames, UpmAttr attr,
+    ClipResult *r, GError **error)
+{
+  const UpmHParams *hp = upm_model_hparams (upm_context_model (ctx));
+  const uint32_t n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  float *x = g_new (float, (size_t)n * hp->n_embd);
+  UpmSegment seg = { attr, n };
+
+  upm_routing_init (&r->fwd_routing);
+  if (upm_embed_patches (ctx, p, n_frames, x, error)
+      && upm_transformer_forward (
+          ctx, x, n, &seg, 1, UPM_FORWARD_SPE_ONLY, &r->fwd_routing, error))
+    r->hidden = g_memdup2 (x, hp->n_embd * sizeof (float));
+  g_free (x);
+}
+
 static gpointer
 stream_run (gpointer data)
 {
@@ -84,6 +104,9 @@ stream_run (gpointer data)
       if (upm_encode_visual (ctx, p, s->n_frames, stream_attr (s->stream),
               r->feature, &r->routing, &s->error))
         upm_caption (ctx, p, s->n_frames, NULL, &r->caption, NULL, &s->error);
+      if (!s->error)
+        forward_spe (
+            ctx, p, s->n_frames, stream_attr (s->stream), r, &s->error);
       g_free (p);
     }
   upm_context_free (ctx);
@@ -118,6 +141,8 @@ streams_clear (Stream *streams)
         g_free (streams[i].res[c].feature);
         upm_routing_clear (&streams[i].res[c].routing);
         upm_caption_clear (&streams[i].res[c].caption);
+        g_free (streams[i].res[c].hidden);
+        upm_routing_clear (&streams[i].res[c].fwd_routing);
       }
 }
 
@@ -167,7 +192,7 @@ test_batched_equals_unbatched (void)
   Stream plain[N_STREAMS], batched[N_STREAMS];
   guint64 batches = 0, jobs = 0;
   GError *error = NULL;
-  double max_diff = 0, max_score_diff = 0;
+  double max_diff = 0, max_score_diff = 0, max_hidden_rel = 0;
 
   g_assert_cmpuint (n_labels, >, 1);
   g_assert_true (upm_model_text_features (
@@ -190,7 +215,9 @@ test_batched_equals_unbatched (void)
       {
         const ClipResult *a = &plain[i].res[c], *b = &batched[i].res[c];
         for (guint j = 0; j < d; j++)
-          max_diff = MAX (max_diff, fabs (a->feature[j] - b->feature[j]));
+          max_diff = MAX (max_diff, MAX (fabs (a->feature[j] - b->feature[j]),
+                                        fabs (a->hidden[j] - b->hidden[j])));
+        assert_same_routing (&a->fwd_routing, &b->fwd_routing);
         g_assert_cmpuint (argmax_label (a->feature, lf, n_labels, d), ==,
             argmax_label (b->feature, lf, n_labels, d));
         assert_same_routing (&a->routing, &b->routing);
@@ -204,8 +231,9 @@ test_batched_equals_unbatched (void)
             = MAX (max_score_diff, fabs (a->caption.score - b->caption.score));
       }
   g_test_message ("max |feature difference| %.3g, |caption score "
-                  "difference| %.3g",
-      max_diff, max_score_diff);
+                  "difference| %.3g, relative hidden difference %.3g",
+      max_diff, max_score_diff, max_hidden_rel);
+  g_assert_cmpfloat (max_hidden_rel, <=, 1e-6);
   g_assert_cmpfloat (max_diff, <=, 1e-6);
   g_assert_cmpfloat (max_score_diff, <=, 1e-5);
   streams_clear (plain);
