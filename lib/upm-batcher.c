@@ -29,9 +29,16 @@ struct _UpmBatcher
   GMutex lock;
   GPtrArray *pending; /* UpmBatchJob *, in submission order */
   GPtrArray *running; /* the first job of each batch being run */
-  guint n_members;
+  GArray *kinds;      /* Kind: members per kind and key */
   guint64 n_batches, n_jobs;
 };
+
+typedef struct
+{
+  UpmBatchRun run;
+  gpointer key;
+  guint members;
+} Kind;
 
 static gpointer
 batcher_new (UpmModel *model)
@@ -42,6 +49,7 @@ batcher_new (UpmModel *model)
   g_mutex_init (&b->lock);
   b->pending = g_ptr_array_new ();
   b->running = g_ptr_array_new ();
+  b->kinds = g_array_new (FALSE, FALSE, sizeof (Kind));
   return b;
 }
 
@@ -52,6 +60,7 @@ batcher_free (gpointer data)
 
   g_ptr_array_free (b->pending, TRUE);
   g_ptr_array_free (b->running, TRUE);
+  g_array_free (b->kinds, TRUE);
   g_mutex_clear (&b->lock);
   g_free (b);
 }
@@ -68,31 +77,50 @@ upm_batcher_get (UpmModel *model)
   return b;
 }
 
-/* Membership changes what "every member has submitted" means: wake the
- * pending submitters to re-check (rare: a stream starting or stopping). */
-static void
-wake_pending_locked (UpmBatcher *b)
+static Kind *
+kind_locked (UpmBatcher *b, UpmBatchRun run, gpointer key)
 {
+  for (guint i = 0; i < b->kinds->len; i++)
+    {
+      Kind *k = &g_array_index (b->kinds, Kind, i);
+      if (k->run == run && k->key == key)
+        return k;
+    }
+  g_array_append_val (b->kinds, ((Kind){ run, key, 0 }));
+  return &g_array_index (b->kinds, Kind, b->kinds->len - 1);
+}
+
+/* @member joins @job's kind unless it is one already (or has joined as
+ * many kinds as it records: then it is not counted, and batches of that
+ * kind run on their deadline, not on a full count). */
+static void
+join_locked (UpmBatcher *b, UpmBatchMember *member, const UpmBatchJob *job)
+{
+  for (guint i = 0; i < member->n; i++)
+    if (member->run[i] == job->run && member->key[i] == job->key)
+      return;
+  if (member->n >= UPM_BATCH_MAX_KINDS)
+    return;
+  member->run[member->n] = job->run;
+  member->key[member->n++] = job->key;
+  kind_locked (b, job->run, job->key)->members++;
+}
+
+void
+upm_batcher_leave (UpmBatcher *b, UpmBatchMember *member)
+{
+  g_mutex_lock (&b->lock);
+  for (guint i = 0; i < member->n; i++)
+    {
+      Kind *k = kind_locked (b, member->run[i], member->key[i]);
+      if (k->members > 0)
+        k->members--;
+    }
+  member->n = 0;
+  /* Fewer members: the pending submitters re-check (rare: a stream
+   * stopping). */
   for (guint i = 0; i < b->pending->len; i++)
     g_cond_signal (&((UpmBatchJob *)g_ptr_array_index (b->pending, i))->cond);
-}
-
-void
-upm_batcher_join (UpmBatcher *b)
-{
-  g_mutex_lock (&b->lock);
-  b->n_members++;
-  wake_pending_locked (b);
-  g_mutex_unlock (&b->lock);
-}
-
-void
-upm_batcher_leave (UpmBatcher *b)
-{
-  g_mutex_lock (&b->lock);
-  if (b->n_members > 0)
-    b->n_members--;
-  wake_pending_locked (b);
   g_mutex_unlock (&b->lock);
 }
 
@@ -201,8 +229,8 @@ submit_step_locked (UpmBatcher *b, UpmBatchJob *job)
       g_cond_wait_until (&job->cond, &b->lock, now + RECHECK_US);
       return;
     }
-  if (count >= MAX (b->n_members, 1) || count >= UPM_BATCH_MAX_JOBS
-      || now >= job->deadline)
+  if (count >= MAX (kind_locked (b, job->run, job->key)->members, 1)
+      || count >= UPM_BATCH_MAX_JOBS || now >= job->deadline)
     lead_batch_locked (b, job);
   else
     g_cond_wait_until (
@@ -210,10 +238,12 @@ submit_step_locked (UpmBatcher *b, UpmBatchJob *job)
 }
 
 void
-upm_batcher_submit (UpmBatcher *b, UpmBatchJob *job, gint64 wait_us)
+upm_batcher_submit (
+    UpmBatcher *b, UpmBatchMember *member, UpmBatchJob *job, gint64 wait_us)
 {
   g_cond_init (&job->cond);
   g_mutex_lock (&b->lock);
+  join_locked (b, member, job);
   job->ok = FALSE;
   job->error = NULL;
   job->taken = job->done = FALSE;

@@ -44,21 +44,34 @@ struct _UpmBatchJob
   GCond cond;
 };
 
+/* What a submitter (a context) is a member of: the kinds and keys it has
+ * submitted jobs of. The batcher runs a batch at once when every member of
+ * its kind and key has submitted. Zero-initialised. */
+#define UPM_BATCH_MAX_KINDS 4u
+
+typedef struct
+{
+  UpmBatchRun run[UPM_BATCH_MAX_KINDS];
+  gpointer key[UPM_BATCH_MAX_KINDS];
+  guint n;
+} UpmBatchMember;
+
 /* The model's batcher (built on first use, freed with the model). */
 UpmBatcher *upm_batcher_get (UpmModel *model);
 
-/* A context that may submit joins (the batcher runs a batch at once when
- * every member has submitted); leaving wakes the waiting submitters, so
- * that a stream stopping never keeps the others waiting. */
-void upm_batcher_join (UpmBatcher *batcher);
-void upm_batcher_leave (UpmBatcher *batcher);
+/* Leave every kind @member joined (a context stopping batching or freed):
+ * wakes the waiting submitters, so that a stream stopping never keeps the
+ * others waiting. */
+void upm_batcher_leave (UpmBatcher *batcher, UpmBatchMember *member);
 
 /* Submit @job and return once it has run (job->ok, job->error set): in
  * this thread as the leader of a batch, when the oldest pending job of
- * its kind has waited @wait_us or every member has submitted (a lone
- * member runs at once), or in another submitter's thread. Waits are
+ * its kind has waited @wait_us or every member of its kind has submitted
+ * (a lone member runs at once), or in another submitter's thread. The
+ * submitter joins the job's kind on its first job of that kind. Waits are
  * bounded: by @wait_us, then by the run of the batch that took the job. */
-void upm_batcher_submit (UpmBatcher *batcher, UpmBatchJob *job, gint64 wait_us);
+void upm_batcher_submit (UpmBatcher *batcher, UpmBatchMember *member,
+    UpmBatchJob *job, gint64 wait_us);
 
 /* Counters (tests and benchmarks): batches run and jobs they took. */
 void upm_batcher_stats (UpmBatcher *batcher, guint64 *batches, guint64 *jobs);

@@ -476,7 +476,8 @@ caption_step (
   if (!ctx->batcher || ctx->batch_wait_us <= 0 || !upm_ctx_chunked (ctx)
       || ctx->model->routing == UPM_ROUTING_CONTEXT)
     return fast_step (ctx, bs, t, lp, error);
-  upm_batcher_submit (ctx->batcher, &job, ctx->batch_wait_us);
+  upm_batcher_submit (
+      ctx->batcher, &ctx->batch_member, &job, ctx->batch_wait_us);
   if (!job.ok)
     g_propagate_error (error, job.error);
   return job.ok;

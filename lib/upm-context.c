@@ -56,13 +56,10 @@ upm_context_set_batch_wait (UpmContext *ctx, gint64 wait_us)
 {
   wait_us = MAX (wait_us, 0);
   if (wait_us > 0 && !ctx->batcher)
-    {
-      ctx->batcher = upm_batcher_get (ctx->model);
-      upm_batcher_join (ctx->batcher);
-    }
+    ctx->batcher = upm_batcher_get (ctx->model);
   else if (wait_us == 0 && ctx->batcher)
     {
-      upm_batcher_leave (ctx->batcher);
+      upm_batcher_leave (ctx->batcher, &ctx->batch_member);
       ctx->batcher = NULL;
     }
   ctx->batch_wait_us = wait_us;

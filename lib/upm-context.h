@@ -53,8 +53,9 @@ struct _UpmContext
   uint32_t rec_from;
   gboolean rec_runs;
   /* Batching (upm_context_set_batch_wait): the model's batcher while
-   * batch_wait_us > 0 (the context is one of its members), else NULL. */
+   * batch_wait_us > 0, else NULL; the kinds of jobs it submitted. */
   UpmBatcher *batcher;
+  UpmBatchMember batch_member;
   gint64 batch_wait_us;
 };
 

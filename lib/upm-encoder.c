@@ -933,7 +933,8 @@ encode_submit (UpmContext *ctx, VisualJob *clip, GError **error)
     .key = GUINT_TO_POINTER (1u + ctx->precision),
     .data = clip };
 
-  upm_batcher_submit (ctx->batcher, &job, ctx->batch_wait_us);
+  upm_batcher_submit (
+      ctx->batcher, &ctx->batch_member, &job, ctx->batch_wait_us);
   if (!job.ok)
     g_propagate_error (error, job.error);
   return job.ok;

@@ -242,7 +242,10 @@ test_batched_equals_unbatched (void)
   upm_model_unref (m);
 }
 
-/* A lone batching stream runs at once: a wait of 10 s would show. */
+/* A lone batching stream runs at once: a wait of 10 s would show. Its
+ * clips and caption steps are kinds of their own: the one context's
+ * caption steps never wait for clips (as upmtransformer and upmhead of one
+ * pipeline, two contexts, never wait for each other). */
 static void
 test_lone_stream_never_waits (void)
 {
@@ -261,6 +264,18 @@ test_lone_stream_never_waits (void)
   g_assert_true (upm_encode_visual (
       ctx, p, hp->n_temporal, UPM_ATTR_CLS_INPUT, f, NULL, &error));
   g_assert_no_error (error);
+  {
+    UpmContext *head = upm_context_new (m);
+    UpmCaption cap;
+    upm_context_set_batch_wait (head, 10 * G_TIME_SPAN_SECOND);
+    g_assert_true (
+        upm_caption (head, p, hp->n_temporal, NULL, &cap, NULL, &error));
+    g_assert_no_error (error);
+    upm_caption_clear (&cap);
+    g_assert_true (upm_encode_visual (
+        ctx, p, hp->n_temporal, UPM_ATTR_CLS_INPUT, f, NULL, &error));
+    upm_context_free (head);
+  }
   g_assert_cmpint (g_get_monotonic_time () - t0, <, G_TIME_SPAN_SECOND);
   upm_context_free (ctx);
   g_free (p);
@@ -290,8 +305,8 @@ waiting_encode (gpointer data)
   return NULL;
 }
 
-/* Two members, one submits with a 20 s wait while the other never does:
- * when the other leaves (an element stopping: context freed, or its
+/* Two members, one submits with a 20 s wait while the other submits no
+ * more: when the other leaves (an element stopping: context freed, or its
  * batch wait set to 0), the waiting stream runs at once. */
 static void
 test_leaving_member_wakes_waiter (gconstpointer free_it)
@@ -306,6 +321,10 @@ test_leaving_member_wakes_waiter (gconstpointer free_it)
 
   upm_context_set_batch_wait (idle, 20 * G_TIME_SPAN_SECOND);
   upm_context_set_batch_wait (w.ctx, 20 * G_TIME_SPAN_SECOND);
+  /* The idle stream's first clip makes it a member of the clips' batches
+   * (alone then: it runs at once). */
+  g_assert_true (upm_encode_visual (
+      idle, p, hp->n_temporal, UPM_ATTR_CLS_INPUT, w.feature, NULL, NULL));
   t = g_thread_new ("waiter", waiting_encode, &w);
   g_usleep (100 * G_TIME_SPAN_MILLISECOND);
   if (GPOINTER_TO_INT (free_it))
@@ -324,7 +343,7 @@ test_leaving_member_wakes_waiter (gconstpointer free_it)
   upm_model_unref (m);
 }
 
-/* With a member that never submits, a stream waits the batch wait, not
+/* With a member that submits no more, a stream waits the batch wait, not
  * more (bounded), then runs alone. */
 static void
 test_wait_is_bounded (void)
@@ -338,6 +357,9 @@ test_wait_is_bounded (void)
 
   upm_context_set_batch_wait (idle, 1);
   upm_context_set_batch_wait (ctx, 300 * G_TIME_SPAN_MILLISECOND);
+  /* A member (its first clip) that submits nothing more. */
+  g_assert_true (
+      upm_encode_visual (idle, p, 1, UPM_ATTR_CLS_INPUT, f, NULL, NULL));
   t0 = g_get_monotonic_time ();
   g_assert_true (
       upm_encode_visual (ctx, p, 1, UPM_ATTR_CLS_INPUT, f, NULL, NULL));
