@@ -272,9 +272,60 @@ GST_START_TEST (test_pipelines_come_and_go)
 
 GST_END_TEST;
 
+/* Batching's waits are bounded by the streams that take part: two caption
+ * streams with a batch wait of 1 s (each waits for the other's clips and
+ * steps); one is stopped mid-stream, and the other, alone from then on,
+ * runs at once (a stopped stream that still counted would hold each of its
+ * steps for 1 s: tens of seconds) with the results it has alone. */
+static void
+set_batch_wait (Stream *s, guint wait_us)
+{
+  GstElement *upm = gst_bin_get_by_name (GST_BIN (s->pipeline), "upm");
+
+  gst_child_proxy_set (GST_CHILD_PROXY (upm), "transformer::batch-wait",
+      wait_us, "head::batch-wait", wait_us, NULL);
+  gst_object_unref (upm);
+}
+
+GST_START_TEST (test_stopped_stream_never_holds_batches)
+{
+  Stream ref, steady, stopped;
+  gint64 t0;
+
+  stream_init (&ref, 2);
+  run_streams (&ref, 0, 1);
+  fail_unless (ref.error == NULL);
+
+  stream_init (&steady, 2);
+  stream_init (&stopped, 3);
+  set_batch_wait (&steady, 1000000);
+  set_batch_wait (&stopped, 1000000);
+  fail_unless (gst_element_set_state (steady.pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_set_state (stopped.pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  /* Stopped after its first result: a member of the batches of clips and
+   * of caption steps by then. */
+  while (stopped.n_results == 0 && stream_poll (&stopped, 10 * GST_MSECOND))
+    stream_poll (&steady, 0);
+  fail_unless (stopped.n_results >= 1);
+  stream_clear (&stopped);
+  t0 = g_get_monotonic_time ();
+  while (stream_poll (&steady, 10 * GST_MSECOND))
+    fail_unless (g_get_monotonic_time () - t0 < 15 * G_TIME_SPAN_SECOND,
+        "a stopped stream holds the batches of the others");
+  fail_unless (steady.error == NULL, "%s", steady.error);
+  assert_same_results (&steady, &ref);
+  stream_clear (&steady);
+  stream_clear (&ref);
+}
+
+GST_END_TEST;
+
 static const UpmCheckTest upmconcurrency_tests[] = {
   UPM_CHECK_TEST (test_sixteen_pipelines_match_single_runs),
   UPM_CHECK_TEST (test_pipelines_come_and_go),
+  UPM_CHECK_TEST (test_stopped_stream_never_holds_batches),
 };
 
 UPM_CHECK_MAIN (upmconcurrency, prepare);
