@@ -139,11 +139,14 @@ batch_running_locked (UpmBatcher *b, const UpmBatchJob *job)
   return FALSE;
 }
 
-/* The oldest pending job of @job's kind and key, and their count. */
+/* The oldest pending job of @job's kind and key, their count and rows
+ * (rows may be NULL). */
 static UpmBatchJob *
-oldest_pending_locked (UpmBatcher *b, const UpmBatchJob *job, guint *count)
+oldest_pending_locked (
+    UpmBatcher *b, const UpmBatchJob *job, guint *count, guint *rows)
 {
   UpmBatchJob *oldest = NULL;
+  guint r = 0;
 
   *count = 0;
   for (guint i = 0; i < b->pending->len; i++)
@@ -154,7 +157,10 @@ oldest_pending_locked (UpmBatcher *b, const UpmBatchJob *job, guint *count)
       if (!oldest)
         oldest = p;
       (*count)++;
+      r += p->rows;
     }
+  if (rows)
+    *rows = r;
   return oldest;
 }
 
@@ -164,7 +170,7 @@ static void
 wake_next_leader_locked (UpmBatcher *b, const UpmBatchJob *job)
 {
   guint count;
-  UpmBatchJob *oldest = oldest_pending_locked (b, job, &count);
+  UpmBatchJob *oldest = oldest_pending_locked (b, job, &count, NULL);
 
   if (oldest)
     g_cond_signal (&oldest->cond);
@@ -176,13 +182,16 @@ static void
 lead_batch_locked (UpmBatcher *b, UpmBatchJob *job)
 {
   UpmBatchJob *jobs[UPM_BATCH_MAX_JOBS];
-  guint n = 0;
+  guint n = 0, rows = 0;
 
   for (guint i = 0; i < b->pending->len && n < UPM_BATCH_MAX_JOBS;)
     {
       UpmBatchJob *p = g_ptr_array_index (b->pending, i);
+      if (same_batch (p, job) && n > 0 && rows + p->rows > UPM_BATCH_MAX_ROWS)
+        break;
       if (same_batch (p, job))
         {
+          rows += p->rows;
           p->taken = TRUE;
           jobs[n++] = p;
           g_ptr_array_remove_index (b->pending, i);
@@ -213,7 +222,7 @@ static void
 submit_step_locked (UpmBatcher *b, UpmBatchJob *job)
 {
   const gint64 now = g_get_monotonic_time ();
-  guint count;
+  guint count, rows;
   UpmBatchJob *oldest;
 
   if (job->taken || batch_running_locked (b, job))
@@ -221,7 +230,7 @@ submit_step_locked (UpmBatcher *b, UpmBatchJob *job)
       g_cond_wait_until (&job->cond, &b->lock, now + RECHECK_US);
       return;
     }
-  oldest = oldest_pending_locked (b, job, &count);
+  oldest = oldest_pending_locked (b, job, &count, &rows);
   if (oldest != job)
     {
       /* The oldest's submitter leads; this one is taken by its batch or
@@ -230,7 +239,8 @@ submit_step_locked (UpmBatcher *b, UpmBatchJob *job)
       return;
     }
   if (count >= MAX (kind_locked (b, job->run, job->key)->members, 1)
-      || count >= UPM_BATCH_MAX_JOBS || now >= job->deadline)
+      || count >= UPM_BATCH_MAX_JOBS || rows >= UPM_BATCH_MAX_ROWS
+      || now >= job->deadline)
     lead_batch_locked (b, job);
   else
     g_cond_wait_until (

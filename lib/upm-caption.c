@@ -471,7 +471,8 @@ caption_step (
   /* Steps batch with steps of the same precision (the layers' kernels). */
   UpmBatchJob job = { .run = step_batch,
     .key = GUINT_TO_POINTER (1u + ctx->precision),
-    .data = &step };
+    .data = &step,
+    .rows = step_rows (&step) };
 
   if (!ctx->batcher || ctx->batch_wait_us <= 0 || !upm_ctx_chunked (ctx)
       || ctx->model->routing == UPM_ROUTING_CONTEXT)

@@ -931,7 +931,8 @@ encode_submit (UpmContext *ctx, VisualJob *clip, GError **error)
   /* Clips batch with clips of the same precision (the layers' kernels). */
   UpmBatchJob job = { .run = encode_visual_batch,
     .key = GUINT_TO_POINTER (1u + ctx->precision),
-    .data = clip };
+    .data = clip,
+    .rows = clip->n };
 
   upm_batcher_submit (
       ctx->batcher, &ctx->batch_member, &job, ctx->batch_wait_us);
