@@ -55,6 +55,7 @@ typedef struct
   UpmModel *m;
   guint stream;
   gint64 wait_us;
+  UpmPrecision precision;
   uint32_t n_frames;
   ClipResult res[N_CLIPS];
   GError *error;
@@ -93,7 +94,7 @@ stream_run (gpointer data)
   const UpmHParams *hp = upm_model_hparams (s->m);
   UpmContext *ctx = upm_context_new (s->m);
 
-  upm_context_set_precision (ctx, UPM_PRECISION_FP32);
+  upm_context_set_precision (ctx, s->precision);
   upm_context_set_batch_wait (ctx, s->wait_us);
   for (guint c = 0; c < N_CLIPS && !s->error; c++)
     {
@@ -114,14 +115,17 @@ stream_run (gpointer data)
 }
 
 static void
-run_streams (UpmModel *m, gint64 wait_us, Stream *streams)
+run_streams (
+    UpmModel *m, UpmPrecision precision, gint64 wait_us, Stream *streams)
 {
   GThread *threads[N_STREAMS];
   const UpmHParams *hp = upm_model_hparams (m);
 
   for (guint i = 0; i < N_STREAMS; i++)
     {
-      streams[i] = (Stream){ .m = m, .stream = i, .wait_us = wait_us };
+      streams[i] = (Stream){
+        .m = m, .stream = i, .wait_us = wait_us, .precision = precision
+      };
       /* Clips of different lengths in one batch. */
       streams[i].n_frames = 1 + i % hp->n_temporal;
       threads[i] = g_thread_new ("stream", stream_run, &streams[i]);
@@ -180,8 +184,9 @@ assert_same_routing (const UpmRouting *a, const UpmRouting *b)
  * the same labels (the first label set's, top-1), routing and features
  * within 1e-6; the batcher did batch. */
 static void
-test_batched_equals_unbatched (void)
+test_batched_equals_unbatched (gconstpointer data)
 {
+  const UpmPrecision precision = GPOINTER_TO_INT (data);
   UpmModel *m = load_bundled ();
   const UpmHParams *hp = upm_model_hparams (m);
   const guint d = hp->n_embd;
@@ -190,7 +195,7 @@ test_batched_equals_unbatched (void)
       m, upm_model_labelset_name (m, 0), &n_labels);
   float *lf = g_new (float, (size_t)MAX (n_labels, 1) * d);
   Stream plain[N_STREAMS], batched[N_STREAMS];
-  guint64 batches = 0, jobs = 0;
+  guint64 batches = 0, jobs = 0, batches0 = 0, jobs0 = 0;
   GError *error = NULL;
   double max_diff = 0, max_score_diff = 0, max_hidden_rel = 0;
 
@@ -198,11 +203,14 @@ test_batched_equals_unbatched (void)
   g_assert_true (upm_model_text_features (
       m, labels, n_labels, UPM_ATTR_CLS_TARGET, lf, &error));
   g_assert_no_error (error);
-  run_streams (m, 0, plain);
+  upm_model_batch_stats (m, &batches0, &jobs0);
+  run_streams (m, precision, 0, plain);
   upm_model_batch_stats (m, &batches, &jobs);
-  g_assert_cmpuint (jobs, ==, 0);
-  run_streams (m, 200 * G_TIME_SPAN_MILLISECOND, batched);
+  g_assert_cmpuint (jobs, ==, jobs0);
+  run_streams (m, precision, 200 * G_TIME_SPAN_MILLISECOND, batched);
   upm_model_batch_stats (m, &batches, &jobs);
+  batches -= batches0;
+  jobs -= jobs0;
   /* Every clip and every decode step went through the batcher. */
   g_assert_cmpuint (jobs, >, N_STREAMS * N_CLIPS);
   /* Batches of more than one clip happened. */
@@ -381,8 +389,12 @@ main (int argc, char **argv)
   /* The bundled model's steps are not worth batching (small weights):
    * batch them anyway, to compare them with unbatched ones. */
   g_setenv ("UPM_BATCH_STEPS", "1", TRUE);
-  g_test_add_func (
-      "/batcher/batched-equals-unbatched", test_batched_equals_unbatched);
+  g_test_add_data_func ("/batcher/batched-equals-unbatched/fp32",
+      GINT_TO_POINTER (UPM_PRECISION_FP32), test_batched_equals_unbatched);
+  /* bf16 (where the CPU lacks the instructions, its emulation): the same
+   * kernels batched and unbatched, so the same bounds. */
+  g_test_add_data_func ("/batcher/batched-equals-unbatched/bf16",
+      GINT_TO_POINTER (UPM_PRECISION_BF16), test_batched_equals_unbatched);
   g_test_add_func ("/batcher/lone-stream", test_lone_stream_never_waits);
   g_test_add_data_func ("/batcher/leave-wakes/free", GINT_TO_POINTER (1),
       test_leaving_member_wakes_waiter);
