@@ -21,6 +21,44 @@ def load(d, name):
         return json.loads(f.read().strip().splitlines()[-1])
 
 
+def load_lines(d, name):
+    p = os.path.join(d, name)
+    if not os.path.exists(p):
+        return []
+    with open(p) as f:
+        return [json.loads(line) for line in f if line.strip().startswith("{")]
+
+
+def streams_rows(rows, out, targets):
+    """The streams rows (upm-bench streams): batched vs unbatched."""
+    if not rows:
+        return
+    out("")
+    out("## Streams of one model in one process (batched vs unbatched)")
+    out("")
+    out("| model | work | streams | clips/s unbatched | clips/s batched | speedup | latency p50 / p95 "
+        "unbatched | latency p50 / p95 batched | clips per batch | CPU ms per clip unbatched / batched |")
+    out("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        out("| %s | %s | %d | %.1f | %.1f | %.2f× | %.1f / %.1f ms | %.1f / %.1f ms | %.2f | %.2f / %.2f |"
+            % (r["model"], r["work"], r["streams"], r["unbatched_clips_s"], r["batched_clips_s"],
+               r["speedup"], r["unbatched_p50_ms"], r["unbatched_p95_ms"], r["batched_p50_ms"],
+               r["batched_p95_ms"], r["clips_per_batch"], r["unbatched_cpu_ms_per_clip"],
+               r["batched_cpu_ms_per_clip"]))
+    for r in rows:
+        if r["model"] == "uniperceiver-synth-moe" and r["streams"] == 16:
+            # "within one clip": the batched p95 at most the unbatched p95
+            # plus one lone clip's time (the 1-stream unbatched p50)
+            lone = [x for x in rows if x["model"] == r["model"] and x["work"] == r["work"]
+                    and x["streams"] == 1]
+            one = lone[0]["unbatched_p50_ms"] if lone else 0.0
+            ok = r["speedup"] >= 3.0 and r["batched_p95_ms"] <= r["unbatched_p95_ms"] + one
+            targets.append(("16 bundled-model streams (%s) batched ≥ 3× unbatched clips/s, p95 within one clip"
+                            % r["work"], r["speedup"], ok,
+                            "%.2f×, p95 %.1f vs %.1f ms" % (r["speedup"], r["batched_p95_ms"],
+                                                            r["unbatched_p95_ms"])))
+
+
 def ms(s):
     return "%.1f ms" % (s * 1e3) if s < 1 else "%.2f s" % s
 
@@ -204,6 +242,7 @@ def main(argv):
             targets.append((t["target"], None, bool(t["ok"]), t["shown"]))
     else:
         out("| GStreamer pipelines on the bundled model | (bench/gst_bench.py failed or was not run) | | | | |")
+    streams_rows(load_lines(d, "streams.jsonl"), out, targets)
     out("")
     out("## Targets")
     out("")

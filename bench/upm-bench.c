@@ -54,6 +54,9 @@ static size_t opt_bw_mib = 1024;
 static gboolean opt_skip_clip_caption = FALSE;
 static gboolean opt_only_caption = FALSE;
 static int opt_accuracy_clips = 4;
+static int opt_stream_clips = 48;
+static int opt_batch_wait_us = 2000;
+static char *opt_stream_work = NULL; /* encode (NULL), caption, decode */
 
 static double
 now_s (void)
@@ -1097,6 +1100,234 @@ cmd_patches (const char *path, const char *out)
   return ok ? 0 : 1;
 }
 
+/* ------------------------------------------------------------- streams */
+
+/* One stream of the streams rows: its context encodes its clips back to
+ * back (a saturated source); the latency of a clip is its call's time
+ * (any batch wait included). */
+typedef struct
+{
+  UpmModel *model;
+  gint64 wait_us;
+  uint32_t frames;
+  const float *patches;
+  double *latency; /* opt_stream_clips */
+  GMutex *start_lock;
+  GCond *start_cond;
+  gboolean *started;
+  int *ready; /* streams warmed up */
+  gboolean ok;
+} StreamData;
+
+static const char *
+stream_work (void)
+{
+  return opt_stream_work ? opt_stream_work : "encode";
+}
+
+/* A stream's work on one clip (--stream-work): encode it
+ * (upmtransformer); caption: encode and caption it (upmhead's caption
+ * task); decode: only the beam search, over the stream's prefix. */
+static gboolean
+stream_clip (UpmContext *ctx, StreamData *s, UpmPrefix *prefix, float *feat,
+    GError **error)
+{
+  const char *work = stream_work ();
+  UpmCaption cap;
+
+  if (strcmp (work, "decode") == 0)
+    {
+      if (!upm_caption_decode (ctx, prefix, NULL, &cap, NULL, error))
+        return FALSE;
+      upm_caption_clear (&cap);
+      return TRUE;
+    }
+  if (!upm_encode_visual (
+          ctx, s->patches, s->frames, UPM_ATTR_CLS_INPUT, feat, NULL, error))
+    return FALSE;
+  if (strcmp (work, "caption") != 0)
+    return TRUE;
+  if (!upm_caption (ctx, s->patches, s->frames, NULL, &cap, NULL, error))
+    return FALSE;
+  upm_caption_clear (&cap);
+  return TRUE;
+}
+
+/* The stream's caption prefix (decode work), NULL on failure. */
+static UpmPrefix *
+stream_prefix (UpmContext *ctx, StreamData *s, GError **error)
+{
+  const UpmHParams *hp = upm_model_hparams (s->model);
+  const uint32_t n = 1 + s->frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  float *emb = g_new (float, (size_t)n * hp->n_embd);
+  UpmPrefix *prefix = NULL;
+
+  if (upm_embed_patches (ctx, s->patches, s->frames, emb, error))
+    prefix = upm_prefix_new (ctx, emb, n, NULL, error);
+  g_free (emb);
+  return prefix;
+}
+
+static gpointer
+stream_thread (gpointer data)
+{
+  StreamData *s = data;
+  UpmContext *ctx = upm_context_new (s->model);
+  float *feat = g_new (float, upm_model_hparams (s->model)->n_embd);
+  GError *error = NULL;
+
+  UpmPrefix *prefix = NULL;
+
+  upm_context_set_batch_wait (ctx, s->wait_us);
+  if (strcmp (stream_work (), "decode") == 0)
+    prefix = stream_prefix (ctx, s, &error);
+  /* Warm-up (scratch), then wait for the start of all streams. */
+  s->ok = !error && stream_clip (ctx, s, prefix, feat, &error);
+  g_mutex_lock (s->start_lock);
+  (*s->ready)++;
+  g_cond_broadcast (s->start_cond);
+  while (!*s->started)
+    g_cond_wait (s->start_cond, s->start_lock);
+  g_mutex_unlock (s->start_lock);
+  for (int i = 0; s->ok && i < opt_stream_clips; i++)
+    {
+      const double t0 = now_s ();
+      s->ok = stream_clip (ctx, s, prefix, feat, &error);
+      s->latency[i] = now_s () - t0;
+    }
+  if (error)
+    fprintf (stderr, "upm-bench: %s\n", error->message);
+  g_clear_error (&error);
+  if (prefix)
+    upm_prefix_unref (prefix);
+  upm_context_free (ctx);
+  g_free (feat);
+  return NULL;
+}
+
+/* n streams of one model: clips/s of all, latency p50 and p95. */
+/* CPU seconds of the process so far (all threads). */
+static double
+cpu_s (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec
+         + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static gboolean
+streams_run (UpmModel *model, const float *patches, uint32_t frames,
+    int n_streams, gint64 wait_us, double *clips_s, double *p50, double *p95,
+    double *clips_per_batch, double *cpu_per_clip)
+{
+  StreamData *s = g_new0 (StreamData, n_streams);
+  GThread **t = g_new (GThread *, n_streams);
+  double *all = g_new (double, (size_t)n_streams *opt_stream_clips);
+  GMutex lock;
+  GCond cond;
+  gboolean started = FALSE, ok = TRUE;
+  int ready = 0;
+  guint64 b0, j0, b1, j1;
+  double t0, c0;
+
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+  for (int i = 0; i < n_streams; i++)
+    {
+      s[i] = (StreamData){ model, wait_us, frames, patches,
+        all + (size_t)i * opt_stream_clips, &lock, &cond, &started, &ready,
+        FALSE };
+      t[i] = g_thread_new ("stream", stream_thread, &s[i]);
+    }
+  /* Wait for the warm-ups (not timed). */
+  g_mutex_lock (&lock);
+  while (ready < n_streams)
+    g_cond_wait (&cond, &lock);
+  upm_model_batch_stats (model, &b0, &j0);
+  started = TRUE;
+  t0 = now_s ();
+  c0 = cpu_s ();
+  g_cond_broadcast (&cond);
+  g_mutex_unlock (&lock);
+  for (int i = 0; i < n_streams; i++)
+    {
+      g_thread_join (t[i]);
+      ok = ok && s[i].ok;
+    }
+  const double wall = now_s () - t0;
+  const int n = n_streams * opt_stream_clips;
+  *cpu_per_clip = (cpu_s () - c0) / n;
+  upm_model_batch_stats (model, &b1, &j1);
+  *clips_s = n / wall;
+  qsort (all, n, sizeof *all, cmp_double);
+  *p50 = all[n / 2];
+  *p95 = all[MIN (n - 1, (int)(0.95 * n))];
+  *clips_per_batch = b1 > b0 ? (double)(j1 - j0) / (b1 - b0) : 0.0;
+  g_mutex_clear (&lock);
+  g_cond_clear (&cond);
+  g_free (all);
+  g_free (t);
+  g_free (s);
+  return ok;
+}
+
+/* 1, 4 and 16 streams of one model, unbatched (batch wait 0) and batched
+ * (--batch-wait-us), --stream-clips clips each: clips/s and latency. */
+static int
+cmd_streams (const char *path)
+{
+  static const int counts[] = { 1, 4, 16 };
+  GError *error = NULL;
+  UpmModel *model = upm_model_load (path, &error);
+
+  if (!model)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
+  const UpmHParams *hp = upm_model_hparams (model);
+  const uint32_t frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
+  float *clip = make_patches (hp, frames, 11);
+  gboolean ok = TRUE;
+
+  if (strcmp (stream_work (), "encode") != 0
+      && strcmp (stream_work (), "caption") != 0
+      && strcmp (stream_work (), "decode") != 0)
+    {
+      fprintf (stderr, "upm-bench: --stream-work is encode, caption or "
+                       "decode\n");
+      return 2;
+    }
+  for (guint c = 0; ok && c < G_N_ELEMENTS (counts); c++)
+    {
+      double cs[2], p50[2], p95[2], cpb[2], cpu[2];
+      for (int b = 0; ok && b < 2; b++)
+        ok = streams_run (model, clip, frames, counts[c],
+            b ? opt_batch_wait_us : 0, &cs[b], &p50[b], &p95[b], &cpb[b],
+            &cpu[b]);
+      if (!ok)
+        break;
+      printf ("{\"kind\": \"streams\", \"model\": \"%s\", \"threads\": %u, "
+              "\"work\": \"%s\", \"streams\": %d, \"clips_per_stream\": %d, "
+              "\"frames\": %u, "
+              "\"batch_wait_us\": %d, \"unbatched_clips_s\": %.1f, "
+              "\"batched_clips_s\": %.1f, \"speedup\": %.2f, "
+              "\"unbatched_p50_ms\": %.3f, \"unbatched_p95_ms\": %.3f, "
+              "\"batched_p50_ms\": %.3f, \"batched_p95_ms\": %.3f, "
+              "\"clips_per_batch\": %.2f, \"unbatched_cpu_ms_per_clip\": "
+              "%.3f, \"batched_cpu_ms_per_clip\": %.3f}\n",
+          upm_model_name (model), upm_threads_get (), stream_work (), counts[c],
+          opt_stream_clips, frames, opt_batch_wait_us, cs[0], cs[1],
+          cs[1] / cs[0], p50[0] * 1e3, p95[0] * 1e3, p50[1] * 1e3, p95[1] * 1e3,
+          cpb[1], cpu[0] * 1e3, cpu[1] * 1e3);
+      fflush (stdout);
+    }
+  g_free (clip);
+  upm_model_unref (model);
+  return ok ? 0 : 1;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1116,11 +1347,21 @@ main (int argc, char **argv)
         "only the caption rows (model)", NULL },
     { "accuracy-clips", 0, 0, G_OPTION_ARG_INT, &opt_accuracy_clips,
         "clips (and images) of the bf16 accuracy (precision)", "N" },
+    { "stream-clips", 0, 0, G_OPTION_ARG_INT, &opt_stream_clips,
+        "clips per stream (streams)", "N" },
+    { "batch-wait-us", 0, 0, G_OPTION_ARG_INT, &opt_batch_wait_us,
+        "batch wait of the batched streams (streams)", "US" },
+    { "stream-work", 0, 0, G_OPTION_ARG_STRING, &opt_stream_work,
+        "a stream's work per clip (streams): encode (default), caption "
+        "(encode, then caption), decode (the caption's beam search over a "
+        "prefix made once)",
+        "WORK" },
     { NULL } };
   GOptionContext *oc = g_option_context_new (
       "machine | model MODEL.upm | "
       "vocab MODEL.upm | patches MODEL.upm OUT.f32 | "
-      "dispatch DENSE.upm ROUTED.upm | precision MODEL.upm");
+      "dispatch DENSE.upm ROUTED.upm | precision MODEL.upm | "
+      "streams MODEL.upm");
   GError *error = NULL;
   int rc = 2;
 
@@ -1132,7 +1373,8 @@ main (int argc, char **argv)
     }
   g_option_context_free (oc);
   if (opt_runs < 1 || opt_labels < 1 || opt_frames < 1 || opt_beam < 1
-      || opt_steps < 1 || opt_bw_mib < 1)
+      || opt_steps < 1 || opt_bw_mib < 1 || opt_stream_clips < 1
+      || opt_batch_wait_us < 0)
     {
       fprintf (stderr, "upm-bench: counts must be positive\n");
       return 2;
@@ -1150,10 +1392,12 @@ main (int argc, char **argv)
     rc = cmd_dispatch (argv[2], argv[3]);
   else if (argc >= 3 && strcmp (argv[1], "precision") == 0)
     rc = cmd_precision (argv[2]);
+  else if (argc >= 3 && strcmp (argv[1], "streams") == 0)
+    rc = cmd_streams (argv[2]);
   else
     fprintf (stderr, "usage: upm-bench [OPTION...] machine | model MODEL.upm"
                      " | vocab MODEL.upm | patches MODEL.upm OUT.f32"
                      " | dispatch DENSE.upm ROUTED.upm"
-                     " | precision MODEL.upm\n");
+                     " | precision MODEL.upm | streams MODEL.upm\n");
   return rc;
 }

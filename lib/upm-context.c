@@ -5,7 +5,8 @@
  * count.
  *
  * Uses: the scratch (upm-scratch.c), the routing state of the experts
- * (upm-moe.c), the model, the thread pool (upm-ops.h). The heads build a
+ * (upm-moe.c), the model's batcher (upm-batcher.c: membership only), the
+ * model, the thread pool (upm-ops.h). The heads build a
  * context of their own to encode texts, so the context does not use them,
  * nor the caption decoder (no symbol of either).
  *
@@ -35,6 +36,7 @@ upm_context_free (UpmContext *ctx)
 {
   if (!ctx)
     return;
+  upm_context_set_batch_wait (ctx, 0);
   upm_scratch_clear (&ctx->scratch);
   upm_moe_ctx_clear (ctx);
   if (ctx->caption)
@@ -47,6 +49,32 @@ UpmModel *
 upm_context_model (UpmContext *ctx)
 {
   return ctx->model;
+}
+
+void
+upm_context_set_batch_wait (UpmContext *ctx, gint64 wait_us)
+{
+  wait_us = MAX (wait_us, 0);
+  if (wait_us > 0 && !ctx->batcher)
+    ctx->batcher = upm_batcher_get (ctx->model);
+  else if (wait_us == 0 && ctx->batcher)
+    {
+      upm_batcher_leave (ctx->batcher, &ctx->batch_member);
+      ctx->batcher = NULL;
+    }
+  ctx->batch_wait_us = wait_us;
+}
+
+gint64
+upm_context_get_batch_wait (UpmContext *ctx)
+{
+  return ctx->batch_wait_us;
+}
+
+void
+upm_model_batch_stats (UpmModel *model, guint64 *batches, guint64 *jobs)
+{
+  upm_batcher_stats (upm_batcher_get (model), batches, jobs);
 }
 
 void

@@ -9,6 +9,7 @@
 #ifndef UPM_CONTEXT_H
 #define UPM_CONTEXT_H
 
+#include "upm-batcher.h"
 #include "upm-model.h"
 #include "upm-routing.h"
 #include "upm-scratch.h"
@@ -51,6 +52,11 @@ struct _UpmContext
   UpmRouting *rec;
   uint32_t rec_from;
   gboolean rec_runs;
+  /* Batching (upm_context_set_batch_wait): the model's batcher while
+   * batch_wait_us > 0, else NULL; the kinds of jobs it submitted. */
+  UpmBatcher *batcher;
+  UpmBatchMember batch_member;
+  gint64 batch_wait_us;
 };
 
 /* NULL (and an error) when the allocation is refused. */

@@ -451,6 +451,13 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
   return ok;
 }
 
+static gboolean visual_batchable (const UpmContext *ctx, uint32_t n);
+static gboolean forward_submit (UpmContext *ctx, float *x, uint32_t n,
+    UpmAttr attr, UpmRouting *routing, GError **error);
+static gboolean encode_visual_submit (UpmContext *ctx, const float *patches,
+    uint32_t n_frames, UpmAttr attr, float *feature, UpmRouting *routing,
+    GError **error);
+
 gboolean
 upm_transformer_forward (UpmContext *ctx, float *x, uint32_t n,
     const UpmSegment *segs, uint32_t n_segs, UpmForwardFlags flags,
@@ -458,6 +465,10 @@ upm_transformer_forward (UpmContext *ctx, float *x, uint32_t n,
 {
   if (!check_segments (n, segs, n_segs, error))
     return FALSE;
+  /* One segment, its SPE row: what upmtransformer runs per clip. */
+  if (n_segs == 1 && (flags & UPM_FORWARD_SPE_ONLY)
+      && visual_batchable (ctx, n))
+    return forward_submit (ctx, x, n, segs[0].attr, routing, error);
   upm_ctx_record (ctx, routing, 0, TRUE);
   gboolean ok = transformer_run (ctx, x, n, segs, n_segs, UINT32_MAX,
       (flags & UPM_FORWARD_SPE_ONLY) != 0, error);
@@ -509,6 +520,9 @@ upm_encode_visual (UpmContext *ctx, const float *patches, uint32_t n_frames,
       return FALSE;
     }
   n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  if (visual_batchable (ctx, n))
+    return encode_visual_submit (
+        ctx, patches, n_frames, attr, feature, routing, error);
   x = upm_ctx_buf (ctx, UPM_BUF_ENC_X, (size_t)n * d, error);
   if (!x || !upm_embed_patches (ctx, patches, n_frames, x, error))
     return FALSE;
@@ -682,4 +696,279 @@ upm_encode_texts (UpmContext *ctx, const int32_t *const *ids,
     }
   return upm_encode_texts_progress (
       ctx, ids, n_ids, n_texts, attr, features, NULL, NULL, NULL, error);
+}
+
+/* ------------------------------------------- clips of several streams */
+
+/* A clip submitted to the model's batcher (upm_context_set_batch_wait). */
+typedef struct
+{
+  UpmContext *ctx;
+  const float *patches; /* a clip's patches, embedded by the batch */
+  float *x_io; /* or its embedded rows, updated as the unbatched forward */
+  uint32_t n_frames, n, row; /* tokens, first row in the batch */
+  UpmAttr attr;
+  float *feature; /* NULL with x_io */
+  UpmRouting *routing;
+} VisualJob;
+
+/* Clips that the unbatched path runs as one chunk (so that the batched
+ * layers compute each row as it does), on a static routing level. */
+static gboolean
+visual_batchable (const UpmContext *ctx, uint32_t n)
+{
+  return ctx->batcher && ctx->batch_wait_us > 0 && upm_ctx_chunked (ctx)
+         && n <= MAX (ctx->row_chunk, 1);
+}
+
+typedef struct
+{
+  VisualJob **clips;
+  const float *q, *k, *v;
+  float *att, *kvbuf;
+  size_t kv_floats;
+  uint32_t d, n_head, hd;
+  gboolean bf16, spe_only;
+} BatchAttJob;
+
+/* Task i: clip i's keys and values packed as the chunked layer packs
+ * them, and the attention of its queries (its SPE row only when
+ * spe_only). */
+static void
+batch_att_task (void *arg, uint32_t i)
+{
+  const BatchAttJob *j = arg;
+  const VisualJob *c = j->clips[i];
+  const size_t off = (size_t)c->row * j->d;
+  const uint32_t n_q = j->spe_only ? 1 : c->n;
+  float *buf = j->kvbuf + i * j->kv_floats;
+  UpmKvSpan span = { j->k + off, j->v + off, j->d, c->n };
+
+  if (j->bf16)
+    {
+      UpmKvBf16 kv16;
+      upm_kv_bf16_init (c->n, j->n_head, j->hd, buf, &kv16);
+      upm_kv_pack_bf16_at (&span, 1, j->n_head, j->hd, 0, &kv16);
+      upm_attention_bf16 (j->q + off, j->d, n_q, &kv16, j->n_head, j->hd,
+          UINT32_MAX, 0, j->att + off, j->d);
+    }
+  else
+    {
+      UpmKvPacked kv, packed;
+      upm_kv_packed_init (c->n, j->n_head, j->hd, buf, &kv);
+      upm_kv_pack_at (&span, 1, j->n_head, j->hd, c->n, 0, buf, &packed);
+      upm_attention_packed (j->q + off, j->d, n_q, &kv, j->n_head, j->hd,
+          UINT32_MAX, 0, j->att + off, j->d);
+    }
+}
+
+static gint
+cmp_clip_attr (gconstpointer a, gconstpointer b, gpointer unused)
+{
+  const VisualJob *x = *(VisualJob *const *)a, *y = *(VisualJob *const *)b;
+
+  (void)unused;
+  return (x->attr > y->attr) - (x->attr < y->attr);
+}
+
+/* One segment per run of clips with the same attribute row (the clips
+ * sorted by it): rows of the same merged experts share one GEMM. */
+static uint32_t
+batch_segments (VisualJob **clips, guint n_clips, UpmSegment *segs)
+{
+  uint32_t n_segs = 0;
+
+  for (guint i = 0; i < n_clips; i++)
+    if (n_segs > 0 && segs[n_segs - 1].attr == clips[i]->attr)
+      segs[n_segs - 1].n_tokens += clips[i]->n;
+    else
+      segs[n_segs++] = (UpmSegment){ clips[i]->attr, clips[i]->n };
+  return n_segs;
+}
+
+/* The last layer's queries: each clip's SPE row alone (as the unbatched
+ * layer computes its one query row). */
+static void
+spe_queries (UpmContext *ctx, uint32_t layer, VisualJob **clips, guint n_clips,
+    const float *h, float *q)
+{
+  const uint32_t d = ctx->model->hp.n_embd;
+
+  for (guint i = 0; i < n_clips; i++)
+    {
+      const size_t off = (size_t)clips[i]->row * d;
+      UpmSegment seg = { clips[i]->attr, 1 };
+      upm_moe_linear_fast (
+          ctx, layer, UPM_LIN_QKV, 0, d, h + off, 1, &seg, 1, q + off, NULL);
+    }
+}
+
+/* The encoder over the clips' rows [R, D]: per layer, LN1 and the
+ * queries, keys and values of all rows (as the chunked layer's calls),
+ * attention per clip, then the output projection and the FFN of all rows;
+ * the last layer for the clips' SPE rows only (into x1, row i clip i's). */
+static gboolean
+batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
+    float *x, float *x1, GError **error)
+{
+  const UpmModel *m = ctx->model;
+  const UpmHParams *hp = &m->hp;
+  const uint32_t d = hp->n_embd, hd = d / hp->n_head;
+  UpmSegment *segs = g_newa (UpmSegment, n_clips);
+  const uint32_t n_segs = batch_segments (clips, n_clips, segs);
+  size_t kv_floats = 0;
+  float *qkv, *att, *kvbuf, *h, *a1;
+  gboolean ok = TRUE;
+
+  for (guint i = 0; i < n_clips; i++)
+    kv_floats
+        = MAX (kv_floats, upm_kv_packed_size (clips[i]->n, hp->n_head, hd));
+  qkv = upm_ctx_buf (ctx, UPM_BUF_ENC_QKV, (size_t)rows * 3 * d, error);
+  att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t)rows * d, error)
+            : NULL;
+  kvbuf = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_KV, kv_floats * n_clips, error)
+              : NULL;
+  h = kvbuf ? upm_ctx_buf (ctx, UPM_BUF_LAYER_H, (size_t)rows * d, error)
+            : NULL;
+  if (!h)
+    return FALSE;
+  a1 = g_new (float, (size_t)n_clips *d);
+  for (uint32_t l = 0; ok && l < hp->n_layer; l++)
+    {
+      const UpmLayer *ly = &m->layers[l];
+      const gboolean last = l + 1 == hp->n_layer;
+      BatchAttJob aj = { clips, qkv, qkv + (size_t)rows * d,
+        qkv + (size_t)2 * rows * d, att, kvbuf, kv_floats, d, hp->n_head, hd,
+        ctx->precision == UPM_PRECISION_BF16, last };
+
+      /* LN1 may reuse LAYER_H: upm_layer_finish asks for it again. */
+      h = upm_ctx_buf (ctx, UPM_BUF_LAYER_H, (size_t)rows * d, error);
+      upm_layer_norm (
+          x, rows, d, ly->attn_norm_w, ly->attn_norm_b, hp->norm_eps, h);
+      for (uint32_t part = last ? 1 : 0; part < 3; part++)
+        upm_moe_linear_fast (ctx, l, UPM_LIN_QKV, part * d, d, h, rows, segs,
+            n_segs, qkv + (size_t)part * rows * d, NULL);
+      if (last)
+        spe_queries (ctx, l, clips, n_clips, h, qkv);
+      upm_parallel_for (n_clips, batch_att_task, &aj);
+      if (!last)
+        {
+          ok = upm_layer_finish (ctx, l, x, att, rows, segs, n_segs, error);
+          continue;
+        }
+      /* The SPE rows one by one, as the unbatched layer runs its one row
+       * (the kernels of one row and of several round differently). */
+      for (guint i = 0; ok && i < n_clips; i++)
+        {
+          const size_t off = (size_t)clips[i]->row * d;
+          UpmSegment seg = { clips[i]->attr, 1 };
+          memcpy (x1 + (size_t)i * d, x + off, d * sizeof (float));
+          memcpy (a1 + (size_t)i * d, att + off, d * sizeof (float));
+          ok = upm_layer_finish (ctx, l, x1 + (size_t)i * d, a1 + (size_t)i * d,
+              1, &seg, 1, error);
+        }
+    }
+  g_free (a1);
+  return ok;
+}
+
+static void
+batch_fail (UpmBatchJob **jobs, guint n, const GError *error)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      jobs[i]->ok = FALSE;
+      jobs[i]->error = g_error_copy (error);
+    }
+}
+
+/* UpmBatchRun of clips: runs in the thread of one submitter, with the
+ * scratch of the first job's context (its thread waits for this run). */
+static void
+encode_visual_batch (UpmBatchJob **jobs, guint n)
+{
+  VisualJob **clips = g_newa (VisualJob *, n);
+  UpmContext *ctx = ((VisualJob *)jobs[0]->data)->ctx;
+  const uint32_t d = ctx->model->hp.n_embd;
+  uint32_t rows = 0;
+  float *x, *x1 = g_new (float, (size_t)n *d);
+  GError *error = NULL;
+
+  for (guint i = 0; i < n; i++)
+    clips[i] = jobs[i]->data;
+  /* Stable: the clips of one attribute row keep their order. */
+  g_qsort_with_data (clips, n, sizeof *clips, cmp_clip_attr, NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      clips[i]->row = rows;
+      rows += clips[i]->n;
+    }
+  x = upm_ctx_buf (ctx, UPM_BUF_ENC_X, (size_t)rows * d, &error);
+  for (guint i = 0; x && i < n; i++)
+    if (clips[i]->x_io)
+      memcpy (x + (size_t)clips[i]->row * d, clips[i]->x_io,
+          (size_t)clips[i]->n * d * sizeof (float));
+    else if (!upm_embed_patches (ctx, clips[i]->patches, clips[i]->n_frames,
+                 x + (size_t)clips[i]->row * d, &error))
+      x = NULL;
+  if (x && batch_layers (ctx, clips, n, rows, x, x1, &error))
+    for (guint i = 0; i < n; i++)
+      {
+        UpmSegment seg = { clips[i]->attr, clips[i]->n };
+        if (clips[i]->x_io)
+          {
+            /* As the unbatched forward leaves x: the inputs of the last
+             * layer, its output in row 0. */
+            memcpy (clips[i]->x_io, x + (size_t)clips[i]->row * d,
+                (size_t)clips[i]->n * d * sizeof (float));
+            memcpy (clips[i]->x_io, x1 + (size_t)i * d, d * sizeof (float));
+          }
+        else
+          upm_feature_from_hidden (
+              clips[i]->ctx, x1 + (size_t)i * d, clips[i]->feature);
+        upm_routing_add_segments (ctx->model, clips[i]->routing, &seg, 1, 0);
+      }
+  if (error)
+    batch_fail (jobs, n, error);
+  else
+    for (guint i = 0; i < n; i++)
+      jobs[i]->ok = TRUE;
+  g_clear_error (&error);
+  g_free (x1);
+}
+
+static gboolean
+encode_submit (UpmContext *ctx, VisualJob *clip, GError **error)
+{
+  /* Clips batch with clips of the same precision (the layers' kernels). */
+  UpmBatchJob job = { .run = encode_visual_batch,
+    .key = GUINT_TO_POINTER (1u + ctx->precision),
+    .data = clip,
+    .rows = clip->n };
+
+  upm_batcher_submit (
+      ctx->batcher, &ctx->batch_member, &job, ctx->batch_wait_us);
+  if (!job.ok)
+    g_propagate_error (error, job.error);
+  return job.ok;
+}
+
+static gboolean
+encode_visual_submit (UpmContext *ctx, const float *patches, uint32_t n_frames,
+    UpmAttr attr, float *feature, UpmRouting *routing, GError **error)
+{
+  VisualJob clip = { ctx, patches, NULL, n_frames,
+    1 + n_frames * UPM_HP_TOKENS_PER_FRAME (&ctx->model->hp), 0, attr, feature,
+    routing };
+
+  return encode_submit (ctx, &clip, error);
+}
+
+static gboolean
+forward_submit (UpmContext *ctx, float *x, uint32_t n, UpmAttr attr,
+    UpmRouting *routing, GError **error)
+{
+  VisualJob clip = { ctx, NULL, x, 0, n, 0, attr, NULL, routing };
+
+  return encode_submit (ctx, &clip, error);
 }

@@ -466,6 +466,21 @@ void upm_context_set_precision (UpmContext *ctx, UpmPrecision precision);
  * (for result metadata). */
 UpmPrecision upm_context_precision (UpmContext *ctx);
 
+/* Batching across streams: a context with a batch wait > 0 submits its
+ * clips (upm_encode_visual) to its model's batcher, which encodes the
+ * clips of all such contexts that are ready together (their linear layers
+ * as one GEMM over the rows of all clips, attention per clip) once the
+ * first has waited @wait_us microseconds at most, or at once when every
+ * batching context of the model has submitted (a lone one never waits).
+ * Results are those of the unbatched run. 0 (the default): off. Batched:
+ * the fast path of static routing levels, clips of UPM_ROW_CHUNK tokens
+ * at most (larger ones are large GEMMs already); the rest runs as before.
+ * Call from the thread that uses the context, not during a call. */
+void upm_context_set_batch_wait (UpmContext *ctx, gint64 wait_us);
+gint64 upm_context_get_batch_wait (UpmContext *ctx);
+/* Batches run by the model's batcher so far and the jobs they took. */
+void upm_model_batch_stats (UpmModel *model, guint64 *batches, guint64 *jobs);
+
 /* A run of consecutive tokens that share one attribute row. */
 typedef struct
 {

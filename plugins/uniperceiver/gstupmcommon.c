@@ -370,3 +370,14 @@ gst_upm_routes_from_library (const UpmRouting *routing, guint *n_routes)
     }
   return routes;
 }
+
+GParamSpec *
+gst_upm_batch_wait_param_spec (void)
+{
+  return g_param_spec_uint ("batch-wait", "Batch wait",
+      "Microseconds a clip (or caption step) may wait for those of other "
+      "streams of the same model in this process, so that they run as one "
+      "batch (a lone stream never waits; 0: no batching)",
+      0, GST_UPM_MAX_BATCH_WAIT, GST_UPM_DEFAULT_BATCH_WAIT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+}

@@ -161,5 +161,13 @@ GstUpmPrefixMemory *gst_buffer_peek_upm_prefix_memory (GstBuffer *buffer);
 GstUpmRoute *gst_upm_routes_from_library (
     const UpmRouting *routing, guint *n_routes);
 
+/* The batch-wait property of the elements that run the model (µs): how
+ * long the first of the streams of one model that are ready may wait for
+ * the others, so that their clips or caption steps run as one batch
+ * (upm_context_set_batch_wait; 0: off). */
+#define GST_UPM_DEFAULT_BATCH_WAIT 2000
+#define GST_UPM_MAX_BATCH_WAIT 1000000
+GParamSpec *gst_upm_batch_wait_param_spec (void);
+
 G_END_DECLS
 #endif /* __GST_UPM_COMMON_H__ */

@@ -98,6 +98,7 @@ struct _GstUpmHead
   gchar *labels;
   gchar *labels_file;
   guint top_k, beam_size, max_length, max_pending;
+  guint batch_wait; /* µs */
   GstClockTime processing_latency;
   GstUpmHeadTextFormat text_format;
   guint64 dropped, processed;
@@ -135,6 +136,7 @@ enum
   PROP_TEXT_FORMAT,
   PROP_PRESET,
   PROP_LENGTH_PENALTY,
+  PROP_BATCH_WAIT,
   N_PROPERTIES
 };
 
@@ -523,6 +525,7 @@ gst_upm_head_process (GstUpmHead *self, GstBuffer *in)
   GST_OBJECT_LOCK (self);
   clip.format = self->text_format;
   clip.top_k = self->top_k;
+  clip.batch_wait_us = self->batch_wait;
   GST_OBJECT_UNLOCK (self);
   clip.modality = self->modality;
   clip.segment = &self->out_segment;
@@ -686,6 +689,9 @@ gst_upm_head_set_property (
     case PROP_TEXT_FORMAT:
       self->text_format = g_value_get_enum (value);
       break;
+    case PROP_BATCH_WAIT:
+      self->batch_wait = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -745,6 +751,9 @@ gst_upm_head_get_property (
       break;
     case PROP_TEXT_FORMAT:
       g_value_set_enum (value, self->text_format);
+      break;
+    case PROP_BATCH_WAIT:
+      g_value_set_uint (value, self->batch_wait);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -894,6 +903,17 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
           -1.0f, MAX_LENGTH_PENALTY, DEFAULT_LENGTH_PENALTY,
           rw | GST_PARAM_MUTABLE_READY);
 
+  /**
+   * GstUpmHead:batch-wait:
+   *
+   * Streams of one model in one process batch their caption decode steps:
+   * a step waits at most this long (µs) for the steps of the other
+   * streams, then the beams of all that are ready run as one GEMM per
+   * linear layer (captions unchanged). A lone stream runs at once. 0: no
+   * batching.
+   */
+  properties[PROP_BATCH_WAIT] = gst_upm_batch_wait_param_spec ();
+
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -936,6 +956,7 @@ gst_upm_head_init (GstUpmHead *self)
 
   self->task = DEFAULT_TASK;
   self->top_k = DEFAULT_TOP_K;
+  self->batch_wait = GST_UPM_DEFAULT_BATCH_WAIT;
   self->beam_size = DEFAULT_BEAM_SIZE;
   self->max_length = DEFAULT_MAX_LENGTH;
   self->max_pending = DEFAULT_MAX_PENDING;

@@ -385,6 +385,9 @@ GstBuffer *
 gst_upm_head_task_run (GstUpmHeadTask *task, GstElement *element, GstBuffer *in,
     const GstUpmHeadClipSettings *clip, GstStructure **message)
 {
+  /* The context is the worker's: its batch wait changes here. */
+  if (upm_context_get_batch_wait (task->ctx) != clip->batch_wait_us)
+    upm_context_set_batch_wait (task->ctx, clip->batch_wait_us);
   if (task->task == GST_UPM_TASK_CAPTION)
     return gst_upm_head_task_caption (task, element, in, clip, message);
   return gst_upm_head_task_score (task, in, clip, message);

@@ -31,6 +31,7 @@ typedef struct
   const gchar *modality;     /* of the input caps */
   const GstSegment *segment; /* the output segment, for the message */
   gint *cancel;              /* caption: raised to abandon decoding */
+  gint64 batch_wait_us;      /* upm_context_set_batch_wait */
 } GstUpmHeadClipSettings;
 
 typedef struct

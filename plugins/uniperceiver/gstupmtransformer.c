@@ -51,6 +51,7 @@ struct _GstUpmTransformer
   /* properties, GST_OBJECT_LOCK */
   GstUpmTransformerTask task_prop;
   gboolean routing;
+  guint batch_wait; /* µs */
 
   /* model width for caps, GST_OBJECT_LOCK; 0 while no model is loaded */
   guint dim;
@@ -72,6 +73,7 @@ enum
   PROP_0,
   PROP_TASK,
   PROP_ROUTING,
+  PROP_BATCH_WAIT,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -515,7 +517,7 @@ gst_upm_transformer_transform (
   GstCustomMeta *clip;
   GError *err = NULL;
   gboolean with_routing, in_place, ok;
-  guint n_rows = 0;
+  guint n_rows = 0, batch_wait;
   gint frames;
 
   frames = gst_upm_transformer_check_rows (
@@ -525,7 +527,11 @@ gst_upm_transformer_transform (
 
   GST_OBJECT_LOCK (self);
   with_routing = self->routing;
+  batch_wait = self->batch_wait;
   GST_OBJECT_UNLOCK (self);
+  /* The context is this thread's: its batch wait changes here. */
+  if (upm_context_get_batch_wait (self->ctx) != (gint64)batch_wait)
+    upm_context_set_batch_wait (self->ctx, batch_wait);
 
   /* The embeddings are consumed: a writable input holds the hidden states
    * itself, so that a stream keeps no second copy of the clip's rows. */
@@ -593,6 +599,9 @@ gst_upm_transformer_set_property (
     case PROP_ROUTING:
       self->routing = g_value_get_boolean (value);
       break;
+    case PROP_BATCH_WAIT:
+      self->batch_wait = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -617,6 +626,9 @@ gst_upm_transformer_get_property (
       break;
     case PROP_ROUTING:
       g_value_set_boolean (value, self->routing);
+      break;
+    case PROP_BATCH_WAIT:
+      g_value_set_uint (value, self->batch_wait);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -673,6 +685,18 @@ gst_upm_transformer_class_init (GstUpmTransformerClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING
               | GST_PARAM_DOC_SHOW_DEFAULT));
 
+  /**
+   * GstUpmTransformer:batch-wait:
+   *
+   * Streams of one model in one process (several upmbin or
+   * upmtransformer instances) batch their clips: a clip waits at most this
+   * long (µs) for the clips of the other streams, then all that are ready
+   * run as one batch, their linear layers as one GEMM (results unchanged).
+   * A lone stream runs at once. 0: no batching.
+   */
+  g_object_class_install_property (
+      gobject_class, PROP_BATCH_WAIT, gst_upm_batch_wait_param_spec ());
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
@@ -696,4 +720,5 @@ gst_upm_transformer_init (GstUpmTransformer *self)
 {
   self->task_prop = DEFAULT_TASK;
   self->routing = DEFAULT_ROUTING;
+  self->batch_wait = GST_UPM_DEFAULT_BATCH_WAIT;
 }

@@ -231,6 +231,16 @@ GST_START_TEST (test_properties)
   fail_unless (r);
   fail_unless (model == NULL);
 
+  /* Batching across streams: on by default (2 ms), 0 turns it off. */
+  {
+    guint wait = 0;
+    g_object_get (e, "batch-wait", &wait, NULL);
+    fail_unless_equals_int (wait, 2000);
+    g_object_set (e, "batch-wait", 0, NULL);
+    g_object_get (e, "batch-wait", &wait, NULL);
+    fail_unless_equals_int (wait, 0);
+  }
+
   gst_util_set_object_arg (G_OBJECT (e), "task", "caption");
   g_object_get (e, "task", &t, NULL);
   fail_unless_equals_string (
