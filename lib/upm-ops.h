@@ -12,6 +12,7 @@
 #ifndef UPM_OPS_H
 #define UPM_OPS_H
 
+#include "upm-quant.h"
 #include "upm-threads.h"
 
 #include <stddef.h>
@@ -81,6 +82,16 @@ float upm_bf16_round (float x);
  * The products are summed in float: the levels differ from the generic
  * one by the order of the sums only (within ~n_k 2^-24 sum |x'| |w|). */
 void upm_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
+    float beta, float *y, const UpmEpilogue *epi);
+
+/* upm_linear_bf16's block product with int8 weights (upm-quant.h), for few
+ * rows (the caption decode step): y = beta y + x W'^T (+ b), then the
+ * epilogue, where W' is scale[o] q[o][k] for the outputs [c0, c0 + n_cols)
+ * and inputs [k0, k0 + n_k) of w, x in float. The weights are read once
+ * for every 4 rows (more rows re-read them from L2). Sums in float: the
+ * levels differ from the generic one by the order of the sums only. */
+void upm_linear_q8 (const float *x, uint32_t n, const UpmQ8Matrix *w,
     uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
     float beta, float *y, const UpmEpilogue *epi);
 
