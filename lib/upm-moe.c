@@ -30,6 +30,8 @@ typedef struct
   size_t bytes;
   /* Their bfloat16 copies, packed on first use by a bf16 context. */
   UpmBf16Weights wb[2];
+  /* Their int8 copies, quantised on first use by an int8 decode step. */
+  UpmQ8Matrix *wq[2];
 } UpmMerged;
 
 typedef struct
@@ -49,6 +51,8 @@ typedef struct
   /* The bfloat16 copies of the dense layers' linears, packed on first use
    * by a bf16 context: [layer][UPM_LIN_*]. */
   UpmBf16Weights *dense_wb;
+  /* Their int8 copies, quantised on first use by an int8 decode step. */
+  UpmQ8Matrix **dense_wq;
 } UpmMoeCache;
 
 static const int gate_linears[UPM_N_GATES][2] = {
@@ -65,6 +69,7 @@ merged_free (gpointer data)
       g_free (m->w[i]);
       g_free (m->b[i]);
       g_free ((gpointer)m->wb[i].w);
+      upm_q8_free (m->wq[i]);
     }
   g_free (m);
 }
@@ -77,8 +82,12 @@ moe_cache_free (gpointer data)
   g_free (cache->decisions);
   g_ptr_array_free (cache->merged, TRUE);
   for (size_t i = 0; i < (size_t)cache->n_layer * UPM_N_LIN; i++)
-    g_free ((gpointer)cache->dense_wb[i].w);
+    {
+      g_free ((gpointer)cache->dense_wb[i].w);
+      upm_q8_free (cache->dense_wq[i]);
+    }
   g_free (cache->dense_wb);
+  g_free (cache->dense_wq);
   g_free (cache);
 }
 
@@ -92,6 +101,7 @@ moe_cache_new (UpmModel *model)
       = g_new0 (UpmDecision, (gsize)c->n_layer * UPM_N_GATES * UPM_N_ATTRS);
   c->merged = g_ptr_array_new_with_free_func (merged_free);
   c->dense_wb = g_new0 (UpmBf16Weights, (gsize)c->n_layer * UPM_N_LIN);
+  c->dense_wq = g_new0 (UpmQ8Matrix *, (gsize)c->n_layer * UPM_N_LIN);
   return c;
 }
 
@@ -529,6 +539,47 @@ merged_bf16 (
   return wb;
 }
 
+/* *wq quantised from w [n_out, n_in] unless it is already; NULL when
+ * memory runs out (the caller stays in float). Call with model->lock
+ * held. The float weights stay: the encoder reads them. */
+static const UpmQ8Matrix *
+q8_quantize_locked (
+    UpmQ8Matrix **wq, const float *w, uint32_t n_out, uint32_t n_in)
+{
+  if (!*wq)
+    *wq = upm_q8_quantize (w, n_out, n_in);
+  return *wq;
+}
+
+/* The int8 weights of a dense layer's linear, quantised once. */
+static const UpmQ8Matrix *
+dense_q8 (UpmModel *model, uint32_t layer, int lin_id)
+{
+  const UpmLinear *lin = &model->layers[layer].lin[lin_id];
+  const UpmQ8Matrix *wq;
+
+  g_mutex_lock (&model->lock);
+  wq = q8_quantize_locked (
+      &moe_cache_locked (model)->dense_wq[(size_t)layer * UPM_N_LIN + lin_id],
+      lin->w, lin->n_out, lin->n_in);
+  g_mutex_unlock (&model->lock);
+  return wq;
+}
+
+/* The int8 weights of merged linear @which (0, 1), quantised once. */
+static const UpmQ8Matrix *
+merged_q8 (
+    UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
+{
+  const UpmQ8Matrix *wq;
+
+  g_mutex_lock (&model->lock);
+  wq = q8_quantize_locked (
+      (UpmQ8Matrix **)&mg->wq[which], mg->w[which], lin->n_out, lin->n_in);
+  g_mutex_unlock (&model->lock);
+  return wq;
+}
+
 /* y = sum_k w_k (x W_{e_k}^T + b_{e_k}) per row. Fast: the rows of each
  * active expert are gathered, one GEMM per expert, weighted scatter-add.
  * Plain: per row, both experts, mixed. */
@@ -620,8 +671,18 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
   const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
   const size_t w_off = (size_t)c0 * lin->n_in + k0;
   const gboolean bf16 = ctx->precision == UPM_PRECISION_BF16;
+  /* int8: the decode step's few rows (the weights' DRAM time is the
+   * step's); the encoder stays in float. */
+  const gboolean q8 = ctx->precision == UPM_PRECISION_INT8 && ctx->decoding;
+  const UpmQ8Matrix *wq;
   uint32_t row = 0;
 
+  if (!ly->is_moe && q8 && (wq = dense_q8 (m, layer, lin_id)))
+    {
+      upm_linear_q8 (x, n, wq, c0, n_cols, k0, n_k,
+          last && lin->b ? lin->b + c0 : NULL, beta, y, last ? epi : NULL);
+      return;
+    }
   if (!ly->is_moe && bf16)
     {
       upm_linear_bf16 (x, n, dense_bf16 (m, layer, lin_id), c0, n_cols, k0, n_k,
@@ -643,7 +704,11 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
 
       if (epi)
         e = epilogue_rows (epi, row, n_cols);
-      if (bf16)
+      if (q8 && (wq = merged_q8 (m, mg, lin, which)))
+        upm_linear_q8 (x + (size_t)row * n_k, cnt, wq, c0, n_cols, k0, n_k,
+            last ? mg->b[which] + c0 : NULL, beta, y + (size_t)row * n_cols,
+            last && epi ? &e : NULL);
+      else if (bf16)
         upm_linear_bf16 (x + (size_t)row * n_k, cnt,
             merged_bf16 (m, mg, lin, which), c0, n_cols, k0, n_k,
             last ? mg->b[which] + c0 : NULL, beta, y + (size_t)row * n_cols,

@@ -437,8 +437,8 @@ void upm_context_free (UpmContext *ctx);
 UpmModel *upm_context_model (UpmContext *ctx);
 void upm_context_set_path (UpmContext *ctx, UpmPath path);
 
-/* The arithmetic of the encoder's linear layers on the fast path (the
- * plain path, attention, embeddings and heads stay in float). */
+/* The arithmetic of the linear layers on the fast path (the plain path,
+ * attention, embeddings and heads stay in float). */
 typedef enum
 {
   UPM_PRECISION_AUTO, /* the model's default; AUTO there too: the
@@ -448,10 +448,12 @@ typedef enum
   UPM_PRECISION_FP32, /* float weights and inputs (OpenBLAS sgemm) */
   UPM_PRECISION_BF16, /* bfloat16 weights (a copy packed on first use) and
                        * inputs rounded to bfloat16, float sums */
-  /* reserved for UPM_PRECISION_INT8 */
+  UPM_PRECISION_INT8, /* the caption decode step's linears on int8 weights
+                       * (one scale per output, quantised on first use),
+                       * inputs and sums in float; the encoder in fp32 */
 } UpmPrecision;
 
-/* "auto", "fp32", "bf16". */
+/* "auto", "fp32", "bf16", "int8". */
 const char *upm_precision_name (UpmPrecision precision);
 /* The precision of a name (case-insensitive); FALSE when it is none. */
 gboolean upm_precision_parse (const char *name, UpmPrecision *precision);
@@ -459,7 +461,7 @@ gboolean upm_precision_parse (const char *name, UpmPrecision *precision);
  * set). */
 void upm_model_set_precision (UpmModel *model, UpmPrecision precision);
 void upm_context_set_precision (UpmContext *ctx, UpmPrecision precision);
-/* The precision the context's linears run in: FP32 or BF16, never AUTO
+/* The precision the context's linears run in: FP32, BF16 or INT8, never AUTO
  * (for result metadata). */
 UpmPrecision upm_context_precision (UpmContext *ctx);
 

@@ -263,6 +263,68 @@ test_bf16_vs_fp32 (gconstpointer data)
   engine_close (&e);
 }
 
+/* A fixture model and how many of its 4 test captions int8 must keep word
+ * for word (the random fixture models have near-ties between beams). */
+typedef struct
+{
+  const char *model;
+  int min_same;
+} Int8Case;
+
+/* int8 against fp32 on a fixture model: the encoder stays in float under
+ * INT8 (the clip feature is bit-identical), the caption decode step runs
+ * on int8 weights and vocabulary: over 4 clips the captions' scores must
+ * move (the path is taken) but stay within 0.01 of fp32 (measured: at most
+ * 0.0026 on these models, with scores of -0.02 to -0.1; a wrong block or
+ * scale moves them by O(1)), and as many captions as the case says must
+ * keep their words. */
+static void
+test_int8_vs_fp32 (gconstpointer data)
+{
+  const Int8Case *k = data;
+  Engine e = engine_open (k->model);
+  const uint32_t d = e.hp->n_embd, frames = e.hp->n_temporal;
+  UpmContext *q8 = upm_context_new (e.m);
+  g_autofree float *f32 = g_new (float, d), *f8 = g_new (float, d);
+  GError *error = NULL;
+  double worst = 0.0, moved = 0.0;
+  int same = 0;
+
+  upm_context_set_precision (e.ctx, UPM_PRECISION_FP32);
+  upm_context_set_precision (q8, UPM_PRECISION_INT8);
+  g_assert_cmpint (upm_context_precision (q8), ==, UPM_PRECISION_INT8);
+  for (uint32_t seed = 11; seed < 15; seed++)
+    {
+      g_autofree float *patches = make_patches (e.hp, frames, seed);
+      UpmCaption a, b;
+      g_assert_true (upm_encode_visual (
+          e.ctx, patches, frames, UPM_ATTR_CLS_INPUT, f32, NULL, &error));
+      g_assert_true (upm_encode_visual (
+          q8, patches, frames, UPM_ATTR_CLS_INPUT, f8, NULL, &error));
+      g_assert_cmpmem (f32, d * sizeof (float), f8, d * sizeof (float));
+      g_assert_true (
+          upm_caption (e.ctx, patches, frames, NULL, &a, NULL, &error));
+      g_assert_true (upm_caption (q8, patches, frames, NULL, &b, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (b.n_ids, >, 0);
+      same += a.n_ids == b.n_ids
+              && memcmp (a.ids, b.ids, a.n_ids * sizeof *a.ids) == 0;
+      g_test_message (
+          "seed %u: scores %.5f (fp32) %.5f (int8)", seed, a.score, b.score);
+      worst = MAX (worst, fabs (a.score - b.score));
+      moved = MAX (moved, fabs (a.score - b.score));
+      upm_caption_clear (&a);
+      upm_caption_clear (&b);
+    }
+  g_test_message (
+      "%d of 4 captions the same; worst score difference %.3g", same, worst);
+  g_assert_cmpint (same, >=, k->min_same);
+  g_assert_cmpfloat (moved, >, 0.0);
+  g_assert_cmpfloat (worst, <, 0.01);
+  upm_context_free (q8);
+  engine_close (&e);
+}
+
 /* The names and parsing of the precisions; AUTO resolves to a concrete
  * one (fp32 unless UPM_PRECISION says otherwise). */
 static void
@@ -272,13 +334,16 @@ test_precision_names (void)
   UpmContext *ctx;
   UpmPrecision p;
 
-  for (int i = UPM_PRECISION_AUTO; i <= UPM_PRECISION_BF16; i++)
+  for (int i = UPM_PRECISION_AUTO; i <= UPM_PRECISION_INT8; i++)
     {
       g_assert_true (upm_precision_parse (upm_precision_name (i), &p));
       g_assert_cmpint (p, ==, i);
     }
   g_assert_true (upm_precision_parse ("BF16", &p));
   g_assert_cmpint (p, ==, UPM_PRECISION_BF16);
+  g_assert_true (upm_precision_parse ("INT8", &p));
+  g_assert_cmpint (p, ==, UPM_PRECISION_INT8);
+  g_assert_cmpstr (upm_precision_name (UPM_PRECISION_INT8), ==, "int8");
   g_assert_false (upm_precision_parse ("fp8", &p));
   g_assert_false (upm_precision_parse (NULL, &p));
   /* The model's default applies to contexts created afterwards. */
@@ -771,6 +836,17 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/labels-classify", test_labels_and_classify);
   g_test_add_func ("/engine/vocab-cache", test_vocab_cache);
   g_test_add_func ("/engine/precision/names", test_precision_names);
+  static const Int8Case int8_cases[] = {
+    { "tiny-moe.upm", 4 },
+    { "tiny-dense.upm", 1 },
+    { "route-token.upm", 1 },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (int8_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf (
+          "/engine/precision/int8-vs-fp32/%s", int8_cases[i].model);
+      g_test_add_data_func (path, &int8_cases[i], test_int8_vs_fp32);
+    }
   g_test_add_data_func ("/engine/precision/bf16-vs-fp32/tiny-moe",
       "tiny-moe.upm", test_bf16_vs_fp32);
   g_test_add_data_func ("/engine/precision/bf16-vs-fp32/dense",
