@@ -15,13 +15,19 @@ upm_q8_quantize_row (const float *w, uint32_t n, int8_t *q, float *scale)
 {
   float amax = 0.0f;
 
-  for (uint32_t k = 0; k < n; k++)
-    amax = fmaxf (amax, fabsf (w[k]));
-  *scale = amax / 127.0f;
+  /* Plain comparisons: they vectorise, fmaxf calls do not. */
   for (uint32_t k = 0; k < n; k++)
     {
-      const float v = *scale > 0.0f ? nearbyintf (w[k] / *scale) : 0.0f;
-      q[k] = (int8_t)fminf (127.0f, fmaxf (-127.0f, v));
+      const float a = fabsf (w[k]);
+      amax = a > amax ? a : amax;
+    }
+  const float s = amax / 127.0f;
+  *scale = s;
+  for (uint32_t k = 0; k < n; k++)
+    {
+      float v = s > 0.0f ? nearbyintf (w[k] / s) : 0.0f;
+      v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+      q[k] = (int8_t)v;
     }
 }
 
