@@ -763,6 +763,109 @@ test_linear_q8_vs_generic (gconstpointer data)
   expect_generic (data, case_linear_q8, Q8_FLOATS, 1e-4);
 }
 
+/* The int8 x int8 product of each block to the last bit: the rows of x
+ * quantised as upm-ops.h says, exact integer sums, then
+ * (sum * xs) * scale (+ beta y) in float; also against the float product
+ * (the quantisation of x and w must show, but stay small). */
+static void
+test_linear_q8q8 (gconstpointer data)
+{
+  g_autofree float *w = values (Q8_OUT * Q8_IN, 101, -0.2f, 0.2f);
+  g_autofree float *x = values (70 * Q8_IN, 102, -1, 1);
+  g_autofree float *y0 = values (70 * Q8_OUT, 103, -1, 1);
+  g_autofree float *y = g_new (float, 70 * Q8_OUT);
+  UpmQ8Matrix *m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
+  g_autofree int8_t *buf = g_new (int8_t, upm_q8_packed_size (Q8_OUT, Q8_IN));
+  UpmQ8Packed wp;
+  double worst_f32 = 0.0;
+
+  use_level (data);
+  upm_q8_pack (m, buf, &wp);
+  g_assert_cmpuint (wp.n_quads, ==, (Q8_IN + 3) / 4);
+  for (size_t b = 0; b < G_N_ELEMENTS (q8_blocks); b++)
+    {
+      const BfBlock *k = &q8_blocks[b];
+      memcpy (y, y0, (size_t)k->rows * k->nc * sizeof (float));
+      upm_linear_q8q8 (
+          x, k->rows, &wp, k->c0, k->nc, k->k0, k->nk, NULL, k->beta, y, NULL);
+      for (uint32_t r = 0; r < k->rows; r++)
+        {
+          const float *xr = x + (size_t)r * k->nk;
+          float amax = 0.0f;
+          for (uint32_t i = 0; i < k->nk; i++)
+            amax = MAX (amax, fabsf (xr[i]));
+          const float xs = amax / 127.0f, inv = 1.0f / xs;
+          for (uint32_t j = 0; j < k->nc; j++)
+            {
+              const int8_t *qr = m->q + (size_t)(k->c0 + j) * Q8_IN + k->k0;
+              const float *wr = w + (size_t)(k->c0 + j) * Q8_IN + k->k0;
+              const float prev = y0[(size_t)r * k->nc + j];
+              int64_t isum = 0;
+              double f32 = k->beta * prev;
+              for (uint32_t i = 0; i < k->nk; i++)
+                {
+                  const float v = nearbyintf (xr[i] * inv);
+                  g_assert_cmpfloat (fabsf (v), <=, 127.0f);
+                  isum += (int64_t)v * qr[i];
+                  f32 += (double)xr[i] * wr[i];
+                }
+              const float v = (float)isum * xs * m->scale[k->c0 + j];
+              const float want = k->beta != 0.0f ? fmaf (k->beta, prev, v) : v;
+              g_assert_cmpfloat (y[(size_t)r * k->nc + j], ==, want);
+              worst_f32 = MAX (worst_f32, fabs (want - f32));
+            }
+        }
+    }
+  g_test_message ("worst difference from the float product %.3g", worst_f32);
+  g_assert_cmpfloat (worst_f32, >, 1e-4);
+  g_assert_cmpfloat (worst_f32, <, 0.1);
+  upm_q8_free (m);
+}
+
+/* upm_linear_q8q8 with a bias and each epilogue, on 3 and 70 rows. */
+static void
+case_linear_q8q8 (float *out)
+{
+  g_autofree float *w = values (Q8_OUT * Q8_IN, 111, -0.2f, 0.2f);
+  g_autofree float *x = values (70 * Q8_IN, 112, -1, 1);
+  g_autofree float *b = values (Q8_OUT, 113, -1, 1);
+  g_autofree float *scale = values (Q8_OUT, 114, 0.5f, 1.5f);
+  g_autofree float *tmp = g_new (float, 70 * Q8_OUT);
+  UpmQ8Matrix *m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
+  g_autofree int8_t *buf = g_new (int8_t, upm_q8_packed_size (Q8_OUT, Q8_IN));
+  UpmQ8Packed wp;
+
+  upm_q8_pack (m, buf, &wp);
+  for (uint32_t rows = 3; rows <= 70; rows += 67)
+    {
+      const size_t n = (size_t)rows * Q8_OUT;
+      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
+      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
+      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
+        .res = res,
+        .scale = scale,
+        .ln_w = scale,
+        .ln_b = b,
+        .eps = 1e-5f,
+        .ln_out = out + 3 * n };
+      upm_linear_q8q8 (x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out, NULL);
+      upm_linear_q8q8 (
+          x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out + n, &gelu);
+      upm_linear_q8q8 (
+          x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, tmp, &residual);
+      out += 4 * n;
+    }
+  upm_q8_free (m);
+}
+
+/* Exact integer sums: only the epilogues' vectorised GELU/LayerNorm may
+ * differ from generic (by float rounding). */
+static void
+test_linear_q8q8_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_linear_q8q8, Q8_FLOATS, 1e-5);
+}
+
 /* ------------------------------------------------------------- CPU levels */
 
 static void
@@ -868,6 +971,7 @@ add_level_tests (UpmCpuLevel level)
   add_level_test (level, "linear-bf16", test_linear_bf16);
   add_level_test (level, "attention-bf16", test_attention_bf16);
   add_level_test (level, "linear-q8", test_linear_q8);
+  add_level_test (level, "linear-q8q8", test_linear_q8q8);
   if (level == UPM_CPU_GENERIC)
     return;
   add_level_test (level, "linear-vs-generic", test_linear_vs_generic);
@@ -877,6 +981,7 @@ add_level_tests (UpmCpuLevel level)
   add_level_test (
       level, "attention-bf16-vs-generic", test_attention_bf16_vs_generic);
   add_level_test (level, "linear-q8-vs-generic", test_linear_q8_vs_generic);
+  add_level_test (level, "linear-q8q8-vs-generic", test_linear_q8q8_vs_generic);
 }
 
 int

@@ -218,6 +218,8 @@ typedef struct
   const UpmBf16Weights *wb;
   /* or int8 weights (kern-q8.c), the same block of wq */
   const UpmQ8Matrix *wq;
+  /* or int8 weights packed for the int8 x int8 GEMM (kern-q8q8.c) */
+  const UpmQ8Packed *wp;
   uint32_t wc0, wk0;
   int rows_only; /* our row kernel, whatever the number of rows */
   int small, by_rows;
@@ -323,6 +325,12 @@ lin_task (void *arg, uint32_t task)
           j->n_in, j->beta, y + c0, j->n_out);
       pending = j->b;
     }
+  else if (j->wp)
+    {
+      q8q8_gemm (x, j->n_in, r1 - r0, j->wp, j->wc0 + c0, c1 - c0, j->wk0,
+          j->n_in, j->beta, y + c0, j->n_out);
+      pending = j->b;
+    }
   else if (j->wq)
     {
       q8w_gemm (x, j->n_in, r1 - r0, j->wq, j->wc0 + c0, c1 - c0, j->wk0,
@@ -352,7 +360,7 @@ linear_run (LinJob *j)
   const uint32_t t = upm_threads_get ();
   const double work = (double)j->n * j->n_in * j->n_out;
 
-  j->small = !j->wb && !j->wq && (j->rows_only || j->n <= SMALL_ROWS);
+  j->small = !j->wb && !j->wq && !j->wp && (j->rows_only || j->n <= SMALL_ROWS);
   j->by_rows = 0;
   j->chunk = j->n_out;
   if (j->small || (j->wq && j->n <= 64))
@@ -475,6 +483,28 @@ kern_linear_q8 (const float *x, uint32_t n, const UpmQ8Matrix *w, uint32_t c0,
     .beta = beta,
     .epi = epi,
     .wq = w,
+    .wc0 = c0,
+    .wk0 = k0 };
+
+  if (n > 0 && n_cols > 0)
+    linear_run (&j);
+}
+
+static void
+kern_linear_q8q8 (const float *x, uint32_t n, const UpmQ8Packed *w, uint32_t c0,
+    uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b, float beta,
+    float *y, const UpmEpilogue *epi)
+{
+  LinJob j = { .x = x,
+    .n = n,
+    .n_in = n_k,
+    .b = b,
+    .n_out = n_cols,
+    .y = y,
+    .alpha = 1.0f,
+    .beta = beta,
+    .epi = epi,
+    .wp = w,
     .wc0 = c0,
     .wk0 = k0 };
 
