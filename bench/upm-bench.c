@@ -672,6 +672,9 @@ step_bytes_at (const UpmHParams *hp, UpmPrecision prec)
 
 #define N_DEC_PREC 3
 
+static gboolean precision_accuracy (
+    UpmModel *model, UpmContext *const ctx[2], int n_clips);
+
 /* The caption decode step of one clip's prefix (--beam, --steps over the
  * full vocabulary) in fp32, bf16 and int8, runs interleaved so that all
  * see the same machine: the step's median time, the bytes its weights
@@ -788,6 +791,16 @@ cmd_decode (const char *path)
               "\"caption_score_%s_max_abs\": %.5f",
           upm_precision_name (prec[p]), same, upm_precision_name (prec[p]), n,
           upm_precision_name (prec[p]), worst);
+    }
+  /* The encoder in int8 against fp32 (features, classification logits):
+   * the same unless UPM_INT8_ENCODER=1 runs its linears in int8 x int8. */
+  if (ok && opt_accuracy_clips > 0)
+    {
+      UpmContext *const pair[2] = { c[0].ctx, c[2].ctx };
+      const char *enc = g_getenv ("UPM_INT8_ENCODER");
+      printf (", \"int8_encoder\": %s",
+          enc && *enc && strcmp (enc, "0") != 0 ? "true" : "false");
+      ok = precision_accuracy (model, pair, opt_accuracy_clips);
     }
   print_kernels ();
   printf ("}\n");
