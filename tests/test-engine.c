@@ -325,6 +325,67 @@ test_int8_vs_fp32 (gconstpointer data)
   engine_close (&e);
 }
 
+/* The int8 encoder (UPM_INT8_ENCODER=1, set by the parent before this
+ * child starts: the library reads it once): an INT8 context's clip
+ * feature and hidden states against fp32, relative to the largest value.
+ * Activations and weights both in 8 bits (2^-8 steps); measured on
+ * tiny-moe: feature 1.3e-2, hidden states 9.6e-3 of the largest, the same
+ * at every level (exact integer sums); 5e-2 stops a wrong block, offset or
+ * scale, which move values by O(1). */
+static void
+test_int8_encoder_child (gconstpointer data)
+{
+  if (!g_test_subprocess ())
+    {
+      g_test_skip ("run by /engine/precision/int8-encoder");
+      return;
+    }
+  Engine e = engine_open (data);
+  const uint32_t d = e.hp->n_embd, frames = e.hp->n_temporal;
+  const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (e.hp);
+  UpmContext *q8 = upm_context_new (e.m);
+  g_autofree float *patches = make_patches (e.hp, frames, 9);
+  g_autofree float *f32 = g_new (float, d), *f8 = g_new (float, d);
+  g_autofree float *x32 = g_new (float, (size_t)n *d);
+  g_autofree float *x8 = g_new (float, (size_t)n *d);
+  const UpmSegment seg = { UPM_ATTR_CLS_INPUT, n };
+  GError *error = NULL;
+
+  upm_context_set_precision (e.ctx, UPM_PRECISION_FP32);
+  upm_context_set_precision (q8, UPM_PRECISION_INT8);
+  q8->row_chunk = 7; /* unaligned chunks of rows */
+  q8->ff_block = 37; /* and of the FFN's inputs */
+  g_assert_true (upm_encode_visual (
+      e.ctx, patches, frames, UPM_ATTR_CLS_INPUT, f32, NULL, &error));
+  g_assert_true (upm_encode_visual (
+      q8, patches, frames, UPM_ATTR_CLS_INPUT, f8, NULL, &error));
+  g_assert_true (upm_embed_patches (e.ctx, patches, frames, x32, &error));
+  memcpy (x8, x32, (size_t)n * d * sizeof (float));
+  g_assert_true (upm_transformer_forward (
+      e.ctx, x32, n, &seg, 1, UPM_FORWARD_NONE, NULL, &error));
+  g_assert_true (upm_transformer_forward (
+      q8, x8, n, &seg, 1, UPM_FORWARD_NONE, NULL, &error));
+  g_assert_no_error (error);
+  const double df = max_rel_diff (f8, f32, d);
+  const double dx = max_rel_diff (x8, x32, (size_t)n * d);
+  g_test_message ("feature %.3g, hidden states %.3g of the largest", df, dx);
+  g_assert_cmpfloat (df, >, 0.0);
+  g_assert_cmpfloat (df, <, 5e-2);
+  g_assert_cmpfloat (dx, <, 5e-2);
+  upm_context_free (q8);
+  engine_close (&e);
+}
+
+static void
+test_int8_encoder (void)
+{
+  g_setenv ("UPM_INT8_ENCODER", "1", TRUE);
+  g_test_trap_subprocess (
+      "/engine/precision/int8-encoder-child", 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("UPM_INT8_ENCODER");
+  g_test_trap_assert_passed ();
+}
+
 /* The names and parsing of the precisions; AUTO resolves to a concrete
  * one (fp32 unless UPM_PRECISION says otherwise). */
 static void
@@ -836,6 +897,9 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/labels-classify", test_labels_and_classify);
   g_test_add_func ("/engine/vocab-cache", test_vocab_cache);
   g_test_add_func ("/engine/precision/names", test_precision_names);
+  g_test_add_func ("/engine/precision/int8-encoder", test_int8_encoder);
+  g_test_add_data_func ("/engine/precision/int8-encoder-child", "tiny-moe.upm",
+      test_int8_encoder_child);
   static const Int8Case int8_cases[] = {
     { "tiny-moe.upm", 4 },
     { "tiny-dense.upm", 1 },
