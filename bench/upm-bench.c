@@ -793,13 +793,13 @@ cmd_decode (const char *path)
           upm_precision_name (prec[p]), worst);
     }
   /* The encoder in int8 against fp32 (features, classification logits):
-   * the same unless UPM_INT8_ENCODER=1 runs its linears in int8 x int8. */
+   * int8 x int8 unless UPM_INT8_ENCODER=0 keeps it in fp32. */
   if (ok && opt_accuracy_clips > 0)
     {
       UpmContext *const pair[2] = { c[0].ctx, c[2].ctx };
       const char *enc = g_getenv ("UPM_INT8_ENCODER");
       printf (", \"int8_encoder\": %s",
-          enc && *enc && strcmp (enc, "0") != 0 ? "true" : "false");
+          enc && strcmp (enc, "0") == 0 ? "false" : "true");
       ok = precision_accuracy (model, pair, opt_accuracy_clips);
     }
   print_kernels ();

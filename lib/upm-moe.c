@@ -636,8 +636,10 @@ merged_q8_packed (
   return wp;
 }
 
-/* Whether INT8 runs the encoder's linears in int8 x int8 too
- * (UPM_INT8_ENCODER=1; off by default: see README's accuracy table). */
+/* Whether INT8 runs the encoder's linears in int8 x int8 too: yes unless
+ * UPM_INT8_ENCODER=0 (measured on the bundled model's 500 held-out clips:
+ * every metric within 0.005 of fp32; Base-shape clip features at cosine
+ * 0.9999 of fp32's, classification top-1 unchanged). */
 static gboolean
 int8_encoder_enabled (void)
 {
@@ -647,7 +649,7 @@ int8_encoder_enabled (void)
   if (g_once_init_enter (&once))
     {
       const char *e = g_getenv ("UPM_INT8_ENCODER");
-      on = e && *e && strcmp (e, "0") != 0;
+      on = !(e && strcmp (e, "0") == 0);
       g_once_init_leave (&once, 1);
     }
   return on;
@@ -744,8 +746,9 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
   const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
   const size_t w_off = (size_t)c0 * lin->n_in + k0;
   const gboolean bf16 = ctx->precision == UPM_PRECISION_BF16;
-  /* int8: the decode step's few rows (the weights' DRAM time is the
-   * step's); the encoder stays in float. */
+  /* int8: the decode step's few rows on int8 weights and float inputs
+   * (the weights' DRAM time is the step's); the encoder's many rows in
+   * int8 x int8 (the VNNI rate). */
   const gboolean q8 = ctx->precision == UPM_PRECISION_INT8 && ctx->decoding;
   const gboolean q8q8 = ctx->precision == UPM_PRECISION_INT8 && !ctx->decoding
                         && int8_encoder_enabled ();

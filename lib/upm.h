@@ -448,9 +448,12 @@ typedef enum
   UPM_PRECISION_FP32, /* float weights and inputs (OpenBLAS sgemm) */
   UPM_PRECISION_BF16, /* bfloat16 weights (a copy packed on first use) and
                        * inputs rounded to bfloat16, float sums */
-  UPM_PRECISION_INT8, /* the caption decode step's linears on int8 weights
-                       * (one scale per output, quantised on first use),
-                       * inputs and sums in float; the encoder in fp32 */
+  UPM_PRECISION_INT8, /* int8 weights (one scale per output, quantised on
+                       * first use): the caption decode step's linears
+                       * with float inputs and sums, the encoder's in
+                       * int8 x int8 (each row of inputs quantised with
+                       * its own scale, integer sums; UPM_INT8_ENCODER=0
+                       * keeps the encoder in fp32) */
 } UpmPrecision;
 
 /* "auto", "fp32", "bf16", "int8". */
