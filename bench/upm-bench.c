@@ -15,6 +15,13 @@
  *       and BF16-dot peaks; then bf16 against fp32 on N clips and N
  *       images: features and classification logits (max and mean absolute
  *       difference, cosine) and top-1 agreement.
+ *   upm-bench decode MODEL.upm [--runs N] [--beam 2] [--steps 21]
+ *       [--accuracy-clips 4]
+ *       The caption decode step in fp32, bf16 and int8 side by side (runs
+ *       interleaved): time per step, the bytes of the weights it streams
+ *       at each precision and their DRAM time at the measured read
+ *       bandwidth, the speedup over fp32; the clip encode (the prefix) in
+ *       each; then captions of N clips against fp32's (same words, score).
  *   upm-bench vocab MODEL.upm
  *       Computes the vocabulary features once (or loads them from the
  *       library's on-disk cache) and reports the time.
@@ -641,6 +648,176 @@ step_weight_bytes (const UpmHParams *hp)
   const double d = hp->n_embd, f = hp->n_ff;
   return hp->n_layer * (4.0 * d * d + 2.0 * d * f + 6.0 * d + f) * 4.0
          + (d * d + d) * 4.0;
+}
+
+/* The bytes a decode step streams in @prec: the caption_text linears of
+ * every layer (merged for MoE layers) at that precision, their biases,
+ * LayerNorms and layer scales in float, the int8 scales (one per output),
+ * the head's projection in float and the vocabulary features (float, or
+ * int8 + a scale per word for INT8). */
+static double
+step_bytes_at (const UpmHParams *hp, UpmPrecision prec)
+{
+  const double d = hp->n_embd, f = hp->n_ff, v = hp->n_vocab;
+  const double w = hp->n_layer * (4.0 * d * d + 2.0 * d * f);
+  const double small = hp->n_layer * (6.0 * d + f) * 4.0 + (d * d + d) * 4.0;
+
+  switch (prec)
+    {
+    case UPM_PRECISION_BF16:
+      return w * 2.0 + small + v * d * 4.0;
+    case UPM_PRECISION_INT8:
+      return w + hp->n_layer * (5.0 * d + f) * 4.0 + small + v * d + v * 4.0;
+    default:
+      return w * 4.0 + small + v * d * 4.0;
+    }
+}
+
+#define N_DEC_PREC 3
+
+static gboolean precision_accuracy (
+    UpmModel *model, UpmContext *const ctx[2], int n_clips);
+
+/* The caption decode step of one clip's prefix (--beam, --steps over the
+ * full vocabulary) in fp32, bf16 and int8, runs interleaved so that all
+ * see the same machine: the step's median time, the bytes its weights
+ * stream at that precision and their DRAM time at the measured read
+ * bandwidth (--bw-mib, all threads), the speedup over fp32; the clip
+ * encode (the prefix) in each precision; and, over --accuracy-clips clips,
+ * how many captions keep fp32's words and the largest score difference. */
+static int
+cmd_decode (const char *path)
+{
+  GError *error = NULL;
+  UpmModel *model = upm_model_load (path, &error);
+
+  if (!model)
+    {
+      fprintf (stderr, "upm-bench: %s\n", error->message);
+      return 1;
+    }
+  const UpmHParams *hp = upm_model_hparams (model);
+  const uint32_t frames = MIN ((uint32_t)opt_frames, hp->n_temporal);
+  const UpmPrecision prec[N_DEC_PREC]
+      = { UPM_PRECISION_FP32, UPM_PRECISION_BF16, UPM_PRECISION_INT8 };
+  float *clip = make_patches (hp, frames, 11);
+  CaptionData c[N_DEC_PREC];
+  double *td[N_DEC_PREC], *te[N_DEC_PREC];
+  double med_d[N_DEC_PREC], med_e[N_DEC_PREC], min_d[N_DEC_PREC];
+  gboolean ok = TRUE;
+
+  for (int p = 0; p < N_DEC_PREC; p++)
+    {
+      UpmContext *ctx = upm_context_new (model);
+      upm_context_set_precision (ctx, prec[p]);
+      c[p] = (CaptionData){ ctx, clip, frames, NULL, { 0 } };
+      td[p] = g_new (double, opt_runs);
+      te[p] = g_new (double, opt_runs);
+      /* Warm-up: merged experts, bf16 packs, int8 copies, scratch. */
+      ok = ok && prefix_run (&c[p]) && decode_run (&c[p]);
+    }
+  for (int i = 0; ok && i < opt_runs; i++)
+    for (int p = 0; ok && p < N_DEC_PREC; p++)
+      {
+        double t0 = now_s ();
+        ok = prefix_run (&c[p]);
+        te[p][i] = now_s () - t0;
+        t0 = now_s ();
+        ok = ok && decode_run (&c[p]);
+        td[p][i] = (now_s () - t0) / opt_steps;
+      }
+  if (!ok)
+    return 1;
+
+  const size_t n_floats = opt_bw_mib * 1024 * 1024 / 4;
+  float *a = NULL;
+  if (posix_memalign ((void **)&a, 64, n_floats * 4) != 0)
+    return 1;
+  for (size_t i = 0; i < n_floats; i++)
+    a[i] = (float)(i & 7);
+  const double bw = read_bandwidth (a, n_floats, (int)upm_threads_get ());
+  free (a);
+
+  printf ("{\"kind\": \"decode\", \"model\": \"%s\", \"threads\": %u, "
+          "\"runs\": %d, \"beam\": %d, \"steps\": %d, \"frames\": %u, "
+          "\"read_gbs\": %.2f",
+      upm_model_name (model), upm_threads_get (), opt_runs, opt_beam, opt_steps,
+      frames, bw);
+  for (int p = 0; p < N_DEC_PREC; p++)
+    {
+      const char *name = upm_precision_name (prec[p]);
+      const double bytes = step_bytes_at (hp, prec[p]);
+      med_d[p] = median (td[p], opt_runs);
+      med_e[p] = median (te[p], opt_runs);
+      /* The fastest run too: on a shared machine the least disturbed. */
+      min_d[p] = td[p][0];
+      for (int i = 1; i < opt_runs; i++)
+        min_d[p] = MIN (min_d[p], td[p][i]);
+      printf (", \"step_%s_s\": %.6f, \"step_%s_min_s\": %.6f, "
+              "\"step_%s_bytes\": %.0f, "
+              "\"step_%s_dram_s\": %.6f, \"step_%s_of_dram\": %.3f, "
+              "\"step_%s_speedup\": %.3f, \"step_%s_min_speedup\": %.3f, "
+              "\"encode_clip_%s_s\": %.5f",
+          name, med_d[p], name, min_d[p], name, bytes, name, bytes / (bw * 1e9),
+          name, bytes / (bw * 1e9) / med_d[p], name, med_d[0] / med_d[p], name,
+          min_d[0] / min_d[p], name, med_e[p]);
+    }
+
+  /* Captions of --accuracy-clips clips against fp32's. */
+  for (int p = 1; p < N_DEC_PREC; p++)
+    {
+      int same = 0, n = 0;
+      double worst = 0.0;
+      for (int k = 0; ok && k < opt_accuracy_clips; k++)
+        {
+          float *pk = make_patches (hp, frames, 31 + k);
+          CaptionData r = { c[0].ctx, pk, frames, NULL, { 0 } };
+          CaptionData q = { c[p].ctx, pk, frames, NULL, { 0 } };
+          ok = prefix_run (&r) && decode_run (&r) && prefix_run (&q)
+               && decode_run (&q);
+          if (ok)
+            {
+              n++;
+              same += r.caption.n_ids == q.caption.n_ids
+                      && memcmp (r.caption.ids, q.caption.ids,
+                             r.caption.n_ids * sizeof (int32_t))
+                             == 0;
+              worst = MAX (worst, fabs (r.caption.score - q.caption.score));
+            }
+          upm_caption_clear (&r.caption);
+          upm_caption_clear (&q.caption);
+          upm_prefix_unref (r.prefix);
+          upm_prefix_unref (q.prefix);
+          g_free (pk);
+        }
+      printf (", \"captions_%s_same\": %d, \"captions_%s_of\": %d, "
+              "\"caption_score_%s_max_abs\": %.5f",
+          upm_precision_name (prec[p]), same, upm_precision_name (prec[p]), n,
+          upm_precision_name (prec[p]), worst);
+    }
+  /* The encoder in int8 against fp32 (features, classification logits):
+   * int8 x int8 unless UPM_INT8_ENCODER=0 keeps it in fp32. */
+  if (ok && opt_accuracy_clips > 0)
+    {
+      UpmContext *const pair[2] = { c[0].ctx, c[2].ctx };
+      const char *enc = g_getenv ("UPM_INT8_ENCODER");
+      printf (", \"int8_encoder\": %s",
+          enc && strcmp (enc, "0") == 0 ? "false" : "true");
+      ok = precision_accuracy (model, pair, opt_accuracy_clips);
+    }
+  print_kernels ();
+  printf ("}\n");
+  for (int p = 0; p < N_DEC_PREC; p++)
+    {
+      upm_caption_clear (&c[p].caption);
+      upm_prefix_unref (c[p].prefix);
+      upm_context_free (c[p].ctx);
+      g_free (td[p]);
+      g_free (te[p]);
+    }
+  g_free (clip);
+  upm_model_unref (model);
+  return ok ? 0 : 1;
 }
 
 static int
@@ -1361,7 +1538,7 @@ main (int argc, char **argv)
       "machine | model MODEL.upm | "
       "vocab MODEL.upm | patches MODEL.upm OUT.f32 | "
       "dispatch DENSE.upm ROUTED.upm | precision MODEL.upm | "
-      "streams MODEL.upm");
+      "streams MODEL.upm | decode MODEL.upm");
   GError *error = NULL;
   int rc = 2;
 
@@ -1394,10 +1571,13 @@ main (int argc, char **argv)
     rc = cmd_precision (argv[2]);
   else if (argc >= 3 && strcmp (argv[1], "streams") == 0)
     rc = cmd_streams (argv[2]);
+  else if (argc >= 3 && strcmp (argv[1], "decode") == 0)
+    rc = cmd_decode (argv[2]);
   else
     fprintf (stderr, "usage: upm-bench [OPTION...] machine | model MODEL.upm"
                      " | vocab MODEL.upm | patches MODEL.upm OUT.f32"
                      " | dispatch DENSE.upm ROUTED.upm"
-                     " | precision MODEL.upm | streams MODEL.upm\n");
+                     " | precision MODEL.upm | streams MODEL.upm"
+                     " | decode MODEL.upm\n");
   return rc;
 }

@@ -80,7 +80,8 @@ typedef struct
   float scale;
   float length_penalty;
   const float *vocab_feat;
-  const uint16_t *vocab16; /* opt-in half copy (fast path) */
+  const uint16_t *vocab16;     /* opt-in half copy (fast path) */
+  const UpmQ8Matrix *vocab_q8; /* int8 copy (fast path, INT8) */
   UpmPrefix *prefix;
   /* Per beam: chosen ids, running score, finished flag. */
   int32_t *ids; /* [beam][max_len] */
@@ -214,8 +215,16 @@ vocab_log_probs (UpmContext *ctx, const BeamSearch *bs, const float *h,
   upm_linear (t, n, d, m->proj_w, m->proj_b, d, f);
   for (uint32_t r = 0; r < n; r++)
     upm_l2_normalize (f + (size_t)r * d, d);
-  upm_matmul_rows (f, n, d, bs->vocab16 ? NULL : bs->vocab_feat, bs->vocab16,
-      bs->vocab, bs->scale, lp);
+  if (bs->vocab_q8)
+    {
+      upm_linear_q8 (
+          f, n, bs->vocab_q8, 0, bs->vocab, 0, d, NULL, 0.0f, lp, NULL);
+      for (size_t i = 0; i < (size_t)n * bs->vocab; i++)
+        lp[i] *= bs->scale;
+    }
+  else
+    upm_matmul_rows (f, n, d, bs->vocab16 ? NULL : bs->vocab_feat, bs->vocab16,
+        bs->vocab, bs->scale, lp);
   for (uint32_t r = 0; r < n; r++)
     upm_log_softmax (lp + (size_t)r * bs->vocab, bs->vocab);
   g_free (t);
@@ -317,6 +326,8 @@ fast_step (
       ctx->scope = &scope;
     }
   step_embed (m, bs, t, x);
+  /* An INT8 context runs these rows' linears on int8 weights. */
+  ctx->decoding = TRUE;
   for (uint32_t l = 0; ok && l < nl; l++)
     {
       if (!upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error))
@@ -338,6 +349,7 @@ fast_step (
                   + ((size_t)l * UPM_N_GATES + UPM_GATE_FFN) * d);
     }
   ctx->scope = NULL;
+  ctx->decoding = FALSE;
   if (!ok)
     return FALSE;
   vocab_log_probs (
@@ -441,6 +453,8 @@ step_batch (UpmBatchJob **jobs, guint n)
       StepJob *s = jobs[i]->data;
       step_embed (m, s->bs, s->t, x + (size_t)s->row * d);
     }
+  /* An INT8 context runs these rows' linears on int8 weights. */
+  ctx->decoding = TRUE;
   for (uint32_t l = 0; ok && l < m->hp.n_layer; l++)
     {
       ok = upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, &error);
@@ -452,6 +466,7 @@ step_batch (UpmBatchJob **jobs, guint n)
         }
       ok = ok && upm_layer_finish (ctx, l, x, att, rows, &seg, 1, &error);
     }
+  ctx->decoding = FALSE;
   ok = ok && step_batch_log_probs (jobs, n, x, &error);
   for (guint i = 0; i < n; i++)
     {
@@ -716,7 +731,13 @@ beam_init (UpmContext *ctx, BeamSearch *bs, UpmPrefix *prefix,
   bs->vocab_feat = upm_model_vocab_features (m, NULL, NULL, error);
   if (!bs->vocab_feat)
     return FALSE;
-  if (ctx->path == UPM_PATH_FAST && upm_engine_vocab_f16_enabled ())
+  if (ctx->path == UPM_PATH_FAST && ctx->precision == UPM_PRECISION_INT8)
+    {
+      bs->vocab_q8 = upm_engine_vocab_q8 (m, error);
+      if (!bs->vocab_q8)
+        return FALSE;
+    }
+  else if (ctx->path == UPM_PATH_FAST && upm_engine_vocab_f16_enabled ())
     {
       bs->vocab16 = upm_engine_vocab_f16 (m, error);
       if (!bs->vocab16)

@@ -83,7 +83,7 @@ upm_context_set_path (UpmContext *ctx, UpmPath path)
   ctx->path = path;
 }
 
-static const char *const precision_names[] = { "auto", "fp32", "bf16" };
+static const char *const precision_names[] = { "auto", "fp32", "bf16", "int8" };
 static UpmPrecision precision_default (void);
 
 const char *
@@ -150,7 +150,7 @@ precision_default (void)
       if (env && *env && !upm_precision_parse (env, &p))
         {
           g_message ("UPM_PRECISION=%s is not a precision (auto, fp32, "
-                     "bf16): ignored",
+                     "bf16, int8): ignored",
               env);
           p = UPM_PRECISION_FP32;
         }

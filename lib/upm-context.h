@@ -31,8 +31,11 @@ struct _UpmContext
   UpmModel *model;
   UpmPath path;
   /* What upm_context_set_precision asked (AUTO: the model's default) and
-   * what that resolves to (FP32 or BF16; read by upm-moe.c). */
+   * what that resolves to (FP32, BF16 or INT8; read by upm-moe.c). */
   UpmPrecision precision_asked, precision;
+  /* Set by the caption decoder during a fast decode step: INT8 runs its
+   * linears on int8 weights (upm-moe.c). */
+  gboolean decoding;
   /* The encoder's chunked layers (upm-encoder.c). */
   uint32_t row_chunk; /* UPM_ROW_CHUNK (tests set fewer) */
   uint32_t ff_block;  /* UPM_FF_BLOCK (tests set fewer) */

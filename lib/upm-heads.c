@@ -29,7 +29,8 @@ typedef struct
   GMutex vocab_lock;         /* serialises the one-time vocab encoding */
   const float *vocab;        /* V x D, NULL until computed or loaded */
   float *vocab_owned;
-  uint16_t *vocab16; /* IEEE half copy (opt-in compact decoding) */
+  uint16_t *vocab16;     /* IEEE half copy (opt-in compact decoding) */
+  UpmQ8Matrix *vocab_q8; /* int8 copy (INT8 contexts) */
   GMappedFile *vocab_mapped;
 } UpmHeadsCache;
 
@@ -42,6 +43,7 @@ heads_cache_free (gpointer data)
   g_mutex_clear (&cache->vocab_lock);
   g_free (cache->vocab_owned);
   g_free (cache->vocab16);
+  upm_q8_free (cache->vocab_q8);
   if (cache->vocab_mapped)
     g_mapped_file_unref (cache->vocab_mapped);
   g_free (cache);
@@ -594,6 +596,26 @@ upm_engine_vocab_f16 (UpmModel *model, GError **error)
   if (!result)
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
         "out of memory for the half-precision vocabulary features");
+  return result;
+}
+
+const UpmQ8Matrix *
+upm_engine_vocab_q8 (UpmModel *model, GError **error)
+{
+  const float *v = upm_model_vocab_features (model, NULL, NULL, error);
+  UpmHeadsCache *c = heads_cache (model);
+  const UpmQ8Matrix *result;
+
+  if (!v)
+    return NULL;
+  g_mutex_lock (&c->vocab_lock);
+  if (!c->vocab_q8)
+    c->vocab_q8 = upm_q8_quantize (v, model->hp.n_vocab, model->hp.n_embd);
+  result = c->vocab_q8;
+  g_mutex_unlock (&c->vocab_lock);
+  if (!result)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the int8 vocabulary features");
   return result;
 }
 

@@ -9,6 +9,7 @@
 #define UPM_HEADS_H
 
 #include "upm-model.h"
+#include "upm-quant.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,11 @@ char *upm_engine_vocab_cache_path (const UpmModel *model);
  * it is off by default; the plain path always uses float32). */
 gboolean upm_engine_vocab_f16_enabled (void);
 const uint16_t *upm_engine_vocab_f16 (UpmModel *model, GError **error);
+
+/* The vocabulary features in int8, one scale per word (upm-quant.h),
+ * quantised once: what an INT8 context's fast caption path scores against
+ * (a quarter of the float traffic). */
+const UpmQ8Matrix *upm_engine_vocab_q8 (UpmModel *model, GError **error);
 
 G_END_DECLS
 #endif /* UPM_HEADS_H */

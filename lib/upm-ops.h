@@ -12,6 +12,7 @@
 #ifndef UPM_OPS_H
 #define UPM_OPS_H
 
+#include "upm-quant.h"
 #include "upm-threads.h"
 
 #include <stddef.h>
@@ -81,6 +82,45 @@ float upm_bf16_round (float x);
  * The products are summed in float: the levels differ from the generic
  * one by the order of the sums only (within ~n_k 2^-24 sum |x'| |w|). */
 void upm_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
+    float beta, float *y, const UpmEpilogue *epi);
+
+/* upm_linear_bf16's block product with int8 weights (upm-quant.h), for few
+ * rows (the caption decode step): y = beta y + x W'^T (+ b), then the
+ * epilogue, where W' is scale[o] q[o][k] for the outputs [c0, c0 + n_cols)
+ * and inputs [k0, k0 + n_k) of w, x in float. The weights are read once
+ * for every 4 rows (more rows re-read them from L2). Sums in float: the
+ * levels differ from the generic one by the order of the sums only. */
+void upm_linear_q8 (const float *x, uint32_t n, const UpmQ8Matrix *w,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
+    float beta, float *y, const UpmEpilogue *epi);
+
+/* Int8 weights packed for the int8 x int8 GEMM: panels of 16 outputs, in
+ * a panel the inputs in quads, quad g holding q[16 p + i][4 g + h] at
+ * 4 i + h (the operand layout of vpdpbusd); n_out padded to 16 and n_in to
+ * 4 with zeros; the scales (one per output) are the matrix's. */
+typedef struct
+{
+  const int8_t *w;
+  const float *scale;
+  uint32_t n_out, n_in;
+  uint32_t n_quads; /* (n_in + 3) / 4 */
+} UpmQ8Packed;
+
+/* Bytes of the packed weights of [n_out, n_in]. */
+size_t upm_q8_packed_size (uint32_t n_out, uint32_t n_in);
+/* Packs m into buf (upm_q8_packed_size bytes, m's scales referenced, not
+ * copied), in parallel over the pool, and describes it in *out. */
+void upm_q8_pack (const UpmQ8Matrix *m, int8_t *buf, UpmQ8Packed *out);
+
+/* upm_linear_q8's product in int8 x int8, for many rows (the encoder):
+ * each row of x quantised over the block's inputs [k0, k0 + n_k) to int8
+ * with its own scale xs = max |x| / 127 (nearest, x * (1 / xs)), integer
+ * sums exact, y = beta y + (sum xq q * xs) * scale[o] (+ b), then the
+ * epilogue. The levels agree with the generic one to the last bit (also
+ * the slow path taken when a thread's scratch for the quantised rows is
+ * refused). */
+void upm_linear_q8q8 (const float *x, uint32_t n, const UpmQ8Packed *w,
     uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
     float beta, float *y, const UpmEpilogue *epi);
 

@@ -33,6 +33,7 @@ typedef enum
   UPM_SCRATCH_PACK,   /* packed keys/values of upm_attention */
   UPM_SCRATCH_SCORES, /* attention scores of one task */
   UPM_SCRATCH_BF16,   /* a block of x rounded to bfloat16 (kern-bf16.c) */
+  UPM_SCRATCH_Q8,     /* rows of x quantised to int8 (kern-q8q8.c) */
   UPM_SCRATCH_N_SLOTS
 } UpmScratchSlot;
 

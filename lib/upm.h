@@ -439,9 +439,9 @@ UpmModel *upm_context_model (UpmContext *ctx);
 void upm_context_set_path (UpmContext *ctx, UpmPath path);
 
 /* The arithmetic of the encoder on the fast path: its layers' linears and
- * its self-attention (the plain path, the patch embedding, the heads, the
- * vocabulary features and the caption decoder's attention stay in
- * float). */
+ * its self-attention (bf16), or its linears and the caption decoder's
+ * linears (int8). The plain path, the patch embedding, the heads' label
+ * features and the caption decoder's attention stay in float. */
 typedef enum
 {
   UPM_PRECISION_AUTO, /* the model's default; AUTO there too: the
@@ -451,10 +451,15 @@ typedef enum
   UPM_PRECISION_FP32, /* float weights and inputs (OpenBLAS sgemm) */
   UPM_PRECISION_BF16, /* bfloat16 weights (a copy packed on first use) and
                        * inputs rounded to bfloat16, float sums */
-  /* reserved for UPM_PRECISION_INT8 */
+  UPM_PRECISION_INT8, /* int8 weights (one scale per output, quantised on
+                       * first use): the caption decode step's linears
+                       * with float inputs and sums, the encoder's in
+                       * int8 x int8 (each row of inputs quantised with
+                       * its own scale, integer sums; UPM_INT8_ENCODER=0
+                       * keeps the encoder in fp32) */
 } UpmPrecision;
 
-/* "auto", "fp32", "bf16". */
+/* "auto", "fp32", "bf16", "int8". */
 const char *upm_precision_name (UpmPrecision precision);
 /* The precision of a name (case-insensitive); FALSE when it is none. */
 gboolean upm_precision_parse (const char *name, UpmPrecision *precision);
@@ -462,7 +467,7 @@ gboolean upm_precision_parse (const char *name, UpmPrecision *precision);
  * set). */
 void upm_model_set_precision (UpmModel *model, UpmPrecision precision);
 void upm_context_set_precision (UpmContext *ctx, UpmPrecision precision);
-/* The precision the context's linears run in: FP32 or BF16, never AUTO
+/* The precision the context's linears run in: FP32, BF16 or INT8, never AUTO
  * (for result metadata). */
 UpmPrecision upm_context_precision (UpmContext *ctx);
 

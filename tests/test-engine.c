@@ -264,6 +264,131 @@ test_bf16_vs_fp32 (gconstpointer data)
   engine_close (&e);
 }
 
+#define CAP_TOL 0.01
+
+/* A fixture model and how many of its 4 test captions int8 must keep word
+ * for word (the random fixture models have near-ties between beams). */
+typedef struct
+{
+  const char *model;
+  int min_same;
+} Int8Case;
+
+/* Captions in int8 against fp32 on a fixture model (the prefix encoded in
+ * int8 x int8, the decode steps on int8 weights and vocabulary): over 4
+ * clips the captions' scores must move (the path is taken) but stay
+ * within CAP_TOL of fp32 (scores of -0.02 to -0.1; the worst measured is
+ * in the log; a wrong block or scale moves them by O(1)), and as many
+ * captions as the case says must keep their words. */
+static void
+test_int8_vs_fp32 (gconstpointer data)
+{
+  const Int8Case *k = data;
+  Engine e = engine_open (k->model);
+  const uint32_t frames = e.hp->n_temporal;
+  UpmContext *q8 = upm_context_new (e.m);
+  GError *error = NULL;
+  double worst = 0.0, moved = 0.0;
+  int same = 0;
+
+  upm_context_set_precision (e.ctx, UPM_PRECISION_FP32);
+  upm_context_set_precision (q8, UPM_PRECISION_INT8);
+  g_assert_cmpint (upm_context_precision (q8), ==, UPM_PRECISION_INT8);
+  for (uint32_t seed = 11; seed < 15; seed++)
+    {
+      g_autofree float *patches = make_patches (e.hp, frames, seed);
+      UpmCaption a, b;
+      g_assert_true (
+          upm_caption (e.ctx, patches, frames, NULL, &a, NULL, &error));
+      g_assert_true (upm_caption (q8, patches, frames, NULL, &b, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (b.n_ids, >, 0);
+      same += a.n_ids == b.n_ids
+              && memcmp (a.ids, b.ids, a.n_ids * sizeof *a.ids) == 0;
+      g_test_message (
+          "seed %u: scores %.5f (fp32) %.5f (int8)", seed, a.score, b.score);
+      worst = MAX (worst, fabs (a.score - b.score));
+      moved = MAX (moved, fabs (a.score - b.score));
+      upm_caption_clear (&a);
+      upm_caption_clear (&b);
+    }
+  g_test_message (
+      "%d of 4 captions the same; worst score difference %.3g", same, worst);
+  g_assert_cmpint (same, >=, k->min_same);
+  g_assert_cmpfloat (moved, >, 0.0);
+  g_assert_cmpfloat (worst, <, CAP_TOL);
+  upm_context_free (q8);
+  engine_close (&e);
+}
+
+/* The int8 encoder: an INT8 context's clip feature and hidden states
+ * against fp32, relative to the largest value, with unaligned chunks of
+ * rows and FFN blocks. Activations and weights both in 8 bits (2^-8
+ * steps); measured on tiny-moe: feature 1.3e-2, hidden states 9.6e-3 of
+ * the largest, the same at every level (exact integer sums); 5e-2 stops a
+ * wrong block, offset or scale, which move values by O(1). In the child
+ * of test_int8_encoder_off (UPM_INT8_ENCODER=0) the encoder is fp32's
+ * (measured 3e-7: only the chunks' order of sums differs). */
+static void
+test_int8_encoder (gconstpointer data)
+{
+  Engine e = engine_open (data);
+  const uint32_t d = e.hp->n_embd, frames = e.hp->n_temporal;
+  const uint32_t n = 1 + frames * UPM_HP_TOKENS_PER_FRAME (e.hp);
+  UpmContext *q8 = upm_context_new (e.m);
+  g_autofree float *patches = make_patches (e.hp, frames, 9);
+  g_autofree float *f32 = g_new (float, d), *f8 = g_new (float, d);
+  g_autofree float *x32 = g_new (float, (size_t)n *d);
+  g_autofree float *x8 = g_new (float, (size_t)n *d);
+  const UpmSegment seg = { UPM_ATTR_CLS_INPUT, n };
+  GError *error = NULL;
+
+  upm_context_set_precision (e.ctx, UPM_PRECISION_FP32);
+  upm_context_set_precision (q8, UPM_PRECISION_INT8);
+  q8->row_chunk = 7;
+  q8->ff_block = 37;
+  g_assert_true (upm_encode_visual (
+      e.ctx, patches, frames, UPM_ATTR_CLS_INPUT, f32, NULL, &error));
+  g_assert_true (upm_encode_visual (
+      q8, patches, frames, UPM_ATTR_CLS_INPUT, f8, NULL, &error));
+  g_assert_true (upm_embed_patches (e.ctx, patches, frames, x32, &error));
+  memcpy (x8, x32, (size_t)n * d * sizeof (float));
+  g_assert_true (upm_transformer_forward (
+      e.ctx, x32, n, &seg, 1, UPM_FORWARD_NONE, NULL, &error));
+  g_assert_true (upm_transformer_forward (
+      q8, x8, n, &seg, 1, UPM_FORWARD_NONE, NULL, &error));
+  g_assert_no_error (error);
+  const double df = max_rel_diff (f8, f32, d);
+  const double dx = max_rel_diff (x8, x32, (size_t)n * d);
+  g_test_message ("feature %.3g, hidden states %.3g of the largest", df, dx);
+  if (g_test_subprocess ())
+    {
+      /* fp32, chunked otherwise: the order of the sums only */
+      g_assert_cmpfloat (df, <, 1e-5);
+      g_assert_cmpfloat (dx, <, 1e-5);
+    }
+  else
+    {
+      g_assert_cmpfloat (df, >, 0.0);
+      g_assert_cmpfloat (df, <, 5e-2);
+      g_assert_cmpfloat (dx, <, 5e-2);
+    }
+  upm_context_free (q8);
+  engine_close (&e);
+}
+
+/* UPM_INT8_ENCODER=0 (read once by the library: in a child) keeps the
+ * encoder of an INT8 context in fp32. */
+static void
+test_int8_encoder_off (void)
+{
+  g_setenv ("UPM_INT8_ENCODER", "0", TRUE);
+  g_test_trap_subprocess (
+      "/engine/precision/int8-encoder", 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("UPM_INT8_ENCODER");
+  g_test_trap_assert_passed ();
+}
+
 /* The names and parsing of the precisions; AUTO resolves to a concrete
  * one (fp32 unless UPM_PRECISION says otherwise). */
 static void
@@ -273,13 +398,16 @@ test_precision_names (void)
   UpmContext *ctx;
   UpmPrecision p;
 
-  for (int i = UPM_PRECISION_AUTO; i <= UPM_PRECISION_BF16; i++)
+  for (int i = UPM_PRECISION_AUTO; i <= UPM_PRECISION_INT8; i++)
     {
       g_assert_true (upm_precision_parse (upm_precision_name (i), &p));
       g_assert_cmpint (p, ==, i);
     }
   g_assert_true (upm_precision_parse ("BF16", &p));
   g_assert_cmpint (p, ==, UPM_PRECISION_BF16);
+  g_assert_true (upm_precision_parse ("INT8", &p));
+  g_assert_cmpint (p, ==, UPM_PRECISION_INT8);
+  g_assert_cmpstr (upm_precision_name (UPM_PRECISION_INT8), ==, "int8");
   g_assert_false (upm_precision_parse ("fp8", &p));
   g_assert_false (upm_precision_parse (NULL, &p));
   /* The model's default applies to contexts created afterwards. */
@@ -848,6 +976,20 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/text-length", test_text_length);
   g_test_add_func ("/engine/vocab-cache", test_vocab_cache);
   g_test_add_func ("/engine/precision/names", test_precision_names);
+  g_test_add_data_func (
+      "/engine/precision/int8-encoder", "tiny-moe.upm", test_int8_encoder);
+  g_test_add_func ("/engine/precision/int8-encoder-off", test_int8_encoder_off);
+  static const Int8Case int8_cases[] = {
+    { "tiny-moe.upm", 4 },
+    { "tiny-dense.upm", 1 },
+    { "route-token.upm", 1 },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (int8_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf (
+          "/engine/precision/int8-vs-fp32/%s", int8_cases[i].model);
+      g_test_add_data_func (path, &int8_cases[i], test_int8_vs_fp32);
+    }
   g_test_add_data_func ("/engine/precision/bf16-vs-fp32/tiny-moe",
       "tiny-moe.upm", test_bf16_vs_fp32);
   g_test_add_data_func ("/engine/precision/bf16-vs-fp32/dense",

@@ -10,6 +10,7 @@
 
 #include <glib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define N 100003 /* not a multiple of 8: the scalar tail runs */
@@ -605,6 +606,266 @@ test_attention_bf16_vs_generic (gconstpointer data)
   expect_generic (data, case_attention_bf16, ATT16_FLOATS, 1e-3);
 }
 
+/* ------------------------------------------------------------------- int8 */
+
+#define Q8_IN 301 /* 9 steps of 32, a 16 and a tail of 13 */
+#define Q8_OUT 41
+
+/* The quantisation rule of upm-quant.h: scale max|w|/127, |q| <= 127, the
+ * largest weight at +-127, every weight within half a step, the nearest
+ * even at ties, a zero row all zero. */
+static void
+test_q8_quantize (void)
+{
+  g_autofree float *w = values (Q8_OUT * Q8_IN, 71, -0.3f, 0.3f);
+  UpmQ8Matrix *m;
+
+  memset (w + 7 * Q8_IN, 0, Q8_IN * sizeof (float));
+  w[3 * Q8_IN] = 1.27f; /* row 3: scale 0.01, ties at 0.005 */
+  w[3 * Q8_IN + 1] = 0.025f;
+  w[3 * Q8_IN + 2] = -0.015f;
+  m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
+  g_assert_nonnull (m);
+  g_assert_cmpuint (m->n_out, ==, Q8_OUT);
+  g_assert_cmpuint (m->n_in, ==, Q8_IN);
+  g_assert_cmpuint ((uintptr_t)m->q % 64, ==, 0);
+  for (uint32_t r = 0; r < Q8_OUT; r++)
+    {
+      const float *wr = w + (size_t)r * Q8_IN;
+      const int8_t *qr = m->q + (size_t)r * Q8_IN;
+      float amax = 0.0f;
+      int qmax = 0;
+      for (uint32_t k = 0; k < Q8_IN; k++)
+        amax = MAX (amax, fabsf (wr[k]));
+      g_assert_cmpfloat (m->scale[r], ==, amax / 127.0f);
+      for (uint32_t k = 0; k < Q8_IN; k++)
+        {
+          g_assert_cmpint (qr[k], >=, -127);
+          qmax = MAX (qmax, abs (qr[k]));
+          g_assert_cmpfloat (fabs (wr[k] - (double)m->scale[r] * qr[k]), <=,
+              0.5001 * m->scale[r]);
+        }
+      g_assert_cmpint (qmax, ==, r == 7 ? 0 : 127);
+    }
+  /* 0.025 / 0.01 and -0.015 / 0.01 (as floats, near the ties) */
+  g_assert_cmpint (m->q[3 * Q8_IN + 1], ==, (int)nearbyintf (0.025f / 0.01f));
+  g_assert_cmpint (m->q[3 * Q8_IN + 2], ==, (int)nearbyintf (-0.015f / 0.01f));
+  upm_q8_free (m);
+}
+
+static const BfBlock q8_blocks[] = {
+  { 1, 0, Q8_OUT, 0, Q8_IN, 0.0f },
+  { 4, 5, 33, 3, 290, 0.0f }, /* odd first input, unaligned outputs */
+  { 7, 16, 25, 0, 300, 1.0f },
+  { 70, 0, Q8_OUT, 1, 300, 1.0f }, /* several groups, L2 blocks */
+};
+
+/* upm_linear_q8 on each block against the dequantised product in double:
+ * the products x q are exact in float, so the difference is the float
+ * summation's and the scaling, at most (nk + 2) 2^-24 sum |x| |w'| (plus
+ * 2^-24 |y| for beta = 1). With integer x the sums are exact: y is
+ * scale * sum x q to the last bit. */
+static void
+test_linear_q8 (gconstpointer data)
+{
+  g_autofree float *w = values (Q8_OUT * Q8_IN, 81, -0.2f, 0.2f);
+  g_autofree float *x = values (70 * Q8_IN, 82, -1, 1);
+  g_autofree float *xi = g_new (float, 70 * Q8_IN);
+  g_autofree float *y0 = values (70 * Q8_OUT, 83, -1, 1);
+  g_autofree float *y = g_new (float, 70 * Q8_OUT);
+  UpmQ8Matrix *m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
+
+  use_level (data);
+  for (size_t b = 0; b < G_N_ELEMENTS (q8_blocks); b++)
+    {
+      const BfBlock *k = &q8_blocks[b];
+      double worst = 0.0;
+      memcpy (y, y0, (size_t)k->rows * k->nc * sizeof (float));
+      upm_linear_q8 (
+          x, k->rows, m, k->c0, k->nc, k->k0, k->nk, NULL, k->beta, y, NULL);
+      for (uint32_t r = 0; r < k->rows; r++)
+        for (uint32_t j = 0; j < k->nc; j++)
+          {
+            const float *xr = x + (size_t)r * k->nk;
+            const int8_t *qr = m->q + (size_t)(k->c0 + j) * Q8_IN + k->k0;
+            const double s = m->scale[k->c0 + j];
+            const float prev = y0[(size_t)r * k->nc + j];
+            double ref = k->beta * prev, mag = 0.0;
+            for (uint32_t i = 0; i < k->nk; i++)
+              {
+                ref += (double)xr[i] * (s * qr[i]);
+                mag += fabs ((double)xr[i] * (s * qr[i]));
+              }
+            const double got = y[(size_t)r * k->nc + j];
+            const double bound = (k->nk + 2) * ldexp (mag, -24)
+                                 + ldexp (fabs (k->beta * prev), -24);
+            g_assert_true (isfinite (got));
+            g_assert_cmpfloat (fabs (got - ref), <=, bound);
+            worst = MAX (worst, fabs (got - ref) / bound);
+          }
+      g_test_message (
+          "block %zu: worst difference %.3g of the bound", b, worst);
+    }
+  /* Integer activations: exact integer sums. */
+  for (size_t i = 0; i < 70 * Q8_IN; i++)
+    xi[i] = nearbyintf (8.0f * x[i]);
+  upm_linear_q8 (xi, 70, m, 0, Q8_OUT, 0, Q8_IN, NULL, 0.0f, y, NULL);
+  for (uint32_t r = 0; r < 70; r++)
+    for (uint32_t j = 0; j < Q8_OUT; j++)
+      {
+        int64_t isum = 0;
+        for (uint32_t i = 0; i < Q8_IN; i++)
+          isum += (int64_t)xi[(size_t)r * Q8_IN + i]
+                  * m->q[(size_t)j * Q8_IN + i];
+        g_assert_cmpfloat (
+            y[(size_t)r * Q8_OUT + j], ==, m->scale[j] * (float)isum);
+      }
+  upm_q8_free (m);
+}
+
+#define Q8_FLOATS (4 * (3 + 70) * Q8_OUT)
+
+/* upm_linear_q8 with a bias and each epilogue, on 3 and 70 rows. */
+static void
+case_linear_q8 (float *out)
+{
+  g_autofree float *w = values (Q8_OUT * Q8_IN, 91, -0.2f, 0.2f);
+  g_autofree float *x = values (70 * Q8_IN, 92, -1, 1);
+  g_autofree float *b = values (Q8_OUT, 93, -1, 1);
+  g_autofree float *scale = values (Q8_OUT, 94, 0.5f, 1.5f);
+  g_autofree float *tmp = g_new (float, 70 * Q8_OUT);
+  UpmQ8Matrix *m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
+
+  for (uint32_t rows = 3; rows <= 70; rows += 67)
+    {
+      const size_t n = (size_t)rows * Q8_OUT;
+      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
+      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
+      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
+        .res = res,
+        .scale = scale,
+        .ln_w = scale,
+        .ln_b = b,
+        .eps = 1e-5f,
+        .ln_out = out + 3 * n };
+      upm_linear_q8 (x, rows, m, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out, NULL);
+      upm_linear_q8 (x, rows, m, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out + n, &gelu);
+      upm_linear_q8 (x, rows, m, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, tmp, &residual);
+      out += 4 * n;
+    }
+  upm_q8_free (m);
+}
+
+/* Against generic: the sums' order differs (~K 2^-24 sum |x||w|). */
+static void
+test_linear_q8_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_linear_q8, Q8_FLOATS, 1e-4);
+}
+
+/* The int8 x int8 product of each block to the last bit: the rows of x
+ * quantised as upm-ops.h says, exact integer sums, then
+ * (sum * xs) * scale (+ beta y) in float; also against the float product
+ * (the quantisation of x and w must show, but stay small). */
+static void
+test_linear_q8q8 (gconstpointer data)
+{
+  g_autofree float *w = values (Q8_OUT * Q8_IN, 101, -0.2f, 0.2f);
+  g_autofree float *x = values (70 * Q8_IN, 102, -1, 1);
+  g_autofree float *y0 = values (70 * Q8_OUT, 103, -1, 1);
+  g_autofree float *y = g_new (float, 70 * Q8_OUT);
+  UpmQ8Matrix *m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
+  g_autofree int8_t *buf = g_new (int8_t, upm_q8_packed_size (Q8_OUT, Q8_IN));
+  UpmQ8Packed wp;
+  double worst_f32 = 0.0;
+
+  use_level (data);
+  upm_q8_pack (m, buf, &wp);
+  g_assert_cmpuint (wp.n_quads, ==, (Q8_IN + 3) / 4);
+  for (size_t b = 0; b < G_N_ELEMENTS (q8_blocks); b++)
+    {
+      const BfBlock *k = &q8_blocks[b];
+      memcpy (y, y0, (size_t)k->rows * k->nc * sizeof (float));
+      upm_linear_q8q8 (
+          x, k->rows, &wp, k->c0, k->nc, k->k0, k->nk, NULL, k->beta, y, NULL);
+      for (uint32_t r = 0; r < k->rows; r++)
+        {
+          const float *xr = x + (size_t)r * k->nk;
+          float amax = 0.0f;
+          for (uint32_t i = 0; i < k->nk; i++)
+            amax = MAX (amax, fabsf (xr[i]));
+          const float xs = amax / 127.0f, inv = 1.0f / xs;
+          for (uint32_t j = 0; j < k->nc; j++)
+            {
+              const int8_t *qr = m->q + (size_t)(k->c0 + j) * Q8_IN + k->k0;
+              const float *wr = w + (size_t)(k->c0 + j) * Q8_IN + k->k0;
+              const float prev = y0[(size_t)r * k->nc + j];
+              int64_t isum = 0;
+              double f32 = k->beta * prev;
+              for (uint32_t i = 0; i < k->nk; i++)
+                {
+                  const float v = nearbyintf (xr[i] * inv);
+                  g_assert_cmpfloat (fabsf (v), <=, 127.0f);
+                  isum += (int64_t)v * qr[i];
+                  f32 += (double)xr[i] * wr[i];
+                }
+              const float v = (float)isum * xs * m->scale[k->c0 + j];
+              const float want = k->beta != 0.0f ? fmaf (k->beta, prev, v) : v;
+              g_assert_cmpfloat (y[(size_t)r * k->nc + j], ==, want);
+              worst_f32 = MAX (worst_f32, fabs (want - f32));
+            }
+        }
+    }
+  g_test_message ("worst difference from the float product %.3g", worst_f32);
+  g_assert_cmpfloat (worst_f32, >, 1e-4);
+  g_assert_cmpfloat (worst_f32, <, 0.1);
+  upm_q8_free (m);
+}
+
+/* upm_linear_q8q8 with a bias and each epilogue, on 3 and 70 rows. */
+static void
+case_linear_q8q8 (float *out)
+{
+  g_autofree float *w = values (Q8_OUT * Q8_IN, 111, -0.2f, 0.2f);
+  g_autofree float *x = values (70 * Q8_IN, 112, -1, 1);
+  g_autofree float *b = values (Q8_OUT, 113, -1, 1);
+  g_autofree float *scale = values (Q8_OUT, 114, 0.5f, 1.5f);
+  g_autofree float *tmp = g_new (float, 70 * Q8_OUT);
+  UpmQ8Matrix *m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
+  g_autofree int8_t *buf = g_new (int8_t, upm_q8_packed_size (Q8_OUT, Q8_IN));
+  UpmQ8Packed wp;
+
+  upm_q8_pack (m, buf, &wp);
+  for (uint32_t rows = 3; rows <= 70; rows += 67)
+    {
+      const size_t n = (size_t)rows * Q8_OUT;
+      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
+      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
+      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
+        .res = res,
+        .scale = scale,
+        .ln_w = scale,
+        .ln_b = b,
+        .eps = 1e-5f,
+        .ln_out = out + 3 * n };
+      upm_linear_q8q8 (x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out, NULL);
+      upm_linear_q8q8 (
+          x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out + n, &gelu);
+      upm_linear_q8q8 (
+          x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, tmp, &residual);
+      out += 4 * n;
+    }
+  upm_q8_free (m);
+}
+
+/* Exact integer sums: only the epilogues' vectorised GELU/LayerNorm may
+ * differ from generic (by float rounding). */
+static void
+test_linear_q8q8_vs_generic (gconstpointer data)
+{
+  expect_generic (data, case_linear_q8q8, Q8_FLOATS, 1e-5);
+}
+
 /* ------------------------------------------------------------- CPU levels */
 
 static void
@@ -709,6 +970,8 @@ add_level_tests (UpmCpuLevel level)
   add_level_test (level, "linear-part", test_linear_part);
   add_level_test (level, "linear-bf16", test_linear_bf16);
   add_level_test (level, "attention-bf16", test_attention_bf16);
+  add_level_test (level, "linear-q8", test_linear_q8);
+  add_level_test (level, "linear-q8q8", test_linear_q8q8);
   if (level == UPM_CPU_GENERIC)
     return;
   add_level_test (level, "linear-vs-generic", test_linear_vs_generic);
@@ -717,6 +980,8 @@ add_level_tests (UpmCpuLevel level)
   add_level_test (level, "linear-bf16-vs-generic", test_linear_bf16_vs_generic);
   add_level_test (
       level, "attention-bf16-vs-generic", test_attention_bf16_vs_generic);
+  add_level_test (level, "linear-q8-vs-generic", test_linear_q8_vs_generic);
+  add_level_test (level, "linear-q8q8-vs-generic", test_linear_q8q8_vs_generic);
 }
 
 int
@@ -732,6 +997,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cpu/env", test_cpu_env);
   g_test_add_func ("/cpu/env-child", test_cpu_env_child);
   g_test_add_func ("/cpu/force", test_cpu_force);
+  g_test_add_func ("/ops/q8-quantize", test_q8_quantize);
   /* Every level the CPU has and this build has kernels for. */
   for (int l = 0; l <= (int)info->host; l++)
     if (upm_cpu_level_has_kernels (l))

@@ -140,3 +140,47 @@ upm_kv_bf16_head (const UpmKvBf16 *kv, uint32_t n_head, uint32_t hd, uint32_t h,
   values->n_in = kv->ld;
   values->n_pairs = kv->ld / 2;
 }
+
+size_t
+upm_q8_packed_size (uint32_t n_out, uint32_t n_in)
+{
+  return (size_t)round_up (n_out, 16) * round_up (n_in, 4);
+}
+
+typedef struct
+{
+  const UpmQ8Matrix *m;
+  uint32_t n_quads;
+  int8_t *buf;
+} Q8PackJob;
+
+/* Panel p: outputs [16 p, 16 p + 16), quads of inputs, zero padded. */
+static void
+q8_pack_panel (void *arg, uint32_t p)
+{
+  const Q8PackJob *j = arg;
+  const UpmQ8Matrix *m = j->m;
+  int8_t *dst = j->buf + (size_t)p * j->n_quads * 64;
+
+  for (uint32_t g = 0; g < j->n_quads; g++)
+    for (uint32_t i = 0; i < 16; i++)
+      for (uint32_t h = 0; h < 4; h++)
+        {
+          const uint32_t o = 16 * p + i, k = 4 * g + h;
+          *dst++
+              = o < m->n_out && k < m->n_in ? m->q[(size_t)o * m->n_in + k] : 0;
+        }
+}
+
+void
+upm_q8_pack (const UpmQ8Matrix *m, int8_t *buf, UpmQ8Packed *out)
+{
+  Q8PackJob j = { m, (m->n_in + 3) / 4, buf };
+
+  upm_parallel_for (round_up (m->n_out, 16) / 16, q8_pack_panel, &j);
+  out->w = buf;
+  out->scale = m->scale;
+  out->n_out = m->n_out;
+  out->n_in = m->n_in;
+  out->n_quads = j.n_quads;
+}

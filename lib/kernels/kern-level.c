@@ -11,6 +11,8 @@
  */
 #include "kern-math.c"
 #include "kern-bf16.c"
+#include "kern-q8.c"
+#include "kern-q8q8.c"
 #include "kern-linear.c"
 #include "kern-attention.c"
 #include "kern-bf16-attention.c"

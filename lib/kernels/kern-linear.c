@@ -216,6 +216,10 @@ typedef struct
   /* bfloat16 weights (w and w16 unset): the block of outputs from wc0 and
    * inputs from wk0 of wb */
   const UpmBf16Weights *wb;
+  /* or int8 weights (kern-q8.c), the same block of wq */
+  const UpmQ8Matrix *wq;
+  /* or int8 weights packed for the int8 x int8 GEMM (kern-q8q8.c) */
+  const UpmQ8Packed *wp;
   uint32_t wc0, wk0;
   int rows_only; /* our row kernel, whatever the number of rows */
   int small, by_rows;
@@ -321,6 +325,18 @@ lin_task (void *arg, uint32_t task)
           j->n_in, j->beta, y + c0, j->n_out);
       pending = j->b;
     }
+  else if (j->wp)
+    {
+      q8q8_gemm (x, j->n_in, r1 - r0, j->wp, j->wc0 + c0, c1 - c0, j->wk0,
+          j->n_in, j->beta, y + c0, j->n_out);
+      pending = j->b;
+    }
+  else if (j->wq)
+    {
+      q8w_gemm (x, j->n_in, r1 - r0, j->wq, j->wc0 + c0, c1 - c0, j->wk0,
+          j->n_in, j->beta, y + c0, j->n_out);
+      pending = j->b;
+    }
   else if (j->small)
     {
       rows_block (x, j->n_in, r1 - r0, j->n_in, j->w, j->w16, j->ldw, c0, c1,
@@ -344,12 +360,13 @@ linear_run (LinJob *j)
   const uint32_t t = upm_threads_get ();
   const double work = (double)j->n * j->n_in * j->n_out;
 
-  j->small = !j->wb && (j->rows_only || j->n <= SMALL_ROWS);
+  j->small = !j->wb && !j->wq && !j->wp && (j->rows_only || j->n <= SMALL_ROWS);
   j->by_rows = 0;
   j->chunk = j->n_out;
-  if (j->small)
+  if (j->small || (j->wq && j->n <= 64))
     {
-      /* ~1 MiB of weights per task, at least four tasks per thread. */
+      /* ~1 MiB of weights per task (a quarter of that in int8), at least
+       * four tasks per thread. */
       uint32_t c = MAX_U (8u, (262144u / MAX_U (j->n_in, 1u)) & ~7u);
       const uint32_t per = round_up ((j->n_out + 4 * t - 1) / (4 * t), 8);
       j->chunk = MAX_U (8u, MIN_U (c, per));
@@ -444,6 +461,50 @@ kern_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
     .beta = beta,
     .epi = epi,
     .wb = w,
+    .wc0 = c0,
+    .wk0 = k0 };
+
+  if (n > 0 && n_cols > 0)
+    linear_run (&j);
+}
+
+static void
+kern_linear_q8 (const float *x, uint32_t n, const UpmQ8Matrix *w, uint32_t c0,
+    uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b, float beta,
+    float *y, const UpmEpilogue *epi)
+{
+  LinJob j = { .x = x,
+    .n = n,
+    .n_in = n_k,
+    .b = b,
+    .n_out = n_cols,
+    .y = y,
+    .alpha = 1.0f,
+    .beta = beta,
+    .epi = epi,
+    .wq = w,
+    .wc0 = c0,
+    .wk0 = k0 };
+
+  if (n > 0 && n_cols > 0)
+    linear_run (&j);
+}
+
+static void
+kern_linear_q8q8 (const float *x, uint32_t n, const UpmQ8Packed *w, uint32_t c0,
+    uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b, float beta,
+    float *y, const UpmEpilogue *epi)
+{
+  LinJob j = { .x = x,
+    .n = n,
+    .n_in = n_k,
+    .b = b,
+    .n_out = n_cols,
+    .y = y,
+    .alpha = 1.0f,
+    .beta = beta,
+    .epi = epi,
+    .wp = w,
     .wc0 = c0,
     .wk0 = k0 };
 

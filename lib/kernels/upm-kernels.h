@@ -45,6 +45,16 @@
           uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,          \
           float beta, float *y, const UpmEpilogue *epi),                       \
       (x, n, w, c0, n_cols, k0, n_k, b, beta, y, epi))                         \
+  X (linear_q8,                                                                \
+      (const float *x, uint32_t n, const UpmQ8Matrix *w, uint32_t c0,          \
+          uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,          \
+          float beta, float *y, const UpmEpilogue *epi),                       \
+      (x, n, w, c0, n_cols, k0, n_k, b, beta, y, epi))                         \
+  X (linear_q8q8,                                                              \
+      (const float *x, uint32_t n, const UpmQ8Packed *w, uint32_t c0,          \
+          uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,          \
+          float beta, float *y, const UpmEpilogue *epi),                       \
+      (x, n, w, c0, n_cols, k0, n_k, b, beta, y, epi))                         \
   X (linear_acc,                                                               \
       (const float *x, uint32_t n, uint32_t n_in, const float *w,              \
           const float *b, uint32_t n_out, float alpha, float *y),              \
