@@ -19,12 +19,15 @@
  *      "routing":[{"layer":0,"gate":"attn","attr":"cls_input",
  *                  "tokens":[0,65],"experts":[0,1],"weights":[0.57,0.43]}]}
  *     ("results" with "caption" items and no "prob" for retrieval;
- *     "caption", "ids", "score" for captioning; "routing" when present)
+ *     "caption", "ids", "score" for captioning; "routing" when present;
+ *     "precision":"bf16" when known)
  *   UPM_FORMAT_JSON_METAS  gst_upm_buffer_metas_to_json() and upmhead
  *     text-format=json: times in nanoseconds and seconds, each part with
  *     its own times, numbers as json-glib wrote them (%.17g):
  *     {"pts":...,"pts_seconds":...,"duration":...,"duration_seconds":...,
  *      "result":{...},"caption":{...},"routing":{...}}
+ *     (each part with its "precision" when known: the result's features,
+ *     the caption's decoding, the routing's encoding)
  * The two differ because their readers do (tools/upm-routing-heatmap.py,
  * examples/, tests); both write valid JSON: null for NaN and infinity.
  */
@@ -104,6 +107,9 @@ typedef struct
   /* what the "logit" of a score is: "cosine" (retrieval presets: the plain
    * cosine, as officially), NULL: cosine x logit scale (not written) */
   const char *kind;
+  /* the precision the features were computed in ("fp32", "bf16", ...);
+   * NULL: unknown (not written) */
+  const char *precision;
 } UpmFormatScores;
 
 typedef struct
@@ -114,6 +120,7 @@ typedef struct
   const gint32 *ids;
   guint n_ids;
   float score;
+  const char *precision; /* of the decoding; NULL: unknown (not written) */
 } UpmFormatCaption;
 
 typedef struct
@@ -128,6 +135,7 @@ typedef struct
   guint n_token_routes;
   /* visual token layout, grid_width 0: unknown (see upmmeta.h) */
   guint visual_begin, grid_width, grid_height, grid_frames;
+  const char *precision; /* of the encoding; NULL: unknown (not written) */
 } UpmFormatRouting;
 
 /* One view of a clip (a task preset's temporal view x crop): what the
@@ -153,6 +161,9 @@ typedef struct
   UpmFormatRouting routing;
   const UpmFormatView *views; /* both JSON shapes: "views" when n_views */
   guint n_views;
+  /* the line shape's "precision" (what the engine ran the clip in, "fp32",
+   * "bf16", ...); NULL: not written. The metas shape writes the parts'. */
+  const char *precision;
 } UpmFormatRecord;
 
 /* "text", "json", "webvtt" (or "vtt"), "srt". */

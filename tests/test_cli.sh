@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..23"
+echo "1..28"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 23); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 28); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -49,6 +49,31 @@ for l in open(sys.argv[1]): json.loads(l)' "$tmp/cls.json"
 else
   ok 0 "classify json parses # SKIP no python3"
 fi
+
+# precision: what the clip ran in, in every JSON line; auto is recorded as
+# what it resolved to ($UPM_PRECISION first)
+bad=$(grep -c -v '"precision":"\(fp32\|bf16\|int8\)"' "$tmp/cls.json")
+[ "$bad" = 0 ]
+ok $? "default precision: every line records a concrete precision ($bad without)"
+for p in fp32 bf16; do
+  "$run" --model "$model" --task classify --labels "red,green,blue" --precision $p \
+    --output-format json --progress never --clip-frames 4 --frame-stride 8 \
+    "$tmp/clip.mp4" >"$tmp/cls-$p.json" 2>"$tmp/err"
+  rc=$?
+  [ $rc = 0 ] && [ "$(grep -c "\"precision\":\"$p\"" "$tmp/cls-$p.json")" = "$lines" ]
+  ok $? "--precision $p: every line says $p (rc $rc)"
+done
+UPM_PRECISION=bf16 "$run" --model "$model" --task caption --output-format json \
+  --progress never --clip-frames 4 --frame-stride 8 "$tmp/clip.mp4" \
+  >"$tmp/cap-env.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && grep -q '"caption":.*"precision":"bf16"' "$tmp/cap-env.json" &&
+  ! grep -q -v '"precision":"bf16"' "$tmp/cap-env.json"
+ok $? "UPM_PRECISION=bf16 under --precision auto: captions record bf16 (rc $rc)"
+"$run" --model "$model" --precision fp16 "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q "unknown precision 'fp16' (auto, fp32, bf16" "$tmp/err"
+ok $? "unknown precision exits 2 listing the precisions (got $rc)"
 
 # caption, WebVTT: header and one cue per clip
 "$run" --model "$model" --task caption --output-format webvtt \

@@ -185,8 +185,20 @@ result_copy (GstBuffer *dest, GstMeta *meta)
       dest, m->task, m->pts, m->duration, m->scores, m->n_scores);
 
   if (copy != NULL)
-    gst_upm_result_meta_set_score_kind (copy, m->score_kind);
+    {
+      gst_upm_result_meta_set_score_kind (copy, m->score_kind);
+      copy->precision = m->precision;
+    }
   return (GstMeta *)copy;
+}
+
+void
+gst_upm_result_meta_set_precision (
+    GstUpmResultMeta *meta, const gchar *precision)
+{
+  g_return_if_fail (meta != NULL);
+
+  meta->precision = g_intern_string (precision);
 }
 
 void
@@ -239,9 +251,21 @@ static GstMeta *
 caption_copy (GstBuffer *dest, GstMeta *meta)
 {
   GstUpmCaptionMeta *m = (GstUpmCaptionMeta *)meta;
-
-  return (GstMeta *)gst_buffer_add_upm_caption_meta (
+  GstUpmCaptionMeta *copy = gst_buffer_add_upm_caption_meta (
       dest, m->text, m->ids, m->n_ids, m->score, m->pts, m->duration);
+
+  if (copy != NULL)
+    copy->precision = m->precision;
+  return (GstMeta *)copy;
+}
+
+void
+gst_upm_caption_meta_set_precision (
+    GstUpmCaptionMeta *meta, const gchar *precision)
+{
+  g_return_if_fail (meta != NULL);
+
+  meta->precision = g_intern_string (precision);
 }
 
 GstUpmCaptionMeta *
@@ -383,6 +407,15 @@ gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta *meta,
   meta->n_frames = n_frames;
 }
 
+void
+gst_upm_routing_meta_set_precision (
+    GstUpmRoutingMeta *meta, const gchar *precision)
+{
+  g_return_if_fail (meta != NULL);
+
+  meta->precision = g_intern_string (precision);
+}
+
 GstUpmRoutingMeta *
 gst_buffer_copy_upm_routing_meta (GstBuffer *dest, const GstUpmRoutingMeta *src)
 {
@@ -405,6 +438,7 @@ gst_buffer_copy_upm_routing_meta (GstBuffer *dest, const GstUpmRoutingMeta *src)
     }
   gst_upm_routing_meta_set_visual_grid (
       m, src->visual_begin, src->grid_width, src->grid_height, src->n_frames);
+  m->precision = src->precision;
   return m;
 }
 
@@ -567,6 +601,7 @@ add_result (MetasRecord *r, const GstUpmResultMeta *m)
     }
   r->rec.task = m->task;
   r->rec.scores.kind = m->score_kind;
+  r->rec.scores.precision = m->precision;
   r->rec.scores.present = TRUE;
   r->rec.scores.span = span (m->pts, m->duration);
   r->rec.scores.items = r->scores;
@@ -584,6 +619,7 @@ add_caption (MetasRecord *r, const GstUpmCaptionMeta *m)
   c->ids = m->ids;
   c->n_ids = m->n_ids;
   c->score = m->score;
+  c->precision = m->precision;
 }
 
 static UpmFormatRoute
@@ -626,6 +662,7 @@ add_routing (MetasRecord *r, const GstUpmRoutingMeta *m)
   f->grid_width = m->grid_width;
   f->grid_height = m->grid_height;
   f->grid_frames = m->n_frames;
+  f->precision = m->precision;
 }
 
 static void

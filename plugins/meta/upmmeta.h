@@ -45,6 +45,9 @@ typedef struct
   /* Added after 0.1.0: what logit holds, "cosine" for the plain cosine of
    * retrieval presets; NULL: cosine x the task's logit scale. */
   gchar *score_kind;
+  /* Added after 0.1.0: the engine precision the features were computed in
+   * ("fp32", "bf16", ...: upm_precision_name), interned; NULL: unknown. */
+  const gchar *precision;
 } GstUpmResultMeta;
 
 GType gst_upm_result_meta_api_get_type (void);
@@ -63,6 +66,10 @@ GstUpmResultMeta *gst_buffer_add_upm_result_meta (GstBuffer *buffer,
 void gst_upm_result_meta_set_score_kind (
     GstUpmResultMeta *meta, const gchar *score_kind);
 
+/* Sets the precision ("fp32", "bf16", ...; interned); NULL unsets it. */
+void gst_upm_result_meta_set_precision (
+    GstUpmResultMeta *meta, const gchar *precision);
+
 /* --------------------------------------------------------------- caption */
 
 typedef struct
@@ -73,6 +80,9 @@ typedef struct
   guint n_ids;
   gfloat score; /* length-penalised log-probability */
   GstClockTime pts, duration;
+  /* Added after 0.1.0: the engine precision of the decoding, interned;
+   * NULL: unknown. */
+  const gchar *precision;
 } GstUpmCaptionMeta;
 
 GType gst_upm_caption_meta_api_get_type (void);
@@ -86,6 +96,10 @@ const GstMetaInfo *gst_upm_caption_meta_get_info (void);
 GstUpmCaptionMeta *gst_buffer_add_upm_caption_meta (GstBuffer *buffer,
     const gchar *text, const gint32 *ids, guint n_ids, gfloat score,
     GstClockTime pts, GstClockTime duration);
+
+/* Sets the precision of the decoding (interned); NULL unsets it. */
+void gst_upm_caption_meta_set_precision (
+    GstUpmCaptionMeta *meta, const gchar *precision);
 
 /* --------------------------------------------------------------- routing */
 
@@ -135,6 +149,9 @@ typedef struct
    * visual_begin + (f * grid_height + y) * grid_width + x of the sequence.
    * grid_width == 0: unknown. */
   guint visual_begin, grid_width, grid_height, n_frames;
+  /* Added after 0.1.0: the engine precision the transformer ran the
+   * sequence in ("fp32", "bf16", ...), interned; NULL: unknown. */
+  const gchar *precision;
 } GstUpmRoutingMeta;
 
 GType gst_upm_routing_meta_api_get_type (void);
@@ -171,7 +188,12 @@ const GstUpmTokenRoute *gst_upm_routing_meta_find_token_route (
 void gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta *meta,
     guint visual_begin, guint grid_width, guint grid_height, guint n_frames);
 
-/* A deep copy of @src on @dest: routes, token routes and the grid. */
+/* Sets the precision of the encoding (interned); NULL unsets it. */
+void gst_upm_routing_meta_set_precision (
+    GstUpmRoutingMeta *meta, const gchar *precision);
+
+/* A deep copy of @src on @dest: routes, token routes, the grid and the
+ * precision. */
 GstUpmRoutingMeta *gst_buffer_copy_upm_routing_meta (
     GstBuffer *dest, const GstUpmRoutingMeta *src);
 

@@ -31,6 +31,7 @@ typedef struct
   const gchar *modality;     /* of the input caps */
   const GstSegment *segment; /* the output segment, for the message */
   gint *cancel;              /* caption: raised to abandon decoding */
+  UpmPrecision precision;    /* of the head's context (caption decoding) */
 } GstUpmHeadClipSettings;
 
 typedef struct
