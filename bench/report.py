@@ -158,10 +158,11 @@ def precision_section(d, mach, out):
 
     # The caption decode step per precision (upm-bench decode).
     out("")
-    out("## Precision: the caption decode step (Base MoE, beam, full vocabulary)")
+    out("## Precision: the caption decode step (%s, beam %s, full vocabulary)"
+        % (dec.get("model", "?"), dec.get("beam", "?")) if dec else "## Precision: the caption decode step")
     out("")
     if dec:
-        out("| precision | step | weights streamed | their DRAM time at %.1f GB/s | step / DRAM time | "
+        out("| precision | step | weights streamed | their DRAM time at %.1f GB/s | DRAM time / step (1: bandwidth-bound) | "
             "speed-up over fp32 |" % dec.get("read_gbs", 0.0))
         out("|---|---|---|---|---|---|")
         for p in ("fp32", "bf16", "int8"):
