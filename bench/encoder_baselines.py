@@ -83,6 +83,23 @@ class Encoder(torch.nn.Module):
         return x
 
 
+def blas_in_use():
+    """The BLAS libraries mapped after an fp32 matmul (Debian's PyTorch
+    takes whatever libblas.so.3 the alternatives point at: OpenBLAS, or the
+    slow reference BLAS)."""
+    torch.matmul(torch.randn(64, 64), torch.randn(64, 64))
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if "blas" in os.path.basename(path):
+                    libs.add(os.path.relpath(os.path.realpath(path), "/usr/lib"))
+    except OSError:
+        return "?"
+    return ", ".join(sorted(libs)) or "none"
+
+
 def timed(fn, runs):
     fn()  # warm-up: oneDNN primitive creation, ORT arena
     times = []
@@ -205,7 +222,7 @@ def main():
     torch.set_num_threads(args.torch_threads or args.threads)
     sdpa = hasattr(F, "scaled_dot_product_attention")
     common = {"label": args.label, "torch": torch.__version__.split("+")[0], "threads": args.threads,
-              "torch_threads": torch.get_num_threads(),
+              "torch_threads": torch.get_num_threads(), "blas": blas_in_use(),
               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
               "tokens": args.tokens, "layers": args.layers, "d": args.d, "heads": args.heads, "ffn": args.ffn,
               "attention": "sdpa" if sdpa else "matmul-softmax", "python": platform.python_version(),

@@ -134,7 +134,8 @@ def precision_section(d, mach, out):
             if "error" in r:
                 row(engine, precision, None, None, "not measured: %s" % r["error"][:160])
                 continue
-            extra = "threads: torch %s, OpenBLAS %s" % (r.get("torch_threads"), r.get("openblas_threads") or "-") \
+            extra = "threads: torch %s, OpenBLAS %s; BLAS %s" % (
+                r.get("torch_threads"), r.get("openblas_threads") or "-", r.get("blas", "?")) \
                 if key.startswith("torch") else "intra-op threads %s" % r.get("threads")
             if "max_abs_vs_fp32" in r:
                 extra += "; vs its fp32: max abs %.2g" % r["max_abs_vs_fp32"]

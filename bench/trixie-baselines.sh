@@ -26,7 +26,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=${UPM_TRIXIE_ROOT:-$HOME/.cache/upm-bench-trixie}
 base=${FRESH_BASE:-$HOME/.cache/fresh-trixie}
 prepare_only=0
-packages="python3-torch python3-onnxruntime python3-onnx python3-numpy"
+# libopenblas0-pthread: Debian's PyTorch runs its fp32 GEMMs in whatever
+# libblas.so.3 is installed; without it, the reference BLAS (about 1 GFLOP/s).
+packages="python3-torch python3-onnxruntime python3-onnx python3-numpy libopenblas0-pthread"
 
 # Ours first; the rest goes to encoder_baselines.py.
 while [ $# -gt 0 ]; do
@@ -90,19 +92,36 @@ EOF
   cp /etc/resolv.conf "$tmp/etc/resolv.conf"
   mount_root "$tmp"
   echo "trixie root: apt-get install $packages (large: PyTorch) ..." >&2
-  in_root "$tmp" apt-get update -q > /dev/null
-  in_root "$tmp" apt-get install -y -q --no-install-recommends $packages > /dev/null
-  in_root "$tmp" apt-get clean
+  install_packages "$tmp"
   unmount_all
   mv "$tmp" "$root"
-  touch "$root/.upm-bench-ready"
+  echo "$packages" > "$root/.upm-bench-ready"
+}
+
+install_packages() {
+  in_root "$1" apt-get update -q > /dev/null
+  in_root "$1" apt-get install -y -q --no-install-recommends $packages > /dev/null
+  in_root "$1" apt-get clean
+}
+
+# A root made with another package list gets the packages it lacks.
+update() {
+  echo "trixie root: apt-get install $packages ..." >&2
+  mount_root "$root"
+  install_packages "$root"
+  unmount_all
+  echo "$packages" > "$root/.upm-bench-ready"
 }
 
 # One preparation at a time (two bench runs started together).
 mkdir -p "$(dirname "$root")"
 exec 9> "$root.lock"
 flock 9
-[ -e "$root/.upm-bench-ready" ] || prepare
+if [ ! -e "$root/.upm-bench-ready" ]; then
+  prepare
+elif [ "$(cat "$root/.upm-bench-ready")" != "$packages" ]; then
+  update
+fi
 if [ "$prepare_only" = 1 ]; then
   echo "trixie root ready: $root" >&2
   exit 0
@@ -113,4 +132,16 @@ cp "$here/encoder_baselines.py" "$root/opt/upm-bench/"
 mount_root "$root"
 # The versions of what was measured, then the rows.
 in_root "$root" sh -c '. /etc/os-release; printf "{\"row\": \"env\", \"os\": \"%s\"}\n" "$PRETTY_NAME"'
-in_root "$root" /usr/bin/python3 /opt/upm-bench/encoder_baselines.py --label trixie --onnx "$@"
+# PyTorch's fp32 GEMMs run in OpenBLAS (its own threads), its bf16 ones in
+# oneDNN (torch's OpenMP threads): both set-ups, and report.py keeps the
+# better time of each row. ONNX Runtime's rows once.
+threads=2
+prev=
+for a in "$@"; do
+  [ "$prev" = --threads ] && threads=$a
+  prev=$a
+done
+in_root "$root" env OPENBLAS_NUM_THREADS=1 /usr/bin/python3 /opt/upm-bench/encoder_baselines.py \
+  --label trixie --onnx "$@"
+in_root "$root" env OPENBLAS_NUM_THREADS="$threads" /usr/bin/python3 /opt/upm-bench/encoder_baselines.py \
+  --label trixie "$@" --torch-threads 1
