@@ -606,6 +606,54 @@ GST_START_TEST (test_precision_recorded)
 
 GST_END_TEST;
 
+/* Encoding and decoding in different precisions: the routing meta says the
+ * transformer's, the caption meta and the message the head's, with the
+ * transformer's as "encode-precision". */
+GST_START_TEST (test_precision_per_element)
+{
+  GstBus *bus;
+  GstElement *pipeline;
+  GstMessage *msg;
+  GList *buffers, *l;
+  guint n_messages = 0;
+
+  buffers = run_upmbin (model_path,
+      "task=caption precision=bf16 head::precision=fp32", 8, &pipeline, &bus);
+  fail_unless_equals_int (g_list_length (buffers), 2);
+  for (l = buffers; l != NULL; l = l->next)
+    {
+      fail_unless_equals_string (
+          gst_buffer_get_upm_routing_meta (l->data)->precision, "bf16");
+      fail_unless_equals_string (
+          gst_buffer_get_upm_caption_meta (l->data)->precision, "fp32");
+    }
+  while ((msg = gst_bus_timed_pop (bus, 30 * GST_SECOND)) != NULL)
+    {
+      GstMessageType type = GST_MESSAGE_TYPE (msg);
+
+      fail_if (type == GST_MESSAGE_ERROR);
+      if (type == GST_MESSAGE_ELEMENT
+          && gst_message_has_name (msg, "upm-result"))
+        {
+          const GstStructure *st = gst_message_get_structure (msg);
+
+          fail_unless_equals_string (
+              gst_structure_get_string (st, "precision"), "fp32");
+          fail_unless_equals_string (
+              gst_structure_get_string (st, "encode-precision"), "bf16");
+          n_messages++;
+        }
+      gst_message_unref (msg);
+      if (type == GST_MESSAGE_EOS)
+        break;
+    }
+  fail_unless_equals_int (n_messages, 2);
+  g_list_free_full (buffers, (GDestroyNotify)gst_buffer_unref);
+  stop_pipeline (pipeline, bus);
+}
+
+GST_END_TEST;
+
 static const UpmCheckTest upmbin_tests[] = {
   UPM_CHECK_TEST (test_proxied_properties),
   UPM_CHECK_TEST (test_one_model),
@@ -617,6 +665,7 @@ static const UpmCheckTest upmbin_tests[] = {
   UPM_CHECK_TEST (test_token_routes_reach_results),
   UPM_CHECK_TEST (test_precision_enum_is_the_library_s),
   UPM_CHECK_TEST (test_precision_recorded),
+  UPM_CHECK_TEST (test_precision_per_element),
 };
 
 UPM_CHECK_MAIN (upmbin, prepare);
