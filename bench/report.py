@@ -61,6 +61,18 @@ def baseline_rows(d):
     return best
 
 
+def blas_name(libs):
+    """What encoder_baselines.py found mapped, in short: OpenBLAS and its
+    version, or the reference BLAS (Debian's libblas3: about 1 GFLOP/s)."""
+    for lib in libs.split(", "):
+        name = os.path.basename(lib)
+        if name.startswith("libopenblas"):
+            return "OpenBLAS " + name.split("-r", 1)[-1].replace(".so", "")
+    if "blas/libblas.so" in libs:
+        return "reference BLAS (slow)"
+    return libs
+
+
 def peak_for(mach, precision):
     """The machine peak a precision's GEMMs run against, and its name."""
     fma = max(mach.get("fma_gflops_nt", 0.0), mach.get("fma512_gflops_nt", 0.0))
@@ -134,8 +146,8 @@ def precision_section(d, mach, out):
             if "error" in r:
                 row(engine, precision, None, None, "not measured: %s" % r["error"][:160])
                 continue
-            extra = "threads: torch %s, OpenBLAS %s; BLAS %s" % (
-                r.get("torch_threads"), r.get("openblas_threads") or "-", r.get("blas", "?")) \
+            extra = "threads: torch %s, OpenBLAS %s; BLAS: %s" % (
+                r.get("torch_threads"), r.get("openblas_threads") or "-", blas_name(r.get("blas", "?"))) \
                 if key.startswith("torch") else "intra-op threads %s" % r.get("threads")
             if "max_abs_vs_fp32" in r:
                 extra += "; vs its fp32: max abs %.2g" % r["max_abs_vs_fp32"]
