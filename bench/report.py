@@ -22,45 +22,215 @@ def load(d, name):
 
 
 def load_lines(d, name):
+    """Every JSON object of a JSON-lines file ([] when absent)."""
     p = os.path.join(d, name)
     if not os.path.exists(p):
         return []
+    rows = []
     with open(p) as f:
-        return [json.loads(line) for line in f if line.strip().startswith("{")]
-
-
-def streams_rows(rows, out, targets):
-    """The streams rows (upm-bench streams): batched vs unbatched."""
-    if not rows:
-        return
-    out("")
-    out("## Streams of one model in one process (batched vs unbatched)")
-    out("")
-    out("| model | work | streams | clips/s unbatched | clips/s batched | speedup | latency p50 / p95 "
-        "unbatched | latency p50 / p95 batched | clips per batch | CPU ms per clip unbatched / batched |")
-    out("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        out("| %s | %s | %d | %.1f | %.1f | %.2f× | %.1f / %.1f ms | %.1f / %.1f ms | %.2f | %.2f / %.2f |"
-            % (r["model"], r["work"], r["streams"], r["unbatched_clips_s"], r["batched_clips_s"],
-               r["speedup"], r["unbatched_p50_ms"], r["unbatched_p95_ms"], r["batched_p50_ms"],
-               r["batched_p95_ms"], r["clips_per_batch"], r["unbatched_cpu_ms_per_clip"],
-               r["batched_cpu_ms_per_clip"]))
-    for r in rows:
-        if r["model"] == "uniperceiver-synth-moe" and r["streams"] == 16:
-            # "within one clip": the batched p95 at most the unbatched p95
-            # plus one lone clip's time (the 1-stream unbatched p50)
-            lone = [x for x in rows if x["model"] == r["model"] and x["work"] == r["work"]
-                    and x["streams"] == 1]
-            one = lone[0]["unbatched_p50_ms"] if lone else 0.0
-            ok = r["speedup"] >= 3.0 and r["batched_p95_ms"] <= r["unbatched_p95_ms"] + one
-            targets.append(("16 bundled-model streams (%s) batched ≥ 3× unbatched clips/s, p95 within one clip"
-                            % r["work"], r["speedup"], ok,
-                            "%.2f×, p95 %.1f vs %.1f ms" % (r["speedup"], r["batched_p95_ms"],
-                                                            r["unbatched_p95_ms"])))
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+    return rows
 
 
 def ms(s):
     return "%.1f ms" % (s * 1e3) if s < 1 else "%.2f s" % s
+
+
+# The issue's targets (issue 20), each a row of the PASS / MISS table.
+BF16_VS_TORCH26 = 1.25
+INT8_DECODE_VS_FP32 = 2.5
+BATCHED_16_VS_UNBATCHED = 3.0
+
+
+def baseline_rows(d):
+    """The encoder baselines: {(label, row): best row} over the files of the
+    run (the host's two thread set-ups, the trixie root); rows with an error
+    are kept when no timed one exists, so that the table says why."""
+    best = {}
+    for name in ("encoder-host-blas.jsonl", "encoder-host-omp.jsonl", "trixie.jsonl"):
+        for r in load_lines(d, name):
+            if r.get("row") == "env" or "label" not in r:
+                continue
+            key = (r["label"], r["row"])
+            old = best.get(key)
+            if old is None or ("seconds" in r and ("seconds" not in old or r["seconds"] < old["seconds"])):
+                best[key] = r
+    return best
+
+
+def blas_name(libs):
+    """What encoder_baselines.py found mapped, in short: OpenBLAS and its
+    version, or the reference BLAS (Debian's libblas3: about 1 GFLOP/s)."""
+    for lib in libs.split(", "):
+        name = os.path.basename(lib)
+        if name.startswith("libopenblas"):
+            return "OpenBLAS " + name.split("-r", 1)[-1].replace(".so", "")
+    if "blas/libblas.so" in libs:
+        return "reference BLAS (slow)"
+    return libs
+
+
+def peak_for(mach, precision):
+    """The machine peak a precision's GEMMs run against, and its name."""
+    fma = max(mach.get("fma_gflops_nt", 0.0), mach.get("fma512_gflops_nt", 0.0))
+    if precision == "bf16" and mach.get("bf16_dot_gflops_nt"):
+        return mach["bf16_dot_gflops_nt"], "BF16 dot"
+    if precision == "int8":
+        if mach.get("vnni512_gops_nt"):
+            return max(mach["vnni512_gops_nt"], mach.get("vnni256_gops_nt", 0.0)), "int8 VNNI"
+        if mach.get("int8_avx2_gops_nt"):
+            return mach["int8_avx2_gops_nt"], "int8 AVX2"
+    return fma, "FP32 FMA"
+
+
+def precision_section(d, mach, out):
+    """The rows of the precision work, side by side: the C engine per
+    precision, the baselines on the same encoder shapes, the decode step,
+    batched streams. Returns the issue's targets as (name, shown, ok) with
+    ok None where the rows were not measured."""
+    prec = load(d, "precision.json")
+    dec = load(d, "decode.json")
+    streams = load_lines(d, "streams.jsonl")
+    base = baseline_rows(d)
+    env = [r for r in load_lines(d, "trixie.jsonl") if r.get("row") == "env"]
+    targets = []
+    out("")
+    out("## Precision: the encoder against PyTorch and ONNX Runtime (same shapes, same threads)")
+    out("")
+    if base:
+        any_row = next(iter(base.values()))
+        out("Baseline encoder: %d pre-LN layers, D %d, %d heads, FFN %d, %d tokens, exact GELU, layer scale "
+            "(bench/encoder_baselines.py); the C rows encode a clip of the bench's MoE model (%s tokens with <SPE>, "
+            "plus the patch embedding and the final norm). Trixie root: %s."
+            % (any_row["layers"], any_row["d"], any_row["heads"], any_row["ffn"], any_row["tokens"],
+               prec["tokens"] if prec else "?", env[0]["os"] if env else "not run"))
+        out("")
+    out("| engine | precision | encode | GFLOP/s | % of the matching peak | C bf16 speed-up over it | note |")
+    out("|---|---|---|---|---|---|---|")
+    c_bf16 = prec["encode_clip_bf16_s"] if prec else None
+
+    def row(engine, precision, seconds, gflops, note=""):
+        pk, pname = peak_for(mach, precision)
+        out("| %s | %s | %s | %s | %s | %s | %s |"
+            % (engine, precision, ms(seconds) if seconds else "-", "%.1f" % gflops if gflops else "-",
+               "%.0f%% (%s %.0f)" % (100 * gflops / pk, pname, pk) if gflops and pk else "-",
+               "%.2f×" % (seconds / c_bf16) if seconds and c_bf16 else "-", note))
+
+    if prec:
+        row("C engine", "fp32", prec["encode_clip_fp32_s"], prec["fp32_gflops"], "upm-bench precision")
+        note = "upm-bench precision"
+        if "feature_clip_max_abs" in prec:
+            note += "; vs fp32: features max / mean abs %.2g / %.2g, logits %.2g / %.2g, top-1 agreement %.3f" % (
+                prec["feature_clip_max_abs"], prec["feature_clip_mean_abs"], prec["logits_max_abs"],
+                prec["logits_mean_abs"], prec["top1_agreement"])
+        row("C engine", "bf16", prec["encode_clip_bf16_s"], prec["bf16_gflops"], note)
+    if dec and dec.get("encode_clip_int8_s"):
+        g = prec["encode_clip_gflop"] / dec["encode_clip_int8_s"] if prec else None
+        row("C engine", "int8 (encoder in fp32: int8 is the decode step's)", dec["encode_clip_int8_s"], g,
+            "upm-bench decode")
+    names = {"torch_fp32": ("fp32", ""), "torch_bf16_autocast": ("bf16", "torch.autocast"),
+             "torch_int8_dynamic": ("int8", "torch quantize_dynamic (Linear)"),
+             "ort_fp32": ("fp32", "exported with torch.onnx.export"),
+             "ort_int8_dynamic": ("int8", "onnxruntime.quantization.quantize_dynamic, per channel")}
+    for label in ("host", "trixie"):
+        for key in ("torch_fp32", "torch_bf16_autocast", "torch_int8_dynamic", "ort_fp32", "ort_int8_dynamic"):
+            r = base.get((label, key))
+            if r is None:
+                continue
+            engine = ("ONNX Runtime %s" % r.get("onnxruntime", "?")) if key.startswith("ort") \
+                else "PyTorch %s (%s)" % (r.get("torch", "?"), "Debian 13" if label == "trixie" else "this host")
+            precision, note = names[key]
+            if "error" in r:
+                row(engine, precision, None, None, "not measured: %s" % r["error"][:160])
+                continue
+            extra = "threads: torch %s, OpenBLAS %s; BLAS: %s" % (
+                r.get("torch_threads"), r.get("openblas_threads") or "-", blas_name(r.get("blas", "?"))) \
+                if key.startswith("torch") else "intra-op threads %s" % r.get("threads")
+            if "max_abs_vs_fp32" in r:
+                extra += "; vs its fp32: max abs %.2g" % r["max_abs_vs_fp32"]
+            row(engine, precision, r["seconds"], r["gflops"], "; ".join(x for x in (note, extra) if x))
+        g = base.get((label, "torch_bf16_gemm"))
+        if g and "gflops" in g:
+            pk, pname = peak_for(mach, "bf16")
+            out("| PyTorch %s bf16 GEMM alone (%s) | bf16 | %s | %.1f | %s | | |"
+                % (g.get("torch"), g["shape"], ms(g["seconds"]), g["gflops"],
+                   "%.0f%% (%s %.0f)" % (100 * g["gflops"] / pk, pname, pk) if pk else "-"))
+
+    t26 = base.get(("trixie", "torch_bf16_autocast"))
+    if c_bf16 and t26 and "seconds" in t26:
+        r = t26["seconds"] / c_bf16
+        targets.append(("Base clip encode in bf16 ≥ %.2f× PyTorch %s bf16 autocast (same shapes, threads)"
+                        % (BF16_VS_TORCH26, t26["torch"]), "%.2f× (C %s, PyTorch %s)"
+                        % (r, ms(c_bf16), ms(t26["seconds"])), r >= BF16_VS_TORCH26))
+    else:
+        targets.append(("Base clip encode in bf16 ≥ %.2f× PyTorch 2.6 bf16 autocast" % BF16_VS_TORCH26,
+                        "not measured (%s)" % ("no trixie row" if c_bf16 else "no upm-bench precision row"), None))
+
+    # The caption decode step per precision (upm-bench decode).
+    out("")
+    out("## Precision: the caption decode step (%s, beam %s, full vocabulary)"
+        % (dec.get("model", "?"), dec.get("beam", "?")) if dec else "## Precision: the caption decode step")
+    out("")
+    if dec:
+        out("| precision | step | weights streamed | their DRAM time at %.1f GB/s | DRAM time / step (1: bandwidth-bound) | "
+            "speed-up over fp32 |" % dec.get("read_gbs", 0.0))
+        out("|---|---|---|---|---|---|")
+        for p in ("fp32", "bf16", "int8"):
+            if "step_%s_s" % p not in dec:
+                continue
+            out("| %s | %s | %.0f MB | %s | %.2f× | %.2f× |"
+                % (p, ms(dec["step_%s_s" % p]), dec["step_%s_bytes" % p] / 1e6, ms(dec["step_%s_dram_s" % p]),
+                   dec["step_%s_of_dram" % p], dec.get("step_%s_speedup" % p, 1.0)))
+        for p in ("bf16", "int8"):
+            if "captions_%s_same" % p in dec:
+                out("| %s captions with fp32's words | %d of %d (score max abs diff %.3g) | | | | |"
+                    % (p, dec["captions_%s_same" % p], dec["captions_%s_of" % p],
+                       dec.get("caption_score_%s_max_abs" % p, float("nan"))))
+    else:
+        out("(upm-bench decode not run or not in this build)")
+    if dec and "step_int8_speedup" in dec:
+        r = dec["step_int8_speedup"]
+        targets.append(("caption decode step in int8 ≥ %.1f× fp32" % INT8_DECODE_VS_FP32, "%.2f×" % r,
+                        r >= INT8_DECODE_VS_FP32))
+    else:
+        targets.append(("caption decode step in int8 ≥ %.1f× fp32" % INT8_DECODE_VS_FP32, "not measured", None))
+
+    # Streams on one model, batched vs unbatched (upm-bench streams).
+    out("")
+    out("## Streams sharing one model: batched vs unbatched")
+    out("")
+    if streams:
+        out("| model | streams | work | unbatched clips/s | batched clips/s | speed-up | latency p50 / p95 "
+            "unbatched | batched | clips per batch |")
+        out("|---|---|---|---|---|---|---|---|---|")
+        for r in streams:
+            out("| %s | %d | %s | %.1f | %.1f | %.2f× | %.1f / %.1f ms | %.1f / %.1f ms | %.2f |"
+                % (r.get("model", "?"), r["streams"], r.get("work", "?"), r["unbatched_clips_s"], r["batched_clips_s"], r["speedup"],
+                   r["unbatched_p50_ms"], r["unbatched_p95_ms"], r["batched_p50_ms"], r["batched_p95_ms"],
+                   r.get("clips_per_batch", float("nan"))))
+    else:
+        out("(upm-bench streams not run or not in this build)")
+    # the target: the bundled model's clips (upmtransformer's work)
+    bundled = [r for r in streams if "synth" in r.get("model", "synth") and r.get("work", "encode") == "encode"]
+    one = [r for r in bundled if r["streams"] == 1]
+    sixteen = [r for r in bundled if r["streams"] == 16]
+    if sixteen:
+        r = sixteen[0]
+        # "p95 latency within one clip": the batched p95 exceeds the
+        # unbatched one by at most one clip's encode time (a lone stream's
+        # unbatched p50)
+        clip_ms = one[0]["unbatched_p50_ms"] if one else r["unbatched_p50_ms"] / 16
+        ok = r["speedup"] >= BATCHED_16_VS_UNBATCHED and r["batched_p95_ms"] <= r["unbatched_p95_ms"] + clip_ms
+        targets.append(("16 streams batched ≥ %.0f× the unbatched clips/s, p95 latency within one clip (%.1f ms)"
+                        % (BATCHED_16_VS_UNBATCHED, clip_ms), "%.2f×, p95 %.1f ms (unbatched %.1f ms)"
+                        % (r["speedup"], r["batched_p95_ms"], r["unbatched_p95_ms"]), ok))
+    else:
+        targets.append(("16 streams batched ≥ %.0f× the unbatched clips/s" % BATCHED_16_VS_UNBATCHED,
+                        "not measured", None))
+    return targets
 
 
 def main(argv):
@@ -85,6 +255,38 @@ def main(argv):
     size = (C["dense"] or C["moe"])
     out("# Uni-Perceiver-MoE benchmark (%s)" % os.path.basename(os.path.normpath(d)))
     out("")
+    if size is None:
+        out("Precision rows only (bench/run.sh --precision-only). Threads: %d." % mach["threads"])
+    else:
+        header(out, size, T)
+    machine_section(out, mach, peak, bw)
+    targets = []
+    if size is not None:
+        targets = engine_section(out, C, C16, T, V, gst, disp, prec, peak, bw)
+    issue = precision_section(d, mach, out)
+    if targets:
+        out("")
+        out("## Targets")
+        out("")
+        out("| target | measured | met |")
+        out("|---|---|---|")
+        for name, _, ok, shown in targets:
+            out("| %s | %s | %s |" % (name, shown, "yes" if ok else "**no**"))
+    out("")
+    out("## Targets of the precision work (issue 20), this run")
+    out("")
+    out("| target | measured | |")
+    out("|---|---|---|")
+    for name, shown, ok in issue:
+        out("| %s | %s | %s |" % (name, shown, "n/a" if ok is None else "PASS" if ok else "**MISS**"))
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(d, "table.md"), "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+    return 0
+
+
+def header(out, size, T):
     out("Model shapes: D %d, %d layers, %d heads, FFN %d, vocabulary %d; clip %d frames (%d tokens), "
         "image %d tokens. Threads: C %d (one pool, OpenBLAS single-threaded inside it); PyTorch %s with "
         "OPENBLAS_NUM_THREADS=%s. Timings are medians of %d runs after one warm-up run."
@@ -92,6 +294,9 @@ def main(argv):
            size["clip_tokens"], size["image_tokens"], size["threads"],
            "set_num_threads(%s)" % (T["dense"] or {}).get("torch_threads", "?"),
            (T["dense"] or {}).get("openblas_threads", "?"), size["runs"]))
+
+
+def machine_section(out, mach, peak, bw):
     out("")
     out("## Machine (measured in this run)")
     out("")
@@ -107,6 +312,13 @@ def main(argv):
     if mach.get("bf16_dot_gflops_nt"):
         out("| BF16 dot product (vdpbf16ps) peak, 1 / %d threads | %.1f / %.1f GFLOP/s |"
             % (mach["threads"], mach["bf16_dot_gflops_1t"], mach["bf16_dot_gflops_nt"]))
+    if mach.get("vnni512_gops_nt"):
+        out("| int8 VNNI (vpdpbusd) peak, 512-bit 1 / %d threads; 256-bit %d threads | %.1f / %.1f; %.1f GOP/s |"
+            % (mach["threads"], mach["threads"], mach["vnni512_gops_1t"], mach["vnni512_gops_nt"],
+               mach.get("vnni256_gops_nt", 0.0)))
+    if mach.get("int8_avx2_gops_nt"):
+        out("| int8 without VNNI (vpmaddubsw + vpmaddwd + vpaddd), %d threads | %.1f GOP/s |"
+            % (mach["threads"], mach["int8_avx2_gops_nt"]))
     out("| **peak used for %% of peak** (best FMA loop, %d threads) | %.1f GFLOP/s |" % (mach["threads"], peak))
     out("| sgemm 2048³ (engine GEMM path) | %.1f GFLOP/s (%.0f%% of peak) |"
         % (mach["sgemm_2048_gflops"], 100 * mach["sgemm_2048_gflops"] / peak))
@@ -117,6 +329,9 @@ def main(argv):
             % (mach["threads"], mach["sgemm_2048_openblas_threads_gflops"]))
     out("| DRAM read bandwidth, 1 / %d threads (%d MiB, best run) | %.1f / %.1f GB/s |"
         % (mach["threads"], mach["bw_buffer_mib"], mach["read_gbs_1t"], bw))
+
+
+def engine_section(out, C, C16, T, V, gst, disp, prec, peak, bw):
     out("")
     out("## C engine vs PyTorch (float32, same weights and inputs)")
     out("")
@@ -242,19 +457,7 @@ def main(argv):
             targets.append((t["target"], None, bool(t["ok"]), t["shown"]))
     else:
         out("| GStreamer pipelines on the bundled model | (bench/gst_bench.py failed or was not run) | | | | |")
-    streams_rows(load_lines(d, "streams.jsonl"), out, targets)
-    out("")
-    out("## Targets")
-    out("")
-    out("| target | measured | met |")
-    out("|---|---|---|")
-    for name, _, ok, shown in targets:
-        out("| %s | %s | %s |" % (name, shown, "yes" if ok else "**no**"))
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(d, "table.md"), "w") as f:
-        f.write(text)
-    sys.stdout.write(text)
-    return 0
+    return targets
 
 
 if __name__ == "__main__":

@@ -162,12 +162,14 @@ input_value (uint32_t seed, uint64_t i)
 
 /* ---------------------------------------------------------------- machine */
 
-/* One FMA loop: 12 chains of iters steps on lanes-wide vectors. */
+/* One FMA loop: n_chains (0: 12) chains of iters steps, each step lanes
+ * multiply-adds. */
 typedef struct
 {
   float (*chains) (long iters);
   long iters;
   int lanes;
+  int n_chains;
 } FmaLoop;
 
 typedef struct
@@ -185,17 +187,26 @@ fma_thread (void *data)
   const float sink = r->loop->chains (r->loop->iters);
 
   r->seconds = now_s () - t0;
-  r->flops = (double)r->loop->iters * 12 * r->loop->lanes * 2;
+  r->flops = (double)r->loop->iters
+             * (r->loop->n_chains ? r->loop->n_chains : 12) * r->loop->lanes
+             * 2;
   if (sink == 12345.0f)
     fprintf (stderr, "%g\n", sink);
   return NULL;
 }
 
 #ifdef UPM_BENCH_SIMD
-static const FmaLoop fma256 = { upm_bench_fma_chains_256, 20000000, 8 };
-static const FmaLoop fma512 = { upm_bench_fma_chains_512, 10000000, 16 };
+static const FmaLoop fma256 = { upm_bench_fma_chains_256, 20000000, 8, 0 };
+static const FmaLoop fma512 = { upm_bench_fma_chains_512, 10000000, 16, 0 };
 /* 16 lanes of two products: 32 multiply-adds a step. */
-static const FmaLoop bf16_dot = { upm_bench_bf16_dot_chains_512, 10000000, 32 };
+static const FmaLoop bf16_dot
+    = { upm_bench_bf16_dot_chains_512, 10000000, 32, 0 };
+/* int8: 64 (32) u8 x s8 multiply-adds a step; "GFLOP/s" are giga
+ * integer operations a second, counted as the float ones (2 a product). */
+static const FmaLoop vnni512 = { upm_bench_vnni_chains_512, 10000000, 64, 0 };
+static const FmaLoop vnni256 = { upm_bench_vnni_chains_256, 10000000, 32, 0 };
+static const FmaLoop int8_avx2
+    = { upm_bench_int8_avx2_chains_256, 40000000, 32, 4 };
 #endif
 
 /* Runs fn on n threads, thread i on the part at parts + i * part_size,
@@ -409,6 +420,33 @@ bf16_dot_peak (int n)
 #endif
 }
 
+/* Whether the CPU has AVX512_VNNI (with the ZMM state the avx512 level
+ * needs), as the library detected it. */
+static gboolean
+host_has_vnni (void)
+{
+  const UpmCpuInfo *cpu = upm_cpu_info ();
+
+  return cpu->host >= UPM_CPU_AVX512 && cpu->flags != NULL
+         && strstr (cpu->flags, "avx512_vnni") != NULL;
+}
+
+/* The int8 peaks, 0 where the CPU lacks the instructions: vpdpbusd on 512
+ * and 256 bits, and the AVX2 sequence without VNNI. */
+static double
+int8_peak (int n, int which)
+{
+#ifdef UPM_BENCH_SIMD
+  if (which == 512)
+    return fma_peak (n, &vnni512, host_has_vnni ());
+  if (which == 256)
+    return fma_peak (n, &vnni256, host_has_vnni ());
+  return fma_peak (n, &int8_avx2, upm_cpu_info ()->host >= UPM_CPU_AVX2);
+#else
+  return fma_peak (n, NULL, FALSE);
+#endif
+}
+
 static int
 cmd_machine (void)
 {
@@ -426,6 +464,8 @@ cmd_machine (void)
   const double f1 = fma256_peak (1), f2 = fma256_peak (threads);
   const double z1 = fma512_peak (1), z2 = fma512_peak (threads);
   const double d1 = bf16_dot_peak (1), d2 = bf16_dot_peak (threads);
+  const double v1 = int8_peak (1, 512), v2 = int8_peak (threads, 512);
+  const double w2 = int8_peak (threads, 256), i2 = int8_peak (threads, 0);
   const double bw1 = read_bandwidth (a, n_floats, 1);
   const double bw2 = read_bandwidth (a, n_floats, threads);
   free (a);
@@ -442,11 +482,13 @@ cmd_machine (void)
       "\"fma_gflops_1t\": %.2f, \"fma_gflops_nt\": %.2f, "
       "\"fma512_gflops_1t\": %.2f, \"fma512_gflops_nt\": %.2f, "
       "\"bf16_dot_gflops_1t\": %.2f, \"bf16_dot_gflops_nt\": %.2f, "
+      "\"vnni512_gops_1t\": %.2f, \"vnni512_gops_nt\": %.2f, "
+      "\"vnni256_gops_nt\": %.2f, \"int8_avx2_gops_nt\": %.2f, "
       "\"read_gbs_1t\": %.2f, \"read_gbs_nt\": %.2f, \"bw_buffer_mib\": %zu, "
       "\"sgemm_2048_gflops\": %.2f, \"sgemm_1569x3072x768_gflops\": %.2f, "
       "\"sgemm_2048_openblas_threads_gflops\": %.2f",
-      threads, opt_runs, f1, f2, z1, z2, d1, d2, bw1, bw2, opt_bw_mib, g2048,
-      gffn, n2048);
+      threads, opt_runs, f1, f2, z1, z2, d1, d2, v1, v2, w2, i2, bw1, bw2,
+      opt_bw_mib, g2048, gffn, n2048);
   print_kernels ();
   printf ("}\n");
   return 0;

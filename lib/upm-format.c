@@ -324,6 +324,16 @@ line_routing (GString *s, const UpmFormatRouting *routing)
   g_string_append_c (s, ']');
 }
 
+/* ,"precision":"bf16" when known */
+static void
+json_precision (GString *s, const char *precision)
+{
+  if (precision == NULL)
+    return;
+  json_key (s, "precision");
+  upm_json_string (s, precision);
+}
+
 static void
 json_line (GString *s, const UpmFormatRecord *r)
 {
@@ -337,6 +347,7 @@ json_line (GString *s, const UpmFormatRecord *r)
     line_scores (s, r);
   if (r->routing.present)
     line_routing (s, &r->routing);
+  json_precision (s, r->precision);
   json_views (s, r, TRUE);
   g_string_append_c (s, '}');
 }
@@ -364,6 +375,7 @@ metas_scores (GString *s, const UpmFormatRecord *r)
       json_key (s, "score_kind");
       upm_json_string (s, r->scores.kind);
     }
+  json_precision (s, r->scores.precision);
   g_string_append (s, ",\"scores\":[");
   for (i = 0; i < r->scores.n_items; i++)
     {
@@ -387,6 +399,7 @@ metas_caption (GString *s, const UpmFormatCaption *c)
   json_key (s, "ids");
   upm_json_ints (s, c->ids, c->n_ids);
   metas_float (s, "score", c->score);
+  json_precision (s, c->precision);
   g_string_append_c (s, ',');
   json_span (s, &c->span);
   g_string_append_c (s, '}');
@@ -429,7 +442,9 @@ metas_routing (GString *s, const UpmFormatRouting *m)
   g_string_append (s, ",\"routing\":{\"model\":");
   upm_json_string_or_null (s, m->model);
   g_string_append_printf (
-      s, ",\"layers\":%u,\"experts\":%u,", m->n_layers, m->n_experts);
+      s, ",\"layers\":%u,\"experts\":%u", m->n_layers, m->n_experts);
+  json_precision (s, m->precision);
+  g_string_append_c (s, ',');
   json_span (s, &m->span);
   g_string_append (s, ",\"routes\":[");
   for (i = 0; i < m->n_routes; i++)

@@ -19,13 +19,16 @@
  *      "routing":[{"layer":0,"gate":"attn","attr":"cls_input",
  *                  "tokens":[0,65],"experts":[0,1],"weights":[0.57,0.43]}]}
  *     ("results" with "caption" items and no "prob" for retrieval;
- *     "caption", "ids", "score" for captioning; "routing" when present)
+ *     "caption", "ids", "score" for captioning; "routing" when present;
+ *     "precision":"bf16" when known)
  *   UPM_FORMAT_JSON_METAS  gst_upm_buffer_metas_to_json() and upmhead
  *     text-format=json: times in nanoseconds and seconds, each part with
  *     its own times, numbers as json-glib wrote them (%.17g):
  *     {"pts":...,"pts_seconds":...,"duration":...,"duration_seconds":...,
  *      "result":{...,"score_kind":...},"caption":{...},"routing":{...},
  *      "preset":...,"views":[...]}
+ *     (each part with its "precision" when known: the result's features,
+ *     the caption's decoding, the routing's encoding)
  * The two differ because their readers do (tools/upm-routing-heatmap.py,
  * examples/, tests); both write valid JSON: null for NaN and infinity.
  */
@@ -107,6 +110,9 @@ typedef struct
    * (retrieval: cosine x logit scale, prob its softmax); NULL: not written
    * (classification: always cosine x logit scale) */
   const char *kind;
+  /* the precision the features were computed in ("fp32", "bf16", ...);
+   * NULL: unknown (not written) */
+  const char *precision;
 } UpmFormatScores;
 
 typedef struct
@@ -117,6 +123,7 @@ typedef struct
   const gint32 *ids;
   guint n_ids;
   float score;
+  const char *precision; /* of the decoding; NULL: unknown (not written) */
 } UpmFormatCaption;
 
 typedef struct
@@ -131,6 +138,7 @@ typedef struct
   guint n_token_routes;
   /* visual token layout, grid_width 0: unknown (see upmmeta.h) */
   guint visual_begin, grid_width, grid_height, grid_frames;
+  const char *precision; /* of the encoding; NULL: unknown (not written) */
 } UpmFormatRouting;
 
 /* One view of a clip (a task preset's temporal view x crop): what the
@@ -160,6 +168,9 @@ typedef struct
   const char *preset;         /* both JSON shapes: "preset" when not NULL */
   const UpmFormatView *views; /* both JSON shapes: "views" when n_views */
   guint n_views;
+  /* the line shape's "precision" (what the engine ran the clip in, "fp32",
+   * "bf16", ...); NULL: not written. The metas shape writes the parts'. */
+  const char *precision;
 } UpmFormatRecord;
 
 /* "text", "json", "webvtt" (or "vtt"), "srt". */

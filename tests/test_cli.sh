@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..27"
+echo "1..35"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 27); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 35); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -48,6 +48,60 @@ for l in open(sys.argv[1]): json.loads(l)' "$tmp/cls.json"
   ok $? "classify json parses"
 else
   ok 0 "classify json parses # SKIP no python3"
+fi
+
+# precision: what the clip ran in, in every JSON line; auto is recorded as
+# what it resolved to ($UPM_PRECISION first)
+bad=$(grep -c -v '"precision":"\(fp32\|bf16\|int8\)"' "$tmp/cls.json")
+[ "$bad" = 0 ]
+ok $? "default precision: every line records a concrete precision ($bad without)"
+for p in fp32 bf16; do
+  "$run" --model "$model" --task classify --labels "red,green,blue" --precision $p \
+    --output-format json --progress never --clip-frames 4 --frame-stride 8 \
+    "$tmp/clip.mp4" >"$tmp/cls-$p.json" 2>"$tmp/err"
+  rc=$?
+  [ $rc = 0 ] && [ "$(grep -c "\"precision\":\"$p\"" "$tmp/cls-$p.json")" = "$lines" ]
+  ok $? "--precision $p: every line says $p (rc $rc)"
+done
+UPM_PRECISION=bf16 "$run" --model "$model" --task caption --output-format json \
+  --progress never --clip-frames 4 --frame-stride 8 "$tmp/clip.mp4" \
+  >"$tmp/cap-env.json" 2>"$tmp/err"
+rc=$?
+[ $rc = 0 ] && grep -q '"caption":.*"precision":"bf16"' "$tmp/cap-env.json" &&
+  ! grep -q -v '"precision":"bf16"' "$tmp/cap-env.json"
+ok $? "UPM_PRECISION=bf16 under --precision auto: captions record bf16 (rc $rc)"
+"$run" --model "$model" --precision fp16 "$tmp/clip.mp4" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 2 ] && grep -q "unknown precision 'fp16' (auto, fp32, bf16" "$tmp/err"
+ok $? "unknown precision exits 2 listing the precisions (got $rc)"
+
+# upm-eval --precision: the model line says which; the logits move a little
+eval="${UPM_BUILD_ROOT}/tools/upm-eval"
+size=$("${UPM_BUILD_ROOT}/tools/upm-inspect" "$model" 2>/dev/null |
+  sed -n 's/.*vision.image_size: u32 = \([0-9]*\).*/\1/p')
+frames=$("${UPM_BUILD_ROOT}/tools/upm-inspect" "$model" 2>/dev/null |
+  sed -n 's/.*vision.clip_frames: u32 = \([0-9]*\).*/\1/p')
+head -c $((size * size * 3 * frames * 2)) /dev/urandom >"$tmp/clips.rgb"
+printf '{"frames_file": "clips.rgb", "clips": [{"id": "a", "width": %s, "height": %s, "frames": %s}, {"id": "b", "width": %s, "height": %s, "frames": %s}], "labelsets": [{"name": "x", "labels": ["red", "green", "blue"]}]}\n' \
+  "$size" "$size" "$frames" "$size" "$size" "$frames" >"$tmp/manifest.json"
+for p in fp32 bf16; do
+  "$eval" --model "$model" --manifest "$tmp/manifest.json" --precision $p --progress never \
+    >"$tmp/eval-$p.json" 2>"$tmp/err"
+  rc=$?
+  [ $rc = 0 ] && head -n 1 "$tmp/eval-$p.json" | grep -q "^{\"type\":\"model\",.*\"precision\":\"$p\""
+  ok $? "upm-eval --precision $p: the model line says $p (rc $rc)"
+done
+if command -v python3 >/dev/null 2>&1; then
+  python3 -c 'import json,sys
+def logits(p):
+    return [v for l in open(p) for r in [json.loads(l)] if r["type"] == "clip"
+            for v in r["labelsets"]["x"]["logits"]]
+a, b = logits(sys.argv[1]), logits(sys.argv[2])
+d = max(abs(x - y) for x, y in zip(a, b))
+sys.exit(0 if len(a) == 6 and 0 < d < 0.5 else 1)' "$tmp/eval-fp32.json" "$tmp/eval-bf16.json"
+  ok $? "upm-eval: bf16 logits differ from fp32's, by less than 0.5"
+else
+  ok 0 "upm-eval: bf16 logits differ from fp32's # SKIP no python3"
 fi
 
 # caption, WebVTT: header and one cue per clip

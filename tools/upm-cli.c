@@ -69,6 +69,33 @@ upm_cli_options_clear (UpmCliOptions *o)
   g_free (o->model);
   g_free (o->output);
   g_free (o->progress);
+  g_free (o->precision);
+}
+
+gboolean
+upm_cli_parse_precision (UpmCliOptions *o, GError **error)
+{
+  GString *names;
+
+  o->precision_value = UPM_PRECISION_AUTO;
+  if (o->precision == NULL
+      || upm_precision_parse (o->precision, &o->precision_value))
+    return TRUE;
+  /* the library's names, so that a precision it adds is listed */
+  names = g_string_new (NULL);
+  for (int i = 0; i < 64; i++)
+    {
+      const char *name = upm_precision_name ((UpmPrecision)i);
+      UpmPrecision p;
+
+      if (!upm_precision_parse (name, &p) || (int)p != i)
+        break;
+      g_string_append_printf (names, "%s%s", i ? ", " : "", name);
+    }
+  upm_cli_usage (
+      error, "unknown precision '%s' (%s)", o->precision, names->str);
+  g_string_free (names, TRUE);
+  return FALSE;
 }
 
 int
@@ -94,8 +121,8 @@ upm_cli_report_error (const char *prog, gboolean show_progress, GError **error)
 /* -------------------------------------------------------------- model */
 
 gboolean
-upm_cli_load_model (
-    const char *path, UpmModel **model, UpmContext **ctx, GError **error)
+upm_cli_load_model (const char *path, UpmPrecision precision, UpmModel **model,
+    UpmContext **ctx, GError **error)
 {
   GError *err = NULL;
 
@@ -107,8 +134,16 @@ upm_cli_load_model (
       g_propagate_error (error, err);
       return FALSE;
     }
+  upm_model_set_precision (*model, precision);
   *ctx = upm_context_new (*model);
+  upm_context_set_precision (*ctx, precision);
   return TRUE;
+}
+
+const char *
+upm_cli_precision_used (UpmContext *ctx)
+{
+  return upm_precision_name (upm_context_precision (ctx));
 }
 
 gsize

@@ -21,8 +21,10 @@ G_BEGIN_DECLS
 /* The options both tools have. */
 typedef struct
 {
-  char *model, *output, *progress;
+  char *model, *output, *progress, *precision;
   int threads, top_k, beam_size, max_length;
+  UpmPrecision
+      precision_value; /* --precision parsed (upm_cli_parse_precision) */
 } UpmCliOptions;
 
 /* GOptionEntry initialisers of those options, for each tool's table (the
@@ -47,6 +49,13 @@ typedef struct
     "progress", 0, 0, G_OPTION_ARG_STRING, &(o)->progress,                     \
         "auto (default: when stderr is a terminal), always or never", "WHEN"   \
   }
+#define UPM_CLI_OPTION_PRECISION(o)                                            \
+  {                                                                            \
+    "precision", 0, 0, G_OPTION_ARG_STRING, &(o)->precision,                   \
+        "Engine precision: auto (default: $UPM_PRECISION, else the "           \
+        "library's choice for this CPU), fp32, bf16, ... (upm-inspect --cpu)", \
+        "NAME"                                                                 \
+  }
 #define UPM_CLI_OPTION_THREADS(o)                                              \
   UPM_CLI_OPTION_INT (                                                         \
       "threads", 'j', (o)->threads, "Threads (default 0: all cores)")
@@ -63,6 +72,10 @@ gboolean upm_cli_usage (GError **error, const char *format, ...)
 gboolean upm_cli_parse_progress (
     const char *when, gboolean *show, GError **error);
 
+/* --precision (NULL: auto) into o->precision_value; a usage error naming
+ * the precisions the library knows otherwise. */
+gboolean upm_cli_parse_precision (UpmCliOptions *o, GError **error);
+
 /* --top-k, or the default, at most @n. */
 guint upm_cli_top_k (const UpmCliOptions *o, guint n);
 
@@ -74,9 +87,13 @@ int upm_cli_report_usage (const char *prog, GError **error);
 void upm_cli_report_error (
     const char *prog, gboolean show_progress, GError **error);
 
-/* Loads @path (errors name the file) and makes a context for it. */
-gboolean upm_cli_load_model (
-    const char *path, UpmModel **model, UpmContext **ctx, GError **error);
+/* Loads @path (errors name the file) and makes a context for it in
+ * @precision (the model's default too). */
+gboolean upm_cli_load_model (const char *path, UpmPrecision precision,
+    UpmModel **model, UpmContext **ctx, GError **error);
+
+/* The precision @ctx runs in ("fp32", "bf16", ...), for the results. */
+const char *upm_cli_precision_used (UpmContext *ctx);
 
 /* Floats of one preprocessed frame (all its patches). */
 gsize upm_cli_frame_floats (const UpmHParams *hp);

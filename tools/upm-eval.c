@@ -107,7 +107,8 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Skip retrieval even if the manifest asks for it", NULL },
     { "no-labels", 0, 0, G_OPTION_ARG_NONE, &o->no_labels,
         "Skip the label sets of the manifest", NULL },
-    UPM_CLI_OPTION_PROGRESS (c), UPM_CLI_OPTION_THREADS (c), { NULL } };
+    UPM_CLI_OPTION_PRECISION (c), UPM_CLI_OPTION_PROGRESS (c),
+    UPM_CLI_OPTION_THREADS (c), { NULL } };
 
   return upm_cli_parse (entries,
       "Run an evaluation manifest through a Uni-Perceiver(-MoE) model and "
@@ -146,6 +147,8 @@ check_options (Eval *e, GError **error)
     return upm_cli_usage (error, "--manifest is required");
   if (c->top_k < 0 || c->beam_size < 0 || c->max_length < 0 || c->threads < 0)
     return upm_cli_usage (error, "numeric options must not be negative");
+  if (!upm_cli_parse_precision (c, error))
+    return FALSE;
   return upm_cli_parse_progress (c->progress, &e->io.show_progress, error);
 }
 
@@ -520,6 +523,8 @@ emit_model (Eval *e, GError **error)
   g_string_append (s, ",\"name\":");
   upm_json_string (
       s, upm_model_name (e->model) ? upm_model_name (e->model) : "");
+  g_string_append (s, ",\"precision\":");
+  upm_json_string (s, upm_cli_precision_used (e->ctx));
   g_string_append_printf (s,
       ",\"hparams\":{\"n_embd\":%u,\"n_layer\":%u,"
       "\"n_head\":%u,\"n_ff\":%u,\"n_vocab\":%u,\"patch_size\":%u,"
@@ -615,7 +620,8 @@ load_model (Eval *e, GError **error)
 {
   gint64 t0 = g_get_monotonic_time ();
 
-  if (!upm_cli_load_model (e->opt.cli.model, &e->model, &e->ctx, error))
+  if (!upm_cli_load_model (e->opt.cli.model, e->opt.cli.precision_value,
+          &e->model, &e->ctx, error))
     return FALSE;
   e->hp = upm_model_hparams (e->model);
   e->frame_floats = upm_cli_frame_floats (e->hp);

@@ -167,7 +167,8 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Print one line of routing per clip: per segment, per MoE layer, "
         "the experts of the attention and FFN gates",
         NULL },
-    UPM_CLI_OPTION_PROGRESS (c), UPM_CLI_OPTION_THREADS (c),
+    UPM_CLI_OPTION_PRECISION (c), UPM_CLI_OPTION_PROGRESS (c),
+    UPM_CLI_OPTION_THREADS (c),
     { "dump-frames", 0, 0, G_OPTION_ARG_FILENAME, &o->dump_frames,
         "Write the preprocessed frames of the first clip as PPM files here",
         "DIR" },
@@ -269,6 +270,8 @@ check_options (Run *r, GError **error)
     return upm_cli_usage (
         error, "unknown output format '%s' (text, json, webvtt, srt)", fmt);
   if (!upm_cli_parse_progress (o->cli.progress, &r->io.show_progress, error))
+    return FALSE;
+  if (!upm_cli_parse_precision (&o->cli, error))
     return FALSE;
   if (r->task == TASK_RETRIEVE && o->captions_file == NULL)
     return upm_cli_usage (error, "--task retrieve needs --captions-file");
@@ -515,6 +518,7 @@ clip_record (
   uint32_t i;
 
   rec->task = task_name (r->task);
+  rec->precision = upm_cli_precision_used (r->ctx);
   rec->start = c->start;
   rec->end = c->end;
   rec->n_frames = c->n_frames;
@@ -1324,7 +1328,8 @@ open_output (Run *r, GError **error)
 static gboolean
 load_model (Run *r, GError **error)
 {
-  if (!upm_cli_load_model (r->opt.cli.model, &r->model, &r->ctx, error))
+  if (!upm_cli_load_model (r->opt.cli.model, r->opt.cli.precision_value,
+          &r->model, &r->ctx, error))
     return FALSE;
   r->hp = upm_model_hparams (r->model);
   return TRUE;

@@ -189,6 +189,7 @@ result_copy (GstBuffer *dest, GstMeta *meta)
     {
       gst_upm_result_meta_set_score_kind (copy, m->score_kind);
       gst_upm_result_meta_set_preset (copy, m->preset);
+      copy->precision = m->precision;
     }
   return (GstMeta *)copy;
 }
@@ -200,6 +201,15 @@ gst_upm_result_meta_set_preset (GstUpmResultMeta *meta, const gchar *preset)
 
   g_free (meta->preset);
   meta->preset = g_strdup (preset);
+}
+
+void
+gst_upm_result_meta_set_precision (
+    GstUpmResultMeta *meta, const gchar *precision)
+{
+  g_return_if_fail (meta != NULL);
+
+  meta->precision = g_intern_string (precision);
 }
 
 void
@@ -258,6 +268,7 @@ caption_copy (GstBuffer *dest, GstMeta *meta)
 
   if (copy != NULL)
     gst_upm_caption_meta_set_preset (copy, m->preset);
+  copy->precision = m->precision;
   return (GstMeta *)copy;
 }
 
@@ -268,6 +279,15 @@ gst_upm_caption_meta_set_preset (GstUpmCaptionMeta *meta, const gchar *preset)
 
   g_free (meta->preset);
   meta->preset = g_strdup (preset);
+}
+
+void
+gst_upm_caption_meta_set_precision (
+    GstUpmCaptionMeta *meta, const gchar *precision)
+{
+  g_return_if_fail (meta != NULL);
+
+  meta->precision = g_intern_string (precision);
 }
 
 GstUpmCaptionMeta *
@@ -409,6 +429,15 @@ gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta *meta,
   meta->n_frames = n_frames;
 }
 
+void
+gst_upm_routing_meta_set_precision (
+    GstUpmRoutingMeta *meta, const gchar *precision)
+{
+  g_return_if_fail (meta != NULL);
+
+  meta->precision = g_intern_string (precision);
+}
+
 GstUpmRoutingMeta *
 gst_buffer_copy_upm_routing_meta (GstBuffer *dest, const GstUpmRoutingMeta *src)
 {
@@ -431,6 +460,7 @@ gst_buffer_copy_upm_routing_meta (GstBuffer *dest, const GstUpmRoutingMeta *src)
     }
   gst_upm_routing_meta_set_visual_grid (
       m, src->visual_begin, src->grid_width, src->grid_height, src->n_frames);
+  m->precision = src->precision;
   return m;
 }
 
@@ -594,6 +624,7 @@ add_result (MetasRecord *r, const GstUpmResultMeta *m)
   r->rec.task = m->task;
   r->rec.scores.kind = m->score_kind;
   r->rec.preset = m->preset;
+  r->rec.scores.precision = m->precision;
   r->rec.scores.present = TRUE;
   r->rec.scores.span = span (m->pts, m->duration);
   r->rec.scores.items = r->scores;
@@ -613,6 +644,7 @@ add_caption (MetasRecord *r, const GstUpmCaptionMeta *m)
   c->score = m->score;
   if (m->preset != NULL)
     r->rec.preset = m->preset;
+  c->precision = m->precision;
 }
 
 static UpmFormatRoute
@@ -655,6 +687,7 @@ add_routing (MetasRecord *r, const GstUpmRoutingMeta *m)
   f->grid_width = m->grid_width;
   f->grid_height = m->grid_height;
   f->grid_frames = m->n_frames;
+  f->precision = m->precision;
 }
 
 static void

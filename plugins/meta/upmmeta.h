@@ -47,6 +47,9 @@ typedef struct
    * scale); NULL (classification): cosine x the task's logit scale. */
   gchar *score_kind;
   gchar *preset; /* added after 0.1.0: the task preset's name, or NULL */
+  /* Added after 0.1.0: the engine precision the features were computed in
+   * ("fp32", "bf16", ...: upm_precision_name), interned; NULL: unknown. */
+  const gchar *precision;
 } GstUpmResultMeta;
 
 GType gst_upm_result_meta_api_get_type (void);
@@ -68,6 +71,9 @@ void gst_upm_result_meta_set_score_kind (
 /* Sets (copies) the task preset's name, e.g. "k400"; NULL unsets it. */
 void gst_upm_result_meta_set_preset (
     GstUpmResultMeta *meta, const gchar *preset);
+/* Sets the precision ("fp32", "bf16", ...; interned); NULL unsets it. */
+void gst_upm_result_meta_set_precision (
+    GstUpmResultMeta *meta, const gchar *precision);
 
 /* --------------------------------------------------------------- caption */
 
@@ -80,6 +86,9 @@ typedef struct
   gfloat score; /* length-penalised log-probability */
   GstClockTime pts, duration;
   gchar *preset; /* added after 0.1.0: the task preset's name, or NULL */
+  /* Added after 0.1.0: the engine precision of the decoding, interned;
+   * NULL: unknown. */
+  const gchar *precision;
 } GstUpmCaptionMeta;
 
 GType gst_upm_caption_meta_api_get_type (void);
@@ -98,6 +107,9 @@ GstUpmCaptionMeta *gst_buffer_add_upm_caption_meta (GstBuffer *buffer,
  * it. */
 void gst_upm_caption_meta_set_preset (
     GstUpmCaptionMeta *meta, const gchar *preset);
+/* Sets the precision of the decoding (interned); NULL unsets it. */
+void gst_upm_caption_meta_set_precision (
+    GstUpmCaptionMeta *meta, const gchar *precision);
 
 /* --------------------------------------------------------------- routing */
 
@@ -147,6 +159,9 @@ typedef struct
    * visual_begin + (f * grid_height + y) * grid_width + x of the sequence.
    * grid_width == 0: unknown. */
   guint visual_begin, grid_width, grid_height, n_frames;
+  /* Added after 0.1.0: the engine precision the transformer ran the
+   * sequence in ("fp32", "bf16", ...), interned; NULL: unknown. */
+  const gchar *precision;
 } GstUpmRoutingMeta;
 
 GType gst_upm_routing_meta_api_get_type (void);
@@ -183,7 +198,12 @@ const GstUpmTokenRoute *gst_upm_routing_meta_find_token_route (
 void gst_upm_routing_meta_set_visual_grid (GstUpmRoutingMeta *meta,
     guint visual_begin, guint grid_width, guint grid_height, guint n_frames);
 
-/* A deep copy of @src on @dest: routes, token routes and the grid. */
+/* Sets the precision of the encoding (interned); NULL unsets it. */
+void gst_upm_routing_meta_set_precision (
+    GstUpmRoutingMeta *meta, const gchar *precision);
+
+/* A deep copy of @src on @dest: routes, token routes, the grid and the
+ * precision. */
 GstUpmRoutingMeta *gst_buffer_copy_upm_routing_meta (
     GstBuffer *dest, const GstUpmRoutingMeta *src);
 

@@ -87,6 +87,9 @@ static const struct
   { "dropped", 0, CHILD_HEAD },
   { "preset", ONLY (CHILD_TOKENIZER) | ONLY (CHILD_HEAD), CHILD_HEAD },
   { "length-penalty", ONLY (CHILD_HEAD), CHILD_HEAD },
+  { "precision",
+      ONLY (CHILD_ENCODER) | ONLY (CHILD_TRANSFORMER) | ONLY (CHILD_HEAD),
+      CHILD_TRANSFORMER },
 };
 
 struct _GstUpmBin

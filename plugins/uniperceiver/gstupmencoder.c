@@ -315,6 +315,9 @@ gst_upm_encoder_transform (
 
   if (gst_upm_encoder_rows (self, gst_buffer_get_size (inbuf), &n_items) == 0)
     return GST_FLOW_ERROR;
+  /* the embeddings stay in float today; set for what the library adds */
+  upm_context_set_precision (self->ctx,
+      gst_upm_model_filter_get_precision (GST_UPM_MODEL_FILTER (self)));
   if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
     goto map_failed;
   if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE))

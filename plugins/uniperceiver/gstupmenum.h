@@ -22,5 +22,16 @@ GType gst_upm_enum_register_once (
   static const GEnumValue values[] = { __VA_ARGS__, { 0, NULL, NULL } };       \
   return gst_upm_enum_register_once (&type, name, values)
 
+/* GstUpmPrecision: the library's UpmPrecision values, nick = the name
+ * upm_precision_name gives ("auto", "fp32", "bf16", ...): built from the
+ * library at registration, so that a precision it adds needs no change
+ * here. */
+#define GST_TYPE_UPM_PRECISION (gst_upm_precision_get_type ())
+GType gst_upm_precision_get_type (void);
+
+/* A property "precision" of type GST_TYPE_UPM_PRECISION, default auto;
+ * @blurb says what it sets. */
+GParamSpec *gst_upm_precision_param_spec (const gchar *blurb);
+
 G_END_DECLS
 #endif /* __GST_UPM_ENUM_H__ */

@@ -21,7 +21,10 @@
  *
  * The #GstUpmRoutingMeta of the input is carried over (for captions with
  * the routes of the text segment appended), and every result is also posted
- * as an element message "upm-result" on the bus.
+ * as an element message "upm-result" on the bus. The metas and the message
+ * say in "precision" which engine precision (fp32, bf16, ...) made the
+ * result: the encoding's for scores, the decoding's for captions (the
+ * message of a caption has "encode-precision" too).
  *
  * #GstUpmHead:preset gives the task (unless #GstUpmHead:task is set), the
  * logit scale and the caption settings of a benchmark's official
@@ -101,6 +104,7 @@ struct _GstUpmHead
   guint batch_wait; /* µs */
   GstClockTime processing_latency;
   GstUpmHeadTextFormat text_format;
+  UpmPrecision precision;
   guint64 dropped, processed;
   gboolean settings_changed;
 
@@ -137,6 +141,7 @@ enum
   PROP_PRESET,
   PROP_LENGTH_PENALTY,
   PROP_BATCH_WAIT,
+  PROP_PRECISION,
   N_PROPERTIES
 };
 
@@ -526,6 +531,7 @@ gst_upm_head_process (GstUpmHead *self, GstBuffer *in)
   clip.format = self->text_format;
   clip.top_k = self->top_k;
   clip.batch_wait_us = self->batch_wait;
+  clip.precision = self->precision;
   GST_OBJECT_UNLOCK (self);
   clip.modality = self->modality;
   clip.segment = &self->out_segment;
@@ -692,6 +698,9 @@ gst_upm_head_set_property (
     case PROP_BATCH_WAIT:
       self->batch_wait = g_value_get_uint (value);
       break;
+    case PROP_PRECISION:
+      self->precision = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -754,6 +763,9 @@ gst_upm_head_get_property (
       break;
     case PROP_BATCH_WAIT:
       g_value_set_uint (value, self->batch_wait);
+      break;
+    case PROP_PRECISION:
+      g_value_set_enum (value, self->precision);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -914,6 +926,19 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
    */
   properties[PROP_BATCH_WAIT] = gst_upm_batch_wait_param_spec ();
 
+  /**
+   * GstUpmHead:precision:
+   *
+   * The engine precision of what upmhead computes itself: the caption
+   * decoding steps (the clip's prefix is encoded in upmtransformer's).
+   * The caption meta and the "upm-result" message record the precision
+   * used; a result meta records the precision its features were encoded
+   * in (upmtransformer's). Takes effect at the next clip.
+   */
+  properties[PROP_PRECISION] = gst_upm_precision_param_spec (
+      "Engine precision of the caption decoding (auto: UPM_PRECISION, else "
+      "the library's choice for this CPU); results record the one used");
+
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -964,6 +989,7 @@ gst_upm_head_init (GstUpmHead *self)
   self->text_format = DEFAULT_TEXT_FORMAT;
   self->preset = DEFAULT_PRESET;
   self->length_penalty = DEFAULT_LENGTH_PENALTY;
+  self->precision = UPM_PRECISION_AUTO;
 
   gst_upm_model_slot_init (
       &self->slot, PROP_MODEL, gst_upm_head_opened, gst_upm_head_closing);

@@ -141,6 +141,21 @@ gst_upm_head_task_prepare (GstUpmHeadTask *task, GstElement *element,
 
 /* ------------------------------------------------------------ per clip */
 
+/* The precision the clip was encoded in, as upmtransformer recorded it in
+ * the clip meta; else (an older producer) the head's own. */
+static const gchar *
+gst_upm_head_task_encode_precision (GstUpmHeadTask *task, GstBuffer *in)
+{
+  GstCustomMeta *clip = gst_buffer_get_custom_meta (in, GST_UPM_CLIP_META_NAME);
+  const gchar *name = NULL;
+
+  if (clip != NULL)
+    name = gst_structure_get_string (
+        gst_custom_meta_get_structure (clip), "precision");
+  return name ? g_intern_string (name)
+              : upm_precision_name (upm_context_precision (task->ctx));
+}
+
 static UpmScale
 gst_upm_head_task_scale (
     GstUpmHeadTask *task, GstBuffer *in, const gchar *modality)
@@ -261,6 +276,7 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
   gchar *text;
   gfloat scale
       = gst_upm_head_task_scale_value (task, in, clip->modality, &kind);
+  const gchar *precision = gst_upm_head_task_encode_precision (task, in);
 
   gst_upm_head_task_mean_scores (task, in, n_views, scale, logits, probs);
   top = g_new (UpmScore, k);
@@ -292,8 +308,10 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
       out, name, GST_BUFFER_PTS (in), GST_BUFFER_DURATION (in), scores, k);
   if (meta != NULL)
     {
-      gst_upm_result_meta_set_score_kind (meta, kind);
+      if (kind != NULL)
+        gst_upm_result_meta_set_score_kind (meta, kind);
       gst_upm_result_meta_set_preset (meta, gst_upm_head_task_preset (task));
+      gst_upm_result_meta_set_precision (meta, precision);
     }
   gst_upm_head_copy_routing (out, in, NULL);
   gst_upm_head_task_copy_views (out, in);
@@ -301,7 +319,8 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
     out = gst_upm_head_to_json (out);
 
   *message = gst_upm_head_scores_message (clip->segment, name, in, scores, k);
-  gst_structure_set (*message, "views", G_TYPE_UINT, n_views, NULL);
+  gst_structure_set (*message, "views", G_TYPE_UINT, n_views, "precision",
+      G_TYPE_STRING, precision, NULL);
   if (kind != NULL)
     gst_structure_set (*message, "score-kind", G_TYPE_STRING, kind, NULL);
   gst_upm_head_task_message_preset (task, *message);
@@ -324,6 +343,7 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
   UpmRouting routing;
   GstUpmCaptionMeta *cmeta;
   GError *err = NULL;
+  const gchar *precision;
   GstBuffer *out;
 
   if (pm->model != task->model)
@@ -360,12 +380,16 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
       return NULL;
     }
 
+  precision = upm_precision_name (upm_context_precision (task->ctx));
   out = gst_upm_head_text_buffer (caption.text, in);
   cmeta = gst_buffer_add_upm_caption_meta (out,
       caption.text ? caption.text : "", caption.ids, caption.n_ids,
       caption.score, GST_BUFFER_PTS (in), GST_BUFFER_DURATION (in));
   if (cmeta != NULL)
-    gst_upm_caption_meta_set_preset (cmeta, gst_upm_head_task_preset (task));
+    {
+      gst_upm_caption_meta_set_preset (cmeta, gst_upm_head_task_preset (task));
+      gst_upm_caption_meta_set_precision (cmeta, precision);
+    }
   gst_upm_head_copy_routing (out, in, with_routing ? &routing : NULL);
   gst_upm_head_task_copy_views (out, in);
   upm_routing_clear (&routing);
@@ -374,6 +398,9 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
 
   *message = gst_upm_head_caption_message (clip->segment, in, &caption);
   gst_upm_head_task_message_preset (task, *message);
+  gst_structure_set (*message, "precision", G_TYPE_STRING, precision,
+      "encode-precision", G_TYPE_STRING,
+      gst_upm_head_task_encode_precision (task, in), NULL);
 
   GST_DEBUG_OBJECT (element, "caption at %" GST_TIME_FORMAT ": \"%s\"",
       GST_TIME_ARGS (GST_BUFFER_PTS (in)), GST_STR_NULL (caption.text));
@@ -388,6 +415,7 @@ gst_upm_head_task_run (GstUpmHeadTask *task, GstElement *element, GstBuffer *in,
   /* The context is the worker's: its batch wait changes here. */
   if (upm_context_get_batch_wait (task->ctx) != clip->batch_wait_us)
     upm_context_set_batch_wait (task->ctx, clip->batch_wait_us);
+  upm_context_set_precision (task->ctx, clip->precision);
   if (task->task == GST_UPM_TASK_CAPTION)
     return gst_upm_head_task_caption (task, element, in, clip, message);
   return gst_upm_head_task_score (task, in, clip, message);

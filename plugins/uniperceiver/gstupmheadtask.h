@@ -32,6 +32,7 @@ typedef struct
   const GstSegment *segment; /* the output segment, for the message */
   gint *cancel;              /* caption: raised to abandon decoding */
   gint64 batch_wait_us;      /* upm_context_set_batch_wait */
+  UpmPrecision precision;    /* of the head's context (caption decoding) */
 } GstUpmHeadClipSettings;
 
 typedef struct

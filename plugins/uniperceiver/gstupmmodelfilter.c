@@ -10,6 +10,7 @@
 
 #include "gstupmmodelfilter.h"
 #include "gstupmcommon.h"
+#include "gstupmenum.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_upm_model_filter_debug);
 #define GST_CAT_DEFAULT gst_upm_model_filter_debug
@@ -17,12 +18,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_upm_model_filter_debug);
 typedef struct
 {
   GstUpmModelSlot slot;
+  UpmPrecision precision; /* GST_OBJECT_LOCK */
 } GstUpmModelFilterPrivate;
 
 enum
 {
   PROP_0,
   PROP_MODEL,
+  PROP_PRECISION,
 };
 
 #define gst_upm_model_filter_parent_class parent_class
@@ -95,10 +98,33 @@ gst_upm_model_filter_change_state (
       transition, GST_ELEMENT_CLASS (parent_class));
 }
 
+UpmPrecision
+gst_upm_model_filter_get_precision (GstUpmModelFilter *self)
+{
+  GstUpmModelFilterPrivate *priv
+      = gst_upm_model_filter_get_instance_private (self);
+  UpmPrecision precision;
+
+  GST_OBJECT_LOCK (self);
+  precision = priv->precision;
+  GST_OBJECT_UNLOCK (self);
+  return precision;
+}
+
 static void
 gst_upm_model_filter_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
+  GstUpmModelFilterPrivate *priv = gst_upm_model_filter_get_instance_private (
+      GST_UPM_MODEL_FILTER (object));
+
+  if (prop_id == PROP_PRECISION)
+    {
+      GST_OBJECT_LOCK (object);
+      priv->precision = (UpmPrecision)g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (object);
+      return;
+    }
   if (!gst_upm_model_slot_set_property (
           model_slot (object), object, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -108,6 +134,16 @@ static void
 gst_upm_model_filter_get_property (
     GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
+  GstUpmModelFilterPrivate *priv = gst_upm_model_filter_get_instance_private (
+      GST_UPM_MODEL_FILTER (object));
+
+  if (prop_id == PROP_PRECISION)
+    {
+      GST_OBJECT_LOCK (object);
+      g_value_set_enum (value, priv->precision);
+      GST_OBJECT_UNLOCK (object);
+      return;
+    }
   if (!gst_upm_model_slot_get_property (
           model_slot (object), object, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -142,6 +178,18 @@ gst_upm_model_filter_class_init (GstUpmModelFilterClass *klass)
    */
   g_object_class_install_property (
       gobject_class, PROP_MODEL, gst_upm_model_param_spec (NULL));
+  /**
+   * GstUpmModelFilter:precision:
+   *
+   * The arithmetic of the model's linear layers: auto (UPM_PRECISION,
+   * else the library's choice for this CPU), fp32, bf16, ... Takes
+   * effect at the next buffer; the routing meta records what was used.
+   */
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      gst_upm_precision_param_spec (
+          "Engine precision of the linear layers (auto: UPM_PRECISION, else "
+          "the library's choice for this CPU); the routing meta records "
+          "the one used"));
 
   element_class->change_state
       = GST_DEBUG_FUNCPTR (gst_upm_model_filter_change_state);
@@ -153,6 +201,10 @@ gst_upm_model_filter_class_init (GstUpmModelFilterClass *klass)
 static void
 gst_upm_model_filter_init (GstUpmModelFilter *filter)
 {
+  GstUpmModelFilterPrivate *priv
+      = gst_upm_model_filter_get_instance_private (filter);
+
+  priv->precision = UPM_PRECISION_AUTO;
   gst_upm_model_slot_init (model_slot (filter), PROP_MODEL,
       gst_upm_model_filter_opened, gst_upm_model_filter_closing);
 }

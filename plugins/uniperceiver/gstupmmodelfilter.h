@@ -15,7 +15,8 @@ G_BEGIN_DECLS
 
 /* A GstBaseTransform with a GstUpmModelSlot: the 'model' property, the
  * model's GstContext (CONTEXT queries on both pads) and loading it in
- * change_state. Subclasses make what they derive from the model in
+ * change_state, and the 'precision' property. Subclasses make what they derive
+ * from the model in
  * @opened and drop it in @closing; they chain up to the query and
  * change_state vfuncs when they override them. */
 #define GST_TYPE_UPM_MODEL_FILTER (gst_upm_model_filter_get_type ())
@@ -38,6 +39,10 @@ struct _GstUpmModelFilterClass
  * @caps became. */
 GstCaps *gst_upm_model_filter_finish_caps (GstUpmModelFilter *self,
     GstPadDirection direction, GstCaps *caps, GstCaps *out, GstCaps *filter);
+
+/* The precision property (GST_OBJECT_LOCK inside): what the subclass sets
+ * on its context before each buffer. */
+UpmPrecision gst_upm_model_filter_get_precision (GstUpmModelFilter *self);
 
 G_END_DECLS
 #endif /* __GST_UPM_MODEL_FILTER_H__ */

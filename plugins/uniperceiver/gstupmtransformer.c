@@ -18,7 +18,9 @@
  * and carried by reference in the buffer's one memory, announced by the caps
  * feature memory:UpmPrefix (see GST_UPM_HIDDEN_CAPS). Every buffer carries
  * a #GstUpmRoutingMeta with the experts the MoE layers chose (unless
- * #GstUpmTransformer:routing is %FALSE).
+ * #GstUpmTransformer:routing is %FALSE), with the precision the sequence
+ * ran in (#GstUpmModelFilter:precision; "precision" of the clip's custom
+ * meta too).
  *
  * With task=auto (the default) the task is the one downstream asks for in
  * its caps (upmhead's task), classify when downstream accepts any.
@@ -433,7 +435,7 @@ gst_upm_transformer_scratch (GstUpmTransformer *self, gsize n_floats)
  * places the patch tokens on the frame grid for upmroutingoverlay. */
 static void
 gst_upm_transformer_add_routing (GstUpmTransformer *self, GstBuffer *outbuf,
-    const UpmRouting *routing, gint frames)
+    const UpmRouting *routing, gint frames, const gchar *precision)
 {
   const UpmHParams *hp = upm_model_hparams (self->model);
   const gchar *segment = upm_attr_name (self->attr);
@@ -448,6 +450,7 @@ gst_upm_transformer_add_routing (GstUpmTransformer *self, GstBuffer *outbuf,
   g_free (routes);
   if (meta == NULL)
     return;
+  gst_upm_routing_meta_set_precision (meta, precision);
   for (guint i = 0; i < upm_routing_n_token_runs (routing); i++)
     {
       UpmTokenExperts te;
@@ -517,6 +520,7 @@ gst_upm_transformer_transform (
   GstCustomMeta *clip;
   GError *err = NULL;
   gboolean with_routing, in_place, ok;
+  const gchar *precision;
   guint n_rows = 0, batch_wait;
   gint frames;
 
@@ -532,6 +536,9 @@ gst_upm_transformer_transform (
   /* The context is this thread's: its batch wait changes here. */
   if (upm_context_get_batch_wait (self->ctx) != (gint64)batch_wait)
     upm_context_set_batch_wait (self->ctx, batch_wait);
+  upm_context_set_precision (self->ctx,
+      gst_upm_model_filter_get_precision (GST_UPM_MODEL_FILTER (self)));
+  precision = upm_precision_name (upm_context_precision (self->ctx));
 
   /* The embeddings are consumed: a writable input holds the hidden states
    * itself, so that a stream keeps no second copy of the clip's rows. */
@@ -572,9 +579,10 @@ gst_upm_transformer_transform (
   clip = gst_buffer_add_custom_meta (outbuf, GST_UPM_CLIP_META_NAME);
   if (clip != NULL)
     gst_structure_set (gst_custom_meta_get_structure (clip), "frames",
-        G_TYPE_UINT, (guint)frames, "tokens", G_TYPE_UINT, n_rows, NULL);
+        G_TYPE_UINT, (guint)frames, "tokens", G_TYPE_UINT, n_rows, "precision",
+        G_TYPE_STRING, precision, NULL);
   if (with_routing)
-    gst_upm_transformer_add_routing (self, outbuf, &routing, frames);
+    gst_upm_transformer_add_routing (self, outbuf, &routing, frames, precision);
   upm_routing_clear (&routing);
   return GST_FLOW_OK;
 }

@@ -29,9 +29,11 @@ GType gst_upm_transformer_task_get_type (void);
 
 /* Every hidden buffer also carries a custom meta (gst_meta_register_custom)
  * of this name whose structure holds "frames" (guint: frames of the clip,
- * 0 for a text) and "tokens" (guint: rows of the input sequence, <SPE>
- * included). upmhead reads it with gst_buffer_get_custom_meta() to pick the
- * logit scale of a clip as upm-run does (one frame: image scale). */
+ * 0 for a text), "tokens" (guint: rows of the input sequence, <SPE>
+ * included) and "precision" (string: the engine precision the sequence ran
+ * in, upm_precision_name). upmhead reads it with gst_buffer_get_custom_meta()
+ * to pick the logit scale of a clip as upm-run does (one frame: image scale).
+ */
 #define GST_UPM_CLIP_META_NAME "GstUpmClipMeta"
 
 G_END_DECLS

@@ -36,6 +36,7 @@ static const struct
   { "clip-hop", "tokenizer" },
   { "beam-size", "head" },
   { "max-length", "head" },
+  { "precision", "transformer" },
 };
 
 /* Samples of an appsink until EOS, as a list of buffers. */
@@ -479,6 +480,180 @@ GST_START_TEST (test_token_routes_reach_results)
 
 GST_END_TEST;
 
+/* The precision enum is the library's: a value per name it knows, the
+ * nick that name. */
+GST_START_TEST (test_precision_enum_is_the_library_s)
+{
+  GstElement *bin = gst_element_factory_make ("upmbin", NULL);
+  GParamSpec *pspec
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (bin), "precision");
+  GEnumClass *klass;
+  UpmPrecision p;
+
+  fail_unless (pspec != NULL && G_IS_PARAM_SPEC_ENUM (pspec));
+  klass = G_PARAM_SPEC_ENUM (pspec)->enum_class;
+  fail_unless (klass->n_values >= 3);
+  for (guint i = 0; i < klass->n_values; i++)
+    {
+      fail_unless_equals_int (klass->values[i].value, i);
+      fail_unless_equals_string (
+          klass->values[i].value_nick, upm_precision_name ((UpmPrecision)i));
+    }
+  /* the first value past the enum is one the library does not name */
+  fail_if (upm_precision_parse (
+               upm_precision_name ((UpmPrecision)klass->n_values), &p)
+           && (guint)p == klass->n_values);
+  fail_unless_equals_int (
+      G_PARAM_SPEC_ENUM (pspec)->default_value, UPM_PRECISION_AUTO);
+  gst_object_unref (bin);
+}
+
+GST_END_TEST;
+
+/* The precision the clip ran in reaches the routing, result and caption
+ * metas, their JSON and the "upm-result" message; auto is recorded as what
+ * it resolved to. */
+static void
+check_precision_recorded (
+    const gchar *asked, const gchar *task, const gchar *expected)
+{
+  gchar *props = g_strdup_printf (
+      "task=%s labels=\"a,b,c\" precision=%s text-format=json", task, asked);
+  gboolean caption = g_str_equal (task, "caption");
+  gchar *want = g_strdup_printf ("\"precision\":\"%s\"", expected);
+  GstBus *bus;
+  GstElement *pipeline, *head;
+  GList *buffers, *l;
+  GstMessage *msg;
+  guint n_messages = 0;
+  gint v = -1;
+
+  buffers = run_upmbin (model_path, props, 8, &pipeline, &bus);
+  fail_unless_equals_int (g_list_length (buffers), 2);
+  head = gst_bin_get_by_name (GST_BIN (pipeline), "head");
+  g_object_get (head, "precision", &v, NULL);
+  fail_unless_equals_string (upm_precision_name ((UpmPrecision)v), asked);
+  gst_object_unref (head);
+  for (l = buffers; l != NULL; l = l->next)
+    {
+      GstUpmRoutingMeta *rm = gst_buffer_get_upm_routing_meta (l->data);
+      gchar *json = upm_test_buffer_text (l->data);
+
+      fail_unless (rm != NULL);
+      fail_unless_equals_string (rm->precision, expected);
+      if (caption)
+        {
+          GstUpmCaptionMeta *cm = gst_buffer_get_upm_caption_meta (l->data);
+
+          fail_unless (cm != NULL);
+          fail_unless_equals_string (cm->precision, expected);
+        }
+      else
+        {
+          GstUpmResultMeta *r = gst_buffer_get_upm_result_meta (l->data);
+
+          fail_unless (r != NULL);
+          fail_unless_equals_string (r->precision, expected);
+        }
+      /* the part's and the routing's */
+      fail_unless (strstr (json, want) != NULL, "%s", json);
+      fail_unless (strstr (strstr (json, want) + 1, want) != NULL, "%s", json);
+      g_free (json);
+    }
+  while ((msg = gst_bus_timed_pop (bus, 30 * GST_SECOND)) != NULL)
+    {
+      GstMessageType type = GST_MESSAGE_TYPE (msg);
+
+      fail_if (type == GST_MESSAGE_ERROR);
+      if (type == GST_MESSAGE_ELEMENT
+          && gst_message_has_name (msg, "upm-result"))
+        {
+          const GstStructure *st = gst_message_get_structure (msg);
+
+          fail_unless_equals_string (
+              gst_structure_get_string (st, "precision"), expected);
+          n_messages++;
+        }
+      gst_message_unref (msg);
+      if (type == GST_MESSAGE_EOS)
+        break;
+    }
+  fail_unless_equals_int (n_messages, 2);
+  g_list_free_full (buffers, (GDestroyNotify)gst_buffer_unref);
+  stop_pipeline (pipeline, bus);
+  g_free (want);
+  g_free (props);
+}
+
+GST_START_TEST (test_precision_recorded)
+{
+  UpmModel *m = upm_test_load_model (model_path);
+  UpmContext *ctx = upm_context_new (m);
+  const gchar *resolved;
+
+  check_precision_recorded ("fp32", "classify", "fp32");
+  check_precision_recorded ("bf16", "classify", "bf16");
+  check_precision_recorded ("bf16", "caption", "bf16");
+  check_precision_recorded ("fp32", "caption", "fp32");
+  /* auto: what the library resolves it to (UPM_PRECISION, the CPU) */
+  upm_context_set_precision (ctx, UPM_PRECISION_AUTO);
+  resolved = upm_precision_name (upm_context_precision (ctx));
+  fail_if (g_str_equal (resolved, "auto"));
+  check_precision_recorded ("auto", "classify", resolved);
+  upm_context_free (ctx);
+  upm_model_unref (m);
+}
+
+GST_END_TEST;
+
+/* Encoding and decoding in different precisions: the routing meta says the
+ * transformer's, the caption meta and the message the head's, with the
+ * transformer's as "encode-precision". */
+GST_START_TEST (test_precision_per_element)
+{
+  GstBus *bus;
+  GstElement *pipeline;
+  GstMessage *msg;
+  GList *buffers, *l;
+  guint n_messages = 0;
+
+  buffers = run_upmbin (model_path,
+      "task=caption precision=bf16 head::precision=fp32", 8, &pipeline, &bus);
+  fail_unless_equals_int (g_list_length (buffers), 2);
+  for (l = buffers; l != NULL; l = l->next)
+    {
+      fail_unless_equals_string (
+          gst_buffer_get_upm_routing_meta (l->data)->precision, "bf16");
+      fail_unless_equals_string (
+          gst_buffer_get_upm_caption_meta (l->data)->precision, "fp32");
+    }
+  while ((msg = gst_bus_timed_pop (bus, 30 * GST_SECOND)) != NULL)
+    {
+      GstMessageType type = GST_MESSAGE_TYPE (msg);
+
+      fail_if (type == GST_MESSAGE_ERROR);
+      if (type == GST_MESSAGE_ELEMENT
+          && gst_message_has_name (msg, "upm-result"))
+        {
+          const GstStructure *st = gst_message_get_structure (msg);
+
+          fail_unless_equals_string (
+              gst_structure_get_string (st, "precision"), "fp32");
+          fail_unless_equals_string (
+              gst_structure_get_string (st, "encode-precision"), "bf16");
+          n_messages++;
+        }
+      gst_message_unref (msg);
+      if (type == GST_MESSAGE_EOS)
+        break;
+    }
+  fail_unless_equals_int (n_messages, 2);
+  g_list_free_full (buffers, (GDestroyNotify)gst_buffer_unref);
+  stop_pipeline (pipeline, bus);
+}
+
+GST_END_TEST;
+
 static const UpmCheckTest upmbin_tests[] = {
   UPM_CHECK_TEST (test_proxied_properties),
   UPM_CHECK_TEST (test_one_model),
@@ -488,6 +663,9 @@ static const UpmCheckTest upmbin_tests[] = {
   UPM_CHECK_TEST (test_empty_labels_error),
   UPM_CHECK_TEST (test_state_cycles),
   UPM_CHECK_TEST (test_token_routes_reach_results),
+  UPM_CHECK_TEST (test_precision_enum_is_the_library_s),
+  UPM_CHECK_TEST (test_precision_recorded),
+  UPM_CHECK_TEST (test_precision_per_element),
 };
 
 UPM_CHECK_MAIN (upmbin, prepare);

@@ -521,6 +521,66 @@ GST_START_TEST (test_json_partial)
 
 GST_END_TEST;
 
+/* The precision of each part: unset (no member) by default, set on each
+ * meta, kept by copies, written in each part of the JSON. */
+GST_START_TEST (test_precision)
+{
+  GstBuffer *buf = buffer_with_all_metas (), *copy;
+  gchar precision[] = "bf16"; /* not a literal: the metas intern it */
+  JsonParser *parser;
+  JsonObject *root;
+  gchar *json;
+  static const gchar *parts[] = { "result", "caption", "routing" };
+
+  json = gst_upm_buffer_metas_to_json (buf);
+  root = parse_json (json, &parser);
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    fail_if (json_object_has_member (
+        json_object_get_object_member (root, parts[i]), "precision"));
+  g_object_unref (parser);
+  g_free (json);
+
+  gst_upm_result_meta_set_precision (
+      gst_buffer_get_upm_result_meta (buf), precision);
+  gst_upm_caption_meta_set_precision (
+      gst_buffer_get_upm_caption_meta (buf), "fp32");
+  gst_upm_routing_meta_set_precision (
+      gst_buffer_get_upm_routing_meta (buf), precision);
+  precision[0] = 'x';
+  copy = gst_buffer_copy (buf);
+  gst_buffer_unref (buf);
+  fail_unless_equals_string (
+      gst_buffer_get_upm_result_meta (copy)->precision, "bf16");
+  fail_unless_equals_string (
+      gst_buffer_get_upm_caption_meta (copy)->precision, "fp32");
+  fail_unless_equals_string (
+      gst_buffer_get_upm_routing_meta (copy)->precision, "bf16");
+
+  json = gst_upm_buffer_metas_to_json (copy);
+  root = parse_json (json, &parser);
+  fail_unless_equals_string (
+      json_object_get_string_member (
+          json_object_get_object_member (root, "result"), "precision"),
+      "bf16");
+  fail_unless_equals_string (
+      json_object_get_string_member (
+          json_object_get_object_member (root, "caption"), "precision"),
+      "fp32");
+  fail_unless_equals_string (
+      json_object_get_string_member (
+          json_object_get_object_member (root, "routing"), "precision"),
+      "bf16");
+  g_object_unref (parser);
+  g_free (json);
+
+  gst_upm_routing_meta_set_precision (
+      gst_buffer_get_upm_routing_meta (copy), NULL);
+  fail_unless (gst_buffer_get_upm_routing_meta (copy)->precision == NULL);
+  gst_buffer_unref (copy);
+}
+
+GST_END_TEST;
+
 static const UpmCheckTest upmmeta_tests[] = {
   UPM_CHECK_TEST (test_api_types),
   UPM_CHECK_TEST (test_add_get),
@@ -532,6 +592,7 @@ static const UpmCheckTest upmmeta_tests[] = {
   UPM_CHECK_TEST (test_append),
   UPM_CHECK_TEST (test_json),
   UPM_CHECK_TEST (test_json_partial),
+  UPM_CHECK_TEST (test_precision),
 };
 
 UPM_CHECK_MAIN (upmmeta, NULL);
