@@ -206,9 +206,47 @@ def _first(sd, keys):
     return None
 
 
+# --dtype: the storage type of the large matrices (the encoder's linears,
+# dense and experts). Everything else stays F32 (docs/model-format.md).
+DTYPES = ("f32", "f16", "bf16", "q8")
+LINEAR_WEIGHTS = re.compile(r"^blk\.\d+\.(attn_qkv|attn_out|ffn_up|ffn_down)(_exps)?\.weight$")
+F16_MAX = 65504.0
+
+
+def add_typed_tensor(w, name, a, dtype):
+    """Add tensor NAME in the storage type --dtype asks for: the linears'
+    weights as F16, BF16, or I8 + NAME.scale (per output row); the token
+    embedding as F16 for every dtype but f32 (a lookup table, widened a row
+    at a time, kept at f16's precision; F32 if its values do not fit f16);
+    all else F32."""
+    a = np.asarray(a, dtype=np.float32)
+    if dtype == "f32":
+        w.add_tensor(name, a)
+    elif name == "token_embd.weight":
+        if np.abs(a).max(initial=0.0) < F16_MAX:
+            w.add_tensor(name, a.astype(np.float16), upmgguf.TYPE_F16)
+        else:
+            w.add_tensor(name, a)
+    elif not LINEAR_WEIGHTS.match(name):
+        w.add_tensor(name, a)
+    elif dtype == "f16":
+        if np.abs(a).max(initial=0.0) >= F16_MAX:
+            raise ConvertError("%s: values beyond the f16 range; use --dtype bf16" % name)
+        w.add_tensor(name, a.astype(np.float16), upmgguf.TYPE_F16)
+    elif dtype == "bf16":
+        w.add_tensor(name, upmgguf.to_bf16_bits(a), upmgguf.TYPE_BF16)
+    elif dtype == "q8":
+        q, scale = upmgguf.quantize_q8_rows(a)
+        w.add_tensor(name, q, upmgguf.TYPE_I8)
+        w.add_tensor(name + ".scale", scale, upmgguf.TYPE_F32)
+    else:
+        raise ConvertError("unknown --dtype %r (%s)" % (dtype, ", ".join(DTYPES)))
+
+
 def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=None,
                        merge_video_type=False, clip_frames=None, labelsets=None, name="",
-                       text_max_length=30, attributes=None, log=print, routing="attribute"):
+                       text_max_length=30, attributes=None, log=print, routing="attribute",
+                       dtype="f32"):
     """Write an official-key state dict (values numpy or torch) to a .upm file.
 
     routing: the MoE routing level (attribute, token, context, modality, task; see
@@ -439,7 +477,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
         for n, labels in labelsets:
             w.add_array("uniperceiver.labelset.%s.labels" % n, labels, upmgguf.GGUF_STRING)
 
-    w.add_tensor("token_embd.weight", E_tok)
+    add_typed_tensor(w, "token_embd.weight", E_tok, dtype)
     w.add_tensor("token_pos_embd.weight", pos)
     w.add_tensor("token_type_embd.weight", ttype)
     w.add_tensor("embd_norm.weight", embd_norm_w)
@@ -454,7 +492,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     w.add_tensor("proj.bias", proj_b)
     for l, t in enumerate(layers):
         for k, a in t.items():
-            w.add_tensor("blk.%d.%s" % (l, k), a.astype(np.float32))
+            add_typed_tensor(w, "blk.%d.%s" % (l, k), a, dtype)
     sha = w.tensor_data_sha256()
     w.add_string("uniperceiver.weights_sha256", sha)
     size = w.write(out_path)
@@ -471,7 +509,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
         % (moe_layers or "none", n_experts, "", n_params,
            "merged into patch bias" if merge_video_type else "not added"))
     log("  logit scales: " + ", ".join("%s=%.4f" % (n, v) for n, v in scales.items()))
-    log("  weights sha256: " + sha)
+    log("  weights sha256: " + sha + "; linears stored as " + dtype)
     return summary
 
 
@@ -515,6 +553,10 @@ def main(argv=None):
     ap.add_argument("--name", default=None, help="general.name (default: input file name)")
     ap.add_argument("--routing", choices=ROUTING_LEVELS, default="attribute",
                     help="MoE routing level of the checkpoint (default attribute, the official one)")
+    ap.add_argument("--dtype", choices=DTYPES, default="f32",
+                    help="storage type of the large matrices: f32 (default), f16, bf16, or q8 "
+                         "(int8 per output row + scales); the token embedding is f16 for all "
+                         "but f32, everything else stays f32")
     args = ap.parse_args(argv)
     try:
         if args.format == "auto":
@@ -537,7 +579,8 @@ def main(argv=None):
                            bpe_merges=args.bpe_merges, merge_video_type=merge,
                            clip_frames=args.clip_frames, labelsets=labelsets,
                            name=args.name if args.name is not None else os.path.basename(args.checkpoint),
-                           text_max_length=args.text_max_length, routing=args.routing)
+                           text_max_length=args.text_max_length, routing=args.routing,
+                           dtype=args.dtype)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
         return 1
