@@ -178,6 +178,37 @@ upm_linear_f32 (UpmModel *model, const UpmLinear *lin)
   return w;
 }
 
+gboolean
+upm_linear_q8_view (const UpmModel *model, const UpmLinear *lin,
+    uint32_t expert, UpmQ8Matrix *out, GError **error)
+{
+  const size_t n = (size_t)lin->n_out * lin->n_in;
+  const int8_t *q;
+
+  if (lin->dtype != UPM_DTYPE_I8 || expert >= MAX (lin->n_expert, 1u))
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "%s: no I8 weights for expert %u (stored as %s)", model->path, expert,
+          upm_dtype_name (lin->dtype));
+      return FALSE;
+    }
+  q = upm_linear_stored (lin, expert);
+  for (size_t i = 0; i < n; i++)
+    if (q[i] == INT8_MIN)
+      {
+        g_set_error (error, UPM_ERROR, UPM_ERROR_MODEL,
+            "%s: an I8 weight matrix holds -128 (row %zu; the format keeps "
+            "values in -127..127)",
+            model->path, i / lin->n_in);
+        return FALSE;
+      }
+  out->q = q;
+  out->scale = lin->scale + (size_t)expert * lin->n_out;
+  out->n_out = lin->n_out;
+  out->n_in = lin->n_in;
+  return TRUE;
+}
+
 void
 upm_model_token_row (const UpmModel *model, uint32_t id, float *out)
 {

@@ -10,6 +10,7 @@
 #define UPM_WEIGHTS_H
 
 #include "upm-model.h"
+#include "upm-quant.h"
 
 G_BEGIN_DECLS
 
@@ -31,6 +32,14 @@ void upm_linear_mix2_f32 (const UpmLinear *lin, uint32_t e0, float a0,
  * file, else a copy widened on first use and kept with the model (the
  * fp32 and plain paths on typed files; the bf16 path never asks). */
 const float *upm_linear_f32 (UpmModel *model, const UpmLinear *lin);
+
+/* A view of expert @expert's I8 weights and scales in the mapping (no
+ * copy, no re-quantisation) for the int8 kernels; FALSE with an error
+ * when the linear is not I8 or the matrix holds a -128 (the format keeps
+ * |q| <= 127, which the VNNI kernels rely on). Reads the whole matrix
+ * once: call when the matrix is about to be used. */
+gboolean upm_linear_q8_view (const UpmModel *model, const UpmLinear *lin,
+    uint32_t expert, UpmQ8Matrix *out, GError **error);
 
 /* Token @id's embedding row as float (D values). */
 void upm_model_token_row (const UpmModel *model, uint32_t id, float *out);

@@ -1379,6 +1379,65 @@ test_valid_typed (Fixture *f, gconstpointer data)
       }
 }
 
+/* The int8 kernels' views on an I8 file's weights: the stored bytes and
+ * scales in place; a -128 in a matrix is refused; other types are not
+ * views. */
+static void
+test_q8_view (Fixture *f, gconstpointer data)
+{
+  ModelOpts o = MODEL_OPTS_INIT;
+  g_autofree char *path = NULL;
+  g_autoptr (GError) err = NULL;
+  UpmModel *m;
+  const UpmLinear *lin;
+  UpmQ8Matrix v;
+  const uint8_t *base = NULL;
+  size_t at;
+  int fd;
+  const int8_t bad = INT8_MIN;
+
+  o.moe = TRUE;
+  o.lin_type = UPM_DTYPE_I8;
+  path = tiny_model (f->dir, "q8.upm", &o);
+  m = upm_model_load (path, &err);
+  g_assert_no_error (err);
+  lin = &m->layers[1].lin[UPM_LIN_UP];
+  g_assert_true (upm_linear_q8_view (m, lin, 2, &v, &err));
+  g_assert_no_error (err);
+  g_assert_true ((const void *)v.q == upm_linear_stored (lin, 2));
+  g_assert_true (v.scale == lin->scale + 2 * lin->n_out);
+  g_assert_cmpuint (v.n_out, ==, 32);
+  g_assert_cmpuint (v.n_in, ==, 16);
+  g_assert_cmpfloat (v.scale[0] * v.q[5], ==,
+      tiny_value (UPM_DTYPE_I8, 2 * 32 * 16 + 5, 0.5f));
+  g_assert_false (upm_linear_q8_view (m, lin, 4, &v, &err));
+  g_assert_error (err, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+  /* The file offset of expert 2's row 3: the last tensor ends the file. */
+  for (guint i = 0; i < upm_gguf_n_tensors (m->gguf); i++)
+    {
+      const UpmTensor *t = upm_gguf_tensor (m->gguf, i);
+      if (!base || (const uint8_t *)t->data + t->n_bytes > base)
+        base = (const uint8_t *)t->data + t->n_bytes;
+    }
+  base -= upm_gguf_file_size (m->gguf);
+  at = (const uint8_t *)upm_linear_stored (lin, 2) + 3 * 16 - base;
+  upm_model_unref (m);
+  fd = open (path, O_WRONLY);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, &bad, 1, (off_t)at), ==, 1);
+  close (fd);
+  m = upm_model_load (path, &err);
+  g_assert_no_error (err);
+  lin = &m->layers[1].lin[UPM_LIN_UP];
+  g_assert_true (upm_linear_q8_view (m, lin, 1, &v, &err));
+  g_assert_false (upm_linear_q8_view (m, lin, 2, &v, &err));
+  g_assert_error (err, UPM_ERROR, UPM_ERROR_MODEL);
+  g_assert_nonnull (strstr (err->message, "holds -128 (row 3;"));
+  g_clear_error (&err);
+  upm_model_unref (m);
+}
+
 /* ---------------------------------------------------------- model errors */
 
 /* What a model-error case changes in MODEL_OPTS_INIT: the fields it sets
@@ -1790,6 +1849,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/gguf/f16", test_f16);
   ADD ("/gguf/model-valid-typed", test_valid_typed);
+  ADD ("/gguf/q8-view", test_q8_view);
   ADD ("/gguf/small-valid", test_small_valid);
   ADD ("/gguf/small-truncated", test_small_truncated);
   ADD ("/gguf/io-errors", test_io_errors);
