@@ -213,34 +213,47 @@ LINEAR_WEIGHTS = re.compile(r"^blk\.\d+\.(attn_qkv|attn_out|ffn_up|ffn_down)(_ex
 F16_MAX = 65504.0
 
 
+def _per_part(a, fn):
+    """fn over a float32 array, or over each part of a stacked tensor (an object with .arrays:
+    the experts, converted one at a time and stacked in their smaller type)."""
+    parts = getattr(a, "arrays", None)
+    if parts is None:
+        return fn(np.asarray(a, dtype=np.float32))
+    outs = [fn(np.asarray(p, dtype=np.float32)) for p in parts]
+    if isinstance(outs[0], tuple):
+        return tuple(np.stack(x) for x in zip(*outs))
+    return np.stack(outs)
+
+
+def _abs_max(a):
+    return max(float(np.abs(np.asarray(p, dtype=np.float32)).max(initial=0.0))
+               for p in getattr(a, "arrays", [a]))
+
+
 def add_typed_tensor(w, name, a, dtype):
     """Add tensor NAME in the storage type --dtype asks for: the linears'
     weights as F16, BF16, or I8 + NAME.scale (per output row); the token
     embedding as F16 for every dtype but f32 (a lookup table, widened a row
     at a time, kept at f16's precision; F32 if its values do not fit f16);
-    all else F32."""
-    a = np.asarray(a, dtype=np.float32)
-    if dtype == "f32":
+    all else as given (F32)."""
+    if dtype not in DTYPES:
+        raise ConvertError("unknown --dtype %r (%s)" % (dtype, ", ".join(DTYPES)))
+    linear = LINEAR_WEIGHTS.match(name) is not None
+    if dtype == "f32" or not (linear or name == "token_embd.weight"):
         w.add_tensor(name, a)
-    elif name == "token_embd.weight":
-        if np.abs(a).max(initial=0.0) < F16_MAX:
-            w.add_tensor(name, a.astype(np.float16), upmgguf.TYPE_F16)
-        else:
-            w.add_tensor(name, a)
-    elif not LINEAR_WEIGHTS.match(name):
-        w.add_tensor(name, a)
-    elif dtype == "f16":
-        if np.abs(a).max(initial=0.0) >= F16_MAX:
+    elif dtype == "f16" or not linear:
+        if _abs_max(a) >= F16_MAX:
+            if not linear:
+                w.add_tensor(name, a)
+                return
             raise ConvertError("%s: values beyond the f16 range; use --dtype bf16" % name)
-        w.add_tensor(name, a.astype(np.float16), upmgguf.TYPE_F16)
+        w.add_tensor(name, _per_part(a, lambda x: x.astype(np.float16)), upmgguf.TYPE_F16)
     elif dtype == "bf16":
-        w.add_tensor(name, upmgguf.to_bf16_bits(a), upmgguf.TYPE_BF16)
-    elif dtype == "q8":
-        q, scale = upmgguf.quantize_q8_rows(a)
+        w.add_tensor(name, _per_part(a, upmgguf.to_bf16_bits), upmgguf.TYPE_BF16)
+    else:
+        q, scale = _per_part(a, upmgguf.quantize_q8_rows)
         w.add_tensor(name, q, upmgguf.TYPE_I8)
         w.add_tensor(name + ".scale", scale, upmgguf.TYPE_F32)
-    else:
-        raise ConvertError("unknown --dtype %r (%s)" % (dtype, ", ".join(DTYPES)))
 
 
 def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=None,
