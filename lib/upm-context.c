@@ -113,6 +113,8 @@ upm_model_set_precision (UpmModel *model, UpmPrecision precision)
   g_atomic_int_set (&model->precision, precision);
 }
 
+static UpmPrecision precision_for_model (const UpmModel *model);
+
 void
 upm_context_set_precision (UpmContext *ctx, UpmPrecision precision)
 {
@@ -120,8 +122,9 @@ upm_context_set_precision (UpmContext *ctx, UpmPrecision precision)
   ctx->precision_asked = precision;
   if (precision == UPM_PRECISION_AUTO)
     precision = (UpmPrecision)g_atomic_int_get (&ctx->model->precision);
-  ctx->precision
-      = precision == UPM_PRECISION_AUTO ? precision_default () : precision;
+  ctx->precision = precision == UPM_PRECISION_AUTO
+                       ? precision_for_model (ctx->model)
+                       : precision;
 }
 
 /* What AUTO will mean: bf16 where the kernels in use have the BF16 dot
@@ -158,6 +161,22 @@ precision_default (void)
       g_once_init_leave (&once, 1);
     }
   return env_precision;
+}
+
+/* AUTO for a model: UPM_PRECISION when set; bf16 for a file whose
+ * linears are stored in bf16 or int8 (fp32 would widen every matrix to a
+ * float copy, the RSS of an f32 file; int8 has no precision of its own
+ * yet); else precision_default. */
+static UpmPrecision
+precision_for_model (const UpmModel *model)
+{
+  const char *env = g_getenv ("UPM_PRECISION");
+
+  if ((!env || !*env)
+      && (model->weights_dtype == UPM_DTYPE_BF16
+          || model->weights_dtype == UPM_DTYPE_I8))
+    return UPM_PRECISION_BF16;
+  return precision_default ();
 }
 
 UpmPrecision

@@ -12,13 +12,15 @@
 
 #include "upm-context.h"
 #include "upm-ops.h"
+#include "upm-weights.h"
 
 void
 upm_embed_spe (const UpmModel *model, float *out)
 {
   const uint32_t d = model->hp.n_embd;
-  upm_layer_norm (model->token_embd + (size_t)model->hp.spe_id * d, 1, d,
-      model->embd_norm_w, model->embd_norm_b, model->hp.norm_eps, out);
+  upm_model_token_row (model, model->hp.spe_id, out);
+  upm_layer_norm (out, 1, d, model->embd_norm_w, model->embd_norm_b,
+      model->hp.norm_eps, out);
 }
 
 void
@@ -26,12 +28,12 @@ upm_embed_text_token (
     const UpmModel *model, int32_t id, uint32_t pos, float *out)
 {
   const uint32_t d = model->hp.n_embd;
-  const float *e = model->token_embd + (size_t)id * d;
   const float *p = model->token_pos_embd + (size_t)pos * d;
   const float *t = model->token_type_embd;
 
+  upm_model_token_row (model, (uint32_t)id, out);
   for (uint32_t j = 0; j < d; j++)
-    out[j] = e[j] + p[j] + t[j];
+    out[j] = out[j] + p[j] + t[j];
   upm_layer_norm (out, 1, d, model->embd_norm_w, model->embd_norm_b,
       model->hp.norm_eps, out);
 }

@@ -32,6 +32,10 @@ upm_dtype_name (UpmDType type)
       return "F16";
     case UPM_DTYPE_I32:
       return "I32";
+    case UPM_DTYPE_I8:
+      return "I8";
+    case UPM_DTYPE_BF16:
+      return "BF16";
     default:
       return "unknown";
     }

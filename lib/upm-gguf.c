@@ -110,7 +110,10 @@ dtype_size (uint32_t type)
     case UPM_DTYPE_I32:
       return 4;
     case UPM_DTYPE_F16:
+    case UPM_DTYPE_BF16:
       return 2;
+    case UPM_DTYPE_I8:
+      return 1;
     default:
       return 0;
     }

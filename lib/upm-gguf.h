@@ -32,7 +32,9 @@ typedef enum
 {
   UPM_DTYPE_F32 = 0,
   UPM_DTYPE_F16 = 1,
+  UPM_DTYPE_I8 = 24,
   UPM_DTYPE_I32 = 26,
+  UPM_DTYPE_BF16 = 30,
 } UpmDType;
 
 #define UPM_GGUF_MAX_DIMS 4
@@ -106,6 +108,17 @@ const UpmTensor *upm_gguf_require_tensor (const UpmGguf *gguf, const char *name,
 
 const char *upm_dtype_name (UpmDType type);
 float upm_f16_to_f32 (uint16_t h);
+/* A bfloat16 (the high half of a float's bits) widened to float. */
+static inline float
+upm_bf16_to_f32 (uint16_t h)
+{
+  union
+  {
+    uint32_t u;
+    float f;
+  } v = { (uint32_t)h << 16 };
+  return v.f;
+}
 uint16_t upm_f32_to_f16 (float f);
 
 G_END_DECLS

@@ -57,6 +57,11 @@ model_free (UpmModel *m)
   g_free (m->labelsets);
   if (m->bpe)
     upm_bpe_free (m->bpe);
+  /* The float copies widened from typed weights (upm_linear_f32). */
+  for (i = 0; m->layers && i < m->hp.n_layer; i++)
+    for (int k = 0; k < UPM_N_LIN; k++)
+      if (m->layers[i].lin[k].dtype != UPM_DTYPE_F32)
+        g_free ((gpointer)m->layers[i].lin[k].w);
   g_free (m->layers);
   upm_gguf_close (m->gguf);
   g_free (m->weights_sha256);
@@ -450,14 +455,32 @@ req (UpmModel *m, const char *name, uint64_t d0, uint64_t d1, uint64_t d2,
   return t ? t->data : NULL;
 }
 
+/* The token embedding, F32 or F16 (the lookup widens a row at a time). */
+static gboolean
+load_token_embd (UpmModel *m, GError **error)
+{
+  const char *name = "token_embd.weight";
+  const UpmTensor *t = upm_gguf_find_tensor (m->gguf, name);
+  const uint64_t dims[2] = { m->hp.n_vocab, m->hp.n_embd };
+
+  if (t && t->type == UPM_DTYPE_F16)
+    {
+      t = upm_gguf_require_tensor (
+          m->gguf, name, UPM_DTYPE_F16, 2, dims, error);
+      m->token_embd_f16 = t ? t->data : NULL;
+      return t != NULL;
+    }
+  m->token_embd = req (m, name, dims[0], dims[1], 0, error);
+  return m->token_embd != NULL;
+}
+
 static gboolean
 load_globals (UpmModel *m, GError **error)
 {
   const UpmHParams *hp = &m->hp;
   uint64_t D = hp->n_embd;
 
-  return (m->token_embd
-             = req (m, "token_embd.weight", hp->n_vocab, D, 0, error))
+  return load_token_embd (m, error)
          && (m->token_pos_embd
              = req (m, "token_pos_embd.weight", hp->n_text_ctx, D, 0, error))
          && (m->token_type_embd
@@ -488,6 +511,60 @@ req_blk (UpmModel *m, guint l, const char *suffix, uint64_t d0, uint64_t d1,
 }
 
 static gboolean
+is_linear_dtype (UpmDType type)
+{
+  return type == UPM_DTYPE_F32 || type == UPM_DTYPE_F16
+         || type == UPM_DTYPE_BF16 || type == UPM_DTYPE_I8;
+}
+
+/* The per-row scales of an I8 weight tensor: NAME.scale, F32, one per
+ * output row of every expert, finite and not negative. */
+static gboolean
+load_scales_of (UpmModel *m, const char *wname, uint64_t n_rows, uint32_t E,
+    UpmLinear *lin, GError **error)
+{
+  g_autofree char *name = g_strconcat (wname, ".scale", NULL);
+  const uint64_t dims[2] = { E ? E : n_rows, n_rows };
+  const UpmTensor *t;
+
+  t = upm_gguf_require_tensor (
+      m->gguf, name, UPM_DTYPE_F32, E ? 2 : 1, E ? dims : dims + 1, error);
+  if (!t)
+    return FALSE;
+  lin->scale = t->data;
+  for (uint64_t i = 0; i < (E ? E : 1) * n_rows; i++)
+    if (!(isfinite (lin->scale[i]) && lin->scale[i] >= 0.0f))
+      return model_fail (m, error, UPM_ERROR_MODEL,
+          "tensor '%s': row %" G_GUINT64_FORMAT " has scale %g "
+          "(must be finite and not negative)",
+          name, i, lin->scale[i]);
+  return TRUE;
+}
+
+/* The weights of a linear in any of the linear types (F32, F16, BF16, I8
+ * + scales), the exact shape required of each. */
+static gboolean
+load_linear_weights (UpmModel *m, guint l, const char *suffix, uint32_t E,
+    UpmLinear *lin, GError **error)
+{
+  const uint64_t dims[3] = { E, lin->n_out, lin->n_in };
+  const UpmTensor *t;
+  char name[96];
+
+  g_snprintf (name, sizeof name, "blk.%u.%s", l, suffix);
+  t = upm_gguf_find_tensor (m->gguf, name);
+  lin->dtype = t && is_linear_dtype (t->type) ? t->type : UPM_DTYPE_F32;
+  t = upm_gguf_require_tensor (
+      m->gguf, name, lin->dtype, E ? 3 : 2, E ? dims : dims + 1, error);
+  if (!t)
+    return FALSE;
+  lin->data = t->data;
+  lin->w = lin->dtype == UPM_DTYPE_F32 ? t->data : NULL;
+  return lin->dtype != UPM_DTYPE_I8
+         || load_scales_of (m, name, lin->n_out, E, lin, error);
+}
+
+static gboolean
 load_linear (UpmModel *m, guint l, const char *base, uint32_t n_out,
     uint32_t n_in, UpmLinear *lin, GError **error)
 {
@@ -499,11 +576,11 @@ load_linear (UpmModel *m, guint l, const char *base, uint32_t n_out,
   lin->n_expert = E;
   g_snprintf (w, sizeof w, "%s%s.weight", base, E ? "_exps" : "");
   g_snprintf (b, sizeof b, "%s%s.bias", base, E ? "_exps" : "");
+  if (!load_linear_weights (m, l, w, E, lin, error))
+    return FALSE;
   if (E)
-    return (lin->w = req_blk (m, l, w, E, n_out, n_in, error))
-           && (lin->b = req_blk (m, l, b, E, n_out, 0, error));
-  return (lin->w = req_blk (m, l, w, n_out, n_in, 0, error))
-         && (lin->b = req_blk (m, l, b, n_out, 0, 0, error));
+    return (lin->b = req_blk (m, l, b, E, n_out, 0, error)) != NULL;
+  return (lin->b = req_blk (m, l, b, n_out, 0, 0, error)) != NULL;
 }
 
 static gboolean
@@ -562,6 +639,19 @@ load_layer (UpmModel *m, guint l, GError **error)
          && load_gate (m, l, "ffn_gate", &L->gate[UPM_GATE_FFN], error);
 }
 
+/* The type every linear is stored in, F32 when they differ. */
+static UpmDType
+weights_dtype (const UpmModel *m)
+{
+  UpmDType type = m->layers[0].lin[0].dtype;
+
+  for (guint l = 0; l < m->hp.n_layer; l++)
+    for (int k = 0; k < UPM_N_LIN; k++)
+      if (m->layers[l].lin[k].dtype != type)
+        return UPM_DTYPE_F32;
+  return type;
+}
+
 static gboolean
 load_tensors (UpmModel *m, GError **error)
 {
@@ -572,6 +662,7 @@ load_tensors (UpmModel *m, GError **error)
   for (l = 0; l < m->hp.n_layer; l++)
     if (!load_layer (m, l, error))
       return FALSE;
+  m->weights_dtype = weights_dtype (m);
   return TRUE;
 }
 

@@ -15,13 +15,20 @@ G_BEGIN_DECLS
 
 /* One linear layer, PyTorch layout: y = x W^T + b with W [n_out, n_in].
  * For MoE linears n_expert > 0 and expert e is at w + e*n_out*n_in,
- * b + e*n_out. */
+ * b + e*n_out. The weights are stored as @dtype in the mapping (@data):
+ * F32, F16, BF16, or I8 with one F32 scale per output row (@scale,
+ * [n_expert or 1][n_out]: w = scale * q). @w is the float matrix: the
+ * mapping itself for F32, else NULL until upm_linear_f32() (upm-weights.c)
+ * widens a copy on first use. Biases are always F32. */
 typedef struct
 {
   const float *w;
   const float *b;
   uint32_t n_out, n_in;
   uint32_t n_expert;
+  UpmDType dtype;
+  const void *data;
+  const float *scale;
 } UpmLinear;
 
 /* The most experts a MoE layer may have (expert ids fit a uint8). */
@@ -97,7 +104,10 @@ struct _UpmModel
   float logit_scale_raw[UPM_N_SCALES];
   gboolean has_logit_scale[UPM_N_SCALES];
 
-  const float *token_embd;      /* [V, D] */
+  /* [V, D]: F32 (token_embd), or F16 (token_embd_f16, the other NULL) in
+   * files whose linears are smaller types; read by upm_model_token_row. */
+  const float *token_embd;
+  const uint16_t *token_embd_f16;
   const float *token_pos_embd;  /* [ctx, D] */
   const float *token_type_embd; /* [2, D] */
   const float *embd_norm_w, *embd_norm_b;
@@ -108,6 +118,8 @@ struct _UpmModel
   const float *post_norm_w, *post_norm_b;
   const float *proj_w, *proj_b; /* [D, D], [D] */
   UpmLayer *layers;             /* n_layer */
+  /* The type the layers' linears are stored in (F32 when they differ). */
+  UpmDType weights_dtype;
   gint precision; /* UpmPrecision, the contexts' default (g_atomic_int) */
 
   UpmBpe *bpe;

@@ -14,6 +14,8 @@
  */
 #include "upm-moe.h"
 
+#include "upm-weights.h"
+
 #include <float.h>
 #include <string.h>
 
@@ -25,10 +27,14 @@ typedef struct
 {
   uint32_t expert[2];
   float weight[2];
-  float *w[2]; /* merged weights of the gate's two linears */
+  /* The merged weights of the gate's two linears in float, built on first
+   * use by an fp32 context; the biases at once. */
+  float *w[2];
   float *b[2];
-  size_t bytes;
-  /* Their bfloat16 copies, packed on first use by a bf16 context. */
+  size_t bytes; /* of everything held, below included */
+  /* Their bfloat16 copies, packed on first use by a bf16 context (merged
+   * from the stored experts, not from w: a bf16 context holds no float
+   * copy). */
   UpmBf16Weights wb[2];
   /* Their int8 copies, quantised on first use by an int8 decode step, and
    * those packed for the int8 x int8 GEMM (an int8 encoder). */
@@ -243,27 +249,43 @@ upm_model_route (UpmModel *model, uint32_t layer, UpmGateKind gate,
   return TRUE;
 }
 
-/* Drop the pages of a read-only mapped range from the resident set (the
- * page cache keeps them): once merged, an expert's weights are only read
- * again by the plain path, which faults them back in. */
-static void
-merge_linear (const UpmLinear *lin, const uint32_t expert[2],
-    const float weight[2], float **w_out, float **b_out)
+/* The merged biases of a linear (the weights are merged on first use by
+ * the precision that needs them). */
+static float *
+merge_bias (
+    const UpmLinear *lin, const uint32_t expert[2], const float weight[2])
 {
-  const size_t nw = (size_t)lin->n_out * lin->n_in;
-  const float *w0 = lin->w + expert[0] * nw, *w1 = lin->w + expert[1] * nw;
   const float *b0 = lin->b + (size_t)expert[0] * lin->n_out;
   const float *b1 = lin->b + (size_t)expert[1] * lin->n_out;
-  float *w = g_new (float, nw), *b = g_new (float, lin->n_out);
+  float *b = g_new (float, lin->n_out);
 
-  upm_mix2 (w0, weight[0], w1, weight[1], nw, w);
   upm_mix2 (b0, weight[0], b1, weight[1], lin->n_out, b);
-  /* Once merged, an expert's weights are only read again by the plain
-   * path, which faults them back in. */
-  upm_release_mapped (w0, nw * sizeof (float));
-  upm_release_mapped (w1, nw * sizeof (float));
-  *w_out = w;
-  *b_out = b;
+  return b;
+}
+
+/* Once merged, an expert's stored weights are only read again by another
+ * merge or the plain path, which fault them back in: drop their pages
+ * from the resident set (the page cache keeps them). */
+static void
+release_experts (const UpmLinear *lin, const uint32_t expert[2])
+{
+  for (int k = 0; k < 2; k++)
+    upm_release_mapped (
+        upm_linear_stored (lin, expert[k]), upm_linear_stored_bytes (lin));
+}
+
+/* The float matrix of merged linear @which; call with model->lock held. */
+static float *
+merge_weights_locked (
+    const UpmMerged *mg, const UpmLinear *lin, gboolean release_sources)
+{
+  float *w = g_new (float, (size_t)lin->n_out * lin->n_in);
+
+  upm_linear_mix2_f32 (
+      lin, mg->expert[0], mg->weight[0], mg->expert[1], mg->weight[1], w);
+  if (release_sources)
+    release_experts (lin, mg->expert);
+  return w;
 }
 
 /* The merged weights serving (layer, gate, attr), built once. */
@@ -299,8 +321,8 @@ merged_for (UpmModel *model, uint32_t layer, UpmGateKind gate, UpmAttr attr)
       for (int i = 0; i < 2; i++)
         {
           const UpmLinear *lin = &ly->lin[gate_linears[gate][i]];
-          merge_linear (lin, d->expert, d->weight, &m->w[i], &m->b[i]);
-          m->bytes += ((size_t)lin->n_out * lin->n_in + lin->n_out) * 4;
+          m->b[i] = merge_bias (lin, d->expert, d->weight);
+          m->bytes += (size_t)lin->n_out * sizeof (float);
         }
       g_ptr_array_add (c->merged, m);
       d->merged = m;
@@ -512,8 +534,8 @@ route_rows (UpmContext *ctx, uint32_t layer, UpmGateKind gate, const float *x,
 /* *wb packed from w [n_out, n_in] unless it is already; call with
  * model->lock held (packing runs on the pool). */
 static void
-bf16_pack_locked (UpmBf16Weights *wb, const float *w, uint32_t n_out,
-    uint32_t n_in, gboolean release_w)
+bf16_pack_locked (
+    UpmBf16Weights *wb, const float *w, uint32_t n_out, uint32_t n_in)
 {
   uint16_t *buf;
 
@@ -521,31 +543,45 @@ bf16_pack_locked (UpmBf16Weights *wb, const float *w, uint32_t n_out,
     return;
   buf = g_new (uint16_t, upm_bf16_weights_size (n_out, n_in));
   upm_bf16_weights_pack (w, n_in, n_out, n_in, buf, wb);
-  /* A bf16 context reads only the copy; fp32 ones fault the mapped
-   * weights back in. */
-  if (release_w)
-    upm_release_mapped (w, (size_t)n_out * n_in * sizeof (float));
 }
 
-/* The bfloat16 weights of a dense layer's linear, packed once. */
+/* The bfloat16 weights of a dense layer's linear, packed once from its
+ * stored type: a float file's rows are rounded, a bf16 file's widened
+ * into a temporary and packed back exactly, an f16 or i8 file's
+ * dequantised and rounded. */
 static const UpmBf16Weights *
 dense_bf16 (UpmModel *model, uint32_t layer, int lin_id)
 {
   const UpmLinear *lin = &model->layers[layer].lin[lin_id];
+  const float *w = g_atomic_pointer_get (&((UpmLinear *)lin)->w);
   UpmBf16Weights *wb;
 
   g_mutex_lock (&model->lock);
   wb = &moe_cache_locked (model)->dense_wb[(size_t)layer * UPM_N_LIN + lin_id];
-  bf16_pack_locked (wb, lin->w, lin->n_out, lin->n_in, TRUE);
+  if (!wb->w)
+    {
+      float *tmp = NULL;
+      if (!w)
+        {
+          w = tmp = g_new (float, (size_t)lin->n_out * lin->n_in);
+          upm_linear_rows_f32 (lin, 0, 0, lin->n_out, tmp);
+        }
+      bf16_pack_locked (wb, w, lin->n_out, lin->n_in);
+      g_free (tmp);
+      /* A bf16 context reads only the copy; fp32 ones fault the stored
+       * weights back in. */
+      upm_release_mapped (lin->data, upm_linear_stored_bytes (lin));
+    }
   g_mutex_unlock (&model->lock);
   return wb;
 }
 
 /* The bfloat16 weights of expert @e of a MoE layer's linear (dynamic
- * levels), packed once. */
+ * levels), packed once from @lw, the linear's float weights
+ * (upm_linear_f32, which takes the model's lock itself). */
 static const UpmBf16Weights *
 expert_bf16 (UpmModel *model, uint32_t layer, const UpmLinear *lin, int lin_id,
-    uint32_t e)
+    const float *lw, uint32_t e)
 {
   const size_t nw = (size_t)lin->n_out * lin->n_in;
   UpmBf16Weights *wb;
@@ -554,20 +590,55 @@ expert_bf16 (UpmModel *model, uint32_t layer, const UpmLinear *lin, int lin_id,
   wb = &moe_cache_locked (model)
             ->expert_wb[((size_t)layer * UPM_N_LIN + lin_id) * UPM_MAX_EXPERTS
                         + e];
-  bf16_pack_locked (wb, lin->w + e * nw, lin->n_out, lin->n_in, FALSE);
+  bf16_pack_locked (wb, lw + e * nw, lin->n_out, lin->n_in);
   g_mutex_unlock (&model->lock);
   return wb;
 }
 
-/* The bfloat16 weights of merged linear @which (0, 1), packed once. */
+/* The float weights of merged linear @which, built once. */
+static const float *
+merged_f32 (
+    UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
+{
+  UpmMerged *m = (UpmMerged *)mg;
+  const float *w = g_atomic_pointer_get (&m->w[which]);
+
+  if (w)
+    return w;
+  g_mutex_lock (&model->lock);
+  if (!m->w[which])
+    {
+      float *nw = merge_weights_locked (m, lin, TRUE);
+      m->bytes += (size_t)lin->n_out * lin->n_in * sizeof (float);
+      g_atomic_pointer_set (&m->w[which], nw);
+    }
+  w = m->w[which];
+  g_mutex_unlock (&model->lock);
+  return w;
+}
+
+/* The bfloat16 weights of merged linear @which (0, 1), packed once: from
+ * the float merge when an fp32 context built it, else merged into a
+ * temporary from the stored experts. */
 static const UpmBf16Weights *
 merged_bf16 (
     UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
 {
-  UpmBf16Weights *wb = (UpmBf16Weights *)&mg->wb[which];
+  UpmMerged *m = (UpmMerged *)mg;
+  UpmBf16Weights *wb = &m->wb[which];
 
   g_mutex_lock (&model->lock);
-  bf16_pack_locked (wb, mg->w[which], lin->n_out, lin->n_in, FALSE);
+  if (!wb->w)
+    {
+      float *tmp = NULL;
+      const float *w = m->w[which];
+      if (!w)
+        w = tmp = merge_weights_locked (m, lin, TRUE);
+      bf16_pack_locked (wb, w, lin->n_out, lin->n_in);
+      g_free (tmp);
+      m->bytes
+          += upm_bf16_weights_size (lin->n_out, lin->n_in) * sizeof (uint16_t);
+    }
   g_mutex_unlock (&model->lock);
   return wb;
 }
@@ -691,6 +762,7 @@ dispatch_linear (UpmContext *ctx, uint32_t layer, int lin_id,
   const UpmLinear *lin = &ctx->model->layers[layer].lin[lin_id];
   const uint32_t E = lin->n_expert, n_in = lin->n_in, n_out = lin->n_out;
   const size_t nw = (size_t)n_out * n_in;
+  const float *lw = upm_linear_f32 (ctx->model, lin);
   uint32_t cnt[UPM_MAX_EXPERTS] = { 0 }, off[UPM_MAX_EXPERTS + 1];
   uint32_t max_cnt = 0, *rows;
   float *wts, *xg, *yg;
@@ -701,9 +773,8 @@ dispatch_linear (UpmContext *ctx, uint32_t layer, int lin_id,
       for (uint32_t i = 0; i < n; i++)
         for (int k = 0; k < 2; k++)
           upm_linear_acc (x + (size_t)i * n_in, 1, n_in,
-              lin->w + r[i].expert[k] * nw,
-              lin->b + (size_t)r[i].expert[k] * n_out, n_out, r[i].weight[k],
-              y + (size_t)i * n_out);
+              lw + r[i].expert[k] * nw, lin->b + (size_t)r[i].expert[k] * n_out,
+              n_out, r[i].weight[k], y + (size_t)i * n_out);
       return TRUE;
     }
   for (uint32_t i = 0; i < n; i++)
@@ -740,11 +811,12 @@ dispatch_linear (UpmContext *ctx, uint32_t layer, int lin_id,
         memcpy (xg + (size_t)k * n_in, x + (size_t)rows[off[e] + k] * n_in,
             n_in * sizeof (float));
       if (ctx->precision == UPM_PRECISION_BF16)
-        upm_linear_bf16 (xg, c, expert_bf16 (ctx->model, layer, lin, lin_id, e),
-            0, n_out, 0, n_in, lin->b + (size_t)e * n_out, 0.0f, yg, NULL);
+        upm_linear_bf16 (xg, c,
+            expert_bf16 (ctx->model, layer, lin, lin_id, lw, e), 0, n_out, 0,
+            n_in, lin->b + (size_t)e * n_out, 0.0f, yg, NULL);
       else
-        upm_linear (xg, c, n_in, lin->w + e * nw, lin->b + (size_t)e * n_out,
-            n_out, yg);
+        upm_linear (
+            xg, c, n_in, lw + e * nw, lin->b + (size_t)e * n_out, n_out, yg);
       for (uint32_t k = 0; k < c; k++)
         {
           float *dst = y + (size_t)rows[off[e] + k] * n_out;
@@ -808,7 +880,7 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
     }
   if (!ly->is_moe)
     {
-      upm_linear_part (x, n, n_k, lin->w + w_off, lin->n_in,
+      upm_linear_part (x, n, n_k, upm_linear_f32 (m, lin) + w_off, lin->n_in,
           last && lin->b ? lin->b + c0 : NULL, n_cols, beta, y,
           last ? epi : NULL);
       return;
@@ -835,8 +907,9 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
             last ? mg->b[which] + c0 : NULL, beta, y + (size_t)row * n_cols,
             last && epi ? &e : NULL);
       else
-        upm_linear_part (x + (size_t)row * n_k, cnt, n_k, mg->w[which] + w_off,
-            lin->n_in, last ? mg->b[which] + c0 : NULL, n_cols, beta,
+        upm_linear_part (x + (size_t)row * n_k, cnt, n_k,
+            merged_f32 (m, mg, lin, which) + w_off, lin->n_in,
+            last ? mg->b[which] + c0 : NULL, n_cols, beta,
             y + (size_t)row * n_cols, last && epi ? &e : NULL);
       row += cnt;
     }
@@ -882,7 +955,8 @@ upm_moe_linear (UpmContext *ctx, uint32_t layer, int lin_id, const float *x,
     }
   if (!ly->is_moe)
     {
-      upm_linear (x, n, lin->n_in, lin->w, lin->b, lin->n_out, y);
+      upm_linear (
+          x, n, lin->n_in, upm_linear_f32 (m, lin), lin->b, lin->n_out, y);
       epilogue_apply (epi, y, n, lin->n_out);
       return TRUE;
     }
@@ -911,7 +985,8 @@ upm_moe_linear (UpmContext *ctx, uint32_t layer, int lin_id, const float *x,
       upm_model_route (m, layer, gate, segs[s].attr, expert, weight);
       memset (ys, 0, (size_t)cnt * lin->n_out * sizeof (float));
       for (int k = 0; k < 2; k++)
-        upm_linear_acc (xs, cnt, lin->n_in, lin->w + expert[k] * nw,
+        upm_linear_acc (xs, cnt, lin->n_in,
+            upm_linear_f32 (m, lin) + expert[k] * nw,
             lin->b + (size_t)expert[k] * lin->n_out, lin->n_out, weight[k], ys);
       epilogue_apply (epi ? &e : NULL, ys, cnt, lin->n_out);
       row += cnt;

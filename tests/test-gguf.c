@@ -8,6 +8,7 @@
  * following docs/model-format.md for the model tests.
  */
 #include "upm-private.h"
+#include "upm-weights.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -190,6 +191,19 @@ b_tensor (Builder *b, const char *name, UpmDType type, guint n_dims,
           uint16_t h = upm_f32_to_f16 (v);
           put (b->data, &h, 2);
         }
+      else if (type == UPM_DTYPE_BF16)
+        {
+          /* v's high half: the BF16 value tiny_value_bf16 expects */
+          uint32_t u;
+          memcpy (&u, &v, 4);
+          uint16_t h = (uint16_t)(u >> 16);
+          put (b->data, &h, 2);
+        }
+      else if (type == UPM_DTYPE_I8)
+        {
+          int8_t q = (int8_t)(i % 97) - 48;
+          put (b->data, &q, 1);
+        }
       else
         {
           put (b->data, &v, 4);
@@ -330,12 +344,18 @@ typedef struct
   int attr_bad_bit; /* index into attribute.values set to 2 */
   const char *spe_symbol;
   gboolean extra_token;
+  /* The type of every linear's weights (0: F32); I8 adds NAME.scale. */
+  UpmDType lin_type;
+  const char *typed_tensor; /* stored as typed_type */
+  UpmDType typed_type;
+  float scale_value; /* of every I8 scale (0: 0.5) */
 } ModelOpts;
 
 #define MODEL_OPTS_INIT                                                        \
   {                                                                            \
     FALSE, 16, 2, 32, 2, 4, 519, "uniperceiver", 1, "attribute", TRUE, NULL,   \
-        NULL, 0, NULL, NULL, NULL, NULL, 0, -1, NULL, FALSE                    \
+        NULL, 0, NULL, NULL, NULL, NULL, 0, -1, NULL, FALSE, UPM_DTYPE_F32,    \
+        NULL, UPM_DTYPE_F32, 0.0f                                              \
   }
 
 #define TINY_CTX 16
@@ -506,14 +526,14 @@ tiny_keys (Builder *b, const ModelOpts *o)
   tiny_tokenizer (b, o);
 }
 
-/* Tensor of PyTorch shape [d0(, d1(, d2))], applying the mutations. */
+/* Tensor of PyTorch shape [d0(, d1(, d2))] and type @type, applying the
+ * mutations. */
 static void
-m_tensor (Builder *b, const ModelOpts *o, const char *name, uint64_t d0,
-    uint64_t d1, uint64_t d2)
+m_tensor_typed (Builder *b, const ModelOpts *o, const char *name, UpmDType type,
+    uint64_t d0, uint64_t d1, uint64_t d2)
 {
   uint64_t dims[3] = { d0, d1, d2 };
   guint n = d2 ? 3 : d1 ? 2 : 1;
-  UpmDType type = UPM_DTYPE_F32;
 
   if (o->skip_tensor && strcmp (o->skip_tensor, name) == 0)
     return;
@@ -521,7 +541,36 @@ m_tensor (Builder *b, const ModelOpts *o, const char *name, uint64_t d0,
     dims[n - 1]++;
   if (o->f16_tensor && strcmp (o->f16_tensor, name) == 0)
     type = UPM_DTYPE_F16;
+  if (o->typed_tensor && strcmp (o->typed_tensor, name) == 0)
+    type = o->typed_type;
   b_tensor (b, name, type, n, dims);
+}
+
+static void
+m_tensor (Builder *b, const ModelOpts *o, const char *name, uint64_t d0,
+    uint64_t d1, uint64_t d2)
+{
+  m_tensor_typed (b, o, name, UPM_DTYPE_F32, d0, d1, d2);
+}
+
+/* The per-row F32 scales of an I8 tensor [d0, d1(, d2)]: NAME.scale of
+ * shape [d0(, d1)], every value o->scale_value (default 0.5). */
+static void
+m_scales (Builder *b, const ModelOpts *o, const char *name, uint64_t d0,
+    uint64_t d1, uint64_t d2)
+{
+  g_autofree char *sname = g_strconcat (name, ".scale", NULL);
+  const float v = o->scale_value != 0.0f ? o->scale_value : 0.5f;
+  const guint before = b->data->len;
+  guint n = (guint)(d2 ? d0 * d1 : d0);
+
+  (void)d1;
+  m_tensor (b, o, sname, d0, d2 ? d1 : 0, 0);
+  if (b->data->len == before)
+    return; /* skipped */
+  n = (b->data->len - before) / 4 < n ? 0 : n;
+  for (guint i = 0; i < n; i++)
+    memcpy (b->data->data + b->data->len - 4 * (n - i), &v, 4);
 }
 
 static void
@@ -556,16 +605,20 @@ tiny_linear (Builder *b, const ModelOpts *o, guint l, gboolean moe,
 {
   char w[64], bias[64];
 
-  g_snprintf (w, sizeof w, "%s%s.weight", base, moe ? "_exps" : "");
+  g_snprintf (w, sizeof w, "blk.%u.%s%s.weight", l, base, moe ? "_exps" : "");
   g_snprintf (bias, sizeof bias, "%s%s.bias", base, moe ? "_exps" : "");
   if (moe)
     {
-      m_blk (b, o, l, w, o->E, n_out, n_in);
+      m_tensor_typed (b, o, w, o->lin_type, o->E, n_out, n_in);
+      if (o->lin_type == UPM_DTYPE_I8)
+        m_scales (b, o, w, o->E, n_out, n_in);
       m_blk (b, o, l, bias, o->E, n_out, 0);
     }
   else
     {
-      m_blk (b, o, l, w, n_out, n_in, 0);
+      m_tensor_typed (b, o, w, o->lin_type, n_out, n_in, 0);
+      if (o->lin_type == UPM_DTYPE_I8)
+        m_scales (b, o, w, n_out, n_in, 0);
       m_blk (b, o, l, bias, n_out, 0, 0);
     }
 }
@@ -1213,6 +1266,178 @@ test_valid_moe (Fixture *f, gconstpointer data)
   upm_model_unref (m);
 }
 
+/* The value b_tensor stores at element i, as a @type tensor reads back
+ * (scale: an I8 tensor's row scale). */
+static float
+tiny_value (UpmDType type, size_t i, float scale)
+{
+  const float v = (float)(i % 97) * 0.01f - 0.5f;
+  uint32_t u;
+
+  switch (type)
+    {
+    case UPM_DTYPE_F16:
+      return upm_f16_to_f32 (upm_f32_to_f16 (v));
+    case UPM_DTYPE_BF16:
+      memcpy (&u, &v, 4);
+      return upm_bf16_to_f32 ((uint16_t)(u >> 16));
+    case UPM_DTYPE_I8:
+      return scale * (float)((int)(i % 97) - 48);
+    default:
+      return v;
+    }
+}
+
+/* Every linear of @m as float (widened on first use, and a row at a
+ * time) against what the file stores. */
+static void
+check_linear_values (UpmModel *m, UpmDType type)
+{
+  for (guint l = 0; l < m->hp.n_layer; l++)
+    for (int k = 0; k < UPM_N_LIN; k++)
+      {
+        const UpmLinear *lin = &m->layers[l].lin[k];
+        const size_t n
+            = (size_t)MAX (lin->n_expert, 1) * lin->n_out * lin->n_in;
+        g_autofree float *row = g_new (float, lin->n_in);
+        const float *w;
+
+        g_assert_cmpuint (lin->dtype, ==, type);
+        g_assert_true ((lin->w != NULL) == (type == UPM_DTYPE_F32));
+        g_assert_true ((lin->scale != NULL) == (type == UPM_DTYPE_I8));
+        w = upm_linear_f32 (m, lin);
+        g_assert_true (w == lin->w);
+        g_assert_true (upm_linear_f32 (m, lin) == w);
+        for (size_t i = 0; i < n; i++)
+          if (w[i] != tiny_value (type, i, 0.5f))
+            g_error ("layer %u linear %d element %zu: %g, expected %g", l, k, i,
+                w[i], tiny_value (type, i, 0.5f));
+        upm_linear_rows_f32 (lin, MAX (lin->n_expert, 1) - 1, 1, 1, row);
+        g_assert_true (
+            memcmp (row,
+                w
+                    + ((size_t)(MAX (lin->n_expert, 1) - 1) * lin->n_out + 1)
+                          * lin->n_in,
+                lin->n_in * 4)
+            == 0);
+      }
+}
+
+/* Each linear type (F16, BF16, I8 + scales) in a dense and a MoE model,
+ * with an F16 token embedding: loads, reads back the stored values, and
+ * encodes a clip in fp32 and bf16 with finite features. */
+static void
+test_valid_typed (Fixture *f, gconstpointer data)
+{
+  const UpmDType types[]
+      = { UPM_DTYPE_F32, UPM_DTYPE_F16, UPM_DTYPE_BF16, UPM_DTYPE_I8 };
+
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+    for (int moe = 0; moe < 2; moe++)
+      {
+        ModelOpts o = MODEL_OPTS_INIT;
+        g_autofree char *path = NULL;
+        g_autoptr (GError) err = NULL;
+        UpmModel *m;
+        float row[16];
+
+        o.moe = moe;
+        o.lin_type = types[t];
+        o.typed_tensor = "token_embd.weight";
+        o.typed_type = UPM_DTYPE_F16;
+        path = tiny_model (f->dir, "typed.upm", &o);
+        m = upm_model_load (path, &err);
+        g_assert_no_error (err);
+        g_assert_cmpuint (m->weights_dtype, ==, types[t]);
+        g_assert_null (m->token_embd);
+        upm_model_token_row (m, 3, row);
+        for (guint j = 0; j < 16; j++)
+          g_assert_cmpfloat (
+              row[j], ==, tiny_value (UPM_DTYPE_F16, 3 * 16 + j, 0));
+        check_linear_values (m, types[t]);
+        for (int p = 0; p < 2; p++)
+          {
+            UpmContext *ctx = upm_context_new (m);
+            const UpmHParams *hp = upm_model_hparams (m);
+            const size_t np
+                = UPM_HP_TOKENS_PER_FRAME (hp) * UPM_HP_PATCH_DIM (hp);
+            g_autofree float *patches = g_new0 (float, np);
+            float feature[16];
+
+            for (size_t i = 0; i < np; i++)
+              patches[i] = (float)(i % 13) * 0.1f - 0.6f;
+            upm_context_set_precision (
+                ctx, p ? UPM_PRECISION_BF16 : UPM_PRECISION_FP32);
+            g_assert_true (upm_encode_visual (
+                ctx, patches, 1, UPM_ATTR_CLS_INPUT, feature, NULL, &err));
+            g_assert_no_error (err);
+            for (guint j = 0; j < 16; j++)
+              g_assert_true (isfinite (feature[j]));
+            upm_context_free (ctx);
+          }
+        upm_model_unref (m);
+      }
+}
+
+/* The int8 kernels' views on an I8 file's weights: the stored bytes and
+ * scales in place; a -128 in a matrix is refused; other types are not
+ * views. */
+static void
+test_q8_view (Fixture *f, gconstpointer data)
+{
+  ModelOpts o = MODEL_OPTS_INIT;
+  g_autofree char *path = NULL;
+  g_autoptr (GError) err = NULL;
+  UpmModel *m;
+  const UpmLinear *lin;
+  UpmQ8Matrix v;
+  const uint8_t *base = NULL;
+  size_t at;
+  int fd;
+  const int8_t bad = INT8_MIN;
+
+  o.moe = TRUE;
+  o.lin_type = UPM_DTYPE_I8;
+  path = tiny_model (f->dir, "q8.upm", &o);
+  m = upm_model_load (path, &err);
+  g_assert_no_error (err);
+  lin = &m->layers[1].lin[UPM_LIN_UP];
+  g_assert_true (upm_linear_q8_view (m, lin, 2, &v, &err));
+  g_assert_no_error (err);
+  g_assert_true ((const void *)v.q == upm_linear_stored (lin, 2));
+  g_assert_true (v.scale == lin->scale + 2 * lin->n_out);
+  g_assert_cmpuint (v.n_out, ==, 32);
+  g_assert_cmpuint (v.n_in, ==, 16);
+  g_assert_cmpfloat (v.scale[0] * v.q[5], ==,
+      tiny_value (UPM_DTYPE_I8, 2 * 32 * 16 + 5, 0.5f));
+  g_assert_false (upm_linear_q8_view (m, lin, 4, &v, &err));
+  g_assert_error (err, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+  /* The file offset of expert 2's row 3: the last tensor ends the file. */
+  for (guint i = 0; i < upm_gguf_n_tensors (m->gguf); i++)
+    {
+      const UpmTensor *t = upm_gguf_tensor (m->gguf, i);
+      if (!base || (const uint8_t *)t->data + t->n_bytes > base)
+        base = (const uint8_t *)t->data + t->n_bytes;
+    }
+  base -= upm_gguf_file_size (m->gguf);
+  at = (const uint8_t *)upm_linear_stored (lin, 2) + 3 * 16 - base;
+  upm_model_unref (m);
+  fd = open (path, O_WRONLY);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, &bad, 1, (off_t)at), ==, 1);
+  close (fd);
+  m = upm_model_load (path, &err);
+  g_assert_no_error (err);
+  lin = &m->layers[1].lin[UPM_LIN_UP];
+  g_assert_true (upm_linear_q8_view (m, lin, 1, &v, &err));
+  g_assert_false (upm_linear_q8_view (m, lin, 2, &v, &err));
+  g_assert_error (err, UPM_ERROR, UPM_ERROR_MODEL);
+  g_assert_nonnull (strstr (err->message, "holds -128 (row 3;"));
+  g_clear_error (&err);
+  upm_model_unref (m);
+}
+
 /* ---------------------------------------------------------- model errors */
 
 /* What a model-error case changes in MODEL_OPTS_INIT: the fields it sets
@@ -1230,6 +1455,10 @@ typedef struct
   const char *skip_tensor;
   const char *bad_shape_tensor;
   const char *f16_tensor;
+  UpmDType lin_type;
+  const char *typed_tensor;
+  UpmDType typed_type;
+  float scale_value;
   const uint32_t *moe_layers;
   guint n_moe_layers;
   int attr_bad_bit;
@@ -1258,6 +1487,10 @@ mutate (ModelOpts *o, const ModelMutation *mu)
 {
   MUTATE_IF_SET (o, mu, moe);
   MUTATE_IF_SET (o, mu, H);
+  MUTATE_IF_SET (o, mu, lin_type);
+  MUTATE_IF_SET (o, mu, typed_tensor);
+  MUTATE_IF_SET (o, mu, typed_type);
+  MUTATE_IF_SET (o, mu, scale_value);
   MUTATE_IF_SET (o, mu, arch);
   MUTATE_IF_SET (o, mu, format_version);
   MUTATE_IF_SET (o, mu, routing);
@@ -1353,6 +1586,61 @@ test_model_errors (Fixture *f, gconstpointer data)
     { "labels shape", { .bad_shape_tensor = "labelset.animals.features" },
         UPM_ERROR_MODEL,
         "tensor 'labelset.animals.features': expected [3, 16] F32" },
+    { "i8 without scales",
+        { .lin_type = UPM_DTYPE_I8,
+            .skip_tensor = "blk.1.ffn_up.weight.scale" },
+        UPM_ERROR_MODEL, "missing tensor 'blk.1.ffn_up.weight.scale'" },
+    { "i8 scales shape",
+        { .lin_type = UPM_DTYPE_I8,
+            .bad_shape_tensor = "blk.1.ffn_up.weight.scale" },
+        UPM_ERROR_MODEL,
+        "tensor 'blk.1.ffn_up.weight.scale': expected [32] F32, found [33] "
+        "F32" },
+    { "i8 scales type",
+        { .lin_type = UPM_DTYPE_I8,
+            .typed_tensor = "blk.0.attn_out.weight.scale",
+            .typed_type = UPM_DTYPE_F16 },
+        UPM_ERROR_MODEL,
+        "tensor 'blk.0.attn_out.weight.scale': expected [16] F32, found [16] "
+        "F16" },
+    { "i8 scale nan", { .lin_type = UPM_DTYPE_I8, .scale_value = NAN },
+        UPM_ERROR_MODEL,
+        "tensor 'blk.0.attn_qkv.weight.scale': row 0 has scale nan" },
+    { "i8 scale negative", { .lin_type = UPM_DTYPE_I8, .scale_value = -1 },
+        UPM_ERROR_MODEL, "row 0 has scale -1 (must be finite" },
+    { "moe i8 scales shape",
+        { .moe = TRUE,
+            .lin_type = UPM_DTYPE_I8,
+            .bad_shape_tensor = "blk.1.attn_qkv_exps.weight.scale" },
+        UPM_ERROR_MODEL, "expected [4, 48] F32, found [4, 49] F32" },
+    { "bf16 shape",
+        { .lin_type = UPM_DTYPE_BF16,
+            .bad_shape_tensor = "blk.1.ffn_up.weight" },
+        UPM_ERROR_MODEL,
+        "tensor 'blk.1.ffn_up.weight': expected [32, 16] BF16, found [32, 17] "
+        "BF16" },
+    { "moe f16 shape",
+        { .moe = TRUE,
+            .lin_type = UPM_DTYPE_F16,
+            .bad_shape_tensor = "blk.1.ffn_down_exps.weight" },
+        UPM_ERROR_MODEL, "expected [4, 16, 32] F16, found [4, 16, 33] F16" },
+    { "i8 embedding",
+        { .typed_tensor = "token_embd.weight", .typed_type = UPM_DTYPE_I8 },
+        UPM_ERROR_MODEL,
+        "tensor 'token_embd.weight': expected [519, 16] F32, found [519, 16] "
+        "I8" },
+    { "bf16 norm",
+        { .typed_tensor = "blk.0.attn_norm.weight",
+            .typed_type = UPM_DTYPE_BF16 },
+        UPM_ERROR_MODEL, "expected [16] F32, found [16] BF16" },
+    { "i32 linear",
+        { .typed_tensor = "blk.0.ffn_up.weight", .typed_type = UPM_DTYPE_I32 },
+        UPM_ERROR_MODEL, "expected [32, 16] F32, found [32, 16] I32" },
+    { "bf16 bias",
+        { .lin_type = UPM_DTYPE_BF16,
+            .typed_tensor = "blk.0.ffn_up.bias",
+            .typed_type = UPM_DTYPE_BF16 },
+        UPM_ERROR_MODEL, "expected [32] F32, found [32] BF16" },
   };
   guint i;
 
@@ -1378,6 +1666,7 @@ test_model_truncated (Fixture *f, gconstpointer data)
   guint len;
 
   o.moe = TRUE;
+  o.lin_type = GPOINTER_TO_UINT (data);
   bytes = tiny_model_bytes (&o);
   for (len = 0; len < bytes->len; len += len < 16000 ? 7 : 997)
     {
@@ -1405,6 +1694,7 @@ test_byte_flip_fuzz (Fixture *f, gconstpointer data)
   o.D = 8;
   o.F = 8;
   o.labelset = FALSE;
+  o.lin_type = GPOINTER_TO_UINT (data);
   bytes = tiny_model_bytes (&o);
   path = write_bytes (f->dir, "fuzz.upm", bytes->data, bytes->len);
   fd = open (path, O_WRONLY);
@@ -1558,6 +1848,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/gguf/f16", test_f16);
+  ADD ("/gguf/model-valid-typed", test_valid_typed);
+  ADD ("/gguf/q8-view", test_q8_view);
   ADD ("/gguf/small-valid", test_small_valid);
   ADD ("/gguf/small-truncated", test_small_truncated);
   ADD ("/gguf/io-errors", test_io_errors);
@@ -1573,6 +1865,17 @@ main (int argc, char **argv)
   ADD ("/model/errors", test_model_errors);
   ADD ("/model/truncated", test_model_truncated);
   ADD ("/model/byte-flip-fuzz", test_byte_flip_fuzz);
+  g_test_add ("/model/truncated-i8", Fixture, GUINT_TO_POINTER (UPM_DTYPE_I8),
+      fixture_setup, test_model_truncated, fixture_teardown);
+  g_test_add ("/model/truncated-bf16", Fixture,
+      GUINT_TO_POINTER (UPM_DTYPE_BF16), fixture_setup, test_model_truncated,
+      fixture_teardown);
+  g_test_add ("/model/byte-flip-fuzz-i8", Fixture,
+      GUINT_TO_POINTER (UPM_DTYPE_I8), fixture_setup, test_byte_flip_fuzz,
+      fixture_teardown);
+  g_test_add ("/model/byte-flip-fuzz-bf16", Fixture,
+      GUINT_TO_POINTER (UPM_DTYPE_BF16), fixture_setup, test_byte_flip_fuzz,
+      fixture_teardown);
   ADD ("/inspect/output", test_inspect);
   return g_test_run ();
 }

@@ -185,6 +185,75 @@ def to_fp16_ds(sd, two_d_patch):
     return out
 
 
+# Max abs error of the C engine's features (unit vectors, D=64) on a --dtype file against the
+# f32 file's in fp32; measured on this model: f16 1.7e-4, bf16 7e-4 (1.1e-3 in bf16 precision),
+# q8 2.3e-3 (2.7e-3): the bounds leave ~4x of margin; in bf16 precision the bf16 bound is added.
+DTYPE_BOUNDS = {"f16": 1e-3, "bf16": 4e-3, "q8": 1e-2}
+DTYPE_TYPES = {"f16": upmgguf.TYPE_F16, "bf16": upmgguf.TYPE_BF16, "q8": upmgguf.TYPE_I8}
+
+
+def check_dtypes(tmp, src, f32_path, dtype_check):
+    """--dtype f16|bf16|q8 on a checkpoint: the linears' types and stored values, the token
+    embedding in F16, every other tensor as in the f32 file, smaller files, and (with the C
+    engine) its features within DTYPE_BOUNDS of the f32 file's on both paths and in bf16."""
+    _, ref, ref_types = upmgguf.read_gguf(f32_path, with_types=True)
+    sizes = {"f32": os.path.getsize(f32_path)}
+    for dtype, bound in DTYPE_BOUNDS.items():
+        out = os.path.join(tmp, "moe-%s.upm" % dtype)
+        rc, so, se = run_convert([src, out, "--bpe", BPE, "--bpe-merges", str(N_MERGES), "--heads",
+                                  str(CFG["heads"]), "--clip-frames", "4", "--dtype", dtype,
+                                  "--merge-video-type", "no"])  # as moe-torch.upm
+        if not check(rc == 0, "--dtype %s: convert.py runs" % dtype, se.strip()[-300:]):
+            continue
+        sizes[dtype] = os.path.getsize(out)
+        kv, t, types = upmgguf.read_gguf(out, with_types=True)
+        lin = sorted(n for n in ref if convert.LINEAR_WEIGHTS.match(n))
+        check(len(lin) == 4 * CFG["layers"] and all(types[n][1] == DTYPE_TYPES[dtype] for n in lin),
+              "--dtype %s: the %d linears' weights are type %d" % (dtype, len(lin), DTYPE_TYPES[dtype]))
+        check(types["token_embd.weight"][1] == upmgguf.TYPE_F16
+              and np.array_equal(t["token_embd.weight"], ref["token_embd.weight"].astype(np.float16)),
+              "--dtype %s: token embedding stored as F16" % dtype)
+        scales = {n + ".scale" for n in lin} if dtype == "q8" else set()
+        others = [n for n in ref if n not in lin and n != "token_embd.weight"]
+        check(set(t) == set(ref) | scales
+              and all(types[n][1] == ref_types[n][1] and np.array_equal(t[n], ref[n]) for n in others),
+              "--dtype %s: every other tensor F32 and unchanged" % dtype)
+        check(kv.get("uniperceiver.weights_sha256") == upmgguf.tensor_data_sha256(out),
+              "--dtype %s: weights_sha256 of the typed data" % dtype)
+        bad = []
+        for n in lin:
+            w = ref[n]
+            if dtype == "f16":
+                ok = np.array_equal(t[n], w.astype(np.float16))
+            elif dtype == "bf16":
+                back = upmgguf.from_bf16_bits(t[n])
+                ok = (np.array_equal(t[n], upmgguf.to_bf16_bits(w))
+                      and np.all(np.abs(back - w) <= np.abs(w) * 2.0 ** -8))
+            else:
+                q, sc = t[n].astype(np.float32), t[n + ".scale"]
+                ok = (sc.shape == w.shape[:-1]
+                      and np.allclose(sc, np.abs(w).max(axis=-1) / 127, rtol=1e-6, atol=0)
+                      and np.abs(q).max() <= 127 and np.all(np.abs(q).max(axis=-1) == 127)
+                      and np.all(np.abs(q * sc[..., None] - w) <= sc[..., None] * 0.5001))
+            if not ok:
+                bad.append(n)
+        check(not bad, "--dtype %s: stored values are the rounded / quantised weights" % dtype, str(bad[:4]))
+        if not dtype_check:
+            continue
+        for precision, path in (("fp32", "fast"), ("fp32", "plain"), ("bf16", "fast")):
+            # bf16 precision adds its own rounding (1.1e-3 on the f32 file)
+            bound = DTYPE_BOUNDS[dtype] + (DTYPE_BOUNDS["bf16"] if precision == "bf16" else 0)
+            p = subprocess.run([dtype_check, f32_path, out, precision, path, str(bound), "3", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+            check(p.returncode == 0, "--dtype %s: C engine features (%s, %s path) within %g of f32"
+                  % (dtype, precision, path, bound), p.stdout.strip()[-300:])
+            print("# " + p.stdout.strip())
+    check(sizes.get("f16", 1e99) < sizes["f32"] and sizes.get("bf16", 1e99) < sizes["f32"]
+          and sizes.get("q8", 1e99) < sizes.get("bf16", 0), "--dtype: smaller files %s" % sizes)
+    rc, so, se = run_convert([src, os.path.join(tmp, "x.upm"), "--dtype", "q4"])
+    check(rc != 0 and "--dtype" in se, "--dtype q4 is refused", se.strip()[-200:])
+
+
 def main():
     upm_check = os.path.join(BUILD, "tests", "upm-fixture-check") if BUILD else ""
     have_c = bool(upm_check) and os.access(upm_check, os.X_OK)
@@ -251,6 +320,11 @@ def main():
                               % (label, inp), p.stdout.strip().replace("\n", " | ")[-600:])
                     else:
                         print("# %s/%s: upm-fixture-check not built, C comparison skipped" % (label, inp))
+
+            if kind == "moe":
+                dtype_check = os.path.join(BUILD, "tests", "upm-dtype-check") if BUILD else ""
+                check_dtypes(tmp, pa, os.path.join(tmp, "moe-torch.upm"),
+                             dtype_check if dtype_check and os.access(dtype_check, os.X_OK) else "")
 
             # options and error paths
             if moe_layers:

@@ -296,10 +296,61 @@ def _first(sd, keys):
     return None
 
 
+# --dtype: the storage type of the large matrices (the encoder's linears,
+# dense and experts). Everything else stays F32 (docs/model-format.md).
+DTYPES = ("f32", "f16", "bf16", "q8")
+LINEAR_WEIGHTS = re.compile(r"^blk\.\d+\.(attn_qkv|attn_out|ffn_up|ffn_down)(_exps)?\.weight$")
+F16_MAX = 65504.0
+
+
+def _per_part(a, fn):
+    """fn over a float32 array, or over each part of a stacked tensor (an object with .arrays:
+    the experts, converted one at a time and stacked in their smaller type)."""
+    parts = getattr(a, "arrays", None)
+    if parts is None:
+        return fn(np.asarray(a, dtype=np.float32))
+    outs = [fn(np.asarray(p, dtype=np.float32)) for p in parts]
+    if isinstance(outs[0], tuple):
+        return tuple(upmgguf.StackedTensor(list(x)) for x in zip(*outs))
+    return upmgguf.StackedTensor(outs)
+
+
+def _abs_max(a):
+    return max(float(np.abs(np.asarray(p, dtype=np.float32)).max(initial=0.0))
+               for p in getattr(a, "arrays", [a]))
+
+
+def add_typed_tensor(w, name, a, dtype):
+    """Add tensor NAME in the storage type --dtype asks for: the linears'
+    weights as F16, BF16, or I8 + NAME.scale (per output row); the token
+    embedding as F16 for every dtype but f32 (a lookup table, widened a row
+    at a time, kept at f16's precision; F32 if its values do not fit f16);
+    all else as given (F32)."""
+    if dtype not in DTYPES:
+        raise ConvertError("unknown --dtype %r (%s)" % (dtype, ", ".join(DTYPES)))
+    linear = LINEAR_WEIGHTS.match(name) is not None
+    if dtype == "f32" or not (linear or name == "token_embd.weight"):
+        w.add_tensor(name, a)
+    elif dtype == "f16" or not linear:
+        if _abs_max(a) >= F16_MAX:
+            if not linear:
+                w.add_tensor(name, a)
+                return
+            raise ConvertError("%s: values beyond the f16 range; use --dtype bf16" % name)
+        w.add_tensor(name, _per_part(a, lambda x: x.astype(np.float16)), upmgguf.TYPE_F16)
+    elif dtype == "bf16":
+        w.add_tensor(name, _per_part(a, upmgguf.to_bf16_bits), upmgguf.TYPE_BF16)
+    else:
+        q, scale = _per_part(a, upmgguf.quantize_q8_rows)
+        w.add_tensor(name, q, upmgguf.TYPE_I8)
+        w.add_tensor(name + ".scale", scale, upmgguf.TYPE_F32)
+
+
 def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=None,
                        merge_video_type=False, clip_frames=None, labelsets=None, name="",
                        text_max_length=30, attributes=None, log=print, routing="attribute",
-                       presets=None, caption_max_length=21, progress=None):
+                       presets=None, caption_max_length=21, progress=None,
+                       dtype="f32"):
     """Write an official-key state dict (values numpy or torch) to a .upm file.
 
     routing: the MoE routing level (attribute, token, context, modality, task; see
@@ -537,7 +588,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
         for n, labels in labelsets:
             w.add_array("uniperceiver.labelset.%s.labels" % n, labels, upmgguf.GGUF_STRING)
 
-    w.add_tensor("token_embd.weight", E_tok)
+    add_typed_tensor(w, "token_embd.weight", E_tok, dtype)
     w.add_tensor("token_pos_embd.weight", pos)
     w.add_tensor("token_type_embd.weight", ttype)
     w.add_tensor("embd_norm.weight", embd_norm_w)
@@ -552,7 +603,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     w.add_tensor("proj.bias", proj_b)
     for l, t in enumerate(layers):
         for k, a in t.items():
-            w.add_tensor("blk.%d.%s" % (l, k), a)
+            add_typed_tensor(w, "blk.%d.%s" % (l, k), a, dtype)
     sha = w.tensor_data_sha256()
     w.add_string("uniperceiver.weights_sha256", sha)
     size = w.write(out_path, progress=progress)
@@ -571,7 +622,7 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
            "merged into patch bias" if merge_video_type else "not added"))
     log("  logit scales: " + ", ".join("%s=%.4f" % (n, v) for n, v in scales.items()))
     log("  presets: " + (", ".join(presets) or "none"))
-    log("  weights sha256: " + sha)
+    log("  weights sha256: " + sha + "; linears stored as " + dtype)
     return summary
 
 
@@ -718,6 +769,10 @@ def main(argv=None):
                     help="MoE routing level of the checkpoint (default attribute, the official one)")
     ap.add_argument("--progress", action="store_true",
                     help="show writing progress on stderr even when it is not a terminal")
+    ap.add_argument("--dtype", choices=DTYPES, default="f32",
+                    help="storage type of the large matrices: f32 (default), f16, bf16, or q8 "
+                         "(int8 per output row + scales); the token embedding is f16 for all "
+                         "but f32, everything else stays f32")
     args = ap.parse_intermixed_args(argv)
     if (args.output is None) == (args.output_opt is None):
         ap.error("give the output file once: as -o OUTPUT or as the second argument"
@@ -751,7 +806,7 @@ def main(argv=None):
                            name=args.name if args.name is not None else os.path.basename(args.checkpoint),
                            text_max_length=args.text_max_length, routing=args.routing,
                            presets=presets, caption_max_length=args.caption_max_length,
-                           progress=progress)
+                           progress=progress, dtype=args.dtype)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
         return 1

@@ -200,7 +200,43 @@ append_shape (GString *s, const UpmTensor *t)
 static uint64_t
 n_elements (const UpmTensor *t)
 {
-  return t->n_bytes / (t->type == UPM_DTYPE_F16 ? 2 : 4);
+  switch (t->type)
+    {
+    case UPM_DTYPE_I8:
+      return t->n_bytes;
+    case UPM_DTYPE_F16:
+    case UPM_DTYPE_BF16:
+      return t->n_bytes / 2;
+    default:
+      return t->n_bytes / 4;
+    }
+}
+
+/* "F32 171 (161.5 MB), BF16 48 (764.4 MB)": tensors and bytes per type. */
+static void
+append_type_summary (GString *s, const UpmGguf *g)
+{
+  static const UpmDType types[] = { UPM_DTYPE_F32, UPM_DTYPE_F16,
+    UPM_DTYPE_BF16, UPM_DTYPE_I8, UPM_DTYPE_I32 };
+  const char *sep = "";
+
+  for (guint k = 0; k < G_N_ELEMENTS (types); k++)
+    {
+      guint n = 0;
+      uint64_t bytes = 0;
+
+      for (guint i = 0; i < upm_gguf_n_tensors (g); i++)
+        if (upm_gguf_tensor (g, i)->type == types[k])
+          {
+            n++;
+            bytes += upm_gguf_tensor (g, i)->n_bytes;
+          }
+      if (n)
+        g_string_append_printf (s, "%s%s %u (%.1f MB)", sep,
+            upm_dtype_name (types[k]), n, (double)bytes / 1e6);
+      if (n)
+        sep = ", ";
+    }
 }
 
 /* Model weights only: cached target features are not parameters. */
@@ -214,7 +250,9 @@ count_parameters (const UpmGguf *g)
     {
       const UpmTensor *t = upm_gguf_tensor (g, i);
 
-      if (!g_str_has_suffix (t->name, ".features"))
+      /* nor are the scales of int8 weights */
+      if (!g_str_has_suffix (t->name, ".features")
+          && !g_str_has_suffix (t->name, ".scale"))
         total += n_elements (t);
     }
   return total;
@@ -266,7 +304,9 @@ print_text (const UpmGguf *g, const Options *opt)
         }
       g_string_append_c (s, '\n');
     }
-  g_string_append_printf (s, "tensors: %u\n", upm_gguf_n_tensors (g));
+  g_string_append_printf (s, "tensors: %u: ", upm_gguf_n_tensors (g));
+  append_type_summary (s, g);
+  g_string_append_c (s, '\n');
   for (i = 0; opt->tensors && i < upm_gguf_n_tensors (g); i++)
     {
       const UpmTensor *t = upm_gguf_tensor (g, i);
@@ -320,6 +360,10 @@ print_text_result (const UpmGguf *g, const UpmModel *m, const GError *err)
       count_parameters (g), hp->n_embd, hp->n_layer, n_moe, hp->n_head,
       hp->n_ff, hp->n_expert, hp->n_expert_used, hp->n_vocab,
       upm_model_n_labelsets (m));
+  printf ("linear weights: %s%s\n", upm_dtype_name (m->weights_dtype),
+      m->weights_dtype == UPM_DTYPE_BF16 || m->weights_dtype == UPM_DTYPE_I8
+          ? " (precision auto: bf16 unless UPM_PRECISION is set)"
+          : "");
   print_text_presets (m);
 }
 

@@ -2,8 +2,9 @@
 """Minimal GGUF v3 writer and reader (pure Python + numpy).
 
 Little-endian only.  Supports typed key/values (scalars, strings, arrays of
-any scalar type or of strings) and tensors of type F32 (0), F16 (1) and
-I32 (26).  ``ne[0]`` is the fastest-moving dimension, so a numpy array of
+any scalar type or of strings) and tensors of type F32 (0), F16 (1), I8
+(24), I32 (26) and BF16 (30; stored as the uint16 bit patterns, see
+to_bf16_bits).  ``ne[0]`` is the fastest-moving dimension, so a numpy array of
 shape [rows, cols] is stored with ne = [cols, rows]; the reader gives the
 arrays back in numpy order.
 
@@ -46,8 +47,38 @@ _SCALAR_NP = {
 
 TYPE_F32 = 0
 TYPE_F16 = 1
+TYPE_I8 = 24
 TYPE_I32 = 26
-_TENSOR_NP = {TYPE_F32: np.dtype("<f4"), TYPE_F16: np.dtype("<f2"), TYPE_I32: np.dtype("<i4")}
+TYPE_BF16 = 30
+_TENSOR_NP = {TYPE_F32: np.dtype("<f4"), TYPE_F16: np.dtype("<f2"), TYPE_I8: np.dtype("i1"),
+              TYPE_I32: np.dtype("<i4"), TYPE_BF16: np.dtype("<u2")}
+
+
+def to_bf16_bits(a):
+    """float32 values rounded to bfloat16 (nearest, ties to even; NaN kept
+    a quiet NaN) as uint16 bit patterns, the layout of GGUF type BF16."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    rounded = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    nan = (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+    return np.where(nan, (u >> np.uint32(16)) | np.uint32(0x40), rounded).astype(np.uint16)
+
+
+def from_bf16_bits(b):
+    """uint16 bfloat16 bit patterns widened to float32."""
+    return (np.asarray(b, dtype=np.uint32) << np.uint32(16)).view(np.float32)
+
+
+def quantize_q8_rows(a):
+    """Symmetric int8 per output row (the last axis is the row): scale =
+    max|row| / 127 (0 for a zero row), q = round(w / scale) clamped to
+    [-127, 127]. Returns (q int8 of a's shape, scale float32 of a's shape
+    without its last axis)."""
+    a = np.asarray(a, dtype=np.float32)
+    amax = np.abs(a).max(axis=-1)
+    scale = (amax / np.float32(127.0)).astype(np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1.0))[..., None]
+    q = np.clip(np.rint(a / safe), -127, 127).astype(np.int8)
+    return q, scale
 
 
 class GGUFError(Exception):
@@ -110,10 +141,11 @@ class GGUFWriter:
             raise GGUFError("duplicate tensor %r" % name)
         if isinstance(array, StackedTensor):
             a = array
-            if a.dtype != np.float32 or ggml_type not in (None, TYPE_F32):
-                raise GGUFError("stacked tensors must be float32")
+            ggml_type = TYPE_F32 if ggml_type is None else ggml_type
+            if ggml_type not in _TENSOR_NP or a.dtype != np.dtype(_TENSOR_NP[ggml_type]):
+                raise GGUFError("stacked tensor %r: parts of %s for type %d" % (name, a.dtype, ggml_type))
             self._names.add(name)
-            self.tensors.append((name, a, TYPE_F32))
+            self.tensors.append((name, a, ggml_type))
             return
         a = np.asarray(array)
         if ggml_type is None:
