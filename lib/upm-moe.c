@@ -64,6 +64,8 @@ typedef struct
    * and packed for the int8 x int8 GEMM. */
   UpmQ8Matrix **dense_wq;
   UpmQ8Packed *dense_wp;
+  /* An I8 file's own weights as views (not owned), [layer][UPM_LIN_*]. */
+  UpmQ8Matrix *dense_wv;
 } UpmMoeCache;
 
 static const int gate_linears[UPM_N_GATES][2] = {
@@ -106,6 +108,7 @@ moe_cache_free (gpointer data)
   g_free (cache->expert_wb);
   g_free (cache->dense_wq);
   g_free (cache->dense_wp);
+  g_free (cache->dense_wv);
   g_free (cache);
 }
 
@@ -123,6 +126,7 @@ moe_cache_new (UpmModel *model)
       UpmBf16Weights, (gsize)c->n_layer * UPM_N_LIN * UPM_MAX_EXPERTS);
   c->dense_wq = g_new0 (UpmQ8Matrix *, (gsize)c->n_layer * UPM_N_LIN);
   c->dense_wp = g_new0 (UpmQ8Packed, (gsize)c->n_layer * UPM_N_LIN);
+  c->dense_wv = g_new0 (UpmQ8Matrix, (gsize)c->n_layer * UPM_N_LIN);
   return c;
 }
 
@@ -655,66 +659,89 @@ q8_quantize_locked (
   return *wq;
 }
 
-/* The int8 weights of a dense layer's linear, quantised once. */
+/* An I8 file's weights of a dense layer's linear, read in place (no
+ * re-quantisation); NULL when the file holds another type or a -128. */
+static const UpmQ8Matrix *
+dense_q8_stored (UpmModel *model, uint32_t layer, int lin_id)
+{
+  const UpmLinear *lin = &model->layers[layer].lin[lin_id];
+  UpmQ8Matrix *wv;
+
+  if (lin->dtype != UPM_DTYPE_I8)
+    return NULL;
+  g_mutex_lock (&model->lock);
+  wv = &moe_cache_locked (model)->dense_wv[(size_t)layer * UPM_N_LIN + lin_id];
+  if (!wv->q && !upm_linear_q8_view (model, lin, 0, wv, NULL))
+    wv->q = NULL;
+  g_mutex_unlock (&model->lock);
+  return wv->q ? wv : NULL;
+}
+
+/* The int8 weights of a dense layer's linear: the file's own, or
+ * quantised once from the float weights (widened first on a typed file:
+ * upm_linear_f32 takes the model's lock itself). */
 static const UpmQ8Matrix *
 dense_q8 (UpmModel *model, uint32_t layer, int lin_id)
 {
   const UpmLinear *lin = &model->layers[layer].lin[lin_id];
-  const UpmQ8Matrix *wq;
+  const UpmQ8Matrix *wq = dense_q8_stored (model, layer, lin_id);
+  const float *w;
 
+  if (wq)
+    return wq;
+  w = upm_linear_f32 (model, lin);
   g_mutex_lock (&model->lock);
   wq = q8_quantize_locked (
       &moe_cache_locked (model)->dense_wq[(size_t)layer * UPM_N_LIN + lin_id],
-      lin->w, lin->n_out, lin->n_in);
+      w, lin->n_out, lin->n_in);
   g_mutex_unlock (&model->lock);
   return wq;
 }
 
-/* The int8 weights of merged linear @which (0, 1), quantised once. */
+/* The int8 weights of merged linear @which (0, 1), quantised once from
+ * the float merge. */
 static const UpmQ8Matrix *
 merged_q8 (
     UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
 {
+  const float *w = merged_f32 (model, mg, lin, which);
   const UpmQ8Matrix *wq;
 
   g_mutex_lock (&model->lock);
   wq = q8_quantize_locked (
-      (UpmQ8Matrix **)&mg->wq[which], mg->w[which], lin->n_out, lin->n_in);
+      (UpmQ8Matrix **)&mg->wq[which], w, lin->n_out, lin->n_in);
   g_mutex_unlock (&model->lock);
   return wq;
 }
 
-/* *wp packed from *wq (quantised from w first if need be) unless it is
- * already; NULL when memory runs out. Call with model->lock held. */
+/* *wp packed from @wq unless it is already; NULL when memory runs out.
+ * Call with model->lock held. */
 static const UpmQ8Packed *
-q8_pack_locked (UpmQ8Packed *wp, UpmQ8Matrix **wq, const float *w,
-    uint32_t n_out, uint32_t n_in)
+q8_pack_locked (UpmQ8Packed *wp, const UpmQ8Matrix *wq)
 {
   int8_t *buf;
 
   if (wp->w)
     return wp;
-  if (!q8_quantize_locked (wq, w, n_out, n_in))
-    return NULL;
-  buf = g_try_malloc (upm_q8_packed_size (n_out, n_in));
+  buf = g_try_malloc (upm_q8_packed_size (wq->n_out, wq->n_in));
   if (!buf)
     return NULL;
-  upm_q8_pack (*wq, buf, wp);
+  upm_q8_pack (wq, buf, wp);
   return wp;
 }
 
 static const UpmQ8Packed *
 dense_q8_packed (UpmModel *model, uint32_t layer, int lin_id)
 {
-  const UpmLinear *lin = &model->layers[layer].lin[lin_id];
-  const size_t i = (size_t)layer * UPM_N_LIN + lin_id;
+  const UpmQ8Matrix *wq = dense_q8 (model, layer, lin_id);
   const UpmQ8Packed *wp;
-  UpmMoeCache *c;
 
+  if (!wq)
+    return NULL;
   g_mutex_lock (&model->lock);
-  c = moe_cache_locked (model);
   wp = q8_pack_locked (
-      &c->dense_wp[i], &c->dense_wq[i], lin->w, lin->n_out, lin->n_in);
+      &moe_cache_locked (model)->dense_wp[(size_t)layer * UPM_N_LIN + lin_id],
+      wq);
   g_mutex_unlock (&model->lock);
   return wp;
 }
@@ -723,11 +750,13 @@ static const UpmQ8Packed *
 merged_q8_packed (
     UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
 {
+  const UpmQ8Matrix *wq = merged_q8 (model, mg, lin, which);
   const UpmQ8Packed *wp;
 
+  if (!wq)
+    return NULL;
   g_mutex_lock (&model->lock);
-  wp = q8_pack_locked ((UpmQ8Packed *)&mg->wp[which],
-      (UpmQ8Matrix **)&mg->wq[which], mg->w[which], lin->n_out, lin->n_in);
+  wp = q8_pack_locked ((UpmQ8Packed *)&mg->wp[which], wq);
   g_mutex_unlock (&model->lock);
   return wp;
 }

@@ -1355,8 +1355,12 @@ test_valid_typed (Fixture *f, gconstpointer data)
           g_assert_cmpfloat (
               row[j], ==, tiny_value (UPM_DTYPE_F16, 3 * 16 + j, 0));
         check_linear_values (m, types[t]);
-        for (int p = 0; p < 2; p++)
+        /* fp32, bf16 and int8 (an I8 file's own weights, or quantised
+         * from the widened ones) all run on every stored type */
+        for (int p = 0; p < 3; p++)
           {
+            static const UpmPrecision precisions[] = { UPM_PRECISION_FP32,
+              UPM_PRECISION_BF16, UPM_PRECISION_INT8 };
             UpmContext *ctx = upm_context_new (m);
             const UpmHParams *hp = upm_model_hparams (m);
             const size_t np
@@ -1366,8 +1370,7 @@ test_valid_typed (Fixture *f, gconstpointer data)
 
             for (size_t i = 0; i < np; i++)
               patches[i] = (float)(i % 13) * 0.1f - 0.6f;
-            upm_context_set_precision (
-                ctx, p ? UPM_PRECISION_BF16 : UPM_PRECISION_FP32);
+            upm_context_set_precision (ctx, precisions[p]);
             g_assert_true (upm_encode_visual (
                 ctx, patches, 1, UPM_ATTR_CLS_INPUT, feature, NULL, &err));
             g_assert_no_error (err);
