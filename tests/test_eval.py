@@ -131,6 +131,38 @@ def test_model():
               % (key, "-" if v is None else "%.4f" % v, lo, N_CLIPS))
     check(dt < TIME_LIMIT_S, "evaluation took %.1f s (< %.0f s)"
           % (dt, TIME_LIMIT_S))
+    return m
+
+
+#: Every precision the engine ships keeps the bundled model's numbers
+#: within this of fp32's on the same clips (issue: "within 0.01").
+PRECISION_TOLERANCE = 0.01
+PRECISION_KEYS = ("motion_top1", "caption_bleu4", "caption_exact",
+                  "retrieval_t2v_r1", "open_vocab_top1")
+
+
+def test_precisions(fp32):
+    for precision in ("bf16", "int8"):
+        old = os.environ.get("UPM_PRECISION")
+        os.environ["UPM_PRECISION"] = precision
+        try:
+            res = evaluate.evaluate(MODEL, clips=N_CLIPS,
+                                    group_size=GROUP_SIZE, engine=ENGINE,
+                                    progress="never", log=lambda m: None)
+            m = res["metrics"]
+        finally:
+            if old is None:
+                del os.environ["UPM_PRECISION"]
+            else:
+                os.environ["UPM_PRECISION"] = old
+        check(res["model"].get("precision") == precision,
+              "upm-eval ran in %s (its model line says %s)"
+              % (precision, res["model"].get("precision")))
+        for key in PRECISION_KEYS:
+            d = abs(m[key] - fp32[key])
+            check(d <= PRECISION_TOLERANCE, "%s: %s %.4f, fp32 %.4f (|d| %.4f "
+                  "<= %.2f)" % (precision, key, m[key], fp32[key], d,
+                                PRECISION_TOLERANCE))
 
 
 def main():
@@ -148,7 +180,8 @@ def main():
         print("SKIP: %s does not exist yet" % MODEL)
         return 77
     try:
-        test_model()
+        fp32 = test_model()
+        test_precisions(fp32)
     except (OSError, ValueError, RuntimeError) as e:
         check(False, "evaluation of %s: %s" % (MODEL, e))
     if failures:
