@@ -52,7 +52,7 @@ def main():
         upm = os.path.join(d, "smoke.upm")
         r = subprocess.run([sys.executable, os.path.join(TOOLS, "train.py"), "--smoke",
                             "--out", out, "--export", upm, "--threads", "2"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=420)
         sys.stdout.write(r.stdout[-3000:])
         check(r.returncode == 0, "train.py --smoke exits 0 (got %d)" % r.returncode)
         rows = list(csv.DictReader(open(os.path.join(out, "loss.csv")))) \
@@ -106,7 +106,7 @@ def main():
         r = subprocess.run([sys.executable, os.path.join(TOOLS, "train.py"), "--smoke",
                             "--routing", "token", "--steps", "10", "--out", out_t,
                             "--export", upm_t, "--threads", "2"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=420)
         sys.stdout.write(r.stdout[-1500:])
         check(r.returncode == 0, "train.py --smoke --routing token exits 0 (got %d)" % r.returncode)
         if os.path.exists(upm_t):
