@@ -446,10 +446,12 @@ kern_matmul_rows (const float *x, uint32_t n, uint32_t n_in, const float *w,
       NULL, 1);
 }
 
-static void
-kern_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
-    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
-    float beta, float *y, const UpmEpilogue *epi)
+/* Columns [c0, c0 + n_cols) and inputs [k0, k0 + n_k) of a typed weight
+ * matrix (bf16 pack, int8 rows or int8 pack: the caller sets which). */
+static LinJob
+typed_part_job (const float *x, uint32_t n, uint32_t c0, uint32_t n_cols,
+    uint32_t k0, uint32_t n_k, const float *b, float beta, float *y,
+    const UpmEpilogue *epi)
 {
   LinJob j = { .x = x,
     .n = n,
@@ -460,10 +462,20 @@ kern_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
     .alpha = 1.0f,
     .beta = beta,
     .epi = epi,
-    .wb = w,
     .wc0 = c0,
     .wk0 = k0 };
 
+  return j;
+}
+
+static void
+kern_linear_bf16 (const float *x, uint32_t n, const UpmBf16Weights *w,
+    uint32_t c0, uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b,
+    float beta, float *y, const UpmEpilogue *epi)
+{
+  LinJob j = typed_part_job (x, n, c0, n_cols, k0, n_k, b, beta, y, epi);
+
+  j.wb = w;
   if (n > 0 && n_cols > 0)
     linear_run (&j);
 }
@@ -473,19 +485,9 @@ kern_linear_q8 (const float *x, uint32_t n, const UpmQ8Matrix *w, uint32_t c0,
     uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b, float beta,
     float *y, const UpmEpilogue *epi)
 {
-  LinJob j = { .x = x,
-    .n = n,
-    .n_in = n_k,
-    .b = b,
-    .n_out = n_cols,
-    .y = y,
-    .alpha = 1.0f,
-    .beta = beta,
-    .epi = epi,
-    .wq = w,
-    .wc0 = c0,
-    .wk0 = k0 };
+  LinJob j = typed_part_job (x, n, c0, n_cols, k0, n_k, b, beta, y, epi);
 
+  j.wq = w;
   if (n > 0 && n_cols > 0)
     linear_run (&j);
 }
@@ -495,19 +497,9 @@ kern_linear_q8q8 (const float *x, uint32_t n, const UpmQ8Packed *w, uint32_t c0,
     uint32_t n_cols, uint32_t k0, uint32_t n_k, const float *b, float beta,
     float *y, const UpmEpilogue *epi)
 {
-  LinJob j = { .x = x,
-    .n = n,
-    .n_in = n_k,
-    .b = b,
-    .n_out = n_cols,
-    .y = y,
-    .alpha = 1.0f,
-    .beta = beta,
-    .epi = epi,
-    .wp = w,
-    .wc0 = c0,
-    .wk0 = k0 };
+  LinJob j = typed_part_job (x, n, c0, n_cols, k0, n_k, b, beta, y, epi);
 
+  j.wp = w;
   if (n > 0 && n_cols > 0)
     linear_run (&j);
 }
