@@ -149,6 +149,9 @@ def precision_section(d, mach, out):
             extra = "threads: torch %s, OpenBLAS %s; BLAS: %s" % (
                 r.get("torch_threads"), r.get("openblas_threads") or "-", blas_name(r.get("blas", "?"))) \
                 if key.startswith("torch") else "intra-op threads %s" % r.get("threads")
+            if r.get("attention_seconds"):
+                extra += "; attention: %s (%s)" % (r["attention"], ", ".join(
+                    "%s %s" % (k, ms(v)) for k, v in sorted(r["attention_seconds"].items())))
             if "max_abs_vs_fp32" in r:
                 extra += "; vs its fp32: max abs %.2g" % r["max_abs_vs_fp32"]
             row(engine, precision, r["seconds"], r["gflops"], "; ".join(x for x in (note, extra) if x))
