@@ -446,8 +446,9 @@ typedef enum
 {
   UPM_PRECISION_AUTO, /* the model's default; AUTO there too: the
                        * environment variable UPM_PRECISION (fp32, bf16,
-                       * auto: bf16 where the kernels in use have
-                       * AVX512_BF16), else fp32 */
+                       * int8, auto), else bf16 where the kernels in use
+                       * have AVX512_BF16 or the file's linears are bf16
+                       * or int8, fp32 elsewhere */
   UPM_PRECISION_FP32, /* float weights and inputs (OpenBLAS sgemm) */
   UPM_PRECISION_BF16, /* bfloat16 weights (a copy packed on first use) and
                        * inputs rounded to bfloat16, float sums */

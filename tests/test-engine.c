@@ -6,6 +6,7 @@
  */
 #include "fixture-check.h"
 #include "upm-engine.h"
+#include "kernels/upm-cpu.h"
 
 #include <math.h>
 #include <string.h>
@@ -389,8 +390,45 @@ test_int8_encoder_off (void)
   g_test_trap_assert_passed ();
 }
 
+/* AUTO without UPM_PRECISION (read once by the library: in a child, as
+ * is UPM_CPU): bf16 where the kernels have the BF16 dot product, fp32 below
+ * on an f32 file. */
+static void
+test_precision_auto_for_cpu (void)
+{
+  if (g_test_subprocess ())
+    {
+      UpmModel *m = load_fixture_model ("tiny-moe.upm");
+      UpmContext *ctx = upm_context_new (m);
+      const UpmPrecision want = upm_cpu_info ()->level >= UPM_CPU_AVX512BF16
+                                    ? UPM_PRECISION_BF16
+                                    : UPM_PRECISION_FP32;
+
+      g_assert_cmpint (upm_context_precision (ctx), ==, want);
+      upm_context_free (ctx);
+      upm_model_unref (m);
+      return;
+    }
+  g_autofree char *keep = g_strdup (g_getenv ("UPM_PRECISION"));
+
+  g_unsetenv ("UPM_PRECISION");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  /* and forced below the BF16 level: fp32 */
+  g_autofree char *keep_cpu = g_strdup (g_getenv ("UPM_CPU"));
+  g_setenv ("UPM_CPU", "avx2", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  if (keep_cpu)
+    g_setenv ("UPM_CPU", keep_cpu, TRUE);
+  else
+    g_unsetenv ("UPM_CPU");
+  if (keep)
+    g_setenv ("UPM_PRECISION", keep, TRUE);
+}
+
 /* The names and parsing of the precisions; AUTO resolves to a concrete
- * one (fp32 unless UPM_PRECISION says otherwise). */
+ * one. */
 static void
 test_precision_names (void)
 {
@@ -976,6 +1014,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/text-length", test_text_length);
   g_test_add_func ("/engine/vocab-cache", test_vocab_cache);
   g_test_add_func ("/engine/precision/names", test_precision_names);
+  g_test_add_func (
+      "/engine/precision/auto-for-cpu", test_precision_auto_for_cpu);
   g_test_add_data_func (
       "/engine/precision/int8-encoder", "tiny-moe.upm", test_int8_encoder);
   g_test_add_func ("/engine/precision/int8-encoder-off", test_int8_encoder_off);

@@ -551,9 +551,13 @@ print_cpu (void)
           ? "bfloat16 weights widened to float FMAs (half the weight traffic, "
             "no faster arithmetic)"
           : "plain emulation (inputs rounded to bfloat16, float sums)");
-  printf ("precision (UPM_PRECISION): %s\n",
-      g_getenv ("UPM_PRECISION") ? g_getenv ("UPM_PRECISION")
-                                 : "unset: fp32 unless the caller asks");
+  if (g_getenv ("UPM_PRECISION"))
+    printf ("precision auto (UPM_PRECISION): %s\n", g_getenv ("UPM_PRECISION"));
+  else
+    printf ("precision auto: %s\n",
+        info->level >= UPM_CPU_AVX512BF16
+            ? "bf16 (this level has the BF16 dot product)"
+            : "fp32 for f32 files, bf16 for bf16/q8 files");
 }
 
 /* ------------------------------------------------------------------- main */
