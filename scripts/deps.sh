@@ -22,6 +22,16 @@ check_pkgs=(clang libclang-rt-14-dev valgrind)
 if grep -q '^12' /etc/debian_version 2>/dev/null; then
   test_pkgs+=(clang-format-14)
 fi
+# GstAnalytics (meson option analytics, docs/analytics.md) needs GStreamer
+# >= 1.26, Debian 13 on: the headers and pkg-config file of
+# gstreamer-analytics-1.0 come with the plugins-bad -dev package, the
+# GstAnalytics typelib for the Python test with its gir1.2 package. Debian
+# 12's packages of these names (1.22) have no GstAnalytics: not installed.
+debian_major=$(sed -n 's/^\([0-9][0-9]*\).*/\1/p' /etc/debian_version 2>/dev/null || true)
+if [ -n "$debian_major" ] && [ "$debian_major" -ge 13 ]; then
+  run_pkgs+=(libgstreamer-plugins-bad1.0-dev)
+  test_pkgs+=(gir1.2-gst-plugins-bad-1.0)
+fi
 
 pkgs=("${run_pkgs[@]}")
 case "${1:-run}" in

@@ -29,6 +29,7 @@
 #include "gstupmencoder.h"
 #include "gstupmcommon.h"
 #include "gstupmelements.h"
+#include "gstupmtensor.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_upm_encoder_debug);
 #define GST_CAT_DEFAULT gst_upm_encoder_debug
@@ -310,10 +311,11 @@ gst_upm_encoder_transform (
   GstUpmEncoder *self = GST_UPM_ENCODER (trans);
   GstMapInfo in, out;
   GError *err = NULL;
-  guint n_items;
+  guint n_items, rows;
   gboolean ok;
 
-  if (gst_upm_encoder_rows (self, gst_buffer_get_size (inbuf), &n_items) == 0)
+  rows = gst_upm_encoder_rows (self, gst_buffer_get_size (inbuf), &n_items);
+  if (rows == 0)
     return GST_FLOW_ERROR;
   /* the embeddings stay in float today; set for what the library adds */
   upm_context_set_precision (self->ctx,
@@ -344,6 +346,8 @@ gst_upm_encoder_transform (
       g_clear_error (&err);
       return GST_FLOW_ERROR;
     }
+  gst_upm_tensor_describe (outbuf, GST_UPM_TENSOR_EMBEDDINGS, rows,
+      upm_model_hparams (self->model)->n_embd);
   return GST_FLOW_OK;
 
 map_failed:

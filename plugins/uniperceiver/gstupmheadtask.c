@@ -12,6 +12,7 @@
 #include "gstupmheadtask.h"
 #include "gstupmheadlabels.h"
 #include "gstupmheadresult.h"
+#include "gstupmtensor.h"
 #include "gstupmtransformer.h"
 
 #include <string.h>
@@ -315,6 +316,7 @@ gst_upm_head_task_score (GstUpmHeadTask *task, GstBuffer *in,
     }
   gst_upm_head_copy_routing (out, in, NULL);
   gst_upm_head_task_copy_views (out, in);
+  gst_upm_tensor_add_analytics (out);
   if (clip->format == GST_UPM_HEAD_TEXT_FORMAT_JSON)
     out = gst_upm_head_to_json (out);
 
@@ -392,6 +394,7 @@ gst_upm_head_task_caption (GstUpmHeadTask *task, GstElement *element,
     }
   gst_upm_head_copy_routing (out, in, with_routing ? &routing : NULL);
   gst_upm_head_task_copy_views (out, in);
+  gst_upm_tensor_add_analytics (out);
   upm_routing_clear (&routing);
   if (clip->format == GST_UPM_HEAD_TEXT_FORMAT_JSON)
     out = gst_upm_head_to_json (out);

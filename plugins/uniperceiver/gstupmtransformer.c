@@ -34,6 +34,7 @@
 #include "gstupmtransformer.h"
 #include "gstupmcommon.h"
 #include "gstupmelements.h"
+#include "gstupmtensor.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_upm_transformer_debug);
 #define GST_CAT_DEFAULT gst_upm_transformer_debug
@@ -544,6 +545,9 @@ gst_upm_transformer_transform (
    * itself, so that a stream keeps no second copy of the clip's rows. */
   in_place
       = self->task != GST_UPM_TASK_CAPTION && gst_buffer_is_writable (inbuf);
+  /* upmencoder's tensor meta shares these rows: dropped with them */
+  if (in_place)
+    gst_upm_tensor_release (inbuf);
   if (!gst_buffer_map (inbuf, &in, in_place ? GST_MAP_READWRITE : GST_MAP_READ))
     {
       GST_ELEMENT_ERROR (
@@ -584,6 +588,10 @@ gst_upm_transformer_transform (
   if (with_routing)
     gst_upm_transformer_add_routing (self, outbuf, &routing, frames, precision);
   upm_routing_clear (&routing);
+  /* a caption's prefix is an opaque K/V memory: no tensor to describe */
+  if (self->task != GST_UPM_TASK_CAPTION)
+    gst_upm_tensor_describe (outbuf, GST_UPM_TENSOR_SPE_HIDDEN, 1,
+        upm_model_hparams (self->model)->n_embd);
   return GST_FLOW_OK;
 }
 
