@@ -97,6 +97,9 @@ def main():
 
     if a.test_src == (a.input is not None):
         p.error("give a FILE or URI, or --test-src")
+    # Before any Gst call: with python3-gst-1.0's overrides installed, a Gst
+    # function called before Gst.init() raises.
+    Gst.init(None)
     if a.input and not Gst.uri_is_valid(a.input) and not os.path.isfile(a.input):
         print(f"error: no such file: {a.input}", file=sys.stderr)
         return 1
@@ -104,7 +107,6 @@ def main():
         print(f"error: no such model file: {a.model}", file=sys.stderr)
         return 1
 
-    Gst.init(None)
     if Gst.ElementFactory.find("upmbin") is None:
         print("error: the upmbin element is missing (set GST_PLUGIN_PATH to "
               "build/plugins/uniperceiver)", file=sys.stderr)
