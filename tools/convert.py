@@ -410,7 +410,8 @@ def write_prompt_tuned(base_path, out_path, tuned, task=None, labels=None, name=
     tuned: official-key tensors (numpy or torch): the deep prompts (required), and any of
     s_token_bias, fc_prompt.{weight,bias}, similarity_weight, norm1/norm2 of the layers,
     token_embed.embeddings_norm, loss_prepare.ln_post.  A base that is prompt-tuned itself
-    loses its prompt tensors and keys first.  Returns the bytes written."""
+    loses its prompt tensors and keys first; cached vocab / label-set features are dropped
+    (the prompts change the encoder).  Returns the bytes written."""
     kv, tensors, types = upmgguf.read_gguf(base_path, with_types=True)
     D = int(kv["uniperceiver.embedding_length"])
     n_layers = int(kv["uniperceiver.block_count"])
@@ -431,6 +432,8 @@ def write_prompt_tuned(base_path, out_path, tuned, task=None, labels=None, name=
         if n.endswith(".prompt") or n.endswith(".prompt_target") or n == "spe_bias" \
                 or n.startswith("cls_prompt."):
             continue
+        if n == "vocab.features" or (n.startswith("labelset.") and n.endswith(".features")):
+            continue  # cached target features of the base encoder: stale with prompts
         a = tensors[n]
         if n in norms:
             if norms[n].shape != a.shape:
