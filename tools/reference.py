@@ -180,7 +180,7 @@ class Reference:
         den = torch.clamp(prob[i1] + prob[i2], min=torch.finfo(torch.float32).eps)
         return [i1, i2], [float(prob[i1] / den), float(prob[i2] / den)], logits
 
-    def route_rows(self, layer, gate, h, mask=None, context=True):
+    def route_rows(self, layer, gate, h, mask=None):
         """Dynamic levels: per-row top-2 of h [B, n, D] (the LN1 / LN2 output).
         context: the gate input of row r is the mean of the rows r may attend to
         (mask [n, n], True = blocked).  Returns (experts [B, n, 2] long, weights [B, n, 2],
@@ -188,7 +188,7 @@ class Reference:
         part = "self_attn.qkv_proj" if gate == "attn" else "linear1"
         wg = self.sd["fused_encoder.layers.%d.%s.gate.wg.weight" % (layer, part)]
         z = h
-        if self.routing == "context" and context:
+        if self.routing == "context":
             n = h.shape[1]
             vis = torch.ones(n, n, dtype=h.dtype) if mask is None else (~mask).to(h.dtype)
             z = (vis @ h) / vis.sum(-1, keepdim=True)
@@ -234,7 +234,8 @@ class Reference:
         the prompt (transformer_encoder_moe_layer.py _sa_block), projected by the K/V rows
         of the qkv linear; in MoE layers, static levels merge the experts of the first
         segment's attribute row (task_moe/experts.py top2_expert_forward: the prompt joins
-        the first segment), dynamic levels route each prompt row by its own norm1 row."""
+        the first segment), dynamic levels route each prompt row by its own norm1 row
+        (token) or by the mean of the prompt's rows, one group of their own (context)."""
         P = self.prompt(layer, target)
         if P is None:
             return None
@@ -243,7 +244,7 @@ class Reference:
         D = self.D
         hp = layer_norm(P, g[p + "norm1.weight"], g[p + "norm1.bias"])
         if layer in self.moe_layers and self.routing not in STATIC_LEVELS:
-            ex, wt, _ = self.route_rows(layer, "attn", hp[None], None, context=False)
+            ex, wt, _ = self.route_rows(layer, "attn", hp[None], None)
             return self._moe_rows(layer, "self_attn.qkv_proj", hp[None], ex, wt)[0][:, D:]
         W, b = self._linear(layer, "self_attn.qkv_proj", attr)
         return hp @ W[D:].T + b[D:]
