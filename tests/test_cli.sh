@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..39"
+echo "1..40"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 39); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 40); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -298,8 +298,18 @@ if "${UPM_BUILD_ROOT}/tools/upm-inspect" "$model" >"$tmp/inspect.txt" 2>&1 &&
   t=$(head -n 1 "$tmp/typed.json" | grep -o '"score":[-0-9.e]*' | sort | head -n 1)
   [ -n "$h" ] && [ "$h" != "$t" ]
   ok $? "the model's head scores differently from typed labels ($h vs $t)"
+  # upm-eval: a label set of the model's own classes goes to the head
+  json_labels=$(printf '%s' "$labels" | sed 's/\([^,]*\)/"\1"/g')
+  printf '{"frames_file":"clips.rgb","clips":[{"id":"c0","width":32,"height":32,"frames":4}],"labelsets":[{"name":"own","labels":[%s]},{"name":"c","labels":["red","green"]}]}' \
+    "$json_labels" >"$tmp/manifest-prompt.json"
+  "${UPM_BUILD_ROOT}/tools/upm-eval" --model "$model" --manifest "$tmp/manifest-prompt.json" \
+    --progress never >"$tmp/eval-prompt.json" 2>"$tmp/err"
+  rc=$?
+  [ $rc = 0 ] && grep -q '"own":{"prompt_head":true,"top":' "$tmp/eval-prompt.json" &&
+    grep -q '"c":{"top":' "$tmp/eval-prompt.json"
+  ok $? "upm-eval scores the model's own label set with its head (rc $rc)"
 else
-  for i in 1 2 3 4; do
+  for i in 1 2 3 4 5; do
     n=$((n + 1))
     echo "ok $n # SKIP not a prompt-tuned classifier"
   done
