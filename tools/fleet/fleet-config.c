@@ -69,15 +69,20 @@ fleet_config_find (const FleetConfig *config, const gchar *name)
 guint
 fleet_shard_of (const gchar *name, guint n_shards)
 {
-  guint32 h = 2166136261u; /* FNV-1a offset basis */
-  const guchar *p;
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  guint64 h = 0;
+  guint i;
 
-  for (p = (const guchar *)name; *p != '\0'; p++)
-    {
-      h ^= *p;
-      h *= 16777619u; /* FNV prime */
-    }
-  return n_shards > 0 ? h % n_shards : 0;
+  /* SHA-256, not FNV: FNV's low bits are poor, and mod 2 would follow the
+   * parity of the bytes */
+  g_checksum_update (sum, (const guchar *)name, -1);
+  g_checksum_get_digest (sum, digest, &len);
+  g_checksum_free (sum);
+  for (i = 0; i < 8; i++)
+    h = (h << 8) | digest[i];
+  return n_shards > 0 ? (guint)(h % n_shards) : 0;
 }
 
 gboolean

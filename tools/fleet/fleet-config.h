@@ -42,8 +42,9 @@ void fleet_config_unref (FleetConfig *config);
 FleetStreamConfig *fleet_config_find (
     const FleetConfig *config, const gchar *name);
 
-/* The shard of @name among @n_shards: FNV-1a (32 bit) of the name's UTF-8
- * bytes, modulo @n_shards. Stable across machines, versions and files. */
+/* The shard of @name among @n_shards: the first 8 bytes of the SHA-256 of
+ * the name's UTF-8 bytes as a big-endian integer, modulo @n_shards. Stable
+ * across machines, versions and files. */
 guint fleet_shard_of (const gchar *name, guint n_shards);
 gboolean fleet_parse_shard (
     const gchar *text, guint *index, guint *count, GError **error);

@@ -310,6 +310,7 @@ static const gchar status_page[]
       "body{font-family:sans-serif;margin:1em}"
       "table{border-collapse:collapse}td,th{border:1px solid #999;"
       "padding:4px 8px;text-align:left}th{background:#eee}"
+      "td:first-child{white-space:nowrap}"
       ".running{color:#070}.reconnecting{color:#b50}"
       ".last{font-size:1.2em}\n</style></head><body>\n"
       "<h1>upm-fleet</h1><p id=\"info\">loading...</p>\n"

@@ -447,8 +447,17 @@ finish_drain (FleetStream *stream)
 {
   FleetStreamDone done = stream->done;
 
+  const FleetStreamStats *st = &stream->stats;
+
   clear_timer (stream);
   teardown (stream);
+  /* the totals, once: what a supervisor or a test checks against */
+  g_message (
+      "stream %s stopped: clips %" G_GUINT64_FORMAT
+      ", published %" G_GUINT64_FORMAT ", publish-dropped %" G_GUINT64_FORMAT
+      ", head-dropped %" G_GUINT64_FORMAT ", reconnects %" G_GUINT64_FORMAT,
+      stream->sc->name, st->results, st->publish_ok, st->publish_dropped,
+      st->head_dropped, st->reconnects);
   stream->state = FLEET_STREAM_STOPPED;
   stream->done = NULL;
   if (done != NULL)
@@ -515,10 +524,12 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer user_data)
     case GST_MESSAGE_WARNING:
       {
         GError *err = NULL;
+        gchar *dbg = NULL;
 
-        gst_message_parse_warning (msg, &err, NULL);
-        g_message ("stream %s: warning from %s: %s", stream->sc->name,
-            GST_OBJECT_NAME (msg->src), err->message);
+        gst_message_parse_warning (msg, &err, &dbg);
+        g_message ("stream %s: warning from %s: %s (%s)", stream->sc->name,
+            GST_OBJECT_NAME (msg->src), err->message, dbg ? dbg : "");
+        g_free (dbg);
         g_error_free (err);
         break;
       }

@@ -10,9 +10,9 @@
  * SIGINT send EOS to every stream (upmpublish then delivers its outbox),
  * wait at most [fleet] stop-timeout, and exit 0.
  *
- * --shard I/N runs only the streams whose name hashes to I (FNV-1a 32-bit
- * of the name's UTF-8 bytes, mod N; fleet_shard_of), so that N machines
- * share one file.
+ * --shard I/N runs only the streams whose name hashes to I (the first 8
+ * bytes of SHA-256 of the name as a big-endian integer, mod N;
+ * fleet_shard_of), so that N machines share one file.
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
