@@ -369,8 +369,8 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path,
     respond (msg, 404, "text/plain", g_strdup ("not found\n"));
 }
 
-static GSocketAddress *
-parse_listen (const gchar *listen, GError **error)
+GSocketAddress *
+fleet_http_parse_listen (const gchar *listen, GError **error)
 {
   const gchar *colon = strrchr (listen, ':');
   gchar *host, *end = NULL;
@@ -409,7 +409,7 @@ FleetHttp *
 fleet_http_new (FleetState *state, const gchar *listen, GError **error)
 {
   FleetHttp *http;
-  GSocketAddress *addr = parse_listen (listen, error);
+  GSocketAddress *addr = fleet_http_parse_listen (listen, error);
 
   if (addr == NULL)
     return NULL;

@@ -6,7 +6,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "fleet-config.h"
 
@@ -26,6 +26,8 @@ typedef struct _FleetHttp FleetHttp;
 /* Listens on @listen ("HOST:PORT"; port 0: any free one). */
 FleetHttp *fleet_http_new (
     FleetState *state, const gchar *listen, GError **error);
+/* "HOST:PORT" ("[v6]:PORT") as an address; NULL and @error if malformed. */
+GSocketAddress *fleet_http_parse_listen (const gchar *listen, GError **error);
 /* "http://HOST:PORT/" actually bound. */
 gchar *fleet_http_url (FleetHttp *http);
 void fleet_http_free (FleetHttp *http);

@@ -378,6 +378,12 @@ main (int argc, char **argv)
   fleet.retiring = g_ptr_array_new ();
   if (check)
     {
+      GSocketAddress *addr = fleet_http_parse_listen (
+          http != NULL ? http : fleet.state.config->http, &error);
+
+      if (addr == NULL)
+        goto fail;
+      g_object_unref (addr);
       list_streams (&fleet);
       goto done;
     }
