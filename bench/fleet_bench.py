@@ -3,7 +3,7 @@
 CPU, RSS, results/s, result latency (README "Fleets").
 
     /usr/bin/python3 bench/fleet_bench.py [--streams 1,4,16] [--task classify]
-        [--seconds 30] [--build build]
+        [--seconds 30] [--build build] [--batch-wait US]
 
 The cameras (96x72 MJPEG at 15 fps, 4-frame clips: 3.75 clips/s each) come
 from one loopback RTSP server (tests/fleet/rtsp_server.py --mounts N);
@@ -74,8 +74,11 @@ def run(args, n, work):
         server.stdout.readline()
         conf = os.path.join(work, "bench-%d.conf" % n)
         with open(conf, "w") as f:
-            f.write("[model]\npath = %s\n\n" % os.path.join(
+            f.write("[model]\npath = %s\n" % os.path.join(
                 SRC, "models", "uniperceiver-synth-moe.upm"))
+            if args.batch_wait is not None:
+                f.write("batch-wait = %d\n" % args.batch_wait)
+            f.write("\n")
             f.write("[publish]\nmethod = file\nlocation = %s\n\n"
                     % os.path.join(work, "results-%d.jsonl" % n))
             for i in range(n):
@@ -109,9 +112,10 @@ def run(args, n, work):
                - m0["process_cpu_seconds_total"]) / wall
         drops = (total(m1, "upm_fleet_clips_dropped_total")
                  - total(m0, "upm_fleet_clips_dropped_total"))
-        print("| %d | %s | %.1f (%.2f per stream) | %.2f | %.0f MB | "
+        print("| %d | %s%s | %.1f (%.2f per stream) | %.2f | %.0f MB | "
               "%.3g / %.3g s | %d |" % (
-                  n, args.task, res, res / n, cpu,
+                  n, args.task, "" if args.batch_wait is None else
+                  ", batch-wait %d" % args.batch_wait, res, res / n, cpu,
                   m1["process_resident_memory_bytes"] / 2**20,
                   latency_quantile(m0, m1, 0.5),
                   latency_quantile(m0, m1, 0.95), drops), flush=True)
@@ -131,6 +135,8 @@ def main():
     ap.add_argument("--streams", default="1,4,16")
     ap.add_argument("--task", default="classify")
     ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--batch-wait", type=int, default=None,
+                    help="[model] batch-wait in µs (default: the elements')")
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     args = ap.parse_args()
     print("| streams | task | results/s | CPU cores | RSS | latency p50 / "

@@ -196,15 +196,15 @@ def write_config(path, mqtt_port, cams):
              "[publish]", "method = mqtt",
              "uri = mqtt://127.0.0.1:%d" % mqtt_port,
              "topic = upm/${stream}/${task}", "outbox-size = 10000",
-             "flush-timeout = 15000", "max-backoff = 1000", ""]
+             "flush-timeout = 15000", "max-backoff = 1000",
+             "client-id = fleet-test-${stream}", ""]
     for name, port, task, qos in cams:
         lines += ["[stream %s]" % name,
                   "uri = rtsp://127.0.0.1:%d/cam" % port,
                   "task = %s" % task,
                   "stall-timeout = 4", "reconnect-min = 0.3",
                   "reconnect-max = 2", "max-pending = 8",
-                  "publish.qos = %d" % qos,
-                  "publish.client-id = fleet-test-%s" % name]
+                  "publish.qos = %d" % qos]
         if task == "classify":
             lines += ["labels = a red circle,a blue square,a white circle,"
                       "a green triangle", "top-k = 2"]
@@ -359,6 +359,10 @@ def chromium_check(work, fleet, names, sub):
                    capture_output=True)
     if not os.path.exists(shot) or os.path.getsize(shot) < 1000:
         fail("no screenshot of the status page")
+    keep = os.path.join(BUILD, "tests", "fleet")
+    if os.path.isdir(keep):  # for a look after the run
+        shutil.copy(shot, os.path.join(keep, "status.png"))
+        shot = os.path.join(keep, "status.png")
     log("status page in Chromium: %d streams, %d captions, screenshot %s"
         % (len(names), captions, shot))
 

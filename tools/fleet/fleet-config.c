@@ -7,6 +7,7 @@
  *   [stream NAME]    uri, live, on-eos, rtsp-latency, stall-timeout,
  *                    reconnect-min, reconnect-max; publish.KEY = upmpublish
  *                    property; any other key = upmbin property
+ * In the element keys' values ${stream} is the stream's name.
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

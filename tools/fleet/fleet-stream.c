@@ -23,7 +23,7 @@
 #define RATE_RING 512
 
 const gdouble fleet_latency_bounds[FLEET_LATENCY_BUCKETS]
-    = { 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
+    = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
 
 typedef struct
 {
@@ -131,6 +131,18 @@ fleet_stream_public_uri (const FleetStream *stream)
 
 /* ------------------------------------------------------- configuration */
 
+/* @value with every ${stream} replaced by @stream, so that one [publish]
+ * default gives each stream its own client id or spool file. */
+static gchar *
+expand_stream (const gchar *value, const gchar *stream)
+{
+  gchar **parts = g_strsplit (value, "${stream}", -1);
+  gchar *out = g_strjoinv (stream, parts);
+
+  g_strfreev (parts);
+  return out;
+}
+
 static gboolean
 set_keys (GstElement *element, const gchar *what, const gchar *stream,
     GPtrArray *keys, GPtrArray *values, GError **error)
@@ -149,8 +161,12 @@ set_keys (GstElement *element, const gchar *what, const gchar *stream,
               stream, key, what, what);
           return FALSE;
         }
-      gst_util_set_object_arg (
-          G_OBJECT (element), key, g_ptr_array_index (values, i));
+      {
+        gchar *value = expand_stream (g_ptr_array_index (values, i), stream);
+
+        gst_util_set_object_arg (G_OBJECT (element), key, value);
+        g_free (value);
+      }
     }
   return TRUE;
 }

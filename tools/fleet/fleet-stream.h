@@ -22,7 +22,7 @@ typedef enum
 } FleetStreamState;
 
 /* Result latency buckets (seconds), Prometheus "le" bounds. */
-#define FLEET_LATENCY_BUCKETS 10
+#define FLEET_LATENCY_BUCKETS 12
 extern const gdouble fleet_latency_bounds[FLEET_LATENCY_BUCKETS];
 
 typedef struct
