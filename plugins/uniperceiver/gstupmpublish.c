@@ -211,8 +211,8 @@ deliver_to_file (GstUpmPublish *self)
     {
       self->warned_down = FALSE;
       self->send_from = item->ticket + 1;
-      gst_upm_outbox_ack (self->outbox, item->ticket);
       count_published (self, 1);
+      gst_upm_outbox_ack (self->outbox, item->ticket);
     }
   gst_upm_outbox_item_free (item);
 }
@@ -308,10 +308,11 @@ take_acks (GstUpmPublish *self)
   GArray *acks = gst_upm_mqtt_take_acks (self->link);
   guint i;
 
-  for (i = 0; i < acks->len; i++)
-    gst_upm_outbox_ack (self->outbox, g_array_index (acks, guint64, i));
+  /* counted first: whoever sees the outbox empty sees them published */
   if (acks->len > 0)
     count_published (self, acks->len);
+  for (i = 0; i < acks->len; i++)
+    gst_upm_outbox_ack (self->outbox, g_array_index (acks, guint64, i));
   g_array_unref (acks);
 }
 
