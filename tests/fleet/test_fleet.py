@@ -10,8 +10,9 @@ pause), and SIGHUP reloads a file that removes one stream and adds another.
 The status page is rendered in headless Chromium. At the end both fleets
 stop on SIGTERM (exit 0) and the subscriber's record is checked against the
 totals each fleet prints: every clip of every stream arrived, in order per
-stream session, exactly once with QoS 2, at least once with QoS 1 (a
-duplicate has the same id).
+stream session, exactly once with QoS 2 (but for at most one message in
+flight when the broker stopped), at least once with QoS 1 (a duplicate has
+the same id).
 
 Every wait is bounded; every process is stopped on every exit path.
 """
@@ -265,7 +266,10 @@ def check_delivery(results, totals, qos):
         ids = [r["id"] for r in got]
         unique = list(dict.fromkeys(ids))
         dups = len(ids) - len(unique)
-        if qos[name] == 2 and dups:
+        # QoS 2 is exactly once per connection (README "Publishing
+        # results"): only a message in flight when the broker stopped may
+        # come twice, with its id
+        if qos[name] == 2 and dups > 1:
             fail("stream %s (QoS 2): %d duplicates" % (name, dups))
         for r in got:  # a duplicate is recognisable: same id, same content
             twin = next(x for x in got if x["id"] == r["id"])
