@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 SRC = os.environ["UPM_SOURCE_ROOT"]
@@ -28,9 +29,13 @@ def fail(msg):
     raise SystemExit(1)
 
 
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 def serve(directory):
-    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(
-        *a, directory=directory, **kw)
+    handler = lambda *a, **kw: Quiet(*a, directory=directory, **kw)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
@@ -104,12 +109,45 @@ def run(work):
                 not in metrics:
             fail("latency histogram count of web")
         print("ok - latency histogram counts every result")
+        for path, method, want in (("nope", "GET", 404),
+                                   ("metrics", "POST", 405),
+                                   ("healthz", "GET", 200)):
+            req = urllib.request.Request(url + path, method=method,
+                                         data=b"x" if method == "POST"
+                                         else None)
+            try:
+                code = urllib.request.urlopen(req, timeout=10).status
+            except urllib.error.HTTPError as e:
+                code = e.code
+            if code != want:
+                fail("%s /%s: %d, want %d" % (method, path, code, want))
+        print("ok - /nope 404, POST 405, /healthz 200")
+        # a broken file on SIGHUP: refused with the reason, streams kept
+        with open(conf, "a") as f:
+            f.write("\n[stream bad]\nuri = clip.avi\nno-such-key = 1\n")
+        p.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            log.flush()
+            text = open(os.path.join(work, "fleet.log")).read()
+            if "keeping the running configuration" in text:
+                break
+            time.sleep(0.2)
+        else:
+            fail("no reload warning for a broken file")
+        if "no-such-key" not in text or p.poll() is not None:
+            fail("reload of a broken file: %s" % text[-500:])
+        names = [x["name"] for x in json.loads(get(url + "status.json"))[
+            "streams"]]
+        if names != ["disk", "web"]:
+            fail("after a refused reload the streams are %s" % names)
+        print("ok - a broken file on SIGHUP is refused, the streams kept")
         p.send_signal(signal.SIGTERM)
         rc = p.wait(60)
         if rc != 0:
             fail("SIGTERM: exit %d" % rc)
         print("ok - SIGTERM: exit 0")
-        print("1..5")
+        print("1..7")
     finally:
         if p.poll() is None:
             p.kill()
