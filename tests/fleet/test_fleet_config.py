@@ -48,6 +48,8 @@ def main():
     global failures, count
     expect_error("no [model]", "[stream a]\nuri = rtsp://h/x\n", "[model]",
                  "path")
+    expect_error("missing model file", "[model]\npath = /nonexistent.upm\n",
+                 "[model] path", "/nonexistent.upm")
     expect_error("stream without uri", GOOD + "[stream a]\ntask = caption\n",
                  "[stream a]", "uri")
     expect_error("unknown upmbin key", GOOD +

@@ -340,6 +340,14 @@ parse_model (
                            ? g_strdup (path)
                            : g_build_filename (base_dir, path, NULL);
   g_free (path);
+  if (!g_file_test (config->model_path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+          "[model] path: no file %s (a .upm model: the bundled one, or "
+          "tools/convert.py's output)",
+          config->model_path);
+      return FALSE;
+    }
   config->precision = g_key_file_get_string (kf, "model", "precision", NULL);
   config->batch_wait = -1;
   if (g_key_file_has_key (kf, "model", "batch-wait", NULL))
