@@ -583,7 +583,7 @@ on_pad_added (GstElement *src, GstPad *pad, gpointer data)
 
   if (caps == NULL)
     caps = gst_pad_query_caps (pad, NULL);
-  if (!gst_pad_is_linked (sink)
+  if (!gst_pad_is_linked (sink) && !gst_caps_is_empty (caps)
       && g_str_has_prefix (
           gst_structure_get_name (gst_caps_get_structure (caps, 0)), "video/"))
     gst_pad_link (pad, sink);
