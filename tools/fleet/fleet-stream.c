@@ -379,11 +379,13 @@ labels_text (const GstStructure *s)
   for (i = 0; i < n && i < 5; i++)
     {
       const GValue *l = gst_value_array_get_value (labels, i);
+      /* not inside g_string_append: GLib 2.84's macro would shadow */
+      const gchar *label
+          = G_VALUE_HOLDS_STRING (l) ? g_value_get_string (l) : "?";
 
       if (i > 0)
         g_string_append (out, ", ");
-      g_string_append (
-          out, G_VALUE_HOLDS_STRING (l) ? g_value_get_string (l) : "?");
+      g_string_append (out, label);
       if (probs != NULL && GST_VALUE_HOLDS_ARRAY (probs)
           && i < gst_value_array_get_size (probs))
         {
