@@ -14,8 +14,13 @@ run_pkgs=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x fonts-dejavu-core
   python3 python3-numpy
+  libmosquitto-dev
+  libsoup-3.0-dev
 )
-test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0)
+test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0
+  mosquitto mosquitto-clients)
+# tests/fleet: RTSP cameras (gst-rtsp-server through gi), the status page
+test_pkgs+=(gir1.2-gst-rtsp-server-1.0 chromium)
 check_pkgs=(clang libclang-rt-14-dev valgrind)
 # The format check (scripts/check-format.sh) needs the clang-format the style
 # file is written for; Debian 12 has it as clang-format-14.

@@ -8,6 +8,7 @@
 #endif
 
 #include "gstupmelements.h"
+#include "gstupmpublish.h"
 #include "gstupmroutingoverlay.h"
 
 static gboolean
@@ -21,6 +22,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (upmhead, plugin);
   ret |= GST_ELEMENT_REGISTER (upmbin, plugin);
   ret |= GST_ELEMENT_REGISTER (upmroutingoverlay, plugin);
+  ret |= GST_ELEMENT_REGISTER (upmpublish, plugin);
   return ret;
 }
 
