@@ -21,6 +21,8 @@ test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1
   mosquitto mosquitto-clients)
 # tests/fleet: RTSP cameras (gst-rtsp-server through gi), the status page
 test_pkgs+=(gir1.2-gst-rtsp-server-1.0 chromium)
+# The GstUpm-1.0 typelib (meson option introspection, auto) and its test.
+test_pkgs+=(gobject-introspection libgirepository1.0-dev)
 check_pkgs=(clang libclang-rt-14-dev valgrind)
 # The format check (scripts/check-format.sh) needs the clang-format the style
 # file is written for; Debian 12 has it as clang-format-14.
