@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # test_install.sh BUILD PREFIX LIBDIR BINDIR DATADIR PLUGINDIR GIR(yes|no)
-#   install_meta.py:
+#   install_meta.py TYPELIBDIR:
 # installs the build (meson install --destdir) into a scratch directory and
 # uses it from another directory with only the standard variables pointing at
 # the staged prefix (what /usr/local or /usr give without them): the plugin
@@ -11,7 +11,7 @@
 # installed typelib. Prints TAP.
 set -u
 
-build=$1 prefix=$2 libdir=$3 bindir=$4 datadir=$5 plugindir=$6 gir=$7 meta_py=$8
+build=$1 prefix=$2 libdir=$3 bindir=$4 datadir=$5 plugindir=$6 gir=$7 meta_py=$8 typelibdir=$9
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 n=0
@@ -31,7 +31,7 @@ ok $? "meson install --destdir"
 root=$dest$prefix
 lib=$(under "$libdir" "$dest") bin=$(under "$bindir" "$dest")
 data=$(under "$datadir" "$dest")/gst-uniperceiver
-plugins=$(under "$plugindir" "$dest")
+plugins=$(under "$plugindir" "$dest") typelibs=$(under "$typelibdir" "$dest")
 
 # From another directory, with a clean environment: the standard variables
 # for the prefix, nothing of the source or build tree.
@@ -40,7 +40,7 @@ run () {
   env -i PATH="$bin:/usr/bin:/bin" HOME="$tmp/elsewhere" LANG=C.UTF-8 \
     OPENBLAS_NUM_THREADS=2 GST_REGISTRY="$tmp/registry.bin" \
     GST_PLUGIN_PATH="$plugins" LD_LIBRARY_PATH="$lib" \
-    GI_TYPELIB_PATH="$lib/girepository-1.0" PKG_CONFIG_PATH="$lib/pkgconfig" \
+    GI_TYPELIB_PATH="$typelibs" PKG_CONFIG_PATH="$lib/pkgconfig" \
     timeout 300 "$@"
 }
 
