@@ -60,6 +60,9 @@ root_make() {
   mkdir -p "$r/etc/apt/sources.list.d"
   root_sources "$suite" >"$r/etc/apt/sources.list.d/debian.sources"
   cp /etc/resolv.conf "$r/etc/resolv.conf"
+  # A throwaway root needs no fsync per unpacked file (as sbuild and Debian's
+  # container images do); it makes package installs several times faster.
+  echo force-unsafe-io >"$r/etc/dpkg/dpkg.cfg.d/upm-unsafe-io"
   # Downloaded .debs are kept between runs (same suite, same files); the root
   # itself stays fresh.
   cache=${UPM_APT_CACHE:-$HOME/.cache/upm-apt}/$suite
