@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "upm.h"
+#include "upm-datadir.h"
 
 #include <string.h>
 
@@ -168,9 +169,10 @@ named_dirs (void)
           g_ptr_array_add (dirs, g_strdup (parts[i]));
       g_strfreev (parts);
     }
-#ifdef UPM_LABELS_DATADIR
-  g_ptr_array_add (dirs, g_strdup (UPM_LABELS_DATADIR));
-#endif
+  char **installed = upm_datadir_list ();
+  for (guint i = 0; installed[i] != NULL; i++)
+    g_ptr_array_add (dirs, g_build_filename (installed[i], "labels", NULL));
+  g_strfreev (installed);
 #ifdef UPM_LABELS_SRCDIR
   g_ptr_array_add (dirs, g_strdup (UPM_LABELS_SRCDIR));
 #endif

@@ -16,6 +16,7 @@
  * Uses the GGUF reader, the tokenizer and the model's cache slots only.
  */
 #include "upm-model.h"
+#include "upm-datadir.h"
 
 #include <math.h>
 #include <string.h>
@@ -838,9 +839,18 @@ upm_default_model_path (void)
 
   if (env && *env)
     return g_intern_string (env);
-  if (g_file_test (UPM_INSTALLED_MODEL, G_FILE_TEST_EXISTS))
-    return UPM_INSTALLED_MODEL;
-  return UPM_SOURCE_MODEL;
+  const char *found = NULL;
+  char **dirs = upm_datadir_list ();
+
+  for (guint i = 0; dirs[i] != NULL && found == NULL; i++)
+    {
+      char *path = g_build_filename (dirs[i], UPM_MODEL_FILE, NULL);
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        found = g_intern_string (path);
+      g_free (path);
+    }
+  g_strfreev (dirs);
+  return found != NULL ? found : UPM_SOURCE_MODEL;
 }
 
 const char *

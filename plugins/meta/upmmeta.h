@@ -269,5 +269,37 @@ GstUpmViewMeta **gst_buffer_get_upm_view_metas (
  * views as upm_format_views_json writes them). Free with g_free. */
 gchar *gst_upm_buffer_metas_to_json (GstBuffer *buffer);
 
+/* ------------------------------------------------------------- bindings */
+
+/* Functions for applications in other languages (GObject-Introspection,
+ * namespace GstUpm: upmmeta-gi.c), which cannot expand the macros above nor
+ * index the C arrays of the metas. */
+
+GstUpmResultMeta *gst_upm_buffer_get_result_meta (GstBuffer *buffer);
+GstUpmCaptionMeta *gst_upm_buffer_get_caption_meta (GstBuffer *buffer);
+GstUpmRoutingMeta *gst_upm_buffer_get_routing_meta (GstBuffer *buffer);
+
+/* Score @index of the result (best first), or NULL past n_scores. */
+const GstUpmScore *gst_upm_result_meta_get_score (
+    const GstUpmResultMeta *meta, guint index);
+/* The caption's token ids (n_ids of them). */
+const gint32 *gst_upm_caption_meta_get_ids (
+    const GstUpmCaptionMeta *meta, guint *n_ids);
+/* Route @index of the routing meta, or NULL past n_routes. */
+const GstUpmRoute *gst_upm_routing_meta_get_route (
+    const GstUpmRoutingMeta *meta, guint index);
+/* Per-token route @index of the routing meta, or NULL past
+ * n_token_routes. */
+const GstUpmTokenRoute *gst_upm_routing_meta_get_token_route (
+    const GstUpmRoutingMeta *meta, guint index);
+/* The two experts of each token of @route, best first (2 x n_tokens). */
+const guint8 *gst_upm_token_route_get_experts (
+    const GstUpmTokenRoute *route, guint *n_experts);
+/* The source frame indices and their timestamps (n_frames each). */
+const guint64 *gst_upm_view_meta_get_frames (
+    const GstUpmViewMeta *meta, guint *n_frames);
+const GstClockTime *gst_upm_view_meta_get_frame_pts (
+    const GstUpmViewMeta *meta, guint *n_frames);
+
 G_END_DECLS
 #endif /* __GST_UPM_META_H__ */
