@@ -25,7 +25,8 @@ root_make "$suite" "$r" || fail "could not make a $suite root"
 mkdir -p "$r/work"
 git clone -q "$PWD" "$r/work/project" || fail "could not clone $PWD"
 echo "== $suite root ready after ${SECONDS}s ($(cat "$r/etc/debian_version"))"
-args=$(printf ' %q' "$@")
+args=""
+[ $# -eq 0 ] || args=$(printf ' %q' "$@")
 root_run "$r" "cd /work/project && ./run-tests.sh$args"
 rc=$?
 echo "== $suite: run-tests.sh exited $rc after ${SECONDS}s in all"
