@@ -16,6 +16,8 @@ run_pkgs=(
   python3 python3-numpy
 )
 test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0)
+# The GstUpm-1.0 typelib (meson option introspection, auto) and its test.
+test_pkgs+=(gobject-introspection libgirepository1.0-dev)
 check_pkgs=(clang libclang-rt-14-dev valgrind)
 # The format check (scripts/check-format.sh) needs the clang-format the style
 # file is written for; Debian 12 has it as clang-format-14.

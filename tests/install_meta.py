@@ -37,24 +37,48 @@ def check_buffer(buf):
     return 1
 
 
-def main():
-    Gst.init(None)
-    pipeline = Gst.parse_launch(
-        "videotestsrc num-buffers=30 ! upmbin task=caption ! appsink name=out sync=false")
+def check_result(buf):
+    """Returns 1 when @buf carries a classification, after checking it."""
+    ref = json.loads(GstUpm.buffer_metas_to_json(buf))
+    result = GstUpm.buffer_get_result_meta(buf)
+    if result is None:
+        assert "result" not in ref, ref
+        return 0
+    want = ref["result"]
+    assert result.task == want["task"] == "classify", (result.task, want)
+    scores = [result.get_score(i) for i in range(result.n_scores)]
+    assert [s.label for s in scores] == [w["label"] for w in want["scores"]], want
+    assert [s.index for s in scores] == [w["index"] for w in want["scores"]], want
+    assert all(abs(s.prob - w["prob"]) < 1e-6 for s, w in zip(scores, want["scores"]))
+    assert result.get_score(result.n_scores) is None
+    return 1
+
+
+def run(description, check):
+    """Runs the pipeline, checks each buffer; the number of checked ones."""
+    pipeline = Gst.parse_launch(description + " ! appsink name=out sync=false")
     sink = pipeline.get_by_name("out")
     pipeline.set_state(Gst.State.PLAYING)
-    captions = 0
+    checked = 0
     try:
         while True:
             sample = sink.emit("try-pull-sample", 120 * Gst.SECOND)
             if sample is None:
                 break
-            captions += check_buffer(sample.get_buffer())
+            checked += check(sample.get_buffer())
     finally:
         pipeline.set_state(Gst.State.NULL)
-    if captions == 0:
-        sys.exit("no caption meta read through GstUpm")
-    print(f"{captions} captions read through GstUpm-1.0")
+    return checked
+
+
+def main():
+    Gst.init(None)
+    captions = run("videotestsrc num-buffers=30 ! upmbin task=caption", check_buffer)
+    results = run("videotestsrc num-buffers=20 ! upmbin task=classify labels=@k400 top-k=3",
+                  check_result)
+    if captions == 0 or results == 0:
+        sys.exit(f"read {captions} caption and {results} result metas through GstUpm")
+    print(f"{captions} captions and {results} classifications read through GstUpm-1.0")
 
 
 if __name__ == "__main__":
