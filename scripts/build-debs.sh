@@ -8,15 +8,16 @@
 #      fails, warnings are listed;
 #   2. ANOTHER fresh root of the same distribution where apt installs the built
 #      .debs (so their dependencies resolve from the archive, with nothing else
-#      named), then `gst-inspect-1.0 upmbin`, a caption pipeline and
-#      `upm-inspect` on the installed default model.
-# The .debs are left in OUTDIR/SUITE/; the lintian output in OUTDIR/SUITE/lintian.txt.
+#      named), then `gst-inspect-1.0 upmbin`, a caption pipeline (which must
+#      post captions) and `upm-inspect` on the installed default model.
+# The .debs (and the -dbgsym ones, not installed) are left in OUTDIR/SUITE/; the
+# lintian output (errors, warnings and infos) in OUTDIR/SUITE/lintian.txt.
 # Ends with the lintian summary, the time of every stage and "N passed, N failed"
 # (one per distribution and stage). Roots are unmounted and deleted on every way out.
 # usage: scripts/build-debs.sh OUTDIR [SUITE...]   (SUITEs: bookworm trixie; default both)
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -uo pipefail
-[ $# -ge 1 ] || { sed -n '2,17p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n "2,18p" "$0"; exit 2; }
 out=$(mkdir -p "$1" && readlink -f "$1")
 shift
 suites=("$@")
@@ -71,16 +72,23 @@ build_debs() { # SUITE ROOT
   cp "$r"/build/*.deb "$r"/build/*.changes "$r"/build/*.buildinfo "$out/$suite/"
 }
 
+tags() { # LEVEL: ": tag (package), ..." of lintian.txt, nothing when none
+  local t
+  t=$(sed -n "s/^$1: \([^:]*\): \([^ ]*\).*/\2 (\1)/p" "$out/$suite/lintian.txt" | sort -u | paste -sd, - | sed 's/,/, /g')
+  [ -z "$t" ] || printf ' [%s]' "$t"
+}
+
 run_lintian() { # SUITE ROOT: errors fail, warnings are listed
   local suite=$1 r=$2 rc
-  root_run "$r" 'cd /build && lintian --fail-on error --display-level ">=warning" \
+  root_run "$r" 'cd /build && lintian --fail-on error --display-info \
     gst-uniperceiver_*.changes' >"$out/$suite/lintian.txt" 2>&1
   rc=$?
   cat "$out/$suite/lintian.txt"
-  local e w
+  local e w i
   e=$(grep -c '^E: ' "$out/$suite/lintian.txt")
   w=$(grep -c '^W: ' "$out/$suite/lintian.txt")
-  summary+=("$suite: $e errors, $w warnings$([ "$w" -gt 0 ] && printf '%s' ": $(sed -n 's/^W: \([^:]*\): \([^ ]*\).*/\2 (\1)/p' "$out/$suite/lintian.txt" | sort -u | paste -sd, - | sed 's/,/, /g')")")
+  i=$(grep -c '^I: ' "$out/$suite/lintian.txt")
+  summary+=("$suite: $e errors, $w warnings$(tags W), $i infos$(tags I)")
   [ $rc = 0 ] && [ "$e" = 0 ]
 }
 
@@ -89,6 +97,7 @@ install_and_run() { # SUITE ROOT
   root_make "$suite" "$r" || return 1
   mkdir -p "$r/debs"
   cp "$out/$suite"/*.deb "$r/debs/"
+  rm -f "$r"/debs/*-dbgsym_*.deb
   root_run "$r" 'set -e; apt-get update -q >/dev/null
     apt-get install -y -q /debs/*.deb >/dev/null
     echo "installed: $(dpkg-query -W -f="\${db:Status-Abbrev}\n" | grep -c ^ii) packages"
@@ -96,7 +105,14 @@ install_and_run() { # SUITE ROOT
     set -x
     gst-inspect-1.0 upmbin
     gst-launch-1.0 videotestsrc num-buffers=60 ! upmbin task=caption ! fakesink
-    upm-inspect /usr/share/gst-uniperceiver/uniperceiver-synth-moe.upm >/dev/null'
+    upm-inspect /usr/share/gst-uniperceiver/uniperceiver-synth-moe.upm >/dev/null
+    set +x
+    # The same pipeline again with its messages: it must have captioned clips.
+    gst-launch-1.0 -m videotestsrc num-buffers=60 ! upmbin task=caption ! fakesink \
+      | grep "upm-result, task=(string)caption" >/tmp/captions.txt || true
+    echo "captions posted: $(wc -l </tmp/captions.txt), the first:"
+    head -1 /tmp/captions.txt | grep -o "text=(string)[^,]*"
+    [ -s /tmp/captions.txt ]'
 }
 
 SECONDS=0
