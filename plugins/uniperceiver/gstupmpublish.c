@@ -129,7 +129,8 @@ struct _GstUpmPublish
   GstUpmMqttSettings mqtt; /* strings owned below */
   gchar *host, *password;
   GstUpmPublishMethod run_method;
-  gchar *run_topic, *run_stream, *run_model_id;
+  gchar *run_topic, *run_stream, *run_model_id, *run_location;
+  gchar *run_ca_file, *run_client_id, *run_username;
   gboolean run_include_routing, run_spool;
   guint run_max_backoff, run_outbox_size;
 
@@ -203,7 +204,7 @@ deliver_to_file (GstUpmPublish *self)
       if (!self->warned_down)
         GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
             ("cannot write to \"%s\": %s; results are kept in the outbox",
-                self->location, g_strerror (errno)));
+                self->run_location, g_strerror (errno)));
       self->warned_down = TRUE;
       g_usleep (IDLE_WAIT_US);
     }
@@ -487,10 +488,15 @@ take_settings (GstUpmPublish *self)
   self->run_max_backoff = MAX (self->max_backoff, MIN_BACKOFF_MS);
   self->run_outbox_size = self->outbox_size;
   self->run_spool = self->spool != NULL && *self->spool != '\0';
+  /* copies: a property set while running cannot pull them away */
+  self->run_location = g_strdup (self->location);
+  self->run_ca_file = g_strdup (self->ca_file);
+  self->run_client_id = g_strdup (self->client_id);
+  self->run_username = g_strdup (self->username);
   m->host = self->host;
-  m->ca_file = self->ca_file;
-  m->client_id = self->client_id;
-  m->username = self->username;
+  m->ca_file = self->run_ca_file;
+  m->client_id = self->run_client_id;
+  m->username = self->run_username;
   m->password = self->password;
   m->keepalive = self->keepalive;
   m->version = self->mqtt_version;
@@ -503,6 +509,10 @@ clear_run (GstUpmPublish *self)
   g_clear_pointer (&self->run_topic, g_free);
   g_clear_pointer (&self->run_stream, g_free);
   g_clear_pointer (&self->run_model_id, g_free);
+  g_clear_pointer (&self->run_location, g_free);
+  g_clear_pointer (&self->run_ca_file, g_free);
+  g_clear_pointer (&self->run_client_id, g_free);
+  g_clear_pointer (&self->run_username, g_free);
   g_clear_pointer (&self->session, g_free);
   g_clear_pointer (&self->host, g_free);
   if (self->password != NULL)

@@ -299,60 +299,66 @@ parse_port (const gchar *text, guint *port)
          && (*port = (guint)v, TRUE);
 }
 
-gboolean
-gst_upm_publish_parse_uri (
-    const gchar *uri, gboolean *tls, gchar **host, guint *port, GError **error)
+/* @hostport: "host", "host:port", "[v6]" or "[v6]:port". */
+static gboolean
+split_host_port (const gchar *uri, const gchar *hostport, gchar **host,
+    guint *port, GError **error)
 {
-  const gchar *rest, *colon;
+  const gchar *colon;
   gchar *h;
 
-  if (uri == NULL)
-    return uri_fail (error, uri, "no URI");
-  if (g_str_has_prefix (uri, "mqtt://"))
-    *tls = FALSE, rest = uri + strlen ("mqtt://");
-  else if (g_str_has_prefix (uri, "mqtts://"))
-    *tls = TRUE, rest = uri + strlen ("mqtts://");
-  else
-    return uri_fail (error, uri, "the scheme is not mqtt:// or mqtts://");
-  *port = *tls ? 8883 : 1883;
-  if (strpbrk (rest, "/?#@ ") != NULL && !g_str_has_suffix (rest, "/"))
-    return uri_fail (
-        error, uri, "a path, query, user or space is not supported there");
-  if (rest[0] == '[')
+  if (hostport[0] == '[')
     {
-      const gchar *end = strchr (rest, ']');
+      const gchar *end = strchr (hostport, ']');
 
-      if (end == NULL)
+      if (end == NULL || (end[1] != '\0' && end[1] != ':'))
         return uri_fail (error, uri, "unterminated [IPv6 address]");
-      h = g_strndup (rest + 1, end - rest - 1);
+      h = g_strndup (hostport + 1, end - hostport - 1);
       colon = end[1] == ':' ? end + 1 : NULL;
     }
   else
     {
-      colon = strchr (rest, ':');
-      h = colon ? g_strndup (rest, colon - rest) : g_strdup (rest);
-      if (g_str_has_suffix (h, "/"))
-        h[strlen (h) - 1] = '\0';
+      colon = strchr (hostport, ':');
+      h = colon ? g_strndup (hostport, colon - hostport) : g_strdup (hostport);
     }
   if (*h == '\0')
     {
       g_free (h);
       return uri_fail (error, uri, "no host");
     }
-  if (colon != NULL)
+  if (colon != NULL && !parse_port (colon + 1, port))
     {
-      gchar *p = g_strdup (colon + 1);
-
-      if (g_str_has_suffix (p, "/"))
-        p[strlen (p) - 1] = '\0';
-      if (!parse_port (p, port))
-        {
-          g_free (p);
-          g_free (h);
-          return uri_fail (error, uri, "the port is not a number 1-65535");
-        }
-      g_free (p);
+      g_free (h);
+      return uri_fail (error, uri, "the port is not a number 1-65535");
     }
   *host = h;
   return TRUE;
+}
+
+gboolean
+gst_upm_publish_parse_uri (
+    const gchar *uri, gboolean *tls, gchar **host, guint *port, GError **error)
+{
+  gchar *hostport;
+  gboolean ok;
+
+  if (uri == NULL)
+    return uri_fail (error, uri, "no URI");
+  if (g_str_has_prefix (uri, "mqtt://"))
+    *tls = FALSE, hostport = g_strdup (uri + strlen ("mqtt://"));
+  else if (g_str_has_prefix (uri, "mqtts://"))
+    *tls = TRUE, hostport = g_strdup (uri + strlen ("mqtts://"));
+  else
+    return uri_fail (error, uri, "the scheme is not mqtt:// or mqtts://");
+  *port = *tls ? 8883 : 1883;
+  /* one trailing slash is fine: "mqtt://host/" */
+  if (g_str_has_suffix (hostport, "/"))
+    hostport[strlen (hostport) - 1] = '\0';
+  if (strpbrk (hostport, "/?#@ ") != NULL)
+    ok = uri_fail (
+        error, uri, "a path, query, user or space is not supported there");
+  else
+    ok = split_host_port (uri, hostport, host, port, error);
+  g_free (hostport);
+  return ok;
 }

@@ -108,6 +108,7 @@ broker_configure (Broker *b, const gchar *access)
                                  "autosave_interval 1\n"
                                  "max_queued_messages 10000\n"
                                  "log_dest file %s\n"
+                                 "log_type all\n"
                                  "%s\n",
       g_get_user_name (), b->port, b->dir, b->log,
       access ? access : "allow_anonymous true");
@@ -175,6 +176,32 @@ broker_free (Broker *b)
   g_free (b->dir);
   g_free (b->conf);
   g_free (b->log);
+}
+
+/* Waits (bounded) for the broker's first autosave of its fresh database. */
+static void
+broker_wait_saved (const Broker *b)
+{
+  gchar *db = g_build_filename (b->dir, "mosquitto.db", NULL);
+  gint64 end = g_get_monotonic_time () + WAIT_S * G_TIME_SPAN_SECOND;
+
+  while (!g_file_test (db, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < end)
+    g_usleep (50 * 1000);
+  fail_unless (g_file_test (db, G_FILE_TEST_EXISTS),
+      "mosquitto did not save its database");
+  /* a save in progress writes a temporary file and renames it: done */
+  g_free (db);
+}
+
+/* On a failure: what the broker said. */
+static void
+broker_dump_log (const Broker *b)
+{
+  gchar *text = NULL;
+
+  if (g_file_get_contents (b->log, &text, NULL, NULL))
+    g_printerr ("mosquitto's log:\n%s\n", text);
+  g_free (text);
 }
 
 static gchar *
@@ -653,8 +680,9 @@ check_broker_restart (guint qos, guint outbox_size)
       fail_unless (wait_published (p.e, i + 1));
     }
   fail_unless_equals_int (subscriber_wait (s, 10), 10);
-  /* the subscriber's session is in the broker's file (saved every s) */
-  g_usleep (1500 * 1000);
+  /* the subscriber's session must be in the broker's file (autosaved)
+   * before the kill, or the restarted broker would not know it */
+  broker_wait_saved (&b);
   broker_stop (&b, SIGKILL);
   msg = wait_message (p.bus, GST_MESSAGE_WARNING);
   fail_unless (msg != NULL, "no WARNING when the broker went away");
@@ -668,6 +696,8 @@ check_broker_restart (guint qos, guint outbox_size)
   broker_start (&b);
   fail_unless (wait_published (p.e, 10 + kept));
   fail_unless (get_uint (p.e, "reconnects") >= 1);
+  if (subscriber_wait (s, n_expected) != n_expected)
+    broker_dump_log (&b);
   fail_unless_equals_int (subscriber_wait (s, n_expected), n_expected);
   fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
   a = check_arrivals (s, expected, n_expected);
@@ -792,34 +822,84 @@ GST_START_TEST (test_refused_credentials)
 }
 GST_END_TEST;
 
+/* upmpublish with @property = @value to PAUSED: NULL when that works,
+ * else the text of its ERROR. */
+static gchar *
+start_error (const gchar *property, const gchar *value)
+{
+  GstElement *e = gst_element_factory_make ("upmpublish", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  gchar *text = NULL;
+
+  gst_util_set_object_arg (G_OBJECT (e), property, value);
+  gst_element_set_bus (e, bus);
+  if (gst_element_set_state (e, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
+    {
+      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+      fail_unless (msg != NULL, "no ERROR for %s=%s", property, value);
+      text = message_text (msg);
+      gst_message_unref (msg);
+    }
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+  return text;
+}
+
 GST_START_TEST (test_bad_uri)
 {
-  static const gchar *bad[] = { "http://127.0.0.1:1883", "mqtt://:1883",
-    "mqtt://127.0.0.1:99999", "mqtt://127.0.0.1:12ab", "127.0.0.1" };
+  static const gchar *bad[]
+      = { "http://127.0.0.1:1883", "mqtt://:1883", "mqtt://127.0.0.1:99999",
+          "mqtt://127.0.0.1:12ab", "127.0.0.1", "mqtt://user@127.0.0.1",
+          "mqtt://[::1:1883", "mqtt://host/path/", "mqtt://[::1]x" };
+  /* nothing listens on port 1: these start (and retry in the background) */
+  static const gchar *good[]
+      = { "mqtt://127.0.0.1:1", "mqtt://[::1]:1", "mqtt://localhost:1/" };
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      GstElement *e = gst_element_factory_make ("upmpublish", NULL);
-      GstBus *bus = gst_bus_new ();
-      GstMessage *msg;
-      gchar *text;
+      gchar *text = start_error ("uri", bad[i]);
 
-      g_object_set (e, "uri", bad[i], NULL);
-      gst_element_set_bus (e, bus);
-      fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
-          GST_STATE_CHANGE_FAILURE);
-      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-      fail_unless (msg != NULL, "no ERROR for %s", bad[i]);
-      text = message_text (msg);
+      fail_unless (text != NULL, "%s was taken", bad[i]);
       fail_unless (strstr (text, "bad broker URI") != NULL, "%s", text);
       fail_unless (strstr (text, "mqtt://HOST") != NULL, "%s", text);
       g_free (text);
-      gst_message_unref (msg);
-      gst_element_set_state (e, GST_STATE_NULL);
-      gst_element_set_bus (e, NULL);
-      gst_object_unref (bus);
-      gst_object_unref (e);
+    }
+  for (i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      gchar *text = start_error ("uri", good[i]);
+
+      fail_unless (text == NULL, "%s: %s", good[i], text);
+    }
+}
+GST_END_TEST;
+
+GST_START_TEST (test_bad_settings)
+{
+  struct
+  {
+    const gchar *property, *value, *says;
+  } bad[] = {
+    { "topic", "upm/+/x", "wildcard" },
+    { "topic", "upm/${camera}", "unknown variable" },
+    { "topic", "", "empty" },
+    { "ca-file", "/nonexistent/ca.pem", "ca-file" },
+    { "password-file", "/nonexistent/pw", "password-file" },
+    { "method", "file", "location" },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      gchar *text = start_error (bad[i].property, bad[i].value);
+
+      fail_unless (
+          text != NULL, "%s=%s was taken", bad[i].property, bad[i].value);
+      fail_unless (strstr (text, bad[i].says) != NULL, "%s", text);
+      g_free (text);
     }
 }
 GST_END_TEST;
@@ -891,6 +971,7 @@ prepare (TCase *tc)
 static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_file_method),
   UPM_CHECK_TEST (test_bad_uri),
+  UPM_CHECK_TEST (test_bad_settings),
   UPM_CHECK_TEST (test_mqtt_qos1_v311),
   UPM_CHECK_TEST (test_mqtt_qos2_v5),
   UPM_CHECK_TEST (test_mqtt_qos0_v5),
