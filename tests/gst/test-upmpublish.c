@@ -430,6 +430,27 @@ wait_message (GstBus *bus, GstMessageType type)
   return gst_bus_timed_pop_filtered (bus, WAIT_S * GST_SECOND, type);
 }
 
+static gchar *message_text (GstMessage *msg);
+
+/* Pops WARNINGs (bounded wait each) until one says @text. */
+static gboolean
+find_warning (GstBus *bus, const gchar *text)
+{
+  GstMessage *msg;
+
+  while ((msg = wait_message (bus, GST_MESSAGE_WARNING)) != NULL)
+    {
+      gchar *t = message_text (msg);
+      gboolean found = strstr (t, text) != NULL;
+
+      g_free (t);
+      gst_message_unref (msg);
+      if (found)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static gchar *
 message_text (GstMessage *msg)
 {
@@ -693,6 +714,8 @@ check_broker_restart (guint qos, guint outbox_size)
   push_results (&p, 10, 20);
   fail_unless_equals_int (get_uint (p.e, "outbox-depth"), kept);
   fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 10 - kept);
+  if (kept < 10)
+    fail_unless (find_warning (p.bus, "the outbox is full"));
   broker_start (&b);
   fail_unless (wait_published (p.e, 10 + kept));
   fail_unless (get_uint (p.e, "reconnects") >= 1);
@@ -921,12 +944,15 @@ GST_START_TEST (test_spool_survives_restart)
   uri = broker_uri (&b);
   spool = g_build_filename (b.dir, "outbox.spool", NULL);
   p = publisher_new ("uri", uri, "stream-id", "cam1", "spool", spool,
-      "max-backoff", 200, NULL);
+      "max-backoff", 200, "flush-timeout", 300, NULL);
   push_results (&p, 0, 5);
   msg = wait_message (p.bus, GST_MESSAGE_WARNING);
   fail_unless (msg != NULL, "no WARNING with the broker down");
   gst_message_unref (msg);
   fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 5);
+  /* EOS waits flush-timeout (300 ms) and says what it could not deliver */
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless (find_warning (p.bus, "5 results not delivered within"));
   publisher_free (&p);
   fail_unless (g_file_get_contents (spool, &contents, NULL, NULL));
   lines = g_strsplit (contents, "\n", -1);
@@ -962,6 +988,29 @@ GST_START_TEST (test_spool_survives_restart)
 }
 GST_END_TEST;
 
+/* With the broker away the streaming thread does not wait: 1000 results
+ * (with routing) into an outbox of 100 take well under the bound (a
+ * network wait would take the connect time each), the oldest 900 dropped
+ * and counted. */
+GST_START_TEST (test_never_blocks)
+{
+  Publisher p = publisher_new ("uri", "mqtt://127.0.0.1:1", "stream-id", "cam1",
+      "outbox-size", 100, "flush-timeout", 0, NULL);
+  gint64 t0 = g_get_monotonic_time (), took;
+
+  push_results (&p, 0, 1000);
+  took = g_get_monotonic_time () - t0;
+  g_print ("test_never_blocks: 1000 results in %.1f ms (%.1f us each, "
+           "JSON and queueing)\n",
+      took / 1000.0, took / 1000.0);
+  fail_unless (took < WAIT_S * G_TIME_SPAN_SECOND);
+  fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 900);
+  fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 100);
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  publisher_free (&p);
+}
+GST_END_TEST;
+
 static void
 prepare (TCase *tc)
 {
@@ -980,6 +1029,7 @@ static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_outbox_overflow),
   UPM_CHECK_TEST (test_refused_credentials),
   UPM_CHECK_TEST (test_spool_survives_restart),
+  UPM_CHECK_TEST (test_never_blocks),
 };
 
 UPM_CHECK_MAIN (upmpublish, prepare);
