@@ -202,9 +202,10 @@ deliver_to_file (GstUpmPublish *self)
     {
       /* a full disk or a lost mount: keep the message, say so once */
       if (!self->warned_down)
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
             ("cannot write to \"%s\": %s; results are kept in the outbox",
-                self->run_location, g_strerror (errno)));
+                self->run_location, g_strerror (errno)),
+            (NULL));
       self->warned_down = TRUE;
       g_usleep (IDLE_WAIT_US);
     }
@@ -235,9 +236,10 @@ schedule_retry (GstUpmPublish *self, const GError *why)
   guint depth = gst_upm_outbox_depth (self->outbox);
 
   if (!self->warned_down)
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, (NULL),
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
         ("%s; retrying (up to every %u ms), %u results kept in the outbox",
-            why->message, self->run_max_backoff, depth));
+            why->message, self->run_max_backoff, depth),
+        (NULL));
   else
     GST_DEBUG_OBJECT (
         self, "%s; retry in %u ms", why->message, self->backoff_ms);
@@ -251,7 +253,7 @@ static void
 link_fail (GstUpmPublish *self, const GError *why)
 {
   GST_ELEMENT_ERROR (
-      self, RESOURCE, NOT_AUTHORIZED, (NULL), ("%s", why->message));
+      self, RESOURCE, NOT_AUTHORIZED, ("%s", why->message), (NULL));
   self->link_state = LINK_FAILED;
 }
 
@@ -292,10 +294,11 @@ on_link_up (GstUpmPublish *self)
   self->connected = TRUE;
   GST_OBJECT_UNLOCK (self);
   if (self->warned_down)
-    GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, (NULL),
+    GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE,
         ("reconnected to the MQTT broker %s:%u; delivering %u kept results",
             self->mqtt.host, self->mqtt.port,
-            gst_upm_outbox_depth (self->outbox)));
+            gst_upm_outbox_depth (self->outbox)),
+        (NULL));
   self->ever_connected = TRUE;
   self->warned_down = FALSE;
   self->backoff_ms = MIN_BACKOFF_MS;
@@ -580,16 +583,17 @@ gst_upm_publish_start (GstBaseTransform *trans)
   if (!ok)
     {
       GST_ELEMENT_ERROR (
-          self, RESOURCE, SETTINGS, (NULL), ("%s", err->message));
+          self, RESOURCE, SETTINGS, ("%s", err->message), (NULL));
       g_clear_error (&err);
       g_clear_pointer (&self->outbox, gst_upm_outbox_free);
       clear_run (self);
       return FALSE;
     }
   if (gst_upm_outbox_restored (self->outbox) > 0)
-    GST_ELEMENT_INFO (self, RESOURCE, READ, (NULL),
+    GST_ELEMENT_INFO (self, RESOURCE, READ,
         ("%u results from the spool file \"%s\" are delivered first",
-            gst_upm_outbox_restored (self->outbox), self->spool));
+            gst_upm_outbox_restored (self->outbox), self->spool),
+        (NULL));
   self->task = gst_task_new (deliver_loop, self, NULL);
   gst_task_set_lock (self->task, &self->task_lock);
   gst_object_set_name (GST_OBJECT (self->task), "upmpublish-delivery");
@@ -617,10 +621,11 @@ gst_upm_publish_stop (GstBaseTransform *trans)
     {
       left = gst_upm_outbox_depth (self->outbox);
       if (left > 0 && !self->run_spool)
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
             ("%u results were not delivered and are lost (set spool to keep "
              "them over a restart)",
-                left));
+                left),
+            (NULL));
       else if (left > 0)
         GST_INFO_OBJECT (self, "%u results stay in the spool", left);
     }
@@ -642,11 +647,12 @@ warn_dropped (GstUpmPublish *self)
   while (p < n && p <= G_MAXUINT64 / 10)
     p *= 10;
   if (p == n)
-    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
         ("the outbox is full (outbox-size %u): dropped the oldest result, "
          "%" G_GUINT64_FORMAT " dropped so far; the broker is away or "
          "slower than the results",
-            self->run_outbox_size, n));
+            self->run_outbox_size, n),
+        (NULL));
 }
 
 static GstFlowReturn
@@ -697,11 +703,12 @@ gst_upm_publish_sink_event (GstBaseTransform *trans, GstEvent *event)
               self->outbox, (gint64)timeout * G_TIME_SPAN_MILLISECOND))
         {
           left = gst_upm_outbox_depth (self->outbox);
-          GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+          GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
               ("%u results not delivered within flush-timeout (%u ms)%s", left,
                   timeout,
                   self->run_spool ? "; they stay in the spool file"
-                                  : "; they are lost at stop (no spool)"));
+                                  : "; they are lost at stop (no spool)"),
+              (NULL));
         }
     }
   return GST_BASE_TRANSFORM_CLASS (gst_upm_publish_parent_class)
