@@ -238,18 +238,27 @@ gst_upm_mqtt_run (GstUpmMqtt *m, gint timeout_ms, GError **error)
   return m->state;
 }
 
-gboolean
-gst_upm_mqtt_publish (
-    GstUpmMqtt *m, const gchar *topic, const gchar *payload, guint64 ticket)
+GstUpmMqttSend
+gst_upm_mqtt_publish (GstUpmMqtt *m, const gchar *topic, const gchar *payload,
+    guint64 ticket, GError **error)
 {
   int mid = 0, rc;
 
   rc = mosquitto_publish_v5 (m->mosq, &mid, topic, (int)strlen (payload),
       payload, m->qos, FALSE, NULL);
+  if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE
+      || rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_OVERSIZE_PACKET
+      || rc == MOSQ_ERR_QOS_NOT_SUPPORTED)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          "the MQTT message to \"%s\" (%zu bytes) cannot be sent: %s", topic,
+          strlen (payload), mosquitto_strerror (rc));
+      return GST_UPM_MQTT_REJECTED;
+    }
   if (rc != MOSQ_ERR_SUCCESS)
     {
       m->state = GST_UPM_MQTT_LOST, m->lost_rc = rc;
-      return FALSE;
+      return GST_UPM_MQTT_GONE;
     }
   /* a QoS 0 message may already be written (and its callback run) */
   if (g_hash_table_remove (m->early, GINT_TO_POINTER (mid)))
@@ -257,7 +266,7 @@ gst_upm_mqtt_publish (
   else
     g_hash_table_insert (
         m->in_flight, GINT_TO_POINTER (mid), GSIZE_TO_POINTER (ticket));
-  return TRUE;
+  return GST_UPM_MQTT_SENT;
 }
 
 guint
@@ -306,12 +315,12 @@ gst_upm_mqtt_run (GstUpmMqtt *m, gint timeout_ms, GError **error)
   return GST_UPM_MQTT_LOST;
 }
 
-gboolean
-gst_upm_mqtt_publish (
-    GstUpmMqtt *m, const gchar *topic, const gchar *payload, guint64 ticket)
+GstUpmMqttSend
+gst_upm_mqtt_publish (GstUpmMqtt *m, const gchar *topic, const gchar *payload,
+    guint64 ticket, GError **error)
 {
-  (void)m, (void)topic, (void)payload, (void)ticket;
-  return FALSE;
+  (void)m, (void)topic, (void)payload, (void)ticket, (void)error;
+  return GST_UPM_MQTT_GONE;
 }
 
 guint

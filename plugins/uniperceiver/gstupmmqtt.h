@@ -58,10 +58,17 @@ void gst_upm_mqtt_free (GstUpmMqtt *mqtt);
 GstUpmMqttState gst_upm_mqtt_run (
     GstUpmMqtt *mqtt, gint timeout_ms, GError **error);
 
-/* Publishes @payload to @topic, acknowledged later under @ticket. FALSE
- * when the connection is gone. */
-gboolean gst_upm_mqtt_publish (
-    GstUpmMqtt *mqtt, const gchar *topic, const gchar *payload, guint64 ticket);
+typedef enum
+{
+  GST_UPM_MQTT_SENT,     /* acknowledged later under its ticket */
+  GST_UPM_MQTT_GONE,     /* the connection is gone: send it again later */
+  GST_UPM_MQTT_REJECTED, /* it can never be sent (too big, bad topic) */
+} GstUpmMqttSend;
+
+/* Publishes @payload to @topic, acknowledged later under @ticket. On
+ * GST_UPM_MQTT_REJECTED @error says why. */
+GstUpmMqttSend gst_upm_mqtt_publish (GstUpmMqtt *mqtt, const gchar *topic,
+    const gchar *payload, guint64 ticket, GError **error);
 
 /* The messages still waiting for their acknowledgement. */
 guint gst_upm_mqtt_in_flight (GstUpmMqtt *mqtt);

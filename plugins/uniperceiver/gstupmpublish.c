@@ -321,10 +321,24 @@ take_acks (GstUpmPublish *self)
 }
 
 /* Sends what the window allows; TRUE when it sent anything. */
+/* A message that can never be sent: dropped, counted, said. */
+static void
+reject (GstUpmPublish *self, const GstUpmOutboxItem *item, const GError *why)
+{
+  GST_OBJECT_LOCK (self);
+  self->dropped++;
+  GST_OBJECT_UNLOCK (self);
+  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+      ("%s; the result is dropped (counted in dropped)", why->message), (NULL));
+  gst_upm_outbox_ack (self->outbox, item->ticket);
+}
+
 static gboolean
 send_window (GstUpmPublish *self, gint64 wait_us)
 {
   gboolean sent = FALSE;
+  GstUpmMqttSend st;
+  GError *err = NULL;
 
   while (gst_upm_mqtt_in_flight (self->link) < MAX_IN_FLIGHT)
     {
@@ -334,12 +348,16 @@ send_window (GstUpmPublish *self, gint64 wait_us)
       if (item == NULL)
         break;
       /* a dropped message leaves a gap: go on from the next one */
-      if (!gst_upm_mqtt_publish (
-              self->link, item->topic, item->payload, item->ticket))
+      st = gst_upm_mqtt_publish (
+          self->link, item->topic, item->payload, item->ticket, &err);
+      if (st == GST_UPM_MQTT_GONE)
         {
           gst_upm_outbox_item_free (item);
           break;
         }
+      if (st == GST_UPM_MQTT_REJECTED)
+        reject (self, item, err);
+      g_clear_error (&err);
       self->send_from = item->ticket + 1;
       sent = TRUE;
       gst_upm_outbox_item_free (item);

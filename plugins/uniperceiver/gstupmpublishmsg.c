@@ -65,13 +65,21 @@ buffer_precision (GstBuffer *buffer)
   return NULL;
 }
 
+/* @value as a JSON string (bytes that are not UTF-8 become U+FFFD), or
+ * null. */
 static void
 set_string_or_null (JsonObject *o, const gchar *name, const gchar *value)
 {
-  if (value != NULL)
-    json_object_set_string_member (o, name, value);
-  else
-    json_object_set_null_member (o, name);
+  gchar *valid;
+
+  if (value == NULL)
+    {
+      json_object_set_null_member (o, name);
+      return;
+    }
+  valid = g_utf8_make_valid (value, -1);
+  json_object_set_string_member (o, name, valid);
+  g_free (valid);
 }
 
 /* Which experts served the tokens: per expert, the tokens it was the
@@ -143,13 +151,13 @@ add_envelope (JsonObject *o, GstBuffer *buffer,
   json_object_set_string_member (o, "schema", GST_UPM_PUBLISH_SCHEMA);
   json_object_set_int_member (
       o, "schema_version", GST_UPM_PUBLISH_SCHEMA_VERSION);
-  json_object_set_string_member (o, "id", id);
-  json_object_set_string_member (o, "stream", env->stream);
+  set_string_or_null (o, "id", id);
+  set_string_or_null (o, "stream", env->stream);
   json_object_set_string_member (o, "session", env->session);
   json_object_set_int_member (o, "seq", (gint64)env->seq);
   json_object_set_string_member (o, "time", time);
   json_object_set_int_member (o, "time_us", env->wall_us);
-  json_object_set_string_member (o, "task", task);
+  set_string_or_null (o, "task", task);
   set_string_or_null (o, "text", buffer_text (buffer));
   set_string_or_null (o, "precision", buffer_precision (buffer));
   json_object_set_object_member (o, "model", model_object (buffer, env));
@@ -160,20 +168,27 @@ add_envelope (JsonObject *o, GstBuffer *buffer,
   g_free (id);
 }
 
-/* Copies the members of the metas JSON after the envelope. */
+/* Copies the members of the metas JSON after the envelope. Labels and
+ * captions are user data: bytes that are not UTF-8 become U+FFFD so that
+ * the message is valid JSON. */
 static void
 add_metas (JsonObject *o, GstBuffer *buffer, gboolean include_routing)
 {
   gchar *json = gst_upm_buffer_metas_to_json (buffer);
-  JsonNode *root = json_from_string (json, NULL);
+  gchar *valid = g_utf8_make_valid (json, -1);
+  GError *err = NULL;
+  JsonNode *root = json_from_string (valid, &err);
   JsonObject *metas;
   GList *names, *l;
 
+  g_free (valid);
   g_free (json);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      /* the formatter writes valid JSON: this is a bug, not user data */
-      g_warn_if_reached ();
+      /* not expected (the formatter writes JSON): said in the message */
+      json_object_set_string_member (
+          o, "metas_error", err ? err->message : "not a JSON object");
+      g_clear_error (&err);
       if (root != NULL)
         json_node_unref (root);
       return;
@@ -212,13 +227,16 @@ gst_upm_publish_message (
   return text;
 }
 
+/* MQTT topics are UTF-8 without wildcards: other bytes become U+FFFD. */
 static void
 append_topic_value (GString *s, const gchar *value)
 {
+  gchar *valid = g_utf8_make_valid (value ? value : "", -1);
   const gchar *p;
 
-  for (p = value ? value : ""; *p != '\0'; p++)
+  for (p = valid; *p != '\0'; p++)
     g_string_append_c (s, (*p == '+' || *p == '#') ? '_' : *p);
+  g_free (valid);
 }
 
 gchar *
@@ -255,6 +273,12 @@ gst_upm_publish_topic_check (const gchar *templ, GError **error)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
           "the topic is empty: set topic, e.g. \"upm/${stream}/${task}\"");
+      return FALSE;
+    }
+  if (!g_utf8_validate (templ, -1, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "the topic is not UTF-8, as MQTT wants it");
       return FALSE;
     }
   if (strpbrk (templ, "+#") != NULL)

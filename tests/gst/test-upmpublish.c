@@ -855,7 +855,14 @@ start_error (const gchar *property, const gchar *value)
   GstMessage *msg;
   gchar *text = NULL;
 
-  gst_util_set_object_arg (G_OBJECT (e), property, value);
+  GParamSpec *pspec
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (e), property);
+
+  /* strings as they are (gst_util_set_object_arg refuses non-UTF-8) */
+  if (pspec->value_type == G_TYPE_STRING)
+    g_object_set (e, property, value, NULL);
+  else
+    gst_util_set_object_arg (G_OBJECT (e), property, value);
   gst_element_set_bus (e, bus);
   if (gst_element_set_state (e, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
     {
@@ -909,6 +916,7 @@ GST_START_TEST (test_bad_settings)
     { "topic", "upm/+/x", "wildcard" },
     { "topic", "upm/${camera}", "unknown variable" },
     { "topic", "", "empty" },
+    { "topic", "upm/\xff", "UTF-8" },
     { "ca-file", "/nonexistent/ca.pem", "ca-file" },
     { "password-file", "/nonexistent/pw", "password-file" },
     { "method", "file", "location" },
@@ -988,6 +996,82 @@ GST_START_TEST (test_spool_survives_restart)
 }
 GST_END_TEST;
 
+/* Labels are user data: bytes that are not UTF-8 (and quotes, control
+ * characters) still give a valid JSON message with the result in it. */
+GST_START_TEST (test_not_utf8)
+{
+  static const GstUpmScore odd[] = {
+    { (gchar *)"bad \xff\xfe label \"quoted\"\n\x01", 1, 2.0f, 0.5f },
+  };
+  gchar *dir = g_dir_make_tmp ("upmpublish-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "results.jsonl", NULL);
+  Publisher p = publisher_new (
+      "method", 1, "location", path, "stream-id", "cam\xff", NULL);
+  GstBuffer *buf = gst_buffer_new ();
+  gchar *contents = NULL;
+  JsonNode *node;
+  JsonObject *o, *result;
+
+  gst_buffer_add_upm_result_meta (buf, "classify", 0, GST_SECOND, odd, 1);
+  fail_unless_equals_int (gst_harness_push (p.h, buf), GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_pull (p.h));
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless (g_file_get_contents (path, &contents, NULL, NULL));
+  fail_unless (g_utf8_validate (contents, -1, NULL));
+  node = json_from_string (contents, NULL);
+  fail_unless (node != NULL);
+  o = json_node_get_object (node);
+  fail_unless_equals_string (
+      json_object_get_string_member (o, "stream"), "cam\xef\xbf\xbd");
+  result = json_object_get_object_member (o, "result");
+  fail_unless (result != NULL);
+  fail_unless (g_str_has_suffix (
+      json_object_get_string_member (
+          json_array_get_object_element (
+              json_object_get_array_member (result, "scores"), 0),
+          "label"),
+      "label \"quoted\"\n\x01"));
+  json_node_unref (node);
+  g_free (contents);
+  publisher_free (&p);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+GST_END_TEST;
+
+/* A message that can never be sent (its topic is longer than MQTT allows)
+ * is dropped, counted and said; the connection stays and the next one
+ * goes out. */
+GST_START_TEST (test_unsendable_dropped)
+{
+  Broker b = { 0 };
+  Subscriber *s;
+  Publisher p;
+  gchar *uri, *topic = g_strnfill (70000, 'x');
+
+  broker_init (&b);
+  broker_configure (&b, NULL);
+  broker_start (&b);
+  s = subscriber_new (&b);
+  uri = broker_uri (&b);
+  p = publisher_new ("uri", uri, "stream-id", "cam1", "topic", topic, NULL);
+  push_results (&p, 0, 2);
+  fail_unless (find_warning (p.bus, "cannot be sent"));
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 2);
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  fail_unless_equals_int (get_uint (p.e, "reconnects"), 0);
+  fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 0);
+  publisher_free (&p);
+  subscriber_free (s);
+  broker_free (&b);
+  g_free (uri);
+  g_free (topic);
+}
+GST_END_TEST;
+
 /* With the broker away the streaming thread does not wait: 1000 results
  * (with routing) into an outbox of 100 take well under the bound (a
  * network wait would take the connect time each), the oldest 900 dropped
@@ -1030,6 +1114,8 @@ static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_refused_credentials),
   UPM_CHECK_TEST (test_spool_survives_restart),
   UPM_CHECK_TEST (test_never_blocks),
+  UPM_CHECK_TEST (test_not_utf8),
+  UPM_CHECK_TEST (test_unsendable_dropped),
 };
 
 UPM_CHECK_MAIN (upmpublish, prepare);
