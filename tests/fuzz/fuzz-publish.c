@@ -127,8 +127,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* missing fields are empty */
   for (i = 0; i < N_FIELDS; i++)
     {
-      f[i] = p < copy + size ? p : "";
-      p += strlen (p) + 1;
+      if (p < copy + size)
+        {
+          f[i] = p;
+          p += strlen (p) + 1;
+        }
+      else
+        f[i] = "";
     }
   check_uri (f[F_URI]);
   check_message (f);
