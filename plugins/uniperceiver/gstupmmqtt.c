@@ -29,6 +29,8 @@ struct _GstUpmMqtt
   GHashTable *in_flight; /* mid -> ticket (guint64 in a pointer) */
   GArray *acks;          /* guint64 tickets */
   GHashTable *early;     /* mids acknowledged inside the publish call */
+  GArray *refused;       /* guint64 tickets the broker refused */
+  gint refusal_reason;   /* the last one's MQTT 5 reason code */
   gint lost_rc;          /* mosquitto error of the loss */
 };
 
@@ -78,13 +80,20 @@ on_publish (struct mosquitto *mosq, void *obj, int mid, int reason,
   GstUpmMqtt *m = obj;
   gpointer ticket;
 
-  (void)mosq, (void)reason, (void)props;
+  (void)mosq, (void)props;
   if (g_hash_table_steal_extended (
           m->in_flight, GINT_TO_POINTER (mid), NULL, &ticket))
     {
       guint64 t = GPOINTER_TO_SIZE (ticket);
 
-      g_array_append_val (m->acks, t);
+      /* MQTT 5 reason codes from 0x80 are failures */
+      if (reason >= 0x80)
+        {
+          g_array_append_val (m->refused, t);
+          m->refusal_reason = reason;
+        }
+      else
+        g_array_append_val (m->acks, t);
     }
   else
     g_hash_table_add (m->early, GINT_TO_POINTER (mid));
@@ -146,6 +155,7 @@ gst_upm_mqtt_connect (const GstUpmMqttSettings *s, GError **error)
   m->in_flight = g_hash_table_new (NULL, NULL);
   m->acks = g_array_new (FALSE, FALSE, sizeof (guint64));
   m->early = g_hash_table_new (NULL, NULL);
+  m->refused = g_array_new (FALSE, FALSE, sizeof (guint64));
   m->mosq = mosquitto_new (s->client_id, TRUE, m);
   if (m->mosq == NULL)
     {
@@ -185,6 +195,7 @@ gst_upm_mqtt_free (GstUpmMqtt *m)
   g_hash_table_unref (m->in_flight);
   g_array_unref (m->acks);
   g_hash_table_unref (m->early);
+  g_array_unref (m->refused);
   g_free (m);
 }
 
@@ -284,6 +295,19 @@ gst_upm_mqtt_take_acks (GstUpmMqtt *m)
   return acks;
 }
 
+GArray *
+gst_upm_mqtt_take_refused (GstUpmMqtt *m, gchar **reason)
+{
+  GArray *refused = m->refused;
+
+  m->refused = g_array_new (FALSE, FALSE, sizeof (guint64));
+  if (reason != NULL)
+    *reason = refused->len > 0
+                  ? g_strdup (mosquitto_reason_string (m->refusal_reason))
+                  : NULL;
+  return refused;
+}
+
 #else /* !HAVE_MQTT */
 
 gboolean
@@ -334,6 +358,15 @@ GArray *
 gst_upm_mqtt_take_acks (GstUpmMqtt *m)
 {
   (void)m;
+  return g_array_new (FALSE, FALSE, sizeof (guint64));
+}
+
+GArray *
+gst_upm_mqtt_take_refused (GstUpmMqtt *m, gchar **reason)
+{
+  (void)m;
+  if (reason != NULL)
+    *reason = NULL;
   return g_array_new (FALSE, FALSE, sizeof (guint64));
 }
 

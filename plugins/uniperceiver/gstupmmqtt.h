@@ -77,5 +77,11 @@ guint gst_upm_mqtt_in_flight (GstUpmMqtt *mqtt);
  * g_array_unref; guint64 elements). */
 GArray *gst_upm_mqtt_take_acks (GstUpmMqtt *mqtt);
 
+/* The tickets the broker refused since the last call (MQTT 5: a PUBACK or
+ * PUBREC with a failure reason, e.g. not authorised for the topic), as
+ * gst_upm_mqtt_take_acks; @reason (may be NULL) gets the last one's reason
+ * in words. Under MQTT 3.1.1 a broker drops such messages unsaid. */
+GArray *gst_upm_mqtt_take_refused (GstUpmMqtt *mqtt, gchar **reason);
+
 G_END_DECLS
 #endif /* __GST_UPM_MQTT_H__ */

@@ -306,6 +306,31 @@ on_link_up (GstUpmPublish *self)
   self->send_from = gst_upm_outbox_head (self->outbox);
 }
 
+/* The broker said no to these (MQTT 5): dropped, counted, said. */
+static void
+take_refused (GstUpmPublish *self)
+{
+  gchar *reason = NULL;
+  GArray *refused = gst_upm_mqtt_take_refused (self->link, &reason);
+  guint i;
+
+  if (refused->len > 0)
+    {
+      GST_OBJECT_LOCK (self);
+      self->dropped += refused->len;
+      GST_OBJECT_UNLOCK (self);
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("the MQTT broker refused %u results (%s): check its ACL for the "
+           "topic; they are dropped (counted in dropped)",
+              refused->len, reason),
+          (NULL));
+    }
+  for (i = 0; i < refused->len; i++)
+    gst_upm_outbox_ack (self->outbox, g_array_index (refused, guint64, i));
+  g_array_unref (refused);
+  g_free (reason);
+}
+
 static void
 take_acks (GstUpmPublish *self)
 {
@@ -384,6 +409,7 @@ link_run (GstUpmPublish *self)
     timeout_ms = 20;
   st = gst_upm_mqtt_run (self->link, timeout_ms, &err);
   take_acks (self);
+  take_refused (self);
   if (st == GST_UPM_MQTT_UP && self->link_state == LINK_PENDING)
     on_link_up (self);
   else if (st == GST_UPM_MQTT_REFUSED)

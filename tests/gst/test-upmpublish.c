@@ -1072,6 +1072,38 @@ GST_START_TEST (test_unsendable_dropped)
 }
 GST_END_TEST;
 
+/* MQTT 5: the broker refuses messages to a topic its ACL does not allow
+ * (PUBACK with a failure reason): dropped, counted, said; not published. */
+GST_START_TEST (test_acl_refusal_counted)
+{
+  Broker b = { 0 };
+  Publisher p;
+  gchar *uri, *acl, *access;
+
+  broker_init (&b);
+  acl = g_build_filename (b.dir, "acl", NULL);
+  fail_unless (g_file_set_contents (acl, "topic read upm/#\n", -1, NULL));
+  access = g_strdup_printf ("allow_anonymous true\nacl_file %s", acl);
+  broker_configure (&b, access);
+  broker_start (&b);
+  uri = broker_uri (&b);
+  p = publisher_new (
+      "uri", uri, "stream-id", "cam1", "mqtt-version", 5, "qos", 1, NULL);
+  push_results (&p, 0, 3);
+  fail_unless (find_warning (p.bus, "refused"));
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 3);
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 0);
+  publisher_free (&p);
+  broker_free (&b);
+  g_unlink (acl);
+  g_free (acl);
+  g_free (access);
+  g_free (uri);
+}
+GST_END_TEST;
+
 /* With the broker away the streaming thread does not wait: 1000 results
  * (with routing) into an outbox of 100 take well under the bound (a
  * network wait would take the connect time each), the oldest 900 dropped
@@ -1116,6 +1148,7 @@ static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_never_blocks),
   UPM_CHECK_TEST (test_not_utf8),
   UPM_CHECK_TEST (test_unsendable_dropped),
+  UPM_CHECK_TEST (test_acl_refusal_counted),
 };
 
 UPM_CHECK_MAIN (upmpublish, prepare);
