@@ -1104,6 +1104,54 @@ GST_START_TEST (test_acl_refusal_counted)
 }
 GST_END_TEST;
 
+/* Reusable after NULL: three runs into one file, each its own session
+ * counting from 0. */
+GST_START_TEST (test_reusable)
+{
+  gchar *dir = g_dir_make_tmp ("upmpublish-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "results.jsonl", NULL);
+  gchar *contents = NULL, **lines;
+  GHashTable *sessions
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint run, i;
+
+  for (run = 0; run < 3; run++)
+    {
+      Publisher p = publisher_new (
+          "method", 1, "location", path, "stream-id", "cam1", NULL);
+
+      upm_test_cycle_states (p.e, 2);
+      gst_harness_play (p.h);
+      push_results (&p, 0, 2);
+      fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+      fail_unless_equals_uint64 (get_u64 (p.e, "published"), 2);
+      publisher_free (&p);
+      g_usleep (2); /* sessions are microsecond times */
+    }
+  fail_unless (g_file_get_contents (path, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  fail_unless_equals_int (g_strv_length (lines), 7);
+  for (i = 0; i < 6; i++)
+    {
+      JsonNode *node = json_from_string (lines[i], NULL);
+      JsonObject *o = json_node_get_object (node);
+
+      check_message (o, i % 2);
+      g_hash_table_add (
+          sessions, g_strdup (json_object_get_string_member (o, "session")));
+      json_node_unref (node);
+    }
+  fail_unless_equals_int (g_hash_table_size (sessions), 3);
+  g_hash_table_unref (sessions);
+  g_strfreev (lines);
+  g_free (contents);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+GST_END_TEST;
+
 /* With the broker away the streaming thread does not wait: 1000 results
  * (with routing) into an outbox of 100 take well under the bound (a
  * network wait would take the connect time each), the oldest 900 dropped
@@ -1149,6 +1197,7 @@ static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_not_utf8),
   UPM_CHECK_TEST (test_unsendable_dropped),
   UPM_CHECK_TEST (test_acl_refusal_counted),
+  UPM_CHECK_TEST (test_reusable),
 };
 
 UPM_CHECK_MAIN (upmpublish, prepare);
