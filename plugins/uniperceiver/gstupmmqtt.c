@@ -241,6 +241,11 @@ gst_upm_mqtt_run (GstUpmMqtt *m, gint timeout_ms, GError **error)
     m->state = GST_UPM_MQTT_LOST, m->lost_rc = rc;
   if (m->state == GST_UPM_MQTT_REFUSED)
     set_refusal_error (m, error);
+  else if (m->state == GST_UPM_MQTT_LOST && m->lost_rc == MOSQ_ERR_TLS)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+        "TLS with the MQTT broker failed: check that ca-file is the CA "
+        "that signed the broker's certificate and that the certificate "
+        "names the host of the URI");
   else if (m->state == GST_UPM_MQTT_LOST)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
         "lost the connection to the MQTT broker: %s",

@@ -162,16 +162,21 @@ broker_stop (Broker *b, int sig)
 static void
 broker_free (Broker *b)
 {
-  broker_stop (b, SIGTERM);
-  /* the directory holds a few small files of the broker; removed by name */
-  g_unlink (b->conf);
-  g_unlink (b->log);
-  {
-    gchar *db = g_build_filename (b->dir, "mosquitto.db", NULL);
+  GDir *dir;
+  const gchar *name;
 
-    g_unlink (db);
-    g_free (db);
-  }
+  broker_stop (b, SIGTERM);
+  /* the test's own temporary directory: its few flat files */
+  dir = g_dir_open (b->dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      gchar *path = g_build_filename (b->dir, name, NULL);
+
+      g_unlink (path);
+      g_free (path);
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
   g_rmdir (b->dir);
   g_free (b->dir);
   g_free (b->conf);
@@ -1104,6 +1109,92 @@ GST_START_TEST (test_acl_refusal_counted)
 }
 GST_END_TEST;
 
+static gboolean
+run_openssl (const gchar *dir, const gchar *args)
+{
+  gchar *cmd = g_strdup_printf ("cd '%s' && openssl %s", dir, args);
+  gchar *argv[] = { (gchar *)"sh", (gchar *)"-c", cmd, NULL };
+  gint status = -1;
+  gboolean ok = g_spawn_sync (NULL, argv, NULL,
+      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL
+          | G_SPAWN_STDERR_TO_DEV_NULL,
+      NULL, NULL, NULL, NULL, &status, NULL);
+
+  g_free (cmd);
+  return ok && g_spawn_check_wait_status (status, NULL);
+}
+
+/* A CA (@name.crt, .key) and, signed by the first, a server certificate
+ * for 127.0.0.1 (server.crt, .key). */
+static void
+make_certificates (const gchar *dir)
+{
+  static const gchar *steps[] = {
+    "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=upm-test-ca "
+    "-keyout ca.key -out ca.crt",
+    "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca "
+    "-keyout other.key -out other.crt",
+    "req -new -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
+    "-out server.csr",
+    "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+    "-days 1 -extfile san.cnf -out server.crt",
+  };
+  gchar *san = g_build_filename (dir, "san.cnf", NULL);
+  guint i;
+
+  fail_unless (
+      g_file_set_contents (san, "subjectAltName=IP:127.0.0.1\n", -1, NULL));
+  for (i = 0; i < G_N_ELEMENTS (steps); i++)
+    fail_unless (run_openssl (dir, steps[i]), "openssl %s failed", steps[i]);
+  g_free (san);
+}
+
+/* TLS with a CA file: the broker's certificate checked against ca-file
+ * (delivered); with another CA the handshake fails and the WARNING says
+ * to check ca-file (nothing published, retried). */
+GST_START_TEST (test_tls_ca_file)
+{
+  Broker b = { 0 };
+  Publisher p;
+  gchar *uri, *access, *ca, *other;
+
+  if (g_find_program_in_path ("openssl") == NULL)
+    {
+      g_print ("test_tls_ca_file: SKIP, no openssl\n");
+      return;
+    }
+  broker_init (&b);
+  make_certificates (b.dir);
+  access = g_strdup_printf ("allow_anonymous true\n"
+                            "cafile %s/ca.crt\ncertfile %s/server.crt\n"
+                            "keyfile %s/server.key",
+      b.dir, b.dir, b.dir);
+  broker_configure (&b, access);
+  broker_start (&b);
+  uri = g_strdup_printf ("mqtts://127.0.0.1:%u", b.port);
+  ca = g_build_filename (b.dir, "ca.crt", NULL);
+  other = g_build_filename (b.dir, "other.crt", NULL);
+
+  p = publisher_new ("uri", uri, "stream-id", "cam1", "ca-file", ca, NULL);
+  push_results (&p, 0, 3);
+  fail_unless (wait_published (p.e, 3));
+  publisher_free (&p);
+
+  p = publisher_new ("uri", uri, "stream-id", "cam1", "ca-file", other,
+      "flush-timeout", 0, NULL);
+  push_results (&p, 0, 1);
+  fail_unless (find_warning (p.bus, "ca-file"));
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  publisher_free (&p);
+
+  broker_free (&b);
+  g_free (uri);
+  g_free (access);
+  g_free (ca);
+  g_free (other);
+}
+GST_END_TEST;
+
 /* Reusable after NULL: three runs into one file, each its own session
  * counting from 0. */
 GST_START_TEST (test_reusable)
@@ -1198,6 +1289,7 @@ static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_unsendable_dropped),
   UPM_CHECK_TEST (test_acl_refusal_counted),
   UPM_CHECK_TEST (test_reusable),
+  UPM_CHECK_TEST (test_tls_ca_file),
 };
 
 UPM_CHECK_MAIN (upmpublish, prepare);
