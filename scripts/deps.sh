@@ -17,7 +17,7 @@ run_pkgs=(
   libmosquitto-dev
 )
 test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0
-  mosquitto mosquitto-clients)
+  mosquitto mosquitto-clients openssl python3-jsonschema)
 check_pkgs=(clang libclang-rt-14-dev valgrind)
 # The format check (scripts/check-format.sh) needs the clang-format the style
 # file is written for; Debian 12 has it as clang-format-14.
