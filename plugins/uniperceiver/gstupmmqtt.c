@@ -32,6 +32,8 @@ struct _GstUpmMqtt
   GArray *refused;       /* guint64 tickets the broker refused */
   gint refusal_reason;   /* the last one's MQTT 5 reason code */
   gint lost_rc;          /* mosquitto error of the loss */
+  gint lost_errno;       /* errno then, for MOSQ_ERR_ERRNO */
+  gboolean tls;
 };
 
 static gpointer
@@ -135,10 +137,17 @@ set_connect_error (GError **error, int rc, const GstUpmMqttSettings *s)
   const gchar *why
       = rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc);
 
-  g_set_error (error, G_IO_ERROR,
-      rc == MOSQ_ERR_EAI ? G_IO_ERROR_HOST_NOT_FOUND
-                         : G_IO_ERROR_CONNECTION_REFUSED,
-      "cannot connect to the MQTT broker %s:%u: %s", s->host, s->port, why);
+  if (rc == MOSQ_ERR_TLS)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
+        "TLS with the MQTT broker %s:%u failed (%s): check that ca-file is "
+        "the CA that signed the broker's certificate and that the "
+        "certificate names the host of the URI",
+        s->host, s->port, why);
+  else
+    g_set_error (error, G_IO_ERROR,
+        rc == MOSQ_ERR_EAI ? G_IO_ERROR_HOST_NOT_FOUND
+                           : G_IO_ERROR_CONNECTION_REFUSED,
+        "cannot connect to the MQTT broker %s:%u: %s", s->host, s->port, why);
 }
 
 GstUpmMqtt *
@@ -151,6 +160,7 @@ gst_upm_mqtt_connect (const GstUpmMqttSettings *s, GError **error)
   g_once (&once, init_library, NULL);
   m = g_new0 (GstUpmMqtt, 1);
   m->qos = s->qos;
+  m->tls = s->tls || s->ca_file != NULL;
   m->state = GST_UPM_MQTT_CONNECTING;
   m->in_flight = g_hash_table_new (NULL, NULL);
   m->acks = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -230,27 +240,53 @@ set_refusal_error (GstUpmMqtt *m, GError **error)
         mosquitto_connack_string (m->refusal));
 }
 
+/* A TLS link lost before the CONNACK, not for want of a listener: the
+ * handshake failed (libmosquitto reports it as MOSQ_ERR_TLS or, from its
+ * reads, as an errno such as EPROTO). */
+static gboolean
+lost_in_handshake (const GstUpmMqtt *m, gboolean was_connecting)
+{
+  if (!m->tls || !was_connecting)
+    return FALSE;
+  if (m->lost_rc == MOSQ_ERR_TLS)
+    return TRUE;
+  return m->lost_rc != MOSQ_ERR_ERRNO
+         || (m->lost_errno != ECONNREFUSED && m->lost_errno != EHOSTUNREACH
+             && m->lost_errno != ENETUNREACH && m->lost_errno != ETIMEDOUT);
+}
+
+static const gchar *
+lost_reason (const GstUpmMqtt *m)
+{
+  return m->lost_rc == MOSQ_ERR_ERRNO ? g_strerror (m->lost_errno)
+                                      : mosquitto_strerror (m->lost_rc);
+}
+
 GstUpmMqttState
 gst_upm_mqtt_run (GstUpmMqtt *m, gint timeout_ms, GError **error)
 {
+  gboolean was_connecting = m->state == GST_UPM_MQTT_CONNECTING;
   int rc = MOSQ_ERR_SUCCESS;
 
   if (m->state == GST_UPM_MQTT_CONNECTING || m->state == GST_UPM_MQTT_UP)
-    rc = mosquitto_loop (m->mosq, timeout_ms, 1);
+    {
+      rc = mosquitto_loop (m->mosq, timeout_ms, 1);
+      m->lost_errno = errno;
+    }
   if (rc != MOSQ_ERR_SUCCESS && m->state != GST_UPM_MQTT_REFUSED)
     m->state = GST_UPM_MQTT_LOST, m->lost_rc = rc;
   if (m->state == GST_UPM_MQTT_REFUSED)
     set_refusal_error (m, error);
-  else if (m->state == GST_UPM_MQTT_LOST && m->lost_rc == MOSQ_ERR_TLS)
+  else if (m->state == GST_UPM_MQTT_LOST
+           && lost_in_handshake (m, was_connecting))
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-        "TLS with the MQTT broker failed: check that ca-file is the CA "
+        "TLS with the MQTT broker failed (%s): check that ca-file is the CA "
         "that signed the broker's certificate and that the certificate "
-        "names the host of the URI");
+        "names the host of the URI",
+        lost_reason (m));
   else if (m->state == GST_UPM_MQTT_LOST)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-        "lost the connection to the MQTT broker: %s",
-        m->lost_rc == MOSQ_ERR_ERRNO ? g_strerror (errno)
-                                     : mosquitto_strerror (m->lost_rc));
+        "lost the connection to the MQTT broker: %s", lost_reason (m));
   return m->state;
 }
 
