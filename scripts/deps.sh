@@ -18,7 +18,7 @@ run_pkgs=(
   libsoup-3.0-dev
 )
 test_pkgs=(python3-torch python3-regex python3-pil python3-gi gir1.2-gstreamer-1.0
-  mosquitto mosquitto-clients)
+  mosquitto mosquitto-clients openssl python3-jsonschema)
 # tests/fleet: RTSP cameras (gst-rtsp-server through gi), the status page
 test_pkgs+=(gir1.2-gst-rtsp-server-1.0 chromium)
 # The GstUpm-1.0 typelib (meson option introspection, auto) and its test.

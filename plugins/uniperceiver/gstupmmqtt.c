@@ -29,7 +29,11 @@ struct _GstUpmMqtt
   GHashTable *in_flight; /* mid -> ticket (guint64 in a pointer) */
   GArray *acks;          /* guint64 tickets */
   GHashTable *early;     /* mids acknowledged inside the publish call */
+  GArray *refused;       /* guint64 tickets the broker refused */
+  gint refusal_reason;   /* the last one's MQTT 5 reason code */
   gint lost_rc;          /* mosquitto error of the loss */
+  gint lost_errno;       /* errno then, for MOSQ_ERR_ERRNO */
+  gboolean tls;
 };
 
 static gpointer
@@ -78,13 +82,20 @@ on_publish (struct mosquitto *mosq, void *obj, int mid, int reason,
   GstUpmMqtt *m = obj;
   gpointer ticket;
 
-  (void)mosq, (void)reason, (void)props;
+  (void)mosq, (void)props;
   if (g_hash_table_steal_extended (
           m->in_flight, GINT_TO_POINTER (mid), NULL, &ticket))
     {
       guint64 t = GPOINTER_TO_SIZE (ticket);
 
-      g_array_append_val (m->acks, t);
+      /* MQTT 5 reason codes from 0x80 are failures */
+      if (reason >= 0x80)
+        {
+          g_array_append_val (m->refused, t);
+          m->refusal_reason = reason;
+        }
+      else
+        g_array_append_val (m->acks, t);
     }
   else
     g_hash_table_add (m->early, GINT_TO_POINTER (mid));
@@ -126,10 +137,17 @@ set_connect_error (GError **error, int rc, const GstUpmMqttSettings *s)
   const gchar *why
       = rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc);
 
-  g_set_error (error, G_IO_ERROR,
-      rc == MOSQ_ERR_EAI ? G_IO_ERROR_HOST_NOT_FOUND
-                         : G_IO_ERROR_CONNECTION_REFUSED,
-      "cannot connect to the MQTT broker %s:%u: %s", s->host, s->port, why);
+  if (rc == MOSQ_ERR_TLS)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
+        "TLS with the MQTT broker %s:%u failed (%s): check that ca-file is "
+        "the CA that signed the broker's certificate and that the "
+        "certificate names the host of the URI",
+        s->host, s->port, why);
+  else
+    g_set_error (error, G_IO_ERROR,
+        rc == MOSQ_ERR_EAI ? G_IO_ERROR_HOST_NOT_FOUND
+                           : G_IO_ERROR_CONNECTION_REFUSED,
+        "cannot connect to the MQTT broker %s:%u: %s", s->host, s->port, why);
 }
 
 GstUpmMqtt *
@@ -142,10 +160,12 @@ gst_upm_mqtt_connect (const GstUpmMqttSettings *s, GError **error)
   g_once (&once, init_library, NULL);
   m = g_new0 (GstUpmMqtt, 1);
   m->qos = s->qos;
+  m->tls = s->tls || s->ca_file != NULL;
   m->state = GST_UPM_MQTT_CONNECTING;
   m->in_flight = g_hash_table_new (NULL, NULL);
   m->acks = g_array_new (FALSE, FALSE, sizeof (guint64));
   m->early = g_hash_table_new (NULL, NULL);
+  m->refused = g_array_new (FALSE, FALSE, sizeof (guint64));
   m->mosq = mosquitto_new (s->client_id, TRUE, m);
   if (m->mosq == NULL)
     {
@@ -185,6 +205,7 @@ gst_upm_mqtt_free (GstUpmMqtt *m)
   g_hash_table_unref (m->in_flight);
   g_array_unref (m->acks);
   g_hash_table_unref (m->early);
+  g_array_unref (m->refused);
   g_free (m);
 }
 
@@ -219,37 +240,77 @@ set_refusal_error (GstUpmMqtt *m, GError **error)
         mosquitto_connack_string (m->refusal));
 }
 
+/* A TLS link lost before the CONNACK, not for want of a listener: the
+ * handshake failed (libmosquitto reports it as MOSQ_ERR_TLS or, from its
+ * reads, as an errno such as EPROTO). */
+static gboolean
+lost_in_handshake (const GstUpmMqtt *m, gboolean was_connecting)
+{
+  if (!m->tls || !was_connecting)
+    return FALSE;
+  if (m->lost_rc == MOSQ_ERR_TLS)
+    return TRUE;
+  return m->lost_rc != MOSQ_ERR_ERRNO
+         || (m->lost_errno != ECONNREFUSED && m->lost_errno != EHOSTUNREACH
+             && m->lost_errno != ENETUNREACH && m->lost_errno != ETIMEDOUT);
+}
+
+static const gchar *
+lost_reason (const GstUpmMqtt *m)
+{
+  return m->lost_rc == MOSQ_ERR_ERRNO ? g_strerror (m->lost_errno)
+                                      : mosquitto_strerror (m->lost_rc);
+}
+
 GstUpmMqttState
 gst_upm_mqtt_run (GstUpmMqtt *m, gint timeout_ms, GError **error)
 {
+  gboolean was_connecting = m->state == GST_UPM_MQTT_CONNECTING;
   int rc = MOSQ_ERR_SUCCESS;
 
   if (m->state == GST_UPM_MQTT_CONNECTING || m->state == GST_UPM_MQTT_UP)
-    rc = mosquitto_loop (m->mosq, timeout_ms, 1);
+    {
+      rc = mosquitto_loop (m->mosq, timeout_ms, 1);
+      m->lost_errno = errno;
+    }
   if (rc != MOSQ_ERR_SUCCESS && m->state != GST_UPM_MQTT_REFUSED)
     m->state = GST_UPM_MQTT_LOST, m->lost_rc = rc;
   if (m->state == GST_UPM_MQTT_REFUSED)
     set_refusal_error (m, error);
+  else if (m->state == GST_UPM_MQTT_LOST
+           && lost_in_handshake (m, was_connecting))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+        "TLS with the MQTT broker failed (%s): check that ca-file is the CA "
+        "that signed the broker's certificate and that the certificate "
+        "names the host of the URI",
+        lost_reason (m));
   else if (m->state == GST_UPM_MQTT_LOST)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-        "lost the connection to the MQTT broker: %s",
-        m->lost_rc == MOSQ_ERR_ERRNO ? g_strerror (errno)
-                                     : mosquitto_strerror (m->lost_rc));
+        "lost the connection to the MQTT broker: %s", lost_reason (m));
   return m->state;
 }
 
-gboolean
-gst_upm_mqtt_publish (
-    GstUpmMqtt *m, const gchar *topic, const gchar *payload, guint64 ticket)
+GstUpmMqttSend
+gst_upm_mqtt_publish (GstUpmMqtt *m, const gchar *topic, const gchar *payload,
+    guint64 ticket, GError **error)
 {
   int mid = 0, rc;
 
   rc = mosquitto_publish_v5 (m->mosq, &mid, topic, (int)strlen (payload),
       payload, m->qos, FALSE, NULL);
+  if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE
+      || rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_OVERSIZE_PACKET
+      || rc == MOSQ_ERR_QOS_NOT_SUPPORTED)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          "the MQTT message to \"%s\" (%zu bytes) cannot be sent: %s", topic,
+          strlen (payload), mosquitto_strerror (rc));
+      return GST_UPM_MQTT_REJECTED;
+    }
   if (rc != MOSQ_ERR_SUCCESS)
     {
       m->state = GST_UPM_MQTT_LOST, m->lost_rc = rc;
-      return FALSE;
+      return GST_UPM_MQTT_GONE;
     }
   /* a QoS 0 message may already be written (and its callback run) */
   if (g_hash_table_remove (m->early, GINT_TO_POINTER (mid)))
@@ -257,7 +318,7 @@ gst_upm_mqtt_publish (
   else
     g_hash_table_insert (
         m->in_flight, GINT_TO_POINTER (mid), GSIZE_TO_POINTER (ticket));
-  return TRUE;
+  return GST_UPM_MQTT_SENT;
 }
 
 guint
@@ -273,6 +334,19 @@ gst_upm_mqtt_take_acks (GstUpmMqtt *m)
 
   m->acks = g_array_new (FALSE, FALSE, sizeof (guint64));
   return acks;
+}
+
+GArray *
+gst_upm_mqtt_take_refused (GstUpmMqtt *m, gchar **reason)
+{
+  GArray *refused = m->refused;
+
+  m->refused = g_array_new (FALSE, FALSE, sizeof (guint64));
+  if (reason != NULL)
+    *reason = refused->len > 0
+                  ? g_strdup (mosquitto_reason_string (m->refusal_reason))
+                  : NULL;
+  return refused;
 }
 
 #else /* !HAVE_MQTT */
@@ -306,12 +380,12 @@ gst_upm_mqtt_run (GstUpmMqtt *m, gint timeout_ms, GError **error)
   return GST_UPM_MQTT_LOST;
 }
 
-gboolean
-gst_upm_mqtt_publish (
-    GstUpmMqtt *m, const gchar *topic, const gchar *payload, guint64 ticket)
+GstUpmMqttSend
+gst_upm_mqtt_publish (GstUpmMqtt *m, const gchar *topic, const gchar *payload,
+    guint64 ticket, GError **error)
 {
-  (void)m, (void)topic, (void)payload, (void)ticket;
-  return FALSE;
+  (void)m, (void)topic, (void)payload, (void)ticket, (void)error;
+  return GST_UPM_MQTT_GONE;
 }
 
 guint
@@ -325,6 +399,15 @@ GArray *
 gst_upm_mqtt_take_acks (GstUpmMqtt *m)
 {
   (void)m;
+  return g_array_new (FALSE, FALSE, sizeof (guint64));
+}
+
+GArray *
+gst_upm_mqtt_take_refused (GstUpmMqtt *m, gchar **reason)
+{
+  (void)m;
+  if (reason != NULL)
+    *reason = NULL;
   return g_array_new (FALSE, FALSE, sizeof (guint64));
 }
 

@@ -58,10 +58,17 @@ void gst_upm_mqtt_free (GstUpmMqtt *mqtt);
 GstUpmMqttState gst_upm_mqtt_run (
     GstUpmMqtt *mqtt, gint timeout_ms, GError **error);
 
-/* Publishes @payload to @topic, acknowledged later under @ticket. FALSE
- * when the connection is gone. */
-gboolean gst_upm_mqtt_publish (
-    GstUpmMqtt *mqtt, const gchar *topic, const gchar *payload, guint64 ticket);
+typedef enum
+{
+  GST_UPM_MQTT_SENT,     /* acknowledged later under its ticket */
+  GST_UPM_MQTT_GONE,     /* the connection is gone: send it again later */
+  GST_UPM_MQTT_REJECTED, /* it can never be sent (too big, bad topic) */
+} GstUpmMqttSend;
+
+/* Publishes @payload to @topic, acknowledged later under @ticket. On
+ * GST_UPM_MQTT_REJECTED @error says why. */
+GstUpmMqttSend gst_upm_mqtt_publish (GstUpmMqtt *mqtt, const gchar *topic,
+    const gchar *payload, guint64 ticket, GError **error);
 
 /* The messages still waiting for their acknowledgement. */
 guint gst_upm_mqtt_in_flight (GstUpmMqtt *mqtt);
@@ -69,6 +76,12 @@ guint gst_upm_mqtt_in_flight (GstUpmMqtt *mqtt);
 /* The tickets acknowledged since the last call, oldest first (free with
  * g_array_unref; guint64 elements). */
 GArray *gst_upm_mqtt_take_acks (GstUpmMqtt *mqtt);
+
+/* The tickets the broker refused since the last call (MQTT 5: a PUBACK or
+ * PUBREC with a failure reason, e.g. not authorised for the topic), as
+ * gst_upm_mqtt_take_acks; @reason (may be NULL) gets the last one's reason
+ * in words. Under MQTT 3.1.1 a broker drops such messages unsaid. */
+GArray *gst_upm_mqtt_take_refused (GstUpmMqtt *mqtt, gchar **reason);
 
 G_END_DECLS
 #endif /* __GST_UPM_MQTT_H__ */

@@ -129,7 +129,8 @@ struct _GstUpmPublish
   GstUpmMqttSettings mqtt; /* strings owned below */
   gchar *host, *password;
   GstUpmPublishMethod run_method;
-  gchar *run_topic, *run_stream, *run_model_id;
+  gchar *run_topic, *run_stream, *run_model_id, *run_location;
+  gchar *run_ca_file, *run_client_id, *run_username;
   gboolean run_include_routing, run_spool;
   guint run_max_backoff, run_outbox_size;
 
@@ -201,9 +202,10 @@ deliver_to_file (GstUpmPublish *self)
     {
       /* a full disk or a lost mount: keep the message, say so once */
       if (!self->warned_down)
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
             ("cannot write to \"%s\": %s; results are kept in the outbox",
-                self->location, g_strerror (errno)));
+                self->run_location, g_strerror (errno)),
+            (NULL));
       self->warned_down = TRUE;
       g_usleep (IDLE_WAIT_US);
     }
@@ -234,9 +236,10 @@ schedule_retry (GstUpmPublish *self, const GError *why)
   guint depth = gst_upm_outbox_depth (self->outbox);
 
   if (!self->warned_down)
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, (NULL),
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
         ("%s; retrying (up to every %u ms), %u results kept in the outbox",
-            why->message, self->run_max_backoff, depth));
+            why->message, self->run_max_backoff, depth),
+        (NULL));
   else
     GST_DEBUG_OBJECT (
         self, "%s; retry in %u ms", why->message, self->backoff_ms);
@@ -250,7 +253,7 @@ static void
 link_fail (GstUpmPublish *self, const GError *why)
 {
   GST_ELEMENT_ERROR (
-      self, RESOURCE, NOT_AUTHORIZED, (NULL), ("%s", why->message));
+      self, RESOURCE, NOT_AUTHORIZED, ("%s", why->message), (NULL));
   self->link_state = LINK_FAILED;
 }
 
@@ -291,15 +294,41 @@ on_link_up (GstUpmPublish *self)
   self->connected = TRUE;
   GST_OBJECT_UNLOCK (self);
   if (self->warned_down)
-    GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, (NULL),
+    GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE,
         ("reconnected to the MQTT broker %s:%u; delivering %u kept results",
             self->mqtt.host, self->mqtt.port,
-            gst_upm_outbox_depth (self->outbox)));
+            gst_upm_outbox_depth (self->outbox)),
+        (NULL));
   self->ever_connected = TRUE;
   self->warned_down = FALSE;
   self->backoff_ms = MIN_BACKOFF_MS;
   self->link_state = LINK_UP;
   self->send_from = gst_upm_outbox_head (self->outbox);
+}
+
+/* The broker said no to these (MQTT 5): dropped, counted, said. */
+static void
+take_refused (GstUpmPublish *self)
+{
+  gchar *reason = NULL;
+  GArray *refused = gst_upm_mqtt_take_refused (self->link, &reason);
+  guint i;
+
+  if (refused->len > 0)
+    {
+      GST_OBJECT_LOCK (self);
+      self->dropped += refused->len;
+      GST_OBJECT_UNLOCK (self);
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("the MQTT broker refused %u results (%s): check its ACL for the "
+           "topic; they are dropped (counted in dropped)",
+              refused->len, reason),
+          (NULL));
+    }
+  for (i = 0; i < refused->len; i++)
+    gst_upm_outbox_ack (self->outbox, g_array_index (refused, guint64, i));
+  g_array_unref (refused);
+  g_free (reason);
 }
 
 static void
@@ -317,10 +346,24 @@ take_acks (GstUpmPublish *self)
 }
 
 /* Sends what the window allows; TRUE when it sent anything. */
+/* A message that can never be sent: dropped, counted, said. */
+static void
+reject (GstUpmPublish *self, const GstUpmOutboxItem *item, const GError *why)
+{
+  GST_OBJECT_LOCK (self);
+  self->dropped++;
+  GST_OBJECT_UNLOCK (self);
+  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+      ("%s; the result is dropped (counted in dropped)", why->message), (NULL));
+  gst_upm_outbox_ack (self->outbox, item->ticket);
+}
+
 static gboolean
 send_window (GstUpmPublish *self, gint64 wait_us)
 {
   gboolean sent = FALSE;
+  GstUpmMqttSend st;
+  GError *err = NULL;
 
   while (gst_upm_mqtt_in_flight (self->link) < MAX_IN_FLIGHT)
     {
@@ -330,12 +373,16 @@ send_window (GstUpmPublish *self, gint64 wait_us)
       if (item == NULL)
         break;
       /* a dropped message leaves a gap: go on from the next one */
-      if (!gst_upm_mqtt_publish (
-              self->link, item->topic, item->payload, item->ticket))
+      st = gst_upm_mqtt_publish (
+          self->link, item->topic, item->payload, item->ticket, &err);
+      if (st == GST_UPM_MQTT_GONE)
         {
           gst_upm_outbox_item_free (item);
           break;
         }
+      if (st == GST_UPM_MQTT_REJECTED)
+        reject (self, item, err);
+      g_clear_error (&err);
       self->send_from = item->ticket + 1;
       sent = TRUE;
       gst_upm_outbox_item_free (item);
@@ -362,6 +409,7 @@ link_run (GstUpmPublish *self)
     timeout_ms = 20;
   st = gst_upm_mqtt_run (self->link, timeout_ms, &err);
   take_acks (self);
+  take_refused (self);
   if (st == GST_UPM_MQTT_UP && self->link_state == LINK_PENDING)
     on_link_up (self);
   else if (st == GST_UPM_MQTT_REFUSED)
@@ -487,10 +535,15 @@ take_settings (GstUpmPublish *self)
   self->run_max_backoff = MAX (self->max_backoff, MIN_BACKOFF_MS);
   self->run_outbox_size = self->outbox_size;
   self->run_spool = self->spool != NULL && *self->spool != '\0';
+  /* copies: a property set while running cannot pull them away */
+  self->run_location = g_strdup (self->location);
+  self->run_ca_file = g_strdup (self->ca_file);
+  self->run_client_id = g_strdup (self->client_id);
+  self->run_username = g_strdup (self->username);
   m->host = self->host;
-  m->ca_file = self->ca_file;
-  m->client_id = self->client_id;
-  m->username = self->username;
+  m->ca_file = self->run_ca_file;
+  m->client_id = self->run_client_id;
+  m->username = self->run_username;
   m->password = self->password;
   m->keepalive = self->keepalive;
   m->version = self->mqtt_version;
@@ -503,6 +556,10 @@ clear_run (GstUpmPublish *self)
   g_clear_pointer (&self->run_topic, g_free);
   g_clear_pointer (&self->run_stream, g_free);
   g_clear_pointer (&self->run_model_id, g_free);
+  g_clear_pointer (&self->run_location, g_free);
+  g_clear_pointer (&self->run_ca_file, g_free);
+  g_clear_pointer (&self->run_client_id, g_free);
+  g_clear_pointer (&self->run_username, g_free);
   g_clear_pointer (&self->session, g_free);
   g_clear_pointer (&self->host, g_free);
   if (self->password != NULL)
@@ -570,16 +627,17 @@ gst_upm_publish_start (GstBaseTransform *trans)
   if (!ok)
     {
       GST_ELEMENT_ERROR (
-          self, RESOURCE, SETTINGS, (NULL), ("%s", err->message));
+          self, RESOURCE, SETTINGS, ("%s", err->message), (NULL));
       g_clear_error (&err);
       g_clear_pointer (&self->outbox, gst_upm_outbox_free);
       clear_run (self);
       return FALSE;
     }
   if (gst_upm_outbox_restored (self->outbox) > 0)
-    GST_ELEMENT_INFO (self, RESOURCE, READ, (NULL),
+    GST_ELEMENT_INFO (self, RESOURCE, READ,
         ("%u results from the spool file \"%s\" are delivered first",
-            gst_upm_outbox_restored (self->outbox), self->spool));
+            gst_upm_outbox_restored (self->outbox), self->spool),
+        (NULL));
   self->task = gst_task_new (deliver_loop, self, NULL);
   gst_task_set_lock (self->task, &self->task_lock);
   gst_object_set_name (GST_OBJECT (self->task), "upmpublish-delivery");
@@ -607,10 +665,11 @@ gst_upm_publish_stop (GstBaseTransform *trans)
     {
       left = gst_upm_outbox_depth (self->outbox);
       if (left > 0 && !self->run_spool)
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
             ("%u results were not delivered and are lost (set spool to keep "
              "them over a restart)",
-                left));
+                left),
+            (NULL));
       else if (left > 0)
         GST_INFO_OBJECT (self, "%u results stay in the spool", left);
     }
@@ -632,11 +691,12 @@ warn_dropped (GstUpmPublish *self)
   while (p < n && p <= G_MAXUINT64 / 10)
     p *= 10;
   if (p == n)
-    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
         ("the outbox is full (outbox-size %u): dropped the oldest result, "
          "%" G_GUINT64_FORMAT " dropped so far; the broker is away or "
          "slower than the results",
-            self->run_outbox_size, n));
+            self->run_outbox_size, n),
+        (NULL));
 }
 
 static GstFlowReturn
@@ -687,11 +747,12 @@ gst_upm_publish_sink_event (GstBaseTransform *trans, GstEvent *event)
               self->outbox, (gint64)timeout * G_TIME_SPAN_MILLISECOND))
         {
           left = gst_upm_outbox_depth (self->outbox);
-          GST_ELEMENT_WARNING (self, RESOURCE, WRITE, (NULL),
+          GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
               ("%u results not delivered within flush-timeout (%u ms)%s", left,
                   timeout,
                   self->run_spool ? "; they stay in the spool file"
-                                  : "; they are lost at stop (no spool)"));
+                                  : "; they are lost at stop (no spool)"),
+              (NULL));
         }
     }
   return GST_BASE_TRANSFORM_CLASS (gst_upm_publish_parent_class)

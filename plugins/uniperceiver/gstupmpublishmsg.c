@@ -65,13 +65,21 @@ buffer_precision (GstBuffer *buffer)
   return NULL;
 }
 
+/* @value as a JSON string (bytes that are not UTF-8 become U+FFFD), or
+ * null. */
 static void
 set_string_or_null (JsonObject *o, const gchar *name, const gchar *value)
 {
-  if (value != NULL)
-    json_object_set_string_member (o, name, value);
-  else
-    json_object_set_null_member (o, name);
+  gchar *valid;
+
+  if (value == NULL)
+    {
+      json_object_set_null_member (o, name);
+      return;
+    }
+  valid = g_utf8_make_valid (value, -1);
+  json_object_set_string_member (o, name, valid);
+  g_free (valid);
 }
 
 /* Which experts served the tokens: per expert, the tokens it was the
@@ -143,13 +151,13 @@ add_envelope (JsonObject *o, GstBuffer *buffer,
   json_object_set_string_member (o, "schema", GST_UPM_PUBLISH_SCHEMA);
   json_object_set_int_member (
       o, "schema_version", GST_UPM_PUBLISH_SCHEMA_VERSION);
-  json_object_set_string_member (o, "id", id);
-  json_object_set_string_member (o, "stream", env->stream);
+  set_string_or_null (o, "id", id);
+  set_string_or_null (o, "stream", env->stream);
   json_object_set_string_member (o, "session", env->session);
   json_object_set_int_member (o, "seq", (gint64)env->seq);
   json_object_set_string_member (o, "time", time);
   json_object_set_int_member (o, "time_us", env->wall_us);
-  json_object_set_string_member (o, "task", task);
+  set_string_or_null (o, "task", task);
   set_string_or_null (o, "text", buffer_text (buffer));
   set_string_or_null (o, "precision", buffer_precision (buffer));
   json_object_set_object_member (o, "model", model_object (buffer, env));
@@ -160,20 +168,27 @@ add_envelope (JsonObject *o, GstBuffer *buffer,
   g_free (id);
 }
 
-/* Copies the members of the metas JSON after the envelope. */
+/* Copies the members of the metas JSON after the envelope. Labels and
+ * captions are user data: bytes that are not UTF-8 become U+FFFD so that
+ * the message is valid JSON. */
 static void
 add_metas (JsonObject *o, GstBuffer *buffer, gboolean include_routing)
 {
   gchar *json = gst_upm_buffer_metas_to_json (buffer);
-  JsonNode *root = json_from_string (json, NULL);
+  gchar *valid = g_utf8_make_valid (json, -1);
+  GError *err = NULL;
+  JsonNode *root = json_from_string (valid, &err);
   JsonObject *metas;
   GList *names, *l;
 
+  g_free (valid);
   g_free (json);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      /* the formatter writes valid JSON: this is a bug, not user data */
-      g_warn_if_reached ();
+      /* not expected (the formatter writes JSON): said in the message */
+      json_object_set_string_member (
+          o, "metas_error", err ? err->message : "not a JSON object");
+      g_clear_error (&err);
       if (root != NULL)
         json_node_unref (root);
       return;
@@ -212,13 +227,16 @@ gst_upm_publish_message (
   return text;
 }
 
+/* MQTT topics are UTF-8 without wildcards: other bytes become U+FFFD. */
 static void
 append_topic_value (GString *s, const gchar *value)
 {
+  gchar *valid = g_utf8_make_valid (value ? value : "", -1);
   const gchar *p;
 
-  for (p = value ? value : ""; *p != '\0'; p++)
+  for (p = valid; *p != '\0'; p++)
     g_string_append_c (s, (*p == '+' || *p == '#') ? '_' : *p);
+  g_free (valid);
 }
 
 gchar *
@@ -255,6 +273,12 @@ gst_upm_publish_topic_check (const gchar *templ, GError **error)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
           "the topic is empty: set topic, e.g. \"upm/${stream}/${task}\"");
+      return FALSE;
+    }
+  if (!g_utf8_validate (templ, -1, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "the topic is not UTF-8, as MQTT wants it");
       return FALSE;
     }
   if (strpbrk (templ, "+#") != NULL)
@@ -299,60 +323,66 @@ parse_port (const gchar *text, guint *port)
          && (*port = (guint)v, TRUE);
 }
 
-gboolean
-gst_upm_publish_parse_uri (
-    const gchar *uri, gboolean *tls, gchar **host, guint *port, GError **error)
+/* @hostport: "host", "host:port", "[v6]" or "[v6]:port". */
+static gboolean
+split_host_port (const gchar *uri, const gchar *hostport, gchar **host,
+    guint *port, GError **error)
 {
-  const gchar *rest, *colon;
+  const gchar *colon;
   gchar *h;
 
-  if (uri == NULL)
-    return uri_fail (error, uri, "no URI");
-  if (g_str_has_prefix (uri, "mqtt://"))
-    *tls = FALSE, rest = uri + strlen ("mqtt://");
-  else if (g_str_has_prefix (uri, "mqtts://"))
-    *tls = TRUE, rest = uri + strlen ("mqtts://");
-  else
-    return uri_fail (error, uri, "the scheme is not mqtt:// or mqtts://");
-  *port = *tls ? 8883 : 1883;
-  if (strpbrk (rest, "/?#@ ") != NULL && !g_str_has_suffix (rest, "/"))
-    return uri_fail (
-        error, uri, "a path, query, user or space is not supported there");
-  if (rest[0] == '[')
+  if (hostport[0] == '[')
     {
-      const gchar *end = strchr (rest, ']');
+      const gchar *end = strchr (hostport, ']');
 
-      if (end == NULL)
+      if (end == NULL || (end[1] != '\0' && end[1] != ':'))
         return uri_fail (error, uri, "unterminated [IPv6 address]");
-      h = g_strndup (rest + 1, end - rest - 1);
+      h = g_strndup (hostport + 1, end - hostport - 1);
       colon = end[1] == ':' ? end + 1 : NULL;
     }
   else
     {
-      colon = strchr (rest, ':');
-      h = colon ? g_strndup (rest, colon - rest) : g_strdup (rest);
-      if (g_str_has_suffix (h, "/"))
-        h[strlen (h) - 1] = '\0';
+      colon = strchr (hostport, ':');
+      h = colon ? g_strndup (hostport, colon - hostport) : g_strdup (hostport);
     }
   if (*h == '\0')
     {
       g_free (h);
       return uri_fail (error, uri, "no host");
     }
-  if (colon != NULL)
+  if (colon != NULL && !parse_port (colon + 1, port))
     {
-      gchar *p = g_strdup (colon + 1);
-
-      if (g_str_has_suffix (p, "/"))
-        p[strlen (p) - 1] = '\0';
-      if (!parse_port (p, port))
-        {
-          g_free (p);
-          g_free (h);
-          return uri_fail (error, uri, "the port is not a number 1-65535");
-        }
-      g_free (p);
+      g_free (h);
+      return uri_fail (error, uri, "the port is not a number 1-65535");
     }
   *host = h;
   return TRUE;
+}
+
+gboolean
+gst_upm_publish_parse_uri (
+    const gchar *uri, gboolean *tls, gchar **host, guint *port, GError **error)
+{
+  gchar *hostport;
+  gboolean ok;
+
+  if (uri == NULL)
+    return uri_fail (error, uri, "no URI");
+  if (g_str_has_prefix (uri, "mqtt://"))
+    *tls = FALSE, hostport = g_strdup (uri + strlen ("mqtt://"));
+  else if (g_str_has_prefix (uri, "mqtts://"))
+    *tls = TRUE, hostport = g_strdup (uri + strlen ("mqtts://"));
+  else
+    return uri_fail (error, uri, "the scheme is not mqtt:// or mqtts://");
+  *port = *tls ? 8883 : 1883;
+  /* one trailing slash is fine: "mqtt://host/" */
+  if (g_str_has_suffix (hostport, "/"))
+    hostport[strlen (hostport) - 1] = '\0';
+  if (strpbrk (hostport, "/?#@ ") != NULL)
+    ok = uri_fail (
+        error, uri, "a path, query, user or space is not supported there");
+  else
+    ok = split_host_port (uri, hostport, host, port, error);
+  g_free (hostport);
+  return ok;
 }

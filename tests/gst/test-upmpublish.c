@@ -108,6 +108,7 @@ broker_configure (Broker *b, const gchar *access)
                                  "autosave_interval 1\n"
                                  "max_queued_messages 10000\n"
                                  "log_dest file %s\n"
+                                 "log_type all\n"
                                  "%s\n",
       g_get_user_name (), b->port, b->dir, b->log,
       access ? access : "allow_anonymous true");
@@ -161,20 +162,51 @@ broker_stop (Broker *b, int sig)
 static void
 broker_free (Broker *b)
 {
-  broker_stop (b, SIGTERM);
-  /* the directory holds a few small files of the broker; removed by name */
-  g_unlink (b->conf);
-  g_unlink (b->log);
-  {
-    gchar *db = g_build_filename (b->dir, "mosquitto.db", NULL);
+  GDir *dir;
+  const gchar *name;
 
-    g_unlink (db);
-    g_free (db);
-  }
+  broker_stop (b, SIGTERM);
+  /* the test's own temporary directory: its few flat files */
+  dir = g_dir_open (b->dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      gchar *path = g_build_filename (b->dir, name, NULL);
+
+      g_unlink (path);
+      g_free (path);
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
   g_rmdir (b->dir);
   g_free (b->dir);
   g_free (b->conf);
   g_free (b->log);
+}
+
+/* Waits (bounded) for the broker's first autosave of its fresh database. */
+static void
+broker_wait_saved (const Broker *b)
+{
+  gchar *db = g_build_filename (b->dir, "mosquitto.db", NULL);
+  gint64 end = g_get_monotonic_time () + WAIT_S * G_TIME_SPAN_SECOND;
+
+  while (!g_file_test (db, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < end)
+    g_usleep (50 * 1000);
+  fail_unless (g_file_test (db, G_FILE_TEST_EXISTS),
+      "mosquitto did not save its database");
+  /* a save in progress writes a temporary file and renames it: done */
+  g_free (db);
+}
+
+/* On a failure: what the broker said. */
+static void
+broker_dump_log (const Broker *b)
+{
+  gchar *text = NULL;
+
+  if (g_file_get_contents (b->log, &text, NULL, NULL))
+    g_printerr ("mosquitto's log:\n%s\n", text);
+  g_free (text);
 }
 
 static gchar *
@@ -401,6 +433,27 @@ static GstMessage *
 wait_message (GstBus *bus, GstMessageType type)
 {
   return gst_bus_timed_pop_filtered (bus, WAIT_S * GST_SECOND, type);
+}
+
+static gchar *message_text (GstMessage *msg);
+
+/* Pops WARNINGs (bounded wait each) until one says @text. */
+static gboolean
+find_warning (GstBus *bus, const gchar *text)
+{
+  GstMessage *msg;
+
+  while ((msg = wait_message (bus, GST_MESSAGE_WARNING)) != NULL)
+    {
+      gchar *t = message_text (msg);
+      gboolean found = strstr (t, text) != NULL;
+
+      g_free (t);
+      gst_message_unref (msg);
+      if (found)
+        return TRUE;
+    }
+  return FALSE;
 }
 
 static gchar *
@@ -653,8 +706,9 @@ check_broker_restart (guint qos, guint outbox_size)
       fail_unless (wait_published (p.e, i + 1));
     }
   fail_unless_equals_int (subscriber_wait (s, 10), 10);
-  /* the subscriber's session is in the broker's file (saved every s) */
-  g_usleep (1500 * 1000);
+  /* the subscriber's session must be in the broker's file (autosaved)
+   * before the kill, or the restarted broker would not know it */
+  broker_wait_saved (&b);
   broker_stop (&b, SIGKILL);
   msg = wait_message (p.bus, GST_MESSAGE_WARNING);
   fail_unless (msg != NULL, "no WARNING when the broker went away");
@@ -665,9 +719,13 @@ check_broker_restart (guint qos, guint outbox_size)
   push_results (&p, 10, 20);
   fail_unless_equals_int (get_uint (p.e, "outbox-depth"), kept);
   fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 10 - kept);
+  if (kept < 10)
+    fail_unless (find_warning (p.bus, "the outbox is full"));
   broker_start (&b);
   fail_unless (wait_published (p.e, 10 + kept));
   fail_unless (get_uint (p.e, "reconnects") >= 1);
+  if (subscriber_wait (s, n_expected) != n_expected)
+    broker_dump_log (&b);
   fail_unless_equals_int (subscriber_wait (s, n_expected), n_expected);
   fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
   a = check_arrivals (s, expected, n_expected);
@@ -792,34 +850,92 @@ GST_START_TEST (test_refused_credentials)
 }
 GST_END_TEST;
 
+/* upmpublish with @property = @value to PAUSED: NULL when that works,
+ * else the text of its ERROR. */
+static gchar *
+start_error (const gchar *property, const gchar *value)
+{
+  GstElement *e = gst_element_factory_make ("upmpublish", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  gchar *text = NULL;
+
+  GParamSpec *pspec
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (e), property);
+
+  /* strings as they are (gst_util_set_object_arg refuses non-UTF-8) */
+  if (pspec->value_type == G_TYPE_STRING)
+    g_object_set (e, property, value, NULL);
+  else
+    gst_util_set_object_arg (G_OBJECT (e), property, value);
+  gst_element_set_bus (e, bus);
+  if (gst_element_set_state (e, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
+    {
+      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+      fail_unless (msg != NULL, "no ERROR for %s=%s", property, value);
+      text = message_text (msg);
+      gst_message_unref (msg);
+    }
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+  return text;
+}
+
 GST_START_TEST (test_bad_uri)
 {
-  static const gchar *bad[] = { "http://127.0.0.1:1883", "mqtt://:1883",
-    "mqtt://127.0.0.1:99999", "mqtt://127.0.0.1:12ab", "127.0.0.1" };
+  static const gchar *bad[]
+      = { "http://127.0.0.1:1883", "mqtt://:1883", "mqtt://127.0.0.1:99999",
+          "mqtt://127.0.0.1:12ab", "127.0.0.1", "mqtt://user@127.0.0.1",
+          "mqtt://[::1:1883", "mqtt://host/path/", "mqtt://[::1]x" };
+  /* nothing listens on port 1: these start (and retry in the background) */
+  static const gchar *good[]
+      = { "mqtt://127.0.0.1:1", "mqtt://[::1]:1", "mqtt://localhost:1/" };
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      GstElement *e = gst_element_factory_make ("upmpublish", NULL);
-      GstBus *bus = gst_bus_new ();
-      GstMessage *msg;
-      gchar *text;
+      gchar *text = start_error ("uri", bad[i]);
 
-      g_object_set (e, "uri", bad[i], NULL);
-      gst_element_set_bus (e, bus);
-      fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
-          GST_STATE_CHANGE_FAILURE);
-      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-      fail_unless (msg != NULL, "no ERROR for %s", bad[i]);
-      text = message_text (msg);
+      fail_unless (text != NULL, "%s was taken", bad[i]);
       fail_unless (strstr (text, "bad broker URI") != NULL, "%s", text);
       fail_unless (strstr (text, "mqtt://HOST") != NULL, "%s", text);
       g_free (text);
-      gst_message_unref (msg);
-      gst_element_set_state (e, GST_STATE_NULL);
-      gst_element_set_bus (e, NULL);
-      gst_object_unref (bus);
-      gst_object_unref (e);
+    }
+  for (i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      gchar *text = start_error ("uri", good[i]);
+
+      fail_unless (text == NULL, "%s: %s", good[i], text);
+    }
+}
+GST_END_TEST;
+
+GST_START_TEST (test_bad_settings)
+{
+  struct
+  {
+    const gchar *property, *value, *says;
+  } bad[] = {
+    { "topic", "upm/+/x", "wildcard" },
+    { "topic", "upm/${camera}", "unknown variable" },
+    { "topic", "", "empty" },
+    { "topic", "upm/\xff", "UTF-8" },
+    { "ca-file", "/nonexistent/ca.pem", "ca-file" },
+    { "password-file", "/nonexistent/pw", "password-file" },
+    { "method", "file", "location" },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      gchar *text = start_error (bad[i].property, bad[i].value);
+
+      fail_unless (
+          text != NULL, "%s=%s was taken", bad[i].property, bad[i].value);
+      fail_unless (strstr (text, bad[i].says) != NULL, "%s", text);
+      g_free (text);
     }
 }
 GST_END_TEST;
@@ -841,12 +957,15 @@ GST_START_TEST (test_spool_survives_restart)
   uri = broker_uri (&b);
   spool = g_build_filename (b.dir, "outbox.spool", NULL);
   p = publisher_new ("uri", uri, "stream-id", "cam1", "spool", spool,
-      "max-backoff", 200, NULL);
+      "max-backoff", 200, "flush-timeout", 300, NULL);
   push_results (&p, 0, 5);
   msg = wait_message (p.bus, GST_MESSAGE_WARNING);
   fail_unless (msg != NULL, "no WARNING with the broker down");
   gst_message_unref (msg);
   fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 5);
+  /* EOS waits flush-timeout (300 ms) and says what it could not deliver */
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless (find_warning (p.bus, "5 results not delivered within"));
   publisher_free (&p);
   fail_unless (g_file_get_contents (spool, &contents, NULL, NULL));
   lines = g_strsplit (contents, "\n", -1);
@@ -882,6 +1001,271 @@ GST_START_TEST (test_spool_survives_restart)
 }
 GST_END_TEST;
 
+/* Labels are user data: bytes that are not UTF-8 (and quotes, control
+ * characters) still give a valid JSON message with the result in it. */
+GST_START_TEST (test_not_utf8)
+{
+  static const GstUpmScore odd[] = {
+    { (gchar *)"bad \xff\xfe label \"quoted\"\n\x01", 1, 2.0f, 0.5f },
+  };
+  gchar *dir = g_dir_make_tmp ("upmpublish-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "results.jsonl", NULL);
+  Publisher p = publisher_new (
+      "method", 1, "location", path, "stream-id", "cam\xff", NULL);
+  GstBuffer *buf = gst_buffer_new ();
+  gchar *contents = NULL;
+  JsonNode *node;
+  JsonObject *o, *result;
+
+  gst_buffer_add_upm_result_meta (buf, "classify", 0, GST_SECOND, odd, 1);
+  fail_unless_equals_int (gst_harness_push (p.h, buf), GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_pull (p.h));
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless (g_file_get_contents (path, &contents, NULL, NULL));
+  fail_unless (g_utf8_validate (contents, -1, NULL));
+  node = json_from_string (contents, NULL);
+  fail_unless (node != NULL);
+  o = json_node_get_object (node);
+  fail_unless_equals_string (
+      json_object_get_string_member (o, "stream"), "cam\xef\xbf\xbd");
+  result = json_object_get_object_member (o, "result");
+  fail_unless (result != NULL);
+  fail_unless (g_str_has_suffix (
+      json_object_get_string_member (
+          json_array_get_object_element (
+              json_object_get_array_member (result, "scores"), 0),
+          "label"),
+      "label \"quoted\"\n\x01"));
+  json_node_unref (node);
+  g_free (contents);
+  publisher_free (&p);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+GST_END_TEST;
+
+/* A message that can never be sent (its topic is longer than MQTT allows)
+ * is dropped, counted and said; the connection stays and the next one
+ * goes out. */
+GST_START_TEST (test_unsendable_dropped)
+{
+  Broker b = { 0 };
+  Subscriber *s;
+  Publisher p;
+  gchar *uri, *topic = g_strnfill (70000, 'x');
+
+  broker_init (&b);
+  broker_configure (&b, NULL);
+  broker_start (&b);
+  s = subscriber_new (&b);
+  uri = broker_uri (&b);
+  p = publisher_new ("uri", uri, "stream-id", "cam1", "topic", topic, NULL);
+  push_results (&p, 0, 2);
+  fail_unless (find_warning (p.bus, "cannot be sent"));
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 2);
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  fail_unless_equals_int (get_uint (p.e, "reconnects"), 0);
+  fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 0);
+  publisher_free (&p);
+  subscriber_free (s);
+  broker_free (&b);
+  g_free (uri);
+  g_free (topic);
+}
+GST_END_TEST;
+
+/* MQTT 5: the broker refuses messages to a topic its ACL does not allow
+ * (PUBACK with a failure reason): dropped, counted, said; not published. */
+GST_START_TEST (test_acl_refusal_counted)
+{
+  Broker b = { 0 };
+  Publisher p;
+  gchar *uri, *acl, *access;
+
+  broker_init (&b);
+  acl = g_build_filename (b.dir, "acl", NULL);
+  fail_unless (g_file_set_contents (acl, "topic read upm/#\n", -1, NULL));
+  access = g_strdup_printf ("allow_anonymous true\nacl_file %s", acl);
+  broker_configure (&b, access);
+  broker_start (&b);
+  uri = broker_uri (&b);
+  p = publisher_new (
+      "uri", uri, "stream-id", "cam1", "mqtt-version", 5, "qos", 1, NULL);
+  push_results (&p, 0, 3);
+  fail_unless (find_warning (p.bus, "refused"));
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 3);
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 0);
+  publisher_free (&p);
+  broker_free (&b);
+  g_unlink (acl);
+  g_free (acl);
+  g_free (access);
+  g_free (uri);
+}
+GST_END_TEST;
+
+static gboolean
+run_openssl (const gchar *dir, const gchar *args)
+{
+  gchar *cmd = g_strdup_printf ("cd '%s' && openssl %s", dir, args);
+  gchar *argv[] = { (gchar *)"sh", (gchar *)"-c", cmd, NULL };
+  gint status = -1;
+  gboolean ok = g_spawn_sync (NULL, argv, NULL,
+      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL
+          | G_SPAWN_STDERR_TO_DEV_NULL,
+      NULL, NULL, NULL, NULL, &status, NULL);
+
+  g_free (cmd);
+  return ok && g_spawn_check_wait_status (status, NULL);
+}
+
+/* A CA (@name.crt, .key) and, signed by the first, a server certificate
+ * for 127.0.0.1 (server.crt, .key). */
+static void
+make_certificates (const gchar *dir)
+{
+  static const gchar *steps[] = {
+    "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=upm-test-ca "
+    "-keyout ca.key -out ca.crt",
+    "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca "
+    "-keyout other.key -out other.crt",
+    "req -new -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
+    "-out server.csr",
+    "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+    "-days 1 -extfile san.cnf -out server.crt",
+  };
+  gchar *san = g_build_filename (dir, "san.cnf", NULL);
+  guint i;
+
+  fail_unless (
+      g_file_set_contents (san, "subjectAltName=IP:127.0.0.1\n", -1, NULL));
+  for (i = 0; i < G_N_ELEMENTS (steps); i++)
+    fail_unless (run_openssl (dir, steps[i]), "openssl %s failed", steps[i]);
+  g_free (san);
+}
+
+/* TLS with a CA file: the broker's certificate checked against ca-file
+ * (delivered); with another CA the handshake fails and the WARNING says
+ * to check ca-file (nothing published, retried). */
+GST_START_TEST (test_tls_ca_file)
+{
+  Broker b = { 0 };
+  Publisher p;
+  gchar *uri, *access, *ca, *other;
+
+  if (g_find_program_in_path ("openssl") == NULL)
+    {
+      g_print ("test_tls_ca_file: SKIP, no openssl\n");
+      return;
+    }
+  broker_init (&b);
+  make_certificates (b.dir);
+  access = g_strdup_printf ("allow_anonymous true\n"
+                            "cafile %s/ca.crt\ncertfile %s/server.crt\n"
+                            "keyfile %s/server.key",
+      b.dir, b.dir, b.dir);
+  broker_configure (&b, access);
+  broker_start (&b);
+  uri = g_strdup_printf ("mqtts://127.0.0.1:%u", b.port);
+  ca = g_build_filename (b.dir, "ca.crt", NULL);
+  other = g_build_filename (b.dir, "other.crt", NULL);
+
+  p = publisher_new ("uri", uri, "stream-id", "cam1", "ca-file", ca, NULL);
+  push_results (&p, 0, 3);
+  fail_unless (wait_published (p.e, 3));
+  publisher_free (&p);
+
+  p = publisher_new ("uri", uri, "stream-id", "cam1", "ca-file", other,
+      "flush-timeout", 0, NULL);
+  push_results (&p, 0, 1);
+  fail_unless (find_warning (p.bus, "ca-file"));
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  publisher_free (&p);
+
+  broker_free (&b);
+  g_free (uri);
+  g_free (access);
+  g_free (ca);
+  g_free (other);
+}
+GST_END_TEST;
+
+/* Reusable after NULL: three runs into one file, each its own session
+ * counting from 0. */
+GST_START_TEST (test_reusable)
+{
+  gchar *dir = g_dir_make_tmp ("upmpublish-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "results.jsonl", NULL);
+  gchar *contents = NULL, **lines;
+  GHashTable *sessions
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint run, i;
+
+  for (run = 0; run < 3; run++)
+    {
+      Publisher p = publisher_new (
+          "method", 1, "location", path, "stream-id", "cam1", NULL);
+
+      upm_test_cycle_states (p.e, 2);
+      gst_harness_play (p.h);
+      push_results (&p, 0, 2);
+      fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+      fail_unless_equals_uint64 (get_u64 (p.e, "published"), 2);
+      publisher_free (&p);
+      g_usleep (2); /* sessions are microsecond times */
+    }
+  fail_unless (g_file_get_contents (path, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  fail_unless_equals_int (g_strv_length (lines), 7);
+  for (i = 0; i < 6; i++)
+    {
+      JsonNode *node = json_from_string (lines[i], NULL);
+      JsonObject *o = json_node_get_object (node);
+
+      check_message (o, i % 2);
+      g_hash_table_add (
+          sessions, g_strdup (json_object_get_string_member (o, "session")));
+      json_node_unref (node);
+    }
+  fail_unless_equals_int (g_hash_table_size (sessions), 3);
+  g_hash_table_unref (sessions);
+  g_strfreev (lines);
+  g_free (contents);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+GST_END_TEST;
+
+/* With the broker away the streaming thread does not wait: 1000 results
+ * (with routing) into an outbox of 100 take well under the bound (a
+ * network wait would take the connect time each), the oldest 900 dropped
+ * and counted. */
+GST_START_TEST (test_never_blocks)
+{
+  Publisher p = publisher_new ("uri", "mqtt://127.0.0.1:1", "stream-id", "cam1",
+      "outbox-size", 100, "flush-timeout", 0, NULL);
+  gint64 t0 = g_get_monotonic_time (), took;
+
+  push_results (&p, 0, 1000);
+  took = g_get_monotonic_time () - t0;
+  g_print ("test_never_blocks: 1000 results in %.1f ms (%.1f us each, "
+           "JSON and queueing)\n",
+      took / 1000.0, took / 1000.0);
+  fail_unless (took < WAIT_S * G_TIME_SPAN_SECOND);
+  fail_unless_equals_uint64 (get_u64 (p.e, "dropped"), 900);
+  fail_unless_equals_int (get_uint (p.e, "outbox-depth"), 100);
+  fail_unless_equals_uint64 (get_u64 (p.e, "published"), 0);
+  publisher_free (&p);
+}
+GST_END_TEST;
+
 static void
 prepare (TCase *tc)
 {
@@ -891,6 +1275,7 @@ prepare (TCase *tc)
 static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_file_method),
   UPM_CHECK_TEST (test_bad_uri),
+  UPM_CHECK_TEST (test_bad_settings),
   UPM_CHECK_TEST (test_mqtt_qos1_v311),
   UPM_CHECK_TEST (test_mqtt_qos2_v5),
   UPM_CHECK_TEST (test_mqtt_qos0_v5),
@@ -899,6 +1284,12 @@ static const UpmCheckTest upmpublish_tests[] = {
   UPM_CHECK_TEST (test_outbox_overflow),
   UPM_CHECK_TEST (test_refused_credentials),
   UPM_CHECK_TEST (test_spool_survives_restart),
+  UPM_CHECK_TEST (test_never_blocks),
+  UPM_CHECK_TEST (test_not_utf8),
+  UPM_CHECK_TEST (test_unsendable_dropped),
+  UPM_CHECK_TEST (test_acl_refusal_counted),
+  UPM_CHECK_TEST (test_reusable),
+  UPM_CHECK_TEST (test_tls_ca_file),
 };
 
 UPM_CHECK_MAIN (upmpublish, prepare);
