@@ -9,10 +9,11 @@
 # (option native=true): a binary for this CPU only. Since then the kernels
 # are built per ISA level and picked at run time. This script builds the
 # last native commit (--ref, default 6a2034f^) once in a git worktree under
-# bench/native-ref/ (git-ignored; -Dnative=true, upm-bench only) and runs
-# its `upm-bench model` and this build's with UPM_CPU=avx2 (the kernels the
-# native build had) alternately, --rounds times each, fp32 on both (no
-# UPM_PRECISION). One JSON line per run on stdout, with "build": "native"
+# bench/native-ref/ (git-ignored; -Dnative=true, the library only), links
+# bench/encode-time.c against it and against this build, and runs both,
+# this build with UPM_CPU=avx2 (the kernels the native build had),
+# alternately, --rounds times each, fp32 on both (no UPM_PRECISION): the
+# Base clip and image encode, medians of --runs. One JSON line per run on stdout, with "build": "native"
 # or "portable"; bench/report.py compares the medians (target: the
 # portable build at UPM_CPU=avx2 >= 0.97x the native build's speed).
 # Prints nothing and exits 3 where the reference cannot be built (a
@@ -48,7 +49,7 @@ commit=$(git -C "$root" rev-parse --verify --quiet "$ref^{commit}") || {
 }
 short=$(printf %.12s "$commit")
 refdir="$here/native-ref/$short"
-if [ ! -x "$refdir/build/bench/upm-bench" ]; then
+if [ ! -f "$refdir/build/lib/libuniperceiver.a" ]; then
   echo "portable.sh: building the native reference $short (once) ..." >&2
   if [ ! -d "$refdir/src" ]; then
     mkdir -p "$refdir"
@@ -58,20 +59,30 @@ if [ ! -x "$refdir/build/bench/upm-bench" ]; then
     }
   fi
   (cd "$refdir/src" && meson setup "$refdir/build" -Dnative=true -Dtests=false \
-    -Dgstreamer=disabled > /dev/null && ninja -C "$refdir/build" bench/upm-bench > /dev/null) || {
+    -Dgstreamer=disabled > /dev/null && ninja -C "$refdir/build" lib/libuniperceiver.a > /dev/null) || {
     echo "portable.sh: the native reference did not build" >&2
     exit 3
   }
 fi
-ninja -C "$build" bench/upm-bench > /dev/null
+ninja -C "$build" lib/libuniperceiver.a > /dev/null
 
-native="$refdir/build/bench/upm-bench"
-portable="$build/bench/upm-bench"
-args="model $model --runs $runs --threads $threads --skip-clip-caption"
+# bench/encode-time.c linked against each build's static libraries, with
+# the same flags (no -m flag: the driver only calls the library).
+driver() { # SRC BUILD OUT
+  cc -O2 -I "$1/lib" -I "$2/lib" -I "$2" $(pkg-config --cflags glib-2.0) "$here/encode-time.c" \
+    -o "$3" -Wl,--start-group $(find "$2/lib" -name '*.a' | sort) -Wl,--end-group \
+    $(pkg-config --libs glib-2.0 gio-2.0 gobject-2.0 json-glib-1.0) \
+    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-pthread \
+    -lopenblas -lm -lpthread
+}
+driver "$refdir/src" "$refdir/build" "$refdir/encode-time"
+driver "$root" "$build" "$refdir/encode-time-portable"
+
 tag() { sed "s/^{/{\"build\": \"$1\", \"ref\": \"$short\", /"; }
+[ "$threads" -gt 0 ] && export OPENBLAS_NUM_THREADS=$threads
 i=0
 while [ "$i" -lt "$rounds" ]; do
-  env -u UPM_PRECISION -u UPM_CPU "$native" $args | tag native
-  env -u UPM_PRECISION UPM_CPU=avx2 "$portable" $args | tag portable
+  env -u UPM_PRECISION -u UPM_CPU "$refdir/encode-time" "$model" "$runs" | tag native
+  env -u UPM_PRECISION UPM_CPU=avx2 "$refdir/encode-time-portable" "$model" "$runs" | tag portable
   i=$((i + 1))
 done
