@@ -43,6 +43,47 @@ def ms(s):
 BF16_VS_TORCH26 = 1.25
 INT8_DECODE_VS_FP32 = 2.5
 BATCHED_16_VS_UNBATCHED = 3.0
+PORTABLE_VS_NATIVE = 0.97
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return (xs[n // 2] + xs[(n - 1) // 2]) / 2.0 if n else None
+
+
+def portable_section(d, out):
+    """bench/portable.sh's runs: this build at UPM_CPU=avx2 against the last
+    native build (-mavx2 -mfma -mf16c everywhere), alternately; the medians
+    and the fastest runs of each row. Returns the target (name, shown, ok)."""
+    runs = load_lines(d, "portable.jsonl")
+    name = "portable build at UPM_CPU=avx2 ≥ %.2f× the native build (Base MoE clip encode, fp32)" % PORTABLE_VS_NATIVE
+    out("")
+    out("## Portable build (UPM_CPU=avx2) vs the last native build")
+    out("")
+    if not runs:
+        out("(bench/portable.sh not run)")
+        return (name, "not measured", None)
+    ref = runs[0].get("ref", "?")
+    out("Native: commit %s built with -Dnative=true; portable: this build, kernels forced to avx2. "
+        "Runs alternate; median (fastest) of %d runs each." % (ref, len(runs) // 2))
+    out("")
+    out("| row | native | portable (avx2) | native time / portable time, median (best) |")
+    out("|---|---|---|---|")
+    ratio = None
+    for key, label in (("encode_clip_s", "encode 8-frame clip"), ("encode_image_s", "encode image"),
+                       ("decode_image_s", "caption an image: 21 decode steps")):
+        t = {b: [r[key] for r in runs if r.get("build") == b and key in r] for b in ("native", "portable")}
+        if not t["native"] or not t["portable"]:
+            continue
+        mn, mp = median(t["native"]), median(t["portable"])
+        bn, bp = min(t["native"]), min(t["portable"])
+        out("| %s | %s (%s) | %s (%s) | %.3f× (%.3f×) |" % (label, ms(mn), ms(bn), ms(mp), ms(bp), mn / mp, bn / bp))
+        if key == "encode_clip_s":
+            ratio = mn / mp
+    if ratio is None:
+        return (name, "not measured", None)
+    return (name, "%.3f×" % ratio, ratio >= PORTABLE_VS_NATIVE)
 
 
 def baseline_rows(d):
@@ -267,6 +308,7 @@ def main(argv):
     if size is not None:
         targets = engine_section(out, C, C16, T, V, gst, disp, prec, peak, bw)
     issue = precision_section(d, mach, out)
+    issue.append(portable_section(d, out))
     if targets:
         out("")
         out("## Targets")

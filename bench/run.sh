@@ -29,7 +29,9 @@
 #      pipeline clips/s, live 30 fps real-time factor and latency, RSS of one
 #      process with 1 and 4 pipelines on one model);
 #   5. the precision rows (issue 20): upm-bench decode (the caption decode
-#      step in fp32, bf16, int8 vs the DRAM time of its weights) and
+#      step in fp32, bf16, int8 vs the DRAM time of its weights),
+#      bench/portable.sh (this build at UPM_CPU=avx2 against the last
+#      native build, alternately) and
 #      upm-bench streams (1, 4, 16 streams on the bundled model, batched vs
 #      unbatched) where this upm-bench has them; the encoder baselines on
 #      the same shapes (bench/encoder_baselines.py with this host's
@@ -105,6 +107,14 @@ precision_rows() {
     > "$out/decode.json" 2> "$out/decode.err" || {
     echo "run.sh: upm-bench decode: $(tail -n 1 "$out/decode.err")" >&2
     rm -f "$out/decode.json"
+  }
+  # The portable build at UPM_CPU=avx2 against the last native build
+  # (-mavx2 -mfma -mf16c everywhere), alternately in this run.
+  echo "portable build (UPM_CPU=avx2) vs the last native build ..." >&2
+  "$here/portable.sh" "$models/$size-moe.upm" --runs "$runs" --threads "$threads" \
+    --build "$build" > "$out/portable.jsonl" 2> "$out/portable.err" || {
+    echo "run.sh: portable.sh: $(tail -n 1 "$out/portable.err")" >&2
+    rm -f "$out/portable.jsonl"
   }
   # The same encoder in this host's PyTorch: its fp32 GEMMs run in
   # OpenBLAS (best with OPENBLAS_NUM_THREADS=N and one torch thread), its

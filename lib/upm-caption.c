@@ -30,9 +30,12 @@ struct _UpmPrefix
   size_t kv_layer;     /* floats of one layer's packed keys/values */
   float *kv;           /* [layer][kv_layer] */
   UpmKvPacked *packed; /* [layer], views into kv */
-  float *embeddings;   /* [Lp][D], for the plain path */
-  float *ctx_sum;      /* context routing: [layer][gate][D] sums of
-                        * the prefix's gate inputs, else NULL */
+  /* or, once encoded for an INT8 context, in bfloat16 (kv freed) */
+  uint16_t *kv16;          /* [layer][kv_layer] */
+  UpmKvPacked16 *packed16; /* [layer], views into kv16 */
+  float *embeddings;       /* [Lp][D], for the plain path */
+  float *ctx_sum;          /* context routing: [layer][gate][D] sums of
+                            * the prefix's gate inputs, else NULL */
 };
 
 struct _UpmCaptionState
@@ -82,6 +85,7 @@ typedef struct
   const float *vocab_feat;
   const uint16_t *vocab16;     /* opt-in half copy (fast path) */
   const UpmQ8Matrix *vocab_q8; /* int8 copy (fast path, INT8) */
+  const UpmQ8Packed *vocab_wp; /* or packed (upm_int8_decode_x8) */
   UpmPrefix *prefix;
   /* Per beam: chosen ids, running score, finished flag. */
   int32_t *ids; /* [beam][max_len] */
@@ -229,8 +233,12 @@ vocab_log_probs (UpmContext *ctx, const BeamSearch *bs, const float *h,
     upm_l2_normalize (f + (size_t)r * d, d);
   if (bs->vocab_q8)
     {
-      upm_linear_q8 (
-          f, n, bs->vocab_q8, 0, bs->vocab, 0, d, NULL, 0.0f, lp, NULL);
+      if (bs->vocab_wp)
+        upm_linear_q8q8 (
+            f, n, bs->vocab_wp, 0, bs->vocab, 0, d, NULL, 0.0f, lp, NULL);
+      else
+        upm_linear_q8 (
+            f, n, bs->vocab_q8, 0, bs->vocab, 0, d, NULL, 0.0f, lp, NULL);
       for (size_t i = 0; i < (size_t)n * bs->vocab; i++)
         lp[i] *= bs->scale;
     }
@@ -289,8 +297,12 @@ step_attention (const UpmModel *m, UpmCaptionState *st, const BeamSearch *bs,
       groups[b] = (UpmAttnGroup){ per, spans + 2 * b, 2 };
     }
   /* The word row sees prefix + words <= t-1; the query also itself. */
-  upm_attention_groups (qkv, 3 * d, &bs->prefix->packed[l], groups, bs->n_beams,
-      hp->n_head, hd, lp_n + t, lp_n + t + 1 - per, att, d);
+  if (bs->prefix->kv16)
+    upm_attention_groups_bf16 (qkv, 3 * d, &bs->prefix->packed16[l], groups,
+        bs->n_beams, hp->n_head, hd, lp_n + t, lp_n + t + 1 - per, att, d);
+  else
+    upm_attention_groups (qkv, 3 * d, &bs->prefix->packed[l], groups,
+        bs->n_beams, hp->n_head, hd, lp_n + t, lp_n + t + 1 - per, att, d);
 }
 
 /* Step t of the fast path: rows per beam are [word t-1, query t] (only the
@@ -750,6 +762,12 @@ beam_init (UpmContext *ctx, BeamSearch *bs, UpmPrefix *prefix,
       bs->vocab_q8 = upm_engine_vocab_q8 (m, error);
       if (!bs->vocab_q8)
         return FALSE;
+      if (upm_int8_decode_x8 ())
+        {
+          bs->vocab_wp = upm_engine_vocab_q8_packed (m, error);
+          if (!bs->vocab_wp)
+            return FALSE;
+        }
     }
   else if (ctx->path == UPM_PATH_FAST && upm_engine_vocab_f16_enabled ())
     {
@@ -785,6 +803,8 @@ upm_prefix_unref (UpmPrefix *prefix)
     return;
   g_free (prefix->kv);
   g_free (prefix->packed);
+  g_free (prefix->kv16);
+  g_free (prefix->packed16);
   g_free (prefix->embeddings);
   g_free (prefix->ctx_sum);
   upm_model_unref (prefix->model);
@@ -795,6 +815,43 @@ uint32_t
 upm_prefix_n_tokens (const UpmPrefix *prefix)
 {
   return prefix->n_tokens;
+}
+
+/* Whether an INT8 context keeps its caption prefixes' keys and values in
+ * bfloat16 (prefix_kv_to_bf16): yes unless UPM_INT8_PREFIX_BF16=0. */
+static gboolean
+int8_prefix_bf16 (void)
+{
+  static gsize once;
+  static gboolean on;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *e = g_getenv ("UPM_INT8_PREFIX_BF16");
+      on = !(e && strcmp (e, "0") == 0);
+      g_once_init_leave (&once, 1);
+    }
+  return on;
+}
+
+/* The prefix's keys and values in bfloat16 from now on: every decode
+ * step reads them all (1569 keys x 12 layers of the Base shape: 116 MB in
+ * float, as much as the int8 weights and vocabulary features together), so
+ * halving them is the int8 step's largest saving after the weights'. Left
+ * in float when memory runs out. */
+static void
+prefix_kv_to_bf16 (UpmPrefix *pf, const UpmHParams *hp)
+{
+  const uint32_t hd = hp->n_embd / hp->n_head;
+
+  pf->kv16 = g_try_new (uint16_t, pf->kv_layer * hp->n_layer);
+  if (!pf->kv16)
+    return;
+  pf->packed16 = g_new0 (UpmKvPacked16, hp->n_layer);
+  for (uint32_t l = 0; l < hp->n_layer; l++)
+    upm_kv_packed_to_bf16 (&pf->packed[l], hp->n_head, hd,
+        pf->kv16 + l * pf->kv_layer, &pf->packed16[l]);
+  g_clear_pointer (&pf->kv, g_free);
 }
 
 UpmPrefix *
@@ -842,6 +899,8 @@ upm_prefix_new (UpmContext *ctx, const float *embeddings, uint32_t n_tokens,
       return NULL;
     }
   upm_ctx_record (ctx, NULL, 0, FALSE);
+  if (ctx->precision == UPM_PRECISION_INT8 && int8_prefix_bf16 ())
+    prefix_kv_to_bf16 (pf, hp);
   UpmSegment seg = { UPM_ATTR_CAPTION_PREFIX, n_tokens };
   upm_routing_add_segments (ctx->model, routing, &seg, 1, 0);
   return pf;

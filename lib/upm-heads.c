@@ -31,6 +31,8 @@ typedef struct
   float *vocab_owned;
   uint16_t *vocab16;     /* IEEE half copy (opt-in compact decoding) */
   UpmQ8Matrix *vocab_q8; /* int8 copy (INT8 contexts) */
+  UpmQ8Packed vocab_wp;  /* vocab_q8 packed for int8 x int8 scoring */
+  int8_t *vocab_wp_buf;
   GMappedFile *vocab_mapped;
 } UpmHeadsCache;
 
@@ -44,6 +46,7 @@ heads_cache_free (gpointer data)
   g_free (cache->vocab_owned);
   g_free (cache->vocab16);
   upm_q8_free (cache->vocab_q8);
+  g_free (cache->vocab_wp_buf);
   if (cache->vocab_mapped)
     g_mapped_file_unref (cache->vocab_mapped);
   g_free (cache);
@@ -662,6 +665,31 @@ upm_engine_vocab_q8 (UpmModel *model, GError **error)
   if (!result)
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
         "out of memory for the int8 vocabulary features");
+  return result;
+}
+
+const UpmQ8Packed *
+upm_engine_vocab_q8_packed (UpmModel *model, GError **error)
+{
+  const UpmQ8Matrix *q = upm_engine_vocab_q8 (model, error);
+  UpmHeadsCache *c = heads_cache (model);
+  const UpmQ8Packed *result = NULL;
+
+  if (!q)
+    return NULL;
+  g_mutex_lock (&c->vocab_lock);
+  if (!c->vocab_wp_buf)
+    {
+      c->vocab_wp_buf = g_try_malloc (upm_q8_packed_size (q->n_out, q->n_in));
+      if (c->vocab_wp_buf)
+        upm_q8_pack (q, c->vocab_wp_buf, &c->vocab_wp);
+    }
+  if (c->vocab_wp_buf)
+    result = &c->vocab_wp;
+  g_mutex_unlock (&c->vocab_lock);
+  if (!result)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for the packed int8 vocabulary features");
   return result;
 }
 

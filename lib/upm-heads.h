@@ -9,6 +9,7 @@
 #define UPM_HEADS_H
 
 #include "upm-model.h"
+#include "upm-ops.h"
 #include "upm-quant.h"
 
 G_BEGIN_DECLS
@@ -29,6 +30,9 @@ const uint16_t *upm_engine_vocab_f16 (UpmModel *model, GError **error);
  * quantised once: what an INT8 context's fast caption path scores against
  * (a quarter of the float traffic). */
 const UpmQ8Matrix *upm_engine_vocab_q8 (UpmModel *model, GError **error);
+/* The same packed for upm_linear_q8q8 (the decode step's scoring with
+ * int8 activations, upm_int8_decode_x8). */
+const UpmQ8Packed *upm_engine_vocab_q8_packed (UpmModel *model, GError **error);
 
 G_END_DECLS
 #endif /* UPM_HEADS_H */

@@ -780,6 +780,21 @@ int8_encoder_enabled (void)
   return on;
 }
 
+gboolean
+upm_int8_decode_x8 (void)
+{
+  static gsize once;
+  static gboolean on;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *e = g_getenv ("UPM_INT8_DECODE_X8");
+      on = !(e && strcmp (e, "0") == 0);
+      g_once_init_leave (&once, 1);
+    }
+  return on;
+}
+
 /* y = sum_k w_k (x W_{e_k}^T + b_{e_k}) per row. Fast: the rows of each
  * active expert are gathered, one GEMM per expert, weighted scatter-add.
  * Plain: per row, both experts, mixed. */
@@ -878,12 +893,14 @@ upm_moe_linear_fast_block (UpmContext *ctx, uint32_t layer, int lin_id,
   const int which = (lin_id == UPM_LIN_OUT || lin_id == UPM_LIN_DOWN);
   const size_t w_off = (size_t)c0 * lin->n_in + k0;
   const gboolean bf16 = ctx->precision == UPM_PRECISION_BF16;
-  /* int8: the decode step's few rows on int8 weights and float inputs
-   * (the weights' DRAM time is the step's); the encoder's many rows in
-   * int8 x int8 (the VNNI rate). */
-  const gboolean q8 = ctx->precision == UPM_PRECISION_INT8 && ctx->decoding;
-  const gboolean q8q8 = ctx->precision == UPM_PRECISION_INT8 && !ctx->decoding
-                        && int8_encoder_enabled ();
+  /* int8: the encoder's many rows in int8 x int8 (the VNNI rate); the
+   * decode step's few rows too (upm_int8_decode_x8), else on int8
+   * weights and float inputs. */
+  const gboolean int8 = ctx->precision == UPM_PRECISION_INT8;
+  const gboolean q8q8
+      = int8
+        && (ctx->decoding ? upm_int8_decode_x8 () : int8_encoder_enabled ());
+  const gboolean q8 = int8 && ctx->decoding && !q8q8;
   const UpmQ8Matrix *wq;
   const UpmQ8Packed *wp;
   uint32_t row = 0;

@@ -239,6 +239,30 @@ void upm_attention_groups (const float *q, uint32_t ldq,
     uint32_t n_head, uint32_t head_dim, uint32_t causal_from,
     uint32_t key_offset, float *out, uint32_t ldo);
 
+/* Shared keys and values kept in bfloat16 for decoding: the layout of
+ * UpmKvPacked (same element offsets), each value rounded to bfloat16 (half
+ * the bytes a decode step reads from the prefix). */
+typedef struct
+{
+  const uint16_t *kt;
+  const uint16_t *v;
+  uint32_t n;  /* keys */
+  uint32_t ld; /* keys rounded up to 16 */
+} UpmKvPacked16;
+
+/* *kv (upm_kv_packed_size (kv->n, ...) floats from kv->kt) rounded to
+ * bfloat16 (nearest even) into buf (as many uint16 values), in parallel. */
+void upm_kv_packed_to_bf16 (const UpmKvPacked *kv, uint32_t n_head,
+    uint32_t head_dim, uint16_t *buf, UpmKvPacked16 *out);
+
+/* upm_attention_groups with the shared keys and values in bfloat16,
+ * widened to float in registers: queries, scores, the softmax and the sums
+ * stay float (the group's own keys too). */
+void upm_attention_groups_bf16 (const float *q, uint32_t ldq,
+    const UpmKvPacked16 *shared, const UpmAttnGroup *groups, uint32_t n_groups,
+    uint32_t n_head, uint32_t head_dim, uint32_t causal_from,
+    uint32_t key_offset, float *out, uint32_t ldo);
+
 /* ---------------------------------------------------- bfloat16 attention */
 
 /* Keys and values in bfloat16, per head in the layout of UpmBf16Weights:

@@ -367,7 +367,7 @@ test_rows_vs_generic (gconstpointer data)
 #define ATT_D (ATT_HEADS * ATT_HD)
 #define ATT_N 100
 #define ATT_SHARED 50
-#define ATT_FLOATS ((2 * ATT_N + 6) * ATT_D)
+#define ATT_FLOATS ((2 * ATT_N + 12) * ATT_D)
 
 /* Self-attention of ATT_N rows, whole and causal, then two decoding groups
  * of 3 rows on ATT_SHARED shared keys plus 4 keys of their own. */
@@ -394,12 +394,80 @@ case_attention (float *out)
   upm_kv_pack (&shared, 1, ATT_HEADS, ATT_HD, packed, &kv);
   upm_attention_groups (qkv + 80 * ld, ld, &kv, groups, 2, ATT_HEADS, ATT_HD,
       ATT_SHARED + 1, ATT_SHARED, out, ATT_D);
+  out += 6 * ATT_D;
+  /* the same groups on the shared keys in bfloat16 */
+  g_autofree uint16_t *packed16
+      = g_new (uint16_t, upm_kv_packed_size (ATT_SHARED, ATT_HEADS, ATT_HD));
+  UpmKvPacked16 kv16;
+  upm_kv_packed_to_bf16 (&kv, ATT_HEADS, ATT_HD, packed16, &kv16);
+  upm_attention_groups_bf16 (qkv + 80 * ld, ld, &kv16, groups, 2, ATT_HEADS,
+      ATT_HD, ATT_SHARED + 1, ATT_SHARED, out, ATT_D);
 }
 
 static void
 test_attention_vs_generic (gconstpointer data)
 {
   expect_generic (data, case_attention, ATT_FLOATS, 1e-5);
+}
+
+/* Decoding groups on shared keys/values in bfloat16
+ * (upm_kv_packed_to_bf16, upm_attention_groups_bf16) against the float
+ * kernel on the same keys/values rounded to bfloat16 first: the same sums
+ * in the same order, so within float rounding; the conversion keeps the
+ * packed layout (each element the rounding of the float one); and the
+ * rounding shows against the unrounded keys. */
+static void
+test_attention_groups_bf16 (gconstpointer data)
+{
+  const uint32_t ld = 3 * ATT_D;
+  const size_t size = upm_kv_packed_size (ATT_SHARED, ATT_HEADS, ATT_HD);
+  g_autofree float *qkv = values ((size_t)ATT_N * ld, 41, -2, 2);
+  g_autofree float *packed = g_new (float, size);
+  g_autofree float *rounded = g_new (float, size);
+  g_autofree uint16_t *packed16 = g_new (uint16_t, size);
+  g_autofree float *want = g_new (float, 6 * ATT_D);
+  g_autofree float *exact = g_new (float, 6 * ATT_D);
+  g_autofree float *got = g_new (float, 6 * ATT_D);
+  const UpmKvSpan own[2] = {
+    { qkv + ATT_D + 60 * ld, qkv + 2 * ATT_D + 60 * ld, ld, 4 },
+    { qkv + ATT_D + 70 * ld, qkv + 2 * ATT_D + 70 * ld, ld, 4 },
+  };
+  const UpmAttnGroup groups[2] = { { 3, &own[0], 1 }, { 3, &own[1], 1 } };
+  const UpmKvSpan shared = { qkv + ATT_D, qkv + 2 * ATT_D, ld, ATT_SHARED };
+  UpmKvPacked kv, kvr;
+  UpmKvPacked16 kv16;
+  double worst = 0.0, moved = 0.0;
+
+  use_level (data);
+  upm_kv_pack (&shared, 1, ATT_HEADS, ATT_HD, packed, &kv);
+  upm_kv_packed_to_bf16 (&kv, ATT_HEADS, ATT_HD, packed16, &kv16);
+  g_assert_cmpuint (kv16.n, ==, kv.n);
+  g_assert_cmpuint (kv16.ld, ==, kv.ld);
+  g_assert_cmpint (kv16.v - kv16.kt, ==, kv.v - kv.kt);
+  for (size_t i = 0; i < size; i++)
+    {
+      const uint32_t bits = (uint32_t)packed16[i] << 16;
+      memcpy (&rounded[i], &bits, sizeof bits);
+      g_assert_cmpfloat (rounded[i], ==, upm_bf16_round (packed[i]));
+    }
+  upm_kv_packed_init (ATT_SHARED, ATT_HEADS, ATT_HD, rounded, &kvr);
+  upm_attention_groups (qkv + 80 * ld, ld, &kvr, groups, 2, ATT_HEADS, ATT_HD,
+      ATT_SHARED + 1, ATT_SHARED, want, ATT_D);
+  upm_attention_groups (qkv + 80 * ld, ld, &kv, groups, 2, ATT_HEADS, ATT_HD,
+      ATT_SHARED + 1, ATT_SHARED, exact, ATT_D);
+  upm_attention_groups_bf16 (qkv + 80 * ld, ld, &kv16, groups, 2, ATT_HEADS,
+      ATT_HD, ATT_SHARED + 1, ATT_SHARED, got, ATT_D);
+  for (int i = 0; i < 6 * ATT_D; i++)
+    {
+      worst = MAX (worst, fabs (got[i] - want[i]));
+      moved = MAX (moved, fabs (got[i] - exact[i]));
+    }
+  g_test_message ("bf16 groups: %.3g from the rounded float run, %.3g from "
+                  "the unrounded",
+      worst, moved);
+  g_assert_cmpfloat (worst, <=, 1e-6);
+  g_assert_cmpfloat (moved, >, 1e-5);
+  g_assert_cmpfloat (moved, <, 0.05);
 }
 
 /* --------------------------------------------------------------- bfloat16 */
@@ -970,6 +1038,7 @@ add_level_tests (UpmCpuLevel level)
   add_level_test (level, "linear-part", test_linear_part);
   add_level_test (level, "linear-bf16", test_linear_bf16);
   add_level_test (level, "attention-bf16", test_attention_bf16);
+  add_level_test (level, "attention-groups-bf16", test_attention_groups_bf16);
   add_level_test (level, "linear-q8", test_linear_q8);
   add_level_test (level, "linear-q8q8", test_linear_q8q8);
   if (level == UPM_CPU_GENERIC)

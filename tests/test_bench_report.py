@@ -113,6 +113,22 @@ class ReportTest(unittest.TestCase):
         # 4x, but p95 400 ms > 110 + 100 ms
         self.assertTrue(target_line(out, "16 streams batched").endswith("| **MISS** |"))
 
+    def test_portable_vs_native(self):
+        out = report(self.d)
+        self.assertTrue(target_line(out, "portable build at UPM_CPU=avx2").endswith("| n/a |"))
+        # medians: native 2.0 s, portable 2.05 s (0.976x: PASS); then 2.2 s (0.909x: MISS)
+        for portable, verdict in ((2.05, "| PASS |"), (2.2, "| **MISS** |")):
+            write(self.d, "portable.jsonl", [
+                {"build": b, "ref": "a6280b16a9b7", "kind": "model", "encode_clip_s": t, "encode_image_s": t / 8,
+                 "decode_image_s": t / 4}
+                for n, p in ((1.9, portable - 0.1), (2.0, portable), (2.5, portable + 0.3))
+                for b, t in (("native", n), ("portable", p))])
+            out = report(self.d)
+            line = target_line(out, "portable build at UPM_CPU=avx2")
+            self.assertIn("%.3f×" % (2.0 / portable), line)
+            self.assertTrue(line.endswith(verdict), line)
+            self.assertIn("| encode 8-frame clip | 2.00 s (1.90 s) | %.2f s (%.2f s) |" % (portable, portable - 0.1),
+                          out)
 
 if __name__ == "__main__":
     unittest.main()

@@ -116,23 +116,46 @@ kern_kv_pack (const UpmKvSpan *spans, uint32_t n_spans, uint32_t n_head,
   kern_kv_pack_at (spans, n_spans, n_head, hd, n, 0, buf, out);
 }
 
-/* s[i][16 t ..] = qp_i . k for the first n_tiles 16-key tiles. */
+/* Element i of packed keys or values: float, or bfloat16 (BF). */
+UPM_INLINE float
+kv_at (const int BF, const void *p, size_t i)
+{
+  return BF ? bf16_to_f32 (((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+#ifdef __AVX2__
+/* Elements [i, i + 8) of packed keys or values as floats: bfloat16 (BF)
+ * widened in the register (half the bytes from memory). */
+UPM_INLINE __m256
+kv_load8 (const int BF, const void *p, size_t i)
+{
+  if (BF)
+    return _mm256_castsi256_ps (
+        _mm256_slli_epi32 (_mm256_cvtepu16_epi32 (_mm_loadu_si128 (
+                               (const __m128i *)((const uint16_t *)p + i))),
+            16));
+  return _mm256_loadu_ps ((const float *)p + i);
+}
+#endif
+
+/* s[i][16 t ..] = qp_i . k for the first n_tiles 16-key tiles (float or,
+ * BF, bfloat16 keys). */
 UPM_INLINE void
-qk_tile (const int MR, const float *qp, uint32_t hd, const float *kt,
-    uint32_t n_tiles, float *s, size_t lds)
+qk_tile (const int MR, const int BF, const float *qp, uint32_t hd,
+    const void *kt, uint32_t n_tiles, float *s, size_t lds)
 {
 #ifdef __AVX2__
   for (uint32_t t = 0; t < n_tiles; t++)
     {
-      const float *kc = kt + (size_t)t * hd * 16;
+      const size_t kc = (size_t)t * hd * 16;
       __m256 acc[ATT_MR][2];
 #pragma GCC unroll 6
       for (int i = 0; i < MR; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps ();
       for (uint32_t c = 0; c < hd; c++)
         {
-          const __m256 k0 = _mm256_loadu_ps (kc + (size_t)c * 16);
-          const __m256 k1 = _mm256_loadu_ps (kc + (size_t)c * 16 + 8);
+          const __m256 k0 = kv_load8 (BF, kt, kc + (size_t)c * 16);
+          const __m256 k1 = kv_load8 (BF, kt, kc + (size_t)c * 16 + 8);
 #pragma GCC unroll 6
           for (int i = 0; i < MR; i++)
             {
@@ -155,7 +178,8 @@ qk_tile (const int MR, const float *qp, uint32_t hd, const float *kt,
         {
           float a = 0.0f;
           for (uint32_t c = 0; c < hd; c++)
-            a += qp[(size_t)i * hd + c] * kt[(size_t)t * hd * 16 + c * 16 + l];
+            a += qp[(size_t)i * hd + c]
+                 * kv_at (BF, kt, (size_t)t * hd * 16 + c * 16 + l);
           s[(size_t)i * lds + t * 16 + l] = a;
         }
 #endif
@@ -170,8 +194,8 @@ qk_tile (const int MR, const float *qp, uint32_t hd, const float *kt,
  * sum[i]; ot[i][0..hdp) = sum_j p[i][j] v[j] over keys [0, nk), not
  * normalised. */
 UPM_INLINE void
-pv_tile (const int MR, float *s, size_t lds, const float *mx,
-    const uint32_t *vis, uint32_t nk, const float *vh, uint32_t ld, uint32_t hd,
+pv_tile (const int MR, const int BF, float *s, size_t lds, const float *mx,
+    const uint32_t *vis, uint32_t nk, const void *vh, uint32_t ld, uint32_t hd,
     double *sum, float *ot)
 {
   const uint32_t hdp = head_dim_padded (hd);
@@ -192,7 +216,7 @@ pv_tile (const int MR, float *s, size_t lds, const float *mx,
       for (uint32_t cb = 0; cb * 16 < hdp; cb++)
         {
           const uint32_t w = MIN_U (16u, hdp - cb * 16);
-          const float *vb = vh + (size_t)cb * 16 * ld;
+          const size_t vb = (size_t)cb * 16 * ld;
 #ifdef __AVX2__
           __m256 acc[ATT_MR][2];
 #pragma GCC unroll 6
@@ -207,8 +231,8 @@ pv_tile (const int MR, float *s, size_t lds, const float *mx,
             {
               for (uint32_t j = j0; j < j1; j++)
                 {
-                  const __m256 v0 = _mm256_loadu_ps (vb + (size_t)j * 16);
-                  const __m256 v1 = _mm256_loadu_ps (vb + (size_t)j * 16 + 8);
+                  const __m256 v0 = kv_load8 (BF, vh, vb + (size_t)j * 16);
+                  const __m256 v1 = kv_load8 (BF, vh, vb + (size_t)j * 16 + 8);
 #pragma GCC unroll 6
                   for (int i = 0; i < MR; i++)
                     {
@@ -223,7 +247,7 @@ pv_tile (const int MR, float *s, size_t lds, const float *mx,
             {
               for (uint32_t j = j0; j < j1; j++)
                 {
-                  const __m256 v0 = _mm256_loadu_ps (vb + (size_t)j * 8);
+                  const __m256 v0 = kv_load8 (BF, vh, vb + (size_t)j * 8);
 #pragma GCC unroll 6
                   for (int i = 0; i < MR; i++)
                     {
@@ -247,7 +271,8 @@ pv_tile (const int MR, float *s, size_t lds, const float *mx,
               {
                 float a = ot[(size_t)i * hdp + cb * 16 + c];
                 for (uint32_t j = j0; j < j1; j++)
-                  a += s[(size_t)i * lds + j] * vb[(size_t)j * w + c];
+                  a += s[(size_t)i * lds + j]
+                       * kv_at (BF, vh, vb + (size_t)j * w + c);
                 ot[(size_t)i * hdp + cb * 16 + c] = a;
               }
 #endif
@@ -297,18 +322,34 @@ pv_tile (const int MR, float *s, size_t lds, const float *mx,
     }
 
 static void
-qk_any (uint32_t mr, const float *qp, uint32_t hd, const float *kt,
+qk_any (uint32_t mr, int bf, const float *qp, uint32_t hd, const void *kt,
     uint32_t n_tiles, float *s, size_t lds)
 {
-  MR_DISPATCH (mr, qk_tile (M_, qp, hd, kt, n_tiles, s, lds));
+  if (bf)
+    {
+      MR_DISPATCH (mr, qk_tile (M_, 1, qp, hd, kt, n_tiles, s, lds));
+    }
+  else
+    {
+      MR_DISPATCH (mr, qk_tile (M_, 0, qp, hd, kt, n_tiles, s, lds));
+    }
 }
 
 static void
-pv_any (uint32_t mr, float *s, size_t lds, const float *mx, const uint32_t *vis,
-    uint32_t nk, const float *vh, uint32_t ld, uint32_t hd, double *sum,
-    float *ot)
+pv_any (uint32_t mr, int bf, float *s, size_t lds, const float *mx,
+    const uint32_t *vis, uint32_t nk, const void *vh, uint32_t ld, uint32_t hd,
+    double *sum, float *ot)
 {
-  MR_DISPATCH (mr, pv_tile (M_, s, lds, mx, vis, nk, vh, ld, hd, sum, ot));
+  if (bf)
+    {
+      MR_DISPATCH (
+          mr, pv_tile (M_, 1, s, lds, mx, vis, nk, vh, ld, hd, sum, ot));
+    }
+  else
+    {
+      MR_DISPATCH (
+          mr, pv_tile (M_, 0, s, lds, mx, vis, nk, vh, ld, hd, sum, ot));
+    }
 }
 
 /* o[i][0..hd) = ot[i][0..hd) / sum[i] (0 when nothing was visible). */
@@ -374,10 +415,10 @@ att_task (void *arg, uint32_t task)
         }
       if (vmax > 0)
         {
-          qk_any (mr, qp, hd, kt, (vmax + 15) / 16, s, ld);
+          qk_any (mr, 0, qp, hd, kt, (vmax + 15) / 16, s, ld);
           for (uint32_t i = 0; i < mr; i++)
             mx[i] = vis[i] ? max_of (s + (size_t)i * ld, vis[i]) : 0.0f;
-          pv_any (mr, s, ld, mx, vis, vmax, vh, ld, hd, sum, ot);
+          pv_any (mr, 0, s, ld, mx, vis, vmax, vh, ld, hd, sum, ot);
         }
       else
         {
@@ -431,7 +472,11 @@ typedef struct
 {
   const float *q;
   uint32_t ldq;
-  const UpmKvPacked *sh;
+  /* the shared keys and values (UpmKvPacked's layout), float or (bf16)
+   * bfloat16 */
+  const void *sh_kt, *sh_v;
+  uint32_t n_sh, sh_ld;
+  int bf16;
   const UpmAttnGroup *groups;
   const uint32_t *row_group, *row_local;
   uint32_t n_rows, max_extra, n_head, hd;
@@ -462,11 +507,12 @@ static void
 group_task (void *arg, uint32_t h)
 {
   const GroupJob *g = arg;
-  const uint32_t hd = g->hd, ld = g->sh->ld, n_sh = g->sh->n;
+  const uint32_t hd = g->hd, ld = g->sh_ld, n_sh = g->n_sh;
   const uint32_t hdp = head_dim_padded (hd);
   const size_t lds = ld + round_up (g->max_extra, 8);
-  const float *kt = g->sh->kt + (size_t)h * ld * hd;
-  const float *vh = g->sh->v + (size_t)h * ld * hdp;
+  const size_t esz = g->bf16 ? sizeof (uint16_t) : sizeof (float);
+  const void *kt = (const char *)g->sh_kt + (size_t)h * ld * hd * esz;
+  const void *vh = (const char *)g->sh_v + (size_t)h * ld * hdp * esz;
   float *s = upm_thread_scratch (UPM_SCRATCH_SCORES, ATT_MR * (lds + hd + hdp));
   float *qp = s + ATT_MR * lds;
   float *ot = qp + (size_t)ATT_MR * hd;
@@ -486,7 +532,7 @@ group_task (void *arg, uint32_t h)
             qp[(size_t)i * hd + c] = qr[c] * g->scale;
         }
       if (n_sh > 0)
-        qk_any (mr, qp, hd, kt, ld / 16, s, lds);
+        qk_any (mr, g->bf16, qp, hd, kt, ld / 16, s, lds);
       for (uint32_t i = 0; i < mr; i++)
         {
           const UpmAttnGroup *grp = &g->groups[g->row_group[r0 + i]];
@@ -505,7 +551,7 @@ group_task (void *arg, uint32_t h)
           sum[i] = 0.0;
         }
       if (n_sh > 0)
-        pv_any (mr, s, lds, mx, vis_sh, n_sh, vh, ld, hd, sum, ot);
+        pv_any (mr, g->bf16, s, lds, mx, vis_sh, n_sh, vh, ld, hd, sum, ot);
       else
         memset (ot, 0, (size_t)mr * hdp * sizeof (float));
       /* The group's own keys after the shared ones. */
@@ -532,10 +578,10 @@ group_task (void *arg, uint32_t h)
     }
 }
 
+/* The grouped decoding of kern_attention_groups on shared keys and
+ * values of either element type (GroupJob's). */
 static void
-kern_attention_groups (const float *q, uint32_t ldq, const UpmKvPacked *shared,
-    const UpmAttnGroup *groups, uint32_t n_groups, uint32_t n_head, uint32_t hd,
-    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo)
+groups_run (GroupJob *j, const UpmAttnGroup *groups, uint32_t n_groups)
 {
   uint32_t n_rows = 0, max_extra = 0;
 
@@ -558,8 +604,88 @@ kern_attention_groups (const float *q, uint32_t ldq, const UpmKvPacked *shared,
         map[r] = g;
         map[n_rows + r] = i;
       }
-  GroupJob j = { q, ldq, shared, groups, map, map + n_rows, n_rows, max_extra,
-    n_head, hd, causal_from, key_offset, out, ldo, 1.0f / sqrtf ((float)hd) };
-  upm_parallel_for (n_head, group_task, &j);
+  j->groups = groups;
+  j->row_group = map;
+  j->row_local = map + n_rows;
+  j->n_rows = n_rows;
+  j->max_extra = max_extra;
+  upm_parallel_for (j->n_head, group_task, j);
   free (map);
+}
+
+static void
+kern_attention_groups (const float *q, uint32_t ldq, const UpmKvPacked *shared,
+    const UpmAttnGroup *groups, uint32_t n_groups, uint32_t n_head, uint32_t hd,
+    uint32_t causal_from, uint32_t key_offset, float *out, uint32_t ldo)
+{
+  GroupJob j = { .q = q,
+    .ldq = ldq,
+    .sh_kt = shared->kt,
+    .sh_v = shared->v,
+    .n_sh = shared->n,
+    .sh_ld = shared->ld,
+    .n_head = n_head,
+    .hd = hd,
+    .causal_from = causal_from,
+    .key_offset = key_offset,
+    .out = out,
+    .ldo = ldo,
+    .scale = 1.0f / sqrtf ((float)hd) };
+
+  groups_run (&j, groups, n_groups);
+}
+
+static void
+kern_attention_groups_bf16 (const float *q, uint32_t ldq,
+    const UpmKvPacked16 *shared, const UpmAttnGroup *groups, uint32_t n_groups,
+    uint32_t n_head, uint32_t hd, uint32_t causal_from, uint32_t key_offset,
+    float *out, uint32_t ldo)
+{
+  GroupJob j = { .q = q,
+    .ldq = ldq,
+    .sh_kt = shared->kt,
+    .sh_v = shared->v,
+    .n_sh = shared->n,
+    .sh_ld = shared->ld,
+    .bf16 = 1,
+    .n_head = n_head,
+    .hd = hd,
+    .causal_from = causal_from,
+    .key_offset = key_offset,
+    .out = out,
+    .ldo = ldo,
+    .scale = 1.0f / sqrtf ((float)hd) };
+
+  groups_run (&j, groups, n_groups);
+}
+
+typedef struct
+{
+  const float *src;
+  uint16_t *dst;
+  size_t n, chunk;
+} RoundJob;
+
+static void
+round_task (void *arg, uint32_t t)
+{
+  const RoundJob *r = arg;
+  const size_t a = (size_t)t * r->chunk, b = MIN_U (r->n, a + r->chunk);
+
+  if (a < b)
+    round_row_bits (r->src + a, (uint32_t)(b - a), r->dst + a);
+}
+
+/* Packed keys/values rounded to bfloat16 in the same layout (the element
+ * offsets of UpmKvPacked hold in *out). */
+static void
+kern_kv_packed_to_bf16 (const UpmKvPacked *kv, uint32_t n_head, uint32_t hd,
+    uint16_t *buf, UpmKvPacked16 *out)
+{
+  const size_t n = upm_kv_packed_size (kv->n, n_head, hd);
+  const size_t v_off = (size_t)(kv->v - kv->kt);
+  RoundJob r = { kv->kt, buf, n, 1u << 16 };
+
+  upm_parallel_for ((uint32_t)((n + r.chunk - 1) / r.chunk), round_task, &r);
+  *out = (UpmKvPacked16){ buf, buf + v_off, kv->n, kv->ld };
 }

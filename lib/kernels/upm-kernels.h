@@ -99,6 +99,17 @@
           uint32_t head_dim, uint32_t causal_from, uint32_t key_offset,        \
           float *out, uint32_t ldo),                                           \
       (q, ldq, shared, groups, n_groups, n_head, head_dim, causal_from,        \
+          key_offset, out, ldo))                                               \
+  X (kv_packed_to_bf16,                                                        \
+      (const UpmKvPacked *kv, uint32_t n_head, uint32_t head_dim,              \
+          uint16_t *buf, UpmKvPacked16 *out),                                  \
+      (kv, n_head, head_dim, buf, out))                                        \
+  X (attention_groups_bf16,                                                    \
+      (const float *q, uint32_t ldq, const UpmKvPacked16 *shared,              \
+          const UpmAttnGroup *groups, uint32_t n_groups, uint32_t n_head,      \
+          uint32_t head_dim, uint32_t causal_from, uint32_t key_offset,        \
+          float *out, uint32_t ldo),                                           \
+      (q, ldq, shared, groups, n_groups, n_head, head_dim, causal_from,        \
           key_offset, out, ldo))
 
 #define UPM_KERNEL_MEMBER(name, params, args) void (*name) params;
