@@ -166,16 +166,28 @@ prefix_encode (UpmContext *ctx, UpmPrefix *pf, GError **error)
   att = qkv ? upm_ctx_buf (ctx, UPM_BUF_CAP_ATT, (size_t)n * d, error) : NULL;
   if (!att)
     return FALSE;
+  const uint32_t P = upm_prompt_rows (ctx->model);
+  g_autofree float *pkv = P > 0 ? g_try_new (float, (size_t)P * 2 * d) : NULL;
+  if (P > 0 && !pkv)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+          "out of memory for a prompt of %u rows", P);
+      return FALSE;
+    }
   for (uint32_t l = 0; l < hp->n_layer; l++)
     {
-      UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
-      if (!upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
+      /* [prompt, prefix]: the prompt's keys first (model-spec's cache). */
+      UpmKvSpan spans[2]
+          = { upm_prompt_span (pkv, P, d), { qkv + d, qkv + 2 * d, 3 * d, n } };
+      const UpmKvSpan *sp = P > 0 ? spans : spans + 1;
+      if ((P > 0 && !upm_prompt_kv (ctx, l, seg.attr, pkv, error))
+          || !upm_layer_qkv (ctx, l, x, n, &seg, 1, qkv, error))
         return FALSE;
       if (pf->ctx_sum)
         sum_rows (upm_layer_gate_input (ctx), n, d,
             pf->ctx_sum + ((size_t)l * UPM_N_GATES + UPM_GATE_ATTN) * d);
-      upm_kv_pack (
-          &span, 1, hp->n_head, hd, pf->kv + l * pf->kv_layer, &pf->packed[l]);
+      upm_kv_pack (sp, P > 0 ? 2 : 1, hp->n_head, hd, pf->kv + l * pf->kv_layer,
+          &pf->packed[l]);
       /* The last layer's outputs of the prefix are used only by the context
        * of context routing (the sum of its LN2 rows) and by recorded
        * per-token routing (its FFN decisions). */
@@ -255,7 +267,9 @@ step_attention (const UpmModel *m, UpmCaptionState *st, const BeamSearch *bs,
 {
   const UpmHParams *hp = &m->hp;
   const uint32_t d = hp->n_embd, hd = d / hp->n_head, nl = hp->n_layer;
-  const uint32_t per = t > 0 ? 2 : 1, lp_n = bs->lp_tokens;
+  /* The prefix's cached keys: a prompt-tuned model's prompt, then the
+   * prefix tokens. */
+  const uint32_t per = t > 0 ? 2 : 1, lp_n = bs->prefix->packed[l].n;
   UpmKvSpan *spans = g_newa (UpmKvSpan, 2 * (size_t)bs->n_beams);
   UpmAttnGroup *groups = g_newa (UpmAttnGroup, bs->n_beams);
 
@@ -804,8 +818,9 @@ upm_prefix_new (UpmContext *ctx, const float *embeddings, uint32_t n_tokens,
   pf->ref_count = 1;
   pf->model = upm_model_ref (ctx->model);
   pf->n_tokens = n_tokens;
-  pf->kv_layer
-      = upm_kv_packed_size (n_tokens, hp->n_head, hp->n_embd / hp->n_head);
+  /* A prompt-tuned model's prompt keys come first in every layer. */
+  pf->kv_layer = upm_kv_packed_size (upm_prompt_rows (ctx->model) + n_tokens,
+      hp->n_head, hp->n_embd / hp->n_head);
   pf->kv = g_try_new (float, pf->kv_layer * hp->n_layer);
   pf->packed = g_new0 (UpmKvPacked, hp->n_layer);
   pf->embeddings

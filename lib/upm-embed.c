@@ -14,11 +14,25 @@
 #include "upm-ops.h"
 #include "upm-weights.h"
 
+/* The token embedding row of @id, with a prompt-tuned model's spe_bias
+ * on every <|spe|> (the official token_embed.py adds s_token_bias to the
+ * embeddings of id 49410 before the LayerNorm). */
+static void
+token_row (const UpmModel *model, uint32_t id, float *out)
+{
+  const float *bias = model->prompt.spe_bias;
+
+  upm_model_token_row (model, id, out);
+  if (bias && id == model->hp.spe_id)
+    for (uint32_t j = 0; j < model->hp.n_embd; j++)
+      out[j] += bias[j];
+}
+
 void
 upm_embed_spe (const UpmModel *model, float *out)
 {
   const uint32_t d = model->hp.n_embd;
-  upm_model_token_row (model, model->hp.spe_id, out);
+  token_row (model, model->hp.spe_id, out);
   upm_layer_norm (out, 1, d, model->embd_norm_w, model->embd_norm_b,
       model->hp.norm_eps, out);
 }
@@ -31,7 +45,7 @@ upm_embed_text_token (
   const float *p = model->token_pos_embd + (size_t)pos * d;
   const float *t = model->token_type_embd;
 
-  upm_model_token_row (model, (uint32_t)id, out);
+  token_row (model, (uint32_t)id, out);
   for (uint32_t j = 0; j < d; j++)
     out[j] = out[j] + p[j] + t[j];
   upm_layer_norm (out, 1, d, model->embd_norm_w, model->embd_norm_b,

@@ -105,7 +105,8 @@ upm_layer_finish (UpmContext *ctx, uint32_t layer, float *x, const float *att,
 typedef struct
 {
   UpmContext *ctx;
-  uint32_t layer, n, n_q, rows, ff_block, causal_from;
+  /* n_prompt: the prompt keys packed before the rows' (keys 0..P-1) */
+  uint32_t layer, n, n_q, rows, ff_block, causal_from, n_prompt;
   float *x;
   const UpmSegment *segs;
   uint32_t n_segs;
@@ -218,9 +219,11 @@ chunk_kv_task (void *arg, uint32_t task)
   upm_moe_linear_fast (
       j->ctx, j->layer, UPM_LIN_QKV, 2 * d, d, h, rows, cs, nc, v, NULL);
   if (j->att_bf16)
-    upm_kv_pack_bf16_at (&span, 1, m->hp.n_head, hd, r0, &j->kv16);
+    upm_kv_pack_bf16_at (
+        &span, 1, m->hp.n_head, hd, j->n_prompt + r0, &j->kv16);
   else
-    upm_kv_pack_at (&span, 1, m->hp.n_head, hd, j->n, r0, j->kvbuf, &packed);
+    upm_kv_pack_at (&span, 1, m->hp.n_head, hd, j->n_prompt + j->n,
+        j->n_prompt + r0, j->kvbuf, &packed);
   g_free (cs);
 }
 
@@ -257,11 +260,13 @@ chunk_rest_task (void *arg, uint32_t task)
   upm_moe_linear_fast (
       ctx, j->layer, UPM_LIN_QKV, 0, d, h, rows, cs, nc, y, NULL);
   if (j->att_bf16)
-    upm_attention_bf16 (
-        y, d, rows, &j->kv16, m->hp.n_head, hd, j->causal_from, r0, a, d);
+    upm_attention_bf16 (y, d, rows, &j->kv16, m->hp.n_head, hd,
+        upm_prompt_causal (j->causal_from, j->n_prompt), j->n_prompt + r0, a,
+        d);
   else
-    upm_attention_packed (
-        y, d, rows, &j->kv, m->hp.n_head, hd, j->causal_from, r0, a, d);
+    upm_attention_packed (y, d, rows, &j->kv, m->hp.n_head, hd,
+        upm_prompt_causal (j->causal_from, j->n_prompt), j->n_prompt + r0, a,
+        d);
   upm_moe_linear_fast (
       ctx, j->layer, UPM_LIN_OUT, 0, d, a, rows, cs, nc, y, &attn_epi);
   /* x += g2 (W2 GELU(W1 h + b1) + b2), over blocks of the FFN's width:
@@ -275,6 +280,43 @@ chunk_rest_task (void *arg, uint32_t task)
           rows, cs, nc, k0 > 0 ? 1.0f : 0.0f, k0 + nb >= f, y, &ffn_epi);
     }
   g_free (cs);
+}
+
+/* A buffer for the keys and values of a prompt's P rows. */
+static float *
+prompt_buf (uint32_t P, uint32_t d, GError **error)
+{
+  float *kv = g_try_new (float, (size_t)P * 2 * d);
+
+  if (!kv)
+    g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+        "out of memory for a prompt of %u rows", P);
+  return kv;
+}
+
+/* The prompt's keys and values as keys 0..P-1 of the job's buffer. */
+static gboolean
+pack_prompt (ChunkJob *j, UpmAttr attr, GError **error)
+{
+  const UpmHParams *hp = &j->ctx->model->hp;
+  const uint32_t d = hp->n_embd, hd = d / hp->n_head, P = j->n_prompt;
+  float *pkv = prompt_buf (P, d, error);
+  UpmKvSpan span = upm_prompt_span (pkv, P, d);
+  UpmKvPacked packed;
+
+  if (!pkv)
+    return FALSE;
+  if (!upm_prompt_kv (j->ctx, j->layer, attr, pkv, error))
+    {
+      g_free (pkv);
+      return FALSE;
+    }
+  if (j->att_bf16)
+    upm_kv_pack_bf16_at (&span, 1, hp->n_head, hd, 0, &j->kv16);
+  else
+    upm_kv_pack_at (&span, 1, hp->n_head, hd, P + j->n, 0, j->kvbuf, &packed);
+  g_free (pkv);
+  return TRUE;
 }
 
 gboolean
@@ -301,6 +343,7 @@ upm_layer_chunked (UpmContext *ctx, uint32_t layer, float *x, uint32_t n,
     .ff_block
     = n_tasks <= 1 ? MAX (f, 1) : MIN (MAX (ctx->ff_block, 1), MAX (f, 1)),
     .causal_from = causal_from,
+    .n_prompt = upm_prompt_rows (ctx->model),
     .x = x,
     .segs = segs,
     .n_segs = n_segs,
@@ -313,9 +356,11 @@ upm_layer_chunked (UpmContext *ctx, uint32_t layer, float *x, uint32_t n,
   j.caller_scratch = upm_ctx_buf (ctx, UPM_BUF_CHUNK, j.scratch_floats, error);
   if (!j.caller_scratch)
     return FALSE;
-  upm_kv_packed_init (n, hp->n_head, d / hp->n_head, kvbuf, &j.kv);
+  upm_kv_packed_init (j.n_prompt + n, hp->n_head, d / hp->n_head, kvbuf, &j.kv);
   /* The bfloat16 keys fit the floats' buffer (upm_kv_bf16_size). */
-  upm_kv_bf16_init (n, hp->n_head, d / hp->n_head, kvbuf, &j.kv16);
+  upm_kv_bf16_init (j.n_prompt + n, hp->n_head, d / hp->n_head, kvbuf, &j.kv16);
+  if (j.n_prompt > 0 && !pack_prompt (&j, segs[0].attr, error))
+    return FALSE;
   if (n_tasks <= 1)
     {
       if (n > 0)
@@ -384,11 +429,14 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
 {
   const UpmHParams *hp = &ctx->model->hp;
   const uint32_t d = hp->n_embd, hd = d / hp->n_head;
-  const size_t kv_floats = upm_kv_packed_size (n, hp->n_head, hd);
+  const uint32_t P = upm_prompt_rows (ctx->model);
+  const size_t kv_floats = upm_kv_packed_size (P + n, hp->n_head, hd);
   /* Causal rows' contexts follow the attention mask; a context gate of
    * the last layer needs every row's attention output. */
   const UpmRouteScope causal = { 0, NULL, causal_from, NULL, NULL };
-  float *qkv, *att, *kvbuf;
+  /* With a prompt, P keys come first (never masked). */
+  const uint32_t cf = upm_prompt_causal (causal_from, P);
+  float *qkv, *att, *kvbuf, *pkv = NULL;
   gboolean ok = TRUE;
 
   if (upm_ctx_chunked (ctx))
@@ -408,6 +456,8 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
   kvbuf = att ? upm_ctx_buf (ctx, UPM_BUF_ENC_KV, kv_floats, error) : NULL;
   if (!kvbuf)
     return FALSE;
+  if (P > 0 && !(pkv = prompt_buf (P, d, error)))
+    return FALSE;
   /* Context gates of the last layer need every row's attention output;
    * recorded per-token routing covers every row. */
   if (ctx->model->routing == UPM_ROUTING_CONTEXT || ctx->rec)
@@ -420,10 +470,17 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
       UpmSegment first_seg[1];
       const UpmSegment *fs = segs;
       uint32_t n_fs = n_segs;
-      UpmKvSpan span = { qkv + d, qkv + 2 * d, 3 * d, n };
+      /* [prompt, rows]: the tokens' span alone without a prompt. */
+      UpmKvSpan spans[2]
+          = { upm_prompt_span (pkv, P, d), { qkv + d, qkv + 2 * d, 3 * d, n } };
+      const UpmKvSpan *sp = P > 0 ? spans : spans + 1;
+      const uint32_t n_sp = P > 0 ? 2 : 1;
       UpmKvPacked kv;
 
-      if (!upm_layer_qkv (ctx, l, x, n, segs, n_segs, qkv, error))
+      /* The prompt first: a dynamic level's output projection uses the
+       * decisions of the last QKV linear, the rows'. */
+      if ((P > 0 && !upm_prompt_kv (ctx, l, segs[0].attr, pkv, error))
+          || !upm_layer_qkv (ctx, l, x, n, segs, n_segs, qkv, error))
         {
           ok = FALSE;
           break;
@@ -432,22 +489,23 @@ transformer_run (UpmContext *ctx, float *x, uint32_t n, const UpmSegment *segs,
         {
           /* The bfloat16 keys fit the floats' buffer. */
           UpmKvBf16 kv16;
-          upm_kv_bf16_init (n, hp->n_head, hd, kvbuf, &kv16);
-          upm_kv_pack_bf16_at (&span, 1, hp->n_head, hd, 0, &kv16);
+          upm_kv_bf16_init (P + n, hp->n_head, hd, kvbuf, &kv16);
+          upm_kv_pack_bf16_at (sp, n_sp, hp->n_head, hd, 0, &kv16);
           upm_attention_bf16 (
-              qkv, 3 * d, n_q, &kv16, hp->n_head, hd, causal_from, 0, att, d);
+              qkv, 3 * d, n_q, &kv16, hp->n_head, hd, cf, P, att, d);
         }
       else
         {
-          upm_kv_pack (&span, 1, hp->n_head, hd, kvbuf, &kv);
+          upm_kv_pack (sp, n_sp, hp->n_head, hd, kvbuf, &kv);
           upm_attention_packed (
-              qkv, 3 * d, n_q, &kv, hp->n_head, hd, causal_from, 0, att, d);
+              qkv, 3 * d, n_q, &kv, hp->n_head, hd, cf, P, att, d);
         }
       if (last_only)
         n_fs = first_row_segments (segs, first_seg), fs = first_seg;
       ok = upm_layer_finish (ctx, l, x, att, n_q, fs, n_fs, error);
     }
   ctx->scope = NULL;
+  g_free (pkv);
   return ok;
 }
 
@@ -538,25 +596,70 @@ upm_encode_visual (UpmContext *ctx, const float *patches, uint32_t n_frames,
   return TRUE;
 }
 
+gboolean
+upm_encode_visual_hidden (UpmContext *ctx, const float *patches,
+    uint32_t n_frames, UpmAttr attr, float *hidden, UpmRouting *routing,
+    GError **error)
+{
+  const UpmHParams *hp = &ctx->model->hp;
+  const uint32_t d = hp->n_embd;
+  uint32_t n;
+  float *x;
+  UpmSegment seg;
+  gboolean ok;
+
+  if (!patches || n_frames < 1 || n_frames > hp->n_temporal
+      || (guint)attr >= UPM_N_ATTRS)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "invalid visual input: %u frames (model takes 1 to %u)", n_frames,
+          hp->n_temporal);
+      return FALSE;
+    }
+  n = 1 + n_frames * UPM_HP_TOKENS_PER_FRAME (hp);
+  /* Not a scratch slot: a batched forward runs on another context's. */
+  x = g_try_new (float, (size_t)n *d);
+  if (!x)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
+          "out of memory for a clip of %u tokens", n);
+      return FALSE;
+    }
+  seg.attr = attr;
+  seg.n_tokens = n;
+  ok = upm_embed_patches (ctx, patches, n_frames, x, error)
+       && upm_transformer_forward (
+           ctx, x, n, &seg, 1, UPM_FORWARD_SPE_ONLY, routing, error);
+  if (ok)
+    memcpy (hidden, x, d * sizeof (float));
+  g_free (x);
+  return ok;
+}
+
 typedef struct
 {
   const float *qkv;
   float *att;
   const uint32_t *n_ids;
   uint32_t len, d, n_head, hd;
+  const float *pkv; /* the prompt's keys and values, P rows (or none) */
+  uint32_t n_prompt;
 } TextAttJob;
 
-/* Attention of one text of a batch (its own keys only). */
+/* Attention of one text of a batch (the prompt's keys and its own). */
 static void
 text_att_task (void *arg, uint32_t i)
 {
   const TextAttJob *j = arg;
   const uint32_t n = j->n_ids[i] + 1, d = j->d;
   const float *q = j->qkv + (size_t)i * j->len * 3 * d;
-  UpmKvSpan span = { q + d, q + 2 * d, 3 * d, n };
+  UpmKvSpan spans[2] = { upm_prompt_span (j->pkv, j->n_prompt, d),
+    { q + d, q + 2 * d, 3 * d, n } };
+  const gboolean prompt = j->n_prompt > 0;
 
-  upm_attention (q, 3 * d, n, &span, 1, j->n_head, j->hd, UINT32_MAX, 0,
-      j->att + (size_t)i * j->len * d, d, NULL);
+  upm_attention (q, 3 * d, n, prompt ? spans : spans + 1, prompt ? 2 : 1,
+      j->n_head, j->hd, UINT32_MAX, 0, j->att + (size_t)i * j->len * d, d,
+      NULL);
 }
 
 /* Several texts of one attribute row, padded on the right to one length:
@@ -586,9 +689,11 @@ encode_text_batch (UpmContext *ctx, const int32_t *const *ids,
   UpmSegment seg = { attr, rows };
   uint32_t *valid = g_newa (uint32_t, n_texts);
   const UpmRouteScope scope = { len, valid, UINT32_MAX, NULL, NULL };
+  const uint32_t P = upm_prompt_rows (ctx->model);
+  float *pkv = NULL;
   gboolean ok = TRUE;
 
-  if (!att)
+  if (!att || (P > 0 && !(pkv = prompt_buf (P, d, error))))
     return FALSE;
   for (uint32_t i = 0; i < n_texts; i++)
     valid[i] = n_ids[i] + 1;
@@ -600,13 +705,15 @@ encode_text_batch (UpmContext *ctx, const int32_t *const *ids,
   ctx->scope = &scope;
   for (uint32_t l = 0; ok && l < hp->n_layer; l++)
     {
-      TextAttJob job = { qkv, att, n_ids, len, d, hp->n_head, hd };
-      ok = upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error);
+      TextAttJob job = { qkv, att, n_ids, len, d, hp->n_head, hd, pkv, P };
+      ok = (P == 0 || upm_prompt_kv (ctx, l, attr, pkv, error))
+           && upm_layer_qkv (ctx, l, x, rows, &seg, 1, qkv, error);
       if (ok)
         upm_parallel_for (n_texts, text_att_task, &job);
       ok = ok && upm_layer_finish (ctx, l, x, att, rows, &seg, 1, error);
     }
   ctx->scope = NULL;
+  g_free (pkv);
   if (!ok)
     return FALSE;
   for (uint32_t i = 0; i < n_texts; i++)
@@ -729,6 +836,8 @@ typedef struct
   size_t kv_floats;
   uint32_t d, n_head, hd;
   gboolean bf16, spe_only;
+  const float **pkv; /* per clip: its attribute row's prompt keys/values */
+  uint32_t n_prompt;
 } BatchAttJob;
 
 /* Task i: clip i's keys and values packed as the chunked layer packs
@@ -742,23 +851,27 @@ batch_att_task (void *arg, uint32_t i)
   const size_t off = (size_t)c->row * j->d;
   const uint32_t n_q = j->spe_only ? 1 : c->n;
   float *buf = j->kvbuf + i * j->kv_floats;
-  UpmKvSpan span = { j->k + off, j->v + off, j->d, c->n };
+  const uint32_t P = j->n_prompt, n_keys = P + c->n;
+  UpmKvSpan spans[2] = { upm_prompt_span (P ? j->pkv[i] : NULL, P, j->d),
+    { j->k + off, j->v + off, j->d, c->n } };
+  const UpmKvSpan *sp = P > 0 ? spans : spans + 1;
+  const uint32_t n_sp = P > 0 ? 2 : 1;
 
   if (j->bf16)
     {
       UpmKvBf16 kv16;
-      upm_kv_bf16_init (c->n, j->n_head, j->hd, buf, &kv16);
-      upm_kv_pack_bf16_at (&span, 1, j->n_head, j->hd, 0, &kv16);
+      upm_kv_bf16_init (n_keys, j->n_head, j->hd, buf, &kv16);
+      upm_kv_pack_bf16_at (sp, n_sp, j->n_head, j->hd, 0, &kv16);
       upm_attention_bf16 (j->q + off, j->d, n_q, &kv16, j->n_head, j->hd,
-          UINT32_MAX, 0, j->att + off, j->d);
+          UINT32_MAX, P, j->att + off, j->d);
     }
   else
     {
       UpmKvPacked kv, packed;
-      upm_kv_packed_init (c->n, j->n_head, j->hd, buf, &kv);
-      upm_kv_pack_at (&span, 1, j->n_head, j->hd, c->n, 0, buf, &packed);
+      upm_kv_packed_init (n_keys, j->n_head, j->hd, buf, &kv);
+      upm_kv_pack_at (sp, n_sp, j->n_head, j->hd, n_keys, 0, buf, &packed);
       upm_attention_packed (j->q + off, j->d, n_q, &kv, j->n_head, j->hd,
-          UINT32_MAX, 0, j->att + off, j->d);
+          UINT32_MAX, P, j->att + off, j->d);
     }
 }
 
@@ -816,13 +929,25 @@ batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
   const uint32_t d = hp->n_embd, hd = d / hp->n_head;
   UpmSegment *segs = g_newa (UpmSegment, n_clips);
   const uint32_t n_segs = batch_segments (clips, n_clips, segs);
+  const uint32_t P = upm_prompt_rows (m);
   size_t kv_floats = 0;
-  float *qkv, *att, *kvbuf, *h, *a1;
+  float *qkv, *att, *kvbuf, *h, *a1, *pkv = NULL;
+  const float **clip_pkv = g_newa (const float *, n_clips);
   gboolean ok = TRUE;
 
   for (guint i = 0; i < n_clips; i++)
     kv_floats
-        = MAX (kv_floats, upm_kv_packed_size (clips[i]->n, hp->n_head, hd));
+        = MAX (kv_floats, upm_kv_packed_size (P + clips[i]->n, hp->n_head, hd));
+  /* One prompt per segment (attribute row); the clips in segment order. */
+  if (P > 0 && !(pkv = prompt_buf (P * n_segs, d, error)))
+    return FALSE;
+  for (guint i = 0, s = 0, left = segs[0].n_tokens; P > 0 && i < n_clips; i++)
+    {
+      if (left == 0)
+        left = segs[++s].n_tokens;
+      clip_pkv[i] = pkv + (size_t)s * P * 2 * d;
+      left -= clips[i]->n;
+    }
   qkv = upm_ctx_buf (ctx, UPM_BUF_ENC_QKV, (size_t)rows * 3 * d, error);
   att = qkv ? upm_ctx_buf (ctx, UPM_BUF_ENC_ATT, (size_t)rows * d, error)
             : NULL;
@@ -831,7 +956,10 @@ batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
   h = kvbuf ? upm_ctx_buf (ctx, UPM_BUF_LAYER_H, (size_t)rows * d, error)
             : NULL;
   if (!h)
-    return FALSE;
+    {
+      g_free (pkv);
+      return FALSE;
+    }
   a1 = g_new (float, (size_t)n_clips *d);
   for (uint32_t l = 0; ok && l < hp->n_layer; l++)
     {
@@ -839,7 +967,13 @@ batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
       const gboolean last = l + 1 == hp->n_layer;
       BatchAttJob aj = { clips, qkv, qkv + (size_t)rows * d,
         qkv + (size_t)2 * rows * d, att, kvbuf, kv_floats, d, hp->n_head, hd,
-        ctx->precision == UPM_PRECISION_BF16, last };
+        ctx->precision == UPM_PRECISION_BF16, last, clip_pkv, P };
+
+      for (uint32_t s = 0; ok && P > 0 && s < n_segs; s++)
+        ok = upm_prompt_kv (
+            ctx, l, segs[s].attr, pkv + (size_t)s * P * 2 * d, error);
+      if (!ok)
+        break;
 
       /* LN1 may reuse LAYER_H: upm_layer_finish asks for it again. */
       h = upm_ctx_buf (ctx, UPM_BUF_LAYER_H, (size_t)rows * d, error);
@@ -869,6 +1003,7 @@ batch_layers (UpmContext *ctx, VisualJob **clips, guint n_clips, uint32_t rows,
         }
     }
   g_free (a1);
+  g_free (pkv);
   return ok;
 }
 

@@ -14,6 +14,7 @@
 #include "upm-embed.h"
 #include "upm-moe.h"
 #include "upm-ops.h"
+#include "upm-prompt.h"
 
 G_BEGIN_DECLS
 
@@ -38,9 +39,10 @@ gboolean upm_layer_finish (UpmContext *ctx, uint32_t layer, float *x,
     GError **error);
 
 /* One whole layer over chunks of rows (upm_ctx_chunked contexts only):
- * packs the keys and values of all n rows of x into kvbuf
- * (upm_kv_packed_size (n) floats, described by *kv; with kv NULL, where
- * the caller keeps no keys, a bf16 context packs them in bfloat16 and
+ * packs the keys and values of a prompt-tuned model's P prompt rows
+ * (upm_prompt_kv, for segs[0]'s attribute row) and of all n rows of x into
+ * kvbuf (upm_kv_packed_size (P + n) floats, described by *kv; with kv NULL,
+ * where the caller keeps no keys, a bf16 context packs them in bfloat16 and
  * runs the bf16 attention), then updates the
  * first n_q rows of x, a chunk per task of the pool: queries, attention
  * (row r sees the keys < max(causal_from, r + 1)), the output projection

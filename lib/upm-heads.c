@@ -295,6 +295,52 @@ upm_classify (const UpmHParams *hp, const float *feature,
     }
 }
 
+/* The official fc_prompt_process (uniperceiver/modeling/meta_arch/
+ * unified_transformer.py): logits = similarity_weight * logits +
+ * fc_prompt(feat), feat the predictor's projected <SPE> feature before its
+ * L2 normalisation (predictor/embed_cls_predictor.py "feats"). */
+gboolean
+upm_classify_prompt (const UpmModel *model, const float *hidden,
+    const float *label_features, uint32_t n_labels, float scale, float *logits,
+    float *probs, GError **error)
+{
+  const UpmPromptWeights *p = &model->prompt;
+  const uint32_t d = model->hp.n_embd;
+  float *y, *f;
+
+  if (!p->cls_w || n_labels != p->n_classes)
+    {
+      g_set_error (error, UPM_ERROR, UPM_ERROR_INVALID_ARGUMENT,
+          "%s: the model's prompt classification head has %u classes, not "
+          "%u labels",
+          model->path, p->cls_w ? p->n_classes : 0, n_labels);
+      return FALSE;
+    }
+  y = g_new (float, 2 * (size_t)d);
+  f = y + d;
+  upm_layer_norm (hidden, 1, d, model->post_norm_w, model->post_norm_b,
+      model->hp.norm_eps, f);
+  upm_linear (f, 1, d, model->proj_w, model->proj_b, d, y);
+  memcpy (f, y, d * sizeof (float));
+  upm_l2_normalize (f, d);
+  upm_classify (&model->hp, f, label_features, n_labels, scale, logits, NULL);
+  for (uint32_t i = 0; i < n_labels; i++)
+    {
+      const float *w = p->cls_w + (size_t)i * d;
+      double dot = p->cls_b[i];
+      for (uint32_t j = 0; j < d; j++)
+        dot += (double)w[j] * y[j];
+      logits[i] = p->similarity_weight * logits[i] + (float)dot;
+    }
+  if (probs)
+    {
+      memcpy (probs, logits, n_labels * sizeof (float));
+      upm_softmax (probs, n_labels);
+    }
+  g_free (y);
+  return TRUE;
+}
+
 void
 upm_top_k (const float *logits, const float *probs, uint32_t n, uint32_t k,
     UpmScore *out)

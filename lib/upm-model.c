@@ -55,6 +55,7 @@ model_free (UpmModel *m)
       g_strfreev (m->labelsets[i].labels);
     }
   g_free (m->labelsets);
+  upm_model_prompt_clear (m);
   if (m->bpe)
     upm_bpe_free (m->bpe);
   /* The float copies widened from typed weights (upm_linear_f32). */
@@ -799,6 +800,7 @@ model_load_all (UpmModel *m, GError **error)
          && load_f32_fields (m, error) && check_hparams (m, error)
          && load_moe (m, error) && load_attributes (m, error)
          && load_scales (m, error) && load_tensors (m, error)
+         && upm_model_load_prompt (m, error)
          && load_features (
              m, "vocab.features", m->hp.n_vocab, &m->vocab_features, error)
          && load_labelsets (m, error) && load_tokenizer (m, error);

@@ -64,7 +64,25 @@ typedef struct
   gboolean is_moe;
   UpmLinear lin[UPM_N_LIN];
   UpmGate gate[UPM_N_GATES];
+  /* Prompt-tuned models (upm-model-prompt.c): the deep prompt [P, D] of
+   * input sequences, and of target ones (the same pointer when shared). */
+  const float *prompt, *prompt_target;
 } UpmLayer;
+
+/* The tensors and keys of a prompt-tuned model (docs/model-format.md),
+ * loaded by upm-model-prompt.c; length 0 in other files. */
+typedef struct
+{
+  uint32_t length; /* P, the prompt rows of every layer */
+  gboolean shared_target;
+  char *task;            /* classify, caption or retrieval */
+  const float *spe_bias; /* [D], added to every <|spe|> token embedding */
+  /* fc_prompt: [n_classes, D], [n_classes]; NULL without one. */
+  const float *cls_w, *cls_b;
+  uint32_t n_classes;
+  float similarity_weight;
+  char **labels; /* n_classes class names, NULL-terminated; NULL without */
+} UpmPromptWeights;
 
 typedef struct
 {
@@ -118,6 +136,7 @@ struct _UpmModel
   const float *post_norm_w, *post_norm_b;
   const float *proj_w, *proj_b; /* [D, D], [D] */
   UpmLayer *layers;             /* n_layer */
+  UpmPromptWeights prompt;
   /* The type the layers' linears are stored in (F32 when they differ). */
   UpmDType weights_dtype;
   gint precision; /* UpmPrecision, the contexts' default (g_atomic_int) */
@@ -132,6 +151,12 @@ struct _UpmModel
   GMutex lock;
   UpmModelCache caches[UPM_N_MODEL_CACHES];
 };
+
+/* Load and validate the prompt tensors and keys, when the file has them
+ * (upm-model-prompt.c; after the layers). */
+gboolean upm_model_load_prompt (UpmModel *model, GError **error);
+/* Free what upm_model_load_prompt allocated. */
+void upm_model_prompt_clear (UpmModel *model);
 
 /* ---------------------------------------------------------- model caches */
 

@@ -172,6 +172,20 @@ const char *upm_model_labelset_name (const UpmModel *model, guint i);
 const char *const *upm_model_labelset_labels (
     const UpmModel *model, const char *name, guint *n_labels);
 
+/* Prompt-tuned models (docs/prompt-tuning.md): the rows of every layer's
+ * deep prompt (0: not prompt-tuned), what the model was tuned for
+ * ("classify", "caption" or "retrieval"; NULL when not prompt-tuned),
+ * whether target sequences share the input prompt, and the classes of its
+ * prompt classification head (fc_prompt) in the head's order:
+ * NULL-terminated, owned by the model, NULL without a head. */
+uint32_t upm_model_prompt_length (const UpmModel *model);
+const char *upm_model_prompt_task (const UpmModel *model);
+gboolean upm_model_prompt_shared_target (const UpmModel *model);
+const char *const *upm_model_prompt_labels (
+    const UpmModel *model, guint *n_labels);
+/* The head's similarity_weight (1 without a head). */
+float upm_model_prompt_similarity_weight (const UpmModel *model);
+
 /* --------------------------------------------------------------- tokenizer */
 
 /* Build a CLIP-style byte-level BPE from its symbol table and merges. */
@@ -523,6 +537,11 @@ void upm_feature_from_hidden (UpmContext *ctx, const float *h, float *feature);
 gboolean upm_encode_visual (UpmContext *ctx, const float *patches,
     uint32_t n_frames, UpmAttr attr, float *feature, UpmRouting *routing,
     GError **error);
+/* The same up to the final hidden state of the <SPE> (D floats), what
+ * upm_classify_prompt takes. */
+gboolean upm_encode_visual_hidden (UpmContext *ctx, const float *patches,
+    uint32_t n_frames, UpmAttr attr, float *hidden, UpmRouting *routing,
+    GError **error);
 /* [SPE, ids_i] for each text -> features (n_texts x D), batched with key
  * padding. */
 gboolean upm_encode_texts (UpmContext *ctx, const int32_t *const *ids,
@@ -559,6 +578,16 @@ typedef struct
 void upm_classify (const UpmHParams *hp, const float *feature,
     const float *label_features, uint32_t n_labels, float scale, float *logits,
     float *probs);
+/* A prompt-tuned model's classification head (upm_model_prompt_labels
+ * not NULL): from an input's final <SPE> hidden state (D floats),
+ * logits[i] = similarity_weight * scale * cos(feature, label_features[i])
+ * + fc_prompt(y)[i], y = proj(ln_post(hidden)) before normalisation;
+ * label_features are the features of the model's own labels, in order
+ * (@n_labels their count, else an error). @probs (may be NULL): their
+ * softmax. */
+gboolean upm_classify_prompt (const UpmModel *model, const float *hidden,
+    const float *label_features, uint32_t n_labels, float scale, float *logits,
+    float *probs, GError **error);
 /* Indices of the @k best entries of @probs (k <= n), best first. */
 void upm_top_k (const float *logits, const float *probs, uint32_t n, uint32_t k,
     UpmScore *out);

@@ -167,6 +167,32 @@ check_visual (Check *c, const float *patches, uint32_t n_frames)
   g_free (f);
 }
 
+/* A prompt-tuned model's head: similarity_weight x the logits above +
+ * fc_prompt of the projected hidden state. */
+static void
+check_prompt_logits (Check *c, const float *patches, uint32_t n_frames,
+    const float *lf, uint32_t n, float scale)
+{
+  const uint32_t d = upm_model_hparams (c->model)->n_embd;
+  float *h, *logits;
+  GError *error = NULL;
+  gboolean done;
+
+  if (!upm_model_prompt_labels (c->model, NULL))
+    return;
+  h = g_new (float, d);
+  logits = g_new (float, n);
+  done = upm_encode_visual_hidden (
+             c->ctx, patches, n_frames, UPM_ATTR_CLS_INPUT, h, NULL, &error)
+         && upm_classify_prompt (
+             c->model, h, lf, n, scale, logits, NULL, &error);
+  compare_if_done (c, done, &error, "prompt head",
+      "prompt-head classification logits", logits, "expect.cls.prompt_logits",
+      n);
+  g_free (h);
+  g_free (logits);
+}
+
 static void
 check_texts (Check *c, const float *patches, uint32_t n_frames)
 {
@@ -206,6 +232,7 @@ check_texts (Check *c, const float *patches, uint32_t n_frames)
           upm_classify (hp, f, lf, n, scale, logits, NULL);
           compare (c, "classification logits", logits,
               expect_tensor (c, "expect.cls.logits", n), n, TOL);
+          check_prompt_logits (c, patches, n_frames, lf, n, scale);
         }
       else
         {

@@ -21,10 +21,10 @@ ok () {
   fi
 }
 
-echo "1..35"
+echo "1..40"
 if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x "$run" ]; then
   echo "# no ffmpeg or no upm-run: skipping"
-  for i in $(seq 1 35); do echo "ok $i # SKIP"; done
+  for i in $(seq 1 40); do echo "ok $i # SKIP"; done
   exit 0
 fi
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240:rate=30 \
@@ -268,5 +268,51 @@ ok $? "bad option exits 2 (got $rc)"
 rc=$?
 [ $rc = 1 ] && grep -q "missing.upm" "$tmp/err"
 ok $? "missing model exits 1 naming the file (got $rc)"
+
+# prompt-tuned models (issue 23, docs/prompt-tuning.md): with no labels the
+# classes come from the model and its head scores them; typed labels still
+# work through the similarity part
+if "${UPM_BUILD_ROOT}/tools/upm-inspect" "$model" >"$tmp/inspect.txt" 2>&1 &&
+  grep -q '^prompt head: ' "$tmp/inspect.txt"; then
+  grep -q '^prompt: tuned for classify, [0-9]* prompt rows per layer' "$tmp/inspect.txt"
+  ok $? "upm-inspect shows the prompt and its head"
+  classes=$(sed -n 's/^prompt head: fc_prompt, \([0-9]*\) classes.*/\1/p' "$tmp/inspect.txt")
+  first=$(sed -n 's/^prompt head: .*given): \([^,]*\),.*/\1/p' "$tmp/inspect.txt")
+  "$run" --model "$model" --task classify --top-k 100 --output-format json \
+    --progress never --clip-frames 4 --frame-stride 8 "$tmp/clip.mp4" \
+    >"$tmp/head.json" 2>"$tmp/err"
+  rc=$?
+  got=$(head -n 1 "$tmp/head.json" | grep -o '"label":"[^"]*"' | wc -l)
+  [ $rc = 0 ] && [ "$got" = "$classes" ] && grep -q "\"label\":\"$first\"" "$tmp/head.json"
+  ok $? "no labels: the model's $classes classes (rc $rc, $got labels)"
+  labels=$(sed -n 's/^prompt head: .*given): //p' "$tmp/inspect.txt" | sed 's/, /,/g')
+  "$run" --model "$model" --task classify --labels "$labels" --top-k 100 \
+    --output-format json --progress never --clip-frames 4 --frame-stride 8 \
+    "$tmp/clip.mp4" >"$tmp/typed.json" 2>"$tmp/err"
+  rc=$?
+  got=$(head -n 1 "$tmp/typed.json" | grep -o '"label":"[^"]*"' | wc -l)
+  [ $rc = 0 ] && [ "$got" = "$classes" ]
+  ok $? "the same labels typed: classified by similarity (rc $rc)"
+  # the head adds fc_prompt to the scaled similarities: other scores
+  h=$(head -n 1 "$tmp/head.json" | grep -o '"score":[-0-9.e]*' | sort | head -n 1)
+  t=$(head -n 1 "$tmp/typed.json" | grep -o '"score":[-0-9.e]*' | sort | head -n 1)
+  [ -n "$h" ] && [ "$h" != "$t" ]
+  ok $? "the model's head scores differently from typed labels ($h vs $t)"
+  # upm-eval: a label set of the model's own classes goes to the head
+  json_labels=$(printf '%s' "$labels" | sed 's/\([^,]*\)/"\1"/g')
+  printf '{"frames_file":"clips.rgb","clips":[{"id":"c0","width":32,"height":32,"frames":4}],"labelsets":[{"name":"own","labels":[%s]},{"name":"c","labels":["red","green"]}]}' \
+    "$json_labels" >"$tmp/manifest-prompt.json"
+  "${UPM_BUILD_ROOT}/tools/upm-eval" --model "$model" --manifest "$tmp/manifest-prompt.json" \
+    --progress never >"$tmp/eval-prompt.json" 2>"$tmp/err"
+  rc=$?
+  [ $rc = 0 ] && grep -q '"own":{"prompt_head":true,"top":' "$tmp/eval-prompt.json" &&
+    grep -q '"c":{"top":' "$tmp/eval-prompt.json"
+  ok $? "upm-eval scores the model's own label set with its head (rc $rc)"
+else
+  for i in 1 2 3 4 5; do
+    n=$((n + 1))
+    echo "ok $n # SKIP not a prompt-tuned classifier"
+  done
+fi
 
 exit $failed

@@ -296,6 +296,160 @@ def _first(sd, keys):
     return None
 
 
+# ------------------------------------------------------------ prompt tuning
+# Official key names of the prompt-tuning parameters (fundamentalvision/Uni-Perceiver:
+# uniperceiver/modeling/layers/pe_encoder.py DeepPrompt, meta_arch/unified_transformer.py
+# prepare_prompt_embed); docs/model-format.md "Prompt-tuned models".
+PROMPT_KEY = "fused_encoder.layers.%d.deep_prompt_embedding.embedding.weight"
+PROMPT_TARGET_KEY = "fused_encoder.layers.%d.deep_prompt_embedding.target_embedding.weight"
+SPE_BIAS_KEYS = ("s_token_bias", "token_embed.s_token_bias")
+PROMPT_TASKS = ("classify", "caption", "retrieval")
+# the trained LayerNorms of a prompt-tuned model: official name -> .upm name
+TUNED_NORMS = {"token_embed.embeddings_norm": "embd_norm", "loss_prepare.ln_post": "post_norm"}
+PROMPT_KV = ("uniperceiver.prompt.length", "uniperceiver.prompt.shared_target",
+             "uniperceiver.prompt.task", "uniperceiver.prompt.labels")
+
+
+def prompt_tensors(sd, D, n_layers):
+    """The prompt-tuning tensors of an official-key state dict, as .upm names -> float32
+    arrays, and their facts (length, shared_target, classes); (None, None) when the state
+    dict has no deep prompt.  Raises ConvertError on a partial or misshapen set."""
+    have = [l for l in range(n_layers) if PROMPT_KEY % l in sd]
+    if not have:
+        stray = [k for k in sd if "deep_prompt_embedding" in k or k.startswith("fc_prompt.")
+                 or k in SPE_BIAS_KEYS or k == "similarity_weight"]
+        if stray:
+            raise ConvertError("checkpoint has %s but no deep prompts (%s)"
+                               % (stray[0], PROMPT_KEY % 0))
+        return None, None
+    if len(have) != n_layers:
+        raise ConvertError("deep prompts for layers %s only; every layer needs %s"
+                           % (have, PROMPT_KEY % 0))
+    first = np.asarray(sd[PROMPT_KEY % 0])
+    if first.ndim != 2 or first.shape[1] != D or first.shape[0] < 1:
+        raise ConvertError("tensor %r has shape %s, expected [P, %d]"
+                           % (PROMPT_KEY % 0, list(first.shape), D))
+    P = first.shape[0]
+    shared = PROMPT_TARGET_KEY % 0 not in sd
+    out = {}
+    for l in range(n_layers):
+        out["blk.%d.prompt" % l] = _get(sd, PROMPT_KEY % l, (P, D))
+        if not shared:
+            out["blk.%d.prompt_target" % l] = _get(sd, PROMPT_TARGET_KEY % l, (P, D))
+    bias_key = _first(sd, SPE_BIAS_KEYS)
+    out["spe_bias"] = (_get(sd, bias_key).reshape(-1) if bias_key
+                       else np.zeros(D, np.float32))  # s_token_bias not in PROMPT_PARAM
+    if out["spe_bias"].shape != (D,):
+        raise ConvertError("tensor %r has %d elements, expected %d"
+                           % (bias_key, out["spe_bias"].size, D))
+    C = 0
+    if "fc_prompt.weight" in sd:
+        w = _get(sd, "fc_prompt.weight")
+        if w.ndim != 2 or w.shape[1] != D or w.shape[0] < 1:
+            raise ConvertError("tensor 'fc_prompt.weight' has shape %s, expected [C, %d]"
+                               % (list(w.shape), D))
+        C = w.shape[0]
+        out["cls_prompt.weight"] = w
+        out["cls_prompt.bias"] = _get(sd, "fc_prompt.bias", (C,))
+        # FC_PROMPT_WEIGHTS 'zero' has no parameter: similarity_weight = 0
+        sw = _get(sd, "similarity_weight").reshape(-1) if "similarity_weight" in sd else np.zeros(1)
+        if sw.size != 1:
+            raise ConvertError("tensor 'similarity_weight' has %d elements, expected 1" % sw.size)
+        out["cls_prompt.similarity_weight"] = sw.astype(np.float32)
+    return out, dict(length=P, shared_target=shared, classes=C)
+
+
+def add_prompt(w, tensors, facts, task=None, labels=None):
+    """Write the prompt tensors and keys (docs/model-format.md) into a GGUFWriter.
+    task: classify / caption / retrieval (default: classify with fc_prompt, else caption);
+    labels: the class names in fc_prompt row order (required with fc_prompt)."""
+    C = facts["classes"]
+    task = task or ("classify" if C else "caption")
+    if task not in PROMPT_TASKS:
+        raise ConvertError("prompt task %r is not one of %s" % (task, ", ".join(PROMPT_TASKS)))
+    if C and task != "classify":
+        raise ConvertError("the checkpoint has fc_prompt (a classification head) but the task is %s" % task)
+    if C and (labels is None or len(labels) != C):
+        raise ConvertError("fc_prompt has %d classes: give %d labels in its row order (got %s)"
+                           % (C, C, "none" if labels is None else len(labels)))
+    if labels is not None and not C:
+        raise ConvertError("labels given but the checkpoint has no fc_prompt")
+    w.add_u32("uniperceiver.prompt.length", facts["length"])
+    w.add_bool("uniperceiver.prompt.shared_target", facts["shared_target"])
+    w.add_string("uniperceiver.prompt.task", task)
+    if C:
+        w.add_array("uniperceiver.prompt.labels", list(labels), upmgguf.GGUF_STRING)
+    for name, a in tensors.items():
+        w.add_tensor(name, np.asarray(a, np.float32))
+
+
+def tuned_norms(sd, n_layers):
+    """The LayerNorms a prompt-tuned state dict overrides: .upm name -> float32 array, for
+    the official names present in sd (norm1/norm2 of every layer, the embedding LN, ln_post)."""
+    names = dict(TUNED_NORMS)
+    for l in range(n_layers):
+        names["fused_encoder.layers.%d.norm1" % l] = "blk.%d.attn_norm" % l
+        names["fused_encoder.layers.%d.norm2" % l] = "blk.%d.ffn_norm" % l
+    out = {}
+    for off, upm in names.items():
+        for part in ("weight", "bias"):
+            if off + "." + part in sd:
+                out[upm + "." + part] = np.asarray(_to_np(sd[off + "." + part]), np.float32)
+    return out
+
+
+def _to_np(v):
+    return to_numpy(v) if not isinstance(v, np.ndarray) else v
+
+
+def write_prompt_tuned(base_path, out_path, tuned, task=None, labels=None, name=None,
+                       log=print):
+    """Write a prompt-tuned model: the base .upm's keys and tensors (types kept), its
+    LayerNorms replaced by the tuned ones and the prompt tensors and keys added.
+
+    tuned: official-key tensors (numpy or torch): the deep prompts (required), and any of
+    s_token_bias, fc_prompt.{weight,bias}, similarity_weight, norm1/norm2 of the layers,
+    token_embed.embeddings_norm, loss_prepare.ln_post.  A base that is prompt-tuned itself
+    loses its prompt tensors and keys first; cached vocab / label-set features are dropped
+    (the prompts change the encoder).  Returns the bytes written."""
+    kv, tensors, types = upmgguf.read_gguf(base_path, with_types=True)
+    D = int(kv["uniperceiver.embedding_length"])
+    n_layers = int(kv["uniperceiver.block_count"])
+    tuned = {(k[7:] if k.startswith("module.") else k): _to_np(v) for k, v in tuned.items()}
+    ptensors, facts = prompt_tensors(tuned, D, n_layers)
+    if ptensors is None:
+        raise ConvertError("the tuned tensors have no deep prompt (%s)" % (PROMPT_KEY % 0))
+    norms = tuned_norms(tuned, n_layers)
+    w = upmgguf.GGUFWriter(alignment=int(kv.get("general.alignment", 64)))
+    for k, v in kv.items():
+        if k in ("general.alignment", "uniperceiver.weights_sha256") or k in PROMPT_KV:
+            continue
+        if k == "general.name" and name is not None:
+            v = name
+        vtype, etype = types[k]
+        w._add(k, vtype, v, etype)
+    for n in sorted(tensors, key=lambda n: types[n][2]):
+        if n.endswith(".prompt") or n.endswith(".prompt_target") or n == "spe_bias" \
+                or n.startswith("cls_prompt."):
+            continue
+        if n == "vocab.features" or (n.startswith("labelset.") and n.endswith(".features")):
+            continue  # cached target features of the base encoder: stale with prompts
+        a = tensors[n]
+        if n in norms:
+            if norms[n].shape != a.shape:
+                raise ConvertError("tuned %s has shape %s, the base %s"
+                                   % (n, list(norms[n].shape), list(a.shape)))
+            a = norms[n]
+        w.add_tensor(n, a, types[n][1])
+    add_prompt(w, ptensors, facts, task, labels)
+    w.add_string("uniperceiver.weights_sha256", w.tensor_data_sha256())
+    size = w.write(out_path)
+    log("wrote %s (%.1f MB): prompt length %d, %s target prompts, %s"
+        % (out_path, size / 1e6, facts["length"], "shared" if facts["shared_target"] else "separate",
+           "%d classes" % facts["classes"] if facts["classes"] else "no classification head"))
+    return size
+
+
 # --dtype: the storage type of the large matrices (the encoder's linears,
 # dense and experts). Everything else stays F32 (docs/model-format.md).
 DTYPES = ("f32", "f16", "bf16", "q8")
@@ -350,13 +504,16 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
                        merge_video_type=False, clip_frames=None, labelsets=None, name="",
                        text_max_length=30, attributes=None, log=print, routing="attribute",
                        presets=None, caption_max_length=21, progress=None,
-                       dtype="f32"):
+                       dtype="f32", prompt_task=None, prompt_labels=None):
     """Write an official-key state dict (values numpy or torch) to a .upm file.
 
     routing: the MoE routing level (attribute, token, context, modality, task; see
     docs/model-format.md); the official checkpoints are attribute-routed.
     presets: the task preset names for uniperceiver.presets (None: those whose frames fit
     the temporal slots, default_presets()).  progress: see upmgguf.GGUFWriter.write.
+    A prompt-tuned state dict (official deep prompts, s_token_bias, fc_prompt,
+    similarity_weight) gets the prompt tensors and keys; prompt_task and prompt_labels:
+    see add_prompt().
 
     Returns a summary dict.  Raises ConvertError on any inconsistency."""
     sd = normalize_official(sd)
@@ -516,6 +673,10 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
                                % (l, list(up_w.shape), list(down_w.shape), ffn, D, D, ffn))
         layers.append(t)
 
+    ptensors, pfacts = prompt_tensors(sd, D, n_layers)
+    if ptensors is None and (prompt_task is not None or prompt_labels is not None):
+        raise ConvertError("prompt task / labels given but the checkpoint has no deep prompts")
+
     ln_post_w = _get(sd, "loss_prepare.ln_post.weight", (D,))
     ln_post_b = _get(sd, "loss_prepare.ln_post.bias", (D,))
     proj_w = _get(sd, "loss_prepare.proj.weight", (D, D))
@@ -604,6 +765,8 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     for l, t in enumerate(layers):
         for k, a in t.items():
             add_typed_tensor(w, "blk.%d.%s" % (l, k), a, dtype)
+    if ptensors is not None:
+        add_prompt(w, ptensors, pfacts, prompt_task, prompt_labels)
     sha = w.tensor_data_sha256()
     w.add_string("uniperceiver.weights_sha256", sha)
     size = w.write(out_path, progress=progress)
@@ -623,6 +786,11 @@ def convert_state_dict(sd, out_path, heads=None, bpe=DEFAULT_BPE, bpe_merges=Non
     log("  logit scales: " + ", ".join("%s=%.4f" % (n, v) for n, v in scales.items()))
     log("  presets: " + (", ".join(presets) or "none"))
     log("  weights sha256: " + sha + "; linears stored as " + dtype)
+    if ptensors is not None:
+        log("  prompt-tuned: %d prompt tokens per layer, %s target prompts, %s"
+            % (pfacts["length"], "shared" if pfacts["shared_target"] else "separate",
+               "fc_prompt with %d classes" % pfacts["classes"] if pfacts["classes"] else "no fc_prompt"))
+    summary["prompt"] = pfacts
     return summary
 
 
@@ -773,6 +941,12 @@ def main(argv=None):
                     help="storage type of the large matrices: f32 (default), f16, bf16, or q8 "
                          "(int8 per output row + scales); the token embedding is f16 for all "
                          "but f32, everything else stays f32")
+    ap.add_argument("--prompt-task", choices=PROMPT_TASKS, default=None,
+                    help="a prompt-tuned checkpoint: what it was tuned for (default classify with "
+                         "fc_prompt, else caption)")
+    ap.add_argument("--prompt-labels", default=None, metavar="FILE",
+                    help="a prompt-tuned checkpoint with fc_prompt: its class names, one per line, "
+                         "in fc_prompt row order")
     args = ap.parse_intermixed_args(argv)
     if (args.output is None) == (args.output_opt is None):
         ap.error("give the output file once: as -o OUTPUT or as the second argument"
@@ -800,13 +974,18 @@ def main(argv=None):
             print("  half-precision tensors widened to float32")
         sys.stdout.flush()
         progress = Progress() if show_progress else None
+        prompt_labels = None
+        if args.prompt_labels is not None:
+            with open(args.prompt_labels, encoding="utf-8") as f:
+                prompt_labels = [line.strip() for line in f if line.strip()]
         convert_state_dict(sd, output, heads=args.heads, bpe=args.bpe,
                            bpe_merges=args.bpe_merges, merge_video_type=merge,
                            clip_frames=args.clip_frames, labelsets=labelsets,
                            name=args.name if args.name is not None else os.path.basename(args.checkpoint),
                            text_max_length=args.text_max_length, routing=args.routing,
                            presets=presets, caption_max_length=args.caption_max_length,
-                           progress=progress, dtype=args.dtype)
+                           progress=progress, dtype=args.dtype, prompt_task=args.prompt_task,
+                           prompt_labels=prompt_labels)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
         return 1

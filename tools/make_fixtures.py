@@ -47,6 +47,9 @@ ROUTE_LEVELS = ("modality", "task", "token", "context")
 GATE_MARGIN = 1e-4
 # their beam decisions: ten times the float32-vs-float64 step log-prob difference (~2e-5)
 ROUTE_MARGIN = 3e-4
+# prompt-tuned fixtures: the official prompt length, one class per test label
+PROMPT_LENGTH = 10
+PROMPT_CLASSES = 5
 
 
 def gate_gap(trace):
@@ -114,6 +117,9 @@ def compute_expectations(ref, patches, n_frames, labels, with_caption=True, capt
     out["label_features"] = lf
     scale = ref.logit_scale("img_cls" if n_frames == 1 else "video_cls")
     out["cls_logits"] = scale * (lf @ f_cls)
+    if ref.has_cls_prompt():  # prompt-tuned: similarity_weight x that + fc_prompt
+        out["cls_prompt_logits"] = ref.class_logits(
+            h_spe, lf, "img_cls" if n_frames == 1 else "video_cls")
     out["ret_feature"], _ = ref.visual_feature(patches, n_frames, "retrieval_input")
     out["ret_text_features"] = ref.text_features(labels, "retrieval_target")
     routing = {}
@@ -169,6 +175,8 @@ def write_expectations(path, ref, patches, n_frames, labels, exp=None):
     w.add_tensor("expect.retrieval.feature", exp["ret_feature"].astype(f32))
     w.add_tensor("expect.retrieval.text_features", exp["ret_text_features"].astype(f32))
     w.add_tensor("expect.caption.step0_logprobs", exp["caption_step0"].astype(f32))
+    if "cls_prompt_logits" in exp:
+        w.add_tensor("expect.cls.prompt_logits", exp["cls_prompt_logits"].astype(f32))
     w.write(path)
     return exp
 
@@ -185,8 +193,15 @@ def max_diff_f32(sd, patches, n_frames, labels, exp64, routing="attribute"):
     return d, d_lp
 
 
-def model_state_dict(moe, seed, routing=None):
-    """The random model of a fixture: tiny-dense / tiny-moe (routing None) or route-LEVEL."""
+def model_state_dict(moe, seed, routing=None, prompt=None):
+    """The random model of a fixture: tiny-dense / tiny-moe (routing None) or route-LEVEL;
+    with prompt (shared_target: True / False), a prompt-tuned model on the route-LEVEL
+    shapes (dense without moe), its tensors random: prompt-LEVEL / prompt-dense."""
+    if prompt is not None:
+        sd = reference.random_state_dict(vocab=TINY_VOCAB, seed=seed, routing=routing or "attribute",
+                                         **ROUTE_TINY, **(ROUTE_MOE if moe else {}))
+        return reference.add_random_prompts(sd, length=PROMPT_LENGTH, shared_target=prompt,
+                                            n_classes=PROMPT_CLASSES, seed=seed + 1)
     if routing is None:
         return reference.random_state_dict(vocab=TINY_VOCAB, moe_layers=(0, 2) if moe else (),
                                            seed=seed, **TINY)
@@ -194,8 +209,8 @@ def model_state_dict(moe, seed, routing=None):
                                        **ROUTE_TINY, **ROUTE_MOE)
 
 
-def build_model(out_dir, name, moe, seed, bpe, log=print, routing=None):
-    sd = model_state_dict(moe, seed, routing)
+def build_model(out_dir, name, moe, seed, bpe, log=print, routing=None, prompt=None):
+    sd = model_state_dict(moe, seed, routing, prompt)
     path = os.path.join(out_dir, name + ".upm")
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = os.path.join(tmp, name + ".pth")
@@ -205,7 +220,9 @@ def build_model(out_dir, name, moe, seed, bpe, log=print, routing=None):
         convert.convert_state_dict(sd_loaded, path, heads=TINY["heads"], bpe=bpe,
                                    bpe_merges=TINY_MERGES, merge_video_type=False,
                                    clip_frames=4, name=name, log=log,
-                                   routing=routing or "attribute")
+                                   routing=routing or "attribute",
+                                   prompt_labels=(["class %d" % i for i in range(PROMPT_CLASSES)]
+                                                  if prompt is not None else None))
     return sd, path
 
 
@@ -223,13 +240,21 @@ def main(argv=None):
     torch.set_num_threads(4)
     # (name, MoE, first model seed, required beam margin, routing); the seeds were found by
     # this search
-    todo = [("tiny-dense", False, 1037, FIXTURE_MARGIN, None), ("tiny-moe", True, 2000, MARGIN, None)]
-    todo += [("route-" + lv, True, 3000 + 100 * i, ROUTE_MARGIN, lv) for i, lv in enumerate(ROUTE_LEVELS)]
-    for name, moe, seed0, margin, routing in todo:
+    todo = [("tiny-dense", False, 1037, FIXTURE_MARGIN, None, None),
+            ("tiny-moe", True, 2000, MARGIN, None, None)]
+    todo += [("route-" + lv, True, 3000 + 100 * i, ROUTE_MARGIN, lv, None)
+             for i, lv in enumerate(ROUTE_LEVELS)]
+    # prompt-tuned (issue 23): every routing level and a dense model; target prompts
+    # shared on prompt-dense, -task and -context, separate on the others
+    todo += [("prompt-dense", False, 5000, ROUTE_MARGIN, None, True),
+             ("prompt-attribute", True, 5100, ROUTE_MARGIN, "attribute", False)]
+    todo += [("prompt-" + lv, True, 5200 + 100 * i, ROUTE_MARGIN, lv, lv in ("task", "context"))
+             for i, lv in enumerate(ROUTE_LEVELS)]
+    for name, moe, seed0, margin, routing, prompt in todo:
         if args.only and name not in args.only:
             continue
         for seed in range(seed0, seed0 + args.max_seed_tries):
-            sd = model_state_dict(moe, seed, routing)
+            sd = model_state_dict(moe, seed, routing, prompt)
             ref = reference.Reference(sd, heads=TINY["heads"], routing=routing or "attribute")
             exps = {}
             print("%s: model seed %d" % (name, seed))
@@ -245,7 +270,7 @@ def main(argv=None):
             break
         else:
             sys.exit("no seed with beam margins > %g for %s" % (margin, name))
-        _, path = build_model(args.out, name, moe, seed, args.bpe, routing=routing)
+        _, path = build_model(args.out, name, moe, seed, args.bpe, routing=routing, prompt=prompt)
         # the reference must agree with what the converted file holds: reload it
         for kind, (patches, labels, n_frames, exp) in exps.items():
             ep = os.path.join(args.out, "%s-%s.expect.gguf" % (name, kind))

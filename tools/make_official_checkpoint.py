@@ -23,6 +23,13 @@ outputs and attention are not degenerate.  generate() is deterministic for a see
 test can rebuild the same state dict instead of keeping GBs in memory.
 
     /usr/bin/python3 tools/make_official_checkpoint.py base-moe-ds -o base-moe.pt
+
+--prompt-classes C (C >= 0) makes it a prompt-tuned checkpoint as the official prompt-tuning
+configs save it (configs/BERT_L12_H768_experiments/moe_prompt_tuning/): a deep prompt of 10
+tokens per layer (fused_encoder.layers.N.deep_prompt_embedding.embedding.weight, plus
+.target_embedding.weight with --prompt-separate-target), s_token_bias (also registered as
+token_embed.s_token_bias, as set_s_token_bias does) and, with C > 0, fc_prompt (C classes)
+and similarity_weight.
 """
 
 import argparse
@@ -144,6 +151,24 @@ def generate(cfg, seed=0):
     return sd
 
 
+def add_prompts(cfg, sd, classes, shared_target=True, seed=1, length=10):
+    """The prompt-tuning tensors (official names, cfg['dtype']) added to sd."""
+    gen = torch.Generator().manual_seed(seed)
+    dt, D = cfg["dtype"], cfg["D"]
+    for l in range(cfg["layers"]):
+        p = "fused_encoder.layers.%d.deep_prompt_embedding." % l
+        sd[p + "embedding.weight"] = torch.randn(length, D, generator=gen).to(dt)
+        if not shared_target:
+            sd[p + "target_embedding.weight"] = torch.randn(length, D, generator=gen).to(dt)
+    sd["s_token_bias"] = (0.5 * torch.randn(1, D, generator=gen)).to(dt)
+    sd["token_embed.s_token_bias"] = sd["s_token_bias"]
+    if classes:
+        sd["fc_prompt.weight"] = (torch.randn(classes, D, generator=gen) / math.sqrt(D)).to(dt)
+        sd["fc_prompt.bias"] = (0.5 * torch.randn(classes, generator=gen)).to(dt)
+        sd["similarity_weight"] = torch.tensor(0.75).to(dt)
+    return sd
+
+
 def checkpoint_object(cfg, sd):
     """What torch.save writes for the release layout: {'model': sd} (torch) or the
     DeepSpeed engine's dict (DeepSpeed key names, [1,1,D] residual scales, plus the
@@ -166,10 +191,16 @@ def main(argv=None):
     ap.add_argument("--merges", type=int, default=CLIP_N_MERGES,
                     help="BPE merges of the vocabulary (default all %d: 49411 rows)" % CLIP_N_MERGES)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prompt-classes", type=int, default=None, metavar="C",
+                    help="a prompt-tuned checkpoint; C > 0: with fc_prompt for C classes")
+    ap.add_argument("--prompt-separate-target", action="store_true",
+                    help="with --prompt-classes: target sequences get their own deep prompts")
     args = ap.parse_args(argv)
     cfg = config(args.model, args.merges)
     t0 = time.monotonic()
     sd = generate(cfg, args.seed)
+    if args.prompt_classes is not None:
+        add_prompts(cfg, sd, args.prompt_classes, not args.prompt_separate_target)
     n = sum(v.numel() for v in sd.values())
     torch.save(checkpoint_object(cfg, sd), args.output)
     print("wrote %s: %s, %d tensors, %.1fM parameters, %.0f MB, %.1f s"

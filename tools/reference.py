@@ -15,6 +15,15 @@ official gates, the default), 'modality' / 'task' (gate input = a learned embedd
 `<gate>.embed.weight` [2 or 4, D], chosen from the segment's attribute row), 'token' (gate
 input = the token's LN1 / LN2 output) and 'context' (the mean LN1 / LN2 output over the
 tokens the token can attend to). Every level: logits = wg g, top-2, renormalised softmax.
+
+Prompt-tuned models (docs/prompt-tuning.md): when the state dict holds the official deep
+prompts (fused_encoder.layers.N.deep_prompt_embedding.embedding.weight [P, D], and
+.target_embedding.weight when targets have their own), every layer prepends norm1(P_l)'s keys
+and values to the tokens' (never masked); s_token_bias [1, D] is added to every <|spe|>
+token embedding before the LayerNorm; fc_prompt.{weight,bias} and similarity_weight give
+class_logits().  Reference(..., differentiable=True) keeps the given tensors in the autograd
+graph (no detach, no copy when the dtype matches) so that prompt tuning can back-propagate
+through this forward.
 """
 
 import math
@@ -31,10 +40,17 @@ from upmspec import (ATTRIBUTE_NAMES, ATTRIBUTES, EMBED_ROWS, LOGIT_SCALE_NAMES,
 EPS = 1e-5
 MOE_PARTS = ["self_attn.qkv_proj", "self_attn.dense", "linear1", "linear2"]
 STATIC_LEVELS = ("attribute", "modality", "task")
+# official key names of the prompt-tuning parameters (uniperceiver/modeling/layers/pe_encoder.py,
+# meta_arch/unified_transformer.py prepare_prompt_embed)
+PROMPT_KEY = "fused_encoder.layers.%d.deep_prompt_embedding.embedding.weight"
+PROMPT_TARGET_KEY = "fused_encoder.layers.%d.deep_prompt_embedding.target_embedding.weight"
+SPE_BIAS_KEYS = ("s_token_bias", "token_embed.s_token_bias")
 
 
-def _t(x, dtype):
+def _t(x, dtype, differentiable=False):
     if isinstance(x, torch.Tensor):
+        if differentiable:  # same object when the dtype matches: optimiser updates are seen
+            return x.to(torch.float64 if dtype is None else dtype)
         return x.detach().to(torch.float64 if dtype is None else dtype)
     return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype)
 
@@ -50,14 +66,16 @@ def gelu(x):
 
 
 class Reference:
-    def __init__(self, sd, heads=None, dtype=torch.float64, attributes=None, routing="attribute"):
+    def __init__(self, sd, heads=None, dtype=torch.float64, attributes=None, routing="attribute",
+                 differentiable=False):
         if routing not in ROUTING_LEVELS:
             raise ValueError("unknown routing level %r" % routing)
         self.routing = routing
         self.trace = None  # a list: dynamic routing appends (layer, gate, experts, logits)
         self.dtype = dtype
         sd = {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
-        self.sd = {k: _t(v, dtype) for k, v in sd.items()}
+        self.differentiable = differentiable
+        self.sd = {k: _t(v, dtype, differentiable) for k, v in sd.items()}
         self.attributes = attributes or ATTRIBUTES
         g = self.sd
         self.E = g["token_embed.embeddings.weight"]
@@ -80,6 +98,18 @@ class Reference:
         nk = "token_embed.embeddings_norm" if "token_embed.embeddings_norm.weight" in g else "video_embed.embeddings_norm"
         self.ln_emb = (g[nk + ".weight"], g[nk + ".bias"])
         self._vocab_cache = None
+        self.spe_bias = next((g[k].reshape(-1) for k in SPE_BIAS_KEYS if k in g), None)
+        self.prompt_length = g[PROMPT_KEY % 0].shape[0] if PROMPT_KEY % 0 in g else 0
+        self.shared_target = PROMPT_TARGET_KEY % 0 not in g
+
+    def prompt(self, layer, target=False):
+        """The deep prompt of a layer [P, D] (None for a model without prompts); target:
+        the target sequences' set (pe_encoder.py DeepPrompt.forward, data_type 'target')."""
+        if not self.prompt_length:
+            return None
+        if target and not self.shared_target:
+            return self.sd[PROMPT_TARGET_KEY % layer]
+        return self.sd[PROMPT_KEY % layer]
 
     # ------------------------------------------------------------ scales
     def logit_scale(self, name):
@@ -88,11 +118,18 @@ class Reference:
 
     # -------------------------------------------------------- embeddings
     def spe(self):
-        return layer_norm(self.E[self.spe_id], *self.ln_emb)
+        e = self.E[self.spe_id]
+        if self.spe_bias is not None:
+            e = e + self.spe_bias
+        return layer_norm(e, *self.ln_emb)
 
     def embed_words(self, ids, positions):
         g = self.sd
-        x = self.E[torch.as_tensor(ids, dtype=torch.long)] \
+        ids = torch.as_tensor(ids, dtype=torch.long)
+        e = self.E[ids]
+        if self.spe_bias is not None:  # token_embed.py: every <|spe|> id gets s_token_bias
+            e = e + (ids == self.spe_id).to(e.dtype)[:, None] * self.spe_bias
+        x = e \
             + g["token_embed.embeddings_pos.position_embeddings.weight"][torch.as_tensor(positions, dtype=torch.long)] \
             + g["token_embed.embeddings_token_type.weight"][0]
         return layer_norm(x, *self.ln_emb)
@@ -192,9 +229,31 @@ class Reference:
         return g[p + wk], g[p + bk]
 
     # ----------------------------------------------------------- encoder
-    def encode(self, x, segments, mask=None):
+    def prompt_kv(self, layer, attr, target):
+        """Keys and values of a layer's deep prompt [P, 2D] (None without prompts): norm1 of
+        the prompt (transformer_encoder_moe_layer.py _sa_block), projected by the K/V rows
+        of the qkv linear; in MoE layers, static levels merge the experts of the first
+        segment's attribute row (task_moe/experts.py top2_expert_forward: the prompt joins
+        the first segment), dynamic levels route each prompt row by its own norm1 row
+        (token) or by the mean of the prompt's rows, one group of their own (context)."""
+        P = self.prompt(layer, target)
+        if P is None:
+            return None
+        g = self.sd
+        p = "fused_encoder.layers.%d." % layer
+        D = self.D
+        hp = layer_norm(P, g[p + "norm1.weight"], g[p + "norm1.bias"])
+        if layer in self.moe_layers and self.routing not in STATIC_LEVELS:
+            ex, wt, _ = self.route_rows(layer, "attn", hp[None], None)
+            return self._moe_rows(layer, "self_attn.qkv_proj", hp[None], ex, wt)[0][:, D:]
+        W, b = self._linear(layer, "self_attn.qkv_proj", attr)
+        return hp @ W[D:].T + b[D:]
+
+    def encode(self, x, segments, mask=None, target=None):
         """x: [B, n, D] or [n, D]; segments: list of (attr, n_tokens) covering n;
-        mask: [n, n] bool, True = blocked.  Returns the last layer's hidden states."""
+        mask: [n, n] bool, True = blocked; target: whether the sequence is a target (its
+        deep prompt, when not shared; None: the first segment's name ends in '_target').
+        Returns the last layer's hidden states."""
         squeeze = x.dim() == 2
         if squeeze:
             x = x[None]
@@ -208,6 +267,8 @@ class Reference:
         for attr, c in segments:
             bounds.append((attr, s, s + c))
             s += c
+        if target is None:
+            target = segments[0][0].endswith("_target")
         for l in range(self.n_layers):
             p = "fused_encoder.layers.%d." % l
             dyn = l in self.moe_layers and self.routing not in STATIC_LEVELS
@@ -222,12 +283,21 @@ class Reference:
                 W, bias = self._linear(l, "self_attn.qkv_proj", attr)
                 qkv[:, a:b] = h[:, a:b] @ W.T + bias
             q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
+            kv_p = self.prompt_kv(l, segments[0][0], target)
+            m = mask
+            if kv_p is not None:  # the prompt's keys and values first, never masked
+                n_p = kv_p.shape[0]
+                k = torch.cat([kv_p[:, :D].expand(B, n_p, D), k], 1)
+                v = torch.cat([kv_p[:, D:].expand(B, n_p, D), v], 1)
+                if mask is not None:
+                    m = torch.cat([torch.zeros(n, n_p, dtype=torch.bool), mask], 1)
+            nk = k.shape[1]
             q = q.reshape(B, n, H, hd).transpose(1, 2)
-            k = k.reshape(B, n, H, hd).transpose(1, 2)
-            v = v.reshape(B, n, H, hd).transpose(1, 2)
+            k = k.reshape(B, nk, H, hd).transpose(1, 2)
+            v = v.reshape(B, nk, H, hd).transpose(1, 2)
             sc = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
-            if mask is not None:
-                sc = sc.masked_fill(mask[None, None], float("-inf"))
+            if m is not None:
+                sc = sc.masked_fill(m[None, None], float("-inf"))
             att = torch.softmax(sc, -1) @ v
             att = att.transpose(1, 2).reshape(B, n, D)
             o = torch.empty_like(att)
@@ -252,11 +322,32 @@ class Reference:
             x = x + g[p + "gamma_2"].reshape(-1) * f
         return x[0] if squeeze else x
 
-    def feature(self, h):
+    def projected(self, h):
+        """ln_post and proj of a hidden state, not normalised (the predictor's 'feats')."""
         g = self.sd
         y = layer_norm(h, g["loss_prepare.ln_post.weight"], g["loss_prepare.ln_post.bias"])
-        y = y @ g["loss_prepare.proj.weight"].T + g["loss_prepare.proj.bias"]
+        return y @ g["loss_prepare.proj.weight"].T + g["loss_prepare.proj.bias"]
+
+    def feature(self, h):
+        y = self.projected(h)
         return y / torch.linalg.norm(y, dim=-1, keepdim=True)
+
+    def has_cls_prompt(self):
+        return "fc_prompt.weight" in self.sd
+
+    def class_logits(self, h, label_features, scale_name="video_cls"):
+        """Classification logits of an input's final <SPE> hidden state h [D] (or [B, D])
+        against L2-normalised label features [C, D]: capped scale x cosine, and with
+        fc_prompt: similarity_weight x that + fc_prompt(projected h)
+        (unified_transformer.py fc_prompt_process; embed_cls_predictor.py 'feats')."""
+        y = self.projected(h)
+        f = y / torch.linalg.norm(y, dim=-1, keepdim=True)
+        logits = self.logit_scale(scale_name) * (f @ label_features.T)
+        if not self.has_cls_prompt():
+            return logits
+        g = self.sd
+        sw = g["similarity_weight"].reshape(-1)[0] if "similarity_weight" in g else 0.0
+        return sw * logits + y @ g["fc_prompt.weight"].T + g["fc_prompt.bias"]
 
     # ------------------------------------------------------------ tasks
     def visual_hidden(self, patches, n_frames, attr, add_type=False):
@@ -275,7 +366,7 @@ class Reference:
         return torch.stack(out)
 
     def vocab_features(self):
-        if self._vocab_cache is None:
+        if self._vocab_cache is None or self.differentiable:
             V = self.V
             ids = torch.arange(V)
             words = self.embed_words(ids, [0] * V)
@@ -436,6 +527,26 @@ def random_state_dict(D=64, layers=4, heads=2, ffn=128, vocab=557, patch=8, grid
     # random vocabulary features are close to each other (cos ~0.94): a large caption scale
     # keeps beam decisions well separated; exp(4.7) > 100 also exercises the cap at 100
     sd["loss_prepare.logit_scale_caption"] = torch.tensor(caption_scale_raw)
+    return sd
+
+
+def add_random_prompts(sd, length=10, shared_target=True, n_classes=0, seed=1,
+                       similarity_weight=0.75):
+    """Add random prompt-tuning tensors, in official key names, to a state dict (in place;
+    returns it): a deep prompt per layer (and a target set unless shared_target),
+    s_token_bias, and with n_classes > 0 fc_prompt and similarity_weight."""
+    gen = torch.Generator().manual_seed(seed)
+    D = sd["token_embed.embeddings.weight"].shape[1]
+    layers = 1 + max(int(k.split(".")[2]) for k in sd if k.startswith("fused_encoder.layers."))
+    for l in range(layers):
+        sd[PROMPT_KEY % l] = torch.randn(length, D, generator=gen)
+        if not shared_target:
+            sd[PROMPT_TARGET_KEY % l] = torch.randn(length, D, generator=gen)
+    sd["s_token_bias"] = 0.5 * torch.randn(1, D, generator=gen)
+    if n_classes:
+        sd["fc_prompt.weight"] = torch.randn(n_classes, D, generator=gen) / math.sqrt(D)
+        sd["fc_prompt.bias"] = 0.5 * torch.randn(n_classes, generator=gen)
+        sd["similarity_weight"] = torch.tensor(float(similarity_weight))
     return sd
 
 

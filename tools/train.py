@@ -847,6 +847,11 @@ UPM_TO_OFFICIAL = {
     "post_norm.bias": "loss_prepare.ln_post.bias",
     "proj.weight": "loss_prepare.proj.weight",
     "proj.bias": "loss_prepare.proj.bias",
+    # prompt-tuned files (docs/model-format.md)
+    "spe_bias": "s_token_bias",
+    "cls_prompt.weight": "fc_prompt.weight",
+    "cls_prompt.bias": "fc_prompt.bias",
+    "cls_prompt.similarity_weight": "similarity_weight",
 }
 BLK_TO_OFFICIAL = {
     "attn_norm.weight": "norm1.weight", "attn_norm.bias": "norm1.bias",
@@ -856,6 +861,8 @@ BLK_TO_OFFICIAL = {
     "attn_out.weight": "self_attn.dense.weight", "attn_out.bias": "self_attn.dense.bias",
     "ffn_up.weight": "linear1.weight", "ffn_up.bias": "linear1.bias",
     "ffn_down.weight": "linear2.weight", "ffn_down.bias": "linear2.bias",
+    "prompt": "deep_prompt_embedding.embedding.weight",
+    "prompt_target": "deep_prompt_embedding.target_embedding.weight",
 }
 EXPS = {"attn_qkv_exps": "self_attn.qkv_proj", "attn_out_exps": "self_attn.dense",
         "ffn_up_exps": "linear1", "ffn_down_exps": "linear2"}

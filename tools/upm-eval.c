@@ -4,6 +4,9 @@
  *
  * The metrics themselves are computed by tools/evaluate.py, which writes
  * the manifest; this program only knows the inputs, never the answers.
+ * A label set that is a prompt-tuned classifier's own classes, in order, is
+ * scored by its head ("prompt_head":true in the set's result;
+ * docs/prompt-tuning.md).
  *
  * Copyright (C) 2026 gst-uniperceiver authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -681,17 +684,35 @@ same_attr_bits (Eval *e, UpmAttr a, UpmAttr b)
   return x && y && memcmp (x, y, 8) == 0;
 }
 
+/* Whether @ls is a prompt-tuned classifier's own classes, in its head's
+ * order: then the head scores them (docs/prompt-tuning.md). */
+static gboolean
+is_prompt_head_set (Eval *e, const LabelSet *ls)
+{
+  guint n = 0;
+  const char *const *own = upm_model_prompt_labels (e->model, &n);
+
+  if (!own || n != ls->n_labels)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (strcmp (own[i], ls->labels[i]) != 0)
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 run_labelsets (
     Eval *e, guint frames, GString *s, float *feature, GError **error)
 {
   float scale = upm_model_logit_scale (
       e->model, frames == 1 ? UPM_SCALE_IMG_CLS : UPM_SCALE_VIDEO_CLS);
+  g_autofree float *hidden = g_new (float, e->hp->n_embd);
   guint i, j;
 
-  if (!upm_encode_visual (
-          e->ctx, e->patches, frames, UPM_ATTR_CLS_INPUT, feature, NULL, error))
+  if (!upm_encode_visual_hidden (
+          e->ctx, e->patches, frames, UPM_ATTR_CLS_INPUT, hidden, NULL, error))
     return FALSE;
+  upm_feature_from_hidden (e->ctx, hidden, feature);
   g_string_append (s, ",\"labelsets\":{");
   for (i = 0; i < e->n_sets; i++)
     {
@@ -701,12 +722,24 @@ run_labelsets (
       float *logits = g_new (float, n), *probs = g_new (float, n);
       UpmScore *top = g_new (UpmScore, k);
 
-      upm_classify (e->hp, feature, ls->feats, n, scale, logits, probs);
+      const gboolean head = is_prompt_head_set (e, ls);
+
+      if (!head)
+        upm_classify (e->hp, feature, ls->feats, n, scale, logits, probs);
+      else if (!upm_classify_prompt (
+                   e->model, hidden, ls->feats, n, scale, logits, probs, error))
+        {
+          g_free (top);
+          g_free (probs);
+          g_free (logits);
+          return FALSE;
+        }
       upm_top_k (logits, probs, n, k, top);
       if (i)
         g_string_append_c (s, ',');
       upm_json_string (s, ls->name);
-      g_string_append (s, ":{\"top\":[");
+      g_string_append (
+          s, head ? ":{\"prompt_head\":true,\"top\":[" : ":{\"top\":[");
       for (j = 0; j < k; j++)
         g_string_append_printf (s, "%s%u", j ? "," : "", top[j].index);
       g_string_append (s, "],\"label\":");

@@ -339,6 +339,32 @@ print_text_presets (const UpmModel *m)
     }
 }
 
+/* A prompt-tuned model's prompt and head (docs/prompt-tuning.md). */
+static void
+print_text_prompt (const UpmModel *m)
+{
+  guint n = 0;
+  const char *const *labels = upm_model_prompt_labels (m, &n);
+
+  if (upm_model_prompt_length (m) == 0)
+    {
+      printf ("prompt: none (not prompt-tuned)\n");
+      return;
+    }
+  printf ("prompt: tuned for %s, %u prompt rows per layer, target prompts "
+          "%s, spe_bias\n",
+      upm_model_prompt_task (m), upm_model_prompt_length (m),
+      upm_model_prompt_shared_target (m) ? "shared" : "separate");
+  if (!labels)
+    return;
+  printf ("prompt head: fc_prompt, %u classes, similarity_weight %g "
+          "(labels from the model when none are given):",
+      n, upm_model_prompt_similarity_weight (m));
+  for (guint i = 0; i < n; i++)
+    printf ("%s %s", i ? "," : "", labels[i]);
+  printf ("\n");
+}
+
 static void
 print_text_result (const UpmGguf *g, const UpmModel *m, const GError *err)
 {
@@ -360,6 +386,7 @@ print_text_result (const UpmGguf *g, const UpmModel *m, const GError *err)
       count_parameters (g), hp->n_embd, hp->n_layer, n_moe, hp->n_head,
       hp->n_ff, hp->n_expert, hp->n_expert_used, hp->n_vocab,
       upm_model_n_labelsets (m));
+  print_text_prompt (m);
   printf ("linear weights: %s%s\n", upm_dtype_name (m->weights_dtype),
       m->weights_dtype == UPM_DTYPE_BF16 || m->weights_dtype == UPM_DTYPE_I8
           ? " (precision auto: bf16 unless UPM_PRECISION is set)"
@@ -430,6 +457,41 @@ json_tensor (GString *s, const UpmGguf *g, guint i)
       t->offset, t->n_bytes);
 }
 
+/* "prompt": null, or the prompt's facts and the head's labels. */
+static void
+json_prompt (GString *s, const UpmModel *m)
+{
+  guint n = 0;
+  const char *const *labels = upm_model_prompt_labels (m, &n);
+  const char *task = upm_model_prompt_task (m);
+
+  if (upm_model_prompt_length (m) == 0)
+    {
+      g_string_append (s, "  \"prompt\": null,\n");
+      return;
+    }
+  g_string_append (s, "  \"prompt\": {\"task\": ");
+  append_string (s, task, strlen (task), TRUE);
+  g_string_append_printf (s,
+      ", \"length\": %u, \"shared_target\": %s, \"labels\": ",
+      upm_model_prompt_length (m),
+      upm_model_prompt_shared_target (m) ? "true" : "false");
+  if (!labels)
+    {
+      g_string_append (s, "null},\n");
+      return;
+    }
+  g_string_append_c (s, '[');
+  for (guint i = 0; i < n; i++)
+    {
+      if (i)
+        g_string_append (s, ", ");
+      append_string (s, labels[i], strlen (labels[i]), TRUE);
+    }
+  g_string_append_printf (s, "], \"similarity_weight\": %.9g},\n",
+      (double)upm_model_prompt_similarity_weight (m));
+}
+
 static void
 json_result (GString *s, const UpmGguf *g, const UpmModel *m, const GError *err)
 {
@@ -461,7 +523,9 @@ json_result (GString *s, const UpmGguf *g, const UpmModel *m, const GError *err)
           first = FALSE;
         }
     }
-  g_string_append (s, "]},\n  \"presets\": [");
+  g_string_append (s, "]},\n");
+  json_prompt (s, m);
+  g_string_append (s, "  \"presets\": [");
   for (guint i = 0; i < upm_n_presets (); i++)
     {
       const UpmPreset *p = upm_preset_get (i);

@@ -80,6 +80,9 @@ typedef struct
   char **texts; /* labels or captions */
   guint n_texts;
   float *text_feats;
+  /* The labels are a prompt-tuned model's own: scored by its head
+   * (upm_classify_prompt), from the clips' hidden states. */
+  gboolean prompt_head;
   UpmCliOutput io; /* output file, progress */
   guint n_results;
   guint clips_done;
@@ -327,6 +330,13 @@ setup_texts (Run *r, GError **error)
     r->texts = upm_labels_load_file (r->opt.labels_file, &r->n_texts, error);
   else if (r->opt.labels)
     r->texts = upm_labels_resolve (r->model, r->opt.labels, &r->n_texts, error);
+  else if (!r->opt.labelset && upm_model_prompt_labels (r->model, NULL))
+    {
+      /* A prompt-tuned classifier: its classes, scored by its head. */
+      r->texts = g_strdupv (
+          (char **)upm_model_prompt_labels (r->model, &r->n_texts));
+      r->prompt_head = TRUE;
+    }
   else
     r->texts = bundled_labels (r, &r->n_texts, error);
   if (r->texts == NULL)
@@ -584,21 +594,28 @@ write_result (Run *r, const ClipResult *c, GError **error)
 
 /* --------------------------------------------------------- clip tasks */
 
-/* Logits and probabilities of one view's feature. */
-static void
-score_view (Run *r, const float *feature, float *logits, float *probs)
+/* Logits and probabilities of one view: its feature, or with the prompt
+ * head, the hidden state it came from. */
+static gboolean
+score_view (
+    Run *r, const float *feature, float *logits, float *probs, GError **error)
 {
   const uint32_t n = r->n_texts;
+
+  if (r->prompt_head)
+    return upm_classify_prompt (r->model, feature, r->text_feats, n,
+        upm_model_logit_scale (r->model, r->scale), logits, probs, error);
 
   if (r->cosine)
     {
       /* the official retrieval score: the plain cosine of the features */
       upm_classify (r->hp, feature, r->text_feats, n, 1.0f, logits, NULL);
       memcpy (probs, logits, n * sizeof (float));
-      return;
+      return TRUE;
     }
   upm_classify (r->hp, feature, r->text_feats, n,
       upm_model_logit_scale (r->model, r->scale), logits, probs);
+  return TRUE;
 }
 
 /* Every view encoded; the mean over views of the logits and of the
@@ -619,11 +636,12 @@ run_scores (Run *r, ClipResult *c, UpmRouting *routing, GError **error)
 
   for (guint v = 0; ok && v < clip->n_views; v++)
     {
-      ok = upm_encode_visual (r->ctx, clip->patches + v * view_floats,
-          clip->span, attr, feature, v == 0 ? routing : NULL, error);
+      ok = (r->prompt_head ? upm_encode_visual_hidden : upm_encode_visual) (
+               r->ctx, clip->patches + v * view_floats, clip->span, attr,
+               feature, v == 0 ? routing : NULL, error)
+           && score_view (r, feature, logits, probs, error);
       if (!ok)
         break;
-      score_view (r, feature, logits, probs);
       for (uint32_t i = 0; i < n; i++)
         {
           mean_logits[i] += logits[i] / clip->n_views;

@@ -837,7 +837,8 @@ gst_upm_head_class_init (GstUpmHeadClass *klass)
   properties[PROP_LABELS] = g_param_spec_string ("labels", "Labels",
       "Comma-separated labels to classify with (or texts to retrieve), e.g. "
       "\"walking, running, jumping\", or @NAME for a label set such as "
-      "@k400",
+      "@k400; unset: a prompt-tuned classifier's own classes, scored by its "
+      "head, else the model's first label set",
       NULL, rw | GST_PARAM_MUTABLE_READY);
 
   /**

@@ -115,16 +115,18 @@ named_labels (
 }
 
 /* The labels of classification / the texts of retrieval: labels-file,
- * labels ("@NAME" for a named set), else the model's first bundled label
- * set. */
+ * labels ("@NAME" for a named set), else a prompt-tuned classifier's own
+ * classes (*prompt_head set: its head scores them), else the model's first
+ * bundled label set. */
 gchar **
 gst_upm_head_resolve_labels (GstElement *element, UpmModel *model,
     GstUpmTask task, const gchar *labels, const gchar *labels_file,
-    guint *n_labels)
+    guint *n_labels, gboolean *prompt_head)
 {
   gchar *problem = NULL;
   gchar **list;
 
+  *prompt_head = FALSE;
   if (labels != NULL && labels_file != NULL)
     {
       GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS,
@@ -150,6 +152,15 @@ gst_upm_head_resolve_labels (GstElement *element, UpmModel *model,
           return NULL;
         }
       return list;
+    }
+  if (task == GST_UPM_TASK_CLASSIFY && upm_model_prompt_labels (model, NULL))
+    {
+      const gchar *const *own = upm_model_prompt_labels (model, n_labels);
+
+      GST_INFO_OBJECT (element,
+          "using the prompt-tuned model's %u classes and its head", *n_labels);
+      *prompt_head = TRUE;
+      return g_strdupv ((gchar **)own);
     }
   if (upm_model_n_labelsets (model) > 0)
     {

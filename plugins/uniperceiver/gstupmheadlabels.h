@@ -19,7 +19,7 @@ G_BEGIN_DECLS
  * invalid. */
 gchar **gst_upm_head_resolve_labels (GstElement *element, UpmModel *model,
     GstUpmTask task, const gchar *labels, const gchar *labels_file,
-    guint *n_labels);
+    guint *n_labels, gboolean *prompt_head);
 
 G_END_DECLS
 #endif /* __GST_UPM_HEAD_LABELS_H__ */

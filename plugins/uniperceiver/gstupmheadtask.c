@@ -27,6 +27,7 @@ gst_upm_head_task_clear (GstUpmHeadTask *task)
   g_clear_pointer (&task->labels, g_strfreev);
   g_clear_pointer (&task->label_features, g_free);
   task->n_labels = 0;
+  task->prompt_head = FALSE;
 }
 
 void
@@ -103,7 +104,8 @@ gst_upm_head_task_prepare_labels (GstUpmHeadTask *task, GstElement *element,
   GError *err = NULL;
 
   task->labels = gst_upm_head_resolve_labels (element, task->model, task->task,
-      settings->labels, settings->labels_file, &task->n_labels);
+      settings->labels, settings->labels_file, &task->n_labels,
+      &task->prompt_head);
   if (task->labels == NULL)
     return FALSE;
 
@@ -232,9 +234,16 @@ gst_upm_head_task_mean_scores (GstUpmHeadTask *task, GstBuffer *in,
   gst_buffer_map (in, &map, GST_MAP_READ);
   for (guint v = 0; v < n_views; v++)
     {
-      upm_feature_from_hidden (
-          task->ctx, (const gfloat *)map.data + (gsize)v * hp->n_embd, feature);
-      upm_classify (hp, feature, task->label_features, n, scale, vl, vp);
+      const gfloat *hidden = (const gfloat *)map.data + (gsize)v * hp->n_embd;
+
+      /* The prompt head (it cannot fail: n is its own class count). */
+      if (!task->prompt_head
+          || !upm_classify_prompt (task->model, hidden, task->label_features, n,
+              scale, vl, vp, NULL))
+        {
+          upm_feature_from_hidden (task->ctx, hidden, feature);
+          upm_classify (hp, feature, task->label_features, n, scale, vl, vp);
+        }
       for (guint i = 0; i < n; i++)
         {
           logits[i] += vl[i] / n_views;

@@ -47,6 +47,8 @@ typedef struct
   gchar **labels;
   guint n_labels;
   gfloat *label_features; /* n_labels x D */
+  /* The labels are a prompt-tuned model's own: its head scores them. */
+  gboolean prompt_head;
   UpmCaptionParams caption_params;
 } GstUpmHeadTask;
 
