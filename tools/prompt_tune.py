@@ -79,8 +79,6 @@ import upmgguf  # noqa: E402
 
 PROMPT_LENGTH = 10
 LABEL_SMOOTHING = 0.1
-TUNED_NORMS = ("attn_norm", "ffn_norm")          # blk.N.*: norm1 / norm2
-TOP_NORMS = ("embd_norm", "post_norm")           # token-embedding LayerNorm, ln_post
 
 
 # ===================================================================  model file
@@ -271,58 +269,33 @@ class PromptModel(nn.Module):
         return self.similarity_weight * sim + self.fc_prompt(h)
 
 
-def write_tuned(base_path, out_path, pm, labels, log=print):
-    """The base file's keys and tensors, the tuned norms in place of the base ones, the prompt
-    tensors and keys added, and a recomputed weights hash.  Returns the size in bytes."""
-    kv, tensors, types = upmgguf.read_gguf(base_path, with_types=True)
+def tuned_state_dict(pm):
+    """The tuned tensors under their official names (tools/convert.py writes them)."""
     b = pm.base
-    tuned = {"embd_norm.weight": b.token_embed.embeddings_norm.weight,
-             "embd_norm.bias": b.token_embed.embeddings_norm.bias,
-             "post_norm.weight": b.loss_prepare.ln_post.weight,
-             "post_norm.bias": b.loss_prepare.ln_post.bias}
-    for l, layer in enumerate(b.fused_encoder.layers):
-        tuned["blk.%d.attn_norm.weight" % l] = layer.norm1.weight
-        tuned["blk.%d.attn_norm.bias" % l] = layer.norm1.bias
-        tuned["blk.%d.ffn_norm.weight" % l] = layer.norm2.weight
-        tuned["blk.%d.ffn_norm.bias" % l] = layer.norm2.bias
-    w = upmgguf.GGUFWriter(int(kv.get("general.alignment", 64)))
-    for key, value in kv.items():
-        if key in ("general.alignment", "uniperceiver.weights_sha256") or key.startswith("uniperceiver.prompt."):
-            continue
-        _add_kv(w, key, value, types[key])
-    w.add_u32("uniperceiver.prompt.length", pm.P)
-    w.add_bool("uniperceiver.prompt.shared_target", True)
-    w.add_string("uniperceiver.prompt.task", "classify")
-    w.add_array("uniperceiver.prompt.labels", list(labels), upmgguf.GGUF_STRING)
-
-    def f32(t):
-        return t.detach().cpu().numpy().astype(np.float32).copy()
-
-    for name, a in tensors.items():
-        if name.startswith(("cls_prompt.", "spe_bias")) or name.endswith((".prompt", ".prompt_target")):
-            continue
-        if name in tuned:
-            if types[name][1] != upmgguf.TYPE_F32:
-                raise ValueError("%s is not F32 in %s" % (name, base_path))
-            w.add_tensor(name, f32(tuned[name]).reshape(np.shape(a)))
-        else:
-            w.add_tensor(name, np.array(a, copy=True), types[name][1])
-    for l, p in enumerate(pm.prompts):
-        w.add_tensor("blk.%d.prompt" % l, f32(p))
-    w.add_tensor("spe_bias", f32(pm.s_token_bias))
-    w.add_tensor("cls_prompt.weight", f32(pm.fc_prompt.weight))
-    w.add_tensor("cls_prompt.bias", f32(pm.fc_prompt.bias))
-    w.add_tensor("cls_prompt.similarity_weight", f32(pm.similarity_weight).reshape(1))
-    w.add_string("uniperceiver.weights_sha256", w.tensor_data_sha256())
-    return w.write(out_path)
+    sd = {"token_embed.embeddings_norm.weight": b.token_embed.embeddings_norm.weight,
+          "token_embed.embeddings_norm.bias": b.token_embed.embeddings_norm.bias,
+          "loss_prepare.ln_post.weight": b.loss_prepare.ln_post.weight,
+          "loss_prepare.ln_post.bias": b.loss_prepare.ln_post.bias,
+          "s_token_bias": pm.s_token_bias.reshape(1, -1),
+          "fc_prompt.weight": pm.fc_prompt.weight, "fc_prompt.bias": pm.fc_prompt.bias,
+          "similarity_weight": pm.similarity_weight}
+    for l, (layer, prompt) in enumerate(zip(b.fused_encoder.layers, pm.prompts)):
+        p = "fused_encoder.layers.%d." % l
+        for n in ("norm1", "norm2"):
+            sd[p + n + ".weight"] = getattr(layer, n).weight
+            sd[p + n + ".bias"] = getattr(layer, n).bias
+        sd[p + "deep_prompt_embedding.embedding.weight"] = prompt
+    return {k: v.detach().cpu().float().numpy().copy() for k, v in sd.items()}
 
 
-def _add_kv(w, key, value, t):
-    vt, et = t
-    if vt == upmgguf.GGUF_ARRAY:
-        w.add_array(key, list(value) if et == upmgguf.GGUF_STRING else value, et)
-    else:
-        w._add(key, vt, value.item() if hasattr(value, "item") else value)
+def write_tuned(base_path, out_path, pm, labels, log=print):
+    """The base file's keys and tensors (types kept), the tuned norms in place of the base
+    ones, the prompt tensors and keys added, cached target features dropped and the weights
+    hash recomputed (convert.write_prompt_tuned).  Returns the size in bytes."""
+    import convert
+    name = "%s-prompt-tuned" % upmgguf.read_gguf(base_path, mmap=True)[0].get("general.name", "uniperceiver")
+    return convert.write_prompt_tuned(base_path, out_path, tuned_state_dict(pm), task="classify",
+                                      labels=list(labels), name=name, log=log)
 
 
 # ===================================================================  data
