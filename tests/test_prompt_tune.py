@@ -31,7 +31,7 @@ MARGIN = 0.25
 def main():
     try:
         import numpy as np
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         print("SKIP: PyTorch/numpy not available")
         return 77
@@ -103,6 +103,28 @@ def main():
               "(%.3f vs %.3f)" % (MARGIN, eng, zero))
         check(abs(eng - tuned) <= 0.02, "C engine and PyTorch agree on the tuned file (%.3f vs %.3f)"
               % (eng, tuned))
+
+        # prompt_tune.py's training forward against the independent reference
+        # (tools/reference.py, float64) on the written file
+        import train
+        from reference import Reference
+        rsd, rkv = train.upm_to_official(out)
+        ref = Reference(rsd, heads=int(rkv["uniperceiver.attention.head_count"]))
+        tkv0, tsd0, tprompt, _ = pt.read_upm(out)
+        tbase, _ = pt.build_base(tkv0, tsd0)
+        pm = pt.PromptModel(tbase, len(summ["labels"]), tprompt)
+        ids = [pt._label_ids(tkv0, lab) for lab in summ["labels"]]
+        worst = 0.0
+        for name in ("clip_10600000.rgb", "clip_10600001.rgb"):
+            frames = np.fromfile(os.path.join(te, name), dtype=np.uint8).reshape(cfg["frames"], cfg["size"], cfg["size"], 3)
+            x = tbase.patchify(frames[None])
+            with torch.no_grad():
+                mine = pm.logits(x, cfg["frames"], ids)[0].double()
+            h = ref.visual_hidden(x[0].double(), cfg["frames"], "cls_input")[0]
+            theirs = ref.class_logits(h, ref.text_features(ids, "cls_target"))
+            worst = max(worst, float((mine - theirs.detach()).abs().max()))
+        check(worst < 1e-3, "the tuning forward equals reference.py's on the tuned file: max logit diff %.2e"
+              % worst)
 
         # the file
         bkv, bt, btypes = upmgguf.read_gguf(MODEL, with_types=True)
