@@ -49,8 +49,10 @@ TASKS = {
 }
 
 
-def make_task(task, count, seed_base, out, size=48, frames=4, log=None):
-    """Write `count` clips (classes in turn) and labels.csv; returns the CSV path."""
+def make_task(task, count, seed_base, out, size=48, frames=4, log=None, fmt="raw", upscale=4):
+    """Write `count` clips (classes in turn) and labels.csv; returns the CSV path.
+    fmt raw: NAME.rgb + NAME.json; mp4: NAME.mp4 (H.264, upscaled x `upscale`, 8 fps), as
+    a user's camera clips would come."""
     classes = TASKS[task]
     os.makedirs(out, exist_ok=True)
     rows = []
@@ -59,6 +61,10 @@ def make_task(task, count, seed_base, out, size=48, frames=4, log=None):
         seed = seed_base + i
         c = sw.generate_clip(seed, size, frames, 0.0, **force)
         name = "clip_%d" % seed
+        if fmt == "mp4":
+            sw.write_mp4(os.path.join(out, name + ".mp4"), sw.upscale(c.frames, upscale))
+            rows.append((name + ".mp4", label))
+            continue
         c.frames.tofile(os.path.join(out, name + ".rgb"))
         with open(os.path.join(out, name + ".json"), "w") as f:
             json.dump(dict(seed=seed, width=size, height=size, frames=frames, label=label,
@@ -204,6 +210,7 @@ def main(argv=None):
     m.add_argument("--out", required=True)
     m.add_argument("--size", type=int, default=48)
     m.add_argument("--frames", type=int, default=4)
+    m.add_argument("--format", choices=("raw", "mp4"), default="raw")
     e = sub.add_parser("eval", help="top-1 accuracy through the C engine (upm-eval)")
     e.add_argument("--model", required=True)
     e.add_argument("--data", required=True)
@@ -238,7 +245,7 @@ def main(argv=None):
         return 0
     if args.cmd == "make":
         path = make_task(args.task, args.count, args.seed_base, args.out, args.size, args.frames,
-                         log=lambda s: print(s, file=sys.stderr))
+                         log=lambda s: print(s, file=sys.stderr), fmt=args.format)
         print(path)
         return 0
     r = engine_accuracy(args.model, args.data, args.labels, args.engine, threads=args.threads)
