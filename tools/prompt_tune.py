@@ -596,11 +596,13 @@ def main(argv=None):
     res = tune(pm, train_data, train_y, held_data, held_y, tok_ids, T, args, log)
     tune_s = time.time() - t_tune
     size = write_tuned(args.model, args.out, pm, labels, log)
-    log("wrote %s (%.2f MB; base %.2f MB) in %.1f min in all (tuning %.1f min)"
-        % (args.out, size / 1e6, os.path.getsize(args.model) / 1e6, (time.time() - t0) / 60, tune_s / 60))
+    cpu_s = time.process_time()
+    log("wrote %s (%.2f MB; base %.2f MB) in %.1f min in all (tuning %.1f min; %.1f min of CPU)"
+        % (args.out, size / 1e6, os.path.getsize(args.model) / 1e6, (time.time() - t0) / 60, tune_s / 60,
+           cpu_s / 60))
     summary = dict(model=args.model, out=args.out, labels=labels, clips=len(rows), used=len(subset),
                    train=len(train_idx), heldout=len(held_idx), percent=args.percent,
-                   zero_shot_heldout_acc=zs, tuned_parameters=n_tuned, tune_s=tune_s,
+                   zero_shot_heldout_acc=zs, tuned_parameters=n_tuned, tune_s=tune_s, cpu_s=cpu_s,
                    total_s=time.time() - t0, bytes=size, **res)
     if args.json:
         with open(args.json, "w") as f:
