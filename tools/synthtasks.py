@@ -183,7 +183,8 @@ def proof(tasks, percents, n_train, n_test, workdir, iters, log):
             with open(js) as f:
                 summ = json.load(f)
             r = dict(percent=p, clips=summ["used"], minutes=wall / 60,
-                     tune_minutes=summ["tune_s"] / 60, iterations=summ["iterations"],
+                     tune_minutes=summ["tune_s"] / 60, cpu_minutes=summ.get("cpu_s", 0.0) / 60,
+                     iterations=summ["iterations"],
                      torch=torch_accuracy(model, te, csv_te)["accuracy"],
                      command=" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
                                       for c in cmd[1:]))
