@@ -35,7 +35,8 @@ in1k_prompt_tuning_0.01data_lr1e-4.yaml), both on 1 % of the training set.  Our 
 ~1/40 the width and our sets are ~1/1000 the size, so the defaults are 300 iterations at
 lr 1e-3 (10 % warm-up, as 200 / 2000), batch 32, with early stopping on a held-out split
 (every flag can change them).  Subsets: --percent P draws int(n_c * P / 100) + 1 clips of
-every class c (DATA_PERCENTAGE, the official per-class sampling); the default uses all.
+every class c (DATA_PERCENTAGE, the official per-class sampling: datasets/task_dataset/
+video_raw.py line 286, imagenet.py line 139); the default uses all.
 
 Input: --data DIR and --labels FILE.csv with rows `file,label` (a header row `file,label`
 is optional; files relative to DIR).  A file is
@@ -387,7 +388,8 @@ def to_patches(base, items, T):
 
 
 def per_class_subset(y, percent, rng):
-    """The official DATA_PERCENTAGE sampling: int(n_c * p) + 1 items of every class."""
+    """The official DATA_PERCENTAGE sampling: int(n_c * p) + 1 items of every class
+    (video_raw.py line 286: random.sample(v, k=int(len(v) * data_percentage) + 1))."""
     if percent >= 100:
         return list(range(len(y)))
     keep = []
