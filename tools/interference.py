@@ -77,11 +77,11 @@ def interference_matrix(grads, ratio_of_means=False):
 
 
 class Tasks:
-    def __init__(self, model, kv, n, group):
+    def __init__(self, model, kv, n, group, seed_base=SEED_BASE):
         self.m, self.kv = model, kv
         cfg = model.cfg
         self.T = cfg["frames"]
-        self.clips = [sw.generate_clip(SEED_BASE + i, cfg["size"], cfg["frames"]) for i in range(n)]
+        self.clips = [sw.generate_clip(seed_base + i, cfg["size"], cfg["frames"]) for i in range(n)]
         self.tok = pt.tokenizer_of(kv)
         self.eot = int(kv["tokenizer.upm.eot_id"])
         self.class_ids = [self.target(c) for c in sw.class_names()]
@@ -112,7 +112,7 @@ class Tasks:
         return F.cross_entropy(logits, torch.tensor(ids))
 
 
-def measure(model_path, samples=100, group=16, log=print, progress=True):
+def measure(model_path, samples=100, group=16, log=print, progress=True, seed_base=SEED_BASE):
     kv, sd, prompt, _ = pt.read_upm(model_path)
     if prompt:
         raise SystemExit("%s is prompt-tuned: measure its base model" % model_path)
@@ -122,7 +122,7 @@ def measure(model_path, samples=100, group=16, log=print, progress=True):
     for ws in weights:
         for w in ws:
             w.requires_grad_(True)
-    tasks = Tasks(model, kv, samples, group)
+    tasks = Tasks(model, kv, samples, group, seed_base)
     grads = {l: {} for l in range(len(layers))}
     t0 = time.time()
     for ti, task in enumerate(TASKS):
@@ -144,7 +144,7 @@ def measure(model_path, samples=100, group=16, log=print, progress=True):
             grads[l][task] = np.stack(rows[l])
     if progress and sys.stderr.isatty():
         sys.stderr.write("\n")
-    out = dict(model=model_path, samples=samples, group=group, seconds=time.time() - t0,
+    out = dict(model=model_path, samples=samples, group=group, seconds=time.time() - t0, seed_base=seed_base,
                moe_layers=cfg["moe_layers"], layers=[])
     for l in range(len(layers)):
         names, m = interference_matrix(grads[l])
@@ -178,6 +178,9 @@ def main(argv=None):
                     help="a .upm (repeat for several; default: the bundled model)")
     ap.add_argument("--samples", type=int, default=100, help="samples per task (notebook: 100)")
     ap.add_argument("--group", type=int, default=16, help="captions per retrieval group")
+    ap.add_argument("--seed-base", type=int, default=SEED_BASE,
+                    help="first held-out seed of the samples (default %d); another value draws "
+                         "other samples, to see how much the table moves" % SEED_BASE)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -188,7 +191,7 @@ def main(argv=None):
     models = args.model or [os.path.join(ROOT, "models", "uniperceiver-synth-moe.upm")]
     results = []
     for path in models:
-        r = measure(path, args.samples, args.group)
+        r = measure(path, args.samples, args.group, seed_base=args.seed_base)
         results.append(r)
         print("%s: %d samples per task, %.0f s" % (path, args.samples, r["seconds"]), file=sys.stderr)
         for L in r["layers"]:
