@@ -493,12 +493,16 @@ def tune(pm, train_data, train_y, held_data, held_y, label_ids, T, args, log=pri
         if held_data and (done % args.eval_every == 0 or done == args.iters):
             val_acc, val_loss = accuracy(pm, held_data, held_y, label_ids, T)
             history.append(dict(step=done, loss=float(loss), val_acc=val_acc, val_loss=val_loss))
+            # keep the best state (accuracy, then loss); stop when the accuracy itself has
+            # not improved for `patience` checks (on a small held-out share it saturates
+            # early while the loss keeps creeping down)
             key = (val_acc, -val_loss)
-            if best is None or key > best[0]:
-                best = (key, done, {k: v.detach().clone() for k, v in pm.state_dict().items()})
+            if best is None or val_acc > best[0][0]:
                 evals_since_best = 0
             else:
                 evals_since_best += 1
+            if best is None or key > best[0]:
+                best = (key, done, {k: v.detach().clone() for k, v in pm.state_dict().items()})
             bar(done, "loss %.3f  held-out acc %.3f (best %.3f @%d)"
                 % (float(loss), val_acc, best[0][0], best[1]), force=True)
             if args.patience and evals_since_best >= args.patience:
@@ -533,8 +537,8 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--clip-grad", type=float, default=0.1, help="gradient-norm clip (official 0.1)")
     ap.add_argument("--eval-every", type=int, default=20, help="held-out check every N iterations")
-    ap.add_argument("--patience", type=int, default=5,
-                    help="stop after N held-out checks without improvement (0: never)")
+    ap.add_argument("--patience", type=int, default=4,
+                    help="stop after N held-out checks without a better accuracy (0: never)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     ap.add_argument("--engine", default=None, help="upm-run for non-raw inputs (default build/tools/upm-run)")
