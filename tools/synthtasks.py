@@ -86,6 +86,29 @@ def read_rows(csv_path):
     return read_labels(csv_path)
 
 
+def run_accuracy(model, data, csv_path, typed=True, engine=None):
+    """Top-1 accuracy of `model` on clips of any format the engine reads (mp4, ...), one
+    `upm-run -f json` per file: typed=True types the CSV's labels (zero-shot with a base
+    model), False lets a prompt-tuned model use its own classes and head."""
+    rows = read_rows(csv_path)
+    labels = sorted({lab for _, lab in rows})
+    build = os.environ.get("UPM_BUILD_ROOT") or os.path.join(ROOT, "build")
+    engine = engine or os.path.join(build, "tools", "upm-run")
+    hits = 0
+    for name, lab in rows:
+        cmd = [engine, "--model", model, "--task", "classify", "-f", "json", "--progress", "never",
+               "--top-k", "1"]
+        if typed:
+            cmd += ["--labels", ",".join(labels)]
+        p = subprocess.run(cmd + [os.path.join(data, name)], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr[-300:]))
+        first = json.loads(p.stdout.splitlines()[0])
+        hits += int(first["labels"][0]["label"] == lab)
+    return dict(model=model, clips=len(rows), accuracy=hits / len(rows), labels=labels)
+
+
 def engine_accuracy(model, data, csv_path, engine=None, labels=None, threads=0):
     """Top-1 accuracy of `model` on the raw clips of a CSV through upm-eval (the C engine):
     one label set, the sorted distinct labels (or `labels`).  Returns a dict."""
@@ -219,6 +242,10 @@ def main(argv=None):
     e.add_argument("--engine", default=None)
     e.add_argument("--threads", type=int, default=0)
     e.add_argument("--json", default=None)
+    e.add_argument("--files", choices=("raw", "any"), default="raw",
+                   help="raw: .rgb clips through upm-eval; any: one upm-run per file (mp4, ...)")
+    e.add_argument("--own-labels", action="store_true",
+                   help="with --files any: a prompt-tuned model's own classes, not typed labels")
     pr = sub.add_parser("proof", help="zero-shot vs prompt-tuned, per task and data share")
     pr.add_argument("--tasks", default="compass,count,background")
     pr.add_argument("--percents", default="1,5,100")
@@ -249,9 +276,14 @@ def main(argv=None):
                          log=lambda s: print(s, file=sys.stderr), fmt=args.format)
         print(path)
         return 0
-    r = engine_accuracy(args.model, args.data, args.labels, args.engine, threads=args.threads)
-    print("%s: top-1 %.3f on %d clips (%s)" % (os.path.basename(args.model), r["accuracy"], r["clips"],
-                                              ", ".join("%s %.2f" % kv for kv in r["per_class"].items())))
+    if args.files == "any":
+        r = run_accuracy(args.model, args.data, args.labels, not args.own_labels, args.engine)
+        print("%s: top-1 %.3f on %d clips (upm-run, %s)" % (os.path.basename(args.model), r["accuracy"],
+              r["clips"], "the model's own classes" if args.own_labels else "typed labels"))
+    else:
+        r = engine_accuracy(args.model, args.data, args.labels, args.engine, threads=args.threads)
+        print("%s: top-1 %.3f on %d clips (%s)" % (os.path.basename(args.model), r["accuracy"], r["clips"],
+              ", ".join("%s %.2f" % kv for kv in r["per_class"].items())))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(r, f, indent=1)
