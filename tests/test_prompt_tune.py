@@ -84,8 +84,8 @@ def main():
         out = os.path.join(d, "tuned.upm")
         js = os.path.join(d, "tuned.json")
         r = subprocess.run([sys.executable, os.path.join(TOOLS, "prompt_tune.py"), "--model", MODEL,
-                            "--data", tr, "--labels", csv_tr, "--out", out, "--iters", "24",
-                            "--batch", "12", "--eval-every", "8", "--threads", "2",
+                            "--data", tr, "--labels", csv_tr, "--out", out, "--iters", "30",
+                            "--batch", "16", "--eval-every", "10", "--threads", "2",
                             "--progress", "never", "--json", js],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
         sys.stdout.write(r.stdout[-2000:])
