@@ -370,7 +370,7 @@ class ClipLoader:
         g, P = self.cfg["size"] // self.cfg["patch"], self.cfg["patch"]
         n = a.size // (3 * P * P)
         T = self.cfg["frames"]
-        if n != T * g * g:
+        if n not in (T * g * g, g * g):   # a clip, or an image (one frame)
             raise RuntimeError("%s: the engine made a clip of %d tokens, the model wants %d (%d frames)"
                                % (path, n, T * g * g, T))
         return a.reshape(n, 3 * P * P)
@@ -593,7 +593,14 @@ def main(argv=None):
         "similarity_weight); the other %d stay frozen"
         % (n_tuned, cfg["layers"], pm.P, cfg["D"], sum(p.numel() for p in base.parameters()) -
            sum(p.numel() for p in base.parameters() if p.requires_grad)))
-    T = cfg["frames"]
+    # an image is one frame (the engine's image view), a clip the model's clip length
+    P = cfg["patch"]
+    g2 = (cfg["size"] // P) ** 2
+    lengths = {cfg["frames"] if kind == "frames" else a.shape[0] // g2 for kind, a in cache.values()}
+    if len(lengths) > 1:
+        raise SystemExit("the data mixes images (1 frame) and clips (%d frames): tune on one kind"
+                         % cfg["frames"])
+    T = lengths.pop()
     train_data, train_y = [cache[i] for i in train_idx], [y_all[i] for i in train_idx]
     held_data, held_y = [cache[i] for i in held_idx], [y_all[i] for i in held_idx]
     zs = accuracy(pm, held_data, held_y, tok_ids, T, with_fc=False)[0]
