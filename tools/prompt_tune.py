@@ -91,6 +91,13 @@ def read_upm(path):
         if name.startswith(("cls_prompt.", "spe_bias")) or name.endswith((".prompt", ".prompt_target")):
             prompt[name] = torch.from_numpy(np.array(a, dtype=np.float32))
             continue
+        kind = types[name][1]
+        if kind == upmgguf.TYPE_BF16:
+            a = upmgguf.from_bf16_bits(np.asarray(a))
+        elif kind not in (upmgguf.TYPE_F32, upmgguf.TYPE_F16):
+            raise ValueError("%s: %s is stored as GGUF type %d; tune an f32, f16 or bf16 file "
+                             "(tools/convert.py --dtype) and convert the tuned file afterwards"
+                             % (path, name, kind))
         t = torch.from_numpy(np.array(a, dtype=np.float32))
         if name in train.UPM_TO_OFFICIAL:
             sd[train.UPM_TO_OFFICIAL[name]] = t
