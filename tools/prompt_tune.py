@@ -5,7 +5,8 @@
 From a folder of clips (or images) and a CSV of labels, this tunes exactly the parameters
 Uni-Perceiver's prompt tuning trains, with everything else frozen, and writes a model file
 that every element and CLI of this project loads like any other (format:
-/work/helpers/prompt-format.md, docs "Adapt the model to your task" in README.md):
+docs/model-format.md and docs/prompt-tuning.md; the walk-through: README.md, "Adapt the model to
+your task"):
 
   * a deep prompt per layer, P = 10 tokens x D, shared by the input and target sequences
     (official PROMPT_EMBED: DEEP_PROMPT, TARGET_DEEP_PROMPT, SHARE_DEEP_PROMPT True,
