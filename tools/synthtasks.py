@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""New classification tasks on the synthetic world, for prompt tuning (tools/prompt_tune.py),
+and their accuracy measured by the C engine.
+
+The bundled model was trained on motion (the 9 class names), shape (the 5 shape names),
+captions and retrieval of single-object clips (tools/train.py, models/README.md).  These
+tasks ask for what it never learned to name:
+
+  compass     the direction of a moving object in other words: "heading west / east /
+              north / south" (left / right / up / down clips)
+  count       "one object" / "two objects" (the model never saw two objects)
+  background  "plain background" / "gradient background" / "striped background" /
+              "textured background" (never in a caption)
+
+    synthtasks.py make --task compass --count 2000 --seed-base 2000000 --out DIR
+        # DIR/clip_<seed>.rgb + .json and DIR/labels.csv (file,label), classes balanced
+    synthtasks.py eval --model M.upm --data DIR --labels DIR/labels.csv [--json OUT]
+        # top-1 accuracy through build/tools/upm-eval (the C engine), the labels as typed
+        # label set (the sorted distinct labels of the CSV: prompt_tune.py's class order)
+
+Training seeds: pick a --seed-base below synthworld.HELDOUT_SEED_BASE; held-out sets above it.
+"""
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import synthworld as sw  # noqa: E402
+
+TASKS = {
+    "compass": [("heading west", dict(motion="left")), ("heading east", dict(motion="right")),
+                ("heading north", dict(motion="up")), ("heading south", dict(motion="down"))],
+    "count": [("one object", dict(num_objects=1)), ("two objects", dict(num_objects=2))],
+    "background": [("plain background", dict(background="solid")),
+                   ("gradient background", dict(background="gradient")),
+                   ("striped background", dict(background="stripes")),
+                   ("textured background", dict(background="texture"))],
+}
+
+
+def make_task(task, count, seed_base, out, size=48, frames=4, log=None, fmt="raw", upscale=4):
+    """Write `count` clips (classes in turn) and labels.csv; returns the CSV path.
+    fmt raw: NAME.rgb + NAME.json; mp4: NAME.mp4 (H.264, upscaled x `upscale`, 8 fps), as
+    a user's camera clips would come."""
+    classes = TASKS[task]
+    os.makedirs(out, exist_ok=True)
+    rows = []
+    for i in range(count):
+        label, force = classes[i % len(classes)]
+        seed = seed_base + i
+        c = sw.generate_clip(seed, size, frames, 0.0, **force)
+        name = "clip_%d" % seed
+        if fmt == "mp4":
+            sw.write_mp4(os.path.join(out, name + ".mp4"), sw.upscale(c.frames, upscale))
+            rows.append((name + ".mp4", label))
+            continue
+        c.frames.tofile(os.path.join(out, name + ".rgb"))
+        with open(os.path.join(out, name + ".json"), "w") as f:
+            json.dump(dict(seed=seed, width=size, height=size, frames=frames, label=label,
+                           caption=c.caption), f)
+        rows.append((name + ".rgb", label))
+        if log and (i + 1) % 500 == 0:
+            log("%d/%d clips" % (i + 1, count))
+    path = os.path.join(out, "labels.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "label"])
+        w.writerows(rows)
+    return path
+
+
+def read_rows(csv_path):
+    sys.path.insert(0, HERE)
+    from prompt_tune import read_labels
+    return read_labels(csv_path)
+
+
+def run_accuracy(model, data, csv_path, typed=True, engine=None):
+    """Top-1 accuracy of `model` on clips of any format the engine reads (mp4, ...), one
+    `upm-run -f json` per file: typed=True types the CSV's labels (zero-shot with a base
+    model), False lets a prompt-tuned model use its own classes and head."""
+    rows = read_rows(csv_path)
+    labels = sorted({lab for _, lab in rows})
+    build = os.environ.get("UPM_BUILD_ROOT") or os.path.join(ROOT, "build")
+    engine = engine or os.path.join(build, "tools", "upm-run")
+    hits = 0
+    for name, lab in rows:
+        cmd = [engine, "--model", model, "--task", "classify", "-f", "json", "--progress", "never",
+               "--top-k", "1"]
+        if typed:
+            cmd += ["--labels", ",".join(labels)]
+        p = subprocess.run(cmd + [os.path.join(data, name)], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr[-300:]))
+        first = json.loads(p.stdout.splitlines()[0])
+        hits += int(first["labels"][0]["label"] == lab)
+    return dict(model=model, clips=len(rows), accuracy=hits / len(rows), labels=labels)
+
+
+def engine_accuracy(model, data, csv_path, engine=None, labels=None, threads=0):
+    """Top-1 accuracy of `model` on the raw clips of a CSV through upm-eval (the C engine):
+    one label set, the sorted distinct labels (or `labels`).  Returns a dict."""
+    rows = read_rows(csv_path)
+    labels = labels or sorted({lab for _, lab in rows})
+    build = os.environ.get("UPM_BUILD_ROOT") or os.path.join(ROOT, "build")
+    engine = engine or os.path.join(build, "tools", "upm-eval")
+    with tempfile.TemporaryDirectory(prefix="upm-task-eval-") as tmp:
+        clips, offset = [], 0
+        with open(os.path.join(tmp, "clips.rgb"), "wb") as f:
+            for i, (name, _) in enumerate(rows):
+                path = os.path.join(data, name)
+                with open(os.path.splitext(path)[0] + ".json") as m:
+                    meta = json.load(m)
+                a = np.fromfile(path, dtype=np.uint8)
+                f.write(a.tobytes())
+                clips.append(dict(id=name, width=int(meta["width"]), height=int(meta["height"]),
+                                  frames=int(meta["frames"]), offset=offset))
+                offset += a.size
+        manifest = dict(frames_file="clips.rgb", clips=clips, caption=False,
+                        labelsets=[dict(name="task", labels=labels)])
+        with open(os.path.join(tmp, "manifest.json"), "w") as f:
+            json.dump(manifest, f)
+        out = os.path.join(tmp, "results.jsonl")
+        cmd = [engine, "--model", model, "--manifest", os.path.join(tmp, "manifest.json"),
+               "--output", out, "--progress", "never", "--no-caption", "--no-retrieval"]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        if p.returncode != 0:
+            raise RuntimeError("upm-eval failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
+        recs = [json.loads(line) for line in open(out)]
+    res = sorted((r for r in recs if r.get("type") == "clip"), key=lambda r: r["index"])
+    if len(res) != len(rows):
+        raise RuntimeError("upm-eval returned %d clips for %d" % (len(res), len(rows)))
+    truth = [labels.index(lab) for _, lab in rows]
+    pred = [r["labelsets"]["task"]["top"][0] for r in res]
+    hits = sum(int(a == b) for a, b in zip(pred, truth))
+    per = {lab: (sum(1 for a, b in zip(pred, truth) if b == i and a == b)
+                 / max(1, sum(1 for b in truth if b == i))) for i, lab in enumerate(labels)}
+    return dict(model=model, clips=len(rows), accuracy=hits / len(rows), per_class=per,
+                labels=labels, engine=" ".join(cmd[:1]), wall_s=wall)
+
+
+def torch_accuracy(model, data, csv_path, labels=None):
+    """The same accuracy from PyTorch (tools/prompt_tune.py's forward of the file, with its
+    prompt tensors and fc_prompt head when it has them).  Returns a dict."""
+    import torch
+    import prompt_tune as pt
+    rows = read_rows(csv_path)
+    kv, sd, prompt, _ = pt.read_upm(model)
+    base, cfg = pt.build_base(kv, sd)
+    file_labels = list(kv.get("uniperceiver.prompt.labels", []))
+    labels = labels or file_labels or sorted({lab for _, lab in rows})
+    pm = pt.PromptModel(base, len(labels), prompt or None)
+    if not prompt:   # the base model: no prompt (zero keys), similarity only
+        pm.prompts = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(0, cfg["D"]))
+                                             for _ in pm.prompts])
+    loader = pt.ClipLoader(model, cfg)
+    try:
+        items = [loader.load(os.path.join(data, name)) for name, _ in rows]
+    finally:
+        loader.close()
+    ids = [pt._label_ids(kv, lab) for lab in labels]
+    acc, _ = pt.accuracy(pm, items, [labels.index(lab) for _, lab in rows], ids, cfg["frames"],
+                         with_fc=bool(prompt))
+    return dict(model=model, clips=len(rows), accuracy=acc, labels=labels)
+
+
+def proof(tasks, percents, n_train, n_test, workdir, iters, log):
+    """Zero-shot vs prompt-tuned accuracy on held-out clips for each task and data share."""
+    out = []
+    tune = os.path.join(HERE, "prompt_tune.py")
+    for task in tasks:
+        tr = os.path.join(workdir, task + "-train")
+        te = os.path.join(workdir, task + "-test")
+        csv_tr = make_task(task, n_train, 2_000_000, tr)
+        csv_te = make_task(task, n_test, sw.HELDOUT_SEED_BASE + 500_000, te)
+        base = os.path.join(ROOT, "models", "uniperceiver-synth-moe.upm")
+        zs = engine_accuracy(base, te, csv_te)
+        row = dict(task=task, labels=zs["labels"], zero_shot=zs["accuracy"],
+                   zero_shot_torch=torch_accuracy(base, te, csv_te)["accuracy"], runs=[])
+        log("%s: zero-shot %.3f (engine) %.3f (PyTorch)" % (task, row["zero_shot"], row["zero_shot_torch"]))
+        for p in percents:
+            model = os.path.join(workdir, "%s-%g.upm" % (task, p))
+            js = model + ".json"
+            cmd = [sys.executable, tune, "--data", tr, "--labels", csv_tr, "--out", model,
+                   "--percent", str(p), "--iters", str(iters), "--threads", "1",
+                   "--progress", "never", "--json", js]
+            t0 = time.monotonic()
+            subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+            wall = time.monotonic() - t0
+            with open(js) as f:
+                summ = json.load(f)
+            r = dict(percent=p, clips=summ["used"], minutes=wall / 60,
+                     tune_minutes=summ["tune_s"] / 60, cpu_minutes=summ.get("cpu_s", 0.0) / 60,
+                     iterations=summ["iterations"],
+                     torch=torch_accuracy(model, te, csv_te)["accuracy"],
+                     command=" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
+                                      for c in cmd[1:]))
+            try:
+                r["engine"] = engine_accuracy(model, te, csv_te, labels=summ["labels"])["accuracy"]
+            except RuntimeError as e:
+                r["engine"] = None
+                r["engine_error"] = str(e)[-300:]
+            row["runs"].append(r)
+            log("%s %g%% (%d clips): engine %s, PyTorch %.3f, %.1f min"
+                % (task, p, r["clips"], "%.3f" % r["engine"] if r["engine"] is not None else "n/a",
+                   r["torch"], r["minutes"]))
+        out.append(row)
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make", help="write a task's clips and labels.csv")
+    m.add_argument("--task", choices=sorted(TASKS), required=True)
+    m.add_argument("--count", type=int, required=True)
+    m.add_argument("--seed-base", type=int, required=True)
+    m.add_argument("--out", required=True)
+    m.add_argument("--size", type=int, default=48)
+    m.add_argument("--frames", type=int, default=4)
+    m.add_argument("--format", choices=("raw", "mp4"), default="raw")
+    e = sub.add_parser("eval", help="top-1 accuracy through the C engine (upm-eval)")
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--labels", required=True)
+    e.add_argument("--engine", default=None)
+    e.add_argument("--threads", type=int, default=0)
+    e.add_argument("--json", default=None)
+    e.add_argument("--files", choices=("raw", "any"), default="raw",
+                   help="raw: .rgb clips through upm-eval; any: one upm-run per file (mp4, ...)")
+    e.add_argument("--own-labels", action="store_true",
+                   help="with --files any: a prompt-tuned model's own classes, not typed labels")
+    pr = sub.add_parser("proof", help="zero-shot vs prompt-tuned, per task and data share")
+    pr.add_argument("--tasks", default="compass,count,background")
+    pr.add_argument("--percents", default="1,5,100")
+    pr.add_argument("--train", type=int, default=2000, help="training set size (100%%)")
+    pr.add_argument("--test", type=int, default=400, help="held-out clips per task")
+    pr.add_argument("--iters", type=int, default=100)
+    pr.add_argument("--workdir", required=True)
+    pr.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    if args.cmd == "proof":
+        res = proof(args.tasks.split(","), [float(p) for p in args.percents.split(",")], args.train,
+                    args.test, args.workdir, args.iters, lambda s: print(s, file=sys.stderr, flush=True))
+        print("| task | zero-shot | " + " | ".join("tuned, %g %%" % float(p) for p in args.percents.split(","))
+              + " |")
+        print("|---|---|" + "---|" * len(args.percents.split(",")))
+        for row in res:
+            cells = []
+            for r in row["runs"]:
+                acc = r["engine"] if r["engine"] is not None else r["torch"]
+                cells.append("%.3f (%d clips, %.1f min)" % (acc, r["clips"], r["minutes"]))
+            print("| %s | %.3f | %s |" % (row["task"], row["zero_shot"], " | ".join(cells)))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return 0
+    if args.cmd == "make":
+        path = make_task(args.task, args.count, args.seed_base, args.out, args.size, args.frames,
+                         log=lambda s: print(s, file=sys.stderr), fmt=args.format)
+        print(path)
+        return 0
+    if args.files == "any":
+        r = run_accuracy(args.model, args.data, args.labels, not args.own_labels, args.engine)
+        print("%s: top-1 %.3f on %d clips (upm-run, %s)" % (os.path.basename(args.model), r["accuracy"],
+              r["clips"], "the model's own classes" if args.own_labels else "typed labels"))
+    else:
+        r = engine_accuracy(args.model, args.data, args.labels, args.engine, threads=args.threads)
+        print("%s: top-1 %.3f on %d clips (%s)" % (os.path.basename(args.model), r["accuracy"], r["clips"],
+              ", ".join("%s %.2f" % kv for kv in r["per_class"].items())))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
