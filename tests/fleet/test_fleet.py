@@ -437,7 +437,6 @@ def run(work):
     # --- one camera goes away and comes back
     before = count_of(sub, "cam-north")
     stop(servers["cam-north"])
-    cam_stop = time.time()
     log("camera cam-north stopped")
     time.sleep(3)
     servers["cam-north"] = start_camera(work, "cam-north",
@@ -475,6 +474,9 @@ def run(work):
                    [n for n in ("cam-north", "cam-south", "cam-east",
                                 "cam-gate") if fleet_of[n] is
                     fleet_of["cam-north"]], sub)
+    # cam-north's run since it resumed must be long enough to judge its gaps
+    # (on a quiet machine the steps above take only a few seconds)
+    time.sleep(max(0.0, t_mid + 7 - time.time()))
     t_end = time.time()
 
     # --- stop: EOS, outboxes delivered, exit 0
@@ -500,8 +502,7 @@ def run(work):
     check_delivery(results, totals, qos)
     for n in ("cam-south", "cam-east"):
         check_no_gap(results, n, int(t0 * 1e6) + 5_000_000, int(t_end * 1e6))
-    check_no_gap(results, "cam-north", int(cam_stop * 1e6) + 10_000_000,
-                 int(t_end * 1e6))
+    check_no_gap(results, "cam-north", int((t_mid + 1) * 1e6), int(t_end * 1e6))
     log("passed in %.0f s" % (time.time() - t0))
 
 
