@@ -376,8 +376,18 @@ check_groups (GKeyFile *kf, GError **error)
   guint i;
 
   for (i = 0; ok && groups[i] != NULL; i++)
-    if (!g_strv_contains (known, groups[i])
-        && !g_str_has_prefix (groups[i], STREAM_PREFIX))
+    if (!g_utf8_validate (groups[i], -1, NULL))
+      {
+        /* GKeyFile takes any bytes there; an error message may not */
+        gchar *shown = g_utf8_make_valid (groups[i], -1);
+
+        g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE,
+            "group [%s] is not valid UTF-8: save the file as UTF-8", shown);
+        g_free (shown);
+        ok = FALSE;
+      }
+    else if (!g_strv_contains (known, groups[i])
+             && !g_str_has_prefix (groups[i], STREAM_PREFIX))
       {
         g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
             "unknown group [%s]: want [fleet], [model], [publish] or "
@@ -461,6 +471,19 @@ fleet_config_load (const gchar *path, GError **error)
   else
     g_prefix_error (error, "%s: ", path);
   g_free (base_dir);
+  g_key_file_unref (kf);
+  return config;
+}
+
+FleetConfig *
+fleet_config_load_data (
+    const gchar *data, gsize length, const gchar *base_dir, GError **error)
+{
+  GKeyFile *kf = g_key_file_new ();
+  FleetConfig *config = NULL;
+
+  if (g_key_file_load_from_data (kf, data, length, G_KEY_FILE_NONE, error))
+    config = config_from_key_file (kf, base_dir, error);
   g_key_file_unref (kf);
   return config;
 }

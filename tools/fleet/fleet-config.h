@@ -37,6 +37,10 @@ typedef struct
 } FleetConfig;
 
 FleetConfig *fleet_config_load (const gchar *path, GError **error);
+/* The same from the text of a file; relative paths are taken from
+ * @base_dir (the fuzz target reads configurations this way). */
+FleetConfig *fleet_config_load_data (
+    const gchar *data, gsize length, const gchar *base_dir, GError **error);
 FleetConfig *fleet_config_ref (FleetConfig *config);
 void fleet_config_unref (FleetConfig *config);
 FleetStreamConfig *fleet_config_find (
