@@ -34,14 +34,22 @@ data=$(under "$datadir" "$dest")/gst-uniperceiver
 plugins=$(under "$plugindir" "$dest") typelibs=$(under "$typelibdir" "$dest")
 
 # From another directory, with a clean environment: the standard variables
-# for the prefix, nothing of the source or build tree.
+# for the prefix, nothing of the source or build tree (but the sanitizer
+# runtime and options scripts/sanitize.sh runs the suite with: its
+# instrumented plugin loads only with the runtime preloaded).
 mkdir "$tmp/elsewhere" && cd "$tmp/elsewhere" || exit 1
+sanitizer_env=""
+for v in LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+  eval "val=\${$v:-}"
+  [ -n "$val" ] && sanitizer_env="$sanitizer_env $v=$val"
+done
 run () {
+  # shellcheck disable=SC2086 # one word per VAR=value
   env -i PATH="$bin:/usr/bin:/bin" HOME="$tmp/elsewhere" LANG=C.UTF-8 \
     OPENBLAS_NUM_THREADS=2 GST_REGISTRY="$tmp/registry.bin" \
     GST_PLUGIN_PATH="$plugins" LD_LIBRARY_PATH="$lib" \
     GI_TYPELIB_PATH="$typelibs" PKG_CONFIG_PATH="$lib/pkgconfig" \
-    timeout 300 "$@"
+    $sanitizer_env timeout 300 "$@"
 }
 
 run gst-inspect-1.0 uniperceiver >"$tmp/plugin.txt" 2>&1
