@@ -64,7 +64,10 @@ if [ ! -f "$refdir/build/lib/libuniperceiver.a" ]; then
     exit 3
   }
 fi
-ninja -C "$build" lib/libuniperceiver.a > /dev/null
+# The engine's static library: lib/libuniperceiver-static.a since the shared
+# libuniperceiver.so.0 took the plain name.
+static=$(ninja -C "$build" -t targets all | sed -n 's/^\(lib\/libuniperceiver\(-static\)\{0,1\}\.a\):.*/\1/p' | head -1)
+ninja -C "$build" "$static" > /dev/null
 
 # bench/encode-time.c linked against each build's static libraries, with
 # the same flags (no -m flag: the driver only calls the library).
