@@ -550,7 +550,46 @@ test_linear_bf16 (gconstpointer data)
   g_assert_cmpfloat (rounding, <, 0.1);
 }
 
+/* A typed linear (bf16, int8 rows, int8 x int8) over all its outputs and
+ * inputs, with bias b: the adapters below give the three one shape. */
+typedef void (*TypedLinear) (const float *x, uint32_t rows, const void *w,
+    const float *b, float *y, const UpmEpilogue *epi);
+
+/* The typed linear with no epilogue, GELU and residual + LayerNorm, on 3
+ * and max_rows rows: per row count, 4 * rows * n_out floats of out (plain,
+ * GELU, the residual sum, its LayerNorm); tmp takes the unused product. */
+static void
+typed_linear_epilogues (TypedLinear linear, const void *w, const float *x,
+    const float *b, const float *scale, uint32_t n_out, uint32_t max_rows,
+    float *tmp, float *out)
+{
+  for (uint32_t rows = 3; rows <= max_rows; rows += max_rows - 3)
+    {
+      const size_t n = (size_t)rows * n_out;
+      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
+      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
+      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
+        .res = res,
+        .scale = scale,
+        .ln_w = scale,
+        .ln_b = b,
+        .eps = 1e-5f,
+        .ln_out = out + 3 * n };
+      linear (x, rows, w, b, out, NULL);
+      linear (x, rows, w, b, out + n, &gelu);
+      linear (x, rows, w, b, tmp, &residual);
+      out += 4 * n;
+    }
+}
+
 #define BF_FLOATS (4 * (3 + 300) * BF_OUT)
+
+static void
+linear_bf16_all (const float *x, uint32_t rows, const void *w, const float *b,
+    float *y, const UpmEpilogue *epi)
+{
+  upm_linear_bf16 (x, rows, w, 0, BF_OUT, 0, BF_IN, b, 0.0f, y, epi);
+}
 
 /* upm_linear_bf16 with a bias and each epilogue, on 3 and 300 rows. */
 static void
@@ -566,25 +605,8 @@ case_linear_bf16 (float *out)
   UpmBf16Weights wb;
 
   upm_bf16_weights_pack (w, BF_IN, BF_OUT, BF_IN, buf, &wb);
-  for (uint32_t rows = 3; rows <= 300; rows += 297)
-    {
-      const size_t n = (size_t)rows * BF_OUT;
-      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
-      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
-      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
-        .res = res,
-        .scale = scale,
-        .ln_w = scale,
-        .ln_b = b,
-        .eps = 1e-5f,
-        .ln_out = out + 3 * n };
-      upm_linear_bf16 (x, rows, &wb, 0, BF_OUT, 0, BF_IN, b, 0.0f, out, NULL);
-      upm_linear_bf16 (
-          x, rows, &wb, 0, BF_OUT, 0, BF_IN, b, 0.0f, out + n, &gelu);
-      upm_linear_bf16 (
-          x, rows, &wb, 0, BF_OUT, 0, BF_IN, b, 0.0f, tmp, &residual);
-      out += 4 * n;
-    }
+  typed_linear_epilogues (
+      linear_bf16_all, &wb, x, b, scale, BF_OUT, 300, tmp, out);
 }
 
 /* Against generic: the sums' order differs (K 2^-24 sum |x'||w'| ~ 3e-4 at
@@ -678,6 +700,20 @@ test_attention_bf16_vs_generic (gconstpointer data)
 
 #define Q8_IN 301 /* 9 steps of 32, a 16 and a tail of 13 */
 #define Q8_OUT 41
+
+static void
+linear_q8_all (const float *x, uint32_t rows, const void *w, const float *b,
+    float *y, const UpmEpilogue *epi)
+{
+  upm_linear_q8 (x, rows, w, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, y, epi);
+}
+
+static void
+linear_q8q8_all (const float *x, uint32_t rows, const void *w, const float *b,
+    float *y, const UpmEpilogue *epi)
+{
+  upm_linear_q8q8 (x, rows, w, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, y, epi);
+}
 
 /* The quantisation rule of upm-quant.h: scale max|w|/127, |q| <= 127, the
  * largest weight at +-127, every weight within half a step, the nearest
@@ -804,23 +840,7 @@ case_linear_q8 (float *out)
   g_autofree float *tmp = g_new (float, 70 * Q8_OUT);
   UpmQ8Matrix *m = upm_q8_quantize (w, Q8_OUT, Q8_IN);
 
-  for (uint32_t rows = 3; rows <= 70; rows += 67)
-    {
-      const size_t n = (size_t)rows * Q8_OUT;
-      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
-      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
-      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
-        .res = res,
-        .scale = scale,
-        .ln_w = scale,
-        .ln_b = b,
-        .eps = 1e-5f,
-        .ln_out = out + 3 * n };
-      upm_linear_q8 (x, rows, m, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out, NULL);
-      upm_linear_q8 (x, rows, m, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out + n, &gelu);
-      upm_linear_q8 (x, rows, m, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, tmp, &residual);
-      out += 4 * n;
-    }
+  typed_linear_epilogues (linear_q8_all, m, x, b, scale, Q8_OUT, 70, tmp, out);
   upm_q8_free (m);
 }
 
@@ -904,25 +924,8 @@ case_linear_q8q8 (float *out)
   UpmQ8Packed wp;
 
   upm_q8_pack (m, buf, &wp);
-  for (uint32_t rows = 3; rows <= 70; rows += 67)
-    {
-      const size_t n = (size_t)rows * Q8_OUT;
-      const UpmEpilogue gelu = { .kind = UPM_EPI_GELU };
-      float *res = memcpy (out + 2 * n, x, n * sizeof (float));
-      const UpmEpilogue residual = { .kind = UPM_EPI_RESIDUAL,
-        .res = res,
-        .scale = scale,
-        .ln_w = scale,
-        .ln_b = b,
-        .eps = 1e-5f,
-        .ln_out = out + 3 * n };
-      upm_linear_q8q8 (x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out, NULL);
-      upm_linear_q8q8 (
-          x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, out + n, &gelu);
-      upm_linear_q8q8 (
-          x, rows, &wp, 0, Q8_OUT, 0, Q8_IN, b, 0.0f, tmp, &residual);
-      out += 4 * n;
-    }
+  typed_linear_epilogues (
+      linear_q8q8_all, &wp, x, b, scale, Q8_OUT, 70, tmp, out);
   upm_q8_free (m);
 }
 
