@@ -102,6 +102,16 @@ def metrics_sum(fleet, name):
         r"^%s\{[^}]*\} (\S+)$" % name, text, re.M))
 
 
+def metric_mb(fleet, name):
+    """An unlabelled gauge of the process (bytes), in MB; None if absent."""
+    try:
+        _, text = tf.http_get(fleet.url + "metrics")
+    except OSError:
+        return None
+    m = re.search(r"^%s (\S+)$" % name, text, re.M)
+    return float(m.group(1)) / 2**20 if m else None
+
+
 def slope_mb_per_h(samples):
     n = len(samples)
     if n < 2:
@@ -198,7 +208,7 @@ def soak(work):
     next_broker = ARGS.broker_every
     next_camera = ARGS.camera_every
     cam_turn = 0
-    samples, events = [], []
+    samples, heap_samples, events = [], [], []
     while True:
         now = time.monotonic() - t0
         if now >= ARGS.duration:
@@ -208,8 +218,16 @@ def soak(work):
                 fleet.returncode, now, tf.read_log(fleet)[-3000:]))
         rss = rss_mb(fleet.pid)
         samples.append((now, rss))
-        tf.log("t=%4.0f s RSS %.1f MB clips %s published %s outbox %s" % (
-            now, rss, metrics_sum(fleet, "upm_fleet_clips_total"),
+        # malloc's own view: live heap vs free bytes it keeps (growth of
+        # the first is live data, of the second fragmentation)
+        heap = (metric_mb(fleet, "upm_fleet_heap_allocated_bytes"),
+                metric_mb(fleet, "upm_fleet_heap_free_bytes"))
+        heap_samples.append((now,) + heap)
+        tf.log("t=%4.0f s RSS %.1f MB heap %s MB (free %s MB) clips %s "
+               "published %s outbox %s" % (
+            now, rss, "%.1f" % heap[0] if heap[0] is not None else "?",
+            "%.1f" % heap[1] if heap[1] is not None else "?",
+            metrics_sum(fleet, "upm_fleet_clips_total"),
             metrics_sum(fleet, "upm_fleet_published_total"),
             metrics_sum(fleet, "upm_fleet_outbox_depth")))
         if now >= next_broker:
@@ -254,6 +272,16 @@ def soak(work):
                rss["growth_mb"], rss["bound_mb"], rss["min_mb"],
                rss["max_mb"], rss["slope_mb_per_h"],
                "flat" if rss_ok else "GROWING"))
+    heap_after = [h for h in heap_samples if h[0] >= ARGS.warmup and h[1] is not None]
+    if len(heap_after) >= 8:
+        q = len(heap_after) // 4
+        tf.log("malloc heap after the warm-up: allocated %.1f -> %.1f MB, "
+               "free in the arenas %.1f -> %.1f MB (medians of the first and "
+               "last quarter)" % (
+                   statistics.median(h[1] for h in heap_after[:q]),
+                   statistics.median(h[1] for h in heap_after[-q:]),
+                   statistics.median(h[2] for h in heap_after[:q]),
+                   statistics.median(h[2] for h in heap_after[-q:])))
     del_ok, report = check_delivery(results, totals, undelivered(text))
     sums = {k: sum(r[k] for r in report.values())
             for k in ("clips", "published", "received", "duplicates",
@@ -267,6 +295,7 @@ def soak(work):
     if ARGS.json:
         with open(ARGS.json, "w") as f:
             json.dump({"args": vars(ARGS), "rss_samples": samples,
+                       "heap_samples": heap_samples,
                        "rss": rss, "events": events, "streams": report,
                        "sums": sums}, f, indent=1)
     if not rss_ok:

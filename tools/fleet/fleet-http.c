@@ -7,6 +7,9 @@
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -163,6 +166,28 @@ resident_bytes (void)
   return pages * (guint64)sysconf (_SC_PAGESIZE);
 }
 
+/* glibc's heap: what the program holds, and what malloc keeps free in its
+ * arenas without giving it back. RSS that grows while the first stays flat
+ * is fragmentation, not a leak. */
+static void
+heap_metrics (GString *out)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  struct mallinfo2 mi = mallinfo2 ();
+
+  header (out, "upm_fleet_heap_allocated_bytes", "gauge",
+      "Bytes the process holds from malloc (glibc mallinfo2: uordblks + "
+      "hblkhd)");
+  g_string_append_printf (
+      out, "upm_fleet_heap_allocated_bytes %zu\n", mi.uordblks + mi.hblkhd);
+  header (out, "upm_fleet_heap_free_bytes", "gauge",
+      "Free bytes malloc keeps in its arenas (glibc mallinfo2: fordblks)");
+  g_string_append_printf (out, "upm_fleet_heap_free_bytes %zu\n", mi.fordblks);
+#else
+  (void)out;
+#endif
+}
+
 static void
 process_metrics (GString *out, FleetState *state)
 {
@@ -180,6 +205,7 @@ process_metrics (GString *out, FleetState *state)
   g_string_append_printf (out,
       "process_resident_memory_bytes %" G_GUINT64_FORMAT "\n",
       resident_bytes ());
+  heap_metrics (out);
   header (out, "upm_fleet_model_info", "gauge",
       "The model all streams of this process share");
   g_string_append (out, "upm_fleet_model_info{path=\"");
