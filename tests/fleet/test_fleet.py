@@ -257,6 +257,27 @@ def count_of(sub, stream):
 
 # ---------------------------------------------------------------- checks
 
+def check_process_metrics(fleet):
+    """The per-process gauges are there and plausible (glibc: the heap)."""
+    _, text = http_get(fleet.url + "metrics")
+    values = {}
+    for name in ("process_resident_memory_bytes", "process_cpu_seconds_total",
+                 "upm_fleet_heap_allocated_bytes", "upm_fleet_heap_free_bytes"):
+        m = re.search(r"^%s (\S+)$" % name, text, re.M)
+        if not m:
+            fail("/metrics has no %s:\n%s" % (name, text[:2000]))
+        values[name] = float(m.group(1))
+    # a model, four pipelines and their buffers: megabytes, not bytes
+    if values["upm_fleet_heap_allocated_bytes"] < 2**20:
+        fail("heap allocated %d bytes" % values["upm_fleet_heap_allocated_bytes"])
+    if values["process_resident_memory_bytes"] < 2**20:
+        fail("resident %d bytes" % values["process_resident_memory_bytes"])
+    log("process metrics: RSS %.1f MB, heap %.1f MB (free %.1f MB)" % (
+        values["process_resident_memory_bytes"] / 2**20,
+        values["upm_fleet_heap_allocated_bytes"] / 2**20,
+        values["upm_fleet_heap_free_bytes"] / 2**20))
+
+
 def check_delivery(results, totals, qos):
     """Every published result arrived once (QoS 2) or at least once with
     duplicates sharing the id (QoS 1), in order per stream session."""
@@ -422,6 +443,7 @@ def run(work):
         wait_for("results of " + name, lambda n=name: count_of(sub, n) >= 3,
                  90)
     log("all four streams publish; %d results" % len(sub.results()))
+    check_process_metrics(fleets[0])
 
     # --- the broker goes away; results wait in the outboxes
     stop(broker)
