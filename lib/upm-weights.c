@@ -209,6 +209,28 @@ upm_linear_q8_view (const UpmModel *model, const UpmLinear *lin,
   return TRUE;
 }
 
+size_t
+upm_q8_packed_owned_size (uint32_t n_out, uint32_t n_in)
+{
+  return upm_q8_packed_size (n_out, n_in) + (size_t)n_out * sizeof (float);
+}
+
+gboolean
+upm_q8_pack_owned (const UpmQ8Matrix *m, UpmQ8Packed *out)
+{
+  /* upm_q8_packed_size is a multiple of 64: the scales stay aligned. */
+  const size_t packed = upm_q8_packed_size (m->n_out, m->n_in);
+  int8_t *buf = g_try_malloc (upm_q8_packed_owned_size (m->n_out, m->n_in));
+  float *scale = (float *)(buf + packed);
+
+  if (!buf)
+    return FALSE;
+  memcpy (scale, m->scale, (size_t)m->n_out * sizeof (float));
+  upm_q8_pack (m, buf, out);
+  out->scale = scale;
+  return TRUE;
+}
+
 void
 upm_model_token_row (const UpmModel *model, uint32_t id, float *out)
 {
