@@ -699,14 +699,17 @@ upm_engine_vocab_q8_packed (UpmModel *model, GError **error)
   if (!c->vocab_wp.w)
     {
       /* Packed from the int8 copy when upm_engine_vocab_q8 made one, else
-       * from a temporary one (the same values), freed at once. */
-      UpmQ8Matrix *tmp = NULL;
-      const UpmQ8Matrix *q = c->vocab_q8;
-      if (!q)
-        q = tmp = upm_q8_quantize (v, model->hp.n_vocab, model->hp.n_embd);
-      if (q && upm_q8_pack_owned (q, &c->vocab_wp))
+       * quantised and packed a block of words at a time (the same bytes):
+       * neither the whole float features (when mapped) nor a whole
+       * unpacked copy are resident at once. */
+      gboolean ok;
+      if (c->vocab_q8)
+        ok = upm_q8_pack_owned (c->vocab_q8, &c->vocab_wp);
+      else
+        ok = upm_q8_pack_float (v, model->hp.n_vocab, model->hp.n_embd,
+            c->vocab != c->vocab_owned, &c->vocab_wp);
+      if (ok)
         vocab_release_float (model, c);
-      upm_q8_free (tmp);
     }
   if (c->vocab_wp.w)
     result = &c->vocab_wp;

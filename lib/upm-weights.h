@@ -50,6 +50,14 @@ size_t upm_q8_packed_owned_size (uint32_t n_out, uint32_t n_in);
  * out. Free with g_free (out->w). */
 gboolean upm_q8_pack_owned (const UpmQ8Matrix *m, UpmQ8Packed *out);
 
+/* upm_q8_quantize's matrix of w [n_out, n_in] packed as upm_q8_pack_owned
+ * packs it (the same bytes), made a block of rows at a time so that no
+ * whole unpacked copy exists; with @drop_mapped, each block's float pages
+ * (a file mapping) leave the resident set once read. FALSE, nothing
+ * allocated, when memory runs out. */
+gboolean upm_q8_pack_float (const float *w, uint32_t n_out, uint32_t n_in,
+    gboolean drop_mapped, UpmQ8Packed *out);
+
 /* Token @id's embedding row as float (D values). */
 void upm_model_token_row (const UpmModel *model, uint32_t id, float *out);
 
