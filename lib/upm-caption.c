@@ -85,7 +85,7 @@ typedef struct
   const float *vocab_feat;
   const uint16_t *vocab16;     /* opt-in half copy (fast path) */
   const UpmQ8Matrix *vocab_q8; /* int8 copy (fast path, INT8) */
-  const UpmQ8Packed *vocab_wp; /* or packed (upm_int8_decode_x8) */
+  const UpmQ8Packed *vocab_wp; /* or packed alone (upm_int8_decode_x8) */
   UpmPrefix *prefix;
   /* Per beam: chosen ids, running score, finished flag. */
   int32_t *ids; /* [beam][max_len] */
@@ -231,7 +231,7 @@ vocab_log_probs (UpmContext *ctx, const BeamSearch *bs, const float *h,
   upm_linear (t, n, d, m->proj_w, m->proj_b, d, f);
   for (uint32_t r = 0; r < n; r++)
     upm_l2_normalize (f + (size_t)r * d, d);
-  if (bs->vocab_q8)
+  if (bs->vocab_wp || bs->vocab_q8)
     {
       if (bs->vocab_wp)
         upm_linear_q8q8 (
@@ -757,17 +757,18 @@ beam_init (UpmContext *ctx, BeamSearch *bs, UpmPrefix *prefix,
   bs->vocab_feat = upm_model_vocab_features (m, NULL, NULL, error);
   if (!bs->vocab_feat)
     return FALSE;
-  if (ctx->path == UPM_PATH_FAST && ctx->precision == UPM_PRECISION_INT8)
+  if (ctx->path == UPM_PATH_FAST && ctx->precision == UPM_PRECISION_INT8
+      && upm_int8_decode_x8 ())
+    {
+      bs->vocab_wp = upm_engine_vocab_q8_packed (m, error);
+      if (!bs->vocab_wp)
+        return FALSE;
+    }
+  else if (ctx->path == UPM_PATH_FAST && ctx->precision == UPM_PRECISION_INT8)
     {
       bs->vocab_q8 = upm_engine_vocab_q8 (m, error);
       if (!bs->vocab_q8)
         return FALSE;
-      if (upm_int8_decode_x8 ())
-        {
-          bs->vocab_wp = upm_engine_vocab_q8_packed (m, error);
-          if (!bs->vocab_wp)
-            return FALSE;
-        }
     }
   else if (ctx->path == UPM_PATH_FAST && upm_engine_vocab_f16_enabled ())
     {

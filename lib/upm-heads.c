@@ -15,6 +15,7 @@
 
 #include "upm-encoder.h"
 #include "upm-target-cache.h"
+#include "upm-weights.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -31,8 +32,9 @@ typedef struct
   float *vocab_owned;
   uint16_t *vocab16;     /* IEEE half copy (opt-in compact decoding) */
   UpmQ8Matrix *vocab_q8; /* int8 copy (INT8 contexts) */
-  UpmQ8Packed vocab_wp;  /* vocab_q8 packed for int8 x int8 scoring */
-  int8_t *vocab_wp_buf;
+  /* packed for int8 x int8 scoring (owns its buffer and scales; from
+   * vocab_q8 or a temporary copy) */
+  UpmQ8Packed vocab_wp;
   GMappedFile *vocab_mapped;
 } UpmHeadsCache;
 
@@ -46,7 +48,7 @@ heads_cache_free (gpointer data)
   g_free (cache->vocab_owned);
   g_free (cache->vocab16);
   upm_q8_free (cache->vocab_q8);
-  g_free (cache->vocab_wp_buf);
+  g_free ((gpointer)cache->vocab_wp.w);
   if (cache->vocab_mapped)
     g_mapped_file_unref (cache->vocab_mapped);
   g_free (cache);
@@ -648,6 +650,18 @@ upm_engine_vocab_f16 (UpmModel *model, GError **error)
   return result;
 }
 
+/* Once an int8 copy is made, the float features are read again only by
+ * the other precisions and the plain path: when they are mapped (the
+ * model file or the cache file), drop their pages from the resident set
+ * (the page cache keeps them). Call with c->vocab_lock held. */
+static void
+vocab_release_float (const UpmModel *model, const UpmHeadsCache *c)
+{
+  if (c->vocab != c->vocab_owned)
+    upm_release_mapped (c->vocab,
+        (size_t)model->hp.n_vocab * model->hp.n_embd * sizeof (float));
+}
+
 const UpmQ8Matrix *
 upm_engine_vocab_q8 (UpmModel *model, GError **error)
 {
@@ -659,7 +673,11 @@ upm_engine_vocab_q8 (UpmModel *model, GError **error)
     return NULL;
   g_mutex_lock (&c->vocab_lock);
   if (!c->vocab_q8)
-    c->vocab_q8 = upm_q8_quantize (v, model->hp.n_vocab, model->hp.n_embd);
+    {
+      c->vocab_q8 = upm_q8_quantize (v, model->hp.n_vocab, model->hp.n_embd);
+      if (c->vocab_q8)
+        vocab_release_float (model, c);
+    }
   result = c->vocab_q8;
   g_mutex_unlock (&c->vocab_lock);
   if (!result)
@@ -671,26 +689,48 @@ upm_engine_vocab_q8 (UpmModel *model, GError **error)
 const UpmQ8Packed *
 upm_engine_vocab_q8_packed (UpmModel *model, GError **error)
 {
-  const UpmQ8Matrix *q = upm_engine_vocab_q8 (model, error);
+  const float *v = upm_model_vocab_features (model, NULL, NULL, error);
   UpmHeadsCache *c = heads_cache (model);
   const UpmQ8Packed *result = NULL;
 
-  if (!q)
+  if (!v)
     return NULL;
   g_mutex_lock (&c->vocab_lock);
-  if (!c->vocab_wp_buf)
+  if (!c->vocab_wp.w)
     {
-      c->vocab_wp_buf = g_try_malloc (upm_q8_packed_size (q->n_out, q->n_in));
-      if (c->vocab_wp_buf)
-        upm_q8_pack (q, c->vocab_wp_buf, &c->vocab_wp);
+      /* Packed from the int8 copy when upm_engine_vocab_q8 made one, else
+       * quantised and packed a block of words at a time (the same bytes):
+       * neither the whole float features (when mapped) nor a whole
+       * unpacked copy are resident at once. */
+      gboolean ok;
+      if (c->vocab_q8)
+        ok = upm_q8_pack_owned (c->vocab_q8, &c->vocab_wp);
+      else
+        ok = upm_q8_pack_float (v, model->hp.n_vocab, model->hp.n_embd,
+            c->vocab != c->vocab_owned, &c->vocab_wp);
+      if (ok)
+        vocab_release_float (model, c);
     }
-  if (c->vocab_wp_buf)
+  if (c->vocab_wp.w)
     result = &c->vocab_wp;
   g_mutex_unlock (&c->vocab_lock);
   if (!result)
     g_set_error (error, UPM_ERROR, UPM_ERROR_NOMEM,
         "out of memory for the packed int8 vocabulary features");
   return result;
+}
+
+void
+upm_engine_vocab_memory (UpmModel *model, size_t *q8, size_t *q8_packed)
+{
+  UpmHeadsCache *c = heads_cache (model);
+
+  g_mutex_lock (&c->vocab_lock);
+  *q8 = c->vocab_q8 ? upm_q8_size (c->vocab_q8->n_out, c->vocab_q8->n_in) : 0;
+  *q8_packed = c->vocab_wp.w ? upm_q8_packed_owned_size (
+                   c->vocab_wp.n_out, c->vocab_wp.n_in)
+                             : 0;
+  g_mutex_unlock (&c->vocab_lock);
 }
 
 char *

@@ -28,11 +28,17 @@ const uint16_t *upm_engine_vocab_f16 (UpmModel *model, GError **error);
 
 /* The vocabulary features in int8, one scale per word (upm-quant.h),
  * quantised once: what an INT8 context's fast caption path scores against
- * (a quarter of the float traffic). */
+ * (a quarter of the float traffic) at UPM_INT8_DECODE_X8=0. Mapped float
+ * features (the model file's or the cache file's) leave the resident set
+ * once an int8 copy exists. */
 const UpmQ8Matrix *upm_engine_vocab_q8 (UpmModel *model, GError **error);
 /* The same packed for upm_linear_q8q8 (the decode step's scoring with
- * int8 activations, upm_int8_decode_x8). */
+ * int8 activations, upm_int8_decode_x8): packed from upm_engine_vocab_q8's
+ * copy where it was made, else from a temporary one (no unpacked copy
+ * stays). */
 const UpmQ8Packed *upm_engine_vocab_q8_packed (UpmModel *model, GError **error);
+/* Bytes of the int8 vocabulary copies made so far: unpacked, packed. */
+void upm_engine_vocab_memory (UpmModel *model, size_t *q8, size_t *q8_packed);
 
 G_END_DECLS
 #endif /* UPM_HEADS_H */

@@ -36,10 +36,13 @@ typedef struct
    * from the stored experts, not from w: a bf16 context holds no float
    * copy). */
   UpmBf16Weights wb[2];
-  /* Their int8 copies, quantised on first use by an int8 decode step, and
-   * those packed for the int8 x int8 GEMM (an int8 encoder). */
+  /* Their int8 copies for upm_linear_q8 (an int8 decode step at
+   * UPM_INT8_DECODE_X8=0), and packed for the int8 x int8 GEMM (the
+   * encoder, the decode step): each quantised from w when an fp32 context
+   * built it, else from a temporary merge, so that an int8 context holds
+   * no float copy; wq stays only where upm_linear_q8 reads it. */
   UpmQ8Matrix *wq[2];
-  UpmQ8Packed wp[2];
+  UpmQ8Packed wp[2]; /* owns its scales (upm_q8_pack_owned) */
 } UpmMerged;
 
 typedef struct
@@ -60,8 +63,9 @@ typedef struct
    * by a bf16 context: [layer][UPM_LIN_*]; and of the experts of the
    * dynamic levels' MoE layers: [layer][UPM_LIN_*][expert]. */
   UpmBf16Weights *dense_wb, *expert_wb;
-  /* Their int8 copies, quantised on first use by an int8 decode step,
-   * and packed for the int8 x int8 GEMM. */
+  /* Their int8 copies (float and f16/bf16 files), quantised on first use
+   * and kept only where upm_linear_q8 reads them, and packed for the int8
+   * x int8 GEMM (from the copy or from the I8 file's own weights). */
   UpmQ8Matrix **dense_wq;
   UpmQ8Packed *dense_wp;
   /* An I8 file's own weights as views (not owned), [layer][UPM_LIN_*]. */
@@ -647,118 +651,190 @@ merged_bf16 (
   return wb;
 }
 
-/* *wq quantised from w [n_out, n_in] unless it is already; NULL when
- * memory runs out (the caller stays in float). Call with model->lock
- * held. The float weights stay: the encoder reads them. */
-static const UpmQ8Matrix *
-q8_quantize_locked (
-    UpmQ8Matrix **wq, const float *w, uint32_t n_out, uint32_t n_in)
+/* Whether the unpacked int8 copies stay once packed: only the decode
+ * step's upm_linear_q8 reads them (UPM_INT8_DECODE_X8=0); the int8 x int8
+ * kernels read the packed copy alone, at every level. */
+static gboolean
+q8_keep_unpacked (void)
 {
-  if (!*wq)
-    *wq = upm_q8_quantize (w, n_out, n_in);
-  return *wq;
+  return !upm_int8_decode_x8 ();
 }
 
-/* An I8 file's weights of a dense layer's linear, read in place (no
- * re-quantisation); NULL when the file holds another type or a -128. */
+/* An I8 file's weights of a dense layer's linear as a view (no
+ * re-quantisation), kept in the cache slot @at; NULL when the file holds
+ * another type or a -128. Call with model->lock held. */
 static const UpmQ8Matrix *
-dense_q8_stored (UpmModel *model, uint32_t layer, int lin_id)
+dense_q8_view_locked (
+    UpmModel *model, UpmMoeCache *c, const UpmLinear *lin, size_t at)
 {
-  const UpmLinear *lin = &model->layers[layer].lin[lin_id];
-  UpmQ8Matrix *wv;
+  UpmQ8Matrix *wv = &c->dense_wv[at];
 
   if (lin->dtype != UPM_DTYPE_I8)
     return NULL;
-  g_mutex_lock (&model->lock);
-  wv = &moe_cache_locked (model)->dense_wv[(size_t)layer * UPM_N_LIN + lin_id];
   if (!wv->q && !upm_linear_q8_view (model, lin, 0, wv, NULL))
     wv->q = NULL;
-  g_mutex_unlock (&model->lock);
   return wv->q ? wv : NULL;
 }
 
-/* The int8 weights of a dense layer's linear: the file's own, or
- * quantised once from the float weights (widened first on a typed file:
- * upm_linear_f32 takes the model's lock itself). */
+/* A dense linear of a float or f16/bf16 file quantised: from the mapping
+ * of an F32 file or the copy an fp32 context widened, else from rows
+ * widened into a temporary (the values upm_linear_f32 would hold), so
+ * that an int8 context keeps no float copy. The stored pages are dropped
+ * from the resident set, as the bf16 path does. NULL when memory runs
+ * out. Call with model->lock held. */
+static UpmQ8Matrix *
+dense_quantize_locked (const UpmLinear *lin)
+{
+  const float *w = g_atomic_pointer_get (&((UpmLinear *)lin)->w);
+  float *tmp = NULL;
+  UpmQ8Matrix *q;
+
+  if (!w)
+    {
+      w = tmp = g_try_new (float, (size_t)lin->n_out * lin->n_in);
+      if (!tmp)
+        return NULL;
+      upm_linear_rows_f32 (lin, 0, 0, lin->n_out, tmp);
+    }
+  q = upm_q8_quantize (w, lin->n_out, lin->n_in);
+  g_free (tmp);
+  if (w == tmp || w == lin->data)
+    upm_release_mapped (lin->data, upm_linear_stored_bytes (lin));
+  return q;
+}
+
+/* The int8 weights of a dense layer's linear for upm_linear_q8: the
+ * file's own (read in place), or quantised once. */
 static const UpmQ8Matrix *
 dense_q8 (UpmModel *model, uint32_t layer, int lin_id)
 {
   const UpmLinear *lin = &model->layers[layer].lin[lin_id];
-  const UpmQ8Matrix *wq = dense_q8_stored (model, layer, lin_id);
-  const float *w;
+  const size_t at = (size_t)layer * UPM_N_LIN + lin_id;
+  const UpmQ8Matrix *wq;
+  UpmMoeCache *c;
 
-  if (wq)
-    return wq;
-  w = upm_linear_f32 (model, lin);
   g_mutex_lock (&model->lock);
-  wq = q8_quantize_locked (
-      &moe_cache_locked (model)->dense_wq[(size_t)layer * UPM_N_LIN + lin_id],
-      w, lin->n_out, lin->n_in);
+  c = moe_cache_locked (model);
+  wq = dense_q8_view_locked (model, c, lin, at);
+  if (!wq)
+    {
+      if (!c->dense_wq[at])
+        c->dense_wq[at] = dense_quantize_locked (lin);
+      wq = c->dense_wq[at];
+    }
   g_mutex_unlock (&model->lock);
   return wq;
 }
 
-/* The int8 weights of merged linear @which (0, 1), quantised once from
- * the float merge. */
+/* Merged linear @which quantised: from the float merge when an fp32
+ * context built it, else from a temporary merge of the stored experts,
+ * freed at once (the same values either way). NULL when memory runs out.
+ * Call with model->lock held. */
+static UpmQ8Matrix *
+merged_quantize_locked (UpmMerged *m, const UpmLinear *lin, int which)
+{
+  const float *w = m->w[which];
+  float *tmp = NULL;
+  UpmQ8Matrix *q;
+
+  if (!w)
+    w = tmp = merge_weights_locked (m, lin, TRUE);
+  q = upm_q8_quantize (w, lin->n_out, lin->n_in);
+  g_free (tmp);
+  return q;
+}
+
+/* The int8 weights of merged linear @which (0, 1) for upm_linear_q8,
+ * quantised once. */
 static const UpmQ8Matrix *
 merged_q8 (
     UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
 {
-  const float *w = merged_f32 (model, mg, lin, which);
+  UpmMerged *m = (UpmMerged *)mg;
   const UpmQ8Matrix *wq;
 
   g_mutex_lock (&model->lock);
-  wq = q8_quantize_locked (
-      (UpmQ8Matrix **)&mg->wq[which], w, lin->n_out, lin->n_in);
+  if (!m->wq[which])
+    {
+      m->wq[which] = merged_quantize_locked (m, lin, which);
+      if (m->wq[which])
+        m->bytes += upm_q8_size (lin->n_out, lin->n_in);
+    }
+  wq = m->wq[which];
   g_mutex_unlock (&model->lock);
   return wq;
 }
 
-/* *wp packed from @wq unless it is already; NULL when memory runs out.
- * Call with model->lock held. */
-static const UpmQ8Packed *
-q8_pack_locked (UpmQ8Packed *wp, const UpmQ8Matrix *wq)
-{
-  int8_t *buf;
-
-  if (wp->w)
-    return wp;
-  buf = g_try_malloc (upm_q8_packed_size (wq->n_out, wq->n_in));
-  if (!buf)
-    return NULL;
-  upm_q8_pack (wq, buf, wp);
-  return wp;
-}
-
+/* The packed weights of a dense layer's linear, packed once from the
+ * file's I8 matrix in place or from a quantised copy; neither stays
+ * unless upm_linear_q8 reads it (q8_keep_unpacked). NULL when memory
+ * runs out. */
 static const UpmQ8Packed *
 dense_q8_packed (UpmModel *model, uint32_t layer, int lin_id)
 {
-  const UpmQ8Matrix *wq = dense_q8 (model, layer, lin_id);
-  const UpmQ8Packed *wp;
+  const UpmLinear *lin = &model->layers[layer].lin[lin_id];
+  const size_t at = (size_t)layer * UPM_N_LIN + lin_id;
+  const UpmQ8Packed *result;
+  UpmMoeCache *c;
+  UpmQ8Packed *wp;
 
-  if (!wq)
-    return NULL;
   g_mutex_lock (&model->lock);
-  wp = q8_pack_locked (
-      &moe_cache_locked (model)->dense_wp[(size_t)layer * UPM_N_LIN + lin_id],
-      wq);
+  c = moe_cache_locked (model);
+  wp = &c->dense_wp[at];
+  if (!wp->w)
+    {
+      const UpmQ8Matrix *view = dense_q8_view_locked (model, c, lin, at);
+      UpmQ8Matrix *tmp = NULL;
+      const UpmQ8Matrix *wq = view ? view : c->dense_wq[at];
+
+      if (!wq)
+        wq = tmp = dense_quantize_locked (lin);
+      if (wq)
+        upm_q8_pack_owned (wq, wp);
+      if (tmp && q8_keep_unpacked ())
+        c->dense_wq[at] = tmp;
+      else
+        upm_q8_free (tmp);
+      if (view && wp->w && !q8_keep_unpacked ())
+        upm_release_mapped (lin->data, upm_linear_stored_bytes (lin));
+    }
+  result = wp->w ? wp : NULL;
   g_mutex_unlock (&model->lock);
-  return wp;
+  return result;
 }
 
+/* The packed weights of merged linear @which, packed once from its int8
+ * copy or from a temporary one (kept only where upm_linear_q8 reads it).
+ * NULL when memory runs out. */
 static const UpmQ8Packed *
 merged_q8_packed (
     UpmModel *model, const UpmMerged *mg, const UpmLinear *lin, int which)
 {
-  const UpmQ8Matrix *wq = merged_q8 (model, mg, lin, which);
-  const UpmQ8Packed *wp;
+  UpmMerged *m = (UpmMerged *)mg;
+  UpmQ8Packed *wp = &m->wp[which];
+  const UpmQ8Packed *result;
 
-  if (!wq)
-    return NULL;
   g_mutex_lock (&model->lock);
-  wp = q8_pack_locked ((UpmQ8Packed *)&mg->wp[which], wq);
+  if (!wp->w)
+    {
+      UpmQ8Matrix *tmp = NULL;
+      const UpmQ8Matrix *wq = m->wq[which];
+
+      if (!wq)
+        wq = tmp = merged_quantize_locked (m, lin, which);
+      if (wq && upm_q8_pack_owned (wq, wp))
+        m->bytes += upm_q8_packed_owned_size (lin->n_out, lin->n_in);
+      if (tmp && q8_keep_unpacked ())
+        {
+          m->wq[which] = tmp;
+          m->bytes += upm_q8_size (lin->n_out, lin->n_in);
+        }
+      else
+        upm_q8_free (tmp);
+    }
+  result = wp->w ? wp : NULL;
   g_mutex_unlock (&model->lock);
-  return wp;
+  return result;
 }
 
 /* Whether INT8 runs the encoder's linears in int8 x int8 too: yes unless
@@ -1069,4 +1145,97 @@ upm_engine_merged_bytes (UpmModel *model)
     }
   g_mutex_unlock (&model->lock);
   return bytes;
+}
+
+/* Bytes of one int8 matrix and its packed copy, where present. */
+static void
+add_q8 (
+    const UpmQ8Matrix *wq, const UpmQ8Packed *wp, size_t *q8, size_t *packed)
+{
+  if (wq)
+    *q8 += upm_q8_size (wq->n_out, wq->n_in);
+  if (wp->w)
+    *packed += upm_q8_packed_owned_size (wp->n_out, wp->n_in);
+}
+
+static void
+merged_memory (const UpmMerged *mg, const UpmLayer *ly, UpmGateKind gate,
+    UpmWeightMemory *out)
+{
+  for (int i = 0; i < 2; i++)
+    {
+      const UpmLinear *lin = &ly->lin[gate_linears[gate][i]];
+      const size_t nw = (size_t)lin->n_out * lin->n_in;
+      if (mg->w[i])
+        out->merged_f32 += nw * sizeof (float);
+      if (mg->wb[i].w)
+        out->merged_bf16 += upm_bf16_weights_size (lin->n_out, lin->n_in)
+                            * sizeof (uint16_t);
+      add_q8 (mg->wq[i], &mg->wp[i], &out->merged_q8, &out->merged_q8_packed);
+    }
+}
+
+/* The merges reached from the decisions (rows that route identically
+ * share one: counted once). */
+static void
+all_merged_memory (
+    const UpmModel *model, const UpmMoeCache *c, UpmWeightMemory *out)
+{
+  GHashTable *seen = g_hash_table_new (NULL, NULL);
+
+  for (uint32_t l = 0; l < c->n_layer; l++)
+    for (int g = 0; g < UPM_N_GATES; g++)
+      for (int a = 0; a < UPM_N_ATTRS; a++)
+        {
+          const UpmMerged *mg
+              = c->decisions[((gsize)l * UPM_N_GATES + g) * UPM_N_ATTRS + a]
+                    .merged;
+          if (mg && g_hash_table_add (seen, (gpointer)mg))
+            merged_memory (mg, &model->layers[l], g, out);
+        }
+  g_hash_table_destroy (seen);
+}
+
+static void
+dense_memory (const UpmModel *model, const UpmMoeCache *c, UpmWeightMemory *out)
+{
+  for (uint32_t l = 0; l < c->n_layer; l++)
+    for (int k = 0; k < UPM_N_LIN; k++)
+      {
+        const size_t at = (size_t)l * UPM_N_LIN + k;
+        const UpmLinear *lin = &model->layers[l].lin[k];
+        if (c->dense_wb[at].w)
+          out->dense_bf16 += upm_bf16_weights_size (lin->n_out, lin->n_in)
+                             * sizeof (uint16_t);
+        add_q8 (c->dense_wq[at], &c->dense_wp[at], &out->dense_q8,
+            &out->dense_q8_packed);
+        for (uint32_t e = 0; e < UPM_MAX_EXPERTS; e++)
+          if (c->expert_wb[at * UPM_MAX_EXPERTS + e].w)
+            out->expert_bf16 += upm_bf16_weights_size (lin->n_out, lin->n_in)
+                                * sizeof (uint16_t);
+      }
+}
+
+void
+upm_engine_weight_memory (UpmModel *model, UpmWeightMemory *out)
+{
+  const UpmMoeCache *c;
+
+  memset (out, 0, sizeof *out);
+  g_mutex_lock (&model->lock);
+  for (uint32_t l = 0; l < model->hp.n_layer; l++)
+    for (int k = 0; k < UPM_N_LIN; k++)
+      {
+        const UpmLinear *lin = &model->layers[l].lin[k];
+        if (lin->w && lin->w != lin->data)
+          out->f32_copies += (size_t)MAX (lin->n_expert, 1u) * lin->n_out
+                             * lin->n_in * sizeof (float);
+      }
+  c = upm_model_cache_peek_locked (model, UPM_MODEL_CACHE_MOE);
+  if (c)
+    {
+      all_merged_memory (model, c, out);
+      dense_memory (model, c, out);
+    }
+  g_mutex_unlock (&model->lock);
 }

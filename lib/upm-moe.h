@@ -70,6 +70,22 @@ void upm_moe_linear_fast (UpmContext *ctx, uint32_t layer, int lin_id,
 /* Free the context's per-row routing decisions (upm_context_free). */
 void upm_moe_ctx_clear (UpmContext *ctx);
 
+/* What the model holds beside its mapping for its layers' linears, in
+ * bytes by kind: float copies widened from a typed file (upm_linear_f32,
+ * the fp32 and plain paths), and the copies each precision builds on
+ * first use (merged experts of the static levels, dense linears, experts
+ * of the dynamic levels); q8 the unpacked int8 copies, q8_packed those
+ * packed for the int8 x int8 GEMM (upm_engine_weight_memory). */
+typedef struct
+{
+  size_t f32_copies;
+  size_t merged_f32, merged_bf16, merged_q8, merged_q8_packed;
+  size_t dense_bf16, dense_q8, dense_q8_packed;
+  size_t expert_bf16;
+} UpmWeightMemory;
+
+void upm_engine_weight_memory (UpmModel *model, UpmWeightMemory *out);
+
 /* Bytes of the merged expert weights built so far (benchmarks). */
 size_t upm_engine_merged_bytes (UpmModel *model);
 

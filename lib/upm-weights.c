@@ -209,6 +209,69 @@ upm_linear_q8_view (const UpmModel *model, const UpmLinear *lin,
   return TRUE;
 }
 
+size_t
+upm_q8_packed_owned_size (uint32_t n_out, uint32_t n_in)
+{
+  return upm_q8_packed_size (n_out, n_in) + (size_t)n_out * sizeof (float);
+}
+
+gboolean
+upm_q8_pack_owned (const UpmQ8Matrix *m, UpmQ8Packed *out)
+{
+  /* upm_q8_packed_size is a multiple of 64: the scales stay aligned. */
+  const size_t packed = upm_q8_packed_size (m->n_out, m->n_in);
+  int8_t *buf = g_try_malloc (upm_q8_packed_owned_size (m->n_out, m->n_in));
+  float *scale = (float *)(buf + packed);
+
+  if (!buf)
+    return FALSE;
+  memcpy (scale, m->scale, (size_t)m->n_out * sizeof (float));
+  upm_q8_pack (m, buf, out);
+  out->scale = scale;
+  return TRUE;
+}
+
+/* Rows per block of upm_q8_pack_float: a multiple of a panel's 16
+ * outputs, so that each block packs into its own run of panels. */
+#define PACK_BLOCK_ROWS 1024u
+
+gboolean
+upm_q8_pack_float (const float *w, uint32_t n_out, uint32_t n_in,
+    gboolean drop_mapped, UpmQ8Packed *out)
+{
+  const size_t packed = upm_q8_packed_size (n_out, n_in);
+  const uint32_t n_quads = (n_in + 3) / 4;
+  int8_t *buf = g_try_malloc (upm_q8_packed_owned_size (n_out, n_in));
+  float *scale = (float *)(buf + packed);
+
+  if (!buf)
+    return FALSE;
+  for (uint32_t r0 = 0; r0 < n_out; r0 += PACK_BLOCK_ROWS)
+    {
+      const uint32_t n = MIN (PACK_BLOCK_ROWS, n_out - r0);
+      const float *rows = w + (size_t)r0 * n_in;
+      UpmQ8Matrix *q = upm_q8_quantize (rows, n, n_in);
+      UpmQ8Packed part;
+
+      if (!q)
+        {
+          g_free (buf);
+          return FALSE;
+        }
+      upm_q8_pack (q, buf + (size_t)r0 / 16 * n_quads * 64, &part);
+      memcpy (scale + r0, q->scale, (size_t)n * sizeof (float));
+      upm_q8_free (q);
+      if (drop_mapped)
+        upm_release_mapped (rows, (size_t)n * n_in * sizeof (float));
+    }
+  out->w = buf;
+  out->scale = scale;
+  out->n_out = n_out;
+  out->n_in = n_in;
+  out->n_quads = n_quads;
+  return TRUE;
+}
+
 void
 upm_model_token_row (const UpmModel *model, uint32_t id, float *out)
 {

@@ -10,6 +10,7 @@
 #define UPM_WEIGHTS_H
 
 #include "upm-model.h"
+#include "upm-ops.h"
 #include "upm-quant.h"
 
 G_BEGIN_DECLS
@@ -40,6 +41,22 @@ const float *upm_linear_f32 (UpmModel *model, const UpmLinear *lin);
  * once: call when the matrix is about to be used. */
 gboolean upm_linear_q8_view (const UpmModel *model, const UpmLinear *lin,
     uint32_t expert, UpmQ8Matrix *out, GError **error);
+
+/* Bytes of a packed copy of upm_q8_pack_owned. */
+size_t upm_q8_packed_owned_size (uint32_t n_out, uint32_t n_in);
+/* @m packed for upm_linear_q8q8 into one new allocation that holds the
+ * packed weights and a copy of the scales, so that @m (or the file pages
+ * of a view) need not stay; FALSE, nothing allocated, when memory runs
+ * out. Free with g_free (out->w). */
+gboolean upm_q8_pack_owned (const UpmQ8Matrix *m, UpmQ8Packed *out);
+
+/* upm_q8_quantize's matrix of w [n_out, n_in] packed as upm_q8_pack_owned
+ * packs it (the same bytes), made a block of rows at a time so that no
+ * whole unpacked copy exists; with @drop_mapped, each block's float pages
+ * (a file mapping) leave the resident set once read. FALSE, nothing
+ * allocated, when memory runs out. */
+gboolean upm_q8_pack_float (const float *w, uint32_t n_out, uint32_t n_in,
+    gboolean drop_mapped, UpmQ8Packed *out);
 
 /* Token @id's embedding row as float (D values). */
 void upm_model_token_row (const UpmModel *model, uint32_t id, float *out);

@@ -6,6 +6,7 @@
  */
 #include "fixture-check.h"
 #include "upm-engine.h"
+#include "upm-weights.h"
 #include "kernels/upm-cpu.h"
 
 #include <math.h>
@@ -389,6 +390,162 @@ test_int8_encoder_off (void)
       "/engine/precision/int8-encoder", 0, G_TEST_SUBPROCESS_DEFAULT);
   g_unsetenv ("UPM_INT8_ENCODER");
   g_test_trap_assert_passed ();
+}
+
+/* A context's encoder and caption of one clip (the vocabulary's
+ * features computed or loaded on the way). */
+static void
+run_clip (
+    UpmContext *ctx, const UpmHParams *hp, float *feature, UpmCaption *caption)
+{
+  g_autofree float *patches = make_patches (hp, hp->n_temporal, 21);
+  GError *error = NULL;
+
+  g_assert_true (upm_encode_visual (
+      ctx, patches, hp->n_temporal, UPM_ATTR_CLS_INPUT, feature, NULL, &error));
+  g_assert_true (
+      upm_caption (ctx, patches, hp->n_temporal, NULL, caption, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (caption->n_ids, >, 0);
+}
+
+/* What an INT8 context leaves with the model after a clip's encoding and
+ * caption: packed int8 weights, no float copy of a matrix it reads in
+ * int8 (no float merge, no widened copy of a typed file's linears), no
+ * unpacked int8 copy either unless the decode step reads it
+ * (UPM_INT8_DECODE_X8=0, test_int8_memory_unpacked); then an fp32 context
+ * builds the float merges (the accounting sees them). */
+static void
+test_int8_memory (gconstpointer data)
+{
+  const char *name = data;
+  const gboolean unpacked = !upm_int8_decode_x8 ();
+  const gboolean typed = strstr (name, "-q8") != NULL;
+  Engine e;
+  g_autofree float *feature = g_new (float, e.hp->n_embd);
+  UpmWeightMemory mem;
+  UpmCaption caption;
+  size_t vocab_q8, vocab_packed;
+
+  /* The vocabulary's features are computed once in fp32 (the disk cache
+   * every precision reads): that model keeps the float weights it used.
+   * The model under test loads them from the cache, as every later run. */
+  e = engine_open (name);
+  g_assert_nonnull (upm_model_vocab_features (e.m, NULL, NULL, NULL));
+  engine_close (&e);
+  e = engine_open (name);
+  upm_context_set_precision (e.ctx, UPM_PRECISION_INT8);
+  run_clip (e.ctx, e.hp, feature, &caption);
+  upm_caption_clear (&caption);
+  upm_engine_weight_memory (e.m, &mem);
+  upm_engine_vocab_memory (e.m, &vocab_q8, &vocab_packed);
+  g_test_message ("%s: merged q8 %zu packed %zu, dense q8 %zu packed %zu, "
+                  "vocab q8 %zu packed %zu",
+      name, mem.merged_q8, mem.merged_q8_packed, mem.dense_q8,
+      mem.dense_q8_packed, vocab_q8, vocab_packed);
+  g_assert_cmpuint (mem.f32_copies, ==, 0);
+  g_assert_cmpuint (mem.merged_f32, ==, 0);
+  g_assert_cmpuint (mem.merged_bf16 + mem.dense_bf16 + mem.expert_bf16, ==, 0);
+  g_assert_cmpuint (mem.merged_q8_packed, >, 0);
+  g_assert_cmpuint (mem.dense_q8_packed, >, 0);
+  if (unpacked)
+    {
+      /* The decode step reads the unpacked copies; an I8 file's dense
+       * linears in place (no copy). */
+      g_assert_cmpuint (mem.merged_q8, >, 0);
+      g_assert_true ((mem.dense_q8 > 0) == !typed);
+      g_assert_cmpuint (vocab_q8, >, 0);
+      g_assert_cmpuint (vocab_packed, ==, 0);
+    }
+  else
+    {
+      g_assert_cmpuint (mem.merged_q8 + mem.dense_q8 + vocab_q8, ==, 0);
+      g_assert_cmpuint (vocab_packed, >, 0);
+    }
+
+  upm_context_set_precision (e.ctx, UPM_PRECISION_FP32);
+  run_clip (e.ctx, e.hp, feature, &caption);
+  upm_caption_clear (&caption);
+  upm_engine_weight_memory (e.m, &mem);
+  g_assert_cmpuint (mem.merged_f32, >, 0);
+  g_assert_true ((mem.f32_copies > 0) == typed);
+  engine_close (&e);
+}
+
+/* UPM_INT8_DECODE_X8=0 (read once by the library: in a child): the
+ * decode step on int8 weights and float rows keeps the unpacked copies it
+ * reads, and still no float copy. */
+static void
+test_int8_memory_unpacked (gconstpointer data)
+{
+  g_autofree char *path = g_strdup_printf (
+      "/engine/precision/int8-memory/%s", (const char *)data);
+
+  g_setenv ("UPM_INT8_DECODE_X8", "0", TRUE);
+  g_test_trap_subprocess (path, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("UPM_INT8_DECODE_X8");
+  g_test_trap_assert_passed ();
+}
+
+/* INT8 results do not depend on where the int8 weights came from: alone
+ * in a model (quantised from temporary float merges and widenings, packed
+ * without keeping the unpacked copies) and after an fp32 context built the
+ * float merges and copies (quantised from those), bit for bit. */
+static void
+test_int8_same_after_fp32 (gconstpointer data)
+{
+  Engine a = engine_open (data), b = engine_open (data);
+  g_autofree float *fa = g_new (float, a.hp->n_embd);
+  g_autofree float *fb = g_new (float, a.hp->n_embd);
+  UpmCaption ca, cb;
+
+  g_assert_true (a.m != b.m);
+  upm_context_set_precision (a.ctx, UPM_PRECISION_INT8);
+  run_clip (a.ctx, a.hp, fa, &ca);
+  upm_context_set_precision (b.ctx, UPM_PRECISION_FP32);
+  run_clip (b.ctx, b.hp, fb, &cb);
+  upm_caption_clear (&cb);
+  upm_context_set_precision (b.ctx, UPM_PRECISION_INT8);
+  run_clip (b.ctx, b.hp, fb, &cb);
+  g_assert_cmpmem (
+      fa, a.hp->n_embd * sizeof (float), fb, a.hp->n_embd * sizeof (float));
+  assert_same_caption (&ca, &cb, 0);
+  g_assert_true (ca.score == cb.score);
+  upm_caption_clear (&ca);
+  upm_caption_clear (&cb);
+  engine_close (&a);
+  engine_close (&b);
+}
+
+/* upm_q8_pack_float (blocks of rows, the last one partial) makes the
+ * bytes and scales of packing upm_q8_quantize's whole matrix. */
+static void
+test_q8_pack_float (void)
+{
+  const uint32_t n_out = 2100, n_in = 38;
+  g_autofree float *w = g_new (float, (size_t)n_out *n_in);
+  GRand *r = g_rand_new_with_seed (5);
+  UpmQ8Matrix *q;
+  UpmQ8Packed whole, blocks;
+
+  for (size_t i = 0; i < (size_t)n_out * n_in; i++)
+    w[i] = (float)g_rand_double_range (r, -2.0, 2.0) * (1 + i % 7);
+  g_rand_free (r);
+  q = upm_q8_quantize (w, n_out, n_in);
+  g_assert_true (upm_q8_pack_owned (q, &whole));
+  g_assert_true (upm_q8_pack_float (w, n_out, n_in, FALSE, &blocks));
+  g_assert_cmpuint (blocks.n_out, ==, whole.n_out);
+  g_assert_cmpuint (blocks.n_in, ==, whole.n_in);
+  g_assert_cmpuint (blocks.n_quads, ==, whole.n_quads);
+  g_assert_cmpmem (blocks.w, upm_q8_packed_size (n_out, n_in), whole.w,
+      upm_q8_packed_size (n_out, n_in));
+  g_assert_cmpmem (
+      blocks.scale, n_out * sizeof (float), q->scale, n_out * sizeof (float));
+  g_assert_cmpmem (
+      whole.scale, n_out * sizeof (float), q->scale, n_out * sizeof (float));
+  upm_q8_free (q);
+  g_free ((gpointer)whole.w);
+  g_free ((gpointer)blocks.w);
 }
 
 /* AUTO without UPM_PRECISION (read once by the library: in a child, as
@@ -1020,6 +1177,24 @@ main (int argc, char **argv)
   g_test_add_data_func (
       "/engine/precision/int8-encoder", "tiny-moe.upm", test_int8_encoder);
   g_test_add_func ("/engine/precision/int8-encoder-off", test_int8_encoder_off);
+  static const char *const int8_memory_models[] = {
+    "tiny-moe-q8.upm",
+    "tiny-moe.upm",
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (int8_memory_models); i++)
+    {
+      const char *name = int8_memory_models[i];
+      g_autofree char *mem
+          = g_strdup_printf ("/engine/precision/int8-memory/%s", name);
+      g_autofree char *unpacked
+          = g_strdup_printf ("/engine/precision/int8-memory-unpacked/%s", name);
+      g_autofree char *same
+          = g_strdup_printf ("/engine/precision/int8-same-after-fp32/%s", name);
+      g_test_add_data_func (mem, name, test_int8_memory);
+      g_test_add_data_func (unpacked, name, test_int8_memory_unpacked);
+      g_test_add_data_func (same, name, test_int8_same_after_fp32);
+    }
+  g_test_add_func ("/engine/precision/q8-pack-float", test_q8_pack_float);
   static const Int8Case int8_cases[] = {
     /* 4 of 4 at avx2/avx512bf16, 3 of 4 at generic since the decode step
      * runs int8 x int8 with the prefix keys in bf16 (scores within 0.002
