@@ -153,6 +153,7 @@ def engine_text_metrics(model, data, csv_path, group=16, caption=True, retrieval
                                    for a, b in zip(cands, refs)) / len(names)
         res["caption_bleu4"] = evaluate.bleu(cands, refs)["bleu"]
         res["captions"] = cands
+        res["caption_ids"] = [r["caption"]["ids"] for r in cl]
     return res
 
 
