@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Prompt-tune a .upm model for your own classes, on the CPU, and write a new .upm.
+"""Prompt-tune a .upm model for your own classes or captions, on the CPU, and write a new .upm.
 
-From a folder of clips (or images) and a CSV of labels, this tunes exactly the parameters
+From a folder of clips (or images) and a CSV of labels (or captions: --task caption |
+retrieval, below), this tunes exactly the parameters
 Uni-Perceiver's prompt tuning trains, with everything else frozen, and writes a model file
 that every element and CLI of this project loads like any other (format:
 docs/model-format.md and docs/prompt-tuning.md; the walk-through: README.md, "Adapt the model to
@@ -50,6 +51,37 @@ is optional; files relative to DIR).  A file is
 
     prompt_tune.py --model models/uniperceiver-synth-moe.upm --data clips/ \\
         --labels labels.csv --out tuned.upm
+
+Captioning and retrieval (--task caption | retrieval; the CSV's rows are `file,caption`,
+several rows per file = several captions).  The same parameters are tuned but for fc_prompt
+and similarity_weight (FC_PROMPT False: R line 77, C line 91, cited below), and the
+written file has `uniperceiver.prompt.task` caption or retrieval and no cls_prompt tensors.
+Cited: configs/BERT_L12_H768_experiments/moe_prompt_tuning/msvd_retrieval_prompt_tuning_
+0.01data_lr1e-4.yaml (R) and msvd_caption_prompt_tuning_0.01data_lr1e-3.yaml (C):
+  * losses: the predictor's logits go to the task's LOSSES (unified_transformer.py lines
+    284-292), LabelSmoothingCrossEntropy with LABELSMOOTHING 0.1 in both (R lines 32-33,
+    C lines 37-39; losses/label_smoothing.py lines 37-47);
+  * retrieval: logits = capped logit_scale_retrieve (TEMP_NAME, R line 30) x the cosine of
+    every clip's and every text's projected <SPE> feature in the batch, the i-th text
+    belonging to the i-th clip, and the loss both ways, i2t + t2i
+    (predictor/embed_cls_predictor.py lines 304-324; _forward lines 329-353, the scale
+    capped at 100 at line 334).  The clip is encoded as retrieval_input, the text as
+    retrieval_target, with train.py's video_features / text_features.  A batch holds one
+    caption per clip;
+  * caption: teacher-forced next-word prediction at every caption position over the
+    vocabulary features (embed_cls_predictor.py lines 224-233), scaled by
+    logit_scale_caption (C line 35): train.caption_logits, the loss that trained the
+    bundled model (train.py's train_step uses the same function);
+  * target prompts: separate for retrieval (SHARE_DEEP_PROMPT False, R line 92), shared
+    for captions (C line 106); --target-prompts overrides;
+  * recipe: AdamW betas 0.9 / 0.95, gradient clip 0.1, lr 1e-3 warm-up cosine (R lines
+    117-152: 100 iterations, 10 warm-up, batch 16; C lines 131-166: 200 iterations, 25
+    warm-up); the defaults are those iteration counts, batch 16 and warm-up iters / 10;
+  * subset: --percent P draws P % of the (clip, caption) pairs uniformly
+    (datasets/task_dataset/msvd.py lines 235-236: random.sample(pairs, int(p * n)));
+  * early stopping on the held-out clips (--heldout, whole clips): text-to-video R@1
+    among them (retrieval), teacher-forced caption token accuracy (caption); the summary
+    also has the held-out greedy caption exact match before and after.
 
 The tuned file is the base file with the tuned norms overwriting the base ones and the
 prompt tensors added (blk.N.prompt, spe_bias, cls_prompt.*); its weights hash is

@@ -332,6 +332,45 @@ def proof(tasks, percents, n_train, n_test, workdir, iters, log):
     return out
 
 
+def proof_text(runs, percents, n_train, n_test, workdir, group, log):
+    """Zero-shot vs prompt-tuned on held-out clips, through upm-eval: runs are (task kind,
+    caption task) pairs, e.g. ("retrieval", "compass-text"); each data share tuned with
+    prompt_tune.py's defaults for the kind (--threads 1)."""
+    out = []
+    tune = os.path.join(HERE, "prompt_tune.py")
+    base = os.path.join(ROOT, "models", "uniperceiver-synth-moe.upm")
+    for kind, task in runs:
+        tr = os.path.join(workdir, task + "-train")
+        te = os.path.join(workdir, task + "-test")
+        csv_tr = make_text_task(task, n_train, 3_000_000, tr)
+        csv_te = make_text_task(task, n_test, sw.HELDOUT_SEED_BASE + 800_000, te)
+        metric = "t2v_r1" if kind == "retrieval" else "caption_exact"
+
+        def measure(model):
+            r = engine_text_metrics(model, te, csv_te, group, caption=kind == "caption",
+                                    retrieval=kind == "retrieval")
+            return {k: r[k] for k in ("t2v_r1", "caption_exact", "caption_bleu4") if k in r}
+
+        row = dict(kind=kind, task=task, metric=metric, zero_shot=measure(base), runs=[])
+        log("%s %s: zero-shot %s" % (kind, task, row["zero_shot"]))
+        for p in percents:
+            model = os.path.join(workdir, "%s-%s-%g.upm" % (kind, task, p))
+            cmd = [sys.executable, tune, "--task", kind, "--data", tr, "--labels", csv_tr, "--out", model,
+                   "--percent", str(p), "--threads", "1", "--progress", "never", "--json", model + ".json"]
+            t0 = time.monotonic()
+            subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+            wall = time.monotonic() - t0
+            with open(model + ".json") as f:
+                summ = json.load(f)
+            r = dict(percent=p, captions=summ["used"], minutes=wall / 60, iterations=summ["iterations"],
+                     tuned=measure(model),
+                     command=" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd[1:]))
+            row["runs"].append(r)
+            log("%s %s %g%% (%d captions): %s, %.1f min" % (kind, task, p, r["captions"], r["tuned"], r["minutes"]))
+        out.append(row)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -376,7 +415,31 @@ def main(argv=None):
     pr.add_argument("--iters", type=int, default=100)
     pr.add_argument("--workdir", required=True)
     pr.add_argument("--json", default=None)
+    pt_ = sub.add_parser("proof-text", help="zero-shot vs prompt-tuned retrieval / captioning")
+    pt_.add_argument("--runs", default="retrieval:compass-text,caption:moving-text,caption:compass-text")
+    pt_.add_argument("--percents", default="1,5,100")
+    pt_.add_argument("--train", type=int, default=2000, help="training set size (100%%)")
+    pt_.add_argument("--test", type=int, default=160, help="held-out clips")
+    pt_.add_argument("--group", type=int, default=16, help="clips per retrieval group")
+    pt_.add_argument("--workdir", required=True)
+    pt_.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    if args.cmd == "proof-text":
+        pcts = [float(p) for p in args.percents.split(",")]
+        res = proof_text([tuple(r.split(":")) for r in args.runs.split(",")], pcts, args.train, args.test,
+                         args.workdir, args.group, lambda s: print(s, file=sys.stderr, flush=True))
+        print("| tuned for | captions | metric | zero-shot | " + " | ".join("tuned, %g %%" % p for p in pcts) + " |")
+        print("|---|---|---|---|" + "---|" * len(pcts))
+        for row in res:
+            m = row["metric"]
+            cells = ["%.3f (%d captions, %.1f min)" % (r["tuned"][m], r["captions"], r["minutes"])
+                     for r in row["runs"]]
+            print("| %s | %s | %s | %.3f | %s |" % (row["kind"], row["task"], m, row["zero_shot"][m],
+                                                    " | ".join(cells)))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return 0
     if args.cmd == "proof":
         res = proof(args.tasks.split(","), [float(p) for p in args.percents.split(",")], args.train,
                     args.test, args.workdir, args.iters, lambda s: print(s, file=sys.stderr, flush=True))
