@@ -718,7 +718,10 @@ def no_prompt_model(base, P=0):
 
 def tune_text(args, kv, base, cfg, log):
     """--task caption | retrieval: returns the summary (the file is written)."""
-    rows = read_labels(args.labels, "caption")
+    try:
+        rows = read_labels(args.labels, "caption")
+    except (OSError, ValueError) as e:
+        raise SystemExit(str(e))
     rng = random.Random(args.seed)
     subset = uniform_subset(len(rows), args.percent, rng)
     files = sorted({rows[i][0] for i in subset})
