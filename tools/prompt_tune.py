@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Prompt-tune a .upm model for your own classes, on the CPU, and write a new .upm.
+"""Prompt-tune a .upm model for your own classes or captions, on the CPU, and write a new .upm.
 
-From a folder of clips (or images) and a CSV of labels, this tunes exactly the parameters
+From a folder of clips (or images) and a CSV of labels (or captions: --task caption |
+retrieval, below), this tunes exactly the parameters
 Uni-Perceiver's prompt tuning trains, with everything else frozen, and writes a model file
 that every element and CLI of this project loads like any other (format:
 docs/model-format.md and docs/prompt-tuning.md; the walk-through: README.md, "Adapt the model to
@@ -50,6 +51,37 @@ is optional; files relative to DIR).  A file is
 
     prompt_tune.py --model models/uniperceiver-synth-moe.upm --data clips/ \\
         --labels labels.csv --out tuned.upm
+
+Captioning and retrieval (--task caption | retrieval; the CSV's rows are `file,caption`,
+several rows per file = several captions).  The same parameters are tuned but for fc_prompt
+and similarity_weight (FC_PROMPT False: R line 77, C line 91, cited below), and the
+written file has `uniperceiver.prompt.task` caption or retrieval and no cls_prompt tensors.
+Cited: configs/BERT_L12_H768_experiments/moe_prompt_tuning/msvd_retrieval_prompt_tuning_
+0.01data_lr1e-4.yaml (R) and msvd_caption_prompt_tuning_0.01data_lr1e-3.yaml (C):
+  * losses: the predictor's logits go to the task's LOSSES (unified_transformer.py lines
+    284-292), LabelSmoothingCrossEntropy with LABELSMOOTHING 0.1 in both (R lines 32-33,
+    C lines 37-39; losses/label_smoothing.py lines 37-47);
+  * retrieval: logits = capped logit_scale_retrieve (TEMP_NAME, R line 30) x the cosine of
+    every clip's and every text's projected <SPE> feature in the batch, the i-th text
+    belonging to the i-th clip, and the loss both ways, i2t + t2i
+    (predictor/embed_cls_predictor.py lines 304-324; _forward lines 329-353, the scale
+    capped at 100 at line 334).  The clip is encoded as retrieval_input, the text as
+    retrieval_target, with train.py's video_features / text_features.  A batch holds one
+    caption per clip;
+  * caption: teacher-forced next-word prediction at every caption position over the
+    vocabulary features (embed_cls_predictor.py lines 224-233), scaled by
+    logit_scale_caption (C line 35): train.caption_logits, the loss that trained the
+    bundled model (train.py's train_step uses the same function);
+  * target prompts: separate for retrieval (SHARE_DEEP_PROMPT False, R line 92), shared
+    for captions (C line 106); --target-prompts overrides;
+  * recipe: AdamW betas 0.9 / 0.95, gradient clip 0.1, lr 1e-3 warm-up cosine (R lines
+    117-152: 100 iterations, 10 warm-up, batch 16; C lines 131-166: 200 iterations, 25
+    warm-up); the defaults are those iteration counts, batch 16 and warm-up iters / 10;
+  * subset: --percent P draws P % of the (clip, caption) pairs uniformly
+    (datasets/task_dataset/msvd.py lines 235-236: random.sample(pairs, int(p * n)));
+  * early stopping on the held-out clips (--heldout, whole clips): text-to-video R@1
+    among them (retrieval), teacher-forced caption token accuracy (caption); the summary
+    also has the held-out greedy caption exact match before and after.
 
 The tuned file is the base file with the tuned norms overwriting the base ones and the
 prompt tensors added (blk.N.prompt, spe_bias, cls_prompt.*); its weights hash is
@@ -163,16 +195,29 @@ def build_base(kv, sd):
     return model, cfg
 
 
-class PromptModel(nn.Module):
-    """The frozen base model plus the prompt-tuning parameters (official names in comments)."""
+# the attribute rows that take the target prompts when those are separate (docs/prompt-tuning.md)
+TARGET_ATTRS = ("cls_target", "retrieval_target", "vocab_target")
 
-    def __init__(self, base, n_classes, prompt=None, P=PROMPT_LENGTH):
+
+class PromptModel(nn.Module):
+    """The frozen base model plus the prompt-tuning parameters (official names in comments).
+
+    The base model's own forward (train.UniPerceiver's video_features, text_features,
+    caption_hidden, vocab_features: the functions that trained it) runs with the prompts:
+    its encoder, <|spe|> embedding and word embedding are routed through this module's
+    (install_hooks), so the retrieval and captioning losses reuse train.py as it is."""
+
+    def __init__(self, base, n_classes, prompt=None, P=PROMPT_LENGTH, separate_target=False):
         super().__init__()
         self.base = base
         D, L = base.D, len(base.fused_encoder.layers)
         self.P = P
         # deep_prompt_embedding of every layer; the official init is N(0, 0.02) (DeepPrompt)
         self.prompts = nn.ParameterList([nn.Parameter(torch.randn(P, D) * 0.02) for _ in range(L)])
+        separate_target = separate_target or bool(prompt and "blk.0.prompt_target" in prompt)
+        # target_embedding when SHARE_DEEP_PROMPT is False (pe_encoder.py lines 12-13)
+        self.target_prompts = nn.ParameterList(
+            [nn.Parameter(torch.randn(P, D) * 0.02) for _ in range(L)]) if separate_target else None
         self.s_token_bias = nn.Parameter(torch.zeros(D))
         self.fc_prompt = nn.Linear(D, n_classes)
         nn.init.zeros_(self.fc_prompt.weight)
@@ -187,11 +232,23 @@ class PromptModel(nn.Module):
         for m in (base.token_embed.embeddings_norm, base.loss_prepare.ln_post):
             for p in m.parameters():
                 p.requires_grad_(True)
+        self.install_hooks()
+
+    def install_hooks(self):
+        """Make the base model's own methods prompt-aware (instance attributes shadow the
+        class's methods; the base's parameters and state dict are untouched)."""
+        b = self.base
+        b.spe = self.spe
+        b.embed_words = self.embed_words
+        b.fused_encoder.forward = self.encode_segments
 
     def load_prompt_tensors(self, t):
         with torch.no_grad():
             for l, p in enumerate(self.prompts):
                 p.copy_(t["blk.%d.prompt" % l])
+            if self.target_prompts is not None:
+                for l, p in enumerate(self.target_prompts):
+                    p.copy_(t["blk.%d.prompt_target" % l])
             self.s_token_bias.copy_(t["spe_bias"].reshape(-1))
             if "cls_prompt.weight" in t:
                 self.fc_prompt.weight.copy_(t["cls_prompt.weight"])
@@ -205,6 +262,14 @@ class PromptModel(nn.Module):
     def spe(self):
         b = self.base
         return b.ln_emb(b.token_embed.embeddings.weight[b.spe_id] + self.s_token_bias)
+
+    def embed_words(self, ids, pos):
+        """train.UniPerceiver.embed_words with s_token_bias added to every <|spe|> id (the
+        caption steps' query tokens) before the LayerNorm (token_embed.py lines 165-167)."""
+        t = self.base.token_embed
+        x = t.embeddings(ids) + t.embeddings_pos.position_embeddings(pos) + t.embeddings_token_type.weight[0]
+        x = x + ids.eq(self.base.spe_id).unsqueeze(-1).to(x.dtype) * self.s_token_bias
+        return self.base.ln_emb(x)
 
     def layer_forward(self, layer, x, segments, mask, prompt):
         """train.Layer.forward with the deep prompt prepended to the keys and values."""
@@ -235,8 +300,16 @@ class PromptModel(nn.Module):
         return x + layer.gamma_2 * f
 
     def encode(self, x, attr, mask=None):
-        for layer, prompt in zip(self.base.fused_encoder.layers, self.prompts):
-            x = self.layer_forward(layer, x, [(attr, x.shape[1])], mask, prompt)
+        return self.encode_segments(x, [(attr, x.shape[1])], mask)
+
+    def encode_segments(self, x, segments, mask=None, noise_std=0.0):
+        """train.Encoder.forward's signature (the hook), with the deep prompts: the target
+        set for target rows when it is separate (pe_encoder.py lines 19-22)."""
+        prompts = self.prompts
+        if self.target_prompts is not None and segments[0][0] in TARGET_ATTRS:
+            prompts = self.target_prompts
+        for layer, prompt in zip(self.base.fused_encoder.layers, prompts):
+            x = self.layer_forward(layer, x, segments, mask, prompt)
         return x
 
     def project(self, h0):
@@ -278,46 +351,51 @@ class PromptModel(nn.Module):
         return self.similarity_weight * sim + self.fc_prompt(h)
 
 
-def tuned_state_dict(pm):
-    """The tuned tensors under their official names (tools/convert.py writes them)."""
+def tuned_state_dict(pm, task="classify"):
+    """The tuned tensors under their official names (tools/convert.py writes them); the
+    classification head only for classify (caption and retrieval files carry none)."""
     b = pm.base
     sd = {"token_embed.embeddings_norm.weight": b.token_embed.embeddings_norm.weight,
           "token_embed.embeddings_norm.bias": b.token_embed.embeddings_norm.bias,
           "loss_prepare.ln_post.weight": b.loss_prepare.ln_post.weight,
           "loss_prepare.ln_post.bias": b.loss_prepare.ln_post.bias,
-          "s_token_bias": pm.s_token_bias.reshape(1, -1),
-          "fc_prompt.weight": pm.fc_prompt.weight, "fc_prompt.bias": pm.fc_prompt.bias,
-          "similarity_weight": pm.similarity_weight}
+          "s_token_bias": pm.s_token_bias.reshape(1, -1)}
+    if task == "classify":
+        sd.update({"fc_prompt.weight": pm.fc_prompt.weight, "fc_prompt.bias": pm.fc_prompt.bias,
+                   "similarity_weight": pm.similarity_weight})
     for l, (layer, prompt) in enumerate(zip(b.fused_encoder.layers, pm.prompts)):
         p = "fused_encoder.layers.%d." % l
         for n in ("norm1", "norm2"):
             sd[p + n + ".weight"] = getattr(layer, n).weight
             sd[p + n + ".bias"] = getattr(layer, n).bias
         sd[p + "deep_prompt_embedding.embedding.weight"] = prompt
+        if pm.target_prompts is not None:
+            sd[p + "deep_prompt_embedding.target_embedding.weight"] = pm.target_prompts[l]
     return {k: v.detach().cpu().float().numpy().copy() for k, v in sd.items()}
 
 
-def write_tuned(base_path, out_path, pm, labels, log=print):
+def write_tuned(base_path, out_path, pm, labels, log=print, task="classify"):
     """The base file's keys and tensors (types kept), the tuned norms in place of the base
     ones, the prompt tensors and keys added, cached target features dropped and the weights
     hash recomputed (convert.write_prompt_tuned).  Returns the size in bytes."""
     import convert
     name = "%s-prompt-tuned" % upmgguf.read_gguf(base_path, mmap=True)[0].get("general.name", "uniperceiver")
-    return convert.write_prompt_tuned(base_path, out_path, tuned_state_dict(pm), task="classify",
-                                      labels=list(labels), name=name, log=log)
+    return convert.write_prompt_tuned(base_path, out_path, tuned_state_dict(pm, task), task=task,
+                                      labels=list(labels) if labels else None, name=name, log=log)
 
 
 # ===================================================================  data
-def read_labels(csv_path):
+def read_labels(csv_path, column="label"):
+    """[(file, label)] of a `file,label` CSV (`file,caption` with column="caption")."""
     rows = []
     with open(csv_path, newline="") as f:
         for i, row in enumerate(csv.reader(f)):
             if not row or row[0].startswith("#"):
                 continue
-            if i == 0 and [c.strip().lower() for c in row[:2]] == ["file", "label"]:
+            if i == 0 and [c.strip().lower() for c in row[:2]] == ["file", column]:
                 continue
             if len(row) < 2 or not row[1].strip():
-                raise ValueError("%s line %d: expected `file,label`" % (csv_path, i + 1))
+                raise ValueError("%s line %d: expected `file,%s`" % (csv_path, i + 1, column))
             rows.append((row[0].strip(), row[1].strip()))
     if not rows:
         raise ValueError("%s: no rows" % csv_path)
@@ -469,6 +547,22 @@ def accuracy(pm, data, y, label_ids, T, batch=64, with_fc=True):
 
 
 def tune(pm, train_data, train_y, held_data, held_y, label_ids, T, args, log=print):
+    """Classification: label-smoothing cross entropy over the similarity + fc_prompt logits,
+    early stopping on held-out top-1 accuracy."""
+    def batch_loss(idx):
+        x = to_patches(pm.base, [train_data[i] for i in idx], T)
+        t = torch.tensor([train_y[i] for i in idx])
+        return F.cross_entropy(pm.logits(x, T, label_ids), t, label_smoothing=LABEL_SMOOTHING)
+
+    held = (lambda: accuracy(pm, held_data, held_y, label_ids, T)) if held_data else None
+    return tune_loop(pm, len(train_data), batch_loss, held, "acc", "accuracy", args, log)
+
+
+def tune_loop(pm, n_train, batch_loss, held_metric, metric, metric_words, args, log=print):
+    """The official recipe around any loss: AdamW, warm-up cosine, gradient clipping; every
+    `eval_every` iterations held_metric() -> (score, loss) on the held-out split, the best
+    state kept (score, then loss), stopping after `patience` checks without a better score.
+    batch_loss(list of training indices) -> loss.  Returns the run's summary."""
     params = pm.trained_parameters()
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), eps=1e-6, weight_decay=0.0)
     rng = random.Random(args.seed)
@@ -477,53 +571,251 @@ def tune(pm, train_data, train_y, held_data, held_y, label_ids, T, args, log=pri
     evals_since_best = 0
     bar = Progress(args.iters, enabled={"auto": None, "always": True, "never": False}[args.progress])
     history = []
-    val_acc = float("nan")
+    val = float("nan")
     step = 0
     for step in range(args.iters):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.iters, args.warmup, args.lr)
         idx = []
-        while len(idx) < min(args.batch, len(train_data)):
+        while len(idx) < min(args.batch, n_train):
             if pos >= len(order):
-                order = list(range(len(train_data)))
+                order = list(range(n_train))
                 rng.shuffle(order)
                 pos = 0
             idx.append(order[pos])
             pos += 1
-        x = to_patches(pm.base, [train_data[i] for i in idx], T)
-        t = torch.tensor([train_y[i] for i in idx])
-        loss = F.cross_entropy(pm.logits(x, T, label_ids), t, label_smoothing=LABEL_SMOOTHING)
+        loss = batch_loss(idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, args.clip_grad)
         opt.step()
         done = step + 1
-        if held_data and (done % args.eval_every == 0 or done == args.iters):
-            val_acc, val_loss = accuracy(pm, held_data, held_y, label_ids, T)
-            history.append(dict(step=done, loss=float(loss), val_acc=val_acc, val_loss=val_loss))
-            # keep the best state (accuracy, then loss); stop when the accuracy itself has
-            # not improved for `patience` checks (on a small held-out share it saturates
-            # early while the loss keeps creeping down)
-            key = (val_acc, -val_loss)
-            if best is None or val_acc > best[0][0]:
+        if held_metric and (done % args.eval_every == 0 or done == args.iters):
+            val, val_loss = held_metric()
+            history.append({"step": done, "loss": float(loss), "val_" + metric: val, "val_loss": val_loss})
+            # keep the best state (score, then loss); stop when the score itself has not
+            # improved for `patience` checks (on a small held-out share it saturates early
+            # while the loss keeps creeping down)
+            key = (val, -val_loss)
+            if best is None or val > best[0][0]:
                 evals_since_best = 0
             else:
                 evals_since_best += 1
             if best is None or key > best[0]:
                 best = (key, done, {k: v.detach().clone() for k, v in pm.state_dict().items()})
-            bar(done, "loss %.3f  held-out acc %.3f (best %.3f @%d)"
-                % (float(loss), val_acc, best[0][0], best[1]), force=True)
+            bar(done, "loss %.3f  held-out %s %.3f (best %.3f @%d)"
+                % (float(loss), metric, val, best[0][0], best[1]), force=True)
             if args.patience and evals_since_best >= args.patience:
-                log("early stop at iteration %d: no better held-out accuracy for %d evaluations"
-                    % (done, args.patience))
+                log("early stop at iteration %d: no better held-out %s for %d evaluations"
+                    % (done, metric_words, args.patience))
                 break
         else:
-            bar(done, "loss %.3f  held-out acc %.3f" % (float(loss), val_acc))
+            bar(done, "loss %.3f  held-out %s %.3f" % (float(loss), metric, val))
     if best is not None:
         pm.load_state_dict(best[2])
-        log("kept iteration %d: held-out accuracy %.3f" % (best[1], best[0][0]))
-    return dict(iterations=step + 1, best_iteration=best[1] if best else step + 1,
-                heldout_acc=best[0][0] if best else None, history=history)
+        log("kept iteration %d: held-out %s %.3f" % (best[1], metric_words, best[0][0]))
+    return {"iterations": step + 1, "best_iteration": best[1] if best else step + 1,
+            "heldout_" + metric: best[0][0] if best else None, "history": history}
+
+
+# ===================================================================  captions and retrieval
+def uniform_subset(n, percent, rng):
+    """The official sampling of caption and retrieval data: uniformly over the (clip,
+    caption) pairs, random.sample(pairs, int(p * len(pairs))) (datasets/task_dataset/msvd.py
+    lines 235-236, image_text_pair.py lines 345-346); at least two pairs here."""
+    if percent >= 100:
+        return list(range(n))
+    return sorted(rng.sample(range(n), min(n, max(2, int(n * percent / 100.0)))))
+
+
+def split_heldout_files(files, frac, rng):
+    """A `frac` share of the files (at least one, leaving at least two to train on) held
+    out for early stopping, with every caption of them."""
+    files = sorted(files)
+    rng.shuffle(files)
+    k = int(round(len(files) * frac)) if frac > 0 else 0
+    k = min(max(k, 1 if frac > 0 else 0), max(0, len(files) - 2))
+    return sorted(files[k:]), sorted(files[:k])
+
+
+def smoothed_ce(logits, target):
+    """LabelSmoothingCrossEntropy with LABELSMOOTHING 0.1 (losses/label_smoothing.py lines
+    37-48; the caption and retrieval prompt-tuning configs, LOSSES)."""
+    return F.cross_entropy(logits, target, label_smoothing=LABEL_SMOOTHING)
+
+
+def retrieval_logits(pm, patches, T, id_lists):
+    """capped logit_scale_retrieve x cosine [videos, texts], through train.py's own
+    video_features (retrieval_input) and text_features (retrieval_target)."""
+    b = pm.base
+    fv = b.video_features(patches, T, "retrieval_input")
+    ft = b.text_features(id_lists, "retrieval_target")
+    return b.scale("retrieve") * fv @ ft.T
+
+
+def retrieval_loss(logits):
+    """Both ways over the batch, the i-th text matching the i-th clip: i2t + t2i
+    (predictor/embed_cls_predictor.py lines 308-324 and _forward lines 329-353)."""
+    target = torch.arange(logits.shape[0])
+    return smoothed_ce(logits, target) + smoothed_ce(logits.T, target)
+
+
+def caption_loss(pm, patches, T, id_lists):
+    """Teacher-forced next-word prediction over the vocabulary features: train.py's
+    caption_logits (the loss that trained the bundled model), smoothed as the official
+    caption prompt tuning does.  Returns (loss, logits, target ids)."""
+    logits, tgt = train.caption_logits(pm.base, patches, T, id_lists)
+    return smoothed_ce(logits, tgt), logits, tgt
+
+
+@torch.no_grad()
+def retrieval_r1(pm, items, id_lists, T, batch=64):
+    """Text -> video R@1 of each text's own clip among all the given clips, and the loss."""
+    if not items:
+        return float("nan"), float("nan")
+    b = pm.base
+    fv = torch.cat([b.video_features(to_patches(b, items[i:i + batch], T), T, "retrieval_input")
+                    for i in range(0, len(items), batch)])
+    ft = torch.cat([b.text_features(id_lists[i:i + batch], "retrieval_target")
+                    for i in range(0, len(items), batch)])
+    r1 = float((ft @ fv.T).argmax(1).eq(torch.arange(len(items))).float().mean())
+    return r1, float(retrieval_loss(b.scale("retrieve") * fv @ ft.T))
+
+
+@torch.no_grad()
+def caption_token_accuracy(pm, items, id_lists, T, batch=32):
+    """Teacher-forced next-word accuracy over every caption token (and the loss)."""
+    if not items:
+        return float("nan"), float("nan")
+    hits = n = 0
+    loss = 0.0
+    for i in range(0, len(items), batch):
+        ls, lg, tgt = caption_loss(pm, to_patches(pm.base, items[i:i + batch], T), T, id_lists[i:i + batch])
+        hits += int(lg.argmax(1).eq(tgt).sum())
+        n += len(tgt)
+        loss += float(ls) * len(tgt)
+    return hits / n, loss / n
+
+
+def greedy_exact(pm, items, captions, T, kv, batch=32):
+    """Greedy captions (train.greedy_captions through the prompts) and their exact-match
+    rate against the given captions."""
+    bpe = tokenizer_of(kv)
+    tok = type("Tok", (), {"bpe": bpe, "eot": bpe.encoder["<|endoftext|>"]})
+    out = []
+    for i in range(0, len(items), batch):
+        out += train.greedy_captions(pm.base, tok, to_patches(pm.base, items[i:i + batch], T), T)
+    exact = sum(a.split() == c.lower().split() for a, c in zip(out, captions))
+    return exact / max(1, len(items)), out
+
+
+def no_prompt_model(base, P=0):
+    """The base model as the engine runs it without prompts (zero-length prompts)."""
+    zs = PromptModel(base, 1)
+    zs.prompts = nn.ParameterList([nn.Parameter(torch.zeros(P, base.D)) for _ in zs.prompts])
+    return zs
+
+
+def tune_text(args, kv, base, cfg, log):
+    """--task caption | retrieval: returns the summary (the file is written)."""
+    try:
+        rows = read_labels(args.labels, "caption")
+    except (OSError, ValueError) as e:
+        raise SystemExit(str(e))
+    rng = random.Random(args.seed)
+    subset = uniform_subset(len(rows), args.percent, rng)
+    files = sorted({rows[i][0] for i in subset})
+    train_files, held_files = split_heldout_files(files, args.heldout, rng)
+    if len(train_files) < 2:
+        raise SystemExit("%s: need captions of at least two clips to train on" % args.labels)
+    held = set(held_files)
+    pairs = [(rows[i][0], _label_ids(kv, rows[i][1])) for i in subset if rows[i][0] not in held]
+    first = {}
+    for i in subset:
+        first.setdefault(rows[i][0], rows[i][1])
+    log("%d captions of %d clips; using %d (%s%%, uniformly): %d of %d clips to train, %d held out"
+        % (len(rows), len({f for f, _ in rows}), len(subset), "%g" % args.percent, len(pairs),
+           len(train_files), len(held_files)))
+    cache = load_clips(args, cfg, train_files + held_files)
+    T = clip_length(cfg, cache)
+    held_items = [cache[f] for f in held_files]
+    held_texts = [first[f] for f in held_files]
+    held_ids = [_label_ids(kv, t) for t in held_texts]
+    if args.task == "retrieval":
+        metric, words = "r1", "text-to-video R@1"
+
+        def measure(m):
+            return retrieval_r1(m, held_items, held_ids, T)
+    else:
+        metric, words = "token_acc", "caption token accuracy"
+
+        def measure(m):
+            return caption_token_accuracy(m, held_items, held_ids, T)
+    zs = measure(no_prompt_model(base))[0]
+    summary = {"zero_shot_heldout_" + metric: zs}
+    if args.task == "caption" and held_items:
+        summary["zero_shot_heldout_exact"], _ = greedy_exact(no_prompt_model(base), held_items, held_texts, T, kv)
+    log("zero-shot held-out %s (base model, no prompts): %.3f" % (words, zs))
+    separate = args.target_prompts == "separate" or (args.target_prompts == "auto"
+                                                     and args.task == "retrieval")
+    pm = PromptModel(base, 1, separate_target=separate)
+
+    def batch_loss(idx):
+        seen, items, ids = set(), [], []
+        for i in idx:   # one caption per clip in a batch: the i-th text matches the i-th clip
+            f, t = pairs[i]
+            if args.task == "retrieval" and f in seen:
+                continue
+            seen.add(f)
+            items.append(cache[f])
+            ids.append(t)
+        x = to_patches(base, items, T)
+        if args.task == "retrieval":
+            return retrieval_loss(retrieval_logits(pm, x, T, ids))
+        return caption_loss(pm, x, T, ids)[0]
+
+    t_tune = time.time()
+    res = tune_loop(pm, len(pairs), batch_loss, (lambda: measure(pm)) if held_items else None,
+                    metric, words, args, log)
+    summary["tune_s"] = time.time() - t_tune
+    if args.task == "caption" and held_items:
+        summary["heldout_exact"], caps = greedy_exact(pm, held_items, held_texts, T, kv)
+        log("held-out greedy exact match: %.3f zero-shot, %.3f tuned (e.g. \"%s\" for \"%s\")"
+            % (summary["zero_shot_heldout_exact"], summary["heldout_exact"], caps[0], held_texts[0]))
+    summary.update(task=args.task, captions=len(rows), clips=len({f for f, _ in rows}), used=len(subset),
+                   train=len(train_files), train_pairs=len(pairs), heldout=len(held_files),
+                   percent=args.percent, target_prompts="separate" if separate else "shared",
+                   tuned_parameters=sum(p.numel() for p in pm.trained_parameters()), **res)
+    summary["bytes"] = write_tuned(args.model, args.out, pm, None, log, task=args.task)
+    return summary
+
+
+def load_clips(args, cfg, files):
+    """{file: loaded clip} through ClipLoader, with a progress bar."""
+    loader = ClipLoader(args.model, cfg, args.engine)
+    t_load = time.time()
+    cache = {}
+    try:
+        bar = Progress(len(files), enabled={"auto": None, "always": True, "never": False}[args.progress])
+        for n, f in enumerate(files):
+            cache[f] = loader.load(os.path.join(args.data, f))
+            bar(n + 1, "reading clips")
+    finally:
+        loader.close()
+    print("read %d clips in %.1f s (%d through the engine's preprocessing)"
+          % (len(cache), time.time() - t_load, sum(1 for v in cache.values() if v[0] == "patches")),
+          file=sys.stderr, flush=True)
+    return cache
+
+
+def clip_length(cfg, cache):
+    """Frames per item: an image is one frame (the engine's image view), a clip the model's."""
+    g2 = (cfg["size"] // cfg["patch"]) ** 2
+    lengths = {cfg["frames"] if kind == "frames" else a.shape[0] // g2 for kind, a in cache.values()}
+    if len(lengths) > 1:
+        raise SystemExit("the data mixes images (1 frame) and clips (%d frames): tune on one kind"
+                         % cfg["frames"])
+    return lengths.pop()
 
 
 # ===================================================================  main
@@ -532,17 +824,30 @@ def main(argv=None):
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "uniperceiver-synth-moe.upm"),
                     help="base .upm (default: the bundled model)")
     ap.add_argument("--data", required=True, help="folder of clips or images")
-    ap.add_argument("--labels", required=True, help="CSV: file,label (files relative to --data)")
+    ap.add_argument("--task", choices=("classify", "caption", "retrieval"), default="classify",
+                    help="what to tune for (default classify); caption and retrieval read "
+                         "`file,caption` rows, several per file allowed")
+    ap.add_argument("--labels", required=True,
+                    help="CSV: file,label (file,caption for caption/retrieval; files relative to --data)")
     ap.add_argument("--out", required=True, help="the tuned .upm to write")
     ap.add_argument("--percent", type=float, default=100.0,
-                    help="use int(n_c * P / 100) + 1 clips of every class c (official per-class "
-                         "sampling; default 100: all)")
+                    help="classify: int(n_c * P / 100) + 1 clips of every class c (official per-class "
+                         "sampling); caption/retrieval: P %% of the (clip, caption) rows, drawn "
+                         "uniformly; default 100: all")
     ap.add_argument("--heldout", type=float, default=0.2,
-                    help="share of every class held out for early stopping (default 0.2; 0: none)")
-    ap.add_argument("--iters", type=int, default=300, help="iterations (default 300)")
+                    help="share of every class (of the clips, for caption/retrieval) held out for "
+                         "early stopping (default 0.2; 0: none)")
+    ap.add_argument("--iters", type=int, default=None,
+                    help="iterations (default 300 classify, 200 caption, 100 retrieval: the official "
+                         "MSVD caption / retrieval prompt tuning)")
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     ap.add_argument("--warmup", type=int, default=None, help="warm-up iterations (default iters/10)")
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=None,
+                    help="clips per iteration (default 32 classify, 16 caption/retrieval)")
+    ap.add_argument("--target-prompts", choices=("auto", "shared", "separate"), default="auto",
+                    help="caption/retrieval: one prompt set for inputs and targets, or a separate "
+                         "target set (auto: separate for retrieval, shared for caption, as the "
+                         "official configs' SHARE_DEEP_PROMPT)")
     ap.add_argument("--clip-grad", type=float, default=0.1, help="gradient-norm clip (official 0.1)")
     ap.add_argument("--eval-every", type=int, default=20, help="held-out check every N iterations")
     ap.add_argument("--patience", type=int, default=4,
@@ -553,6 +858,10 @@ def main(argv=None):
     ap.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
     ap.add_argument("--json", default=None, help="write a summary here")
     args = ap.parse_args(argv)
+    if args.iters is None:
+        args.iters = {"classify": 300, "caption": 200, "retrieval": 100}[args.task]
+    if args.batch is None:
+        args.batch = 32 if args.task == "classify" else 16
     if args.warmup is None:
         args.warmup = max(1, args.iters // 10)
     if args.threads:
@@ -567,6 +876,17 @@ def main(argv=None):
     if prompt:
         raise SystemExit("%s is already prompt-tuned: tune its base model instead" % args.model)
     base, cfg = build_base(kv, sd)
+    if args.task != "classify":
+        summary = tune_text(args, kv, base, cfg, log)
+        cpu_s = time.process_time()
+        log("wrote %s (%.2f MB; base %.2f MB) in %.1f min in all (tuning %.1f min; %.1f min of CPU)"
+            % (args.out, summary["bytes"] / 1e6, os.path.getsize(args.model) / 1e6, (time.time() - t0) / 60,
+               summary["tune_s"] / 60, cpu_s / 60))
+        summary.update(model=args.model, out=args.out, cpu_s=cpu_s, total_s=time.time() - t0)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(summary, f, indent=1)
+        return 0
     rows = read_labels(args.labels)
     labels = sorted({lab for _, lab in rows})
     if len(labels) < 2:

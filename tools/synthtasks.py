@@ -19,6 +19,20 @@ tasks ask for what it never learned to name:
         # top-1 accuracy through build/tools/upm-eval (the C engine), the labels as typed
         # label set (the sorted distinct labels of the CSV: prompt_tune.py's class order)
 
+Captions in words the model was never trained to use (for prompt_tune.py --task caption or
+retrieval; the training captions read "a small red circle moves to the left"):
+
+  compass-text  "red circle heading west": colour, shape and the direction as a compass
+                point (left / right / up / down clips), new words in a new template
+  moving-text   "red circle moving left": the classification verb in a caption, no size
+                nor article
+
+    synthtasks.py make-text --task compass-text --count 200 --seed-base 3000000 --out DIR
+        # DIR/clip_<seed>.rgb + .json and DIR/captions.csv (file,caption)
+    synthtasks.py eval-text --model M.upm --data DIR --captions DIR/captions.csv
+        # through upm-eval (the C engine): text-to-video R@1 in groups of --group clips,
+        # caption exact match and BLEU-4 (tools/evaluate.py's) against the CSV's captions
+
 Training seeds: pick a --seed-base below synthworld.HELDOUT_SEED_BASE; held-out sets above it.
 """
 
@@ -47,6 +61,100 @@ TASKS = {
                    ("striped background", dict(background="stripes")),
                    ("textured background", dict(background="texture"))],
 }
+
+
+COMPASS = {"left": "west", "right": "east", "up": "north", "down": "south"}
+TEXT_TASKS = {
+    "compass-text": lambda o: "%s %s heading %s" % (o["colour"], o["shape"], COMPASS[o["motion"]]),
+    "moving-text": lambda o: "%s %s moving %s" % (o["colour"], o["shape"], o["motion"]),
+}
+
+
+def make_text_task(task, count, seed_base, out, size=48, frames=4):
+    """`count` single-object raw clips moving left / right / up / down in turn, and
+    captions.csv (file,caption) with the task's caption of each; returns the CSV path."""
+    caption = TEXT_TASKS[task]
+    motions = list(COMPASS)
+    os.makedirs(out, exist_ok=True)
+    rows = []
+    for i in range(count):
+        seed = seed_base + i
+        c = sw.generate_clip(seed, size, frames, 0.0, motion=motions[i % len(motions)])
+        name = "clip_%d" % seed
+        text = caption(c.objects[0])
+        c.frames.tofile(os.path.join(out, name + ".rgb"))
+        with open(os.path.join(out, name + ".json"), "w") as f:
+            json.dump(dict(seed=seed, width=size, height=size, frames=frames, caption=text,
+                           training_caption=c.caption), f)
+        rows.append((name + ".rgb", text))
+    path = os.path.join(out, "captions.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "caption"])
+        w.writerows(rows)
+    return path
+
+
+def engine_text_metrics(model, data, csv_path, group=16, caption=True, retrieval=True, threads=0,
+                        engine=None):
+    """Through upm-eval (the C engine) on the raw clips of a `file,caption` CSV (its first
+    caption per clip): text-to-video R@1 among the clips of each group of `group`
+    (upm-eval's t2v_rank), caption exact match and corpus BLEU-4 (tools/evaluate.py's
+    tokenize and bleu).  Returns a dict."""
+    import evaluate
+    from prompt_tune import read_labels
+    first = {}
+    for name, text in read_labels(csv_path, "caption"):
+        first.setdefault(name, text)
+    names = list(first)
+    build = os.environ.get("UPM_BUILD_ROOT") or os.path.join(ROOT, "build")
+    engine = engine or os.path.join(build, "tools", "upm-eval")
+    with tempfile.TemporaryDirectory(prefix="upm-text-eval-") as tmp:
+        clips, offset = [], 0
+        with open(os.path.join(tmp, "clips.rgb"), "wb") as f:
+            for name in names:
+                path = os.path.join(data, name)
+                with open(os.path.splitext(path)[0] + ".json") as m:
+                    meta = json.load(m)
+                a = np.fromfile(path, dtype=np.uint8)
+                f.write(a.tobytes())
+                clips.append(dict(id=name, width=int(meta["width"]), height=int(meta["height"]),
+                                  frames=int(meta["frames"]), offset=offset))
+                offset += a.size
+        manifest = dict(frames_file="clips.rgb", clips=clips, caption=bool(caption))
+        if retrieval:
+            manifest["retrieval"] = dict(group_size=group, captions=[first[n] for n in names])
+        with open(os.path.join(tmp, "manifest.json"), "w") as f:
+            json.dump(manifest, f)
+        out = os.path.join(tmp, "results.jsonl")
+        cmd = [engine, "--model", model, "--manifest", os.path.join(tmp, "manifest.json"),
+               "--output", out, "--progress", "never"]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        if p.returncode != 0:
+            raise RuntimeError("upm-eval failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
+        recs = [json.loads(line) for line in open(out)]
+    res = dict(model=model, clips=len(names), wall_s=wall)
+    if retrieval:
+        groups = [r for r in recs if r.get("type") == "retrieval"]
+        ranks = [k for g in groups for k in g["t2v_rank"]]
+        if len(ranks) != len(names):
+            raise RuntimeError("upm-eval ranked %d captions for %d clips" % (len(ranks), len(names)))
+        res["t2v_r1"] = sum(1 for k in ranks if k == 0) / len(ranks)
+        res["group"] = group
+    if caption:
+        cl = sorted((r for r in recs if r.get("type") == "clip"), key=lambda r: r["index"])
+        cands = [r["caption"]["text"] for r in cl]
+        refs = [first[n] for n in names]
+        res["caption_exact"] = sum(evaluate.tokenize(a) == evaluate.tokenize(b)
+                                   for a, b in zip(cands, refs)) / len(names)
+        res["caption_bleu4"] = evaluate.bleu(cands, refs)["bleu"]
+        res["captions"] = cands
+        res["caption_ids"] = [r["caption"]["ids"] for r in cl]
+    return res
 
 
 def make_task(task, count, seed_base, out, size=48, frames=4, log=None, fmt="raw", upscale=4):
@@ -224,6 +332,45 @@ def proof(tasks, percents, n_train, n_test, workdir, iters, log):
     return out
 
 
+def proof_text(runs, percents, n_train, n_test, workdir, group, log):
+    """Zero-shot vs prompt-tuned on held-out clips, through upm-eval: runs are (task kind,
+    caption task) pairs, e.g. ("retrieval", "compass-text"); each data share tuned with
+    prompt_tune.py's defaults for the kind (--threads 1)."""
+    out = []
+    tune = os.path.join(HERE, "prompt_tune.py")
+    base = os.path.join(ROOT, "models", "uniperceiver-synth-moe.upm")
+    for kind, task in runs:
+        tr = os.path.join(workdir, task + "-train")
+        te = os.path.join(workdir, task + "-test")
+        csv_tr = make_text_task(task, n_train, 3_000_000, tr)
+        csv_te = make_text_task(task, n_test, sw.HELDOUT_SEED_BASE + 800_000, te)
+        metric = "t2v_r1" if kind == "retrieval" else "caption_exact"
+
+        def measure(model):
+            r = engine_text_metrics(model, te, csv_te, group, caption=kind == "caption",
+                                    retrieval=kind == "retrieval")
+            return {k: r[k] for k in ("t2v_r1", "caption_exact", "caption_bleu4") if k in r}
+
+        row = dict(kind=kind, task=task, metric=metric, zero_shot=measure(base), runs=[])
+        log("%s %s: zero-shot %s" % (kind, task, row["zero_shot"]))
+        for p in percents:
+            model = os.path.join(workdir, "%s-%s-%g.upm" % (kind, task, p))
+            cmd = [sys.executable, tune, "--task", kind, "--data", tr, "--labels", csv_tr, "--out", model,
+                   "--percent", str(p), "--threads", "1", "--progress", "never", "--json", model + ".json"]
+            t0 = time.monotonic()
+            subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+            wall = time.monotonic() - t0
+            with open(model + ".json") as f:
+                summ = json.load(f)
+            r = dict(percent=p, captions=summ["used"], minutes=wall / 60, iterations=summ["iterations"],
+                     tuned=measure(model),
+                     command=" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd[1:]))
+            row["runs"].append(r)
+            log("%s %s %g%% (%d captions): %s, %.1f min" % (kind, task, p, r["captions"], r["tuned"], r["minutes"]))
+        out.append(row)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -246,6 +393,20 @@ def main(argv=None):
                    help="raw: .rgb clips through upm-eval; any: one upm-run per file (mp4, ...)")
     e.add_argument("--own-labels", action="store_true",
                    help="with --files any: a prompt-tuned model's own classes, not typed labels")
+    mt = sub.add_parser("make-text", help="write a caption task's clips and captions.csv")
+    mt.add_argument("--task", choices=sorted(TEXT_TASKS), required=True)
+    mt.add_argument("--count", type=int, required=True)
+    mt.add_argument("--seed-base", type=int, required=True)
+    mt.add_argument("--out", required=True)
+    et = sub.add_parser("eval-text", help="R@1, caption exact match and BLEU-4 through upm-eval")
+    et.add_argument("--model", required=True)
+    et.add_argument("--data", required=True)
+    et.add_argument("--captions", required=True)
+    et.add_argument("--group", type=int, default=16, help="clips per retrieval group (default 16)")
+    et.add_argument("--no-caption", action="store_true")
+    et.add_argument("--no-retrieval", action="store_true")
+    et.add_argument("--threads", type=int, default=0)
+    et.add_argument("--json", default=None)
     pr = sub.add_parser("proof", help="zero-shot vs prompt-tuned, per task and data share")
     pr.add_argument("--tasks", default="compass,count,background")
     pr.add_argument("--percents", default="1,5,100")
@@ -254,7 +415,31 @@ def main(argv=None):
     pr.add_argument("--iters", type=int, default=100)
     pr.add_argument("--workdir", required=True)
     pr.add_argument("--json", default=None)
+    pt_ = sub.add_parser("proof-text", help="zero-shot vs prompt-tuned retrieval / captioning")
+    pt_.add_argument("--runs", default="retrieval:compass-text,caption:moving-text,caption:compass-text")
+    pt_.add_argument("--percents", default="1,5,100")
+    pt_.add_argument("--train", type=int, default=2000, help="training set size (100%%)")
+    pt_.add_argument("--test", type=int, default=160, help="held-out clips")
+    pt_.add_argument("--group", type=int, default=16, help="clips per retrieval group")
+    pt_.add_argument("--workdir", required=True)
+    pt_.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    if args.cmd == "proof-text":
+        pcts = [float(p) for p in args.percents.split(",")]
+        res = proof_text([tuple(r.split(":")) for r in args.runs.split(",")], pcts, args.train, args.test,
+                         args.workdir, args.group, lambda s: print(s, file=sys.stderr, flush=True))
+        print("| tuned for | captions | metric | zero-shot | " + " | ".join("tuned, %g %%" % p for p in pcts) + " |")
+        print("|---|---|---|---|" + "---|" * len(pcts))
+        for row in res:
+            m = row["metric"]
+            cells = ["%.3f (%d captions, %.1f min)" % (r["tuned"][m], r["captions"], r["minutes"])
+                     for r in row["runs"]]
+            print("| %s | %s | %s | %.3f | %s |" % (row["kind"], row["task"], m, row["zero_shot"][m],
+                                                    " | ".join(cells)))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return 0
     if args.cmd == "proof":
         res = proof(args.tasks.split(","), [float(p) for p in args.percents.split(",")], args.train,
                     args.test, args.workdir, args.iters, lambda s: print(s, file=sys.stderr, flush=True))
@@ -270,6 +455,23 @@ def main(argv=None):
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(res, f, indent=1)
+        return 0
+    if args.cmd == "make-text":
+        print(make_text_task(args.task, args.count, args.seed_base, args.out))
+        return 0
+    if args.cmd == "eval-text":
+        r = engine_text_metrics(args.model, args.data, args.captions, args.group, not args.no_caption,
+                                not args.no_retrieval, args.threads)
+        parts = []
+        if "t2v_r1" in r:
+            parts.append("text-to-video R@1 %.3f (groups of %d)" % (r["t2v_r1"], r["group"]))
+        if "caption_exact" in r:
+            parts.append("caption exact match %.3f, BLEU-4 %.3f (e.g. \"%s\")"
+                         % (r["caption_exact"], r["caption_bleu4"], r["captions"][0]))
+        print("%s on %d clips: %s" % (os.path.basename(args.model), r["clips"], "; ".join(parts)))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(r, f, indent=1)
         return 0
     if args.cmd == "make":
         path = make_task(args.task, args.count, args.seed_base, args.out, args.size, args.frames,

@@ -734,11 +734,7 @@ def train_step(model, tok, cfg, clips, frames, class_ids, shape_ids, rng, dev):
     v2t = -(F.log_softmax(sim.T, 1) * mT / mT.sum(1, keepdim=True)).sum(1).mean()
     loss_ret = 0.5 * (t2v + v2t)
     # captioning
-    targets = [tok.target(c.caption) for c in clips]
-    fs, valid = model.caption_hidden(patches, T, targets)
-    fvoc = model.vocab_features()
-    logits = model.scale("caption") * fs[valid] @ fvoc.T
-    tgt = torch.cat([torch.tensor(t) for t in targets]).to(dev)
+    logits, tgt = caption_logits(model, patches, T, [tok.target(c.caption) for c in clips])
     loss_cap = F.cross_entropy(logits, tgt)
     acc_cap = logits.argmax(1).eq(tgt).float().mean()
     loss = loss_cls + loss_ret + loss_cap
@@ -748,6 +744,15 @@ def train_step(model, tok, cfg, clips, frames, class_ids, shape_ids, rng, dev):
     # cls: motion + shape classification; acc_cls: motion only
     return loss, dict(loss=float(loss), cls=float(loss_cls), ret=float(loss_ret),
                       cap=float(loss_cap), acc_cls=float(acc_cls), acc_tok=float(acc_cap))
+
+
+def caption_logits(model, patches, T, targets):
+    """Teacher-forced next-word logits of every valid caption position over the vocabulary
+    features, and the target ids: (logits [n_words, V], ids [n_words]).  targets: id lists
+    ending in <|endoftext|> (Tokenizer.target); tools/prompt_tune.py uses this too."""
+    fs, valid = model.caption_hidden(patches, T, targets)
+    logits = model.scale("caption") * fs[valid] @ model.vocab_features().T
+    return logits, torch.cat([torch.tensor(t) for t in targets]).to(patches.device)
 
 
 # =====================================================================  evaluation
