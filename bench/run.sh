@@ -135,8 +135,25 @@ precision_rows() {
   fi
 }
 
+# Streams of one model in one process, unbatched vs batched (batch wait
+# 2 ms): the bundled model's clips (upmtransformer), clips and captions,
+# caption decoding; the Base-shape dense model's caption decoding (1-frame
+# clips, its weights read once per step for all streams).
+streams_rows() {
+  : > "$out/streams.jsonl"
+  for work in encode caption decode; do
+    echo "bundled model: 1, 4, 16 streams ($work) ..." >&2
+    "$bench" streams "$root/models/uniperceiver-synth-moe.upm" --stream-work "$work" \
+      --threads "$threads" >> "$out/streams.jsonl"
+  done
+  echo "dense: 1, 4, 16 streams (decode) ..." >&2
+  "$bench" streams "$models/$size-dense.upm" --stream-work decode --frames 1 --stream-clips 2 \
+    --threads "$threads" >> "$out/streams.jsonl"
+}
+
 if [ "$precision_only" = 1 ]; then
   precision_rows
+  streams_rows
   "$python" "$here/report.py" "$out"
   exit 0
 fi
@@ -167,19 +184,7 @@ for kind in dense moe; do
     --runs "$runs" --vocab-cache "$cache" > "$out/torch-$kind.json"
 done
 
-# Streams of one model in one process, unbatched vs batched (batch wait
-# 2 ms): the bundled model's clips (upmtransformer), clips and captions,
-# caption decoding; the Base-shape dense model's caption decoding (1-frame
-# clips, its weights read once per step for all streams).
-: > "$out/streams.jsonl"
-for work in encode caption decode; do
-  echo "bundled model: 1, 4, 16 streams ($work) ..." >&2
-  "$bench" streams "$root/models/uniperceiver-synth-moe.upm" --stream-work "$work" \
-    --threads "$threads" >> "$out/streams.jsonl"
-done
-echo "dense: 1, 4, 16 streams (decode) ..." >&2
-"$bench" streams "$models/$size-dense.upm" --stream-work decode --frames 1 --stream-clips 2 \
-  --threads "$threads" >> "$out/streams.jsonl"
+streams_rows
 
 # GStreamer rows on the bundled model: file throughput, live real-time
 # factor and latency, RSS of 1 vs 4 pipelines on one model.
