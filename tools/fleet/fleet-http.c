@@ -175,6 +175,8 @@ heap_metrics (GString *out)
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
   struct mallinfo2 mi = mallinfo2 ();
 
+  if (mi.arena == 0 && mi.hblkhd == 0)
+    return; /* malloc is not glibc's (a sanitizer's, jemalloc): no figures */
   header (out, "upm_fleet_heap_allocated_bytes", "gauge",
       "Bytes the process holds from malloc (glibc mallinfo2: uordblks + "
       "hblkhd)");
