@@ -661,18 +661,22 @@ gst_upm_publish_stop (GstBaseTransform *trans)
   gst_upm_mqtt_free (self->link);
   self->link = NULL;
   set_connected (self, FALSE);
-  if (self->outbox != NULL)
-    {
-      left = gst_upm_outbox_depth (self->outbox);
-      if (left > 0 && !self->run_spool)
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-            ("%u results were not delivered and are lost (set spool to keep "
-             "them over a restart)",
-                left),
-            (NULL));
-      else if (left > 0)
-        GST_INFO_OBJECT (self, "%u results stay in the spool", left);
-    }
+  GST_OBJECT_LOCK (self);
+  left = self->outbox != NULL ? gst_upm_outbox_depth (self->outbox) : 0;
+  /* Without a spool they are gone: counted in "dropped" like any other
+   * result given up, so that a stream restarted while its broker was away
+   * (upm-fleet) still accounts for every clip. */
+  if (left > 0 && !self->run_spool)
+    self->dropped += left;
+  GST_OBJECT_UNLOCK (self);
+  if (left > 0 && !self->run_spool)
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+        ("%u results were not delivered and are lost (set spool to keep "
+         "them over a restart)",
+            left),
+        (NULL));
+  else if (left > 0)
+    GST_INFO_OBJECT (self, "%u results stay in the spool", left);
   GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->outbox, gst_upm_outbox_free);
   GST_OBJECT_UNLOCK (self);
@@ -1060,8 +1064,10 @@ install_counters (GObjectClass *oc)
           G_MAXUINT64, 0, RO));
   g_object_class_install_property (oc, PROP_DROPPED,
       g_param_spec_uint64 ("dropped", "Dropped",
-          "Results dropped because the outbox was full, since start", 0,
-          G_MAXUINT64, 0, RO));
+          "Results given up since start: the outbox was full, the broker "
+          "refused them, or they were still undelivered at stop without a "
+          "spool",
+          0, G_MAXUINT64, 0, RO));
   g_object_class_install_property (oc, PROP_OUTBOX_DEPTH,
       g_param_spec_uint ("outbox-depth", "Outbox depth",
           "Results waiting to be delivered", 0, G_MAXUINT, 0, RO));
