@@ -1017,6 +1017,39 @@ batch_fail (UpmBatchJob **jobs, guint n, const GError *error)
     }
 }
 
+static gpointer
+batch_scratch_new (UpmModel *model)
+{
+  (void)model;
+  return upm_scratch_pool_new ();
+}
+
+/* A scratch for a batch of several clips, from the model's pool: the
+ * leader's own scratch keeps the size of its own clips (in the hour-long
+ * fleet soak, every context's scratch had grown to the largest batch it
+ * ever led). */
+static UpmScratch *
+batch_scratch_take (UpmModel *model)
+{
+  UpmScratch *s;
+
+  g_mutex_lock (&model->lock);
+  s = upm_scratch_pool_take (
+      upm_model_cache_locked (model, UPM_MODEL_CACHE_BATCH_SCRATCH,
+          batch_scratch_new, (GDestroyNotify)upm_scratch_pool_free));
+  g_mutex_unlock (&model->lock);
+  return s;
+}
+
+static void
+batch_scratch_give (UpmModel *model, UpmScratch *s)
+{
+  g_mutex_lock (&model->lock);
+  upm_scratch_pool_give (
+      upm_model_cache_peek_locked (model, UPM_MODEL_CACHE_BATCH_SCRATCH), s);
+  g_mutex_unlock (&model->lock);
+}
+
 /* UpmBatchRun of clips: runs in the thread of one submitter, with the
  * scratch of the first job's context (its thread waits for this run). */
 static void
@@ -1028,7 +1061,14 @@ encode_visual_batch (UpmBatchJob **jobs, guint n)
   uint32_t rows = 0;
   float *x, *x1 = g_new (float, (size_t)n *d);
   GError *error = NULL;
+  UpmScratch own = ctx->scratch, *batch = NULL;
 
+  if (n > 1)
+    {
+      /* the leader's context runs the batch on a pooled scratch */
+      batch = batch_scratch_take (ctx->model);
+      ctx->scratch = *batch;
+    }
   for (guint i = 0; i < n; i++)
     clips[i] = jobs[i]->data;
   /* Stable: the clips of one attribute row keep their order. */
@@ -1070,6 +1110,12 @@ encode_visual_batch (UpmBatchJob **jobs, guint n)
       jobs[i]->ok = TRUE;
   g_clear_error (&error);
   g_free (x1);
+  if (batch)
+    {
+      *batch = ctx->scratch;
+      ctx->scratch = own;
+      batch_scratch_give (ctx->model, batch);
+    }
 }
 
 static gboolean

@@ -100,6 +100,7 @@ typedef enum
   UPM_MODEL_CACHE_MOE,     /* upm-moe.c: routing decisions, merged experts */
   UPM_MODEL_CACHE_HEADS,   /* upm-heads.c: label text and vocabulary features */
   UPM_MODEL_CACHE_BATCHER, /* upm-batcher.c: the streams' batcher */
+  UPM_MODEL_CACHE_BATCH_SCRATCH, /* upm-encoder.c: scratch of batched clips */
   UPM_N_MODEL_CACHES
 } UpmModelCacheSlot;
 

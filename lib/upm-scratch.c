@@ -46,3 +46,36 @@ upm_scratch_clear (UpmScratch *scratch)
       scratch->caps[i] = 0;
     }
 }
+
+static void
+scratch_free (gpointer data)
+{
+  upm_scratch_clear (data);
+  g_free (data);
+}
+
+UpmScratchPool *
+upm_scratch_pool_new (void)
+{
+  return g_ptr_array_new_with_free_func (scratch_free);
+}
+
+UpmScratch *
+upm_scratch_pool_take (UpmScratchPool *pool)
+{
+  if (pool->len == 0)
+    return g_new0 (UpmScratch, 1);
+  return g_ptr_array_steal_index_fast (pool, pool->len - 1);
+}
+
+void
+upm_scratch_pool_give (UpmScratchPool *pool, UpmScratch *scratch)
+{
+  g_ptr_array_add (pool, scratch);
+}
+
+void
+upm_scratch_pool_free (UpmScratchPool *pool)
+{
+  g_ptr_array_unref (pool);
+}

@@ -50,5 +50,19 @@ float *upm_scratch_get (
 /* Free every buffer (the scratch may be used again). */
 void upm_scratch_clear (UpmScratch *scratch);
 
+/* Scratches shared by whoever runs a job for others (a batch of several
+ * streams' clips): a batch's buffers are sized by the batch, and kept in a
+ * context they would stay that size in every context that ever led one. A
+ * pool keeps one set per batch running at a time instead. Not locked:
+ * guard it (the model's lock). */
+typedef GPtrArray UpmScratchPool;
+
+UpmScratchPool *upm_scratch_pool_new (void);
+/* A scratch of the pool (or a new, empty one); give it back when done. */
+UpmScratch *upm_scratch_pool_take (UpmScratchPool *pool);
+void upm_scratch_pool_give (UpmScratchPool *pool, UpmScratch *scratch);
+/* Frees the pool and the scratches in it. */
+void upm_scratch_pool_free (UpmScratchPool *pool);
+
 G_END_DECLS
 #endif /* UPM_SCRATCH_H */

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "upm-context.h"
 #include "upm.h"
 
 #define N_STREAMS 6
@@ -59,6 +60,7 @@ typedef struct
   uint32_t n_frames;
   ClipResult res[N_CLIPS];
   GError *error;
+  size_t enc_scratch; /* floats of the context's encoder scratch at the end */
 } Stream;
 
 /* Streams alternate attribute rows, so that a batch mixes merged experts
@@ -110,6 +112,10 @@ stream_run (gpointer data)
             ctx, p, s->n_frames, stream_attr (s->stream), r, &s->error);
       g_free (p);
     }
+  /* the rows the context's encoder buffers hold (a lone clip through the
+   * batch path adds full-size q/k/v the chunked plain path does without) */
+  s->enc_scratch
+      = ctx->scratch.caps[UPM_BUF_ENC_X] + ctx->scratch.caps[UPM_BUF_ENC_KV];
   upm_context_free (ctx);
   return NULL;
 }
@@ -238,6 +244,10 @@ test_batched_equals_unbatched (gconstpointer data)
         max_score_diff
             = MAX (max_score_diff, fabs (a->caption.score - b->caption.score));
       }
+  /* A batch runs on the model's pooled scratch: no context keeps buffers
+   * sized for the batches it led (more than its own clips need). */
+  for (guint i = 0; i < N_STREAMS; i++)
+    g_assert_cmpuint (batched[i].enc_scratch, <=, plain[i].enc_scratch);
   g_test_message ("max |feature difference| %.3g, |caption score "
                   "difference| %.3g, relative hidden difference %.3g",
       max_diff, max_score_diff, max_hidden_rel);
