@@ -422,7 +422,7 @@ test_int8_memory (gconstpointer data)
   const gboolean unpacked = !upm_int8_decode_x8 ();
   const gboolean typed = strstr (name, "-q8") != NULL;
   Engine e;
-  g_autofree float *feature = g_new (float, e.hp->n_embd);
+  g_autofree float *feature = NULL;
   UpmWeightMemory mem;
   UpmCaption caption;
   size_t vocab_q8, vocab_packed;
@@ -434,6 +434,7 @@ test_int8_memory (gconstpointer data)
   g_assert_nonnull (upm_model_vocab_features (e.m, NULL, NULL, NULL));
   engine_close (&e);
   e = engine_open (name);
+  feature = g_new (float, e.hp->n_embd);
   upm_context_set_precision (e.ctx, UPM_PRECISION_INT8);
   run_clip (e.ctx, e.hp, feature, &caption);
   upm_caption_clear (&caption);
@@ -482,7 +483,7 @@ test_int8_memory_unpacked (gconstpointer data)
       "/engine/precision/int8-memory/%s", (const char *)data);
 
   g_setenv ("UPM_INT8_DECODE_X8", "0", TRUE);
-  g_test_trap_subprocess (path, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_subprocess (path, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
   g_unsetenv ("UPM_INT8_DECODE_X8");
   g_test_trap_assert_passed ();
 }
