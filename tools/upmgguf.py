@@ -135,6 +135,21 @@ class GGUFWriter:
     def has_key(self, key):
         return key in self._keys
 
+    def add_keys(self, kv, types, sha_key="uniperceiver.weights_sha256"):
+        """Every key of read_gguf(..., with_types=True), its type kept, but general.alignment
+        (this writer's own); sha_key gets the hash of the tensors added so far (add them
+        first)."""
+        for key, value in kv.items():
+            if key == "general.alignment":
+                continue
+            vtype, etype = types[key]
+            if key == sha_key:
+                value = self.tensor_data_sha256()
+            if vtype == GGUF_ARRAY:
+                self.add_array(key, value, etype)
+            else:
+                self._add(key, vtype, value)
+
     # ------------------------------------------------------- tensors
     def add_tensor(self, name, array, ggml_type=None):
         if name in self._names:

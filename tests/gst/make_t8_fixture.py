@@ -16,8 +16,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import upmgguf  # noqa: E402
 
-SHA_KEY = "uniperceiver.weights_sha256"
-
 
 def main(argv):
     src = argv[1] if len(argv) > 1 else os.path.join(ROOT, "tests", "fixtures", "tiny-dense.upm")
@@ -32,16 +30,7 @@ def main(argv):
     kv["general.name"] = "tiny-dense-t8"
     for name, a in tensors.items():
         w.add_tensor(name, a, types[name][1])
-    for key, value in kv.items():
-        if key == "general.alignment":
-            continue
-        vtype, etype = types[key]
-        if key == SHA_KEY:
-            value = w.tensor_data_sha256()
-        if vtype == upmgguf.GGUF_ARRAY:
-            w.add_array(key, value, etype)
-        else:
-            w._add(key, vtype, value)
+    w.add_keys(kv, types)  # the weights hash recomputed
     print(out, w.write(out), "bytes")
 
 
