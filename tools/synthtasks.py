@@ -95,6 +95,41 @@ def make_text_task(task, count, seed_base, out, size=48, frames=4):
     return path
 
 
+def run_upm_eval(model, data, names, manifest, args=(), threads=0, engine=None):
+    """upm-eval (the C engine) on the raw clips `names` of folder `data` (NAME.rgb with
+    NAME.json beside it): `manifest` gets the frames file and the clips added; `args` are
+    more upm-eval options.  Returns (its JSON records, wall seconds, the command)."""
+    build = os.environ.get("UPM_BUILD_ROOT") or os.path.join(ROOT, "build")
+    engine = engine or os.path.join(build, "tools", "upm-eval")
+    with tempfile.TemporaryDirectory(prefix="upm-eval-") as tmp:
+        clips, offset = [], 0
+        with open(os.path.join(tmp, "clips.rgb"), "wb") as f:
+            for name in names:
+                path = os.path.join(data, name)
+                with open(os.path.splitext(path)[0] + ".json") as m:
+                    meta = json.load(m)
+                a = np.fromfile(path, dtype=np.uint8)
+                f.write(a.tobytes())
+                clips.append(dict(id=name, width=int(meta["width"]), height=int(meta["height"]),
+                                  frames=int(meta["frames"]), offset=offset))
+                offset += a.size
+        manifest = dict(manifest, frames_file="clips.rgb", clips=clips)
+        with open(os.path.join(tmp, "manifest.json"), "w") as f:
+            json.dump(manifest, f)
+        out = os.path.join(tmp, "results.jsonl")
+        cmd = [engine, "--model", model, "--manifest", os.path.join(tmp, "manifest.json"),
+               "--output", out, "--progress", "never", *args]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        if p.returncode != 0:
+            raise RuntimeError("upm-eval failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
+        with open(out) as f:
+            return [json.loads(line) for line in f], wall, cmd
+
+
 def engine_text_metrics(model, data, csv_path, group=16, caption=True, retrieval=True, threads=0,
                         engine=None):
     """Through upm-eval (the C engine) on the raw clips of a `file,caption` CSV (its first
@@ -107,36 +142,10 @@ def engine_text_metrics(model, data, csv_path, group=16, caption=True, retrieval
     for name, text in read_labels(csv_path, "caption"):
         first.setdefault(name, text)
     names = list(first)
-    build = os.environ.get("UPM_BUILD_ROOT") or os.path.join(ROOT, "build")
-    engine = engine or os.path.join(build, "tools", "upm-eval")
-    with tempfile.TemporaryDirectory(prefix="upm-text-eval-") as tmp:
-        clips, offset = [], 0
-        with open(os.path.join(tmp, "clips.rgb"), "wb") as f:
-            for name in names:
-                path = os.path.join(data, name)
-                with open(os.path.splitext(path)[0] + ".json") as m:
-                    meta = json.load(m)
-                a = np.fromfile(path, dtype=np.uint8)
-                f.write(a.tobytes())
-                clips.append(dict(id=name, width=int(meta["width"]), height=int(meta["height"]),
-                                  frames=int(meta["frames"]), offset=offset))
-                offset += a.size
-        manifest = dict(frames_file="clips.rgb", clips=clips, caption=bool(caption))
-        if retrieval:
-            manifest["retrieval"] = dict(group_size=group, captions=[first[n] for n in names])
-        with open(os.path.join(tmp, "manifest.json"), "w") as f:
-            json.dump(manifest, f)
-        out = os.path.join(tmp, "results.jsonl")
-        cmd = [engine, "--model", model, "--manifest", os.path.join(tmp, "manifest.json"),
-               "--output", out, "--progress", "never"]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        t0 = time.monotonic()
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        wall = time.monotonic() - t0
-        if p.returncode != 0:
-            raise RuntimeError("upm-eval failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
-        recs = [json.loads(line) for line in open(out)]
+    manifest = dict(caption=bool(caption))
+    if retrieval:
+        manifest["retrieval"] = dict(group_size=group, captions=[first[n] for n in names])
+    recs, wall, _ = run_upm_eval(model, data, names, manifest, threads=threads, engine=engine)
     res = dict(model=model, clips=len(names), wall_s=wall)
     if retrieval:
         groups = [r for r in recs if r.get("type") == "retrieval"]
@@ -222,35 +231,9 @@ def engine_accuracy(model, data, csv_path, engine=None, labels=None, threads=0):
     one label set, the sorted distinct labels (or `labels`).  Returns a dict."""
     rows = read_rows(csv_path)
     labels = labels or sorted({lab for _, lab in rows})
-    build = os.environ.get("UPM_BUILD_ROOT") or os.path.join(ROOT, "build")
-    engine = engine or os.path.join(build, "tools", "upm-eval")
-    with tempfile.TemporaryDirectory(prefix="upm-task-eval-") as tmp:
-        clips, offset = [], 0
-        with open(os.path.join(tmp, "clips.rgb"), "wb") as f:
-            for i, (name, _) in enumerate(rows):
-                path = os.path.join(data, name)
-                with open(os.path.splitext(path)[0] + ".json") as m:
-                    meta = json.load(m)
-                a = np.fromfile(path, dtype=np.uint8)
-                f.write(a.tobytes())
-                clips.append(dict(id=name, width=int(meta["width"]), height=int(meta["height"]),
-                                  frames=int(meta["frames"]), offset=offset))
-                offset += a.size
-        manifest = dict(frames_file="clips.rgb", clips=clips, caption=False,
-                        labelsets=[dict(name="task", labels=labels)])
-        with open(os.path.join(tmp, "manifest.json"), "w") as f:
-            json.dump(manifest, f)
-        out = os.path.join(tmp, "results.jsonl")
-        cmd = [engine, "--model", model, "--manifest", os.path.join(tmp, "manifest.json"),
-               "--output", out, "--progress", "never", "--no-caption", "--no-retrieval"]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        t0 = time.monotonic()
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        wall = time.monotonic() - t0
-        if p.returncode != 0:
-            raise RuntimeError("upm-eval failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
-        recs = [json.loads(line) for line in open(out)]
+    manifest = dict(caption=False, labelsets=[dict(name="task", labels=labels)])
+    recs, wall, cmd = run_upm_eval(model, data, [name for name, _ in rows], manifest,
+                                   ("--no-caption", "--no-retrieval"), threads, engine)
     res = sorted((r for r in recs if r.get("type") == "clip"), key=lambda r: r["index"])
     if len(res) != len(rows):
         raise RuntimeError("upm-eval returned %d clips for %d" % (len(res), len(rows)))
