@@ -668,6 +668,7 @@ gst_upm_publish_stop (GstBaseTransform *trans)
    * (upm-fleet) still accounts for every clip. */
   if (left > 0 && !self->run_spool)
     self->dropped += left;
+  g_clear_pointer (&self->outbox, gst_upm_outbox_free);
   GST_OBJECT_UNLOCK (self);
   if (left > 0 && !self->run_spool)
     GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
@@ -677,9 +678,6 @@ gst_upm_publish_stop (GstBaseTransform *trans)
         (NULL));
   else if (left > 0)
     GST_INFO_OBJECT (self, "%u results stay in the spool", left);
-  GST_OBJECT_LOCK (self);
-  g_clear_pointer (&self->outbox, gst_upm_outbox_free);
-  GST_OBJECT_UNLOCK (self);
   clear_run (self);
   return TRUE;
 }
