@@ -94,22 +94,24 @@ def rss_mb(pid):
     return float("nan")
 
 
-def metrics_sum(fleet, name):
+def metrics_text(fleet):
+    """The fleet's /metrics once (None when it does not answer)."""
     try:
-        _, text = tf.http_get(fleet.url + "metrics")
+        return tf.http_get(fleet.url + "metrics")[1]
     except OSError:
+        return None
+
+
+def metrics_sum(text, name):
+    if text is None:
         return None
     return sum(float(m.group(1)) for m in re.finditer(
         r"^%s\{[^}]*\} (\S+)$" % name, text, re.M))
 
 
-def metric_mb(fleet, name):
+def metric_mb(text, name):
     """An unlabelled gauge of the process (bytes), in MB; None if absent."""
-    try:
-        _, text = tf.http_get(fleet.url + "metrics")
-    except OSError:
-        return None
-    m = re.search(r"^%s (\S+)$" % name, text, re.M)
+    m = re.search(r"^%s (\S+)$" % name, text, re.M) if text is not None else None
     return float(m.group(1)) / 2**20 if m else None
 
 
@@ -225,16 +227,17 @@ def soak(work):
         samples.append((now, rss))
         # malloc's own view: live heap vs free bytes it keeps (growth of
         # the first is live data, of the second fragmentation)
-        heap = (metric_mb(fleet, "upm_fleet_heap_allocated_bytes"),
-                metric_mb(fleet, "upm_fleet_heap_free_bytes"))
+        text = metrics_text(fleet)
+        heap = (metric_mb(text, "upm_fleet_heap_allocated_bytes"),
+                metric_mb(text, "upm_fleet_heap_free_bytes"))
         heap_samples.append((now,) + heap)
         tf.log("t=%4.0f s RSS %.1f MB heap %s MB (free %s MB) clips %s "
                "published %s outbox %s" % (
             now, rss, "%.1f" % heap[0] if heap[0] is not None else "?",
             "%.1f" % heap[1] if heap[1] is not None else "?",
-            metrics_sum(fleet, "upm_fleet_clips_total"),
-            metrics_sum(fleet, "upm_fleet_published_total"),
-            metrics_sum(fleet, "upm_fleet_outbox_depth")))
+            metrics_sum(text, "upm_fleet_clips_total"),
+            metrics_sum(text, "upm_fleet_published_total"),
+            metrics_sum(text, "upm_fleet_outbox_depth")))
         if now >= next_broker:
             tf.log("restarting the broker (%.0f s away)" % ARGS.broker_down)
             tf.stop(broker)
